@@ -1,0 +1,9 @@
+"""simulate: optimizers as discrete maps and as the ODEs they discretize."""
+
+from .continuous import METHODS, euler_step, integrate
+from .discrete import iterate
+from .landscapes import LANDSCAPES, Landscape, landscape
+from .optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, optimizer
+from .trajectory import Comparison, Trajectory, compare
+
+__version__ = "0.1.0"

@@ -1,0 +1,163 @@
+"""Integrate an optimizer's continuous model with ``scipy.integrate.solve_ivp`` (the only caller).
+
+``integrate(opt, landscape, x0, t)`` returns the same record as :func:`~simulate.discrete.iterate`,
+sampled at the requested times, so iterates and flow compare sample by sample. Each batch member
+is one ``solve_ivp`` call: its step control, its failure and its status stay its own (flattening
+members into one system would couple their steps through scipy's RMS error norm).
+
+:func:`euler_step` is the bridge between the two views: one semi-implicit Euler step of the lift,
+which equals one discrete step of the optimizer to rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from ._inputs import resolve
+from .optimizers import Optimizer, State
+from .trajectory import Trajectory, default_escape_radius, finish, sample_times
+
+__all__ = ["integrate", "euler_step", "METHODS", "pack", "unpack"]
+
+#: solve_ivp's methods; the implicit ones receive the analytic Jacobian built from the Hessian.
+METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
+IMPLICIT = ("Radau", "BDF", "LSODA")
+
+
+def pack(state: State) -> np.ndarray:
+    """State dict of ``(..., d)`` arrays -> ``(..., n·d)``, components in update order."""
+    arrays = list(state.values())
+    return np.stack(arrays, axis=-2).reshape(arrays[0].shape[:-1] + (-1,))
+
+
+def unpack(y: np.ndarray, names: tuple[str, ...]) -> State:
+    """Inverse of :func:`pack`."""
+    parts = y.reshape(y.shape[:-1] + (len(names), -1))
+    return {name: parts[..., i, :] for i, name in enumerate(names)}
+
+
+def euler_step(opt: Optimizer, state: State, landscape, k: int) -> State:
+    """Step ``k`` as one semi-implicit Euler step of ``opt``'s lift, from ``t = (k − 1)·h``.
+
+    Components advance in the state's order (torch's update order, ``x`` last), each with the
+    field evaluated on the newest values of the components before it. By construction of the
+    lifts this equals ``opt.step(state, landscape, k)`` to rounding.
+    """
+    h = np.asarray(opt.time_per_step)
+    t = (k - 1) * h
+    new = dict(state)
+    for name in state:
+        new[name] = state[name] + h[..., None] * opt.field(t, new, landscape)[name]
+    return new
+
+
+def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, method: str = "LSODA",
+              rtol: float = 1e-8, atol: float = 1e-10, escape_radius: float | None = None,
+              gtol: float = 1e-8) -> Trajectory:
+    """Integrate the exact lift of ``opt`` from ``x0`` and sample it at times ``t``.
+
+    Give ``t`` (``(T,)``, or ``(T, *batch)`` per member; non-decreasing, ``>= 0``) or ``steps``
+    (then ``t = k·time_per_step``, the times of ``iterate(opt, landscape, x0, steps)``). ``method``
+    is one of :data:`METHODS`; Radau, BDF and LSODA get the analytic Jacobian (from the
+    landscape's Hessian), which they need on the stiff lifts of momentum and adaptive methods.
+
+    A member that leaves the ball ``|x| <= escape_radius`` is stopped by a terminal event and
+    reported as diverged; a solver failure is reported with scipy's message as status
+    ``FAILED``. Samples after the stop are NaN. Never raises for numerical trouble.
+    """
+    opt, landscape, x0 = resolve(opt, landscape, x0)
+    if method not in METHODS:
+        from ._names import suggest
+        raise ValueError(suggest("method", method, METHODS))
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if not (np.isfinite(tol) and tol > 0):
+            raise ValueError(f"{name} must be a positive number, got {tol!r}")
+    batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
+    if t is None:
+        if steps is None:
+            raise ValueError("give the sample times t or a number of steps")
+        t = sample_times(opt, int(steps), batch)
+    t = np.asarray(t, dtype=np.float64)
+    if t.ndim not in (1, 1 + len(batch)) or (t.ndim > 1 and t.shape[1:] != batch):
+        raise ValueError(f"t must have shape (T,) or (T, *{batch}), got {t.shape}")
+    if t.shape[0] == 0 or not np.all(np.isfinite(t)) or np.any(t < 0) or np.any(np.diff(t, axis=0) < 0):
+        raise ValueError("t must be a non-empty, finite, non-decreasing array of times >= 0")
+    radius = default_escape_radius(landscape) if escape_radius is None else float(escape_radius)
+
+    x0 = np.broadcast_to(x0, batch + x0.shape[-1:])
+    xs = np.full((t.shape[0],) + x0.shape, np.nan)
+    diverged_at = np.full(batch, -1)
+    failed = np.zeros(batch, bool)
+    messages = np.full(batch, "", dtype=object)
+    stats = {key: np.zeros(batch, int) for key in ("nfev", "njev", "nlu")}
+    for idx in np.ndindex(batch):
+        times = t if t.ndim == 1 else t[(slice(None), *idx)]
+        sol = _solve_member(opt.member(idx, batch), landscape, x0[idx], times, method, rtol, atol, radius)
+        n = sol.t.size
+        bad = ~np.all(np.isfinite(sol.x), axis=-1)
+        if bad.any() and sol.status >= 0:  # LSODA can return NaN samples and report success
+            n = int(np.argmax(bad))
+            sol.status, sol.message = 2, f"diverged: non-finite state at t = {times[n]:.6g}"
+        xs[(slice(0, n), *idx)] = sol.x[:n]
+        for key in stats:
+            stats[key][idx] = getattr(sol, key, 0)
+        if sol.status == 1:  # the escape event fired between samples n-1 and n
+            diverged_at[idx] = n
+            messages[idx] = f"diverged: |x| reached {radius:g} at t = {sol.t_events[0][0]:.6g}"
+        elif sol.status == 2:
+            diverged_at[idx] = n
+            messages[idx] = sol.message
+        elif sol.status < 0:
+            failed[idx] = True
+            messages[idx] = f"solver failed at t = {sol.t_stop:.6g}: {sol.message}"
+    stats.update(method=method, rtol=rtol, atol=atol, escape_radius=radius)
+    return finish("flow", t, xs, opt, landscape, diverged_at, gtol, failed=failed, messages=messages, stats=stats)
+
+
+class _MemberSolution:
+    """What :func:`integrate` keeps of one ``solve_ivp`` result."""
+
+    def __init__(self, sol, names, times):
+        self.status, self.message = sol.status, sol.message
+        self.t = sol.t
+        self.t_events = sol.t_events
+        self.t_stop = sol.t[-1] if sol.t.size else times[0]
+        self.x = unpack(sol.y.T, names)["x"]  # scipy's (n, T) is transposed here and only here
+        self.nfev, self.njev, self.nlu = sol.nfev, sol.njev, sol.nlu
+
+
+def _solve_member(opt: Optimizer, landscape, x0, times, method, rtol, atol, radius):
+    state0 = opt.flow_init(x0, landscape)
+    names = tuple(state0)
+    y0 = pack(state0)
+
+    def fun(t, y):
+        return pack(opt.field(t, unpack(y, names), landscape))
+
+    def jac(t, y):
+        return opt.jacobian(t, unpack(y, names), landscape)
+
+    def escaped(t, y):
+        return radius - np.linalg.norm(unpack(y, names)["x"])
+
+    escaped.terminal = True
+    kwargs = {"jac": jac} if method in IMPLICIT else {}
+    with np.errstate(all="ignore"):
+        if times[-1] == 0:  # nothing to integrate: every sample is the start
+            sol = _Constant(y0, times)
+        else:
+            sol = solve_ivp(fun, (0.0, float(times[-1])), y0, method=method, t_eval=times, rtol=rtol, atol=atol,
+                            events=escaped, **kwargs)
+    return _MemberSolution(sol, names, times)
+
+
+class _Constant:
+    """A solve_ivp-like result for a zero-length horizon."""
+
+    def __init__(self, y0, times):
+        self.status, self.message = 0, "no time to integrate"
+        self.t = np.asarray(times)
+        self.y = np.repeat(y0[:, None], times.size, axis=1)
+        self.t_events = [np.empty(0)]
+        self.nfev = self.njev = self.nlu = 0

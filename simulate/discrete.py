@@ -1,0 +1,44 @@
+"""Run the discrete map: ``iterate(opt, landscape, x0, steps)``, one numpy pass per step for the batch."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._inputs import resolve
+from .trajectory import Trajectory, default_escape_radius, finish, sample_times
+
+__all__ = ["iterate"]
+
+
+def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float | None = None,
+            gtol: float = 1e-8) -> Trajectory:
+    """Run ``steps`` discrete updates of ``opt`` on ``landscape`` from ``x0`` (``(d,)`` or ``(B, d)``).
+
+    ``opt`` and ``landscape`` may be names or objects; ``x0`` defaults to the landscape's start.
+    Hyperparameter arrays broadcast against the batch. A member that becomes non-finite or leaves
+    the ball ``|x| <= escape_radius`` (default: 100× the plot box) is frozen there and reported as
+    diverged at that step; nothing is clipped and no exception is raised. Returns a
+    :class:`~simulate.trajectory.Trajectory` with ``t = k·time_per_step``.
+    """
+    opt, landscape, x0 = resolve(opt, landscape, x0)
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be a whole number >= 0, got {steps!r}")
+    radius = default_escape_radius(landscape) if escape_radius is None else float(escape_radius)
+    state = opt.init(x0)
+    x = state["x"]
+    batch = x.shape[:-1]
+    xs = np.empty((steps + 1,) + x.shape)
+    xs[0] = x
+    diverged_at = np.full(batch, -1)
+    with np.errstate(all="ignore"):  # overflow in a diverging member is data, not a warning
+        for k in range(1, steps + 1):
+            new = opt.step(state, landscape, k)
+            xk = new["x"]
+            escaped = ~np.all(np.isfinite(xk), axis=-1) | (np.linalg.norm(xk, axis=-1) > radius)
+            was_active = diverged_at < 0
+            diverged_at[escaped & was_active] = k
+            xs[k] = np.where(was_active[..., None], xk, np.nan)
+            keep = (diverged_at < 0)[..., None]
+            state = {name: np.where(keep, new[name], state[name]) for name in state}
+    return finish("iterates", sample_times(opt, steps, batch), xs, opt, landscape, diverged_at, gtol,
+                  stats={"escape_radius": radius})

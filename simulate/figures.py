@@ -1,0 +1,90 @@
+"""Figure-level compositions of the axes-level plots, and :func:`plot`, the library side of ``simulate plot``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+
+from .experiment import Experiment, run_experiment
+from .output import save_figure
+from .plotting import loss_offset, plot_landscape, plot_loss, plot_minima, plot_path, plot_start
+
+__all__ = ["comparison_figure", "plot", "PlotResult", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
+
+DEFAULT_LANDSCAPE = "rosenbrock"
+DEFAULT_OPTIMIZERS = ("gd(lr=0.001)", "momentum(lr=0.0002, momentum=0.9)", "adam(lr=0.05)")
+DEFAULT_STEPS = 300
+
+
+def comparison_figure(experiment: Experiment, *, time: str | None = None, figsize=(13, 5.5)) -> Figure:
+    """Left: paths over the contours (iterates as markers, flows as curves, same colour per
+    optimizer). Right: loss against time for both. ``time`` is ``"t"`` or ``"steps"``; by default
+    ``"t"`` when every optimizer has the same time per step, else ``"steps"``."""
+    land = experiment.landscape
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax_path, ax_loss = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
+    if land.dim <= 2:
+        plot_landscape(land, ax_path)
+    else:
+        ax_path.set(xlabel="x₁", ylabel="x₂", title=f"first two of {land.dim} coordinates")
+    if time is None:
+        hs = {float(np.max(e.optimizer.time_per_step)) for e in experiment.entries}
+        same = len(hs) == 1 and all(np.ndim(e.optimizer.time_per_step) == 0 for e in experiment.entries)
+        time = "t" if same else "steps"
+    offset = loss_offset(land)
+    colors = [f"C{i}" for i in (1, 3, 0, 2, 4, 5, 6, 7, 8, 9)]  # C1/C3 first: they stand out on viridis
+    for i, e in enumerate(experiment.entries):
+        c = colors[i % len(colors)]
+        plot_path(e.flow, ax_path, color=c, label=None)
+        plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label)
+        plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
+        plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e))
+    plot_minima(land, ax_path)
+    plot_start(land, experiment.x0, ax_path)
+    kinds = [Line2D([], [], color="0.3", marker="o", markersize=3, lw=0.6, label="iterates (discrete map)"),
+             Line2D([], [], color="0.3", lw=2.0, label="continuous flow (exact lift)")]
+    ax_path.legend(handles=ax_path.get_legend_handles_labels()[0] + kinds, fontsize=8, loc="best", framealpha=0.85)
+    ax_loss.legend(fontsize=8, loc="best", framealpha=0.85)
+    ax_path.set_title(f"{land.label}: iterates and the flows they discretize", fontsize=10)
+    ax_loss.set_title(f"loss; flows by {experiment.method} (rtol {experiment.rtol:g})", fontsize=10)
+    return fig
+
+
+def _status_note(entry) -> str:
+    """Legend text: the optimizer, its time per step and how far the iterates end from the flow."""
+    h = np.asarray(entry.optimizer.time_per_step)
+    h_txt = f"h = {float(h):.3g}" if h.ndim == 0 else "h varies"
+    d = float(np.nanmax(np.ravel(entry.comparison.final))) if np.any(np.isfinite(entry.comparison.final)) else np.nan
+    diverged = int(np.sum(entry.iterates.diverged))
+    note = f", {diverged} diverged" if diverged else ""
+    return f"{entry.optimizer.display_name} ({h_txt}; final |iterates − flow| = {d:.2g}{note})"
+
+
+@dataclass(frozen=True, eq=False)
+class PlotResult:
+    """What :func:`plot` returns: the numbers and the figure drawn from them."""
+
+    experiment: Experiment
+    figure: Figure
+
+    def save(self, path, *, data=None, dpi: int = 150):
+        """Write the figure (png, svg, pdf) and, with ``data``, the arrays (npz); atomically."""
+        written = [save_figure(self.figure, path, dpi=dpi)]
+        if data is not None:
+            written.append(self.experiment.save_npz(data))
+        return written
+
+
+def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence = DEFAULT_OPTIMIZERS, x0=None, steps: int = DEFAULT_STEPS,
+         *, lr: float | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
+         time: str | None = None) -> PlotResult:
+    """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
+
+    The library side of ``simulate plot``: same names, same defaults.
+    """
+    experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, method=method, rtol=rtol, atol=atol)
+    return PlotResult(experiment, comparison_figure(experiment, time=time))

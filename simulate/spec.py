@@ -1,0 +1,70 @@
+"""Parse ``name`` / ``name(key=value, ...)`` / ``name:key=value,...`` specs without ``eval``.
+
+Used by the CLI for ``--optimizer "adam(lr=0.01, betas=(0.9, 0.99))"`` and
+``--landscape "quadratic(condition=100)"``. The text is parsed with :mod:`ast` and only a
+whitelist is read: a name, keyword arguments, and values that are numbers (with a sign), booleans,
+or lists/tuples of those. Nothing is ever evaluated.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+
+__all__ = ["parse_spec", "SpecError"]
+
+MAX_LENGTH = 500
+_BOOLS = {"true": True, "false": False}
+
+
+class SpecError(ValueError):
+    """A spec that is not of the accepted form; the message says what and where."""
+
+
+def parse_spec(text: str) -> tuple[str, dict]:
+    """``"adam(lr=0.01)"`` -> ``("adam", {"lr": 0.01})``; ``"adam:lr=0.01,eps=1e-6"`` is the same."""
+    text = text.strip()
+    if not text:
+        raise SpecError("empty name")
+    if len(text) > MAX_LENGTH:
+        raise SpecError(f"spec is longer than {MAX_LENGTH} characters")
+    name_part, sep, rest = text.partition(":")
+    if sep and "(" not in name_part:
+        text = f"{name_part}({rest})"
+    if re.fullmatch(r"[A-Za-z][\w-]*", text):
+        return text, {}
+    # Hyphens are allowed in registry names (six-hump-camel) but not in Python names.
+    m = re.fullmatch(r"([A-Za-z][\w-]*)\s*\((.*)\)\s*", text, flags=re.S)
+    if not m:
+        raise SpecError(f"cannot read {text!r}: expected NAME or NAME(key=value, ...)")
+    name, args = m.group(1), m.group(2)
+    try:
+        tree = ast.parse(f"f({args})", mode="eval")
+    except SyntaxError as exc:
+        raise SpecError(f"cannot read the arguments of {name!r}: {exc.msg} (column {max(1, (exc.offset or 3) - 2)})") from None
+    call = tree.body
+    if call.args:
+        raise SpecError(f"{name}: arguments must be given as key=value")
+    params = {}
+    for kw in call.keywords:
+        if kw.arg is None:
+            raise SpecError(f"{name}: '**' is not accepted")
+        params[kw.arg] = _value(kw.value, f"{name}: {kw.arg}")
+    return name, params
+
+
+def _value(node: ast.AST, where: str):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, complex):
+        return node.value
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+        inner = _value(node.operand, where)
+        if isinstance(inner, (int, float)) and not isinstance(inner, bool):
+            return -inner if isinstance(node.op, ast.USub) else inner
+    if isinstance(node, ast.Name) and node.id.lower() in _BOOLS:
+        return _BOOLS[node.id.lower()]
+    if isinstance(node, ast.Name) and node.id.lower() in ("inf", "nan"):
+        return float(node.id)
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return tuple(_value(e, where) for e in node.elts)
+    raise SpecError(f"{where}: only numbers, true/false and lists of numbers are accepted, "
+                    f"got {ast.unparse(node)!r}")

@@ -1,0 +1,155 @@
+"""The run record shared by discrete iterates and integrated flows, and their comparison.
+
+Arrays are time-first and follow the start's shape: a start ``(d,)`` gives ``x`` of ``(T, d)``
+and ``f`` of ``(T,)``; a batch ``(B, d)`` gives ``(T, B, d)`` and ``(T, B)``. ``t`` is ``(T,)``, or
+``(T, *batch)`` when the time per step differs across the batch (an ``lr`` sweep).
+
+Failure is data: every member has a ``status`` code, a ``message`` and ``diverged_at`` (the first
+sample that is non-finite or outside the escape ball, ``-1`` if none). Samples after a member
+stopped are NaN; the sample at ``diverged_at`` holds the value that triggered it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from .landscapes import Landscape
+from .optimizers import Optimizer
+
+__all__ = ["Trajectory", "Comparison", "compare", "RUNNING", "CONVERGED", "DIVERGED", "FAILED", "STATUS_NAMES"]
+
+RUNNING, CONVERGED, DIVERGED, FAILED = 0, 1, 2, 3
+STATUS_NAMES = {RUNNING: "running", CONVERGED: "converged", DIVERGED: "diverged", FAILED: "failed"}
+
+
+def default_escape_radius(landscape: Landscape) -> float:
+    """How far is "far outside the bounds": 100 times the largest coordinate of the plot box."""
+    return 100.0 * max(1.0, float(np.max(np.abs(landscape.bounds))))
+
+
+@dataclass(frozen=True, eq=False)
+class Trajectory:
+    """One run (``kind="iterates"``) or one integrated flow (``kind="flow"``), batched."""
+
+    t: np.ndarray
+    x: np.ndarray
+    f: np.ndarray
+    status: np.ndarray
+    message: np.ndarray
+    diverged_at: np.ndarray
+    kind: str
+    optimizer: Optimizer
+    landscape: Landscape
+    time_per_step: np.ndarray
+    gtol: float
+    stats: dict = field(default_factory=dict)
+
+    @property
+    def batch_shape(self) -> tuple[int, ...]:
+        return self.x.shape[1:-1]
+
+    @property
+    def steps(self) -> np.ndarray:
+        """Sample times in units of steps, ``t / h``: the discrete step index for iterates."""
+        return self.t / np.asarray(self.time_per_step)
+
+    @property
+    def grad_norm(self) -> np.ndarray:
+        """``|∇f(x)|`` at every sample, ``(T, *batch)``."""
+        with np.errstate(all="ignore"):
+            return np.linalg.norm(self.landscape.grad(self.x), axis=-1)
+
+    @property
+    def diverged(self) -> np.ndarray:
+        return self.diverged_at >= 0
+
+    @property
+    def final(self) -> np.ndarray:
+        """Last sample of each member, ``(*batch, d)``."""
+        return self.x[-1]
+
+    def every(self, m: int) -> Trajectory:
+        """Every ``m``-th sample (e.g. a finely sampled flow at the iterates' own times)."""
+        if m == 1:
+            return self
+        stopped = np.where(self.diverged_at >= 0, -(-self.diverged_at // m), -1)
+        return replace(self, t=self.t[::m], x=self.x[::m], f=self.f[::m], diverged_at=stopped)
+
+    def summary(self) -> str:
+        """One line per member: status, final point and loss."""
+        lines = []
+        for idx in np.ndindex(self.batch_shape):
+            where = f"[{', '.join(map(str, idx))}] " if idx else ""
+            x = ", ".join(f"{v:.6g}" for v in self.x[(-1, *idx)])
+            lines.append(f"{where}{self.message[idx]}; final x = ({x}), f = {self.f[(-1, *idx)]:.6g}")
+        return "\n".join(lines)
+
+
+def finish(kind, t, x, optimizer, landscape, diverged_at, gtol, failed=None, messages=None, stats=None) -> Trajectory:
+    """Build the record: losses, and a status and message for every member."""
+    with np.errstate(all="ignore"):
+        f = landscape.value(x)
+        gnorm = np.linalg.norm(landscape.grad(x[-1]), axis=-1)
+    batch = x.shape[1:-1]
+    failed = np.zeros(batch, bool) if failed is None else failed
+    status = np.full(batch, RUNNING)
+    status[gnorm <= gtol] = CONVERGED
+    status[diverged_at >= 0] = DIVERGED
+    status[failed] = FAILED
+    message = np.empty(batch, dtype=object)
+    for idx in np.ndindex(batch):
+        s = status[idx]
+        if messages is not None and messages[idx]:
+            message[idx] = messages[idx]
+        elif s == DIVERGED:
+            message[idx] = f"diverged at step {diverged_at[idx]}" if kind == "iterates" else \
+                f"diverged before sample {diverged_at[idx]}"
+        elif s == CONVERGED:
+            message[idx] = f"converged: |grad f| = {gnorm[idx]:.2e} <= {gtol:g}"
+        else:
+            message[idx] = f"running: |grad f| = {gnorm[idx]:.2e} > {gtol:g}"
+    if not batch:  # one trajectory: a plain string reads better than a 0-d object array
+        message = message[()]
+    return Trajectory(t=t, x=x, f=f, status=status, message=message, diverged_at=diverged_at, kind=kind,
+                      optimizer=optimizer, landscape=landscape, time_per_step=np.asarray(optimizer.time_per_step),
+                      gtol=gtol, stats=stats or {})
+
+
+def sample_times(optimizer: Optimizer, steps: int, batch_shape: tuple[int, ...], per_step: int = 1) -> np.ndarray:
+    """``t = k·h`` for k = 0..steps: ``(T,)``, or ``(T, *batch)`` when h varies across the batch.
+
+    ``per_step > 1`` subdivides every step; every ``per_step``-th time is then exactly ``k·h``.
+    """
+    h = np.asarray(optimizer.time_per_step)
+    k = np.arange(steps * per_step + 1, dtype=np.float64) / per_step
+    if h.ndim == 0:
+        return k * h
+    h = np.broadcast_to(h, batch_shape)
+    return k.reshape((-1,) + (1,) * h.ndim) * h
+
+
+@dataclass(frozen=True, eq=False)
+class Comparison:
+    """Distance between two records sampled at the same times (e.g. iterates and their flow)."""
+
+    t: np.ndarray
+    distance: np.ndarray  # (T, *batch); NaN where either record has stopped
+    max: np.ndarray       # (*batch); inf where either record stopped early
+    final: np.ndarray     # (*batch)
+
+
+def compare(a: Trajectory, b: Trajectory) -> Comparison:
+    """``|a.x − b.x|`` at every common sample time, its maximum and its final value."""
+    if a.x.shape != b.x.shape:
+        raise ValueError(f"cannot compare records of shapes {a.x.shape} and {b.x.shape}")
+    ta, tb = np.broadcast_arrays(np.asarray(a.t), np.asarray(b.t))
+    if not np.allclose(ta, tb, rtol=1e-12, atol=0):
+        raise ValueError("the records are sampled at different times; integrate the flow at the run's times (t=run.t)")
+    with np.errstate(invalid="ignore"):
+        distance = np.linalg.norm(a.x - b.x, axis=-1)
+    stopped = np.isnan(distance)
+    largest = np.max(np.where(stopped, -np.inf, distance), axis=0)
+    return Comparison(t=a.t, distance=distance, max=np.where(stopped.any(axis=0), np.inf, largest),
+                      final=distance[-1])

@@ -1,0 +1,38 @@
+"""Shared tables: every optimizer configuration under test (registering one puts it here)."""
+
+import numpy as np
+
+# (name, hyperparameters): every structural branch of every optimizer.
+OPTIMIZERS_UNDER_TEST = [
+    ("gd", dict(lr=0.01)),
+    ("gd", dict(lr=0.01, weight_decay=0.1)),
+    ("momentum", dict(lr=0.01)),
+    ("sgd", dict(lr=0.01, momentum=0.8, dampening=0.3, weight_decay=0.1)),
+    ("nesterov", dict(lr=0.01, weight_decay=0.05)),
+    ("rmsprop", dict(lr=0.01)),
+    ("rmsprop", dict(lr=0.01, centered=True)),
+    ("rmsprop", dict(lr=0.01, momentum=0.5, weight_decay=0.1)),
+    ("rmsprop", dict(lr=0.01, centered=True, momentum=0.5, alpha=0.9)),
+    ("adam", dict(lr=0.01)),
+    ("adam", dict(lr=0.01, amsgrad=True, weight_decay=0.1, betas=(0.8, 0.99))),
+    ("adamw", dict(lr=0.01)),
+    ("adamw", dict(lr=0.01, amsgrad=True, weight_decay=0.3)),
+    ("adagrad", dict(lr=0.1)),
+    ("adagrad", dict(lr=0.1, lr_decay=0.01, initial_accumulator_value=0.5, weight_decay=0.1)),
+]
+
+
+def case_id(case):
+    name, kw = case
+    return name + "-" + "-".join(f"{k}={v}" for k, v in kw.items())
+
+
+def run_steps(opt, land, x0, steps, step=None):
+    """x_1..x_steps of the discrete map (or of ``step``, e.g. the Euler step of the lift)."""
+    step = step or opt.step
+    state = opt.init(x0)
+    xs = []
+    for k in range(1, steps + 1):
+        state = step(state, land, k)
+        xs.append(state["x"])
+    return np.array(xs)
