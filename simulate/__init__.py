@@ -2,6 +2,8 @@
 
 from .continuous import METHODS, euler_step, integrate
 from .discrete import iterate
+from .experiment import Experiment, run_experiment
+from .figures import PlotResult, comparison_figure, plot
 from .landscapes import LANDSCAPES, Landscape, landscape
 from .optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, optimizer
 from .trajectory import Comparison, Trajectory, compare

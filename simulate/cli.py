@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 import typer
 
 from .continuous import METHODS
-from .figures import DEFAULT_LANDSCAPE, DEFAULT_OPTIMIZERS, DEFAULT_STEPS, plot
+from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, default_optimizers, plot
 from .landscapes import LANDSCAPES
 from .optimizers import OPTIMIZERS
 from .output import FIGURE_FORMATS, check_output_path
@@ -18,6 +18,9 @@ app = typer.Typer(
     name="simulate", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
     help="Optimizers as discrete maps and as the ODEs they discretize: run both, compare, plot.",
 )
+
+_OPTIMIZER_HELP = ("Optimizer name or spec, repeatable, e.g. -o gd -o 'adam(lr=0.01, betas=(0.9, 0.99))' or "
+                   "-o momentum:lr=0.001,momentum=0.95.  [default: " + " ".join(o.label for o in default_optimizers()) + "]")
 
 Method = enum.Enum("Method", {m: m for m in METHODS}, type=str)
 
@@ -50,10 +53,10 @@ def _starts(texts: list[str] | None):
 @app.command("plot")
 def plot_cli(
     landscape: Annotated[str, typer.Option("--landscape", "-l", help="Landscape name or spec, e.g. rosenbrock or 'quadratic(condition=100, angle=0.5)'.")] = DEFAULT_LANDSCAPE,
-    optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help="Optimizer name or spec, repeatable, e.g. -o gd -o 'adam(lr=0.01, betas=(0.9, 0.99))' or -o momentum:lr=0.001,momentum=0.95.  [default: " + " ".join(DEFAULT_OPTIMIZERS) + "]")] = None,
+    optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help=_OPTIMIZER_HELP)] = None,
     start: Annotated[Optional[list[str]], typer.Option("--start", "-s", help="Start point as comma-separated coordinates, repeatable for several starts; use --start=-1.5,2 for a leading minus.  [default: the landscape's]")] = None,
     steps: Annotated[int, typer.Option(min=0, help="Number of discrete steps.")] = DEFAULT_STEPS,
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate for every optimizer whose spec does not set one.")] = None,
+    lr: Annotated[Optional[float], typer.Option(help="Learning rate for every optimizer whose spec does not set one (and for all the default optimizers).")] = None,
     method: Annotated[Method, typer.Option(help="solve_ivp method for the flows.")] = "LSODA",
     rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver.")] = 1e-8,
     atol: Annotated[float, typer.Option(help="Absolute tolerance of the flow solver.")] = 1e-10,
@@ -67,7 +70,7 @@ def plot_cli(
         check_output_path(out, FIGURE_FORMATS)
         if data is not None:
             check_output_path(data, ("npz",))
-        result = plot(landscape, optimizer or DEFAULT_OPTIMIZERS, _starts(start), steps, lr=lr,
+        result = plot(landscape, optimizer or None, _starts(start), steps, lr=lr,
                       method=getattr(method, "value", method), rtol=rtol, atol=atol, time=time.value if time else None)
         written = result.save(out, data=data, dpi=dpi)
     except (ValueError, OSError) as exc:

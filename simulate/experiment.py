@@ -74,7 +74,7 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
 
     ``optimizers`` holds names, specs such as ``"adam(lr=0.01)"``, or optimizer objects. The flow
     ``lr``, if given, is the learning rate of every optimizer named by a string that does not set
-    its own (optimizer objects are used as they are). The flow
+    its own (optimizer objects are used as they are); it is an error if no optimizer takes it. The flow
     is sampled at least ``flow_samples`` times (so it draws as a smooth curve) and always at the
     iterates' own times, where the two are compared.
     """
@@ -82,11 +82,13 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
         optimizers = [optimizers]
     if not optimizers:
         raise ValueError("give at least one optimizer")
+    if lr is not None:
+        takes_lr = [isinstance(item, str) and "lr" not in parse_spec(item)[1] for item in optimizers]
+        if not any(takes_lr):
+            raise ValueError(f"lr={lr} would not be used: every optimizer sets its own lr")
+        optimizers = [optimizer(item, lr=lr) if takes else item for item, takes in zip(optimizers, takes_lr)]
     entries = []
     for item in optimizers:
-        if lr is not None and isinstance(item, str):
-            name, params = parse_spec(item)
-            item = optimizer(name, **{"lr": lr, **params})
         opt, land, start = resolve(item, landscape, x0)
         run = iterate(opt, land, start, steps)
         every = max(1, math.ceil(flow_samples / max(steps, 1)))

@@ -10,14 +10,17 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .experiment import Experiment, run_experiment
+from .optimizers import Optimizer, optimizer
 from .output import save_figure
 from .plotting import loss_offset, plot_landscape, plot_loss, plot_minima, plot_path, plot_start
 
-__all__ = ["comparison_figure", "plot", "PlotResult", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
+__all__ = ["comparison_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
 
-DEFAULT_LANDSCAPE = "rosenbrock"
-DEFAULT_OPTIMIZERS = ("gd(lr=0.001)", "momentum(lr=0.0002, momentum=0.9)", "adam(lr=0.05)")
-DEFAULT_STEPS = 300
+# The figure `simulate plot` draws with no arguments: three methods, each visibly following (or
+# circling) its own flow into one of Himmelblau's four minima.
+DEFAULT_LANDSCAPE = "himmelblau"
+DEFAULT_OPTIMIZERS = (("gd", {"lr": 0.01}), ("momentum", {"lr": 0.01, "momentum": 0.8}), ("adam", {"lr": 0.1}))
+DEFAULT_STEPS = 100
 
 
 def comparison_figure(experiment: Experiment, *, time: str | None = None, figsize=(13, 5.5)) -> Figure:
@@ -79,12 +82,20 @@ class PlotResult:
         return written
 
 
-def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence = DEFAULT_OPTIMIZERS, x0=None, steps: int = DEFAULT_STEPS,
+def default_optimizers(lr: float | None = None) -> list[Optimizer]:
+    """The default optimizers; with ``lr`` they all take that learning rate instead of their own."""
+    return [optimizer(name, **{**params, **({} if lr is None else {"lr": lr})}) for name, params in DEFAULT_OPTIMIZERS]
+
+
+def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=None, steps: int = DEFAULT_STEPS,
          *, lr: float | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
          time: str | None = None) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
 
-    The library side of ``simulate plot``: same names, same defaults.
+    The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
+    :data:`DEFAULT_OPTIMIZERS`, whose own learning rates give way to ``lr`` when it is given.
     """
+    if optimizers is None:
+        optimizers, lr = default_optimizers(lr), None
     experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, method=method, rtol=rtol, atol=atol)
     return PlotResult(experiment, comparison_figure(experiment, time=time))

@@ -112,7 +112,8 @@ def plot_loss(traj: Trajectory, ax=None, *, color=None, label=None, offset: floa
     ax = _axes(ax)
     if time not in ("t", "steps"):
         raise ValueError(f"time must be 't' or 'steps', got {time!r}")
-    tt = np.broadcast_to(np.asarray(traj.t if time == "t" else traj.steps), traj.f.shape)
+    tt = np.asarray(traj.t if time == "t" else traj.steps)
+    tt = np.broadcast_to(tt.reshape(tt.shape + (1,) * (traj.f.ndim - tt.ndim)), traj.f.shape)
     style = (dict(marker="o", markersize=2, lw=0.6) if traj.kind == "iterates" else dict(lw=2.0, alpha=0.85))
     style.update(kwargs)
     for i, member in enumerate(np.ndindex(traj.batch_shape)):

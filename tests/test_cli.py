@@ -1,0 +1,117 @@
+"""The real typer app, driven with CliRunner in temporary folders; files checked, not just exit codes."""
+
+import os
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+import simulate as sim
+from simulate.cli import app
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def invoke(*args):
+    return runner.invoke(app, list(args))
+
+
+def test_plot_without_arguments_writes_the_default_figure(in_tmp):
+    result = invoke("plot")
+    assert result.exit_code == 0, result.output
+    out = in_tmp / "simulate_plot.png"
+    assert result.output.strip() == "simulate_plot.png"
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
+    assert [p.name for p in in_tmp.iterdir()] == ["simulate_plot.png"]  # no temporary files left
+
+
+@pytest.mark.parametrize("suffix, magic", [(".svg", b"<?xml"), (".pdf", b"%PDF")])
+def test_format_follows_the_extension(in_tmp, suffix, magic):
+    result = invoke("plot", "-l", "booth", "-o", "gd(lr=0.05)", "--steps", "20", "--out", f"fig{suffix}")
+    assert result.exit_code == 0, result.output
+    assert (in_tmp / f"fig{suffix}").read_bytes().startswith(magic)
+
+
+def test_data_holds_the_numbers_behind_the_figure(in_tmp):
+    result = invoke("plot", "-l", "quadratic(eigenvalues=(1, 10))", "-o", "gd", "-o", "adam:lr=0.05",
+                    "--lr", "0.02", "--start=-1,1.5", "--start", "0.5,0.5", "--steps", "30",
+                    "--out", "q.png", "--data", "q.npz")
+    assert result.exit_code == 0, result.output
+    assert result.output.split() == ["q.png", "q.npz"]
+    data = np.load(in_tmp / "q.npz")
+    assert list(data["labels"]) == ["gd(lr=0.02)", "adam(lr=0.05)"]  # --lr only where the spec is silent
+    assert data["iterates_x_0"].shape == (31, 2, 2) and data["flow_x_1"].shape == (31, 2, 2)
+    np.testing.assert_array_equal(data["x0"], [[-1, 1.5], [0.5, 0.5]])
+    # the exported iterates are exactly GD's, and the exported distance is |iterates − flow|
+    land = sim.landscape("quadratic", eigenvalues=(1, 10))
+    np.testing.assert_array_equal(data["iterates_x_0"], sim.iterate(sim.optimizer("gd", lr=0.02), land, data["x0"], 30).x)
+    np.testing.assert_allclose(data["distance_1"], np.linalg.norm(data["iterates_x_1"] - data["flow_x_1"], axis=-1))
+    np.testing.assert_allclose(data["iterates_t_0"], 0.02 * np.arange(31))
+    assert data["iterates_status_0"].shape == (2,) and data["time_per_step_1"] == 0.05
+
+
+def test_list_names_every_landscape_and_optimizer():
+    result = invoke("list")
+    assert result.exit_code == 0
+    for name in [*sim.LANDSCAPES, *sim.OPTIMIZERS]:
+        assert f"  {name} " in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-l", "himmelblu"], "Did you mean 'himmelblau'"),
+    (["-o", "adma"], "Did you mean 'adam'"),
+    (["-o", "gd(lr=-0.1)"], "lr must be > 0"),
+    (["-o", "gd(lr=nan)"], "lr must be finite"),
+    (["--lr", "nan"], "lr must be finite"),
+    (["-o", "adam(betas=(0.9, 1.5))"], r"betas[1] must be in [0, 1)"),
+    (["-o", "adam(lr=__import__('os'))"], "only numbers"),
+    (["--start", "1,2,3"], "3 coordinates"),
+    (["--start", "1,abc"], "comma-separated numbers"),
+    (["--out", "missing-folder/fig.png"], "does not exist"),
+    (["--out", "fig.txt"], "extension must be one of .png, .svg, .pdf"),
+    (["--data", "numbers.csv"], "extension must be one of .npz"),
+])
+def test_bad_input_exits_nonzero_with_one_line_and_writes_nothing(in_tmp, args, message):
+    result = invoke("plot", "--steps", "5", *args)
+    assert result.exit_code == 2
+    lines = [line for line in result.output.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], result.output
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_unwritable_folder_is_refused_before_any_work(in_tmp, monkeypatch):
+    # Permission bits do not bind root (CI runs as root), so the check itself is made to see a read-only folder.
+    monkeypatch.setattr(os, "access", lambda path, mode: False)
+    result = invoke("plot", "--out", "fig.png")
+    assert result.exit_code == 2 and "is not writable" in result.output
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_an_existing_figure_survives_a_failed_run(in_tmp):
+    (in_tmp / "fig.png").write_bytes(b"old")
+    result = invoke("plot", "-o", "nosuch", "--out", "fig.png")
+    assert result.exit_code == 2
+    assert (in_tmp / "fig.png").read_bytes() == b"old"
+
+
+def test_python_m_simulate_runs_the_same_app():
+    import subprocess
+    import sys
+
+    out = subprocess.run([sys.executable, "-m", "simulate", "list"], capture_output=True, text=True, check=True)
+    assert "himmelblau" in out.stdout and "adagrad" in out.stdout
+
+
+def test_lr_replaces_the_defaults_learning_rates_and_is_never_silently_ignored(in_tmp):
+    result = invoke("plot", "--lr", "0.003", "--steps", "3", "--data", "d.npz")
+    assert result.exit_code == 0, result.output
+    assert list(np.load(in_tmp / "d.npz")["labels"]) == ["gd(lr=0.003)", "momentum(lr=0.003, momentum=0.8)", "adam(lr=0.003)"]
+    result = invoke("plot", "-o", "gd(lr=0.1)", "--lr", "0.003", "--steps", "3", "--out", "x.png")
+    assert result.exit_code == 2 and "would not be used" in result.output
+    assert not (in_tmp / "x.png").exists()

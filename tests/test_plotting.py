@@ -1,0 +1,99 @@
+"""Plots are checked through their artists' data, never through pixels."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+import simulate as sim
+from simulate.figures import comparison_figure
+from simulate.plotting import plot_landscape, plot_loss, plot_minima, plot_path, plot_start
+
+
+@pytest.fixture
+def runs():
+    land = sim.landscape("himmelblau")
+    starts = np.array([[0.0, 0.0], [-1.0, -1.0]])
+    opt = sim.optimizer("gd", lr=0.01)
+    return land, sim.iterate(opt, land, starts, 40), sim.integrate(opt, land, starts, steps=40)
+
+
+def test_axes_level_functions_draw_on_the_given_axes_and_return_it(runs):
+    land, run, flow = runs
+    fig, ax = plt.subplots()
+    n_figs = len(plt.get_fignums())
+    assert plot_landscape(land, ax) is ax
+    assert plot_path(run, ax, color="C1", label="gd") is ax
+    assert plot_path(flow, ax, color="C1") is ax
+    assert plot_minima(land, ax) is ax and plot_start(land, run.x[0], ax) is ax
+    assert len(plt.get_fignums()) == n_figs  # no new figure
+    paths = ax.lines[-4:]
+    np.testing.assert_array_equal(paths[0].get_xydata(), run.x[:, 0])  # one line per start
+    np.testing.assert_array_equal(paths[1].get_xydata(), run.x[:, 1])
+    np.testing.assert_array_equal(paths[2].get_xydata(), flow.x[:, 0])
+    assert paths[0].get_marker() == "o" and paths[2].get_marker() in ("None", None, "")
+    assert paths[0].get_label() == "gd" and paths[1].get_label().startswith("_")  # labelled once
+    np.testing.assert_allclose(ax.collections[-2].get_offsets(), land.minima)
+    np.testing.assert_allclose(ax.collections[-1].get_offsets(), run.x[0])
+
+
+def test_ax_none_uses_the_current_axes(runs):
+    land, run, _ = runs
+    fig, ax = plt.subplots()
+    assert plot_path(run) is ax
+
+
+def test_contours_are_log_spaced_over_the_box(runs):
+    land, _, _ = runs
+    ax = plot_landscape(land, plt.figure().gca(), levels=12)
+    cs = ax.collections[0]
+    levels = np.asarray(cs.levels)
+    assert len(levels) == 12 and np.allclose(np.diff(np.log(levels)), np.diff(np.log(levels))[0])
+    assert ax.get_xlim() == tuple(land.bounds[0]) and ax.get_ylim() == tuple(land.bounds[1])
+
+
+def test_loss_on_log_axis_against_time_or_steps(runs):
+    land, run, flow = runs
+    ax = plot_loss(run, plt.figure().gca(), offset=0.0)
+    assert ax.get_yscale() == "log"
+    np.testing.assert_array_equal(ax.lines[0].get_xdata(), run.t)
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), run.f[:, 0])
+    ax = plot_loss(run, plt.figure().gca(), time="steps")
+    np.testing.assert_allclose(ax.lines[0].get_xdata(), np.arange(41))
+    assert ax.get_yscale() == "linear"
+
+
+def test_one_dimensional_landscape_draws_the_graph():
+    land = sim.landscape("double-well", dim=1, tilt=0.3)
+    run = sim.iterate(sim.optimizer("gd", lr=0.05), land, [1.5], 20)
+    ax = plot_landscape(land, plt.figure().gca())
+    plot_path(run, ax)
+    np.testing.assert_allclose(ax.lines[-1].get_ydata(), land.value(run.x))
+
+
+def test_comparison_figure_has_paths_flows_and_losses():
+    result = sim.plot("himmelblau", ["gd(lr=0.01)", "adam(lr=0.1)"], steps=30)
+    fig = result.figure
+    ax_path, ax_loss = fig.axes[:2]
+    exp = result.experiment
+    # per optimizer: one flow and one iterate line in each panel
+    assert len(ax_path.lines) == 4 and len(ax_loss.lines) == 4
+    np.testing.assert_array_equal(ax_path.lines[1].get_xydata(), exp.entries[0].iterates.x)
+    np.testing.assert_array_equal(ax_path.lines[0].get_xydata(), exp.entries[0].flow.x)
+    assert ax_path.lines[0].get_color() == ax_path.lines[1].get_color() != ax_path.lines[3].get_color()
+    assert exp.entries[0].flow.x.shape[0] > 30  # finely sampled so the curve is smooth
+    labels = [t.get_text() for t in ax_path.get_legend().get_texts()]
+    assert "gd(lr=0.01)" in labels and "adam(lr=0.1)" in labels
+    assert ax_loss.get_xlabel() == "steps k = t / h"  # different h: compare per step
+
+
+def test_same_time_per_step_plots_against_t():
+    exp = sim.plot("booth", ["gd(lr=0.05)", "momentum(lr=0.05)"], steps=10).experiment
+    fig = comparison_figure(exp)
+    assert fig.axes[1].get_xlabel() == "time t"
+
+
+def test_plot_result_saves_figure_and_data(tmp_path):
+    result = sim.plot("booth", ["gd(lr=0.05)"], steps=5)
+    written = result.save(tmp_path / "b.svg", data=tmp_path / "b.npz")
+    assert [p.name for p in written] == ["b.svg", "b.npz"]
+    assert np.load(tmp_path / "b.npz")["iterates_x_0"].shape == (6, 2)

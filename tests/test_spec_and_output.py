@@ -1,0 +1,59 @@
+"""Spec strings are parsed, never evaluated; outputs are written atomically."""
+
+import numpy as np
+import pytest
+
+from simulate import output
+from simulate.spec import SpecError, parse_spec
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("adam", ("adam", {})),
+    ("six-hump-camel", ("six-hump-camel", {})),
+    ("adam(lr=0.01, betas=(0.9, 0.99))", ("adam", {"lr": 0.01, "betas": (0.9, 0.99)})),
+    ("adam:lr=1e-3,eps=-0.5", ("adam", {"lr": 1e-3, "eps": -0.5})),
+    ("rmsprop(centered=true, momentum=+0.5)", ("rmsprop", {"centered": True, "momentum": 0.5})),
+    ("quadratic(eigenvalues=[1, 100], angle=0.5)", ("quadratic", {"eigenvalues": (1, 100), "angle": 0.5})),
+])
+def test_accepted_forms(text, expected):
+    assert parse_spec(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "adam(lr=__import__('os').system('echo hi'))",
+    "adam(lr=x.__class__)",
+    "adam(lr=(lambda: 1)())",
+    "adam(lr=[c for c in 'ab'])",
+    "adam(lr='fast')",
+    "adam(lr=1+1)",
+    "adam(lr=a[0])",
+    "adam(0.1)",
+    "adam(**{'lr': 1})",
+    "adam(lr=0.1",
+    "os.system('x')",
+    "",
+    "a" * 600,
+])
+def test_everything_else_is_refused_with_a_message(text):
+    with pytest.raises(SpecError):
+        parse_spec(text)
+
+
+def test_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
+    target = tmp_path / "data.npz"
+    target.write_bytes(b"old")
+
+    class Boom:
+        def __array__(self, *a, **k):
+            raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        output.save_npz(target, {"a": np.arange(3), "b": Boom()})
+    assert target.read_bytes() == b"old"
+    assert [p.name for p in tmp_path.iterdir()] == ["data.npz"]
+
+
+def test_written_file_honours_the_umask(tmp_path):
+    path = output.save_npz(tmp_path / "a.npz", {"a": np.arange(3)})
+    assert path.stat().st_mode & 0o777 == 0o666 & ~output._umask()
+    np.testing.assert_array_equal(np.load(path)["a"], np.arange(3))
