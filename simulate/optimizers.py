@@ -108,7 +108,9 @@ class Optimizer:
         return getattr(self, name)
 
     def _validate(self) -> None:
+        # Every torch optimizer has lr and weight_decay; subclasses add their own rules.
         self._require("lr", self.lr > 0, "must be > 0 (the time per step is built from it)")
+        self._require("weight_decay", self.weight_decay >= 0, "must be >= 0")
 
     def _arrays(self) -> list[np.ndarray]:
         out = []
@@ -263,7 +265,6 @@ class SGD(Optimizer):
         super()._validate()
         self._require("momentum", (self.momentum >= 0) & (self.momentum < 1), "must be in [0, 1)")
         self._require("dampening", (self.dampening >= 0) & (self.dampening <= 1), "must be in [0, 1]")
-        self._require("weight_decay", self.weight_decay >= 0, "must be >= 0")
         if self.nesterov and not (np.all(self.momentum > 0) and np.all(self.dampening == 0)):
             raise ValueError(f"{self.display_name}: nesterov requires momentum > 0 and dampening = 0 (as torch.optim.SGD)")
 
@@ -369,7 +370,6 @@ class RMSprop(Optimizer):
         super()._validate()
         self._require("alpha", (self.alpha >= 0) & (self.alpha < 1), "must be in [0, 1)")
         self._require("eps", self.eps > 0, "must be > 0 (it guards the division by √v)")
-        self._require("weight_decay", self.weight_decay >= 0, "must be >= 0")
         self._require("momentum", (self.momentum >= 0) & (self.momentum < 1), "must be in [0, 1)")
 
     def state_names(self):
@@ -483,7 +483,6 @@ class Adam(Optimizer):
         for i in (0, 1):
             self._require(f"betas[{i}]", (self.betas[i] >= 0) & (self.betas[i] < 1), "must be in [0, 1)")
         self._require("eps", self.eps > 0, "must be > 0 (it guards the division by √v)")
-        self._require("weight_decay", self.weight_decay >= 0, "must be >= 0")
 
     def state_names(self):
         return ("m", "v", "vmax", "x") if self.amsgrad else ("m", "v", "x")
@@ -605,7 +604,6 @@ class Adagrad(Optimizer):
     def _validate(self):
         super()._validate()
         self._require("lr_decay", self.lr_decay >= 0, "must be >= 0")
-        self._require("weight_decay", self.weight_decay >= 0, "must be >= 0")
         self._require("initial_accumulator_value", self.initial_accumulator_value >= 0, "must be >= 0")
         self._require("eps", self.eps > 0, "must be > 0 (it guards the division by √s)")
 

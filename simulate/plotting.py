@@ -80,11 +80,17 @@ def plot_path(traj: Trajectory, ax=None, *, color=None, label=None, members=None
     return ax
 
 
+MAX_MINIMA_DRAWN = 16
+
+
 def plot_minima(landscape: Landscape, ax=None, **kwargs):
-    """Known minima as white stars."""
+    """Known minima as white stars; where there are more than 16 (rastrigin), only the global ones."""
     ax = _axes(ax)
     if len(landscape.minima):
         pts = landscape.minima
+        if len(pts) > MAX_MINIMA_DRAWN:
+            values = landscape.value(pts)
+            pts = pts[values <= values.min() + 1e-9 * max(1.0, abs(values.min()))]
         xy = (pts[:, 0], landscape.value(pts)) if landscape.dim == 1 else (pts[:, 0], pts[:, 1])
         style = dict(marker="*", s=160, c="white", edgecolors="black", linewidths=0.8, zorder=5, label="known minima")
         style.update(kwargs)

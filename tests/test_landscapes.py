@@ -5,17 +5,10 @@ Table-driven over ``LANDSCAPES``: registering a landscape puts it under every ge
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # run from a checkout without installing
-    sys.path.insert(0, str(ROOT))
-
-from simulate.landscapes import LANDSCAPES, Landscape, Quadratic, landscape  # noqa: E402
+from simulate.landscapes import LANDSCAPES, Landscape, Quadratic, landscape
 
 _ROTATION_3D = np.linalg.qr(np.random.default_rng(7).standard_normal((3, 3)))[0]
 

@@ -97,3 +97,12 @@ def test_plot_result_saves_figure_and_data(tmp_path):
     written = result.save(tmp_path / "b.svg", data=tmp_path / "b.npz")
     assert [p.name for p in written] == ["b.svg", "b.npz"]
     assert np.load(tmp_path / "b.npz")["iterates_x_0"].shape == (6, 2)
+
+
+def test_many_minima_draw_only_the_global_ones():
+    land = sim.landscape("rastrigin")
+    assert len(land.minima) > 16
+    ax = plot_minima(land, plt.figure().gca())
+    np.testing.assert_allclose(ax.collections[0].get_offsets(), [[0.0, 0.0]], atol=1e-12)
+    ax = plot_minima(sim.landscape("himmelblau"), plt.figure().gca())
+    assert len(ax.collections[0].get_offsets()) == 4
