@@ -70,16 +70,22 @@ class Optimizer:
     name: ClassVar[str] = "optimizer"
     description: ClassVar[str] = ""
     _numeric: ClassVar[tuple[str, ...]] = ()  # hyperparameters that may be arrays
+    _pairs: ClassVar[tuple[str, ...]] = ()    # of those, the ones that are a pair of such (betas)
 
     # -- hyperparameters ---------------------------------------------------------------------
     def __post_init__(self):
         for f in self._numeric:
             value = getattr(self, f)
-            if isinstance(value, tuple):  # betas
+            if f in self._pairs:
+                if not (isinstance(value, (tuple, list)) and len(value) == 2):
+                    raise ValueError(f"{self.name}: {f} must be a pair ({f}[0], {f}[1]), got {value!r}")
                 cast = tuple(self._cast(f"{f}[{i}]", v) for i, v in enumerate(value))
             else:
                 cast = self._cast(f, value)
             object.__setattr__(self, f, cast)
+        for f in dataclasses.fields(self):
+            if isinstance(f.default, bool) and not isinstance(getattr(self, f.name), (bool, np.bool_)):
+                raise ValueError(f"{self.name}: {f.name} must be true or false, got {getattr(self, f.name)!r}")
         self.batch_shape  # raises if the hyperparameter arrays do not broadcast together
         self._validate()
 
@@ -116,7 +122,7 @@ class Optimizer:
         out = []
         for f in self._numeric:
             v = getattr(self, f)
-            out.extend(v if isinstance(v, tuple) else (v,))
+            out.extend(v if f in self._pairs else (v,))
         return out
 
     @property
@@ -138,7 +144,7 @@ class Optimizer:
         for f in self._numeric:
             v = getattr(self, f)
             pick = (lambda a: np.broadcast_to(a, shape)[index])
-            changes[f] = tuple(pick(a) for a in v) if isinstance(v, tuple) else pick(v)
+            changes[f] = tuple(pick(a) for a in v) if f in self._pairs else pick(v)
         return dataclasses.replace(self, **changes)
 
     @staticmethod
@@ -464,6 +470,7 @@ class Adam(Optimizer):
     name: ClassVar[str] = "adam"
     description: ClassVar[str] = "torch.optim.Adam: momentum on g and a per-coordinate scale from g², bias-corrected"
     _numeric: ClassVar[tuple[str, ...]] = ("lr", "betas", "eps", "weight_decay")
+    _pairs: ClassVar[tuple[str, ...]] = ("betas",)
     _decoupled: ClassVar[bool] = False
 
     lr: float = 1e-3
@@ -471,12 +478,6 @@ class Adam(Optimizer):
     eps: float = 1e-8
     weight_decay: float = 0.0
     amsgrad: bool = False
-
-    def __post_init__(self):
-        if not (isinstance(self.betas, (tuple, list)) and len(self.betas) == 2):
-            raise ValueError(f"{self.name}: betas must be a pair (beta1, beta2), got {self.betas!r}")
-        object.__setattr__(self, "betas", tuple(self.betas))
-        super().__post_init__()
 
     def _validate(self):
         super()._validate()

@@ -212,6 +212,12 @@ def test_hyperparameter_grid_broadcasts_against_starts():
     np.testing.assert_allclose(xs[:, 1, 2], run_steps(sim.optimizer("gd", lr=0.02), LAND, starts[2], 5), rtol=1e-15)
 
 
+def test_a_tuple_is_an_array_except_for_betas():
+    assert sim.optimizer("gd(lr=(0.01, 0.05, 0.11))").batch_shape == (3,)
+    opt = sim.optimizer("adam(betas=((0.9, 0.5), 0.999), eps=(1e-8, 1e-6))")
+    assert opt.batch_shape == (2,) and opt.betas[0].shape == (2,) and opt.betas[1].shape == ()
+
+
 def test_incompatible_arrays_are_refused():
     with pytest.raises(ValueError, match="broadcast"):
         sim.optimizer("sgd", lr=[0.1, 0.2], momentum=[0.1, 0.2, 0.3])
@@ -225,7 +231,7 @@ def test_incompatible_arrays_are_refused():
     ("sgd", dict(lr=[0.1, -0.2]), r"lr must be > 0.*-0\.2"),
     ("momentum", dict(momentum=1.0), r"momentum must be in \[0, 1\)"),
     ("adam", dict(betas=(0.9, 1.0)), r"betas\[1\] must be in \[0, 1\)"),
-    ("adam", dict(betas=0.9), "pair"),
+    ("adam", dict(betas=0.9), r"betas must be a pair"),
     ("rmsprop", dict(alpha=-0.1), "alpha"),
     ("rmsprop", dict(eps=0.0), "eps must be > 0"),
     ("adagrad", dict(lr_decay=-1.0), "lr_decay"),
@@ -233,6 +239,8 @@ def test_incompatible_arrays_are_refused():
     ("nesterov", dict(dampening=0.1), "nesterov requires"),
     ("gd", dict(momentum=0.9), "fixes momentum"),
     ("adam", dict(lr="fast"), "must be a number"),
+    ("adam", dict(amsgrad=(1, 2)), "amsgrad must be true or false"),
+    ("rmsprop", dict(centered=1), "centered must be true or false"),
 ])
 def test_invalid_hyperparameters_say_which_and_why(name, kw, match):
     with pytest.raises(ValueError, match=match):
