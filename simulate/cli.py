@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
+import sys
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer._click.exceptions import ClickException, NoArgsIsHelpError
 
 from .continuous import METHODS
 from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, default_optimizers, plot
@@ -19,8 +21,8 @@ app = typer.Typer(
     help="Optimizers as discrete maps and as the ODEs they discretize: run both, compare, plot.",
 )
 
-_OPTIMIZER_HELP = ("Optimizer name or spec, repeatable, e.g. -o gd -o 'adam(lr=0.01, betas=(0.9, 0.99))' or "
-                   "-o momentum:lr=0.001,momentum=0.95.  [default: " + " ".join(o.label for o in default_optimizers()) + "]")
+_OPTIMIZER_HELP = ("Optimizer name or spec, repeatable: -o gd -o 'adam(lr=0.01, betas=(0.9, 0.99))' "
+                   "-o momentum:lr=0.001  [default: " + " ".join(o.label for o in default_optimizers()) + "]")
 
 Method = enum.Enum("Method", {m: m for m in METHODS}, type=str)
 
@@ -42,12 +44,26 @@ def _starts(texts: list[str] | None):
     points = []
     for text in texts:
         try:
-            points.append([float(v) for v in text.replace(" ", ",").split(",") if v])
+            points.append([float(v) for v in text.replace(" ", ",").split(",")])
         except ValueError:
             raise ValueError(f"--start {text!r}: expected comma-separated numbers such as -1.5,2") from None
     if len({len(p) for p in points}) > 1:
         raise ValueError("all --start points need the same number of coordinates")
     return points[0] if len(points) == 1 else points
+
+
+def _version(value: bool):
+    if value:
+        from . import __version__
+
+        typer.echo(f"simulate {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                   help="Print the version and exit.")] = False):
+    """Optimizers as discrete maps and as the ODEs they discretize: run both, compare, plot."""
 
 
 @app.command("plot")
@@ -90,5 +106,17 @@ def list_cli():
         typer.echo(f"  {name:16s} {preset.description}")
 
 
-def main():  # pragma: no cover - console entry point
-    app()
+def main(argv: list[str] | None = None) -> int:
+    """Console entry point: the app, with usage errors reported as the same one line as any bad input."""
+    try:
+        code = app(args=argv, prog_name="simulate", standalone_mode=False)
+    except NoArgsIsHelpError:  # typer has printed the help already
+        return 0
+    except ClickException as exc:
+        typer.echo(f"error: {exc.format_message()}", err=True)
+        return 2
+    return code if isinstance(code, int) else 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

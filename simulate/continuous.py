@@ -33,7 +33,7 @@ def pack(state: State) -> np.ndarray:
 
 def unpack(y: np.ndarray, names: tuple[str, ...]) -> State:
     """Inverse of :func:`pack`."""
-    parts = y.reshape(y.shape[:-1] + (len(names), -1))
+    parts = y.reshape(y.shape[:-1] + (len(names), y.shape[-1] // len(names)))
     return {name: parts[..., i, :] for i, name in enumerate(names)}
 
 
@@ -52,9 +52,13 @@ def euler_step(opt: Optimizer, state: State, landscape, k: int) -> State:
     return new
 
 
+#: Field evaluations one member may use before it is stopped as failed: no solve can hang.
+MAX_EVALUATIONS = 2_000_000
+
+
 def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, method: str = "LSODA",
               rtol: float = 1e-8, atol: float = 1e-10, escape_radius: float | None = None,
-              gtol: float = 1e-8) -> Trajectory:
+              gtol: float = 1e-8, max_evaluations: int = MAX_EVALUATIONS) -> Trajectory:
     """Integrate the exact lift of ``opt`` from ``x0`` and sample it at times ``t``.
 
     Give ``t`` (``(T,)``, or ``(T, *batch)`` per member; non-decreasing, ``>= 0``) or ``steps``
@@ -63,8 +67,10 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, meth
     landscape's Hessian), which they need on the stiff lifts of momentum and adaptive methods.
 
     A member that leaves the ball ``|x| <= escape_radius`` is stopped by a terminal event and
-    reported as diverged; a solver failure is reported with scipy's message as status
-    ``FAILED``. Samples after the stop are NaN. Never raises for numerical trouble.
+    reported as diverged (a start already outside it diverges at sample 0); a solver failure,
+    or a member that needs more than ``max_evaluations`` field evaluations, is reported as
+    status ``FAILED`` with scipy's message or the budget. Samples after the stop are NaN. Never
+    raises for numerical trouble.
     """
     opt, landscape, x0 = resolve(opt, landscape, x0)
     if method not in METHODS:
@@ -93,7 +99,8 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, meth
     stats = {key: np.zeros(batch, int) for key in ("nfev", "njev", "nlu")}
     for idx in np.ndindex(batch):
         times = t if t.ndim == 1 else t[(slice(None), *idx)]
-        sol = _solve_member(opt.member(idx, batch), landscape, x0[idx], times, method, rtol, atol, radius)
+        sol = _solve_member(opt.member(idx, batch), landscape, x0[idx], times, method, rtol, atol, radius,
+                            max_evaluations)
         n = sol.t.size
         bad = ~np.all(np.isfinite(sol.x), axis=-1)
         if bad.any() and sol.status >= 0:  # LSODA can return NaN samples and report success
@@ -102,16 +109,21 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, meth
         xs[(slice(0, n), *idx)] = sol.x[:n]
         for key in stats:
             stats[key][idx] = getattr(sol, key, 0)
-        if sol.status == 1:  # the escape event fired between samples n-1 and n
+        if sol.status == 1 and sol.t_events[1].size:  # the evaluation budget ran out
+            failed[idx] = True
+            messages[idx] = (f"solver failed at t = {sol.t_events[1][0]:.6g}: more than {max_evaluations} "
+                             f"field evaluations (a stiff or chaotic flow; try another method)")
+        elif sol.status == 1:  # the escape event fired between samples n-1 and n
             diverged_at[idx] = n
-            messages[idx] = f"diverged: |x| reached {radius:g} at t = {sol.t_events[0][0]:.6g}"
+            where = "the start is outside" if n == 0 else f"|x| reached {radius:g} at t = {sol.t_events[0][0]:.6g}"
+            messages[idx] = f"diverged: {where}"
         elif sol.status == 2:
             diverged_at[idx] = n
             messages[idx] = sol.message
         elif sol.status < 0:
             failed[idx] = True
             messages[idx] = f"solver failed at t = {sol.t_stop:.6g}: {sol.message}"
-    stats.update(method=method, rtol=rtol, atol=atol, escape_radius=radius)
+    stats.update(method=method, rtol=rtol, atol=atol, escape_radius=radius, max_evaluations=max_evaluations)
     return finish("flow", t, xs, opt, landscape, diverged_at, gtol, failed=failed, messages=messages, stats=stats)
 
 
@@ -127,12 +139,14 @@ class _MemberSolution:
         self.nfev, self.njev, self.nlu = sol.nfev, sol.njev, sol.nlu
 
 
-def _solve_member(opt: Optimizer, landscape, x0, times, method, rtol, atol, radius):
+def _solve_member(opt: Optimizer, landscape, x0, times, method, rtol, atol, radius, max_evaluations):
     state0 = opt.flow_init(x0, landscape)
     names = tuple(state0)
     y0 = pack(state0)
+    evaluations = [0]
 
     def fun(t, y):
+        evaluations[0] += 1
         return pack(opt.field(t, unpack(y, names), landscape))
 
     def jac(t, y):
@@ -141,23 +155,35 @@ def _solve_member(opt: Optimizer, landscape, x0, times, method, rtol, atol, radi
     def escaped(t, y):
         return radius - np.linalg.norm(unpack(y, names)["x"])
 
-    escaped.terminal = True
+    limit = [np.inf]
+
+    def budget(t, y):
+        # An event rather than an exception, so the samples so far are kept. scipy locates an
+        # event by root-finding within the last step, so the value must be continuous in t:
+        # once the budget is spent it becomes t_limit − t, which reaches 0 at this step's end.
+        if evaluations[0] > max_evaluations and limit[0] == np.inf:
+            limit[0] = t
+        return limit[0] - t
+
+    escaped.terminal = budget.terminal = True
     kwargs = {"jac": jac} if method in IMPLICIT else {}
     with np.errstate(all="ignore"):
-        if times[-1] == 0:  # nothing to integrate: every sample is the start
+        if not np.linalg.norm(x0) <= radius:  # outside the ball (or non-finite) from the start
+            sol = _Constant(y0, times[:0], status=1)
+        elif times[-1] == 0:  # nothing to integrate: every sample is the start
             sol = _Constant(y0, times)
         else:
             sol = solve_ivp(fun, (0.0, float(times[-1])), y0, method=method, t_eval=times, rtol=rtol, atol=atol,
-                            events=escaped, **kwargs)
+                            events=(escaped, budget), **kwargs)
     return _MemberSolution(sol, names, times)
 
 
 class _Constant:
     """A solve_ivp-like result for a zero-length horizon."""
 
-    def __init__(self, y0, times):
-        self.status, self.message = 0, "no time to integrate"
+    def __init__(self, y0, times, status=0):
+        self.status, self.message = status, "no time to integrate"
         self.t = np.asarray(times)
         self.y = np.repeat(y0[:, None], times.size, axis=1)
-        self.t_events = [np.empty(0)]
+        self.t_events = [np.zeros(1) if status else np.empty(0), np.empty(0)]
         self.nfev = self.njev = self.nlu = 0

@@ -10,6 +10,11 @@ from .trajectory import Trajectory, default_escape_radius, finish, sample_times
 __all__ = ["iterate"]
 
 
+def _escaped(x: np.ndarray, radius: float) -> np.ndarray:
+    """Members that are non-finite or outside the ball ``|x| <= radius`` (call under np.errstate)."""
+    return ~(np.einsum("...i,...i->...", x, x) <= radius * radius)  # NaN compares False
+
+
 def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float | None = None,
             gtol: float = 1e-8) -> Trajectory:
     """Run ``steps`` discrete updates of ``opt`` on ``landscape`` from ``x0`` (``(d,)`` or ``(B, d)``).
@@ -27,17 +32,23 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
     state = opt.init(x0)
     x = state["x"]
     batch = x.shape[:-1]
-    xs = np.empty((steps + 1,) + x.shape)
+    xs = np.full((steps + 1,) + x.shape, np.nan)
     xs[0] = x
-    diverged_at = np.full(batch, -1)
     with np.errstate(all="ignore"):  # overflow in a diverging member is data, not a warning
+        diverged_at = np.where(_escaped(x, radius), 0, -1)  # a start outside the ball diverged at once
         for k in range(1, steps + 1):
+            active = diverged_at < 0
+            if not active.any():
+                break  # every member has stopped: the remaining samples stay NaN
             new = opt.step(state, landscape, k)
             xk = new["x"]
-            escaped = ~np.all(np.isfinite(xk), axis=-1) | (np.linalg.norm(xk, axis=-1) > radius)
-            was_active = diverged_at < 0
-            diverged_at[escaped & was_active] = k
-            xs[k] = np.where(was_active[..., None], xk, np.nan)
+            escaped = _escaped(xk, radius) & active
+            if active.all() and not escaped.any():  # the common case: nothing to mask
+                xs[k] = xk
+                state = new
+                continue
+            diverged_at[escaped] = k
+            xs[k] = np.where(active[..., None], xk, np.nan)
             keep = (diverged_at < 0)[..., None]
             state = {name: np.where(keep, new[name], state[name]) for name in state}
     return finish("iterates", sample_times(opt, steps, batch), xs, opt, landscape, diverged_at, gtol,

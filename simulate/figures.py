@@ -32,8 +32,8 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, figsiz
     ax_path, ax_loss = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
     if land.dim <= 2:
         plot_landscape(land, ax_path)
-    else:
-        ax_path.set(xlabel="x₁", ylabel="x₂", title=f"first two of {land.dim} coordinates")
+    else:  # no contours of a d-dimensional function; its paths projected on (x₁, x₂)
+        ax_path.set(xlabel="x₁", ylabel="x₂", xlim=land.bounds[0], ylim=land.bounds[1])
     if time is None:
         hs = {float(np.max(e.optimizer.time_per_step)) for e in experiment.entries}
         same = len(hs) == 1 and all(np.ndim(e.optimizer.time_per_step) == 0 for e in experiment.entries)
@@ -48,23 +48,54 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, figsiz
         plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e))
     plot_minima(land, ax_path)
     plot_start(land, experiment.x0, ax_path)
+    _focus_loss_axis(ax_loss, experiment, offset)
     kinds = [Line2D([], [], color="0.3", marker="o", markersize=3, lw=0.6, label="iterates (discrete map)"),
              Line2D([], [], color="0.3", lw=2.0, label="continuous flow (exact lift)")]
     ax_path.legend(handles=ax_path.get_legend_handles_labels()[0] + kinds, fontsize=8, loc="best", framealpha=0.85)
     ax_loss.legend(fontsize=8, loc="best", framealpha=0.85)
-    ax_path.set_title(f"{land.label}: iterates and the flows they discretize", fontsize=10)
+    view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
+    ax_path.set_title(f"{land.label}: iterates and the flows they discretize{view}", fontsize=10)
     ax_loss.set_title(f"loss; flows by {experiment.method} (rtol {experiment.rtol:g})", fontsize=10)
     return fig
+
+
+# Below this fraction of the initial gap f(x0) − f*, a log loss axis shows solver tolerance and
+# rounding (an rtol-1e-8 flow floors near 1e-17), not dynamics.
+LOSS_FLOOR = 1e-12
+
+
+def _focus_loss_axis(ax, experiment, offset) -> None:
+    """Scale the loss axis to the members that did not diverge, and cut a log axis at LOSS_FLOOR
+    of the initial gap. Only the view changes; the data are complete in the records."""
+    kept = []
+    for e in experiment.entries:
+        for traj in (e.iterates, e.flow):
+            f = traj.f[:, ~traj.diverged] if traj.batch_shape else (traj.f if not traj.diverged else traj.f[:0])
+            kept.append(np.ravel(f - (offset or 0.0)))
+    values = np.concatenate(kept)
+    values = values[np.isfinite(values) & ((values > 0) if offset is not None else True)]
+    if not values.size:
+        return
+    if offset is not None:
+        start = float(np.max(np.ravel(experiment.entries[0].iterates.f[0]))) - offset
+        ax.set_ylim(max(values.min(), LOSS_FLOOR * start) / 2, values.max() * 2)
+    elif any(e.iterates.diverged.any() or e.flow.diverged.any() for e in experiment.entries):
+        pad = 0.05 * (values.max() - values.min() or 1.0)
+        ax.set_ylim(values.min() - pad, values.max() + pad)
 
 
 def _status_note(entry) -> str:
     """Legend text: the optimizer, its time per step and how far the iterates end from the flow."""
     h = np.asarray(entry.optimizer.time_per_step)
     h_txt = f"h = {float(h):.3g}" if h.ndim == 0 else "h varies"
-    d = float(np.nanmax(np.ravel(entry.comparison.final))) if np.any(np.isfinite(entry.comparison.final)) else np.nan
-    diverged = int(np.sum(entry.iterates.diverged))
-    note = f", {diverged} diverged" if diverged else ""
-    return f"{entry.optimizer.display_name} ({h_txt}; final |iterates − flow| = {d:.2g}{note})"
+    final = np.ravel(entry.comparison.final)
+    d = float(np.nanmax(final)) if np.any(np.isfinite(final)) else np.nan
+    gap = "final |iterates − flow|" if final.size == 1 else f"largest final |iterates − flow| of {final.size}"
+    diverged = entry.iterates.diverged_at[entry.iterates.diverged]
+    if np.isnan(d):  # every member diverged: there is no final distance to report
+        return f"{entry.optimizer.display_name} ({h_txt}; diverged (×) at step {int(np.min(diverged))})"
+    note = f", {diverged.size} diverged (×)" if diverged.size else ""
+    return f"{entry.optimizer.display_name} ({h_txt}; {gap} = {d:.2g}{note})"
 
 
 @dataclass(frozen=True, eq=False)

@@ -25,6 +25,7 @@ References: PyTorch's documented algorithms (torch.optim, version 2.13); theory.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -90,6 +91,8 @@ class Optimizer:
         self._validate()
 
     def _cast(self, name: str, value) -> np.ndarray:
+        if np.asarray(value).dtype == bool:  # True would silently become 1.0
+            raise ValueError(f"{self.name}: {name} must be a number, got {value!r}")
         try:
             arr = np.array(value, dtype=np.float64)
         except (TypeError, ValueError):
@@ -202,9 +205,15 @@ class Optimizer:
         raise NotImplementedError
 
     # shared pieces --------------------------------------------------------------------------
+    @functools.cached_property
+    def _decay_free(self) -> bool:
+        return bool(np.all(self.weight_decay == 0))
+
     def _coupled_grad(self, x, landscape):
         """∇f + λx (torch's coupled weight decay); skipped where λ = 0, as torch does."""
         g = landscape.grad(x)
+        if self._decay_free:
+            return g
         wd = self._b(self.weight_decay)
         return np.where(wd != 0, g + wd * x, g)
 
@@ -657,6 +666,7 @@ class Adagrad(Optimizer):
 class Preset:
     """A registry entry: a class, defaults that differ from torch's, and flags the name fixes."""
 
+    name: str
     cls: type[Optimizer]
     description: str
     defaults: dict = dataclasses.field(default_factory=dict)
@@ -667,24 +677,29 @@ class Preset:
         for key in hyperparameters:
             if key not in valid:
                 raise UnknownNameError(suggest("hyperparameter", key, valid).replace(
-                    "unknown hyperparameter", f"{self.cls.name} has no hyperparameter"))
+                    "unknown hyperparameter", f"{self.name} has no hyperparameter"))
         for key, value in self.fixed.items():
             if key in hyperparameters and not _same(hyperparameters[key], value):
-                raise ValueError(f"this preset fixes {key}={value!r}; use '{self.cls.name}' to set it freely")
-        return self.cls(**{**self.defaults, **hyperparameters, **self.fixed})
+                raise ValueError(f"{self.name}: the name fixes {key}={value!r}; use '{self.cls.name}' to set it freely")
+        try:
+            return self.cls(**{**self.defaults, **hyperparameters, **self.fixed})
+        except ValueError as exc:  # speak of the name the user typed ("momentum", not "sgd")
+            message = str(exc)
+            prefix = f"{self.cls.name}:"
+            raise ValueError(f"{self.name}:{message[len(prefix):]}" if message.startswith(prefix) else message) from None
 
 
 OPTIMIZERS: dict[str, Preset] = {
-    "gd": Preset(SGD, "gradient descent: explicit Euler on the gradient flow (SGD, momentum 0)", fixed={"momentum": 0.0}),
-    "momentum": Preset(SGD, "heavy-ball momentum (SGD, momentum 0.9): a damped oscillator", {"momentum": 0.9},
+    "gd": Preset("gd", SGD, "gradient descent: explicit Euler on the gradient flow (SGD, momentum 0)", fixed={"momentum": 0.0}),
+    "momentum": Preset("momentum", SGD, "heavy-ball momentum (SGD, momentum 0.9): a damped oscillator", {"momentum": 0.9},
                        fixed={"nesterov": False}),
-    "nesterov": Preset(SGD, "Nesterov momentum (SGD, momentum 0.9, nesterov): look-ahead gradient", {"momentum": 0.9},
+    "nesterov": Preset("nesterov", SGD, "Nesterov momentum (SGD, momentum 0.9, nesterov): look-ahead gradient", {"momentum": 0.9},
                        fixed={"nesterov": True}),
-    "sgd": Preset(SGD, SGD.description),
-    "rmsprop": Preset(RMSprop, RMSprop.description),
-    "adam": Preset(Adam, Adam.description),
-    "adamw": Preset(AdamW, AdamW.description),
-    "adagrad": Preset(Adagrad, Adagrad.description),
+    "sgd": Preset("sgd", SGD, SGD.description),
+    "rmsprop": Preset("rmsprop", RMSprop, RMSprop.description),
+    "adam": Preset("adam", Adam, Adam.description),
+    "adamw": Preset("adamw", AdamW, AdamW.description),
+    "adagrad": Preset("adagrad", Adagrad, Adagrad.description),
 }
 
 # Defaults a label leaves out: the preset's, where it sets one.

@@ -56,11 +56,25 @@ def plot_landscape(landscape: Landscape, ax=None, *, bounds=None, resolution: in
     return ax
 
 
+def _shown(traj: Trajectory, member) -> slice:
+    """Samples drawn for a member: all, or those before the one that triggered divergence (that
+    value is far outside the picture; it stays in the data)."""
+    k = int(traj.diverged_at[member])
+    return slice(None) if k < 0 else slice(0, k)
+
+
 def _xy(traj: Trajectory, member) -> tuple[np.ndarray, np.ndarray]:
-    x = traj.x[(slice(None), *member)]
+    rows = (_shown(traj, member), *member)
+    x = traj.x[rows]
     if x.shape[-1] == 1:  # 1-D: the path on the graph of f
-        return x[:, 0], traj.f[(slice(None), *member)]
+        return x[:, 0], traj.f[rows]
     return x[:, 0], x[:, 1]
+
+
+def _mark_divergence(ax, xs, ys, color) -> None:
+    """A cross where a diverged member was last seen."""
+    if len(xs):
+        ax.plot(xs[-1:], ys[-1:], marker="X", markersize=9, color=color, markeredgecolor="black", lw=0)
 
 
 def plot_path(traj: Trajectory, ax=None, *, color=None, label=None, members=None, **kwargs):
@@ -75,8 +89,11 @@ def plot_path(traj: Trajectory, ax=None, *, color=None, label=None, members=None
              else dict(lw=2.0, alpha=0.85))
     style.update(kwargs)
     for i, member in enumerate(members):
-        line, = ax.plot(*_xy(traj, member), color=color, label=label if i == 0 else None, **style)
+        xs, ys = _xy(traj, member)
+        line, = ax.plot(xs, ys, color=color, label=label if i == 0 else None, **style)
         color = line.get_color()
+        if traj.diverged_at[member] >= 0:
+            _mark_divergence(ax, xs, ys, color)
     return ax
 
 
@@ -123,13 +140,16 @@ def plot_loss(traj: Trajectory, ax=None, *, color=None, label=None, offset: floa
     style = (dict(marker="o", markersize=2, lw=0.6) if traj.kind == "iterates" else dict(lw=2.0, alpha=0.85))
     style.update(kwargs)
     for i, member in enumerate(np.ndindex(traj.batch_shape)):
-        f = traj.f[(slice(None), *member)]
+        rows = (_shown(traj, member), *member)
+        f = traj.f[rows]
         with np.errstate(invalid="ignore"):
             y = f - offset if offset is not None else f
             if offset is not None:
                 y = np.where(y > 0, y, np.nan)  # exactly at f*: off the log axis
-        line, = ax.plot(tt[(slice(None), *member)], y, color=color, label=label if i == 0 else None, **style)
+        line, = ax.plot(tt[rows], y, color=color, label=label if i == 0 else None, **style)
         color = line.get_color()
+        if traj.diverged_at[member] >= 0:
+            _mark_divergence(ax, tt[rows], y, color)
     if offset is not None:
         ax.set_yscale("log")
     ax.set(xlabel="time t" if time == "t" else "steps k = t / h",

@@ -49,6 +49,8 @@ def parse_spec(text: str) -> tuple[str, dict]:
     for kw in call.keywords:
         if kw.arg is None:
             raise SpecError(f"{name}: '**' is not accepted")
+        if kw.arg in params:
+            raise SpecError(f"{name}: {kw.arg} is given twice")
         params[kw.arg] = _value(kw.value, f"{name}: {kw.arg}")
     return name, params
 

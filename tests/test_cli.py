@@ -115,3 +115,36 @@ def test_lr_replaces_the_defaults_learning_rates_and_is_never_silently_ignored(i
     result = invoke("plot", "-o", "gd(lr=0.1)", "--lr", "0.003", "--steps", "3", "--out", "x.png")
     assert result.exit_code == 2 and "would not be used" in result.output
     assert not (in_tmp / "x.png").exists()
+
+
+def test_empty_coordinate_is_refused(in_tmp):
+    result = invoke("plot", "--start", "1,,2")
+    assert result.exit_code == 2 and "comma-separated numbers" in result.output
+
+
+@pytest.mark.parametrize("args, message", [
+    (["plot", "--steps", "-1"], "--steps"),
+    (["plot", "--steps", "abc"], "--steps"),
+    (["plot", "--method", "Euler"], "'Euler' is not one of"),
+    (["plot", "--nope"], "No such option: --nope"),
+    (["bogus"], "No such command 'bogus'"),
+])
+def test_usage_errors_are_one_line_from_the_entry_point(args, message, capsys):
+    from simulate.cli import main
+
+    assert main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and message in err[0]
+
+
+def test_version_and_bare_command(capsys):
+    from simulate.cli import main
+
+    assert main(["--version"]) == 0 and capsys.readouterr().out.strip() == f"simulate {sim.__version__}"
+    assert main([]) == 0 and "plot" in capsys.readouterr().out
+
+
+def test_data_records_a_landscape_label_that_rebuilds_it(in_tmp):
+    spec = "quadratic(eigenvalues=(1, 20), angle=0.5)"
+    assert invoke("plot", "-l", spec, "--steps", "3", "--data", "d.npz").exit_code == 0
+    assert str(np.load(in_tmp / "d.npz")["landscape"]) == spec

@@ -269,3 +269,38 @@ def test_compare_refuses_different_times_and_reports_inf_after_divergence():
 def test_bad_input_raises_a_clear_error(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# -- found by trying the tool as a new user -------------------------------------------------------------
+def test_a_start_outside_the_escape_ball_diverges_at_sample_zero_for_both_views():
+    far = np.array([1e8, 1.0])
+    run = sim.iterate("momentum", "himmelblau", far, 50)
+    flow = sim.integrate("momentum", "himmelblau", far, steps=50)
+    assert run.diverged_at == 0 and flow.diverged_at == 0
+    assert flow.message == "diverged: the start is outside"
+    np.testing.assert_array_equal(run.x[0], far)  # the start itself is kept
+    assert np.all(np.isnan(run.x[1:])) and np.all(np.isnan(flow.x))
+
+
+def test_iterate_stops_once_every_member_has_diverged():
+    calls = []
+
+    class Counting(Quadratic):
+        def _grad(self, x):
+            calls.append(1)
+            return super()._grad(x)
+
+    land = Counting(eigenvalues=[1.0, 10.0])
+    run = sim.iterate(sim.optimizer("gd", lr=[0.5, 1.0]), land, X0, 100_000)
+    assert list(run.status) == [DIVERGED, DIVERGED]
+    assert len(calls) < 100 + 5  # not 100,000 steps of NaN (a few extra for the final status)
+    assert run.x.shape == (100_001, 2, 2) and np.all(np.isnan(run.x[200:]))
+
+
+def test_a_runaway_solve_stops_at_its_evaluation_budget_and_keeps_its_samples():
+    flow = sim.integrate("momentum", "rosenbrock", [3.0, -3.0], steps=2000, max_evaluations=5000)
+    assert flow.status == FAILED and "more than 5000 field evaluations" in flow.message
+    reached = int(np.sum(np.all(np.isfinite(flow.x), axis=-1)))
+    assert 0 < reached < 2001 and np.all(np.isnan(flow.x[reached:]))
+    full = sim.integrate("momentum", "rosenbrock", [3.0, -3.0], t=flow.t[:reached])
+    np.testing.assert_allclose(flow.x[:reached], full.x, rtol=1e-6, atol=1e-8)

@@ -323,3 +323,22 @@ def test_registry_metadata(name):
     import simulate.landscapes as mod
 
     assert type(land).__name__ in mod.__all__ and type(land).__name__ in mod.__doc__
+
+
+@pytest.mark.parametrize("spec", [*LANDSCAPES, "quadratic(eigenvalues=(1, 20), angle=0.5)", "quadratic(condition=100, dim=3)",
+                                  "quadratic(eigenvalues=(1, 2, 3), center=(1, 0, 0.1))", "rosenbrock(b=10)",
+                                  "double-well(tilt=0.3, dim=1)", "rastrigin(dim=3, A=2)"])
+def test_label_is_a_spec_that_rebuilds_the_landscape(spec, rng):
+    land = landscape(spec)
+    again = landscape(land.label)
+    x = rng.uniform(land.bounds[:, 0], land.bounds[:, 1], size=(20, land.dim))
+    np.testing.assert_array_equal(again.value(x), land.value(x))
+    np.testing.assert_array_equal(again.hess(x), land.hess(x))
+
+
+def test_dimension_is_capped_with_a_clear_error():
+    for spec in ("quadratic(dim=100000)", "rastrigin(dim=5000)"):
+        with pytest.raises(ValueError, match="dim must be at most 1000"):
+            landscape(spec)
+    with pytest.raises(ValueError, match="dim must be at most 1000"):
+        landscape("quadratic", eigenvalues=np.arange(1.0, 1200.0))

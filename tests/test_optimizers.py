@@ -268,3 +268,10 @@ def test_time_per_step():
     assert float(sim.optimizer("adam", lr=0.02).time_per_step) == 0.02
     assert float(sim.optimizer("adagrad", lr=0.1).time_per_step) == pytest.approx(0.01, rel=1e-15)
     np.testing.assert_array_equal(sim.optimizer("gd", lr=[0.1, 0.2]).time_per_step, [0.1, 0.2])
+
+
+def test_errors_name_the_preset_the_user_typed_and_reject_booleans_as_numbers():
+    with pytest.raises(ValueError, match=r"^momentum: momentum must be in \[0, 1\), got 1.5"):
+        sim.optimizer("momentum", momentum=1.5)
+    with pytest.raises(ValueError, match="lr must be a number, got True"):
+        sim.optimizer("adam(lr=true)")

@@ -106,3 +106,22 @@ def test_many_minima_draw_only_the_global_ones():
     np.testing.assert_allclose(ax.collections[0].get_offsets(), [[0.0, 0.0]], atol=1e-12)
     ax = plot_minima(sim.landscape("himmelblau"), plt.figure().gca())
     assert len(ax.collections[0].get_offsets()) == 4
+
+
+def test_diverged_members_stop_before_the_trigger_and_do_not_set_the_scale():
+    result = sim.plot("quadratic(eigenvalues=(1, 10))", ["gd(lr=(0.05, 0.25))", "adam(lr=0.05)"], steps=200)
+    e = result.experiment.entries[0]
+    k = int(e.iterates.diverged_at[1])
+    assert k > 0
+    ax_path, ax_loss = result.figure.axes[:2]
+    lines = [line for line in ax_path.lines if line.get_marker() == "o"]
+    np.testing.assert_array_equal(lines[1].get_xydata(), e.iterates.x[:k, 1])  # stops before the trigger
+    crosses = [line for line in ax_path.lines if line.get_marker() == "X"]
+    np.testing.assert_array_equal(crosses[0].get_xydata(), e.iterates.x[k - 1:k, 1])
+    kept = np.concatenate([e.iterates.f[:, 0], result.experiment.entries[1].iterates.f])
+    assert ax_loss.get_ylim()[1] <= 2 * kept.max() * 1.0001  # the diverging member runs off the top
+
+
+def test_projection_is_announced_for_more_than_two_dimensions():
+    fig = sim.plot("quadratic(condition=10, dim=3)", ["gd(lr=0.1)"], steps=5).figure
+    assert "projected on x₁, x₂ of 3" in fig.axes[0].get_title()

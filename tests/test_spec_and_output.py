@@ -57,3 +57,8 @@ def test_written_file_honours_the_umask(tmp_path):
     path = output.save_npz(tmp_path / "a.npz", {"a": np.arange(3)})
     assert path.stat().st_mode & 0o777 == 0o666 & ~output._umask()
     np.testing.assert_array_equal(np.load(path)["a"], np.arange(3))
+
+
+def test_a_key_given_twice_is_refused():
+    with pytest.raises(SpecError, match="lr is given twice"):
+        parse_spec("adam(lr=1e-2, lr=0.1)")
