@@ -8,13 +8,17 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from typer._click.exceptions import ClickException, NoArgsIsHelpError
+from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
+import numpy as np
+
+from ._names import suggest
+from .config import ConfigError, dumps, line_of, read_config
 from .continuous import METHODS
-from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, default_optimizers, plot
+from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, default_optimizers
 from .landscapes import LANDSCAPES
 from .optimizers import OPTIMIZERS
-from .output import FIGURE_FORMATS, check_output_path
+from .runs import COMMANDS, _plain, parse_starts, rerun, run
 
 app = typer.Typer(
     name="simulate", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -37,19 +41,71 @@ def _fail(exc: Exception) -> None:
     raise typer.Exit(2)
 
 
-def _starts(texts: list[str] | None):
-    """``["1,2", "-1,0.5"]`` -> ``[[1.0, 2.0], [-1.0, 0.5]]``; one start stays one point."""
-    if not texts:
-        return None
-    points = []
-    for text in texts:
+# Options that steer a run but are not part of its configuration (nor of its record).
+NOT_CONFIG = ("config", "dump_config", "overwrite")
+_INVOCATION: list[str] | None = None  # argv of this process when started through main()
+
+
+def _load_config(ctx: typer.Context, param: typer.CallbackParam, value: Optional[Path]):
+    """Eager ``--config``: check every key of the file against the command's options (name, type,
+    range), then make the file's values the defaults that the command line overrides."""
+    if value is None:
+        return value
+    try:
+        _check_config(ctx, value)
+    except ConfigError as exc:  # a usage error: one line, exit status 2, nothing written
+        raise UsageError(str(exc)) from None
+    return value
+
+
+def _check_config(ctx: typer.Context, value: Path) -> None:
+    command = ctx.command.name
+    options, text = read_config(value, command)
+    params = {p.name: p for p in ctx.command.params if p.name not in NOT_CONFIG}
+    checks = COMMANDS[command].checks
+    defaults = {}
+    for key, raw in options.items():
+        name = key.replace("-", "_")
+        line = line_of(text, key)
+        if name not in params:
+            raise ConfigError(value, key, suggest("option", key, params).replace(f"unknown option {key!r}. ", "unknown option. "), line)
+        if name == "start" and raw is not None:  # numbers in the file, "x,y" strings on the command line
+            try:
+                raw = [",".join(map(str, p)) for p in np.atleast_2d(np.asarray(parse_starts(raw), dtype=float))]
+            except (ValueError, TypeError) as exc:
+                raise ConfigError(value, key, str(exc), line) from None
         try:
-            points.append([float(v) for v in text.replace(" ", ",").split(",")])
-        except ValueError:
-            raise ValueError(f"--start {text!r}: expected comma-separated numbers such as -1.5,2") from None
-    if len({len(p) for p in points}) > 1:
-        raise ValueError("all --start points need the same number of coordinates")
-    return points[0] if len(points) == 1 else points
+            params[name].process_value(ctx, raw)  # coerces as the command line would (no callbacks here)
+        except ClickException as exc:
+            raise ConfigError(value, key, exc.format_message(), line) from None
+        if name in checks:
+            try:
+                checks[name](raw)
+            except ValueError as exc:
+                raise ConfigError(value, key, str(exc), line) from None
+        defaults[name] = raw
+    ctx.default_map = {**(ctx.default_map or {}), **defaults}
+
+
+def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: bool) -> None:
+    """The shared tail of every command: dump the resolved options, or run and print the paths."""
+    options = {p.name: ctx.params[p.name] for p in ctx.command.params if p.name in ctx.params and p.name not in NOT_CONFIG}
+    if dump_config:
+        typer.echo(dumps({k: _plain(v) for k, v in options.items()}, f"simulate {command}: resolved configuration"), nl=False)
+        return
+    try:
+        written = run(command, options, overwrite=overwrite, argv=_INVOCATION)
+    except (ValueError, OSError) as exc:
+        _fail(exc)
+    for path in written:
+        typer.echo(str(path))
+
+
+ConfigOption = Annotated[Optional[Path], typer.Option(
+    "--config", callback=_load_config, is_eager=True,
+    help="TOML file of this command's options (or a run record); the command line overrides it.")]
+DumpOption = Annotated[bool, typer.Option("--dump-config", help="Print the resolved configuration as TOML and exit.")]
+OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
 
 
 def _version(value: bool):
@@ -68,9 +124,13 @@ def _options(version: Annotated[bool, typer.Option("--version", callback=_versio
 
 @app.command("plot")
 def plot_cli(
+    ctx: typer.Context,
+    config: ConfigOption = None,
     landscape: Annotated[str, typer.Option("--landscape", "-l", help="Landscape name or spec, e.g. rosenbrock or 'quadratic(condition=100, angle=0.5)'.")] = DEFAULT_LANDSCAPE,
     optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help=_OPTIMIZER_HELP)] = None,
     start: Annotated[Optional[list[str]], typer.Option("--start", "-s", help="Start point as comma-separated coordinates, repeatable for several starts; use --start=-1.5,2 for a leading minus.  [default: the landscape's]")] = None,
+    random_starts: Annotated[int, typer.Option(min=0, help="Instead of --start: this many starts drawn uniformly in the plot box with --seed.")] = 0,
+    seed: Annotated[int, typer.Option(help="Seed of the random starts (numpy default_rng).")] = 0,
     steps: Annotated[int, typer.Option(min=0, help="Number of discrete steps.")] = DEFAULT_STEPS,
     lr: Annotated[Optional[float], typer.Option(help="Learning rate for every optimizer whose spec does not set one (and for all the default optimizers).")] = None,
     method: Annotated[Method, typer.Option(help="solve_ivp method for the flows.")] = "LSODA",
@@ -78,17 +138,24 @@ def plot_cli(
     atol: Annotated[float, typer.Option(help="Absolute tolerance of the flow solver.")] = 1e-10,
     time: Annotated[Optional[TimeAxis], typer.Option(help="Loss panel against time t or steps k = t/h.  [default: t when all h agree]")] = None,
     out: Annotated[Path, typer.Option("--out", help="Figure path; the format comes from the extension (.png, .svg, .pdf).")] = Path("simulate_plot.png"),
-    data: Annotated[Optional[Path], typer.Option("--data", help="Also write the numbers behind the figure to this .npz file.")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Also write the numbers behind the figure: this .npz file and a .json summary beside it.")] = None,
     dpi: Annotated[int, typer.Option(min=20, max=1200, help="Resolution of raster figures.")] = 150,
+    dump_config: DumpOption = False,
+    overwrite: OverwriteOption = False,
 ):
     """Iterates of each optimizer beside the continuous flow it discretizes, and the loss of both."""
+    _execute(ctx, "plot", dump_config, overwrite)
+
+
+@app.command("rerun")
+def rerun_cli(
+    record: Annotated[Path, typer.Argument(help="A run record, e.g. simulate_plot.run.toml.")],
+    out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Write the outputs here (same names) instead of beside the record.")] = None,
+    overwrite: OverwriteOption = False,
+):
+    """Run the command a run record describes again, with the same options."""
     try:
-        check_output_path(out, FIGURE_FORMATS)
-        if data is not None:
-            check_output_path(data, ("npz",))
-        result = plot(landscape, optimizer or None, _starts(start), steps, lr=lr,
-                      method=getattr(method, "value", method), rtol=rtol, atol=atol, time=time.value if time else None)
-        written = result.save(out, data=data, dpi=dpi)
+        written = rerun(record, out_dir=out_dir, overwrite=overwrite, argv=_INVOCATION)
     except (ValueError, OSError) as exc:
         _fail(exc)
     for path in written:
@@ -108,6 +175,8 @@ def list_cli():
 
 def main(argv: list[str] | None = None) -> int:
     """Console entry point: the app, with usage errors reported as the same one line as any bad input."""
+    global _INVOCATION
+    _INVOCATION = ["simulate", *(sys.argv[1:] if argv is None else argv)]
     try:
         code = app(args=argv, prog_name="simulate", standalone_mode=False)
     except NoArgsIsHelpError:  # typer has printed the help already

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
@@ -14,8 +15,9 @@ from .discrete import iterate
 from .landscapes import Landscape
 from .optimizers import Optimizer, optimizer
 from .spec import parse_spec
-from .output import save_npz
-from .trajectory import Comparison, Trajectory, compare, sample_times
+from .landscapes import landscape as get_landscape
+from .output import load_npz, save_npz
+from .trajectory import STATUS_NAMES, Comparison, Trajectory, compare, sample_times
 
 __all__ = ["Entry", "Experiment", "run_experiment"]
 
@@ -50,21 +52,60 @@ class Experiment:
     def arrays(self) -> dict[str, np.ndarray]:
         """The numbers behind the figure, keyed as documented in the README (``--data``)."""
         out = {"x0": self.x0, "landscape": np.array(self.landscape.label),
-               "labels": np.array([e.optimizer.label for e in self.entries])}
+               "labels": np.array([e.optimizer.label for e in self.entries]),
+               "specs": np.array([e.optimizer.spec for e in self.entries]),
+               "steps": np.array(self.steps), "method": np.array(self.method),
+               "rtol": np.array(self.rtol), "atol": np.array(self.atol)}
         for i, e in enumerate(self.entries):
-            out[f"time_per_step_{i}"] = np.asarray(e.optimizer.time_per_step)
-            for kind, traj in (("iterates", e.iterates), ("flow", e.flow_at_steps)):
-                out[f"{kind}_t_{i}"] = np.asarray(traj.t)
-                out[f"{kind}_x_{i}"] = traj.x
-                out[f"{kind}_f_{i}"] = traj.f
-                out[f"{kind}_status_{i}"] = traj.status
-                out[f"{kind}_diverged_at_{i}"] = traj.diverged_at
+            for kind, traj in (("iterates", e.iterates), ("flow", e.flow_at_steps), ("flow_dense", e.flow)):
+                for name, value in traj.to_arrays().items():
+                    out[f"{kind}_{name}_{i}"] = value
+            out[f"flow_every_{i}"] = np.array(e.flow_every)
             out[f"distance_{i}"] = e.comparison.distance
         return out
 
-    def save_npz(self, path):
-        """Write :meth:`arrays` to ``path`` atomically."""
+    def summary(self) -> dict:
+        """A small JSON-able digest: per optimizer and start, how each run ended and how far apart."""
+        optimizers = []
+        for e in self.entries:
+            members = []
+            for idx in np.ndindex(e.iterates.batch_shape):
+                def end(traj):
+                    return {"status": STATUS_NAMES[int(traj.status[idx])], "message": str(np.asarray(traj.message)[idx]),
+                            "diverged_at": int(traj.diverged_at[idx]), "final_x": traj.x[(-1, *idx)],
+                            "final_f": float(traj.f[(-1, *idx)])}
+                members.append({"start": np.broadcast_to(self.x0, e.iterates.x.shape[1:])[idx],
+                                "iterates": end(e.iterates), "flow": end(e.flow_at_steps),
+                                "final_distance": float(e.comparison.final[idx]),
+                                "max_distance": float(e.comparison.max[idx])})
+            optimizers.append({"label": e.optimizer.label, "spec": e.optimizer.spec,
+                               "time_per_step": np.asarray(e.optimizer.time_per_step), "members": members})
+        return {"landscape": self.landscape.label, "steps": self.steps, "method": self.method,
+                "rtol": self.rtol, "atol": self.atol, "optimizers": optimizers}
+
+    def save(self, path) -> Path:
+        """Write :meth:`arrays` to an ``.npz`` file atomically; :meth:`load` reads it back."""
         return save_npz(path, self.arrays())
+
+    save_npz = save  # the name used before records could be loaded
+
+    @classmethod
+    def load(cls, path, landscape: Landscape | None = None) -> Experiment:
+        """Rebuild an experiment from :meth:`save`'s file (a custom landscape must be passed)."""
+        a = load_npz(path)
+        land = landscape or get_landscape(str(a["landscape"]))
+        entries = []
+        for i, spec in enumerate(a["specs"]):
+            opt = optimizer(str(spec))
+
+            def part(kind):
+                return Trajectory.from_arrays({n: a[f"{kind}_{n}_{i}"] for n in Trajectory.FIELDS},
+                                              "iterates" if kind == "iterates" else "flow", opt, land, gtol=1e-8)
+
+            iterates, flow = part("iterates"), part("flow_dense")
+            every = int(a[f"flow_every_{i}"])
+            entries.append(Entry(opt, iterates, flow, every, compare(iterates, flow.every(every))))
+        return cls(land, a["x0"], int(a["steps"]), tuple(entries), str(a["method"]), float(a["rtol"]), float(a["atol"]))
 
 
 def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *, lr: float | None = None,

@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._names import lookup
-from .spec import parse_spec
+from .spec import format_spec, parse_spec
 
 __all__ = [
     "Landscape",
@@ -109,19 +109,22 @@ class Landscape:
         """∇²f(x), shape ``(..., d, d)``."""
         return self._hess(self.points(x))
 
+    def sample(self, n: int, seed: int = 0) -> np.ndarray:
+        """``n`` points uniform in the plot box, ``(n, d)``, from ``np.random.default_rng(seed)``."""
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise ValueError(f"the number of random starts must be a whole number >= 1, got {n!r}")
+        return np.random.default_rng(seed).uniform(self.bounds[:, 0], self.bounds[:, 1], size=(int(n), self.dim))
+
     @property
     def label(self) -> str:
         """A spec that rebuilds this landscape: the name and every parameter not at its default."""
-        parts = []
+        params = {}
         for f in dataclasses.fields(self):
-            if not f.init:
-                continue
             value = getattr(self, f.name)
-            if f.default is not dataclasses.MISSING and np.array_equal(np.asarray(value, dtype=object),
-                                                                      np.asarray(f.default, dtype=object)):
-                continue
-            parts.append(f"{f.name}={_spec_value(value)}")
-        return f"{self.name}({', '.join(parts)})" if parts else self.name
+            if f.init and not (f.default is not dataclasses.MISSING and np.array_equal(
+                    np.asarray(value, dtype=object), np.asarray(f.default, dtype=object))):
+                params[f.name] = value
+        return format_spec(self.name, params)
 
     # -- to implement -----------------------------------------------------------------------
     def _value(self, x: np.ndarray) -> np.ndarray:
@@ -226,23 +229,14 @@ class Quadratic(Landscape):
     @property
     def label(self) -> str:
         """A spec that rebuilds this quadratic (eigenvalues, then angle or rotation, and center)."""
-        parts = [f"eigenvalues={_spec_value(self.eigenvalues)}"]
+        params = {"eigenvalues": self.eigenvalues}
         if self.dim == 2 and self.angle:
-            parts.append(f"angle={_spec_value(self.angle)}")
+            params["angle"] = self.angle
         elif not np.array_equal(self.rotation, np.eye(self.dim)):
-            parts.append(f"rotation={_spec_value(self.rotation)}")
+            params["rotation"] = self.rotation
         if np.any(self.center != 0):
-            parts.append(f"center={_spec_value(self.center)}")
-        return f"quadratic({', '.join(parts)})"
-
-
-def _spec_value(value) -> str:
-    """Numbers as the shortest text that reads back exactly; arrays as nested tuples."""
-    arr = np.asarray(value)
-    if arr.ndim:
-        return "(" + ", ".join(_spec_value(v) for v in arr) + ("," if arr.size == 1 else "") + ")"
-    v = arr.item()
-    return repr(v) if isinstance(v, (bool, int)) else repr(float(v)).removesuffix(".0")
+            params["center"] = self.center
+        return format_spec("quadratic", params)
 
 
 # -- helpers for the built-ins ---------------------------------------------------------------

@@ -34,7 +34,7 @@ import numpy as np
 
 from ._names import UnknownNameError, lookup, suggest
 from .landscapes import Landscape
-from .spec import parse_spec
+from .spec import format_spec, parse_spec
 
 __all__ = [
     "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "State",
@@ -164,17 +164,24 @@ class Optimizer:
     def display_name(self) -> str:
         return self.name
 
-    @property
-    def label(self) -> str:
-        """``name(lr=…, …)`` with the hyperparameters that differ from the defaults."""
-        parts = []
+    def _changed(self) -> dict:
+        """lr and every hyperparameter that differs from the (preset's) default, in field order."""
+        out = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
-            default = OPTIMIZER_DEFAULTS.get((self.display_name, f.name), f.default)
-            if f.name != "lr" and _same(value, default):
-                continue
-            parts.append(f"{f.name}={_fmt(value)}")
-        return f"{self.display_name}({', '.join(parts)})"
+            if f.name == "lr" or not _same(value, OPTIMIZER_DEFAULTS.get((self.display_name, f.name), f.default)):
+                out[f.name] = value
+        return out
+
+    @property
+    def label(self) -> str:
+        """``name(lr=…, …)`` for legends: the changed hyperparameters, arrays summarised."""
+        return f"{self.display_name}({', '.join(f'{k}={_fmt(v)}' for k, v in self._changed().items())})"
+
+    @property
+    def spec(self) -> str:
+        """A spec that rebuilds this optimizer exactly: ``optimizer(opt.spec)`` equals ``opt``."""
+        return format_spec(self.display_name, self._changed())
 
     # -- the two views -----------------------------------------------------------------------
     def state_names(self) -> tuple[str, ...]:

@@ -1,20 +1,29 @@
-"""Writing outputs: checked before any work is done, written atomically (temporary file, then rename)."""
+"""Writing outputs: checked before any work is done, written atomically (temporary file, then rename).
+
+Outputs are deterministic: NPZ members carry a fixed timestamp and figures no creation date, so
+the same run on the same machine writes the same bytes.
+"""
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import tempfile
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FIGURE_FORMATS", "check_output_path", "save_figure", "save_npz"]
+__all__ = ["FIGURE_FORMATS", "check_output_path", "save_figure", "save_npz", "load_npz", "save_json", "save_text"]
+
+_ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
 
 
-def check_output_path(path, formats: tuple[str, ...]) -> Path:
-    """Fail early, before any computation, on a path that cannot be written."""
+def check_output_path(path, formats: tuple[str, ...], overwrite: bool = True) -> Path:
+    """Fail early, before any computation, on a path that cannot (or may not) be written."""
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in formats:
@@ -26,6 +35,8 @@ def check_output_path(path, formats: tuple[str, ...]) -> Path:
         raise ValueError(f"cannot write {str(path)!r}: folder {str(folder)!r} is not writable")
     if path.is_dir():
         raise ValueError(f"cannot write {str(path)!r}: it is a folder")
+    if path.exists() and not overwrite:
+        raise ValueError(f"{str(path)!r} exists; pass --overwrite to replace it")
     return path
 
 
@@ -53,19 +64,73 @@ def _atomic(path: Path, write) -> Path:
     return path
 
 
-def save_figure(fig, path, *, dpi: int = 150) -> Path:
-    """Save a matplotlib figure; the format comes from the extension (png, svg, pdf)."""
+def save_figure(fig, path, *, dpi: int = 150, description: str | None = None) -> Path:
+    """Save a matplotlib figure; the format comes from the extension (png, svg, pdf).
+
+    ``description`` (the command that made it) goes into the file's metadata.
+    """
+    from . import __version__
+
     path = check_output_path(path, FIGURE_FORMATS)
     fmt = path.suffix.lower().lstrip(".")
-    return _atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight"))
+    creator = f"simulate {__version__}"
+    metadata = {
+        "png": {"Software": creator, "Description": description},
+        "svg": {"Creator": creator, "Description": description, "Date": None},
+        "pdf": {"Creator": creator, "Subject": description, "CreationDate": None},
+    }[fmt]
+    metadata = {k: v for k, v in metadata.items() if v is not None or k in ("Date", "CreationDate")}
+    return _atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata))
 
 
 def save_npz(path, arrays: dict) -> Path:
-    """Save arrays to a compressed ``.npz`` file."""
+    """Save arrays to a compressed ``.npz`` file (readable by ``np.load``), byte for byte reproducible."""
     path = check_output_path(path, ("npz",))
 
     def write(tmp):
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name, value in arrays.items():
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=_ZIP_EPOCH)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                with zf.open(info, "w") as fh:
+                    np.lib.format.write_array(fh, np.asanyarray(value), allow_pickle=False)
+
+    return _atomic(path, write)
+
+
+def load_npz(path) -> dict[str, np.ndarray]:
+    """All arrays of an ``.npz`` file, loaded eagerly (no pickles)."""
+    with np.load(path, allow_pickle=False) as data:
+        return {key: data[key] for key in data.files}
+
+
+def _jsonable(value):
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _jsonable(value.tolist())
+    if isinstance(value, np.generic):
+        return _jsonable(value.item())
+    if isinstance(value, float) and not math.isfinite(value):
+        return None  # JSON has no NaN or infinity
+    return value
+
+
+def save_json(path, obj) -> Path:
+    """Save a small summary as JSON (NaN and infinities become null)."""
+    path = check_output_path(path, ("json",))
+    text = json.dumps(_jsonable(obj), indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+    return save_text(path, text)
+
+
+def save_text(path, text: str) -> Path:
+    """Write text atomically."""
+    path = Path(path)
+
+    def write(tmp):
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(text)
 
     return _atomic(path, write)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 import re
 
-__all__ = ["parse_spec", "SpecError"]
+__all__ = ["parse_spec", "format_spec", "format_value", "SpecError"]
 
 MAX_LENGTH = 500
 _BOOLS = {"true": True, "false": False}
@@ -70,3 +70,25 @@ def _value(node: ast.AST, where: str):
         return tuple(_value(e, where) for e in node.elts)
     raise SpecError(f"{where}: only numbers, true/false and lists of numbers are accepted, "
                     f"got {ast.unparse(node)!r}")
+
+
+def format_value(value) -> str:
+    """A value as spec text that reads back exactly: shortest round-trip floats, tuples for arrays."""
+    import numpy as np
+
+    if isinstance(value, tuple):
+        return "(" + ", ".join(format_value(v) for v in value) + ("," if len(value) == 1 else "") + ")"
+    arr = np.asarray(value)
+    if arr.ndim:
+        return format_value(tuple(arr))
+    v = arr.item()
+    if isinstance(v, bool):
+        return "true" if v else "false"
+    return repr(v) if isinstance(v, int) else repr(float(v)).removesuffix(".0")
+
+
+def format_spec(name: str, params: dict) -> str:
+    """``name(key=value, ...)``, or ``name`` alone without parameters; the inverse of :func:`parse_spec`."""
+    if not params:
+        return name
+    return f"{name}({', '.join(f'{k}={format_value(v)}' for k, v in params.items())})"

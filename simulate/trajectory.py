@@ -77,6 +77,45 @@ class Trajectory:
         stopped = np.where(self.diverged_at >= 0, -(-self.diverged_at // m), -1)
         return replace(self, t=self.t[::m], x=self.x[::m], f=self.f[::m], diverged_at=stopped)
 
+    # -- saving ---------------------------------------------------------------------------
+    FIELDS = ("t", "x", "f", "status", "message", "diverged_at", "time_per_step")
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """The record's arrays by field name (messages as a string array)."""
+        out = {name: np.asarray(getattr(self, name)) for name in self.FIELDS}
+        out["message"] = np.asarray(self.message, dtype=str)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays: dict, kind: str, optimizer: Optimizer, landscape: Landscape, gtol: float) -> Trajectory:
+        """Rebuild a record from :meth:`to_arrays` (losses are recomputed, bit for bit, from x)."""
+        message = arrays["message"].astype(object)
+        with np.errstate(all="ignore"):
+            f = landscape.value(arrays["x"])
+        return cls(t=arrays["t"], x=arrays["x"], f=f, status=arrays["status"],
+                   message=message[()] if message.ndim == 0 else message, diverged_at=arrays["diverged_at"],
+                   kind=kind, optimizer=optimizer, landscape=landscape, time_per_step=arrays["time_per_step"],
+                   gtol=gtol)
+
+    def save(self, path):
+        """Write this record to an ``.npz`` file (atomically); :meth:`load` reads it back."""
+        from .output import save_npz
+
+        return save_npz(path, {**self.to_arrays(), "kind": np.array(self.kind), "gtol": np.array(self.gtol),
+                               "optimizer": np.array(self.optimizer.spec), "landscape": np.array(self.landscape.label)})
+
+    @classmethod
+    def load(cls, path, landscape: Landscape | None = None) -> Trajectory:
+        """Read a record written by :meth:`save`. A landscape that is not built in must be passed."""
+        from .landscapes import landscape as get_landscape
+        from .optimizers import optimizer as get_optimizer
+        from .output import load_npz
+
+        arrays = load_npz(path)
+        land = landscape or get_landscape(str(arrays["landscape"]))
+        return cls.from_arrays(arrays, str(arrays["kind"]), get_optimizer(str(arrays["optimizer"])), land,
+                               float(arrays["gtol"]))
+
     def summary(self) -> str:
         """One line per member: status, final point and loss."""
         lines = []

@@ -26,9 +26,10 @@ def test_plot_without_arguments_writes_the_default_figure(in_tmp):
     result = invoke("plot")
     assert result.exit_code == 0, result.output
     out = in_tmp / "simulate_plot.png"
-    assert result.output.strip() == "simulate_plot.png"
+    assert result.output.split() == ["simulate_plot.png", "simulate_plot.run.toml"]
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 10_000
-    assert [p.name for p in in_tmp.iterdir()] == ["simulate_plot.png"]  # no temporary files left
+    # the figure and its run record, no temporary files left
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["simulate_plot.png", "simulate_plot.run.toml"]
 
 
 @pytest.mark.parametrize("suffix, magic", [(".svg", b"<?xml"), (".pdf", b"%PDF")])
@@ -43,7 +44,7 @@ def test_data_holds_the_numbers_behind_the_figure(in_tmp):
                     "--lr", "0.02", "--start=-1,1.5", "--start", "0.5,0.5", "--steps", "30",
                     "--out", "q.png", "--data", "q.npz")
     assert result.exit_code == 0, result.output
-    assert result.output.split() == ["q.png", "q.npz"]
+    assert result.output.split() == ["q.png", "q.npz", "q.json", "q.run.toml"]
     data = np.load(in_tmp / "q.npz")
     assert list(data["labels"]) == ["gd(lr=0.02)", "adam(lr=0.05)"]  # --lr only where the spec is silent
     assert data["iterates_x_0"].shape == (31, 2, 2) and data["flow_x_1"].shape == (31, 2, 2)
@@ -53,7 +54,7 @@ def test_data_holds_the_numbers_behind_the_figure(in_tmp):
     np.testing.assert_array_equal(data["iterates_x_0"], sim.iterate(sim.optimizer("gd", lr=0.02), land, data["x0"], 30).x)
     np.testing.assert_allclose(data["distance_1"], np.linalg.norm(data["iterates_x_1"] - data["flow_x_1"], axis=-1))
     np.testing.assert_allclose(data["iterates_t_0"], 0.02 * np.arange(31))
-    assert data["iterates_status_0"].shape == (2,) and data["time_per_step_1"] == 0.05
+    assert data["iterates_status_0"].shape == (2,) and data["iterates_time_per_step_1"] == 0.05
 
 
 def test_list_names_every_landscape_and_optimizer():
@@ -68,7 +69,7 @@ def test_list_names_every_landscape_and_optimizer():
     (["-o", "adma"], "Did you mean 'adam'"),
     (["-o", "gd(lr=-0.1)"], "lr must be > 0"),
     (["-o", "gd(lr=nan)"], "lr must be finite"),
-    (["--lr", "nan"], "lr must be finite"),
+    (["--lr", "nan"], "lr: must be a positive finite number"),
     (["-o", "adam(betas=(0.9, 1.5))"], r"betas[1] must be in [0, 1)"),
     (["-o", "adam(lr=__import__('os'))"], "only numbers"),
     (["--start", "1,2,3"], "3 coordinates"),

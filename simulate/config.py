@@ -1,0 +1,121 @@
+"""Configuration files: TOML in (a command's options, or a run record), TOML out.
+
+A config file holds a command's options by name (``steps = 200``, ``optimizer = ["gd", "adam"]``).
+A run record (``figure.run.toml``) holds them under ``[config]`` beside ``[run]`` facts, so it can
+be given to ``--config`` as well. Errors name the file, the line and the key.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["ConfigError", "read_config", "read_record", "line_of", "dumps"]
+
+
+class ConfigError(ValueError):
+    """A configuration problem, located: ``file:line: key: message``."""
+
+    def __init__(self, path, key: str | None, message: str, line: int | None = None):
+        where = f"{path}:{line}" if line else str(path)
+        super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
+
+
+def read_config(path, command: str) -> tuple[dict, str]:
+    """The options in ``path`` for ``command``, and the file's text (to locate keys in errors).
+
+    Accepts a flat file of options or a run record (its ``[config]`` table; its ``[run]``
+    command must be ``command``).
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot read the config file ({exc.strerror or exc})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, None, f"not valid TOML: {exc}") from None
+    if "run" in data and "config" in data:  # a run record
+        recorded = data["run"].get("command")
+        if recorded != command:
+            raise ConfigError(path, "command", f"this run record is for '{recorded}', not '{command}'",
+                              line_of(text, "command"))
+        data = data["config"]
+    for key, value in data.items():
+        if isinstance(value, dict):
+            raise ConfigError(path, key, "tables are not options; write the options at the top level",
+                              line_of(text, key, table=True))
+    return data, text
+
+
+def read_record(path) -> tuple[str, dict]:
+    """The command and options of a run record."""
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot read the run record ({exc.strerror or exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(path, None, f"not valid TOML: {exc}") from None
+    if not (isinstance(data.get("run"), dict) and isinstance(data.get("config"), dict) and "command" in data["run"]):
+        raise ConfigError(path, None, "not a run record (it needs [run] with a command, and [config])")
+    return data["run"]["command"], data["config"]
+
+
+def line_of(text: str, key: str, table: bool = False) -> int | None:
+    """The line on which ``key = ...`` (or ``[key]``) is written, 1-based; None if not found."""
+    pattern = rf"^\s*\[\s*{re.escape(key)}\s*\]" if table else rf'^\s*(?:"{re.escape(key)}"|{re.escape(key)})\s*='
+    for number, line in enumerate(text.splitlines(), start=1):
+        if re.match(pattern, line):
+            return number
+    return None
+
+
+def _value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        if math.isinf(value):
+            return "inf" if value > 0 else "-inf"
+        return repr(value)
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)  # JSON string escapes are valid TOML basic strings
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_value(v) for v in value) + "]"
+    raise TypeError(f"cannot write {type(value).__name__} to TOML")
+
+
+def _key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def dumps(tables: dict, header: str = "") -> str:
+    """TOML text: top-level ``key = value`` pairs first, then one ``[table]`` per dict value.
+
+    ``None`` values are written as comments (TOML has no null): ``# key = (not set)``.
+    """
+    lines = [f"# {line}" for line in header.splitlines()]
+
+    def pairs(mapping):
+        for key, value in mapping.items():
+            lines.append(f"# {_key(key)} = (not set)" if value is None else f"{_key(key)} = {_value(value)}")
+
+    pairs({k: v for k, v in tables.items() if not isinstance(v, dict)})
+    for name, table in tables.items():
+        if isinstance(table, dict):
+            lines.extend(["", f"[{_key(name)}]"])
+            pairs(table)
+    return "\n".join(lines).lstrip("\n") + "\n"
