@@ -6,6 +6,7 @@ from .experiment import Experiment, run_experiment
 from .figures import PlotResult, comparison_figure, plot
 from .landscapes import LANDSCAPES, Landscape, landscape
 from .optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, optimizer
+from .runs import rerun, run
 from .trajectory import Comparison, Trajectory, compare
 
 __version__ = "0.1.0"

@@ -71,7 +71,8 @@ def _check_config(ctx: typer.Context, value: Path) -> None:
             raise ConfigError(value, key, suggest("option", key, params).replace(f"unknown option {key!r}. ", "unknown option. "), line)
         if name == "start" and raw is not None:  # numbers in the file, "x,y" strings on the command line
             try:
-                raw = [",".join(map(str, p)) for p in np.atleast_2d(np.asarray(parse_starts(raw), dtype=float))]
+                points = parse_starts(raw)
+                raw = [] if points is None else [",".join(map(str, p)) for p in np.atleast_2d(np.asarray(points, float))]
             except (ValueError, TypeError) as exc:
                 raise ConfigError(value, key, str(exc), line) from None
         try:

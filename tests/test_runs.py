@@ -1,0 +1,227 @@
+"""Config files, run records, rerun, overwrite policy, data formats, and save/load from Python."""
+
+import json
+import math
+import sys
+
+import numpy as np
+import pytest
+
+import simulate as sim
+from simulate.cli import main
+from simulate.config import dumps
+from simulate.experiment import Experiment
+from simulate.runs import COMMANDS, record_path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover
+    import tomli as tomllib
+
+# A quick, complete invocation of every command that writes files: registering a command puts it under test.
+SAMPLE_ARGS = {
+    "plot": ["plot", "-l", "booth", "-o", "gd(lr=0.05)", "-o", "adam(lr=0.5)", "--random-starts", "2", "--seed", "3",
+             "--steps", "15", "--out", "fig.png", "--data", "fig.npz"],
+}
+
+
+@pytest.fixture
+def in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def cli(capsys, *args):
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_every_command_is_sampled_here():
+    assert set(SAMPLE_ARGS) == set(COMMANDS)
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+def test_rerun_reproduces_the_data_bit_for_bit(command, in_tmp, capsys):
+    code, out, err = cli(capsys, *SAMPLE_ARGS[command])
+    assert code == 0, err
+    written = out.split()
+    record = [p for p in written if p.endswith(".run.toml")][0]
+    (in_tmp / "again").mkdir()
+    code, out2, err = cli(capsys, "rerun", record, "--out-dir", "again")
+    assert code == 0, err
+    data = [p for p in written if p.endswith((".npz", ".json"))]
+    assert data, "every command writes data"
+    for name in data:
+        assert (in_tmp / name).read_bytes() == (in_tmp / "again" / name).read_bytes(), name
+
+
+def test_record_beside_every_output_holds_config_versions_seed_and_command_line(in_tmp, capsys):
+    code, out, _ = cli(capsys, *SAMPLE_ARGS["plot"])
+    assert out.split() == ["fig.png", "fig.npz", "fig.json", "fig.run.toml"]
+    record = tomllib.loads((in_tmp / "fig.run.toml").read_text())
+    assert record["run"]["command"] == "plot" and record["run"]["seed"] == 3
+    assert record["run"]["argv"] == ["simulate", *SAMPLE_ARGS["plot"]]
+    assert record["run"]["outputs"] == ["fig.png", "fig.npz", "fig.json"]
+    assert set(record["versions"]) >= {"simulate", "numpy", "scipy", "matplotlib", "python"}
+    assert record["versions"]["numpy"] == np.__version__ and record["versions"]["simulate"] == sim.__version__
+    config = record["config"]
+    assert config["landscape"] == "booth" and config["optimizer"] == ["gd(lr=0.05)", "adam(lr=0.5)"]
+    assert config["steps"] == 15 and config["random_starts"] == 2 and "lr" not in config  # None is not written
+    assert record_path("a/b/fig.png").as_posix() == "a/b/fig.run.toml"
+
+
+@pytest.mark.parametrize("suffix", ["png", "svg", "pdf"])
+def test_figures_carry_the_command_in_their_metadata(in_tmp, capsys, suffix):
+    code, _, err = cli(capsys, "plot", "-l", "booth", "--steps", "3", "--out", f"f.{suffix}")
+    assert code == 0, err
+    command = "simulate plot -l booth --steps 3 --out f." + suffix
+    if suffix == "png":
+        from PIL import Image
+
+        assert Image.open(in_tmp / "f.png").info["Description"] == command
+    else:
+        assert command.encode() in (in_tmp / f"f.{suffix}").read_bytes()
+
+
+def test_config_file_sets_options_and_the_command_line_overrides(in_tmp, capsys):
+    (in_tmp / "run.toml").write_text('landscape = "booth"\noptimizer = ["gd(lr=0.05)", "adam"]\n'
+                                     'start = [[-5, -5], [5, 5]]\nsteps = 30\n')
+    code, out, _ = cli(capsys, "plot", "--config", "run.toml", "--dump-config")
+    dumped = tomllib.loads(out)
+    assert code == 0 and dumped["steps"] == 30 and dumped["start"] == ["-5.0,-5.0", "5.0,5.0"]
+    assert dumped["optimizer"] == ["gd(lr=0.05)", "adam"] and dumped["out"] == "simulate_plot.png"
+    assert list(in_tmp.iterdir()) == [in_tmp / "run.toml"]  # --dump-config writes nothing
+    code, out, _ = cli(capsys, "plot", "--config", "run.toml", "--steps", "7", "-o", "momentum", "--dump-config")
+    dumped = tomllib.loads(out)
+    assert dumped["steps"] == 7 and dumped["optimizer"] == ["momentum"]  # a repeated option replaces the list
+
+
+def test_dumped_config_is_complete_and_reads_back_to_itself(in_tmp, capsys):
+    _, first, _ = cli(capsys, "plot", "-l", "rosenbrock", "--lr", "0.002", "--dump-config")
+    (in_tmp / "dumped.toml").write_text(first)
+    _, second, _ = cli(capsys, "plot", "--config", "dumped.toml", "--dump-config")
+    assert first == second
+    keys = set(tomllib.loads(first)) | {line.split()[1] for line in first.splitlines() if line.startswith("# ") and "(not set)" in line}
+    assert keys == {"landscape", "optimizer", "start", "random_starts", "seed", "steps", "lr", "method", "rtol", "atol",
+                    "time", "out", "data", "dpi"}
+
+
+def test_a_run_record_can_be_given_as_config(in_tmp, capsys):
+    cli(capsys, *SAMPLE_ARGS["plot"])
+    code, out, _ = cli(capsys, "plot", "--config", "fig.run.toml", "--dump-config")
+    assert code == 0 and tomllib.loads(out)["seed"] == 3
+    text = (in_tmp / "fig.run.toml").read_text().replace('command = "plot"', 'command = "sweep"')
+    (in_tmp / "other.run.toml").write_text(text)
+    code, _, err = cli(capsys, "plot", "--config", "other.run.toml")
+    assert code == 2 and "other.run.toml:" in err and "for 'sweep', not 'plot'" in err
+
+
+@pytest.mark.parametrize("content, where, message", [
+    ('landscape = "booth"\nstpes = 3\n', ":2: stpes:", "Did you mean 'steps'"),
+    ('steps = "many"\n', ":1: steps:", "valid integer"),
+    ('steps = -4\n', ":1: steps:", "greater than or equal to 0"),
+    ('\n\nrtol = 0\n', ":3: rtol:", "positive finite number"),
+    ('optimizer = ["gd(lr=-1)"]\n', ":1: optimizer:", "lr must be > 0"),
+    ('landscape = "himmelblu"\n', ":1: landscape:", "Did you mean 'himmelblau'"),
+    ('method = "Euler"\n', ":1: method:", "'Euler'"),
+    ('out = "fig.txt"\n', ":1: out:", "extension must be one of .png"),
+    ('start = "1,2"\n', ":1: start:", ""),
+    ('overwrite = true\n', ":1: overwrite:", "unknown option"),
+    ('steps = = 3\n', ": not valid TOML", "line 1"),
+    ('[plot]\nsteps = 3\n', ":1: plot:", "tables are not options"),
+])
+def test_bad_config_names_file_line_and_key_and_writes_nothing(in_tmp, capsys, content, where, message):
+    (in_tmp / "bad.toml").write_text(content)
+    code, out, err = cli(capsys, "plot", "--config", "bad.toml", "--steps", "2")
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error: bad.toml" + where), err
+    assert message in lines[0]
+    assert [p.name for p in in_tmp.iterdir()] == ["bad.toml"]
+
+
+def test_existing_outputs_need_overwrite_and_survive_a_refusal(in_tmp, capsys):
+    assert cli(capsys, "plot", "-l", "booth", "--steps", "3", "--out", "f.png")[0] == 0
+    before = (in_tmp / "f.png").read_bytes()
+    code, _, err = cli(capsys, "plot", "-l", "booth", "--steps", "4", "--out", "f.png", "--data", "f.npz")
+    assert code == 2 and "'f.png' exists; pass --overwrite" in err
+    assert (in_tmp / "f.png").read_bytes() == before and not (in_tmp / "f.npz").exists()  # nothing written
+    code, _, err = cli(capsys, "plot", "-l", "booth", "--steps", "4", "--out", "f.png", "--overwrite")
+    assert code == 0 and tomllib.loads((in_tmp / "f.run.toml").read_text())["config"]["steps"] == 4
+
+
+def test_rerun_in_place_needs_overwrite(in_tmp, capsys):
+    cli(capsys, *SAMPLE_ARGS["plot"])
+    data = (in_tmp / "fig.npz").read_bytes()
+    code, _, err = cli(capsys, "rerun", "fig.run.toml")
+    assert code == 2 and "exists; pass --overwrite" in err
+    code, out, err = cli(capsys, "rerun", "fig.run.toml", "--overwrite")
+    assert code == 0 and (in_tmp / "fig.npz").read_bytes() == data
+    code, _, err = cli(capsys, "rerun", "missing.run.toml")
+    assert code == 2 and "missing.run.toml: cannot read" in err
+
+
+def test_random_starts_follow_the_seed(in_tmp, capsys):
+    land = sim.landscape("booth")
+    for seed in (3, 4):
+        cli(capsys, "plot", "-l", "booth", "--random-starts", "2", "--seed", str(seed), "--steps", "1",
+            "--out", f"s{seed}.png", "--data", f"s{seed}.npz")
+        np.testing.assert_array_equal(np.load(in_tmp / f"s{seed}.npz")["x0"], land.sample(2, seed=seed))
+    assert not np.array_equal(land.sample(2, seed=3), land.sample(2, seed=4))
+    code, _, err = cli(capsys, "plot", "--random-starts", "2", "--start", "1,1")
+    assert code == 2 and "not both" in err
+
+
+def test_json_summary_matches_the_experiment(in_tmp, capsys):
+    cli(capsys, *SAMPLE_ARGS["plot"])
+    summary = json.loads((in_tmp / "fig.json").read_text())
+    exp = Experiment.load(in_tmp / "fig.npz")
+    assert summary["landscape"] == "booth" and len(summary["optimizers"]) == 2
+    for entry, e in zip(summary["optimizers"], exp.entries):
+        assert entry["spec"] == e.optimizer.spec
+        for i, member in enumerate(entry["members"]):
+            assert member["iterates"]["final_x"] == e.iterates.x[-1, i].tolist()
+            assert member["final_distance"] == float(e.comparison.final[i])
+            assert member["iterates"]["status"] == sim.trajectory.STATUS_NAMES[int(e.iterates.status[i])]
+
+
+# -- Python: the same features under the same names ---------------------------------------------------------
+def test_python_run_and_rerun_write_the_same_files(tmp_path):
+    options = {"landscape": "booth", "optimizer": ["gd(lr=0.05)"], "steps": 5,
+               "out": str(tmp_path / "p.svg"), "data": str(tmp_path / "p.npz")}
+    written = sim.run("plot", options)
+    assert [p.name for p in written] == ["p.svg", "p.npz", "p.json", "p.run.toml"]
+    record = tomllib.loads((tmp_path / "p.run.toml").read_text())
+    assert record["run"]["argv"] == [] and record["config"]["steps"] == 5
+    (tmp_path / "b").mkdir()
+    sim.rerun(tmp_path / "p.run.toml", out_dir=tmp_path / "b")
+    assert (tmp_path / "b" / "p.npz").read_bytes() == (tmp_path / "p.npz").read_bytes()
+    with pytest.raises(ValueError, match="exists; pass --overwrite"):
+        sim.run("plot", options)
+
+
+def test_trajectory_and_experiment_save_and_load_themselves(tmp_path):
+    run = sim.iterate(sim.optimizer("adam", lr=(0.1, 0.05)), "himmelblau", [[0, 0], [1, -1]], 30)
+    run.save(tmp_path / "r.npz")
+    back = sim.Trajectory.load(tmp_path / "r.npz")
+    for name in sim.Trajectory.FIELDS:
+        np.testing.assert_array_equal(np.asarray(getattr(back, name)), np.asarray(getattr(run, name)))
+    np.testing.assert_array_equal(back.f, run.f)
+    assert back.optimizer.spec == run.optimizer.spec and back.landscape.label == "himmelblau"
+
+    result = sim.plot("quadratic(eigenvalues=(1, 10))", ["gd(lr=0.25)", "momentum(lr=0.05)"], x0=[1.0, 1.0], steps=40)
+    result.experiment.save(tmp_path / "e.npz")
+    loaded = Experiment.load(tmp_path / "e.npz")
+    assert loaded.landscape.label == result.experiment.landscape.label
+    for a, b in zip(result.experiment.entries, loaded.entries):
+        np.testing.assert_array_equal(a.iterates.x, b.iterates.x)
+        np.testing.assert_array_equal(a.flow.x, b.flow.x)
+        np.testing.assert_array_equal(a.comparison.distance, b.comparison.distance)
+        assert a.iterates.message == b.iterates.message and int(a.iterates.diverged_at) == int(b.iterates.diverged_at)
+
+
+@pytest.mark.parametrize("value", ["plain", 'quote " and \\ backslash', "ünïcödé λ", 0, -3, 1e-300, 0.1, math.inf,
+                                   True, [1, 2.5], ["a", "b"], [[1, 2], [3, 4]]])
+def test_toml_writer_reads_back(value):
+    assert tomllib.loads(dumps({"k": value}))["k"] == value
+    assert math.isnan(tomllib.loads(dumps({"k": math.nan}))["k"])
