@@ -87,8 +87,6 @@ class Experiment:
         """Write :meth:`arrays` to an ``.npz`` file atomically; :meth:`load` reads it back."""
         return save_npz(path, self.arrays())
 
-    save_npz = save  # the name used before records could be loaded
-
     @classmethod
     def load(cls, path, landscape: Landscape | None = None) -> Experiment:
         """Rebuild an experiment from :meth:`save`'s file (a custom landscape must be passed)."""

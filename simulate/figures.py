@@ -109,7 +109,7 @@ class PlotResult:
         """Write the figure (png, svg, pdf) and, with ``data``, the arrays (npz); atomically."""
         written = [save_figure(self.figure, path, dpi=dpi)]
         if data is not None:
-            written.append(self.experiment.save_npz(data))
+            written.append(self.experiment.save(data))
         return written
 
 

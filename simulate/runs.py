@@ -168,7 +168,7 @@ def run_record(command: str, options: dict, outputs: list[Path], argv: list[str]
     versions = {"simulate": __version__, "python": platform.python_version(), "numpy": np.__version__,
                 "scipy": scipy.__version__, "matplotlib": matplotlib.__version__,
                 "platform": platform.platform()}
-    header = (f"simulate run record. Reproduce the outputs with:  simulate rerun {record_path(outputs[0]).name}\n"
+    header = (f"simulate run record. Reproduce the outputs with:  simulate rerun {record_path(outputs[0])}\n"
               "[config] holds every option of the command; it can also be given to --config.")
     return dumps({"run": facts, "versions": versions, "config": {k: _plain(v) for k, v in options.items()}}, header)
 
