@@ -15,10 +15,12 @@ import numpy as np
 from ._names import suggest
 from .config import ConfigError, dumps, line_of, read_config
 from .continuous import METHODS
-from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, default_optimizers
+from .figures import default_optimizers
 from .landscapes import LANDSCAPES
 from .optimizers import OPTIMIZERS
 from .runs import COMMANDS, _plain, parse_starts, rerun, run
+
+PLOT = COMMANDS["plot"].defaults
 
 app = typer.Typer(
     name="simulate", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -127,20 +129,20 @@ def _options(version: Annotated[bool, typer.Option("--version", callback=_versio
 def plot_cli(
     ctx: typer.Context,
     config: ConfigOption = None,
-    landscape: Annotated[str, typer.Option("--landscape", "-l", help="Landscape name or spec, e.g. rosenbrock or 'quadratic(condition=100, angle=0.5)'.")] = DEFAULT_LANDSCAPE,
+    landscape: Annotated[str, typer.Option("--landscape", "-l", help="Landscape name or spec, e.g. rosenbrock or 'quadratic(condition=100, angle=0.5)'.")] = PLOT["landscape"],
     optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help=_OPTIMIZER_HELP)] = None,
     start: Annotated[Optional[list[str]], typer.Option("--start", "-s", help="Start point as comma-separated coordinates, repeatable for several starts; use --start=-1.5,2 for a leading minus.  [default: the landscape's]")] = None,
-    random_starts: Annotated[int, typer.Option(min=0, help="Instead of --start: this many starts drawn uniformly in the plot box with --seed.")] = 0,
-    seed: Annotated[int, typer.Option(help="Seed of the random starts (numpy default_rng).")] = 0,
-    steps: Annotated[int, typer.Option(min=0, help="Number of discrete steps.")] = DEFAULT_STEPS,
+    random_starts: Annotated[int, typer.Option(min=0, help="Instead of --start: this many starts drawn uniformly in the plot box with --seed.")] = PLOT["random_starts"],
+    seed: Annotated[int, typer.Option(help="Seed of the random starts (numpy default_rng).")] = PLOT["seed"],
+    steps: Annotated[int, typer.Option(min=0, help="Number of discrete steps.")] = PLOT["steps"],
     lr: Annotated[Optional[float], typer.Option(help="Learning rate for every optimizer whose spec does not set one (and for all the default optimizers).")] = None,
-    method: Annotated[Method, typer.Option(help="solve_ivp method for the flows.")] = "LSODA",
-    rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver.")] = 1e-8,
-    atol: Annotated[float, typer.Option(help="Absolute tolerance of the flow solver.")] = 1e-10,
+    method: Annotated[Method, typer.Option(help="solve_ivp method for the flows.")] = PLOT["method"],
+    rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver.")] = PLOT["rtol"],
+    atol: Annotated[float, typer.Option(help="Absolute tolerance of the flow solver.")] = PLOT["atol"],
     time: Annotated[Optional[TimeAxis], typer.Option(help="Loss panel against time t or steps k = t/h.  [default: t when all h agree]")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Figure path; the format comes from the extension (.png, .svg, .pdf).")] = Path("simulate_plot.png"),
+    out: Annotated[Path, typer.Option("--out", help="Figure path; the format comes from the extension (.png, .svg, .pdf).")] = Path(PLOT["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write the numbers behind the figure: this .npz file and a .json summary beside it.")] = None,
-    dpi: Annotated[int, typer.Option(min=20, max=1200, help="Resolution of raster figures.")] = 150,
+    dpi: Annotated[int, typer.Option(min=20, max=1200, help="Resolution of raster figures.")] = PLOT["dpi"],
     dump_config: DumpOption = False,
     overwrite: OverwriteOption = False,
 ):

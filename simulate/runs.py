@@ -19,7 +19,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._names import lookup
+from ._names import lookup, suggest
 from .config import dumps, read_record
 from .continuous import METHODS
 from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, plot
@@ -87,6 +87,7 @@ class Command:
     locate a bad value in a config file)."""
 
     name: str
+    defaults: dict                               # every option with its default (the CLI's too)
     plan: Callable[[dict], list]                 # options -> output paths, known before any work
     execute: Callable[[dict, str], list]         # options, description -> [(path, writer)]
     checks: dict = field(default_factory=dict)   # option -> callable raising ValueError
@@ -94,6 +95,13 @@ class Command:
 
 
 # -- plot --------------------------------------------------------------------------------------------
+PLOT_DEFAULTS = {
+    "landscape": DEFAULT_LANDSCAPE, "optimizer": None, "start": None, "random_starts": 0, "seed": 0,
+    "steps": DEFAULT_STEPS, "lr": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "time": None,
+    "out": "simulate_plot.png", "data": None, "dpi": 150,
+}
+
+
 def _plot_outputs(options: dict) -> list[Path]:
     out = Path(str(options["out"]))
     paths = [out]
@@ -104,20 +112,17 @@ def _plot_outputs(options: dict) -> list[Path]:
 
 
 def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
-    land = get_landscape(options.get("landscape", DEFAULT_LANDSCAPE))
-    starts = parse_starts(options.get("start"))
-    n_random = int(options.get("random_starts") or 0)
-    if n_random:
+    land = get_landscape(options["landscape"])
+    starts = parse_starts(options["start"])
+    if options["random_starts"]:
         if starts is not None:
             raise ValueError("give either start points or random_starts, not both")
-        starts = land.sample(n_random, seed=int(options.get("seed", 0)))
-    time = options.get("time")
-    result = plot(land, options.get("optimizer") or None, starts, int(options.get("steps", DEFAULT_STEPS)),
-                  lr=options.get("lr"), method=str(options.get("method", "LSODA")),
-                  rtol=float(options.get("rtol", 1e-8)), atol=float(options.get("atol", 1e-10)),
-                  time=str(time) if time else None)
+        starts = land.sample(int(options["random_starts"]), seed=int(options["seed"]))
+    result = plot(land, options["optimizer"] or None, starts, int(options["steps"]), lr=options["lr"],
+                  method=str(options["method"]), rtol=float(options["rtol"]), atol=float(options["atol"]),
+                  time=str(options["time"]) if options["time"] else None)
     out, *data = _plot_outputs(options)
-    dpi = int(options.get("dpi", 150))
+    dpi = int(options["dpi"])
     writes = [(out, lambda p: save_figure(result.figure, p, dpi=dpi, description=description))]
     if data:
         writes += [(data[0], result.experiment.save), (data[1], lambda p: save_json(p, result.experiment.summary()))]
@@ -134,7 +139,7 @@ def _check_optimizers(value):
 
 
 COMMANDS: dict[str, Command] = {
-    "plot": Command("plot", _plot_outputs, _plot, outputs=("out", "data"), checks={
+    "plot": Command("plot", PLOT_DEFAULTS, _plot_outputs, _plot, outputs=("out", "data"), checks={
         "landscape": _check_landscape, "optimizer": _check_optimizers, "start": parse_starts,
         "lr": _positive("lr"), "rtol": _positive("rtol"), "atol": _positive("atol"),
         "method": _one_of(METHODS), "time": _one_of(("t", "steps")),
@@ -180,7 +185,10 @@ def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str]
     unwritable or exists without ``overwrite``. Returns the paths written, outputs first.
     """
     cmd = lookup("command", command, COMMANDS)
-    options = {k: _plain(v) for k, v in options.items()}
+    for key in options:
+        if key not in cmd.defaults:
+            raise ValueError(suggest("option", key, cmd.defaults).replace("unknown option", f"{command} has no option"))
+    options = {**cmd.defaults, **{k: _plain(v) for k, v in options.items()}}  # the resolved configuration
     for key, check in cmd.checks.items():  # validation once, at the edge, before any work
         if options.get(key) is not None:
             try:

@@ -225,3 +225,16 @@ def test_trajectory_and_experiment_save_and_load_themselves(tmp_path):
 def test_toml_writer_reads_back(value):
     assert tomllib.loads(dumps({"k": value}))["k"] == value
     assert math.isnan(tomllib.loads(dumps({"k": math.nan}))["k"])
+
+
+def test_cli_and_python_share_one_set_of_defaults(in_tmp, capsys):
+    _, out, _ = cli(capsys, "plot", "--dump-config")
+    dumped = tomllib.loads(out)
+    defaults = {k: v for k, v in COMMANDS["plot"].defaults.items() if v is not None}
+    assert dumped == {**defaults, "optimizer": [], "start": []}  # unset repeatable options dump as empty lists
+    written = sim.run("plot", {"landscape": "booth", "steps": 2})
+    record = tomllib.loads((in_tmp / "simulate_plot.run.toml").read_text())
+    assert [p.name for p in written] == ["simulate_plot.png", "simulate_plot.run.toml"]
+    assert record["config"] == {**defaults, "landscape": "booth", "steps": 2}
+    with pytest.raises(ValueError, match="plot has no option 'stpes'. Did you mean 'steps'"):
+        sim.run("plot", {"stpes": 2})
