@@ -4,21 +4,22 @@ from __future__ import annotations
 
 import enum
 import sys
+import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer._click.core import ParameterSource
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 import numpy as np
 
-from ._names import suggest
-from .config import ConfigError, dumps, line_of, read_config
+from .config import ConfigError, dumps, read_config
 from .continuous import METHODS
 from .figures import default_optimizers
 from .landscapes import LANDSCAPES
 from .optimizers import OPTIMIZERS
-from .runs import COMMANDS, _plain, parse_starts, rerun, run
+from .runs import COMMANDS, RerunWarning, _plain, parse_starts, rerun, run, validate
 
 PLOT = COMMANDS["plot"].defaults
 
@@ -62,43 +63,35 @@ def _load_config(ctx: typer.Context, param: typer.CallbackParam, value: Optional
 
 def _check_config(ctx: typer.Context, value: Path) -> None:
     command = ctx.command.name
-    options, text = read_config(value, command)
-    params = {p.name: p for p in ctx.command.params if p.name not in NOT_CONFIG}
-    checks = COMMANDS[command].checks
-    defaults = {}
-    for key, raw in options.items():
-        name = key.replace("-", "_")
-        line = line_of(text, key)
-        if name not in params:
-            raise ConfigError(value, key, suggest("option", key, params).replace(f"unknown option {key!r}. ", "unknown option. "), line)
-        if name == "start" and raw is not None:  # numbers in the file, "x,y" strings on the command line
-            try:
-                points = parse_starts(raw)
-                raw = [] if points is None else [",".join(map(str, p)) for p in np.atleast_2d(np.asarray(points, float))]
-            except (ValueError, TypeError) as exc:
-                raise ConfigError(value, key, str(exc), line) from None
-        try:
-            params[name].process_value(ctx, raw)  # coerces as the command line would (no callbacks here)
-        except ClickException as exc:
-            raise ConfigError(value, key, exc.format_message(), line) from None
-        if name in checks:
-            try:
-                checks[name](raw)
-            except ValueError as exc:
-                raise ConfigError(value, key, str(exc), line) from None
-        defaults[name] = raw
+    options, text, is_record = read_config(value, command)
+    resolved = validate(command, options, source=value, text=text)
+    given = {k.replace("-", "_") for k in options}
+    defaults = {k: v for k, v in resolved.items() if k in given}
+    if is_record:  # a record's output paths are relative to the record itself
+        for key in COMMANDS[command].outputs:
+            if defaults.get(key):
+                defaults[key] = str(Path(value).parent / defaults[key])
+    if defaults.get("start"):  # numbers in the file, "x,y" strings on the command line
+        points = np.atleast_2d(np.asarray(parse_starts(defaults["start"]), float))
+        defaults["start"] = [",".join(map(str, p)) for p in points]
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
 
 
 def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: bool) -> None:
     """The shared tail of every command: dump the resolved options, or run and print the paths."""
     options = {p.name: ctx.params[p.name] for p in ctx.command.params if p.name in ctx.params and p.name not in NOT_CONFIG}
+    for pair in COMMANDS[command].exclusive:  # one side from the command line overrides the other from a file
+        sources = {name: ctx.get_parameter_source(name) for name in pair}
+        if any(src == ParameterSource.COMMANDLINE for src in sources.values()):
+            for name, src in sources.items():
+                if src == ParameterSource.DEFAULT_MAP:
+                    options[name] = COMMANDS[command].defaults[name]
     if dump_config:
         typer.echo(dumps({k: _plain(v) for k, v in options.items()}, f"simulate {command}: resolved configuration"), nl=False)
         return
     try:
         written = run(command, options, overwrite=overwrite, argv=_INVOCATION)
-    except (ValueError, OSError) as exc:
+    except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
     for path in written:
         typer.echo(str(path))
@@ -158,8 +151,12 @@ def rerun_cli(
 ):
     """Run the command a run record describes again, with the same options."""
     try:
-        written = rerun(record, out_dir=out_dir, overwrite=overwrite, argv=_INVOCATION)
-    except (ValueError, OSError) as exc:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", RerunWarning)
+            written = rerun(record, out_dir=out_dir, overwrite=overwrite, argv=_INVOCATION)
+        for w in caught:
+            typer.echo(f"warning: {w.message}", err=True)
+    except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
     for path in written:
         typer.echo(str(path))

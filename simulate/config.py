@@ -29,22 +29,31 @@ class ConfigError(ValueError):
         super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
 
 
-def read_config(path, command: str) -> tuple[dict, str]:
-    """The options in ``path`` for ``command``, and the file's text (to locate keys in errors).
+def _load(path: Path, what: str) -> tuple[dict, str]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(path, None, f"cannot read the {what} ({exc.strerror or exc})") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, None, f"the {what} is not UTF-8 text") from None
+    try:
+        return tomllib.loads(text), text
+    except tomllib.TOMLDecodeError as exc:
+        line = re.search(r"at line (\d+)", str(exc))
+        raise ConfigError(path, None, f"not valid TOML: {exc}", int(line.group(1)) if line else None) from None
+
+
+def read_config(path, command: str) -> tuple[dict, str, bool]:
+    """The options in ``path`` for ``command``, the file's text (to locate keys in errors), and
+    whether the file is a run record.
 
     Accepts a flat file of options or a run record (its ``[config]`` table; its ``[run]``
     command must be ``command``).
     """
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(path, None, f"cannot read the config file ({exc.strerror or exc})") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, None, f"not valid TOML: {exc}") from None
-    if "run" in data and "config" in data:  # a run record
+    data, text = _load(path, "config file")
+    is_record = "run" in data and "config" in data
+    if is_record:
         recorded = data["run"].get("command")
         if recorded != command:
             raise ConfigError(path, "command", f"this run record is for '{recorded}', not '{command}'",
@@ -53,22 +62,17 @@ def read_config(path, command: str) -> tuple[dict, str]:
     for key, value in data.items():
         if isinstance(value, dict):
             raise ConfigError(path, key, "tables are not options; write the options at the top level",
-                              line_of(text, key, table=True))
-    return data, text
+                              line_of(text, key, table=True) or line_of(text, key))
+    return data, text, is_record
 
 
-def read_record(path) -> tuple[str, dict]:
-    """The command and options of a run record."""
+def read_record(path) -> tuple[str, dict, dict, str]:
+    """A run record's command, its options, the whole record (``run``, ``versions``), and its text."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(path, None, f"cannot read the run record ({exc.strerror or exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(path, None, f"not valid TOML: {exc}") from None
+    data, text = _load(path, "run record")
     if not (isinstance(data.get("run"), dict) and isinstance(data.get("config"), dict) and "command" in data["run"]):
         raise ConfigError(path, None, "not a run record (it needs [run] with a command, and [config])")
-    return data["run"]["command"], data["config"]
+    return data["run"]["command"], data["config"], data, text
 
 
 def line_of(text: str, key: str, table: bool = False) -> int | None:

@@ -16,7 +16,7 @@ from scipy.integrate import solve_ivp
 
 from ._inputs import resolve
 from .optimizers import Optimizer, State
-from .trajectory import Trajectory, default_escape_radius, finish, sample_times
+from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
 __all__ = ["integrate", "euler_step", "METHODS", "pack", "unpack"]
 
@@ -83,6 +83,7 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, meth
     if t is None:
         if steps is None:
             raise ValueError("give the sample times t or a number of steps")
+        check_record_size(int(steps) + 1, batch + x0.shape[-1:])
         t = sample_times(opt, int(steps), batch)
     t = np.asarray(t, dtype=np.float64)
     if t.ndim not in (1, 1 + len(batch)) or (t.ndim > 1 and t.shape[1:] != batch):
@@ -90,6 +91,7 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, meth
     if t.shape[0] == 0 or not np.all(np.isfinite(t)) or np.any(t < 0) or np.any(np.diff(t, axis=0) < 0):
         raise ValueError("t must be a non-empty, finite, non-decreasing array of times >= 0")
     radius = default_escape_radius(landscape) if escape_radius is None else float(escape_radius)
+    check_record_size(t.shape[0], batch + x0.shape[-1:])
 
     x0 = np.broadcast_to(x0, batch + x0.shape[-1:])
     xs = np.full((t.shape[0],) + x0.shape, np.nan)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._inputs import resolve
-from .trajectory import Trajectory, default_escape_radius, finish, sample_times
+from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
 __all__ = ["iterate"]
 
@@ -29,6 +29,7 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be a whole number >= 0, got {steps!r}")
     radius = default_escape_radius(landscape) if escape_radius is None else float(escape_radius)
+    check_record_size(steps + 1, np.broadcast_shapes(x0.shape[:-1], opt.batch_shape) + x0.shape[-1:])
     state = opt.init(x0)
     x = state["x"]
     batch = x.shape[:-1]

@@ -71,13 +71,19 @@ class Experiment:
             members = []
             for idx in np.ndindex(e.iterates.batch_shape):
                 def end(traj):
+                    x = traj.x[(slice(None), *idx)]
+                    seen = np.flatnonzero(np.all(np.isfinite(x), axis=-1))
+                    last = int(seen[-1]) if seen.size else 0
                     return {"status": STATUS_NAMES[int(traj.status[idx])], "message": str(np.asarray(traj.message)[idx]),
-                            "diverged_at": int(traj.diverged_at[idx]), "final_x": traj.x[(-1, *idx)],
-                            "final_f": float(traj.f[(-1, *idx)])}
+                            "diverged_at": int(traj.diverged_at[idx]), "final_x": x[-1],
+                            "final_f": float(traj.f[(-1, *idx)]), "last_finite_step": last,
+                            "last_finite_x": x[last], "last_finite_f": float(traj.f[(last, *idx)])}
+                distance = e.comparison.distance[(slice(None), *idx)]
                 members.append({"start": np.broadcast_to(self.x0, e.iterates.x.shape[1:])[idx],
                                 "iterates": end(e.iterates), "flow": end(e.flow_at_steps),
                                 "final_distance": float(e.comparison.final[idx]),
-                                "max_distance": float(e.comparison.max[idx])})
+                                "max_distance": float(e.comparison.max[idx]),
+                                "max_distance_while_both_finite": float(np.nanmax(distance)) if np.any(np.isfinite(distance)) else None})
             optimizers.append({"label": e.optimizer.label, "spec": e.optimizer.spec,
                                "time_per_step": np.asarray(e.optimizer.time_per_step), "members": members})
         return {"landscape": self.landscape.label, "steps": self.steps, "method": self.method,

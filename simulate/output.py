@@ -80,7 +80,14 @@ def save_figure(fig, path, *, dpi: int = 150, description: str | None = None) ->
         "pdf": {"Creator": creator, "Subject": description, "CreationDate": None},
     }[fmt]
     metadata = {k: v for k, v in metadata.items() if v is not None or k in ("Date", "CreationDate")}
-    return _atomic(path, lambda tmp: fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata))
+
+    def write(tmp):
+        import matplotlib
+
+        with matplotlib.rc_context({"svg.hashsalt": "simulate"}):  # SVG ids from a fixed salt, not random
+            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata)
+
+    return _atomic(path, write)
 
 
 def save_npz(path, arrays: dict) -> Path:

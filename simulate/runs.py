@@ -1,18 +1,22 @@
 """One invocation of a command: resolved options in; outputs, each with a run record, out.
 
-``simulate plot ...`` and ``simulate.runs.run("plot", options)`` do the same thing. Every file a
-run writes gets a record beside it (``figure.png`` -> ``figure.run.toml``) holding the resolved
+``simulate plot ...`` and ``simulate.run("plot", options)`` do the same thing. Every file a run
+writes gets a record beside it (``figure.png`` -> ``figure.run.toml``) holding the resolved
 options, the versions and the command line; :func:`rerun` reads one and writes the outputs again,
-bit for bit on the same machine. Outputs are checked before any work, existing files are only
-replaced with ``overwrite=True``, and every write is atomic.
+bit for bit on the same machine. Options are validated once, here, whatever their source (command
+line, config file, run record, Python), with errors located as ``file:line: key: message`` when
+they come from a file. Outputs are checked before any work, existing files are only replaced with
+``overwrite``, and every write is atomic.
 """
 
 from __future__ import annotations
 
 import enum
 import math
+import os
 import platform
 import shlex
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,16 +24,21 @@ from pathlib import Path
 import numpy as np
 
 from ._names import lookup, suggest
-from .config import dumps, read_record
+from .config import ConfigError, dumps, line_of, read_record
 from .continuous import METHODS
 from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, plot
 from .landscapes import landscape as get_landscape
 from .optimizers import optimizer as get_optimizer
 from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_text
 
-__all__ = ["COMMANDS", "Command", "run", "rerun", "record_path", "run_record", "parse_starts"]
+__all__ = ["COMMANDS", "Command", "RerunWarning", "run", "rerun", "validate", "record_path", "parse_starts"]
 
 RECORD_SUFFIX = ".run.toml"
+MAX_RANDOM_STARTS = 1_000_000
+
+
+class RerunWarning(UserWarning):
+    """A rerun on versions other than the recorded ones: results may differ."""
 
 
 def record_path(output) -> Path:
@@ -39,59 +48,133 @@ def record_path(output) -> Path:
 
 
 def parse_starts(value):
-    """Start points from the command line or a config file: ``["1,2", "-1,0.5"]``, ``[1, 2]`` or
-    ``[[1, 2], [-1, 0.5]]``. One start stays one point ``(d,)``; several give ``(B, d)``."""
+    """Start points: ``["1,2", "-1,0.5"]``, ``[1, 2]`` or ``[[1, 2], [-1, 0.5]]`` (one form per
+    list). One start stays one point ``(d,)``; several give ``(B, d)``; none gives None."""
     if value is None or (isinstance(value, (list, tuple)) and len(value) == 0):
         return None
-    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value):
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"expected a list of start points, got {value!r}")
+    if all(_is_number(v) for v in value):
         return [float(v) for v in value]
-    points = []
-    for item in value:
-        if isinstance(item, str):
+    if all(isinstance(v, str) for v in value):
+        points = []
+        for item in value:
             try:
                 points.append([float(v) for v in item.replace(" ", ",").split(",")])
             except ValueError:
                 raise ValueError(f"start {item!r}: expected comma-separated numbers such as -1.5,2") from None
-        else:
-            points.append([float(v) for v in item])
+    elif all(isinstance(v, (list, tuple)) and v and all(_is_number(c) for c in v) for v in value):
+        points = [[float(c) for c in v] for v in value]
+    else:
+        raise ValueError("start points must all be written the same way: numbers, \"x,y\" strings, or lists of numbers")
     if len({len(p) for p in points}) > 1:
         raise ValueError("all start points need the same number of coordinates")
     return points[0] if len(points) == 1 else points
 
 
-def _positive(name):
-    def check(value):
-        if value is not None and not (math.isfinite(value) and value > 0):
-            raise ValueError(f"must be a positive finite number, got {value!r}")
-    check.__name__ = f"positive_{name}"
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+# -- option kinds: strict types and ranges --------------------------------------------------------------
+def _integer(lo, hi=None):
+    def check(v):
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)):
+            raise ValueError(f"expected a whole number, got {v!r}")
+        if v < lo or (hi is not None and v > hi):
+            raise ValueError(f"must be between {lo} and {hi}, got {v}" if hi is not None else f"must be >= {lo}, got {v}")
+        return int(v)
     return check
 
 
+def _positive(v):
+    if not _is_number(v) or not (math.isfinite(v) and v > 0):
+        raise ValueError(f"must be a positive finite number, got {v!r}")
+    return float(v)
+
+
+def _text(v):
+    if not isinstance(v, str):
+        raise ValueError(f"expected text, got {v!r}")
+    return v
+
+
 def _one_of(choices):
-    def check(value):
-        if value is not None and str(value) not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}, got {value!r}")
+    def check(v):
+        if _text(v) not in choices:
+            raise ValueError(f"must be one of {', '.join(choices)}, got {v!r}")
+        return v
     return check
 
 
 def _path_with(formats):
-    def check(value):
-        if value is not None and Path(str(value)).suffix.lower().lstrip(".") not in formats:
-            raise ValueError(f"the extension must be one of {', '.join('.' + f for f in formats)}")
+    def check(v):
+        if Path(_text(v)).suffix.lower().lstrip(".") not in formats:
+            raise ValueError(f"the extension must be one of {', '.join('.' + f for f in formats)}, got {v!r}")
+        return v
     return check
+
+
+def _landscape(v):
+    get_landscape(_text(v))
+    return v
+
+
+def _optimizers(v):
+    if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
+        raise ValueError(f"expected a list of optimizer specs, got {v!r}")
+    for spec in v:
+        get_optimizer(spec)
+    return list(v)
+
+
+def _starts(v):
+    parse_starts(v)
+    return v
 
 
 @dataclass(frozen=True)
 class Command:
-    """How a command runs: its planned output files, its work, and per-option checks (used to
-    locate a bad value in a config file)."""
+    """How a command runs: its options (default and check of each), its planned output files, and
+    its work."""
 
     name: str
     defaults: dict                               # every option with its default (the CLI's too)
+    checks: dict                                 # option -> strict check returning the value
     plan: Callable[[dict], list]                 # options -> output paths, known before any work
     execute: Callable[[dict, str], list]         # options, description -> [(path, writer)]
-    checks: dict = field(default_factory=dict)   # option -> callable raising ValueError
     outputs: tuple[str, ...] = ()                # the options that are output paths
+    exclusive: tuple[tuple[str, str], ...] = field(default=())  # pairs of options that exclude each other
+
+
+def validate(command: str, options: dict, *, source=None, text: str | None = None) -> dict:
+    """Check every option's name, type and range; return the resolved options (defaults filled).
+
+    With ``source`` (a file) and its ``text``, errors are :class:`ConfigError` located as
+    ``source:line: key: message``; otherwise ``ValueError("key: message")``.
+    """
+    cmd = lookup("command", command, COMMANDS)
+
+    def fail(key, message):
+        if source is not None:
+            raise ConfigError(source, key, message, line_of(text or "", key))
+        raise ValueError(f"{key}: {message}")
+
+    resolved = {}
+    for key, value in options.items():
+        name = str(key).replace("-", "_")
+        if name not in cmd.defaults:
+            fail(key, suggest("option", key, cmd.defaults).replace(f"unknown option {key!r}. ", "unknown option. "))
+        if name in resolved:
+            fail(key, "is given twice (with - and with _)")
+        value = _plain(value)
+        if value is not None and name in cmd.checks:
+            try:
+                value = cmd.checks[name](value)
+            except ValueError as exc:
+                fail(key, str(exc))
+        resolved[name] = value
+    return {**cmd.defaults, **resolved}
 
 
 # -- plot --------------------------------------------------------------------------------------------
@@ -129,22 +212,15 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
     return writes
 
 
-def _check_landscape(value):
-    get_landscape(value)
-
-
-def _check_optimizers(value):
-    for spec in value or ():
-        get_optimizer(spec)
-
-
 COMMANDS: dict[str, Command] = {
-    "plot": Command("plot", PLOT_DEFAULTS, _plot_outputs, _plot, outputs=("out", "data"), checks={
-        "landscape": _check_landscape, "optimizer": _check_optimizers, "start": parse_starts,
-        "lr": _positive("lr"), "rtol": _positive("rtol"), "atol": _positive("atol"),
-        "method": _one_of(METHODS), "time": _one_of(("t", "steps")),
-        "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)),
-    }),
+    "plot": Command(
+        "plot", PLOT_DEFAULTS,
+        checks={"landscape": _landscape, "optimizer": _optimizers, "start": _starts,
+                "random_starts": _integer(0, MAX_RANDOM_STARTS), "seed": _integer(0), "steps": _integer(0),
+                "lr": _positive, "rtol": _positive, "atol": _positive, "method": _one_of(METHODS),
+                "time": _one_of(("t", "steps")), "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)),
+                "dpi": _integer(20, 1200)},
+        plan=_plot_outputs, execute=_plot, outputs=("out", "data"), exclusive=(("start", "random_starts"),)),
 }
 
 
@@ -160,65 +236,83 @@ def _plain(value):
     return value
 
 
-def run_record(command: str, options: dict, outputs: list[Path], argv: list[str] | None) -> str:
-    """The text of a run record: what ran, with which options, on which versions."""
+def _versions() -> dict:
     import matplotlib
     import scipy
 
     from . import __version__
 
-    argv = list(argv) if argv else []
-    facts = {"command": command, "argv": argv, "command_line": shlex.join(argv) if argv else "",
-             "outputs": [str(p) for p in outputs], "seed": int(options.get("seed", 0) or 0)}
-    versions = {"simulate": __version__, "python": platform.python_version(), "numpy": np.__version__,
-                "scipy": scipy.__version__, "matplotlib": matplotlib.__version__,
-                "platform": platform.platform()}
-    header = (f"simulate run record. Reproduce the outputs with:  simulate rerun {record_path(outputs[0])}\n"
-              "[config] holds every option of the command; it can also be given to --config.")
-    return dumps({"run": facts, "versions": versions, "config": {k: _plain(v) for k, v in options.items()}}, header)
+    return {"simulate": __version__, "python": platform.python_version(), "numpy": np.__version__,
+            "scipy": scipy.__version__, "matplotlib": matplotlib.__version__, "platform": platform.platform()}
 
 
-def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str] | None = None) -> list[Path]:
-    """Run ``command`` with resolved ``options``; write its outputs and their run records.
+def _record_text(command: str, options: dict, outputs: list[Path], record: Path, command_line: str,
+                 argv: list[str], first_command_line: str) -> str:
+    """A run record. Output paths are written relative to the record's folder, so the folder can
+    move and ``rerun`` writes exactly where the originals were."""
+    def rel(p):
+        return os.path.relpath(Path(p).absolute(), record.parent.absolute())
 
-    Every output path (and record) is checked first; nothing is computed or written when one is
-    unwritable or exists without ``overwrite``. Returns the paths written, outputs first.
+    config = {k: (rel(v) if k in COMMANDS[command].outputs and v else v) for k, v in options.items()}
+    facts = {"command": command, "argv": argv, "command_line": command_line,
+             "first_command_line": first_command_line, "outputs": [rel(p) for p in outputs],
+             "seed": int(options.get("seed") or 0)}
+    header = (f"simulate run record. Reproduce the outputs with:  simulate rerun {record}\n"
+              "[config] holds every option (output paths relative to this file); it is also a valid --config.")
+    return dumps({"run": facts, "versions": _versions(), "config": config}, header)
+
+
+def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str] | None = None,
+        first_command_line: str | None = None) -> list[Path]:
+    """Run ``command`` with ``options`` (defaults fill the rest); write its outputs and run records.
+
+    Every option is validated and every output path (and record) checked first; nothing is
+    computed or written when one fails or exists without ``overwrite``. Returns the paths
+    written, outputs first.
     """
-    cmd = lookup("command", command, COMMANDS)
-    for key in options:
-        if key not in cmd.defaults:
-            raise ValueError(suggest("option", key, cmd.defaults).replace("unknown option", f"{command} has no option"))
-    options = {**cmd.defaults, **{k: _plain(v) for k, v in options.items()}}  # the resolved configuration
-    for key, check in cmd.checks.items():  # validation once, at the edge, before any work
-        if options.get(key) is not None:
-            try:
-                check(options[key])
-            except ValueError as exc:
-                raise ValueError(f"{key}: {exc}") from None
+    given = dict(options)
+    options = validate(command, given)
+    cmd = COMMANDS[command]
     planned = cmd.plan(options)
     records = list(dict.fromkeys(record_path(p) for p in planned))
-    for path in planned:
-        check_output_path(path, (path.suffix.lower().lstrip("."),), overwrite=overwrite)
-    for path in records:
-        check_output_path(path, ("toml",), overwrite=overwrite)
-    description = shlex.join(argv) if argv else f"simulate {command} (from Python)"
-    written = [write(path) for path, write in cmd.execute(options, description)]
-    text = run_record(command, options, written, argv)
-    written += [save_text(path, text) for path in records]
+    for path in [*planned, *records]:
+        try:
+            check_output_path(path, (path.suffix.lower().lstrip("."),) if path not in records else ("toml",),
+                              overwrite=overwrite)
+        except ValueError as exc:
+            if argv:
+                raise
+            raise ValueError(str(exc).replace("pass --overwrite", "pass overwrite=True")) from None
+    command_line = shlex.join(argv) if argv else f"simulate.run({command!r}, {given!r})"
+    written = [write(path) for path, write in cmd.execute(options, command_line)]
+    for record in records:
+        text = _record_text(command, options, written, record, command_line, list(argv or []),
+                            first_command_line or command_line)
+        written.append(save_text(record, text))
     return written
 
 
 def rerun(record, *, out_dir=None, overwrite: bool = False, argv: list[str] | None = None) -> list[Path]:
-    """Run the command a record describes, with the same options, writing the outputs again.
+    """Run the command a record describes again, with the same options.
 
-    Outputs go beside the record (the files it describes, so ``overwrite=True`` is needed) or into
-    ``out_dir`` under the same names.
+    Outputs go where the record says (relative to its folder; ``overwrite=True`` is then needed)
+    or into ``out_dir`` (created if missing) under the same names. A :class:`RerunWarning` is
+    issued when the recorded versions differ from the installed ones.
     """
     record = Path(record)
-    command, options = read_record(record)
-    lookup("command", command, COMMANDS)
+    command, options, facts, text = read_record(record)
+    options = validate(command, options, source=record, text=text)
     folder = Path(out_dir) if out_dir is not None else record.parent
     for key in COMMANDS[command].outputs:
         if options.get(key):
-            options[key] = str(folder / Path(options[key]).name)
-    return run(command, options, overwrite=overwrite, argv=argv)
+            options[key] = str(folder / (Path(options[key]).name if out_dir is not None else options[key]))
+    if out_dir is not None:
+        folder.mkdir(parents=True, exist_ok=True)
+    recorded = facts.get("versions", {})
+    changed = [f"{k} {recorded[k]} -> {v}" for k, v in _versions().items()
+               if k != "platform" and k in recorded and recorded[k] != v]
+    if changed:
+        warnings.warn(f"{record} was made with other versions ({', '.join(changed)}); results may differ",
+                      RerunWarning, stacklevel=2)
+    first = facts.get("run", {}).get("first_command_line") or facts.get("run", {}).get("command_line")
+    return run(command, options, overwrite=overwrite, argv=argv, first_command_line=first or None)

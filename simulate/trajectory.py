@@ -24,6 +24,18 @@ RUNNING, CONVERGED, DIVERGED, FAILED = 0, 1, 2, 3
 STATUS_NAMES = {RUNNING: "running", CONVERGED: "converged", DIVERGED: "diverged", FAILED: "failed"}
 
 
+#: The largest record a run may allocate; beyond it a clear error comes before any work.
+MAX_RECORD_BYTES = 4 * 2**30
+
+
+def check_record_size(samples: int, shape: tuple[int, ...]) -> None:
+    """Refuse, before allocating, a record of ``samples`` points of ``shape`` over MAX_RECORD_BYTES."""
+    size = 8 * samples * int(np.prod(shape))
+    if size > MAX_RECORD_BYTES:
+        raise ValueError(f"this run would record {size / 2**30:.3g} GiB ({samples} samples of {shape}); "
+                         f"the limit is {MAX_RECORD_BYTES / 2**30:g} GiB: use fewer steps or starts")
+
+
 def default_escape_radius(landscape: Landscape) -> float:
     """How far is "far outside the bounds": 100 times the largest coordinate of the plot box."""
     return 100.0 * max(1.0, float(np.max(np.abs(landscape.bounds))))
@@ -101,7 +113,8 @@ class Trajectory:
         """Write this record to an ``.npz`` file (atomically); :meth:`load` reads it back."""
         from .output import save_npz
 
-        return save_npz(path, {**self.to_arrays(), "kind": np.array(self.kind), "gtol": np.array(self.gtol),
+        stats = {f"stats_{k}": np.asarray(v) for k, v in self.stats.items()}
+        return save_npz(path, {**self.to_arrays(), **stats, "kind": np.array(self.kind), "gtol": np.array(self.gtol),
                                "optimizer": np.array(self.optimizer.spec), "landscape": np.array(self.landscape.label)})
 
     @classmethod
@@ -113,8 +126,10 @@ class Trajectory:
 
         arrays = load_npz(path)
         land = landscape or get_landscape(str(arrays["landscape"]))
-        return cls.from_arrays(arrays, str(arrays["kind"]), get_optimizer(str(arrays["optimizer"])), land,
+        traj = cls.from_arrays(arrays, str(arrays["kind"]), get_optimizer(str(arrays["optimizer"])), land,
                                float(arrays["gtol"]))
+        stats = {k[len("stats_"):]: (v.item() if v.ndim == 0 else v) for k, v in arrays.items() if k.startswith("stats_")}
+        return replace(traj, stats=stats)
 
     def summary(self) -> str:
         """One line per member: status, final point and loss."""

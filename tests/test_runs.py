@@ -119,8 +119,18 @@ def test_a_run_record_can_be_given_as_config(in_tmp, capsys):
 
 @pytest.mark.parametrize("content, where, message", [
     ('landscape = "booth"\nstpes = 3\n', ":2: stpes:", "Did you mean 'steps'"),
-    ('steps = "many"\n', ":1: steps:", "valid integer"),
-    ('steps = -4\n', ":1: steps:", "greater than or equal to 0"),
+    ('steps = "many"\n', ":1: steps:", "expected a whole number, got 'many'"),
+    ('steps = "10"\n', ":1: steps:", "expected a whole number, got '10'"),
+    ('steps = true\n', ":1: steps:", "expected a whole number, got True"),
+    ('steps = 10.0\n', ":1: steps:", "expected a whole number"),
+    ('steps = -4\n', ":1: steps:", "must be >= 0"),
+    ('rtol = "1e-3"\n', ":1: rtol:", "positive finite number"),
+    ('lr = [0.1]\n', ":1: lr:", "positive finite number"),
+    ('seed = -1\n', ":1: seed:", "must be >= 0"),
+    ('random_starts = 100000000\n', ":1: random_starts:", "between 0 and 1000000"),
+    ('random-starts = 2\nrandom_starts = 3\n', ":2: random_starts:", "given twice"),
+    ('start = [[1, 2], "3,4"]\n', ":1: start:", "written the same way"),
+    ('landscape = {name = "booth"}\n', ":1: landscape:", "tables are not options"),
     ('\n\nrtol = 0\n', ":3: rtol:", "positive finite number"),
     ('optimizer = ["gd(lr=-1)"]\n', ":1: optimizer:", "lr must be > 0"),
     ('landscape = "himmelblu"\n', ":1: landscape:", "Did you mean 'himmelblau'"),
@@ -128,7 +138,7 @@ def test_a_run_record_can_be_given_as_config(in_tmp, capsys):
     ('out = "fig.txt"\n', ":1: out:", "extension must be one of .png"),
     ('start = "1,2"\n', ":1: start:", ""),
     ('overwrite = true\n', ":1: overwrite:", "unknown option"),
-    ('steps = = 3\n', ": not valid TOML", "line 1"),
+    ('steps = = 3\n', ":1: not valid TOML", "line 1"),
     ('[plot]\nsteps = 3\n', ":1: plot:", "tables are not options"),
 ])
 def test_bad_config_names_file_line_and_key_and_writes_nothing(in_tmp, capsys, content, where, message):
@@ -196,7 +206,7 @@ def test_python_run_and_rerun_write_the_same_files(tmp_path):
     (tmp_path / "b").mkdir()
     sim.rerun(tmp_path / "p.run.toml", out_dir=tmp_path / "b")
     assert (tmp_path / "b" / "p.npz").read_bytes() == (tmp_path / "p.npz").read_bytes()
-    with pytest.raises(ValueError, match="exists; pass --overwrite"):
+    with pytest.raises(ValueError, match="exists; pass overwrite=True"):
         sim.run("plot", options)
 
 
@@ -208,6 +218,7 @@ def test_trajectory_and_experiment_save_and_load_themselves(tmp_path):
         np.testing.assert_array_equal(np.asarray(getattr(back, name)), np.asarray(getattr(run, name)))
     np.testing.assert_array_equal(back.f, run.f)
     assert back.optimizer.spec == run.optimizer.spec and back.landscape.label == "himmelblau"
+    assert back.stats == run.stats and back.stats["escape_radius"] == 500.0
 
     result = sim.plot("quadratic(eigenvalues=(1, 10))", ["gd(lr=0.25)", "momentum(lr=0.05)"], x0=[1.0, 1.0], steps=40)
     result.experiment.save(tmp_path / "e.npz")
@@ -236,5 +247,91 @@ def test_cli_and_python_share_one_set_of_defaults(in_tmp, capsys):
     record = tomllib.loads((in_tmp / "simulate_plot.run.toml").read_text())
     assert [p.name for p in written] == ["simulate_plot.png", "simulate_plot.run.toml"]
     assert record["config"] == {**defaults, "landscape": "booth", "steps": 2}
-    with pytest.raises(ValueError, match="plot has no option 'stpes'. Did you mean 'steps'"):
+    with pytest.raises(ValueError, match="stpes: unknown option. Did you mean 'steps'"):
         sim.run("plot", {"stpes": 2})
+
+
+# -- found by trying the reproducibility features as a new user ------------------------------------------
+def test_records_are_relative_so_in_place_rerun_restores_split_outputs_and_folders_can_move(in_tmp, capsys):
+    (in_tmp / "figs").mkdir()
+    (in_tmp / "dat").mkdir()
+    assert cli(capsys, "plot", "-l", "booth", "--steps", "3", "--out", "figs/x.png", "--data", "dat/x.npz")[0] == 0
+    record = tomllib.loads((in_tmp / "dat/x.run.toml").read_text())
+    assert record["config"]["out"] == "../figs/x.png" and record["config"]["data"] == "x.npz"
+    before = (in_tmp / "dat/x.npz").read_bytes()
+    code, out, err = cli(capsys, "rerun", "dat/x.run.toml", "--overwrite")
+    assert code == 0, err
+    assert not (in_tmp / "dat/x.png").exists() and (in_tmp / "dat/x.npz").read_bytes() == before
+    # the whole tree moved elsewhere still reruns into itself
+    import shutil
+
+    shutil.copytree(in_tmp, in_tmp.parent / (in_tmp.name + "-moved"))
+    moved = in_tmp.parent / (in_tmp.name + "-moved")
+    code, _, err = cli(capsys, "rerun", str(moved / "dat/x.run.toml"), "--overwrite")
+    assert code == 0 and (moved / "dat/x.npz").read_bytes() == before
+
+
+def test_rerun_out_dir_is_created_and_holds_every_output(in_tmp, capsys):
+    cli(capsys, "plot", "-l", "booth", "--steps", "2", "--out", "r.png")
+    text = (in_tmp / "r.run.toml").read_text().replace('out = "r.png"\n', "")  # an edited record without out
+    (in_tmp / "edited.run.toml").write_text(text)
+    code, out, err = cli(capsys, "rerun", "edited.run.toml", "--out-dir", "new/deeper")
+    assert code == 0, err
+    assert sorted(p.name for p in (in_tmp / "new/deeper").iterdir()) == ["simulate_plot.png", "simulate_plot.run.toml"]
+
+
+def test_rerun_of_a_hand_edited_record_locates_errors_and_warns_about_versions(in_tmp, capsys):
+    cli(capsys, "plot", "-l", "booth", "--steps", "2", "--out", "r.png")
+    text = (in_tmp / "r.run.toml").read_text()
+    (in_tmp / "bad.run.toml").write_text(text.replace("steps = 2", 'steps = "ten"'))
+    code, _, err = cli(capsys, "rerun", "bad.run.toml", "--out-dir", "o")
+    line = next(i for i, t in enumerate(text.splitlines(), 1) if t.startswith("steps ="))
+    assert code == 2 and err.strip() == f"error: bad.run.toml:{line}: steps: expected a whole number, got 'ten'"
+    (in_tmp / "old.run.toml").write_text(text.replace(f'numpy = "{np.__version__}"', 'numpy = "1.0.0"'))
+    code, _, err = cli(capsys, "rerun", "old.run.toml", "--out-dir", "o2")
+    assert code == 0 and f"warning: old.run.toml was made with other versions (numpy 1.0.0 -> {np.__version__})" in err
+
+
+def test_reruns_keep_the_first_command_line(in_tmp, capsys):
+    cli(capsys, "plot", "-l", "booth", "--steps", "2", "--out", "r.png")
+    cli(capsys, "rerun", "r.run.toml", "--overwrite")
+    cli(capsys, "rerun", "r.run.toml", "--overwrite")
+    run = tomllib.loads((in_tmp / "r.run.toml").read_text())["run"]
+    assert run["first_command_line"] == "simulate plot -l booth --steps 2 --out r.png"
+    assert run["command_line"] == "simulate rerun r.run.toml --overwrite"
+
+
+def test_command_line_start_overrides_random_starts_from_a_file_and_back(in_tmp, capsys):
+    (in_tmp / "c.toml").write_text('landscape = "booth"\nrandom_starts = 3\nsteps = 1\n')
+    code, out, err = cli(capsys, "plot", "--config", "c.toml", "--start", "1,1", "--data", "s.npz")
+    assert code == 0, err
+    np.testing.assert_array_equal(np.load(in_tmp / "s.npz")["x0"], [1.0, 1.0])
+    (in_tmp / "d.toml").write_text('landscape = "booth"\nstart = [1, 1]\nsteps = 1\n')
+    code, out, err = cli(capsys, "plot", "--config", "d.toml", "--random-starts", "2", "--out", "t.png", "--data", "t.npz")
+    assert code == 0, err
+    assert np.load(in_tmp / "t.npz")["x0"].shape == (2, 2)
+
+
+def test_huge_runs_and_unreadable_configs_are_refused_cleanly(in_tmp, capsys):
+    code, _, err = cli(capsys, "plot", "--steps", "100000000000")
+    assert code == 2 and err.startswith("error: this run would record") and "GiB" in err
+    (in_tmp / "bin.toml").write_bytes(b"\xff\xfesteps = 3")
+    code, _, err = cli(capsys, "plot", "--config", "bin.toml")
+    assert code == 2 and err.strip() == "error: bin.toml: the config file is not UTF-8 text"
+    assert sorted(p.name for p in in_tmp.iterdir()) == ["bin.toml"]
+
+
+def test_svg_is_byte_reproducible(in_tmp, capsys):
+    for name in ("a.svg", "b.svg"):
+        cli(capsys, "plot", "-l", "booth", "--steps", "3", "--out", name)
+    a, b = (in_tmp / "a.svg").read_text(), (in_tmp / "b.svg").read_text()
+    assert a.replace("a.svg", "b.svg") == b  # only the recorded command line differs
+
+
+def test_json_keeps_the_last_finite_values_of_a_diverged_member(in_tmp, capsys):
+    cli(capsys, "plot", "-l", "quadratic(eigenvalues=(1, 10))", "-o", "gd(lr=0.25)", "--steps", "200", "--data", "q.npz")
+    member = json.loads((in_tmp / "q.json").read_text())["optimizers"][0]["members"][0]
+    k = member["iterates"]["diverged_at"]
+    assert member["iterates"]["status"] == "diverged" and member["iterates"]["final_x"] == [None, None]
+    assert member["iterates"]["last_finite_step"] == k and all(math.isfinite(v) for v in member["iterates"]["last_finite_x"])
+    assert member["max_distance"] is None and member["max_distance_while_both_finite"] > 0
