@@ -19,7 +19,7 @@ from .continuous import METHODS
 from .figures import default_optimizers
 from .landscapes import LANDSCAPES
 from .optimizers import OPTIMIZERS
-from .runs import COMMANDS, RerunWarning, _plain, parse_starts, rerun, run, validate
+from .runs import COMMANDS, RerunWarning, toml_value, parse_starts, rerun, run, validate
 
 PLOT = COMMANDS["plot"].defaults
 
@@ -87,7 +87,7 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
                 if src == ParameterSource.DEFAULT_MAP:
                     options[name] = COMMANDS[command].defaults[name]
     if dump_config:
-        typer.echo(dumps({k: _plain(v) for k, v in options.items()}, f"simulate {command}: resolved configuration"), nl=False)
+        typer.echo(dumps({k: toml_value(v) for k, v in options.items()}, f"simulate {command}: resolved configuration"), nl=False)
         return
     try:
         written = run(command, options, overwrite=overwrite, argv=_INVOCATION)

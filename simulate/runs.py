@@ -31,7 +31,7 @@ from .landscapes import landscape as get_landscape
 from .optimizers import optimizer as get_optimizer
 from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_text
 
-__all__ = ["COMMANDS", "Command", "RerunWarning", "run", "rerun", "validate", "record_path", "parse_starts"]
+__all__ = ["COMMANDS", "Command", "RerunWarning", "run", "rerun", "validate", "record_path", "parse_starts", "toml_value"]
 
 RECORD_SUFFIX = ".run.toml"
 MAX_RANDOM_STARTS = 1_000_000
@@ -167,7 +167,7 @@ def validate(command: str, options: dict, *, source=None, text: str | None = Non
             fail(key, suggest("option", key, cmd.defaults).replace(f"unknown option {key!r}. ", "unknown option. "))
         if name in resolved:
             fail(key, "is given twice (with - and with _)")
-        value = _plain(value)
+        value = toml_value(value)
         if value is not None and name in cmd.checks:
             try:
                 value = cmd.checks[name](value)
@@ -225,14 +225,14 @@ COMMANDS: dict[str, Command] = {
 
 
 # -- running and recording ------------------------------------------------------------------------------
-def _plain(value):
+def toml_value(value):
     """An option value as TOML can hold it: paths and enums as strings, tuples as lists."""
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
+        return [toml_value(v) for v in value]
     return value
 
 
