@@ -19,7 +19,7 @@ from .continuous import METHODS
 from .figures import default_optimizers
 from .landscapes import LANDSCAPES
 from .optimizers import OPTIMIZERS
-from .runs import COMMANDS, RerunWarning, toml_value, parse_starts, rerun, run, validate
+from .runs import COMMANDS, RerunWarning, parse_starts, relocate_outputs, rerun, run, toml_value, validate
 
 PLOT = COMMANDS["plot"].defaults
 
@@ -68,9 +68,7 @@ def _check_config(ctx: typer.Context, value: Path) -> None:
     given = {k.replace("-", "_") for k in options}
     defaults = {k: v for k, v in resolved.items() if k in given}
     if is_record:  # a record's output paths are relative to the record itself
-        for key in COMMANDS[command].outputs:
-            if defaults.get(key):
-                defaults[key] = str(Path(value).parent / defaults[key])
+        defaults = relocate_outputs(command, defaults, Path(value).parent)
     if defaults.get("start"):  # numbers in the file, "x,y" strings on the command line
         points = np.atleast_2d(np.asarray(parse_starts(defaults["start"]), float))
         defaults["start"] = [",".join(map(str, p)) for p in points]

@@ -22,11 +22,14 @@ _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 FIGURE_FORMATS = ("png", "svg", "pdf")
 
 
-def check_output_path(path, formats: tuple[str, ...], overwrite: bool = True) -> Path:
-    """Fail early, before any computation, on a path that cannot (or may not) be written."""
+def check_output_path(path, formats: tuple[str, ...] | None = None, overwrite: bool = True) -> Path:
+    """Fail early, before any computation, on a path that cannot (or may not) be written.
+
+    ``formats``, if given, are the allowed extensions.
+    """
     path = Path(path)
     suffix = path.suffix.lower().lstrip(".")
-    if suffix not in formats:
+    if formats is not None and suffix not in formats:
         raise ValueError(f"cannot write {str(path)!r}: the extension must be one of {', '.join('.' + f for f in formats)}")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():

@@ -31,7 +31,8 @@ from .landscapes import landscape as get_landscape
 from .optimizers import optimizer as get_optimizer
 from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_text
 
-__all__ = ["COMMANDS", "Command", "RerunWarning", "run", "rerun", "validate", "record_path", "parse_starts", "toml_value"]
+__all__ = ["COMMANDS", "Command", "RerunWarning", "run", "rerun", "validate", "record_path", "parse_starts",
+           "relocate_outputs", "toml_value"]
 
 RECORD_SUFFIX = ".run.toml"
 MAX_RANDOM_STARTS = 1_000_000
@@ -275,10 +276,9 @@ def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str]
     cmd = COMMANDS[command]
     planned = cmd.plan(options)
     records = list(dict.fromkeys(record_path(p) for p in planned))
-    for path in [*planned, *records]:
+    for path in [*planned, *records]:  # formats were checked with the options
         try:
-            check_output_path(path, (path.suffix.lower().lstrip("."),) if path not in records else ("toml",),
-                              overwrite=overwrite)
+            check_output_path(path, overwrite=overwrite)
         except ValueError as exc:
             if argv:
                 raise
@@ -292,6 +292,16 @@ def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str]
     return written
 
 
+def relocate_outputs(command: str, options: dict, folder, *, keep_names_only: bool = False) -> dict:
+    """Output paths of ``options`` put under ``folder``: a record's paths are relative to the
+    record's folder; ``keep_names_only`` drops their folders (for ``rerun --out-dir``)."""
+    moved = dict(options)
+    for key in COMMANDS[command].outputs:
+        if moved.get(key):
+            moved[key] = str(Path(folder) / (Path(moved[key]).name if keep_names_only else moved[key]))
+    return moved
+
+
 def rerun(record, *, out_dir=None, overwrite: bool = False, argv: list[str] | None = None) -> list[Path]:
     """Run the command a record describes again, with the same options.
 
@@ -302,12 +312,11 @@ def rerun(record, *, out_dir=None, overwrite: bool = False, argv: list[str] | No
     record = Path(record)
     command, options, facts, text = read_record(record)
     options = validate(command, options, source=record, text=text)
-    folder = Path(out_dir) if out_dir is not None else record.parent
-    for key in COMMANDS[command].outputs:
-        if options.get(key):
-            options[key] = str(folder / (Path(options[key]).name if out_dir is not None else options[key]))
-    if out_dir is not None:
-        folder.mkdir(parents=True, exist_ok=True)
+    if out_dir is None:
+        options = relocate_outputs(command, options, record.parent)
+    else:
+        options = relocate_outputs(command, options, out_dir, keep_names_only=True)
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
     recorded = facts.get("versions", {})
     changed = [f"{k} {recorded[k]} -> {v}" for k, v in _versions().items()
                if k != "platform" and k in recorded and recorded[k] != v]
