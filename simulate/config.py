@@ -43,6 +43,10 @@ def _load(path: Path, what: str) -> tuple[dict, str]:
         raise ConfigError(path, None, f"not valid TOML: {exc}", int(line.group(1)) if line else None) from None
 
 
+def _is_record(data: dict) -> bool:
+    return isinstance(data.get("run"), dict) and isinstance(data.get("config"), dict) and "command" in data["run"]
+
+
 def read_config(path, command: str) -> tuple[dict, str, bool]:
     """The options in ``path`` for ``command``, the file's text (to locate keys in errors), and
     whether the file is a run record.
@@ -52,7 +56,7 @@ def read_config(path, command: str) -> tuple[dict, str, bool]:
     """
     path = Path(path)
     data, text = _load(path, "config file")
-    is_record = "run" in data and "config" in data
+    is_record = _is_record(data)
     if is_record:
         recorded = data["run"].get("command")
         if recorded != command:
@@ -70,7 +74,7 @@ def read_record(path) -> tuple[str, dict, dict, str]:
     """A run record's command, its options, the whole record (``run``, ``versions``), and its text."""
     path = Path(path)
     data, text = _load(path, "run record")
-    if not (isinstance(data.get("run"), dict) and isinstance(data.get("config"), dict) and "command" in data["run"]):
+    if not _is_record(data):
         raise ConfigError(path, None, "not a run record (it needs [run] with a command, and [config])")
     return data["run"]["command"], data["config"], data, text
 
