@@ -80,6 +80,7 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, meth
         if not (np.isfinite(tol) and tol > 0):
             raise ValueError(f"{name} must be a positive number, got {tol!r}")
     batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
+    built_here = t is None  # then its size is checked before it is built
     if t is None:
         if steps is None:
             raise ValueError("give the sample times t or a number of steps")
@@ -91,7 +92,8 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, meth
     if t.shape[0] == 0 or not np.all(np.isfinite(t)) or np.any(t < 0) or np.any(np.diff(t, axis=0) < 0):
         raise ValueError("t must be a non-empty, finite, non-decreasing array of times >= 0")
     radius = default_escape_radius(landscape) if escape_radius is None else float(escape_radius)
-    check_record_size(t.shape[0], batch + x0.shape[-1:])
+    if not built_here:
+        check_record_size(t.shape[0], batch + x0.shape[-1:])
 
     x0 = np.broadcast_to(x0, batch + x0.shape[-1:])
     xs = np.full((t.shape[0],) + x0.shape, np.nan)
