@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,6 +38,16 @@ class Entry:
         return self.flow.every(self.flow_every)
 
 
+def _ending(traj: Trajectory, idx: tuple) -> dict:
+    """How member ``idx`` of a record ended, for the JSON summary (with its last finite sample)."""
+    x = traj.x[(slice(None), *idx)]
+    seen = np.flatnonzero(np.all(np.isfinite(x), axis=-1))
+    last = int(seen[-1]) if seen.size else 0
+    return {"status": STATUS_NAMES[int(traj.status[idx])], "message": str(np.asarray(traj.message)[idx]),
+            "diverged_at": int(traj.diverged_at[idx]), "final_x": x[-1], "final_f": float(traj.f[(-1, *idx)]),
+            "last_finite_step": last, "last_finite_x": x[last], "last_finite_f": float(traj.f[(last, *idx)])}
+
+
 @dataclass(frozen=True, eq=False)
 class Experiment:
     """What ``simulate plot`` shows: every optimizer run twice on one landscape."""
@@ -70,14 +81,7 @@ class Experiment:
         for e in self.entries:
             members = []
             for idx in np.ndindex(e.iterates.batch_shape):
-                def end(traj):
-                    x = traj.x[(slice(None), *idx)]
-                    seen = np.flatnonzero(np.all(np.isfinite(x), axis=-1))
-                    last = int(seen[-1]) if seen.size else 0
-                    return {"status": STATUS_NAMES[int(traj.status[idx])], "message": str(np.asarray(traj.message)[idx]),
-                            "diverged_at": int(traj.diverged_at[idx]), "final_x": x[-1],
-                            "final_f": float(traj.f[(-1, *idx)]), "last_finite_step": last,
-                            "last_finite_x": x[last], "last_finite_f": float(traj.f[(last, *idx)])}
+                end = functools.partial(_ending, idx=idx)
                 distance = e.comparison.distance[(slice(None), *idx)]
                 members.append({"start": np.broadcast_to(self.x0, e.iterates.x.shape[1:])[idx],
                                 "iterates": end(e.iterates), "flow": end(e.flow_at_steps),

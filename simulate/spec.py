@@ -11,6 +11,8 @@ from __future__ import annotations
 import ast
 import re
 
+import numpy as np
+
 __all__ = ["parse_spec", "format_spec", "format_value", "SpecError"]
 
 MAX_LENGTH = 500
@@ -74,8 +76,6 @@ def _value(node: ast.AST, where: str):
 
 def format_value(value) -> str:
     """A value as spec text that reads back exactly: shortest round-trip floats, tuples for arrays."""
-    import numpy as np
-
     if isinstance(value, tuple):
         return "(" + ", ".join(format_value(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     arr = np.asarray(value)
