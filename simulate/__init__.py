@@ -4,9 +4,12 @@ from .continuous import METHODS, euler_step, integrate
 from .discrete import iterate
 from .experiment import Experiment, run_experiment
 from .figures import PlotResult, comparison_figure, plot
+from .flows import FLOWS, Flow, flow
+from .order import OrderResult, OrderStudy, order, order_study
 from .landscapes import LANDSCAPES, Landscape, landscape
 from .optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, optimizer
 from .runs import rerun, run
+from .sharpness import sharpness, stability_threshold
 from .trajectory import Comparison, Trajectory, compare
 
 __version__ = "0.1.0"

@@ -19,9 +19,13 @@ from .continuous import METHODS
 from .figures import default_optimizers
 from .landscapes import LANDSCAPES
 from .optimizers import OPTIMIZERS
+from .flows import FLOWS, SCALINGS
+from .order import METRICS
+from .plotting import ORDER_AXES
 from .runs import COMMANDS, RerunWarning, parse_starts, relocate_outputs, rerun, run, toml_value, validate
 
 PLOT = COMMANDS["plot"].defaults
+ORDER = COMMANDS["order"].defaults
 
 app = typer.Typer(
     name="simulate", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -32,6 +36,10 @@ _OPTIMIZER_HELP = ("Optimizer name or spec, repeatable: -o gd -o 'adam(lr=0.01, 
                    "-o momentum:lr=0.001  [default: " + " ".join(o.label for o in default_optimizers()) + "]")
 
 Method = enum.Enum("Method", {m: m for m in METHODS}, type=str)
+Flow = enum.Enum("Flow", {k: k for k in FLOWS}, type=str)
+Scaling = enum.Enum("Scaling", {k: k for k in SCALINGS}, type=str)
+Metric = enum.Enum("Metric", {k: k for k in METRICS}, type=str)
+OrderAxis = enum.Enum("OrderAxis", {k: k for k in ORDER_AXES}, type=str)
 
 
 class TimeAxis(str, enum.Enum):
@@ -100,6 +108,12 @@ ConfigOption = Annotated[Optional[Path], typer.Option(
     help="TOML file of this command's options (or a run record); the command line overrides it.")]
 DumpOption = Annotated[bool, typer.Option("--dump-config", help="Print the resolved configuration as TOML and exit.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
+# Options that mean the same in every command (each command gives its own default).
+LandscapeOption = Annotated[str, typer.Option("--landscape", "-l", help="Landscape name or spec, e.g. rosenbrock or 'quadratic(condition=100, angle=0.5)'.")]
+MethodOption = Annotated[Method, typer.Option(help="solve_ivp method for the flows.")]
+AtolOption = Annotated[float, typer.Option(help="Absolute tolerance of the flow solver.")]
+OutOption = Annotated[Path, typer.Option("--out", help="Figure path; the format comes from the extension (.png, .svg, .pdf).")]
+DpiOption = Annotated[int, typer.Option(min=20, max=1200, help="Resolution of raster figures.")]
 
 
 def _version(value: bool):
@@ -120,25 +134,56 @@ def _options(version: Annotated[bool, typer.Option("--version", callback=_versio
 def plot_cli(
     ctx: typer.Context,
     config: ConfigOption = None,
-    landscape: Annotated[str, typer.Option("--landscape", "-l", help="Landscape name or spec, e.g. rosenbrock or 'quadratic(condition=100, angle=0.5)'.")] = PLOT["landscape"],
+    landscape: LandscapeOption = PLOT["landscape"],
     optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help=_OPTIMIZER_HELP)] = None,
     start: Annotated[Optional[list[str]], typer.Option("--start", "-s", help="Start point as comma-separated coordinates, repeatable for several starts; use --start=-1.5,2 for a leading minus.  [default: the landscape's]")] = None,
     random_starts: Annotated[int, typer.Option(min=0, help="Instead of --start: this many starts drawn uniformly in the plot box with --seed.")] = PLOT["random_starts"],
     seed: Annotated[int, typer.Option(help="Seed of the random starts (numpy default_rng).")] = PLOT["seed"],
     steps: Annotated[int, typer.Option(min=0, help="Number of discrete steps.")] = PLOT["steps"],
     lr: Annotated[Optional[float], typer.Option(help="Learning rate for every optimizer whose spec does not set one (and for all the default optimizers).")] = None,
-    method: Annotated[Method, typer.Option(help="solve_ivp method for the flows.")] = PLOT["method"],
+    flow: Annotated[Optional[Flow], typer.Option("--flow", "-f", help="Continuous model drawn beside the iterates: " + ", ".join(FLOWS) + " (see simulate order --help).  [default: each optimizer's own, the exact lift for torch's]")] = None,
+    method: MethodOption = PLOT["method"],
     rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver.")] = PLOT["rtol"],
-    atol: Annotated[float, typer.Option(help="Absolute tolerance of the flow solver.")] = PLOT["atol"],
+    atol: AtolOption = PLOT["atol"],
     time: Annotated[Optional[TimeAxis], typer.Option(help="Loss panel against time t or steps k = t/h.  [default: t when all h agree]")] = None,
-    out: Annotated[Path, typer.Option("--out", help="Figure path; the format comes from the extension (.png, .svg, .pdf).")] = Path(PLOT["out"]),
+    sharpness: Annotated[bool, typer.Option("--sharpness", help="Add a panel: sharpness λmax(∇²f) along the runs with each optimizer's stability threshold (2/lr for GD).")] = False,
+    energy: Annotated[bool, typer.Option("--energy", help="Add a panel: the Lyapunov energy of each flow (f, f + |ẋ|²/2, Su–Boyd–Candès', ...).")] = False,
+    out: OutOption = Path(PLOT["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write the numbers behind the figure: this .npz file and a .json summary beside it.")] = None,
-    dpi: Annotated[int, typer.Option(min=20, max=1200, help="Resolution of raster figures.")] = PLOT["dpi"],
+    dpi: DpiOption = PLOT["dpi"],
     dump_config: DumpOption = False,
     overwrite: OverwriteOption = False,
 ):
     """Iterates of each optimizer beside the continuous flow it discretizes, and the loss of both."""
     _execute(ctx, "plot", dump_config, overwrite)
+
+
+@app.command("order")
+def order_cli(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    landscape: LandscapeOption = ORDER["landscape"],
+    optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help="Optimizer spec, repeatable; its lr is the ladder's largest.  [default: gd(lr=0.01)]")] = None,
+    flow: Annotated[Optional[list[Flow]], typer.Option("--flow", "-f", help="Continuous model to measure against, repeatable: " + "; ".join(f"{k}: {c.summary}" for k, c in FLOWS.items()) + ".  [default: each optimizer's own; with neither -o nor -f: gd against exact, modified, modified2]")] = None,
+    start: Annotated[Optional[list[str]], typer.Option("--start", "-s", help="Start point, e.g. --start=-1.5,2.  [default: the landscape's]")] = None,
+    horizon: Annotated[float, typer.Option(help="Time T every rung runs to (steps = T/h).")] = ORDER["horizon"],
+    rungs: Annotated[int, typer.Option(min=2, max=40, help="Number of learning rates: lr, lr/ratio, lr/ratio², ...")] = ORDER["rungs"],
+    ratio: Annotated[float, typer.Option(help="Factor between consecutive learning rates (> 1).")] = ORDER["ratio"],
+    lrs: Annotated[Optional[list[float]], typer.Option("--lrs", help="Explicit learning rates instead of --rungs/--ratio, repeatable.")] = None,
+    scaling: Annotated[Optional[Scaling], typer.Option(help="How β follows lr along the ladder: fixed, linear (1−β ∝ lr), sqrt (1−β ∝ √lr).  [default: the flow's own]")] = None,
+    metric: Annotated[Optional[Metric], typer.Option(help="max: largest distance over the run; late: over t ≥ T/4; final: at T.  [default: the flow's own]")] = None,
+    x: Annotated[OrderAxis, typer.Option("--x", help="Horizontal axis: time per step h, lr, or gradient evaluations (equal work).")] = ORDER["x"],
+    method: MethodOption = ORDER["method"],
+    rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver (keep it far below the errors).")] = ORDER["rtol"],
+    atol: AtolOption = ORDER["atol"],
+    out: OutOption = Path(ORDER["out"]),
+    data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz, a .json summary and a .csv table (one row per rung) beside it.")] = None,
+    dpi: DpiOption = ORDER["dpi"],
+    dump_config: DumpOption = False,
+    overwrite: OverwriteOption = False,
+):
+    """Error of the iterates against a continuous model over a ladder of step sizes: the observed order."""
+    _execute(ctx, "order", dump_config, overwrite)
 
 
 @app.command("rerun")

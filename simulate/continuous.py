@@ -15,6 +15,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 from ._inputs import resolve
+from .flows import Flow, flow as make_flow
 from .optimizers import Optimizer, State
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
@@ -56,15 +57,18 @@ def euler_step(opt: Optimizer, state: State, landscape, k: int) -> State:
 MAX_EVALUATIONS = 2_000_000
 
 
-def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, method: str = "LSODA",
-              rtol: float = 1e-8, atol: float = 1e-10, escape_radius: float | None = None,
+def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow: str | Flow | None = None,
+              method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10, escape_radius: float | None = None,
               gtol: float = 1e-8, max_evaluations: int = MAX_EVALUATIONS) -> Trajectory:
-    """Integrate the exact lift of ``opt`` from ``x0`` and sample it at times ``t``.
+    """Integrate a continuous model of ``opt`` from ``x0`` and sample it at times ``t``.
 
-    Give ``t`` (``(T,)``, or ``(T, *batch)`` per member; non-decreasing, ``>= 0``) or ``steps``
-    (then ``t = k·time_per_step``, the times of ``iterate(opt, landscape, x0, steps)``). ``method``
-    is one of :data:`METHODS`; Radau, BDF and LSODA get the analytic Jacobian (from the
-    landscape's Hessian), which they need on the stiff lifts of momentum and adaptive methods.
+    ``flow`` is the model's kind (:data:`simulate.flows.FLOWS`: ``exact``, ``limit``, ``modified``,
+    ...) or a :class:`~simulate.flows.Flow`; by default the optimizer's own (the exact lift for
+    torch's optimizers). Give ``t`` (``(T,)``, or ``(T, *batch)`` per member; non-decreasing,
+    ``>= 0``) or ``steps`` (then ``t = k·h`` with the model's time per step h). ``method`` is one of
+    :data:`METHODS`; Radau, BDF and LSODA get the model's analytic Jacobian where it has one (from
+    the landscape's Hessian), which they need on the stiff lifts of momentum and adaptive methods.
+    The record keeps the model's whole state at the samples (``state``), e.g. a velocity.
 
     A member that leaves the ball ``|x| <= escape_radius`` is stopped by a terminal event and
     reported as diverged (a start already outside it diverges at sample 0); a solver failure,
@@ -73,6 +77,7 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, meth
     raises for numerical trouble.
     """
     opt, landscape, x0 = resolve(opt, landscape, x0)
+    model = make_flow(opt, flow)
     if method not in METHODS:
         from ._names import suggest
         raise ValueError(suggest("method", method, METHODS))
@@ -85,7 +90,7 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, meth
         if steps is None:
             raise ValueError("give the sample times t or a number of steps")
         check_record_size(int(steps) + 1, batch + x0.shape[-1:])
-        t = sample_times(opt, int(steps), batch)
+        t = sample_times(model, int(steps), batch)
     t = np.asarray(t, dtype=np.float64)
     if t.ndim not in (1, 1 + len(batch)) or (t.ndim > 1 and t.shape[1:] != batch):
         raise ValueError(f"t must have shape (T,) or (T, *{batch}), got {t.shape}")
@@ -96,21 +101,24 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, meth
         check_record_size(t.shape[0], batch + x0.shape[-1:])
 
     x0 = np.broadcast_to(x0, batch + x0.shape[-1:])
-    xs = np.full((t.shape[0],) + x0.shape, np.nan)
+    names = model.state_names()
+    states = {name: np.full((t.shape[0],) + x0.shape, np.nan) for name in names}
+    xs = states["x"]
     diverged_at = np.full(batch, -1)
     failed = np.zeros(batch, bool)
     messages = np.full(batch, "", dtype=object)
     stats = {key: np.zeros(batch, int) for key in ("nfev", "njev", "nlu")}
     for idx in np.ndindex(batch):
         times = t if t.ndim == 1 else t[(slice(None), *idx)]
-        sol = _solve_member(opt.member(idx, batch), landscape, x0[idx], times, method, rtol, atol, radius,
+        sol = _solve_member(model.member(idx, batch), landscape, x0[idx], times, method, rtol, atol, radius,
                             max_evaluations)
         n = sol.t.size
-        bad = ~np.all(np.isfinite(sol.x), axis=-1)
+        bad = ~np.all(np.isfinite(sol.y), axis=-1)
         if bad.any() and sol.status >= 0:  # LSODA can return NaN samples and report success
             n = int(np.argmax(bad))
             sol.status, sol.message = 2, f"diverged: non-finite state at t = {times[n]:.6g}"
-        xs[(slice(0, n), *idx)] = sol.x[:n]
+        for name in sol.state:  # a member may have fewer components (momentum 0 has no buffer)
+            states[name][(slice(0, n), *idx)] = sol.state[name][:n]
         for key in stats:
             stats[key][idx] = getattr(sol, key, 0)
         if sol.status == 1 and sol.t_events[1].size:  # the evaluation budget ran out
@@ -128,7 +136,8 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, meth
             failed[idx] = True
             messages[idx] = f"solver failed at t = {sol.t_stop:.6g}: {sol.message}"
     stats.update(method=method, rtol=rtol, atol=atol, escape_radius=radius, max_evaluations=max_evaluations)
-    return finish("flow", t, xs, opt, landscape, diverged_at, gtol, failed=failed, messages=messages, stats=stats)
+    return finish("flow", t, xs, opt, landscape, diverged_at, gtol, failed=failed, messages=messages, stats=stats,
+                  time_per_step=model.time_per_step, flow=model.kind, state=states)
 
 
 class _MemberSolution:
@@ -139,22 +148,23 @@ class _MemberSolution:
         self.t = sol.t
         self.t_events = sol.t_events
         self.t_stop = sol.t[-1] if sol.t.size else times[0]
-        self.x = unpack(sol.y.T, names)["x"]  # scipy's (n, T) is transposed here and only here
+        self.y = sol.y.T  # scipy's (n, T) is transposed here and only here
+        self.state = unpack(self.y, names)
         self.nfev, self.njev, self.nlu = sol.nfev, sol.njev, sol.nlu
 
 
-def _solve_member(opt: Optimizer, landscape, x0, times, method, rtol, atol, radius, max_evaluations):
-    state0 = opt.flow_init(x0, landscape)
+def _solve_member(model: Flow, landscape, x0, times, method, rtol, atol, radius, max_evaluations):
+    state0 = model.init(x0, landscape)
     names = tuple(state0)
     y0 = pack(state0)
     evaluations = [0]
 
     def fun(t, y):
         evaluations[0] += 1
-        return pack(opt.field(t, unpack(y, names), landscape))
+        return pack(model.field(t, unpack(y, names), landscape))
 
     def jac(t, y):
-        return opt.jacobian(t, unpack(y, names), landscape)
+        return model.jacobian(t, unpack(y, names), landscape)
 
     def escaped(t, y):
         return radius - np.linalg.norm(unpack(y, names)["x"])
@@ -170,15 +180,15 @@ def _solve_member(opt: Optimizer, landscape, x0, times, method, rtol, atol, radi
         return limit[0] - t
 
     escaped.terminal = budget.terminal = True
-    kwargs = {"jac": jac} if method in IMPLICIT else {}
+    kwargs = {"jac": jac} if method in IMPLICIT and type(model).jacobian is not Flow.jacobian else {}
     with np.errstate(all="ignore"):
         if not np.linalg.norm(x0) <= radius:  # outside the ball (or non-finite) from the start
             sol = _Constant(y0, times[:0], status=1)
-        elif times[-1] == 0:  # nothing to integrate: every sample is the start
+        elif times[-1] == 0 and model.start_time == 0:  # nothing to integrate: every sample is the start
             sol = _Constant(y0, times)
         else:
-            sol = solve_ivp(fun, (0.0, float(times[-1])), y0, method=method, t_eval=times, rtol=rtol, atol=atol,
-                            events=(escaped, budget), **kwargs)
+            sol = solve_ivp(fun, (model.start_time, float(times[-1])), y0, method=method, t_eval=times, rtol=rtol,
+                            atol=atol, events=(escaped, budget), **kwargs)
     return _MemberSolution(sol, names, times)
 
 

@@ -16,14 +16,16 @@ def _escaped(x: np.ndarray, radius: float) -> np.ndarray:
 
 
 def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float | None = None,
-            gtol: float = 1e-8) -> Trajectory:
+            gtol: float = 1e-8, time_per_step=None) -> Trajectory:
     """Run ``steps`` discrete updates of ``opt`` on ``landscape`` from ``x0`` (``(d,)`` or ``(B, d)``).
 
     ``opt`` and ``landscape`` may be names or objects; ``x0`` defaults to the landscape's start.
     Hyperparameter arrays broadcast against the batch. A member that becomes non-finite or leaves
     the ball ``|x| <= escape_radius`` (default: 100× the plot box) is frozen there and reported as
     diverged at that step; nothing is clipped and no exception is raised. Returns a
-    :class:`~simulate.trajectory.Trajectory` with ``t = k·time_per_step``.
+    :class:`~simulate.trajectory.Trajectory` with ``t = k·h``: h is the optimizer's own time per
+    step unless ``time_per_step`` gives the clock of another model (a number, an array of the
+    batch shape, or a :class:`~simulate.flows.Flow`, e.g. heavy ball on the oscillator clock √lr).
     """
     opt, landscape, x0 = resolve(opt, landscape, x0)
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
@@ -52,5 +54,7 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
             xs[k] = np.where(active[..., None], xk, np.nan)
             keep = (diverged_at < 0)[..., None]
             state = {name: np.where(keep, new[name], state[name]) for name in state}
-    return finish("iterates", sample_times(opt, steps, batch), xs, opt, landscape, diverged_at, gtol,
-                  stats={"escape_radius": radius})
+    clock = np.asarray(getattr(time_per_step, "time_per_step", opt.time_per_step if time_per_step is None
+                                   else time_per_step), dtype=np.float64)
+    return finish("iterates", sample_times(clock, steps, batch), xs, opt, landscape, diverged_at, gtol,
+                  stats={"escape_radius": radius}, time_per_step=clock)

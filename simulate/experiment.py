@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import math
 from collections.abc import Sequence
@@ -13,6 +14,7 @@ import numpy as np
 from ._inputs import resolve
 from .continuous import integrate
 from .discrete import iterate
+from .flows import flow as make_flow
 from .landscapes import Landscape
 from .optimizers import Optimizer, optimizer
 from .spec import parse_spec
@@ -59,6 +61,7 @@ class Experiment:
     method: str
     rtol: float
     atol: float
+    flow: str = ""  # the continuous model's kind asked for ("" = each optimizer's own)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The numbers behind the figure, keyed as documented in the README (``--data``)."""
@@ -66,7 +69,8 @@ class Experiment:
                "labels": np.array([e.optimizer.label for e in self.entries]),
                "specs": np.array([e.optimizer.spec for e in self.entries]),
                "steps": np.array(self.steps), "method": np.array(self.method),
-               "rtol": np.array(self.rtol), "atol": np.array(self.atol)}
+               "rtol": np.array(self.rtol), "atol": np.array(self.atol), "flow": np.array(self.flow),
+               "flow_kinds": np.array([e.flow.flow for e in self.entries])}
         for i, e in enumerate(self.entries):
             for kind, traj in (("iterates", e.iterates), ("flow", e.flow_at_steps), ("flow_dense", e.flow)):
                 for name, value in traj.to_arrays().items():
@@ -88,10 +92,10 @@ class Experiment:
                                 "final_distance": float(e.comparison.final[idx]),
                                 "max_distance": float(e.comparison.max[idx]),
                                 "max_distance_while_both_finite": float(np.nanmax(distance)) if np.any(np.isfinite(distance)) else None})
-            optimizers.append({"label": e.optimizer.label, "spec": e.optimizer.spec,
-                               "time_per_step": np.asarray(e.optimizer.time_per_step), "members": members})
+            optimizers.append({"label": e.optimizer.label, "spec": e.optimizer.spec, "flow": e.flow.flow,
+                               "time_per_step": np.asarray(e.iterates.time_per_step), "members": members})
         return {"landscape": self.landscape.label, "steps": self.steps, "method": self.method,
-                "rtol": self.rtol, "atol": self.atol, "optimizers": optimizers}
+                "rtol": self.rtol, "atol": self.atol, "flow": self.flow, "optimizers": optimizers}
 
     def save(self, path) -> Path:
         """Write :meth:`arrays` to an ``.npz`` file atomically; :meth:`load` reads it back."""
@@ -111,15 +115,22 @@ class Experiment:
                                               "iterates" if kind == "iterates" else "flow", opt, land, gtol=1e-8)
 
             iterates, flow = part("iterates"), part("flow_dense")
+            if "flow_kinds" in a:
+                flow = dataclasses.replace(flow, flow=str(a["flow_kinds"][i]))
             every = int(a[f"flow_every_{i}"])
             entries.append(Entry(opt, iterates, flow, every, compare(iterates, flow.every(every))))
-        return cls(land, a["x0"], int(a["steps"]), tuple(entries), str(a["method"]), float(a["rtol"]), float(a["atol"]))
+        return cls(land, a["x0"], int(a["steps"]), tuple(entries), str(a["method"]), float(a["rtol"]), float(a["atol"]),
+                   str(a["flow"]) if "flow" in a else "")
 
 
 def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *, lr: float | None = None,
-                   method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
+                   flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
                    flow_samples: int = 400) -> Experiment:
     """Iterate each optimizer and integrate its continuous model from the same start(s).
+
+    ``flow`` picks the model (:data:`simulate.flows.FLOWS`, e.g. ``"modified"``) for every
+    optimizer; by default each optimizer's own. The iterates are timed on the model's clock
+    (``t = k·h``, e.g. h = √lr for the oscillator model), so the two compare sample by sample.
 
     ``optimizers`` holds names, specs such as ``"adam(lr=0.01)"``, or optimizer objects. The flow
     ``lr``, if given, is the learning rate of every optimizer named by a string that does not set
@@ -136,12 +147,13 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
         if not any(takes_lr):
             raise ValueError(f"lr={lr} would not be used: every optimizer sets its own lr")
         optimizers = [optimizer(item, lr=lr) if takes else item for item, takes in zip(optimizers, takes_lr)]
+    resolved = [resolve(item, landscape, x0) for item in optimizers]
+    models = [make_flow(opt, flow) for opt, _, _ in resolved]  # every model exists before any work
     entries = []
-    for item in optimizers:
-        opt, land, start = resolve(item, landscape, x0)
-        run = iterate(opt, land, start, steps)
+    for (opt, land, start), model in zip(resolved, models):
+        run = iterate(opt, land, start, steps, time_per_step=model)
         every = max(1, math.ceil(flow_samples / max(steps, 1)))
-        fine = sample_times(opt, steps, run.batch_shape, per_step=every)
-        flow = integrate(opt, land, start, fine, method=method, rtol=rtol, atol=atol)
-        entries.append(Entry(opt, run, flow, every, compare(run, flow.every(every))))
-    return Experiment(land, np.asarray(start), steps, tuple(entries), method, rtol, atol)
+        fine = sample_times(model, steps, run.batch_shape, per_step=every)
+        dense = integrate(opt, land, start, fine, flow=model, method=method, rtol=rtol, atol=atol)
+        entries.append(Entry(opt, run, dense, every, compare(run, dense.every(every))))
+    return Experiment(land, np.asarray(start), steps, tuple(entries), method, rtol, atol, flow or "")

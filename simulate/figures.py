@@ -12,7 +12,9 @@ from matplotlib.lines import Line2D
 from .experiment import Experiment, run_experiment
 from .optimizers import Optimizer, optimizer
 from .output import save_figure
-from .plotting import loss_offset, plot_landscape, plot_loss, plot_minima, plot_path, plot_start
+from .flows import energy_along
+from .plotting import (loss_offset, plot_energy, plot_landscape, plot_loss, plot_minima, plot_path, plot_sharpness,
+                       plot_start)
 
 __all__ = ["comparison_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
 
@@ -23,20 +25,27 @@ DEFAULT_OPTIMIZERS = (("gd", {"lr": 0.01}), ("momentum", {"lr": 0.01, "momentum"
 DEFAULT_STEPS = 100
 
 
-def comparison_figure(experiment: Experiment, *, time: str | None = None, figsize=(13, 5.5)) -> Figure:
+def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpness: bool = False,
+                      energy: bool = False, figsize=None) -> Figure:
     """Left: paths over the contours (iterates as markers, flows as curves, same colour per
-    optimizer). Right: loss against time for both. ``time`` is ``"t"`` or ``"steps"``; by default
-    ``"t"`` when every optimizer has the same time per step, else ``"steps"``."""
+    optimizer). Right: loss against time for both; with ``sharpness``, λmax(∇²f) along the runs
+    with each optimizer's stability threshold; with ``energy``, each flow's Lyapunov energy. ``time``
+    is ``"t"`` or ``"steps"``; by default ``"t"`` when every optimizer has the same time per step."""
     land = experiment.landscape
-    fig = Figure(figsize=figsize, layout="constrained")
-    ax_path, ax_loss = fig.subplots(1, 2, gridspec_kw={"width_ratios": [1.15, 1]})
+    extra = int(sharpness) + int(energy)
+    fig = Figure(figsize=figsize or (13, 5.5 + 2.5 * extra), layout="constrained")
+    grid = fig.add_gridspec(1 + extra, 2, width_ratios=[1.15, 1])
+    ax_path = fig.add_subplot(grid[:, 0])
+    ax_loss = fig.add_subplot(grid[0, 1])
+    ax_sharp = fig.add_subplot(grid[1, 1], sharex=ax_loss) if sharpness else None
+    ax_energy = fig.add_subplot(grid[1 + int(sharpness), 1], sharex=ax_loss) if energy else None
     if land.dim <= 2:
         plot_landscape(land, ax_path)
     else:  # no contours of a d-dimensional function; its paths projected on (x₁, x₂)
         ax_path.set(xlabel="x₁", ylabel="x₂", xlim=land.bounds[0], ylim=land.bounds[1])
     if time is None:
-        hs = {float(np.max(e.optimizer.time_per_step)) for e in experiment.entries}
-        same = len(hs) == 1 and all(np.ndim(e.optimizer.time_per_step) == 0 for e in experiment.entries)
+        hs = {float(np.max(e.iterates.time_per_step)) for e in experiment.entries}
+        same = len(hs) == 1 and all(np.ndim(e.iterates.time_per_step) == 0 for e in experiment.entries)
         time = "t" if same else "steps"
     offset = loss_offset(land)
     colors = [f"C{i}" for i in (1, 3, 0, 2, 4, 5, 6, 7, 8, 9)]  # C1/C3 first: they stand out on viridis
@@ -46,11 +55,27 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, figsiz
         plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label)
         plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
         plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e))
+        if ax_sharp is not None:
+            plot_sharpness(e.iterates, ax_sharp, color=c, time=time, label=e.optimizer.display_name)
+        if ax_energy is not None:
+            E, name = energy_along(e.flow)
+            if E is not None:
+                plot_energy(e.flow, ax_energy, color=c, time=time, label=f"{e.optimizer.display_name}: {name}")
+    for ax in (ax_sharp, ax_energy):
+        if ax is not None and ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="best", framealpha=0.85)
+    if ax_energy is not None and not ax_energy.lines:
+        ax_energy.text(0.5, 0.5, "no known Lyapunov energy for these flows", ha="center", va="center",
+                       transform=ax_energy.transAxes)
+    if ax_sharp is not None:
+        ax_sharp.set_title("sharpness of the iterates; dashed: the stability threshold", fontsize=10)
+    if ax_energy is not None:
+        ax_energy.set_title("Lyapunov energy of each flow (non-increasing)", fontsize=10)
     plot_minima(land, ax_path)
     plot_start(land, experiment.x0, ax_path)
     _focus_loss_axis(ax_loss, experiment, offset)
     kinds = [Line2D([], [], color="0.3", marker="o", markersize=3, lw=0.6, label="iterates (discrete map)"),
-             Line2D([], [], color="0.3", lw=2.0, label="continuous flow (exact lift)")]
+             Line2D([], [], color="0.3", lw=2.0, label=f"continuous flow ({_flow_names(experiment)})")]
     ax_path.legend(handles=ax_path.get_legend_handles_labels()[0] + kinds, fontsize=8, loc="best", framealpha=0.85)
     ax_loss.legend(fontsize=8, loc="best", framealpha=0.85)
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
@@ -84,9 +109,14 @@ def _focus_loss_axis(ax, experiment, offset) -> None:
         ax.set_ylim(values.min() - pad, values.max() + pad)
 
 
+def _flow_names(experiment: Experiment) -> str:
+    kinds = list(dict.fromkeys(e.flow.flow for e in experiment.entries))
+    return "exact lift" if kinds == ["exact"] else ", ".join(kinds)
+
+
 def _status_note(entry) -> str:
     """Legend text: the optimizer, its time per step and how far the iterates end from the flow."""
-    h = np.asarray(entry.optimizer.time_per_step)
+    h = np.asarray(entry.iterates.time_per_step)
     h_txt = f"h = {float(h):.3g}" if h.ndim == 0 else "h varies"
     final = np.ravel(entry.comparison.final)
     d = float(np.nanmax(final)) if np.any(np.isfinite(final)) else np.nan
@@ -119,8 +149,8 @@ def default_optimizers(lr: float | None = None) -> list[Optimizer]:
 
 
 def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=None, steps: int = DEFAULT_STEPS,
-         *, lr: float | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
-         time: str | None = None) -> PlotResult:
+         *, lr: float | None = None, flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8,
+         atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
@@ -128,5 +158,6 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     """
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
-    experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, method=method, rtol=rtol, atol=atol)
-    return PlotResult(experiment, comparison_figure(experiment, time=time))
+    experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, flow=flow, method=method, rtol=rtol,
+                                atol=atol)
+    return PlotResult(experiment, comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy))

@@ -72,6 +72,12 @@ class Optimizer:
     description: ClassVar[str] = ""
     _numeric: ClassVar[tuple[str, ...]] = ()  # hyperparameters that may be arrays
     _pairs: ClassVar[tuple[str, ...]] = ()    # of those, the ones that are a pair of such (betas)
+    #: EMA coefficients β whose 1 − β is a rate times lr in the exact lift (see simulate.flows.rescale)
+    _rates: ClassVar[tuple[str, ...]] = ()
+    #: the continuous model :func:`simulate.flows.flow` gives by default
+    default_flow: ClassVar[str] = "exact"
+    #: gradient evaluations per step (Runge–Kutta schemes take several)
+    evaluations_per_step: ClassVar[int] = 1
 
     # -- hyperparameters ---------------------------------------------------------------------
     def __post_init__(self):
@@ -276,6 +282,7 @@ class SGD(Optimizer):
     name: ClassVar[str] = "sgd"
     description: ClassVar[str] = "torch.optim.SGD: gradient descent, heavy-ball momentum, Nesterov"
     _numeric: ClassVar[tuple[str, ...]] = ("lr", "momentum", "dampening", "weight_decay")
+    _rates: ClassVar[tuple[str, ...]] = ("momentum", "dampening")
 
     lr: float = 1e-3
     momentum: float = 0.0
@@ -380,6 +387,7 @@ class RMSprop(Optimizer):
     name: ClassVar[str] = "rmsprop"
     description: ClassVar[str] = "torch.optim.RMSprop: per-coordinate steps scaled by an EMA of g² (sign-like flow)"
     _numeric: ClassVar[tuple[str, ...]] = ("lr", "alpha", "eps", "weight_decay", "momentum")
+    _rates: ClassVar[tuple[str, ...]] = ("alpha",)
 
     lr: float = 1e-2
     alpha: float = 0.99
@@ -487,6 +495,7 @@ class Adam(Optimizer):
     description: ClassVar[str] = "torch.optim.Adam: momentum on g and a per-coordinate scale from g², bias-corrected"
     _numeric: ClassVar[tuple[str, ...]] = ("lr", "betas", "eps", "weight_decay")
     _pairs: ClassVar[tuple[str, ...]] = ("betas",)
+    _rates: ClassVar[tuple[str, ...]] = ("betas",)
     _decoupled: ClassVar[bool] = False
 
     lr: float = 1e-3
@@ -708,6 +717,11 @@ OPTIMIZERS: dict[str, Preset] = {
     "adamw": Preset("adamw", AdamW, AdamW.description),
     "adagrad": Preset("adagrad", Adagrad, Adagrad.description),
 }
+
+# The ODE-scheme optimizers subclass Optimizer, so they are imported once it exists.
+from .schemes import RK4, Heun, NagC, ProximalPoint  # noqa: E402
+
+OPTIMIZERS.update({cls.name: Preset(cls.name, cls, cls.description) for cls in (Heun, RK4, ProximalPoint, NagC)})
 
 # Defaults a label leaves out: the preset's, where it sets one.
 OPTIMIZER_DEFAULTS = {(name, k): v for name, p in OPTIMIZERS.items() for k, v in {**p.defaults, **p.fixed}.items()}

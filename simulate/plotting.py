@@ -12,7 +12,8 @@ from matplotlib import colors
 from .landscapes import Landscape
 from .trajectory import Trajectory
 
-__all__ = ["plot_landscape", "plot_path", "plot_minima", "plot_start", "plot_loss", "loss_offset"]
+__all__ = ["plot_landscape", "plot_path", "plot_minima", "plot_start", "plot_loss", "loss_offset", "plot_order",
+           "plot_sharpness", "plot_energy", "ORDER_AXES"]
 
 
 def _axes(ax):
@@ -126,6 +127,24 @@ def plot_start(landscape: Landscape, x0, ax=None, **kwargs):
     return ax
 
 
+def _over_time(traj: Trajectory, y: np.ndarray, ax, *, color, label, time: str, **kwargs):
+    """Draw ``y`` ``(T, *batch)`` against t or steps for every member; crosses where members diverged."""
+    if time not in ("t", "steps"):
+        raise ValueError(f"time must be 't' or 'steps', got {time!r}")
+    tt = np.asarray(traj.t if time == "t" else traj.steps)
+    tt = np.broadcast_to(tt.reshape(tt.shape + (1,) * (y.ndim - tt.ndim)), y.shape)
+    style = (dict(marker="o", markersize=2, lw=0.6) if traj.kind == "iterates" else dict(lw=2.0, alpha=0.85))
+    style.update(kwargs)
+    for i, member in enumerate(np.ndindex(traj.batch_shape)):
+        rows = (_shown(traj, member), *member)
+        line, = ax.plot(tt[rows], y[rows], color=color, label=label if i == 0 else None, **style)
+        color = line.get_color()
+        if traj.diverged_at[member] >= 0:
+            _mark_divergence(ax, tt[rows], y[rows], color)
+    ax.set_xlabel("time t" if time == "t" else "steps k = t / h")
+    return color
+
+
 def plot_loss(traj: Trajectory, ax=None, *, color=None, label=None, offset: float | None = None,
               time: str = "t", **kwargs):
     """Loss against time ``t`` (or ``time="steps"``: ``t/h``) for every member.
@@ -133,25 +152,85 @@ def plot_loss(traj: Trajectory, ax=None, *, color=None, label=None, offset: floa
     With ``offset`` f*, ``f − f*`` is drawn on a log axis; otherwise ``f`` on a linear one.
     """
     ax = _axes(ax)
-    if time not in ("t", "steps"):
-        raise ValueError(f"time must be 't' or 'steps', got {time!r}")
-    tt = np.asarray(traj.t if time == "t" else traj.steps)
-    tt = np.broadcast_to(tt.reshape(tt.shape + (1,) * (traj.f.ndim - tt.ndim)), traj.f.shape)
-    style = (dict(marker="o", markersize=2, lw=0.6) if traj.kind == "iterates" else dict(lw=2.0, alpha=0.85))
-    style.update(kwargs)
-    for i, member in enumerate(np.ndindex(traj.batch_shape)):
-        rows = (_shown(traj, member), *member)
-        f = traj.f[rows]
-        with np.errstate(invalid="ignore"):
-            y = f - offset if offset is not None else f
-            if offset is not None:
-                y = np.where(y > 0, y, np.nan)  # exactly at f*: off the log axis
-        line, = ax.plot(tt[rows], y, color=color, label=label if i == 0 else None, **style)
-        color = line.get_color()
-        if traj.diverged_at[member] >= 0:
-            _mark_divergence(ax, tt[rows], y, color)
+    with np.errstate(invalid="ignore"):
+        y = traj.f - offset if offset is not None else traj.f
+        if offset is not None:
+            y = np.where(y > 0, y, np.nan)  # exactly at f*: off the log axis
+    _over_time(traj, y, ax, color=color, label=label, time=time, **kwargs)
     if offset is not None:
         ax.set_yscale("log")
-    ax.set(xlabel="time t" if time == "t" else "steps k = t / h",
-           ylabel=f"f − f* (f* = {offset:.4g})" if offset is not None else "f")
+    ax.set_ylabel(f"f − f* (f* = {offset:.4g})" if offset is not None else "f")
+    return ax
+
+
+def plot_sharpness(traj: Trajectory, ax=None, *, color=None, label=None, time: str = "t", threshold: bool = True,
+                   **kwargs):
+    """Sharpness λmax(∇²f) along the run; with ``threshold``, the optimizer's stability line
+    (``2/lr`` for GD, ``2(1+μ)/lr`` heavy ball, ``(2+2μ)/((1+2μ)lr)`` Nesterov) dashed in the same colour."""
+    from .sharpness import sharpness_along, stability_threshold, threshold_formula
+
+    ax = _axes(ax)
+    color = _over_time(traj, sharpness_along(traj), ax, color=color, label=label, time=time, **kwargs)
+    limit = stability_threshold(traj.optimizer) if threshold else None
+    if limit is not None:
+        for value in np.unique(np.ravel(limit)):
+            ax.axhline(value, color=color, ls="--", lw=1.0, alpha=0.8,
+                       label=f"{threshold_formula(traj.optimizer)} = {value:.3g} ({traj.optimizer.display_name})")
+    ax.set_ylabel("sharpness λmax(∇²f)")
+    return ax
+
+
+def plot_energy(traj: Trajectory, ax=None, *, color=None, label=None, time: str = "t", **kwargs):
+    """The flow's Lyapunov energy along an integrated flow (see :meth:`simulate.flows.Flow.energy`):
+    f for gradient flows, f + |ẋ|²/2 for the damped oscillator, Su–Boyd–Candès' for NAG-C, …"""
+    from .flows import energy_along
+
+    ax = _axes(ax)
+    E, name = energy_along(traj)
+    if E is None:
+        raise ValueError(f"the {traj.flow or 'exact'} flow of {traj.optimizer.display_name} has no known energy")
+    _over_time(traj, E, ax, color=color, label=label or name, time=time, **kwargs)
+    ax.set_ylabel("energy (Lyapunov function of the flow)")
+    return ax
+
+
+#: What :func:`plot_order` can put on its horizontal axis.
+ORDER_AXES = {"h": "time per step h", "lr": "learning rate lr", "evaluations": "gradient evaluations to the horizon"}
+
+
+def plot_order(result, ax=None, *, x: str = "h", color=None, label=None, references=(1, 2), **kwargs):
+    """Error against step size on log–log axes for one :class:`~simulate.order.OrderResult`: the
+    rungs as markers, the fitted line (its slope in the legend) and dashed reference slopes
+    through the smallest rung. ``x`` is ``"h"``, ``"lr"`` or ``"evaluations"`` (the error at equal
+    work: methods with several gradients per step move right)."""
+    ax = _axes(ax)
+    if x not in ORDER_AXES:
+        raise ValueError(f"x must be one of {', '.join(ORDER_AXES)}, got {x!r}")
+    xs = {"h": result.time_per_step, "lr": result.lr, "evaluations": result.evaluations}[x].astype(float)
+    err = result.error
+    ok = np.isfinite(err) & (err > 0)
+    slope = {"h": result.order, "lr": result.order_lr, "evaluations": -result.order}[x]
+    text = label or result.label
+    line, = ax.plot(xs[ok], err[ok], marker="o", lw=0, color=color, **kwargs)
+    color = line.get_color()
+    if ok.sum() >= 2:
+        fit = np.polyfit(np.log(xs[ok]), np.log(err[ok]), 1)
+        grid = np.geomspace(xs[ok].min(), xs[ok].max(), 20)
+        ax.plot(grid, np.exp(np.polyval(fit, np.log(grid))), color=color, lw=1.3,
+                label=f"{text}: slope {slope:.2f}")
+        last = int(np.argmin(np.where(ok, xs, np.inf)))
+        for p in references:
+            sign = -1 if x == "evaluations" else 1
+            ref = err[last] * (grid / xs[last]) ** (sign * p)
+            ax.plot(grid, ref, color=color, lw=0.8, ls=":", alpha=0.7)
+            ax.annotate(f"{sign * p:g}", (grid[-1], ref[-1]), fontsize=7, color=color, alpha=0.8)
+    else:
+        line.set_label(f"{text}: too few rungs to fit")
+    bad = ~ok
+    if bad.any():  # diverged (inf) or failed (NaN) rungs: marked on the axis floor
+        floor = np.nanmin(err[ok]) if ok.any() else 1.0
+        ax.plot(xs[bad], np.full(bad.sum(), floor), marker="x", lw=0, color=color)
+    ax.set(xscale="log", yscale="log", xlabel=ORDER_AXES[x],
+           ylabel={"max": "max |iterates − flow|", "late": "max |iterates − flow| for t ≥ T/4",
+                   "final": "|iterates − flow| at T"}[result.metric])
     return ax

@@ -29,7 +29,10 @@ from .continuous import METHODS
 from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, plot
 from .landscapes import landscape as get_landscape
 from .optimizers import optimizer as get_optimizer
-from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_text
+from .flows import FLOWS, SCALINGS
+from .order import METRICS, order_figure, order_study
+from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_npz, save_text
+from .plotting import ORDER_AXES
 
 __all__ = ["COMMANDS", "Command", "RerunWarning", "run", "rerun", "validate", "record_path", "parse_starts",
            "relocate_outputs", "toml_value"]
@@ -116,6 +119,12 @@ def _path_with(formats):
     return check
 
 
+def _flag(v):
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
+
+
 def _landscape(v):
     get_landscape(_text(v))
     return v
@@ -181,8 +190,8 @@ def validate(command: str, options: dict, *, source=None, text: str | None = Non
 # -- plot --------------------------------------------------------------------------------------------
 PLOT_DEFAULTS = {
     "landscape": DEFAULT_LANDSCAPE, "optimizer": None, "start": None, "random_starts": 0, "seed": 0,
-    "steps": DEFAULT_STEPS, "lr": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "time": None,
-    "out": "simulate_plot.png", "data": None, "dpi": 150,
+    "steps": DEFAULT_STEPS, "lr": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "time": None,
+    "sharpness": False, "energy": False, "out": "simulate_plot.png", "data": None, "dpi": 150,
 }
 
 
@@ -203,8 +212,9 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
             raise ValueError("give either start points or random_starts, not both")
         starts = land.sample(int(options["random_starts"]), seed=int(options["seed"]))
     result = plot(land, options["optimizer"] or None, starts, int(options["steps"]), lr=options["lr"],
-                  method=str(options["method"]), rtol=float(options["rtol"]), atol=float(options["atol"]),
-                  time=str(options["time"]) if options["time"] else None)
+                  flow=options["flow"], method=str(options["method"]), rtol=float(options["rtol"]),
+                  atol=float(options["atol"]), time=str(options["time"]) if options["time"] else None,
+                  sharpness=bool(options["sharpness"]), energy=bool(options["energy"]))
     out, *data = _plot_outputs(options)
     dpi = int(options["dpi"])
     writes = [(out, lambda p: save_figure(result.figure, p, dpi=dpi, description=description))]
@@ -213,15 +223,83 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
     return writes
 
 
+# -- order -------------------------------------------------------------------------------------------
+ORDER_DEFAULTS = {
+    "landscape": DEFAULT_LANDSCAPE, "optimizer": None, "flow": None, "start": None, "horizon": 1.0, "rungs": 6,
+    "ratio": 2.0, "lrs": None, "scaling": None, "metric": None, "x": "h", "method": "DOP853", "rtol": 1e-12,
+    "atol": 1e-14, "out": "simulate_order.png", "data": None, "dpi": 150,
+}
+#: With no optimizer and no flow given, ``simulate order`` shows GD against three models: slopes 1, 2, 3.
+ORDER_DEFAULT_OPTIMIZER, ORDER_DEFAULT_FLOWS = "gd(lr=0.01)", ("exact", "modified", "modified2")
+
+
+def _order_outputs(options: dict) -> list[Path]:
+    paths = [Path(str(options["out"]))]
+    if options.get("data"):
+        data = Path(str(options["data"]))
+        paths += [data, data.with_suffix(".json"), data.with_suffix(".csv")]
+    return paths
+
+
+def _order(options: dict, description: str) -> list[tuple[Path, Callable]]:
+    starts = parse_starts(options["start"])
+    if starts is not None and np.ndim(starts) != 1:
+        raise ValueError("order takes one start point")
+    optimizers, flows = options["optimizer"], options["flow"]
+    if not optimizers and not flows:
+        optimizers, flows = [ORDER_DEFAULT_OPTIMIZER], list(ORDER_DEFAULT_FLOWS)
+    study = order_study(options["landscape"], optimizers or [ORDER_DEFAULT_OPTIMIZER], flows or None, starts,
+                        horizon=float(options["horizon"]), rungs=int(options["rungs"]),
+                        ratio=float(options["ratio"]), lrs=options["lrs"] or None, scaling=options["scaling"],
+                        metric=options["metric"], method=str(options["method"]), rtol=float(options["rtol"]),
+                        atol=float(options["atol"]))
+    fig = order_figure(study, x=str(options["x"]))
+    out, *data = _order_outputs(options)
+    dpi = int(options["dpi"])
+    writes = [(out, lambda p: save_figure(fig, p, dpi=dpi, description=description))]
+    if data:
+        writes += [(data[0], lambda p: save_npz(p, study.arrays())), (data[1], lambda p: save_json(p, study.summary())),
+                   (data[2], lambda p: save_text(p, study.csv()))]
+    return writes
+
+
+def _flows(v):
+    if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
+        raise ValueError(f"expected a list of flow kinds, got {v!r}")
+    for kind in v:
+        lookup("flow", kind, FLOWS)
+    return list(v)
+
+
+def _numbers(v):
+    if not isinstance(v, (list, tuple)) or not all(_is_number(x) for x in v):
+        raise ValueError(f"expected a list of numbers, got {v!r}")
+    return [_positive(x) for x in v]
+
+
+def _ratio(v):
+    if not _is_number(v) or not (math.isfinite(v) and v > 1):
+        raise ValueError(f"must be a number > 1, got {v!r}")
+    return float(v)
+
+
 COMMANDS: dict[str, Command] = {
     "plot": Command(
         "plot", PLOT_DEFAULTS,
         checks={"landscape": _landscape, "optimizer": _optimizers, "start": _starts,
                 "random_starts": _integer(0, MAX_RANDOM_STARTS), "seed": _integer(0), "steps": _integer(0),
-                "lr": _positive, "rtol": _positive, "atol": _positive, "method": _one_of(METHODS),
-                "time": _one_of(("t", "steps")), "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)),
+                "lr": _positive, "flow": _one_of(tuple(FLOWS)), "rtol": _positive, "atol": _positive,
+                "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)),
                 "dpi": _integer(20, 1200)},
         plan=_plot_outputs, execute=_plot, outputs=("out", "data"), exclusive=(("start", "random_starts"),)),
+    "order": Command(
+        "order", ORDER_DEFAULTS,
+        checks={"landscape": _landscape, "optimizer": _optimizers, "flow": _flows, "start": _starts,
+                "horizon": _positive, "rungs": _integer(2, 40), "ratio": _ratio, "lrs": _numbers,
+                "scaling": _one_of(tuple(SCALINGS)), "metric": _one_of(METRICS), "x": _one_of(tuple(ORDER_AXES)),
+                "method": _one_of(METHODS), "rtol": _positive, "atol": _positive,
+                "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)), "dpi": _integer(20, 1200)},
+        plan=_order_outputs, execute=_order, outputs=("out", "data")),
 }
 
 

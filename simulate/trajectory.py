@@ -57,6 +57,8 @@ class Trajectory:
     time_per_step: np.ndarray
     gtol: float
     stats: dict = field(default_factory=dict)
+    flow: str = ""            # the continuous model's kind (simulate.flows) for a flow; "" for iterates
+    state: dict | None = None  # a flow's whole state at the samples (time-first), e.g. its velocity
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
@@ -87,7 +89,8 @@ class Trajectory:
         if m == 1:
             return self
         stopped = np.where(self.diverged_at >= 0, -(-self.diverged_at // m), -1)
-        return replace(self, t=self.t[::m], x=self.x[::m], f=self.f[::m], diverged_at=stopped)
+        state = None if self.state is None else {k: v[::m] for k, v in self.state.items()}
+        return replace(self, t=self.t[::m], x=self.x[::m], f=self.f[::m], diverged_at=stopped, state=state)
 
     # -- saving ---------------------------------------------------------------------------
     FIELDS = ("t", "x", "f", "status", "message", "diverged_at", "time_per_step")
@@ -114,7 +117,8 @@ class Trajectory:
         from .output import save_npz
 
         stats = {f"stats_{k}": np.asarray(v) for k, v in self.stats.items()}
-        return save_npz(path, {**self.to_arrays(), **stats, "kind": np.array(self.kind), "gtol": np.array(self.gtol),
+        return save_npz(path, {**self.to_arrays(), **stats, "kind": np.array(self.kind), "flow": np.array(self.flow),
+                               "gtol": np.array(self.gtol),
                                "optimizer": np.array(self.optimizer.spec), "landscape": np.array(self.landscape.label)})
 
     @classmethod
@@ -129,7 +133,7 @@ class Trajectory:
         traj = cls.from_arrays(arrays, str(arrays["kind"]), get_optimizer(str(arrays["optimizer"])), land,
                                float(arrays["gtol"]))
         stats = {k[len("stats_"):]: (v.item() if v.ndim == 0 else v) for k, v in arrays.items() if k.startswith("stats_")}
-        return replace(traj, stats=stats)
+        return replace(traj, stats=stats, flow=str(arrays["flow"]) if "flow" in arrays else "")
 
     def summary(self) -> str:
         """One line per member: status, final point and loss."""
@@ -141,7 +145,8 @@ class Trajectory:
         return "\n".join(lines)
 
 
-def finish(kind, t, x, optimizer, landscape, diverged_at, gtol, failed=None, messages=None, stats=None) -> Trajectory:
+def finish(kind, t, x, optimizer, landscape, diverged_at, gtol, failed=None, messages=None, stats=None,
+           time_per_step=None, flow="", state=None) -> Trajectory:
     """Build the record: losses, and a status and message for every member."""
     with np.errstate(all="ignore"):
         f = landscape.value(x)
@@ -167,16 +172,18 @@ def finish(kind, t, x, optimizer, landscape, diverged_at, gtol, failed=None, mes
     if not batch:  # one trajectory: a plain string reads better than a 0-d object array
         message = message[()]
     return Trajectory(t=t, x=x, f=f, status=status, message=message, diverged_at=diverged_at, kind=kind,
-                      optimizer=optimizer, landscape=landscape, time_per_step=np.asarray(optimizer.time_per_step),
-                      gtol=gtol, stats=stats or {})
+                      optimizer=optimizer, landscape=landscape,
+                      time_per_step=np.asarray(optimizer.time_per_step if time_per_step is None else time_per_step),
+                      gtol=gtol, stats=stats or {}, flow=flow, state=state)
 
 
-def sample_times(optimizer: Optimizer, steps: int, batch_shape: tuple[int, ...], per_step: int = 1) -> np.ndarray:
+def sample_times(clock, steps: int, batch_shape: tuple[int, ...], per_step: int = 1) -> np.ndarray:
     """``t = k·h`` for k = 0..steps: ``(T,)``, or ``(T, *batch)`` when h varies across the batch.
 
+    ``clock`` is the time per step h or anything with a ``time_per_step`` (an optimizer, a flow).
     ``per_step > 1`` subdivides every step; every ``per_step``-th time is then exactly ``k·h``.
     """
-    h = np.asarray(optimizer.time_per_step)
+    h = np.asarray(getattr(clock, "time_per_step", clock), dtype=np.float64)
     k = np.arange(steps * per_step + 1, dtype=np.float64) / per_step
     if h.ndim == 0:
         return k * h

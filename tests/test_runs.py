@@ -22,6 +22,8 @@ else:  # pragma: no cover
 SAMPLE_ARGS = {
     "plot": ["plot", "-l", "booth", "-o", "gd(lr=0.05)", "-o", "adam(lr=0.5)", "--random-starts", "2", "--seed", "3",
              "--steps", "15", "--out", "fig.png", "--data", "fig.npz"],
+    "order": ["order", "-l", "quadratic(eigenvalues=(1, 10))", "-o", "gd(lr=0.02)", "-f", "exact", "-f", "modified",
+              "--rungs", "3", "--horizon", "0.2", "--out", "order.png", "--data", "order.npz"],
 }
 
 
@@ -50,7 +52,7 @@ def test_rerun_reproduces_the_data_bit_for_bit(command, in_tmp, capsys):
     (in_tmp / "again").mkdir()
     code, out2, err = cli(capsys, "rerun", record, "--out-dir", "again")
     assert code == 0, err
-    data = [p for p in written if p.endswith((".npz", ".json"))]
+    data = [p for p in written if p.endswith((".npz", ".json", ".csv"))]
     assert data, "every command writes data"
     for name in data:
         assert (in_tmp / name).read_bytes() == (in_tmp / "again" / name).read_bytes(), name
@@ -103,8 +105,8 @@ def test_dumped_config_is_complete_and_reads_back_to_itself(in_tmp, capsys):
     _, second, _ = cli(capsys, "plot", "--config", "dumped.toml", "--dump-config")
     assert first == second
     keys = set(tomllib.loads(first)) | {line.split()[1] for line in first.splitlines() if line.startswith("# ") and "(not set)" in line}
-    assert keys == {"landscape", "optimizer", "start", "random_starts", "seed", "steps", "lr", "method", "rtol", "atol",
-                    "time", "out", "data", "dpi"}
+    assert keys == {"landscape", "optimizer", "start", "random_starts", "seed", "steps", "lr", "flow", "method", "rtol",
+                    "atol", "time", "sharpness", "energy", "out", "data", "dpi"}
 
 
 def test_a_run_record_can_be_given_as_config(in_tmp, capsys):
