@@ -14,7 +14,8 @@ import numpy as np
 from ._inputs import resolve
 from .continuous import integrate
 from .discrete import iterate
-from .flows import flow as make_flow
+from .flows import energy_along, flow as make_flow
+from .sharpness import sharpness_along, stability_threshold
 from .landscapes import Landscape
 from .optimizers import Optimizer, optimizer
 from .spec import parse_spec
@@ -62,6 +63,7 @@ class Experiment:
     rtol: float
     atol: float
     flow: str = ""  # the continuous model's kind asked for ("" = each optimizer's own)
+    panels: tuple[str, ...] = ()  # extra quantities drawn and exported: "sharpness", "energy"
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The numbers behind the figure, keyed as documented in the README (``--data``)."""
@@ -70,13 +72,26 @@ class Experiment:
                "specs": np.array([e.optimizer.spec for e in self.entries]),
                "steps": np.array(self.steps), "method": np.array(self.method),
                "rtol": np.array(self.rtol), "atol": np.array(self.atol), "flow": np.array(self.flow),
-               "flow_kinds": np.array([e.flow.flow for e in self.entries])}
+               "flow_kinds": np.array([e.flow.flow for e in self.entries]), "panels": np.array(self.panels, dtype=str)}
         for i, e in enumerate(self.entries):
             for kind, traj in (("iterates", e.iterates), ("flow", e.flow_at_steps), ("flow_dense", e.flow)):
                 for name, value in traj.to_arrays().items():
                     out[f"{kind}_{name}_{i}"] = value
             out[f"flow_every_{i}"] = np.array(e.flow_every)
             out[f"distance_{i}"] = e.comparison.distance
+            out.update({f"{k}_{i}": v for k, v in self._panel_arrays(e).items()})
+        return out
+
+    def _panel_arrays(self, e: Entry) -> dict[str, np.ndarray]:
+        """Sharpness along the iterates (and its threshold) and the flow's energy, when drawn."""
+        out = {}
+        if "sharpness" in self.panels:
+            out["sharpness"] = sharpness_along(e.iterates)
+            limit = stability_threshold(e.optimizer)
+            out["stability_threshold"] = np.asarray(np.nan if limit is None else limit)
+        if "energy" in self.panels:
+            energy, _ = energy_along(e.flow)
+            out["flow_energy"] = np.full(e.flow.f.shape, np.nan) if energy is None else energy
         return out
 
     def summary(self) -> dict:
@@ -92,8 +107,16 @@ class Experiment:
                                 "final_distance": float(e.comparison.final[idx]),
                                 "max_distance": float(e.comparison.max[idx]),
                                 "max_distance_while_both_finite": float(np.nanmax(distance)) if np.any(np.isfinite(distance)) else None})
-            optimizers.append({"label": e.optimizer.label, "spec": e.optimizer.spec, "flow": e.flow.flow,
-                               "time_per_step": np.asarray(e.iterates.time_per_step), "members": members})
+                if "sharpness" in self.panels:
+                    members[-1]["final_sharpness"] = float(sharpness_along(e.iterates)[(-1, *idx)])
+            entry = {"label": e.optimizer.label, "spec": e.optimizer.spec, "flow": e.flow.flow,
+                     "time_per_step": np.asarray(e.iterates.time_per_step), "members": members}
+            if "sharpness" in self.panels:
+                limit = stability_threshold(e.optimizer)
+                entry["stability_threshold"] = None if limit is None else np.asarray(limit)
+            if "energy" in self.panels:
+                entry["energy"] = energy_along(e.flow)[1] or None
+            optimizers.append(entry)
         return {"landscape": self.landscape.label, "steps": self.steps, "method": self.method,
                 "rtol": self.rtol, "atol": self.atol, "flow": self.flow, "optimizers": optimizers}
 
@@ -120,7 +143,7 @@ class Experiment:
             every = int(a[f"flow_every_{i}"])
             entries.append(Entry(opt, iterates, flow, every, compare(iterates, flow.every(every))))
         return cls(land, a["x0"], int(a["steps"]), tuple(entries), str(a["method"]), float(a["rtol"]), float(a["atol"]),
-                   str(a["flow"]) if "flow" in a else "")
+                   str(a["flow"]) if "flow" in a else "", tuple(str(p) for p in a.get("panels", ())))
 
 
 def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *, lr: float | None = None,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from matplotlib.figure import Figure
@@ -160,4 +160,6 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
         optimizers, lr = default_optimizers(lr), None
     experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, flow=flow, method=method, rtol=rtol,
                                 atol=atol)
+    panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
+    experiment = replace(experiment, panels=panels)  # what --data exports besides the runs
     return PlotResult(experiment, comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy))

@@ -641,6 +641,8 @@ def flow(opt: Optimizer, kind: str | Flow | None = None) -> Flow:
     the ones it has.
     """
     if isinstance(kind, Flow):
+        if kind.optimizer is not opt and kind.optimizer.spec != opt.spec:
+            raise ValueError(f"the flow given is a model of {kind.optimizer.label}, not of {opt.label}")
         return kind
     cls = lookup("flow", kind or opt.default_flow, FLOWS)
     why = cls.unsupported(opt)

@@ -100,13 +100,13 @@ class OrderResult:
 
 
 def _ladder(opt: Optimizer, lrs, rungs: int, ratio: float) -> np.ndarray:
+    if opt.batch_shape:
+        raise ValueError("order() takes an optimizer with scalar hyperparameters (the ladder is the batch)")
     if lrs is None:
         if not (isinstance(rungs, (int, np.integer)) and not isinstance(rungs, bool) and rungs >= 2):
             raise ValueError(f"rungs must be a whole number >= 2, got {rungs!r}")
         if not (np.isfinite(ratio) and ratio > 1):
             raise ValueError(f"ratio must be a number > 1, got {ratio!r}")
-        if opt.batch_shape:
-            raise ValueError("order() takes an optimizer with scalar hyperparameters (the ladder is the batch)")
         return float(opt.lr) / float(ratio) ** np.arange(rungs)
     lrs = np.asarray(lrs, dtype=np.float64).ravel()
     if lrs.size < 2 or not np.all(np.isfinite(lrs) & (lrs > 0)):

@@ -311,3 +311,19 @@ def test_no_energy_is_claimed_where_it_can_rise():
         fl = sim.integrate(spec, Q, X0, steps=5, flow=kind)
         assert energy_along(fl) == (None, ""), spec
     assert energy_along(sim.integrate("adam(lr=0.01)", Q, X0, steps=5, flow="limit"))[1] == "f"
+
+
+def test_plot_data_exports_the_sharpness_and_energy_it_draws(tmp_path):
+    from simulate.flows import energy_along
+    from simulate.sharpness import sharpness_along
+
+    res = sim.plot("scalar-net", ["gd(lr=0.15)", "adam(lr=0.1)"], steps=30, sharpness=True, energy=True)
+    res.save(tmp_path / "f.png", data=tmp_path / "f.npz")
+    data = np.load(tmp_path / "f.npz")
+    gd, adam = res.experiment.entries
+    np.testing.assert_array_equal(data["sharpness_0"], sharpness_along(gd.iterates))
+    assert data["stability_threshold_0"] == pytest.approx(2 / 0.15) and np.isnan(data["stability_threshold_1"])
+    np.testing.assert_array_equal(data["flow_energy_0"], energy_along(gd.flow)[0])
+    assert np.all(np.isnan(data["flow_energy_1"]))  # Adam's lift has no known energy
+    plain = sim.plot("scalar-net", ["gd(lr=0.15)"], steps=5).experiment.arrays()
+    assert not any(k.startswith(("sharpness", "flow_energy")) for k in plain)
