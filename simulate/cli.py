@@ -22,10 +22,12 @@ from .optimizers import OPTIMIZERS
 from .flows import FLOWS, SCALINGS
 from .order import METRICS
 from .plotting import ORDER_AXES
+from .sweep import METRICS as SWEEP_METRICS
 from .runs import COMMANDS, RerunWarning, parse_starts, relocate_outputs, rerun, run, toml_value, validate
 
 PLOT = COMMANDS["plot"].defaults
 ORDER = COMMANDS["order"].defaults
+SWEEP = COMMANDS["sweep"].defaults
 
 app = typer.Typer(
     name="simulate", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -39,6 +41,7 @@ Method = enum.Enum("Method", {m: m for m in METHODS}, type=str)
 Flow = enum.Enum("Flow", {k: k for k in FLOWS}, type=str)
 Scaling = enum.Enum("Scaling", {k: k for k in SCALINGS}, type=str)
 Metric = enum.Enum("Metric", {k: k for k in METRICS}, type=str)
+SweepMetric = enum.Enum("SweepMetric", {k: k for k in SWEEP_METRICS}, type=str)
 OrderAxis = enum.Enum("OrderAxis", {k: k for k in ORDER_AXES}, type=str)
 
 
@@ -184,6 +187,33 @@ def order_cli(
 ):
     """Error of the iterates against a continuous model over a ladder of step sizes: the observed order."""
     _execute(ctx, "order", dump_config, overwrite)
+
+
+@app.command("sweep")
+def sweep_cli(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    landscape: LandscapeOption = SWEEP["landscape"],
+    optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help="Optimizer name or spec, repeatable; the swept hyperparameters come from --vary.  [default: gd momentum nesterov]")] = None,
+    vary: Annotated[Optional[list[str]], typer.Option("--vary", "-v", help="An axis of the grid, once or twice (two make a heat map): NAME=START:STOP:NUM (linear), NAME=START:STOP:NUM:log, or NAME=V1,V2,... NAME is a hyperparameter (lr, momentum, beta1, beta2, eps, ...) or a start coordinate (x, y, x1, ...).  [default: lr=1e-5:1e-2:61:log]")] = None,
+    start: Annotated[Optional[list[str]], typer.Option("--start", "-s", help="The start point, e.g. --start=-1.5,2; coordinates that an axis sweeps are taken from the axis.  [default: the landscape's]")] = None,
+    steps: Annotated[int, typer.Option(min=0, help="Number of discrete steps per cell.")] = SWEEP["steps"],
+    metric: Annotated[Optional[SweepMetric], typer.Option(help="What the figure shows (the table has every metric): " + "; ".join(f"{k}: {v}" for k, v in SWEEP_METRICS.items()) + ".  [default: minimum for a sweep of x and y (basins), else final_loss]")] = None,
+    tol: Annotated[float, typer.Option(help="Tolerance of steps_to_tol: f − f* <= tol (|∇f| <= tol where no minimum is listed).")] = SWEEP["tol"],
+    near: Annotated[Optional[float], typer.Option(help="How close the last point must be to a listed minimum to have reached it.  [default: 1% of the plot box's largest side]")] = None,
+    flow: Annotated[Optional[Flow], typer.Option("--flow", "-f", help="Also integrate this continuous model from every cell: its endpoint gets the same metrics, and flow_distance is measured.")] = None,
+    method: MethodOption = SWEEP["method"],
+    rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver.")] = SWEEP["rtol"],
+    atol: AtolOption = SWEEP["atol"],
+    record_every: Annotated[int, typer.Option(min=0, help="Keep every m-th point of every path in --data (0: keep none; memory grows with it).")] = SWEEP["record_every"],
+    out: OutOption = Path(SWEEP["out"]),
+    data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz (every metric over the grid), a .json summary and a .csv table (one row per member and cell) beside it.")] = None,
+    dpi: DpiOption = SWEEP["dpi"],
+    dump_config: DumpOption = False,
+    overwrite: OverwriteOption = False,
+):
+    """Every optimizer over a grid of hyperparameters or start points in one vectorized run: a metric per cell."""
+    _execute(ctx, "sweep", dump_config, overwrite)
 
 
 @app.command("rerun")

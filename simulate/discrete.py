@@ -7,7 +7,7 @@ import numpy as np
 from ._inputs import resolve
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
-__all__ = ["iterate"]
+__all__ = ["iterate", "advance"]
 
 
 def _escaped(x: np.ndarray, radius: float) -> np.ndarray:
@@ -28,33 +28,60 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
     batch shape, or a :class:`~simulate.flows.Flow`, e.g. heavy ball on the oscillator clock √lr).
     """
     opt, landscape, x0 = resolve(opt, landscape, x0)
-    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"steps must be a whole number >= 0, got {steps!r}")
+    check_steps(steps)
     radius = default_escape_radius(landscape) if escape_radius is None else float(escape_radius)
-    check_record_size(steps + 1, np.broadcast_shapes(x0.shape[:-1], opt.batch_shape) + x0.shape[-1:])
-    state = opt.init(x0)
-    x = state["x"]
-    batch = x.shape[:-1]
-    xs = np.full((steps + 1,) + x.shape, np.nan)
-    xs[0] = x
-    with np.errstate(all="ignore"):  # overflow in a diverging member is data, not a warning
-        diverged_at = np.where(_escaped(x, radius), 0, -1)  # a start outside the ball diverged at once
-        for k in range(1, steps + 1):
-            active = diverged_at < 0
-            if not active.any():
-                break  # every member has stopped: the remaining samples stay NaN
-            new = opt.step(state, landscape, k)
-            xk = new["x"]
-            escaped = _escaped(xk, radius) & active
-            if active.all() and not escaped.any():  # the common case: nothing to mask
-                xs[k] = xk
-                state = new
-                continue
-            diverged_at[escaped] = k
-            xs[k] = np.where(active[..., None], xk, np.nan)
-            keep = (diverged_at < 0)[..., None]
-            state = {name: np.where(keep, new[name], state[name]) for name in state}
+    batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
+    check_record_size(steps + 1, batch + x0.shape[-1:])
+    xs = np.full((steps + 1,) + batch + x0.shape[-1:], np.nan)
+
+    def record(k, x, diverged_at):
+        if diverged_at is None:  # nothing stopped: no mask to build
+            xs[k] = x
+        else:  # the sample that triggered a stop is kept; later ones stay NaN
+            xs[k] = np.where(((diverged_at < 0) | (diverged_at == k))[..., None], x, np.nan)
+
+    diverged_at = advance(opt, landscape, x0, steps, radius, record)
     clock = np.asarray(getattr(time_per_step, "time_per_step", opt.time_per_step if time_per_step is None
                                    else time_per_step), dtype=np.float64)
     return finish("iterates", sample_times(clock, steps, batch), xs, opt, landscape, diverged_at, gtol,
                   stats={"escape_radius": radius}, time_per_step=clock)
+
+
+def check_steps(steps) -> None:
+    if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
+        raise ValueError(f"steps must be a whole number >= 0, got {steps!r}")
+
+
+def advance(opt, landscape, x0, steps: int, radius: float, visit) -> np.ndarray:
+    """Take ``steps`` updates of the batch and call ``visit(k, x_k, diverged_at)`` after each
+    (and for the start, k = 0); return ``diverged_at`` per member (-1 if never).
+
+    A member that becomes non-finite or leaves the ball of ``radius`` is frozen at step k:
+    ``diverged_at == k`` for the visit that sees its escaping value, and its later ``x_k`` are
+    stale. ``diverged_at`` is passed as ``None`` while no member has stopped (the common case,
+    so a visitor needs no mask) and is the live array otherwise: read it, don't keep it. The
+    loop ends early once every member has stopped.
+    """
+    state = opt.init(x0)
+    x = state["x"]
+    with np.errstate(all="ignore"):  # overflow in a diverging member is data, not a warning
+        diverged_at = np.where(_escaped(x, radius), 0, -1)  # a start outside the ball diverged at once
+        stopped = bool((diverged_at >= 0).any())
+        visit(0, x, diverged_at if stopped else None)
+        for k in range(1, steps + 1):
+            active = diverged_at < 0
+            if stopped and not active.any():
+                break  # every member has stopped: nothing left to visit
+            new = opt.step(state, landscape, k)
+            xk = new["x"]
+            escaped = _escaped(xk, radius) & active
+            if not stopped and not escaped.any():
+                state = new
+                visit(k, xk, None)
+                continue
+            stopped = True
+            diverged_at[escaped] = k
+            keep = (diverged_at < 0)[..., None]
+            state = {name: np.where(keep, new[name], state[name]) for name in state}
+            visit(k, xk, diverged_at)
+    return diverged_at

@@ -10,13 +10,15 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 
 from .experiment import Experiment, run_experiment
+from .heatmaps import metric_label, metric_norm, plot_basins, plot_sweep
+from .sweep import Sweep, start_coordinates
 from .optimizers import Optimizer, optimizer
 from .output import save_figure
 from .flows import energy_along
 from .plotting import (loss_offset, plot_energy, plot_landscape, plot_loss, plot_minima, plot_path, plot_sharpness,
                        plot_start)
 
-__all__ = ["comparison_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
+__all__ = ["comparison_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
 
 # The figure `simulate plot` draws with no arguments: three methods, each visibly following (or
 # circling) its own flow into one of Himmelblau's four minima.
@@ -163,3 +165,39 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
     experiment = replace(experiment, panels=panels)  # what --data exports besides the runs
     return PlotResult(experiment, comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy))
+
+
+def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True, figsize=None) -> Figure:
+    """A sweep drawn whole: a 1-D grid as one panel with a line per member; a 2-D grid as one heat
+    map per member on a shared colour scale (the basins of attraction, for ``metric="minimum"``).
+
+    ``metric`` defaults to ``minimum`` for a sweep over two start coordinates, else ``final_loss``.
+    """
+    start_axes = {a.name for a in sweep.axes} <= set(start_coordinates(sweep.landscape))
+    metric = metric or ("minimum" if start_axes and len(sweep.axes) == 2 else "final_loss")
+    sweep.metric(metric)  # an unknown metric fails here, with the valid ones
+    title = f"{sweep.landscape.label}, {sweep.steps} steps"
+    if len(sweep.axes) == 1:
+        fig = Figure(figsize=figsize or (8, 5), layout="constrained")
+        ax = fig.add_subplot()
+        for i in range(len(sweep.members)):
+            plot_sweep(sweep, metric, i, ax, theory=theory, color=f"C{i}")
+        ax.legend(fontsize=7, loc="best", framealpha=0.85)
+        ax.set_title(f"{metric_label(sweep, metric)} against {sweep.axes[0].name}: {title}", fontsize=10)
+        return fig
+    n = len(sweep.members)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig = Figure(figsize=figsize or (5.2 * cols + 1, 4.4 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    norm = None if metric == "minimum" else metric_norm(sweep, metric)
+    for i in range(n):
+        if metric == "minimum":
+            plot_basins(sweep, i, axes[i])
+        else:
+            plot_sweep(sweep, metric, i, axes[i], theory=theory, norm=norm, colorbar=i == n - 1)
+    for ax in axes[n:]:
+        ax.set_visible(False)
+    what = "basins of attraction" if metric == "minimum" else metric_label(sweep, metric)
+    fig.suptitle(f"{what}: {title}", fontsize=11)
+    return fig

@@ -26,13 +26,14 @@ import numpy as np
 from ._names import lookup, suggest
 from .config import ConfigError, dumps, line_of, read_record
 from .continuous import METHODS
-from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, plot
+from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, plot, sweep_figure
 from .landscapes import landscape as get_landscape
 from .optimizers import optimizer as get_optimizer
 from .flows import FLOWS, SCALINGS
 from .order import METRICS, order_figure, order_study
 from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_npz, save_text
 from .plotting import ORDER_AXES
+from .sweep import METRICS as SWEEP_METRICS, parse_axis, sweep
 
 __all__ = ["COMMANDS", "Command", "RerunWarning", "run", "rerun", "validate", "record_path", "parse_starts",
            "relocate_outputs", "toml_value"]
@@ -195,13 +196,20 @@ PLOT_DEFAULTS = {
 }
 
 
-def _plot_outputs(options: dict) -> list[Path]:
-    out = Path(str(options["out"]))
-    paths = [out]
-    if options.get("data"):
-        data = Path(str(options["data"]))
-        paths += [data, data.with_suffix(".json")]
-    return paths
+def _outputs(*beside: str) -> Callable[[dict], list[Path]]:
+    """The figure, and with ``data`` the .npz and the files of these suffixes beside it."""
+
+    def plan(options: dict) -> list[Path]:
+        paths = [Path(str(options["out"]))]
+        if options.get("data"):
+            data = Path(str(options["data"]))
+            paths += [data, *(data.with_suffix(s) for s in beside)]
+        return paths
+
+    return plan
+
+
+_plot_outputs = _outputs(".json")
 
 
 def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
@@ -233,12 +241,7 @@ ORDER_DEFAULTS = {
 ORDER_DEFAULT_OPTIMIZER, ORDER_DEFAULT_FLOWS = "gd(lr=0.01)", ("exact", "modified", "modified2")
 
 
-def _order_outputs(options: dict) -> list[Path]:
-    paths = [Path(str(options["out"]))]
-    if options.get("data"):
-        data = Path(str(options["data"]))
-        paths += [data, data.with_suffix(".json"), data.with_suffix(".csv")]
-    return paths
+_order_outputs = _outputs(".json", ".csv")
 
 
 def _order(options: dict, description: str) -> list[tuple[Path, Callable]]:
@@ -261,6 +264,64 @@ def _order(options: dict, description: str) -> list[tuple[Path, Callable]]:
         writes += [(data[0], lambda p: save_npz(p, study.arrays())), (data[1], lambda p: save_json(p, study.summary())),
                    (data[2], lambda p: save_text(p, study.csv()))]
     return writes
+
+
+# -- sweep -------------------------------------------------------------------------------------------
+SWEEP_DEFAULTS = {
+    "landscape": "rosenbrock", "optimizer": None, "vary": None, "start": None, "steps": 1000, "metric": None,
+    "tol": 1e-6, "near": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "record_every": 0,
+    "out": "simulate_sweep.png", "data": None, "dpi": 150,
+}
+#: With no optimizer and no axis, ``simulate sweep`` shows which learning rates converge, crawl or
+#: diverge on Rosenbrock's valley for GD, heavy ball and Nesterov, with their stability thresholds.
+SWEEP_DEFAULT_OPTIMIZERS = ("gd", "momentum", "nesterov")
+SWEEP_DEFAULT_AXES = ("lr=1e-5:1e-2:61:log",)
+_sweep_outputs = _outputs(".json", ".csv")
+
+
+def _sweep(options: dict, description: str) -> list[tuple[Path, Callable]]:
+    starts = parse_starts(options["start"])
+    if starts is not None and np.ndim(starts) != 1:
+        raise ValueError("sweep takes one start point; sweep start coordinates with --vary x=... --vary y=...")
+    result = sweep(options["optimizer"] or list(SWEEP_DEFAULT_OPTIMIZERS), options["landscape"],
+                   options["vary"] or list(SWEEP_DEFAULT_AXES), start=starts, steps=int(options["steps"]),
+                   tol=float(options["tol"]), near=options["near"], flow=options["flow"],
+                   record_every=int(options["record_every"]), method=str(options["method"]),
+                   rtol=float(options["rtol"]), atol=float(options["atol"]))  # the progress bar shows on a terminal only
+    fig = sweep_figure(result, options["metric"])
+    out, *data = _sweep_outputs(options)
+    dpi = int(options["dpi"])
+    writes = [(out, lambda p: save_figure(fig, p, dpi=dpi, description=description))]
+    if data:
+        writes += [(data[0], lambda p: save_npz(p, result.arrays())),
+                   (data[1], lambda p: save_json(p, {"summary": result.summary(), **_sweep_json(result)})),
+                   (data[2], lambda p: save_text(p, result.csv()))]
+    return writes
+
+
+def _sweep_json(result) -> dict:
+    """Per member: counts of diverged, converged and unfinished cells, and the best cell."""
+    out = {"axes": {a.name: a.spec for a in result.axes}, "criterion": result.criterion, "members": {}}
+    for i, label in enumerate(result.members):
+        loss = result.metrics["final_loss"][i]
+        best = None
+        if np.any(np.isfinite(loss)):
+            cell = np.unravel_index(np.nanargmin(loss), loss.shape)
+            best = {"final_loss": float(loss[cell]), **{a.name: float(a.values[j]) for a, j in zip(result.axes, cell)}}
+        out["members"][label] = {
+            "kind": result.kinds[i], "cells": int(loss.size), "diverged": int(result.metrics["diverged"][i].sum()),
+            "at_minimum": int((result.metrics["minimum"][i] >= 0).sum()), "best": best}
+    return out
+
+
+def _axes_specs(v):
+    if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
+        raise ValueError(f"expected a list of axes such as lr=1e-4:1e-1:50:log, got {v!r}")
+    if len(v) > 2:
+        raise ValueError(f"a sweep has one or two axes, got {len(v)}")
+    for spec in v:
+        parse_axis(spec)
+    return list(v)
 
 
 def _flows(v):
@@ -300,6 +361,14 @@ COMMANDS: dict[str, Command] = {
                 "method": _one_of(METHODS), "rtol": _positive, "atol": _positive,
                 "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)), "dpi": _integer(20, 1200)},
         plan=_order_outputs, execute=_order, outputs=("out", "data")),
+    "sweep": Command(
+        "sweep", SWEEP_DEFAULTS,
+        checks={"landscape": _landscape, "optimizer": _optimizers, "vary": _axes_specs, "start": _starts,
+                "steps": _integer(0), "metric": _one_of(tuple(SWEEP_METRICS)), "tol": _positive, "near": _positive,
+                "flow": _one_of(tuple(FLOWS)), "method": _one_of(METHODS), "rtol": _positive, "atol": _positive,
+                "record_every": _integer(0), "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)),
+                "dpi": _integer(20, 1200)},
+        plan=_sweep_outputs, execute=_sweep, outputs=("out", "data")),
 }
 
 

@@ -24,6 +24,8 @@ SAMPLE_ARGS = {
              "--steps", "15", "--out", "fig.png", "--data", "fig.npz"],
     "order": ["order", "-l", "quadratic(eigenvalues=(1, 10))", "-o", "gd(lr=0.02)", "-f", "exact", "-f", "modified",
               "--rungs", "3", "--horizon", "0.2", "--out", "order.png", "--data", "order.npz"],
+    "sweep": ["sweep", "-l", "himmelblau", "-o", "gd", "-o", "adam", "--vary", "lr=0.001:0.1:3:log", "--vary", "x=-1,1",
+              "--steps", "20", "--flow", "exact", "--record-every", "5", "--out", "sweep.png", "--data", "sweep.npz"],
 }
 
 

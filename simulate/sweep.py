@@ -1,0 +1,527 @@
+"""Sweeps: one vectorized run over a grid of hyperparameters and start points, measured as it goes.
+
+``sweep(optimizers, landscape, axes)`` turns each axis (a hyperparameter such as ``lr``,
+``momentum``, ``beta1``, ``eps``, or a start coordinate ``x``/``y``/``x1``…) into an array along its
+own grid dimension; the optimizer's hyperparameters and the start then broadcast against one
+another, so the whole grid is a single batch for :func:`~simulate.discrete.advance`, not a Python
+loop over configurations. Metrics are accumulated step by step (memory is the grid, not the
+run); whole paths are kept only when asked for, every ``record_every`` steps. With ``flow=KIND``
+the continuous model of every cell is integrated to the cell's final time as well: its endpoint
+gets the same metrics as the iterates, and ``flow_distance`` says how far apart the two ended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._inputs import resolve
+from ._names import UnknownNameError, suggest
+from .continuous import integrate
+from .discrete import advance, check_steps
+from .flows import flow as make_flow
+from .landscapes import Landscape, landscape as get_landscape
+from .optimizers import Optimizer, _fmt, optimizer as get_optimizer
+from .progress import progress_bar
+from .trajectory import check_record_size, default_escape_radius
+
+__all__ = ["Axis", "Sweep", "sweep", "METRICS", "SCALES", "parse_axis", "start_coordinates"]
+
+#: What every grid cell gets, for the iterates and (where it applies) for the flow's endpoint.
+METRICS = {
+    "final_loss": "f at the last step (NaN where the run diverged)",
+    "distance": "distance from the last point to the nearest listed minimum",
+    "steps_to_tol": "first step at which the criterion (f − f* <= tol, or |∇f| <= tol) holds; −1 if never",
+    "diverged": "1 where the run became non-finite or left the escape ball",
+    "diverged_at": "the step at which it did; −1 if it never did",
+    "minimum": "index of the listed minimum within `near` of the last point; −1 none (unfinished), −2 diverged",
+    "rate": "per-step contraction of the distance to the nearest minimum over the second half of the run",
+    "flow_distance": "|x_K − x(t_K)|: distance between the last iterate and the flow at the same time",
+}
+#: Metrics that hold integers (the others are float64).
+INTEGER_METRICS = ("steps_to_tol", "diverged", "diverged_at", "minimum")
+SCALES = ("linear", "log", "list")
+
+#: The largest grid one sweep takes (cells × optimizers): beyond it, a clear error before any work.
+MAX_CELLS = 10_000_000
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One grid dimension: a hyperparameter or a start coordinate, and its values.
+
+    ``scale`` says how the values were made and how to draw them: ``linear`` (evenly spaced),
+    ``log`` (geometrically spaced, drawn on a log axis) or ``list`` (as given).
+    """
+
+    name: str
+    values: np.ndarray
+    scale: str = "list"
+
+    def __post_init__(self):
+        values = np.array(self.values, dtype=np.float64).reshape(-1)
+        if values.size == 0:
+            raise ValueError(f"axis {self.name}: no values")
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"axis {self.name}: values must be finite")
+        if self.scale not in SCALES:
+            raise ValueError(suggest("axis scale", self.scale, SCALES))
+        if self.scale == "log" and np.any(values <= 0):
+            raise ValueError(f"axis {self.name}: a log axis needs values > 0")
+        values.setflags(write=False)
+        object.__setattr__(self, "values", values)
+
+    @classmethod
+    def linear(cls, name: str, start: float, stop: float, num: int) -> Axis:
+        """``num`` evenly spaced values from ``start`` to ``stop`` inclusive."""
+        return cls(name, np.linspace(start, stop, _count(name, num)), "linear")
+
+    @classmethod
+    def log(cls, name: str, start: float, stop: float, num: int) -> Axis:
+        """``num`` geometrically spaced values from ``start`` to ``stop`` inclusive (both > 0)."""
+        if not (start > 0 and stop > 0):
+            raise ValueError(f"axis {name}: a log range needs start and stop > 0, got {start:g}, {stop:g}")
+        return cls(name, np.geomspace(start, stop, _count(name, num)), "log")
+
+    def __len__(self) -> int:
+        return self.values.size
+
+    @property
+    def spec(self) -> str:
+        """The text :func:`parse_axis` reads back into this axis."""
+        v = self.values
+        if self.scale in ("linear", "log") and v.size > 1:
+            return f"{self.name}={float(v[0])!r}:{float(v[-1])!r}:{v.size}" + (":log" if self.scale == "log" else "")
+        return f"{self.name}=" + ",".join(repr(float(x)) for x in v)
+
+
+def _count(name: str, num) -> int:
+    if isinstance(num, bool) or not float(num).is_integer() or not 1 <= int(num) <= 100_000:
+        raise ValueError(f"axis {name}: the number of values must be a whole number in [1, 100000], got {num!r}")
+    return int(num)
+
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+
+def parse_axis(text: str) -> Axis:
+    """``NAME=START:STOP:NUM`` (linear), ``NAME=START:STOP:NUM:log``, or ``NAME=V1,V2,...``.
+
+    >>> parse_axis("lr=1e-4:1e-1:4:log").values
+    array([0.0001, 0.001 , 0.01  , 0.1   ])
+    """
+    if isinstance(text, Axis):
+        return text
+    name, sep, rest = str(text).partition("=")
+    name, rest = name.strip(), rest.strip()
+    if not sep or not name or not rest:
+        raise ValueError(f"axis {text!r}: write NAME=START:STOP:NUM[:log] or NAME=V1,V2,...")
+    parts = [p.strip() for p in rest.split(":")]
+    if len(parts) == 1:
+        values = [p.strip() for p in rest.split(",")]
+        bad = [v for v in values if not re.fullmatch(_NUMBER, v)]
+        if bad:
+            raise ValueError(f"axis {name}: {bad[0]!r} is not a number")
+        return Axis(name, [float(v) for v in values], "list")
+    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("log", "linear")):
+        raise ValueError(f"axis {name}: a range is START:STOP:NUM or START:STOP:NUM:log, got {rest!r}")
+    for p in parts[:2]:
+        if not re.fullmatch(_NUMBER, p):
+            raise ValueError(f"axis {name}: {p!r} is not a number")
+    if not re.fullmatch(r"\d+", parts[2]):
+        raise ValueError(f"axis {name}: the number of values must be a whole number, got {parts[2]!r}")
+    make = Axis.log if len(parts) == 4 and parts[3] == "log" else Axis.linear
+    return make(name, float(parts[0]), float(parts[1]), int(parts[2]))
+
+
+# -- what an axis name refers to ------------------------------------------------------------------
+def start_coordinates(landscape: Landscape) -> dict[str, int]:
+    """Axis names of the start's coordinates: ``x1 … xd``, and ``x``, ``y`` (``z``) up to d = 3."""
+    names = {f"x{i + 1}": i for i in range(landscape.dim)}
+    if landscape.dim <= 3:
+        names.update({"xyz"[i]: i for i in range(landscape.dim)})
+    return names
+
+
+def _hyperparameters(opt: Optimizer) -> dict[str, tuple[str, int | None]]:
+    """Sweepable names -> (field, index in a pair): ``lr``, ``momentum``, ``beta1``, ``betas[0]``, ..."""
+    out = {}
+    for f in opt._numeric:
+        if f in opt._pairs:
+            for i in range(2):
+                out[f"{f}[{i}]"] = (f, i)
+                if f == "betas":
+                    out[f"beta{i + 1}"] = (f, i)
+        else:
+            out[f] = (f, None)
+    return out
+
+
+def _with_axis(opt: Optimizer, name: str, values: np.ndarray) -> Optimizer:
+    f, i = _hyperparameters(opt)[name]
+    if i is None:
+        return dataclasses.replace(opt, **{f: values})
+    pair = list(getattr(opt, f))
+    pair[i] = values
+    return dataclasses.replace(opt, **{f: tuple(pair)})
+
+
+def _along(values: np.ndarray, i: int, ndim: int) -> np.ndarray:
+    """``values`` as an array along grid dimension ``i`` of ``ndim``."""
+    return values.reshape([-1 if j == i else 1 for j in range(ndim)])
+
+
+# -- the result ---------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Sweep:
+    """Metrics over a grid: ``metrics[name]`` is ``(M, *grid)`` for the M members (each optimizer's
+    iterates, then, with a flow, each optimizer's flow endpoint), ``grid = tuple(len(a) for a in axes)``.
+
+    ``paths`` (only with ``record_every``) is ``(M, T, *grid, d)`` at steps ``path_steps``.
+    """
+
+    axes: tuple[Axis, ...]
+    landscape: Landscape
+    optimizers: tuple[Optimizer, ...]   # one per member, with its grid of hyperparameters
+    members: tuple[str, ...]            # labels
+    kinds: tuple[str, ...]              # "iterates" or "flow"
+    start: np.ndarray                   # (*grid, d)
+    steps: int
+    tol: float
+    near: float
+    criterion: str
+    metrics: dict
+    flow: str = ""
+    paths: np.ndarray | None = None
+    path_steps: np.ndarray | None = None
+    stats: dict = field(default_factory=dict)
+    #: λmax(∇²f) at the listed minimum nearest the start, when no axis moves the start (else NaN):
+    #: the curvature the stability thresholds of the figure are drawn against.
+    reference_sharpness: float = float("nan")
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        return tuple(len(a) for a in self.axes)
+
+    def member(self, which) -> int:
+        """A member's index from its index or label (an optimizer's label, or ``label + " flow"``)."""
+        if isinstance(which, (int, np.integer)):
+            if not -len(self.members) <= which < len(self.members):
+                raise IndexError(f"member {which} out of range: this sweep has {len(self.members)}")
+            return int(which) % len(self.members)
+        if which in self.members:
+            return self.members.index(which)
+        raise UnknownNameError(suggest("sweep member", str(which), self.members))
+
+    def metric(self, name: str, member=0) -> np.ndarray:
+        """One metric over the grid for one member."""
+        if name not in self.metrics:
+            raise UnknownNameError(suggest("metric", name, self.metrics))
+        return self.metrics[name][self.member(member)]
+
+    def grid(self) -> list[np.ndarray]:
+        """Each axis's values broadcast over the grid (``np.meshgrid(..., indexing="ij")``)."""
+        return np.meshgrid(*(a.values for a in self.axes), indexing="ij")
+
+    # -- export ----------------------------------------------------------------------------
+    def columns(self) -> dict[str, np.ndarray]:
+        """The table as columns, one row per (member, cell): member, the axes, every metric."""
+        n = int(np.prod(self.grid_shape))
+        m = len(self.members)
+        cols = {"member": np.repeat(np.asarray(self.members, dtype=object), n),
+                "kind": np.repeat(np.asarray(self.kinds, dtype=object), n)}
+        for a, g in zip(self.axes, self.grid()):
+            cols[a.name] = np.tile(g.reshape(-1), m)
+        for name, values in self.metrics.items():
+            cols[name] = values.reshape(-1)
+        return cols
+
+    def csv(self) -> str:
+        """The table as CSV text (full float precision, NaN as ``nan``)."""
+        cols = self.columns()
+        lines = [",".join(cols)]
+        for row in zip(*cols.values()):
+            lines.append(",".join(_csv_cell(v) for v in row))
+        return "\n".join(lines) + "\n"
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything as named arrays, for an ``.npz``: axes, metrics ``(M, *grid)``, starts, paths."""
+        out = {f"axis_{i}_{a.name}": a.values for i, a in enumerate(self.axes)}
+        out.update(axes=np.array([a.name for a in self.axes]), axis_scales=np.array([a.scale for a in self.axes]),
+                   members=np.array(self.members), kinds=np.array(self.kinds), start=self.start,
+                   landscape=np.array(self.landscape.label), steps=np.array(self.steps), tol=np.array(self.tol),
+                   near=np.array(self.near), criterion=np.array(self.criterion), flow=np.array(self.flow),
+                   reference_sharpness=np.array(self.reference_sharpness),
+                   minima=self.landscape.minima)
+        out.update(self.metrics)
+        if self.paths is not None:
+            out.update(paths=self.paths, path_steps=self.path_steps)
+        return out
+
+    def summary(self) -> str:
+        """A few lines per member: how many cells diverged, reached a minimum, met the tolerance."""
+        cells = int(np.prod(self.grid_shape))
+        axes = " × ".join(f"{a.name} ({len(a)} {a.scale})" for a in self.axes)
+        lines = [f"sweep over {axes} on {self.landscape.label}, {self.steps} steps: {cells} cells per member"]
+        for i, label in enumerate(self.members):
+            diverged = int(self.metrics["diverged"][i].sum())
+            reached = int((self.metrics["minimum"][i] >= 0).sum())
+            loss = self.metrics["final_loss"][i]
+            best = f"{np.nanmin(loss):.3g}" if np.any(np.isfinite(loss)) else "-"
+            line = f"  {label}: {diverged} diverged, {reached} at a listed minimum, best final loss {best}"
+            if self.kinds[i] == "iterates":
+                hit = int((self.metrics["steps_to_tol"][i] >= 0).sum())
+                line += f", {hit} met {self.criterion}"
+            lines.append(line)
+        return "\n".join(lines)
+
+
+def _csv_cell(v) -> str:
+    if isinstance(v, str):
+        return '"' + v.replace('"', '""') + '"' if ("," in v or '"' in v) else v
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v))
+    return str(v)
+
+
+# -- the run ------------------------------------------------------------------------------------
+def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: float = 1e-6,
+          near: float | None = None, flow: str | None = None, record_every: int = 0,
+          escape_radius: float | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
+          progress: bool | None = None) -> Sweep:
+    """Run every optimizer over the grid spanned by ``axes`` and measure each cell (see :data:`METRICS`).
+
+    ``optimizers``: one or several names, specs or :class:`~simulate.optimizers.Optimizer` objects
+    with scalar hyperparameters (the grid supplies the arrays). ``axes``: one or more
+    :class:`Axis`, ``"NAME=START:STOP:NUM[:log]"`` / ``"NAME=V1,V2"`` strings, or a mapping
+    ``{name: values}``; a name is a hyperparameter every optimizer has, or a start coordinate
+    (``x``, ``y``, ``x1`` …). ``start`` fills the coordinates no axis sets (default: the landscape's).
+    ``tol`` is the criterion of ``steps_to_tol``: ``f − f* <= tol`` where the landscape lists its
+    minima (f* the lowest), ``|∇f| <= tol`` otherwise. ``near``: how close the last point must be
+    to a listed minimum to count as reaching it (default 1% of the plot box's largest side).
+    ``flow``: also integrate this continuous model (a kind from :data:`simulate.flows.FLOWS`) from
+    every cell to its final time, with ``method``/``rtol``/``atol``. ``record_every``: keep every
+    m-th point of every path (0: keep none). ``progress``: a progress bar (default: only on a terminal).
+    Divergence is data (``diverged``, ``diverged_at``); nothing is clipped and nothing raises.
+    """
+    land = landscape if isinstance(landscape, Landscape) else get_landscape(landscape)
+    opts = _optimizers(optimizers)
+    axes = _axes(axes)
+    check_steps(steps)
+    tol = _positive("tol", tol)
+    if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or record_every < 0:
+        raise ValueError(f"record_every must be a whole number >= 0, got {record_every!r}")
+    near = 0.01 * float(np.max(np.diff(land.bounds, axis=1))) if near is None else _positive("near", near)
+    coords = start_coordinates(land)
+    names = [a.name for a in axes]
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"axis {name} is given twice")
+    known = set(coords)
+    for opt in opts:
+        if opt.batch_shape:
+            raise ValueError(f"{opt.display_name}: give scalar hyperparameters; the sweep's axes make the grid")
+        params = _hyperparameters(opt)
+        known |= set(params)
+        for name in names:
+            if name not in coords and name not in params:
+                valid = sorted(set(params) | set(coords))
+                raise UnknownNameError(suggest("axis", name, valid).replace(
+                    f"unknown axis {name!r}", f"{opt.display_name} has no hyperparameter {name!r} and "
+                    f"{land.name} no coordinate of that name").replace("Valid:", "Sweepable:"))
+    grid = tuple(len(a) for a in axes)
+    cells = int(np.prod(grid))
+    if cells * len(opts) * (2 if flow else 1) > MAX_CELLS:
+        raise ValueError(f"this sweep has {cells * len(opts)} cells; the limit is {MAX_CELLS}")
+
+    _, land, base = resolve(opts[0], land, start)
+    if base.ndim != 1:
+        raise ValueError("start must be one point (d,); sweep start coordinates with axes named x, y, ...")
+    x0 = np.array(np.broadcast_to(base, grid + base.shape))
+    for i, a in enumerate(axes):
+        if a.name in coords:
+            x0[..., coords[a.name]] = _along(a.values, i, len(grid))
+    gridded = []
+    for opt in opts:
+        for i, a in enumerate(axes):
+            if a.name not in coords:
+                opt = _with_axis(opt, a.name, _along(a.values, i, len(grid)))
+        gridded.append(opt)
+    if record_every:
+        check_record_size(len(opts) * (steps // record_every + 2), grid + base.shape)
+
+    radius = default_escape_radius(land) if escape_radius is None else _positive("escape_radius", escape_radius)
+    fstar = float(np.min(land.value(land.minima))) if len(land.minima) else None
+    criterion = f"f − f* <= {tol:g}" if fstar is not None else f"|∇f| <= {tol:g}"
+    results, paths = [], []
+    with progress_bar(len(opts) * steps, "sweep", enabled=progress) as bar:
+        for opt in gridded:
+            acc = _Accumulator(land, steps, tol, fstar, record_every, grid, bar)
+            diverged_at = advance(opt, land, x0, steps, radius, acc.visit)
+            results.append(acc.metrics(diverged_at, near))
+            paths.append(acc.path)
+            bar.advance(steps - acc.last_step)  # a run that stopped early
+    swept = {a.name for a in axes} - set(coords)
+    members = [_member_label(o, swept) for o in opts]
+    kinds = ["iterates"] * len(opts)
+    stats = {"escape_radius": radius}
+    if flow:
+        for opt, label, res in zip(gridded, list(members), list(results)):
+            clock = np.broadcast_to(make_flow(opt, flow).time_per_step, grid)
+            end = integrate(opt, land, x0, t=np.stack([np.zeros(grid), steps * clock]), flow=flow, method=method,
+                            rtol=rtol, atol=atol, escape_radius=radius)
+            xf = end.x[-1]
+            with np.errstate(invalid="ignore"):
+                res["flow_distance"] = np.linalg.norm(res["_last"] - xf, axis=-1)  # NaN where either stopped
+            results.append(_endpoint_metrics(land, xf, end.diverged_at >= 0, near))
+            members.append(f"{label} flow")
+            kinds.append("flow")
+        stats.update(method=method, rtol=rtol, atol=atol)
+    for res in results:
+        res.pop("_last", None)
+    metrics = {}
+    for name in METRICS:
+        if any(name in r for r in results):
+            dtype = np.int64 if name in INTEGER_METRICS else np.float64
+            fill = -1 if name in INTEGER_METRICS else np.nan
+            metrics[name] = np.stack([np.asarray(r.get(name, np.full(grid, fill)), dtype=dtype) for r in results])
+    recorded = None
+    path_steps = None
+    if record_every:
+        path_steps = _recorded_steps(steps, record_every)
+        recorded = np.stack(paths)
+    reference = np.nan
+    if len(land.minima) and not any(a.name in coords for a in axes):
+        from .sharpness import sharpness
+
+        reference = float(sharpness(land, land.minima[_nearest(land, base)[1]]))
+    return Sweep(axes=tuple(axes), landscape=land, optimizers=tuple(gridded) * (2 if flow else 1),
+                 members=tuple(members), kinds=tuple(kinds), start=x0, steps=steps, tol=tol, near=near,
+                 criterion=criterion, metrics=metrics, flow=flow or "", paths=recorded, path_steps=path_steps,
+                 stats=stats, reference_sharpness=reference)
+
+
+def _member_label(opt: Optimizer, swept: set[str]) -> str:
+    """``name(fixed hyperparameters)``: the label without the values the grid supplies."""
+    fields = {_hyperparameters(opt)[n][0] for n in swept}
+    kept = {k: v for k, v in opt._changed().items() if k not in fields}
+    return f"{opt.display_name}({', '.join(f'{k}={_fmt(v)}' for k, v in kept.items())})" if kept else opt.display_name
+
+
+def _optimizers(optimizers) -> list[Optimizer]:
+    if isinstance(optimizers, (str, Optimizer)):
+        optimizers = [optimizers]
+    opts = [o if isinstance(o, Optimizer) else get_optimizer(o) for o in optimizers]
+    if not opts:
+        raise ValueError("give at least one optimizer")
+    return opts
+
+
+def _axes(axes) -> list[Axis]:
+    if isinstance(axes, (str, Axis)):
+        axes = [axes]
+    if isinstance(axes, Mapping):
+        axes = [a if isinstance(a, Axis) else Axis(name, a) for name, a in axes.items()]
+    axes = [parse_axis(a) if isinstance(a, str) else a for a in axes]
+    if not axes:
+        raise ValueError("give at least one axis to sweep, e.g. lr=1e-4:1e-1:50:log")
+    if not all(isinstance(a, Axis) for a in axes):
+        raise ValueError("axes must be Axis objects, NAME=... strings or a mapping of names to values")
+    return axes
+
+
+def _positive(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _recorded_steps(steps: int, every: int) -> np.ndarray:
+    """Steps whose points a sweep keeps: every ``every``-th, and always the last."""
+    kept = np.arange(0, steps + 1, every)
+    return kept if kept[-1] == steps else np.append(kept, steps)
+
+
+def _nearest(land: Landscape, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance to the nearest listed minimum and its index, for points ``(..., d)`` (NaN/-1 if none)."""
+    if not len(land.minima):
+        return np.full(x.shape[:-1], np.nan), np.full(x.shape[:-1], -1)
+    with np.errstate(invalid="ignore"):
+        d = np.linalg.norm(x[..., None, :] - land.minima, axis=-1)
+    finite = np.all(np.isfinite(x), axis=-1)
+    which = np.argmin(np.where(np.isnan(d), np.inf, d), axis=-1)
+    return np.where(finite, np.take_along_axis(d, which[..., None], -1)[..., 0], np.nan), which
+
+
+def _endpoint_metrics(land: Landscape, x: np.ndarray, diverged: np.ndarray, near: float) -> dict:
+    """Metrics of last points (NaN where a run stopped): loss, distance, minimum reached."""
+    with np.errstate(all="ignore"):
+        x = np.where(diverged[..., None], np.nan, x)
+        loss = land.value(x)
+    distance, which = _nearest(land, x)
+    minimum = np.where(distance <= near, which, -1)
+    return {"final_loss": loss, "distance": distance, "minimum": np.where(diverged, -2, minimum),
+            "diverged": diverged.astype(np.int64), "_last": x}
+
+
+class _Accumulator:
+    """The per-step visitor of one optimizer's run: the criterion's first hit, the midpoint, the end."""
+
+    def __init__(self, land, steps, tol, fstar, record_every, grid, bar):
+        self.land, self.steps, self.tol, self.fstar, self.bar = land, steps, tol, fstar, bar
+        self.reached = np.full(grid, -1)
+        self.pending = True  # some member has not met the criterion yet
+        self.half = steps // 2
+        self.x_half = self.last = np.full(grid + (land.dim,), np.nan)
+        self.every = record_every
+        self.path = None
+        if record_every:
+            self.path = np.full((len(_recorded_steps(steps, record_every)),) + grid + (land.dim,), np.nan)
+        self.last_step = 0
+
+    def visit(self, k, x, diverged_at):
+        live = None if diverged_at is None else (diverged_at < 0)
+        if self.pending:
+            with np.errstate(all="ignore"):
+                if self.fstar is not None:
+                    met = self.land.value(x) - self.fstar <= self.tol
+                else:
+                    met = np.linalg.norm(self.land.grad(x), axis=-1) <= self.tol
+            hit = met & (self.reached < 0)
+            if live is not None:
+                hit &= live
+            self.reached[hit] = k
+            self.pending = bool((self.reached < 0).any())
+        if k == self.half:
+            self.x_half = x.copy()
+        if k == self.steps:
+            self.last = x.copy()
+        if self.every and (k % self.every == 0 or k == self.steps):
+            shown = x if diverged_at is None else np.where(((diverged_at < 0) | (diverged_at == k))[..., None], x,
+                                                            np.nan)
+            self.path[-(-k // self.every)] = shown
+        if k:
+            self.bar.advance(1)
+        self.last_step = k
+
+    def metrics(self, diverged_at: np.ndarray, near: float) -> dict:
+        diverged = diverged_at >= 0
+        out = _endpoint_metrics(self.land, self.last, diverged, near)
+        out.update(steps_to_tol=self.reached, diverged_at=diverged_at)
+        # The rate is measured against the minimum nearest the end, over the second half of the run.
+        span = self.steps - self.half
+        if span > 0 and len(self.land.minima):
+            _, which = _nearest(self.land, out["_last"])
+            target = self.land.minima[which]
+            with np.errstate(all="ignore"):
+                d_half = np.linalg.norm(self.x_half - target, axis=-1)
+                rate = (out["distance"] / d_half) ** (1.0 / span)
+            out["rate"] = np.where(d_half > 0, rate, np.nan)
+        else:
+            out["rate"] = np.full(diverged.shape, np.nan)
+        return out

@@ -1,0 +1,225 @@
+"""Sweeps: the same numbers as separate runs, divergence boundaries where theory puts them, basins
+that agree with a slow loop, metrics against their definitions, figures that draw the data."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+import simulate as sim
+from simulate.cli import main
+from simulate.figures import sweep_figure
+from simulate.heatmaps import edges, plot_basins, plot_sweep
+from simulate.sweep import Axis, parse_axis, sweep
+
+QUAD = "quadratic(eigenvalues=(1, 10))"
+
+
+def test_a_sweep_gives_the_same_numbers_as_separate_runs():
+    lrs, mus = [1e-4, 1e-3, 2e-3, 5e-3], [0.0, 0.5, 0.9]
+    s = sweep("sgd", "rosenbrock", [Axis("lr", lrs), Axis("momentum", mus)], steps=400, tol=1e-3)
+    f_star = 0.0
+    for i, lr in enumerate(lrs):
+        for j, mu in enumerate(mus):
+            run = sim.iterate(sim.optimizer("sgd", lr=lr, momentum=mu), "rosenbrock", steps=400)
+            cell = (0, i, j)
+            assert s.metrics["diverged_at"][cell] == run.diverged_at
+            if run.diverged:
+                assert np.isnan(s.metrics["final_loss"][cell])
+                continue
+            assert s.metrics["final_loss"][cell] == run.f[-1]  # bit for bit: the same float64 operations
+            hit = np.nonzero(run.f - f_star <= 1e-3)[0]
+            assert s.metrics["steps_to_tol"][cell] == (hit[0] if hit.size else -1)
+
+
+def test_every_optimizer_sweeps_its_own_hyperparameters_like_separate_runs():
+    s = sweep(["adam", "rmsprop"], "himmelblau", ["lr=0.01,0.1", "eps=1e-8,1e-3"], steps=50)
+    for m, name in enumerate(["adam", "rmsprop"]):
+        for i, lr in enumerate([0.01, 0.1]):
+            for j, eps in enumerate([1e-8, 1e-3]):
+                run = sim.iterate(sim.optimizer(name, lr=lr, eps=eps), "himmelblau", steps=50)
+                np.testing.assert_allclose(s.metrics["final_loss"][m, i, j], run.f[-1], rtol=1e-13)
+    s = sweep("adam", "himmelblau", ["beta1=0.5,0.9", "beta2=0.9,0.999"], steps=30)
+    run = sim.iterate(sim.optimizer("adam", betas=(0.5, 0.999)), "himmelblau", steps=30)
+    np.testing.assert_allclose(s.metric("final_loss")[0, 1], run.f[-1], rtol=1e-13)
+
+
+def test_gd_diverges_exactly_above_two_over_lambda_max_to_grid_resolution():
+    axis = Axis.log("lr", 0.05, 0.5, 121)  # 2/λmax = 0.2 inside
+    s = sweep("gd", QUAD, [axis], steps=3000)
+    diverged = s.metric("diverged").astype(bool)
+    first = axis.values[np.argmax(diverged)]
+    assert np.all(diverged == (axis.values > first - 1e-15))  # one switch, from stable to diverged
+    ratio = axis.values[1] / axis.values[0]
+    assert 0.2 <= first <= 0.2 * ratio
+    assert s.reference_sharpness == pytest.approx(10.0)
+
+
+@pytest.mark.parametrize("name, boundary", [
+    ("momentum", lambda mu: 2 * (1 + mu) / 10),
+    ("nesterov", lambda mu: (2 + 2 * mu) / ((1 + 2 * mu) * 10)),
+])
+def test_momentum_divergence_boundary_matches_the_analytic_threshold(name, boundary):
+    lr, mu = Axis.log("lr", 0.02, 1.0, 90), Axis.linear("momentum", 0.05, 0.95, 12)
+    s = sweep(name, QUAD, [lr, mu], steps=4000)
+    diverged = s.metric("diverged").astype(bool)
+    predicted = lr.values[:, None] > boundary(mu.values)[None, :]
+    wrong = diverged != predicted
+    # Only the cell on each side of the boundary may disagree (growth there is slower than the run).
+    near = np.zeros_like(wrong)
+    near[1:] |= predicted[1:] != predicted[:-1]
+    near[:-1] |= predicted[1:] != predicted[:-1]
+    assert not np.any(wrong & ~near), np.argwhere(wrong & ~near)
+    assert diverged.sum() > 100 and (~diverged).sum() > 100
+
+
+def test_basin_labels_agree_with_a_slow_reference_loop():
+    s = sweep(["gd(lr=0.01)", "momentum(lr=0.005)"], "himmelblau", ["x=-5:5:25", "y=-5:5:25"], steps=400)
+    rng = np.random.default_rng(0)
+    for m, spec in enumerate(["gd(lr=0.01)", "momentum(lr=0.005)"]):
+        for i, j in rng.integers(0, 25, size=(25, 2)):
+            start = s.start[i, j]
+            run = sim.iterate(spec, "himmelblau", start, 400)
+            d = np.linalg.norm(sim.landscape("himmelblau").minima - run.final, axis=-1)
+            expected = -2 if run.diverged else (int(np.argmin(d)) if d.min() <= s.near else -1)
+            assert s.metrics["minimum"][m, i, j] == expected
+    labels = s.metric("minimum", 0)
+    assert set(np.unique(labels)) >= {0, 1, 2, 3}  # all four of Himmelblau's basins show up
+
+
+def test_rate_is_the_slowest_mode_of_gd_on_a_quadratic():
+    lrs = [0.01, 0.05, 0.1]
+    s = sweep("gd", QUAD, [Axis("lr", lrs)], steps=200)
+    np.testing.assert_allclose(s.metric("rate"), 1 - np.array(lrs), rtol=1e-9)
+
+
+def test_record_every_keeps_the_paths_of_separate_runs():
+    s = sweep("gd", "himmelblau", ["lr=0.001,0.01"], steps=25, record_every=10)
+    assert list(s.path_steps) == [0, 10, 20, 25]
+    for i, lr in enumerate([0.001, 0.01]):
+        run = sim.iterate(sim.optimizer("gd", lr=lr), "himmelblau", steps=25)
+        np.testing.assert_array_equal(s.paths[0, :, i], run.x[[0, 10, 20, 25]])
+
+
+def test_divergence_is_data_and_paths_end_in_nan():
+    s = sweep("gd", QUAD, ["lr=0.1,0.5"], steps=200, record_every=50)
+    assert list(s.metric("diverged")) == [0, 1]
+    assert s.metric("diverged_at")[1] > 0 and np.isnan(s.metric("final_loss")[1])
+    assert s.metric("minimum")[1] == -2 and np.isnan(s.paths[0, -1, 1]).all()
+
+
+def test_flow_endpoints_and_distance_match_integrate():
+    s = sweep("gd", "himmelblau", ["lr=0.01,0.02"], steps=50, flow="exact")
+    assert s.members == ("gd", "gd flow") and s.kinds == ("iterates", "flow")
+    for i, lr in enumerate([0.01, 0.02]):
+        opt = sim.optimizer("gd", lr=lr)
+        run = sim.iterate(opt, "himmelblau", steps=50)
+        flow = sim.integrate(opt, "himmelblau", t=[0.0, 50 * lr])
+        assert s.metric("final_loss", "gd flow")[i] == pytest.approx(flow.f[-1], rel=1e-12)
+        assert s.metric("flow_distance")[i] == pytest.approx(np.linalg.norm(run.final - flow.final), rel=1e-9)
+
+
+def test_start_axes_override_the_start_coordinates():
+    s = sweep("gd", "rosenbrock", ["y=0,1,2"], start=[0.5, 9.0], steps=0)
+    np.testing.assert_array_equal(s.start, [[0.5, 0.0], [0.5, 1.0], [0.5, 2.0]])
+    assert np.isnan(s.reference_sharpness)  # the start moves: no single reference minimum
+
+
+def test_axis_parsing_and_specs_round_trip():
+    a = parse_axis("lr=1e-4:1e-1:4:log")
+    np.testing.assert_allclose(a.values, [1e-4, 1e-3, 1e-2, 1e-1])
+    assert a.scale == "log" and parse_axis(a.spec).values.tolist() == a.values.tolist()
+    b = parse_axis("momentum=0:0.9:4")
+    assert b.scale == "linear" and b.values.tolist() == pytest.approx([0, 0.3, 0.6, 0.9])
+    c = parse_axis("eps = 1e-8, 1e-3")
+    assert c.scale == "list" and c.values.tolist() == [1e-8, 1e-3] and parse_axis(c.spec).values.tolist() == [1e-8, 1e-3]
+    np.testing.assert_allclose(edges(np.array([1.0, 10.0, 100.0]), "log"), [10**-0.5, 10**0.5, 10**1.5, 10**2.5])
+
+
+@pytest.mark.parametrize("axes, message", [
+    (["lr"], "NAME=START:STOP:NUM"),
+    (["lr=1:2"], "START:STOP:NUM"),
+    (["lr=1:2:x"], "whole number"),
+    (["lr=a,b"], "'a' is not a number"),
+    (["lr=0:1:5:log"], "log range needs start and stop > 0"),
+    (["lr=1e-3:1e-1:0"], "[1, 100000]"),
+    (["momentm=0,0.5"], "Did you mean 'momentum'?"),
+    (["lr=0.1", "lr=0.2"], "given twice"),
+    (["lr=-0.1,0.1"], "gd: lr must be > 0"),
+])
+def test_bad_axes_are_refused_with_a_clear_message(axes, message):
+    with pytest.raises(ValueError) as err:
+        sweep("gd", "himmelblau", axes, steps=1)
+    assert message in str(err.value)
+
+
+def test_an_axis_that_one_optimizer_lacks_is_refused_naming_it():
+    with pytest.raises(ValueError, match="adam has no hyperparameter 'momentum'"):
+        sweep(["momentum", "adam"], "himmelblau", ["momentum=0,0.5"], steps=1)
+    with pytest.raises(ValueError, match="scalar hyperparameters"):
+        sweep(sim.optimizer("gd", lr=[0.1, 0.2]), "himmelblau", ["x=0,1"], steps=1)
+
+
+def test_heat_map_draws_the_metric_marks_diverged_cells_and_the_threshold():
+    lr, mu = Axis.log("lr", 0.02, 1.0, 30), Axis.linear("momentum", 0.0, 0.9, 10)
+    s = sweep("momentum", QUAD, [lr, mu], steps=500)
+    fig = Figure()
+    ax = plot_sweep(s, "final_loss", 0, fig.add_subplot())
+    data, overlay = ax.collections[0], ax.collections[1]
+    drawn = np.ma.getdata(data.get_array()).reshape(10, 30).T
+    shown = ~np.ma.getmaskarray(data.get_array()).reshape(10, 30).T
+    diverged = s.metric("diverged").astype(bool)
+    np.testing.assert_array_equal(shown, ~diverged)
+    np.testing.assert_allclose(drawn[shown], s.metric("final_loss")[shown])  # f* = 0 here
+    assert (~np.ma.getmaskarray(overlay.get_array())).sum() == diverged.sum()
+    assert any("2(1+μ)/lr = λmax = 10" in t.get_text() for t in ax.get_legend().get_texts())
+
+
+def test_line_plot_puts_the_theory_line_at_two_over_lambda():
+    s = sweep("gd", QUAD, ["lr=0.01:1:40:log"], steps=300)
+    ax = plot_sweep(s, "final_loss", 0, Figure().add_subplot())
+    theory = [line for line in ax.lines if line.get_label().startswith("theory")]
+    assert len(theory) == 1 and theory[0].get_xdata()[0] == pytest.approx(0.2, rel=0.06)
+
+
+def test_basins_plot_colours_each_cell_by_its_minimum():
+    s = sweep("gd(lr=0.01)", "himmelblau", ["x=-5:5:12", "y=-5:5:10"], steps=300)
+    ax = plot_basins(s, 0, Figure().add_subplot())
+    np.testing.assert_array_equal(np.asarray(ax.collections[0].get_array()).reshape(10, 12).T,
+                                  s.metric("minimum") + 2)
+    fig = sweep_figure(s)  # a sweep of x and y draws basins by default
+    assert "basins" in fig._suptitle.get_text()
+
+
+def test_table_has_a_row_per_member_and_cell(tmp_path):
+    s = sweep(["gd", "momentum"], "himmelblau", ["lr=0.001,0.01,0.02"], steps=20)
+    lines = s.csv().splitlines()
+    assert lines[0].split(",")[:3] == ["member", "kind", "lr"] and len(lines) == 1 + 2 * 3
+    row = dict(zip(lines[0].split(","), lines[2].split(",")))
+    assert float(row["final_loss"]) == s.metric("final_loss", 0)[1] and row["member"] == "gd"
+
+
+def test_sweep_cli_writes_figure_and_table(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    code = main(["sweep", "-l", QUAD, "-o", "gd", "-o", "momentum", "--vary", "lr=0.01:1:8:log", "--steps", "100",
+                 "--data", "s.npz"])
+    assert code == 0
+    written = capsys.readouterr().out.split()
+    assert written[:4] == ["simulate_sweep.png", "s.npz", "s.json", "s.csv"]
+    assert all((tmp_path / p).exists() for p in written)
+    arrays = np.load(tmp_path / "s.npz")
+    assert arrays["final_loss"].shape == (2, 8) and list(arrays["members"]) == ["gd", "momentum"]
+    assert len((tmp_path / "s.csv").read_text().splitlines()) == 17
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--vary", "lr=1:2"], "START:STOP:NUM"),
+    (["--vary", "lr=0.1", "--vary", "momentum=0.5", "--vary", "x=1"], "one or two axes"),
+    (["--vary", "x=0,1", "--start", "1,1", "--start", "2,2"], "one start point"),
+    (["-o", "adam", "--vary", "momentum=0.1"], "adam has no hyperparameter"),
+])
+def test_sweep_cli_errors_are_one_line_and_write_nothing(args, message, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "--steps", "5", *args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1
+    assert list(tmp_path.iterdir()) == []
