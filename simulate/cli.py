@@ -28,6 +28,7 @@ from .runs import COMMANDS, RerunWarning, parse_starts, relocate_outputs, rerun,
 PLOT = COMMANDS["plot"].defaults
 ORDER = COMMANDS["order"].defaults
 SWEEP = COMMANDS["sweep"].defaults
+RATE_MAP = COMMANDS["rate-map"].defaults
 
 app = typer.Typer(
     name="simulate", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
@@ -214,6 +215,27 @@ def sweep_cli(
 ):
     """Every optimizer over a grid of hyperparameters or start points in one vectorized run: a metric per cell."""
     _execute(ctx, "sweep", dump_config, overwrite)
+
+
+@app.command("rate-map")
+def rate_map_cli(
+    ctx: typer.Context,
+    config: ConfigOption = None,
+    optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help="Optimizer whose step is linear on a quadratic (gd, momentum, nesterov, sgd, heun, rk4, proximal), repeatable: one row each.  [default: momentum nesterov]")] = None,
+    landscape: Annotated[Optional[str], typer.Option("--landscape", "-l", help="Also measure the map on this landscape, from near one of its minima (a sweep), beside the analytic map for its Hessian's modes.  [default: none: one quadratic mode, the Distill picture]")] = None,
+    lr_lambda: Annotated[str, typer.Option("--lr-lambda", help="The horizontal axis lr·λmax: START:STOP:NUM or START:STOP:NUM:log.")] = RATE_MAP["lr_lambda"],
+    vary: Annotated[str, typer.Option("--vary", "-v", help="The vertical axis: another hyperparameter, NAME=START:STOP:NUM[:log] or NAME=V1,V2,...")] = RATE_MAP["vary"],
+    minimum: Annotated[int, typer.Option(min=0, help="Which of the landscape's listed minima to linearize at and start near.")] = RATE_MAP["minimum"],
+    offset: Annotated[float, typer.Option(help="The measured runs start at that minimum plus this in every coordinate.")] = RATE_MAP["offset"],
+    steps: Annotated[int, typer.Option(min=2, help="Steps per measured cell.")] = RATE_MAP["steps"],
+    out: OutOption = Path(RATE_MAP["out"]),
+    data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz (the maps) and a .csv table beside it.")] = None,
+    dpi: DpiOption = RATE_MAP["dpi"],
+    dump_config: DumpOption = False,
+    overwrite: OverwriteOption = False,
+):
+    """Per-step convergence rate over (lr·λ, momentum): the analytic map from the update's own matrix, and measured."""
+    _execute(ctx, "rate-map", dump_config, overwrite)
 
 
 @app.command("rerun")

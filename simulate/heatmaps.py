@@ -7,16 +7,19 @@ drawn in their own colour (never as an extreme of the scale); the stability thre
 
 from __future__ import annotations
 
+import dataclasses
+
 import matplotlib
 import numpy as np
 from matplotlib import colors
+from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 
 from .plotting import _axes, plot_minima
-from .sharpness import stability_threshold, threshold_formula
-from .sweep import Sweep
+from .sharpness import stability_threshold, threshold_factor_formula, threshold_formula
+from .sweep import Sweep, with_axis
 
-__all__ = ["plot_sweep", "plot_basins", "edges", "metric_label", "metric_norm", "DIVERGED_COLOR", "LOG_METRICS"]
+__all__ = ["plot_sweep", "plot_basins", "plot_rate_map", "edges", "metric_label", "metric_norm", "DIVERGED_COLOR", "LOG_METRICS"]
 
 DIVERGED_COLOR = "#b0b0b0"
 #: Metrics drawn on a log scale (positive, spanning decades).
@@ -124,8 +127,6 @@ def plot_sweep(sweep: Sweep, metric: str = "final_loss", member=0, ax=None, *, t
     if margin is not None and np.any(margin > 0) and np.any(margin < 0):
         gx, gy = np.meshgrid(ax_x.values, ax_y.values, indexing="ij")
         ax.contour(gx, gy, margin, levels=[0], colors="red", linestyles="--", linewidths=1.5)
-        from matplotlib.lines import Line2D
-
         handles.append(Line2D([], [], color="red", ls="--", label=_theory_label(sweep, i)))
     if handles:
         ax.legend(handles=handles, loc="best", fontsize="small")
@@ -174,4 +175,51 @@ def plot_basins(sweep: Sweep, member=0, ax=None, *, minima: bool = True, cmap: s
     shown += [Patch(color=DIVERGED_COLOR, label="diverged")] if np.any(labels == -2) else []
     ax.legend(handles=shown, loc="upper left", fontsize="small", framealpha=0.8)
     ax.set(xlabel=ax_x.name, ylabel=ax_y.name, title=sweep.members[i], aspect="auto")
+    return ax
+
+
+def plot_rate_map(rmap, which: str = "analytic", ax=None, *, boundary: bool = True, cmap: str = "magma_r",
+                  colorbar: bool = True):
+    """A :class:`~simulate.ratemap.RateMap` as a heat map over (lr·λmax, y): the per-step
+    contraction in [0, 1) on a colour scale, unstable cells (rate >= 1, or diverged) in grey, the
+    analytic stability boundary dashed, and for a single mode of heavy ball the critical-damping
+    curve β = (1 − √(lr·λ))² where it is fastest."""
+    from .ratemap import critical_momentum
+
+    ax = _axes(ax)
+    if which not in ("analytic", "measured"):
+        raise ValueError(f"which must be 'analytic' or 'measured', got {which!r}")
+    rate = rmap.analytic if which == "analytic" else rmap.measured
+    if rate is None:
+        raise ValueError("this rate map has no measured rates: give rate_map a landscape")
+    X, Y = edges(rmap.x.values, rmap.x.scale), edges(rmap.y.values, rmap.y.scale)
+    unstable = ~(rate < 1)  # NaN (unmeasured) is drawn blank below, not as unstable
+    unstable &= ~np.isnan(rate)
+    mesh = ax.pcolormesh(X, Y, np.ma.masked_where(unstable | np.isnan(rate), rate).T, cmap=cmap,
+                         norm=colors.Normalize(0, 1), shading="flat")
+    if unstable.any():
+        ax.pcolormesh(X, Y, np.ma.masked_where(~unstable, np.ones_like(rate)).T,
+                      cmap=colors.ListedColormap([DIVERGED_COLOR]), shading="flat")
+    handles = [Patch(color=DIVERGED_COLOR, label="unstable" if which == "analytic" else "diverged")] \
+        if unstable.any() else []
+    if boundary:
+        at_unit_lr = with_axis(dataclasses.replace(rmap.optimizer, lr=1.0), rmap.y.name, rmap.y.values)
+        c = stability_threshold(at_unit_lr)  # with lr = 1 the threshold is the bound on lr·λ itself
+        if c is not None:
+            ax.plot(np.broadcast_to(c, rmap.y.values.shape), rmap.y.values, "--", color="tab:blue", lw=1.5)
+            handles.append(Line2D([], [], color="tab:blue", ls="--",
+                                  label=f"theory: stable iff lr·λmax < {threshold_factor_formula(rmap.optimizer)}"))
+    if (len(rmap.eigenvalues) == 1 and rmap.y.name == "momentum" and rmap.optimizer.name == "sgd"
+            and not getattr(rmap.optimizer, "nesterov", False)):
+        xs = np.linspace(max(rmap.x.values[0], 1e-9), min(rmap.x.values[-1], 4.0), 200)
+        ax.plot(xs, critical_momentum(xs), color="tab:green", lw=1.5)
+        handles.append(Line2D([], [], color="tab:green", label="critical damping β = (1 − √(lr·λ))²"))
+    if handles:
+        ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.85)
+    if colorbar:
+        ax.figure.colorbar(mesh, ax=ax, label="rate: per-step contraction")
+    ax.set(xlim=(X[0], X[-1]), ylim=(Y[0], Y[-1]), xlabel="lr·λmax", ylabel=rmap.y.name,
+           xscale="log" if rmap.x.scale == "log" else "linear", yscale="log" if rmap.y.scale == "log" else "linear")
+    where = "one quadratic mode" if rmap.landscape is None else f"{rmap.landscape.label} at its minimum"
+    ax.set_title(f"{rmap.optimizer.display_name}: {which} rate, {where}", fontsize=10)
     return ax

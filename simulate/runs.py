@@ -33,6 +33,7 @@ from .flows import FLOWS, SCALINGS
 from .order import METRICS, order_figure, order_study
 from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_npz, save_text
 from .plotting import ORDER_AXES
+from .ratemap import rate_map, rate_map_arrays, rate_map_csv, rate_map_figure
 from .sweep import METRICS as SWEEP_METRICS, parse_axis, sweep
 
 __all__ = ["COMMANDS", "Command", "RerunWarning", "run", "rerun", "validate", "record_path", "parse_starts",
@@ -324,6 +325,39 @@ def _axes_specs(v):
     return list(v)
 
 
+# -- rate-map ----------------------------------------------------------------------------------------
+RATE_MAP_DEFAULTS = {
+    "optimizer": None, "landscape": None, "lr_lambda": "0.02:4.5:90", "vary": "momentum=0.01:0.99:60",
+    "minimum": 0, "offset": 1e-3, "steps": 400, "out": "simulate_rate_map.png", "data": None, "dpi": 150,
+}
+RATE_MAP_DEFAULT_OPTIMIZERS = ("momentum", "nesterov")
+_rate_map_outputs = _outputs(".csv")
+
+
+def _rate_map(options: dict, description: str) -> list[tuple[Path, Callable]]:
+    maps = [rate_map(o, f"lr_lambda={options['lr_lambda']}", options["vary"], landscape=options["landscape"],
+                     minimum=int(options["minimum"]), offset=float(options["offset"]), steps=int(options["steps"]))
+            for o in options["optimizer"] or RATE_MAP_DEFAULT_OPTIMIZERS]
+    fig = rate_map_figure(maps)
+    out, *data = _rate_map_outputs(options)
+    dpi = int(options["dpi"])
+    writes = [(out, lambda p: save_figure(fig, p, dpi=dpi, description=description))]
+    if data:
+        writes += [(data[0], lambda p: save_npz(p, rate_map_arrays(maps))),
+                   (data[1], lambda p: save_text(p, rate_map_csv(maps)))]
+    return writes
+
+
+def _range(v):
+    parse_axis(f"lr_lambda={_text(v)}")
+    return v
+
+
+def _axis(v):
+    parse_axis(_text(v))
+    return v
+
+
 def _flows(v):
     if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
         raise ValueError(f"expected a list of flow kinds, got {v!r}")
@@ -369,6 +403,12 @@ COMMANDS: dict[str, Command] = {
                 "record_every": _integer(0), "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)),
                 "dpi": _integer(20, 1200)},
         plan=_sweep_outputs, execute=_sweep, outputs=("out", "data")),
+    "rate-map": Command(
+        "rate-map", RATE_MAP_DEFAULTS,
+        checks={"optimizer": _optimizers, "landscape": _landscape, "lr_lambda": _range, "vary": _axis,
+                "minimum": _integer(0), "offset": _positive, "steps": _integer(2), "out": _path_with(FIGURE_FORMATS),
+                "data": _path_with(("npz",)), "dpi": _integer(20, 1200)},
+        plan=_rate_map_outputs, execute=_rate_map, outputs=("out", "data")),
 }
 
 

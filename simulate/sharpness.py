@@ -17,7 +17,8 @@ from .optimizers import SGD, Optimizer
 from .schemes import RK4, Heun
 from .trajectory import Trajectory
 
-__all__ = ["sharpness", "sharpness_along", "stability_threshold", "threshold_formula", "RK4_STABILITY_LIMIT"]
+__all__ = ["sharpness", "sharpness_along", "stability_threshold", "threshold_formula", "threshold_factor_formula",
+           "RK4_STABILITY_LIMIT"]
 
 #: Where RK4's stability polynomial 1 − z + z²/2 − z³/6 + z⁴/24 reaches 1 on the negative real axis.
 RK4_STABILITY_LIMIT = 2.785293563405282
@@ -64,6 +65,17 @@ def stability_threshold(opt: Optimizer) -> np.ndarray | None:
     """
     c = _threshold_factor(opt)
     return None if c is None else c / np.asarray(opt.lr)
+
+
+def threshold_factor_formula(opt: Optimizer) -> str:
+    """The stability bound on ``lr·λ`` as a formula: ``2``, ``2(1+μ)``, ``(2+2μ)/(1+2μ)``, ... ("" if none)."""
+    if isinstance(opt, SGD):
+        if opt.nesterov:
+            return "(2+2μ)/(1+2μ)"
+        return "2" if np.all(opt.momentum == 0) else ("2(1+μ)" if np.all(opt.dampening == 0) else "2(1+μ)/(1−τ)")
+    if isinstance(opt, RK4):
+        return "2.785"
+    return "2" if isinstance(opt, Heun) else ""
 
 
 def threshold_formula(opt: Optimizer) -> str:

@@ -29,7 +29,8 @@ from .optimizers import Optimizer, _fmt, optimizer as get_optimizer
 from .progress import progress_bar
 from .trajectory import check_record_size, default_escape_radius
 
-__all__ = ["Axis", "Sweep", "sweep", "METRICS", "SCALES", "parse_axis", "start_coordinates"]
+__all__ = ["Axis", "Sweep", "sweep", "METRICS", "SCALES", "parse_axis", "start_coordinates", "sweepable", "with_axis",
+           "member_label"]
 
 #: What every grid cell gets, for the iterates and (where it applies) for the flow's endpoint.
 METRICS = {
@@ -39,12 +40,18 @@ METRICS = {
     "diverged": "1 where the run became non-finite or left the escape ball",
     "diverged_at": "the step at which it did; −1 if it never did",
     "minimum": "index of the listed minimum within `near` of the last point; −1 none (unfinished), −2 diverged",
-    "rate": "per-step contraction of the distance to the nearest minimum over the second half of the run",
+    "rate": "per-step contraction of the distance to the nearest minimum over the latest window [k/2, k] "
+            "whose end is still clear of roundoff (NaN where more than 64 minima are listed)",
     "flow_distance": "|x_K − x(t_K)|: distance between the last iterate and the flow at the same time",
 }
 #: Metrics that hold integers (the others are float64).
 INTEGER_METRICS = ("steps_to_tol", "diverged", "diverged_at", "minimum")
 SCALES = ("linear", "log", "list")
+
+#: Distances below this (times 1 + the minima's size) are roundoff, not dynamics: no rate from them.
+ROUNDOFF = 1e-12
+#: The rate tracks the distance to the nearest listed minimum every step: up to this many minima.
+MAX_RATE_MINIMA = 64
 
 #: The largest grid one sweep takes (cells × optimizers): beyond it, a clear error before any work.
 MAX_CELLS = 10_000_000
@@ -147,7 +154,7 @@ def start_coordinates(landscape: Landscape) -> dict[str, int]:
     return names
 
 
-def _hyperparameters(opt: Optimizer) -> dict[str, tuple[str, int | None]]:
+def sweepable(opt: Optimizer) -> dict[str, tuple[str, int | None]]:
     """Sweepable names -> (field, index in a pair): ``lr``, ``momentum``, ``beta1``, ``betas[0]``, ..."""
     out = {}
     for f in opt._numeric:
@@ -161,8 +168,9 @@ def _hyperparameters(opt: Optimizer) -> dict[str, tuple[str, int | None]]:
     return out
 
 
-def _with_axis(opt: Optimizer, name: str, values: np.ndarray) -> Optimizer:
-    f, i = _hyperparameters(opt)[name]
+def with_axis(opt: Optimizer, name: str, values: np.ndarray) -> Optimizer:
+    """``opt`` with the hyperparameter ``name`` (a :func:`sweepable` name) set to ``values``."""
+    f, i = sweepable(opt)[name]
     if i is None:
         return dataclasses.replace(opt, **{f: values})
     pair = list(getattr(opt, f))
@@ -325,7 +333,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     for opt in opts:
         if opt.batch_shape:
             raise ValueError(f"{opt.display_name}: give scalar hyperparameters; the sweep's axes make the grid")
-        params = _hyperparameters(opt)
+        params = sweepable(opt)
         known |= set(params)
         for name in names:
             if name not in coords and name not in params:
@@ -349,7 +357,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     for opt in opts:
         for i, a in enumerate(axes):
             if a.name not in coords:
-                opt = _with_axis(opt, a.name, _along(a.values, i, len(grid)))
+                opt = with_axis(opt, a.name, _along(a.values, i, len(grid)))
         gridded.append(opt)
     if record_every:
         check_record_size(len(opts) * (steps // record_every + 2), grid + base.shape)
@@ -366,7 +374,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
             paths.append(acc.path)
             bar.advance(steps - acc.last_step)  # a run that stopped early
     swept = {a.name for a in axes} - set(coords)
-    members = [_member_label(o, swept) for o in opts]
+    members = [member_label(o, swept) for o in opts]
     kinds = ["iterates"] * len(opts)
     stats = {"escape_radius": radius}
     if flow:
@@ -405,9 +413,9 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
                  stats=stats, reference_sharpness=reference)
 
 
-def _member_label(opt: Optimizer, swept: set[str]) -> str:
+def member_label(opt: Optimizer, swept: set[str]) -> str:
     """``name(fixed hyperparameters)``: the label without the values the grid supplies."""
-    fields = {_hyperparameters(opt)[n][0] for n in swept}
+    fields = {sweepable(opt)[n][0] for n in swept}
     kept = {k: v for k, v in opt._changed().items() if k not in fields}
     return f"{opt.display_name}({', '.join(f'{k}={_fmt(v)}' for k, v in kept.items())})" if kept else opt.display_name
 
@@ -470,14 +478,14 @@ def _endpoint_metrics(land: Landscape, x: np.ndarray, diverged: np.ndarray, near
 
 
 class _Accumulator:
-    """The per-step visitor of one optimizer's run: the criterion's first hit, the midpoint, the end."""
+    """The per-step visitor of one optimizer's run: the criterion's first hit, the rate, the end."""
 
     def __init__(self, land, steps, tol, fstar, record_every, grid, bar):
         self.land, self.steps, self.tol, self.fstar, self.bar = land, steps, tol, fstar, bar
         self.reached = np.full(grid, -1)
         self.pending = True  # some member has not met the criterion yet
-        self.half = steps // 2
-        self.x_half = self.last = np.full(grid + (land.dim,), np.nan)
+        self.last = np.full(grid + (land.dim,), np.nan)
+        self.rate = _RateWindows(land, steps, grid) if 0 < len(land.minima) <= MAX_RATE_MINIMA else None
         self.every = record_every
         self.path = None
         if record_every:
@@ -497,8 +505,8 @@ class _Accumulator:
                 hit &= live
             self.reached[hit] = k
             self.pending = bool((self.reached < 0).any())
-        if k == self.half:
-            self.x_half = x.copy()
+        if self.rate is not None:
+            self.rate.visit(k, x)
         if k == self.steps:
             self.last = x.copy()
         if self.every and (k % self.every == 0 or k == self.steps):
@@ -513,15 +521,40 @@ class _Accumulator:
         diverged = diverged_at >= 0
         out = _endpoint_metrics(self.land, self.last, diverged, near)
         out.update(steps_to_tol=self.reached, diverged_at=diverged_at)
-        # The rate is measured against the minimum nearest the end, over the second half of the run.
-        span = self.steps - self.half
-        if span > 0 and len(self.land.minima):
-            _, which = _nearest(self.land, out["_last"])
-            target = self.land.minima[which]
-            with np.errstate(all="ignore"):
-                d_half = np.linalg.norm(self.x_half - target, axis=-1)
-                rate = (out["distance"] / d_half) ** (1.0 / span)
-            out["rate"] = np.where(d_half > 0, rate, np.nan)
-        else:
-            out["rate"] = np.full(diverged.shape, np.nan)
+        out["rate"] = np.where(diverged | (self.rate is None), np.nan, np.nan if self.rate is None else self.rate.rate)
         return out
+
+
+class _RateWindows:
+    """The per-step contraction of the distance d_k to the nearest listed minimum.
+
+    Windows [a, b] = [k/2, k], with k growing by 1.25× up to the last step. A window's rate is
+    ``(D_b / D_a)^(1/(b − a))``, with D_p the largest d over [p − L, p] and L = (b − a)/4 the same
+    at both ends: an envelope that an oscillation's zero crossings cannot pull down, and exact
+    for a pure geometric decay. The latest window whose end is still clear of roundoff gives the
+    rate, so a run that reaches its minimum to machine precision early is measured before it got
+    there. Only the envelopes of open windows are held (a few grids), whatever the run's length.
+    """
+
+    def __init__(self, land, steps, grid):
+        self.land = land
+        ends = sorted({int(1.25**j) for j in range(200) if 2 <= int(1.25**j) <= steps} | ({steps} if steps >= 2 else set()))
+        self.windows = [(b // 2, b, (b - b // 2) // 4) for b in ends]  # (a, b, L)
+        self.envelope: dict[tuple[int, int], np.ndarray] = {}  # (window's b, a or b) -> max d so far
+        self.rate = np.full(grid, np.nan)
+        self.floor = ROUNDOFF * (1 + np.max(np.abs(land.minima)))
+
+    def visit(self, k, x):
+        live = [(b, p, L) for a, b, L in self.windows for p in (a, b) if p - L <= k <= p]
+        if not live:
+            return
+        d = _nearest(self.land, x)[0]
+        for b, p, L in live:
+            key = (b, p)
+            self.envelope[key] = d if k == p - L else np.fmax(self.envelope[key], d)
+        for a, b, L in self.windows:
+            if b == k:
+                da, db = self.envelope.pop((b, a)), self.envelope.pop((b, b))
+                with np.errstate(all="ignore"):
+                    ok = (db > self.floor) & (da > 0) & np.isfinite(da) & np.isfinite(db)
+                    self.rate = np.where(ok, (db / da) ** (1.0 / (b - a)), self.rate)

@@ -26,6 +26,8 @@ SAMPLE_ARGS = {
               "--rungs", "3", "--horizon", "0.2", "--out", "order.png", "--data", "order.npz"],
     "sweep": ["sweep", "-l", "himmelblau", "-o", "gd", "-o", "adam", "--vary", "lr=0.001:0.1:3:log", "--vary", "x=-1,1",
               "--steps", "20", "--flow", "exact", "--record-every", "5", "--out", "sweep.png", "--data", "sweep.npz"],
+    "rate-map": ["rate-map", "-o", "momentum", "-o", "nesterov", "-l", "himmelblau", "--lr-lambda", "0.1:3:4",
+                 "--vary", "momentum=0.2,0.8", "--steps", "40", "--out", "rates.png", "--data", "rates.npz"],
 }
 
 

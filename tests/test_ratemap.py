@@ -1,0 +1,99 @@
+"""Rate maps: the update's own matrix against the closed forms, the boundaries of theory, and the
+same map measured by a sweep on a quadratic and near a minimum of a non-quadratic landscape."""
+
+import numpy as np
+import pytest
+from matplotlib.figure import Figure
+
+import simulate as sim
+from simulate.cli import main
+from simulate.heatmaps import plot_rate_map
+from simulate.ratemap import critical_momentum, linear_rate, rate_map, step_matrix
+
+
+def test_heavy_ball_matrix_is_polyaks():
+    lr, mu, lam = 0.1, 0.5, 2.0
+    # torch's heavy ball on (b, x): b' = μb + λx, x' = x − lr·b'.
+    expected = np.array([[mu, lam], [-lr * mu, 1 - lr * lam]])
+    np.testing.assert_allclose(step_matrix(sim.optimizer("momentum", lr=lr, momentum=mu), lam), expected, rtol=1e-15)
+
+
+@pytest.mark.parametrize("lr_lambda", [0.1, 0.7, 1.0, 1.5, 1.9, 2.3])
+def test_gd_rate_is_one_minus_lr_lambda(lr_lambda):
+    assert linear_rate(sim.optimizer("gd", lr=lr_lambda / 4), 4.0) == pytest.approx(abs(1 - lr_lambda), abs=1e-14)
+
+
+def test_heavy_ball_rate_closed_forms():
+    h = np.linspace(0.01, 3.9, 200)[:, None]
+    mu = np.linspace(0.0, 0.95, 20)[None, :]
+    rate = linear_rate(sim.optimizer("momentum", lr=h, momentum=mu), 1.0)
+    # Complex eigenvalues (underdamped, (1 + μ − h)² < 4μ): modulus √μ exactly.
+    under = (1 + mu - h) ** 2 < 4 * mu
+    np.testing.assert_allclose(rate[under], np.broadcast_to(np.sqrt(mu), rate.shape)[under], rtol=1e-12)
+    # Real ones: the larger root of z² − (1 + μ − h)z + μ in modulus.
+    disc = np.sqrt(np.maximum((1 + mu - h) ** 2 - 4 * mu, 0))
+    real = np.maximum(abs(1 + mu - h + disc), abs(1 + mu - h - disc)) / 2
+    np.testing.assert_allclose(rate[~under], real[~under], rtol=1e-10)
+    # Stable exactly below 2(1 + μ); fastest at critical damping β = (1 − √h)².
+    clear = np.abs(h - 2 * (1 + mu)) > 1e-9  # on the boundary itself the rate is 1 up to rounding
+    assert np.all(((rate < 1) == (h < 2 * (1 + mu)))[clear])
+    for lr_lambda in (0.04, 0.25, 0.5):
+        betas = np.linspace(0, 0.99, 2000)
+        r = linear_rate(sim.optimizer("momentum", lr=lr_lambda, momentum=betas), 1.0)
+        assert betas[np.argmin(r)] == pytest.approx(critical_momentum(lr_lambda), abs=1e-3)
+
+
+def test_nesterov_is_stable_below_its_threshold():
+    h = np.linspace(0.01, 2.5, 300)[:, None]
+    mu = np.linspace(0.05, 0.95, 19)[None, :]
+    rate = linear_rate(sim.optimizer("nesterov", lr=h, momentum=mu), 1.0)
+    boundary = (2 + 2 * mu) / (1 + 2 * mu)
+    step = h[1, 0] - h[0, 0]
+    clear = np.abs(h - boundary) > step  # away from the boundary's own cell
+    assert np.all(((rate < 1) == (h < boundary))[clear])
+
+
+def test_adaptive_methods_have_no_rate_map():
+    with pytest.raises(ValueError, match="not linear in its state"):
+        linear_rate(sim.optimizer("adam"))
+    with pytest.raises(ValueError, match="changes every step"):
+        linear_rate(sim.optimizer("nag-c"))
+
+
+@pytest.mark.parametrize("name", ["momentum", "nesterov"])
+@pytest.mark.parametrize("landscape", ["quadratic(eigenvalues=(1, 10))", "himmelblau"])
+def test_measured_rates_match_the_analytic_map(name, landscape):
+    r = rate_map(name, "lr_lambda=0.05:4.5:30", "momentum=0.05:0.95:12", landscape=landscape, steps=400)
+    stable = r.analytic < 0.999
+    measured = np.isfinite(r.measured)
+    assert measured[stable].mean() > 0.97  # nearly every stable cell yields a rate
+    err = np.abs(r.measured - r.analytic)[stable & measured]
+    assert err.mean() < 0.01 and err.max() < 0.1
+    slow = stable & measured & (r.analytic > 0.95)  # long windows: tight agreement
+    assert slow.sum() > 10 and np.abs(r.measured - r.analytic)[slow].max() < 0.01
+    if landscape.startswith("quadratic"):  # linear dynamics: unstable cells diverge
+        assert np.all(np.isinf(r.measured[r.analytic > 1.05]))
+
+
+def test_rate_map_plot_draws_rates_and_the_boundary():
+    r = rate_map("momentum", "lr_lambda=0.1:4:20", "momentum=0:0.9:10")
+    ax = plot_rate_map(r, "analytic", Figure().add_subplot())
+    drawn = ax.collections[0].get_array()
+    shown = ~np.ma.getmaskarray(drawn).reshape(10, 20).T
+    np.testing.assert_array_equal(shown, r.analytic < 1)
+    np.testing.assert_allclose(np.ma.getdata(drawn).reshape(10, 20).T[shown], r.analytic[shown])
+    boundary = ax.lines[0]
+    np.testing.assert_allclose(boundary.get_xdata(), 2 * (1 + r.y.values))
+    with pytest.raises(ValueError, match="no measured rates"):
+        plot_rate_map(r, "measured", Figure().add_subplot())
+
+
+def test_rate_map_cli(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(["rate-map", "-o", "momentum", "--lr-lambda", "0.1:4:5", "--vary", "momentum=0.1,0.5",
+                 "-l", "booth", "--steps", "50", "--data", "r.npz"]) == 0
+    arrays = np.load(tmp_path / "r.npz")
+    assert arrays["analytic"].shape == (1, 5, 2) and arrays["measured"].shape == (1, 5, 2)
+    assert len((tmp_path / "r.csv").read_text().splitlines()) == 11
+    assert main(["rate-map", "-o", "adam", "--lr-lambda", "0.1:4:5", "--vary", "beta1=0.5,0.9", "--out", "a.png"]) == 2
+    assert "not linear" in capsys.readouterr().err
