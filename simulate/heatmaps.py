@@ -22,6 +22,7 @@ from .sweep import Sweep, with_axis
 __all__ = ["plot_sweep", "plot_basins", "plot_rate_map", "edges", "metric_label", "metric_norm", "DIVERGED_COLOR", "LOG_METRICS"]
 
 DIVERGED_COLOR = "#b0b0b0"
+ELSEWHERE_COLOR = "#7fb8e0"  # rate-map cells whose run left the minimum under study
 #: Metrics drawn on a log scale (positive, spanning decades).
 LOG_METRICS = ("final_loss", "distance", "flow_distance")
 
@@ -129,12 +130,18 @@ def plot_sweep(sweep: Sweep, metric: str = "final_loss", member=0, ax=None, *, t
         ax.contour(gx, gy, margin, levels=[0], colors="red", linestyles="--", linewidths=1.5)
         handles.append(Line2D([], [], color="red", ls="--", label=_theory_label(sweep, i)))
     if handles:
-        ax.legend(handles=handles, loc="best", fontsize="small")
+        _legend_below(ax, handles)
     if colorbar:
         ax.figure.colorbar(mesh, ax=ax, label=metric_label(sweep, metric))
     ax.set(xscale="log" if ax_x.scale == "log" else "linear", yscale="log" if ax_y.scale == "log" else "linear",
            xlabel=ax_x.name, ylabel=ax_y.name, title=sweep.members[i])
     return ax
+
+
+def _legend_below(ax, handles) -> None:
+    """A legend under the axes, so that it hides no cell of the map."""
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=min(len(handles), 3),
+              fontsize="small", frameon=False)
 
 
 def _theory_label(sweep: Sweep, i: int) -> str:
@@ -173,7 +180,7 @@ def plot_basins(sweep: Sweep, member=0, ax=None, *, minima: bool = True, cmap: s
              if np.any(labels == j)]
     shown += [Patch(facecolor="white", edgecolor="0.5", label="unfinished")] if np.any(labels == -1) else []
     shown += [Patch(color=DIVERGED_COLOR, label="diverged")] if np.any(labels == -2) else []
-    ax.legend(handles=shown, loc="upper left", fontsize="small", framealpha=0.8)
+    _legend_below(ax, shown)
     ax.set(xlabel=ax_x.name, ylabel=ax_y.name, title=sweep.members[i], aspect="auto")
     return ax
 
@@ -202,6 +209,10 @@ def plot_rate_map(rmap, which: str = "analytic", ax=None, *, boundary: bool = Tr
                       cmap=colors.ListedColormap([DIVERGED_COLOR]), shading="flat")
     handles = [Patch(color=DIVERGED_COLOR, label="unstable" if which == "analytic" else "diverged")] \
         if unstable.any() else []
+    if which == "measured" and rmap.elsewhere is not None and rmap.elsewhere.any():
+        ax.pcolormesh(X, Y, np.ma.masked_where(~rmap.elsewhere, np.ones_like(rate)).T,
+                      cmap=colors.ListedColormap([ELSEWHERE_COLOR]), shading="flat")
+        handles.append(Patch(color=ELSEWHERE_COLOR, label="ended at another minimum, or none"))
     if boundary:
         at_unit_lr = with_axis(dataclasses.replace(rmap.optimizer, lr=1.0), rmap.y.name, rmap.y.values)
         c = stability_threshold(at_unit_lr)  # with lr = 1 the threshold is the bound on lr·λ itself
@@ -215,7 +226,7 @@ def plot_rate_map(rmap, which: str = "analytic", ax=None, *, boundary: bool = Tr
         ax.plot(xs, critical_momentum(xs), color="tab:green", lw=1.5)
         handles.append(Line2D([], [], color="tab:green", label="critical damping β = (1 − √(lr·λ))²"))
     if handles:
-        ax.legend(handles=handles, loc="upper right", fontsize="small", framealpha=0.85)
+        _legend_below(ax, handles)
     if colorbar:
         ax.figure.colorbar(mesh, ax=ax, label="rate: per-step contraction")
     ax.set(xlim=(X[0], X[-1]), ylim=(Y[0], Y[-1]), xlabel="lr·λmax", ylabel=rmap.y.name,

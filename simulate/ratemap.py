@@ -70,7 +70,8 @@ class RateMap:
 
     ``analytic[i, j]``: ``maxₖ ρ(lr·λₖ, y_j)`` over the Hessian's eigenvalues λₖ at the minimum
     (one mode, λ = 1, without a landscape). ``measured``: the sweep's ``rate`` metric from a start
-    near that minimum (None without a landscape); ``sweep`` is that sweep.
+    near that minimum (None without a landscape), ``elsewhere`` where such a run left for another
+    minimum or reached none (the catapult past an unstable minimum); ``sweep`` is that sweep.
     """
 
     optimizer: Optimizer
@@ -79,6 +80,8 @@ class RateMap:
     eigenvalues: np.ndarray
     analytic: np.ndarray
     measured: np.ndarray | None = None
+    #: measured cells that ended at another minimum (or none): their rate is not this minimum's
+    elsewhere: np.ndarray | None = None
     sweep: Sweep | None = None
     landscape: Landscape | None = None
 
@@ -126,8 +129,10 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
     lr_axis = Axis("lr", x.values / lam_max, x.scale)
     start = land.minima[minimum] + offset
     result = sweep(opt, land, [lr_axis, y], start=start, steps=steps, progress=False)
-    rate = np.where(result.metric("diverged") == 1, np.inf, result.metric("rate"))
-    return RateMap(opt, x, y, eig, analytic, measured=rate, sweep=result, landscape=land)
+    diverged = result.metric("diverged") == 1
+    rate = np.where(diverged, np.inf, result.metric("rate"))
+    elsewhere = ~diverged & (result.metric("minimum") != minimum)
+    return RateMap(opt, x, y, eig, analytic, measured=rate, elsewhere=elsewhere, sweep=result, landscape=land)
 
 
 def rate_map_arrays(maps: list[RateMap]) -> dict[str, np.ndarray]:
@@ -137,18 +142,19 @@ def rate_map_arrays(maps: list[RateMap]) -> dict[str, np.ndarray]:
            "optimizers": np.array([m.label for m in maps]), "eigenvalues": first.eigenvalues,
            "analytic": np.stack([m.analytic for m in maps])}
     if first.measured is not None:
-        out.update(measured=np.stack([m.measured for m in maps]), lrs=first.lrs,
+        out.update(measured=np.stack([m.measured for m in maps]), elsewhere=np.stack([m.elsewhere for m in maps]),
+                   lrs=first.lrs,
                    landscape=np.array(first.landscape.label))
     return out
 
 
 def rate_map_csv(maps: list[RateMap]) -> str:
     """One row per optimizer and cell: optimizer, lr·λmax, lr, y, analytic and measured rate."""
-    lines = [f"optimizer,lr_lambda,lr,{maps[0].y.name},analytic,measured"]
+    lines = [f"optimizer,lr_lambda,lr,{maps[0].y.name},analytic,measured,elsewhere"]
     for m in maps:
         for i, x in enumerate(m.x.values):
             for j, y in enumerate(m.y.values):
-                measured = "" if m.measured is None else repr(float(m.measured[i, j]))
+                measured = "," if m.measured is None else f"{float(m.measured[i, j])!r},{int(m.elsewhere[i, j])}"
                 lines.append(f"{m.label},{float(x)!r},{float(m.lrs[i])!r},{float(y)!r},"
                              f"{float(m.analytic[i, j])!r},{measured}")
     return "\n".join(lines) + "\n"
