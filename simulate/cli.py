@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import sys
 import warnings
 from pathlib import Path
@@ -19,9 +18,8 @@ from .continuous import METHODS
 from .figures import default_optimizers
 from .landscapes import LANDSCAPES
 from .optimizers import OPTIMIZERS
-from .flows import FLOWS, SCALINGS
-from .order import METRICS
-from .plotting import ORDER_AXES
+from .flows import FLOWS
+from .order import OrderWarning
 from .sweep import METRICS as SWEEP_METRICS
 from .runs import COMMANDS, RerunWarning, parse_starts, relocate_outputs, rerun, run, toml_value, validate
 
@@ -37,18 +35,6 @@ app = typer.Typer(
 
 _OPTIMIZER_HELP = ("Optimizer name or spec, repeatable: -o gd -o 'adam(lr=0.01, betas=(0.9, 0.99))' "
                    "-o momentum:lr=0.001  [default: " + " ".join(o.label for o in default_optimizers()) + "]")
-
-Method = enum.Enum("Method", {m: m for m in METHODS}, type=str)
-Flow = enum.Enum("Flow", {k: k for k in FLOWS}, type=str)
-Scaling = enum.Enum("Scaling", {k: k for k in SCALINGS}, type=str)
-Metric = enum.Enum("Metric", {k: k for k in METRICS}, type=str)
-SweepMetric = enum.Enum("SweepMetric", {k: k for k in SWEEP_METRICS}, type=str)
-OrderAxis = enum.Enum("OrderAxis", {k: k for k in ORDER_AXES}, type=str)
-
-
-class TimeAxis(str, enum.Enum):
-    t = "t"
-    steps = "steps"
 
 
 def _fail(exc: Exception) -> None:
@@ -100,9 +86,13 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
         typer.echo(dumps({k: toml_value(v) for k, v in options.items()}, f"simulate {command}: resolved configuration"), nl=False)
         return
     try:
-        written = run(command, options, overwrite=overwrite, argv=_INVOCATION)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", OrderWarning)
+            written = run(command, options, overwrite=overwrite, argv=_INVOCATION)
     except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
+    for w in caught:  # a result worth a second look: one line each, on stderr
+        typer.echo(f"warning: {w.message}", err=True)
     for path in written:
         typer.echo(str(path))
 
@@ -114,7 +104,7 @@ DumpOption = Annotated[bool, typer.Option("--dump-config", help="Print the resol
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
 # Options that mean the same in every command (each command gives its own default).
 LandscapeOption = Annotated[str, typer.Option("--landscape", "-l", help="Landscape name or spec, e.g. rosenbrock or 'quadratic(condition=100, angle=0.5)'.")]
-MethodOption = Annotated[Method, typer.Option(help="solve_ivp method for the flows.")]
+MethodOption = Annotated[str, typer.Option(help="solve_ivp method for the flows: " + ", ".join(METHODS) + ".")]
 AtolOption = Annotated[float, typer.Option(help="Absolute tolerance of the flow solver.")]
 OutOption = Annotated[Path, typer.Option("--out", help="Figure path; the format comes from the extension (.png, .svg, .pdf).")]
 DpiOption = Annotated[int, typer.Option(min=20, max=1200, help="Resolution of raster figures.")]
@@ -145,11 +135,11 @@ def plot_cli(
     seed: Annotated[int, typer.Option(help="Seed of the random starts (numpy default_rng).")] = PLOT["seed"],
     steps: Annotated[int, typer.Option(min=0, help="Number of discrete steps.")] = PLOT["steps"],
     lr: Annotated[Optional[float], typer.Option(help="Learning rate for every optimizer whose spec does not set one (and for all the default optimizers).")] = None,
-    flow: Annotated[Optional[Flow], typer.Option("--flow", "-f", help="Continuous model drawn beside the iterates: " + ", ".join(FLOWS) + " (see simulate order --help).  [default: each optimizer's own, the exact lift for torch's]")] = None,
+    flow: Annotated[Optional[str], typer.Option("--flow", "-f", help="Continuous model drawn beside the iterates: " + ", ".join(FLOWS) + " (see simulate order --help).  [default: each optimizer's own, the exact lift for torch's]")] = None,
     method: MethodOption = PLOT["method"],
     rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver.")] = PLOT["rtol"],
     atol: AtolOption = PLOT["atol"],
-    time: Annotated[Optional[TimeAxis], typer.Option(help="Loss panel against time t or steps k = t/h.  [default: t when all h agree]")] = None,
+    time: Annotated[Optional[str], typer.Option(help="Loss panel against time t or steps k = t/h: t or steps.  [default: t when all h agree]")] = None,
     sharpness: Annotated[bool, typer.Option("--sharpness", help="Add a panel: sharpness λmax(∇²f) along the runs with each optimizer's stability threshold (2/lr for GD).")] = False,
     energy: Annotated[bool, typer.Option("--energy", help="Add a panel: the Lyapunov energy of each flow (f, f + |ẋ|²/2, Su–Boyd–Candès', ...).")] = False,
     out: OutOption = Path(PLOT["out"]),
@@ -168,18 +158,19 @@ def order_cli(
     config: ConfigOption = None,
     landscape: LandscapeOption = ORDER["landscape"],
     optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help="Optimizer spec, repeatable; its lr is the ladder's largest.  [default: gd(lr=0.01)]")] = None,
-    flow: Annotated[Optional[list[Flow]], typer.Option("--flow", "-f", help="Continuous model to measure against, repeatable: " + "; ".join(f"{k}: {c.summary}" for k, c in FLOWS.items()) + ".  [default: each optimizer's own; with neither -o nor -f: gd against exact, modified, modified2]")] = None,
+    flow: Annotated[Optional[list[str]], typer.Option("--flow", "-f", help="Continuous model to measure against, repeatable: " + "; ".join(f"{k}: {c.summary}" for k, c in FLOWS.items()) + ".  [default: each optimizer's own; with neither -o nor -f: gd against exact, modified, modified2]")] = None,
     start: Annotated[Optional[list[str]], typer.Option("--start", "-s", help="Start point, e.g. --start=-1.5,2.  [default: the landscape's]")] = None,
     horizon: Annotated[float, typer.Option(help="Time T every rung runs to (steps = T/h).")] = ORDER["horizon"],
     rungs: Annotated[int, typer.Option(min=2, max=40, help="Number of learning rates: lr, lr/ratio, lr/ratio², ...")] = ORDER["rungs"],
     ratio: Annotated[float, typer.Option(help="Factor between consecutive learning rates (> 1).")] = ORDER["ratio"],
     lrs: Annotated[Optional[list[float]], typer.Option("--lrs", help="Explicit learning rates instead of --rungs/--ratio, repeatable.")] = None,
-    scaling: Annotated[Optional[Scaling], typer.Option(help="How β follows lr along the ladder: fixed, linear (1−β ∝ lr), sqrt (1−β ∝ √lr).  [default: the flow's own]")] = None,
-    metric: Annotated[Optional[Metric], typer.Option(help="max: largest distance over the run; late: over t ≥ T/4; final: at T.  [default: the flow's own]")] = None,
-    x: Annotated[OrderAxis, typer.Option("--x", help="Horizontal axis: time per step h, lr, or gradient evaluations (equal work).")] = ORDER["x"],
+    scaling: Annotated[Optional[str], typer.Option(help="How β follows lr along the ladder: fixed, linear (1−β ∝ lr), sqrt (1−β ∝ √lr).  [default: the flow's own]")] = None,
+    metric: Annotated[Optional[str], typer.Option(help="max: largest distance over the run; late: over t ≥ T/4; final: at T.  [default: the flow's own]")] = None,
+    x: Annotated[str, typer.Option("--x", help="Horizontal axis: h (time per step), lr, or evaluations (gradient evaluations: equal work).")] = ORDER["x"],
     method: MethodOption = ORDER["method"],
     rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver (keep it far below the errors).")] = ORDER["rtol"],
     atol: AtolOption = ORDER["atol"],
+    max_evaluations: Annotated[int, typer.Option(min=100, help="Field evaluations one rung's flow may use before it is reported as failed (a model far outside its regime gives up early).")] = ORDER["max_evaluations"],
     out: OutOption = Path(ORDER["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz, a .json summary and a .csv table (one row per rung) beside it.")] = None,
     dpi: DpiOption = ORDER["dpi"],
@@ -199,10 +190,10 @@ def sweep_cli(
     vary: Annotated[Optional[list[str]], typer.Option("--vary", "-v", help="An axis of the grid, once or twice (two make a heat map): NAME=START:STOP:NUM (linear), NAME=START:STOP:NUM:log, or NAME=V1,V2,... NAME is a hyperparameter (lr, momentum, beta1, beta2, eps, ...) or a start coordinate (x, y, x1, ...).  [default: lr=1e-5:1e-2:61:log]")] = None,
     start: Annotated[Optional[list[str]], typer.Option("--start", "-s", help="The start point, e.g. --start=-1.5,2; coordinates that an axis sweeps are taken from the axis.  [default: the landscape's]")] = None,
     steps: Annotated[int, typer.Option(min=0, help="Number of discrete steps per cell.")] = SWEEP["steps"],
-    metric: Annotated[Optional[SweepMetric], typer.Option(help="What the figure shows (the table has every metric): " + "; ".join(f"{k}: {v}" for k, v in SWEEP_METRICS.items()) + ".  [default: minimum for a sweep of x and y (basins), else final_loss]")] = None,
+    metric: Annotated[Optional[str], typer.Option(help="What the figure shows (the table has every metric): " + "; ".join(f"{k}: {v}" for k, v in SWEEP_METRICS.items()) + ".  [default: minimum for a sweep of x and y (basins), else final_loss]")] = None,
     tol: Annotated[float, typer.Option(help="Tolerance of steps_to_tol: f − f* <= tol (|∇f| <= tol where no minimum is listed).")] = SWEEP["tol"],
     near: Annotated[Optional[float], typer.Option(help="How close the last point must be to a listed minimum to have reached it.  [default: 1% of the plot box's largest side]")] = None,
-    flow: Annotated[Optional[Flow], typer.Option("--flow", "-f", help="Also integrate this continuous model from every cell: its endpoint gets the same metrics, and flow_distance is measured.")] = None,
+    flow: Annotated[Optional[str], typer.Option("--flow", "-f", help="Also integrate this continuous model from every cell: its endpoint gets the same metrics, and flow_distance is measured.")] = None,
     method: MethodOption = SWEEP["method"],
     rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver.")] = SWEEP["rtol"],
     atol: AtolOption = SWEEP["atol"],

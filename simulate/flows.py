@@ -145,7 +145,12 @@ class ExactFlow(Flow):
 
     @property
     def expected_order(self) -> float:
-        return float(getattr(self.optimizer, "method_order", 1))
+        opt = self.optimizer
+        # Started from v = 0 the lifts of RMSprop and Adagrad have a √t layer at t = 0 (the
+        # step divides by √v ~ √t): the iterates approach them at order ½ (measured, README).
+        if opt.name == "rmsprop" or (opt.name == "adagrad" and np.all(opt.initial_accumulator_value == 0)):
+            return 0.5
+        return float(getattr(opt, "method_order", 1))
 
     @property
     def scaling(self) -> str:
@@ -216,6 +221,11 @@ class LimitFlow(Flow):
     kind: ClassVar[str] = "limit"
     scaling: ClassVar[str] = "fixed"
     summary: ClassVar[str] = "lr → 0 limit with β fixed"
+
+    @property
+    def expected_order(self) -> float:
+        # For the ODE schemes the limit is the gradient flow they integrate: their own order.
+        return float(getattr(self.optimizer, "method_order", 1))
 
     @classmethod
     def unsupported(cls, opt):
@@ -340,7 +350,8 @@ class ModifiedFlow(Flow):
     @classmethod
     def unsupported(cls, opt):
         if isinstance(opt, SGD):
-            return "modified flows need dampening = 0" if np.any(opt.dampening != 0) else None
+            return ("modified flows need dampening = 0 (they hold β fixed; so does --scaling fixed)"
+                    if np.any(opt.dampening != 0) else None)
         if isinstance(opt, ProximalPoint):
             return None
         return f"no modified flow is implemented for {opt.display_name} (gd, momentum, nesterov and proximal have one)"
@@ -521,7 +532,8 @@ class HighResFlow(Flow):
     def unsupported(cls, opt):
         if isinstance(opt, NagC):
             return None if np.all(opt.r > 2) else "NAG-C's high-resolution ODE needs r > 2"
-        return OscillatorFlow.unsupported(opt)
+        why = OscillatorFlow.unsupported(opt)
+        return None if why is None else why.replace("the oscillator model needs", "the high-resolution ODEs need")
 
     @property
     def time_per_step(self):

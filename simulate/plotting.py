@@ -191,6 +191,13 @@ def plot_energy(traj: Trajectory, ax=None, *, color=None, label=None, time: str 
         raise ValueError(f"the {traj.flow or 'exact'} flow of {traj.optimizer.display_name} has no known energy")
     _over_time(traj, E, ax, color=color, label=label or name, time=time, **kwargs)
     ax.set_ylabel("energy (Lyapunov function of the flow)")
+    # Energies fall by decades: a log axis while every one drawn is positive, else linear.
+    drawn = np.concatenate([np.ravel(line.get_ydata()) for line in ax.lines])
+    drawn = drawn[np.isfinite(drawn)]
+    if drawn.size and np.all(drawn > 0):
+        # Below 1e-12 of the largest energy the solver's tolerance and rounding show, not the flow.
+        ax.set_yscale("log")
+        ax.set_ylim(max(drawn.min(), 1e-12 * drawn.max()) / 2, drawn.max() * 2)
     return ax
 
 
@@ -216,14 +223,18 @@ def plot_order(result, ax=None, *, x: str = "h", color=None, label=None, referen
     if ok.sum() >= 2:
         fit = np.polyfit(np.log(xs[ok]), np.log(err[ok]), 1)
         grid = np.geomspace(xs[ok].min(), xs[ok].max(), 20)
+        last_pair = result.last_slope if x != "evaluations" else -result.last_slope
+        pair = f" (last pair {last_pair:.2f})" if np.isfinite(last_pair) and x == "h" else ""
         ax.plot(grid, np.exp(np.polyval(fit, np.log(grid))), color=color, lw=1.3,
-                label=f"{text}: slope {slope:.2f}")
+                label=f"{text}: slope {slope:.2f}{pair}")
         last = int(np.argmin(np.where(ok, xs, np.inf)))
         for p in references:
             sign = -1 if x == "evaluations" else 1
             ref = err[last] * (grid / xs[last]) ** (sign * p)
             ax.plot(grid, ref, color=color, lw=0.8, ls=":", alpha=0.7)
-            ax.annotate(f"{sign * p:g}", (grid[-1], ref[-1]), fontsize=7, color=color, alpha=0.8)
+            # labelled at the small-step end, clear of the largest rung's marker
+            ax.annotate(f"{sign * p:g}", (grid[0], ref[0]), xytext=(-10, -3), textcoords="offset points",
+                        fontsize=7, color=color, alpha=0.8, ha="right")
     else:
         line.set_label(f"{text}: too few rungs to fit")
     bad = ~ok

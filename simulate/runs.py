@@ -11,6 +11,7 @@ they come from a file. Outputs are checked before any work, existing files are o
 
 from __future__ import annotations
 
+import difflib
 import enum
 import math
 import os
@@ -30,7 +31,7 @@ from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, plot, sweep_figure
 from .landscapes import landscape as get_landscape
 from .optimizers import optimizer as get_optimizer
 from .flows import FLOWS, SCALINGS
-from .order import METRICS, order_figure, order_study
+from .order import METRICS, ORDER_MAX_EVALUATIONS, order_figure, order_study
 from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_npz, save_text
 from .plotting import ORDER_AXES
 from .ratemap import rate_map, rate_map_arrays, rate_map_csv, rate_map_figure
@@ -108,7 +109,9 @@ def _text(v):
 def _one_of(choices):
     def check(v):
         if _text(v) not in choices:
-            raise ValueError(f"must be one of {', '.join(choices)}, got {v!r}")
+            close = difflib.get_close_matches(str(v), choices, n=1, cutoff=0.5)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"must be one of {', '.join(choices)}, got {v!r}.{hint}")
         return v
     return check
 
@@ -236,7 +239,7 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
 ORDER_DEFAULTS = {
     "landscape": DEFAULT_LANDSCAPE, "optimizer": None, "flow": None, "start": None, "horizon": 1.0, "rungs": 6,
     "ratio": 2.0, "lrs": None, "scaling": None, "metric": None, "x": "h", "method": "DOP853", "rtol": 1e-12,
-    "atol": 1e-14, "out": "simulate_order.png", "data": None, "dpi": 150,
+    "atol": 1e-14, "max_evaluations": ORDER_MAX_EVALUATIONS, "out": "simulate_order.png", "data": None, "dpi": 150,
 }
 #: With no optimizer and no flow given, ``simulate order`` shows GD against three models: slopes 1, 2, 3.
 ORDER_DEFAULT_OPTIMIZER, ORDER_DEFAULT_FLOWS = "gd(lr=0.01)", ("exact", "modified", "modified2")
@@ -250,13 +253,15 @@ def _order(options: dict, description: str) -> list[tuple[Path, Callable]]:
     if starts is not None and np.ndim(starts) != 1:
         raise ValueError("order takes one start point")
     optimizers, flows = options["optimizer"], options["flow"]
+    if options["lrs"] and (options["rungs"] != ORDER_DEFAULTS["rungs"] or options["ratio"] != ORDER_DEFAULTS["ratio"]):
+        raise ValueError("give lrs, or rungs and ratio: not both (with lrs, rungs and ratio have no effect)")
     if not optimizers and not flows:
         optimizers, flows = [ORDER_DEFAULT_OPTIMIZER], list(ORDER_DEFAULT_FLOWS)
     study = order_study(options["landscape"], optimizers or [ORDER_DEFAULT_OPTIMIZER], flows or None, starts,
                         horizon=float(options["horizon"]), rungs=int(options["rungs"]),
                         ratio=float(options["ratio"]), lrs=options["lrs"] or None, scaling=options["scaling"],
                         metric=options["metric"], method=str(options["method"]), rtol=float(options["rtol"]),
-                        atol=float(options["atol"]))
+                        atol=float(options["atol"]), max_evaluations=int(options["max_evaluations"]))
     fig = order_figure(study, x=str(options["x"]))
     out, *data = _order_outputs(options)
     dpi = int(options["dpi"])
@@ -363,6 +368,8 @@ def _flows(v):
         raise ValueError(f"expected a list of flow kinds, got {v!r}")
     for kind in v:
         lookup("flow", kind, FLOWS)
+        if v.count(kind) > 1:
+            raise ValueError(f"flow {kind} is given twice")
     return list(v)
 
 
@@ -393,6 +400,7 @@ COMMANDS: dict[str, Command] = {
                 "horizon": _positive, "rungs": _integer(2, 40), "ratio": _ratio, "lrs": _numbers,
                 "scaling": _one_of(tuple(SCALINGS)), "metric": _one_of(METRICS), "x": _one_of(tuple(ORDER_AXES)),
                 "method": _one_of(METHODS), "rtol": _positive, "atol": _positive,
+                "max_evaluations": _integer(100, 100_000_000),
                 "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)), "dpi": _integer(20, 1200)},
         plan=_order_outputs, execute=_order, outputs=("out", "data")),
     "sweep": Command(

@@ -57,14 +57,18 @@ def _threshold_factor(opt: Optimizer):
 
 
 def stability_threshold(opt: Optimizer) -> np.ndarray | None:
-    """The largest stable curvature on a quadratic, ``c/lr`` (``2/lr`` for GD), per batch member.
+    """The largest stable curvature on a quadratic, ``c/lr`` (``2/lr`` for GD), per batch member;
+    with (coupled) weight decay λ the step sees ∇²f + λI, so the line is ``c/lr − λ``.
 
     ``None`` where no such line exists: proximal point (always stable), NAG-C (its momentum
     changes every step) and the adaptive methods, whose threshold applies to the preconditioned
     Hessian (e.g. Adam with a frozen v: ``(2 + 2β₁)/(lr·(1 − β₁))`` on ``P⁻¹H``).
     """
     c = _threshold_factor(opt)
-    return None if c is None else c / np.asarray(opt.lr)
+    if c is None:
+        return None
+    # Coupled weight decay adds λ_wd·I to the Jacobian's Hessian: lr·(λmax + wd) < c.
+    return c / np.asarray(opt.lr) - np.asarray(getattr(opt, "weight_decay", 0.0))
 
 
 def threshold_factor_formula(opt: Optimizer) -> str:
@@ -79,7 +83,12 @@ def threshold_factor_formula(opt: Optimizer) -> str:
 
 
 def threshold_formula(opt: Optimizer) -> str:
-    """The threshold as a formula, for legends: ``2/lr``, ``2(1+μ)/lr``, ..."""
+    """The threshold as a formula, for legends: ``2/lr``, ``2(1+μ)/lr``, ... (``− wd`` with weight decay)."""
+    text = _formula(opt)
+    return f"{text} − wd" if text and np.any(np.asarray(getattr(opt, "weight_decay", 0.0)) != 0) else text
+
+
+def _formula(opt: Optimizer) -> str:
     if isinstance(opt, SGD):
         if opt.nesterov:
             return "(2+2μ)/((1+2μ)·lr)"

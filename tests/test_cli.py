@@ -126,7 +126,9 @@ def test_empty_coordinate_is_refused(in_tmp):
 @pytest.mark.parametrize("args, message", [
     (["plot", "--steps", "-1"], "--steps"),
     (["plot", "--steps", "abc"], "--steps"),
-    (["plot", "--method", "Euler"], "'Euler' is not one of"),
+    (["plot", "--method", "Euler"], "must be one of RK45"),
+    (["order", "-f", "modifed"], "Did you mean 'modified'?"),
+    (["plot", "--flow", "exakt"], "Did you mean 'exact'?"),
     (["plot", "--nope"], "No such option: --nope"),
     (["bogus"], "No such command 'bogus'"),
 ])
