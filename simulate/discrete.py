@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._inputs import resolve
+from .engine import compiled_run, use_compiled
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
 __all__ = ["iterate", "advance"]
@@ -16,7 +17,7 @@ def _escaped(x: np.ndarray, radius: float) -> np.ndarray:
 
 
 def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float | None = None,
-            gtol: float = 1e-8, time_per_step=None) -> Trajectory:
+            gtol: float = 1e-8, time_per_step=None, engine: str = "auto") -> Trajectory:
     """Run ``steps`` discrete updates of ``opt`` on ``landscape`` from ``x0`` (``(d,)`` or ``(B, d)``).
 
     ``opt`` and ``landscape`` may be names or objects; ``x0`` defaults to the landscape's start.
@@ -26,12 +27,18 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
     :class:`~simulate.trajectory.Trajectory` with ``t = k·h``: h is the optimizer's own time per
     step unless ``time_per_step`` gives the clock of another model (a number, an array of the
     batch shape, or a :class:`~simulate.flows.Flow`, e.g. heavy ball on the oscillator clock √lr).
+    ``engine``: ``"auto"`` runs large batches (:data:`simulate.engine.COMPILE_THRESHOLD`
+    member-steps) of the SGD family and Adam on 2-D landscapes in the compiled engine, the same
+    bits as the numpy loop; ``"numpy"`` or ``"compiled"`` force one.
     """
     opt, landscape, x0 = resolve(opt, landscape, x0)
     check_steps(steps)
     radius = default_escape_radius(landscape) if escape_radius is None else float(escape_radius)
     batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
     check_record_size(steps + 1, batch + x0.shape[-1:])
+    if use_compiled(engine, opt, landscape, int(np.prod(batch)), steps):
+        xs, _, diverged_at = compiled_run(opt, landscape, x0, steps, radius, 1)
+        return _record(opt, landscape, xs, diverged_at, steps, batch, gtol, radius, time_per_step)
     xs = np.full((steps + 1,) + batch + x0.shape[-1:], np.nan)
 
     def record(k, x, diverged_at):
@@ -41,6 +48,10 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
             xs[k] = np.where(((diverged_at < 0) | (diverged_at == k))[..., None], x, np.nan)
 
     diverged_at = advance(opt, landscape, x0, steps, radius, record)
+    return _record(opt, landscape, xs, diverged_at, steps, batch, gtol, radius, time_per_step)
+
+
+def _record(opt, landscape, xs, diverged_at, steps, batch, gtol, radius, time_per_step) -> Trajectory:
     clock = np.asarray(getattr(time_per_step, "time_per_step", opt.time_per_step if time_per_step is None
                                    else time_per_step), dtype=np.float64)
     return finish("iterates", sample_times(clock, steps, batch), xs, opt, landscape, diverged_at, gtol,

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._names import lookup
+from .elementwise import himmelblau_grad, rosenbrock_pair
 from .spec import format_spec, parse_spec
 
 __all__ = [
@@ -74,6 +75,9 @@ class Landscape:
 
     name = "landscape"
     description = ""
+    #: ``(grad(x, y, params) -> (gx, gy), params)`` for 2-D landscapes whose gradient is written in
+    #: simulate.elementwise (then simulate.engine can compile runs on them), else None.
+    pointwise_grad = None
 
     def __post_init__(self):
         # Subclasses fill these with object.__setattr__ in their own __post_init__ before calling super.
@@ -350,11 +354,16 @@ class Rosenbrock(Landscape):
         return np.sum((self.a - u) ** 2 + self.b * (v - u**2) ** 2, axis=-1)
 
     def _grad(self, x):
-        u, v = x[..., :-1], x[..., 1:]
+        du, dv = rosenbrock_pair(x[..., :-1], x[..., 1:], (self.a, self.b))
         g = np.zeros_like(x)
-        g[..., :-1] += -2 * (self.a - u) - 4 * self.b * u * (v - u**2)
-        g[..., 1:] += 2 * self.b * (v - u**2)
+        g[..., :-1] += du
+        g[..., 1:] += dv
         return g
+
+    @property
+    def pointwise_grad(self):
+        """(∇f as a function of the coordinates, its parameters) for simulate.engine; 2-D only."""
+        return (rosenbrock_pair, (float(self.a), float(self.b))) if self.dim == 2 else None
 
     def _hess(self, x):
         u, v, b = x[..., :-1], x[..., 1:], self.b
@@ -388,9 +397,9 @@ class Himmelblau(Landscape):
         return (X**2 + Y - 11) ** 2 + (X + Y**2 - 7) ** 2
 
     def _grad(self, x):
-        X, Y = x[..., 0], x[..., 1]
-        p, q = X**2 + Y - 11, X + Y**2 - 7
-        return _vector([4 * X * p + 2 * q, 2 * p + 4 * Y * q], X.shape)
+        return _vector(himmelblau_grad(x[..., 0], x[..., 1], ()), x.shape[:-1])
+
+    pointwise_grad = (himmelblau_grad, ())
 
     def _hess(self, x):
         X, Y = x[..., 0], x[..., 1]

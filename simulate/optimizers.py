@@ -33,6 +33,7 @@ from typing import ClassVar
 import numpy as np
 
 from ._names import UnknownNameError, lookup, suggest
+from .elementwise import adam_update, lerp, sgd_update
 from .landscapes import Landscape
 from .spec import format_spec, parse_spec
 
@@ -44,9 +45,6 @@ __all__ = [
 State = dict  # dict[str, np.ndarray]: components in update order, "x" last
 
 
-def _lerp(a, b, w):
-    """torch.lerp's formula (ATen), so that EMA updates match torch to the last bit."""
-    return np.where(np.abs(w) < 0.5, a + w * (b - a), b - (b - a) * (1 - w))
 
 
 def _diag(v: np.ndarray) -> np.ndarray:
@@ -308,16 +306,10 @@ class SGD(Optimizer):
 
     def step(self, state, landscape, k):
         x = state["x"]
-        g = self._coupled_grad(x, landscape)
-        new = {}
-        if "b" in state:
-            mu = self._b(self.momentum)
-            b = g.copy() if k == 1 else state["b"] * mu + (1 - self._b(self.dampening)) * g
-            d = g + mu * b if self.nesterov else b
-            new["b"] = b
-            g = np.where(mu == 0, g, d)
-        new["x"] = x + (-self._b(self.lr)) * g
-        return new
+        buffered = "b" in state
+        x_new, b = sgd_update(x, landscape.grad(x), state.get("b"), k == 1, self._b(self.lr), self._b(self.momentum),
+                              self._b(self.dampening), self._b(self.weight_decay), self.nesterov, buffered)
+        return {"b": b, "x": x_new} if buffered else {"x": x_new}
 
     def _tau(self):
         # torch ignores dampening where momentum is 0; so does the lift (b then tracks g exactly).
@@ -415,7 +407,7 @@ class RMSprop(Optimizer):
         alpha = self._b(self.alpha)
         new = {"v": state["v"] * alpha + (1 - alpha) * g * g}
         if self.centered:
-            new["gbar"] = _lerp(state["gbar"], g, 1 - alpha)
+            new["gbar"] = lerp(state["gbar"], g, 1 - alpha)
         avg = self._denominator(new)
         if "b" in state:
             new["b"] = state["b"] * self._b(self.momentum) + g / avg
@@ -519,23 +511,15 @@ class Adam(Optimizer):
     def _corrections(self, k):
         """Bias corrections ``1 − β₁ᵏ`` and ``√(1 − β₂ᵏ)`` (k may be fractional in the flow)."""
         b1, b2 = self.betas
-        return 1 - b1 ** k, (1 - b2 ** k) ** 0.5
+        return 1 - b1 ** k, np.sqrt(1 - b2 ** k)
 
     def step(self, state, landscape, k):
         x = state["x"]
-        lr = self._b(self.lr)
-        if self._decoupled:
-            wd = self._b(self.weight_decay)
-            x = np.where(wd != 0, x * (1 - lr * wd), x)
-        g = self._gradient(state["x"], landscape)
-        b1, b2 = (self._b(b) for b in self.betas)
-        new = {"m": _lerp(state["m"], g, 1 - b1), "v": state["v"] * b2 + (1 - b2) * g * g}
-        if self.amsgrad:
-            new["vmax"] = np.maximum(state["vmax"], new["v"])
         c1, c2 = (self._b(c) for c in self._corrections(k))
-        denom = np.sqrt(new["vmax"] if self.amsgrad else new["v"]) / c2 + self._b(self.eps)
-        new["x"] = x + (-(lr / c1)) * (new["m"] / denom)
-        return new
+        x_new, m, v, vmax = adam_update(x, landscape.grad(x), state["m"], state["v"], state.get("vmax"),
+                                        self._b(self.lr), *(self._b(b) for b in self.betas), self._b(self.eps),
+                                        self._b(self.weight_decay), c1, c2, self._decoupled, self.amsgrad)
+        return {"m": m, "v": v, "vmax": vmax, "x": x_new} if self.amsgrad else {"m": m, "v": v, "x": x_new}
 
     def field(self, t, state, landscape):
         x = state["x"]

@@ -23,6 +23,7 @@ from ._inputs import resolve
 from ._names import UnknownNameError, suggest
 from .continuous import integrate
 from .discrete import advance, check_steps
+from .engine import compiled_run, use_compiled
 from .flows import flow as make_flow
 from .landscapes import Landscape, landscape as get_landscape
 from .optimizers import Optimizer, _fmt, optimizer as get_optimizer
@@ -302,7 +303,7 @@ def _csv_cell(v) -> str:
 def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: float = 1e-6,
           near: float | None = None, flow: str | None = None, record_every: int = 0,
           escape_radius: float | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
-          track: Sequence[str] = TRACKED, progress: bool | None = None) -> Sweep:
+          track: Sequence[str] = TRACKED, engine: str = "auto", progress: bool | None = None) -> Sweep:
     """Run every optimizer over the grid spanned by ``axes`` and measure each cell (see :data:`METRICS`).
 
     ``optimizers``: one or several names, specs or :class:`~simulate.optimizers.Optimizer` objects
@@ -317,7 +318,8 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     every cell to its final time, with ``method``/``rtol``/``atol``. ``record_every``: keep every
     m-th point of every path (0: keep none). ``track``: the metrics measured during the run (each
     costs a little every step; the others come from the end): ``steps_to_tol`` and ``rate`` by
-    default, ``()`` for the fastest sweep. ``progress``: a progress bar (default: only on a terminal).
+    default, ``()`` for the fastest sweep: then ``engine`` (``auto``, ``numpy``, ``compiled``; see
+    :func:`simulate.discrete.iterate`) may run it compiled. ``progress``: a progress bar (default: only on a terminal).
     Divergence is data (``diverged``, ``diverged_at``); nothing is clipped and nothing raises.
     """
     land = landscape if isinstance(landscape, Landscape) else get_landscape(landscape)
@@ -329,6 +331,8 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     for name in track:
         if name not in TRACKED:
             raise UnknownNameError(suggest("tracked metric", name, TRACKED))
+    if engine == "compiled" and track:
+        raise ValueError("the compiled engine measures the end of each run only: pass track=() with it")
     if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or record_every < 0:
         raise ValueError(f"record_every must be a whole number >= 0, got {record_every!r}")
     near = 0.01 * float(np.max(np.diff(land.bounds, axis=1))) if near is None else _positive("near", near)
@@ -376,6 +380,14 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     results, paths = [], []
     with progress_bar(len(opts) * steps, "sweep", enabled=progress) as bar:
         for opt in gridded:
+            if not track and use_compiled(engine, opt, land, cells, steps):  # nothing to measure per step
+                path, last, diverged_at = compiled_run(opt, land, x0, steps, radius, record_every)
+                res = _endpoint_metrics(land, last, diverged_at >= 0, near)
+                res["diverged_at"] = diverged_at
+                results.append(res)
+                paths.append(path)
+                bar.advance(steps)
+                continue
             acc = _Accumulator(land, steps, tol, fstar, record_every, grid, bar, track)
             diverged_at = advance(opt, land, x0, steps, radius, acc.visit)
             results.append(acc.metrics(diverged_at, near))

@@ -1,0 +1,290 @@
+"""A compiled engine for large batches: the same update rules, run by numba on both cores.
+
+:func:`compiled_run` takes one optimizer (SGD family, Adam, AdamW) on a 2-D landscape whose gradient
+is written in :mod:`simulate.elementwise`, and runs every batch member through all its steps in a
+compiled loop, members split over the cores. The arithmetic is the numpy path's own functions,
+compiled: results are the same bits (tested). Divergence is handled as in
+:func:`simulate.discrete.advance`: a member that leaves the escape ball or becomes non-finite
+stops at that step, which is recorded.
+
+Compiling takes a few seconds per (optimizer family, landscape) in a process, so the engine is
+used only where the work is large (:data:`COMPILE_THRESHOLD` member-steps) or when asked for
+(``engine="compiled"``); small runs such as ``simulate plot`` never wait for it. Without numba,
+or for an optimizer or landscape it does not cover, the numpy loop runs instead.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .elementwise import adam_update, lerp, select, sgd_update
+from .optimizers import SGD, Adam, Optimizer
+
+__all__ = ["available", "supports", "compiled_run", "COMPILE_THRESHOLD", "ENGINES", "use_compiled"]
+
+#: Member-steps (batch size × steps) from which "auto" compiles: the numpy loop takes about a
+#: second there, which is what compiling costs.
+COMPILE_THRESHOLD = 20_000_000
+ENGINES = ("auto", "numpy", "compiled")
+#: Bias-correction tables of Adam with per-member betas are (steps + 1) × batch; beyond this many
+#: entries the numpy loop runs instead.
+MAX_TABLE = 50_000_000
+
+_DRIVERS: dict = {}
+_numba = None
+
+
+def available() -> bool:
+    """Whether numba can be imported (then the compiled engine can run)."""
+    global _numba
+    if _numba is None:
+        try:
+            import numba
+            from numba.extending import overload
+
+            @overload(select)
+            def _select_scalar(cond, a, b):  # on scalars a conditional, not np.where's 0-d array
+                def impl(cond, a, b):
+                    return a if cond else b
+                return impl
+
+            @overload(lerp)
+            def _lerp_compiled(a, b, w):  # the same source, compiled (its select is the one above)
+                return lerp
+
+            _numba = numba
+        except ImportError:  # pragma: no cover - numba is a dependency; kept for partial installs
+            _numba = False
+    return bool(_numba)
+
+
+def supports(opt: Optimizer, landscape) -> bool:
+    """Whether the compiled engine covers this optimizer on this landscape."""
+    return (type(opt) in (SGD,) or isinstance(opt, Adam)) and landscape.pointwise_grad is not None \
+        and landscape.dim == 2
+
+
+def use_compiled(engine: str, opt: Optimizer, landscape, members: int, steps: int) -> bool:
+    """Decide, for ``engine`` in :data:`ENGINES`, whether a run goes to the compiled engine."""
+    if engine not in ENGINES:
+        from ._names import suggest
+        raise ValueError(suggest("engine", engine, ENGINES))
+    if engine == "numpy":
+        return False
+    ok = supports(opt, landscape) and available()
+    if engine == "compiled" and not ok:
+        why = "numba is not installed" if not available() else \
+            f"{opt.display_name} on {landscape.name} is not covered (SGD family and Adam on 2-D landscapes with a pointwise gradient)"
+        raise ValueError(f"engine 'compiled': {why}")
+    return ok and (engine == "compiled" or members * steps >= COMPILE_THRESHOLD)
+
+
+def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: float, record_every: int):
+    """Run the batch; returns ``(recorded, last, diverged_at)``.
+
+    ``recorded``: ``(len(kept), *batch, 2)`` positions at the steps 0, m, 2m, …, and the last (NaN
+    after a member stopped; the escaping value is kept at its own step when recorded), or None
+    when ``record_every`` is 0. ``last``: each member's position after the last step (NaN where it
+    diverged). ``diverged_at``: the step at which a member stopped, −1 if none.
+    """
+    batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
+    B = int(np.prod(batch))
+    x = np.ascontiguousarray(np.broadcast_to(x0, batch + (2,)).reshape(B, 2), dtype=np.float64)
+    grad, params = landscape.pointwise_grad
+    kept = None
+    if record_every:
+        kept = np.arange(0, steps + 1, record_every)
+        if kept[-1] != steps:
+            kept = np.append(kept, steps)
+    # Not filled here: the compiled loop writes every recorded slot (NaN once a member stopped),
+    # so the pages are first touched there, in parallel.
+    out = np.empty((0 if kept is None else len(kept), B, 2))
+    last = np.full((B, 2), np.nan)
+    diverged_at = np.full(B, -1, dtype=np.int64)
+
+    def flat(h):
+        return np.ascontiguousarray(np.broadcast_to(np.asarray(h, np.float64), batch).reshape(B))
+
+    every = max(int(record_every), 1)
+    r2 = float(radius) ** 2
+    if isinstance(opt, Adam):
+        c1, c2 = _corrections(opt, steps, batch, B)
+        driver = _driver("adam", grad)
+        driver(x, flat(opt.lr), flat(opt.betas[0]), flat(opt.betas[1]), flat(opt.eps), flat(opt.weight_decay), c1,
+               c2, bool(opt._decoupled), bool(opt.amsgrad), params, steps, r2, every, bool(record_every), out, last,
+               diverged_at)
+    else:
+        driver = _driver("sgd", grad)
+        driver(x, flat(opt.lr), flat(opt.momentum), flat(opt.dampening), flat(opt.weight_decay), bool(opt.nesterov),
+               bool(np.any(opt.momentum != 0)), params, steps, r2, every, bool(record_every), out, last, diverged_at)
+    recorded = out.reshape((out.shape[0],) + batch + (2,)) if record_every else None
+    return recorded, last.reshape(batch + (2,)), diverged_at.reshape(batch)
+
+
+def _corrections(opt, steps: int, batch, B: int):
+    """Adam's bias corrections per step, computed by the numpy path's own expression:
+    ``(steps + 1, 1)`` for scalar betas, ``(steps + 1, B)`` for per-member ones."""
+    per_member = any(np.ndim(b) for b in opt.betas)
+    width = B if per_member else 1
+    if (steps + 1) * width > MAX_TABLE:
+        raise MemoryError("Adam's per-member bias corrections would not fit; use the numpy engine")
+    c1 = np.ones((steps + 1, width))
+    c2 = np.ones((steps + 1, width))
+    for k in range(1, steps + 1):
+        a, b = opt._corrections(k)
+        c1[k] = np.broadcast_to(a, batch).reshape(-1)[:width] if per_member else a
+        c2[k] = np.broadcast_to(b, batch).reshape(-1)[:width] if per_member else b
+    return c1, c2
+
+
+def _helpers():
+    """Compiled start and end of a core's share: record the starts, stop those outside the ball;
+    copy out the members still running."""
+    global _start, _finish, _keep
+    if _start is None:
+        nb = _numba
+
+        @nb.njit(inline="always")
+        def start(U, V, lo, r2, record, out, D):
+            live = 0
+            for i in range(U.shape[0]):
+                if record:
+                    out[0, lo + i, 0], out[0, lo + i, 1] = U[i], V[i]
+                if not (U[i] * U[i] + V[i] * V[i] <= r2):
+                    D[i] = 0
+                else:
+                    live += 1
+            return live
+
+        @nb.njit(inline="always")
+        def finish(U, V, D, lo, hi, written, record, out, last, diverged_at):
+            if record:  # every member of this share stopped early: the rest of its record is NaN
+                out[written + 1:, lo:hi, :] = np.nan
+            for i in range(U.shape[0]):
+                diverged_at[lo + i] = D[i]
+                if D[i] < 0:
+                    last[lo + i, 0], last[lo + i, 1] = U[i], V[i]
+
+        @nb.njit(inline="always")
+        def keep(U, V, D, k, lo, slot, out):
+            for i in range(U.shape[0]):
+                on = D[i] < 0 or D[i] == k  # running before step k: the escaping value is kept at its step
+                out[slot, lo + i, 0] = U[i] if on else np.nan
+                out[slot, lo + i, 1] = V[i] if on else np.nan
+
+        _start, _finish, _keep = start, finish, keep
+
+
+_start = _finish = _keep = None
+
+
+def _driver(kind: str, grad):
+    """The compiled loop of one optimizer family on one landscape's gradient (built once per process)."""
+    key = (kind, grad)
+    if key in _DRIVERS:
+        return _DRIVERS[key]
+    available()
+    _helpers()
+    nb = _numba
+    g = nb.njit(inline="always")(grad)
+    # Step-major inside each core's share of the batch, and branch-free: every member computes every
+    # step and a stopped one just keeps its old state, so the compiler vectorizes the loop over
+    # members (several members per SIMD instruction); the order of each member's operations, and
+    # so its bits, stay the numpy path's.
+    if kind == "sgd":
+        update = nb.njit(inline="always")(sgd_update)
+
+        @nb.njit(parallel=True)
+        def run(x, lr, mu, damp, wd, nesterov, buffered, params, steps, r2, every, record, out, last, diverged_at):
+            B = x.shape[0]
+            chunks = nb.get_num_threads()
+            size = (B + chunks - 1) // chunks
+            for c in nb.prange(chunks):
+                lo, hi = c * size, min(B, (c + 1) * size)
+                n = max(hi - lo, 0)
+                U, V = x[lo:hi, 0].copy(), x[lo:hi, 1].copy()
+                BU, BV = np.zeros(n), np.zeros(n)
+                L, M, T, W = lr[lo:hi].copy(), mu[lo:hi].copy(), damp[lo:hi].copy(), wd[lo:hi].copy()
+                D = np.full(n, -1)
+                live = _start(U, V, lo, r2, record, out, D)
+                written = 0  # the last recorded slot
+                for k in range(1, steps + 1):
+                    if live == 0:
+                        break
+                    first = k == 1
+                    keep = record and (k % every == 0 or k == steps)
+                    slot = (k + every - 1) // every
+                    if keep:
+                        written = slot
+                    live = 0
+                    for i in range(n):
+                        on = D[i] < 0
+                        gu, gv = g(U[i], V[i], params)
+                        u, bu = update(U[i], gu, BU[i], first, L[i], M[i], T[i], W[i], nesterov, buffered)
+                        v, bv = update(V[i], gv, BV[i], first, L[i], M[i], T[i], W[i], nesterov, buffered)
+                        escaped = not (u * u + v * v <= r2)
+                        U[i] = u if on else U[i]
+                        V[i] = v if on else V[i]
+                        BU[i] = bu if on else BU[i]
+                        BV[i] = bv if on else BV[i]
+                        D[i] = k if (on and escaped) else D[i]
+                        live += 1 if (on and not escaped) else 0
+                    if keep:  # a separate pass keeps the loop above free of stores it cannot vectorize
+                        _keep(U, V, D, k, lo, slot, out)
+                _finish(U, V, D, lo, hi, written, record, out, last, diverged_at)
+    else:
+        update = nb.njit(inline="always")(adam_update)
+
+        @nb.njit(parallel=True)
+        def run(x, lr, b1, b2, eps, wd, c1, c2, decoupled, amsgrad, params, steps, r2, every, record, out, last,
+                diverged_at):
+            B = x.shape[0]
+            chunks = nb.get_num_threads()
+            size = (B + chunks - 1) // chunks
+            wide = c1.shape[1] > 1
+            for c in nb.prange(chunks):
+                lo, hi = c * size, min(B, (c + 1) * size)
+                n = max(hi - lo, 0)
+                U, V = x[lo:hi, 0].copy(), x[lo:hi, 1].copy()
+                MU, MV, VU, VV, WU, WV = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+                L, B1, B2, E, W = lr[lo:hi].copy(), b1[lo:hi].copy(), b2[lo:hi].copy(), eps[lo:hi].copy(), wd[lo:hi].copy()
+                C1, C2 = np.empty(n), np.empty(n)  # this step's bias corrections, one per member
+                D = np.full(n, -1)
+                live = _start(U, V, lo, r2, record, out, D)
+                written = 0
+                for k in range(1, steps + 1):
+                    if live == 0:
+                        break
+                    keep = record and (k % every == 0 or k == steps)
+                    slot = (k + every - 1) // every
+                    if keep:
+                        written = slot
+                    if wide:
+                        C1[:], C2[:] = c1[k, lo:hi], c2[k, lo:hi]
+                    else:
+                        C1[:], C2[:] = c1[k, 0], c2[k, 0]
+                    live = 0
+                    for i in range(n):
+                        on = D[i] < 0
+                        gu, gv = g(U[i], V[i], params)
+                        u, mu_, vu, wu = update(U[i], gu, MU[i], VU[i], WU[i], L[i], B1[i], B2[i], E[i], W[i], C1[i],
+                                                C2[i], decoupled, amsgrad)
+                        v, mv, vv, wv = update(V[i], gv, MV[i], VV[i], WV[i], L[i], B1[i], B2[i], E[i], W[i], C1[i],
+                                               C2[i], decoupled, amsgrad)
+                        escaped = not (u * u + v * v <= r2)
+                        U[i] = u if on else U[i]
+                        V[i] = v if on else V[i]
+                        MU[i] = mu_ if on else MU[i]
+                        MV[i] = mv if on else MV[i]
+                        VU[i] = vu if on else VU[i]
+                        VV[i] = vv if on else VV[i]
+                        WU[i] = wu if on else WU[i]
+                        WV[i] = wv if on else WV[i]
+                        D[i] = k if (on and escaped) else D[i]
+                        live += 1 if (on and not escaped) else 0
+                    if keep:  # a separate pass keeps the loop above free of stores it cannot vectorize
+                        _keep(U, V, D, k, lo, slot, out)
+                _finish(U, V, D, lo, hi, written, record, out, last, diverged_at)
+
+    _DRIVERS[key] = run
+    return run

@@ -1,0 +1,66 @@
+"""The compiled engine runs the numpy path's own update functions: the same bits, the same
+divergence steps, and it is only used where it is asked for or where the work is large."""
+
+import numpy as np
+import pytest
+
+import simulate as sim
+from simulate.engine import COMPILE_THRESHOLD, supports, use_compiled
+from simulate.sweep import Axis, sweep
+from tests.helpers import OPTIMIZERS_UNDER_TEST
+
+COVERED = [(n, kw) for n, kw in OPTIMIZERS_UNDER_TEST if n in ("gd", "momentum", "sgd", "nesterov", "adam", "adamw")]
+
+
+@pytest.mark.parametrize("land", ["rosenbrock", "himmelblau"])
+@pytest.mark.parametrize("case", COVERED, ids=lambda c: c[0] + "-" + "-".join(f"{k}={v}" for k, v in c[1].items()))
+def test_compiled_iterates_are_the_numpy_bits(land, case):
+    name, kw = case
+    L = sim.landscape(land)
+    starts = np.random.default_rng(3).uniform(L.bounds[:, 0], L.bounds[:, 1], size=(300, 2))
+    for lr_scale in (1.0, 30.0):  # the second diverges for many starts
+        opt = sim.optimizer(name, **{**kw, "lr": kw["lr"] * lr_scale / 10})
+        a = sim.iterate(opt, L, starts, 150, engine="compiled")
+        b = sim.iterate(opt, L, starts, 150, engine="numpy")
+        np.testing.assert_array_equal(a.x, b.x)  # NaN where equal NaN
+        np.testing.assert_array_equal(a.diverged_at, b.diverged_at)
+        np.testing.assert_array_equal(a.status, b.status)
+
+
+def test_compiled_sweeps_are_the_numpy_numbers():
+    axes = [Axis.log("lr", 1e-4, 3e-2, 40), Axis.linear("momentum", 0.0, 0.95, 5)]
+    a = sweep("sgd", "rosenbrock", axes, start=[-1.5, 2.0], steps=300, track=(), record_every=40, engine="compiled")
+    b = sweep("sgd", "rosenbrock", axes, start=[-1.5, 2.0], steps=300, track=(), record_every=40, engine="numpy")
+    for name in a.metrics:
+        np.testing.assert_array_equal(a.metrics[name], b.metrics[name], err_msg=name)
+    np.testing.assert_array_equal(a.paths, b.paths)
+    assert a.metric("diverged").any() and not a.metric("diverged").all()
+    c = sweep("adam", "himmelblau", [Axis("beta1", [0.5, 0.9]), Axis("x", [-4.0, 0.0, 4.0])], steps=200, track=(),
+              engine="compiled")
+    d = sweep("adam", "himmelblau", [Axis("beta1", [0.5, 0.9]), Axis("x", [-4.0, 0.0, 4.0])], steps=200, track=(),
+              engine="numpy")
+    np.testing.assert_array_equal(c.metric("final_loss"), d.metric("final_loss"))
+
+
+def test_auto_compiles_only_large_supported_runs():
+    gd, rose = sim.optimizer("gd"), sim.landscape("rosenbrock")
+    assert not use_compiled("auto", gd, rose, 100, 100)  # a plot never waits for a compiler
+    assert use_compiled("auto", gd, rose, 1000, COMPILE_THRESHOLD // 1000)
+    assert not supports(sim.optimizer("rmsprop"), rose) and not supports(gd, sim.landscape("quadratic"))
+    assert not use_compiled("auto", sim.optimizer("rmsprop"), rose, 10**6, 10**3)  # not covered: numpy
+    with pytest.raises(ValueError, match="rmsprop on rosenbrock is not covered"):
+        sim.iterate("rmsprop", "rosenbrock", steps=3, engine="compiled")
+    with pytest.raises(ValueError, match="Did you mean 'numpy'"):
+        sim.iterate("gd", "rosenbrock", steps=3, engine="nympy")
+    with pytest.raises(ValueError, match="track=()"):
+        sweep("gd", "rosenbrock", ["lr=0.001,0.002"], steps=3, engine="compiled")
+
+
+def test_an_escaping_start_and_an_all_diverged_share_are_recorded_like_numpy():
+    L = sim.landscape("himmelblau")
+    starts = np.array([[1e4, 0.0], [0.0, 0.0], [1.0, 1.0]])  # the first is outside the escape ball
+    a = sim.iterate("gd(lr=0.5)", L, starts, 40, engine="compiled")  # every member diverges early
+    b = sim.iterate("gd(lr=0.5)", L, starts, 40, engine="numpy")
+    np.testing.assert_array_equal(a.x, b.x)
+    np.testing.assert_array_equal(a.diverged_at, b.diverged_at)
+    assert a.diverged_at[0] == 0 and a.diverged.all()
