@@ -92,7 +92,8 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
     except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
     for w in caught:  # a result worth a second look: one line each, on stderr
-        typer.echo(f"warning: {w.message}", err=True)
+        if issubclass(w.category, OrderWarning):
+            typer.echo(f"warning: {w.message}", err=True)
     for path in written:
         typer.echo(str(path))
 

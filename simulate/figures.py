@@ -174,30 +174,49 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True
     ``metric`` defaults to ``minimum`` for a sweep over two start coordinates, else ``final_loss``.
     """
     start_axes = {a.name for a in sweep.axes} <= set(start_coordinates(sweep.landscape))
-    metric = metric or ("minimum" if start_axes and len(sweep.axes) == 2 else "final_loss")
+    basins = start_axes and len(sweep.axes) == 2 and len(sweep.landscape.minima) > 0
+    metric = metric or ("minimum" if basins else "final_loss")
     sweep.metric(metric)  # an unknown metric fails here, with the valid ones
-    title = f"{sweep.landscape.label}, {sweep.steps} steps"
+    label = sweep.landscape.label
+    label = label if len(label) <= 60 else f"{sweep.landscape.name}(…)"  # a 10-D quadratic's spec is long
+    title = f"{label}, {sweep.steps} steps from {_start_text(sweep)}"
+    # Members with nothing to draw (the flow's endpoints have no flow_distance) are left out.
+    drawn = [i for i in range(len(sweep.members))
+             if metric in ("diverged", "diverged_at", "minimum") or np.any(np.isfinite(sweep.metric(metric, i)))
+             or np.any(sweep.metric("diverged", i))]
     if len(sweep.axes) == 1:
         fig = Figure(figsize=figsize or (8, 5), layout="constrained")
         ax = fig.add_subplot()
-        for i in range(len(sweep.members)):
+        for i in drawn:
             plot_sweep(sweep, metric, i, ax, theory=theory, color=f"C{i}")
         ax.legend(fontsize=7, loc="best", framealpha=0.85)
         ax.set_title(f"{metric_label(sweep, metric)} against {sweep.axes[0].name}: {title}", fontsize=10)
         return fig
-    n = len(sweep.members)
+    n = max(len(drawn), 1)
     cols = min(n, 3)
     rows = -(-n // cols)
     fig = Figure(figsize=figsize or (5.2 * cols + 1, 4.4 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    norm = None if metric == "minimum" else metric_norm(sweep, metric)
-    for i in range(n):
+    norm = None if metric == "minimum" else metric_norm(sweep, metric, drawn)
+    for ax, i in zip(axes, drawn):
         if metric == "minimum":
-            plot_basins(sweep, i, axes[i])
+            plot_basins(sweep, i, ax)
         else:
-            plot_sweep(sweep, metric, i, axes[i], theory=theory, norm=norm, colorbar=i == n - 1)
-    for ax in axes[n:]:
+            plot_sweep(sweep, metric, i, ax, theory=theory, norm=norm, colorbar=i == drawn[-1])
+    for ax in axes[len(drawn):]:
         ax.set_visible(False)
     what = "basins of attraction" if metric == "minimum" else metric_label(sweep, metric)
+    if start_axes and len(sweep.axes) == 2 and not basins:
+        what += f" ({sweep.landscape.name} lists no minima: no basins to draw)"
     fig.suptitle(f"{what}: {title}", fontsize=11)
     return fig
+
+
+def _start_text(sweep: Sweep) -> str:
+    """The start as the figure states it: the swept coordinates by name, the others by value."""
+    coords = start_coordinates(sweep.landscape)
+    swept = {coords[a.name] for a in sweep.axes if a.name in coords}
+    first = sweep.start.reshape(-1, sweep.landscape.dim)[0]
+    parts = ["·" if j in swept else f"{first[j]:g}" for j in range(sweep.landscape.dim)]
+    return "the grid's starts" if len(swept) == sweep.landscape.dim else \
+        ("(" + ", ".join(parts) + ")" if len(parts) <= 4 else "the landscape's start")

@@ -35,7 +35,10 @@ def edges(values: np.ndarray, scale: str) -> np.ndarray:
     w = np.log(v) if scale == "log" else v
     mid = (w[1:] + w[:-1]) / 2
     e = np.concatenate([[w[0] - (mid[0] - w[0])], mid, [w[-1] + (w[-1] - mid[-1])]])
-    return np.exp(e) if scale == "log" else e
+    if scale != "log":
+        return e
+    with np.errstate(over="ignore"):  # the outer edge of a grid that ends near the float limit
+        return np.minimum(np.exp(e), np.finfo(float).max)
 
 
 def metric_label(sweep: Sweep, metric: str) -> str:
@@ -46,35 +49,79 @@ def metric_label(sweep: Sweep, metric: str) -> str:
     return metric.replace("_", " ")
 
 
+#: Below this fraction of the largest value a log scale shows solver tolerance and rounding, not
+#: dynamics (as simulate plot's loss axis): smaller values are drawn at the floor (the data keep them).
+LOG_FLOOR = 1e-12
+
+
 def _values(sweep: Sweep, metric: str, member: int) -> tuple[np.ndarray, bool]:
-    """The metric as drawn (f − f* for the loss) and whether it goes on a log scale."""
+    """The metric as drawn (f − f* for the loss; NaN where it has no value) and whether on a log scale."""
     v = np.array(sweep.metric(metric, member), dtype=float)
-    if metric == "steps_to_tol":
-        v[v < 0] = np.nan  # never met: left blank, not drawn as step −1
+    if metric in ("steps_to_tol", "diverged_at"):
+        v[v < 0] = np.nan  # never met / never diverged: not drawn as step −1
     if metric == "final_loss" and len(sweep.landscape.minima):
         v = v - float(np.min(sweep.landscape.value(sweep.landscape.minima)))
     log = metric in LOG_METRICS
+    finite = v[np.isfinite(v)]
+    if log and metric == "final_loss" and np.any(finite < -1e-12 * max(1.0, np.max(np.abs(finite), initial=0))):
+        log = False  # signed values (no listed minimum, e.g. a saddle): a linear axis
     if log:
-        positive = v[np.isfinite(v) & (v > 0)]
+        positive = finite[finite > 0]
         # A gap of exactly 0 is as small as it gets: drawn at the smallest positive value.
         v = np.where(v <= 0, positive.min() if positive.size else 1.0, v)
     return v, log
 
 
+def _masks_divergence(metric: str) -> bool:
+    """Whether diverged cells are drawn grey instead of by value (not for the divergence metrics)."""
+    return metric not in ("diverged", "diverged_at")
+
+
 def metric_norm(sweep: Sweep, metric: str, members=None):
     """One colour scale for a metric over the given members (default: all), diverged cells left
-    out; logarithmic for :data:`LOG_METRICS`. None when no cell has a finite value."""
+    out; logarithmic for :data:`LOG_METRICS` down to :data:`LOG_FLOOR` of the largest value.
+    None when no cell has a finite value."""
     members = range(len(sweep.members)) if members is None else [sweep.member(m) for m in members]
     finite, log = [], False
     for i in members:
-        v, log = _values(sweep, metric, i)
-        finite.append(v[np.isfinite(v) & (sweep.metric("diverged", i) == 0)].ravel())
+        v, log_i = _values(sweep, metric, i)
+        log = log or log_i
+        shown = np.isfinite(v) & ((sweep.metric("diverged", i) == 0) | (not _masks_divergence(metric)))
+        finite.append(v[shown].ravel())
     finite = np.concatenate(finite)
     if not finite.size:
         return None
-    if log:
-        return colors.LogNorm(finite.min(), max(finite.max(), finite.min() * 10))
-    return colors.Normalize(finite.min(), finite.max())
+    lo, hi = float(finite.min()), float(finite.max())
+    if log and lo > 0:
+        lo = max(lo, LOG_FLOOR * hi)
+        return colors.LogNorm(lo, hi if hi > lo else lo * 10, clip=True)
+    return colors.Normalize(lo, hi if hi > lo else lo + 1)
+
+
+def axis_positions(axis) -> tuple[np.ndarray, np.ndarray, str, list | None]:
+    """Where an axis's values are drawn: ``(centers, edges, scale, tick labels)``. A list of values
+    that is neither evenly nor geometrically spaced is drawn as equal cells labelled by value."""
+    v = axis.values
+    scale = axis.scale
+    if scale == "list" and v.size > 2:
+        steps = np.diff(v)
+        if np.allclose(steps, steps[0], rtol=1e-6):
+            scale = "linear"
+        elif np.all(v > 0) and np.allclose(np.diff(np.log(v)), np.log(v[1] / v[0]), rtol=1e-6):
+            scale = "log"
+        else:
+            idx = np.arange(v.size, dtype=float)
+            return idx, np.arange(v.size + 1) - 0.5, "index", [f"{x:g}" for x in v]
+    scale = "linear" if scale == "list" else scale
+    return v, edges(v, scale), scale, None
+
+
+def _set_axis(ax, which: str, axis) -> None:
+    centers, _, scale, ticks = axis_positions(axis)
+    getattr(ax, f"set_{which}scale")("log" if scale == "log" else "linear")
+    getattr(ax, f"set_{which}label")(axis.name)
+    if ticks is not None:
+        getattr(ax, f"set_{which}ticks")(centers, ticks)
 
 
 def _stable(sweep: Sweep, member: int) -> np.ndarray | None:
@@ -91,56 +138,79 @@ def plot_sweep(sweep: Sweep, metric: str = "final_loss", member=0, ax=None, *, t
                norm=None, cmap: str = "viridis", color=None, label=None, colorbar: bool = True):
     """One metric over the grid for one member: a line (1-D grid) or a heat map (2-D grid).
 
-    Diverged cells are marked (grey cells; crosses on a line). With ``theory``, the stability
-    boundary of the member's optimizer at the reference minimum (``threshold = λmax``, e.g.
-    ``2/lr = λmax`` for GD) is drawn as a dashed line where it crosses the grid.
+    Diverged cells are marked (grey cells; crosses on a line), except for the metrics about
+    divergence, which colour them by their value. Cells with no value (a tolerance never met) are
+    white or open circles. Log scales stop at :data:`LOG_FLOOR` of the largest value. With
+    ``theory``, the stability boundary of the member's optimizer at the reference minimum
+    (``threshold = λmax``, e.g. ``2/lr = λmax`` for GD) is drawn dashed where it crosses the grid.
     """
     ax = _axes(ax)
     i = sweep.member(member)
     v, log = _values(sweep, metric, i)
     diverged = sweep.metric("diverged", i).astype(bool)
+    masked = diverged if _masks_divergence(metric) else np.zeros_like(diverged)
     margin = _stable(sweep, i) if theory else None
+    missing = ~np.isfinite(v) & ~masked & (metric == "steps_to_tol")
     if len(sweep.axes) == 1:
         a = sweep.axes[0]
-        (line,) = ax.plot(a.values, np.where(diverged, np.nan, v), marker=".", color=color,
-                          label=label or sweep.members[i])
-        if diverged.any():  # a row of crosses under the curves, one row per member that diverged
-            row = sum(1 for other in ax.lines if other.get_label().startswith("diverged ("))
-            ax.plot(a.values[diverged], np.full(diverged.sum(), 0.03 + 0.04 * row), "x", color=line.get_color(),
+        x, _, _, _ = axis_positions(a)
+        style = dict(ls="none", marker="o") if metric == "minimum" else dict(marker=".")
+        (line,) = ax.plot(x, np.where(masked, np.nan, v), color=color, label=label or sweep.members[i], **style)
+        rows = sum(1 for other in ax.lines if other.get_label().startswith(("diverged (", "never met (")))
+        if masked.any():  # a row of crosses under the curves, one row per member that diverged
+            ax.plot(x[masked], np.full(masked.sum(), 0.03 + 0.04 * rows), "x", color=line.get_color(),
                     ms=6, transform=ax.get_xaxis_transform(), label=f"diverged ({line.get_label()})")
+            rows += 1
+        if missing.any():
+            ax.plot(x[missing], np.full(missing.sum(), 0.03 + 0.04 * rows), "o", mfc="none", color=line.get_color(),
+                    ms=5, transform=ax.get_xaxis_transform(), label=f"never met ({line.get_label()})")
         if margin is not None:
-            for x in _crossings(a, margin):
-                ax.axvline(x, ls="--", color=line.get_color(), lw=1, label=_theory_label(sweep, i))
-        ax.set(xscale="log" if a.scale == "log" else "linear", yscale="log" if log else "linear", xlabel=a.name,
-               ylabel=metric_label(sweep, metric))
+            for c in _crossings(a, margin):
+                ax.axvline(c, ls="--", color=line.get_color(), lw=1, label=_theory_label(sweep, i))
+        _set_axis(ax, "x", a)
+        ax.set(yscale="log" if log else "linear", ylabel=metric_label(sweep, metric))
+        if log:
+            shown = np.concatenate([np.ravel(ln.get_ydata()) for ln in ax.lines
+                                    if ln.get_transform() == ax.transData and len(ln.get_ydata())])
+            shown = shown[np.isfinite(shown) & (shown > 0)]
+            if shown.size:
+                ax.set_ylim(max(shown.min(), LOG_FLOOR * shown.max()) / 2, shown.max() * 2)
         return ax
     if len(sweep.axes) != 2:
         raise ValueError(f"a sweep of {len(sweep.axes)} axes has no heat map; draw a slice of its metrics")
     ax_x, ax_y = sweep.axes
-    X, Y = edges(ax_x.values, ax_x.scale), edges(ax_y.values, ax_y.scale)
+    cx, X, _, _ = axis_positions(ax_x)
+    cy, Y, _, _ = axis_positions(ax_y)
     norm = metric_norm(sweep, metric, [i]) if norm is None else norm
-    mesh = ax.pcolormesh(X, Y, np.ma.masked_where(diverged | ~np.isfinite(v), v).T, cmap=cmap, norm=norm,
+    mesh = ax.pcolormesh(X, Y, np.ma.masked_where(masked | ~np.isfinite(v), v).T, cmap=cmap, norm=norm,
                          shading="flat")
-    if diverged.any():
-        ax.pcolormesh(X, Y, np.ma.masked_where(~diverged, np.ones_like(v)).T,
-                      cmap=colors.ListedColormap([DIVERGED_COLOR]), shading="flat")
-    handles = [Patch(color=DIVERGED_COLOR, label="diverged")] if diverged.any() else []
+    handles = []
+    for cells, color_, text in ((masked, DIVERGED_COLOR, "diverged"), (missing, "white", "never met the tolerance")):
+        if cells.any():
+            ax.pcolormesh(X, Y, np.ma.masked_where(~cells, np.ones_like(v)).T, cmap=colors.ListedColormap([color_]),
+                          shading="flat")
+            handles.append(Patch(facecolor=color_, edgecolor="0.5", label=text))
     if margin is not None and np.any(margin > 0) and np.any(margin < 0):
-        gx, gy = np.meshgrid(ax_x.values, ax_y.values, indexing="ij")
+        gx, gy = np.meshgrid(cx, cy, indexing="ij")
         ax.contour(gx, gy, margin, levels=[0], colors="red", linestyles="--", linewidths=1.5)
         handles.append(Line2D([], [], color="red", ls="--", label=_theory_label(sweep, i)))
     if handles:
         _legend_below(ax, handles)
-    if colorbar:
-        ax.figure.colorbar(mesh, ax=ax, label=metric_label(sweep, metric))
-    ax.set(xscale="log" if ax_x.scale == "log" else "linear", yscale="log" if ax_y.scale == "log" else "linear",
-           xlabel=ax_x.name, ylabel=ax_y.name, title=sweep.members[i])
+    if norm is None:
+        ax.text(0.5, 0.5, "every cell diverged" if masked.all() else f"no cell has a {metric}", ha="center",
+                va="center", transform=ax.transAxes)
+    elif colorbar:
+        clipped = isinstance(norm, colors.LogNorm) and np.nanmin(np.where(masked, np.nan, v)) < norm.vmin
+        ax.figure.colorbar(mesh, ax=ax, label=metric_label(sweep, metric), extend="min" if clipped else "neither")
+    _set_axis(ax, "x", ax_x)
+    _set_axis(ax, "y", ax_y)
+    ax.set_title(sweep.members[i])
     return ax
 
 
-def _legend_below(ax, handles) -> None:
+def _legend_below(ax, handles, ncol: int = 3) -> None:
     """A legend under the axes, so that it hides no cell of the map."""
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=min(len(handles), 3),
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=min(len(handles), ncol),
               fontsize="small", frameon=False)
 
 
@@ -149,13 +219,15 @@ def _theory_label(sweep: Sweep, i: int) -> str:
 
 
 def _crossings(axis, margin: np.ndarray) -> list[float]:
-    """Axis values where ``margin`` changes sign, interpolated (in log space on a log axis)."""
-    v = np.log(axis.values) if axis.scale == "log" else axis.values
+    """Where ``margin`` changes sign along an axis, in drawn coordinates (interpolated in log space
+    on a log axis, between cells on a categorical one)."""
+    centers, _, scale, _ = axis_positions(axis)
+    v = np.log(centers) if scale == "log" else centers
     m = np.asarray(margin, float)
     out = []
     for j in np.nonzero(np.sign(m[:-1]) * np.sign(m[1:]) < 0)[0]:
         x = v[j] + (v[j + 1] - v[j]) * m[j] / (m[j] - m[j + 1])
-        out.append(float(np.exp(x) if axis.scale == "log" else x))
+        out.append(float(np.exp(x) if scale == "log" else x))
     return out
 
 
@@ -172,16 +244,24 @@ def plot_basins(sweep: Sweep, member=0, ax=None, *, minima: bool = True, cmap: s
     palette = [qualitative(j % qualitative.N) for j in range(k)]
     table = colors.ListedColormap([DIVERGED_COLOR, "white"] + palette)
     ax_x, ax_y = sweep.axes
-    ax.pcolormesh(edges(ax_x.values, ax_x.scale), edges(ax_y.values, ax_y.scale), (labels + 2).T, cmap=table,
+    ax.pcolormesh(axis_positions(ax_x)[1], axis_positions(ax_y)[1], (labels + 2).T, cmap=table,
                   norm=colors.BoundaryNorm(np.arange(-0.5, k + 2.5), k + 2), shading="flat")
     if minima and sweep.landscape.dim == 2:
         plot_minima(sweep.landscape, ax)
-    shown = [Patch(color=palette[j], label=f"minimum {j}") for j in range(len(sweep.landscape.minima))
-             if np.any(labels == j)]
+    shown = [Patch(color=palette[j], label=f"minimum {j} ({', '.join(f'{c:.3g}' for c in sweep.landscape.minima[j])})")
+             for j in range(len(sweep.landscape.minima)) if np.any(labels == j)]
     shown += [Patch(facecolor="white", edgecolor="0.5", label="unfinished")] if np.any(labels == -1) else []
     shown += [Patch(color=DIVERGED_COLOR, label="diverged")] if np.any(labels == -2) else []
-    _legend_below(ax, shown)
-    ax.set(xlabel=ax_x.name, ylabel=ax_y.name, title=sweep.members[i], aspect="auto")
+    _legend_below(ax, shown, ncol=2)  # labels with coordinates are long: two columns stay under the axes
+    _set_axis(ax, "x", ax_x)
+    _set_axis(ax, "y", ax_y)
+    ax.set_title(sweep.members[i])
+    if {ax_x.name, ax_y.name} <= {"x", "y"} or ax_x.name.startswith("x") and ax_y.name.startswith("x"):
+        ax.set_aspect("equal", adjustable="box")  # a map of the plane: no stretching
+    if not np.any(labels >= 0):
+        ax.text(0.5, 0.5, f"no start reached a listed minimum\n(within near = {sweep.near:g} in {sweep.steps} steps)",
+                ha="center", va="center", transform=ax.transAxes, fontsize=9,
+                bbox=dict(facecolor="white", alpha=0.8, edgecolor="0.6"))
     return ax
 
 
@@ -215,11 +295,16 @@ def plot_rate_map(rmap, which: str = "analytic", ax=None, *, boundary: bool = Tr
         handles.append(Patch(color=ELSEWHERE_COLOR, label="ended at another minimum, or none"))
     if boundary:
         at_unit_lr = with_axis(dataclasses.replace(rmap.optimizer, lr=1.0), rmap.y.name, rmap.y.values)
-        c = stability_threshold(at_unit_lr)  # with lr = 1 the threshold is the bound on lr·λ itself
+        wd = np.broadcast_to(np.asarray(at_unit_lr.weight_decay, float), rmap.y.values.shape)
+        # the bound c on lr·(λ + wd), from the threshold at lr = 1 without decay; on the lr·λmax axis
+        # it sits at c/(1 + wd/λmax)
+        c = stability_threshold(dataclasses.replace(at_unit_lr, weight_decay=0.0))
         if c is not None:
-            ax.plot(np.broadcast_to(c, rmap.y.values.shape), rmap.y.values, "--", color="tab:blue", lw=1.5)
+            ax.plot(np.broadcast_to(c, wd.shape) / (1 + wd / float(np.max(rmap.eigenvalues))), rmap.y.values, "--",
+                    color="tab:blue", lw=1.5)
+            lhs = "lr·(λmax + wd)" if np.any(wd != 0) else "lr·λmax"
             handles.append(Line2D([], [], color="tab:blue", ls="--",
-                                  label=f"theory: stable iff lr·λmax < {threshold_factor_formula(rmap.optimizer)}"))
+                                  label=f"theory: stable iff {lhs} < {threshold_factor_formula(rmap.optimizer)}"))
     if (len(rmap.eigenvalues) == 1 and rmap.y.name == "momentum" and rmap.optimizer.name == "sgd"
             and not getattr(rmap.optimizer, "nesterov", False)):
         xs = np.linspace(max(rmap.x.values[0], 1e-9), min(rmap.x.values[-1], 4.0), 200)

@@ -120,8 +120,16 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
             raise ValueError(f"the Hessian at minimum {minimum} of {land.name} is not positive definite")
     lam_max = float(eig.max())
     grid_lr = (x.values / lam_max)[:, None]
-    if y.name not in sweepable(opt):
-        raise ValueError(f"{opt.display_name} has no hyperparameter {y.name!r}")
+    names = [n for n in sweepable(opt) if n != "lr"]
+    if y.name == "lr":
+        raise ValueError("lr is on the horizontal axis (as lr·λmax): vary another hyperparameter, "
+                         f"one of {', '.join(names)}")
+    if y.name not in names:
+        from ._names import suggest
+
+        hint = suggest("hyperparameter", y.name, names).split(". ", 1)[1] if names else ""
+        raise ValueError(f"{opt.display_name} has no hyperparameter {y.name!r}. {hint}".rstrip()
+                         + (f" (e.g. --vary {names[-1]}=0:1:20)" if names else ""))
     member = with_axis(dataclasses.replace(opt, lr=grid_lr), y.name, y.values[None, :])
     analytic = np.max(np.stack([linear_rate(member, lam) for lam in eig]), axis=0)
     if land is None:

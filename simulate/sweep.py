@@ -26,7 +26,7 @@ from .discrete import advance, check_steps
 from .engine import compiled_run, use_compiled
 from .flows import flow as make_flow
 from .landscapes import Landscape, landscape as get_landscape
-from .optimizers import Optimizer, _fmt, optimizer as get_optimizer
+from .optimizers import SGD, Optimizer, _fmt, optimizer as get_optimizer
 from .progress import progress_bar
 from .trajectory import check_record_size, default_escape_radius
 
@@ -95,7 +95,8 @@ class Axis:
         """``num`` geometrically spaced values from ``start`` to ``stop`` inclusive (both > 0)."""
         if not (start > 0 and stop > 0):
             raise ValueError(f"axis {name}: a log range needs start and stop > 0, got {start:g}, {stop:g}")
-        return cls(name, np.geomspace(start, stop, _count(name, num)), "log")
+        with np.errstate(over="ignore", invalid="ignore"):  # a range near the float limit: refused below
+            return cls(name, np.geomspace(start, stop, _count(name, num)), "log")
 
     def __len__(self) -> int:
         return self.values.size
@@ -231,6 +232,10 @@ class Sweep:
     def metric(self, name: str, member=0) -> np.ndarray:
         """One metric over the grid for one member."""
         if name not in self.metrics:
+            if name == "flow_distance":
+                raise ValueError("flow_distance needs a continuous model: sweep with flow=KIND (--flow KIND)")
+            if name in METRICS:
+                raise ValueError(f"{name} was not tracked in this sweep (track={TRACKED!r} measures it)")
             raise UnknownNameError(suggest("metric", name, self.metrics))
         return self.metrics[name][self.member(member)]
 
@@ -366,19 +371,29 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
         if a.name in coords:
             x0[..., coords[a.name]] = _along(a.values, i, len(grid))
     gridded = []
-    for opt in opts:
+    for opt, name in zip(opts, _typed_names(optimizers)):
         for i, a in enumerate(axes):
             if a.name not in coords:
-                opt = with_axis(opt, a.name, _along(a.values, i, len(grid)))
+                opt = _swept(opt, name, a.name, _along(a.values, i, len(grid)))
         gridded.append(opt)
     if record_every:
-        check_record_size(len(opts) * (steps // record_every + 2), grid + base.shape)
+        if record_every > max(steps, 1):
+            raise ValueError(f"record_every ({record_every}) must be at most the number of steps ({steps})")
+        try:
+            check_record_size(len(opts) * (steps // record_every + 2), grid + base.shape)
+        except ValueError as exc:
+            raise ValueError(f"{exc}, or a larger record_every") from None
 
     radius = default_escape_radius(land) if escape_radius is None else _positive("escape_radius", escape_radius)
     fstar = float(np.min(land.value(land.minima))) if len(land.minima) else None
     criterion = f"f − f* <= {tol:g}" if fstar is not None else f"|∇f| <= {tol:g}"
     results, paths = [], []
-    with progress_bar(len(opts) * steps, "sweep", enabled=progress) as bar:
+    swept = {a.name for a in axes} - set(coords)
+    members = [member_label(o, swept) for o in opts]
+    kinds = ["iterates"] * len(opts)
+    stats = {"escape_radius": radius}
+    total = len(opts) * (steps + (cells if flow else 0))
+    with progress_bar(total, "sweep", enabled=progress) as bar:
         for opt in gridded:
             if not track and use_compiled(engine, opt, land, cells, steps):  # nothing to measure per step
                 path, last, diverged_at = compiled_run(opt, land, x0, steps, radius, record_every)
@@ -393,22 +408,15 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
             results.append(acc.metrics(diverged_at, near))
             paths.append(acc.path)
             bar.advance(steps - acc.last_step)  # a run that stopped early
-    swept = {a.name for a in axes} - set(coords)
-    members = [member_label(o, swept) for o in opts]
-    kinds = ["iterates"] * len(opts)
-    stats = {"escape_radius": radius}
-    if flow:
-        for opt, label, res in zip(gridded, list(members), list(results)):
-            clock = np.broadcast_to(make_flow(opt, flow).time_per_step, grid)
-            end = integrate(opt, land, x0, t=np.stack([np.zeros(grid), steps * clock]), flow=flow, method=method,
-                            rtol=rtol, atol=atol, escape_radius=radius)
-            xf = end.x[-1]
-            with np.errstate(invalid="ignore"):
-                res["flow_distance"] = np.linalg.norm(res["_last"] - xf, axis=-1)  # NaN where either stopped
-            results.append(_endpoint_metrics(land, xf, end.diverged_at >= 0, near))
-            members.append(f"{label} flow")
-            kinds.append("flow")
-        stats.update(method=method, rtol=rtol, atol=atol)
+        if flow:
+            for opt, label, res in zip(gridded, list(members), list(results)):
+                xf, diverged = _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar)
+                with np.errstate(invalid="ignore"):
+                    res["flow_distance"] = np.linalg.norm(res["_last"] - xf, axis=-1)  # NaN where either stopped
+                results.append(_endpoint_metrics(land, xf, diverged, near))
+                members.append(f"{label} flow")
+                kinds.append("flow")
+            stats.update(method=method, rtol=rtol, atol=atol)
     for res in results:
         res.pop("_last", None)
     metrics = {}
@@ -433,11 +441,61 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
                  stats=stats, reference_sharpness=reference)
 
 
+def _swept(opt: Optimizer, name: str, axis: str, values: np.ndarray) -> Optimizer:
+    """``with_axis``, refusing a hyperparameter that the preset fixes (gd's momentum is 0) and
+    naming the optimizer as the user did in errors."""
+    from .optimizers import OPTIMIZERS
+
+    field_name = sweepable(opt)[axis][0]
+    preset = OPTIMIZERS.get(name)
+    if preset is not None and field_name in preset.fixed:
+        raise ValueError(f"{name} fixes {field_name}={preset.fixed[field_name]!r}; sweep it with "
+                         f"{'sgd' if preset.cls is SGD else preset.cls.name} instead")
+    try:
+        return with_axis(opt, axis, values)
+    except ValueError as exc:
+        text = str(exc)
+        prefix = f"{opt.name}:"
+        raise ValueError(f"{name}:{text[len(prefix):]}" if text.startswith(prefix) else text) from None
+
+
 def member_label(opt: Optimizer, swept: set[str]) -> str:
     """``name(fixed hyperparameters)``: the label without the values the grid supplies."""
     fields = {sweepable(opt)[n][0] for n in swept}
     kept = {k: v for k, v in opt._changed().items() if k not in fields}
     return f"{opt.display_name}({', '.join(f'{k}={_fmt(v)}' for k, v in kept.items())})" if kept else opt.display_name
+
+
+def _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar):
+    """Every cell's flow integrated to the cell's final time, in slices of the grid so that the
+    progress bar moves (each cell is its own solve): the endpoints and whether each diverged."""
+    cells = int(np.prod(grid))
+    flat = dataclasses.replace(opt, **{
+        f: (tuple(np.broadcast_to(a, grid).reshape(-1) for a in getattr(opt, f)) if f in opt._pairs
+            else np.broadcast_to(getattr(opt, f), grid).reshape(-1)) for f in opt._numeric})
+    starts = x0.reshape(cells, -1)
+    clock = np.broadcast_to(make_flow(flat, flow).time_per_step, (cells,))
+    ends = np.full_like(starts, np.nan)
+    diverged = np.zeros(cells, bool)
+    chunk = max(1, cells // 100)
+    for lo in range(0, cells, chunk):
+        part = slice(lo, min(cells, lo + chunk))
+        n = part.stop - lo
+        member = flat.member((part,), (cells,))
+        end = integrate(member, land, starts[part], t=np.stack([np.zeros(n), steps * clock[part]]), flow=flow,
+                        method=method, rtol=rtol, atol=atol, escape_radius=radius)
+        ends[part], diverged[part] = end.x[-1], end.diverged_at >= 0
+        bar.advance(n)
+    return ends.reshape(x0.shape), diverged.reshape(grid)
+
+
+def _typed_names(optimizers) -> list[str]:
+    """The names the optimizers were given by (a preset such as gd fixes some hyperparameters);
+    an Optimizer object goes by its class's name."""
+    if isinstance(optimizers, (str, Optimizer)):
+        optimizers = [optimizers]
+    return [o.name if isinstance(o, Optimizer) else str(o).split("(")[0].split(":")[0].strip().lower().replace("_", "-")
+            for o in optimizers]
 
 
 def _optimizers(optimizers) -> list[Optimizer]:

@@ -97,3 +97,23 @@ def test_rate_map_cli(tmp_path, capsys, monkeypatch):
     assert len((tmp_path / "r.csv").read_text().splitlines()) == 11
     assert main(["rate-map", "-o", "adam", "--lr-lambda", "0.1:4:5", "--vary", "beta1=0.5,0.9", "--out", "a.png"]) == 2
     assert "not linear" in capsys.readouterr().err
+
+
+def test_weight_decay_moves_the_drawn_boundary_where_the_map_changes():
+    r = rate_map("gd", "lr_lambda=0.05:4:80", "weight_decay=0:3:7")
+    ax = plot_rate_map(r, "analytic", Figure().add_subplot())
+    line = ax.lines[0]
+    np.testing.assert_allclose(line.get_xdata(), 2 / (1 + r.y.values))  # lr(λ + wd) < 2 with λ = 1
+    for j, wd in enumerate(r.y.values):  # the map itself: stable exactly left of the line
+        stable = r.analytic[:, j] < 1
+        clear = np.abs(r.x.values - 2 / (1 + wd)) > 0.06
+        assert np.all((stable == (r.x.values < 2 / (1 + wd)))[clear])
+
+
+def test_rate_map_axis_errors_say_what_to_vary():
+    with pytest.raises(ValueError, match="lr is on the horizontal axis"):
+        rate_map("gd", "lr_lambda=0.1:1:5", "lr=0.1:1:5")
+    with pytest.raises(ValueError, match=r"heun has no hyperparameter 'momentum'.*--vary weight_decay"):
+        rate_map("heun", "lr_lambda=0.1:1:5", "momentum=0:0.9:5")
+    with pytest.raises(ValueError, match="Did you mean 'momentum'"):
+        rate_map("momentum", "lr_lambda=0.1:1:5", "momentun=0:0.9:5")

@@ -225,3 +225,49 @@ def test_sweep_cli_errors_are_one_line_and_write_nothing(args, message, tmp_path
     err = capsys.readouterr().err
     assert message in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_divergence_metrics_colour_the_diverged_cells_by_their_step():
+    s = sweep("momentum", QUAD, [Axis.log("lr", 0.05, 1.0, 12), Axis.linear("momentum", 0.0, 0.9, 4)], steps=300)
+    ax = plot_sweep(s, "diverged_at", 0, Figure().add_subplot())
+    drawn = ax.collections[0].get_array()
+    shown = ~np.ma.getmaskarray(drawn).reshape(4, 12).T
+    np.testing.assert_array_equal(shown, s.metric("diverged").astype(bool))
+    np.testing.assert_array_equal(np.ma.getdata(drawn).reshape(4, 12).T[shown], s.metric("diverged_at")[shown])
+
+
+def test_uneven_list_axes_are_drawn_as_equal_cells_and_signed_losses_linearly():
+    from simulate.heatmaps import axis_positions
+
+    centers, cell_edges, scale, ticks = axis_positions(Axis("beta2", [0.9, 0.99, 0.999, 0.9999]))
+    assert scale == "index" and ticks == ["0.9", "0.99", "0.999", "0.9999"] and list(cell_edges) == [-0.5, 0.5, 1.5, 2.5, 3.5]
+    assert axis_positions(Axis("lr", [1e-3, 1e-2, 1e-1, 1.0]))[2] == "log"  # geometric: a log axis
+    s = sweep("gd", "saddle", ["lr=0.001:0.01:5:log"], steps=300)  # f = x² − y² goes negative
+    ax = plot_sweep(s, "final_loss", 0, Figure().add_subplot())
+    assert ax.get_yscale() == "linear" and np.nanmin(ax.lines[0].get_ydata()) < 0
+
+
+def test_a_preset_that_fixes_the_axis_is_refused_and_errors_name_the_typed_optimizer():
+    with pytest.raises(ValueError, match="gd fixes momentum=0.0; sweep it with sgd"):
+        sweep("gd", "himmelblau", ["momentum=0,0.5"], steps=1)
+    with pytest.raises(ValueError, match="^momentum: momentum must be in"):
+        sweep("momentum", "himmelblau", ["momentum=0.5,1.5"], steps=1)
+    with pytest.raises(ValueError, match="needs a continuous model"):
+        sweep("gd", "himmelblau", ["lr=0.01"], steps=1).metric("flow_distance")
+    with pytest.raises(ValueError, match="at most the number of steps"):
+        sweep("gd", "himmelblau", ["lr=0.01"], steps=10, record_every=20)
+
+
+def test_flows_of_a_sweep_advance_the_progress_bar_cell_by_cell(monkeypatch):
+    import simulate.sweep as module
+
+    seen = []
+
+    class Bar:
+        def advance(self, n=1):
+            seen.append(n)
+
+    import contextlib
+    monkeypatch.setattr(module, "progress_bar", lambda *a, **k: contextlib.nullcontext(Bar()))
+    sweep("gd", "himmelblau", ["x=-1,0,1", "y=0,1"], steps=5, flow="exact")
+    assert sum(seen) == 5 + 6  # the steps, then the six cells' flows
