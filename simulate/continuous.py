@@ -21,8 +21,9 @@ from .trajectory import Trajectory, check_record_size, default_escape_radius, fi
 
 __all__ = ["integrate", "euler_step", "METHODS", "pack", "unpack"]
 
-#: solve_ivp's methods; the implicit ones receive the analytic Jacobian built from the Hessian.
-METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA")
+#: solve_ivp's methods (the implicit ones receive the analytic Jacobian built from the Hessian),
+#: and simulate.fastflow's compiled Dormand–Prince for plain gradient flows on many starts.
+METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA", "RK45-compiled")
 IMPLICIT = ("Radau", "BDF", "LSODA")
 
 
@@ -101,6 +102,8 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow
         check_record_size(t.shape[0], batch + x0.shape[-1:])
 
     x0 = np.broadcast_to(x0, batch + x0.shape[-1:])
+    if method == COMPILED:
+        return _integrate_compiled(model, opt, landscape, x0, t, batch, rtol, atol, radius, gtol, max_evaluations)
     names = model.state_names()
     states = {name: np.full((t.shape[0],) + x0.shape, np.nan) for name in names}
     xs = states["x"]
@@ -138,6 +141,35 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow
     stats.update(method=method, rtol=rtol, atol=atol, escape_radius=radius, max_evaluations=max_evaluations)
     return finish("flow", t, xs, opt, landscape, diverged_at, gtol, failed=failed, messages=messages, stats=stats,
                   time_per_step=model.time_per_step, flow=model.kind, state=states)
+
+
+COMPILED = "RK45-compiled"
+
+
+def _integrate_compiled(model, opt, landscape, x0, t, batch, rtol, atol, radius, gtol, max_evaluations):
+    """The whole batch through simulate.fastflow (plain gradient flows on 2-D pointwise landscapes)."""
+    from .fastflow import compiled_gradient_flow, supports_flow
+
+    if not supports_flow(model, landscape):
+        raise ValueError(f"method {COMPILED} integrates plain gradient flows (gd, heun, rk4: exact or limit) on 2-D "
+                         f"landscapes with a pointwise gradient (rosenbrock, himmelblau); use a solve_ivp method "
+                         f"for the {model.kind} flow of {opt.display_name} on {landscape.name}")
+    B = int(np.prod(batch))
+    times = np.broadcast_to(t.reshape(t.shape[0], -1), (t.shape[0], B))
+    xs, diverged_at, failed, nfev = compiled_gradient_flow(model, landscape, x0.reshape(B, -1), times, rtol, atol,
+                                                           radius, max_evaluations)
+    messages = np.full(B, "", dtype=object)
+    for i in np.nonzero(failed)[0]:
+        messages[i] = f"solver failed: more than {max_evaluations} field evaluations"
+    for i in np.nonzero(diverged_at >= 0)[0]:
+        messages[i] = "diverged: the start is outside" if diverged_at[i] == 0 else \
+            f"diverged: |x| reached {radius:g} before sample {diverged_at[i]}"
+    xs = xs.reshape((t.shape[0],) + batch + (2,))
+    stats = {"nfev": nfev.reshape(batch), "method": COMPILED, "rtol": rtol, "atol": atol, "escape_radius": radius,
+             "max_evaluations": max_evaluations}
+    return finish("flow", t, xs, opt, landscape, diverged_at.reshape(batch), gtol, failed=failed.reshape(batch),
+                  messages=messages.reshape(batch), stats=stats,
+                  time_per_step=model.time_per_step, flow=model.kind, state={"x": xs})
 
 
 class _MemberSolution:

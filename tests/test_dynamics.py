@@ -19,7 +19,7 @@ X0 = np.array([1.0, 1.0])
 
 
 # -- exact oracles on quadratics ---------------------------------------------------------------------
-@pytest.mark.parametrize("method", sim.METHODS)
+@pytest.mark.parametrize("method", [m for m in sim.METHODS if m != "RK45-compiled"])  # that one: test_fastflow
 def test_gradient_flow_on_a_quadratic_is_expm(method):
     flow = sim.integrate("gd", Q, X0, t=np.linspace(0, 2, 41), method=method, rtol=1e-10, atol=1e-12)
     exact = np.array([expm(-t * Q.A) @ X0 for t in flow.t])
