@@ -27,7 +27,7 @@ __all__ = ["available", "supports", "compiled_run", "COMPILE_THRESHOLD", "ENGINE
 COMPILE_THRESHOLD = 20_000_000
 ENGINES = ("auto", "numpy", "compiled")
 #: Bias-correction tables of Adam with per-member betas are (steps + 1) × batch; beyond this many
-#: entries the numpy loop runs instead.
+#: entries "auto" runs the numpy loop instead (and "compiled" says why it cannot).
 MAX_TABLE = 50_000_000
 
 _DRIVERS: dict = {}
@@ -72,6 +72,12 @@ def use_compiled(engine: str, opt: Optimizer, landscape, members: int, steps: in
     if engine == "numpy":
         return False
     ok = supports(opt, landscape) and available()
+    per_member_betas = isinstance(opt, Adam) and any(np.ndim(b) for b in opt.betas)
+    if ok and per_member_betas and (steps + 1) * members > MAX_TABLE:
+        if engine == "compiled":
+            raise ValueError(f"engine 'compiled': per-member betas over {steps} steps need a bias-correction table "
+                             f"of more than {MAX_TABLE:.0e} entries; use engine 'numpy'")
+        return False
     if engine == "compiled" and not ok:
         why = "numba is not installed" if not available() else \
             f"{opt.display_name} on {landscape.name} is not covered (SGD family and Adam on 2-D landscapes with a pointwise gradient)"
@@ -126,8 +132,6 @@ def _corrections(opt, steps: int, batch, B: int):
     ``(steps + 1, 1)`` for scalar betas, ``(steps + 1, B)`` for per-member ones."""
     per_member = any(np.ndim(b) for b in opt.betas)
     width = B if per_member else 1
-    if (steps + 1) * width > MAX_TABLE:
-        raise MemoryError("Adam's per-member bias corrections would not fit; use the numpy engine")
     c1 = np.ones((steps + 1, width))
     c2 = np.ones((steps + 1, width))
     for k in range(1, steps + 1):
