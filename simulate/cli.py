@@ -199,6 +199,8 @@ def sweep_cli(
     rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver.")] = SWEEP["rtol"],
     atol: AtolOption = SWEEP["atol"],
     record_every: Annotated[int, typer.Option(min=0, help="Keep every m-th point of every path in --data (0: keep none; memory grows with it).")] = SWEEP["record_every"],
+    track: Annotated[Optional[list[str]], typer.Option("--track", help="Metrics measured at every step, repeatable: steps_to_tol, rate, or none (the fastest: only the end is measured, and large runs may be compiled).  [default: both]")] = None,
+    engine: Annotated[str, typer.Option(help="auto (compile large runs of the SGD family and Adam on rosenbrock/himmelblau when nothing is tracked), numpy, or compiled.")] = SWEEP["engine"],
     out: OutOption = Path(SWEEP["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz (every metric over the grid), a .json summary and a .csv table (one row per member and cell) beside it.")] = None,
     dpi: DpiOption = SWEEP["dpi"],

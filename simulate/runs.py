@@ -35,7 +35,8 @@ from .order import METRICS, ORDER_MAX_EVALUATIONS, order_figure, order_study
 from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_npz, save_text
 from .plotting import ORDER_AXES
 from .ratemap import rate_map, rate_map_arrays, rate_map_csv, rate_map_figure
-from .sweep import METRICS as SWEEP_METRICS, parse_axis, sweep
+from .engine import ENGINES
+from .sweep import METRICS as SWEEP_METRICS, TRACKED, parse_axis, sweep
 
 __all__ = ["COMMANDS", "Command", "RerunWarning", "run", "rerun", "validate", "record_path", "parse_starts",
            "relocate_outputs", "toml_value"]
@@ -276,7 +277,7 @@ def _order(options: dict, description: str) -> list[tuple[Path, Callable]]:
 SWEEP_DEFAULTS = {
     "landscape": "rosenbrock", "optimizer": None, "vary": None, "start": None, "steps": 1000, "metric": None,
     "tol": 1e-6, "near": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "record_every": 0,
-    "out": "simulate_sweep.png", "data": None, "dpi": 150,
+    "track": None, "engine": "auto", "out": "simulate_sweep.png", "data": None, "dpi": 150,
 }
 #: With no optimizer and no axis, ``simulate sweep`` shows which learning rates converge, crawl or
 #: diverge on Rosenbrock's valley for GD, heavy ball and Nesterov, with their stability thresholds.
@@ -293,7 +294,8 @@ def _sweep(options: dict, description: str) -> list[tuple[Path, Callable]]:
                    options["vary"] or list(SWEEP_DEFAULT_AXES), start=starts, steps=int(options["steps"]),
                    tol=float(options["tol"]), near=options["near"], flow=options["flow"],
                    record_every=int(options["record_every"]), method=str(options["method"]),
-                   rtol=float(options["rtol"]), atol=float(options["atol"]))  # the progress bar shows on a terminal only
+                   rtol=float(options["rtol"]), atol=float(options["atol"]), track=_tracked(options["track"]),
+                   engine=str(options["engine"]))  # the progress bar shows on a terminal only
     fig = sweep_figure(result, options["metric"])
     out, *data = _sweep_outputs(options)
     dpi = int(options["dpi"])
@@ -318,6 +320,23 @@ def _sweep_json(result) -> dict:
             "kind": result.kinds[i], "cells": int(loss.size), "diverged": int(result.metrics["diverged"][i].sum()),
             "at_minimum": int((result.metrics["minimum"][i] >= 0).sum()), "best": best}
     return out
+
+
+def _tracked(v) -> tuple:
+    """--track: the per-step metrics to measure; none given means both, "none" means neither."""
+    if not v:
+        return TRACKED
+    return () if list(v) == ["none"] else tuple(v)
+
+
+def _track(v):
+    if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
+        raise ValueError(f"expected a list of metric names, got {v!r}")
+    for name in v:
+        _one_of(TRACKED + ("none",))(name)
+    if "none" in v and len(v) > 1:
+        raise ValueError("none tracks nothing: give it alone")
+    return list(v)
 
 
 def _axes_specs(v):
@@ -408,8 +427,8 @@ COMMANDS: dict[str, Command] = {
         checks={"landscape": _landscape, "optimizer": _optimizers, "vary": _axes_specs, "start": _starts,
                 "steps": _integer(0), "metric": _one_of(tuple(SWEEP_METRICS)), "tol": _positive, "near": _positive,
                 "flow": _one_of(tuple(FLOWS)), "method": _one_of(METHODS), "rtol": _positive, "atol": _positive,
-                "record_every": _integer(0), "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)),
-                "dpi": _integer(20, 1200)},
+                "record_every": _integer(0), "track": _track, "engine": _one_of(ENGINES),
+                "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)), "dpi": _integer(20, 1200)},
         plan=_sweep_outputs, execute=_sweep, outputs=("out", "data")),
     "rate-map": Command(
         "rate-map", RATE_MAP_DEFAULTS,

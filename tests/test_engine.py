@@ -64,3 +64,17 @@ def test_an_escaping_start_and_an_all_diverged_share_are_recorded_like_numpy():
     np.testing.assert_array_equal(a.x, b.x)
     np.testing.assert_array_equal(a.diverged_at, b.diverged_at)
     assert a.diverged_at[0] == 0 and a.diverged.all()
+
+
+def test_sweep_command_can_track_nothing_and_compile(tmp_path, capsys, monkeypatch):
+    from simulate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    args = ["sweep", "-o", "momentum", "--vary", "lr=1e-4:1e-2:7:log", "--steps", "100", "--track", "none"]
+    assert main([*args, "--engine", "compiled", "--data", "c.npz", "--out", "c.png"]) == 0
+    assert main([*args, "--engine", "numpy", "--data", "n.npz", "--out", "n.png"]) == 0
+    c, n = np.load(tmp_path / "c.npz"), np.load(tmp_path / "n.npz")
+    assert "steps_to_tol" not in c and "rate" not in c
+    np.testing.assert_array_equal(c["final_loss"], n["final_loss"])
+    assert main(["sweep", "--track", "rat", "--out", "x.png"]) == 2
+    assert "Did you mean 'rate'?" in capsys.readouterr().err
