@@ -37,8 +37,8 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
     batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
     check_record_size(steps + 1, batch + x0.shape[-1:])
     if use_compiled(engine, opt, landscape, int(np.prod(batch)), steps):
-        xs, _, diverged_at = compiled_run(opt, landscape, x0, steps, radius, 1)
-        return _record(opt, landscape, xs, diverged_at, steps, batch, gtol, radius, time_per_step)
+        xs, f, _, diverged_at = compiled_run(opt, landscape, x0, steps, radius, 1)
+        return _record(opt, landscape, xs, diverged_at, steps, batch, gtol, radius, time_per_step, f)
     xs = np.full((steps + 1,) + batch + x0.shape[-1:], np.nan)
 
     def record(k, x, diverged_at):
@@ -51,11 +51,11 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
     return _record(opt, landscape, xs, diverged_at, steps, batch, gtol, radius, time_per_step)
 
 
-def _record(opt, landscape, xs, diverged_at, steps, batch, gtol, radius, time_per_step) -> Trajectory:
+def _record(opt, landscape, xs, diverged_at, steps, batch, gtol, radius, time_per_step, f=None) -> Trajectory:
     clock = np.asarray(getattr(time_per_step, "time_per_step", opt.time_per_step if time_per_step is None
                                    else time_per_step), dtype=np.float64)
     return finish("iterates", sample_times(clock, steps, batch), xs, opt, landscape, diverged_at, gtol,
-                  stats={"escape_radius": radius}, time_per_step=clock)
+                  stats={"escape_radius": radius}, time_per_step=clock, f=f)
 
 
 def check_steps(steps) -> None:

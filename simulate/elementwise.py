@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["select", "lerp", "sgd_update", "adam_update", "himmelblau_grad", "rosenbrock_pair"]
+__all__ = ["select", "lerp", "sgd_update", "adam_update", "himmelblau_value", "himmelblau_grad", "rosenbrock_pair",
+           "rosenbrock_pair_value"]
 
 
 def select(cond, a, b):
@@ -54,10 +55,23 @@ def adam_update(x, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, c1, c2, d
     return x_new + (-(lr / c1)) * (m / denom), m, v, vmax
 
 
+def himmelblau_value(X, Y, params):
+    """(x² + y − 11)² + (x + y² − 7)²; ``params`` is empty."""
+    p, q = X * X + Y - 11, X + Y * Y - 7
+    return p * p + q * q
+
+
 def himmelblau_grad(X, Y, params):
     """∇ of (x² + y − 11)² + (x + y² − 7)²; ``params`` is empty."""
     p, q = X * X + Y - 11, X + Y * Y - 7
     return 4 * X * p + 2 * q, 2 * p + 4 * Y * q
+
+
+def rosenbrock_pair_value(u, v, params):
+    """One Rosenbrock pair (a − u)² + b(v − u²)², ``params = (a, b)``; the chained n-D value sums them."""
+    a, b = params
+    t = v - u * u
+    return (a - u) * (a - u) + b * (t * t)
 
 
 def rosenbrock_pair(u, v, params):

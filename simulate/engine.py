@@ -86,17 +86,19 @@ def use_compiled(engine: str, opt: Optimizer, landscape, members: int, steps: in
 
 
 def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: float, record_every: int):
-    """Run the batch; returns ``(recorded, last, diverged_at)``.
+    """Run the batch; returns ``(recorded, losses, last, diverged_at)``.
 
     ``recorded``: ``(len(kept), *batch, 2)`` positions at the steps 0, m, 2m, …, and the last (NaN
     after a member stopped; the escaping value is kept at its own step when recorded), or None
-    when ``record_every`` is 0. ``last``: each member's position after the last step (NaN where it
+    when ``record_every`` is 0; ``losses``: f at those samples (the landscape's pointwise value, the
+    same bits as ``landscape.value``), or None. ``last``: each member's position after the last step (NaN where it
     diverged). ``diverged_at``: the step at which a member stopped, −1 if none.
     """
     batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
     B = int(np.prod(batch))
     x = np.ascontiguousarray(np.broadcast_to(x0, batch + (2,)).reshape(B, 2), dtype=np.float64)
     grad, params = landscape.pointwise_grad
+    value, vparams = landscape.pointwise_value
     kept = None
     if record_every:
         kept = np.arange(0, steps + 1, record_every)
@@ -105,6 +107,7 @@ def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: 
     # Not filled here: the compiled loop writes every recorded slot (NaN once a member stopped),
     # so the pages are first touched there, in parallel.
     out = np.empty((0 if kept is None else len(kept), B, 2))
+    fout = np.empty(out.shape[:2])  # the losses at the recorded samples, by the same pointwise value
     last = np.full((B, 2), np.nan)
     diverged_at = np.full(B, -1, dtype=np.int64)
 
@@ -115,16 +118,19 @@ def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: 
     r2 = float(radius) ** 2
     if isinstance(opt, Adam):
         c1, c2 = _corrections(opt, steps, batch, B)
-        driver = _driver("adam", grad)
+        driver = _driver("adam", grad, value)
         driver(x, flat(opt.lr), flat(opt.betas[0]), flat(opt.betas[1]), flat(opt.eps), flat(opt.weight_decay), c1,
-               c2, bool(opt._decoupled), bool(opt.amsgrad), params, steps, r2, every, bool(record_every), out, last,
-               diverged_at)
+               c2, bool(opt._decoupled), bool(opt.amsgrad), params, vparams, steps, r2, every, bool(record_every), out,
+               fout, last, diverged_at)
     else:
-        driver = _driver("sgd", grad)
+        driver = _driver("sgd", grad, value)
         driver(x, flat(opt.lr), flat(opt.momentum), flat(opt.dampening), flat(opt.weight_decay), bool(opt.nesterov),
-               bool(np.any(opt.momentum != 0)), params, steps, r2, every, bool(record_every), out, last, diverged_at)
-    recorded = out.reshape((out.shape[0],) + batch + (2,)) if record_every else None
-    return recorded, last.reshape(batch + (2,)), diverged_at.reshape(batch)
+               bool(np.any(opt.momentum != 0)), params, vparams, steps, r2, every, bool(record_every), out, fout, last,
+               diverged_at)
+    if not record_every:
+        return None, None, last.reshape(batch + (2,)), diverged_at.reshape(batch)
+    return (out.reshape((out.shape[0],) + batch + (2,)), fout.reshape((out.shape[0],) + batch),
+            last.reshape(batch + (2,)), diverged_at.reshape(batch))
 
 
 def _corrections(opt, steps: int, batch, B: int):
@@ -144,7 +150,7 @@ def _corrections(opt, steps: int, batch, B: int):
 def _helpers():
     """Compiled start and end of a core's share: record the starts, stop those outside the ball;
     copy out the members still running."""
-    global _start, _finish, _keep
+    global _start, _finish
     if _start is None:
         nb = _numba
 
@@ -152,8 +158,6 @@ def _helpers():
         def start(U, V, lo, r2, record, out, D):
             live = 0
             for i in range(U.shape[0]):
-                if record:
-                    out[0, lo + i, 0], out[0, lo + i, 1] = U[i], V[i]
                 if not (U[i] * U[i] + V[i] * V[i] <= r2):
                     D[i] = 0
                 else:
@@ -161,36 +165,40 @@ def _helpers():
             return live
 
         @nb.njit(inline="always")
-        def finish(U, V, D, lo, hi, written, record, out, last, diverged_at):
+        def finish(U, V, D, lo, hi, written, record, out, fout, last, diverged_at):
             if record:  # every member of this share stopped early: the rest of its record is NaN
                 out[written + 1:, lo:hi, :] = np.nan
+                fout[written + 1:, lo:hi] = np.nan
             for i in range(U.shape[0]):
                 diverged_at[lo + i] = D[i]
                 if D[i] < 0:
                     last[lo + i, 0], last[lo + i, 1] = U[i], V[i]
 
-        @nb.njit(inline="always")
-        def keep(U, V, D, k, lo, slot, out):
-            for i in range(U.shape[0]):
-                on = D[i] < 0 or D[i] == k  # running before step k: the escaping value is kept at its step
-                out[slot, lo + i, 0] = U[i] if on else np.nan
-                out[slot, lo + i, 1] = V[i] if on else np.nan
-
-        _start, _finish, _keep = start, finish, keep
+        _start, _finish = start, finish
 
 
-_start = _finish = _keep = None
+_start = _finish = None
 
 
-def _driver(kind: str, grad):
-    """The compiled loop of one optimizer family on one landscape's gradient (built once per process)."""
-    key = (kind, grad)
+def _driver(kind: str, grad, value):
+    """The compiled loop of one optimizer family on one landscape (built once per process)."""
+    key = (kind, grad, value)
     if key in _DRIVERS:
         return _DRIVERS[key]
     available()
     _helpers()
     nb = _numba
     g = nb.njit(inline="always")(grad)
+    f = nb.njit(inline="always")(value)
+
+    @nb.njit(inline="always")
+    def keep(U, V, D, k, lo, slot, out, fout, vparams):
+        """A recorded step, in its own pass so that the update loop has no stores it cannot vectorize."""
+        for i in range(U.shape[0]):
+            on = D[i] < 0 or D[i] == k  # running before step k: the escaping value is kept at its step
+            out[slot, lo + i, 0] = U[i] if on else np.nan
+            out[slot, lo + i, 1] = V[i] if on else np.nan
+            fout[slot, lo + i] = f(U[i], V[i], vparams) if on else np.nan
     # Step-major inside each core's share of the batch, and branch-free: every member computes every
     # step and a stopped one just keeps its old state, so the compiler vectorizes the loop over
     # members (several members per SIMD instruction); the order of each member's operations, and
@@ -199,7 +207,8 @@ def _driver(kind: str, grad):
         update = nb.njit(inline="always")(sgd_update)
 
         @nb.njit(parallel=True)
-        def run(x, lr, mu, damp, wd, nesterov, buffered, params, steps, r2, every, record, out, last, diverged_at):
+        def run(x, lr, mu, damp, wd, nesterov, buffered, params, vparams, steps, r2, every, record, out, fout, last,
+                diverged_at):
             B = x.shape[0]
             chunks = nb.get_num_threads()
             size = (B + chunks - 1) // chunks
@@ -211,14 +220,16 @@ def _driver(kind: str, grad):
                 L, M, T, W = lr[lo:hi].copy(), mu[lo:hi].copy(), damp[lo:hi].copy(), wd[lo:hi].copy()
                 D = np.full(n, -1)
                 live = _start(U, V, lo, r2, record, out, D)
+                if record:
+                    keep(U, V, D, 0, lo, 0, out, fout, vparams)
                 written = 0  # the last recorded slot
                 for k in range(1, steps + 1):
                     if live == 0:
                         break
                     first = k == 1
-                    keep = record and (k % every == 0 or k == steps)
+                    kept = record and (k % every == 0 or k == steps)
                     slot = (k + every - 1) // every
-                    if keep:
+                    if kept:
                         written = slot
                     live = 0
                     for i in range(n):
@@ -233,15 +244,15 @@ def _driver(kind: str, grad):
                         BV[i] = bv if on else BV[i]
                         D[i] = k if (on and escaped) else D[i]
                         live += 1 if (on and not escaped) else 0
-                    if keep:  # a separate pass keeps the loop above free of stores it cannot vectorize
-                        _keep(U, V, D, k, lo, slot, out)
-                _finish(U, V, D, lo, hi, written, record, out, last, diverged_at)
+                    if kept:
+                        keep(U, V, D, k, lo, slot, out, fout, vparams)
+                _finish(U, V, D, lo, hi, written, record, out, fout, last, diverged_at)
     else:
         update = nb.njit(inline="always")(adam_update)
 
         @nb.njit(parallel=True)
-        def run(x, lr, b1, b2, eps, wd, c1, c2, decoupled, amsgrad, params, steps, r2, every, record, out, last,
-                diverged_at):
+        def run(x, lr, b1, b2, eps, wd, c1, c2, decoupled, amsgrad, params, vparams, steps, r2, every, record, out,
+                fout, last, diverged_at):
             B = x.shape[0]
             chunks = nb.get_num_threads()
             size = (B + chunks - 1) // chunks
@@ -255,13 +266,15 @@ def _driver(kind: str, grad):
                 C1, C2 = np.empty(n), np.empty(n)  # this step's bias corrections, one per member
                 D = np.full(n, -1)
                 live = _start(U, V, lo, r2, record, out, D)
+                if record:
+                    keep(U, V, D, 0, lo, 0, out, fout, vparams)
                 written = 0
                 for k in range(1, steps + 1):
                     if live == 0:
                         break
-                    keep = record and (k % every == 0 or k == steps)
+                    kept = record and (k % every == 0 or k == steps)
                     slot = (k + every - 1) // every
-                    if keep:
+                    if kept:
                         written = slot
                     if wide:
                         C1[:], C2[:] = c1[k, lo:hi], c2[k, lo:hi]
@@ -286,9 +299,9 @@ def _driver(kind: str, grad):
                         WV[i] = wv if on else WV[i]
                         D[i] = k if (on and escaped) else D[i]
                         live += 1 if (on and not escaped) else 0
-                    if keep:  # a separate pass keeps the loop above free of stores it cannot vectorize
-                        _keep(U, V, D, k, lo, slot, out)
-                _finish(U, V, D, lo, hi, written, record, out, last, diverged_at)
+                    if kept:
+                        keep(U, V, D, k, lo, slot, out, fout, vparams)
+                _finish(U, V, D, lo, hi, written, record, out, fout, last, diverged_at)
 
     _DRIVERS[key] = run
     return run

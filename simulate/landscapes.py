@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ._names import lookup
-from .elementwise import himmelblau_grad, rosenbrock_pair
+from .elementwise import himmelblau_grad, himmelblau_value, rosenbrock_pair, rosenbrock_pair_value
 from .spec import format_spec, parse_spec
 
 __all__ = [
@@ -78,6 +78,8 @@ class Landscape:
     #: ``(grad(x, y, params) -> (gx, gy), params)`` for 2-D landscapes whose gradient is written in
     #: simulate.elementwise (then simulate.engine can compile runs on them), else None.
     pointwise_grad = None
+    #: ``(f(x, y, params), params)`` likewise: the compiled engine records losses with it.
+    pointwise_value = None
 
     def __post_init__(self):
         # Subclasses fill these with object.__setattr__ in their own __post_init__ before calling super.
@@ -350,8 +352,7 @@ class Rosenbrock(Landscape):
         return np.vstack([ones, x]) if is_min and np.linalg.norm(x - 1) > 1e-3 else ones
 
     def _value(self, x):
-        u, v = x[..., :-1], x[..., 1:]
-        return np.sum((self.a - u) ** 2 + self.b * (v - u**2) ** 2, axis=-1)
+        return np.sum(rosenbrock_pair_value(x[..., :-1], x[..., 1:], (self.a, self.b)), axis=-1)
 
     def _grad(self, x):
         du, dv = rosenbrock_pair(x[..., :-1], x[..., 1:], (self.a, self.b))
@@ -364,6 +365,10 @@ class Rosenbrock(Landscape):
     def pointwise_grad(self):
         """(∇f as a function of the coordinates, its parameters) for simulate.engine; 2-D only."""
         return (rosenbrock_pair, (float(self.a), float(self.b))) if self.dim == 2 else None
+
+    @property
+    def pointwise_value(self):
+        return (rosenbrock_pair_value, (float(self.a), float(self.b))) if self.dim == 2 else None
 
     def _hess(self, x):
         u, v, b = x[..., :-1], x[..., 1:], self.b
@@ -393,13 +398,13 @@ class Himmelblau(Landscape):
         super().__post_init__()
 
     def _value(self, x):
-        X, Y = x[..., 0], x[..., 1]
-        return (X**2 + Y - 11) ** 2 + (X + Y**2 - 7) ** 2
+        return himmelblau_value(x[..., 0], x[..., 1], ())
 
     def _grad(self, x):
         return _vector(himmelblau_grad(x[..., 0], x[..., 1], ()), x.shape[:-1])
 
     pointwise_grad = (himmelblau_grad, ())
+    pointwise_value = (himmelblau_value, ())
 
     def _hess(self, x):
         X, Y = x[..., 0], x[..., 1]

@@ -396,7 +396,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     with progress_bar(total, "sweep", enabled=progress) as bar:
         for opt in gridded:
             if not track and use_compiled(engine, opt, land, cells, steps):  # nothing to measure per step
-                path, last, diverged_at = compiled_run(opt, land, x0, steps, radius, record_every)
+                path, _, last, diverged_at = compiled_run(opt, land, x0, steps, radius, record_every)
                 res = _endpoint_metrics(land, last, diverged_at >= 0, near)
                 res["diverged_at"] = diverged_at
                 results.append(res)

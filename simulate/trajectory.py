@@ -146,10 +146,11 @@ class Trajectory:
 
 
 def finish(kind, t, x, optimizer, landscape, diverged_at, gtol, failed=None, messages=None, stats=None,
-           time_per_step=None, flow="", state=None) -> Trajectory:
-    """Build the record: losses, and a status and message for every member."""
+           time_per_step=None, flow="", state=None, f=None) -> Trajectory:
+    """Build the record: losses (unless given, e.g. by the compiled engine), and a status and
+    message for every member."""
     with np.errstate(all="ignore"):
-        f = landscape.value(x)
+        f = landscape.value(x) if f is None else f
         gnorm = np.linalg.norm(landscape.grad(x[-1]), axis=-1)
     batch = x.shape[1:-1]
     failed = np.zeros(batch, bool) if failed is None else failed

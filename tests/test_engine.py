@@ -23,6 +23,7 @@ def test_compiled_iterates_are_the_numpy_bits(land, case):
         a = sim.iterate(opt, L, starts, 150, engine="compiled")
         b = sim.iterate(opt, L, starts, 150, engine="numpy")
         np.testing.assert_array_equal(a.x, b.x)  # NaN where equal NaN
+        np.testing.assert_array_equal(a.f, b.f)  # losses recorded in the loop, by the same pointwise value
         np.testing.assert_array_equal(a.diverged_at, b.diverged_at)
         np.testing.assert_array_equal(a.status, b.status)
 
