@@ -60,7 +60,7 @@ def available() -> bool:
 
 def supports(opt: Optimizer, landscape) -> bool:
     """Whether the compiled engine covers this optimizer on this landscape."""
-    return (type(opt) in (SGD,) or isinstance(opt, Adam)) and landscape.pointwise_grad is not None \
+    return (type(opt) is SGD or isinstance(opt, Adam)) and landscape.pointwise_grad is not None \
         and landscape.dim == 2
 
 

@@ -136,10 +136,15 @@ def _landscape(v):
     return v
 
 
-def _optimizers(v):
+def _strings(v, what: str) -> list:
+    """A list option: every item a string (each command then checks the items themselves)."""
     if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
-        raise ValueError(f"expected a list of optimizer specs, got {v!r}")
-    for spec in v:
+        raise ValueError(f"expected a list of {what}, got {v!r}")
+    return list(v)
+
+
+def _optimizers(v):
+    for spec in _strings(v, "optimizer specs"):
         get_optimizer(spec)
     return list(v)
 
@@ -330,9 +335,7 @@ def _tracked(v) -> tuple:
 
 
 def _track(v):
-    if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
-        raise ValueError(f"expected a list of metric names, got {v!r}")
-    for name in v:
+    for name in _strings(v, "metric names"):
         _one_of(TRACKED + ("none",))(name)
     if "none" in v and len(v) > 1:
         raise ValueError("none tracks nothing: give it alone")
@@ -340,8 +343,7 @@ def _track(v):
 
 
 def _axes_specs(v):
-    if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
-        raise ValueError(f"expected a list of axes such as lr=1e-4:1e-1:50:log, got {v!r}")
+    _strings(v, "axes such as lr=1e-4:1e-1:50:log")
     if len(v) > 2:
         raise ValueError(f"a sweep has one or two axes, got {len(v)}")
     for spec in v:
@@ -383,9 +385,7 @@ def _axis(v):
 
 
 def _flows(v):
-    if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
-        raise ValueError(f"expected a list of flow kinds, got {v!r}")
-    for kind in v:
+    for kind in _strings(v, "flow kinds"):
         lookup("flow", kind, FLOWS)
         if v.count(kind) > 1:
             raise ValueError(f"flow {kind} is given twice")
