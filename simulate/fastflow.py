@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.integrate import RK45
 
-from .engine import available
+from .engine import available, cores, on_cores
 from .optimizers import SGD
 from .schemes import _GradientFlowScheme
 
@@ -45,13 +45,14 @@ def compiled_gradient_flow(model, landscape, x0, times, rtol, atol, radius, max_
                                               (B,)))
     grad, params = landscape.pointwise_grad
     run = _driver(grad)
+    threads = min(cores(), B)
     xs = np.full((times.shape[0], B, 2), np.nan)
     diverged_at = np.full(B, -1, dtype=np.int64)
     failed = np.zeros(B, dtype=np.bool_)
     nfev = np.zeros(B, dtype=np.int64)
-    run(np.ascontiguousarray(x0, dtype=np.float64), np.ascontiguousarray(times, dtype=np.float64), wd, params,
-        float(rtol), float(atol), float(radius) ** 2, int(max_evaluations), RK45.A, RK45.B, RK45.C, RK45.E,
-        xs, diverged_at, failed, nfev)
+    on_cores(run, threads, np.ascontiguousarray(x0, dtype=np.float64), np.ascontiguousarray(times, dtype=np.float64),
+             wd, params, float(rtol), float(atol), float(radius) ** 2, int(max_evaluations), RK45.A, RK45.B, RK45.C,
+             RK45.E, xs, diverged_at, failed, nfev)
     return xs, diverged_at, failed, nfev
 
 
@@ -73,11 +74,11 @@ def _driver(grad):
     def norm2(a, b):
         return np.sqrt((a * a + b * b) / 2)
 
-    @nb.njit(parallel=True)
-    def run(x0, times, wd, params, rtol, atol, r2, budget, A, Bw, C, E, xs, diverged_at, failed, nfev):
+    @nb.njit(nogil=True, error_model="numpy")
+    def run(share, shares, x0, times, wd, params, rtol, atol, r2, budget, A, Bw, C, E, xs, diverged_at, failed, nfev):
         members = x0.shape[0]
         T = times.shape[0]
-        for i in nb.prange(members):
+        for i in range(share, members, shares):  # members dealt round-robin to the cores
             u, v, w = x0[i, 0], x0[i, 1], wd[i]
             t = 0.0
             j = 0

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
@@ -36,6 +37,9 @@ from ._names import UnknownNameError, lookup, suggest
 from .elementwise import adam_update, lerp, sgd_update
 from .landscapes import Landscape
 from .spec import format_spec, parse_spec
+
+#: Elementwise ``math.pow`` (libm's pow, what Python's float ``**`` computes).
+_libm_pow = np.frompyfunc(math.pow, 2, 1)
 
 __all__ = [
     "Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "State",
@@ -509,8 +513,13 @@ class Adam(Optimizer):
         return landscape.grad(x) if self._decoupled else self._coupled_grad(x, landscape)
 
     def _corrections(self, k):
-        """Bias corrections ``1 − β₁ᵏ`` and ``√(1 − β₂ᵏ)`` (k may be fractional in the flow)."""
+        """Bias corrections ``1 − β₁ᵏ`` and ``√(1 − β₂ᵏ)``. At a step (an integer k, or an array of
+        them) βᵏ is libm's pow, as torch computes it in Python floats: numpy's vectorized power
+        differs from it in the last bit for a few percent of (β, k). k may be fractional in the flow."""
         b1, b2 = self.betas
+        if np.issubdtype(np.asarray(k).dtype, np.integer):
+            p1, p2 = (np.asarray(_libm_pow(b, k), dtype=np.float64) for b in (b1, b2))
+            return 1 - p1, np.sqrt(1 - p2)
         return 1 - b1 ** k, np.sqrt(1 - b2 ** k)
 
     def step(self, state, landscape, k):

@@ -16,6 +16,7 @@ import dataclasses
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
@@ -211,9 +212,17 @@ class Sweep:
     paths: np.ndarray | None = None
     path_steps: np.ndarray | None = None
     stats: dict = field(default_factory=dict)
-    #: λmax(∇²f) at the listed minimum nearest the start, when no axis moves the start (else NaN):
-    #: the curvature the stability thresholds of the figure are drawn against.
-    reference_sharpness: float = float("nan")
+
+    @cached_property
+    def reference_sharpness(self) -> float:
+        """λmax(∇²f) at the listed minimum nearest the start, when no axis moves the start (else
+        NaN): the curvature the stability thresholds of the figure are drawn against."""
+        if not len(self.landscape.minima) or any(a.name in start_coordinates(self.landscape) for a in self.axes):
+            return float("nan")
+        from .sharpness import sharpness
+
+        base = self.start.reshape(-1, self.start.shape[-1])[0]
+        return float(sharpness(self.landscape, self.landscape.minima[_nearest(self.landscape, base)[1]]))
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
@@ -430,15 +439,10 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     if record_every:
         path_steps = _recorded_steps(steps, record_every)
         recorded = np.stack(paths)
-    reference = np.nan
-    if len(land.minima) and not any(a.name in coords for a in axes):
-        from .sharpness import sharpness
-
-        reference = float(sharpness(land, land.minima[_nearest(land, base)[1]]))
     return Sweep(axes=tuple(axes), landscape=land, optimizers=tuple(gridded) * (2 if flow else 1),
                  members=tuple(members), kinds=tuple(kinds), start=x0, steps=steps, tol=tol, near=near,
                  criterion=criterion, metrics=metrics, flow=flow or "", paths=recorded, path_steps=path_steps,
-                 stats=stats, reference_sharpness=reference)
+                 stats=stats)
 
 
 def _swept(opt: Optimizer, name: str, axis: str, values: np.ndarray) -> Optimizer:

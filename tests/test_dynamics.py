@@ -99,6 +99,18 @@ def test_stability_threshold_on_a_quadratic(name, beta, threshold):
 
 
 # -- failure is data ----------------------------------------------------------------------------------
+def test_messages_say_how_each_member_ended_and_survive_subsampling_and_saving(tmp_path):
+    run = sim.iterate(sim.optimizer("gd", lr=[0.1, 0.25, 0.001]), Q, X0, 400)
+    assert run.message[0].startswith("converged: |grad f| = ") and run.message[0].endswith("<= 1e-08")
+    assert run.message[1] == f"diverged at step {run.diverged_at[1]}"
+    assert run.message[2].startswith("running: |grad f| = ") and run.message[2].endswith("> 1e-08")
+    assert list(run.every(3).message) == list(run.message)  # the step, not the sample index
+    back = sim.Trajectory.load(run.save(tmp_path / "r.npz"))
+    assert list(back.message) == list(run.message)
+    single = sim.iterate("gd(lr=0.25)", Q, X0, 400)
+    assert isinstance(single.message, str) and single.message.startswith("diverged at step")
+
+
 def test_divergence_is_recorded_not_raised_and_not_clipped():
     run = sim.iterate(sim.optimizer("gd", lr=[0.1, 0.25]), Q, X0, 400)  # 0.25·10 > 2: member 1 diverges
     assert run.t.shape == (401, 2) and run.x.shape == (401, 2, 2)

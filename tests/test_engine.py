@@ -79,3 +79,23 @@ def test_sweep_command_can_track_nothing_and_compile(tmp_path, capsys, monkeypat
     np.testing.assert_array_equal(c["final_loss"], n["final_loss"])
     assert main(["sweep", "--track", "rat", "--out", "x.png"]) == 2
     assert "Did you mean 'rate'?" in capsys.readouterr().err
+
+
+def test_results_do_not_depend_on_how_many_cores_share_the_blocks(monkeypatch):
+    import simulate.engine as engine
+    import simulate.fastflow as fastflow
+
+    L = sim.landscape("rosenbrock")
+    starts = np.random.default_rng(5).uniform(L.bounds[:, 0], L.bounds[:, 1], size=(700, 2))
+    opt = sim.optimizer("momentum", lr=np.geomspace(1e-4, 3e-2, 700))  # the larger lrs diverge: blocks stop early
+    runs, flows = [], []
+    for n in (1, 2, 3):
+        monkeypatch.setattr(engine, "cores", lambda: n)
+        monkeypatch.setattr(fastflow, "cores", lambda: n)
+        runs.append(sim.iterate(opt, L, starts, 200, engine="compiled"))
+        flows.append(sim.integrate("gd", L, starts[:50], t=[0.0, 0.5, 1.0], method="RK45-compiled"))
+    assert runs[0].diverged.any() and not runs[0].diverged.all()
+    for run, flow in zip(runs[1:], flows[1:]):
+        np.testing.assert_array_equal(run.x, runs[0].x)
+        np.testing.assert_array_equal(run.diverged_at, runs[0].diverged_at)
+        np.testing.assert_array_equal(flow.x, flows[0].x)

@@ -275,3 +275,20 @@ def test_errors_name_the_preset_the_user_typed_and_reject_booleans_as_numbers():
         sim.optimizer("momentum", momentum=1.5)
     with pytest.raises(ValueError, match="lr must be a number, got True"):
         sim.optimizer("adam(lr=true)")
+
+
+def test_adam_bias_corrections_are_computed_as_torch_does_in_python_floats():
+    # torch: bias_correction1 = 1 - beta1 ** step and math.sqrt(1 - beta2 ** step) on Python floats
+    # (libm's pow). numpy's vectorized power differs in the last bit for a few percent of (β, k),
+    # and its ** fast path squares for k = 2; the step and the compiled engine's table use neither.
+    import math
+
+    rng = np.random.default_rng(0)
+    for b1, b2 in [(0.8, 0.99), (0.9, 0.999), *zip(rng.uniform(0.5, 0.999, 20), rng.uniform(0.9, 0.99999, 20))]:
+        opt = sim.optimizer("adam", betas=(float(b1), float(b2)))
+        steps = np.arange(1, 400)
+        table1, table2 = opt._corrections(steps)
+        for k in steps:
+            c1, c2 = opt._corrections(int(k))
+            assert c1 == 1 - float(b1) ** float(k) == table1[k - 1]
+            assert c2 == math.sqrt(1 - float(b2) ** float(k)) == table2[k - 1]
