@@ -1,6 +1,6 @@
 """Issue 5's workloads W1–W3: throughput, and the ratio to a plain reference run in this process.
 
-    python benchmarks/bench_sweep.py [--quick]
+    python benchmarks/bench_sweep.py [--quick] [W1] [W2] [W3]
 
 * W1: Adam (lr 1e-3, torch defaults) on rosenbrock, 10,000 starts uniform in [−2,2]×[−1,3]
   (seed 0), 1,000 steps, full trajectories recorded. Reference: a hand-written vectorized
@@ -15,7 +15,7 @@
 
 W1 and W2 run with the compiled engine (``engine="compiled"``, numba, both cores; compile time
 reported apart) and with the numpy loop. Ratios above 1 mean simulate is faster. ``--quick`` runs
-a tenth of every workload.
+a tenth of every workload; naming workloads runs only those.
 """
 
 import sys
@@ -151,6 +151,7 @@ def w3(scale):
 
 if __name__ == "__main__":
     scale = 0.1 if "--quick" in sys.argv else 1.0
-    w1(scale)
-    w2(scale)
-    w3(scale)
+    chosen = [a.upper() for a in sys.argv[1:] if not a.startswith("--")] or ["W1", "W2", "W3"]
+    for name, workload in (("W1", w1), ("W2", w2), ("W3", w3)):
+        if name in chosen:
+            workload(scale)

@@ -17,7 +17,9 @@ or for an optimizer or landscape it does not cover, the numpy loop runs instead.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import types
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -228,14 +230,15 @@ _start = _finish = None
 
 def _driver(kind: str, grad, value, decayed=True, damped=True, nesterov=False, buffered=True, decoupled=False,
             amsgrad=False):
-    """The compiled loop of one optimizer family on one landscape (built once per process).
+    """The compiled loop of one optimizer family on one landscape (built once per process, kept in
+    numba's disk cache across processes).
 
     The flags are compile-time constants. ``decayed``/``damped``: whether some member has weight
     decay/dampening; where none has, the loop is compiled with the literal 0.0 in its place and
     the compiler drops the terms it would switch off (the same bits: the update's ``select``
     discards them anyway). ``nesterov``, ``buffered`` (some member has momentum), ``decoupled``
     (AdamW), ``amsgrad``: likewise, and a loop without such switches is one the compiler vectorizes.
-    Together they make heavy ball about 1.8× as fast; each variant compiles (~3 s) on first use.
+    Together they make heavy ball about 1.8× as fast; each variant compiles (2–7 s) on first use.
     """
     key = (kind, grad, value, decayed, damped, nesterov, buffered, decoupled, amsgrad)
     if key in _DRIVERS:
@@ -243,119 +246,154 @@ def _driver(kind: str, grad, value, decayed=True, damped=True, nesterov=False, b
     available()
     _helpers()
     nb = _numba
-    g = nb.njit(inline="always")(grad)
-    f = nb.njit(inline="always")(value)
-
-    @nb.njit(inline="always")
-    def keep(U, V, D, k, lo, slot, out, fout, vparams):
-        """A recorded step, in its own pass so that the update loop has no stores it cannot vectorize."""
-        for i in range(U.shape[0]):
-            on = D[i] < 0 or D[i] == k  # running before step k: the escaping value is kept at its step
-            out[slot, lo + i, 0] = U[i] if on else np.nan
-            out[slot, lo + i, 1] = V[i] if on else np.nan
-            fout[slot, lo + i] = f(U[i], V[i], vparams) if on else np.nan
-    # Step-major inside each block, and branch-free: every member computes every
-    # step and a stopped one just keeps its old state, so the compiler vectorizes the loop over
-    # members (several members per SIMD instruction); the order of each member's operations, and
-    # so its bits, stay the numpy path's.
-    if kind == "sgd":
-        update = nb.njit(inline="always")(sgd_update)
-
-        @nb.njit(nogil=True, error_model="numpy")
-        def run(share, shares, size, x, lr, mu, damp, wd, params, vparams, steps, r2, every, record, out, fout, last,
-                diverged_at):
-            B = x.shape[0]
-            for blk in range(share, (B + size - 1) // size, shares):
-                lo, hi = blk * size, min(B, (blk + 1) * size)
-                n = max(hi - lo, 0)
-                U, V = x[lo:hi, 0].copy(), x[lo:hi, 1].copy()
-                BU, BV = np.zeros(n), np.zeros(n)
-                L, M, T, W = lr[lo:hi].copy(), mu[lo:hi].copy(), damp[lo:hi].copy(), wd[lo:hi].copy()
-                D = np.full(n, -1)
-                live = _start(U, V, r2, D)
-                if record:
-                    keep(U, V, D, 0, lo, 0, out, fout, vparams)
-                written = 0  # the last recorded slot
-                for k in range(1, steps + 1):
-                    if live == 0:
-                        break
-                    first = k == 1
-                    kept = record and (k % every == 0 or k == steps)
-                    slot = (k + every - 1) // every
-                    if kept:
-                        written = slot
-                    live = 0
-                    for i in range(n):
-                        on = D[i] < 0
-                        gu, gv = g(U[i], V[i], params)
-                        t = T[i] if damped else 0.0
-                        w = W[i] if decayed else 0.0
-                        u, bu = update(U[i], gu, BU[i], first, L[i], M[i], t, w, nesterov, buffered)
-                        v, bv = update(V[i], gv, BV[i], first, L[i], M[i], t, w, nesterov, buffered)
-                        escaped = not (u * u + v * v <= r2)
-                        U[i] = u if on else U[i]
-                        V[i] = v if on else V[i]
-                        BU[i] = bu if on else BU[i]
-                        BV[i] = bv if on else BV[i]
-                        D[i] = k if (on and escaped) else D[i]
-                        live += 1 if (on and not escaped) else 0
-                    if kept:
-                        keep(U, V, D, k, lo, slot, out, fout, vparams)
-                _finish(U, V, D, lo, hi, written, record, out, fout, last, diverged_at)
-    else:
-        update = nb.njit(inline="always")(adam_update)
-
-        @nb.njit(nogil=True, error_model="numpy")
-        def run(share, shares, size, x, lr, b1, b2, eps, wd, c1, c2, params, vparams, steps, r2, every, record, out,
-                fout, last, diverged_at):
-            B = x.shape[0]
-            wide = c1.shape[1] > 1
-            for blk in range(share, (B + size - 1) // size, shares):
-                lo, hi = blk * size, min(B, (blk + 1) * size)
-                n = max(hi - lo, 0)
-                U, V = x[lo:hi, 0].copy(), x[lo:hi, 1].copy()
-                MU, MV, VU, VV, WU, WV = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-                L, B1, B2, E, W = lr[lo:hi].copy(), b1[lo:hi].copy(), b2[lo:hi].copy(), eps[lo:hi].copy(), wd[lo:hi].copy()
-                C1, C2 = np.empty(n), np.empty(n)  # this step's bias corrections, one per member
-                D = np.full(n, -1)
-                live = _start(U, V, r2, D)
-                if record:
-                    keep(U, V, D, 0, lo, 0, out, fout, vparams)
-                written = 0
-                for k in range(1, steps + 1):
-                    if live == 0:
-                        break
-                    kept = record and (k % every == 0 or k == steps)
-                    slot = (k + every - 1) // every
-                    if kept:
-                        written = slot
-                    if wide:
-                        C1[:], C2[:] = c1[k, lo:hi], c2[k, lo:hi]
-                    else:
-                        C1[:], C2[:] = c1[k, 0], c2[k, 0]
-                    live = 0
-                    for i in range(n):
-                        on = D[i] < 0
-                        gu, gv = g(U[i], V[i], params)
-                        w = W[i] if decayed else 0.0
-                        u, mu_, vu, wu = update(U[i], gu, MU[i], VU[i], WU[i], L[i], B1[i], B2[i], E[i], w, C1[i],
-                                                C2[i], decoupled, amsgrad)
-                        v, mv, vv, wv = update(V[i], gv, MV[i], VV[i], WV[i], L[i], B1[i], B2[i], E[i], w, C1[i],
-                                               C2[i], decoupled, amsgrad)
-                        escaped = not (u * u + v * v <= r2)
-                        U[i] = u if on else U[i]
-                        V[i] = v if on else V[i]
-                        MU[i] = mu_ if on else MU[i]
-                        MV[i] = mv if on else MV[i]
-                        VU[i] = vu if on else VU[i]
-                        VV[i] = vv if on else VV[i]
-                        WU[i] = wu if on else WU[i]
-                        WV[i] = wv if on else WV[i]
-                        D[i] = k if (on and escaped) else D[i]
-                        live += 1 if (on and not escaped) else 0
-                    if kept:
-                        keep(U, V, D, k, lo, slot, out, fout, vparams)
-                _finish(U, V, D, lo, hi, written, record, out, fout, last, diverged_at)
-
-    _DRIVERS[key] = run
+    # The loops below read these as globals, which numba compiles as constants; a closure would
+    # hold dispatchers, whose pickled form differs in every process and defeats the disk cache.
+    names = dict(globals(), grad_=nb.njit(inline="always")(grad), value_=nb.njit(inline="always")(value),
+                 update_=nb.njit(inline="always")(sgd_update if kind == "sgd" else adam_update), DECAYED=decayed,
+                 DAMPED=damped, NESTEROV=nesterov, BUFFERED=buffered, DECOUPLED=decoupled, AMSGRAD=amsgrad)
+    names["keep_"] = nb.njit(inline="always")(_variant(_keep, names))
+    _DRIVERS[key] = run = compile_variant(_sgd_loop if kind == "sgd" else _adam_loop, names, key)
     return run
+
+
+def compile_variant(template, names: dict, key: tuple):
+    """``template`` compiled (GIL released, numpy's error model) with ``names`` as its globals, which
+    numba compiles as constants, and kept in numba's disk cache under a name made from ``key``.
+
+    Globals rather than a closure: a closure would hold dispatchers, whose pickled form differs in
+    every process, and the cache would never match. The cache file is named after the function,
+    so each variant gets its own name: the key (functions by their qualified names, flags) and
+    the source of :mod:`simulate.elementwise` (numba notices when the template's own file changes,
+    not when the update rules it inlines do)."""
+    from . import elementwise
+
+    available()
+    with open(elementwise.__file__, "rb") as fh:
+        source = fh.read()
+    text = repr(tuple(f"{k.__module__}.{k.__qualname__}" if callable(k) else k for k in key))
+    loop = _variant(template, names, hashlib.sha256(text.encode() + source).hexdigest()[:16])
+    try:
+        return _numba.njit(nogil=True, error_model="numpy", cache=True)(loop)
+    except RuntimeError:  # pragma: no cover - nowhere to write a cache (read-only install, no home)
+        return _numba.njit(nogil=True, error_model="numpy")(loop)
+
+
+def _variant(fn, names: dict, tag: str = ""):
+    """``fn`` with ``names`` as its globals, named ``fn_tag``."""
+    out = types.FunctionType(fn.__code__, names, fn.__name__, fn.__defaults__, fn.__closure__)
+    out.__qualname__ = f"{fn.__qualname__}_{tag}" if tag else fn.__qualname__
+    out.__module__ = fn.__module__
+    return out
+
+
+# -- the compiled loops (templates: ``_driver`` binds the names ending in _ and the flags) ---------
+# Placeholders only: each variant gets its own values through _variant.
+grad_ = value_ = update_ = keep_ = None
+DECAYED = DAMPED = NESTEROV = BUFFERED = DECOUPLED = AMSGRAD = None
+
+
+def _keep(U, V, D, k, lo, slot, out, fout, vparams):
+    """A recorded step, in its own pass so that the update loop has no stores it cannot vectorize."""
+    for i in range(U.shape[0]):
+        on = D[i] < 0 or D[i] == k  # running before step k: the escaping value is kept at its step
+        out[slot, lo + i, 0] = U[i] if on else np.nan
+        out[slot, lo + i, 1] = V[i] if on else np.nan
+        fout[slot, lo + i] = value_(U[i], V[i], vparams) if on else np.nan
+
+
+# Step-major inside each block, and branch-free: every member computes every step and a stopped
+# one just keeps its old state, so the compiler vectorizes the loop over members (several members
+# per SIMD instruction); the order of each member's operations, and so its bits, stay the numpy
+# path's.
+def _sgd_loop(share, shares, size, x, lr, mu, damp, wd, params, vparams, steps, r2, every, record, out, fout, last,
+              diverged_at):
+    B = x.shape[0]
+    for blk in range(share, (B + size - 1) // size, shares):  # dealt round-robin to the cores
+        lo, hi = blk * size, min(B, (blk + 1) * size)
+        n = max(hi - lo, 0)
+        U, V = x[lo:hi, 0].copy(), x[lo:hi, 1].copy()
+        BU, BV = np.zeros(n), np.zeros(n)
+        L, M, T, W = lr[lo:hi].copy(), mu[lo:hi].copy(), damp[lo:hi].copy(), wd[lo:hi].copy()
+        D = np.full(n, -1)
+        live = _start(U, V, r2, D)
+        if record:
+            keep_(U, V, D, 0, lo, 0, out, fout, vparams)
+        written = 0  # the last recorded slot
+        for k in range(1, steps + 1):
+            if live == 0:
+                break
+            first = k == 1
+            kept = record and (k % every == 0 or k == steps)
+            slot = (k + every - 1) // every
+            if kept:
+                written = slot
+            live = 0
+            for i in range(n):
+                on = D[i] < 0
+                gu, gv = grad_(U[i], V[i], params)
+                t = T[i] if DAMPED else 0.0
+                w = W[i] if DECAYED else 0.0
+                u, bu = update_(U[i], gu, BU[i], first, L[i], M[i], t, w, NESTEROV, BUFFERED)
+                v, bv = update_(V[i], gv, BV[i], first, L[i], M[i], t, w, NESTEROV, BUFFERED)
+                escaped = not (u * u + v * v <= r2)
+                U[i] = u if on else U[i]
+                V[i] = v if on else V[i]
+                BU[i] = bu if on else BU[i]
+                BV[i] = bv if on else BV[i]
+                D[i] = k if (on and escaped) else D[i]
+                live += 1 if (on and not escaped) else 0
+            if kept:
+                keep_(U, V, D, k, lo, slot, out, fout, vparams)
+        _finish(U, V, D, lo, hi, written, record, out, fout, last, diverged_at)
+
+
+def _adam_loop(share, shares, size, x, lr, b1, b2, eps, wd, c1, c2, params, vparams, steps, r2, every, record, out,
+               fout, last, diverged_at):
+    B = x.shape[0]
+    wide = c1.shape[1] > 1
+    for blk in range(share, (B + size - 1) // size, shares):
+        lo, hi = blk * size, min(B, (blk + 1) * size)
+        n = max(hi - lo, 0)
+        U, V = x[lo:hi, 0].copy(), x[lo:hi, 1].copy()
+        MU, MV, VU, VV, WU, WV = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
+        L, B1, B2, E, W = lr[lo:hi].copy(), b1[lo:hi].copy(), b2[lo:hi].copy(), eps[lo:hi].copy(), wd[lo:hi].copy()
+        C1, C2 = np.empty(n), np.empty(n)  # this step's bias corrections, one per member
+        D = np.full(n, -1)
+        live = _start(U, V, r2, D)
+        if record:
+            keep_(U, V, D, 0, lo, 0, out, fout, vparams)
+        written = 0
+        for k in range(1, steps + 1):
+            if live == 0:
+                break
+            kept = record and (k % every == 0 or k == steps)
+            slot = (k + every - 1) // every
+            if kept:
+                written = slot
+            if wide:
+                C1[:], C2[:] = c1[k, lo:hi], c2[k, lo:hi]
+            else:
+                C1[:], C2[:] = c1[k, 0], c2[k, 0]
+            live = 0
+            for i in range(n):
+                on = D[i] < 0
+                gu, gv = grad_(U[i], V[i], params)
+                w = W[i] if DECAYED else 0.0
+                u, mu_, vu, wu = update_(U[i], gu, MU[i], VU[i], WU[i], L[i], B1[i], B2[i], E[i], w, C1[i],
+                                         C2[i], DECOUPLED, AMSGRAD)
+                v, mv, vv, wv = update_(V[i], gv, MV[i], VV[i], WV[i], L[i], B1[i], B2[i], E[i], w, C1[i],
+                                        C2[i], DECOUPLED, AMSGRAD)
+                escaped = not (u * u + v * v <= r2)
+                U[i] = u if on else U[i]
+                V[i] = v if on else V[i]
+                MU[i] = mu_ if on else MU[i]
+                MV[i] = mv if on else MV[i]
+                VU[i] = vu if on else VU[i]
+                VV[i] = vv if on else VV[i]
+                WU[i] = wu if on else WU[i]
+                WV[i] = wv if on else WV[i]
+                D[i] = k if (on and escaped) else D[i]
+                live += 1 if (on and not escaped) else 0
+            if kept:
+                keep_(U, V, D, k, lo, slot, out, fout, vparams)
+        _finish(U, V, D, lo, hi, written, record, out, fout, last, diverged_at)

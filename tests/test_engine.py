@@ -99,3 +99,20 @@ def test_results_do_not_depend_on_how_many_cores_share_the_blocks(monkeypatch):
         np.testing.assert_array_equal(run.x, runs[0].x)
         np.testing.assert_array_equal(run.diverged_at, runs[0].diverged_at)
         np.testing.assert_array_equal(flow.x, flows[0].x)
+
+
+def test_compiled_loops_are_cached_on_disk_for_the_next_process(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    script = ("import numpy as np, simulate as sim, simulate.engine as e\n"
+              "sim.iterate('gd(lr=0.01)', 'himmelblau', np.zeros((3, 2)), 5, engine='compiled')\n"
+              "(run,) = e._DRIVERS.values()\n"
+              "print(sum(run.stats.cache_hits.values()), sum(run.stats.cache_misses.values()))\n")
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    first, second = (subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                                    check=True).stdout.split() for _ in range(2))
+    assert first == ["0", "1"]   # compiled, and written to the cache
+    assert second == ["1", "0"]  # loaded: no compile
+    assert any(p.suffix == ".nbi" for p in tmp_path.rglob("*"))
