@@ -218,7 +218,7 @@ def rate_map_cli(
     optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help="Optimizer whose step is linear on a quadratic (gd, momentum, nesterov, sgd, heun, rk4, proximal), repeatable: one row each.  [default: momentum nesterov]")] = None,
     landscape: Annotated[Optional[str], typer.Option("--landscape", "-l", help="Also measure the map on this landscape, from near one of its minima (a sweep), beside the analytic map for its Hessian's modes.  [default: none: one quadratic mode, the Distill picture]")] = None,
     lr_lambda: Annotated[str, typer.Option("--lr-lambda", help="The horizontal axis lr·λmax: START:STOP:NUM or START:STOP:NUM:log.")] = RATE_MAP["lr_lambda"],
-    vary: Annotated[str, typer.Option("--vary", "-v", help="The vertical axis: another hyperparameter, NAME=START:STOP:NUM[:log] or NAME=V1,V2,...")] = RATE_MAP["vary"],
+    vary: Annotated[str, typer.Option("--vary", "-v", help="The vertical axis: another hyperparameter, NAME=START:STOP:NUM[:log] or NAME=V1,V2,... (default momentum, or weight_decay for optimizers without momentum)")] = RATE_MAP["vary"],
     minimum: Annotated[int, typer.Option(min=0, help="Which of the landscape's listed minima to linearize at and start near.")] = RATE_MAP["minimum"],
     offset: Annotated[float, typer.Option(help="The measured runs start at that minimum plus this in every coordinate.")] = RATE_MAP["offset"],
     steps: Annotated[int, typer.Option(min=2, help="Steps per measured cell.")] = RATE_MAP["steps"],

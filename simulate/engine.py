@@ -27,11 +27,14 @@ import numpy as np
 from .elementwise import adam_update, lerp, select, sgd_update
 from .optimizers import SGD, Adam, Optimizer
 
-__all__ = ["available", "supports", "compiled_run", "COMPILE_THRESHOLD", "ENGINES", "use_compiled"]
+__all__ = ["available", "supports", "compiled_run", "COMPILE_THRESHOLD", "CACHED_THRESHOLD", "ENGINES", "use_compiled"]
 
-#: Member-steps (batch size × steps) from which "auto" compiles: the numpy loop takes about a
-#: second there, which is what compiling costs.
+#: Member-steps (batch size × steps) from which "auto" compiles: the numpy loop takes a few seconds
+#: there, which is what compiling costs.
 COMPILE_THRESHOLD = 20_000_000
+#: ... and from which it runs a loop already compiled in numba's disk cache (the numpy loop takes
+#: about half a second there; importing numba and loading the loop, a few tenths).
+CACHED_THRESHOLD = 5_000_000
 ENGINES = ("auto", "numpy", "compiled")
 #: Bias-correction tables of Adam with per-member betas are (steps + 1) × batch; beyond this many
 #: entries "auto" runs the numpy loop instead (and "compiled" says why it cannot).
@@ -75,11 +78,16 @@ def supports(opt: Optimizer, landscape) -> bool:
 
 
 def use_compiled(engine: str, opt: Optimizer, landscape, members: int, steps: int) -> bool:
-    """Decide, for ``engine`` in :data:`ENGINES`, whether a run goes to the compiled engine."""
+    """Decide, for ``engine`` in :data:`ENGINES`, whether a run goes to the compiled engine.
+
+    ``auto`` compiles from :data:`COMPILE_THRESHOLD` member-steps, where compiling pays for itself
+    even the first time; from :data:`CACHED_THRESHOLD` on if this variant's loop is already in
+    numba's disk cache (loading it takes milliseconds); below that numba is not even imported."""
     if engine not in ENGINES:
         from ._names import suggest
         raise ValueError(suggest("engine", engine, ENGINES))
-    if engine == "numpy":
+    work = members * steps
+    if engine == "numpy" or (engine == "auto" and work < CACHED_THRESHOLD):
         return False
     ok = supports(opt, landscape) and available()
     per_member_betas = isinstance(opt, Adam) and any(np.ndim(b) for b in opt.betas)
@@ -92,7 +100,28 @@ def use_compiled(engine: str, opt: Optimizer, landscape, members: int, steps: in
         why = "numba is not installed" if not available() else \
             f"{opt.display_name} on {landscape.name} is not covered (SGD family and Adam on 2-D landscapes with a pointwise gradient)"
         raise ValueError(f"engine 'compiled': {why}")
-    return ok and (engine == "compiled" or members * steps >= COMPILE_THRESHOLD)
+    if not ok:
+        return False
+    return engine == "compiled" or work >= COMPILE_THRESHOLD or _in_disk_cache(_driver_for(opt, landscape))
+
+
+def _in_disk_cache(driver) -> bool:
+    """Whether numba's disk cache holds this loop, compiled from the current source."""
+    try:
+        return bool(driver._cache._cache_file._load_index())  # numba's own check (source stamp included)
+    except Exception:  # pragma: no cover - numba's private cache API moved: then compile only large runs
+        return False
+
+
+def _driver_for(opt: Optimizer, landscape):
+    """The compiled loop for this optimizer's variant on this landscape (compiled on first call)."""
+    grad, value = landscape.pointwise_grad[0], landscape.pointwise_value[0]
+    if isinstance(opt, Adam):
+        return _driver("adam", grad, value, decayed=bool(np.any(opt.weight_decay != 0)),
+                       decoupled=bool(opt._decoupled), amsgrad=bool(opt.amsgrad))
+    return _driver("sgd", grad, value, decayed=bool(np.any(opt.weight_decay != 0)),
+                   damped=bool(np.any(opt.dampening != 0)), nesterov=bool(opt.nesterov),
+                   buffered=bool(np.any(opt.momentum != 0)))
 
 
 def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: float, record_every: int):
@@ -107,8 +136,7 @@ def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: 
     batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
     B = int(np.prod(batch))
     x = np.ascontiguousarray(np.broadcast_to(x0, batch + (2,)).reshape(B, 2), dtype=np.float64)
-    grad, params = landscape.pointwise_grad
-    value, vparams = landscape.pointwise_value
+    params, vparams = landscape.pointwise_grad[1], landscape.pointwise_value[1]
     kept = None
     if record_every:
         kept = np.arange(0, steps + 1, record_every)
@@ -129,15 +157,11 @@ def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: 
     threads = min(cores(), -(-B // MIN_BLOCK))
     size = _block_size(B, threads)
     r2 = float(radius) ** 2
+    driver = _driver_for(opt, landscape)
     if isinstance(opt, Adam):
         c1, c2 = _corrections(opt, steps, batch, B)
-        driver = _driver("adam", grad, value, decayed=bool(np.any(opt.weight_decay != 0)),
-                         decoupled=bool(opt._decoupled), amsgrad=bool(opt.amsgrad))
         args = (flat(opt.lr), flat(opt.betas[0]), flat(opt.betas[1]), flat(opt.eps), flat(opt.weight_decay), c1, c2)
     else:
-        driver = _driver("sgd", grad, value, decayed=bool(np.any(opt.weight_decay != 0)),
-                         damped=bool(np.any(opt.dampening != 0)), nesterov=bool(opt.nesterov),
-                         buffered=bool(np.any(opt.momentum != 0)))
         args = (flat(opt.lr), flat(opt.momentum), flat(opt.dampening), flat(opt.weight_decay))
     on_cores(driver, threads, size, x, *args, params, vparams, steps, r2, every, bool(record_every), out, fout, last,
               diverged_at)

@@ -17,7 +17,7 @@ from matplotlib.patches import Patch
 
 from .plotting import _axes, plot_minima
 from .sharpness import stability_threshold, threshold_factor_formula, threshold_formula
-from .sweep import Sweep, with_axis
+from .sweep import Sweep, start_coordinates, with_axis
 
 __all__ = ["plot_sweep", "plot_basins", "plot_rate_map", "edges", "metric_label", "metric_norm", "DIVERGED_COLOR", "LOG_METRICS"]
 
@@ -209,7 +209,10 @@ def plot_sweep(sweep: Sweep, metric: str = "final_loss", member=0, ax=None, *, t
 
 
 def _legend_below(ax, handles, ncol: int = 3) -> None:
-    """A legend under the axes, so that it hides no cell of the map."""
+    """A legend under the axes, so that it hides no cell of the map; a long label (a theory line's
+    formula) gets a row of its own, so that the legends of panels side by side do not overlap."""
+    if any(len(h.get_label()) > 30 for h in handles):
+        ncol = 1
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=min(len(handles), ncol),
               fontsize="small", frameon=False)
 
@@ -232,12 +235,14 @@ def _crossings(axis, margin: np.ndarray) -> list[float]:
 
 
 def plot_basins(sweep: Sweep, member=0, ax=None, *, minima: bool = True, cmap: str = "tab10"):
-    """The minimum each start reached, one colour per listed minimum; grey: diverged, white:
-    unfinished (no minimum within ``near`` after the run). ``cmap`` is a qualitative colormap. Needs a sweep over two start coordinates."""
+    """The minimum each cell reached, one colour per listed minimum; grey: diverged, white:
+    unfinished (no minimum within ``near`` after the run). ``cmap`` is a qualitative colormap.
+    Over the plane (axes x and y) these are the basins of attraction, drawn to scale with the
+    minima marked; over hyperparameters, which minimum each setting reaches."""
     ax = _axes(ax)
     i = sweep.member(member)
     if len(sweep.axes) != 2:
-        raise ValueError("basins need a sweep over two start coordinates (axes x and y)")
+        raise ValueError("a map of the minima reached needs two axes (for basins: x and y)")
     labels = sweep.metric("minimum", i)
     k = max(len(sweep.landscape.minima), 1)
     qualitative = matplotlib.colormaps[cmap]
@@ -246,7 +251,9 @@ def plot_basins(sweep: Sweep, member=0, ax=None, *, minima: bool = True, cmap: s
     ax_x, ax_y = sweep.axes
     ax.pcolormesh(axis_positions(ax_x)[1], axis_positions(ax_y)[1], (labels + 2).T, cmap=table,
                   norm=colors.BoundaryNorm(np.arange(-0.5, k + 2.5), k + 2), shading="flat")
-    if minima and sweep.landscape.dim == 2:
+    coords = start_coordinates(sweep.landscape)
+    plane = sweep.landscape.dim == 2 and (coords.get(ax_x.name), coords.get(ax_y.name)) == (0, 1)
+    if minima and plane:  # stars in hyperparameter space would stretch the axes to nowhere
         plot_minima(sweep.landscape, ax)
     shown = [Patch(color=palette[j], label=f"minimum {j} ({', '.join(f'{c:.3g}' for c in sweep.landscape.minima[j])})")
              for j in range(len(sweep.landscape.minima)) if np.any(labels == j)]
@@ -256,7 +263,7 @@ def plot_basins(sweep: Sweep, member=0, ax=None, *, minima: bool = True, cmap: s
     _set_axis(ax, "x", ax_x)
     _set_axis(ax, "y", ax_y)
     ax.set_title(sweep.members[i])
-    if {ax_x.name, ax_y.name} <= {"x", "y"} or ax_x.name.startswith("x") and ax_y.name.startswith("x"):
+    if ax_x.name in coords and ax_y.name in coords:
         ax.set_aspect("equal", adjustable="box")  # a map of the plane: no stretching
     if not np.any(labels >= 0):
         ax.text(0.5, 0.5, f"no start reached a listed minimum\n(within near = {sweep.near:g} in {sweep.steps} steps)",
@@ -304,7 +311,7 @@ def plot_rate_map(rmap, which: str = "analytic", ax=None, *, boundary: bool = Tr
                     color="tab:blue", lw=1.5)
             lhs = "lr·(λmax + wd)" if np.any(wd != 0) else "lr·λmax"
             handles.append(Line2D([], [], color="tab:blue", ls="--",
-                                  label=f"theory: stable iff {lhs} < {threshold_factor_formula(rmap.optimizer)}"))
+                                  label=f"theory: stable iff {lhs} < {threshold_factor_formula(at_unit_lr)}"))
     if (len(rmap.eigenvalues) == 1 and rmap.y.name == "momentum" and rmap.optimizer.name == "sgd"
             and not getattr(rmap.optimizer, "nesterov", False)):
         xs = np.linspace(max(rmap.x.values[0], 1e-9), min(rmap.x.values[-1], 4.0), 200)

@@ -21,7 +21,8 @@ import numpy as np
 
 from .landscapes import Landscape, Quadratic, landscape as get_landscape
 from .optimizers import Optimizer, optimizer as get_optimizer
-from .sweep import Axis, Sweep, sweepable, member_label, with_axis, parse_axis, sweep
+from .spec import parse_spec
+from .sweep import Axis, Sweep, check_not_set, sweepable, member_label, with_axis, parse_axis, sweep
 
 __all__ = ["linear_rate", "step_matrix", "rate_map", "RateMap", "critical_momentum", "rate_map_figure",
            "rate_map_arrays", "rate_map_csv"]
@@ -105,6 +106,7 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
     ``offset`` (along the diagonal) measures the rate over the second half of ``steps`` steps.
     """
     opt = optimizer if isinstance(optimizer, Optimizer) else get_optimizer(optimizer)
+    step_matrix(opt)  # an adaptive method has no rate map: say so before anything about its axes
     x = parse_axis(lr_lambda) if isinstance(lr_lambda, str) else lr_lambda
     y = parse_axis(other) if isinstance(other, str) else other
     if np.any(x.values <= 0):
@@ -130,6 +132,9 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
         hint = suggest("hyperparameter", y.name, names).split(". ", 1)[1] if names else ""
         raise ValueError(f"{opt.display_name} has no hyperparameter {y.name!r}. {hint}".rstrip()
                          + (f" (e.g. --vary {names[-1]}=0:1:20)" if names else ""))
+    if isinstance(optimizer, str) and "lr" in parse_spec(optimizer)[1]:
+        raise ValueError(f"{optimizer} sets lr, which the lr·λmax axis supplies: drop it from the spec")
+    check_not_set(optimizer, opt, [y.name])
     member = with_axis(dataclasses.replace(opt, lr=grid_lr), y.name, y.values[None, :])
     analytic = np.max(np.stack([linear_rate(member, lam) for lam in eig]), axis=0)
     if land is None:

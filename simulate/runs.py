@@ -36,7 +36,7 @@ from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, s
 from .plotting import ORDER_AXES
 from .ratemap import rate_map, rate_map_arrays, rate_map_csv, rate_map_figure
 from .engine import ENGINES
-from .sweep import METRICS as SWEEP_METRICS, TRACKED, parse_axis, sweep
+from .sweep import METRICS as SWEEP_METRICS, TRACKED, parse_axis, sweep, sweepable
 
 __all__ = ["COMMANDS", "Command", "RerunWarning", "run", "rerun", "validate", "record_path", "parse_starts",
            "relocate_outputs", "toml_value"]
@@ -295,6 +295,8 @@ def _sweep(options: dict, description: str) -> list[tuple[Path, Callable]]:
     starts = parse_starts(options["start"])
     if starts is not None and np.ndim(starts) != 1:
         raise ValueError("sweep takes one start point; sweep start coordinates with --vary x=... --vary y=...")
+    if int(options["record_every"]) and not options["data"]:
+        raise ValueError("--record-every keeps the paths for the data file: give --data FILE.npz too")
     result = sweep(options["optimizer"] or list(SWEEP_DEFAULT_OPTIMIZERS), options["landscape"],
                    options["vary"] or list(SWEEP_DEFAULT_AXES), start=starts, steps=int(options["steps"]),
                    tol=float(options["tol"]), near=options["near"], flow=options["flow"],
@@ -357,13 +359,18 @@ RATE_MAP_DEFAULTS = {
     "minimum": 0, "offset": 1e-3, "steps": 400, "out": "simulate_rate_map.png", "data": None, "dpi": 150,
 }
 RATE_MAP_DEFAULT_OPTIMIZERS = ("momentum", "nesterov")
+RATE_MAP_VARY_WITHOUT_MOMENTUM = "weight_decay=0:2:60"
 _rate_map_outputs = _outputs(".csv")
 
 
 def _rate_map(options: dict, description: str) -> list[tuple[Path, Callable]]:
-    maps = [rate_map(o, f"lr_lambda={options['lr_lambda']}", options["vary"], landscape=options["landscape"],
+    chosen = options["optimizer"] or RATE_MAP_DEFAULT_OPTIMIZERS
+    vary = options["vary"]
+    if vary == RATE_MAP_DEFAULTS["vary"] and any("momentum" not in sweepable(get_optimizer(o)) for o in chosen):
+        vary = RATE_MAP_VARY_WITHOUT_MOMENTUM  # gd, heun, rk4, proximal: the default axis would not exist
+    maps = [rate_map(o, f"lr_lambda={options['lr_lambda']}", vary, landscape=options["landscape"],
                      minimum=int(options["minimum"]), offset=float(options["offset"]), steps=int(options["steps"]))
-            for o in options["optimizer"] or RATE_MAP_DEFAULT_OPTIMIZERS]
+            for o in chosen]
     fig = rate_map_figure(maps)
     out, *data = _rate_map_outputs(options)
     dpi = int(options["dpi"])

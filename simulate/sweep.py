@@ -29,6 +29,7 @@ from .flows import flow as make_flow
 from .landscapes import Landscape, landscape as get_landscape
 from .optimizers import SGD, Optimizer, _fmt, optimizer as get_optimizer
 from .progress import progress_bar
+from .spec import parse_spec
 from .trajectory import check_record_size, default_escape_radius
 
 __all__ = ["Axis", "Sweep", "sweep", "METRICS", "SCALES", "parse_axis", "start_coordinates", "sweepable", "with_axis",
@@ -346,7 +347,8 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
         if name not in TRACKED:
             raise UnknownNameError(suggest("tracked metric", name, TRACKED))
     if engine == "compiled" and track:
-        raise ValueError("the compiled engine measures the end of each run only: pass track=() with it")
+        raise ValueError("the compiled engine measures the end of each run only: pass track=() with it "
+                         "(on the command line --track none)")
     if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or record_every < 0:
         raise ValueError(f"record_every must be a whole number >= 0, got {record_every!r}")
     near = 0.01 * float(np.max(np.diff(land.bounds, axis=1))) if near is None else _positive("near", near)
@@ -380,7 +382,8 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
         if a.name in coords:
             x0[..., coords[a.name]] = _along(a.values, i, len(grid))
     gridded = []
-    for opt, name in zip(opts, _typed_names(optimizers)):
+    for opt, name, given in zip(opts, _typed_names(optimizers), _listed(optimizers)):
+        check_not_set(given, opt, [a.name for a in axes if a.name not in coords])
         for i, a in enumerate(axes):
             if a.name not in coords:
                 opt = _swept(opt, name, a.name, _along(a.values, i, len(grid)))
@@ -389,7 +392,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
         if record_every > max(steps, 1):
             raise ValueError(f"record_every ({record_every}) must be at most the number of steps ({steps})")
         try:
-            check_record_size(len(opts) * (steps // record_every + 2), grid + base.shape)
+            check_record_size(len(opts) * len(_recorded_steps(steps, record_every)), grid + base.shape)
         except ValueError as exc:
             raise ValueError(f"{exc}, or a larger record_every") from None
 
@@ -445,6 +448,22 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
                  stats=stats)
 
 
+def check_not_set(given, opt: Optimizer, axes: Sequence[str]) -> None:
+    """Refuse a hyperparameter that the optimizer's spec sets and an axis sweeps (the axis would
+    silently win). ``given``: the spec as typed, or an Optimizer (whose lr cannot be told apart
+    from a default, so only its other hyperparameters count)."""
+    fields = set(parse_spec(given)[1]) if isinstance(given, str) else set(given._changed()) - {"lr"}
+    for axis in axes:
+        field_name = sweepable(opt)[axis][0]
+        if field_name in fields:
+            who = given if isinstance(given, str) else opt.display_name
+            raise ValueError(f"{who} sets {field_name} and the axis {axis} sweeps it: drop one of the two")
+
+
+def _listed(optimizers) -> list:
+    return [optimizers] if isinstance(optimizers, (str, Optimizer)) else list(optimizers)
+
+
 def _swept(opt: Optimizer, name: str, axis: str, values: np.ndarray) -> Optimizer:
     """``with_axis``, refusing a hyperparameter that the preset fixes (gd's momentum is 0) and
     naming the optimizer as the user did in errors."""
@@ -496,16 +515,12 @@ def _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar
 def _typed_names(optimizers) -> list[str]:
     """The names the optimizers were given by (a preset such as gd fixes some hyperparameters);
     an Optimizer object goes by its class's name."""
-    if isinstance(optimizers, (str, Optimizer)):
-        optimizers = [optimizers]
     return [o.name if isinstance(o, Optimizer) else str(o).split("(")[0].split(":")[0].strip().lower().replace("_", "-")
-            for o in optimizers]
+            for o in _listed(optimizers)]
 
 
 def _optimizers(optimizers) -> list[Optimizer]:
-    if isinstance(optimizers, (str, Optimizer)):
-        optimizers = [optimizers]
-    opts = [o if isinstance(o, Optimizer) else get_optimizer(o) for o in optimizers]
+    opts = [o if isinstance(o, Optimizer) else get_optimizer(o) for o in _listed(optimizers)]
     if not opts:
         raise ValueError("give at least one optimizer")
     return opts

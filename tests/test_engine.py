@@ -46,6 +46,14 @@ def test_compiled_sweeps_are_the_numpy_numbers():
 def test_auto_compiles_only_large_supported_runs():
     gd, rose = sim.optimizer("gd"), sim.landscape("rosenbrock")
     assert not use_compiled("auto", gd, rose, 100, 100)  # a plot never waits for a compiler
+    import subprocess
+    import sys
+
+    small = ("import sys, numpy as np, simulate as sim\n"
+             "sim.iterate('momentum', 'rosenbrock', np.zeros((50, 2)), 100, engine='auto')\n"
+             "print('numba' in sys.modules)\n")
+    assert subprocess.run([sys.executable, "-c", small], capture_output=True, text=True,
+                          check=True).stdout.strip() == "False"  # nor imports numba (~0.4 s)
     assert use_compiled("auto", gd, rose, 1000, COMPILE_THRESHOLD // 1000)
     assert not supports(sim.optimizer("rmsprop"), rose) and not supports(gd, sim.landscape("quadratic"))
     assert not use_compiled("auto", sim.optimizer("rmsprop"), rose, 10**6, 10**3)  # not covered: numpy
@@ -107,12 +115,14 @@ def test_compiled_loops_are_cached_on_disk_for_the_next_process(tmp_path):
     import sys
 
     script = ("import numpy as np, simulate as sim, simulate.engine as e\n"
-              "sim.iterate('gd(lr=0.01)', 'himmelblau', np.zeros((3, 2)), 5, engine='compiled')\n"
+              "gd, land = sim.optimizer('gd(lr=0.01)'), sim.landscape('himmelblau')\n"
+              "auto = e.use_compiled('auto', gd, land, 1000, e.CACHED_THRESHOLD // 1000)\n"
+              "sim.iterate(gd, land, np.zeros((3, 2)), 5, engine='compiled')\n"
               "(run,) = e._DRIVERS.values()\n"
-              "print(sum(run.stats.cache_hits.values()), sum(run.stats.cache_misses.values()))\n")
+              "print(auto, sum(run.stats.cache_hits.values()), sum(run.stats.cache_misses.values()))\n")
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
     first, second = (subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                                     check=True).stdout.split() for _ in range(2))
-    assert first == ["0", "1"]   # compiled, and written to the cache
-    assert second == ["1", "0"]  # loaded: no compile
+    assert first == ["False", "0", "1"]  # auto would not compile a mid-sized run; compiled, and cached
+    assert second == ["True", "1", "0"]  # now auto takes the cached loop, which loads without compiling
     assert any(p.suffix == ".nbi" for p in tmp_path.rglob("*"))

@@ -97,6 +97,9 @@ def test_rate_map_cli(tmp_path, capsys, monkeypatch):
     assert len((tmp_path / "r.csv").read_text().splitlines()) == 11
     assert main(["rate-map", "-o", "adam", "--lr-lambda", "0.1:4:5", "--vary", "beta1=0.5,0.9", "--out", "a.png"]) == 2
     assert "not linear" in capsys.readouterr().err
+    # optimizers without momentum: the default vertical axis becomes weight decay
+    assert main(["rate-map", "-o", "gd", "-o", "heun", "--lr-lambda", "0.1:4:5", "--data", "g.npz", "--out", "g.png"]) == 0
+    assert str(np.load(tmp_path / "g.npz")["y_name"]) == "weight_decay"
 
 
 def test_weight_decay_moves_the_drawn_boundary_where_the_map_changes():
@@ -117,3 +120,20 @@ def test_rate_map_axis_errors_say_what_to_vary():
         rate_map("heun", "lr_lambda=0.1:1:5", "momentum=0:0.9:5")
     with pytest.raises(ValueError, match="Did you mean 'momentum'"):
         rate_map("momentum", "lr_lambda=0.1:1:5", "momentun=0:0.9:5")
+
+
+def test_rate_map_refuses_a_spec_that_sets_a_swept_hyperparameter_and_says_why_adam_has_none():
+    with pytest.raises(ValueError, match="sets momentum and the axis momentum sweeps it"):
+        rate_map("momentum(momentum=0.5)", "lr_lambda=0.1:3:5", "momentum=0:0.9:4")
+    with pytest.raises(ValueError, match="lr·λmax axis supplies"):
+        rate_map("momentum(lr=0.1)", "lr_lambda=0.1:3:5", "momentum=0:0.9:4")
+    with pytest.raises(ValueError, match="not linear"):  # before any complaint about its axes
+        rate_map("adam", "lr_lambda=0.1:3:5", "momentum=0:0.9:4")
+
+
+def test_rate_map_legend_states_the_boundary_of_the_drawn_grid():
+    damped = plot_rate_map(rate_map("momentum", "lr_lambda=0.01:10:12:log", "dampening=0:0.9:6"),
+                           ax=Figure().add_subplot())
+    assert "2(1+μ)/(1−τ)" in [t.get_text() for t in damped.get_legend().get_texts()][-1]
+    plain = plot_rate_map(rate_map("sgd", "lr_lambda=0.01:4:12", "momentum=0:0.9:6"), ax=Figure().add_subplot())
+    assert any(t.get_text().endswith("< 2(1+μ)") for t in plain.get_legend().get_texts())  # sgd's default μ is 0

@@ -190,6 +190,16 @@ def test_basins_plot_colours_each_cell_by_its_minimum():
                                   s.metric("minimum") + 2)
     fig = sweep_figure(s)  # a sweep of x and y draws basins by default
     assert "basins" in fig._suptitle.get_text()
+    assert len(ax.collections) == 2 and ax.collections[1].get_offsets().shape == (4, 2)  # the minima's stars
+
+
+def test_minimum_reached_over_hyperparameters_draws_no_minima_in_hyperparameter_space():
+    s = sweep("momentum", "himmelblau", ["lr=1e-4:1e-1:6:log", "momentum=0.1:0.9:5"], steps=100)
+    ax = plot_basins(s, 0, Figure().add_subplot())
+    assert len(ax.collections) == 1  # the map only: himmelblau's minima at (3, 2) ... are not (lr, momentum)
+    x_edges, y_edges = edges(s.axes[0].values, "log"), edges(s.axes[1].values, "linear")
+    assert ax.get_xlim() == pytest.approx((x_edges[0], x_edges[-1])) and ax.get_ylim() == pytest.approx(
+        (y_edges[0], y_edges[-1]))
 
 
 def test_table_has_a_row_per_member_and_cell(tmp_path):
@@ -218,6 +228,9 @@ def test_sweep_cli_writes_figure_and_table(tmp_path, capsys, monkeypatch):
     (["--vary", "lr=0.1", "--vary", "momentum=0.5", "--vary", "x=1"], "one or two axes"),
     (["--vary", "x=0,1", "--start", "1,1", "--start", "2,2"], "one start point"),
     (["-o", "adam", "--vary", "momentum=0.1"], "adam has no hyperparameter"),
+    (["-o", "momentum(momentum=0.5)", "--vary", "momentum=0.1,0.9"], "sets momentum and the axis momentum sweeps it"),
+    (["--record-every", "2"], "give --data"),
+    (["--engine", "compiled"], "--track none"),
 ])
 def test_sweep_cli_errors_are_one_line_and_write_nothing(args, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
