@@ -116,7 +116,8 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
         eig = np.array([1.0])
     else:
         if not 0 <= minimum < len(land.minima):
-            raise ValueError(f"{land.name} lists {len(land.minima)} minima; minimum {minimum} does not exist")
+            listed = f"{len(land.minima)} minim{'um' if len(land.minima) == 1 else 'a'}"
+            raise ValueError(f"{land.name} lists {listed} (numbered from 0); minimum {minimum} does not exist")
         eig = np.linalg.eigvalsh(land.hess(land.minima[minimum]))
         if np.any(eig <= 0):
             raise ValueError(f"the Hessian at minimum {minimum} of {land.name} is not positive definite")

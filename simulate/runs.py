@@ -117,10 +117,11 @@ def _one_of(choices):
     return check
 
 
-def _path_with(formats):
+def _path_with(formats, beside: str = ""):
     def check(v):
         if Path(_text(v)).suffix.lower().lstrip(".") not in formats:
-            raise ValueError(f"the extension must be one of {', '.join('.' + f for f in formats)}, got {v!r}")
+            raise ValueError(f"the extension must be one of {', '.join('.' + f for f in formats)}, got {v!r}"
+                             + (f" ({beside} are written beside it)" if beside else ""))
         return v
     return check
 
@@ -382,7 +383,10 @@ def _rate_map(options: dict, description: str) -> list[tuple[Path, Callable]]:
 
 
 def _range(v):
-    parse_axis(f"lr_lambda={_text(v)}")
+    try:
+        parse_axis(f"lr_lambda={_text(v)}")
+    except ValueError as exc:  # the option's name is said once, by the caller
+        raise ValueError(str(exc).replace("axis lr_lambda: ", "")) from None
     return v
 
 
@@ -417,8 +421,8 @@ COMMANDS: dict[str, Command] = {
         checks={"landscape": _landscape, "optimizer": _optimizers, "start": _starts,
                 "random_starts": _integer(0, MAX_RANDOM_STARTS), "seed": _integer(0), "steps": _integer(0),
                 "lr": _positive, "flow": _one_of(tuple(FLOWS)), "rtol": _positive, "atol": _positive,
-                "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)),
-                "dpi": _integer(20, 1200)},
+                "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "out": _path_with(FIGURE_FORMATS),
+                "data": _path_with(("npz",), "the .json summary is"), "dpi": _integer(20, 1200)},
         plan=_plot_outputs, execute=_plot, outputs=("out", "data"), exclusive=(("start", "random_starts"),)),
     "order": Command(
         "order", ORDER_DEFAULTS,
@@ -427,7 +431,8 @@ COMMANDS: dict[str, Command] = {
                 "scaling": _one_of(tuple(SCALINGS)), "metric": _one_of(METRICS), "x": _one_of(tuple(ORDER_AXES)),
                 "method": _one_of(METHODS), "rtol": _positive, "atol": _positive,
                 "max_evaluations": _integer(100, 100_000_000),
-                "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)), "dpi": _integer(20, 1200)},
+                "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json"),
+                "dpi": _integer(20, 1200)},
         plan=_order_outputs, execute=_order, outputs=("out", "data")),
     "sweep": Command(
         "sweep", SWEEP_DEFAULTS,
@@ -435,13 +440,14 @@ COMMANDS: dict[str, Command] = {
                 "steps": _integer(0), "metric": _one_of(tuple(SWEEP_METRICS)), "tol": _positive, "near": _positive,
                 "flow": _one_of(tuple(FLOWS)), "method": _one_of(METHODS), "rtol": _positive, "atol": _positive,
                 "record_every": _integer(0), "track": _track, "engine": _one_of(ENGINES),
-                "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",)), "dpi": _integer(20, 1200)},
+                "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json"),
+                "dpi": _integer(20, 1200)},
         plan=_sweep_outputs, execute=_sweep, outputs=("out", "data")),
     "rate-map": Command(
         "rate-map", RATE_MAP_DEFAULTS,
         checks={"optimizer": _optimizers, "landscape": _landscape, "lr_lambda": _range, "vary": _axis,
                 "minimum": _integer(0), "offset": _positive, "steps": _integer(2), "out": _path_with(FIGURE_FORMATS),
-                "data": _path_with(("npz",)), "dpi": _integer(20, 1200)},
+                "data": _path_with(("npz",), "the .csv is"), "dpi": _integer(20, 1200)},
         plan=_rate_map_outputs, execute=_rate_map, outputs=("out", "data")),
 }
 

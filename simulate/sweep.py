@@ -190,7 +190,7 @@ def _along(values: np.ndarray, i: int, ndim: int) -> np.ndarray:
 
 
 # -- the result ---------------------------------------------------------------------------------
-@dataclass(frozen=True, eq=False)
+@dataclass(frozen=True, eq=False, repr=False)
 class Sweep:
     """Metrics over a grid: ``metrics[name]`` is ``(M, *grid)`` for the M members (each optimizer's
     iterates, then, with a flow, each optimizer's flow endpoint), ``grid = tuple(len(a) for a in axes)``.
@@ -228,6 +228,11 @@ class Sweep:
     @property
     def grid_shape(self) -> tuple[int, ...]:
         return tuple(len(a) for a in self.axes)
+
+    def __repr__(self) -> str:  # the arrays are in .metrics; summary() says what they hold
+        axes = " × ".join(a.spec for a in self.axes)
+        return (f"Sweep({', '.join(self.members)} over {axes} on {self.landscape.label}, {self.steps} steps; "
+                f"metrics: {', '.join(self.metrics)})")
 
     def member(self, which) -> int:
         """A member's index from its index or label (an optimizer's label, or ``label + " flow"``)."""

@@ -208,6 +208,7 @@ def test_table_has_a_row_per_member_and_cell(tmp_path):
     assert lines[0].split(",")[:3] == ["member", "kind", "lr"] and len(lines) == 1 + 2 * 3
     row = dict(zip(lines[0].split(","), lines[2].split(",")))
     assert float(row["final_loss"]) == s.metric("final_loss", 0)[1] and row["member"] == "gd"
+    assert repr(s).startswith("Sweep(gd, momentum over lr=") and len(repr(s)) < 300  # not the arrays
 
 
 def test_sweep_cli_writes_figure_and_table(tmp_path, capsys, monkeypatch):
