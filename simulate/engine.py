@@ -135,7 +135,9 @@ def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: 
     """
     batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
     B = int(np.prod(batch))
-    x = np.ascontiguousarray(np.broadcast_to(x0, batch + (2,)).reshape(B, 2), dtype=np.float64)
+    # Fresh writable copies, always: a read-only array is another type to numba, which would
+    # compile (and cache) the loop a second time for it.
+    x = np.array(np.broadcast_to(x0, batch + (2,)).reshape(B, 2), dtype=np.float64, order="C")
     params, vparams = landscape.pointwise_grad[1], landscape.pointwise_value[1]
     kept = None
     if record_every:
@@ -150,7 +152,7 @@ def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: 
     diverged_at = np.full(B, -1, dtype=np.int64)
 
     def flat(h):
-        return np.ascontiguousarray(np.broadcast_to(np.asarray(h, np.float64), batch).reshape(B))
+        return np.array(np.broadcast_to(np.asarray(h, np.float64), batch).reshape(B))
 
     every = max(int(record_every), 1)
     available()

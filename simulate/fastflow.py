@@ -42,8 +42,8 @@ def compiled_gradient_flow(model, landscape, x0, times, rtol, atol, radius, max_
     one that needs more than ``max_evaluations`` gradient evaluations is ``failed``.
     """
     B = x0.shape[0]
-    wd = np.ascontiguousarray(np.broadcast_to(np.asarray(getattr(model.optimizer, "weight_decay", 0.0), float),
-                                              (B,)))
+    # Writable copies: a read-only array is another type to numba (another compile, another cache entry).
+    wd = np.array(np.broadcast_to(np.asarray(getattr(model.optimizer, "weight_decay", 0.0), float), (B,)))
     grad, params = landscape.pointwise_grad
     run = _driver(grad)
     threads = min(cores(), B)
@@ -51,7 +51,7 @@ def compiled_gradient_flow(model, landscape, x0, times, rtol, atol, radius, max_
     diverged_at = np.full(B, -1, dtype=np.int64)
     failed = np.zeros(B, dtype=np.bool_)
     nfev = np.zeros(B, dtype=np.int64)
-    on_cores(run, threads, np.ascontiguousarray(x0, dtype=np.float64), np.ascontiguousarray(times, dtype=np.float64),
+    on_cores(run, threads, np.array(x0, dtype=np.float64, order="C"), np.array(times, dtype=np.float64, order="C"),
              wd, params, float(rtol), float(atol), float(radius) ** 2, int(max_evaluations), RK45.A, RK45.B, RK45.C,
              RK45.E, xs, diverged_at, failed, nfev)
     return xs, diverged_at, failed, nfev

@@ -126,3 +126,16 @@ def test_compiled_loops_are_cached_on_disk_for_the_next_process(tmp_path):
     assert first == ["False", "0", "1"]  # auto would not compile a mid-sized run; compiled, and cached
     assert second == ["True", "1", "0"]  # now auto takes the cached loop, which loads without compiling
     assert any(p.suffix == ".nbi" for p in tmp_path.rglob("*"))
+
+
+def test_read_only_inputs_reuse_the_same_compiled_loop():
+    # numba types a read-only array apart (hyperparameter arrays are read-only, a broadcast start
+    # is not): without copies the loop would compile, and be cached, once per flavour
+    import simulate.engine as engine
+
+    L = sim.landscape("himmelblau")
+    opt = sim.optimizer("momentum", lr=np.geomspace(1e-3, 1e-2, 70))
+    a = sim.iterate(opt, L, np.ones(2), 20, engine="compiled")
+    b = sim.iterate(opt, L, np.ones((70, 2)), 20, engine="compiled")
+    np.testing.assert_array_equal(a.x, b.x)
+    assert len(engine._driver_for(opt, L).signatures) == 1
