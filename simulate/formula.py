@@ -1,0 +1,281 @@
+"""Landscapes from a formula, read safely and differentiated exactly.
+
+``parse_formula("(1-x)**2 + 100*(y-x**2)**2")`` reads the text with Python's :mod:`ast` and
+accepts only a whitelist: numbers, the variables (``x``, ``y``, ``z``, or ``x1`` … ``xn``), the
+constants ``pi`` and ``e``, ``+ − * / **``, unary minus and plus, and one-argument calls of the
+functions in :data:`FUNCTIONS`. The sympy expression is built from those nodes directly: user text
+never reaches ``eval``, ``sympify`` or ``parse_expr``. Limits on length, node count, nesting depth
+and constant exponents each have their own error, pointing at the offending part.
+
+:class:`FormulaLandscape` differentiates the expression symbolically (gradient and Hessian) and
+evaluates all of them by walking the sympy trees into numpy calls over points ``(..., d)``: no
+code is generated or executed.
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+from dataclasses import dataclass
+
+import numpy as np
+
+from .landscapes import Landscape, _set
+from .spec import format_spec
+
+__all__ = ["FormulaError", "parse_formula", "FormulaLandscape", "FUNCTIONS", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH",
+           "MAX_EXPONENT", "MAX_DIM"]
+
+MAX_LENGTH = 2000   # characters
+MAX_NODES = 400     # syntax-tree nodes
+MAX_DEPTH = 40      # nesting of operations and calls
+MAX_EXPONENT = 100  # |constant exponent|: x**1e9 would expand into a huge derivative
+MAX_DIM = 20        # x1 … x20
+
+#: Function names a formula may call, each with one argument.
+FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "abs")
+CONSTANTS = ("pi", "e")
+_PLANE = ("x", "y", "z")
+
+
+class FormulaError(ValueError):
+    """A formula that is refused; the message says why and where."""
+
+
+def _where(text: str, node: ast.AST) -> str:
+    """``at column N: 'the offending part'``."""
+    col = getattr(node, "col_offset", None)
+    if col is None:
+        return ""
+    end = getattr(node, "end_col_offset", None) or col + 1
+    part = text[col:end]
+    return f" at column {col + 1}: {part if len(part) <= 40 else part[:37] + '...'!r}"
+
+
+def parse_formula(text: str):
+    """``(expression, variables)``: the sympy expression of ``text`` and the names of its coordinates
+    in order (``("x", "y")`` or ``("x1", …, "xn")``). Raises :class:`FormulaError`."""
+    import sympy
+
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula is text, got {type(text).__name__}")
+    if len(text) > MAX_LENGTH:
+        raise FormulaError(f"formula is {len(text)} characters long; the limit is {MAX_LENGTH}")
+    if not text.strip():
+        raise FormulaError("empty formula")
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise FormulaError(f"not a formula: {exc.msg} at column {exc.offset}") from None
+    except (RecursionError, MemoryError):  # the parser's own limits on nesting
+        raise FormulaError(f"formula is nested more than {MAX_DEPTH} deep") from None
+    text = text.strip()
+    nodes = sum(1 for _ in ast.walk(tree))
+    if nodes > MAX_NODES:
+        raise FormulaError(f"formula has {nodes} syntax nodes; the limit is {MAX_NODES}")
+    names: set[str] = set()
+    functions = {"sin": sympy.sin, "cos": sympy.cos, "tan": sympy.tan, "exp": sympy.exp, "log": sympy.log,
+                 "sqrt": sympy.sqrt, "tanh": sympy.tanh, "abs": sympy.Abs}
+    constants = {"pi": sympy.pi, "e": sympy.E}
+
+    def build(node: ast.AST, depth: int):
+        if depth > MAX_DEPTH:
+            raise FormulaError(f"formula is nested more than {MAX_DEPTH} deep{_where(text, node)}")
+        if isinstance(node, ast.Constant):
+            value = node.value
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise FormulaError(f"only numbers are allowed as constants{_where(text, node)}")
+            if isinstance(value, float) and not np.isfinite(value):
+                raise FormulaError(f"number out of range{_where(text, node)}")
+            return sympy.Integer(value) if isinstance(value, int) else sympy.Float(repr(value), 17)
+        if isinstance(node, ast.Name):
+            if node.id in constants:
+                return constants[node.id]
+            if node.id in _PLANE or _indexed(node.id):
+                names.add(node.id)
+                return sympy.Symbol(node.id, real=True)
+            close = difflib.get_close_matches(node.id, (*_PLANE, *CONSTANTS, *FUNCTIONS), n=1, cutoff=0.5)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise FormulaError(f"unknown name {node.id!r}{hint}{_where(text, node)}: the variables are x, y, z or "
+                               f"x1 … xn, the constants pi and e")
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
+            inner = build(node.operand, depth + 1)
+            return -inner if isinstance(node.op, ast.USub) else inner
+        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
+            left, right = build(node.left, depth + 1), build(node.right, depth + 1)
+            if isinstance(node.op, ast.Add):
+                return left + right
+            if isinstance(node.op, ast.Sub):
+                return left - right
+            if isinstance(node.op, ast.Mult):
+                return left * right
+            if isinstance(node.op, ast.Div):
+                if right == 0:
+                    raise FormulaError(f"division by zero{_where(text, node)}")
+                return left / right
+            if right.is_number:
+                exponent = complex(right.evalf(20))
+                if exponent.imag != 0 or not np.isfinite(exponent.real) or abs(exponent.real) > MAX_EXPONENT:
+                    raise FormulaError(f"constant exponent {right} is out of range: the limit is "
+                                       f"±{MAX_EXPONENT}{_where(text, node)}")
+            if left.is_zero and right.is_number and right.is_negative:
+                raise FormulaError(f"division by zero (0 to a negative power){_where(text, node)}")
+            if left.is_number and left.is_negative and right.is_number and not right.is_integer:
+                raise FormulaError(f"a negative number to a fractional power is complex{_where(text, node)}")
+            # number ** number is left unevaluated: ((2**100)**100)**100 would be an exact integer of a
+            # million digits; as a float it is just inf where it matters
+            return sympy.Pow(left, right, evaluate=not (left.is_number and right.is_number))
+        if isinstance(node, ast.Call):
+            func = node.func
+            if not isinstance(func, ast.Name) or func.id not in functions:
+                if isinstance(func, ast.Name):
+                    close = difflib.get_close_matches(func.id, FUNCTIONS, n=1, cutoff=0.5)
+                    hint = f" (did you mean {close[0]!r}?)" if close else ""
+                    raise FormulaError(f"unknown function {func.id!r}{hint}{_where(text, node)}: the functions "
+                                       f"are {', '.join(FUNCTIONS)}")
+                raise FormulaError(f"only the functions {', '.join(FUNCTIONS)} may be called{_where(text, node)}")
+            if len(node.args) != 1 or node.keywords or isinstance(node.args[0], ast.Starred):
+                raise FormulaError(f"{func.id} takes exactly one argument{_where(text, node)}")
+            return functions[func.id](build(node.args[0], depth + 1))
+        kind = {ast.Attribute: "attribute access", ast.Subscript: "indexing", ast.Lambda: "lambdas",
+                ast.ListComp: "comprehensions", ast.GeneratorExp: "comprehensions", ast.Compare: "comparisons",
+                ast.BoolOp: "and/or", ast.IfExp: "if-expressions", ast.JoinedStr: "strings"}.get(type(node))
+        if isinstance(node, ast.BinOp):
+            kind = f"the operator {type(node.op).__name__}"
+        raise FormulaError(f"{kind or type(node).__name__ + ' nodes'} not allowed in a formula{_where(text, node)}"
+                           f"; allowed: numbers, x, y, z or x1 … xn, pi, e, + - * / **, {', '.join(FUNCTIONS)}")
+
+    expr = build(tree.body, 0)
+    plane = names & set(_PLANE)
+    indexed = names - plane
+    if plane and indexed:
+        raise FormulaError(f"use either x, y, z or x1 … xn, not both (found {', '.join(sorted(names))})")
+    if indexed:
+        d = max(int(n[1:]) for n in indexed)
+        variables = tuple(f"x{i}" for i in range(1, d + 1))
+    else:
+        d = max((_PLANE.index(n) + 1 for n in plane), default=1)
+        variables = _PLANE[:d]
+    if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        raise FormulaError("the formula is undefined everywhere (division by zero or log(0) of constants)")
+    if expr.has(sympy.I):
+        raise FormulaError("the formula has a complex constant (a negative number to a fractional power)")
+    return expr, variables
+
+
+def _indexed(name: str) -> bool:
+    if not (name.startswith("x") and name[1:].isdigit() and not name[1:].startswith("0")):
+        return False
+    if int(name[1:]) > MAX_DIM:
+        raise FormulaError(f"{name}: at most {MAX_DIM} variables (x1 … x{MAX_DIM})")
+    return True
+
+
+def _evaluator(exprs, variables):
+    """A function of points ``(..., d)`` returning the value of every expression in ``exprs``,
+    computed by walking the sympy trees (common subexpressions once) into numpy operations."""
+    import sympy
+
+    symbols = [sympy.Symbol(v, real=True) for v in variables]
+    shared, reduced = sympy.cse(list(exprs))
+    ops = {sympy.sin: np.sin, sympy.cos: np.cos, sympy.tan: np.tan, sympy.exp: np.exp, sympy.log: np.log,
+           sympy.tanh: np.tanh, sympy.Abs: np.abs, sympy.sign: np.sign}
+
+    def walk(e, env, shape):
+        if e in env:
+            return env[e]
+        if e.is_Number or e.is_NumberSymbol:
+            return np.full(shape, float(e))
+        if e.is_Add:
+            out = walk(e.args[0], env, shape)
+            for a in e.args[1:]:
+                out = out + walk(a, env, shape)
+            return out
+        if e.is_Mul:
+            out = walk(e.args[0], env, shape)
+            for a in e.args[1:]:
+                out = out * walk(a, env, shape)
+            return out
+        if e.is_Pow:
+            base, exponent = e.args
+            b = walk(base, env, shape)
+            if exponent == sympy.Rational(1, 2):
+                return np.sqrt(b)
+            if exponent.is_Integer:
+                k = int(exponent)
+                if k == 2:
+                    return b * b
+                return np.power(b, float(k)) if k > 0 else 1.0 / np.power(b, float(-k))
+            return np.power(b, walk(exponent, env, shape))
+        if isinstance(e, sympy.DiracDelta):  # |x|'' : zero except on a set of measure zero
+            return np.zeros(shape)
+        if e.func in ops:
+            return ops[e.func](walk(e.args[0], env, shape))
+        raise FormulaError(f"cannot evaluate {e.func.__name__} (in {e})")  # pragma: no cover - not built
+
+    def evaluate(x: np.ndarray):
+        env = {s: x[..., i] for i, s in enumerate(symbols)}
+        shape = x.shape[:-1]
+        with np.errstate(all="ignore"):  # a pole or a negative log is NaN/inf in that point, as data
+            for sym, sub in shared:
+                env[sym] = walk(sub, env, shape)
+            return [np.broadcast_to(walk(r, env, shape), shape) for r in reduced]
+
+    return evaluate
+
+
+@dataclass(frozen=True, eq=False)
+class FormulaLandscape(Landscape):
+    """A landscape from a formula (see :func:`parse_formula`): value, exact gradient and Hessian.
+
+    ``bounds``: the plot box, ``(d, 2)`` (default [−5, 5] per coordinate); ``start``: the default
+    start (default the box's centre); ``minima``: known minima to list, if any (none by default:
+    sweeps and figures then say so rather than guess).
+    """
+
+    formula: str = "x**2 + y**2"
+    bounds: object = None
+    start: object = None
+    minima: object = ()
+
+    name = "formula"
+    description = 'your own formula in x, y (z) or x1 … xn, e.g. "x**2 + 10*y**2"'
+
+    def __post_init__(self):
+        import sympy
+
+        expr, variables = parse_formula(self.formula)
+        symbols = [sympy.Symbol(v, real=True) for v in variables]
+        grad = [sympy.diff(expr, s) for s in symbols]
+        hess = [sympy.diff(g, s) for g in grad for s in symbols]
+        if any(e.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I) for e in (expr, *grad, *hess)):
+            raise FormulaError(f"{self.formula!r} or its derivatives are undefined everywhere "
+                               "(a constant division by zero, log(0) or a complex constant)")
+        d = len(variables)
+        given = {k: getattr(self, k) for k in ("bounds", "start", "minima")}
+        bounds = np.array([[-5.0, 5.0]] * d if self.bounds is None else self.bounds, dtype=np.float64)
+        if bounds.shape != (d, 2) or not np.all(bounds[:, 0] < bounds[:, 1]):
+            raise FormulaError(f"bounds must be {d} pairs (low, high) with low < high, got {self.bounds!r}")
+        start = np.mean(bounds, axis=1) if self.start is None else np.array(self.start, dtype=np.float64)
+        _set(self, dim=d, variables=variables, expression=expr, _given=given, bounds=bounds, default_start=start,
+             _value_of=_evaluator([expr], variables), _grad_of=_evaluator(grad, variables),
+             _hess_of=_evaluator(hess, variables))
+        super().__post_init__()
+
+    @property
+    def label(self) -> str:
+        """The formula itself, or ``formula(formula="...", bounds=...)`` when more was given."""
+        extra = {k: v for k, v in self._given.items() if v is not None and not (k == "minima" and len(v) == 0)}
+        if not extra:
+            return self.formula.strip()
+        return format_spec(self.name, extra).replace(f"{self.name}(", f"{self.name}(formula={self.formula.strip()!r}, ", 1)
+
+    def _value(self, x):
+        return self._value_of(x)[0]
+
+    def _grad(self, x):
+        return np.stack(self._grad_of(x), axis=-1)
+
+    def _hess(self, x):
+        d = self.dim
+        return np.stack(self._hess_of(x), axis=-1).reshape(x.shape[:-1] + (d, d))
