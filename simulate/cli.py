@@ -257,6 +257,8 @@ def list_cli():
     typer.echo("landscapes:")
     for name, factory in LANDSCAPES.items():
         typer.echo(f"  {name:16s} {factory.description}")
+    typer.echo(f"  {'a formula':16s} any formula in x, y (z) or x1 … xn, e.g. -l \"x**2 + 10*y**2\"; "
+               "formula(\"...\", bounds=, start=, minima=) sets the rest")
     typer.echo("optimizers:")
     for name, preset in OPTIMIZERS.items():
         typer.echo(f"  {name:16s} {preset.description}")

@@ -124,8 +124,10 @@ def _status_note(entry) -> str:
     d = float(np.nanmax(final)) if np.any(np.isfinite(final)) else np.nan
     gap = "final |iterates − flow|" if final.size == 1 else f"largest final |iterates − flow| of {final.size}"
     diverged = entry.iterates.diverged_at[entry.iterates.diverged]
-    if np.isnan(d):  # every member diverged: there is no final distance to report
+    if np.isnan(d) and diverged.size:  # every member diverged: there is no final distance to report
         return f"{entry.optimizer.display_name} ({h_txt}; diverged (×) at step {int(np.min(diverged))})"
+    if np.isnan(d):  # the iterates ran, their flow stopped early (diverged or failed)
+        return f"{entry.optimizer.display_name} ({h_txt}; its flow stopped early: no final distance)"
     note = f", {diverged.size} diverged (×)" if diverged.size else ""
     return f"{entry.optimizer.display_name} ({h_txt}; {gap} = {d:.2g}{note})"
 

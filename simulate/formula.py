@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,7 +24,7 @@ import numpy as np
 from .landscapes import Landscape, _set
 from .spec import format_spec
 
-__all__ = ["FormulaError", "parse_formula", "FormulaLandscape", "FUNCTIONS", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH",
+__all__ = ["FormulaError", "parse_formula", "FormulaLandscape", "formula_landscape", "is_variable", "FUNCTIONS", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH",
            "MAX_EXPONENT", "MAX_DIM"]
 
 MAX_LENGTH = 2000   # characters
@@ -279,3 +280,45 @@ class FormulaLandscape(Landscape):
     def _hess(self, x):
         d = self.dim
         return np.stack(self._hess_of(x), axis=-1).reshape(x.shape[:-1] + (d, d))
+
+
+def formula_landscape(text: str, **params) -> FormulaLandscape:
+    """A formula (``"x**2 + 10*y**2"``), or the spec form with the rest of the landscape
+    (``formula("x**2 + 10*y**2", bounds=((-2, 2), (-1, 1)), start=(1.5, 0.5), minima=((0, 0),))``),
+    the form that :attr:`FormulaLandscape.label` writes."""
+    from .spec import SpecError, _value
+
+    text = text.strip()
+    m = re.fullmatch(r"formula\s*\((.*)\)", text, flags=re.S)
+    if not m:
+        return FormulaLandscape(text, **params)
+    try:
+        call = ast.parse(f"f({m.group(1)})", mode="eval").body
+    except SyntaxError as exc:
+        raise FormulaError(f"cannot read the arguments of formula(...): {exc.msg}") from None
+    given = dict(params)
+    for arg in call.args[:1]:
+        given["formula"] = arg
+    if len(call.args) > 1:
+        raise FormulaError("formula(...) takes the formula, then bounds=, start=, minima= as key=value")
+    for kw in call.keywords:
+        if kw.arg not in ("formula", "bounds", "start", "minima"):
+            raise FormulaError(f"formula(...) has no parameter {kw.arg!r}: formula, bounds, start, minima")
+        given[kw.arg] = kw.value
+    node = given.get("formula")
+    if not (isinstance(node, ast.Constant) and isinstance(node.value, str)):
+        raise FormulaError('formula(...) needs the formula as a quoted string: formula("x**2 + y**2", ...)')
+    values = {}
+    for key, v in given.items():
+        if key == "formula":
+            continue
+        try:
+            values[key] = _value(v, f"formula: {key}") if isinstance(v, ast.AST) else v
+        except SpecError as exc:
+            raise FormulaError(str(exc)) from None
+    return FormulaLandscape(node.value, **values)
+
+
+def is_variable(name: str) -> bool:
+    """Whether ``name`` is a coordinate's name in a formula (x, y, z, x1 …)."""
+    return name in _PLANE or (name.startswith("x") and name[1:].isdigit() and not name[1:].startswith("0"))

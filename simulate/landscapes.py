@@ -31,12 +31,13 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._names import lookup
+from ._names import UnknownNameError, lookup, suggest
 from .elementwise import himmelblau_grad, himmelblau_value, rosenbrock_pair, rosenbrock_pair_value
 from .spec import format_spec, parse_spec
 
@@ -751,7 +752,8 @@ LANDSCAPES: dict[str, Callable[..., Landscape]] = {
 def landscape(name: str | Landscape, **params) -> Landscape:
     """A built-in landscape by name, e.g. ``landscape("quadratic", condition=100)``.
 
-    A spec string works too: ``landscape("quadratic(condition=100, angle=0.5)")``.
+    A spec string works too: ``landscape("quadratic(condition=100, angle=0.5)")``, and so does a
+    formula: ``landscape("x**2 + 10*y**2")`` (see :mod:`simulate.formula`).
     A :class:`Landscape` instance is returned as it is. Unknown names raise an error listing the
     valid ones with the closest match.
     """
@@ -759,6 +761,22 @@ def landscape(name: str | Landscape, **params) -> Landscape:
         if params:
             raise ValueError("parameters cannot be applied to a Landscape instance")
         return name
+    from .formula import FormulaError, formula_landscape, is_variable
+
+    text = str(name).strip()
+    head = re.match(r"[A-Za-z][\w-]*", text)
+    key = head.group(0).lower().replace("_", "-") if head else ""
+    rest = text[head.end():].strip() if head else text
+    spec_like = bool(head) and (not rest or rest[0] == ":" or (rest[0] == "(" and rest[-1] == ")"))
+    if key == "formula" and spec_like:
+        return formula_landscape(text, **params)
+    if not (spec_like and key in LANDSCAPES) and not (spec_like and not rest and not is_variable(key)):
+        try:  # not a built-in: a formula such as "x**2 + 10*y**2" or "sin(x)*cos(y)"
+            return formula_landscape(text, **params)
+        except FormulaError as exc:
+            if not spec_like:
+                raise
+            raise UnknownNameError(f"{suggest('landscape', key, LANDSCAPES)} (Read as a formula: {exc})") from None
     if "(" in name or ":" in name:  # a spec such as "quadratic(condition=100)"
         name, spec_params = parse_spec(name)
         params = {**spec_params, **params}

@@ -160,3 +160,39 @@ def test_generated_formulas_parse_and_differentiate_or_are_refused_cleanly(formu
                 fd = (land.value(X + e) - land.value(X - e)) / (2 * h)
             ok = np.isfinite(fd) & np.isfinite(g[..., i]) & (np.abs(fd) < 1e6)
             np.testing.assert_allclose(g[..., i][ok], fd[ok], rtol=1e-4, atol=1e-5)
+
+
+# -- anywhere a landscape name is accepted ------------------------------------------------------------
+def test_landscape_lookup_takes_formulas_and_still_suggests_names():
+    from simulate._names import UnknownNameError
+
+    assert isinstance(sim.landscape("x**2 + 10*y**2"), FormulaLandscape)
+    assert isinstance(sim.landscape("sin(x)*cos(y)"), FormulaLandscape)  # a call, not a spec
+    assert type(sim.landscape("rosenbrock")).__name__ == "Rosenbrock"
+    assert sim.landscape("quadratic(condition=10)").name == "quadratic"
+    for typo in ("rosenbrok", "rosenbrok(a=2)"):
+        with pytest.raises(UnknownNameError, match="Did you mean 'rosenbrock'"):
+            sim.landscape(typo)
+    spec = 'formula("(x-1)**2 + y**2", bounds=((-1, 3), (-2, 2)), start=(2.5, 1.0), minima=((1, 0),))'
+    land = sim.landscape(spec)
+    again = sim.landscape(land.label)
+    assert again.label == land.label and again.bounds.tolist() == [[-1, 3], [-2, 2]]
+    assert again.minima.tolist() == [[1.0, 0.0]] and again.default_start.tolist() == [2.5, 1.0]
+    with pytest.raises(FormulaError, match="quoted string"):
+        sim.landscape("formula(x**2)")
+
+
+def test_command_line_runs_formulas_reproducibly_and_refuses_attacks(tmp_path, capsys, monkeypatch):
+    from simulate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "-l", "x**2 + 10*y**2", "--start", "4,1", "--out", "f.png", "--data", "f.npz"]) == 0
+    assert main(["rerun", "f.run.toml", "--out-dir", "again"]) == 0
+    assert (tmp_path / "f.npz").read_bytes() == (tmp_path / "again" / "f.npz").read_bytes()
+    assert main(["sweep", "-l", "(x**2 - 1)**2 + y**2", "-o", "gd(lr=0.05)", "--vary", "x=-2:2:9", "--vary",
+                 "y=-1:1:3", "--steps", "200", "--out", "s.png", "--data", "s.npz"]) == 0
+    assert np.load(tmp_path / "s.npz")["final_loss"].shape == (1, 9, 3)
+    capsys.readouterr()
+    assert main(["plot", "-l", "__import__('os').system('touch PWNED')", "--out", "x.png"]) == 2
+    assert "only the functions" in capsys.readouterr().err
+    assert not (tmp_path / "PWNED").exists() and not (tmp_path / "x.png").exists()

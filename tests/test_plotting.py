@@ -125,3 +125,11 @@ def test_diverged_members_stop_before_the_trigger_and_do_not_set_the_scale():
 def test_projection_is_announced_for_more_than_two_dimensions():
     fig = sim.plot("quadratic(condition=10, dim=3)", ["gd(lr=0.1)"], steps=5).figure
     assert "projected on x₁, x₂ of 3" in fig.axes[0].get_title()
+
+
+def test_a_flow_that_stops_at_once_is_said_in_the_legend_not_a_crash():
+    # Adam's exact flow from a point where one gradient component is 0 is 0/0 at t = 0
+    result = sim.plot(landscape="rosenbrock", optimizers=["adam(lr=0.02)"], x0=[0.0, 0.0], steps=20)
+    texts = [t.get_text() for ax in result.figure.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert any("its flow stopped early" in t for t in texts)
+    assert result.experiment.entries[0].flow.diverged.all() and not result.experiment.entries[0].iterates.diverged.any()
