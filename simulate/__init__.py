@@ -1,5 +1,6 @@
 """simulate: optimizers as discrete maps and as the ODEs they discretize."""
 
+from .callables import landscape_from
 from .continuous import METHODS, euler_step, integrate
 from .discrete import iterate
 from .experiment import Experiment, run_experiment

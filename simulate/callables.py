@@ -1,0 +1,113 @@
+"""A landscape from your own Python functions, for notebooks.
+
+``landscape_from(value, grad, hess=None, dim=2)`` wraps callables that take points ``(..., d)``
+(a batch, or one point) and return ``(...)``, ``(..., d)`` and ``(..., d, d)``. Without ``hess``
+the Hessian is the central difference of your gradient (step ``h·max(1, |x|)``, error O(h²)), said
+so in the description. Every call is checked once: the shape each function returns, and that the
+values are float64-castable; a function that only handles single points is applied point by point
+(``vectorized=False``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from .landscapes import Landscape, _set
+
+__all__ = ["CallableLandscape", "landscape_from"]
+
+#: Relative step of the finite-difference Hessian.
+FD_STEP = 1e-5
+
+
+@dataclass(frozen=True, eq=False)
+class CallableLandscape(Landscape):
+    """See :func:`landscape_from`."""
+
+    value_fn: Callable = None
+    grad_fn: Callable = None
+    hess_fn: Callable | None = None
+    dim_: int = 2
+    bounds_: object = None
+    start: object = None
+    minima_: object = ()
+    vectorized: bool = True
+    title: str = "custom"
+
+    name = "custom"
+    description = "a landscape from Python callables (simulate.callables.landscape_from)"
+
+    def __post_init__(self):
+        if not callable(self.value_fn) or not callable(self.grad_fn):
+            raise ValueError("landscape_from needs callables value(x) and grad(x)")
+        if self.hess_fn is not None and not callable(self.hess_fn):
+            raise ValueError("hess must be a callable or None")
+        d = self.dim_
+        if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
+            raise ValueError(f"dim must be a whole number >= 1, got {d!r}")
+        bounds = np.array([[-5.0, 5.0]] * d if self.bounds_ is None else self.bounds_, dtype=np.float64)
+        if bounds.shape != (d, 2) or not np.all(bounds[:, 0] < bounds[:, 1]):
+            raise ValueError(f"bounds must be {d} pairs (low, high) with low < high, got {self.bounds_!r}")
+        start = np.mean(bounds, axis=1) if self.start is None else self.start
+        _set(self, dim=int(d), bounds=bounds, default_start=start, minima=self.minima_)
+        super().__post_init__()
+        probe = np.stack([self.default_start] * 2)  # a batch of two: says at once if a function is point-only
+        self._value(probe)
+        self._grad(probe)
+        self._hess(probe)
+
+    @property
+    def label(self) -> str:
+        return self.title
+
+    def _call(self, fn, x, tail: tuple[int, ...], what: str) -> np.ndarray:
+        if self.vectorized:
+            try:
+                out = np.asarray(fn(x), dtype=np.float64)
+            except (TypeError, ValueError) as exc:
+                if x.ndim < 2:
+                    raise
+                raise ValueError(f"{self.title}: {what}(x) failed for a batch of points {x.shape} ({exc}); "
+                                 "for a function of one point pass vectorized=False") from None
+        else:
+            flat = x.reshape(-1, self.dim)
+            out = np.array([np.asarray(fn(p), dtype=np.float64) for p in flat]).reshape(x.shape[:-1] + tail)
+        expected = x.shape[:-1] + tail
+        if out.shape != expected:
+            hint = " (a function of one point only? pass vectorized=False)" if x.ndim > 1 else ""
+            raise ValueError(f"{self.title}: {what}(x) for x of shape {x.shape} returned shape {out.shape}, "
+                             f"expected {expected}{hint}")
+        return out
+
+    def _value(self, x):
+        return self._call(self.value_fn, x, (), "value")
+
+    def _grad(self, x):
+        return self._call(self.grad_fn, x, (self.dim,), "grad")
+
+    def _hess(self, x):
+        if self.hess_fn is not None:
+            return self._call(self.hess_fn, x, (self.dim, self.dim), "hess")
+        d = self.dim
+        cols = []
+        for i in range(d):
+            h = FD_STEP * np.maximum(1.0, np.abs(x[..., i]))[..., None]
+            e = np.zeros(d)
+            e[i] = 1.0
+            cols.append((self._grad(x + h * e) - self._grad(x - h * e)) / (2 * h))
+        H = np.stack(cols, axis=-1)
+        return 0.5 * (H + np.swapaxes(H, -1, -2))  # symmetric, as a Hessian is
+
+
+def landscape_from(value, grad, hess=None, *, dim: int = 2, bounds=None, start=None, minima=(),
+                   vectorized: bool = True, name: str = "custom") -> CallableLandscape:
+    """A landscape from ``value(x)``, ``grad(x)`` and optionally ``hess(x)`` (else central differences
+    of ``grad``). ``bounds`` ``(d, 2)`` (default [−5, 5]), ``start`` (default the box's centre),
+    ``minima`` to list; ``vectorized=False`` when the functions take one point ``(d,)`` at a time;
+    ``name`` labels figures and records (a custom landscape cannot be rebuilt from its label:
+    :meth:`simulate.trajectory.Trajectory.load` takes it as an argument)."""
+    return CallableLandscape(value_fn=value, grad_fn=grad, hess_fn=hess, dim_=dim, bounds_=bounds, start=start,
+                             minima_=minima, vectorized=vectorized, title=name)
