@@ -54,7 +54,8 @@ class CallableLandscape(Landscape):
         start = np.mean(bounds, axis=1) if self.start is None else self.start
         _set(self, dim=int(d), bounds=bounds, default_start=start, minima=self.minima_)
         super().__post_init__()
-        probe = np.stack([self.default_start] * 2)  # a batch of two: says at once if a function is point-only
+        # d + 1 distinct points: a function written for one point (x[0], x[1]) cannot pass for a batch
+        probe = self.default_start + 0.01 * np.arange(d + 1)[:, None] * (1 + np.arange(d))
         self._value(probe)
         self._grad(probe)
         self._hess(probe)
@@ -77,7 +78,8 @@ class CallableLandscape(Landscape):
             out = np.array([np.asarray(fn(p), dtype=np.float64) for p in flat]).reshape(x.shape[:-1] + tail)
         expected = x.shape[:-1] + tail
         if out.shape != expected:
-            hint = " (a function of one point only? pass vectorized=False)" if x.ndim > 1 else ""
+            batch_wrong = out.shape[:x.ndim - 1] != x.shape[:-1]
+            hint = " (a function of one point only? pass vectorized=False)" if x.ndim > 1 and batch_wrong else ""
             raise ValueError(f"{self.title}: {what}(x) for x of shape {x.shape} returned shape {out.shape}, "
                              f"expected {expected}{hint}")
         return out

@@ -156,7 +156,7 @@ def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: 
 
     every = max(int(record_every), 1)
     available()
-    threads = min(cores(), -(-B // MIN_BLOCK))
+    threads = max(1, min(cores(), -(-B // MIN_BLOCK)))  # an empty batch: one share of no blocks
     size = _block_size(B, threads)
     r2 = float(radius) ** 2
     driver = _driver_for(opt, landscape)

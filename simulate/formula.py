@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import ast
 import difflib
+import math
 import re
 from dataclasses import dataclass
 
@@ -32,6 +33,8 @@ MAX_NODES = 400     # syntax-tree nodes
 MAX_DEPTH = 40      # nesting of operations and calls
 MAX_EXPONENT = 100  # |constant exponent|: x**1e9 would expand into a huge derivative
 MAX_DIM = 20        # x1 … x20
+MAX_MAGNITUDE = 300  # |log10| of a constant: beyond, float64 has no room (and exact integers get huge)
+HESSIAN_BUDGET = 20_000  # operations: beyond, the Hessian is differenced from the exact gradient
 
 #: Function names a formula may call, each with one argument.
 FUNCTIONS = ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "abs")
@@ -41,6 +44,10 @@ _PLANE = ("x", "y", "z")
 
 class FormulaError(ValueError):
     """A formula that is refused; the message says why and where."""
+
+
+class _Unsupported(FormulaError):
+    """A derivative with a function numpy has no counterpart for here (re, im, Derivative of abs)."""
 
 
 def _where(text: str, node: ast.AST) -> str:
@@ -88,6 +95,8 @@ def parse_formula(text: str):
                 raise FormulaError(f"only numbers are allowed as constants{_where(text, node)}")
             if isinstance(value, float) and not np.isfinite(value):
                 raise FormulaError(f"number out of range{_where(text, node)}")
+            if isinstance(value, int) and value and math.log10(abs(value)) > MAX_MAGNITUDE:
+                raise FormulaError(f"number out of range (more than {MAX_MAGNITUDE} digits){_where(text, node)}")
             return sympy.Integer(value) if isinstance(value, int) else sympy.Float(repr(value), 17)
         if isinstance(node, ast.Name):
             if node.id in constants:
@@ -103,7 +112,8 @@ def parse_formula(text: str):
             inner = build(node.operand, depth + 1)
             return -inner if isinstance(node.op, ast.USub) else inner
         if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow)):
-            left, right = build(node.left, depth + 1), build(node.right, depth + 1)
+            chain = isinstance(node.left, ast.BinOp) and type(node.left.op) is type(node.op)  # a + b + c + …
+            left, right = build(node.left, depth + (0 if chain else 1)), build(node.right, depth + 1)
             if isinstance(node.op, ast.Add):
                 return left + right
             if isinstance(node.op, ast.Sub):
@@ -123,9 +133,11 @@ def parse_formula(text: str):
                 raise FormulaError(f"division by zero (0 to a negative power){_where(text, node)}")
             if left.is_number and left.is_negative and right.is_number and not right.is_integer:
                 raise FormulaError(f"a negative number to a fractional power is complex{_where(text, node)}")
-            # number ** number is left unevaluated: ((2**100)**100)**100 would be an exact integer of a
-            # million digits; as a float it is just inf where it matters
-            return sympy.Pow(left, right, evaluate=not (left.is_number and right.is_number))
+            if left.is_number and right.is_number and abs(float(right) * _log10(left)) > MAX_MAGNITUDE:
+                # refused before sympy builds it: ((2**100)**100)**100 is an exact integer of a million digits
+                raise FormulaError(f"constant {ast.unparse(node)} is out of range (about 10^"
+                                   f"{float(right) * _log10(left):.0f}){_where(text, node)}")
+            return left ** right
         if isinstance(node, ast.Call):
             func = node.func
             if not isinstance(func, ast.Name) or func.id not in functions:
@@ -162,6 +174,15 @@ def parse_formula(text: str):
     if expr.has(sympy.I):
         raise FormulaError("the formula has a complex constant (a negative number to a fractional power)")
     return expr, variables
+
+
+def _log10(number) -> float:
+    """log10 |number| of a sympy number, without evaluating anything large (0 for 0)."""
+    if number.is_zero:
+        return 0.0
+    if number.is_Rational:
+        return math.log10(abs(number.p)) - math.log10(number.q)
+    return math.log10(abs(complex(number.evalf(20))))
 
 
 def _indexed(name: str) -> bool:
@@ -212,7 +233,7 @@ def _evaluator(exprs, variables):
             return np.zeros(shape)
         if e.func in ops:
             return ops[e.func](walk(e.args[0], env, shape))
-        raise FormulaError(f"cannot evaluate {e.func.__name__} (in {e})")  # pragma: no cover - not built
+        raise _Unsupported(f"cannot evaluate {e.func.__name__} (in {e})")
 
     def evaluate(x: np.ndarray):
         env = {s: x[..., i] for i, s in enumerate(symbols)}
@@ -220,7 +241,7 @@ def _evaluator(exprs, variables):
         with np.errstate(all="ignore"):  # a pole or a negative log is NaN/inf in that point, as data
             for sym, sub in shared:
                 env[sym] = walk(sub, env, shape)
-            return [np.broadcast_to(walk(r, env, shape), shape) for r in reduced]
+            return [np.array(np.broadcast_to(walk(r, env, shape), shape)) for r in reduced]
 
     return evaluate
 
@@ -248,7 +269,11 @@ class FormulaLandscape(Landscape):
         expr, variables = parse_formula(self.formula)
         symbols = [sympy.Symbol(v, real=True) for v in variables]
         grad = [sympy.diff(expr, s) for s in symbols]
-        hess = [sympy.diff(g, s) for g in grad for s in symbols]
+        # The symbolic Hessian costs d differentiations of every gradient entry: where that would be
+        # large (a product over 20 variables took a minute), it is the central difference of the
+        # exact gradient instead.
+        symbolic = sympy.count_ops(grad) * len(symbols) <= HESSIAN_BUDGET
+        hess = [sympy.diff(g, s) for g in grad for s in symbols] if symbolic else []
         if any(e.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo, sympy.I) for e in (expr, *grad, *hess)):
             raise FormulaError(f"{self.formula!r} or its derivatives are undefined everywhere "
                                "(a constant division by zero, log(0) or a complex constant)")
@@ -260,8 +285,14 @@ class FormulaLandscape(Landscape):
         start = np.mean(bounds, axis=1) if self.start is None else np.array(self.start, dtype=np.float64)
         _set(self, dim=d, variables=variables, expression=expr, _given=given, bounds=bounds, default_start=start,
              _value_of=_evaluator([expr], variables), _grad_of=_evaluator(grad, variables),
-             _hess_of=_evaluator(hess, variables))
+             _hess_of=_evaluator(hess, variables) if symbolic else None)
         super().__post_init__()
+        probe = np.stack([self.default_start, self.default_start + 0.1])
+        try:  # once, so that an expression numpy cannot evaluate is refused now, not in the middle of a run
+            self._value(probe), self._grad(probe), self._hess(probe)
+        except _Unsupported as exc:
+            raise FormulaError(f"{self.formula!r}: {exc} (abs() of an expression that may be negative or "
+                               "complex inside, such as abs(log(x)), has no derivative numpy can evaluate)") from None
 
     @property
     def label(self) -> str:
@@ -279,7 +310,16 @@ class FormulaLandscape(Landscape):
 
     def _hess(self, x):
         d = self.dim
-        return np.stack(self._hess_of(x), axis=-1).reshape(x.shape[:-1] + (d, d))
+        if self._hess_of is not None:
+            return np.stack(self._hess_of(x), axis=-1).reshape(x.shape[:-1] + (d, d))
+        cols = []
+        for i in range(d):
+            h = 1e-5 * np.maximum(1.0, np.abs(x[..., i]))[..., None]
+            e = np.zeros(d)
+            e[i] = 1.0
+            cols.append((self._grad(x + h * e) - self._grad(x - h * e)) / (2 * h))
+        H = np.stack(cols, axis=-1)
+        return 0.5 * (H + np.swapaxes(H, -1, -2))
 
 
 def formula_landscape(text: str, **params) -> FormulaLandscape:

@@ -761,7 +761,7 @@ def landscape(name: str | Landscape, **params) -> Landscape:
         if params:
             raise ValueError("parameters cannot be applied to a Landscape instance")
         return name
-    from .formula import FormulaError, formula_landscape, is_variable
+    from .formula import FUNCTIONS, FormulaError, formula_landscape, is_variable
 
     text = str(name).strip()
     head = re.match(r"[A-Za-z][\w-]*", text)
@@ -774,8 +774,8 @@ def landscape(name: str | Landscape, **params) -> Landscape:
         try:  # not a built-in: a formula such as "x**2 + 10*y**2" or "sin(x)*cos(y)"
             return formula_landscape(text, **params)
         except FormulaError as exc:
-            if not spec_like:
-                raise
+            if not spec_like or key in FUNCTIONS or (rest and rest[0] == "(" and not _one_group(rest)):
+                raise  # a formula after all: sin(x)*cos(y), abs(x**y)
             raise UnknownNameError(f"{suggest('landscape', key, LANDSCAPES)} (Read as a formula: {exc})") from None
     if "(" in name or ":" in name:  # a spec such as "quadratic(condition=100)"
         name, spec_params = parse_spec(name)
@@ -785,6 +785,16 @@ def landscape(name: str | Landscape, **params) -> Landscape:
         return factory(**params)
     except TypeError as exc:  # unexpected keyword: say which parameters exist
         raise ValueError(f"{name}: {exc}. Parameters: {', '.join(_parameters(factory)) or 'none'}") from None
+
+
+def _one_group(text: str) -> bool:
+    """Whether the parenthesis opening ``text`` closes at its very end: ``(a=1)``, not ``(x)*(y)``."""
+    depth = 0
+    for i, ch in enumerate(text):
+        depth += (ch == "(") - (ch == ")")
+        if depth == 0:
+            return i == len(text) - 1
+    return False
 
 
 def _parameters(factory) -> list[str]:

@@ -33,9 +33,11 @@ def test_a_given_hessian_is_used_and_point_functions_need_saying_so():
     np.testing.assert_array_equal(land.hess(np.array([1.0, 2.0])), [[12.0, 0.0], [0.0, 48.0]])
     with pytest.raises(ValueError, match="vectorized=False"):
         landscape_from(lambda p: float(p @ p), lambda p: 2 * p)
+    with pytest.raises(ValueError, match="vectorized=False"):  # x[0], x[1]: rows of a batch, not coordinates
+        landscape_from(lambda x: x[0] ** 2 + 10 * x[1] ** 2, lambda x: np.array([2 * x[0], 20 * x[1]]))
     point = landscape_from(lambda p: float(p @ p), lambda p: 2 * p, vectorized=False)
     X = np.random.default_rng(1).normal(size=(5, 2))
     np.testing.assert_allclose(point.value(X), np.sum(X**2, axis=-1))
     np.testing.assert_allclose(point.hess(X), np.broadcast_to(2 * np.eye(2), (5, 2, 2)), atol=1e-8)
-    with pytest.raises(ValueError, match=r"grad\(x\) for x of shape \(2, 2\) returned shape \(2, 3\)"):
+    with pytest.raises(ValueError, match=r"grad\(x\) for x of shape \(3, 2\) returned shape \(3, 3\), expected \(3, 2\)$"):
         landscape_from(lambda x: np.sum(x, axis=-1), lambda x: np.ones(x.shape[:-1] + (3,)))

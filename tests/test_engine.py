@@ -65,6 +65,12 @@ def test_auto_compiles_only_large_supported_runs():
         sweep("gd", "rosenbrock", ["lr=0.001,0.002"], steps=3, engine="compiled")
 
 
+def test_an_empty_batch_runs_compiled_like_numpy():
+    a = sim.iterate("momentum", "rosenbrock", np.zeros((0, 2)), 5, engine="compiled")
+    b = sim.iterate("momentum", "rosenbrock", np.zeros((0, 2)), 5, engine="numpy")
+    assert a.x.shape == b.x.shape == (6, 0, 2)
+
+
 def test_an_escaping_start_and_an_all_diverged_share_are_recorded_like_numpy():
     L = sim.landscape("himmelblau")
     starts = np.array([[1e4, 0.0], [0.0, 0.0], [1.0, 1.0]])  # the first is outside the escape ball

@@ -43,6 +43,12 @@ RNG = np.random.default_rng(0)
     ("x1 + y", "not both"),
     ("x99", "at most 20 variables"),
     ("1/0 + x", "division by zero"),
+    ("((((99**99)**99)**99)**99)", "out of range (about 10^19559)"),  # refused before sympy builds it
+    ("x**sin(((2**100)**100)**100)", "out of range"),
+    ("2*((2**100)**100)**100", "out of range"),
+    ("1" + "0" * 400 + "*x", "more than 300 digits"),
+    ("abs(log(x)) + y**2", "abs() of an expression"),  # its derivative has no numpy counterpart
+    ("abs(x**y)", "abs() of an expression"),
     ("", "empty"),
 ])
 def test_attacks_and_abuse_are_refused_with_a_reason_and_nothing_runs(attack, why, tmp_path, monkeypatch):
@@ -196,3 +202,17 @@ def test_command_line_runs_formulas_reproducibly_and_refuses_attacks(tmp_path, c
     assert main(["plot", "-l", "__import__('os').system('touch PWNED')", "--out", "x.png"]) == 2
     assert "only the functions" in capsys.readouterr().err
     assert not (tmp_path / "PWNED").exists() and not (tmp_path / "x.png").exists()
+
+
+def test_long_sums_are_not_nesting_and_large_hessians_are_differenced_from_the_exact_gradient(monkeypatch):
+    import simulate.formula as formula
+
+    assert FormulaLandscape("+".join(["x"] * 60)).value(np.array([1.0])) == 60.0
+    text = "sin(x)*exp(y) + x**3*y**2"
+    exact = FormulaLandscape(text)
+    monkeypatch.setattr(formula, "HESSIAN_BUDGET", 0)
+    differenced = FormulaLandscape(text)
+    assert exact._hess_of is not None and differenced._hess_of is None
+    X = RNG.uniform(-1, 1, size=(20, 2))
+    np.testing.assert_array_equal(differenced.grad(X), exact.grad(X))
+    np.testing.assert_allclose(differenced.hess(X), exact.hess(X), rtol=1e-7, atol=1e-8)
