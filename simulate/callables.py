@@ -15,13 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .landscapes import Landscape, _set
+from .landscapes import Landscape, _set, differenced_hessian, plot_box
 
 __all__ = ["CallableLandscape", "landscape_from"]
-
-#: Relative step of the finite-difference Hessian.
-FD_STEP = 1e-5
-
 
 @dataclass(frozen=True, eq=False)
 class CallableLandscape(Landscape):
@@ -48,10 +44,7 @@ class CallableLandscape(Landscape):
         d = self.dim_
         if isinstance(d, bool) or not isinstance(d, (int, np.integer)) or d < 1:
             raise ValueError(f"dim must be a whole number >= 1, got {d!r}")
-        bounds = np.array([[-5.0, 5.0]] * d if self.bounds_ is None else self.bounds_, dtype=np.float64)
-        if bounds.shape != (d, 2) or not np.all(bounds[:, 0] < bounds[:, 1]):
-            raise ValueError(f"bounds must be {d} pairs (low, high) with low < high, got {self.bounds_!r}")
-        start = np.mean(bounds, axis=1) if self.start is None else self.start
+        bounds, start = plot_box(self.bounds_, self.start, d)
         _set(self, dim=int(d), bounds=bounds, default_start=start, minima=self.minima_)
         super().__post_init__()
         # d + 1 distinct points: a function written for one point (x[0], x[1]) cannot pass for a batch
@@ -93,15 +86,7 @@ class CallableLandscape(Landscape):
     def _hess(self, x):
         if self.hess_fn is not None:
             return self._call(self.hess_fn, x, (self.dim, self.dim), "hess")
-        d = self.dim
-        cols = []
-        for i in range(d):
-            h = FD_STEP * np.maximum(1.0, np.abs(x[..., i]))[..., None]
-            e = np.zeros(d)
-            e[i] = 1.0
-            cols.append((self._grad(x + h * e) - self._grad(x - h * e)) / (2 * h))
-        H = np.stack(cols, axis=-1)
-        return 0.5 * (H + np.swapaxes(H, -1, -2))  # symmetric, as a Hessian is
+        return differenced_hessian(self._grad, x)
 
 
 def landscape_from(value, grad, hess=None, *, dim: int = 2, bounds=None, start=None, minima=(),

@@ -139,14 +139,9 @@ def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: 
     # compile (and cache) the loop a second time for it.
     x = np.array(np.broadcast_to(x0, batch + (2,)).reshape(B, 2), dtype=np.float64, order="C")
     params, vparams = landscape.pointwise_grad[1], landscape.pointwise_value[1]
-    kept = None
-    if record_every:
-        kept = np.arange(0, steps + 1, record_every)
-        if kept[-1] != steps:
-            kept = np.append(kept, steps)
     # Not filled here: the compiled loop writes every recorded slot (NaN once a member stopped),
     # so the pages are first touched there, in parallel.
-    out = np.empty((0 if kept is None else len(kept), B, 2))
+    out = np.empty((len(recorded_steps(steps, record_every)) if record_every else 0, B, 2))
     fout = np.empty(out.shape[:2])  # the losses at the recorded samples, by the same pointwise value
     last = np.full((B, 2), np.nan)
     diverged_at = np.full(B, -1, dtype=np.int64)
@@ -155,7 +150,6 @@ def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: 
         return np.array(np.broadcast_to(np.asarray(h, np.float64), batch).reshape(B))
 
     every = max(int(record_every), 1)
-    available()
     threads = max(1, min(cores(), -(-B // MIN_BLOCK)))  # an empty batch: one share of no blocks
     size = _block_size(B, threads)
     r2 = float(radius) ** 2
@@ -171,6 +165,12 @@ def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: 
         return None, None, last.reshape(batch + (2,)), diverged_at.reshape(batch)
     return (out.reshape((out.shape[0],) + batch + (2,)), fout.reshape((out.shape[0],) + batch),
             last.reshape(batch + (2,)), diverged_at.reshape(batch))
+
+
+def recorded_steps(steps: int, every: int) -> np.ndarray:
+    """Steps whose points a run keeps when it records every ``every``-th: those, and always the last."""
+    kept = np.arange(0, steps + 1, every)
+    return kept if kept[-1] == steps else np.append(kept, steps)
 
 
 def cores() -> int:
@@ -221,39 +221,6 @@ def _corrections(opt, steps: int, batch, B: int):
     return c1, c2
 
 
-def _helpers():
-    """Compiled start and end of a block: stop the members that start outside the ball; copy out
-    the members still running (and NaN the rest of the record if all stopped early)."""
-    global _start, _finish
-    if _start is None:
-        nb = _numba
-
-        @nb.njit(inline="always")
-        def start(U, V, r2, D):
-            live = 0
-            for i in range(U.shape[0]):
-                if not (U[i] * U[i] + V[i] * V[i] <= r2):
-                    D[i] = 0
-                else:
-                    live += 1
-            return live
-
-        @nb.njit(inline="always")
-        def finish(U, V, D, lo, hi, written, record, out, fout, last, diverged_at):
-            if record:  # every member of this block stopped early: the rest of its record is NaN
-                out[written + 1:, lo:hi, :] = np.nan
-                fout[written + 1:, lo:hi] = np.nan
-            for i in range(U.shape[0]):
-                diverged_at[lo + i] = D[i]
-                if D[i] < 0:
-                    last[lo + i, 0], last[lo + i, 1] = U[i], V[i]
-
-        _start, _finish = start, finish
-
-
-_start = _finish = None
-
-
 def _driver(kind: str, grad, value, decayed=True, damped=True, nesterov=False, buffered=True, decoupled=False,
             amsgrad=False):
     """The compiled loop of one optimizer family on one landscape (built once per process, kept in
@@ -270,13 +237,13 @@ def _driver(kind: str, grad, value, decayed=True, damped=True, nesterov=False, b
     if key in _DRIVERS:
         return _DRIVERS[key]
     available()
-    _helpers()
     nb = _numba
     # The loops below read these as globals, which numba compiles as constants; a closure would
     # hold dispatchers, whose pickled form differs in every process and defeats the disk cache.
     names = dict(globals(), grad_=nb.njit(inline="always")(grad), value_=nb.njit(inline="always")(value),
                  update_=nb.njit(inline="always")(sgd_update if kind == "sgd" else adam_update), DECAYED=decayed,
                  DAMPED=damped, NESTEROV=nesterov, BUFFERED=buffered, DECOUPLED=decoupled, AMSGRAD=amsgrad)
+    names.update(start_=nb.njit(inline="always")(_start), finish_=nb.njit(inline="always")(_finish))
     names["keep_"] = nb.njit(inline="always")(_variant(_keep, names))
     _DRIVERS[key] = run = compile_variant(_sgd_loop if kind == "sgd" else _adam_loop, names, key)
     return run
@@ -314,8 +281,31 @@ def _variant(fn, names: dict, tag: str = ""):
 
 # -- the compiled loops (templates: ``_driver`` binds the names ending in _ and the flags) ---------
 # Placeholders only: each variant gets its own values through _variant.
-grad_ = value_ = update_ = keep_ = None
+grad_ = value_ = update_ = keep_ = start_ = finish_ = None
 DECAYED = DAMPED = NESTEROV = BUFFERED = DECOUPLED = AMSGRAD = None
+
+
+def _start(U, V, r2, D):
+    """A block's start: members outside the ball stop at step 0; returns how many run."""
+    live = 0
+    for i in range(U.shape[0]):
+        if not (U[i] * U[i] + V[i] * V[i] <= r2):
+            D[i] = 0
+        else:
+            live += 1
+    return live
+
+
+def _finish(U, V, D, lo, hi, written, record, out, fout, last, diverged_at):
+    """A block's end: its members' stopping steps and last points (and NaN for the rest of the
+    record when every member stopped early)."""
+    if record:
+        out[written + 1:, lo:hi, :] = np.nan
+        fout[written + 1:, lo:hi] = np.nan
+    for i in range(U.shape[0]):
+        diverged_at[lo + i] = D[i]
+        if D[i] < 0:
+            last[lo + i, 0], last[lo + i, 1] = U[i], V[i]
 
 
 def _keep(U, V, D, k, lo, slot, out, fout, vparams):
@@ -341,7 +331,7 @@ def _sgd_loop(share, shares, size, x, lr, mu, damp, wd, params, vparams, steps, 
         BU, BV = np.zeros(n), np.zeros(n)
         L, M, T, W = lr[lo:hi].copy(), mu[lo:hi].copy(), damp[lo:hi].copy(), wd[lo:hi].copy()
         D = np.full(n, -1)
-        live = _start(U, V, r2, D)
+        live = start_(U, V, r2, D)
         if record:
             keep_(U, V, D, 0, lo, 0, out, fout, vparams)
         written = 0  # the last recorded slot
@@ -370,7 +360,7 @@ def _sgd_loop(share, shares, size, x, lr, mu, damp, wd, params, vparams, steps, 
                 live += 1 if (on and not escaped) else 0
             if kept:
                 keep_(U, V, D, k, lo, slot, out, fout, vparams)
-        _finish(U, V, D, lo, hi, written, record, out, fout, last, diverged_at)
+        finish_(U, V, D, lo, hi, written, record, out, fout, last, diverged_at)
 
 
 def _adam_loop(share, shares, size, x, lr, b1, b2, eps, wd, c1, c2, params, vparams, steps, r2, every, record, out,
@@ -385,7 +375,7 @@ def _adam_loop(share, shares, size, x, lr, b1, b2, eps, wd, c1, c2, params, vpar
         L, B1, B2, E, W = lr[lo:hi].copy(), b1[lo:hi].copy(), b2[lo:hi].copy(), eps[lo:hi].copy(), wd[lo:hi].copy()
         C1, C2 = np.empty(n), np.empty(n)  # this step's bias corrections, one per member
         D = np.full(n, -1)
-        live = _start(U, V, r2, D)
+        live = start_(U, V, r2, D)
         if record:
             keep_(U, V, D, 0, lo, 0, out, fout, vparams)
         written = 0
@@ -422,4 +412,4 @@ def _adam_loop(share, shares, size, x, lr, b1, b2, eps, wd, c1, c2, params, vpar
                 live += 1 if (on and not escaped) else 0
             if kept:
                 keep_(U, V, D, k, lo, slot, out, fout, vparams)
-        _finish(U, V, D, lo, hi, written, record, out, fout, last, diverged_at)
+        finish_(U, V, D, lo, hi, written, record, out, fout, last, diverged_at)

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .landscapes import Landscape, _set
+from .landscapes import Landscape, _set, differenced_hessian, plot_box
 from .spec import format_spec
 
 __all__ = ["FormulaError", "parse_formula", "FormulaLandscape", "formula_landscape", "is_variable", "FUNCTIONS", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH",
@@ -279,10 +279,7 @@ class FormulaLandscape(Landscape):
                                "(a constant division by zero, log(0) or a complex constant)")
         d = len(variables)
         given = {k: getattr(self, k) for k in ("bounds", "start", "minima")}
-        bounds = np.array([[-5.0, 5.0]] * d if self.bounds is None else self.bounds, dtype=np.float64)
-        if bounds.shape != (d, 2) or not np.all(bounds[:, 0] < bounds[:, 1]):
-            raise FormulaError(f"bounds must be {d} pairs (low, high) with low < high, got {self.bounds!r}")
-        start = np.mean(bounds, axis=1) if self.start is None else np.array(self.start, dtype=np.float64)
+        bounds, start = plot_box(self.bounds, self.start, d, FormulaError)
         _set(self, dim=d, variables=variables, expression=expr, _given=given, bounds=bounds, default_start=start,
              _value_of=_evaluator([expr], variables), _grad_of=_evaluator(grad, variables),
              _hess_of=_evaluator(hess, variables) if symbolic else None)
@@ -312,14 +309,7 @@ class FormulaLandscape(Landscape):
         d = self.dim
         if self._hess_of is not None:
             return np.stack(self._hess_of(x), axis=-1).reshape(x.shape[:-1] + (d, d))
-        cols = []
-        for i in range(d):
-            h = 1e-5 * np.maximum(1.0, np.abs(x[..., i]))[..., None]
-            e = np.zeros(d)
-            e[i] = 1.0
-            cols.append((self._grad(x + h * e) - self._grad(x - h * e)) / (2 * h))
-        H = np.stack(cols, axis=-1)
-        return 0.5 * (H + np.swapaxes(H, -1, -2))
+        return differenced_hessian(self._grad, x)
 
 
 def formula_landscape(text: str, **params) -> FormulaLandscape:

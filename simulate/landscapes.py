@@ -144,6 +144,33 @@ class Landscape:
         raise NotImplementedError
 
 
+#: Relative step of :func:`differenced_hessian`.
+FD_STEP = 1e-5
+
+
+def differenced_hessian(grad, x: np.ndarray) -> np.ndarray:
+    """The central difference of an exact gradient, symmetrized, ``(..., d, d)``: for landscapes
+    that have a gradient but no (affordable) Hessian. Step ``FD_STEP·max(1, |xᵢ|)``, error O(h²)."""
+    d = x.shape[-1]
+    cols = []
+    for i in range(d):
+        h = FD_STEP * np.maximum(1.0, np.abs(x[..., i]))[..., None]
+        e = np.zeros(d)
+        e[i] = 1.0
+        cols.append((grad(x + h * e) - grad(x - h * e)) / (2 * h))
+    H = np.stack(cols, axis=-1)
+    return 0.5 * (H + np.swapaxes(H, -1, -2))
+
+
+def plot_box(bounds, start, d: int, error=ValueError) -> tuple[np.ndarray, np.ndarray]:
+    """``(bounds, start)`` of a user-defined landscape: [−5, 5] per coordinate and the box's centre
+    by default; ``error`` is raised for bounds that are not d pairs with low < high."""
+    box = np.array([[-5.0, 5.0]] * d if bounds is None else bounds, dtype=np.float64)
+    if box.shape != (d, 2) or not np.all(box[:, 0] < box[:, 1]):
+        raise error(f"bounds must be {d} pairs (low, high) with low < high, got {bounds!r}")
+    return box, (np.mean(box, axis=1) if start is None else np.array(start, dtype=np.float64))
+
+
 def polish_minima(land: Landscape, guesses, steps: int = 50) -> np.ndarray:
     """Newton's method from approximate minima to machine precision, using the exact Hessian.
 

@@ -24,7 +24,7 @@ from ._inputs import resolve
 from ._names import UnknownNameError, suggest
 from .continuous import integrate
 from .discrete import advance, check_steps
-from .engine import compiled_run, use_compiled
+from .engine import compiled_run, recorded_steps, use_compiled
 from .flows import flow as make_flow
 from .landscapes import Landscape, landscape as get_landscape
 from .optimizers import SGD, Optimizer, _fmt, optimizer as get_optimizer
@@ -397,7 +397,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
         if record_every > max(steps, 1):
             raise ValueError(f"record_every ({record_every}) must be at most the number of steps ({steps})")
         try:
-            check_record_size(len(opts) * len(_recorded_steps(steps, record_every)), grid + base.shape)
+            check_record_size(len(opts) * len(recorded_steps(steps, record_every)), grid + base.shape)
         except ValueError as exc:
             raise ValueError(f"{exc}, or a larger record_every") from None
 
@@ -445,7 +445,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     recorded = None
     path_steps = None
     if record_every:
-        path_steps = _recorded_steps(steps, record_every)
+        path_steps = recorded_steps(steps, record_every)
         recorded = np.stack(paths)
     return Sweep(axes=tuple(axes), landscape=land, optimizers=tuple(gridded) * (2 if flow else 1),
                  members=tuple(members), kinds=tuple(kinds), start=x0, steps=steps, tol=tol, near=near,
@@ -551,12 +551,6 @@ def _positive(name: str, value) -> float:
     return float(value)
 
 
-def _recorded_steps(steps: int, every: int) -> np.ndarray:
-    """Steps whose points a sweep keeps: every ``every``-th, and always the last."""
-    kept = np.arange(0, steps + 1, every)
-    return kept if kept[-1] == steps else np.append(kept, steps)
-
-
 def _nearest(land: Landscape, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Distance to the nearest listed minimum and its index, for points ``(..., d)`` (NaN/-1 if none)."""
     if not len(land.minima):
@@ -593,7 +587,7 @@ class _Accumulator:
         self.every = record_every
         self.path = None
         if record_every:
-            self.path = np.full((len(_recorded_steps(steps, record_every)),) + grid + (land.dim,), np.nan)
+            self.path = np.full((len(recorded_steps(steps, record_every)),) + grid + (land.dim,), np.nan)
         self.last_step = 0
 
     def visit(self, k, x, diverged_at):
