@@ -21,6 +21,8 @@ from .optimizers import OPTIMIZERS
 from .flows import FLOWS
 from .order import OrderWarning
 from .sweep import METRICS as SWEEP_METRICS
+from .ensemble import MAX_PATHS
+from .sde import SCHEMES
 from .runs import COMMANDS, RerunWarning, parse_starts, relocate_outputs, rerun, run, toml_value, validate
 
 PLOT = COMMANDS["plot"].defaults
@@ -125,6 +127,10 @@ def _options(version: Annotated[bool, typer.Option("--version", callback=_versio
     """Optimizers as discrete maps and as the ODEs they discretize: run both, compare, plot."""
 
 
+NoiseOption = Annotated[Optional[str], typer.Option(help="Stochastic gradients: Gaussian noise of this standard deviation added to every gradient (0.5), one per coordinate (0.5,0.1), or noise(cov=[[1,0.5],[0.5,2]]). plot then draws an ensemble of --paths paths beside the SDE (the flow's kind is its drift: exact = first-order SME, modified = second order).")]
+BatchSizeOption = Annotated[Optional[int], typer.Option(min=1, help="Stochastic gradients from minibatches of this many samples, drawn every step, on a finite-sum landscape (least-squares, logistic).")]
+
+
 @app.command("plot")
 def plot_cli(
     ctx: typer.Context,
@@ -133,7 +139,7 @@ def plot_cli(
     optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help=_OPTIMIZER_HELP)] = None,
     start: Annotated[Optional[list[str]], typer.Option("--start", "-s", help="Start point as comma-separated coordinates, repeatable for several starts; use --start=-1.5,2 for a leading minus.  [default: the landscape's]")] = None,
     random_starts: Annotated[int, typer.Option(min=0, help="Instead of --start: this many starts drawn uniformly in the plot box with --seed.")] = PLOT["random_starts"],
-    seed: Annotated[int, typer.Option(help="Seed of the random starts (numpy default_rng).")] = PLOT["seed"],
+    seed: Annotated[int, typer.Option(help="Seed of the random starts and of the gradient noise (numpy default_rng).")] = PLOT["seed"],
     steps: Annotated[int, typer.Option(min=0, help="Number of discrete steps.")] = PLOT["steps"],
     lr: Annotated[Optional[float], typer.Option(help="Learning rate for every optimizer whose spec does not set one (and for all the default optimizers).")] = None,
     flow: Annotated[Optional[str], typer.Option("--flow", "-f", help="Continuous model drawn beside the iterates: " + ", ".join(FLOWS) + " (see simulate order --help).  [default: each optimizer's own, the exact lift for torch's]")] = None,
@@ -143,6 +149,11 @@ def plot_cli(
     time: Annotated[Optional[str], typer.Option(help="Loss panel against time t or steps k = t/h: t or steps.  [default: t when all h agree]")] = None,
     sharpness: Annotated[bool, typer.Option("--sharpness", help="Add a panel: sharpness λmax(∇²f) along the runs with each optimizer's stability threshold (2/lr for GD).")] = False,
     energy: Annotated[bool, typer.Option("--energy", help="Add a panel: the Lyapunov energy of each flow (f, f + |ẋ|²/2, Su–Boyd–Candès', ...).")] = False,
+    noise: NoiseOption = None,
+    batch_size: BatchSizeOption = None,
+    paths: Annotated[int, typer.Option(min=1, max=MAX_PATHS, help="With --noise or --batch-size: paths per optimizer, all from the one start.")] = PLOT["paths"],
+    scheme: Annotated[str, typer.Option(help="With noise: how the SDE is stepped, " + " or ".join(SCHEMES) + " (weak order 2 for additive noise).")] = PLOT["scheme"],
+    substeps: Annotated[int, typer.Option(min=1, max=10_000, help="With noise: SDE steps per optimizer step (1 reproduces the noisy iterates' own scheme).")] = PLOT["substeps"],
     out: OutOption = Path(PLOT["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write the numbers behind the figure: this .npz file and a .json summary beside it.")] = None,
     dpi: DpiOption = PLOT["dpi"],
@@ -201,6 +212,9 @@ def sweep_cli(
     record_every: Annotated[int, typer.Option(min=0, help="Keep every m-th point of every path in --data (0: keep none; memory grows with it).")] = SWEEP["record_every"],
     track: Annotated[Optional[list[str]], typer.Option("--track", help="Metrics measured at every step, repeatable: steps_to_tol, rate, or none (the fastest: only the end is measured, and large runs may be compiled).  [default: both]")] = None,
     engine: Annotated[str, typer.Option(help="auto (compile large runs of the SGD family and Adam on rosenbrock/himmelblau when nothing is tracked), numpy, or compiled.")] = SWEEP["engine"],
+    noise: NoiseOption = None,
+    batch_size: BatchSizeOption = None,
+    seed: Annotated[int, typer.Option(help="Seed of the gradient noise (each optimizer gets its own stream from it).")] = SWEEP["seed"],
     out: OutOption = Path(SWEEP["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz (every metric over the grid), a .json summary and a .csv table (one row per member and cell) beside it.")] = None,
     dpi: DpiOption = SWEEP["dpi"],
@@ -262,6 +276,9 @@ def list_cli():
     typer.echo("optimizers:")
     for name, preset in OPTIMIZERS.items():
         typer.echo(f"  {name:16s} {preset.description}")
+    typer.echo("stochastic gradients (plot, sweep):")
+    typer.echo(f"  {'--noise SIGMA':16s} Gaussian noise on every gradient: 0.5, per coordinate 0.5,0.1, or noise(cov=[[...]])")
+    typer.echo(f"  {'--batch-size B':16s} minibatches of B samples per step on least-squares and logistic")
 
 
 def main(argv: list[str] | None = None) -> int:

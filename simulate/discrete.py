@@ -6,9 +6,10 @@ import numpy as np
 
 from ._inputs import resolve
 from .engine import compiled_run, use_compiled
+from .noise import NoisyGradients, noise as noise_model
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
-__all__ = ["iterate", "advance"]
+__all__ = ["iterate", "advance", "run_map", "check_seed", "spawned_seed", "stochastic"]
 
 
 def _escaped(x: np.ndarray, radius: float) -> np.ndarray:
@@ -17,7 +18,8 @@ def _escaped(x: np.ndarray, radius: float) -> np.ndarray:
 
 
 def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float | None = None,
-            gtol: float = 1e-8, time_per_step=None, engine: str = "auto") -> Trajectory:
+            gtol: float = 1e-8, time_per_step=None, engine: str = "auto", noise=None, batch_size: int | None = None,
+            seed: int = 0) -> Trajectory:
     """Run ``steps`` discrete updates of ``opt`` on ``landscape`` from ``x0`` (``(d,)`` or ``(B, d)``).
 
     ``opt`` and ``landscape`` may be names or objects; ``x0`` defaults to the landscape's start.
@@ -30,15 +32,31 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
     ``engine``: ``"auto"`` runs large batches (:data:`simulate.engine.COMPILE_THRESHOLD`
     member-steps) of the SGD family and Adam on 2-D landscapes in the compiled engine, the same
     bits as the numpy loop; ``"numpy"`` or ``"compiled"`` force one.
+
+    ``noise`` makes the gradients stochastic (a :class:`~simulate.noise.Noise`, or ``0.5`` for
+    isotropic Gaussian noise of that standard deviation); ``batch_size`` draws minibatches on a
+    finite-sum landscape. Every member draws its own noise from ``np.random.default_rng(seed)``,
+    so B copies of one start are an ensemble of B paths.
     """
     opt, landscape, x0 = resolve(opt, landscape, x0)
     check_steps(steps)
+    model = stochastic(noise, landscape, engine, batch_size)
     radius = default_escape_radius(landscape) if escape_radius is None else float(escape_radius)
     batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
     check_record_size(steps + 1, batch + x0.shape[-1:])
-    if use_compiled(engine, opt, landscape, int(np.prod(batch)), steps):
+    stats = {"escape_radius": radius}
+    stepped = landscape  # what the optimizer's gradient calls see
+    if model is not None:
+        stats.update(noise=model.label, seed=check_seed(seed))
+        stepped = NoisyGradients(landscape, model, seed)
+    elif use_compiled(engine, opt, landscape, int(np.prod(batch)), steps):
         xs, f, _, diverged_at = compiled_run(opt, landscape, x0, steps, radius, 1)
-        return _record(opt, landscape, xs, diverged_at, steps, batch, gtol, radius, time_per_step, f)
+        return _record(opt, landscape, xs, diverged_at, steps, batch, gtol, stats, time_per_step, f)
+    diverged_at, xs = run_map(opt, stepped, x0, steps, radius, batch)
+    return _record(opt, landscape, xs, diverged_at, steps, batch, gtol, stats, time_per_step)
+
+
+def run_map(opt, landscape, x0, steps, radius, batch):
     xs = np.full((steps + 1,) + batch + x0.shape[-1:], np.nan)
 
     def record(k, x, diverged_at):
@@ -47,15 +65,35 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
         else:  # the sample that triggered a stop is kept; later ones stay NaN
             xs[k] = np.where(((diverged_at < 0) | (diverged_at == k))[..., None], x, np.nan)
 
-    diverged_at = advance(opt, landscape, x0, steps, radius, record)
-    return _record(opt, landscape, xs, diverged_at, steps, batch, gtol, radius, time_per_step)
+    return advance(opt, landscape, x0, steps, radius, record), xs
 
 
-def _record(opt, landscape, xs, diverged_at, steps, batch, gtol, radius, time_per_step, f=None) -> Trajectory:
+def _record(opt, landscape, xs, diverged_at, steps, batch, gtol, stats, time_per_step, f=None) -> Trajectory:
     clock = np.asarray(getattr(time_per_step, "time_per_step", opt.time_per_step if time_per_step is None
                                    else time_per_step), dtype=np.float64)
     return finish("iterates", sample_times(clock, steps, batch), xs, opt, landscape, diverged_at, gtol,
-                  stats={"escape_radius": radius}, time_per_step=clock, f=f)
+                  stats=stats, time_per_step=clock, f=f)
+
+
+def stochastic(noise, landscape, engine: str = "auto", batch_size: int | None = None):
+    """The run's :class:`~simulate.noise.Noise` (None for exact gradients), checked against the landscape."""
+    model = noise_model(noise, batch_size=batch_size)
+    if model is not None:
+        model.check(landscape)
+        if engine == "compiled":
+            raise ValueError("the compiled engine runs exact gradients only; use engine='numpy' (or 'auto') with noise")
+    return model
+
+
+def spawned_seed(seed: int, *key: int) -> int:
+    """An independent stream's seed for part ``key`` of a seeded whole (one optimizer of several)."""
+    return int(np.random.SeedSequence([seed, *key]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+
+
+def check_seed(seed) -> int:
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
+    return int(seed)
 
 
 def check_steps(steps) -> None:
@@ -75,6 +113,7 @@ def advance(opt, landscape, x0, steps: int, radius: float, visit) -> np.ndarray:
     """
     state = opt.init(x0)
     x = state["x"]
+    begin_step = getattr(landscape, "begin_step", None)  # stochastic gradients draw one loss per step
     with np.errstate(all="ignore"):  # overflow in a diverging member is data, not a warning
         diverged_at = np.where(_escaped(x, radius), 0, -1)  # a start outside the ball diverged at once
         stopped = bool((diverged_at >= 0).any())
@@ -83,6 +122,8 @@ def advance(opt, landscape, x0, steps: int, radius: float, visit) -> np.ndarray:
             active = diverged_at < 0
             if stopped and not active.any():
                 break  # every member has stopped: nothing left to visit
+            if begin_step is not None:
+                begin_step(k)
             new = opt.step(state, landscape, k)
             xk = new["x"]
             escaped = _escaped(xk, radius) & active

@@ -23,7 +23,7 @@ from .landscapes import landscape as get_landscape
 from .output import load_npz, save_npz
 from .trajectory import STATUS_NAMES, Comparison, Trajectory, compare, sample_times
 
-__all__ = ["Entry", "Experiment", "run_experiment"]
+__all__ = ["Entry", "Experiment", "run_experiment", "with_lr"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -146,6 +146,21 @@ class Experiment:
                    str(a["flow"]) if "flow" in a else "", tuple(str(p) for p in a.get("panels", ())))
 
 
+def with_lr(optimizers, lr: float | None = None) -> list:
+    """``optimizers`` as a non-empty list, every one named by a string that does not set its own lr
+    taking ``lr`` (an error if none would)."""
+    if isinstance(optimizers, (str, Optimizer)):
+        optimizers = [optimizers]
+    if not optimizers:
+        raise ValueError("give at least one optimizer")
+    if lr is None:
+        return list(optimizers)
+    takes_lr = [isinstance(item, str) and "lr" not in parse_spec(item)[1] for item in optimizers]
+    if not any(takes_lr):
+        raise ValueError(f"lr={lr} would not be used: every optimizer sets its own lr")
+    return [optimizer(item, lr=lr) if takes else item for item, takes in zip(optimizers, takes_lr)]
+
+
 def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *, lr: float | None = None,
                    flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
                    flow_samples: int = 400) -> Experiment:
@@ -161,15 +176,7 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
     is sampled at least ``flow_samples`` times (so it draws as a smooth curve) and always at the
     iterates' own times, where the two are compared.
     """
-    if isinstance(optimizers, (str, Optimizer)):
-        optimizers = [optimizers]
-    if not optimizers:
-        raise ValueError("give at least one optimizer")
-    if lr is not None:
-        takes_lr = [isinstance(item, str) and "lr" not in parse_spec(item)[1] for item in optimizers]
-        if not any(takes_lr):
-            raise ValueError(f"lr={lr} would not be used: every optimizer sets its own lr")
-        optimizers = [optimizer(item, lr=lr) if takes else item for item, takes in zip(optimizers, takes_lr)]
+    optimizers = with_lr(optimizers, lr)
     resolved = [resolve(item, landscape, x0) for item in optimizers]
     models = [make_flow(opt, flow) for opt, _, _ in resolved]  # every model exists before any work
     entries = []

@@ -8,17 +8,20 @@ from dataclasses import dataclass, replace
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
+from matplotlib.patheffects import Normal, Stroke
 
-from .experiment import Experiment, run_experiment
+from .ensemble import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments
+from .experiment import Experiment, run_experiment, with_lr
 from .heatmaps import metric_label, metric_norm, plot_basins, plot_sweep
 from .sweep import Sweep, start_coordinates
 from .optimizers import Optimizer, optimizer
+from .noise import noise as noise_model
 from .output import save_figure
 from .flows import energy_along
-from .plotting import (loss_offset, plot_energy, plot_landscape, plot_loss, plot_minima, plot_path, plot_sharpness,
-                       plot_start)
+from .plotting import (loss_offset, plot_cloud, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
+                       plot_moments, plot_path, plot_sharpness, plot_start)
 
-__all__ = ["comparison_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
+__all__ = ["comparison_figure", "ensemble_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
 
 # The figure `simulate plot` draws with no arguments: three methods, each visibly following (or
 # circling) its own flow into one of Himmelblau's four minima.
@@ -50,9 +53,8 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         same = len(hs) == 1 and all(np.ndim(e.iterates.time_per_step) == 0 for e in experiment.entries)
         time = "t" if same else "steps"
     offset = loss_offset(land)
-    colors = [f"C{i}" for i in (1, 3, 0, 2, 4, 5, 6, 7, 8, 9)]  # C1/C3 first: they stand out on viridis
     for i, e in enumerate(experiment.entries):
-        c = colors[i % len(colors)]
+        c = COLORS[i % len(COLORS)]
         plot_path(e.flow, ax_path, color=c, label=None)
         plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label)
         plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
@@ -84,6 +86,90 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     ax_path.set_title(f"{land.label}: iterates and the flows they discretize{view}", fontsize=10)
     ax_loss.set_title(f"loss; flows by {experiment.method} (rtol {experiment.rtol:g})", fontsize=10)
     return fig
+
+
+COLORS = [f"C{i}" for i in (1, 3, 0, 2, 4, 5, 6, 7, 8, 9)]  # C1/C3 first: they stand out on viridis
+
+
+def ensemble_figure(ens: Ensemble, *, figsize=None) -> Figure:
+    """Top left: each optimizer's paths as a cloud over the contours, with its deterministic flow.
+    Right: mean ± one standard deviation of x₁ (and x₂) against time, the iterates as a band and
+    the SDE's paths as dashed mean and edges. Bottom left: the stationary histogram of x₁ (the last
+    half of the horizon, pooled), filled for the iterates and outlined for the SDE, against the Gibbs
+    marginal ∝ exp(−f/T) where the noise defines a temperature T."""
+    land = ens.landscape
+    d = land.dim
+    fig = Figure(figsize=figsize or (13, 9), layout="constrained")
+    grid = fig.add_gridspec(2, 2, width_ratios=[1.15, 1])
+    ax_path, ax_hist = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])
+    ax_m = [fig.add_subplot(grid[0, 1])]
+    ax_m.append(fig.add_subplot(grid[1, 1], sharex=ax_m[0]))  # x₂, or in 1-D the mean loss
+    if d <= 2:
+        plot_landscape(land, ax_path)
+        if d == 1:  # the graph of f is not the picture of 1-D paths: draw x against t instead
+            ax_path.cla()
+    else:
+        ax_path.set(xlabel="x₁", ylabel="x₂", xlim=land.bounds[0], ylim=land.bounds[1])
+    gibbs_drawn = False
+    for i, e in enumerate(ens.entries):
+        c = COLORS[i % len(COLORS)]
+        name = e.optimizer.display_name
+        plot_cloud(e.iterates, ax_path, color=c, label=f"{e.optimizer.label}: {ens.paths} paths")
+        flow_style = dict(color=c, lw=2.0, zorder=5, path_effects=[Stroke(linewidth=3.5, foreground="white"), Normal()])
+        if d >= 2:
+            ax_path.plot(e.flow.x[:, 0], e.flow.x[:, 1], **flow_style)
+        else:
+            ax_path.plot(e.flow.t, e.flow.x[:, 0], **flow_style)
+        for k, ax in enumerate(ax_m if d >= 2 else ax_m[:1]):
+            plot_moments(moments(e.iterates), ax, coordinate=k, color=c, label=f"{name}: iterates")
+            if e.sde is not None:
+                plot_moments(moments(e.sde), ax, coordinate=k, color=c, band=False, ls="--", label=f"{name}: SDE")
+        if d == 1:
+            for traj, ls in ((e.iterates, "-"), (e.sde, "--")):
+                if traj is not None:
+                    ax_m[1].plot(moments(traj).t, np.nanmean(traj.f, axis=1), color=c, ls=ls)
+        plot_histogram(ens.stationary(e.iterates), ax_hist, color=c, label=f"{name}: iterates{_escaped(e.iterates)}")
+        if e.sde is not None:
+            plot_histogram(ens.stationary(e.sde), ax_hist, color=c, filled=False, label=f"{name}: SDE{_escaped(e.sde)}")
+        T = e.temperature
+        if T is not None and d <= 2:
+            lo, hi = ax_hist.get_xlim()
+            grid_x, density = gibbs_marginal(land, T, bounds=_widened(land.bounds, lo, hi), opt=e.optimizer)
+            ax_hist.plot(grid_x, density, color=c, lw=1.2, ls=":", label=f"{name}: Gibbs, T = {T:.3g}")
+            gibbs_drawn = True
+    if d >= 2:
+        plot_minima(land, ax_path)
+    plot_start(land, ens.x0, ax_path) if d >= 2 else None
+    ax_path.legend(fontsize=8, loc="best", framealpha=0.85)
+    for k, ax in enumerate(ax_m if d >= 2 else ax_m[:1]):
+        ax.set_ylabel(f"x{'₁₂'[k]}: mean ± std")
+        ax.set_title(f"x{'₁₂'[k]} over the paths: iterates (band) and SDE (dashed)", fontsize=10)
+    if d == 1:
+        ax_m[1].set(xlabel="time t", ylabel="mean f over the paths", title="mean loss: iterates (solid), SDE (dashed)")
+    ax_m[0].legend(fontsize=7, loc="best", framealpha=0.85)
+    ax_hist.legend(fontsize=7, loc="best", framealpha=0.85)
+    sde_text = (f"SDE: {ens.drift} drift, {ens.scheme}, {ens.substeps} substeps per step"
+                if any(e.sde is not None for e in ens.entries) else "no SDE model for these optimizers")
+    ax_path.set_title(f"{land.label}, noise {ens.noise.description}, seed {ens.seed}: paths and flows", fontsize=10)
+    ax_hist.set_title("stationary histogram of x₁ (last half of the run)"
+                      + ("; dotted: Gibbs ∝ exp(−f/T)" if gibbs_drawn else ""), fontsize=10)
+    fig.suptitle(sde_text, fontsize=9)
+    return fig
+
+
+def _escaped(traj) -> str:
+    """Legend text: how many paths reached another listed minimum (none where there is one)."""
+    if len(traj.landscape.minima) < 2:
+        return ""
+    n = int(np.isfinite(escape_times(traj)).sum())
+    return f" ({n} of {traj.x.shape[1]} reached another minimum)"
+
+
+def _widened(bounds, lo: float, hi: float) -> np.ndarray:
+    """The plot box with its first axis stretched to the histogram's range."""
+    box = np.array(bounds, dtype=np.float64)
+    box[0] = [min(box[0, 0], lo), max(box[0, 1], hi)]
+    return box
 
 
 # Below this fraction of the initial gap f(x0) − f*, a log loss axis shows solver tolerance and
@@ -136,7 +222,7 @@ def _status_note(entry) -> str:
 class PlotResult:
     """What :func:`plot` returns: the numbers and the figure drawn from them."""
 
-    experiment: Experiment
+    experiment: Experiment | Ensemble  # an Ensemble when the gradients were noisy
     figure: Figure
 
     def save(self, path, *, data=None, dpi: int = 150):
@@ -154,14 +240,30 @@ def default_optimizers(lr: float | None = None) -> list[Optimizer]:
 
 def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=None, steps: int = DEFAULT_STEPS,
          *, lr: float | None = None, flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8,
-         atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False) -> PlotResult:
+         atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False,
+         noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
+         scheme: str = "euler-maruyama", substeps: int = 10) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
     :data:`DEFAULT_OPTIMIZERS`, whose own learning rates give way to ``lr`` when it is given.
+
+    With ``noise`` (or ``batch_size`` on a finite-sum landscape) the gradients are stochastic: each
+    optimizer runs ``paths`` times from one start, beside its SDE (whose drift is the model ``flow``;
+    stepped by ``scheme`` with ``substeps`` per step) and its flow
+    (:func:`simulate.ensemble.ensemble`), and the figure is :func:`ensemble_figure`; the result's
+    ``experiment`` is then an :class:`~simulate.ensemble.Ensemble`.
     """
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
+    model = noise_model(noise, batch_size=batch_size)
+    if model is not None:
+        if sharpness or energy:
+            raise ValueError("the sharpness and energy panels are drawn for exact gradients; with noise the figure "
+                             "shows the ensemble")
+        ens = ensemble(landscape, with_lr(optimizers, lr), x0, steps, noise=model, paths=paths, seed=seed, drift=flow,
+                       scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
+        return PlotResult(ens, ensemble_figure(ens))
     experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, flow=flow, method=method, rtol=rtol,
                                 atol=atol)
     panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
@@ -182,6 +284,8 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True
     label = sweep.landscape.label
     label = label if len(label) <= 60 else f"{sweep.landscape.name}(…)"  # a 10-D quadratic's spec is long
     title = f"{label}, {sweep.steps} steps from {_start_text(sweep)}"
+    if "noise" in sweep.stats:  # every cell is one noisy path
+        title += f", one path per cell with {noise_model(sweep.stats['noise']).description} (seed {sweep.stats['seed']})"
     # Members with nothing to draw (the flow's endpoints have no flow_distance) are left out.
     drawn = [i for i in range(len(sweep.members))
              if metric in ("diverged", "diverged_at", "minimum") or np.any(np.isfinite(sweep.metric(metric, i)))

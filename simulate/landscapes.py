@@ -22,6 +22,9 @@ Built-ins (registry key: class):
 - ``styblinski-tang``: :class:`StyblinskiTang`, 2^d local minima, any dimension
 - ``scalar-net``: :class:`ScalarNet`, ½(ab − 1)², a curve of minima (edge of stability, balancing)
 - ``double-well``: :class:`DoubleWell`, (x² − 1)² + tilt·x + ½k·|rest|², any dimension
+- ``least-squares``: :class:`LeastSquares`, 1/(2N)·Σ(aᵢᵀw − bᵢ)² + ½·ridge·|w|² on seeded data
+  (finite sum: ``per_sample_grads``, ``minibatch_grad``; :mod:`simulate.finitesum`)
+- ``logistic``: :class:`Logistic`, (1/N)·Σ log(1 + e^(−yᵢaᵢᵀw)) + ½·ridge·|w|² on seeded data
 
 Separable landscapes whose local minima number m^d list them all only while m^d ≤ 4096
 (``MAX_LISTED_MINIMA``); beyond that only the global minimum is listed.
@@ -55,6 +58,8 @@ __all__ = [
     "StyblinskiTang",
     "ScalarNet",
     "DoubleWell",
+    "LeastSquares",
+    "Logistic",
     "LANDSCAPES",
     "landscape",
     "polish_minima",
@@ -759,6 +764,9 @@ class DoubleWell(Landscape):
         return _diagonal(diag)
 
 
+# Bottom import: finitesum subclasses Landscape and uses the helpers above.
+from .finitesum import LeastSquares, Logistic  # noqa: E402
+
 # Name -> factory (class or partial). Keyword arguments of the factory are the landscape's parameters.
 LANDSCAPES: dict[str, Callable[..., Landscape]] = {
     "quadratic": Quadratic,
@@ -773,6 +781,8 @@ LANDSCAPES: dict[str, Callable[..., Landscape]] = {
     "styblinski-tang": StyblinskiTang,
     "scalar-net": ScalarNet,
     "double-well": DoubleWell,
+    "least-squares": LeastSquares,
+    "logistic": Logistic,
 }
 
 

@@ -13,7 +13,7 @@ from .landscapes import Landscape
 from .trajectory import Trajectory
 
 __all__ = ["plot_landscape", "plot_path", "plot_minima", "plot_start", "plot_loss", "loss_offset", "plot_order",
-           "plot_sharpness", "plot_energy", "ORDER_AXES"]
+           "plot_sharpness", "plot_energy", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES"]
 
 
 def _axes(ax):
@@ -244,4 +244,58 @@ def plot_order(result, ax=None, *, x: str = "h", color=None, label=None, referen
     ax.set(xscale="log", yscale="log", xlabel=ORDER_AXES[x],
            ylabel={"max": "max |iterates − flow|", "late": "max |iterates − flow| for t ≥ T/4",
                    "final": "|iterates − flow| at T"}[result.metric])
+    return ax
+
+
+# -- ensembles of noisy paths ------------------------------------------------------------------------
+#: At most this many paths of an ensemble are drawn as lines (all of them stay in the data).
+MAX_PATHS_DRAWN = 40
+
+
+def plot_cloud(traj: Trajectory, ax=None, *, color=None, label=None, paths: int = MAX_PATHS_DRAWN, **kwargs):
+    """An ensemble's paths ``(T, n, d)`` as a faint cloud (the first ``paths`` of them) and every
+    path's last point as a dot. 2-D: in the plane; 1-D: x against t."""
+    ax = _axes(ax)
+    x = traj.x
+    style = dict(lw=0.5, alpha=0.25)
+    style.update(kwargs)
+    shown = x[:, :paths]
+    if x.shape[-1] == 1:
+        t = np.broadcast_to(np.asarray(traj.t).reshape(len(x), -1), shown.shape[:2])
+        lines = ax.plot(t, shown[..., 0], color=color, **style)
+        ends = (t[-1], x[-1, :, 0][:shown.shape[1]])
+        ax.set(xlabel="time t", ylabel="x")
+    else:
+        lines = ax.plot(shown[..., 0], shown[..., 1], color=color, **style)
+        ends = (x[-1, :, 0], x[-1, :, 1])
+    color = lines[0].get_color() if lines else color
+    ax.scatter(*ends, s=6, color=color, alpha=0.7, zorder=4, label=label, edgecolors="none")
+    return ax
+
+
+def plot_moments(moments, ax=None, *, coordinate: int = 0, color=None, label=None, band: bool = True, **kwargs):
+    """Mean of one coordinate against time, with a ± one standard deviation band (``band``) or,
+    without it, the two edges as thin lines of the same style."""
+    ax = _axes(ax)
+    mean, std = moments.mean[:, coordinate], moments.std[:, coordinate]
+    line, = ax.plot(moments.t, mean, color=color, label=label, **kwargs)
+    color = line.get_color()
+    if band:
+        ax.fill_between(moments.t, mean - std, mean + std, color=color, alpha=0.18, lw=0)
+    else:
+        edge = {**kwargs, "lw": 0.8}
+        ax.plot(moments.t, mean - std, color=color, **edge)
+        ax.plot(moments.t, mean + std, color=color, **edge)
+    ax.set_xlabel("time t")
+    return ax
+
+
+def plot_histogram(samples: np.ndarray, ax=None, *, coordinate: int = 0, bins=60, color=None, label=None,
+                   filled: bool = True, **kwargs):
+    """A density histogram of one coordinate of pooled samples ``(m, d)``: filled, or as an outline."""
+    ax = _axes(ax)
+    style = dict(alpha=0.35) if filled else dict(histtype="step", lw=1.4)
+    style.update(kwargs)
+    ax.hist(samples[:, coordinate], bins=bins, density=True, color=color, label=label, **style)
+    ax.set(xlabel=f"x{'₁₂₃₄₅₆₇₈₉'[coordinate] if coordinate < 9 else coordinate + 1}", ylabel="density")
     return ax

@@ -36,6 +36,9 @@ from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, s
 from .plotting import ORDER_AXES
 from .ratemap import rate_map, rate_map_arrays, rate_map_csv, rate_map_figure
 from .engine import ENGINES
+from .ensemble import DEFAULT_PATHS, MAX_PATHS
+from .noise import noise as noise_model
+from .sde import SCHEMES
 from .sweep import METRICS as SWEEP_METRICS, TRACKED, parse_axis, sweep, sweepable
 
 __all__ = ["COMMANDS", "Command", "RerunWarning", "run", "rerun", "validate", "record_path", "parse_starts",
@@ -150,6 +153,14 @@ def _optimizers(v):
     return list(v)
 
 
+def _noise(v):
+    if not (_is_number(v) or isinstance(v, (str, list))):
+        raise ValueError(f"expected a standard deviation (0.5), one per coordinate (\"0.5,0.1\") or a spec such as "
+                         f"\"noise(cov=[[1, 0.5], [0.5, 2]])\", got {v!r}")
+    noise_model(tuple(v) if isinstance(v, list) else v)
+    return v
+
+
 def _starts(v):
     parse_starts(v)
     return v
@@ -203,7 +214,8 @@ def validate(command: str, options: dict, *, source=None, text: str | None = Non
 PLOT_DEFAULTS = {
     "landscape": DEFAULT_LANDSCAPE, "optimizer": None, "start": None, "random_starts": 0, "seed": 0,
     "steps": DEFAULT_STEPS, "lr": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "time": None,
-    "sharpness": False, "energy": False, "out": "simulate_plot.png", "data": None, "dpi": 150,
+    "sharpness": False, "energy": False, "noise": None, "batch_size": None, "paths": DEFAULT_PATHS,
+    "scheme": "euler-maruyama", "substeps": 10, "out": "simulate_plot.png", "data": None, "dpi": 150,
 }
 
 
@@ -233,7 +245,9 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
     result = plot(land, options["optimizer"] or None, starts, int(options["steps"]), lr=options["lr"],
                   flow=options["flow"], method=str(options["method"]), rtol=float(options["rtol"]),
                   atol=float(options["atol"]), time=str(options["time"]) if options["time"] else None,
-                  sharpness=bool(options["sharpness"]), energy=bool(options["energy"]))
+                  sharpness=bool(options["sharpness"]), energy=bool(options["energy"]), noise=options["noise"],
+                  batch_size=options["batch_size"], paths=int(options["paths"]), seed=int(options["seed"]),
+                  scheme=str(options["scheme"]), substeps=int(options["substeps"]))
     out, *data = _plot_outputs(options)
     dpi = int(options["dpi"])
     writes = [(out, lambda p: save_figure(result.figure, p, dpi=dpi, description=description))]
@@ -283,7 +297,8 @@ def _order(options: dict, description: str) -> list[tuple[Path, Callable]]:
 SWEEP_DEFAULTS = {
     "landscape": "rosenbrock", "optimizer": None, "vary": None, "start": None, "steps": 1000, "metric": None,
     "tol": 1e-6, "near": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "record_every": 0,
-    "track": None, "engine": "auto", "out": "simulate_sweep.png", "data": None, "dpi": 150,
+    "track": None, "engine": "auto", "noise": None, "batch_size": None, "seed": 0, "out": "simulate_sweep.png",
+    "data": None, "dpi": 150,
 }
 #: With no optimizer and no axis, ``simulate sweep`` shows which learning rates converge, crawl or
 #: diverge on Rosenbrock's valley for GD, heavy ball and Nesterov, with their stability thresholds.
@@ -303,7 +318,8 @@ def _sweep(options: dict, description: str) -> list[tuple[Path, Callable]]:
                    tol=float(options["tol"]), near=options["near"], flow=options["flow"],
                    record_every=int(options["record_every"]), method=str(options["method"]),
                    rtol=float(options["rtol"]), atol=float(options["atol"]), track=_tracked(options["track"]),
-                   engine=str(options["engine"]))  # the progress bar shows on a terminal only
+                   engine=str(options["engine"]), noise=options["noise"], batch_size=options["batch_size"],
+                   seed=int(options["seed"]))  # the progress bar shows on a terminal only
     fig = sweep_figure(result, options["metric"])
     out, *data = _sweep_outputs(options)
     dpi = int(options["dpi"])
@@ -421,7 +437,9 @@ COMMANDS: dict[str, Command] = {
         checks={"landscape": _landscape, "optimizer": _optimizers, "start": _starts,
                 "random_starts": _integer(0, MAX_RANDOM_STARTS), "seed": _integer(0), "steps": _integer(0),
                 "lr": _positive, "flow": _one_of(tuple(FLOWS)), "rtol": _positive, "atol": _positive,
-                "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "out": _path_with(FIGURE_FORMATS),
+                "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "noise": _noise,
+                "batch_size": _integer(1), "paths": _integer(1, MAX_PATHS), "scheme": _one_of(SCHEMES),
+                "substeps": _integer(1, 10_000), "out": _path_with(FIGURE_FORMATS),
                 "data": _path_with(("npz",), "the .json summary is"), "dpi": _integer(20, 1200)},
         plan=_plot_outputs, execute=_plot, outputs=("out", "data"), exclusive=(("start", "random_starts"),)),
     "order": Command(
@@ -439,7 +457,8 @@ COMMANDS: dict[str, Command] = {
         checks={"landscape": _landscape, "optimizer": _optimizers, "vary": _axes_specs, "start": _starts,
                 "steps": _integer(0), "metric": _one_of(tuple(SWEEP_METRICS)), "tol": _positive, "near": _positive,
                 "flow": _one_of(tuple(FLOWS)), "method": _one_of(METHODS), "rtol": _positive, "atol": _positive,
-                "record_every": _integer(0), "track": _track, "engine": _one_of(ENGINES),
+                "record_every": _integer(0), "track": _track, "engine": _one_of(ENGINES), "noise": _noise,
+                "batch_size": _integer(1), "seed": _integer(0),
                 "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json"),
                 "dpi": _integer(20, 1200)},
         plan=_sweep_outputs, execute=_sweep, outputs=("out", "data")),

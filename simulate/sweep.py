@@ -23,10 +23,11 @@ import numpy as np
 from ._inputs import resolve
 from ._names import UnknownNameError, suggest
 from .continuous import integrate
-from .discrete import advance, check_steps
+from .discrete import advance, check_seed, check_steps, spawned_seed, stochastic
 from .engine import compiled_run, recorded_steps, use_compiled
 from .flows import flow as make_flow
 from .landscapes import Landscape, landscape as get_landscape
+from .noise import NoisyGradients
 from .optimizers import SGD, Optimizer, _fmt, optimizer as get_optimizer
 from .progress import progress_bar
 from .spec import parse_spec
@@ -323,7 +324,8 @@ def _csv_cell(v) -> str:
 def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: float = 1e-6,
           near: float | None = None, flow: str | None = None, record_every: int = 0,
           escape_radius: float | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
-          track: Sequence[str] = TRACKED, engine: str = "auto", progress: bool | None = None) -> Sweep:
+          track: Sequence[str] = TRACKED, engine: str = "auto", progress: bool | None = None, noise=None,
+          batch_size: int | None = None, seed: int = 0) -> Sweep:
     """Run every optimizer over the grid spanned by ``axes`` and measure each cell (see :data:`METRICS`).
 
     ``optimizers``: one or several names, specs or :class:`~simulate.optimizers.Optimizer` objects
@@ -340,12 +342,17 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     costs a little every step; the others come from the end): ``steps_to_tol`` and ``rate`` by
     default, ``()`` for the fastest sweep: then ``engine`` (``auto``, ``numpy``, ``compiled``; see
     :func:`simulate.discrete.iterate`) may run it compiled. ``progress``: a progress bar (default: only on a terminal).
+    ``noise``, ``batch_size``: stochastic gradients (as in :func:`simulate.discrete.iterate`): every cell is one
+    noisy path, each optimizer's from its own stream spawned from ``seed``; sweep a start coordinate
+    over repeated values for several paths per configuration.
     Divergence is data (``diverged``, ``diverged_at``); nothing is clipped and nothing raises.
     """
     land = landscape if isinstance(landscape, Landscape) else get_landscape(landscape)
     opts = _optimizers(optimizers)
     axes = _axes(axes)
     check_steps(steps)
+    model = stochastic(noise, land, engine, batch_size)
+    seed = check_seed(seed)
     tol = _positive("tol", tol)
     track = (track,) if isinstance(track, str) else tuple(track)
     for name in track:
@@ -409,10 +416,13 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     members = [member_label(o, swept) for o in opts]
     kinds = ["iterates"] * len(opts)
     stats = {"escape_radius": radius}
+    if model is not None:
+        stats.update(noise=model.label, seed=seed)
     total = len(opts) * (steps + (cells if flow else 0))
     with progress_bar(total, "sweep", enabled=progress) as bar:
-        for opt in gridded:
-            if not track and use_compiled(engine, opt, land, cells, steps):  # nothing to measure per step
+        for i, opt in enumerate(gridded):
+            stepped = land if model is None else NoisyGradients(land, model, spawned_seed(seed, i))
+            if model is None and not track and use_compiled(engine, opt, land, cells, steps):  # nothing to measure per step
                 path, _, last, diverged_at = compiled_run(opt, land, x0, steps, radius, record_every)
                 res = _endpoint_metrics(land, last, diverged_at >= 0, near)
                 res["diverged_at"] = diverged_at
@@ -421,7 +431,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
                 bar.advance(steps)
                 continue
             acc = _Accumulator(land, steps, tol, fstar, record_every, grid, bar, track)
-            diverged_at = advance(opt, land, x0, steps, radius, acc.visit)
+            diverged_at = advance(opt, stepped, x0, steps, radius, acc.visit)
             results.append(acc.metrics(diverged_at, near))
             paths.append(acc.path)
             bar.advance(steps - acc.last_step)  # a run that stopped early

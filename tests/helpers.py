@@ -36,3 +36,13 @@ def run_steps(opt, land, x0, steps, step=None):
         state = step(state, land, k)
         xs.append(state["x"])
     return np.array(xs)
+
+
+def central_difference(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
+    """∂f/∂x_j by central differences over points ``(..., d)``: result ``f(x).shape + (d,)``."""
+    cols = []
+    for j in range(x.shape[-1]):
+        e = np.zeros(x.shape[-1])
+        e[j] = h
+        cols.append((f(x + e) - f(x - e)) / (2 * h))
+    return np.stack(cols, axis=-1)

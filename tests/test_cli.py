@@ -8,6 +8,7 @@ from typer.testing import CliRunner
 
 import simulate as sim
 from simulate.cli import app
+from simulate.sweep import sweep
 
 runner = CliRunner()
 
@@ -151,3 +152,56 @@ def test_data_records_a_landscape_label_that_rebuilds_it(in_tmp):
     spec = "quadratic(eigenvalues=(1, 20), angle=0.5)"
     assert invoke("plot", "-l", spec, "--steps", "3", "--data", "d.npz").exit_code == 0
     assert str(np.load(in_tmp / "d.npz")["landscape"]) == spec
+
+
+def test_plot_with_noise_draws_an_ensemble_with_its_sde(in_tmp):
+    result = invoke("plot", "-l", "double-well", "-o", "gd(lr=0.05)", "-o", "momentum(lr=0.05, momentum=0.5)",
+                    "--start=-1,0.5", "--steps", "40", "--noise", "2", "--paths", "25", "--scheme", "heun",
+                    "--flow", "modified", "--data", "e.npz")
+    assert result.exit_code == 0, result.output
+    data = np.load(in_tmp / "e.npz")
+    assert data["iterates_x_0"].shape == data["sde_x_1"].shape == (41, 25, 2)
+    assert str(data["noise"]) == "noise(scale=2)" and str(data["scheme"]) == "heun" and str(data["drift"]) == "modified"
+    summary = __import__("json").loads((in_tmp / "e.json").read_text())
+    assert summary["optimizers"][0]["temperature"] == pytest.approx(0.1)
+
+
+def test_minibatch_plot_on_a_finite_sum(in_tmp):
+    result = invoke("plot", "-l", "logistic", "-o", "gd(lr=2)", "--steps", "20", "--batch-size", "8", "--paths", "12",
+                    "--data", "m.npz")
+    assert result.exit_code == 0, result.output
+    data = np.load(in_tmp / "m.npz")
+    assert str(data["noise"]) == "noise(batch_size=8)" and data["sde_x_0"].shape == (21, 12, 2)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--noise", "0.5", "--batch-size", "4"], "batch_size needs a finite-sum landscape"),
+    (["--noise", "0.5,0.2,0.1"], "scale has 3 entries"),
+    (["--noise", "banana"], "unknown noise 'banana'"),
+    (["--noise", "-1"], "scale must be >= 0"),
+    (["--noise", "1", "--random-starts", "3"], "one start"),
+    (["--noise", "1", "--sharpness"], "exact gradients"),
+    (["--noise", "1", "--scheme", "milstein"], "must be one of euler-maruyama, heun"),
+    (["-l", "least-squares", "--batch-size", "4", "--scheme", "heun"], "heun scheme needs additive noise"),
+])
+def test_bad_noise_options_are_refused_and_nothing_is_written(in_tmp, args, message):
+    result = invoke("plot", "--steps", "5", *args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_sweep_with_noise_records_it(in_tmp):
+    result = invoke("sweep", "-l", "least-squares", "-o", "gd", "--vary", "lr=0.05:0.5:4", "--steps", "30",
+                    "--batch-size", "2", "--data", "s.npz")
+    assert result.exit_code == 0, result.output
+    record = (in_tmp / "simulate_sweep.run.toml").read_text()
+    assert "batch_size = 2" in record
+    loss = np.load(in_tmp / "s.npz")["final_loss"]
+    exact = sweep("gd", "least-squares", ["lr=0.05:0.5:4"], steps=30).metrics["final_loss"]
+    noisy = sweep("gd", "least-squares", ["lr=0.05:0.5:4"], steps=30, batch_size=2)
+    assert np.array_equal(noisy.metrics["final_loss"], loss)  # the CLI is the library call, same seed
+    assert np.all(np.isfinite(loss)) and not np.allclose(loss, exact)
+    assert noisy.stats["noise"] == "noise(batch_size=2)" and noisy.stats["seed"] == 0
+    from simulate.figures import sweep_figure
+    assert "one path per cell with batch 2 (seed 0)" in sweep_figure(noisy).axes[0].get_title()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from helpers import central_difference
+
 from simulate.landscapes import LANDSCAPES, Landscape, Quadratic, landscape
 
 _ROTATION_3D = np.linalg.qr(np.random.default_rng(7).standard_normal((3, 3)))[0]
@@ -42,15 +44,6 @@ def sample(land: Landscape, n: int = 50, seed: int = 0) -> np.ndarray:
     lo, hi = land.bounds[:, 0], land.bounds[:, 1]
     return np.random.default_rng(seed).uniform(lo, hi, size=(n, land.dim))
 
-
-def central_difference(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
-    """∂f/∂x_j by central differences over a batch ``(n, d)``: result ``f(x).shape + (d,)``."""
-    cols = []
-    for j in range(x.shape[-1]):
-        e = np.zeros(x.shape[-1])
-        e[j] = h
-        cols.append((f(x + e) - f(x - e)) / (2 * h))
-    return np.stack(cols, axis=-1)
 
 
 def derivative_error(land: Landscape, x: np.ndarray, h: float = 1e-6) -> tuple[float, float]:

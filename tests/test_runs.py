@@ -110,7 +110,8 @@ def test_dumped_config_is_complete_and_reads_back_to_itself(in_tmp, capsys):
     assert first == second
     keys = set(tomllib.loads(first)) | {line.split()[1] for line in first.splitlines() if line.startswith("# ") and "(not set)" in line}
     assert keys == {"landscape", "optimizer", "start", "random_starts", "seed", "steps", "lr", "flow", "method", "rtol",
-                    "atol", "time", "sharpness", "energy", "out", "data", "dpi"}
+                    "atol", "time", "sharpness", "energy", "noise", "batch_size", "paths", "scheme", "substeps",
+                    "out", "data", "dpi"}
 
 
 def test_a_run_record_can_be_given_as_config(in_tmp, capsys):
@@ -341,3 +342,32 @@ def test_json_keeps_the_last_finite_values_of_a_diverged_member(in_tmp, capsys):
     assert member["iterates"]["status"] == "diverged" and member["iterates"]["final_x"] == [None, None]
     assert member["iterates"]["last_finite_step"] == k and all(math.isfinite(v) for v in member["iterates"]["last_finite_x"])
     assert member["max_distance"] is None and member["max_distance_while_both_finite"] > 0
+
+
+NOISY_ARGS = {
+    "plot": ["plot", "-l", "double-well", "-o", "gd(lr=0.05)", "-o", "adam(lr=0.05)", "--start=-1,0.5", "--steps", "30",
+             "--noise", "1.5", "--paths", "20", "--seed", "4", "--out", "ens.png", "--data", "ens.npz"],
+    "plot-minibatch": ["plot", "-l", "least-squares(samples=16)", "-o", "gd(lr=0.2)", "--steps", "30",
+                       "--batch-size", "4", "--paths", "10", "--substeps", "3", "--out", "mb.png", "--data", "mb.npz"],
+    "sweep": ["sweep", "-l", "himmelblau", "-o", "gd", "--vary", "lr=0.001:0.01:3", "--steps", "20", "--noise", "2",
+              "--seed", "5", "--out", "s.png", "--data", "s.npz"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(NOISY_ARGS))
+def test_noisy_runs_rerun_bit_for_bit_and_the_seed_matters(name, in_tmp, capsys):
+    args = NOISY_ARGS[name]
+    code, out, err = cli(capsys, *args)
+    assert code == 0, err
+    written = out.split()
+    (in_tmp / "again").mkdir()
+    code, _, err = cli(capsys, "rerun", [p for p in written if p.endswith(".run.toml")][0], "--out-dir", "again")
+    assert code == 0, err
+    npz = [p for p in written if p.endswith(".npz")][0]
+    assert (in_tmp / npz).read_bytes() == (in_tmp / "again" / npz).read_bytes()
+    (in_tmp / "other").mkdir()
+    code, _, err = cli(capsys, *args, "--seed", "99", "--out", "other/x.png", "--data", "other/x.npz")
+    assert code == 0, err
+    first, other = np.load(in_tmp / npz), np.load(in_tmp / "other" / "x.npz")
+    key = "iterates_x_0" if "iterates_x_0" in first.files else "final_loss"
+    assert not np.array_equal(first[key], other[key], equal_nan=True)
