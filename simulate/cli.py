@@ -199,7 +199,7 @@ def sweep_cli(
     config: ConfigOption = None,
     landscape: LandscapeOption = SWEEP["landscape"],
     optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help="Optimizer name or spec, repeatable; the swept hyperparameters come from --vary.  [default: gd momentum nesterov]")] = None,
-    vary: Annotated[Optional[list[str]], typer.Option("--vary", "-v", help="An axis of the grid, once or twice (two make a heat map): NAME=START:STOP:NUM (linear), NAME=START:STOP:NUM:log, or NAME=V1,V2,... NAME is a hyperparameter (lr, momentum, beta1, beta2, eps, ...) or a start coordinate (x, y, x1, ...).  [default: lr=1e-5:1e-2:61:log]")] = None,
+    vary: Annotated[Optional[list[str]], typer.Option("--vary", "-v", help="An axis of the grid, once or twice (two make a heat map): NAME=START:STOP:NUM (linear), NAME=START:STOP:NUM:log, or NAME=V1,V2,... NAME is a hyperparameter (lr, momentum, beta1, beta2, eps, ...), a start coordinate (x, y, x1, ...), or, with noise, path (path=1:50:50: 50 independent paths per configuration).  [default: lr=1e-5:1e-2:61:log]")] = None,
     start: Annotated[Optional[list[str]], typer.Option("--start", "-s", help="The start point, e.g. --start=-1.5,2; coordinates that an axis sweeps are taken from the axis.  [default: the landscape's]")] = None,
     steps: Annotated[int, typer.Option(min=0, help="Number of discrete steps per cell.")] = SWEEP["steps"],
     metric: Annotated[Optional[str], typer.Option(help="What the figure shows (the table has every metric): " + "; ".join(f"{k}: {v}" for k, v in SWEEP_METRICS.items()) + ".  [default: minimum for a sweep of x and y (basins), else final_loss]")] = None,

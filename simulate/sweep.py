@@ -48,6 +48,8 @@ METRICS = {
             "whose end is still clear of roundoff (NaN where more than 64 minima are listed)",
     "flow_distance": "|x_K − x(t_K)|: distance between the last iterate and the flow at the same time",
 }
+#: The axis that repeats a noisy run: ``path=1:50:50`` gives 50 independent paths per configuration.
+PATH_AXIS = "path"
 #: Metrics measured at every step (the others at the end); ``track`` can leave them out.
 TRACKED = ("steps_to_tol", "rate")
 #: Metrics that hold integers (the others are float64).
@@ -343,8 +345,8 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     default, ``()`` for the fastest sweep: then ``engine`` (``auto``, ``numpy``, ``compiled``; see
     :func:`simulate.discrete.iterate`) may run it compiled. ``progress``: a progress bar (default: only on a terminal).
     ``noise``, ``batch_size``: stochastic gradients (as in :func:`simulate.discrete.iterate`): every cell is one
-    noisy path, each optimizer's from its own stream spawned from ``seed``; sweep a start coordinate
-    over repeated values for several paths per configuration.
+    noisy path, each optimizer's from its own stream spawned from ``seed``; an axis named ``path``
+    (``"path=1:50:50"``) repeats every configuration, one independent path per value.
     Divergence is data (``diverged``, ``diverged_at``); nothing is clipped and nothing raises.
     """
     land = landscape if isinstance(landscape, Landscape) else get_landscape(landscape)
@@ -366,6 +368,9 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     near = 0.01 * float(np.max(np.diff(land.bounds, axis=1))) if near is None else _positive("near", near)
     coords = start_coordinates(land)
     names = [a.name for a in axes]
+    if PATH_AXIS in names and model is None:
+        raise ValueError(f"the axis {PATH_AXIS} repeats noisy runs (one path per value): give noise or batch_size")
+    not_hyper = set(coords) | {PATH_AXIS}  # axes that set the start or repeat the run, not the optimizer
     for name in names:
         if names.count(name) > 1:
             raise ValueError(f"axis {name} is given twice")
@@ -376,7 +381,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
         params = sweepable(opt)
         known |= set(params)
         for name in names:
-            if name not in coords and name not in params:
+            if name not in not_hyper and name not in params:
                 valid = sorted(set(params) | set(coords))
                 raise UnknownNameError(suggest("axis", name, valid).replace(
                     f"unknown axis {name!r}", f"{opt.display_name} has no hyperparameter {name!r} and "
@@ -395,9 +400,9 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
             x0[..., coords[a.name]] = _along(a.values, i, len(grid))
     gridded = []
     for opt, name, given in zip(opts, _typed_names(optimizers), _listed(optimizers)):
-        check_not_set(given, opt, [a.name for a in axes if a.name not in coords])
+        check_not_set(given, opt, [a.name for a in axes if a.name not in not_hyper])
         for i, a in enumerate(axes):
-            if a.name not in coords:
+            if a.name not in not_hyper:
                 opt = _swept(opt, name, a.name, _along(a.values, i, len(grid)))
         gridded.append(opt)
     if record_every:
@@ -412,7 +417,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     fstar = float(np.min(land.value(land.minima))) if len(land.minima) else None
     criterion = f"f − f* <= {tol:g}" if fstar is not None else f"|∇f| <= {tol:g}"
     results, paths = [], []
-    swept = {a.name for a in axes} - set(coords)
+    swept = {a.name for a in axes} - not_hyper
     members = [member_label(o, swept) for o in opts]
     kinds = ["iterates"] * len(opts)
     stats = {"escape_radius": radius}

@@ -259,3 +259,20 @@ def test_minibatch_sgd_near_the_minimum_has_the_lyapunov_covariance():
     products = np.einsum("ni,nj->nij", c, c).reshape(n, -1)
     error = np.abs(products.mean(axis=0) - P.ravel())
     assert np.all(error < Z * clt_se(products) + 0.05 * np.max(np.diag(P)))
+
+
+def test_a_path_axis_repeats_noisy_runs_and_their_mean_loss_is_the_stationary_one():
+    """``path=1:n:n`` gives n independent paths per configuration, one vectorized run. On f = x²/2
+    with noise σ, SGD's stationary x ~ N(0, v), v = lr·σ²/(2 − lr), so E[f] = v/2 with standard
+    error v/√(2n) per lr."""
+    from simulate.sweep import sweep
+
+    n, lrs = 4000, np.array([0.2, 0.8, 1.4])
+    result = sweep("gd", ou(1.0), {"lr": lrs, "path": np.arange(n)}, start=[0.0], steps=150, noise=1.0, seed=2,
+                   track=())
+    loss = result.metrics["final_loss"][0]  # (lr, path)
+    assert loss.shape == (3, n) and len(np.unique(loss[0])) == n
+    v = lrs / (2 - lrs)
+    assert np.all(np.abs(loss.mean(axis=1) - v / 2) < Z * v / np.sqrt(2 * n))
+    with pytest.raises(ValueError, match="repeats noisy runs"):
+        sweep("gd", ou(1.0), ["path=1:3:3"], start=[0.0], steps=3)
