@@ -3,16 +3,16 @@
 from .callables import landscape_from
 from .continuous import METHODS, euler_step, integrate
 from .discrete import iterate
-from .ensemble import Ensemble, ensemble
+from .ensembles import Ensemble, ensemble
 from .experiment import Experiment, run_experiment
 from .figures import PlotResult, comparison_figure, plot
 from .flows import FLOWS, Flow, flow
 from .order import OrderResult, OrderStudy, order, order_study
 from .landscapes import LANDSCAPES, Landscape, landscape
-from .noise import Noise, noise
+from .noises import Noise, noise
 from .optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, optimizer
 from .runs import rerun, run
-from .sde import sde
+from .sdes import sde
 from .sharpness import sharpness, stability_threshold
 from .trajectory import Comparison, Trajectory, compare
 

@@ -21,8 +21,8 @@ from .optimizers import OPTIMIZERS
 from .flows import FLOWS
 from .order import OrderWarning
 from .sweep import METRICS as SWEEP_METRICS
-from .ensemble import MAX_PATHS
-from .sde import SCHEMES
+from .ensembles import MAX_PATHS
+from .sdes import SCHEMES
 from .runs import COMMANDS, RerunWarning, parse_starts, relocate_outputs, rerun, run, toml_value, validate
 
 PLOT = COMMANDS["plot"].defaults
@@ -127,7 +127,9 @@ def _options(version: Annotated[bool, typer.Option("--version", callback=_versio
     """Optimizers as discrete maps and as the ODEs they discretize: run both, compare, plot."""
 
 
-NoiseOption = Annotated[Optional[str], typer.Option(help="Stochastic gradients: Gaussian noise of this standard deviation added to every gradient (0.5), one per coordinate (0.5,0.1), or noise(cov=[[1,0.5],[0.5,2]]). plot then draws an ensemble of --paths paths beside the SDE (the flow's kind is its drift: exact = first-order SME, modified = second order).")]
+_NOISE_HELP = "Stochastic gradients: Gaussian noise of this standard deviation added to every gradient (0.5), one per coordinate (0.5,0.1), or noise(cov=[[1,0.5],[0.5,2]])."
+NoiseOption = Annotated[Optional[str], typer.Option(help=_NOISE_HELP + " The figure is then an ensemble of --paths paths beside the SDE (--flow is its drift: exact = the first-order SME, modified = second order).")]
+SweepNoiseOption = Annotated[Optional[str], typer.Option("--noise", help=_NOISE_HELP + " Every cell is one noisy path; --vary path=1:N:N repeats each configuration N times.")]
 BatchSizeOption = Annotated[Optional[int], typer.Option(min=1, help="Stochastic gradients from minibatches of this many samples, drawn every step, on a finite-sum landscape (least-squares, logistic).")]
 
 
@@ -212,7 +214,7 @@ def sweep_cli(
     record_every: Annotated[int, typer.Option(min=0, help="Keep every m-th point of every path in --data (0: keep none; memory grows with it).")] = SWEEP["record_every"],
     track: Annotated[Optional[list[str]], typer.Option("--track", help="Metrics measured at every step, repeatable: steps_to_tol, rate, or none (the fastest: only the end is measured, and large runs may be compiled).  [default: both]")] = None,
     engine: Annotated[str, typer.Option(help="auto (compile large runs of the SGD family and Adam on rosenbrock/himmelblau when nothing is tracked), numpy, or compiled.")] = SWEEP["engine"],
-    noise: NoiseOption = None,
+    noise: SweepNoiseOption = None,
     batch_size: BatchSizeOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the gradient noise (each optimizer gets its own stream from it).")] = SWEEP["seed"],
     out: OutOption = Path(SWEEP["out"]),

@@ -6,7 +6,7 @@ import numpy as np
 
 from ._inputs import resolve
 from .engine import compiled_run, use_compiled
-from .noise import NoisyGradients, noise as noise_model
+from .noises import NoisyGradients, noise as noise_model
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
 __all__ = ["iterate", "advance", "run_map", "check_seed", "spawned_seed", "stochastic"]
@@ -33,7 +33,7 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
     member-steps) of the SGD family and Adam on 2-D landscapes in the compiled engine, the same
     bits as the numpy loop; ``"numpy"`` or ``"compiled"`` force one.
 
-    ``noise`` makes the gradients stochastic (a :class:`~simulate.noise.Noise`, or ``0.5`` for
+    ``noise`` makes the gradients stochastic (a :class:`~simulate.noises.Noise`, or ``0.5`` for
     isotropic Gaussian noise of that standard deviation); ``batch_size`` draws minibatches on a
     finite-sum landscape. Every member draws its own noise from ``np.random.default_rng(seed)``,
     so B copies of one start are an ensemble of B paths.
@@ -76,7 +76,7 @@ def _record(opt, landscape, xs, diverged_at, steps, batch, gtol, stats, time_per
 
 
 def stochastic(noise, landscape, engine: str = "auto", batch_size: int | None = None):
-    """The run's :class:`~simulate.noise.Noise` (None for exact gradients), checked against the landscape."""
+    """The run's :class:`~simulate.noises.Noise` (None for exact gradients), checked against the landscape."""
     model = noise_model(noise, batch_size=batch_size)
     if model is not None:
         model.check(landscape)
@@ -86,8 +86,9 @@ def stochastic(noise, landscape, engine: str = "auto", batch_size: int | None = 
 
 
 def spawned_seed(seed: int, *key: int) -> int:
-    """An independent stream's seed for part ``key`` of a seeded whole (one optimizer of several)."""
-    return int(np.random.SeedSequence([seed, *key]).generate_state(1, np.uint64)[0] >> np.uint64(1))
+    """An independent stream's seed for part ``key`` of a seeded whole (one optimizer of several):
+    numpy's spawn keys, so no two (seed, key) pairs share a stream."""
+    return int(np.random.SeedSequence(seed, spawn_key=key).generate_state(1, np.uint64)[0] >> np.uint64(1))
 
 
 def check_seed(seed) -> int:

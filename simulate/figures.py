@@ -10,12 +10,12 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patheffects import Normal, Stroke
 
-from .ensemble import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments
+from .ensembles import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments
 from .experiment import Experiment, run_experiment, with_lr
 from .heatmaps import metric_label, metric_norm, plot_basins, plot_sweep
 from .sweep import Sweep, start_coordinates
 from .optimizers import Optimizer, optimizer
-from .noise import noise as noise_model
+from .noises import noise as noise_model
 from .output import save_figure
 from .flows import energy_along
 from .plotting import (loss_offset, plot_cloud, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
@@ -104,11 +104,9 @@ def ensemble_figure(ens: Ensemble, *, figsize=None) -> Figure:
     ax_path, ax_hist = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])
     ax_m = [fig.add_subplot(grid[0, 1])]
     ax_m.append(fig.add_subplot(grid[1, 1], sharex=ax_m[0]))  # x₂, or in 1-D the mean loss
-    if d <= 2:
+    if d == 2:
         plot_landscape(land, ax_path)
-        if d == 1:  # the graph of f is not the picture of 1-D paths: draw x against t instead
-            ax_path.cla()
-    else:
+    elif d > 2:  # paths projected on (x₁, x₂); 1-D paths are drawn against t (plot_cloud)
         ax_path.set(xlabel="x₁", ylabel="x₂", xlim=land.bounds[0], ylim=land.bounds[1])
     gibbs_drawn = False
     for i, e in enumerate(ens.entries):
@@ -128,41 +126,57 @@ def ensemble_figure(ens: Ensemble, *, figsize=None) -> Figure:
             for traj, ls in ((e.iterates, "-"), (e.sde, "--")):
                 if traj is not None:
                     ax_m[1].plot(moments(traj).t, np.nanmean(traj.f, axis=1), color=c, ls=ls)
-        plot_histogram(ens.stationary(e.iterates), ax_hist, color=c, label=f"{name}: iterates{_escaped(e.iterates)}")
+        plot_histogram(ens.stationary(e.iterates), ax_hist, color=c, label=f"{name}: iterates{_fates(e.iterates)}")
         if e.sde is not None:
-            plot_histogram(ens.stationary(e.sde), ax_hist, color=c, filled=False, label=f"{name}: SDE{_escaped(e.sde)}")
+            plot_histogram(ens.stationary(e.sde), ax_hist, color=c, filled=False, label=f"{name}: SDE{_fates(e.sde)}")
+    lo, hi = ax_hist.get_xlim()  # every Gibbs curve normalized over the same range: the histograms'
+    for i, e in enumerate(ens.entries):
         T = e.temperature
         if T is not None and d <= 2:
-            lo, hi = ax_hist.get_xlim()
             grid_x, density = gibbs_marginal(land, T, bounds=_widened(land.bounds, lo, hi), opt=e.optimizer)
-            ax_hist.plot(grid_x, density, color=c, lw=1.2, ls=":", label=f"{name}: Gibbs, T = {T:.3g}")
+            label = f"{e.optimizer.display_name}: Gibbs, T = {T:.3g}{_equilibrium(ens, e)}"
+            ax_hist.plot(grid_x, density, color=COLORS[i % len(COLORS)], lw=1.2, ls=":", label=label)
             gibbs_drawn = True
+    ax_hist.set_xlim(lo, hi)
     if d >= 2:
         plot_minima(land, ax_path)
     plot_start(land, ens.x0, ax_path) if d >= 2 else None
     ax_path.legend(fontsize=8, loc="best", framealpha=0.85)
+    with_sde = any(e.sde is not None for e in ens.entries)
     for k, ax in enumerate(ax_m if d >= 2 else ax_m[:1]):
         ax.set_ylabel(f"x{'₁₂'[k]}: mean ± std")
-        ax.set_title(f"x{'₁₂'[k]} over the paths: iterates (band) and SDE (dashed)", fontsize=10)
+        ax.set_title(f"x{'₁₂'[k]} over the paths: iterates (band)" + (" and SDE (dashed)" if with_sde else ""),
+                     fontsize=10)
     if d == 1:
-        ax_m[1].set(xlabel="time t", ylabel="mean f over the paths", title="mean loss: iterates (solid), SDE (dashed)")
+        ax_m[1].set(xlabel="time t", ylabel="mean f over the paths",
+                    title="mean loss: iterates (solid)" + (", SDE (dashed)" if with_sde else ""))
     ax_m[0].legend(fontsize=7, loc="best", framealpha=0.85)
     ax_hist.legend(fontsize=7, loc="best", framealpha=0.85)
     sde_text = (f"SDE: {ens.drift} drift, {ens.scheme}, {ens.substeps} substeps per step"
-                if any(e.sde is not None for e in ens.entries) else "no SDE model for these optimizers")
+                if with_sde else "no SDE model for these optimizers")
     ax_path.set_title(f"{land.label}, noise {ens.noise.description}, seed {ens.seed}: paths and flows", fontsize=10)
-    ax_hist.set_title("stationary histogram of x₁ (last half of the run)"
-                      + ("; dotted: Gibbs ∝ exp(−f/T)" if gibbs_drawn else ""), fontsize=10)
+    ax_hist.set_title("x₁ over the run's last half (stationary once relaxed)"
+                      + ("; dotted: Gibbs ∝ exp(−f/T), t → ∞" if gibbs_drawn else ""), fontsize=10)
     fig.suptitle(sde_text, fontsize=9)
     return fig
 
 
-def _escaped(traj) -> str:
-    """Legend text: how many paths reached another listed minimum (none where there is one)."""
-    if len(traj.landscape.minima) < 2:
-        return ""
-    n = int(np.isfinite(escape_times(traj)).sum())
-    return f" ({n} of {traj.x.shape[1]} reached another minimum)"
+def _fates(traj) -> str:
+    """Legend text: how many paths reached another listed minimum, and how many diverged."""
+    parts = []
+    if len(traj.landscape.minima) >= 2:
+        parts.append(f"{int(np.isfinite(escape_times(traj)).sum())} of {traj.x.shape[1]} reached another minimum")
+    diverged = int(np.sum(traj.diverged_at >= 0))
+    if diverged:
+        parts.append(f"{diverged} diverged")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _equilibrium(ens, e) -> str:
+    """Legend text where the Gibbs law is out of reach: escapes take far longer than the run."""
+    time, _ = ens.kramers(e) if len(ens.landscape.minima) == 2 else (None, "")
+    horizon = float(np.max(e.iterates.t))
+    return f"; wells equalize after t ~ {time:.2g} ≫ {horizon:.3g}" if time is not None and time > 10 * horizon else ""
 
 
 def _widened(bounds, lo: float, hi: float) -> np.ndarray:
@@ -251,16 +265,16 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     With ``noise`` (or ``batch_size`` on a finite-sum landscape) the gradients are stochastic: each
     optimizer runs ``paths`` times from one start, beside its SDE (whose drift is the model ``flow``;
     stepped by ``scheme`` with ``substeps`` per step) and its flow
-    (:func:`simulate.ensemble.ensemble`), and the figure is :func:`ensemble_figure`; the result's
-    ``experiment`` is then an :class:`~simulate.ensemble.Ensemble`.
+    (:func:`simulate.ensembles.ensemble`), and the figure is :func:`ensemble_figure`; the result's
+    ``experiment`` is then an :class:`~simulate.ensembles.Ensemble`.
     """
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
     model = noise_model(noise, batch_size=batch_size)
     if model is not None:
-        if sharpness or energy:
-            raise ValueError("the sharpness and energy panels are drawn for exact gradients; with noise the figure "
-                             "shows the ensemble")
+        if sharpness or energy or time is not None:
+            raise ValueError("the sharpness and energy panels and the time axis belong to the figure of exact "
+                             "gradients; with noise the figure shows the ensemble against t")
         ens = ensemble(landscape, with_lr(optimizers, lr), x0, steps, noise=model, paths=paths, seed=seed, drift=flow,
                        scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
         return PlotResult(ens, ensemble_figure(ens))

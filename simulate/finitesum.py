@@ -107,6 +107,19 @@ class _FiniteSum(Landscape):
             z = z + rows[..., j] * x[..., j, None]
         return np.mean(self._dloss(z, self._t[idx])[..., None] * rows, axis=-2) + self.ridge * x
 
+    def minibatch_hess(self, x, idx) -> np.ndarray:
+        """(1/b) Σ_{i∈idx} ∇²fᵢ(x) = (1/b) A_Bᵀ diag(ℓ″) A_B + ridge·I: the Hessian of the minibatch
+        loss, ``broadcast(x.shape[:-1], idx.shape[:-1]) + (d, d)`` (a proximal step solves with it)."""
+        x = self.points(x)
+        idx = self._indices(idx, x.shape[:-1])
+        rows = self.A[idx]  # (..., b, d)
+        z = rows[..., 0] * x[..., 0, None]
+        for j in range(1, self.dim):
+            z = z + rows[..., j] * x[..., j, None]
+        s = self._ddloss(z, self._t[idx])
+        H = np.einsum("...bi,...b,...bj->...ij", rows, s, rows) / idx.shape[-1]
+        return 0.5 * (H + np.swapaxes(H, -1, -2)) + self.ridge * np.eye(self.dim)
+
     def _indices(self, idx, batch: tuple[int, ...]) -> np.ndarray:
         arr = np.asarray(idx)
         if arr.ndim == 0 or arr.shape[-1] == 0 or not (np.issubdtype(arr.dtype, np.integer)
@@ -150,7 +163,7 @@ class _FiniteSum(Landscape):
 
     def weighted_grad(self, x, weights) -> np.ndarray:
         """Σᵢ wᵢ·∇fᵢ(x) for weights ``(..., N)``: shape ``(..., d)``, without the (..., N, d)
-        per-sample gradients (the Brownian kick of the minibatch SDE, simulate.noise)."""
+        per-sample gradients (the Brownian kick of the minibatch SDE, simulate.noises)."""
         x = self.points(x)
         dl = self._dloss(self._margins(x), self._t)
         return (weights * dl) @ self.A + self.ridge * x * np.sum(weights, axis=-1, keepdims=True)

@@ -755,7 +755,8 @@ class DoubleWell(Landscape):
 
     def _grad(self, x):
         g = self.stiffness * x
-        g[..., 0] = 4 * x[..., 0] ** 3 - 4 * x[..., 0] + self.tilt
+        u = x[..., 0]
+        g[..., 0] = 4 * (u * u * u) - 4 * u + self.tilt  # u*u*u: numpy's u**3 on a strided view is 20× slower
         return g
 
     def _hess(self, x):

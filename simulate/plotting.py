@@ -263,7 +263,7 @@ def plot_cloud(traj: Trajectory, ax=None, *, color=None, label=None, paths: int 
     if x.shape[-1] == 1:
         t = np.broadcast_to(np.asarray(traj.t).reshape(len(x), -1), shown.shape[:2])
         lines = ax.plot(t, shown[..., 0], color=color, **style)
-        ends = (t[-1], x[-1, :, 0][:shown.shape[1]])
+        ends = (np.broadcast_to(np.asarray(traj.t).reshape(len(x), -1)[-1], x.shape[1:2]), x[-1, :, 0])
         ax.set(xlabel="time t", ylabel="x")
     else:
         lines = ax.plot(shown[..., 0], shown[..., 1], color=color, **style)
@@ -294,6 +294,9 @@ def plot_histogram(samples: np.ndarray, ax=None, *, coordinate: int = 0, bins=60
                    filled: bool = True, **kwargs):
     """A density histogram of one coordinate of pooled samples ``(m, d)``: filled, or as an outline."""
     ax = _axes(ax)
+    if len(samples) == 0:  # every path stopped before the window: say so in the legend, draw nothing
+        ax.plot([], [], color=color, label=f"{label}: no samples (every path stopped)" if label else None)
+        return ax
     style = dict(alpha=0.35) if filled else dict(histtype="step", lw=1.4)
     style.update(kwargs)
     ax.hist(samples[:, coordinate], bins=bins, density=True, color=color, label=label, **style)

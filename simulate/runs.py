@@ -36,9 +36,9 @@ from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, s
 from .plotting import ORDER_AXES
 from .ratemap import rate_map, rate_map_arrays, rate_map_csv, rate_map_figure
 from .engine import ENGINES
-from .ensemble import DEFAULT_PATHS, MAX_PATHS
-from .noise import noise as noise_model
-from .sde import SCHEMES
+from .ensembles import DEFAULT_PATHS, MAX_PATHS
+from .noises import noise as noise_model
+from .sdes import SCHEMES
 from .sweep import METRICS as SWEEP_METRICS, TRACKED, parse_axis, sweep, sweepable
 
 __all__ = ["COMMANDS", "Command", "RerunWarning", "run", "rerun", "validate", "record_path", "parse_starts",
@@ -157,8 +157,20 @@ def _noise(v):
     if not (_is_number(v) or isinstance(v, (str, list))):
         raise ValueError(f"expected a standard deviation (0.5), one per coordinate (\"0.5,0.1\") or a spec such as "
                          f"\"noise(cov=[[1, 0.5], [0.5, 2]])\", got {v!r}")
-    noise_model(tuple(v) if isinstance(v, list) else v)
+    try:
+        noise_model(tuple(v) if isinstance(v, list) else v)
+    except ValueError as exc:  # the key already names the option
+        raise ValueError(str(exc).removeprefix("noise: ")) from None
     return v
+
+
+def _noisy(options: dict, defaults: dict, only: tuple[str, ...]) -> None:
+    """Refuse options that act on stochastic gradients when there are none (they would be ignored)."""
+    if options["noise"] is None and options["batch_size"] is None:
+        given = [k for k in only if options[k] != defaults[k]]
+        if given:
+            names = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ValueError(f"{names} act on stochastic gradients: give --noise or --batch-size too")
 
 
 def _starts(v):
@@ -236,6 +248,7 @@ _plot_outputs = _outputs(".json")
 
 
 def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
+    _noisy(options, PLOT_DEFAULTS, ("paths", "scheme", "substeps"))
     land = get_landscape(options["landscape"])
     starts = parse_starts(options["start"])
     if options["random_starts"]:
@@ -311,6 +324,7 @@ def _sweep(options: dict, description: str) -> list[tuple[Path, Callable]]:
     starts = parse_starts(options["start"])
     if starts is not None and np.ndim(starts) != 1:
         raise ValueError("sweep takes one start point; sweep start coordinates with --vary x=... --vary y=...")
+    _noisy(options, SWEEP_DEFAULTS, ("seed",))
     if int(options["record_every"]) and not options["data"]:
         raise ValueError("--record-every keeps the paths for the data file: give --data FILE.npz too")
     result = sweep(options["optimizer"] or list(SWEEP_DEFAULT_OPTIMIZERS), options["landscape"],

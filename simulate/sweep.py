@@ -27,7 +27,7 @@ from .discrete import advance, check_seed, check_steps, spawned_seed, stochastic
 from .engine import compiled_run, recorded_steps, use_compiled
 from .flows import flow as make_flow
 from .landscapes import Landscape, landscape as get_landscape
-from .noise import NoisyGradients
+from .noises import NoisyGradients
 from .optimizers import SGD, Optimizer, _fmt, optimizer as get_optimizer
 from .progress import progress_bar
 from .spec import parse_spec
@@ -294,6 +294,8 @@ class Sweep:
         out.update(self.metrics)
         if self.paths is not None:
             out.update(paths=self.paths, path_steps=self.path_steps)
+        if "noise" in self.stats:
+            out.update(noise=np.array(self.stats["noise"]), seed=np.array(self.stats["seed"]))
         return out
 
     def summary(self) -> str:
@@ -301,6 +303,8 @@ class Sweep:
         cells = int(np.prod(self.grid_shape))
         axes = " × ".join(f"{a.name} ({len(a)} {a.scale})" for a in self.axes)
         lines = [f"sweep over {axes} on {self.landscape.label}, {self.steps} steps: {cells} cells per member"]
+        if "noise" in self.stats:
+            lines[0] += f"; one noisy path per cell ({self.stats['noise']}, seed {self.stats['seed']})"
         for i, label in enumerate(self.members):
             diverged = int(self.metrics["diverged"][i].sum())
             reached = int((self.metrics["minimum"][i] >= 0).sum())

@@ -46,3 +46,19 @@ def central_difference(f, x: np.ndarray, h: float = 1e-6) -> np.ndarray:
         e[j] = h
         cols.append((f(x + e) - f(x - e)) / (2 * h))
     return np.stack(cols, axis=-1)
+
+
+# -- statistics of noisy runs (tests/test_noise.py, tests/test_sde.py) ----------------------------------
+Z = 5.0  # standard errors allowed by every statistical assertion
+
+
+def var_tolerance(n: int) -> float:
+    """Relative tolerance of a Gaussian sample variance of n draws: Z·√(2/(n − 1))."""
+    return Z * np.sqrt(2 / (n - 1))
+
+
+def ou(a: float = 1.0):
+    """f = a·x²/2 in 1-D: gradient noise σ makes SGD an AR(1) process and its SDE an OU process."""
+    import simulate as sim
+
+    return sim.landscape("quadratic", eigenvalues=[a], dim=1)

@@ -205,3 +205,27 @@ def test_sweep_with_noise_records_it(in_tmp):
     assert noisy.stats["noise"] == "noise(batch_size=2)" and noisy.stats["seed"] == 0
     from simulate.figures import sweep_figure
     assert "one path per cell with batch 2 (seed 0)" in sweep_figure(noisy).axes[0].get_title()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["plot", "--paths", "50"], "--paths act on stochastic gradients"),
+    (["plot", "--scheme", "heun", "--substeps", "3"], "--scheme, --substeps act on stochastic gradients"),
+    (["sweep", "--seed", "5"], "--seed act on stochastic gradients"),
+    (["plot", "-l", "least-squares", "--noise", "noise(batch_size=4)", "--batch-size", "8"], "give one"),
+    (["plot", "--noise", "-1"], "error: noise: scale must be >= 0"),
+])
+def test_options_that_need_noise_are_not_silently_ignored(in_tmp, args, message):
+    result = invoke(*args, "--steps", "5")
+    assert result.exit_code != 0 and message in result.output
+    assert "noise: noise:" not in result.output
+    assert list(in_tmp.iterdir()) == []
+
+
+def test_overflowing_noise_is_divergence_as_data(in_tmp):
+    result = invoke("plot", "-l", "double-well", "--noise", "1e200", "--steps", "20", "--start=-1,0", "--paths", "10",
+                    "--data", "o.npz")
+    assert result.exit_code == 0, result.output
+    data = np.load(in_tmp / "o.npz")
+    assert np.all(data["iterates_diverged_at_0"] >= 0) and np.all(data["iterates_count_0"][1:] == 0)
+    summary = __import__("json").loads((in_tmp / "o.json").read_text())
+    assert summary["optimizers"][0]["temperature"] is None  # lr·σ²/2 overflows: no Gibbs law is claimed

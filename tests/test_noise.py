@@ -7,20 +7,12 @@ draws is within 5 standard errors, a sample variance within 5·√(2/(n − 1)) 
 import numpy as np
 import pytest
 
+from helpers import Z, ou, var_tolerance
+
 import simulate as sim
 from simulate.discrete import iterate
-from simulate.noise import Noise, NoisyGradients, noise
+from simulate.noises import Noise, NoisyGradients, noise
 
-Z = 5.0  # standard errors allowed by every statistical assertion
-
-
-def ou(a: float = 1.0):
-    """f = a·x²/2 in 1-D: gradient noise σ makes SGD an AR(1) process and its SDE an OU process."""
-    return sim.landscape("quadratic", eigenvalues=[a], dim=1)
-
-
-def var_tolerance(n: int) -> float:
-    return Z * np.sqrt(2 / (n - 1))
 
 
 # -- the noise model --------------------------------------------------------------------------------
@@ -167,7 +159,20 @@ def test_heavy_ball_stationary_covariance_solves_the_discrete_lyapunov_equation(
     run = iterate(sim.optimizer("momentum", lr=lr, momentum=mu), ou(a), np.zeros((n, 1)), 400, noise=sigma, seed=8)
     assert abs(run.x[-1, :, 0].var(ddof=1) / P[1, 1] - 1) < var_tolerance(n)
     gibbs = lr * sigma**2 / (2 * (1 - mu) * a)
-    assert abs(P[1, 1] / gibbs - 1) < 0.3  # the same law to O(lr)
+    # the closed form lr·σ²(1 + μ)/(a(1 − μ)(2(1 + μ) − lr·a)): Gibbs' T/a times 2(1 + μ)/(2(1 + μ) − lr·a)
+    assert P[1, 1] / gibbs == pytest.approx(2 * (1 + mu) / (2 * (1 + mu) - lr * a), rel=1e-10)
+
+
+def test_dampened_momentum_runs_at_temperature_lr_one_minus_tau_sigma2_over_two_one_minus_mu():
+    from simulate.ensembles import temperature
+
+    a, lr, n = 1.0, 0.01, 20_000
+    opt = sim.optimizer("sgd", lr=lr, momentum=0.5, dampening=0.5)
+    run = iterate(opt, ou(a), np.zeros((n, 1)), 1500, noise=1.0, seed=3)
+    T = temperature(opt, Noise(1.0))
+    assert T == pytest.approx(0.005)
+    # stationary variance T/a up to O(lr·a) = 1 %, plus sampling error
+    assert abs(run.x[-1, :, 0].var(ddof=1) / (T / a) - 1) < var_tolerance(n) + 0.02
 
 
 # -- minibatches on finite-sum landscapes ------------------------------------------------------------
@@ -202,6 +207,33 @@ def test_minibatch_gradients_are_unbiased_with_the_stated_covariance(spec, repla
     np.testing.assert_allclose(sigma, c * C, rtol=1e-12)
 
 
+def test_proximal_steps_solve_with_the_minibatch_loss():
+    """Implicit Euler on a drawn minibatch loss: x⁺ + lr·∇f_B(x⁺) = x. Its Newton solve needs the
+    minibatch's Hessian; with the full one it fails at large lr. On least squares ∇f_B is affine,
+    so the step is the linear solve (I + lr·H_B)x⁺ = x − lr·(∇f_B(x) − H_B·x), checked against the run."""
+    from simulate.noises import NoisyGradients as Oracle
+
+    land = sim.landscape("least-squares")
+    n, lr = 200, 2.0
+    run = iterate(sim.optimizer("proximal", lr=lr), land, np.zeros((n, 2)), 20, batch_size=1, seed=4)
+    assert np.all(run.diverged_at < 0)
+    oracle = Oracle(land, Noise(batch_size=1), seed=4)  # the same draws, step by step
+    x = np.zeros((n, 2))
+    for k in range(1, 21):
+        oracle.begin_step(k)
+        H = oracle.hess(x)  # constant in x for least squares: the minibatch's Hessian
+        offset = oracle.grad(x) - (H @ x[..., None])[..., 0]  # ∇f_B(z) = H_B·z + offset for every z
+        x = np.linalg.solve(np.eye(2) + lr * H, (x - lr * offset)[..., None])[..., 0]
+    np.testing.assert_allclose(run.x[-1], x, rtol=1e-9, atol=1e-11)
+
+
+def test_spawned_streams_are_distinct():
+    from simulate.discrete import spawned_seed
+
+    keys = [(0,), (0, 0), (1,), (0, 1), (1, 0)]
+    assert len({spawned_seed(s, *k) for s in (0, 1, 2**32) for k in keys}) == 15
+
+
 def test_minibatch_draws_are_distinct_samples_without_replacement():
     rng = np.random.default_rng(0)
     idx = Noise(batch_size=5)._indices(8, (1000,), rng)
@@ -224,7 +256,7 @@ def test_minibatch_runs_are_reproducible_and_fit_only_finite_sums():
 def test_minibatch_sgd_and_its_sde_take_the_same_first_step_moments():
     """The SME is built so that one Euler–Maruyama step at dt = lr has SGD's first two moments:
     mean x₀ − lr·∇f(x₀), covariance lr²·Σ_B(x₀). Both are checked against these exact values."""
-    from simulate.sde import sde
+    from simulate.sdes import sde
 
     land = sim.landscape("least-squares(samples=20)")
     lr, n, x0 = 0.3, 40_000, np.array([-1.0, 2.0])

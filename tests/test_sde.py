@@ -9,23 +9,16 @@ import dataclasses
 import numpy as np
 import pytest
 
+from helpers import Z, ou, var_tolerance
+
 import simulate as sim
 from simulate.discrete import iterate
-from simulate.ensemble import (Ensemble, ensemble, escape_times, find_saddle, gibbs_marginal, kramers_time,
+from simulate.ensembles import (Ensemble, ensemble, escape_times, find_saddle, gibbs_marginal, kramers_time,
                                mean_escape_time, moments, temperature)
 from simulate.figures import ensemble_figure
-from simulate.noise import Noise
-from simulate.sde import diffusion, sde
+from simulate.noises import Noise
+from simulate.sdes import diffusion, sde
 
-Z = 5.0
-
-
-def ou(a: float = 1.0):
-    return sim.landscape("quadratic", eigenvalues=[a], dim=1)
-
-
-def var_tolerance(n: int) -> float:
-    return Z * np.sqrt(2 / (n - 1))
 
 
 # -- the lift at dt = lr is the optimizer ------------------------------------------------------------
@@ -49,7 +42,21 @@ def test_diffusion_table():
     assert diffusion(sim.flow(sim.optimizer("gd", lr=lr)))["x"] == pytest.approx(-0.2)
     hb = sim.optimizer("momentum", lr=lr, momentum=0.9, dampening=0.5)
     assert diffusion(sim.flow(hb)) == {"b": pytest.approx(0.5 / 0.2)}
+    assert diffusion(sim.flow(hb, "limit"))["x"] == pytest.approx(-0.2 * 0.5 / 0.1)  # speed (1 − τ)/(1 − μ)
     assert diffusion(sim.flow(hb.__class__(lr=lr, momentum=0.9), "modified"))["x"] == pytest.approx(-0.2 / 0.1)
+    with pytest.raises(ValueError, match="no SDE is built on the oscillator flow"):
+        diffusion(sim.flow(hb.__class__(lr=lr, momentum=0.9), "oscillator"))
+
+
+def test_with_dampening_only_the_first_step_differs():
+    """torch's first buffer is g̃, undampened: the lift (b(0) = τ·g/μ) takes (1 − τ) of that step's
+    noise; every later step is the same map, so with the same draws the gap is τ·lr·ξ₁ carried on."""
+    land = sim.landscape("quadratic(condition=10, angle=0.5)")
+    spec = "sgd(lr=0.02, momentum=0.9, dampening=0.5)"
+    run = iterate(spec, land, np.ones((3, 2)), 30, noise=0.7, seed=9)
+    model = sde(spec, land, np.ones((3, 2)), 30, noise=0.7, seed=9, substeps=1)
+    xi = np.random.default_rng(9).standard_normal((3, 2)) * 0.7
+    np.testing.assert_allclose(run.x[1] - model.x[1], -0.02 * 0.5 * xi, rtol=1e-9)
 
 
 # -- OU oracles of the discretized SDEs -----------------------------------------------------------------
@@ -130,6 +137,17 @@ def test_sde_divergence_is_data():
 
 
 # -- moments, Gibbs, escapes -----------------------------------------------------------------------------
+def test_moments_leave_out_the_sample_that_left_the_ball():
+    """GD at lr·a = 2.1 diverges: each path's escaping sample is finite (beyond the escape radius)
+    but no longer part of the ensemble's moments or its stationary samples."""
+    run = iterate("gd(lr=2.1)", ou(1.0), np.ones((5, 1)), 200, noise=0.01, seed=1)
+    k = int(run.diverged_at.min())
+    assert np.all(np.isfinite(run.x[k, run.diverged_at == k]))
+    m = moments(run)
+    assert m.count[k] == np.sum(run.diverged_at > k)
+    assert np.all(np.abs(m.mean[:k]) <= run.stats["escape_radius"])
+
+
 def test_moments_leave_out_stopped_paths():
     run = iterate("gd(lr=0.1)", "himmelblau", np.zeros((4, 2)), 3, noise=1.0)
     x = run.x.copy()
@@ -152,6 +170,7 @@ def test_gibbs_marginal_of_a_quadratic_is_the_gaussian():
 def test_temperature():
     assert temperature(sim.optimizer("gd", lr=0.1), Noise(2.0)) == pytest.approx(0.2)
     assert temperature(sim.optimizer("momentum", lr=0.1, momentum=0.5), Noise(2.0)) == pytest.approx(0.4)
+    assert temperature(sim.optimizer("sgd", lr=0.1, momentum=0.5, dampening=0.5), Noise(2.0)) == pytest.approx(0.2)
     assert temperature(sim.optimizer("adam"), Noise(1.0)) is None
     assert temperature(sim.optimizer("gd"), Noise((1.0, 2.0))) is None
 
@@ -195,6 +214,11 @@ def test_escape_times_of_handmade_paths():
     times = escape_times(dataclasses.replace(run, x=x))
     np.testing.assert_array_equal(times, [0.2, np.inf])
     assert mean_escape_time(times, 0.4) == pytest.approx(0.6)
+    assert mean_escape_time(times, np.array([0.4, 0.1])) == pytest.approx(0.3)  # a path watched until it stopped
+    stopped = dataclasses.replace(run, x=x, diverged_at=np.array([1, -1]))
+    np.testing.assert_array_equal(escape_times(stopped), [np.inf, np.inf])  # its later samples do not count
+    with pytest.raises(ValueError, match="capture must be a positive distance"):
+        escape_times(stopped, capture=0.0)
     with pytest.raises(ValueError, match="at least two listed minima"):
         escape_times(iterate("gd", "booth", steps=2))
 
@@ -233,7 +257,6 @@ def test_ensemble_runs_iterates_sdes_and_flows(small_ensemble):
     assert gd.iterates.x.shape == gd.sde.x.shape == (151, 60, 2) and gd.flow.x.shape == (151, 2)
     assert adam.sde is None and "no SDE model for adam" in adam.sde_note
     assert gd.temperature == pytest.approx(0.05 * 4 / 2) and hb.temperature == pytest.approx(0.2)
-    assert not np.array_equal(gd.iterates.x, gd.sde.x)  # independent streams
     again = ensemble("double-well", ["gd(lr=0.05)"], [-1.0, 0.5], 150, noise=2.0, paths=60, seed=7)
     assert np.array_equal(again.entries[0].iterates.x, gd.iterates.x)
     assert np.array_equal(again.entries[0].sde.x, gd.sde.x)
@@ -252,6 +275,8 @@ def test_ensemble_runs_iterates_sdes_and_flows(small_ensemble):
 
 
 def test_ensemble_refusals():
+    with pytest.raises(ValueError, match="modified2 flow"):  # before any path is run
+        ensemble("himmelblau", ["gd", "momentum(momentum=0.9)"], steps=10**6, noise=1.0, drift="modified2")
     with pytest.raises(ValueError, match="needs gradient noise"):
         ensemble("himmelblau", ["gd"], steps=3)
     with pytest.raises(ValueError, match="one start"):
@@ -286,3 +311,25 @@ def test_plot_with_noise_returns_the_ensemble():
     assert isinstance(result.experiment, Ensemble) and result.experiment.paths == 30
     with pytest.raises(ValueError, match="exact gradients"):
         sim.plot("himmelblau", ["gd"], steps=3, noise=1.0, sharpness=True)
+
+
+def test_kramers_is_reported_only_where_it_applies():
+    land = sim.landscape("double-well")
+    with pytest.raises(ValueError, match="exactly one negative"):
+        kramers_time(land, 0.1, [1.0, 0.0], [-1.0, 0.0])  # a minimum is no saddle
+    with pytest.raises(ValueError, match="temperature"):
+        kramers_time(land, 0.0, [1.0, 0.0], [0.0, 0.0])
+    hot = ensemble(land, ["gd(lr=0.05)"], [-1.0, 0.0], 5, noise=10.0, paths=3)
+    assert hot.summary()["optimizers"][0]["kramers_time"] is None
+    assert "not well above T = 2.5" in hot.summary()["optimizers"][0]["kramers_note"]
+    unstable = ensemble(land, ["gd(lr=0.3)"], [-1.0, 0.0], 5, noise=0.5, paths=3)  # lr·8 > 2 in the wells
+    assert "stability threshold" in unstable.summary()["optimizers"][0]["kramers_note"]
+
+
+def test_the_figure_says_when_the_gibbs_law_is_out_of_reach(small_ensemble):
+    labels = [line.get_label() for line in ensemble_figure(small_ensemble).axes[1].lines]
+    gd = [label for label in labels if label.startswith("gd: Gibbs")][0]
+    assert "wells equalize after t ~" in gd  # T = 0.1: Kramers' 2·10⁴ ≫ the run's 7.5
+    only_adam = ensemble("himmelblau", ["adam(lr=0.05)"], steps=5, noise=1.0, paths=3)
+    fig = ensemble_figure(only_adam)
+    assert "SDE" not in fig.axes[2].get_title() and "no SDE model" in fig._suptitle.get_text()

@@ -18,12 +18,13 @@ scheme's stages, a proximal step's Newton solve), as one minibatch serves a whol
   zero when b = N.
 
 Both may be combined. Σ(x) = Σ_B(x) + Σ_add is what the stochastic modified equation of
-:mod:`simulate.sde` uses; :meth:`Noise.kick` draws Σ(x)^{1/2}·ξ without a matrix square root, and
+:mod:`simulate.sdes` uses; :meth:`Noise.kick` draws Σ(x)^{1/2}·ξ without a matrix square root, and
 :meth:`Noise.factor` gives a matrix F with F·Fᵀ = Σ(x).
 
 Reproducibility: a run's draws come from ``np.random.default_rng(seed)`` in a fixed order (one
-draw of the batch's shape per gradient evaluation), so a seed gives the same bits on the same
-machine. Members of a batch get independent noise.
+draw of the batch's shape per step), so a seed gives the same bits on the same machine. Members of
+a batch get independent noise from that one stream: a member's path depends on the batch it ran
+in (its size and its place), not only on the seed.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ __all__ = ["Noise", "NoisyGradients", "noise", "is_finite_sum"]
 
 def is_finite_sum(landscape) -> bool:
     """Whether ``landscape`` is a sum over samples that minibatches can be drawn from."""
-    return all(hasattr(landscape, name) for name in ("minibatch_grad", "per_sample_grads", "weighted_grad"))
+    return all(hasattr(landscape, name) for name in ("minibatch_grad", "minibatch_hess", "per_sample_grads",
+                                                     "weighted_grad"))
 
 
 @dataclass(frozen=True, eq=False)
@@ -71,10 +73,7 @@ class Noise:
             # L = V·√W: L·Lᵀ = cov even where cov is singular (a Cholesky factor would not exist)
             object.__setattr__(self, "_factor", v * np.sqrt(np.clip(w, 0, None)))
         if self.batch_size is not None:
-            b = self.batch_size
-            if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 1:
-                raise ValueError(f"noise: batch_size must be a whole number >= 1, got {b!r}")
-            object.__setattr__(self, "batch_size", int(b))
+            object.__setattr__(self, "batch_size", whole("noise: batch_size", self.batch_size, 1))
         if not isinstance(self.replacement, (bool, np.bool_)):
             raise ValueError(f"noise: replacement must be true or false, got {self.replacement!r}")
         for arr in (self.scale, self.cov):
@@ -154,6 +153,12 @@ class Noise:
         g = landscape.grad(x) if indices is None else landscape.minibatch_grad(x, indices)
         return g if shift is None else g + shift
 
+    @staticmethod
+    def hessian(landscape, x: np.ndarray, sample: tuple) -> np.ndarray:
+        """The Hessian of the drawn loss (the additive shift is linear: it has none)."""
+        indices, _ = sample
+        return landscape.hess(x) if indices is None else landscape.minibatch_hess(x, indices)
+
     def _indices(self, n: int, batch: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
         b = self.batch_size
         if self.replacement:
@@ -225,19 +230,24 @@ class NoisyGradients:
         self._sample = None
 
     def begin_step(self, k: int) -> None:
+        """A new step: the next evaluation draws a new loss (``k``, the step, is for the caller's clarity)."""
         self._sample = None
+
+    def _drawn(self, x: np.ndarray) -> tuple:
+        if self._sample is None:
+            self._sample = self.noise.draw(self.landscape, x.shape[:-1], self.rng)
+        return self._sample
 
     def grad(self, x) -> np.ndarray:
         x = self.landscape.points(x)
-        if self._sample is None:
-            self._sample = self.noise.draw(self.landscape, x.shape[:-1], self.rng)
-        return self.noise.gradient(self.landscape, x, self._sample)
+        return self.noise.gradient(self.landscape, x, self._drawn(x))
+
+    def hess(self, x) -> np.ndarray:
+        x = self.landscape.points(x)
+        return self.noise.hessian(self.landscape, x, self._drawn(x))
 
     def value(self, x) -> np.ndarray:
         return self.landscape.value(x)
-
-    def hess(self, x) -> np.ndarray:
-        return self.landscape.hess(x)
 
     def points(self, x) -> np.ndarray:
         return self.landscape.points(x)
@@ -248,6 +258,8 @@ def noise(value=None, *, batch_size: int | None = None) -> Noise | None:
     coordinate), ``"noise(cov=[[1, 0.5], [0.5, 2]])"``, a Noise, or None; ``batch_size`` adds
     minibatches. Returns None for no noise at all."""
     if isinstance(value, Noise):
+        if batch_size is not None and value.batch_size not in (None, batch_size):
+            raise ValueError(f"batch_size {batch_size} and the noise's own batch_size {value.batch_size}: give one")
         model = value if batch_size is None else Noise(value.scale if value.cov is None else 0.0, value.cov,
                                                        batch_size, value.replacement)
         return model or None
@@ -261,7 +273,10 @@ def noise(value=None, *, batch_size: int | None = None) -> Noise | None:
                 raise ValueError(f"unknown noise {name!r}: write a standard deviation (0.5), one per coordinate "
                                  f"(0.5,0.1) or noise(scale=..., cov=..., batch_size=...)")
             if batch_size is not None:
-                params.setdefault("batch_size", batch_size)
+                if params.get("batch_size", batch_size) != batch_size:
+                    raise ValueError(f"batch_size {batch_size} and the noise's own batch_size {params['batch_size']}: "
+                                     f"give one")
+                params["batch_size"] = batch_size
             unknown = set(params) - {"scale", "cov", "batch_size", "replacement"}
             if unknown:
                 raise ValueError(f"noise: unknown parameter {sorted(unknown)[0]!r}; "
@@ -279,6 +294,15 @@ def noise(value=None, *, batch_size: int | None = None) -> Noise | None:
     else:
         model = Noise(value, batch_size=batch_size)
     return model or None
+
+
+def whole(name: str, value, minimum: int, maximum: int | None = None) -> int:
+    """A whole number in [minimum, maximum], or ValueError naming it (True and 2.5 are not)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum or (
+            maximum is not None and value > maximum):
+        limits = f"from {minimum} to {maximum}" if maximum is not None else f">= {minimum}"
+        raise ValueError(f"{name} must be a whole number {limits}, got {value!r}")
+    return int(value)
 
 
 def _real_array(name, value, ndim) -> np.ndarray:

@@ -1,7 +1,7 @@
 r"""Ensembles of noisy paths, compared as distributions: moments, stationary laws, escape times.
 
 :func:`ensemble` runs each optimizer ``paths`` times from one start with stochastic gradients,
-integrates its SDE (:mod:`simulate.sde`) for as many paths and its deterministic flow once, and
+integrates its SDE (:mod:`simulate.sdes`) for as many paths and its deterministic flow once, and
 keeps the three side by side. The comparisons are distributional (theory §5):
 
 * :func:`moments`: mean and covariance over the paths at every sample time;
@@ -28,13 +28,16 @@ from .continuous import integrate
 from .discrete import check_seed, iterate, spawned_seed
 from .experiment import with_lr
 from .landscapes import Landscape
-from .noise import Noise, noise as noise_model
+from .noises import Noise, noise as noise_model
 from .optimizers import SGD, Optimizer
 from .output import save_npz
-from .sde import sde
+from .flows import flow as make_flow
+from .noises import whole
+from .sdes import sde, sde_model
 from .trajectory import Trajectory
 
-__all__ = ["Moments", "moments", "temperature", "gibbs_marginal", "escape_times", "mean_escape_time", "kramers_time",
+__all__ = ["Moments", "moments", "temperature", "gibbs_marginal", "escape_times", "mean_escape_time", "watched",
+           "running", "kramers_time",
            "find_saddle",
            "EnsembleEntry", "Ensemble", "ensemble", "DEFAULT_PATHS", "MAX_PATHS"]
 
@@ -59,19 +62,28 @@ class Moments:
         return np.sqrt(np.diagonal(self.cov, axis1=-2, axis2=-1))
 
 
+def running(traj: Trajectory) -> np.ndarray:
+    """``(T, *batch)``: True where a member had not stopped. The sample at ``diverged_at`` (the value
+    that left the escape ball, possibly finite) and the NaN ones after it are out."""
+    k = np.arange(len(traj.x)).reshape((-1,) + (1,) * len(traj.batch_shape))
+    stop = np.where(traj.diverged_at < 0, len(traj.x), traj.diverged_at)
+    return (k < stop) & np.all(np.isfinite(traj.x), axis=-1)
+
+
 def moments(traj: Trajectory) -> Moments:
     """Moments over the paths (axis 1 of ``traj.x`` ``(T, n, d)``) of the members still running.
 
-    Paths that diverged are left out from the sample where they stopped (their samples are NaN),
-    and ``count`` says how many remain; the covariance is the unbiased one (NaN below 2 paths).
+    Paths that diverged are left out from the sample where they stopped (the escaping value
+    included), and ``count`` says how many remain; the covariance is the unbiased one (NaN below
+    2 paths).
     """
     x = traj.x
     if x.ndim != 3:
         raise ValueError(f"moments need a record of paths (T, n, d), got shape {x.shape}")
-    live = np.all(np.isfinite(x), axis=-1)
+    live = running(traj)
     count = live.sum(axis=1)
     z = np.where(live[..., None], x, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
         mean = z.sum(axis=1) / count[:, None]
         c = np.where(live[..., None], x - mean[:, None], 0.0)
         cov = np.einsum("tni,tnj->tij", c, c) / (count - 1)[:, None, None]
@@ -83,11 +95,14 @@ def temperature(opt: Optimizer, noise: Noise | None) -> float | None:
     """The Gibbs temperature T of SGD with isotropic Gaussian gradient noise σ: its small-lr SDE
     ``dX = −∇f/(1 − μ) dt + √lr·σ/(1 − μ) dW`` has invariant density ∝ exp(−f/T) with
     T = lr·σ²/(2(1 − μ)). None where there is no such law: anisotropic or minibatch noise (Σ not
-    a multiple of I), or an optimizer outside the SGD family."""
+    a multiple of I), or an optimizer outside the SGD family. With dampening τ the speed is
+    (1 − τ)/(1 − μ) and T = lr·(1 − τ)·σ²/(2(1 − μ))."""
     if (noise is None or not isinstance(opt, SGD) or opt.batch_shape != () or noise.batch_size is not None
             or noise.cov is not None or noise.scale.ndim != 0 or noise.scale == 0):
         return None
-    return float(opt.lr * noise.scale**2 / (2 * (1 - opt.momentum)))
+    with np.errstate(over="ignore"):
+        T = float(opt.lr * (1 - opt._tau()) * noise.scale**2 / (2 * (1 - opt.momentum)))
+    return T if math.isfinite(T) else None
 
 
 def _gibbs_loss(opt: Optimizer, landscape: Landscape, x) -> np.ndarray:
@@ -125,32 +140,44 @@ def escape_times(traj: Trajectory, capture: float | None = None) -> np.ndarray:
 
     ``capture`` defaults to a quarter of the distance from the start's minimum to the nearest
     other one: a path counts as escaped when it has reached the other well, not merely the
-    barrier (there it would still fall back half of the time).
+    barrier (there it would still fall back half of the time). "Home" is the listed minimum
+    nearest the start, not its basin: start the paths in a well. Samples from a path's stop on
+    (divergence) do not count.
     """
     minima = traj.landscape.minima
     if len(minima) < 2:
         raise ValueError(f"escape times need at least two listed minima; {traj.landscape.name} lists {len(minima)}")
+    if capture is not None and not (capture > 0 and math.isfinite(capture)):
+        raise ValueError(f"capture must be a positive distance, got {capture!r}")
     x = traj.x if traj.x.ndim == 3 else traj.x[:, None]
     start = np.argmin(np.linalg.norm(x[0][:, None] - minima, axis=-1), axis=-1)  # (n,)
     gaps = np.linalg.norm(minima[:, None] - minima, axis=-1)
     np.fill_diagonal(gaps, np.inf)
     radius = 0.25 * gaps.min(axis=1)[start] if capture is None else np.full(start.shape, float(capture))
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", over="ignore"):  # a diverging path's distance is inf: data, not a warning
         dist = np.linalg.norm(x[:, :, None] - minima, axis=-1)  # (T, n, k)
     dist[:, np.arange(len(start)), start] = np.inf
-    arrived = np.any(dist < radius[None, :, None], axis=-1)
+    arrived = np.any(dist < radius[None, :, None], axis=-1) & running(traj).reshape(x.shape[:2])
     first = np.where(arrived.any(axis=0), arrived.argmax(axis=0), -1)
     t = np.broadcast_to(np.asarray(traj.t).reshape(len(x), -1), arrived.shape)
     return np.where(first >= 0, t[np.maximum(first, 0), np.arange(len(start))], np.inf)
 
 
-def mean_escape_time(times: np.ndarray, horizon: float) -> float:
-    """The mean escape time from first-arrival ``times`` censored at ``horizon`` (``inf`` = not yet):
-    the maximum-likelihood estimate for exponential waiting times, total time watched over escapes
-    seen (``inf`` if none escaped). Averaging only the escaped paths would bias it low."""
+def mean_escape_time(times: np.ndarray, horizon) -> float:
+    """The mean escape time from first-arrival ``times`` censored at ``horizon`` (``inf`` = not yet;
+    a number, or one per path: a path that diverged was watched until it stopped): the
+    maximum-likelihood estimate for exponential waiting times, total time watched over escapes seen
+    (``inf`` if none escaped). Averaging only the escaped paths would bias it low."""
     times = np.asarray(times, dtype=np.float64)
     escaped = int(np.isfinite(times).sum())
     return float(np.minimum(times, horizon).sum() / escaped) if escaped else float("inf")
+
+
+def watched(traj: Trajectory) -> np.ndarray:
+    """How long each path of ``traj`` was followed: to the end, or to the sample where it stopped."""
+    t = np.broadcast_to(np.asarray(traj.t).reshape(len(traj.x), -1), (len(traj.x), traj.x.shape[1]))
+    last = np.where(traj.diverged_at < 0, len(traj.x) - 1, traj.diverged_at)
+    return t[last, np.arange(traj.x.shape[1])]
 
 
 def find_saddle(landscape: Landscape, a, b, steps: int = 60) -> np.ndarray:
@@ -175,8 +202,14 @@ def kramers_time(landscape: Landscape, T: float, minimum, saddle) -> float:
     """Eyring–Kramers mean transition time of ``dX = −∇f dt + √(2T) dW`` out of ``minimum`` over
     ``saddle``: ``2π/|λ⁻| · √(|det H_s| / det H_m) · exp((f_s − f_m)/T)``, λ⁻ the saddle's negative
     Hessian eigenvalue. Asymptotic as T → 0: relative corrections are O(T/ΔL)."""
+    if not (T > 0 and math.isfinite(T)):
+        raise ValueError(f"the temperature must be positive and finite, got {T}")
     Hm, Hs = landscape.hess(np.asarray(minimum, float)), landscape.hess(np.asarray(saddle, float))
-    ws = np.linalg.eigvalsh(Hs)
+    ws, wm = np.linalg.eigvalsh(Hs), np.linalg.eigvalsh(Hm)
+    if not (np.sum(ws < 0) == 1 and np.all(ws != 0)):
+        raise ValueError(f"the saddle must have exactly one negative Hessian eigenvalue; it has {ws}")
+    if not np.all(wm > 0):
+        raise ValueError(f"the minimum's Hessian must be positive definite; its eigenvalues are {wm}")
     barrier = float(landscape.value(np.asarray(saddle, float)) - landscape.value(np.asarray(minimum, float)))
     prefactor = 2 * np.pi / abs(ws[0]) * math.sqrt(abs(np.linalg.det(Hs)) / np.linalg.det(Hm))
     return float(prefactor * math.exp(barrier / T))
@@ -214,10 +247,10 @@ class Ensemble:
     entries: tuple[EnsembleEntry, ...]
 
     def stationary(self, traj: Trajectory) -> np.ndarray:
-        """The samples ``(m, d)`` of the late part of the horizon, pooled over paths and times."""
+        """The samples ``(m, d)`` of the late part of the horizon, pooled over paths and times (of
+        paths still running)."""
         start = int(len(traj.x) * STATIONARY_FROM)
-        pooled = traj.x[start:].reshape(-1, traj.x.shape[-1])
-        return pooled[np.all(np.isfinite(pooled), axis=-1)]
+        return traj.x[start:][running(traj)[start:]]
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every path, the flows and the moments (``--data``)."""
@@ -256,28 +289,41 @@ class Ensemble:
                 if len(self.landscape.minima) >= 2:
                     times = escape_times(traj)
                     entry[kind]["escaped"] = int(np.isfinite(times).sum())
-                    entry[kind]["mean_escape_time"] = mean_escape_time(times, float(np.max(traj.t)))
-            if len(self.landscape.minima) >= 2:
-                entry["kramers_time"] = self._kramers(e)
+                    entry[kind]["mean_escape_time"] = mean_escape_time(times, watched(traj))
+            if len(self.landscape.minima) == 2:
+                entry["kramers_time"], entry["kramers_note"] = self.kramers(e)
             optimizers.append(entry)
         return {"landscape": self.landscape.label, "noise": self.noise.label, "seed": self.seed, "paths": self.paths,
                 "steps": self.steps, "drift": self.drift, "scheme": self.scheme, "substeps": self.substeps,
                 "optimizers": optimizers}
 
-    def _kramers(self, e: EnsembleEntry) -> float | None:
-        """Eyring–Kramers' mean escape time from the start's minimum to the nearest other one, on the
-        optimizer's clock: the small-lr SDE runs ∇f at speed 1/(1 − μ), so τ·(1 − μ). None where
-        there is no temperature, coupled weight decay changes the loss, or no saddle is found."""
-        T = e.temperature
-        if T is None or float(e.optimizer.weight_decay) != 0:
-            return None
-        minima = self.landscape.minima
-        near = np.argsort(np.linalg.norm(minima - self.x0, axis=-1))
+    def kramers(self, e: EnsembleEntry) -> tuple[float | None, str]:
+        """Eyring–Kramers' mean escape time (in t) from the start's minimum to the other one of a
+        landscape with two listed minima, on the optimizer's clock: the small-lr SDE runs ∇f at
+        speed c = (1 − τ)/(1 − μ), so τ_K/c. ``(None, why)`` where it does not apply: no
+        temperature, coupled weight decay (another loss), no saddle, a barrier not well above T
+        (ΔL < 2T: the asymptotics fail), or a well the optimizer is unstable in."""
+        from .sharpness import stability_threshold
+
+        T, opt, land = e.temperature, e.optimizer, self.landscape
+        if T is None:
+            return None, "no Gibbs temperature for this optimizer and noise"
+        if float(opt.weight_decay) != 0:
+            return None, "weight decay changes the loss"
+        near = np.argsort(np.linalg.norm(land.minima - self.x0, axis=-1))
+        home, other = land.minima[near[0]], land.minima[near[1]]
         try:
-            saddle = find_saddle(self.landscape, minima[near[0]], minima[near[1]])
-            return kramers_time(self.landscape, T, minima[near[0]], saddle) * (1 - float(e.optimizer.momentum))
-        except (ValueError, np.linalg.LinAlgError, OverflowError):
-            return None
+            saddle = find_saddle(land, home, other)
+            time = kramers_time(land, T, home, saddle) * float((1 - opt.momentum) / (1 - opt._tau()))
+        except (ValueError, np.linalg.LinAlgError, OverflowError) as exc:
+            return None, str(exc)
+        barrier = float(land.value(saddle) - land.value(home))
+        limit = stability_threshold(opt)
+        if limit is not None and np.max(np.linalg.eigvalsh(land.hess(home))) >= float(limit):
+            return None, f"lr is past the stability threshold in the well (λmax ≥ {float(limit):.3g})"
+        if barrier < 2 * T:
+            return None, f"the barrier {barrier:.3g} is not well above T = {T:.3g}"
+        return time, ""
 
     def save(self, path) -> Path:
         """Write :meth:`arrays` to an ``.npz`` file atomically."""
@@ -289,12 +335,11 @@ def ensemble(landscape, optimizers, x0=None, steps: int = 200, *, noise=None, ba
              method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10) -> Ensemble:
     """Run each optimizer ``paths`` times from ``x0`` with gradient ``noise`` (and/or minibatches of
     ``batch_size``), its SDE as often
-    (``drift``, ``scheme``, ``substeps`` as in :func:`simulate.sde.sde`; optimizers outside the
+    (``drift``, ``scheme``, ``substeps`` as in :func:`simulate.sdes.sde`; optimizers outside the
     SGD family get none, and the entry says why) and its deterministic flow once (the drift's flow;
     each optimizer's own outside the SGD family)."""
     optimizers = with_lr(optimizers)
-    if isinstance(paths, bool) or not isinstance(paths, (int, np.integer)) or not 1 <= paths <= MAX_PATHS:
-        raise ValueError(f"paths must be a whole number from 1 to {MAX_PATHS}, got {paths!r}")
+    paths = whole("paths", paths, 1, MAX_PATHS)
     seed = check_seed(seed)
     model = noise_model(noise, batch_size=batch_size)
     if model is None:
@@ -307,17 +352,22 @@ def ensemble(landscape, optimizers, x0=None, steps: int = 200, *, noise=None, ba
     for opt, _, _ in resolved:
         if opt.batch_shape != ():
             raise ValueError(f"{opt.label}: an ensemble runs one configuration; sweep hyperparameters with sweep()")
-    starts = np.broadcast_to(start, (int(paths), land.dim))
+    scheme = str(scheme).strip().lower()
+    notes = []
+    for opt, _, _ in resolved:  # every model exists, or is known missing, before any work
+        if isinstance(opt, SGD):
+            sde_model(opt, drift, scheme, model)  # a bad drift or scheme is the user's to fix
+            notes.append("")
+        else:
+            notes.append(f"no SDE model for {opt.display_name}: the stochastic modified equations cover "
+                         f"torch.optim.SGD (gd, momentum, nesterov)")
+        make_flow(opt, drift if isinstance(opt, SGD) else None)
+    starts = np.broadcast_to(start, (paths, land.dim))
     entries = []
-    for i, (opt, _, _) in enumerate(resolved):
+    for i, ((opt, _, _), note) in enumerate(zip(resolved, notes)):
         run = iterate(opt, land, starts, steps, noise=model, seed=spawned_seed(seed, i, 0))
-        try:
-            paths_sde, note = sde(opt, land, starts, steps, noise=model, drift=drift, scheme=scheme,
-                                  substeps=substeps, seed=spawned_seed(seed, i, 1)), ""
-        except ValueError as exc:
-            if isinstance(opt, SGD):
-                raise  # a bad drift or scheme: the user's to fix, not a missing model
-            paths_sde, note = None, str(exc)
+        paths_sde = None if note else sde(opt, land, starts, steps, noise=model, drift=drift, scheme=scheme,
+                                          substeps=substeps, seed=spawned_seed(seed, i, 1))
         flow = integrate(opt, land, start, run.t, flow=drift if isinstance(opt, SGD) else None, method=method,
                          rtol=rtol, atol=atol)
         entries.append(EnsembleEntry(opt, run, paths_sde, note, flow))

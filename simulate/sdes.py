@@ -1,6 +1,6 @@
 r"""Stochastic differential equations of SGD: the continuous models of noisy iterates.
 
-With gradient noise of covariance Σ(x) (a :class:`~simulate.noise.Noise`), SGD with step lr is
+With gradient noise of covariance Σ(x) (a :class:`~simulate.noises.Noise`), SGD with step lr is
 the Euler–Maruyama method, at dt = lr, of its **stochastic modified equation** (Li, Tai & E 2017;
 theory §5), on the clock t = k·lr::
 
@@ -20,15 +20,17 @@ drift (flow kind)           diffusion, per unit of Σ^{1/2} dW
 ``exact``, GD               x: −√lr                     (the first-order SME)
 ``exact``, heavy ball       b: (1 − τ)/√lr              (noise drives the buffer, ẋ = −b)
 ``exact``, Nesterov         b: 1/√lr, x: −√lr           (one dW, both components)
-``modified``, ``modified2``, x: −√lr/(1 − μ)             (μ = 0 for GD: the second-order SME)
+``modified``, ``modified2``, x: −√lr·(1 − τ)/(1 − μ)     (μ = τ = 0 for GD: the second-order SME)
 ``limit``
 =========================  ===============================================================
 
 So the exact lift's semi-implicit Euler–Maruyama step at dt = lr *is* the noisy optimizer (the
-same draws give the same iterates to rounding); ``substeps`` > 1 resolves the SDE below the
-optimizer's own step. Schemes: ``euler-maruyama`` (weak order 1, any noise) and ``heun``
-(stochastic Heun: weak order 2 for additive noise, refused for minibatch noise, whose Σ depends
-on x and where Heun would converge to the Stratonovich equation instead of the Itô one).
+same draws give the same iterates to rounding; with dampening τ > 0 except for the first step,
+whose buffer torch leaves undampened, noise included); ``substeps`` > 1 resolves the SDE below
+the optimizer's own step. Schemes: ``euler-maruyama`` (weak order 1, any noise) and ``heun``
+(stochastic Heun: weak order 2 for additive noise; refused for minibatch noise, whose Σ depends
+on x: with the kick taken at the step's start it would only be a weak-order-1 predictor–corrector,
+no better than Euler–Maruyama at twice the cost).
 """
 
 from __future__ import annotations
@@ -38,11 +40,12 @@ import numpy as np
 from ._inputs import resolve
 from .discrete import check_seed, check_steps, run_map
 from .flows import flow as make_flow
-from .noise import Noise, noise as noise_model
+from ._names import lookup
+from .noises import Noise, noise as noise_model, whole
 from .optimizers import SGD
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
-__all__ = ["sde", "SCHEMES", "diffusion"]
+__all__ = ["sde", "SCHEMES", "SUPPORTED_DRIFTS", "diffusion", "sde_model"]
 
 SCHEMES = ("euler-maruyama", "heun")
 SUPPORTED_DRIFTS = ("exact", "modified", "modified2", "limit")
@@ -51,9 +54,11 @@ SUPPORTED_DRIFTS = ("exact", "modified", "modified2", "limit")
 def diffusion(model) -> dict[str, np.ndarray]:
     """The coefficient of ``Σ^{1/2} dW`` in each state component's equation, per batch member."""
     opt = model.optimizer
+    if model.kind not in SUPPORTED_DRIFTS or not isinstance(opt, SGD):
+        raise ValueError(f"no SDE is built on the {model.kind} flow of {opt.display_name}")
     lr = np.asarray(opt.lr, dtype=np.float64)
-    if model.kind != "exact":
-        return {"x": -np.sqrt(lr) / (1 - np.asarray(opt.momentum))}
+    if model.kind != "exact":  # ẋ = −c·g with c = (1 − τ)/(1 − μ): the noise rides on g
+        return {"x": -np.sqrt(lr) * (1 - opt._tau()) / (1 - np.asarray(opt.momentum))}
     if "b" not in opt.state_names():
         return {"x": -np.sqrt(lr)}
     if opt.nesterov:
@@ -61,7 +66,8 @@ def diffusion(model) -> dict[str, np.ndarray]:
     return {"b": (1 - opt._tau()) / np.sqrt(lr)}
 
 
-def _check(opt, drift: str | None, scheme: str, model_noise: Noise):
+def sde_model(opt, drift: str | None, scheme: str, model_noise: Noise):
+    """The drift's flow, after checking that ``opt`` has an SDE on it and ``scheme`` fits the noise."""
     if not isinstance(opt, SGD):
         raise ValueError(f"no SDE model for {opt.display_name}: the stochastic modified equations cover "
                          f"torch.optim.SGD (gd, momentum, nesterov); run its iterates with noise instead")
@@ -69,14 +75,10 @@ def _check(opt, drift: str | None, scheme: str, model_noise: Noise):
     if kind not in SUPPORTED_DRIFTS:
         raise ValueError(f"drift {kind!r}: an SDE is built on one of the flows {', '.join(SUPPORTED_DRIFTS)}")
     model = make_flow(opt, kind)
-    if scheme not in SCHEMES:
-        import difflib
-        close = difflib.get_close_matches(str(scheme), SCHEMES, n=1)
-        raise ValueError(f"unknown scheme {scheme!r}; schemes: {', '.join(SCHEMES)}"
-                         + (f". Did you mean {close[0]!r}?" if close else ""))
+    lookup("scheme", scheme, dict.fromkeys(SCHEMES))
     if scheme == "heun" and not model_noise.state_independent:
-        raise ValueError("the heun scheme needs additive noise (Σ independent of x); minibatch noise depends on x, "
-                         "and Heun would converge to the Stratonovich SDE: use euler-maruyama")
+        raise ValueError("the heun scheme needs additive noise (Σ independent of x) for its weak order 2; minibatch "
+                         "noise depends on x: use euler-maruyama")
     return model
 
 
@@ -142,9 +144,9 @@ def sde(opt, landscape, x0=None, steps: int = 100, *, noise=None, batch_size: in
         raise ValueError("an SDE needs gradient noise: give noise=σ or a Noise (with no noise it is the flow: "
                          "use simulate.integrate)")
     model_noise.check(landscape)
-    model = _check(opt, drift, scheme, model_noise)
-    if isinstance(substeps, bool) or not isinstance(substeps, (int, np.integer)) or substeps < 1:
-        raise ValueError(f"substeps must be a whole number >= 1, got {substeps!r}")
+    scheme = str(scheme).strip().lower()
+    model = sde_model(opt, drift, scheme, model_noise)
+    substeps = whole("substeps", substeps, 1)
     radius = default_escape_radius(landscape) if escape_radius is None else float(escape_radius)
     batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
     check_record_size(steps + 1, batch + x0.shape[-1:])
