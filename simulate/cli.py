@@ -206,7 +206,7 @@ def sweep_cli(
     steps: Annotated[int, typer.Option(min=0, help="Number of discrete steps per cell.")] = SWEEP["steps"],
     metric: Annotated[Optional[str], typer.Option(help="What the figure shows (the table has every metric): " + "; ".join(f"{k}: {v}" for k, v in SWEEP_METRICS.items()) + ".  [default: minimum for a sweep of x and y (basins), else final_loss]")] = None,
     tol: Annotated[float, typer.Option(help="Tolerance of steps_to_tol: f − f* <= tol (|∇f| <= tol where no minimum is listed).")] = SWEEP["tol"],
-    near: Annotated[Optional[float], typer.Option(help="How close the last point must be to a listed minimum to have reached it.  [default: 1% of the plot box's largest side]")] = None,
+    near: Annotated[Optional[float], typer.Option(help="How close the last point must be to a listed minimum to have reached it.  [default: 1% of the plot box's largest side; with noise, half the distance between the two closest listed minima]")] = None,
     flow: Annotated[Optional[str], typer.Option("--flow", "-f", help="Also integrate this continuous model from every cell: its endpoint gets the same metrics, and flow_distance is measured.")] = None,
     method: MethodOption = SWEEP["method"],
     rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver.")] = SWEEP["rtol"],

@@ -37,7 +37,7 @@ from .sdes import sde, sde_model
 from .trajectory import Trajectory
 
 __all__ = ["Moments", "moments", "temperature", "gibbs_marginal", "escape_times", "mean_escape_time", "watched",
-           "running", "kramers_time",
+           "running", "relaxed", "kramers_time",
            "find_saddle",
            "EnsembleEntry", "Ensemble", "ensemble", "DEFAULT_PATHS", "MAX_PATHS"]
 
@@ -89,6 +89,30 @@ def moments(traj: Trajectory) -> Moments:
         cov = np.einsum("tni,tnj->tij", c, c) / (count - 1)[:, None, None]
     t = np.asarray(traj.t)
     return Moments(t=t if t.ndim == 1 else t[:, 0], mean=mean, cov=cov, count=count)
+
+
+def relaxed(traj: Trajectory, z: float = 4.0) -> bool | None:
+    """Whether the paths look stationary over the last half of the run: each path's averages of
+    x and x² over the third and the last quarter, compared across the (independent) paths, differ
+    by less than ``z`` standard errors in every coordinate. None with fewer than 10 running paths
+    or 8 samples; False where the ensemble still drifts or spreads (a histogram of the last half
+    is then not yet a stationary law)."""
+    T = len(traj.x)
+    if T < 8:
+        return None
+    q2, q3 = T // 2, (3 * T) // 4
+    live = running(traj)[-1]
+    x = traj.x[:, live] if traj.x.ndim == 3 else None
+    if x is None or x.shape[1] < 10:
+        return None
+    with np.errstate(over="ignore", invalid="ignore"):
+        for moment in (x, x * x):
+            early, late = moment[q2:q3].mean(axis=0), moment[q3:].mean(axis=0)  # (paths, d)
+            gap = late - early
+            se = gap.std(axis=0, ddof=1) / np.sqrt(len(gap))
+            if not np.all(np.abs(gap.mean(axis=0)) <= z * se + 1e-12 * (1 + np.abs(early.mean(axis=0)))):
+                return False
+    return True
 
 
 def temperature(opt: Optimizer, noise: Noise | None) -> float | None:
@@ -283,7 +307,7 @@ class Ensemble:
                 m = moments(traj)
                 pooled = self.stationary(traj)
                 entry[kind] = {"final_mean": m.mean[-1], "final_cov": m.cov[-1], "final_paths": int(m.count[-1]),
-                               "diverged": int(np.sum(traj.diverged_at >= 0)),
+                               "diverged": int(np.sum(traj.diverged_at >= 0)), "relaxed": relaxed(traj),
                                "stationary_mean": pooled.mean(axis=0) if len(pooled) else None,
                                "stationary_cov": np.cov(pooled.T).reshape(self.landscape.dim, -1) if len(pooled) > 1 else None}
                 if len(self.landscape.minima) >= 2:

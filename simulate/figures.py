@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patheffects import Normal, Stroke
 
-from .ensembles import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments
+from .ensembles import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments, relaxed
 from .experiment import Experiment, run_experiment, with_lr
 from .heatmaps import metric_label, metric_norm, plot_basins, plot_sweep
 from .sweep import Sweep, start_coordinates
@@ -169,6 +169,8 @@ def _fates(traj) -> str:
     diverged = int(np.sum(traj.diverged_at >= 0))
     if diverged:
         parts.append(f"{diverged} diverged")
+    if relaxed(traj) is False:
+        parts.append("still relaxing")
     return f" ({'; '.join(parts)})" if parts else ""
 
 

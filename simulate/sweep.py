@@ -341,7 +341,8 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     (``x``, ``y``, ``x1`` …). ``start`` fills the coordinates no axis sets (default: the landscape's).
     ``tol`` is the criterion of ``steps_to_tol``: ``f − f* <= tol`` where the landscape lists its
     minima (f* the lowest), ``|∇f| <= tol`` otherwise. ``near``: how close the last point must be
-    to a listed minimum to count as reaching it (default 1% of the plot box's largest side).
+    to a listed minimum to count as reaching it (default 1% of the plot box's largest side; with
+    noise half the smallest distance between listed minima: :func:`default_near`).
     ``flow``: also integrate this continuous model (a kind from :data:`simulate.flows.FLOWS`) from
     every cell to its final time, with ``method``/``rtol``/``atol``. ``record_every``: keep every
     m-th point of every path (0: keep none). ``track``: the metrics measured during the run (each
@@ -369,7 +370,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
                          "(on the command line --track none)")
     if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or record_every < 0:
         raise ValueError(f"record_every must be a whole number >= 0, got {record_every!r}")
-    near = 0.01 * float(np.max(np.diff(land.bounds, axis=1))) if near is None else _positive("near", near)
+    near = default_near(land, model is not None) if near is None else _positive("near", near)
     coords = start_coordinates(land)
     names = [a.name for a in axes]
     if PATH_AXIS in names and model is None:
@@ -470,6 +471,17 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
                  members=tuple(members), kinds=tuple(kinds), start=x0, steps=steps, tol=tol, near=near,
                  criterion=criterion, metrics=metrics, flow=flow or "", paths=recorded, path_steps=path_steps,
                  stats=stats)
+
+
+def default_near(land: Landscape, noisy: bool = False) -> float:
+    """How close a last point must be to a listed minimum to have reached it: 1% of the plot box's
+    largest side; with noise, whose spread is far wider, the well matters and not the point: half
+    the distance between the two closest listed minima (each point then counts for its nearest)."""
+    box = 0.01 * float(np.max(np.diff(land.bounds, axis=1)))
+    if not noisy or len(land.minima) < 2:
+        return box
+    gaps = np.linalg.norm(land.minima[:, None] - land.minima, axis=-1)
+    return max(box, 0.5 * float(np.min(gaps[~np.eye(len(gaps), dtype=bool)])))
 
 
 def check_not_set(given, opt: Optimizer, axes: Sequence[str]) -> None:

@@ -308,3 +308,15 @@ def test_a_path_axis_repeats_noisy_runs_and_their_mean_loss_is_the_stationary_on
     assert np.all(np.abs(loss.mean(axis=1) - v / 2) < Z * v / np.sqrt(2 * n))
     with pytest.raises(ValueError, match="repeats noisy runs"):
         sweep("gd", ou(1.0), ["path=1:3:3"], start=[0.0], steps=3)
+
+
+def test_with_noise_a_cell_reaches_the_minimum_of_its_well():
+    """A noisy last point is never within 1% of the box of a minimum; with noise the default
+    ``near`` is half the distance between the closest minima, so each point counts for its well."""
+    from simulate.sweep import default_near, sweep
+
+    land = sim.landscape("double-well")
+    assert default_near(land) == pytest.approx(0.04) and default_near(land, noisy=True) == pytest.approx(1.0)
+    result = sweep("gd(lr=0.05)", land, {"path": np.arange(50)}, start=[-1.0, 0.0], steps=100, noise=0.5, track=())
+    minimum = result.metrics["minimum"][0]
+    assert np.all(minimum == 0)  # T = 0.006: every path stays in the left well, and is counted there

@@ -333,3 +333,19 @@ def test_the_figure_says_when_the_gibbs_law_is_out_of_reach(small_ensemble):
     only_adam = ensemble("himmelblau", ["adam(lr=0.05)"], steps=5, noise=1.0, paths=3)
     fig = ensemble_figure(only_adam)
     assert "SDE" not in fig.axes[2].get_title() and "no SDE model" in fig._suptitle.get_text()
+
+
+def test_relaxation_is_diagnosed_from_independent_paths():
+    from simulate.ensembles import relaxed
+
+    land = sim.landscape("least-squares")
+    start = np.broadcast_to(land.default_start, (200, 2))
+    assert relaxed(iterate("gd(lr=0.2)", land, start, 100, batch_size=4, seed=1)) is False  # x₂ still drifts
+    assert relaxed(iterate("gd(lr=0.2)", land, start, 1000, batch_size=4, seed=1)) is True
+    # started in the stationary law of the AR(1) process: relaxed from the start
+    v = 0.2 / (2 - 0.2)
+    x0 = np.random.default_rng(0).normal(0, np.sqrt(v), (400, 1))
+    assert relaxed(iterate("gd(lr=0.2)", ou(1.0), x0, 40, noise=1.0, seed=2)) is True
+    # spreading without drifting: the mean stays 0 while the variance grows (lr·a small)
+    assert relaxed(iterate("gd(lr=0.001)", ou(1.0), np.zeros((400, 1)), 400, noise=1.0, seed=2)) is False
+    assert relaxed(iterate("gd(lr=0.2)", ou(1.0), np.zeros((5, 1)), 40, noise=1.0)) is None  # too few paths
