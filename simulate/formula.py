@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .landscapes import Landscape, _set, differenced_hessian, plot_box
+from .landscapes import Landscape, _set, differenced_hessian, plot_box, search_minima
 from .spec import format_spec
 
 __all__ = ["FormulaError", "parse_formula", "FormulaLandscape", "formula_landscape", "is_variable", "FUNCTIONS", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH",
@@ -251,8 +251,10 @@ class FormulaLandscape(Landscape):
     """A landscape from a formula (see :func:`parse_formula`): value, exact gradient and Hessian.
 
     ``bounds``: the plot box, ``(d, 2)`` (default [−5, 5] per coordinate); ``start``: the default
-    start (default the box's centre); ``minima``: known minima to list, if any (none by default:
-    sweeps and figures then say so rather than guess).
+    start (default the box's centre); ``minima``: the minima to list. Not given, a 1-D or 2-D
+    formula's are searched for in the box (:func:`~simulate.landscapes.search_minima`: grid,
+    Newton, each one checked stationary with a positive definite Hessian); beyond 2-D none are
+    listed, and sweeps and figures say so rather than guess.
     """
 
     formula: str = "x**2 + y**2"
@@ -290,6 +292,10 @@ class FormulaLandscape(Landscape):
         except _Unsupported as exc:
             raise FormulaError(f"{self.formula!r}: {exc} (abs() of an expression that may be negative or "
                                "complex inside, such as abs(log(x)), has no derivative numpy can evaluate)") from None
+        if len(self.minima) == 0 and self._given["minima"] is not None and len(self._given["minima"]) == 0:
+            found = search_minima(self)
+            found.setflags(write=False)
+            object.__setattr__(self, "minima", found)
 
     @property
     def label(self) -> str:

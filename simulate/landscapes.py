@@ -63,6 +63,7 @@ __all__ = [
     "LANDSCAPES",
     "landscape",
     "polish_minima",
+    "search_minima",
 ]
 
 MAX_LISTED_MINIMA = 4096
@@ -189,6 +190,57 @@ def polish_minima(land: Landscape, guesses, steps: int = 50) -> np.ndarray:
         if np.all(np.abs(dx) <= 1e-15 * (1 + np.abs(x))):
             break
     return x
+
+
+#: Grid points per axis that :func:`search_minima` starts from (1-D, 2-D).
+SEARCH_GRID = {1: 2001, 2: 121}
+
+
+def search_minima(land: Landscape, limit: int = 64) -> np.ndarray:
+    """The local minima of a 1-D or 2-D landscape inside its plot box, ``(k, d)``, lowest first.
+
+    Grid points no higher than any neighbour (:data:`SEARCH_GRID`) are polished by Newton's method
+    with the exact Hessian (a pseudo-inverse, so flat directions do not fail) and kept only where
+    the gradient vanishes, the Hessian is positive definite and the point lies in the box; a
+    minimum narrower than the grid spacing can be missed, but nothing listed is a guess. Returns
+    no minima for d > 2, where a grid is too coarse to trust.
+    """
+    d = land.dim
+    if d not in SEARCH_GRID:
+        return np.zeros((0, d))
+    axes = [np.linspace(lo, hi, SEARCH_GRID[d]) for lo, hi in land.bounds]
+    points = np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1)
+    with np.errstate(all="ignore"):
+        f = land.value(points)
+        f = np.where(np.isfinite(f), f, np.inf)
+        padded = np.pad(f, 1, constant_values=np.inf)
+        lowest = np.isfinite(f)
+        for shift in itertools.product((0, 1, 2), repeat=d):
+            if shift != (1,) * d:
+                lowest &= f <= padded[tuple(slice(k, k + n) for k, n in zip(shift, f.shape))]
+        x = points[lowest]
+        x = x[np.argsort(f[lowest])[:4 * limit]]
+        for _ in range(30):  # Newton; a point whose derivatives turn non-finite drops out (NaN)
+            H, g = land.hess(x), land.grad(x)
+            good = np.all(np.isfinite(H), axis=(-2, -1)) & np.all(np.isfinite(g), axis=-1) & np.all(np.isfinite(x), axis=-1)
+            x = np.where(good[:, None], x, np.nan)
+            if not good.any():
+                break
+            x[good] -= (np.linalg.pinv(H[good]) @ g[good][..., None])[..., 0]
+        g, H = land.grad(x), land.hess(x)
+        ok = (np.all(np.isfinite(x), axis=-1) & np.all(np.isfinite(g), axis=-1)
+              & np.all(np.isfinite(H), axis=(-2, -1)))
+        scale = 1 + np.abs(land.value(np.where(ok[:, None], x, 0.0)))
+    box = land.bounds
+    inside = np.all((x >= box[:, 0] - 1e-9) & (x <= box[:, 1] + 1e-9), axis=-1)
+    ok &= inside
+    ok[ok] &= np.linalg.norm(g[ok], axis=-1) <= 1e-8 * scale[ok]
+    ok[ok] &= np.all(np.linalg.eigvalsh(H[ok]) > 0, axis=-1)
+    found, tol = [], 1e-6 * float(np.linalg.norm(box[:, 1] - box[:, 0]))
+    for point in x[ok][np.argsort(land.value(x[ok]))] if ok.any() else []:
+        if all(np.linalg.norm(point - other) > tol for other in found):
+            found.append(point)
+    return np.array(found[:limit]).reshape(-1, d)
 
 
 def _rotation_2d(angle: float) -> np.ndarray:

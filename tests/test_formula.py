@@ -123,7 +123,8 @@ def test_every_function_differentiates_to_finite_differences():
 
 def test_bounds_start_and_minima_and_the_label_that_rebuilds_them():
     f = FormulaLandscape("x**2 + 10*y**2")
-    assert f.label == "x**2 + 10*y**2" and f.bounds.tolist() == [[-5, 5], [-5, 5]] and f.minima.shape == (0, 2)
+    assert f.label == "x**2 + 10*y**2" and f.bounds.tolist() == [[-5, 5], [-5, 5]]
+    assert f.minima.tolist() == [[0.0, 0.0]]  # searched for: the label stays the formula alone
     g = FormulaLandscape("(x-1)**2 + y**2", bounds=((-1, 3), (-2, 2)), start=(2.5, 1.0), minima=((1, 0),))
     assert g.default_start.tolist() == [2.5, 1.0] and g.minima.tolist() == [[1.0, 0.0]]
     assert g.label.startswith("formula(") and "bounds" in g.label
@@ -216,3 +217,29 @@ def test_long_sums_are_not_nesting_and_large_hessians_are_differenced_from_the_e
     X = RNG.uniform(-1, 1, size=(20, 2))
     np.testing.assert_array_equal(differenced.grad(X), exact.grad(X))
     np.testing.assert_allclose(differenced.hess(X), exact.hess(X), rtol=1e-7, atol=1e-8)
+
+
+@pytest.mark.parametrize("text, minima", [
+    ("(x**2-1)**2 + y**2/2", [[-1, 0], [1, 0]]),
+    ("x**4/4 - x**2/2", [[-1], [1]]),
+    ("x - log(x)", [[1]]),          # NaN for x <= 0 in the box: those points drop out
+    ("x + y", []),                  # no minimum
+    ("x**2*y**2", []),              # minima on the axes, all degenerate: none is claimed
+    ("x1**2 + x2**2 + x3**2", []),  # beyond 2-D nothing is searched
+])
+def test_minima_of_low_dimensional_formulas_are_searched_and_verified(text, minima):
+    land = sim.landscape(text)
+    np.testing.assert_allclose(land.minima, np.reshape(minima, (-1, land.dim)), atol=1e-12)
+    for m in land.minima:
+        assert np.linalg.norm(land.grad(m)) < 1e-10 and np.all(np.linalg.eigvalsh(land.hess(m)) > 0)
+
+
+@pytest.mark.parametrize("name", ["himmelblau", "six-hump-camel", "double-well", "beale", "styblinski-tang"])
+def test_the_search_finds_the_built_ins_listed_minima(name):
+    from simulate.landscapes import search_minima
+
+    land = sim.landscape(name)
+    found = search_minima(land)
+    assert len(found) == len(land.minima)
+    for m in land.minima:
+        assert np.min(np.linalg.norm(found - m, axis=-1)) < 1e-10
