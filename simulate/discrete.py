@@ -35,8 +35,9 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
 
     ``noise`` makes the gradients stochastic (a :class:`~simulate.noises.Noise`, or ``0.5`` for
     isotropic Gaussian noise of that standard deviation); ``batch_size`` draws minibatches on a
-    finite-sum landscape. Every member draws its own noise from ``np.random.default_rng(seed)``,
-    so B copies of one start are an ensemble of B paths.
+    finite-sum landscape. The members draw independent noise from one stream,
+    ``np.random.default_rng(seed)``, so B copies of one start are an ensemble of B paths (a
+    member's draws depend on the batch it runs in, not only on the seed).
     """
     opt, landscape, x0 = resolve(opt, landscape, x0)
     check_steps(steps)

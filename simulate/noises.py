@@ -110,7 +110,7 @@ class Noise:
 
     @property
     def description(self) -> str:
-        """Short legend text: ``σ=0.5``, ``batch 8 of 64``."""
+        """Short legend text: ``σ=0.5``, ``batch 8``."""
         parts = []
         if self.batch_size is not None:
             parts.append(f"batch {self.batch_size}" + (" (with replacement)" if self.replacement else ""))
