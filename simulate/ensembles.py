@@ -158,15 +158,16 @@ def gibbs_marginal(landscape: Landscape, T: float, axis: int = 0, *, bounds=None
     return axes[axis], weight / np.trapezoid(weight, axes[axis])
 
 
-def escape_times(traj: Trajectory, capture: float | None = None) -> np.ndarray:
+def escape_times(traj: Trajectory, capture: float | None = None, home=None) -> np.ndarray:
     """For each path, the first sample time at which it is within ``capture`` of a listed minimum
-    other than the one nearest its start; ``inf`` for paths that never arrive (censored).
+    other than its home; ``inf`` for paths that never arrive (censored).
 
-    ``capture`` defaults to a quarter of the distance from the start's minimum to the nearest
-    other one: a path counts as escaped when it has reached the other well, not merely the
-    barrier (there it would still fall back half of the time). "Home" is the listed minimum
-    nearest the start, not its basin: start the paths in a well. Samples from a path's stop on
-    (divergence) do not count.
+    ``home`` is a point whose nearest listed minimum is every path's home, e.g. where the
+    noiseless flow from the start ends (:class:`Ensemble` passes that); by default each path's
+    home is the minimum nearest its start, so start the paths in a well. ``capture`` defaults to a
+    quarter of the distance from home to the nearest other minimum: a path counts as escaped when
+    it has reached the other well, not merely the barrier (there it would still fall back half of
+    the time). Samples from a path's stop on (divergence) do not count.
     """
     minima = traj.landscape.minima
     if len(minima) < 2:
@@ -174,7 +175,8 @@ def escape_times(traj: Trajectory, capture: float | None = None) -> np.ndarray:
     if capture is not None and not (capture > 0 and math.isfinite(capture)):
         raise ValueError(f"capture must be a positive distance, got {capture!r}")
     x = traj.x if traj.x.ndim == 3 else traj.x[:, None]
-    start = np.argmin(np.linalg.norm(x[0][:, None] - minima, axis=-1), axis=-1)  # (n,)
+    anchor = x[0] if home is None else np.broadcast_to(np.asarray(home, dtype=np.float64), x[0].shape)
+    start = np.argmin(np.linalg.norm(anchor[:, None] - minima, axis=-1), axis=-1)  # (n,) each path's home
     gaps = np.linalg.norm(minima[:, None] - minima, axis=-1)
     np.fill_diagonal(gaps, np.inf)
     radius = 0.25 * gaps.min(axis=1)[start] if capture is None else np.full(start.shape, float(capture))
@@ -254,6 +256,14 @@ class EnsembleEntry:
     def temperature(self) -> float | None:
         return temperature(self.optimizer, noise_model(self.iterates.stats.get("noise")))
 
+    @property
+    def home(self) -> np.ndarray:
+        """Where the noiseless flow ended (its last finite point): escapes are counted from the
+        listed minimum nearest it, the well the exact dynamics settles in."""
+        x = self.flow.x.reshape(len(self.flow.x), -1)
+        seen = np.flatnonzero(np.all(np.isfinite(x), axis=-1))
+        return x[seen[-1] if seen.size else 0]
+
 
 @dataclass(frozen=True, eq=False)
 class Ensemble:
@@ -311,7 +321,7 @@ class Ensemble:
                                "stationary_mean": pooled.mean(axis=0) if len(pooled) else None,
                                "stationary_cov": np.cov(pooled.T).reshape(self.landscape.dim, -1) if len(pooled) > 1 else None}
                 if len(self.landscape.minima) >= 2:
-                    times = escape_times(traj)
+                    times = escape_times(traj, home=e.home)
                     entry[kind]["escaped"] = int(np.isfinite(times).sum())
                     entry[kind]["mean_escape_time"] = mean_escape_time(times, watched(traj))
             if len(self.landscape.minima) == 2:
@@ -334,7 +344,7 @@ class Ensemble:
             return None, "no Gibbs temperature for this optimizer and noise"
         if float(opt.weight_decay) != 0:
             return None, "weight decay changes the loss"
-        near = np.argsort(np.linalg.norm(land.minima - self.x0, axis=-1))
+        near = np.argsort(np.linalg.norm(land.minima - e.home, axis=-1))
         home, other = land.minima[near[0]], land.minima[near[1]]
         try:
             saddle = find_saddle(land, home, other)

@@ -126,9 +126,9 @@ def ensemble_figure(ens: Ensemble, *, figsize=None) -> Figure:
             for traj, ls in ((e.iterates, "-"), (e.sde, "--")):
                 if traj is not None:
                     ax_m[1].plot(moments(traj).t, np.nanmean(traj.f, axis=1), color=c, ls=ls)
-        plot_histogram(ens.stationary(e.iterates), ax_hist, color=c, label=f"{name}: iterates{_fates(e.iterates)}")
+        plot_histogram(ens.stationary(e.iterates), ax_hist, color=c, label=f"{name}: iterates{_fates(e.iterates, e.home)}")
         if e.sde is not None:
-            plot_histogram(ens.stationary(e.sde), ax_hist, color=c, filled=False, label=f"{name}: SDE{_fates(e.sde)}")
+            plot_histogram(ens.stationary(e.sde), ax_hist, color=c, filled=False, label=f"{name}: SDE{_fates(e.sde, e.home)}")
     lo, hi = ax_hist.get_xlim()  # every Gibbs curve normalized over the same range: the histograms'
     for i, e in enumerate(ens.entries):
         T = e.temperature
@@ -161,11 +161,13 @@ def ensemble_figure(ens: Ensemble, *, figsize=None) -> Figure:
     return fig
 
 
-def _fates(traj) -> str:
-    """Legend text: how many paths reached another listed minimum, and how many diverged."""
+def _fates(traj, home) -> str:
+    """Legend text: how many paths reached a listed minimum other than the flow's (``home``), and
+    how many diverged."""
     parts = []
     if len(traj.landscape.minima) >= 2:
-        parts.append(f"{int(np.isfinite(escape_times(traj)).sum())} of {traj.x.shape[1]} reached another minimum")
+        n = int(np.isfinite(escape_times(traj, home=home)).sum())
+        parts.append(f"{n} of {traj.x.shape[1]} reached another minimum than the flow's")
     diverged = int(np.sum(traj.diverged_at >= 0))
     if diverged:
         parts.append(f"{diverged} diverged")

@@ -213,6 +213,8 @@ def test_escape_times_of_handmade_paths():
     x[:, 1] = [[-1, 0], [0, 0], [-1, 0], [0.4, 0], [-1, 0]]  # never closer than 0.6
     times = escape_times(dataclasses.replace(run, x=x))
     np.testing.assert_array_equal(times, [0.2, np.inf])
+    # counted from the well of a given point instead (an ensemble passes where its flow ended)
+    np.testing.assert_array_equal(escape_times(dataclasses.replace(run, x=x), home=[0.9, 0.1]), [0.0, 0.0])
     assert mean_escape_time(times, 0.4) == pytest.approx(0.6)
     assert mean_escape_time(times, np.array([0.4, 0.1])) == pytest.approx(0.3)  # a path watched until it stopped
     stopped = dataclasses.replace(run, x=x, diverged_at=np.array([1, -1]))
@@ -264,6 +266,7 @@ def test_ensemble_runs_iterates_sdes_and_flows(small_ensemble):
     first = summary["optimizers"][0]
     np.testing.assert_allclose(first["iterates"]["final_mean"], gd.iterates.x[-1].mean(axis=0))
     assert {"escaped", "mean_escape_time", "stationary_cov"} <= set(first["sde"])
+    np.testing.assert_allclose(gd.home, gd.flow.x[-1])
     land, well = ens.landscape, ens.landscape.minima[0]
     assert first["kramers_time"] == pytest.approx(kramers_time(land, 0.1, well, [0.0, 0.0]))
     # heavy ball's small-lr SDE runs ∇f at speed 1/(1 − μ): the same escape at half the time
