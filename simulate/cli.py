@@ -109,6 +109,7 @@ OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace exis
 LandscapeOption = Annotated[str, typer.Option("--landscape", "-l", help="Landscape name or spec, e.g. rosenbrock or 'quadratic(condition=100, angle=0.5)'.")]
 MethodOption = Annotated[str, typer.Option(help="solve_ivp method for the flows: " + ", ".join(METHODS) + ".")]
 AtolOption = Annotated[float, typer.Option(help="Absolute tolerance of the flow solver.")]
+CaptionOption = Annotated[Optional[str], typer.Option(help="A sentence printed under the figure (the demos say there what to look at).")]
 OutOption = Annotated[Path, typer.Option("--out", help="Figure path; the format comes from the extension (.png, .svg, .pdf).")]
 DpiOption = Annotated[int, typer.Option(min=20, max=1200, help="Resolution of raster figures.")]
 
@@ -156,6 +157,7 @@ def plot_cli(
     paths: Annotated[int, typer.Option(min=1, max=MAX_PATHS, help="With --noise or --batch-size: paths per optimizer, all from the one start.")] = PLOT["paths"],
     scheme: Annotated[str, typer.Option(help="With noise: how the SDE is stepped, " + " or ".join(SCHEMES) + " (weak order 2 for additive noise).")] = PLOT["scheme"],
     substeps: Annotated[int, typer.Option(min=1, max=10_000, help="With noise: SDE steps per optimizer step (1 reproduces the noisy iterates' own scheme).")] = PLOT["substeps"],
+    caption: CaptionOption = None,
     out: OutOption = Path(PLOT["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write the numbers behind the figure: this .npz file and a .json summary beside it.")] = None,
     dpi: DpiOption = PLOT["dpi"],
@@ -185,6 +187,7 @@ def order_cli(
     rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver (keep it far below the errors).")] = ORDER["rtol"],
     atol: AtolOption = ORDER["atol"],
     max_evaluations: Annotated[int, typer.Option(min=100, help="Field evaluations one rung's flow may use before it is reported as failed (a model far outside its regime gives up early).")] = ORDER["max_evaluations"],
+    caption: CaptionOption = None,
     out: OutOption = Path(ORDER["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz, a .json summary and a .csv table (one row per rung) beside it.")] = None,
     dpi: DpiOption = ORDER["dpi"],
@@ -217,6 +220,7 @@ def sweep_cli(
     noise: SweepNoiseOption = None,
     batch_size: BatchSizeOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the gradient noise (each optimizer gets its own stream from it).")] = SWEEP["seed"],
+    caption: CaptionOption = None,
     out: OutOption = Path(SWEEP["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz (every metric over the grid), a .json summary and a .csv table (one row per member and cell) beside it.")] = None,
     dpi: DpiOption = SWEEP["dpi"],
@@ -238,6 +242,7 @@ def rate_map_cli(
     minimum: Annotated[int, typer.Option(min=0, help="Which of the landscape's listed minima to linearize at and start near.")] = RATE_MAP["minimum"],
     offset: Annotated[float, typer.Option(help="The measured runs start at that minimum plus this in every coordinate.")] = RATE_MAP["offset"],
     steps: Annotated[int, typer.Option(min=2, help="Steps per measured cell.")] = RATE_MAP["steps"],
+    caption: CaptionOption = None,
     out: OutOption = Path(RATE_MAP["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz (the maps) and a .csv table beside it.")] = None,
     dpi: DpiOption = RATE_MAP["dpi"],
@@ -255,16 +260,57 @@ def rerun_cli(
     overwrite: OverwriteOption = False,
 ):
     """Run the command a run record describes again, with the same options."""
-    try:
+    def produce():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RerunWarning)
             written = rerun(record, out_dir=out_dir, overwrite=overwrite, argv=_INVOCATION)
         for w in caught:
             typer.echo(f"warning: {w.message}", err=True)
+        return written
+
+    _print_written(produce)
+
+
+def _print_written(produce) -> None:
+    """Call ``produce()``, which writes files and returns their paths; print them, or fail in one line."""
+    try:
+        written = produce()
     except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
     for path in written:
         typer.echo(str(path))
+
+
+@app.command("demo")
+def demo_cli(
+    name: Annotated[Optional[str], typer.Argument(help="The demo to render (see --list).")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the demos, one line each, and exit.")] = False,
+    out: Annotated[Optional[Path], typer.Option("--out", help="Figure path; the format comes from the extension.  [default: NAME.png]")] = None,
+    data: Annotated[Optional[Path], typer.Option("--data", help="Also write the numbers behind the figure (.npz, as the command underneath does).")] = None,
+    dpi: Annotated[Optional[int], typer.Option(min=20, max=1200, help="Resolution of raster figures.  [default: the command's]")] = None,
+    overwrite: OverwriteOption = False,
+):
+    """One-command classroom demos: each renders one fact of optimizer dynamics, with a caption saying what to look at."""
+    from .demos import DEMOS, demo
+
+    if list_ or name is None:
+        for d in DEMOS.values():
+            typer.echo(f"  {d.name:22s} {d.summary}")
+        if name is None and not list_:
+            typer.echo("render one with: simulate demo NAME", err=True)
+        return
+    _print_written(lambda: demo(name, out, dpi=dpi, data=data, overwrite=overwrite, argv=_INVOCATION))
+
+
+@app.command("gallery")
+def gallery_cli(
+    folder: Annotated[Path, typer.Option(help="Where the pictures and README.md go (replaced).")] = Path("gallery"),
+    dpi: Annotated[int, typer.Option(min=20, max=1200, help="Resolution of the pictures.")] = 70,
+):
+    """Render every demo into the gallery folder and write its README.md (picture, caption, command)."""
+    from .demos import gallery
+
+    _print_written(lambda: gallery(folder, dpi=dpi))
 
 
 @app.command("list")

@@ -21,7 +21,7 @@ from .flows import energy_along
 from .plotting import (loss_offset, plot_cloud, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start)
 
-__all__ = ["comparison_figure", "ensemble_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
+__all__ = ["add_caption", "comparison_figure", "ensemble_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
 
 # The figure `simulate plot` draws with no arguments: three methods, each visibly following (or
 # circling) its own flow into one of Himmelblau's four minima.
@@ -85,6 +85,16 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
     ax_path.set_title(f"{land.label}: iterates and the flows they discretize{view}", fontsize=10)
     ax_loss.set_title(f"loss; flows by {experiment.method} (rtol {experiment.rtol:g})", fontsize=10)
+    return fig
+
+
+def add_caption(fig: Figure, text: str | None, width: int = 140) -> Figure:
+    """Print ``text`` under the figure (a demo's "what to look at"), wrapped to ``width`` characters."""
+    if text:
+        import textwrap
+
+        fig.supxlabel("\n".join(textwrap.wrap(" ".join(text.split()), width)), fontsize=9, ha="center",
+                      style="italic", color="0.2")
     return fig
 
 

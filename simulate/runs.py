@@ -27,7 +27,7 @@ import numpy as np
 from ._names import lookup, suggest
 from .config import ConfigError, dumps, line_of, read_record
 from .continuous import METHODS
-from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, plot, sweep_figure
+from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, add_caption, plot, sweep_figure
 from .landscapes import landscape as get_landscape
 from .optimizers import optimizer as get_optimizer
 from .flows import FLOWS, SCALINGS
@@ -227,7 +227,7 @@ PLOT_DEFAULTS = {
     "landscape": DEFAULT_LANDSCAPE, "optimizer": None, "start": None, "random_starts": 0, "seed": 0,
     "steps": DEFAULT_STEPS, "lr": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "time": None,
     "sharpness": False, "energy": False, "noise": None, "batch_size": None, "paths": DEFAULT_PATHS,
-    "scheme": "euler-maruyama", "substeps": 10, "out": "simulate_plot.png", "data": None, "dpi": 150,
+    "scheme": "euler-maruyama", "substeps": 10, "caption": None, "out": "simulate_plot.png", "data": None, "dpi": 150,
 }
 
 
@@ -263,6 +263,7 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
                   scheme=str(options["scheme"]), substeps=int(options["substeps"]))
     out, *data = _plot_outputs(options)
     dpi = int(options["dpi"])
+    add_caption(result.figure, options["caption"])
     writes = [(out, lambda p: save_figure(result.figure, p, dpi=dpi, description=description))]
     if data:
         writes += [(data[0], result.experiment.save), (data[1], lambda p: save_json(p, result.experiment.summary()))]
@@ -273,7 +274,7 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
 ORDER_DEFAULTS = {
     "landscape": DEFAULT_LANDSCAPE, "optimizer": None, "flow": None, "start": None, "horizon": 1.0, "rungs": 6,
     "ratio": 2.0, "lrs": None, "scaling": None, "metric": None, "x": "h", "method": "DOP853", "rtol": 1e-12,
-    "atol": 1e-14, "max_evaluations": ORDER_MAX_EVALUATIONS, "out": "simulate_order.png", "data": None, "dpi": 150,
+    "atol": 1e-14, "max_evaluations": ORDER_MAX_EVALUATIONS, "caption": None, "out": "simulate_order.png", "data": None, "dpi": 150,
 }
 #: With no optimizer and no flow given, ``simulate order`` shows GD against three models: slopes 1, 2, 3.
 ORDER_DEFAULT_OPTIMIZER, ORDER_DEFAULT_FLOWS = "gd(lr=0.01)", ("exact", "modified", "modified2")
@@ -299,6 +300,7 @@ def _order(options: dict, description: str) -> list[tuple[Path, Callable]]:
     fig = order_figure(study, x=str(options["x"]))
     out, *data = _order_outputs(options)
     dpi = int(options["dpi"])
+    add_caption(fig, options["caption"])
     writes = [(out, lambda p: save_figure(fig, p, dpi=dpi, description=description))]
     if data:
         writes += [(data[0], lambda p: save_npz(p, study.arrays())), (data[1], lambda p: save_json(p, study.summary())),
@@ -310,7 +312,7 @@ def _order(options: dict, description: str) -> list[tuple[Path, Callable]]:
 SWEEP_DEFAULTS = {
     "landscape": "rosenbrock", "optimizer": None, "vary": None, "start": None, "steps": 1000, "metric": None,
     "tol": 1e-6, "near": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "record_every": 0,
-    "track": None, "engine": "auto", "noise": None, "batch_size": None, "seed": 0, "out": "simulate_sweep.png",
+    "track": None, "engine": "auto", "noise": None, "batch_size": None, "seed": 0, "caption": None, "out": "simulate_sweep.png",
     "data": None, "dpi": 150,
 }
 #: With no optimizer and no axis, ``simulate sweep`` shows which learning rates converge, crawl or
@@ -337,6 +339,7 @@ def _sweep(options: dict, description: str) -> list[tuple[Path, Callable]]:
     fig = sweep_figure(result, options["metric"])
     out, *data = _sweep_outputs(options)
     dpi = int(options["dpi"])
+    add_caption(fig, options["caption"])
     writes = [(out, lambda p: save_figure(fig, p, dpi=dpi, description=description))]
     if data:
         writes += [(data[0], lambda p: save_npz(p, result.arrays())),
@@ -387,7 +390,7 @@ def _axes_specs(v):
 # -- rate-map ----------------------------------------------------------------------------------------
 RATE_MAP_DEFAULTS = {
     "optimizer": None, "landscape": None, "lr_lambda": "0.02:4.5:90", "vary": "momentum=0.01:0.99:60",
-    "minimum": 0, "offset": 1e-3, "steps": 400, "out": "simulate_rate_map.png", "data": None, "dpi": 150,
+    "minimum": 0, "offset": 1e-3, "steps": 400, "caption": None, "out": "simulate_rate_map.png", "data": None, "dpi": 150,
 }
 RATE_MAP_DEFAULT_OPTIMIZERS = ("momentum", "nesterov")
 RATE_MAP_VARY_WITHOUT_MOMENTUM = "weight_decay=0:2:60"
@@ -405,6 +408,7 @@ def _rate_map(options: dict, description: str) -> list[tuple[Path, Callable]]:
     fig = rate_map_figure(maps)
     out, *data = _rate_map_outputs(options)
     dpi = int(options["dpi"])
+    add_caption(fig, options["caption"])
     writes = [(out, lambda p: save_figure(fig, p, dpi=dpi, description=description))]
     if data:
         writes += [(data[0], lambda p: save_npz(p, rate_map_arrays(maps))),
@@ -453,7 +457,7 @@ COMMANDS: dict[str, Command] = {
                 "lr": _positive, "flow": _one_of(tuple(FLOWS)), "rtol": _positive, "atol": _positive,
                 "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "noise": _noise,
                 "batch_size": _integer(1), "paths": _integer(1, MAX_PATHS), "scheme": _one_of(SCHEMES),
-                "substeps": _integer(1, 10_000), "out": _path_with(FIGURE_FORMATS),
+                "substeps": _integer(1, 10_000), "caption": _text, "out": _path_with(FIGURE_FORMATS),
                 "data": _path_with(("npz",), "the .json summary is"), "dpi": _integer(20, 1200)},
         plan=_plot_outputs, execute=_plot, outputs=("out", "data"), exclusive=(("start", "random_starts"),)),
     "order": Command(
@@ -463,7 +467,7 @@ COMMANDS: dict[str, Command] = {
                 "scaling": _one_of(tuple(SCALINGS)), "metric": _one_of(METRICS), "x": _one_of(tuple(ORDER_AXES)),
                 "method": _one_of(METHODS), "rtol": _positive, "atol": _positive,
                 "max_evaluations": _integer(100, 100_000_000),
-                "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json"),
+                "caption": _text, "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json"),
                 "dpi": _integer(20, 1200)},
         plan=_order_outputs, execute=_order, outputs=("out", "data")),
     "sweep": Command(
@@ -473,13 +477,13 @@ COMMANDS: dict[str, Command] = {
                 "flow": _one_of(tuple(FLOWS)), "method": _one_of(METHODS), "rtol": _positive, "atol": _positive,
                 "record_every": _integer(0), "track": _track, "engine": _one_of(ENGINES), "noise": _noise,
                 "batch_size": _integer(1), "seed": _integer(0),
-                "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json"),
+                "caption": _text, "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json"),
                 "dpi": _integer(20, 1200)},
         plan=_sweep_outputs, execute=_sweep, outputs=("out", "data")),
     "rate-map": Command(
         "rate-map", RATE_MAP_DEFAULTS,
         checks={"optimizer": _optimizers, "landscape": _landscape, "lr_lambda": _range, "vary": _axis,
-                "minimum": _integer(0), "offset": _positive, "steps": _integer(2), "out": _path_with(FIGURE_FORMATS),
+                "minimum": _integer(0), "offset": _positive, "steps": _integer(2), "caption": _text, "out": _path_with(FIGURE_FORMATS),
                 "data": _path_with(("npz",), "the .csv is"), "dpi": _integer(20, 1200)},
         plan=_rate_map_outputs, execute=_rate_map, outputs=("out", "data")),
 }

@@ -229,3 +229,15 @@ def test_overflowing_noise_is_divergence_as_data(in_tmp):
     assert np.all(data["iterates_diverged_at_0"] >= 0) and np.all(data["iterates_count_0"][1:] == 0)
     summary = __import__("json").loads((in_tmp / "o.json").read_text())
     assert summary["optimizers"][0]["temperature"] is None  # lr·σ²/2 overflows: no Gibbs law is claimed
+
+
+def test_a_caption_is_printed_under_any_figure(in_tmp):
+    from simulate.figures import add_caption
+    from matplotlib.figure import Figure
+
+    fig = add_caption(Figure(), "Look at the slope: it is one.")
+    assert fig._supxlabel.get_text() == "Look at the slope: it is one."
+    result = invoke("sweep", "-l", "booth", "-o", "gd", "--vary", "lr=0.01:0.1:3", "--steps", "5",
+                    "--caption", "a caption")
+    assert result.exit_code == 0, result.output
+    assert 'caption = "a caption"' in (in_tmp / "simulate_sweep.run.toml").read_text()

@@ -1,0 +1,145 @@
+"""Classroom demos: each one command, each a fact of optimizer dynamics, each *data*.
+
+A :class:`Demo` is the options of one existing command (``plot``, ``order``, ``sweep``,
+``rate-map``) plus a caption printed under the figure saying what to look at; ``simulate demo
+NAME`` runs that command with those options, so a demo has no code path of its own and its run
+record reruns like any other. :func:`gallery` renders every demo into a folder and writes its
+``README.md``: each picture, its caption and the exact command that makes it again.
+
+The facts the captions state are checked by tests on the demos' own data (tests/test_demos.py).
+"""
+
+from __future__ import annotations
+
+import shlex
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._names import lookup
+from .output import save_text
+from .runs import run
+
+__all__ = ["Demo", "DEMOS", "demo", "demo_options", "gallery", "GALLERY_DPI"]
+
+#: Resolution of the committed gallery: small PNGs.
+GALLERY_DPI = 70
+
+
+@dataclass(frozen=True)
+class Demo:
+    """One demo: ``command`` run with ``options``; ``caption`` goes under the figure."""
+
+    name: str
+    summary: str
+    command: str
+    caption: str
+    options: dict = field(default_factory=dict)
+
+    def command_line(self, out: str | None = None) -> str:
+        """The shell command that renders it."""
+        return shlex.join(["simulate", "demo", self.name, *(["--out", out] if out else [])])
+
+
+_DEMOS = [
+    Demo("optimizers-and-flows", "GD, heavy ball and Adam beside the flows they discretize (the default plot)", "plot",
+         "Markers: each optimizer's iterates; curves of the same colour: the continuous flow it discretizes (its exact "
+         "lift, integrated with LSODA). GD ends within 1e-9 of where its gradient flow ends, after an O(lr) detour; "
+         "heavy ball (β = 0.8) spirals with its flow; Adam follows a sign-like path. Right: the loss of both."),
+    Demo("gd-is-euler", "GD's error against three continuous models: slopes 1, 2, 3", "order",
+         "GD with lr = 0.01 … 0.01/32 on Himmelblau's function up to t = 1, measured against the gradient flow "
+         "(slope 1: GD is Euler), the modified flow ẋ = −∇(f + lr/4·|∇f|²) (slope 2) and the second-order modified "
+         "flow (slope 3). The gap between GD and its gradient flow is explained, to O(lr²), by a different loss."),
+    Demo("stability-atlas", "convergence rate of heavy ball and Nesterov over (lr·λ, β), with the thresholds", "rate-map",
+         "Per-step convergence rate of heavy ball and Nesterov over (lr·λ, momentum β) at Himmelblau's minimum: left "
+         "from the update's own matrix (the slower Hessian mode wins), right measured by runs from next to the "
+         "minimum. Dashed: the stability boundaries lr·λ = 2(1 + β) (heavy ball) and (2 + 2β)/(1 + 2β) (Nesterov), "
+         "beyond which no measured run converges to the minimum any more: each diverges or leaves for another one.",
+         {"landscape": "himmelblau"}),
+    Demo("lr-sweep", "which learning rates converge, crawl or diverge on Rosenbrock's valley", "sweep",
+         "GD, heavy ball and Nesterov (β = 0.9) over 61 learning rates on Rosenbrock's valley, 1000 steps each, in one "
+         "vectorized run; dashed: each method's stability threshold at the minimum (λmax ≈ 1002). GD diverges from "
+         "the first lr above 2/λmax; heavy ball and Nesterov diverge below their own thresholds: on the way their "
+         "paths cross ground sharper than the minimum.",
+         {"landscape": "rosenbrock"}),
+    Demo("basins", "which minimum each start reaches on Himmelblau, for GD, heavy ball and Adam", "sweep",
+         "Each pixel is a start, coloured by the minimum of Himmelblau's function it reaches in 500 steps. GD's "
+         "basins are those of its gradient flow; heavy ball's are shredded far from the minima, where momentum "
+         "carries the iterates over ridges; Adam's follow its sign-like flow.",
+         {"landscape": "himmelblau", "optimizer": ["gd(lr=0.01)", "momentum(lr=0.01)", "adam(lr=0.1)"],
+          "vary": ["x=-5:5:80", "y=-5:5:80"], "steps": 500}),
+    Demo("edge-of-stability", "GD on ½(ab − 1)²: a catapult to a flatter minimum; RK4 stays with the flow",
+         "plot",
+         "½(ab − 1)² from (0.3, 4) at lr = 0.15. The gradient flow ends at a minimum of sharpness 16.0 > 2/lr = 13.3, "
+         "where GD cannot stay: its loss spikes (catapult) and it settles on a flatter minimum, sharpness 9.8 < 2/lr. "
+         "Heun, with the same threshold, ends at 10.9; RK4, stable up to 2.785/lr = 18.6, stays with the flow at "
+         "16.0: the more accurate integrator loses the implicit regularization.",
+         {"landscape": "scalar-net", "optimizer": ["gd(lr=0.15)", "heun(lr=0.15)", "rk4(lr=0.15)"], "sharpness": True,
+          "energy": True, "steps": 100}),
+    Demo("adam-sign-descent", "Adam runs along the diagonal like the sign flow; GD first kills the stiff coordinate",
+         "plot",
+         "f = ½(x² + 100y²) from (1, 1). Adam moves along the diagonal, x = y, as the sign flow ẋ = −sign(∇f) does "
+         "whatever the curvatures; GD first collapses the stiff coordinate y and then crawls along x at the slow rate "
+         "(curvature 1).",
+         {"landscape": "quadratic(eigenvalues=(1, 100))", "optimizer": ["adam(lr=0.01)", "gd(lr=0.005)"],
+          "start": ["1,1"], "steps": 150, "time": "t"}),
+    Demo("which-minimum", "a large lr and momentum change which minimum is reached", "plot",
+         "f = 0.015x² + 0.45cos(1.1x) from x = 11: the gradient flow and GD (lr 0.9) stop in the nearest pit "
+         "(x ≈ 8.1, f ≈ 0.59); heavy ball with the same lr and momentum 0.85, and its own continuous lift, carry over "
+         "the barrier at x ≈ 6 into the deep valley (x ≈ 2.7, f ≈ −0.33).",
+         {"landscape": "formula('0.015*x**2 + 0.45*cos(1.1*x)', bounds=((-15, 15),), start=(11,))",
+          "optimizer": ["gd(lr=0.9)", "momentum(lr=0.9, momentum=0.85)"], "steps": 150}),
+    Demo("sgd-langevin", "SGD noise as temperature: paths, moments, Gibbs density and escapes on a double well",
+         "plot",
+         "Gaussian gradient noise σ = 2, 100 paths each from the left well. GD runs at temperature T = lr·σ²/2 = 0.1: "
+         "it stays (Eyring–Kramers: escapes take t ~ 2·10⁴); heavy ball (μ = 0.5) runs at T = 0.2 and hops the "
+         "barrier within the run. Dashed: the SDE dX = −∇f dt + √lr·σ dW; dotted: the Gibbs law ∝ exp(−f/T).",
+         {"landscape": "double-well", "optimizer": ["gd(lr=0.05)", "momentum(lr=0.05, momentum=0.5)"],
+          "start": ["-1,0.5"], "steps": 1000, "noise": 2.0, "paths": 100}),
+]
+DEMOS: dict[str, Demo] = {d.name: d for d in _DEMOS}
+
+
+def demo_options(name: str, out=None, *, dpi: int | None = None, data=None) -> tuple[str, dict]:
+    """``(command, options)`` that render demo ``name`` (unknown names suggest the right one)."""
+    d = lookup("demo", name, DEMOS)
+    options = {**d.options, "caption": d.caption, "out": str(out or f"{d.name}.png")}
+    if dpi is not None:
+        options["dpi"] = dpi
+    if data is not None:
+        options["data"] = str(data)
+    return d.command, options
+
+
+def demo(name: str, out=None, *, dpi: int | None = None, data=None, overwrite: bool = False,
+         argv: list[str] | None = None) -> list:
+    """Render demo ``name`` to ``out`` (default ``NAME.png``); returns the paths written (the
+    figure, optional data, and the run record of the command underneath)."""
+    command, options = demo_options(name, out, dpi=dpi, data=data)
+    return run(command, options, overwrite=overwrite, argv=argv)
+
+
+def gallery(folder="gallery", *, dpi: int = GALLERY_DPI) -> list[Path]:
+    """Render every demo into ``folder`` (replacing earlier renders) and write ``folder/README.md``."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    written = []
+    for d in DEMOS.values():
+        written += demo(d.name, folder / f"{d.name}.png", dpi=dpi, overwrite=True,
+                        argv=["simulate", "demo", d.name, "--out", str(folder / f"{d.name}.png"), "--dpi", str(dpi)])
+    written.append(save_text(folder / "README.md", gallery_readme(folder, dpi)))
+    return written
+
+
+def gallery_readme(folder, dpi: int = GALLERY_DPI) -> str:
+    """The gallery's index: every demo with its picture, caption and command."""
+    folder = Path(folder)
+    lines = ["# Gallery", "",
+             f"Every classroom demo, rendered by `simulate gallery` (run from the repository root). Each picture is "
+             f"made again by the command under its title; `simulate demo --list` lists them, and each `.run.toml` "
+             f"beside a picture is its run record (`simulate rerun {folder}/NAME.run.toml --overwrite`).", ""]
+    for d in DEMOS.values():
+        out = f"{folder}/{d.name}.png"
+        lines += [f"## `{d.name}`: {d.summary}", "", "```bash",
+                  shlex.join(["simulate", "demo", d.name, "--out", out, "--dpi", str(dpi)]), "```", "",
+                  d.caption, "", f"![{d.name}]({d.name}.png)", ""]
+    return "\n".join(lines)

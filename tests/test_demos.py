@@ -1,0 +1,127 @@
+"""The classroom demos: each renders through its command, and the fact its caption states holds in
+its own data (the same options, written with --data and read back)."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from simulate.cli import main
+from simulate.demos import DEMOS, demo, demo_options, gallery_readme
+from simulate.runs import COMMANDS, validate
+
+GALLERY = Path(__file__).resolve().parents[1] / "gallery"
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory):
+    """Every demo rendered once, with its data, in one folder: name -> (written paths)."""
+    folder = tmp_path_factory.mktemp("demos")
+    return {name: demo(name, folder / f"{name}.png", data=folder / f"{name}.npz", dpi=30) for name in DEMOS}
+
+
+def data(rendered, name):
+    return np.load(next(p for p in rendered[name] if str(p).endswith(".npz")))
+
+
+def summary(rendered, name):
+    return json.loads(next(p for p in rendered[name] if str(p).endswith(".json")).read_text())
+
+
+def test_every_demo_is_options_of_a_command_with_a_caption():
+    for d in DEMOS.values():
+        assert d.command in COMMANDS and len(d.caption) > 80 and d.summary
+        validate(d.command, demo_options(d.name)[1])  # the options are that command's, and valid
+
+
+def test_a_demo_writes_its_figure_and_a_record_that_reruns(rendered):
+    for name, written in rendered.items():
+        png = next(p for p in written if str(p).endswith(".png"))
+        assert png.read_bytes()[:4] == b"\x89PNG", name
+        record = next(p for p in written if str(p).endswith(".run.toml"))
+        assert f'caption = "{DEMOS[name].caption[:30]}' in record.read_text(), name
+
+
+def test_optimizers_and_flows_gd_ends_with_its_flow(rendered):
+    a = data(rendered, "optimizers-and-flows")
+    assert a["distance_0"][-1] < 1e-9 and np.max(a["distance_0"]) > 1e-3  # an O(lr) detour, the same end
+
+
+def test_gd_is_euler_slopes_are_one_two_three(rendered):
+    orders = {ladder["flow"]: ladder["observed_order"] for ladder in summary(rendered, "gd-is-euler")["ladders"]}
+    assert orders == pytest.approx({"exact": 1.0, "modified": 2.0, "modified2": 3.0}, abs=0.05)
+
+
+def test_stability_atlas_runs_diverge_where_the_boundary_says(rendered):
+    a = data(rendered, "stability-atlas")
+    x, beta = a["lr_lambda"][:, None], a["momentum"][None, :]
+    for i, bound in enumerate((2 * (1 + beta), (2 + 2 * beta) / (1 + 2 * beta))):
+        analytic, measured, left = a["analytic"][i], a["measured"][i], a["elsewhere"][i]
+        margin = 0.1 * bound  # the grid's resolution around the line
+        inside, outside = x < bound - margin, x > bound + margin
+        assert np.all(analytic[inside] < 1) and np.all(analytic[outside] >= 1)
+        assert np.all(measured[inside] < 1) and not left[inside].any()  # every run inside converges here
+        # outside, none does: each diverges (inf), leaves for another minimum, or stalls (a rate of
+        # 0.999 or more shrinks the distance by at most a third in the 400 steps)
+        assert np.all(~np.isfinite(measured[outside]) | (measured[outside] >= 0.999) | left[outside])
+
+
+def test_lr_sweep_gd_diverges_at_its_threshold_heavy_ball_below_its_own(rendered):
+    a = data(rendered, "lr-sweep")
+    lr, lam = a["axis_0_lr"], float(a["reference_sharpness"])
+    first = {m: lr[a["diverged"][i].astype(bool)].min() for i, m in enumerate(a["members"])}
+    assert lr[lr < first["gd"]].max() <= 2 / lam < first["gd"]  # the first grid lr above 2/λmax
+    assert first["momentum"] < 2 * (1 + 0.9) / lam and first["nesterov"] < (2 + 1.8) / (1 + 1.8) / lam
+
+
+def test_basins_momentum_moves_them(rendered):
+    minimum = data(rendered, "basins")["minimum"]
+    assert set(np.unique(minimum[0])) == {0, 1, 2, 3}  # GD reaches all four minima
+    assert np.mean(minimum[0] != minimum[1]) > 0.1  # heavy ball changes the minimum of many starts
+
+
+def test_edge_of_stability_gd_settles_below_two_over_lr_rk4_stays_sharp(rendered):
+    a = data(rendered, "edge-of-stability")
+    limit = 2 / 0.15
+    sharp = [float(a[f"sharpness_{i}"][-1]) for i in range(3)]  # gd, heun, rk4
+    assert sharp[0] < limit and sharp[1] < limit and sharp[2] == pytest.approx(16.0, abs=0.1)
+    assert float(a["flow_dense_f_0"][-1]) < 1e-8  # the flow reached a minimum, of sharpness 16 > 2/lr
+
+
+def test_adam_runs_on_the_diagonal_while_gd_kills_the_stiff_coordinate(rendered):
+    a = data(rendered, "adam-sign-descent")
+    adam, gd = a["iterates_x_0"], a["iterates_x_1"]
+    assert np.max(np.abs(adam[:, 0] - adam[:, 1])) < 1e-6 and adam[-1, 0] < 0.2
+    assert abs(gd[20, 1]) < 1e-5 < gd[20, 0] and gd[-1, 0] > 0.4
+
+
+def test_which_minimum_momentum_reaches_the_deep_valley(rendered):
+    a = data(rendered, "which-minimum")
+    assert a["iterates_x_0"][-1, 0] == pytest.approx(8.1014, abs=1e-3)  # GD: the nearest pit
+    assert a["flow_x_0"][-1, 0] == pytest.approx(8.1014, abs=1e-3)      # so does the gradient flow
+    assert a["iterates_x_1"][-1, 0] == pytest.approx(2.7062, abs=1e-2)  # heavy ball: the deep valley
+
+
+def test_sgd_langevin_temperatures_and_escapes(rendered):
+    gd, hb = summary(rendered, "sgd-langevin")["optimizers"]
+    assert gd["temperature"] == pytest.approx(0.1) and hb["temperature"] == pytest.approx(0.2)
+    assert gd["iterates"]["escaped"] == 0 and gd["kramers_time"] > 1e4
+    assert hb["iterates"]["escaped"] > 10 and hb["sde"]["escaped"] > 10
+
+
+def test_demo_cli_lists_and_suggests(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "--list"]) == 0
+    out = capsys.readouterr().out
+    assert all(name in out for name in DEMOS)
+    assert main(["demo", "edge-of-stabilty"]) != 0
+    assert "Did you mean 'edge-of-stability'" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_committed_gallery_is_what_simulate_gallery_writes():
+    assert (GALLERY / "README.md").read_text() == gallery_readme("gallery")
+    for name in DEMOS:
+        assert (GALLERY / f"{name}.png").stat().st_size < 400_000, name
+        assert (GALLERY / f"{name}.run.toml").exists(), name
