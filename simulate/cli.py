@@ -160,6 +160,7 @@ def plot_cli(
     caption: CaptionOption = None,
     out: OutOption = Path(PLOT["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write the numbers behind the figure: this .npz file and a .json summary beside it.")] = None,
+    animate: Annotated[Optional[Path], typer.Option("--animate", help="Also write an animation: iterates and flows advancing together (.gif; .mp4 where ffmpeg is installed), at most 120 frames.")] = None,
     dpi: DpiOption = PLOT["dpi"],
     dump_config: DumpOption = False,
     overwrite: OverwriteOption = False,
@@ -288,6 +289,7 @@ def demo_cli(
     out: Annotated[Optional[Path], typer.Option("--out", help="Figure path; the format comes from the extension.  [default: NAME.png]")] = None,
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write the numbers behind the figure (.npz, as the command underneath does).")] = None,
     dpi: Annotated[Optional[int], typer.Option(min=20, max=1200, help="Resolution of raster figures.  [default: the command's]")] = None,
+    animate: Annotated[Optional[Path], typer.Option("--animate", help="Also write an animation (.gif; .mp4 with ffmpeg) of a plot demo.")] = None,
     overwrite: OverwriteOption = False,
 ):
     """One-command classroom demos: each renders one fact of optimizer dynamics, with a caption saying what to look at."""
@@ -299,7 +301,7 @@ def demo_cli(
         if name is None and not list_:
             typer.echo("render one with: simulate demo NAME", err=True)
         return
-    _print_written(lambda: demo(name, out, dpi=dpi, data=data, overwrite=overwrite, argv=_INVOCATION))
+    _print_written(lambda: demo(name, out, dpi=dpi, data=data, animate=animate, overwrite=overwrite, argv=_INVOCATION))
 
 
 @app.command("gallery")

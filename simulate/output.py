@@ -49,12 +49,13 @@ def _umask() -> int:
     return mask
 
 
-def _atomic(path: Path, write) -> Path:
+def _atomic(path: Path, write, suffix: str = ".tmp") -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
 
     A failure halfway leaves any existing file at ``path`` untouched and no partial file behind.
+    ``suffix``: the temporary's extension, for writers that choose the format from it.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent if str(path.parent) else ".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent if str(path.parent) else ".")
     os.close(fd)
     try:
         write(tmp)

@@ -35,6 +35,7 @@ from .order import METRICS, ORDER_MAX_EVALUATIONS, order_figure, order_study
 from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_npz, save_text
 from .plotting import ORDER_AXES
 from .ratemap import rate_map, rate_map_arrays, rate_map_csv, rate_map_figure
+from .animation import ANIMATION_FORMATS, animate
 from .engine import ENGINES
 from .ensembles import DEFAULT_PATHS, MAX_PATHS
 from .noises import noise as noise_model
@@ -227,7 +228,8 @@ PLOT_DEFAULTS = {
     "landscape": DEFAULT_LANDSCAPE, "optimizer": None, "start": None, "random_starts": 0, "seed": 0,
     "steps": DEFAULT_STEPS, "lr": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "time": None,
     "sharpness": False, "energy": False, "noise": None, "batch_size": None, "paths": DEFAULT_PATHS,
-    "scheme": "euler-maruyama", "substeps": 10, "caption": None, "out": "simulate_plot.png", "data": None, "dpi": 150,
+    "scheme": "euler-maruyama", "substeps": 10, "caption": None, "out": "simulate_plot.png", "data": None,
+    "animate": None, "dpi": 150,
 }
 
 
@@ -244,7 +246,10 @@ def _outputs(*beside: str) -> Callable[[dict], list[Path]]:
     return plan
 
 
-_plot_outputs = _outputs(".json")
+def _plot_outputs(options: dict) -> list[Path]:
+    """The figure, the data (.npz, .json) and the animation."""
+    paths = _outputs(".json")(options)
+    return paths + ([Path(str(options["animate"]))] if options.get("animate") else [])
 
 
 def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
@@ -261,12 +266,14 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
                   sharpness=bool(options["sharpness"]), energy=bool(options["energy"]), noise=options["noise"],
                   batch_size=options["batch_size"], paths=int(options["paths"]), seed=int(options["seed"]),
                   scheme=str(options["scheme"]), substeps=int(options["substeps"]))
-    out, *data = _plot_outputs(options)
+    out, *data = _outputs(".json")(options)
     dpi = int(options["dpi"])
     add_caption(result.figure, options["caption"])
     writes = [(out, lambda p: save_figure(result.figure, p, dpi=dpi, description=description))]
     if data:
         writes += [(data[0], result.experiment.save), (data[1], lambda p: save_json(p, result.experiment.summary()))]
+    if options["animate"]:
+        writes.append((Path(str(options["animate"])), lambda p: animate(result.experiment, p)))
     return writes
 
 
@@ -458,8 +465,10 @@ COMMANDS: dict[str, Command] = {
                 "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "noise": _noise,
                 "batch_size": _integer(1), "paths": _integer(1, MAX_PATHS), "scheme": _one_of(SCHEMES),
                 "substeps": _integer(1, 10_000), "caption": _text, "out": _path_with(FIGURE_FORMATS),
-                "data": _path_with(("npz",), "the .json summary is"), "dpi": _integer(20, 1200)},
-        plan=_plot_outputs, execute=_plot, outputs=("out", "data"), exclusive=(("start", "random_starts"),)),
+                "data": _path_with(("npz",), "the .json summary is"), "animate": _path_with(ANIMATION_FORMATS),
+                "dpi": _integer(20, 1200)},
+        plan=_plot_outputs, execute=_plot, outputs=("out", "data", "animate"),
+        exclusive=(("start", "random_starts"),)),
     "order": Command(
         "order", ORDER_DEFAULTS,
         checks={"landscape": _landscape, "optimizer": _optimizers, "flow": _flows, "start": _starts,

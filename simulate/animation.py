@@ -1,0 +1,213 @@
+"""Animations: iterates and flows advancing together over the contours (``--animate out.gif``).
+
+:func:`animation_frames` decides what each frame shows (the step of the iterates, and the time the
+flows have reached), capped at :data:`MAX_FRAMES` with long runs subsampled; :func:`draw_frame`
+draws one frame on prepared axes and returns the artists it changed, so a test can check the drawn
+data of any frame without rendering a file; :func:`animate` writes the GIF (matplotlib's Pillow
+writer) or MP4 (only where an ffmpeg binary is on the PATH), atomically, with a progress bar on a
+terminal. An ensemble (stochastic gradients) animates as a cloud of paths moving together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+
+from .output import _atomic, check_output_path
+from .plotting import plot_landscape, plot_minima, plot_start
+from .progress import progress_bar
+
+__all__ = ["animate", "animation_frames", "render_frames", "AnimationScene", "ANIMATION_FORMATS", "MAX_FRAMES", "TRAIL"]
+
+ANIMATION_FORMATS = ("gif", "mp4")
+#: At most this many frames: a long run is subsampled so that files stay small.
+MAX_FRAMES = 120
+#: Iterates drawn behind the current one, fading out.
+TRAIL = 25
+COLORS = [f"C{i}" for i in (1, 3, 0, 2, 4, 5, 6, 7, 8, 9)]
+
+
+def animation_frames(steps: int, frames: int = MAX_FRAMES) -> np.ndarray:
+    """The steps shown, one per frame: all of 0..steps, or ``frames`` of them evenly spaced (first and
+    last included) when there are more."""
+    if steps + 1 <= frames:
+        return np.arange(steps + 1)
+    return np.unique(np.round(np.linspace(0, steps, frames)).astype(int))
+
+
+def _xy(x: np.ndarray, landscape) -> tuple[np.ndarray, np.ndarray]:
+    """What is drawn of points ``(..., d)``: (x₁, x₂); in 1-D, (x, f(x)) on the graph of f."""
+    if x.shape[-1] == 1:
+        with np.errstate(all="ignore"):
+            return x[..., 0], landscape.value(x)
+    return x[..., 0], x[..., 1]
+
+
+@dataclass
+class AnimationScene:
+    """The figure of an animation and what each frame updates (built by :meth:`for_result`)."""
+
+    figure: Figure
+    steps: np.ndarray            # the step shown in each frame
+    update: callable             # update(frame index) -> the artists it changed
+
+    @classmethod
+    def for_result(cls, result, frames: int = MAX_FRAMES, trail: int = TRAIL) -> AnimationScene:
+        """The scene of an :class:`~simulate.experiment.Experiment` (iterates beside their flows)
+        or an :class:`~simulate.ensembles.Ensemble` (clouds of noisy paths)."""
+        land = result.landscape
+        fig = Figure(figsize=(7, 6), layout="constrained")
+        ax = fig.add_subplot()
+        if land.dim <= 2:
+            plot_landscape(land, ax)
+        else:
+            ax.set(xlabel="x₁", ylabel="x₂", xlim=land.bounds[0], ylim=land.bounds[1])
+        if land.dim >= 2:
+            plot_minima(land, ax)
+        plot_start(land, result.x0, ax)
+        steps = animation_frames(result.steps, frames)
+        counter = ax.text(0.02, 0.97, "", transform=ax.transAxes, va="top", fontsize=10,
+                          bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"))
+        noisy = hasattr(result, "paths")
+        updates = [(_cloud if noisy else _runner)(ax, e, COLORS[i % len(COLORS)], land, trail)
+                   for i, e in enumerate(result.entries)]
+        ax.legend(fontsize=8, loc="lower right", framealpha=0.85)
+        clocks = {float(np.max(e.iterates.time_per_step)) for e in result.entries}
+        shared = len(clocks) == 1 and all(np.ndim(e.iterates.time_per_step) == 0 for e in result.entries)
+        h = clocks.pop() if shared else None  # one clock for every optimizer: t can be shown
+
+        def update(i: int):
+            k = int(steps[i])
+            counter.set_text(f"step {k}, t = {k * h:.4g}" if h is not None else f"step {k}")
+            changed = [counter]
+            for u in updates:
+                changed += u(k)
+            return changed
+
+        title = "paths of noisy gradients" if noisy else "iterates (dots, fading trail) and their flows (lines)"
+        ax.set_title(f"{land.label}: {title}", fontsize=9)
+        return cls(fig, steps, update)
+
+
+def _runner(ax, entry, color, land, trail):
+    """One optimizer of an experiment: a fading trail of iterates, the current iterate, and the flow
+    up to the same time, for every start."""
+    xs, ys = _xy(entry.iterates.x, land)  # (T, *batch)
+    xs, ys = xs.reshape(len(xs), -1), ys.reshape(len(ys), -1)
+    fx, fy = _xy(entry.flow.x, land)
+    fx, fy = fx.reshape(len(fx), -1), fy.reshape(len(fy), -1)
+    every = entry.flow_every
+    trails = [ax.add_collection(LineCollection([], colors=color, linewidths=2.5, zorder=4)) for _ in range(xs.shape[1])]
+    flows = [ax.plot([], [], color=color, lw=1.5, alpha=0.7)[0] for _ in range(xs.shape[1])]
+    heads = ax.plot([], [], "o", color=color, markeredgecolor="black", markersize=7,
+                    label=entry.optimizer.label)[0]
+    rgba = np.array([list(_to_rgba(color))] * trail)
+    rgba[:, 3] = np.linspace(0.05, 1.0, trail)  # older segments fade out
+
+    def update(k):
+        for j, (tr, fl) in enumerate(zip(trails, flows)):
+            lo = max(0, k - trail)
+            pts = np.column_stack([xs[lo:k + 1, j], ys[lo:k + 1, j]])
+            segments = np.stack([pts[:-1], pts[1:]], axis=1) if len(pts) > 1 else np.zeros((0, 2, 2))
+            tr.set_segments(segments)
+            tr.set_color(rgba[trail - len(segments):])
+            fl.set_data(fx[:k * every + 1, j], fy[:k * every + 1, j])
+        heads.set_data(xs[k], ys[k])
+        return [*trails, *flows, heads]
+
+    return update
+
+
+def _cloud(ax, entry, color, land, trail):
+    """One optimizer of an ensemble: every path's current point, and its mean's track."""
+    xs, ys = _xy(entry.iterates.x, land)  # (T, n)
+    dots = ax.plot([], [], ".", color=color, alpha=0.5, markersize=4, label=entry.optimizer.label)[0]
+    with np.errstate(all="ignore"):
+        mx, my = np.nanmean(xs, axis=1), np.nanmean(ys, axis=1)
+    mean = ax.plot([], [], color=color, lw=2.0, markeredgecolor="black")[0]
+
+    def update(k):
+        dots.set_data(xs[k], ys[k])
+        mean.set_data(mx[:k + 1], my[:k + 1])
+        return [dots, mean]
+
+    return update
+
+
+def _to_rgba(color):
+    from matplotlib.colors import to_rgba
+
+    return to_rgba(color)
+
+
+def render_frames(scene: AnimationScene, dpi: int = 80):
+    """Yield every frame as an RGB ``PIL.Image``. The still parts (contours, axes, legend) are drawn
+    once; each frame restores them and draws only the artists that move (blitting)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from PIL import Image
+
+    fig = scene.figure
+    fig.set_dpi(dpi)
+    canvas = FigureCanvasAgg(fig)
+    moving = scene.update(0)
+    for artist in moving:
+        artist.set_animated(True)
+    canvas.draw()  # the still picture, and the layout, once
+    fig.set_layout_engine("none")
+    background = canvas.copy_from_bbox(fig.bbox)
+    for i in range(len(scene.steps)):
+        canvas.restore_region(background)
+        for artist in scene.update(i):
+            artist.axes.draw_artist(artist)
+        width, height = canvas.get_width_height()
+        yield Image.frombuffer("RGBA", (width, height), canvas.buffer_rgba(), "raw", "RGBA", 0, 1).convert("RGB")
+
+
+def _palette(images):
+    """One 256-colour palette for every frame (no flicker), from the first, middle and last frames
+    side by side, so that it holds the colours of the paths as well as the contours."""
+    from PIL import Image
+
+    picks = [images[0], images[len(images) // 2], images[-1]]
+    width, height = picks[0].size
+    sheet = Image.new("RGB", (width * len(picks), height))
+    for i, im in enumerate(picks):
+        sheet.paste(im, (i * width, 0))
+    return sheet.quantize(colors=256)
+
+
+def animate(result, path, *, frames: int = MAX_FRAMES, fps: int = 15, dpi: int = 80, trail: int = TRAIL,
+            progress: bool | None = None) -> Path:
+    """Write the animation of ``result`` (a plot's Experiment or Ensemble) to ``path`` (.gif, or .mp4
+    with ffmpeg), atomically; returns the path. GIF frames share the first frame's palette."""
+    import shutil
+    import subprocess
+
+    path = check_output_path(path, ANIMATION_FORMATS)
+    fmt = path.suffix.lower().lstrip(".")
+    ffmpeg = shutil.which("ffmpeg")
+    if fmt == "mp4" and ffmpeg is None:
+        raise ValueError("an .mp4 animation needs an ffmpeg binary on the PATH (none was found): write a .gif instead")
+    scene = AnimationScene.for_result(result, frames, trail)
+
+    def write(tmp):
+        with progress_bar(len(scene.steps), "animation", enabled=progress) as bar:
+            images = []
+            for image in render_frames(scene, dpi):
+                images.append(image)
+                bar.advance(1)
+        if fmt == "gif":
+            palette = _palette(images)
+            frames_ = [im.quantize(palette=palette) for im in images]
+            frames_[0].save(tmp, save_all=True, append_images=frames_[1:], duration=round(1000 / fps), loop=0)
+            return
+        width, height = images[0].size
+        command = [ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
+                   "-r", str(fps), "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p", tmp]
+        subprocess.run(command, input=b"".join(im.tobytes() for im in images), check=True)
+
+    return _atomic(path, write, suffix=path.suffix)

@@ -1,0 +1,84 @@
+"""Animations: which steps the frames show, what each frame draws (checked on the artists, no
+file needed), and the GIF written by plot and demo (frame count, atomic write, clear errors)."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import simulate as sim
+from simulate.animation import MAX_FRAMES, TRAIL, AnimationScene, animate, animation_frames
+from simulate.cli import main
+
+
+def test_frames_cover_short_runs_whole_and_subsample_long_ones():
+    np.testing.assert_array_equal(animation_frames(10), np.arange(11))
+    long = animation_frames(10_000)
+    assert len(long) == MAX_FRAMES and long[0] == 0 and long[-1] == 10_000 and np.all(np.diff(long) > 0)
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    return sim.plot("himmelblau", ["gd(lr=0.01)", "momentum(lr=0.01, momentum=0.8)"],
+                    np.array([[0.0, 0.0], [-1.0, 1.0]]), 60).experiment
+
+
+def test_each_frame_draws_the_runs_up_to_its_step(experiment):
+    scene = AnimationScene.for_result(experiment, frames=20)
+    gd = experiment.entries[0]
+    for i in (0, 7, len(scene.steps) - 1):
+        k = int(scene.steps[i])
+        artists = scene.update(i)
+        trails = [a for a in artists if hasattr(a, "get_segments")][:2]  # gd's, one per start
+        flows = [a for a in artists if hasattr(a, "get_xdata") and a.get_linestyle() == "-"][:2]
+        heads = [a for a in artists if hasattr(a, "get_xdata") and a.get_marker() == "o"][0]
+        np.testing.assert_array_equal(np.column_stack(heads.get_data()), gd.iterates.x[k])  # both starts at step k
+        for j in range(2):
+            segments = trails[j].get_segments()
+            assert len(segments) == min(k, TRAIL)
+            if segments:
+                np.testing.assert_array_equal(segments[-1][1], gd.iterates.x[k, j])
+                alphas = trails[j].get_colors()[:, 3]
+                assert np.all(np.diff(alphas) > 0)  # older segments fainter
+            xs, ys = flows[j].get_data()
+            np.testing.assert_array_equal(xs, gd.flow.x[:k * gd.flow_every + 1, j, 0])  # the flow up to t_k
+        if len(experiment.entries) == 2:
+            assert f"step {k}," in artists[0].get_text() and f"t = {k * 0.01:.4g}" in artists[0].get_text()
+
+
+def test_gif_has_one_frame_per_step_shown_and_is_written_atomically(tmp_path, experiment):
+    path = animate(experiment, tmp_path / "a.gif", frames=15)
+    with Image.open(path) as im:
+        assert im.n_frames == len(animation_frames(60, 15))
+        first = np.asarray(im.convert("RGB"))
+        im.seek(im.n_frames - 1)
+        last = np.asarray(im.convert("RGB"))
+    assert not np.array_equal(first, last)  # something moved
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gif"]  # no temporary left behind
+
+
+def test_ensembles_animate_as_clouds(tmp_path):
+    ens = sim.plot("double-well", ["gd(lr=0.05)"], [-1.0, 0.5], 30, noise=2.0, paths=40).experiment
+    scene = AnimationScene.for_result(ens)
+    dots = [a for a in scene.update(10) if hasattr(a, "get_marker") and a.get_marker() == "."][0]
+    np.testing.assert_array_equal(np.column_stack(dots.get_data()), ens.entries[0].iterates.x[10])
+
+
+def test_mp4_without_ffmpeg_says_so(tmp_path, experiment, monkeypatch):
+    monkeypatch.setattr("shutil.which", lambda name: None)
+    with pytest.raises(ValueError, match="needs an ffmpeg binary"):
+        animate(experiment, tmp_path / "a.mp4")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_and_demo_write_animations(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "-l", "booth", "-o", "gd(lr=0.05)", "--steps", "20", "--animate", "b.gif"]) == 0
+    assert "b.gif" in capsys.readouterr().out.split()
+    with Image.open(tmp_path / "b.gif") as im:
+        assert im.n_frames == 21
+    assert main(["demo", "which-minimum", "--animate", "w.gif"]) == 0
+    assert (tmp_path / "w.gif").stat().st_size > 10_000
+    assert main(["demo", "gd-is-euler", "--animate", "o.gif"]) != 0
+    assert "does not animate" in capsys.readouterr().err
+    assert main(["plot", "--animate", "x.avi"]) != 0
+    assert "must be one of .gif, .mp4" in capsys.readouterr().err
