@@ -152,6 +152,7 @@ def plot_cli(
     time: Annotated[Optional[str], typer.Option(help="Loss panel against time t or steps k = t/h: t or steps.  [default: t when all h agree]")] = None,
     sharpness: Annotated[bool, typer.Option("--sharpness", help="Add a panel: sharpness λmax(∇²f) along the runs with each optimizer's stability threshold (2/lr for GD).")] = False,
     energy: Annotated[bool, typer.Option("--energy", help="Add a panel: the Lyapunov energy of each flow (f, f + |ẋ|²/2, Su–Boyd–Candès', ...).")] = False,
+    three_d: Annotated[bool, typer.Option("--3d", help="Draw the paths on the surface of f (height log₁₀(f − f_min + ε)) instead of over its contours; 2-D landscapes.")] = False,
     noise: NoiseOption = None,
     batch_size: BatchSizeOption = None,
     paths: Annotated[int, typer.Option(min=1, max=MAX_PATHS, help="With --noise or --batch-size: paths per optimizer, all from the one start.")] = PLOT["paths"],
@@ -290,6 +291,7 @@ def demo_cli(
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write the numbers behind the figure (.npz, as the command underneath does).")] = None,
     dpi: Annotated[Optional[int], typer.Option(min=20, max=1200, help="Resolution of raster figures.  [default: the command's]")] = None,
     animate: Annotated[Optional[Path], typer.Option("--animate", help="Also write an animation (.gif; .mp4 with ffmpeg) of a plot demo.")] = None,
+    three_d: Annotated[bool, typer.Option("--3d", help="A plot demo's paths on the surface of f.")] = False,
     overwrite: OverwriteOption = False,
 ):
     """One-command classroom demos: each renders one fact of optimizer dynamics, with a caption saying what to look at."""
@@ -301,7 +303,8 @@ def demo_cli(
         if name is None and not list_:
             typer.echo("render one with: simulate demo NAME", err=True)
         return
-    _print_written(lambda: demo(name, out, dpi=dpi, data=data, animate=animate, overwrite=overwrite, argv=_INVOCATION))
+    _print_written(lambda: demo(name, out, dpi=dpi, data=data, animate=animate, three_d=three_d, overwrite=overwrite,
+                                argv=_INVOCATION))
 
 
 @app.command("gallery")

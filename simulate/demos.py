@@ -99,15 +99,19 @@ _DEMOS = [
 DEMOS: dict[str, Demo] = {d.name: d for d in _DEMOS}
 
 
-def demo_options(name: str, out=None, *, dpi: int | None = None, data=None, animate=None) -> tuple[str, dict]:
+def demo_options(name: str, out=None, *, dpi: int | None = None, data=None, animate=None,
+                 three_d: bool = False) -> tuple[str, dict]:
     """``(command, options)`` that render demo ``name`` (unknown names suggest the right one)."""
     d = lookup("demo", name, DEMOS)
     options = {**d.options, "caption": d.caption, "out": str(out or f"{d.name}.png")}
-    if animate is not None:
-        if d.command != "plot":
+    for wanted, option, what in ((animate is not None, "animate", "animate"), (three_d, "three_d", "have a 3-D view")):
+        if wanted and d.command != "plot":
             plots = ", ".join(k for k, v in DEMOS.items() if v.command == "plot")
-            raise ValueError(f"{d.name} is a {d.command} figure, which does not animate; the demos that do: {plots}")
+            raise ValueError(f"{d.name} is a {d.command} figure, which does not {what}; the demos that do: {plots}")
+    if animate is not None:
         options["animate"] = str(animate)
+    if three_d:
+        options["three_d"] = True
     if dpi is not None:
         options["dpi"] = dpi
     if data is not None:
@@ -115,12 +119,12 @@ def demo_options(name: str, out=None, *, dpi: int | None = None, data=None, anim
     return d.command, options
 
 
-def demo(name: str, out=None, *, dpi: int | None = None, data=None, animate=None, overwrite: bool = False,
-         argv: list[str] | None = None) -> list:
+def demo(name: str, out=None, *, dpi: int | None = None, data=None, animate=None, three_d: bool = False,
+         overwrite: bool = False, argv: list[str] | None = None) -> list:
     """Render demo ``name`` to ``out`` (default ``NAME.png``), with ``animate`` also an animation
     (plot demos); returns the paths written (the figure, optional data and animation, and the run
     record of the command underneath)."""
-    command, options = demo_options(name, out, dpi=dpi, data=data, animate=animate)
+    command, options = demo_options(name, out, dpi=dpi, data=data, animate=animate, three_d=three_d)
     return run(command, options, overwrite=overwrite, argv=argv)
 
 

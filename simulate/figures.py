@@ -15,11 +15,12 @@ from .experiment import Experiment, run_experiment, with_lr
 from .heatmaps import metric_label, metric_norm, plot_basins, plot_sweep
 from .sweep import Sweep, start_coordinates
 from .optimizers import Optimizer, optimizer
+from .landscapes import landscape as get_landscape
 from .noises import noise as noise_model
 from .output import save_figure
 from .flows import energy_along
 from .plotting import (loss_offset, plot_cloud, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
-                       plot_moments, plot_path, plot_sharpness, plot_start)
+                       plot_moments, plot_path, plot_sharpness, plot_start, plot_surface)
 
 __all__ = ["add_caption", "comparison_figure", "ensemble_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
 
@@ -31,20 +32,25 @@ DEFAULT_STEPS = 100
 
 
 def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpness: bool = False,
-                      energy: bool = False, figsize=None) -> Figure:
+                      energy: bool = False, three_d: bool = False, figsize=None) -> Figure:
     """Left: paths over the contours (iterates as markers, flows as curves, same colour per
     optimizer). Right: loss against time for both; with ``sharpness``, λmax(∇²f) along the runs
     with each optimizer's stability threshold; with ``energy``, each flow's Lyapunov energy. ``time``
-    is ``"t"`` or ``"steps"``; by default ``"t"`` when every optimizer has the same time per step."""
+    is ``"t"`` or ``"steps"``; by default ``"t"`` when every optimizer has the same time per step.
+    ``three_d``: the paths on the surface of f (log-lifted, :class:`~simulate.plotting.Height`)
+    instead of over its contours (2-D landscapes)."""
     land = experiment.landscape
     extra = int(sharpness) + int(energy)
     fig = Figure(figsize=figsize or (13, 5.5 + 2.5 * extra), layout="constrained")
     grid = fig.add_gridspec(1 + extra, 2, width_ratios=[1.15, 1])
-    ax_path = fig.add_subplot(grid[:, 0])
+    ax_path = fig.add_subplot(grid[:, 0], projection="3d" if three_d else None)
     ax_loss = fig.add_subplot(grid[0, 1])
     ax_sharp = fig.add_subplot(grid[1, 1], sharex=ax_loss) if sharpness else None
     ax_energy = fig.add_subplot(grid[1 + int(sharpness), 1], sharex=ax_loss) if energy else None
-    if land.dim <= 2:
+    height = None
+    if three_d:
+        _, height = plot_surface(land, ax_path)
+    elif land.dim <= 2:
         plot_landscape(land, ax_path)
     else:  # no contours of a d-dimensional function; its paths projected on (x₁, x₂)
         ax_path.set(xlabel="x₁", ylabel="x₂", xlim=land.bounds[0], ylim=land.bounds[1])
@@ -55,8 +61,8 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     offset = loss_offset(land)
     for i, e in enumerate(experiment.entries):
         c = COLORS[i % len(COLORS)]
-        plot_path(e.flow, ax_path, color=c, label=None)
-        plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label)
+        plot_path(e.flow, ax_path, color=c, label=None, height=height)
+        plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label, height=height)
         plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
         plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e))
         if ax_sharp is not None:
@@ -75,8 +81,8 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         ax_sharp.set_title("sharpness of the iterates; dashed: the stability threshold", fontsize=10)
     if ax_energy is not None:
         ax_energy.set_title("Lyapunov energy of each flow (non-increasing)", fontsize=10)
-    plot_minima(land, ax_path)
-    plot_start(land, experiment.x0, ax_path)
+    plot_minima(land, ax_path, height=height)
+    plot_start(land, experiment.x0, ax_path, height=height)
     _focus_loss_axis(ax_loss, experiment, offset)
     kinds = [Line2D([], [], color="0.3", marker="o", markersize=3, lw=0.6, label="iterates (discrete map)"),
              Line2D([], [], color="0.3", lw=2.0, label=f"continuous flow ({_flow_names(experiment)})")]
@@ -270,7 +276,7 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
          *, lr: float | None = None, flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8,
          atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False,
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
-         scheme: str = "euler-maruyama", substeps: int = 10) -> PlotResult:
+         scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
@@ -280,15 +286,20 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     optimizer runs ``paths`` times from one start, beside its SDE (whose drift is the model ``flow``;
     stepped by ``scheme`` with ``substeps`` per step) and its flow
     (:func:`simulate.ensembles.ensemble`), and the figure is :func:`ensemble_figure`; the result's
-    ``experiment`` is then an :class:`~simulate.ensembles.Ensemble`.
+    ``experiment`` is then an :class:`~simulate.ensembles.Ensemble`. ``three_d``: the paths on the
+    surface of f (2-D landscapes, exact gradients).
     """
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
+    if three_d:  # checked before any work
+        land = get_landscape(landscape)
+        if land.dim != 2:
+            raise ValueError(f"the 3-D view needs a 2-D landscape; {land.name} is {land.dim}-D")
     model = noise_model(noise, batch_size=batch_size)
     if model is not None:
-        if sharpness or energy or time is not None:
-            raise ValueError("the sharpness and energy panels and the time axis belong to the figure of exact "
-                             "gradients; with noise the figure shows the ensemble against t")
+        if sharpness or energy or time is not None or three_d:
+            raise ValueError("the sharpness and energy panels, the time axis and the 3-D view belong to the figure "
+                             "of exact gradients; with noise the figure shows the ensemble against t")
         ens = ensemble(landscape, with_lr(optimizers, lr), x0, steps, noise=model, paths=paths, seed=seed, drift=flow,
                        scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
         return PlotResult(ens, ensemble_figure(ens))
@@ -296,7 +307,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
                                 atol=atol)
     panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
     experiment = replace(experiment, panels=panels)  # what --data exports besides the runs
-    return PlotResult(experiment, comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy))
+    return PlotResult(experiment, comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy,
+                                                    three_d=three_d))
 
 
 def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True, figsize=None) -> Figure:

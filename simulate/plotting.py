@@ -13,7 +13,7 @@ from .landscapes import Landscape
 from .trajectory import Trajectory
 
 __all__ = ["plot_landscape", "plot_path", "plot_minima", "plot_start", "plot_loss", "loss_offset", "plot_order",
-           "plot_sharpness", "plot_energy", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES"]
+           "plot_sharpness", "plot_energy", "plot_surface", "Height", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES"]
 
 
 def _axes(ax):
@@ -44,17 +44,53 @@ def plot_landscape(landscape: Landscape, ax=None, *, bounds=None, resolution: in
         return ax
     if landscape.dim != 2:
         raise ValueError(f"contours need a 2-D landscape; {landscape.name} is {landscape.dim}-D")
-    gx, gy = (np.linspace(lo, hi, resolution) for lo, hi in bounds)
-    X, Y = np.meshgrid(gx, gy)
-    Z = landscape.value(np.stack([X, Y], axis=-1))
-    lifted = Z - Z.min()
-    floor = max(float(np.percentile(lifted[lifted > 0], 0.5)), 1e-12) if np.any(lifted > 0) else 1.0
-    lifted = lifted + floor
+    X, Y, Z = _grid(landscape, bounds, resolution)
+    lifted = Z - Z.min() + _floor(Z)
     lv = np.geomspace(lifted.min(), lifted.max() * (1 + 1e-9), levels)
     ax.contourf(X, Y, lifted, levels=lv, norm=colors.LogNorm(), cmap=cmap, **kwargs)
     ax.contour(X, Y, lifted, levels=lv[::3], colors="white", linewidths=0.3, alpha=0.5)
     ax.set(xlim=bounds[0], ylim=bounds[1], xlabel="x₁", ylabel="x₂", aspect="auto")
     return ax
+
+
+def _grid(landscape: Landscape, bounds, resolution: int):
+    gx, gy = (np.linspace(lo, hi, resolution) for lo, hi in bounds)
+    X, Y = np.meshgrid(gx, gy)
+    return X, Y, landscape.value(np.stack([X, Y], axis=-1))
+
+
+def _floor(Z: np.ndarray) -> float:
+    """The small lift that puts f − min f on a log scale: the 0.5th percentile of its positive values."""
+    lifted = Z - Z.min()
+    return max(float(np.percentile(lifted[lifted > 0], 0.5)), 1e-12) if np.any(lifted > 0) else 1.0
+
+
+class Height:
+    """The height of the 3-D view: log₁₀(f − f_min + ε) over the plot box (the contours' scale), so
+    that deep valleys and high walls both show; the same map lifts the paths onto the surface."""
+
+    def __init__(self, landscape: Landscape, bounds=None, resolution: int = 80):
+        bounds = landscape.bounds if bounds is None else np.asarray(bounds, float)
+        self.X, self.Y, Z = _grid(landscape, bounds, resolution)
+        self.fmin, self.eps = float(Z.min()), _floor(Z)
+        self.Z = self(Z)
+
+    def __call__(self, f):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.log10(np.maximum(np.asarray(f, dtype=np.float64) - self.fmin, 0.0) + self.eps)
+
+
+def plot_surface(landscape: Landscape, ax=None, *, bounds=None, resolution: int = 80, cmap: str = "viridis",
+                 **kwargs) -> tuple:
+    """The surface of a 2-D landscape on a 3-D Axes, at the height :class:`Height`; returns
+    ``(ax, height)`` so that paths can be lifted with :func:`plot_path`'s ``height=``."""
+    ax = _axes(ax)
+    if landscape.dim != 2:
+        raise ValueError(f"the 3-D view needs a 2-D landscape; {landscape.name} is {landscape.dim}-D")
+    height = Height(landscape, bounds, resolution)
+    ax.plot_surface(height.X, height.Y, height.Z, cmap=cmap, alpha=0.55, linewidth=0, antialiased=True, **kwargs)
+    ax.set(xlabel="x₁", ylabel="x₂", zlabel="log₁₀(f − f_min + ε)")
+    return ax, height
 
 
 def _shown(traj: Trajectory, member) -> slice:
@@ -78,11 +114,12 @@ def _mark_divergence(ax, xs, ys, color) -> None:
         ax.plot(xs[-1:], ys[-1:], marker="X", markersize=9, color=color, markeredgecolor="black", lw=0)
 
 
-def plot_path(traj: Trajectory, ax=None, *, color=None, label=None, members=None, **kwargs):
+def plot_path(traj: Trajectory, ax=None, *, color=None, label=None, members=None, height=None, **kwargs):
     """The path of every batch member (or of ``members``, a list of batch indices).
 
     Iterates are drawn as markers joined by thin lines; a flow as a smooth curve. For ``d > 2`` the
-    first two coordinates are shown.
+    first two coordinates are shown. ``height`` (a :class:`Height`, on a 3-D Axes) lifts the path
+    onto the surface of :func:`plot_surface`.
     """
     ax = _axes(ax)
     members = list(np.ndindex(traj.batch_shape)) if members is None else [tuple(np.atleast_1d(m)) for m in members]
@@ -91,6 +128,11 @@ def plot_path(traj: Trajectory, ax=None, *, color=None, label=None, members=None
     style.update(kwargs)
     for i, member in enumerate(members):
         xs, ys = _xy(traj, member)
+        if height is not None:  # on the surface of the 3-D view
+            zs = height(traj.f[(_shown(traj, member), *member)])
+            line, = ax.plot(xs, ys, zs, color=color, label=label if i == 0 else None, **style)
+            color = line.get_color()
+            continue
         line, = ax.plot(xs, ys, color=color, label=label if i == 0 else None, **style)
         color = line.get_color()
         if traj.diverged_at[member] >= 0:
@@ -101,8 +143,9 @@ def plot_path(traj: Trajectory, ax=None, *, color=None, label=None, members=None
 MAX_MINIMA_DRAWN = 16
 
 
-def plot_minima(landscape: Landscape, ax=None, **kwargs):
-    """Known minima as white stars; where there are more than 16 (rastrigin), only the global ones."""
+def plot_minima(landscape: Landscape, ax=None, height=None, **kwargs):
+    """Known minima as white stars; where there are more than 16 (rastrigin), only the global ones.
+    ``height``: on the surface of the 3-D view."""
     ax = _axes(ax)
     if len(landscape.minima):
         pts = landscape.minima
@@ -110,17 +153,21 @@ def plot_minima(landscape: Landscape, ax=None, **kwargs):
             values = landscape.value(pts)
             pts = pts[values <= values.min() + 1e-9 * max(1.0, abs(values.min()))]
         xy = (pts[:, 0], landscape.value(pts)) if landscape.dim == 1 else (pts[:, 0], pts[:, 1])
+        if height is not None:
+            xy = (*xy, height(landscape.value(pts)))
         style = dict(marker="*", s=160, c="white", edgecolors="black", linewidths=0.8, zorder=5, label="known minima")
         style.update(kwargs)
         ax.scatter(*xy, **style)
     return ax
 
 
-def plot_start(landscape: Landscape, x0, ax=None, **kwargs):
-    """Start point(s) as hollow black circles."""
+def plot_start(landscape: Landscape, x0, ax=None, height=None, **kwargs):
+    """Start point(s) as hollow black circles (``height``: on the surface of the 3-D view)."""
     ax = _axes(ax)
     pts = np.atleast_2d(np.asarray(x0, float)).reshape(-1, landscape.dim)
     xy = (pts[:, 0], landscape.value(pts)) if landscape.dim == 1 else (pts[:, 0], pts[:, 1])
+    if height is not None:
+        xy = (*xy, height(landscape.value(pts)))
     style = dict(marker="o", s=70, facecolors="none", edgecolors="black", linewidths=1.5, zorder=6, label="start")
     style.update(kwargs)
     ax.scatter(*xy, **style)

@@ -227,7 +227,7 @@ def validate(command: str, options: dict, *, source=None, text: str | None = Non
 PLOT_DEFAULTS = {
     "landscape": DEFAULT_LANDSCAPE, "optimizer": None, "start": None, "random_starts": 0, "seed": 0,
     "steps": DEFAULT_STEPS, "lr": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "time": None,
-    "sharpness": False, "energy": False, "noise": None, "batch_size": None, "paths": DEFAULT_PATHS,
+    "sharpness": False, "energy": False, "three_d": False, "noise": None, "batch_size": None, "paths": DEFAULT_PATHS,
     "scheme": "euler-maruyama", "substeps": 10, "caption": None, "out": "simulate_plot.png", "data": None,
     "animate": None, "dpi": 150,
 }
@@ -265,7 +265,7 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
                   atol=float(options["atol"]), time=str(options["time"]) if options["time"] else None,
                   sharpness=bool(options["sharpness"]), energy=bool(options["energy"]), noise=options["noise"],
                   batch_size=options["batch_size"], paths=int(options["paths"]), seed=int(options["seed"]),
-                  scheme=str(options["scheme"]), substeps=int(options["substeps"]))
+                  scheme=str(options["scheme"]), substeps=int(options["substeps"]), three_d=bool(options["three_d"]))
     out, *data = _outputs(".json")(options)
     dpi = int(options["dpi"])
     add_caption(result.figure, options["caption"])
@@ -462,7 +462,7 @@ COMMANDS: dict[str, Command] = {
         checks={"landscape": _landscape, "optimizer": _optimizers, "start": _starts,
                 "random_starts": _integer(0, MAX_RANDOM_STARTS), "seed": _integer(0), "steps": _integer(0),
                 "lr": _positive, "flow": _one_of(tuple(FLOWS)), "rtol": _positive, "atol": _positive,
-                "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "noise": _noise,
+                "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "three_d": _flag, "noise": _noise,
                 "batch_size": _integer(1), "paths": _integer(1, MAX_PATHS), "scheme": _one_of(SCHEMES),
                 "substeps": _integer(1, 10_000), "caption": _text, "out": _path_with(FIGURE_FORMATS),
                 "data": _path_with(("npz",), "the .json summary is"), "animate": _path_with(ANIMATION_FORMATS),

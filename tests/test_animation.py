@@ -82,3 +82,30 @@ def test_plot_and_demo_write_animations(tmp_path, monkeypatch, capsys):
     assert "does not animate" in capsys.readouterr().err
     assert main(["plot", "--animate", "x.avi"]) != 0
     assert "must be one of .gif, .mp4" in capsys.readouterr().err
+
+
+# -- the 3-D view ----------------------------------------------------------------------------------
+def test_three_d_view_lifts_the_paths_onto_the_surface():
+    from simulate.plotting import Height
+
+    result = sim.plot("himmelblau", ["gd(lr=0.01)"], [0.0, 0.0], 30, three_d=True)
+    ax = result.figure.axes[0]
+    assert ax.name == "3d"
+    land = result.experiment.landscape
+    height = Height(land)
+    iterates = result.experiment.entries[0].iterates
+    drawn = [np.array(line.get_data_3d()) for line in ax.lines]
+    expected = np.array([iterates.x[:, 0], iterates.x[:, 1], height(iterates.f)])
+    assert any(d.shape == expected.shape and np.allclose(d, expected) for d in drawn)
+    assert height(land.value(land.minima)).min() == pytest.approx(np.log10(height.eps))  # minima at the bottom
+
+
+def test_three_d_view_refusals(tmp_path, monkeypatch, capsys):
+    with pytest.raises(ValueError, match="needs a 2-D landscape"):
+        sim.plot("rosenbrock(dim=3)", ["gd"], steps=2, three_d=True)
+    with pytest.raises(ValueError, match="3-D view belong"):
+        sim.plot("himmelblau", ["gd"], steps=2, three_d=True, noise=1.0)
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "-l", "booth", "--steps", "5", "--3d", "--out", "b.png"]) == 0
+    assert main(["demo", "lr-sweep", "--3d"]) != 0
+    assert "does not have a 3-D view" in capsys.readouterr().err
