@@ -318,6 +318,23 @@ def gallery_cli(
     _print_written(lambda: gallery(folder, dpi=dpi))
 
 
+@app.command("explore")
+def explore_cli(
+    landscape: LandscapeOption = "himmelblau",
+    optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help=_OPTIMIZER_HELP)] = None,
+    start: Annotated[Optional[str], typer.Option("--start", "-s", help="The first start, e.g. --start=-1.5,2 (then click to move it).  [default: the landscape's]")] = None,
+    steps: Annotated[int, typer.Option(min=1, max=100_000, help="Steps of every run.")] = 100,
+    screenshot: Annotated[Optional[Path], typer.Option(help="Save the window to this file once drawn, and close it.")] = None,
+):
+    """An interactive window: sliders for lr and the other hyperparameters, click to set the start, toggle optimizers and flows."""
+    from .explorer import explore
+
+    try:
+        explore(landscape, optimizer or None, parse_starts([start]) if start else None, steps, screenshot=screenshot)
+    except (ValueError, OSError) as exc:
+        _fail(exc)
+
+
 @app.command("list")
 def list_cli():
     """The built-in landscapes and optimizers, one line each."""
