@@ -88,6 +88,34 @@ _DEMOS = [
          "the barrier at x ≈ 6 into the deep valley (x ≈ 2.7, f ≈ −0.33).",
          {"landscape": "formula('0.015*x**2 + 0.45*cos(1.1*x)', bounds=((-15, 15),), start=(11,))",
           "optimizer": ["gd(lr=0.9)", "momentum(lr=0.9, momentum=0.85)"], "steps": 150}),
+    Demo("momentum-two-limits", "heavy ball as rescaled GD (β fixed) or as a damped oscillator (1 − β ∝ √lr)",
+         "order",
+         "One heavy ball, two continuous limits, by how β follows lr down the ladder. With β fixed, the iterates "
+         "approach GD's flow run 1/(1 − β) times faster, ẋ = −∇f/(1 − β) (the 'limit' flow, slope → 1 in lr, once "
+         "lr·λ < (1 − √β)²); with Su's rule β → 1 − (1 − β)·√r when lr is cut by r, they approach the damped "
+         "oscillator ẍ + γẋ + ∇f = 0 on the clock t = k·√lr (slope 1 in h = √lr): the damping is kept.",
+         {"landscape": "quadratic(eigenvalues=(1, 2))", "optimizer": ["momentum(lr=0.002, momentum=0.8)"],
+          "flow": ["oscillator", "limit"]}),
+    Demo("nesterov-ode", "NAG-C against Su–Boyd–Candès' ODE ẍ + (3/t)ẋ + ∇f = 0 and its Bessel solution", "plot",
+         "f = 0.02x₁² + 0.005x₂² from (1, 1): NAG-C with s = 1, 0.25, 0.05 against the ODE ẍ + (3/t)ẋ + ∇f = 0 on the "
+         "clock t = k·√s, whose solution is x₀·2J₁(√λ t)/(√λ t) per eigenvalue. The gap shrinks like √s; f along the "
+         "ODE is not monotone (it touches 0 at the zeros of J₁), while the energy t²(f − f*) + 2|x + tẋ/2|² falls.",
+         {"landscape": "quadratic(eigenvalues=(0.04, 0.01))", "optimizer": ["nag-c(lr=1)", "nag-c(lr=0.25)",
+                                                                       "nag-c(lr=0.05)"],
+          "start": ["1,1"], "steps": 200, "energy": True}),
+    Demo("balancing", "GD balances the layers of ½(ab − 1)²; its flow and RK4 keep a² − b²", "plot",
+         "½(ab − 1)² from (2.8, 3.5) with lr = 0.05. The gradient flow conserves a² − b² = −4.41; GD multiplies it by "
+         "exactly 1 − lr²(ab − 1)² every step and ends more balanced, at −3.49, on a flatter minimum; RK4, the "
+         "accurate integrator, keeps −4.38: an implicit regularization that only the inaccurate method has.",
+         {"landscape": "scalar-net", "optimizer": ["gd(lr=0.05)", "rk4(lr=0.05)"], "start": ["2.8,3.5"], "steps": 300}),
+    Demo("adam-two-limits", "Adam's two continuous limits: the sign flow (betas fixed) and Barakat–Bianchi's ODE",
+         "order",
+         "Adam on ½(x² + 100y²) from (1, 1) to t = 0.5. With the betas fixed as lr shrinks, the iterates approach the "
+         "sign flow ẋ = −g/(|g| + ε) ('limit', local slopes rising to 1 once the averages' memory 1/(1 − β₂) steps "
+         "is short against the horizon); with 1 − β = a·lr held fixed they approach Barakat & Bianchi's ODE, moving "
+         "averages included ('ema', slope 1 from the start).",
+         {"landscape": "quadratic(eigenvalues=(1, 100))", "optimizer": ["adam(lr=0.001, betas=(0.9, 0.99))"],
+          "flow": ["limit", "ema"], "start": ["1,1"], "horizon": 0.5, "rungs": 5}),
     Demo("sgd-langevin", "SGD noise as temperature: paths, moments, Gibbs density and escapes on a double well",
          "plot",
          "Gaussian gradient noise σ = 2, 100 paths each from the left well. GD runs at temperature T = lr·σ²/2 = 0.1: "

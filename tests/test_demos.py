@@ -103,6 +103,44 @@ def test_which_minimum_momentum_reaches_the_deep_valley(rendered):
     assert a["iterates_x_1"][-1, 0] == pytest.approx(2.7062, abs=1e-2)  # heavy ball: the deep valley
 
 
+def ladder_orders(rendered, name) -> dict:
+    return {ladder["flow"]: ladder for ladder in summary(rendered, name)["ladders"]}
+
+
+def test_momentum_two_limits_slopes(rendered):
+    ladders = ladder_orders(rendered, "momentum-two-limits")
+    assert ladders["oscillator"]["scaling"] == "sqrt" and ladders["oscillator"]["observed_order"] == pytest.approx(1, abs=0.05)
+    assert ladders["limit"]["scaling"] == "fixed" and 0.9 < ladders["limit"]["last_pair_order"] < 1.1
+
+
+def test_adam_two_limits_slopes(rendered):
+    ladders = ladder_orders(rendered, "adam-two-limits")
+    assert ladders["ema"]["observed_order"] == pytest.approx(1, abs=0.02)
+    slopes = ladders["limit"]["local_slopes"]
+    assert np.all(np.diff(slopes) > 0) and slopes[-1] > 0.9  # rising to 1 as the memory shortens
+
+
+def test_nesterov_ode_gap_shrinks_like_root_s_energy_falls_f_does_not(rendered):
+    a = data(rendered, "nesterov-ode")
+    gaps = [float(np.nanmax(a[f"distance_{i}"])) for i in range(3)]
+    slope = np.polyfit(np.log([1, 0.25, 0.05]), np.log(gaps), 1)[0]
+    assert slope == pytest.approx(0.5, abs=0.07)
+    for i in range(3):
+        energy, f = a[f"flow_energy_{i}"], a[f"flow_dense_f_{i}"]
+        assert np.all(np.diff(energy) <= 1e-12 * energy[0]) and np.any(np.diff(f) > 0)
+
+
+def test_balancing_gd_shrinks_a2_minus_b2_by_its_exact_factor(rendered):
+    a = data(rendered, "balancing")
+    gd, rk4, flow = a["iterates_x_0"], a["iterates_x_1"], a["flow_x_0"]
+    D = gd[:, 0] ** 2 - gd[:, 1] ** 2
+    r = gd[:, 0] * gd[:, 1] - 1
+    np.testing.assert_allclose(D[1:], D[:-1] * (1 - 0.05**2 * r[:-1] ** 2), rtol=1e-12)
+    D0 = 2.8**2 - 3.5**2
+    assert D[-1] - D0 > 0.8  # GD ends more balanced
+    assert abs(rk4[-1, 0] ** 2 - rk4[-1, 1] ** 2 - D0) < 0.05 and abs(flow[-1, 0] ** 2 - flow[-1, 1] ** 2 - D0) < 1e-6
+
+
 def test_sgd_langevin_temperatures_and_escapes(rendered):
     gd, hb = summary(rendered, "sgd-langevin")["optimizers"]
     assert gd["temperature"] == pytest.approx(0.1) and hb["temperature"] == pytest.approx(0.2)
