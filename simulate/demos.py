@@ -82,6 +82,15 @@ _DEMOS = [
          "(curvature 1).",
          {"landscape": "quadratic(eigenvalues=(1, 100))", "optimizer": ["adam(lr=0.01)", "gd(lr=0.005)"],
           "start": ["1,1"], "steps": 150, "time": "t"}),
+    Demo("adam-eps-and-betas", "Adam's ε and β: sign-like with small ε, GD-like with large ε, calmer with β₂ = β₁",
+         "plot",
+         "½(x² + 100y²) from (1, 1), lr = 0.01. Torch's defaults (β = (0.9, 0.999), ε = 1e-8) run on the diagonal "
+         "and end oscillating around the minimum with an amplitude of about lr; β₂ = 0.9 shortens the second "
+         "moment's memory and the late oscillation is ten times smaller; ε = 1 makes the step g/(√v + ε) ≈ g/ε for "
+         "small gradients: GD-like, the flat coordinate x crawls.",
+         {"landscape": "quadratic(eigenvalues=(1, 100))",
+          "optimizer": ["adam(lr=0.01)", "adam(lr=0.01, betas=(0.9, 0.9))", "adam(lr=0.01, eps=1.0)"],
+          "start": ["1,1"], "steps": 400}),
     Demo("which-minimum", "a large lr and momentum change which minimum is reached", "plot",
          "f = 0.015x² + 0.45cos(1.1x) from x = 11: the gradient flow and GD (lr 0.9) stop in the nearest pit "
          "(x ≈ 8.1, f ≈ 0.59); heavy ball with the same lr and momentum 0.85, and its own continuous lift, carry over "
