@@ -292,6 +292,7 @@ def demo_cli(
     dpi: Annotated[Optional[int], typer.Option(min=20, max=1200, help="Resolution of raster figures.  [default: the command's]")] = None,
     animate: Annotated[Optional[Path], typer.Option("--animate", help="Also write an animation (.gif; .mp4 with ffmpeg) of a plot demo.")] = None,
     three_d: Annotated[bool, typer.Option("--3d", help="A plot demo's paths on the surface of f.")] = False,
+    show: Annotated[bool, typer.Option("--show", help="Also open the figure in a window (needs a display).")] = False,
     overwrite: OverwriteOption = False,
 ):
     """One-command classroom demos: each renders one fact of optimizer dynamics, with a caption saying what to look at."""
@@ -303,8 +304,21 @@ def demo_cli(
         if name is None and not list_:
             typer.echo("render one with: simulate demo NAME", err=True)
         return
-    _print_written(lambda: demo(name, out, dpi=dpi, data=data, animate=animate, three_d=three_d, overwrite=overwrite,
-                                argv=_INVOCATION))
+    written = []
+
+    def produce():
+        written.extend(demo(name, out, dpi=dpi, data=data, animate=animate, three_d=three_d, overwrite=overwrite,
+                            argv=_INVOCATION))
+        return written
+
+    _print_written(produce)
+    if show:
+        from .explorer import show_file
+
+        try:
+            show_file(written[0])
+        except ValueError as exc:
+            _fail(exc)
 
 
 @app.command("gallery")

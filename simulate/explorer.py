@@ -23,7 +23,7 @@ from .optimizers import OPTIMIZERS, optimizer as get_optimizer
 from .plotting import plot_landscape, plot_minima
 from .sweep import sweepable, with_axis
 
-__all__ = ["Explorer", "explore", "SLIDER_RANGES", "SLOTS"]
+__all__ = ["Explorer", "explore", "can_show", "show_file", "SLIDER_RANGES", "SLOTS"]
 
 #: Hyperparameters a slider can set, in the order they are offered: (low, high, log scale).
 SLIDER_RANGES = {
@@ -200,7 +200,7 @@ def explore(landscape="himmelblau", optimizers=None, x0=None, steps: int = 100, 
         matplotlib.use(backend)
     import matplotlib.pyplot as plt
 
-    if not _interactive():
+    if not can_show():
         raise ValueError("the explorer needs a window, and none can be opened here (no display, or a non-interactive "
                          f"matplotlib backend: {matplotlib.get_backend()}); simulate plot draws the same to a file")
     fig = plt.figure(figsize=(12, 7))
@@ -213,7 +213,8 @@ def explore(landscape="himmelblau", optimizers=None, x0=None, steps: int = 100, 
     return explorer
 
 
-def _interactive() -> bool:
+def can_show() -> bool:
+    """Whether a window can be opened: an interactive matplotlib backend and a display."""
     import os
 
     import matplotlib
@@ -226,3 +227,21 @@ def _interactive() -> bool:
             and "macosx" not in backend:
         return False
     return backend_bases is not None
+
+
+def show_file(path) -> None:
+    """Open a written PNG figure in a window (blocks until it is closed)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    if not str(path).lower().endswith(".png"):
+        raise ValueError(f"--show displays PNG figures; {path} was written")
+    if not can_show():
+        raise ValueError(f"no window can be opened here (no display, or the non-interactive backend "
+                         f"{matplotlib.get_backend()}); the figure was written to {path}")
+    image = plt.imread(path)
+    fig = plt.figure(figsize=(image.shape[1] / 100, image.shape[0] / 100))
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.imshow(image)
+    ax.set_axis_off()
+    plt.show()

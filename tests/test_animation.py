@@ -109,3 +109,15 @@ def test_three_d_view_refusals(tmp_path, monkeypatch, capsys):
     assert main(["plot", "-l", "booth", "--steps", "5", "--3d", "--out", "b.png"]) == 0
     assert main(["demo", "lr-sweep", "--3d"]) != 0
     assert "does not have a 3-D view" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, reason="ffmpeg is not installed")
+def test_mp4_with_ffmpeg(tmp_path, experiment):
+    import subprocess
+
+    path = animate(experiment, tmp_path / "a.mp4", frames=12)
+    probe = subprocess.run(["ffmpeg", "-v", "error", "-i", str(path), "-f", "null", "-"], capture_output=True, text=True)
+    assert probe.returncode == 0 and path.stat().st_size > 1000
+    frames = subprocess.run(["ffmpeg", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
+                            capture_output=True, text=True).stderr
+    assert "frame=   12" in frames or "frame=12" in frames.replace(" ", "")
