@@ -97,7 +97,11 @@ def _runner(ax, entry, color, land, trail):
     """One optimizer of an experiment: a fading trail of iterates, the current iterate, and the flow
     up to the same time, for every start."""
     xs, ys = _xy(entry.iterates.x, land)  # (T, *batch)
-    xs, ys = xs.reshape(len(xs), -1), ys.reshape(len(ys), -1)
+    xs, ys = xs.reshape(len(xs), -1).copy(), ys.reshape(len(ys), -1).copy()
+    stop = np.ravel(entry.iterates.diverged_at)  # per start; the escaping sample is far outside the picture
+    for j, k in enumerate(stop):
+        if k >= 0:
+            xs[k:, j] = ys[k:, j] = np.nan
     fx, fy = _xy(entry.flow.x, land)
     fx, fy = fx.reshape(len(fx), -1), fy.reshape(len(fy), -1)
     every = entry.flow_every
@@ -105,6 +109,7 @@ def _runner(ax, entry, color, land, trail):
     flows = [ax.plot([], [], color=color, lw=1.5, alpha=0.7)[0] for _ in range(xs.shape[1])]
     heads = ax.plot([], [], "o", color=color, markeredgecolor="black", markersize=7,
                     label=entry.optimizer.label)[0]
+    crosses = ax.plot([], [], "X", color=color, markeredgecolor="black", markersize=10)[0]  # where runs diverged
     rgba = np.array([list(_to_rgba(color))] * trail)
     rgba[:, 3] = np.linspace(0.05, 1.0, trail)  # older segments fade out
 
@@ -117,7 +122,10 @@ def _runner(ax, entry, color, land, trail):
             tr.set_color(rgba[trail - len(segments):])
             fl.set_data(fx[:k * every + 1, j], fy[:k * every + 1, j])
         heads.set_data(xs[k], ys[k])
-        return [*trails, *flows, heads]
+        gone = (stop >= 0) & (stop <= k)
+        last = np.maximum(stop - 1, 0)
+        crosses.set_data(xs[last[gone], np.flatnonzero(gone)], ys[last[gone], np.flatnonzero(gone)])
+        return [*trails, *flows, heads, crosses]
 
     return update
 

@@ -53,7 +53,8 @@ _DEMOS = [
          "Per-step convergence rate of heavy ball and Nesterov over (lr·λ, momentum β) at Himmelblau's minimum: left "
          "from the update's own matrix (the slower Hessian mode wins), right measured by runs from next to the "
          "minimum. Dashed: the stability boundaries lr·λ = 2(1 + β) (heavy ball) and (2 + 2β)/(1 + 2β) (Nesterov), "
-         "beyond which no measured run converges to the minimum any more: each diverges or leaves for another one.",
+         "beyond which no measured run converges to the minimum any more: each diverges, leaves for another one, or "
+         "keeps orbiting (a rate of 1).",
          {"landscape": "himmelblau"}),
     Demo("lr-sweep", "which learning rates converge, crawl or diverge on Rosenbrock's valley", "sweep",
          "GD, heavy ball and Nesterov (β = 0.9) over 61 learning rates on Rosenbrock's valley, 1000 steps each, in one "
@@ -82,12 +83,13 @@ _DEMOS = [
          "(curvature 1).",
          {"landscape": "quadratic(eigenvalues=(1, 100))", "optimizer": ["adam(lr=0.01)", "gd(lr=0.005)"],
           "start": ["1,1"], "steps": 150, "time": "t"}),
-    Demo("adam-eps-and-betas", "Adam's ε and β: sign-like with small ε, GD-like with large ε, calmer with β₂ = β₁",
+    Demo("adam-eps-and-betas", "Adam's ε and β: sign-like with small ε, GD-like with large ε, chattering with β₂ = 0.9",
          "plot",
          "½(x² + 100y²) from (1, 1), lr = 0.01. Torch's defaults (β = (0.9, 0.999), ε = 1e-8) run on the diagonal "
-         "and end oscillating around the minimum with an amplitude of about lr; β₂ = 0.9 shortens the second "
-         "moment's memory and the late oscillation is ten times smaller; ε = 1 makes the step g/(√v + ε) ≈ g/ε for "
-         "small gradients: GD-like, the flat coordinate x crawls.",
+         "and then settle: the long second-moment memory remembers the large early gradients, so the steps shrink. "
+         "With β₂ = 0.9 the memory is short, √v̂ follows |g| and every step stays about lr long: the iterates chatter "
+         "around the minimum (|x| ≈ 4e-4) and never settle. ε = 1 makes the step g/(√v + ε) ≈ g/ε for small "
+         "gradients: GD-like, the stiff y goes first and the flat x crawls.",
          {"landscape": "quadratic(eigenvalues=(1, 100))",
           "optimizer": ["adam(lr=0.01)", "adam(lr=0.01, betas=(0.9, 0.9))", "adam(lr=0.01, eps=1.0)"],
           "start": ["1,1"], "steps": 400}),
@@ -107,8 +109,9 @@ _DEMOS = [
           "flow": ["oscillator", "limit"]}),
     Demo("nesterov-ode", "NAG-C against Su–Boyd–Candès' ODE ẍ + (3/t)ẋ + ∇f = 0 and its Bessel solution", "plot",
          "f = 0.02x₁² + 0.005x₂² from (1, 1): NAG-C with s = 1, 0.25, 0.05 against the ODE ẍ + (3/t)ẋ + ∇f = 0 on the "
-         "clock t = k·√s, whose solution is x₀·2J₁(√λ t)/(√λ t) per eigenvalue. The gap shrinks like √s; f along the "
-         "ODE is not monotone (it touches 0 at the zeros of J₁), while the energy t²(f − f*) + 2|x + tẋ/2|² falls.",
+         "clock t = k·√s, whose solution is x₀·2J₁(√λ t)/(√λ t) per eigenvalue. The largest gap shrinks like √s "
+         "(0.15, 0.079, 0.036); f along the ODE is not monotone (each mode's share vanishes at the zeros of J₁), "
+         "while the energy t²(f − f*) + 2|x + tẋ/2|² falls.",
          {"landscape": "quadratic(eigenvalues=(0.04, 0.01))", "optimizer": ["nag-c(lr=1)", "nag-c(lr=0.25)",
                                                                        "nag-c(lr=0.05)"],
           "start": ["1,1"], "steps": 200, "energy": True}),
@@ -117,7 +120,8 @@ _DEMOS = [
          "½(x² + 100y²) from (1, 1), lr = s = 1/L = 0.01, β = (1 − √(μs))/(1 + √(μs)) ≈ 0.818 for both. Their "
          "low-resolution ODE, ẍ + 2√μ ẋ + ∇f = 0, is one and the same; Shi et al.'s high-resolution ODEs (drawn) add "
          "O(√s) terms, Nesterov's the gradient correction √s·∇²f·ẋ, which damps the stiff direction: they separate "
-         "heavy ball's overshoot from Nesterov's damped approach, and each tracks its own iterates better.",
+         "heavy ball's overshoot from Nesterov's damped approach, and each tracks its own iterates better. (Nesterov's "
+         "high-resolution ODE starts one step early, at t = −√s, so its curve begins off the start marker.)",
          {"landscape": "quadratic(eigenvalues=(1, 100))",
           "optimizer": ["momentum(lr=0.01, momentum=0.818)", "nesterov(lr=0.01, momentum=0.818)"],
           "start": ["1,1"], "steps": 100, "flow": "highres"}),
@@ -150,10 +154,10 @@ def demo_options(name: str, out=None, *, dpi: int | None = None, data=None, anim
     """``(command, options)`` that render demo ``name`` (unknown names suggest the right one)."""
     d = lookup("demo", name, DEMOS)
     options = {**d.options, "caption": d.caption, "out": str(out or f"{d.name}.png")}
-    for wanted, option, what in ((animate is not None, "animate", "animate"), (three_d, "three_d", "have a 3-D view")):
-        if wanted and d.command != "plot":
-            plots = ", ".join(k for k, v in DEMOS.items() if v.command == "plot")
-            raise ValueError(f"{d.name} is a {d.command} figure, which does not {what}; the demos that do: {plots}")
+    for wanted, able, what in ((animate is not None, _animates, "animate"), (three_d, _has_3d, "have a 3-D view")):
+        if wanted and not able(d):
+            can = ", ".join(k for k, v in DEMOS.items() if able(v))
+            raise ValueError(f"{d.name} does not {what}; the demos that do: {can}")
     if animate is not None:
         options["animate"] = str(animate)
     if three_d:
@@ -163,6 +167,18 @@ def demo_options(name: str, out=None, *, dpi: int | None = None, data=None, anim
     if data is not None:
         options["data"] = str(data)
     return d.command, options
+
+
+def _animates(d: Demo) -> bool:
+    return d.command == "plot"
+
+
+def _has_3d(d: Demo) -> bool:
+    """Plot demos of 2-D landscapes with exact gradients (the 3-D view draws surfaces of those)."""
+    from .landscapes import landscape
+
+    return (d.command == "plot" and "noise" not in d.options
+            and landscape(d.options.get("landscape", "himmelblau")).dim == 2)
 
 
 def demo(name: str, out=None, *, dpi: int | None = None, data=None, animate=None, three_d: bool = False,

@@ -75,6 +75,7 @@ class Explorer:
         self.x0 = np.array(self.landscape.default_start if x0 is None else x0, dtype=np.float64)
         self.steps = int(steps)
         self.shown = [True] * len(self.optimizers)
+        self.flow_times = [None] * len(self.optimizers)  # where each drawn flow was sampled
         self.flows_shown = True
         self.editing = 0
         self.figure = figure or Figure(figsize=(12, 7))
@@ -144,8 +145,10 @@ class Explorer:
         value = 10.0**position if log else position
         try:
             self.optimizers[self.editing] = with_axis(self.optimizers[self.editing], name, np.float64(value))
-        except ValueError as exc:  # e.g. a hyperparameter combination torch refuses: say it, keep the old one
-            self.status.set_text(str(exc))
+        except ValueError as exc:  # e.g. a combination torch refuses: say it, and put the knob back
+            self._configure_sliders()
+            self.status.set_text(f"{self.names[self.editing]}: {exc}")
+            self.figure.canvas.draw_idle()
             return
         self.sliders[j].valtext.set_text(f"{value:.3g}")
         self.iterate_lines[self.editing].set_label(self.optimizers[self.editing].label)
@@ -181,8 +184,9 @@ class Explorer:
             run = iterate(opt, self.landscape, self.x0, self.steps)
             line.set_data(run.x[:, 0], run.x[:, 1])
             notes.append(f"{self.names[i]}: {str(run.message)[:48]}")
-            if self.flows_shown:
-                t = np.linspace(0, float(run.t[-1]), FLOW_SAMPLES)
+            if self.flows_shown:  # up to where the iterates stopped: a diverged run needs no long flow
+                last = int(run.diverged_at) if run.diverged_at >= 0 else self.steps
+                t = self.flow_times[i] = np.linspace(0, float(run.t[last]), FLOW_SAMPLES)
                 path = integrate(opt, self.landscape, self.x0, t)
                 flow.set_data(path.x[:, 0], path.x[:, 1])
         self.legend = self.ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
@@ -200,6 +204,10 @@ def explore(landscape="himmelblau", optimizers=None, x0=None, steps: int = 100, 
         matplotlib.use(backend)
     import matplotlib.pyplot as plt
 
+    if screenshot is not None:
+        from .output import FIGURE_FORMATS, check_output_path
+
+        check_output_path(screenshot, FIGURE_FORMATS)  # before the window opens: a bad path must not hang it
     if not can_show():
         raise ValueError("the explorer needs a window, and none can be opened here (no display, or a non-interactive "
                          f"matplotlib backend: {matplotlib.get_backend()}); simulate plot draws the same to a file")

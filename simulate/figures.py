@@ -100,7 +100,7 @@ def add_caption(fig: Figure, text: str | None, width: int = 140) -> Figure:
         import textwrap
 
         fig.supxlabel("\n".join(textwrap.wrap(" ".join(text.split()), width)), fontsize=9, ha="center",
-                      style="italic", color="0.2")
+                      style="italic", color="0.2", parse_math=False)  # text, not mathtext: any $ is kept
     return fig
 
 

@@ -254,6 +254,8 @@ def _plot_outputs(options: dict) -> list[Path]:
 
 def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
     _noisy(options, PLOT_DEFAULTS, ("paths", "scheme", "substeps"))
+    if options["three_d"] and options["animate"]:
+        raise ValueError("animations are drawn over the contours: give --3d or --animate, not both")
     land = get_landscape(options["landscape"])
     starts = parse_starts(options["start"])
     if options["random_starts"]:

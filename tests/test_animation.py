@@ -108,7 +108,8 @@ def test_three_d_view_refusals(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["plot", "-l", "booth", "--steps", "5", "--3d", "--out", "b.png"]) == 0
     assert main(["demo", "lr-sweep", "--3d"]) != 0
-    assert "does not have a 3-D view" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "lr-sweep does not have a 3-D view" in err and "sgd-langevin" not in err and "which-minimum" not in err
 
 
 @pytest.mark.skipif(__import__("shutil").which("ffmpeg") is None, reason="ffmpeg is not installed")
@@ -121,3 +122,19 @@ def test_mp4_with_ffmpeg(tmp_path, experiment):
     frames = subprocess.run(["ffmpeg", "-i", str(path), "-map", "0:v:0", "-c", "copy", "-f", "null", "-"],
                             capture_output=True, text=True).stderr
     assert "frame=   12" in frames or "frame=12" in frames.replace(" ", "")
+
+
+def test_a_diverged_run_ends_in_a_cross_and_its_trail_stays_in_the_picture():
+    exp = sim.plot("formula('x**4/4 - x**2/2', bounds=((-2, 2),), start=(1.5,))", ["gd(lr=2.5)"], steps=20).experiment
+    k = int(exp.entries[0].iterates.diverged_at)
+    assert 0 < k < 20
+    scene = AnimationScene.for_result(exp)
+    artists = scene.update(len(scene.steps) - 1)
+    cross = [a for a in artists if hasattr(a, "get_marker") and a.get_marker() == "X"][0]
+    x_last = exp.entries[0].iterates.x[k - 1, 0]
+    np.testing.assert_array_equal(cross.get_data()[0], [x_last])
+    trail = [a for a in artists if hasattr(a, "get_segments")][0]
+    drawn = np.vstack([seg for seg in trail.get_segments() if len(seg)])
+    assert np.nanmax(np.abs(drawn[:, 0])) <= np.abs(exp.entries[0].iterates.x[:k, 0]).max()  # not the escaping value
+    with pytest.raises(ValueError, match="--3d or --animate"):
+        sim.run("plot", {"three_d": True, "animate": "a.gif"})

@@ -98,10 +98,12 @@ def test_adam_runs_on_the_diagonal_while_gd_kills_the_stiff_coordinate(rendered)
 
 def test_adam_eps_and_betas(rendered):
     a = data(rendered, "adam-eps-and-betas")
-    default, calm, large_eps = (a[f"iterates_x_{i}"] for i in range(3))
+    default, short, large_eps = (a[f"iterates_x_{i}"] for i in range(3))
     assert np.max(np.abs(default[:100, 0] - default[:100, 1])) < 1e-6  # the diagonal, while far from the minimum
-    amplitude = [np.max(np.abs(x[200:])) for x in (default, calm)]
-    assert 0.005 < amplitude[0] < 0.03 and amplitude[1] < 0.2 * amplitude[0]  # about lr; β₂ = 0.9 calmer
+    # the defaults settle; β₂ = 0.9 chatters at a steady amplitude near 4e-4 and does not
+    assert np.max(np.abs(default[350:])) < 1e-5
+    chatter = [np.max(np.abs(short[lo:lo + 50])) for lo in (300, 350)]
+    assert 2e-4 < chatter[1] < 1e-3 and chatter[1] > 0.9 * chatter[0]
     # ε = 1: GD-like, the stiff y goes first and the flat x crawls (at step 200: 0.31 against 0.016)
     assert large_eps[200, 0] > 10 * abs(default[200, 0]) and abs(large_eps[200, 1]) < 0.1 * large_eps[200, 0]
 

@@ -99,3 +99,24 @@ def test_a_real_window_under_xvfb(tmp_path):
     finally:
         server.terminate()
         server.wait(timeout=10)
+
+
+def test_a_refused_slider_move_puts_the_knob_back(explorer):
+    explorer.choice.set_active(1)
+    explorer.optimizers[1] = sim.optimizer("nesterov(lr=0.01, momentum=0.8)")
+    explorer._configure_sliders()
+    explorer.sliders[1].set_val(0.0)  # nesterov needs momentum > 0: refused
+    assert explorer.sliders[1].val == pytest.approx(0.8) and "nesterov requires momentum" in explorer.status.get_text()
+
+
+def test_a_diverging_run_gets_a_flow_only_up_to_its_stop():
+    ex = Explorer("himmelblau", ["gd(lr=0.01)"], steps=100)
+    ex.sliders[0].set_val(0.0)  # lr = 1: diverges within a few steps
+    run = sim.iterate("gd(lr=1)", "himmelblau", steps=100)
+    assert 0 < run.diverged_at < 10
+    assert ex.flow_times[0][-1] == run.t[run.diverged_at]  # the flow is integrated only to the stop
+
+
+def test_a_bad_screenshot_path_is_refused_before_any_window(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        explore("himmelblau", screenshot=tmp_path / "missing" / "s.png")
