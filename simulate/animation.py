@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
+from .figures import short_label
 from .output import _atomic, check_output_path
 from .plotting import plot_landscape, plot_minima, plot_start
 from .progress import progress_bar
@@ -89,7 +90,7 @@ class AnimationScene:
             return changed
 
         title = "paths of noisy gradients" if noisy else "iterates (dots, fading trail) and their flows (lines)"
-        ax.set_title(f"{land.label}: {title}", fontsize=9)
+        ax.set_title(f"{short_label(land)}: {title}", fontsize=9)
         return cls(fig, steps, update)
 
 

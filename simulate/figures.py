@@ -89,9 +89,19 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     ax_path.legend(handles=ax_path.get_legend_handles_labels()[0] + kinds, fontsize=8, loc="best", framealpha=0.85)
     ax_loss.legend(fontsize=8, loc="best", framealpha=0.85)
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
-    ax_path.set_title(f"{land.label}: iterates and the flows they discretize{view}", fontsize=10)
+    ax_path.set_title(f"{short_label(land)}: iterates and the flows they discretize{view}", fontsize=10)
     ax_loss.set_title(f"loss; flows by {experiment.method} (rtol {experiment.rtol:g})", fontsize=10)
     return fig
+
+
+def short_label(landscape, limit: int = 60) -> str:
+    """The landscape's spec for a title, or ``name(…)`` where it is long (a 10-D quadratic, a
+    formula with bounds): the data files keep the whole spec."""
+    label = landscape.label
+    if len(label) <= limit:
+        return label
+    formula = getattr(landscape, "formula", "").strip()  # a formula with its bounds: the formula alone
+    return formula if 0 < len(formula) <= limit else f"{landscape.name}(…)"
 
 
 def add_caption(fig: Figure, text: str | None, width: int = 140) -> Figure:
@@ -170,7 +180,8 @@ def ensemble_figure(ens: Ensemble, *, figsize=None) -> Figure:
     ax_hist.legend(fontsize=7, loc="best", framealpha=0.85)
     sde_text = (f"SDE: {ens.drift} drift, {ens.scheme}, {ens.substeps} substeps per step"
                 if with_sde else "no SDE model for these optimizers")
-    ax_path.set_title(f"{land.label}, noise {ens.noise.description}, seed {ens.seed}: paths and flows", fontsize=10)
+    ax_path.set_title(f"{short_label(land)}, noise {ens.noise.description}, seed {ens.seed}: paths and flows",
+                      fontsize=10)
     ax_hist.set_title("x₁ over the run's last half (stationary once relaxed)"
                       + ("; dotted: Gibbs ∝ exp(−f/T), t → ∞" if gibbs_drawn else ""), fontsize=10)
     fig.suptitle(sde_text, fontsize=9)
@@ -321,8 +332,7 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True
     basins = start_axes and len(sweep.axes) == 2 and len(sweep.landscape.minima) > 0
     metric = metric or ("minimum" if basins else "final_loss")
     sweep.metric(metric)  # an unknown metric fails here, with the valid ones
-    label = sweep.landscape.label
-    label = label if len(label) <= 60 else f"{sweep.landscape.name}(…)"  # a 10-D quadratic's spec is long
+    label = short_label(sweep.landscape)
     title = f"{label}, {sweep.steps} steps from {_start_text(sweep)}"
     if "noise" in sweep.stats:  # every cell is one noisy path
         title += f", one path per cell with {noise_model(sweep.stats['noise']).description} (seed {sweep.stats['seed']})"

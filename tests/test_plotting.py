@@ -133,3 +133,14 @@ def test_a_flow_that_stops_at_once_is_said_in_the_legend_not_a_crash():
     texts = [t.get_text() for ax in result.figure.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
     assert any("its flow stopped early" in t for t in texts)
     assert result.experiment.entries[0].flow.diverged.all() and not result.experiment.entries[0].iterates.diverged.any()
+
+
+def test_titles_shorten_long_landscape_specs():
+    from simulate.figures import short_label
+
+    assert short_label(sim.landscape("himmelblau")) == "himmelblau"
+    spec = "formula('0.015*x**2 + 0.45*cos(1.1*x)', bounds=((-15, 15),), start=(11,))"
+    assert short_label(sim.landscape(spec)) == "0.015*x**2 + 0.45*cos(1.1*x)"
+    assert short_label(sim.landscape("quadratic(dim=10)")) == "quadratic(…)"
+    fig = sim.plot(spec, ["gd(lr=0.9)"], steps=5).figure
+    assert fig.axes[0].get_title().startswith("0.015*x**2 + 0.45*cos(1.1*x): iterates")
