@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from .figures import short_label
+from .figures import COLORS, short_label
 from .output import _atomic, check_output_path
 from .plotting import plot_landscape, plot_minima, plot_start
 from .progress import progress_bar
@@ -29,7 +29,6 @@ ANIMATION_FORMATS = ("gif", "mp4")
 MAX_FRAMES = 120
 #: Iterates drawn behind the current one, fading out.
 TRAIL = 25
-COLORS = [f"C{i}" for i in (1, 3, 0, 2, 4, 5, 6, 7, 8, 9)]
 
 
 def animation_frames(steps: int, frames: int = MAX_FRAMES) -> np.ndarray:

@@ -18,6 +18,7 @@ from matplotlib.widgets import CheckButtons, RadioButtons, Slider
 
 from .continuous import integrate
 from .discrete import iterate
+from .figures import COLORS
 from .landscapes import landscape as get_landscape
 from .optimizers import OPTIMIZERS, optimizer as get_optimizer
 from .plotting import plot_landscape, plot_minima
@@ -39,7 +40,6 @@ SLIDER_RANGES = {
 #: Sliders shown at once (those of the optimizer being edited).
 SLOTS = 4
 FLOW_SAMPLES = 400
-COLORS = [f"C{i}" for i in (1, 3, 0, 2, 4, 5, 6, 7, 8, 9)]
 
 
 def _knobs(opt) -> list[str]:
