@@ -11,20 +11,10 @@
   floor any vectorized implementation can reach.
 """
 
-import time
-
 import numpy as np
+from bench_core import timed  # best-of timing, shared by the benchmarks
 
 import simulate as sim
-
-
-def timed(fn, repeat=3):
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def bare_sgd(land, x0, steps, lr, sigma, seed):

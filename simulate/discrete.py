@@ -6,7 +6,7 @@ import numpy as np
 
 from ._inputs import resolve
 from .engine import compiled_run, use_compiled
-from .noises import NoisyGradients, noise as noise_model
+from .noises import NoisyGradients, noise as noise_model, whole
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
 __all__ = ["iterate", "advance", "run_map", "check_seed", "spawned_seed", "stochastic"]
@@ -93,9 +93,7 @@ def spawned_seed(seed: int, *key: int) -> int:
 
 
 def check_seed(seed) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}")
-    return int(seed)
+    return whole("seed", seed, 0)
 
 
 def check_steps(steps) -> None:

@@ -99,26 +99,27 @@ class _FiniteSum(Landscape):
         for every point and shape (n, b) one minibatch per point of x (n, d). Repeated indices
         count repeatedly (sampling with replacement). Only the b rows A[idx] are gathered.
         """
-        x = self.points(x)
-        idx = self._indices(idx, x.shape[:-1])
-        rows = self.A[idx]  # (..., b, d)
-        z = rows[..., 0] * x[..., 0, None]  # (..., b), summed over d as in _margins
-        for j in range(1, self.dim):
-            z = z + rows[..., j] * x[..., j, None]
+        x, idx, rows, z = self._minibatch(x, idx)
         return np.mean(self._dloss(z, self._t[idx])[..., None] * rows, axis=-2) + self.ridge * x
 
     def minibatch_hess(self, x, idx) -> np.ndarray:
         """(1/b) Σ_{i∈idx} ∇²fᵢ(x) = (1/b) A_Bᵀ diag(ℓ″) A_B + ridge·I: the Hessian of the minibatch
         loss, ``broadcast(x.shape[:-1], idx.shape[:-1]) + (d, d)`` (a proximal step solves with it)."""
-        x = self.points(x)
-        idx = self._indices(idx, x.shape[:-1])
-        rows = self.A[idx]  # (..., b, d)
-        z = rows[..., 0] * x[..., 0, None]
-        for j in range(1, self.dim):
-            z = z + rows[..., j] * x[..., j, None]
+        x, idx, rows, z = self._minibatch(x, idx)
         s = self._ddloss(z, self._t[idx])
         H = np.einsum("...bi,...b,...bj->...ij", rows, s, rows) / idx.shape[-1]
         return 0.5 * (H + np.swapaxes(H, -1, -2)) + self.ridge * np.eye(self.dim)
+
+    def _minibatch(self, x, idx):
+        """``(x, idx, rows, z)``: checked points and indices, the gathered rows A[idx] ``(..., b, d)``
+        and their margins ``(..., b)``, summed over d in the same order as :meth:`_margins`."""
+        x = self.points(x)
+        idx = self._indices(idx, x.shape[:-1])
+        rows = self.A[idx]
+        z = rows[..., 0] * x[..., 0, None]
+        for j in range(1, self.dim):
+            z = z + rows[..., j] * x[..., j, None]
+        return x, idx, rows, z
 
     def _indices(self, idx, batch: tuple[int, ...]) -> np.ndarray:
         arr = np.asarray(idx)
