@@ -323,13 +323,14 @@ def demo_cli(
 
 @app.command("gallery")
 def gallery_cli(
-    folder: Annotated[Path, typer.Option(help="Where the pictures and README.md go (replaced).")] = Path("gallery"),
+    folder: Annotated[Path, typer.Option(help="Where the pictures and README.md go (an earlier gallery there is replaced).")] = Path("gallery"),
     dpi: Annotated[int, typer.Option(min=20, max=1200, help="Resolution of the pictures.")] = 70,
+    overwrite: OverwriteOption = False,
 ):
     """Render every demo into the gallery folder and write its README.md (picture, caption, command)."""
     from .demos import gallery
 
-    _print_written(lambda: gallery(folder, dpi=dpi))
+    _print_written(lambda: gallery(folder, dpi=dpi, overwrite=overwrite))
 
 
 @app.command("explore")

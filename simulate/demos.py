@@ -190,9 +190,23 @@ def demo(name: str, out=None, *, dpi: int | None = None, data=None, animate=None
     return run(command, options, overwrite=overwrite, argv=argv)
 
 
-def gallery(folder="gallery", *, dpi: int = GALLERY_DPI) -> list[Path]:
-    """Render every demo into ``folder`` (replacing earlier renders) and write ``folder/README.md``."""
+_GALLERY_TITLE = "# Gallery\n\nEvery classroom demo, rendered by `simulate gallery`"
+
+
+def gallery(folder="gallery", *, dpi: int = GALLERY_DPI, overwrite: bool = False) -> list[Path]:
+    """Render every demo into ``folder`` and write ``folder/README.md``.
+
+    An earlier gallery there (its README.md is one this function wrote) is replaced; other files
+    of the same names are replaced only with ``overwrite``: nothing is written otherwise.
+    """
     folder = Path(folder)
+    readme = folder / "README.md"
+    if not overwrite and not (readme.is_file() and readme.read_text(errors="replace").startswith(_GALLERY_TITLE)):
+        names = [readme] + [folder / f"{n}{ext}" for n in DEMOS for ext in (".png", ".run.toml")]
+        taken = [str(p) for p in names if p.exists()]
+        if taken:
+            raise ValueError(f"{folder} is not a gallery and holds {', '.join(taken[:3])}"
+                             f"{' and more' if len(taken) > 3 else ''}; pass --overwrite to replace them")
     folder.mkdir(parents=True, exist_ok=True)
     written = []
     for d in DEMOS.values():

@@ -551,13 +551,15 @@ def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str]
     cmd = COMMANDS[command]
     planned = cmd.plan(options)
     records = list(dict.fromkeys(record_path(p) for p in planned))
+    beside = {record_path(p): p for p in reversed(planned)}
     for path in [*planned, *records]:  # formats were checked with the options
         try:
             check_output_path(path, overwrite=overwrite)
         except ValueError as exc:
-            if argv:
-                raise
-            raise ValueError(str(exc).replace("pass --overwrite", "pass overwrite=True")) from None
+            message = str(exc)
+            if path in beside and path not in planned:
+                message = message.replace(" exists;", f" (the run record of {str(beside[path])!r}) exists;")
+            raise ValueError(message if argv else message.replace("pass --overwrite", "pass overwrite=True")) from None
     command_line = shlex.join(argv) if argv else f"simulate.run({command!r}, {given!r})"
     written = [write(path) for path, write in cmd.execute(options, command_line)]
     for record in records:

@@ -198,3 +198,19 @@ def test_show_without_a_display_says_so_after_writing(tmp_path, monkeypatch, cap
     assert main(["demo", "which-minimum", "--show", "--dpi", "30"]) != 0
     assert "no window can be opened here" in capsys.readouterr().err
     assert (tmp_path / "which-minimum.png").exists()  # the figure is written all the same
+
+
+def test_gallery_replaces_an_earlier_gallery_but_not_other_files(tmp_path, monkeypatch):
+    import simulate.demos as demos
+
+    rendered = []
+    monkeypatch.setattr(demos, "demo", lambda name, out, **kw: rendered.append(name) or [Path(out)])
+    (tmp_path / "README.md").write_text("my notes")
+    (tmp_path / "basins.png").write_bytes(b"mine")
+    with pytest.raises(ValueError, match="not a gallery .* pass --overwrite"):
+        demos.gallery(tmp_path)
+    assert rendered == [] and (tmp_path / "README.md").read_text() == "my notes"
+    demos.gallery(tmp_path, overwrite=True)
+    assert rendered == list(DEMOS) and (tmp_path / "README.md").read_text() == gallery_readme(tmp_path)
+    demos.gallery(tmp_path)  # now an earlier gallery: replaced without asking
+    assert rendered == 2 * list(DEMOS)

@@ -165,6 +165,10 @@ def test_existing_outputs_need_overwrite_and_survive_a_refusal(in_tmp, capsys):
     assert (in_tmp / "f.png").read_bytes() == before and not (in_tmp / "f.npz").exists()  # nothing written
     code, _, err = cli(capsys, "plot", "-l", "booth", "--steps", "4", "--out", "f.png", "--overwrite")
     assert code == 0 and tomllib.loads((in_tmp / "f.run.toml").read_text())["config"]["steps"] == 4
+    (in_tmp / "g.png").unlink(missing_ok=True)
+    (in_tmp / "f.png").rename(in_tmp / "g.png")
+    code, _, err = cli(capsys, "plot", "-l", "booth", "--steps", "4", "--out", "f.png")
+    assert code == 2 and "'f.run.toml' (the run record of 'f.png') exists" in err  # names why it matters
 
 
 def test_rerun_in_place_needs_overwrite(in_tmp, capsys):
