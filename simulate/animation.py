@@ -17,7 +17,7 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from .figures import COLORS, short_label
+from .figures import COLORS, drawn_bounds, short_label
 from .output import _atomic, check_output_path
 from .plotting import plot_landscape, plot_minima, plot_start
 from .progress import progress_bar
@@ -63,7 +63,7 @@ class AnimationScene:
         fig = Figure(figsize=(7, 6), layout="constrained")
         ax = fig.add_subplot()
         if land.dim <= 2:
-            plot_landscape(land, ax)
+            plot_landscape(land, ax, bounds=drawn_bounds(result))
         else:
             ax.set(xlabel="x₁", ylabel="x₂", xlim=land.bounds[0], ylim=land.bounds[1])
         if land.dim >= 2:
@@ -75,7 +75,9 @@ class AnimationScene:
         noisy = hasattr(result, "paths")
         updates = [(_cloud if noisy else _runner)(ax, e, COLORS[i % len(COLORS)], land, trail)
                    for i, e in enumerate(result.entries)]
-        ax.legend(fontsize=8, loc="lower right", framealpha=0.85)
+        # below the axes: inside, wherever it went, some run ended under it
+        handles, labels = ax.get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize=8)
         clocks = {float(np.max(e.iterates.time_per_step)) for e in result.entries}
         shared = len(clocks) == 1 and all(np.ndim(e.iterates.time_per_step) == 0 for e in result.entries)
         h = clocks.pop() if shared else None  # one clock for every optimizer: t can be shown

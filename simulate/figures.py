@@ -20,7 +20,7 @@ from .noises import noise as noise_model
 from .output import save_figure
 from .flows import energy_along
 from .plotting import (loss_offset, plot_cloud, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
-                       plot_moments, plot_path, plot_sharpness, plot_start, plot_surface)
+                       plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, graph_window)
 
 __all__ = ["add_caption", "comparison_figure", "ensemble_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
 
@@ -29,6 +29,15 @@ __all__ = ["add_caption", "comparison_figure", "ensemble_figure", "sweep_figure"
 DEFAULT_LANDSCAPE = "himmelblau"
 DEFAULT_OPTIMIZERS = (("gd", {"lr": 0.01}), ("momentum", {"lr": 0.01, "momentum": 0.8}), ("adam", {"lr": 0.1}))
 DEFAULT_STEPS = 100
+
+
+def drawn_bounds(result):
+    """The box to draw: 1-D graphs zoom to where the runs went (:func:`graph_window`)."""
+    if result.landscape.dim != 1:
+        return None
+    visited = [np.ravel(result.x0)] + [np.ravel(e.iterates.x) for e in result.entries]
+    visited += [np.ravel(e.flow.x) for e in result.entries if getattr(e, "flow", None) is not None]
+    return graph_window(result.landscape, np.concatenate(visited))
 
 
 def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpness: bool = False,
@@ -51,7 +60,7 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     if three_d:
         _, height = plot_surface(land, ax_path)
     elif land.dim <= 2:
-        plot_landscape(land, ax_path)
+        plot_landscape(land, ax_path, bounds=drawn_bounds(experiment))
     else:  # no contours of a d-dimensional function; its paths projected on (x₁, x₂)
         ax_path.set(xlabel="x₁", ylabel="x₂", xlim=land.bounds[0], ylim=land.bounds[1])
     if time is None:
@@ -86,7 +95,11 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     _focus_loss_axis(ax_loss, experiment, offset)
     kinds = [Line2D([], [], color="0.3", marker="o", markersize=3, lw=0.6, label="iterates (discrete map)"),
              Line2D([], [], color="0.3", lw=2.0, label=f"continuous flow ({_flow_names(experiment)})")]
-    ax_path.legend(handles=ax_path.get_legend_handles_labels()[0] + kinds, fontsize=8, loc="best", framealpha=0.85)
+    handles = ax_path.get_legend_handles_labels()[0] + kinds
+    if three_d:  # below the box: inside, it covers the x₁ ticks or the surface
+        ax_path.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=2)
+    else:
+        ax_path.legend(handles=handles, fontsize=8, loc="best", framealpha=0.85)
     ax_loss.legend(fontsize=8, loc="best", framealpha=0.85)
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
     ax_path.set_title(f"{short_label(land)}: iterates and the flows they discretize{view}", fontsize=10)

@@ -13,7 +13,7 @@ from .landscapes import Landscape
 from .trajectory import Trajectory
 
 __all__ = ["plot_landscape", "plot_path", "plot_minima", "plot_start", "plot_loss", "loss_offset", "plot_order",
-           "plot_sharpness", "plot_energy", "plot_surface", "Height", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES"]
+           "plot_sharpness", "plot_energy", "plot_surface", "Height", "graph_window", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES"]
 
 
 def _axes(ax):
@@ -40,7 +40,7 @@ def plot_landscape(landscape: Landscape, ax=None, *, bounds=None, resolution: in
     if landscape.dim == 1:
         xs = np.linspace(*bounds[0], resolution)
         ax.plot(xs, landscape.value(xs[:, None]), color="0.3", lw=1.5, **kwargs)
-        ax.set(xlabel="x", ylabel="f(x)")
+        ax.set(xlabel="x", ylabel="f(x)", xlim=bounds[0])
         return ax
     if landscape.dim != 2:
         raise ValueError(f"contours need a 2-D landscape; {landscape.name} is {landscape.dim}-D")
@@ -51,6 +51,31 @@ def plot_landscape(landscape: Landscape, ax=None, *, bounds=None, resolution: in
     ax.contour(X, Y, lifted, levels=lv[::3], colors="white", linewidths=0.3, alpha=0.5)
     ax.set(xlim=bounds[0], ylim=bounds[1], xlabel="x₁", ylabel="x₂", aspect="auto")
     return ax
+
+
+def graph_window(landscape: Landscape, visited, *, share: float = 0.2) -> np.ndarray:
+    """The part of a 1-D plot box worth drawing for paths that visit the points ``visited``: their
+    span, widened by half of it on each side, when f varies there by less than ``share`` of its
+    range over the box (else the whole box). A path near the bottom of x⁴ on [−5, 5] would
+    otherwise be a flat line under the walls."""
+    lo, hi = landscape.bounds[0]
+    v = np.asarray(visited, float).ravel()
+    v = v[np.isfinite(v) & (v >= lo) & (v <= hi)]
+    if v.size == 0:
+        return landscape.bounds
+    pad = 0.5 * max(v.max() - v.min(), 0.05 * (hi - lo))
+    a, b = max(lo, v.min() - pad), min(hi, v.max() + pad)
+    with np.errstate(all="ignore"):
+        near = landscape.value(np.linspace(a, b, 200)[:, None])
+        whole = landscape.value(np.linspace(lo, hi, 400)[:, None])
+    if _spread(near) < share * _spread(whole):
+        return np.array([[a, b]])
+    return landscape.bounds
+
+
+def _spread(values: np.ndarray) -> float:
+    finite = values[np.isfinite(values)]
+    return float(finite.max() - finite.min()) if finite.size else 0.0
 
 
 def _grid(landscape: Landscape, bounds, resolution: int):

@@ -138,3 +138,16 @@ def test_a_diverged_run_ends_in_a_cross_and_its_trail_stays_in_the_picture():
     assert np.nanmax(np.abs(drawn[:, 0])) <= np.abs(exp.entries[0].iterates.x[:k, 0]).max()  # not the escaping value
     with pytest.raises(ValueError, match="--3d or --animate"):
         sim.run("plot", {"three_d": True, "animate": "a.gif"})
+
+
+def test_legends_of_the_animation_and_the_3d_view_stay_off_the_drawing(experiment):
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    three_d = sim.plot("himmelblau", ["gd(lr=0.01)", "adam(lr=0.1)"], [0.0, 0.0], 30, three_d=True).figure
+    for fig in (AnimationScene.for_result(experiment).figure, three_d):
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw(renderer)
+        ax = fig.axes[0]
+        legend = (fig.legends or [ax.get_legend()])[0]
+        box = legend.get_window_extent(renderer)
+        assert legend.get_texts() and not box.overlaps(ax.get_window_extent(renderer))  # below the axes

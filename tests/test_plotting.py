@@ -70,6 +70,27 @@ def test_one_dimensional_landscape_draws_the_graph():
     np.testing.assert_allclose(ax.lines[-1].get_ydata(), land.value(run.x))
 
 
+def test_one_dimensional_graphs_zoom_to_where_the_runs_went_unless_that_is_most_of_f():
+    from simulate.animation import AnimationScene
+    from simulate.plotting import graph_window
+
+    quartic = sim.landscape("x**4/4 - x**2/2")  # box [-5, 5]: f runs to 144, the path stays under 2
+    np.testing.assert_allclose(graph_window(quartic, [0.7, 2.0]), [[0.7 - 0.65, 2.0 + 0.65]])
+    wavy = sim.landscape("0.015*x**2 + 0.45*cos(1.1*x)", bounds=[[-15, 15]])
+    np.testing.assert_array_equal(graph_window(wavy, [2.7, 11.0]), wavy.bounds)  # most of f's range: all of it
+    np.testing.assert_array_equal(graph_window(quartic, [np.nan, 1e9]), quartic.bounds)  # nothing inside
+    exp = sim.run_experiment(quartic, ["gd(lr=0.1)"], [2.0], 50)
+    fig = comparison_figure(exp)
+    visited = np.concatenate([[2.0], exp.entries[0].iterates.x.ravel(), exp.entries[0].flow.x.ravel()])
+    window = graph_window(quartic, visited)[0]
+    for figure in (fig, AnimationScene.for_result(exp).figure):
+        ax = figure.axes[0]
+        assert ax.get_xlim() == tuple(window) and window[1] - window[0] < 3
+        graph = ax.lines[0]
+        assert graph.get_xdata()[0] == window[0] and graph.get_xdata()[-1] == window[1]
+        assert ax.get_ylim()[1] < 10  # the walls at ±5 (f = 144) are not what sets the scale
+
+
 def test_comparison_figure_has_paths_flows_and_losses():
     result = sim.plot("himmelblau", ["gd(lr=0.01)", "adam(lr=0.1)"], steps=30)
     fig = result.figure
