@@ -56,16 +56,18 @@ class AnimationScene:
     update: callable             # update(frame index) -> the artists it changed
 
     @classmethod
-    def for_result(cls, result, frames: int = MAX_FRAMES, trail: int = TRAIL) -> AnimationScene:
+    def for_result(cls, result, frames: int = MAX_FRAMES, trail: int = TRAIL, box=None) -> AnimationScene:
         """The scene of an :class:`~simulate.experiment.Experiment` (iterates beside their flows)
-        or an :class:`~simulate.ensembles.Ensemble` (clouds of noisy paths)."""
+        or an :class:`~simulate.ensembles.Ensemble` (clouds of noisy paths); ``box`` is the region
+        drawn (:func:`~simulate.figures.drawing_box`)."""
         land = result.landscape
         fig = Figure(figsize=(7, 6), layout="constrained")
         ax = fig.add_subplot()
+        region = drawn_bounds(result, box)
         if land.dim <= 2:
-            plot_landscape(land, ax, bounds=drawn_bounds(result))
+            plot_landscape(land, ax, bounds=region)
         else:
-            ax.set(xlabel="x₁", ylabel="x₂", xlim=land.bounds[0], ylim=land.bounds[1])
+            ax.set(xlabel="x₁", ylabel="x₂", xlim=region[0], ylim=region[1])
         if land.dim >= 2:
             plot_minima(land, ax)
         plot_start(land, result.x0, ax)
@@ -191,9 +193,10 @@ def _palette(images):
 
 
 def animate(result, path, *, frames: int = MAX_FRAMES, fps: int = 15, dpi: int = 80, trail: int = TRAIL,
-            progress: bool | None = None) -> Path:
+            box=None, progress: bool | None = None) -> Path:
     """Write the animation of ``result`` (a plot's Experiment or Ensemble) to ``path`` (.gif, or .mp4
-    with ffmpeg), atomically; returns the path. GIF frames share the first frame's palette."""
+    with ffmpeg), atomically; returns the path. GIF frames share one palette. ``box``: the region
+    drawn (default: the landscape's plot box; 1-D graphs zoom to the runs)."""
     import shutil
     import subprocess
 
@@ -202,7 +205,7 @@ def animate(result, path, *, frames: int = MAX_FRAMES, fps: int = 15, dpi: int =
     ffmpeg = shutil.which("ffmpeg")
     if fmt == "mp4" and ffmpeg is None:
         raise ValueError("an .mp4 animation needs an ffmpeg binary on the PATH (none was found): write a .gif instead")
-    scene = AnimationScene.for_result(result, frames, trail)
+    scene = AnimationScene.for_result(result, frames, trail, box)
 
     def write(tmp):
         with progress_bar(len(scene.steps), "animation", enabled=progress) as bar:

@@ -158,6 +158,7 @@ def plot_cli(
     paths: Annotated[int, typer.Option(min=1, max=MAX_PATHS, help="With --noise or --batch-size: paths per optimizer, all from the one start.")] = PLOT["paths"],
     scheme: Annotated[str, typer.Option(help="With noise: how the SDE is stepped, " + " or ".join(SCHEMES) + " (weak order 2 for additive noise).")] = PLOT["scheme"],
     substeps: Annotated[int, typer.Option(min=1, max=10_000, help="With noise: SDE steps per optimizer step (1 reproduces the noisy iterates' own scheme).")] = PLOT["substeps"],
+    box: Annotated[Optional[str], typer.Option("--box", help="The region drawn, low:high per coordinate (x₁ and x₂; x in 1-D), e.g. --box=-1:2,0:3.  [default: the landscape's plot box; 1-D graphs zoom to the runs]")] = None,
     caption: CaptionOption = None,
     out: OutOption = Path(PLOT["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write the numbers behind the figure: this .npz file and a .json summary beside it.")] = None,

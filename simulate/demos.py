@@ -75,7 +75,7 @@ _DEMOS = [
          "Heun, with the same threshold, ends at 10.9; RK4, stable up to 2.785/lr = 18.6, stays with the flow at "
          "16.0: the more accurate integrator loses the implicit regularization.",
          {"landscape": "scalar-net", "optimizer": ["gd(lr=0.15)", "heun(lr=0.15)", "rk4(lr=0.15)"], "sharpness": True,
-          "energy": True, "steps": 100}),
+          "steps": 100, "box": "-0.6:1.2,2.9:4.2"}),
     Demo("adam-sign-descent", "Adam runs along the diagonal like the sign flow; GD first kills the stiff coordinate",
          "plot",
          "f = ½(x² + 100y²) from (1, 1). Adam moves along the diagonal, x = y, as the sign flow ẋ = −sign(∇f) does "

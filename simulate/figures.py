@@ -22,7 +22,7 @@ from .flows import energy_along
 from .plotting import (loss_offset, plot_cloud, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, graph_window)
 
-__all__ = ["add_caption", "comparison_figure", "ensemble_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
+__all__ = ["add_caption", "drawing_box", "parse_box", "comparison_figure", "ensemble_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
 
 # The figure `simulate plot` draws with no arguments: three methods, each visibly following (or
 # circling) its own flow into one of Himmelblau's four minima.
@@ -31,24 +31,60 @@ DEFAULT_OPTIMIZERS = (("gd", {"lr": 0.01}), ("momentum", {"lr": 0.01, "momentum"
 DEFAULT_STEPS = 100
 
 
-def drawn_bounds(result):
-    """The box to draw: 1-D graphs zoom to where the runs went (:func:`graph_window`)."""
-    if result.landscape.dim != 1:
-        return None
+def drawn_bounds(result, box=None):
+    """The region drawn: ``box`` (pairs (low, high) for x₁ and x₂; one pair in 1-D) when given,
+    else the landscape's plot box, except that 1-D graphs zoom to where the runs went
+    (:func:`~simulate.plotting.graph_window`)."""
+    land = result.landscape
+    if box is not None:
+        return drawing_box(land, box)
+    if land.dim != 1:
+        return land.bounds[:2]
     visited = [np.ravel(result.x0)] + [np.ravel(e.iterates.x) for e in result.entries]
     visited += [np.ravel(e.flow.x) for e in result.entries if getattr(e, "flow", None) is not None]
-    return graph_window(result.landscape, np.concatenate(visited))
+    return graph_window(land, np.concatenate(visited))
+
+
+def parse_box(box, *, name: str = "box: ") -> np.ndarray:
+    """A region ``(n, 2)`` from pairs (low, high) or the text ``"lo:hi,lo:hi"``; each low < high."""
+    pairs = None
+    if isinstance(box, str):
+        try:
+            pairs = np.array([[float(v) for v in pair.split(":")] for pair in box.split(",")], dtype=np.float64)
+        except ValueError:
+            pass
+    else:
+        try:
+            pairs = np.array(box, dtype=np.float64)
+        except (TypeError, ValueError):
+            pass
+    if (pairs is None or pairs.ndim != 2 or pairs.shape[1] != 2 or len(pairs) == 0 or not np.all(np.isfinite(pairs))
+            or np.any(pairs[:, 0] >= pairs[:, 1])):
+        raise ValueError(f"{name}expected low:high per coordinate with low < high, comma-separated "
+                         f"(e.g. '-1:2,0:3'), got {box!r}")
+    return pairs
+
+
+def drawing_box(landscape, box) -> np.ndarray:
+    """``box`` (:func:`parse_box`) checked against ``landscape``: pairs for x₁ and x₂, one in 1-D."""
+    pairs = parse_box(box)
+    wanted = min(landscape.dim, 2)
+    if len(pairs) != wanted:
+        raise ValueError(f"box: {landscape.dim}-D paths are drawn over {'x' if wanted == 1 else 'x₁ and x₂'}: "
+                         f"give {wanted} pair{'s' if wanted > 1 else ''} low:high, got {box!r}")
+    return pairs
 
 
 def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpness: bool = False,
-                      energy: bool = False, three_d: bool = False, figsize=None) -> Figure:
+                      energy: bool = False, three_d: bool = False, box=None, figsize=None) -> Figure:
     """Left: paths over the contours (iterates as markers, flows as curves, same colour per
     optimizer). Right: loss against time for both; with ``sharpness``, λmax(∇²f) along the runs
     with each optimizer's stability threshold; with ``energy``, each flow's Lyapunov energy. ``time``
     is ``"t"`` or ``"steps"``; by default ``"t"`` when every optimizer has the same time per step.
     ``three_d``: the paths on the surface of f (log-lifted, :class:`~simulate.plotting.Height`)
-    instead of over its contours (2-D landscapes)."""
+    instead of over its contours (2-D landscapes). ``box``: the region drawn (:func:`drawing_box`)."""
     land = experiment.landscape
+    region = drawn_bounds(experiment, box)
     extra = int(sharpness) + int(energy)
     fig = Figure(figsize=figsize or (13, 5.5 + 2.5 * extra), layout="constrained")
     grid = fig.add_gridspec(1 + extra, 2, width_ratios=[1.15, 1])
@@ -58,11 +94,11 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     ax_energy = fig.add_subplot(grid[1 + int(sharpness), 1], sharex=ax_loss) if energy else None
     height = None
     if three_d:
-        _, height = plot_surface(land, ax_path)
+        _, height = plot_surface(land, ax_path, bounds=region)
     elif land.dim <= 2:
-        plot_landscape(land, ax_path, bounds=drawn_bounds(experiment))
+        plot_landscape(land, ax_path, bounds=region)
     else:  # no contours of a d-dimensional function; its paths projected on (x₁, x₂)
-        ax_path.set(xlabel="x₁", ylabel="x₂", xlim=land.bounds[0], ylim=land.bounds[1])
+        ax_path.set(xlabel="x₁", ylabel="x₂", xlim=region[0], ylim=region[1])
     if time is None:
         hs = {float(np.max(e.iterates.time_per_step)) for e in experiment.entries}
         same = len(hs) == 1 and all(np.ndim(e.iterates.time_per_step) == 0 for e in experiment.entries)
@@ -92,6 +128,8 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         ax_energy.set_title("Lyapunov energy of each flow (non-increasing)", fontsize=10)
     plot_minima(land, ax_path, height=height)
     plot_start(land, experiment.x0, ax_path, height=height)
+    if three_d:  # the surface's box, not the extent of what was drawn on it
+        ax_path.set(xlim=region[0], ylim=region[1])
     _focus_loss_axis(ax_loss, experiment, offset)
     kinds = [Line2D([], [], color="0.3", marker="o", markersize=3, lw=0.6, label="iterates (discrete map)"),
              Line2D([], [], color="0.3", lw=2.0, label=f"continuous flow ({_flow_names(experiment)})")]
@@ -130,12 +168,13 @@ def add_caption(fig: Figure, text: str | None, width: int = 140) -> Figure:
 COLORS = [f"C{i}" for i in (1, 3, 0, 2, 4, 5, 6, 7, 8, 9)]  # C1/C3 first: they stand out on viridis
 
 
-def ensemble_figure(ens: Ensemble, *, figsize=None) -> Figure:
+def ensemble_figure(ens: Ensemble, *, box=None, figsize=None) -> Figure:
     """Top left: each optimizer's paths as a cloud over the contours, with its deterministic flow.
     Right: mean ± one standard deviation of x₁ (and x₂) against time, the iterates as a band and
     the SDE's paths as dashed mean and edges. Bottom left: the stationary histogram of x₁ (the last
     half of the horizon, pooled), filled for the iterates and outlined for the SDE, against the Gibbs
-    marginal ∝ exp(−f/T) where the noise defines a temperature T."""
+    marginal ∝ exp(−f/T) where the noise defines a temperature T. ``box``: the region of the paths'
+    panel (:func:`drawing_box`; in 1-D the range of x)."""
     land = ens.landscape
     d = land.dim
     fig = Figure(figsize=figsize or (13, 9), layout="constrained")
@@ -143,10 +182,11 @@ def ensemble_figure(ens: Ensemble, *, figsize=None) -> Figure:
     ax_path, ax_hist = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])
     ax_m = [fig.add_subplot(grid[0, 1])]
     ax_m.append(fig.add_subplot(grid[1, 1], sharex=ax_m[0]))  # x₂, or in 1-D the mean loss
+    region = land.bounds[:2] if box is None else drawing_box(land, box)
     if d == 2:
-        plot_landscape(land, ax_path)
+        plot_landscape(land, ax_path, bounds=region)
     elif d > 2:  # paths projected on (x₁, x₂); 1-D paths are drawn against t (plot_cloud)
-        ax_path.set(xlabel="x₁", ylabel="x₂", xlim=land.bounds[0], ylim=land.bounds[1])
+        ax_path.set(xlabel="x₁", ylabel="x₂", xlim=region[0], ylim=region[1])
     gibbs_drawn = False
     for i, e in enumerate(ens.entries):
         c = COLORS[i % len(COLORS)]
@@ -180,6 +220,8 @@ def ensemble_figure(ens: Ensemble, *, figsize=None) -> Figure:
     if d >= 2:
         plot_minima(land, ax_path)
     plot_start(land, ens.x0, ax_path) if d >= 2 else None
+    if d == 1 and box is not None:
+        ax_path.set_ylim(*region[0])
     ax_path.legend(fontsize=8, loc="best", framealpha=0.85)
     with_sde = any(e.sde is not None for e in ens.entries)
     for k, ax in enumerate(ax_m if d >= 2 else ax_m[:1]):
@@ -282,6 +324,7 @@ class PlotResult:
 
     experiment: Experiment | Ensemble  # an Ensemble when the gradients were noisy
     figure: Figure
+    box: np.ndarray | None = None      # the region drawn, when one was asked for
 
     def save(self, path, *, data=None, dpi: int = 150):
         """Write the figure (png, svg, pdf) and, with ``data``, the arrays (npz); atomically."""
@@ -300,7 +343,7 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
          *, lr: float | None = None, flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8,
          atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False,
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
-         scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False) -> PlotResult:
+         scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
@@ -311,14 +354,16 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     stepped by ``scheme`` with ``substeps`` per step) and its flow
     (:func:`simulate.ensembles.ensemble`), and the figure is :func:`ensemble_figure`; the result's
     ``experiment`` is then an :class:`~simulate.ensembles.Ensemble`. ``three_d``: the paths on the
-    surface of f (2-D landscapes, exact gradients).
+    surface of f (2-D landscapes, exact gradients). ``box``: the region drawn, pairs (low, high)
+    for x₁ and x₂ or ``"lo:hi,lo:hi"`` (one pair in 1-D; default the landscape's plot box).
     """
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
-    if three_d:  # checked before any work
-        land = get_landscape(landscape)
-        if land.dim != 2:
-            raise ValueError(f"the 3-D view needs a 2-D landscape; {land.name} is {land.dim}-D")
+    land = get_landscape(landscape)
+    if three_d and land.dim != 2:  # checked before any work
+        raise ValueError(f"the 3-D view needs a 2-D landscape; {land.name} is {land.dim}-D")
+    if box is not None:
+        box = drawing_box(land, box)
     model = noise_model(noise, batch_size=batch_size)
     if model is not None:
         if sharpness or energy or time is not None or three_d:
@@ -326,13 +371,13 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
                              "of exact gradients; with noise the figure shows the ensemble against t")
         ens = ensemble(landscape, with_lr(optimizers, lr), x0, steps, noise=model, paths=paths, seed=seed, drift=flow,
                        scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
-        return PlotResult(ens, ensemble_figure(ens))
+        return PlotResult(ens, ensemble_figure(ens, box=box), box)
     experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, flow=flow, method=method, rtol=rtol,
                                 atol=atol)
     panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
     experiment = replace(experiment, panels=panels)  # what --data exports besides the runs
     return PlotResult(experiment, comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy,
-                                                    three_d=three_d))
+                                                    three_d=three_d, box=box), box)
 
 
 def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True, figsize=None) -> Figure:

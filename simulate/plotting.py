@@ -104,6 +104,13 @@ class Height:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.log10(np.maximum(np.asarray(f, dtype=np.float64) - self.fmin, 0.0) + self.eps)
 
+    def lift(self, x, y, f) -> tuple:
+        """``(x, y, height)`` of points, NaN outside the surface's box: 3-D axes do not clip, so a
+        path leaving a zoomed box would be drawn beside it."""
+        x, y = np.asarray(x, np.float64), np.asarray(y, np.float64)
+        outside = (x < self.X.min()) | (x > self.X.max()) | (y < self.Y.min()) | (y > self.Y.max())
+        return np.where(outside, np.nan, x), np.where(outside, np.nan, y), np.where(outside, np.nan, self(f))
+
 
 def plot_surface(landscape: Landscape, ax=None, *, bounds=None, resolution: int = 80, cmap: str = "viridis",
                  **kwargs) -> tuple:
@@ -154,8 +161,7 @@ def plot_path(traj: Trajectory, ax=None, *, color=None, label=None, members=None
     for i, member in enumerate(members):
         xs, ys = _xy(traj, member)
         if height is not None:  # on the surface of the 3-D view
-            zs = height(traj.f[(_shown(traj, member), *member)])
-            line, = ax.plot(xs, ys, zs, color=color, label=label if i == 0 else None, **style)
+            line, = ax.plot(*height.lift(xs, ys, traj.f[(_shown(traj, member), *member)]), color=color, label=label if i == 0 else None, **style)
             color = line.get_color()
             continue
         line, = ax.plot(xs, ys, color=color, label=label if i == 0 else None, **style)
@@ -179,7 +185,7 @@ def plot_minima(landscape: Landscape, ax=None, height=None, **kwargs):
             pts = pts[values <= values.min() + 1e-9 * max(1.0, abs(values.min()))]
         xy = (pts[:, 0], landscape.value(pts)) if landscape.dim == 1 else (pts[:, 0], pts[:, 1])
         if height is not None:
-            xy = (*xy, height(landscape.value(pts)))
+            xy = height.lift(*xy, landscape.value(pts))
         style = dict(marker="*", s=160, c="white", edgecolors="black", linewidths=0.8, zorder=5, label="known minima")
         style.update(kwargs)
         ax.scatter(*xy, **style)
@@ -192,7 +198,7 @@ def plot_start(landscape: Landscape, x0, ax=None, height=None, **kwargs):
     pts = np.atleast_2d(np.asarray(x0, float)).reshape(-1, landscape.dim)
     xy = (pts[:, 0], landscape.value(pts)) if landscape.dim == 1 else (pts[:, 0], pts[:, 1])
     if height is not None:
-        xy = (*xy, height(landscape.value(pts)))
+        xy = height.lift(*xy, landscape.value(pts))
     style = dict(marker="o", s=70, facecolors="none", edgecolors="black", linewidths=1.5, zorder=6, label="start")
     style.update(kwargs)
     ax.scatter(*xy, **style)

@@ -27,7 +27,7 @@ import numpy as np
 from ._names import lookup, suggest
 from .config import ConfigError, dumps, line_of, read_record
 from .continuous import METHODS
-from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, add_caption, plot, sweep_figure
+from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, add_caption, parse_box, plot, sweep_figure
 from .landscapes import landscape as get_landscape
 from .optimizers import optimizer as get_optimizer
 from .flows import FLOWS, SCALINGS
@@ -109,6 +109,12 @@ def _text(v):
     if not isinstance(v, str):
         raise ValueError(f"expected text, got {v!r}")
     return v
+
+
+def _box(v):
+    """A drawn region: "lo:hi,lo:hi" or pairs [[lo, hi], ...]; plot checks it against the landscape."""
+    parse_box(v, name="")
+    return v if isinstance(v, str) else [[float(x) for x in p] for p in v]
 
 
 def _one_of(choices):
@@ -228,8 +234,8 @@ PLOT_DEFAULTS = {
     "landscape": DEFAULT_LANDSCAPE, "optimizer": None, "start": None, "random_starts": 0, "seed": 0,
     "steps": DEFAULT_STEPS, "lr": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "time": None,
     "sharpness": False, "energy": False, "three_d": False, "noise": None, "batch_size": None, "paths": DEFAULT_PATHS,
-    "scheme": "euler-maruyama", "substeps": 10, "caption": None, "out": "simulate_plot.png", "data": None,
-    "animate": None, "dpi": 150,
+    "scheme": "euler-maruyama", "substeps": 10, "box": None, "caption": None, "out": "simulate_plot.png",
+    "data": None, "animate": None, "dpi": 150,
 }
 
 
@@ -267,7 +273,8 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
                   atol=float(options["atol"]), time=str(options["time"]) if options["time"] else None,
                   sharpness=bool(options["sharpness"]), energy=bool(options["energy"]), noise=options["noise"],
                   batch_size=options["batch_size"], paths=int(options["paths"]), seed=int(options["seed"]),
-                  scheme=str(options["scheme"]), substeps=int(options["substeps"]), three_d=bool(options["three_d"]))
+                  scheme=str(options["scheme"]), substeps=int(options["substeps"]), three_d=bool(options["three_d"]),
+                  box=options["box"])
     out, *data = _outputs(".json")(options)
     dpi = int(options["dpi"])
     add_caption(result.figure, options["caption"])
@@ -275,7 +282,7 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
     if data:
         writes += [(data[0], result.experiment.save), (data[1], lambda p: save_json(p, result.experiment.summary()))]
     if options["animate"]:
-        writes.append((Path(str(options["animate"])), lambda p: animate(result.experiment, p)))
+        writes.append((Path(str(options["animate"])), lambda p: animate(result.experiment, p, box=result.box)))
     return writes
 
 
@@ -466,7 +473,7 @@ COMMANDS: dict[str, Command] = {
                 "lr": _positive, "flow": _one_of(tuple(FLOWS)), "rtol": _positive, "atol": _positive,
                 "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "three_d": _flag, "noise": _noise,
                 "batch_size": _integer(1), "paths": _integer(1, MAX_PATHS), "scheme": _one_of(SCHEMES),
-                "substeps": _integer(1, 10_000), "caption": _text, "out": _path_with(FIGURE_FORMATS),
+                "substeps": _integer(1, 10_000), "box": _box, "caption": _text, "out": _path_with(FIGURE_FORMATS),
                 "data": _path_with(("npz",), "the .json summary is"), "animate": _path_with(ANIMATION_FORMATS),
                 "dpi": _integer(20, 1200)},
         plan=_plot_outputs, execute=_plot, outputs=("out", "data", "animate"),

@@ -165,3 +165,31 @@ def test_titles_shorten_long_landscape_specs():
     assert short_label(sim.landscape("quadratic(dim=10)")) == "quadratic(…)"
     fig = sim.plot(spec, ["gd(lr=0.9)"], steps=5).figure
     assert fig.axes[0].get_title().startswith("0.015*x**2 + 0.45*cos(1.1*x): iterates")
+
+
+def test_box_sets_the_region_drawn_in_every_view(tmp_path):
+    from simulate.animation import AnimationScene
+    from simulate.cli import main
+
+    box = [[-0.5, 1.5], [2.5, 4.5]]
+    result = sim.plot("scalar-net", ["gd(lr=0.15)"], steps=20, box="-0.5:1.5,2.5:4.5")
+    np.testing.assert_array_equal(result.box, box)
+    ax = result.figure.axes[0]
+    assert ax.get_xlim() == (-0.5, 1.5) and ax.get_ylim() == (2.5, 4.5)
+    scene = AnimationScene.for_result(result.experiment, box=result.box)
+    assert scene.figure.axes[0].get_xlim() == (-0.5, 1.5) and scene.figure.axes[0].get_ylim() == (2.5, 4.5)
+    surface = sim.plot("scalar-net", ["gd(lr=0.15)"], steps=5, box=box, three_d=True).figure.axes[0]
+    assert surface.get_xlim() == (-0.5, 1.5) and surface.get_ylim() == (2.5, 4.5)
+    stars = surface.collections[-2]._offsets3d  # the minima: none of scalar-net's listed ones is in the box
+    assert np.all(np.isnan(np.asarray(stars[0], float)))
+    noisy = sim.plot("double-well", ["gd(lr=0.05)"], steps=20, noise=0.5, paths=5, box=[[-2, 0], [-1, 1]])
+    assert noisy.figure.axes[0].get_xlim() == (-2, 0)
+    one = sim.plot("x**2", ["gd(lr=0.1)"], [1.0], 20, noise=0.1, paths=5, box="-3:3")
+    assert one.figure.axes[0].get_ylim() == (-3, 3)  # 1-D ensembles: x against t
+    for bad, message in (("1:2", "give 2 pairs"), ("2:1,0:1", "low < high"), ("a:b,1:2", "low:high"),
+                         ([[0, 1, 2]], "low:high")):
+        with pytest.raises(ValueError, match=message):
+            sim.plot("himmelblau", ["gd"], steps=2, box=bad)
+    assert main(["plot", "--box=1:2", "--out", str(tmp_path / "x.png")]) == 2  # checked before anything is written
+    assert main(["plot", "--box=2:1,0:1", "--out", str(tmp_path / "x.png")]) == 2
+    assert list(tmp_path.iterdir()) == []
