@@ -38,7 +38,7 @@ SLIDER_RANGES = {
     "weight_decay": (0.0, 1.0, False),
 }
 #: Sliders shown at once (those of the optimizer being edited).
-SLOTS = 4
+SLOTS = 5
 FLOW_SAMPLES = 400
 
 
@@ -105,7 +105,7 @@ class Explorer:
         self.choice.on_clicked(self.on_choose)
         self.sliders = []
         for j in range(SLOTS):
-            slider = Slider(fig.add_axes([0.72, 0.36 - 0.07 * j, 0.22, 0.03]), "", 0.0, 1.0, valinit=0.5)
+            slider = Slider(fig.add_axes([0.74, 0.38 - 0.06 * j, 0.17, 0.03]), "", 0.0, 1.0, valinit=0.5)
             slider.on_changed(lambda value, j=j: self.on_slide(j, value))
             # the fill and the initial-value mark follow the first range; a slot's range changes
             for part in ("poly", "vline"):
