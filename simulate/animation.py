@@ -192,19 +192,28 @@ def _palette(images):
     return sheet.quantize(colors=256)
 
 
+def encoder(path):
+    """The ffmpeg binary an ``.mp4`` needs (None for a GIF); a clear error where there is none."""
+    import shutil
+
+    if Path(path).suffix.lower() != ".mp4":
+        return None
+    ffmpeg = shutil.which("ffmpeg")
+    if ffmpeg is None:
+        raise ValueError("an .mp4 animation needs an ffmpeg binary on the PATH (none was found): write a .gif instead")
+    return ffmpeg
+
+
 def animate(result, path, *, frames: int = MAX_FRAMES, fps: int = 15, dpi: int = 80, trail: int = TRAIL,
             box=None, progress: bool | None = None) -> Path:
     """Write the animation of ``result`` (a plot's Experiment or Ensemble) to ``path`` (.gif, or .mp4
     with ffmpeg), atomically; returns the path. GIF frames share one palette. ``box``: the region
     drawn (default: the landscape's plot box; 1-D graphs zoom to the runs)."""
-    import shutil
     import subprocess
 
     path = check_output_path(path, ANIMATION_FORMATS)
     fmt = path.suffix.lower().lstrip(".")
-    ffmpeg = shutil.which("ffmpeg")
-    if fmt == "mp4" and ffmpeg is None:
-        raise ValueError("an .mp4 animation needs an ffmpeg binary on the PATH (none was found): write a .gif instead")
+    ffmpeg = encoder(path)
     scene = AnimationScene.for_result(result, frames, trail, box)
 
     def write(tmp):
@@ -221,6 +230,10 @@ def animate(result, path, *, frames: int = MAX_FRAMES, fps: int = 15, dpi: int =
         width, height = images[0].size
         command = [ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{width}x{height}",
                    "-r", str(fps), "-i", "-", "-vf", "pad=ceil(iw/2)*2:ceil(ih/2)*2", "-pix_fmt", "yuv420p", tmp]
-        subprocess.run(command, input=b"".join(im.tobytes() for im in images), check=True)
+        done = subprocess.run(command, input=b"".join(im.tobytes() for im in images), capture_output=True)
+        if done.returncode != 0:
+            said = done.stderr.decode(errors="replace").strip().splitlines()
+            raise ValueError(f"ffmpeg could not write the .mp4 (exit {done.returncode}"
+                             f"{': ' + said[-1] if said else ''}); write a .gif instead")
 
     return _atomic(path, write, suffix=path.suffix)

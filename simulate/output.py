@@ -15,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-__all__ = ["FIGURE_FORMATS", "check_output_path", "save_figure", "save_npz", "load_npz", "save_json", "save_text"]
+__all__ = ["FIGURE_FORMATS", "check_output_path", "save_figure", "save_npz", "load_npz", "save_json", "save_text",
+           "write_together"]
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -66,6 +67,31 @@ def _atomic(path: Path, write, suffix: str = ".tmp") -> Path:
             os.unlink(tmp)
         raise
     return path
+
+
+def write_together(writes) -> list[Path]:
+    """Run every ``(path, write)`` (``write(tmp)`` writes one file) on temporaries beside the paths,
+    then rename them all into place: a failure or an interrupt in any writer (an animation whose
+    encoder fails, Ctrl-C during a long render) leaves every existing file untouched and none of
+    the new ones behind. Returns the paths."""
+    staged = []
+    try:
+        for path, write in writes:
+            path = Path(path)
+            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix,
+                                       dir=path.parent if str(path.parent) else ".")
+            os.close(fd)
+            staged.append((tmp, path))
+            write(tmp)
+            os.chmod(tmp, 0o666 & ~_umask())
+        for tmp, path in staged:
+            os.replace(tmp, path)
+    except BaseException:
+        for tmp, _ in staged:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        raise
+    return [path for _, path in staged]
 
 
 def save_figure(fig, path, *, dpi: int = 150, description: str | None = None) -> Path:

@@ -32,10 +32,10 @@ from .landscapes import landscape as get_landscape
 from .optimizers import optimizer as get_optimizer
 from .flows import FLOWS, SCALINGS
 from .order import METRICS, ORDER_MAX_EVALUATIONS, order_figure, order_study
-from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_npz, save_text
+from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_npz, save_text, write_together
 from .plotting import ORDER_AXES
 from .ratemap import rate_map, rate_map_arrays, rate_map_csv, rate_map_figure
-from .animation import ANIMATION_FORMATS, animate
+from .animation import ANIMATION_FORMATS, animate, encoder
 from .engine import ENGINES
 from .ensembles import DEFAULT_PATHS, MAX_PATHS
 from .noises import noise as noise_model
@@ -134,6 +134,11 @@ def _path_with(formats, beside: str = ""):
                              + (f" ({beside} are written beside it)" if beside else ""))
         return v
     return check
+
+
+def _animation_path(v):
+    encoder(_path_with(ANIMATION_FORMATS)(v))  # an .mp4 without ffmpeg is refused before any work
+    return v
 
 
 def _flag(v):
@@ -474,7 +479,7 @@ COMMANDS: dict[str, Command] = {
                 "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "three_d": _flag, "noise": _noise,
                 "batch_size": _integer(1), "paths": _integer(1, MAX_PATHS), "scheme": _one_of(SCHEMES),
                 "substeps": _integer(1, 10_000), "box": _box, "caption": _text, "out": _path_with(FIGURE_FORMATS),
-                "data": _path_with(("npz",), "the .json summary is"), "animate": _path_with(ANIMATION_FORMATS),
+                "data": _path_with(("npz",), "the .json summary is"), "animate": _animation_path,
                 "dpi": _integer(20, 1200)},
         plan=_plot_outputs, execute=_plot, outputs=("out", "data", "animate"),
         exclusive=(("start", "random_starts"),)),
@@ -568,12 +573,13 @@ def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str]
                 message = message.replace(" exists;", f" (the run record of {str(beside[path])!r}) exists;")
             raise ValueError(message if argv else message.replace("pass --overwrite", "pass overwrite=True")) from None
     command_line = shlex.join(argv) if argv else f"simulate.run({command!r}, {given!r})"
-    written = [write(path) for path, write in cmd.execute(options, command_line)]
+    writes = cmd.execute(options, command_line)
+    outputs = [Path(path) for path, _ in writes]
     for record in records:
-        text = _record_text(command, options, written, record, command_line, list(argv or []),
+        text = _record_text(command, options, outputs, record, command_line, list(argv or []),
                             first_command_line or command_line)
-        written.append(save_text(record, text))
-    return written
+        writes.append((record, lambda p, text=text: save_text(p, text)))
+    return write_together(writes)  # all or nothing: a failing writer leaves no outputs and no record
 
 
 def relocate_outputs(command: str, options: dict, folder, *, keep_names_only: bool = False) -> dict:

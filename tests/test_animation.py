@@ -63,11 +63,36 @@ def test_ensembles_animate_as_clouds(tmp_path):
     np.testing.assert_array_equal(np.column_stack(dots.get_data()), ens.entries[0].iterates.x[10])
 
 
-def test_mp4_without_ffmpeg_says_so(tmp_path, experiment, monkeypatch):
+def test_mp4_without_ffmpeg_says_so_before_any_work(tmp_path, experiment, monkeypatch, capsys):
     monkeypatch.setattr("shutil.which", lambda name: None)
     with pytest.raises(ValueError, match="needs an ffmpeg binary"):
         animate(experiment, tmp_path / "a.mp4")
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "--steps", "3", "--out", "b.png", "--animate", "b.mp4"]) == 2
+    assert "needs an ffmpeg binary" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failing_animation_leaves_every_output_as_it_was(tmp_path, monkeypatch, capsys):
+    """The figure, the data and the record are written together with the animation or not at all."""
+    monkeypatch.chdir(tmp_path)
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "ffmpeg").write_text("#!/bin/sh\necho 'broken encoder' >&2\nexit 1\n")
+    (fake / "ffmpeg").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:/usr/bin:/bin")
+    (tmp_path / "p.png").write_bytes(b"the user's figure")
+    args = ["plot", "-l", "booth", "--steps", "3", "--out", "p.png", "--data", "p.npz", "--animate", "p.mp4", "--overwrite"]
+    assert main(args) == 2
+    assert "ffmpeg could not write the .mp4 (exit 1: broken encoder)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "p.png"]
+    assert (tmp_path / "p.png").read_bytes() == b"the user's figure"
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C while the frames render
+    monkeypatch.setattr("simulate.runs.animate", interrupted)
+    assert main([*args[:-2], "p.gif", "--overwrite"]) == 130  # aborted, as the shell says for Ctrl-C
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "p.png"]
 
 
 def test_plot_and_demo_write_animations(tmp_path, monkeypatch, capsys):
