@@ -341,12 +341,14 @@ def explore_cli(
     start: Annotated[Optional[str], typer.Option("--start", "-s", help="The first start, e.g. --start=-1.5,2 (then click to move it).  [default: the landscape's]")] = None,
     steps: Annotated[int, typer.Option(min=1, max=100_000, help="Steps of every run.")] = 100,
     screenshot: Annotated[Optional[Path], typer.Option(help="Save the window to this file once drawn, and close it.")] = None,
+    overwrite: OverwriteOption = False,
 ):
     """An interactive window: sliders for lr and the other hyperparameters, click to set the start, toggle optimizers and flows."""
     from .explorer import explore
 
     try:
-        explore(landscape, optimizer or None, parse_starts([start]) if start else None, steps, screenshot=screenshot)
+        explore(landscape, optimizer or None, parse_starts([start]) if start else None, steps, screenshot=screenshot,
+                overwrite=overwrite)
     except (ValueError, OSError) as exc:
         _fail(exc)
 

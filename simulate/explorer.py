@@ -59,20 +59,30 @@ def _value(opt, name: str) -> float:
     return float(value[index] if index is not None else value)
 
 
+DEFAULT_OPTIMIZERS = ("gd(lr=0.01)", "momentum(lr=0.01, momentum=0.8)", "adam(lr=0.1)")
+
+
+def explorer_inputs(landscape, optimizers, x0):
+    """``(landscape, optimizers, start)`` checked: a 2-D landscape, at least one optimizer, one
+    start point of two coordinates."""
+    land = get_landscape(landscape)
+    if land.dim != 2:
+        raise ValueError(f"the explorer draws on contours: it needs a 2-D landscape, {land.name} is {land.dim}-D")
+    opts = [get_optimizer(o) for o in optimizers]
+    if not opts:
+        raise ValueError("give at least one optimizer")
+    start = land.points(land.default_start if x0 is None else x0)
+    if start.shape != (2,):
+        raise ValueError(f"the explorer runs from one start point (x₁, x₂), got {np.shape(x0)} coordinates")
+    return land, opts, start.copy()
+
+
 class Explorer:
     """The interactive figure. ``optimizers``: names or specs; ``x0``: the first start."""
 
-    def __init__(self, landscape, optimizers: Sequence = ("gd(lr=0.01)", "momentum(lr=0.01, momentum=0.8)",
-                                                          "adam(lr=0.1)"),
-                 x0=None, steps: int = 100, figure: Figure | None = None):
-        self.landscape = get_landscape(landscape)
-        if self.landscape.dim != 2:
-            raise ValueError(f"the explorer draws on contours: it needs a 2-D landscape, {self.landscape.name} is "
-                             f"{self.landscape.dim}-D")
-        self.optimizers = [get_optimizer(o) for o in optimizers]
-        if not self.optimizers:
-            raise ValueError("give at least one optimizer")
-        self.x0 = np.array(self.landscape.default_start if x0 is None else x0, dtype=np.float64)
+    def __init__(self, landscape, optimizers: Sequence = DEFAULT_OPTIMIZERS, x0=None, steps: int = 100,
+                 figure: Figure | None = None):
+        self.landscape, self.optimizers, self.x0 = explorer_inputs(landscape, optimizers, x0)
         self.steps = int(steps)
         self.shown = [True] * len(self.optimizers)
         self.flow_times = [None] * len(self.optimizers)  # where each drawn flow was sampled
@@ -195,27 +205,34 @@ class Explorer:
 
 
 def explore(landscape="himmelblau", optimizers=None, x0=None, steps: int = 100, *, screenshot=None,
-            backend: str | None = None) -> Explorer:
+            overwrite: bool = False, backend: str | None = None) -> Explorer:
     """Open the explorer in a window (blocks until it is closed). ``screenshot``: save the window
-    to this file once drawn and close it (a check that a real window works)."""
+    to this file once drawn and close it (a check that a real window works; an existing file is
+    replaced only with ``overwrite``)."""
     import matplotlib
 
     if backend:
         matplotlib.use(backend)
     import matplotlib.pyplot as plt
 
-    if screenshot is not None:
-        from .output import FIGURE_FORMATS, check_output_path
+    from .output import FIGURE_FORMATS, check_output_path, save_figure
 
-        check_output_path(screenshot, FIGURE_FORMATS)  # before the window opens: a bad path must not hang it
+    optimizers = optimizers or DEFAULT_OPTIMIZERS
+    explorer_inputs(landscape, optimizers, x0)  # bad input is named before anything opens
+    if screenshot is not None:
+        check_output_path(screenshot, FIGURE_FORMATS, overwrite=overwrite)  # a bad path must not hang the window
     if not can_show():
         raise ValueError("the explorer needs a window, and none can be opened here (no display, or a non-interactive "
                          f"matplotlib backend: {matplotlib.get_backend()}); simulate plot draws the same to a file")
     fig = plt.figure(figsize=(12, 7))
-    explorer = Explorer(landscape, optimizers or Explorer.__init__.__defaults__[0], x0, steps, figure=fig)
+    try:
+        explorer = Explorer(landscape, optimizers, x0, steps, figure=fig)
+    except BaseException:
+        plt.close(fig)
+        raise
     if screenshot is not None:
         timer = fig.canvas.new_timer(interval=1500)
-        timer.add_callback(lambda: (fig.savefig(screenshot), plt.close(fig)))
+        timer.add_callback(lambda: (save_figure(fig, screenshot), plt.close(fig)))
         timer.start()
     plt.show()
     return explorer
@@ -226,15 +243,12 @@ def can_show() -> bool:
     import os
 
     import matplotlib
-    from matplotlib import backend_bases
 
     backend = matplotlib.get_backend().lower()
     if backend in ("agg", "pdf", "ps", "svg", "cairo", "template") or "inline" in backend:
         return False
-    if os.name == "posix" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")) \
-            and "macosx" not in backend:
-        return False
-    return backend_bases is not None
+    return not (os.name == "posix" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+                and "macosx" not in backend)
 
 
 def show_file(path) -> None:

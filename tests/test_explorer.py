@@ -73,12 +73,35 @@ def test_check_boxes_hide_optimizers_and_flows(explorer):
 
 
 def test_explore_without_a_display_says_so(monkeypatch):
+    import matplotlib
+
+    from simulate.explorer import can_show
+
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: "TkAgg")  # an interactive backend: the display decides
     monkeypatch.delenv("DISPLAY", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    assert not can_show()
     with pytest.raises(ValueError, match="needs a window"):
         explore("himmelblau")
+    monkeypatch.setenv("DISPLAY", ":0")
+    assert can_show()
+    monkeypatch.setattr(matplotlib, "get_backend", lambda: "agg")
+    assert not can_show()
     with pytest.raises(ValueError, match="needs a 2-D landscape"):
         Explorer("rosenbrock(dim=3)")
+
+
+def test_bad_input_is_named_before_the_display_is_asked_and_no_figure_is_left(monkeypatch, capsys):
+    import matplotlib.pyplot as plt
+
+    from simulate.cli import main
+
+    before = plt.get_fignums()
+    for args, message in ((["--start", "1,2,3"], "himmelblau is 2-dimensional"), (["-l", "himmelblaw"], "Did you mean"),
+                          (["-o", "adamm"], "Did you mean")):
+        assert main(["explore", *args]) == 2
+        assert message in capsys.readouterr().err
+    assert plt.get_fignums() == before
 
 
 @pytest.mark.skipif(shutil.which("Xvfb") is None, reason="Xvfb is not installed")
@@ -121,3 +144,7 @@ def test_a_diverging_run_gets_a_flow_only_up_to_its_stop():
 def test_a_bad_screenshot_path_is_refused_before_any_window(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         explore("himmelblau", screenshot=tmp_path / "missing" / "s.png")
+    (tmp_path / "s.png").write_text("the user's file")
+    with pytest.raises(ValueError, match="exists; pass --overwrite"):
+        explore("himmelblau", screenshot=tmp_path / "s.png")
+    assert (tmp_path / "s.png").read_text() == "the user's file"
