@@ -20,7 +20,7 @@ from .noises import noise as noise_model
 from .output import save_figure
 from .flows import energy_along
 from .plotting import (loss_offset, plot_cloud, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
-                       plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, graph_window)
+                       plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, graph_window, Height)
 
 __all__ = ["add_caption", "drawing_box", "parse_box", "comparison_figure", "ensemble_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
 
@@ -94,7 +94,8 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     ax_energy = fig.add_subplot(grid[1 + int(sharpness), 1], sharex=ax_loss) if energy else None
     height = None
     if three_d:
-        _, height = plot_surface(land, ax_path, bounds=region)
+        height = Height(land, region)
+        plot_surface(land, ax_path, height=height)
     elif land.dim <= 2:
         plot_landscape(land, ax_path, bounds=region)
     else:  # no contours of a d-dimensional function; its paths projected on (x₁, x₂)

@@ -16,11 +16,21 @@ __all__ = ["plot_landscape", "plot_path", "plot_minima", "plot_start", "plot_los
            "plot_sharpness", "plot_energy", "plot_surface", "Height", "graph_window", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES"]
 
 
-def _axes(ax):
-    if ax is None:
-        import matplotlib.pyplot as plt
+def _axes(ax, three_d: bool = False):
+    """``ax``, or the current Axes; with ``three_d`` a 3-D one (the current one if it is 3-D, else
+    a new one: on the current figure when that is empty, else on a new figure)."""
+    import matplotlib.pyplot as plt
 
-        ax = plt.gca()
+    if ax is None and not three_d:
+        return plt.gca()
+    if ax is None:
+        fig = plt.gcf()
+        current = fig.axes and fig.gca()
+        if current and current.name == "3d":
+            return current
+        return (fig if not fig.axes else plt.figure()).add_subplot(projection="3d")
+    if three_d and ax.name != "3d":
+        raise ValueError("the 3-D view draws on a 3-D Axes: add_subplot(projection='3d')")
     return ax
 
 
@@ -112,17 +122,17 @@ class Height:
         return np.where(outside, np.nan, x), np.where(outside, np.nan, y), np.where(outside, np.nan, self(f))
 
 
-def plot_surface(landscape: Landscape, ax=None, *, bounds=None, resolution: int = 80, cmap: str = "viridis",
-                 **kwargs) -> tuple:
-    """The surface of a 2-D landscape on a 3-D Axes, at the height :class:`Height`; returns
-    ``(ax, height)`` so that paths can be lifted with :func:`plot_path`'s ``height=``."""
-    ax = _axes(ax)
+def plot_surface(landscape: Landscape, ax=None, *, height: Height | None = None, cmap: str = "viridis", **kwargs):
+    """The surface of a 2-D landscape on a 3-D Axes (a new one for ``ax=None``), at ``height``
+    (default :class:`Height` over the plot box; pass the same ``height`` to :func:`plot_path`,
+    :func:`plot_minima` and :func:`plot_start` to lift paths onto it). Returns the Axes."""
     if landscape.dim != 2:
         raise ValueError(f"the 3-D view needs a 2-D landscape; {landscape.name} is {landscape.dim}-D")
-    height = Height(landscape, bounds, resolution)
+    ax = _axes(ax, three_d=True)
+    height = Height(landscape) if height is None else height
     ax.plot_surface(height.X, height.Y, height.Z, cmap=cmap, alpha=0.55, linewidth=0, antialiased=True, **kwargs)
     ax.set(xlabel="x₁", ylabel="x₂", zlabel="log₁₀(f − f_min + ε)")
-    return ax, height
+    return ax
 
 
 def _shown(traj: Trajectory, member) -> slice:
@@ -153,7 +163,7 @@ def plot_path(traj: Trajectory, ax=None, *, color=None, label=None, members=None
     first two coordinates are shown. ``height`` (a :class:`Height`, on a 3-D Axes) lifts the path
     onto the surface of :func:`plot_surface`.
     """
-    ax = _axes(ax)
+    ax = _axes(ax, three_d=height is not None)
     members = list(np.ndindex(traj.batch_shape)) if members is None else [tuple(np.atleast_1d(m)) for m in members]
     style = (dict(marker="o", markersize=2.5, lw=0.6, alpha=0.9) if traj.kind == "iterates"
              else dict(lw=2.0, alpha=0.85))
@@ -177,7 +187,7 @@ MAX_MINIMA_DRAWN = 16
 def plot_minima(landscape: Landscape, ax=None, height=None, **kwargs):
     """Known minima as white stars; where there are more than 16 (rastrigin), only the global ones.
     ``height``: on the surface of the 3-D view."""
-    ax = _axes(ax)
+    ax = _axes(ax, three_d=height is not None)
     if len(landscape.minima):
         pts = landscape.minima
         if len(pts) > MAX_MINIMA_DRAWN:
@@ -194,7 +204,7 @@ def plot_minima(landscape: Landscape, ax=None, height=None, **kwargs):
 
 def plot_start(landscape: Landscape, x0, ax=None, height=None, **kwargs):
     """Start point(s) as hollow black circles (``height``: on the surface of the 3-D view)."""
-    ax = _axes(ax)
+    ax = _axes(ax, three_d=height is not None)
     pts = np.atleast_2d(np.asarray(x0, float)).reshape(-1, landscape.dim)
     xy = (pts[:, 0], landscape.value(pts)) if landscape.dim == 1 else (pts[:, 0], pts[:, 1])
     if height is not None:

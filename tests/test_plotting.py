@@ -193,3 +193,22 @@ def test_box_sets_the_region_drawn_in_every_view(tmp_path):
     assert main(["plot", "--box=1:2", "--out", str(tmp_path / "x.png")]) == 2  # checked before anything is written
     assert main(["plot", "--box=2:1,0:1", "--out", str(tmp_path / "x.png")]) == 2
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_surface_and_lifted_paths_make_their_own_3d_axes_and_return_them():
+    from simulate.plotting import Height, plot_surface
+
+    land = sim.landscape("himmelblau")
+    plt.figure()
+    ax = plot_surface(land)
+    assert ax.name == "3d" and ax is plt.gca()
+    height = Height(land, [[-1, 4], [-1, 4]])
+    run = sim.iterate("gd(lr=0.01)", land, [0.0, 0.0], 20)
+    assert plot_path(run, height=height) is ax  # the current 3-D Axes
+    drawn = np.array(ax.lines[-1].get_data_3d())
+    np.testing.assert_allclose(drawn[2], height(run.f))
+    plt.figure().add_subplot().plot([0, 1])
+    other = plot_start(land, [0.0, 0.0], height=height)  # the current Axes is 2-D and used: a new figure
+    assert other.name == "3d" and other is not ax
+    with pytest.raises(ValueError, match="3-D Axes"):
+        plot_path(run, plt.figure().gca(), height=height)
