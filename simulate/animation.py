@@ -17,9 +17,9 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from .figures import COLORS, drawn_bounds, short_label
+from .figures import COLORS, drawn_bounds, shared_clock, short_label
 from .output import _atomic, check_output_path
-from .plotting import plot_landscape, plot_minima, plot_start
+from .plotting import drawn_xy, plot_landscape, plot_minima, plot_start
 from .progress import progress_bar
 
 __all__ = ["animate", "animation_frames", "render_frames", "AnimationScene", "ANIMATION_FORMATS", "MAX_FRAMES", "TRAIL"]
@@ -37,14 +37,6 @@ def animation_frames(steps: int, frames: int = MAX_FRAMES) -> np.ndarray:
     if steps + 1 <= frames:
         return np.arange(steps + 1)
     return np.unique(np.round(np.linspace(0, steps, frames)).astype(int))
-
-
-def _xy(x: np.ndarray, landscape) -> tuple[np.ndarray, np.ndarray]:
-    """What is drawn of points ``(..., d)``: (x₁, x₂); in 1-D, (x, f(x)) on the graph of f."""
-    if x.shape[-1] == 1:
-        with np.errstate(all="ignore"):
-            return x[..., 0], landscape.value(x)
-    return x[..., 0], x[..., 1]
 
 
 @dataclass
@@ -75,14 +67,12 @@ class AnimationScene:
         counter = ax.text(0.02, 0.97, "", transform=ax.transAxes, va="top", fontsize=10,
                           bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"))
         noisy = hasattr(result, "paths")
-        updates = [(_cloud if noisy else _runner)(ax, e, COLORS[i % len(COLORS)], land, trail)
+        updates = [(_cloud if noisy else _runner)(ax, e, COLORS[i % len(COLORS)], trail)
                    for i, e in enumerate(result.entries)]
         # below the axes: inside, wherever it went, some run ended under it
         handles, labels = ax.get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize=8)
-        clocks = {float(np.max(e.iterates.time_per_step)) for e in result.entries}
-        shared = len(clocks) == 1 and all(np.ndim(e.iterates.time_per_step) == 0 for e in result.entries)
-        h = clocks.pop() if shared else None  # one clock for every optimizer: t can be shown
+        h = shared_clock(result)
 
         def update(i: int):
             k = int(steps[i])
@@ -97,16 +87,16 @@ class AnimationScene:
         return cls(fig, steps, update)
 
 
-def _runner(ax, entry, color, land, trail):
+def _runner(ax, entry, color, trail):
     """One optimizer of an experiment: a fading trail of iterates, the current iterate, and the flow
     up to the same time, for every start."""
-    xs, ys = _xy(entry.iterates.x, land)  # (T, *batch)
+    xs, ys = drawn_xy(entry.iterates.x, entry.iterates.f)  # (T, *batch)
     xs, ys = xs.reshape(len(xs), -1).copy(), ys.reshape(len(ys), -1).copy()
     stop = np.ravel(entry.iterates.diverged_at)  # per start; the escaping sample is far outside the picture
     for j, k in enumerate(stop):
         if k >= 0:
             xs[k:, j] = ys[k:, j] = np.nan
-    fx, fy = _xy(entry.flow.x, land)
+    fx, fy = drawn_xy(entry.flow.x, entry.flow.f)
     fx, fy = fx.reshape(len(fx), -1), fy.reshape(len(fy), -1)
     every = entry.flow_every
     trails = [ax.add_collection(LineCollection([], colors=color, linewidths=2.5, zorder=4)) for _ in range(xs.shape[1])]
@@ -134,9 +124,9 @@ def _runner(ax, entry, color, land, trail):
     return update
 
 
-def _cloud(ax, entry, color, land, trail):
+def _cloud(ax, entry, color, trail):
     """One optimizer of an ensemble: every path's current point, and its mean's track."""
-    xs, ys = _xy(entry.iterates.x, land)  # (T, n)
+    xs, ys = drawn_xy(entry.iterates.x, entry.iterates.f)  # (T, n)
     dots = ax.plot([], [], ".", color=color, alpha=0.5, markersize=4, label=entry.optimizer.label)[0]
     with np.errstate(all="ignore"):
         mx, my = np.nanmean(xs, axis=1), np.nanmean(ys, axis=1)

@@ -24,6 +24,7 @@ from .sweep import METRICS as SWEEP_METRICS
 from .ensembles import MAX_PATHS
 from .sdes import SCHEMES
 from .runs import COMMANDS, RerunWarning, parse_starts, relocate_outputs, rerun, run, toml_value, validate
+from .demos import GALLERY_DPI
 
 PLOT = COMMANDS["plot"].defaults
 ORDER = COMMANDS["order"].defaults
@@ -299,6 +300,11 @@ def demo_cli(
     """One-command classroom demos: each renders one fact of optimizer dynamics, with a caption saying what to look at."""
     from .demos import DEMOS, demo
 
+    given = [flag for flag, v in (("NAME", name if list_ else None), ("--out", out), ("--data", data), ("--dpi", dpi),
+                                  ("--animate", animate), ("--3d", three_d), ("--show", show)) if v]
+    if given and (list_ or name is None):
+        _fail(ValueError(f"{', '.join(given)} {'renders' if len(given) == 1 else 'render'} a demo: "
+                         + ("--list only lists them" if list_ else "give its NAME")))
     if list_ or name is None:
         for d in DEMOS.values():
             typer.echo(f"  {d.name:22s} {d.summary}")
@@ -325,7 +331,7 @@ def demo_cli(
 @app.command("gallery")
 def gallery_cli(
     folder: Annotated[Path, typer.Option(help="Where the pictures and README.md go (an earlier gallery there is replaced).")] = Path("gallery"),
-    dpi: Annotated[int, typer.Option(min=20, max=1200, help="Resolution of the pictures.")] = 70,
+    dpi: Annotated[int, typer.Option(min=20, max=1200, help="Resolution of the pictures.")] = GALLERY_DPI,
     overwrite: OverwriteOption = False,
 ):
     """Render every demo into the gallery folder and write its README.md (picture, caption, command)."""

@@ -175,10 +175,11 @@ def _animates(d: Demo) -> bool:
 
 def _has_3d(d: Demo) -> bool:
     """Plot demos of 2-D landscapes with exact gradients (the 3-D view draws surfaces of those)."""
+    from .figures import DEFAULT_LANDSCAPE
     from .landscapes import landscape
 
     return (d.command == "plot" and "noise" not in d.options
-            and landscape(d.options.get("landscape", "himmelblau")).dim == 2)
+            and landscape(d.options.get("landscape", DEFAULT_LANDSCAPE)).dim == 2)
 
 
 def demo(name: str, out=None, *, dpi: int | None = None, data=None, animate=None, three_d: bool = False,

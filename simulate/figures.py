@@ -31,6 +31,14 @@ DEFAULT_OPTIMIZERS = (("gd", {"lr": 0.01}), ("momentum", {"lr": 0.01, "momentum"
 DEFAULT_STEPS = 100
 
 
+def shared_clock(result) -> float | None:
+    """The time per step when every optimizer of ``result`` has one and the same (then t can be
+    shown for all), else None."""
+    hs = {float(np.max(e.iterates.time_per_step)) for e in result.entries}
+    same = len(hs) == 1 and all(np.ndim(e.iterates.time_per_step) == 0 for e in result.entries)
+    return hs.pop() if same else None
+
+
 def drawn_bounds(result, box=None):
     """The region drawn: ``box`` (pairs (low, high) for x₁ and x₂; one pair in 1-D) when given,
     else the landscape's plot box, except that 1-D graphs zoom to where the runs went
@@ -101,9 +109,7 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     else:  # no contours of a d-dimensional function; its paths projected on (x₁, x₂)
         ax_path.set(xlabel="x₁", ylabel="x₂", xlim=region[0], ylim=region[1])
     if time is None:
-        hs = {float(np.max(e.iterates.time_per_step)) for e in experiment.entries}
-        same = len(hs) == 1 and all(np.ndim(e.iterates.time_per_step) == 0 for e in experiment.entries)
-        time = "t" if same else "steps"
+        time = "t" if shared_clock(experiment) is not None else "steps"
     offset = loss_offset(land)
     for i, e in enumerate(experiment.entries):
         c = COLORS[i % len(COLORS)]

@@ -13,7 +13,7 @@ from .landscapes import Landscape
 from .trajectory import Trajectory
 
 __all__ = ["plot_landscape", "plot_path", "plot_minima", "plot_start", "plot_loss", "loss_offset", "plot_order",
-           "plot_sharpness", "plot_energy", "plot_surface", "Height", "graph_window", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES"]
+           "plot_sharpness", "plot_energy", "plot_surface", "Height", "graph_window", "drawn_xy", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES"]
 
 
 def _axes(ax, three_d: bool = False):
@@ -142,12 +142,15 @@ def _shown(traj: Trajectory, member) -> slice:
     return slice(None) if k < 0 else slice(0, k)
 
 
+def drawn_xy(x: np.ndarray, f: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What is drawn of points ``x (..., d)`` with values ``f (...)``: (x₁, x₂); in 1-D (x, f), the
+    path on the graph of f."""
+    return (x[..., 0], f) if x.shape[-1] == 1 else (x[..., 0], x[..., 1])
+
+
 def _xy(traj: Trajectory, member) -> tuple[np.ndarray, np.ndarray]:
     rows = (_shown(traj, member), *member)
-    x = traj.x[rows]
-    if x.shape[-1] == 1:  # 1-D: the path on the graph of f
-        return x[:, 0], traj.f[rows]
-    return x[:, 0], x[:, 1]
+    return drawn_xy(traj.x[rows], traj.f[rows])
 
 
 def _mark_divergence(ax, xs, ys, color) -> None:

@@ -85,8 +85,11 @@ def test_edge_of_stability_gd_settles_below_two_over_lr_rk4_stays_sharp(rendered
     a = data(rendered, "edge-of-stability")
     limit = 2 / 0.15
     sharp = [float(a[f"sharpness_{i}"][-1]) for i in range(3)]  # gd, heun, rk4
-    assert sharp[0] < limit and sharp[1] < limit and sharp[2] == pytest.approx(16.0, abs=0.1)
-    assert float(a["flow_dense_f_0"][-1]) < 1e-8  # the flow reached a minimum, of sharpness 16 > 2/lr
+    end = a["flow_x_0"][-1]
+    flow_sharpness = float(end @ end)  # a² + b², the Hessian's top eigenvalue on the curve ab = 1
+    assert float(a["flow_dense_f_0"][-1]) < 1e-8 and flow_sharpness > limit  # a minimum GD cannot stay at
+    assert flow_sharpness == pytest.approx(16.0, abs=0.1)  # as the caption says
+    assert sharp[0] < limit and sharp[1] < limit and sharp[2] == pytest.approx(flow_sharpness, abs=1e-3)
 
 
 def test_adam_runs_on_the_diagonal_while_gd_kills_the_stiff_coordinate(rendered):
@@ -109,10 +112,20 @@ def test_adam_eps_and_betas(rendered):
 
 
 def test_which_minimum_momentum_reaches_the_deep_valley(rendered):
+    from simulate.landscapes import landscape
+
     a = data(rendered, "which-minimum")
-    assert a["iterates_x_0"][-1, 0] == pytest.approx(8.1014, abs=1e-3)  # GD: the nearest pit
-    assert a["flow_x_0"][-1, 0] == pytest.approx(8.1014, abs=1e-3)      # so does the gradient flow
-    assert a["iterates_x_1"][-1, 0] == pytest.approx(2.7062, abs=1e-2)  # heavy ball: the deep valley
+    land = landscape(DEMOS["which-minimum"].options["landscape"])
+    start = float(land.default_start[0])
+    minima = land.minima[:, 0]
+    nearest = minima[np.argmin(np.where(minima < start, start - minima, np.inf))]  # the first pit downhill
+    values = land.value(land.minima)
+    valleys = minima[values <= values.min() + 1e-12]  # ±2.7: the deep valley on the start's side
+    deepest = valleys[np.argmin(abs(valleys - start))]
+    assert abs(nearest - 8.1) < 0.05 and abs(deepest - 2.7) < 0.05  # what the caption says they are
+    assert a["iterates_x_0"][-1, 0] == pytest.approx(nearest, abs=1e-3)  # GD: the nearest pit
+    assert a["flow_x_0"][-1, 0] == pytest.approx(nearest, abs=1e-3)      # so does the gradient flow
+    assert a["iterates_x_1"][-1, 0] == pytest.approx(deepest, abs=1e-2)  # heavy ball: the deep valley
 
 
 def ladder_orders(rendered, name) -> dict:
@@ -182,13 +195,24 @@ def test_demo_cli_lists_and_suggests(tmp_path, monkeypatch, capsys):
     assert main(["demo", "edge-of-stabilty"]) != 0
     assert "Did you mean 'edge-of-stability'" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+    assert main(["demo", "basins", "--list", "--animate", "z.gif"]) == 2  # not silently dropped
+    assert "--list only lists them" in capsys.readouterr().err
+    assert main(["demo", "--dpi", "30"]) == 2 and "give its NAME" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_the_committed_gallery_is_what_simulate_gallery_writes():
+    import tomllib
+
     assert (GALLERY / "README.md").read_text() == gallery_readme("gallery")
     for name in DEMOS:
         assert (GALLERY / f"{name}.png").stat().st_size < 400_000, name
-        assert (GALLERY / f"{name}.run.toml").exists(), name
+        record = tomllib.loads((GALLERY / f"{name}.run.toml").read_text())
+        command, options = demo_options(name, f"{name}.png", dpi=70)
+        assert record["run"]["command"] == command, name
+        expected = validate(command, options)  # the demo as it is now, with every default filled in
+        assert {k: v for k, v in record["config"].items() if k != "out"} == \
+               {k: v for k, v in expected.items() if k != "out" and v is not None}, f"{name}: run simulate gallery"
 
 
 def test_show_without_a_display_says_so_after_writing(tmp_path, monkeypatch, capsys):
