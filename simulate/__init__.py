@@ -1,10 +1,13 @@
 """simulate: optimizers as discrete maps and as the ODEs they discretize."""
 
+from .animation import animate
 from .callables import landscape_from
+from .demos import DEMOS, demo, gallery
 from .continuous import METHODS, euler_step, integrate
 from .discrete import iterate
 from .ensembles import Ensemble, ensemble
 from .experiment import Experiment, run_experiment
+from .explorer import Explorer, explore
 from .figures import PlotResult, comparison_figure, plot
 from .flows import FLOWS, Flow, flow
 from .order import OrderResult, OrderStudy, order, order_study

@@ -340,6 +340,12 @@ class PlotResult:
             written.append(self.experiment.save(data))
         return written
 
+    def animate(self, path, **options):
+        """Write the animation of these runs over the same region (:func:`simulate.animation.animate`)."""
+        from .animation import animate
+
+        return animate(self.experiment, path, **{"box": self.box, **options})
+
 
 def default_optimizers(lr: float | None = None) -> list[Optimizer]:
     """The default optimizers; with ``lr`` they all take that learning rate instead of their own."""
@@ -350,7 +356,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
          *, lr: float | None = None, flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8,
          atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False,
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
-         scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None) -> PlotResult:
+         scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None,
+         caption: str | None = None) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
@@ -363,6 +370,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     ``experiment`` is then an :class:`~simulate.ensembles.Ensemble`. ``three_d``: the paths on the
     surface of f (2-D landscapes, exact gradients). ``box``: the region drawn, pairs (low, high)
     for x₁ and x₂ or ``"lo:hi,lo:hi"`` (one pair in 1-D; default the landscape's plot box).
+    ``caption``: a sentence printed under the figure (:func:`add_caption`). The result's
+    :meth:`PlotResult.animate` writes the animation of the same runs.
     """
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
@@ -378,13 +387,13 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
                              "of exact gradients; with noise the figure shows the ensemble against t")
         ens = ensemble(landscape, with_lr(optimizers, lr), x0, steps, noise=model, paths=paths, seed=seed, drift=flow,
                        scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
-        return PlotResult(ens, ensemble_figure(ens, box=box), box)
+        return PlotResult(ens, add_caption(ensemble_figure(ens, box=box), caption), box)
     experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, flow=flow, method=method, rtol=rtol,
                                 atol=atol)
     panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
     experiment = replace(experiment, panels=panels)  # what --data exports besides the runs
-    return PlotResult(experiment, comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy,
-                                                    three_d=three_d, box=box), box)
+    figure = comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy, three_d=three_d, box=box)
+    return PlotResult(experiment, add_caption(figure, caption), box)
 
 
 def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True, figsize=None) -> Figure:

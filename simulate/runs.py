@@ -35,7 +35,7 @@ from .order import METRICS, ORDER_MAX_EVALUATIONS, order_figure, order_study
 from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_npz, save_text, write_together
 from .plotting import ORDER_AXES
 from .ratemap import rate_map, rate_map_arrays, rate_map_csv, rate_map_figure
-from .animation import ANIMATION_FORMATS, animate, encoder
+from .animation import ANIMATION_FORMATS, encoder
 from .engine import ENGINES
 from .ensembles import DEFAULT_PATHS, MAX_PATHS
 from .noises import noise as noise_model
@@ -279,15 +279,14 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
                   sharpness=bool(options["sharpness"]), energy=bool(options["energy"]), noise=options["noise"],
                   batch_size=options["batch_size"], paths=int(options["paths"]), seed=int(options["seed"]),
                   scheme=str(options["scheme"]), substeps=int(options["substeps"]), three_d=bool(options["three_d"]),
-                  box=options["box"])
+                  box=options["box"], caption=options["caption"])
     out, *data = _outputs(".json")(options)
     dpi = int(options["dpi"])
-    add_caption(result.figure, options["caption"])
     writes = [(out, lambda p: save_figure(result.figure, p, dpi=dpi, description=description))]
     if data:
         writes += [(data[0], result.experiment.save), (data[1], lambda p: save_json(p, result.experiment.summary()))]
     if options["animate"]:
-        writes.append((Path(str(options["animate"])), lambda p: animate(result.experiment, p, box=result.box)))
+        writes.append((Path(str(options["animate"])), result.animate))
     return writes
 
 

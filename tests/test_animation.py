@@ -89,7 +89,7 @@ def test_a_failing_animation_leaves_every_output_as_it_was(tmp_path, monkeypatch
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # Ctrl-C while the frames render
-    monkeypatch.setattr("simulate.runs.animate", interrupted)
+    monkeypatch.setattr("simulate.animation.animate", interrupted)
     assert main([*args[:-2], "p.gif", "--overwrite"]) == 130  # aborted, as the shell says for Ctrl-C
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "p.png"]
 
@@ -175,3 +175,13 @@ def test_legends_of_the_animation_and_the_3d_view_stay_off_the_drawing(experimen
         legend = (fig.legends or [ax.get_legend()])[0]
         box = legend.get_window_extent(renderer)
         assert legend.get_texts() and not box.overlaps(ax.get_window_extent(renderer))  # below the axes
+
+
+def test_python_has_the_same_names(tmp_path):
+    result = sim.plot("scalar-net", ["gd(lr=0.15)"], steps=12, box="-0.5:1.5,2.5:4.5", caption="look at the catapult")
+    assert result.figure.get_supxlabel() == "look at the catapult"
+    path = result.animate(tmp_path / "a.gif", frames=5)
+    with Image.open(path) as im:
+        assert im.n_frames == 5
+    assert sim.animate is animate and callable(sim.demo) and callable(sim.gallery) and callable(sim.explore)
+    assert set(sim.DEMOS) >= {"which-minimum", "sgd-langevin"}

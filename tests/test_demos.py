@@ -89,7 +89,7 @@ def test_edge_of_stability_gd_settles_below_two_over_lr_rk4_stays_sharp(rendered
     flow_sharpness = float(end @ end)  # a² + b², the Hessian's top eigenvalue on the curve ab = 1
     assert float(a["flow_dense_f_0"][-1]) < 1e-8 and flow_sharpness > limit  # a minimum GD cannot stay at
     assert flow_sharpness == pytest.approx(16.0, abs=0.1)  # as the caption says
-    assert sharp[0] < limit and sharp[1] < limit and sharp[2] == pytest.approx(flow_sharpness, abs=1e-3)
+    assert sharp[0] < limit and sharp[1] < limit and sharp[2] == pytest.approx(flow_sharpness, abs=0.05)  # RK4 stays with the flow
 
 
 def test_adam_runs_on_the_diagonal_while_gd_kills_the_stiff_coordinate(rendered):
