@@ -79,6 +79,11 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow
     """
     opt, landscape, x0 = resolve(opt, landscape, x0)
     model = make_flow(opt, flow)
+    if opt.schedule is not None and model.schedule_clock is None:
+        if steps is None:
+            raise ValueError(f"{opt.display_name} runs a schedule whose lengths are the run's: give steps= (with or "
+                             f"without t) or a flow made with flow.for_steps(steps)")
+        model = model.for_steps(int(steps))
     if method not in METHODS:
         from ._names import suggest
         raise ValueError(suggest("method", method, METHODS))
@@ -89,7 +94,7 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow
     built_here = t is None  # then its size is checked before it is built
     if t is None:
         if steps is None:
-            raise ValueError("give the sample times t or a number of steps")
+            raise ValueError("give the sample times t or a number of steps")  # t = k·h, or t_k = Σ h(lr_j) with a schedule
         check_record_size(int(steps) + 1, batch + x0.shape[-1:])
         t = sample_times(model, int(steps), batch)
     t = np.asarray(t, dtype=np.float64)

@@ -72,8 +72,12 @@ def run_map(opt, landscape, x0, steps, radius, batch):
 def _record(opt, landscape, xs, diverged_at, steps, batch, gtol, stats, time_per_step, f=None) -> Trajectory:
     clock = np.asarray(getattr(time_per_step, "time_per_step", opt.time_per_step if time_per_step is None
                                    else time_per_step), dtype=np.float64)
-    return finish("iterates", sample_times(clock, steps, batch), xs, opt, landscape, diverged_at, gtol,
-                  stats=stats, time_per_step=clock, f=f)
+    if opt.schedule is not None and (time_per_step is None or hasattr(time_per_step, "optimizer")):
+        t = sample_times(opt.clock(steps), steps, batch)  # t_k = h(lr_1) + … + h(lr_k)
+        stats["schedule"] = opt.schedule.spec
+    else:
+        t = sample_times(clock, steps, batch)
+    return finish("iterates", t, xs, opt, landscape, diverged_at, gtol, stats=stats, time_per_step=clock, f=f)
 
 
 def stochastic(noise, landscape, engine: str = "auto", batch_size: int | None = None):
@@ -113,6 +117,7 @@ def advance(opt, landscape, x0, steps: int, radius: float, visit) -> np.ndarray:
     """
     state = opt.init(x0)
     x = state["x"]
+    scheduled = opt.lrs(steps) if getattr(opt, "schedule", None) is not None else None  # step k: lr_k = scheduled[k − 1]
     begin_step = getattr(landscape, "begin_step", None)  # stochastic gradients draw one loss per step
     with np.errstate(all="ignore"):  # overflow in a diverging member is data, not a warning
         diverged_at = np.where(_escaped(x, radius), 0, -1)  # a start outside the ball diverged at once
@@ -124,7 +129,7 @@ def advance(opt, landscape, x0, steps: int, radius: float, visit) -> np.ndarray:
                 break  # every member has stopped: nothing left to visit
             if begin_step is not None:
                 begin_step(k)
-            new = opt.step(state, landscape, k)
+            new = (opt if scheduled is None else opt.at_lr(scheduled[k - 1])).step(state, landscape, k)
             xk = new["x"]
             escaped = _escaped(xk, radius) & active
             if not stopped and not escaped.any():

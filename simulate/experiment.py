@@ -178,7 +178,7 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
     """
     optimizers = with_lr(optimizers, lr)
     resolved = [resolve(item, landscape, x0) for item in optimizers]
-    models = [make_flow(opt, flow) for opt, _, _ in resolved]  # every model exists before any work
+    models = [make_flow(opt, flow).for_steps(steps) for opt, _, _ in resolved]  # every model exists before any work
     entries = []
     for (opt, land, start), model in zip(resolved, models):
         run = iterate(opt, land, start, steps, time_per_step=model)

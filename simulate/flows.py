@@ -62,6 +62,9 @@ class Flow:
     """One continuous model of ``optimizer``; subclasses set the class attributes and the field."""
 
     optimizer: Optimizer
+    #: the run's :class:`~simulate.schedules.ScheduleClock` when the optimizer has a schedule
+    #: (set by :meth:`for_steps`; only the exact lift takes one)
+    schedule_clock: object = None
     kind: ClassVar[str] = ""
     scaling: ClassVar[str] = "fixed"
     summary: ClassVar[str] = ""
@@ -109,7 +112,16 @@ class Flow:
 
     # -- plumbing ------------------------------------------------------------------------------
     def member(self, index, batch_shape=None) -> Flow:
-        return dataclasses.replace(self, optimizer=self.optimizer.member(index, batch_shape))
+        clock = self.schedule_clock
+        if clock is not None:
+            clock = clock.member(index, batch_shape if batch_shape is not None else self.optimizer.batch_shape)
+        return dataclasses.replace(self, optimizer=self.optimizer.member(index, batch_shape), schedule_clock=clock)
+
+    def for_steps(self, steps: int) -> Flow:
+        """This model on the clock of a scheduled run of ``steps`` steps (itself without a schedule)."""
+        if self.optimizer.schedule is None:
+            return self
+        return dataclasses.replace(self, schedule_clock=self.optimizer.clock(steps))
 
     @property
     def batch_shape(self):
@@ -142,6 +154,17 @@ class ExactFlow(Flow):
 
     kind: ClassVar[str] = "exact"
     summary: ClassVar[str] = "exact lift: the field one step is a semi-implicit Euler step of"
+
+    def _local(self, t):
+        """With a schedule: ``(the optimizer at the lr of the step that covers t, t on that step's
+        constant-lr clock)``. Step k (1-based) covers ``[t_{k−1}, t_k)`` and runs at lr_k with
+        time ``(k − 1 + fraction)·h_k``: a semi-implicit Euler step of size h_k from t_{k−1} is
+        then the discrete step k, and the buffers relax at ``(1 − β)/lr(t)``."""
+        clock = self.schedule_clock
+        if clock is None:
+            raise ValueError("a scheduled lift needs the run's clock: use flow.for_steps(steps) (integrate does)")
+        k, s = clock.locate(float(np.asarray(t).reshape(-1)[0]))
+        return self.optimizer.at_lr(clock.lr[k]), s * float(clock.h[k])
 
     @property
     def expected_order(self) -> float:
@@ -181,15 +204,24 @@ class ExactFlow(Flow):
         return self.optimizer.state_names()
 
     def init(self, x0, landscape):
-        return self.optimizer.flow_init(x0, landscape)
+        opt = self.optimizer
+        return (opt if opt.schedule is None else opt.at_lr(opt.lrs(1)[0])).flow_init(x0, landscape)
 
     def field(self, t, state, landscape):
-        return self.optimizer.field(t, state, landscape)
+        if self.optimizer.schedule is None:
+            return self.optimizer.field(t, state, landscape)
+        opt, t = self._local(t)
+        return opt.field(t, state, landscape)
 
     def jacobian(self, t, state, landscape):
-        return self.optimizer.jacobian(t, state, landscape)
+        if self.optimizer.schedule is None:
+            return self.optimizer.jacobian(t, state, landscape)
+        opt, t = self._local(t)
+        return opt.jacobian(t, state, landscape)
 
     def energy(self, t, state, landscape):
+        if self.optimizer.schedule is not None:
+            return None  # the energies below are for a constant lr
         form = self._energy_form()
         if not form:
             return None
@@ -658,6 +690,10 @@ def flow(opt: Optimizer, kind: str | Flow | None = None) -> Flow:
         return kind
     cls = lookup("flow", kind or opt.default_flow, FLOWS)
     why = cls.unsupported(opt)
+    if not why and opt.schedule is not None and cls is not ExactFlow:
+        why = (f"it assumes a constant lr, and {opt.display_name} runs the schedule {opt.schedule.spec}; the exact "
+               f"lift follows the schedule (its buffers relax at (1 − β)/lr(t))")
+        raise ValueError(f"{cls.kind} flow: {why}; use flow 'exact'")
     if why:
         raise ValueError(f"{cls.kind} flow: {why}; {opt.display_name} has: {', '.join(available_flows(opt))}")
     return cls(opt)

@@ -25,7 +25,7 @@ import numpy as np
 from .landscapes import Landscape, _set, differenced_hessian, plot_box, search_minima
 from .spec import format_spec
 
-__all__ = ["FormulaError", "parse_formula", "FormulaLandscape", "formula_landscape", "is_variable", "FUNCTIONS", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH",
+__all__ = ["FormulaError", "parse_formula", "formula_function", "FormulaLandscape", "formula_landscape", "is_variable", "FUNCTIONS", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH",
            "MAX_EXPONENT", "MAX_DIM"]
 
 MAX_LENGTH = 2000   # characters
@@ -60,9 +60,10 @@ def _where(text: str, node: ast.AST) -> str:
     return f" at column {col + 1}: {part if len(part) <= 40 else part[:37] + '...'!r}"
 
 
-def parse_formula(text: str):
+def parse_formula(text: str, variables: tuple[str, ...] | None = None):
     """``(expression, variables)``: the sympy expression of ``text`` and the names of its coordinates
-    in order (``("x", "y")`` or ``("x1", …, "xn")``). Raises :class:`FormulaError`."""
+    in order (``("x", "y")`` or ``("x1", …, "xn")``; exactly ``variables`` when those are given,
+    e.g. ``("k",)`` for a schedule's factor). Raises :class:`FormulaError`."""
     import sympy
 
     if not isinstance(text, str):
@@ -101,6 +102,14 @@ def parse_formula(text: str):
         if isinstance(node, ast.Name):
             if node.id in constants:
                 return constants[node.id]
+            if variables is not None:
+                if node.id in variables:
+                    return sympy.Symbol(node.id, real=True)
+                close = difflib.get_close_matches(node.id, (*variables, *CONSTANTS, *FUNCTIONS), n=1, cutoff=0.5)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise FormulaError(f"unknown name {node.id!r}{hint}{_where(text, node)}: the variable"
+                                   f"{'s are' if len(variables) > 1 else ' is'} {', '.join(variables)}, "
+                                   f"the constants pi and e")
             if node.id in _PLANE or _indexed(node.id):
                 names.add(node.id)
                 return sympy.Symbol(node.id, real=True)
@@ -159,6 +168,8 @@ def parse_formula(text: str):
                            f"; allowed: numbers, x, y, z or x1 … xn, pi, e, + - * / **, {', '.join(FUNCTIONS)}")
 
     expr = build(tree.body, 0)
+    if variables is not None:
+        return expr, tuple(variables)
     plane = names & set(_PLANE)
     indexed = names - plane
     if plane and indexed:
@@ -316,6 +327,23 @@ class FormulaLandscape(Landscape):
         if self._hess_of is not None:
             return np.stack(self._hess_of(x), axis=-1).reshape(x.shape[:-1] + (d, d))
         return differenced_hessian(self._grad, x)
+
+
+def formula_function(text: str, variables: tuple[str, ...], where: str = "formula"):
+    """A numpy function of ``variables`` from a formula: ``formula_function("1/(1 + 0.01*k)", ("k",))``
+    maps an array ``(...)`` (or ``(..., n)`` for n variables) to values ``(...)``. The text is read by
+    :func:`parse_formula`, never evaluated; errors name ``where``."""
+    try:
+        expr, names = parse_formula(text, variables)
+        evaluate = _evaluator([expr], names)
+    except FormulaError as exc:
+        raise FormulaError(f"{where}: {exc}") from None
+
+    def function(values):
+        values = np.asarray(values, dtype=np.float64)
+        return evaluate(values[..., None] if len(names) == 1 else values)[0]
+
+    return function
 
 
 def formula_landscape(text: str, **params) -> FormulaLandscape:

@@ -24,6 +24,7 @@ References: PyTorch's documented algorithms (torch.optim, version 2.13); theory.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import functools
 import math
@@ -72,6 +73,7 @@ class Optimizer:
 
     name: ClassVar[str] = "optimizer"
     description: ClassVar[str] = ""
+    schedule = None  # every optimizer's dataclass has a ``schedule`` field (simulate.schedules)
     _numeric: ClassVar[tuple[str, ...]] = ()  # hyperparameters that may be arrays
     _pairs: ClassVar[tuple[str, ...]] = ()    # of those, the ones that are a pair of such (betas)
     #: EMA coefficients β whose 1 − β is a rate times lr in the exact lift (see simulate.flows.rescale)
@@ -97,6 +99,13 @@ class Optimizer:
                 raise ValueError(f"{self.name}: {f.name} must be true or false, got {getattr(self, f.name)!r}")
         self.batch_shape  # raises if the hyperparameter arrays do not broadcast together
         self._validate()
+        if getattr(self, "schedule", None) is not None:
+            from .schedules import schedule as make_schedule
+
+            try:
+                object.__setattr__(self, "schedule", make_schedule(self.schedule))
+            except ValueError as exc:
+                raise ValueError(f"{self.display_name}: schedule: {exc}") from None
 
     def _cast(self, name: str, value) -> np.ndarray:
         if np.asarray(value).dtype == bool:  # True would silently become 1.0
@@ -168,6 +177,30 @@ class Optimizer:
         """h: iterate k is compared with the flow at ``t = k·h``. Array of the batch shape."""
         return np.asarray(self.lr)
 
+    # -- schedules ---------------------------------------------------------------------------
+    def lrs(self, steps: int) -> np.ndarray:
+        """The step sizes of steps 1..steps, ``(steps,) + shape(lr)``: lr itself without a
+        schedule, the schedule's sequence (:mod:`simulate.schedules`) with one."""
+        if getattr(self, "schedule", None) is None:
+            return np.broadcast_to(np.asarray(self.lr), (int(steps),) + np.shape(self.lr))
+        return self.schedule.lrs(self.lr, steps)
+
+    def at_lr(self, lr) -> Optimizer:
+        """This optimizer with a constant ``lr`` and no schedule (one step of a scheduled run). A
+        shallow copy: the hyperparameters were checked when this optimizer was made."""
+        new = copy.copy(self)
+        object.__setattr__(new, "lr", np.asarray(lr, dtype=np.float64))
+        object.__setattr__(new, "schedule", None)
+        return new
+
+    def clock(self, steps: int):
+        """The :class:`~simulate.schedules.ScheduleClock` of a scheduled run of ``steps`` steps:
+        each step's time per step h(lr_k) (lr_k, or lr_k² for Adagrad), and their running sums."""
+        from .schedules import ScheduleClock
+
+        lrs = np.asarray(self.lrs(steps), dtype=np.float64)
+        return ScheduleClock(np.asarray(self.at_lr(lrs).time_per_step, dtype=np.float64), lrs)
+
     @property
     def display_name(self) -> str:
         return self.name
@@ -238,6 +271,8 @@ class Optimizer:
 
 
 def _same(a, b) -> bool:
+    if a is None or b is None or hasattr(a, "spec") or hasattr(b, "spec"):  # schedules
+        return a == b
     try:
         if isinstance(a, tuple) or isinstance(b, tuple):
             return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
@@ -247,6 +282,8 @@ def _same(a, b) -> bool:
 
 
 def _fmt(value) -> str:
+    if hasattr(value, "spec"):  # a schedule
+        return repr(value.spec)
     if isinstance(value, tuple):
         return "(" + ", ".join(_fmt(v) for v in value) + ")"
     if isinstance(value, (bool, np.bool_)):
@@ -291,6 +328,7 @@ class SGD(Optimizer):
     dampening: float = 0.0
     weight_decay: float = 0.0
     nesterov: bool = False
+    schedule: object = None
 
     def _validate(self):
         super()._validate()
@@ -391,6 +429,7 @@ class RMSprop(Optimizer):
     weight_decay: float = 0.0
     momentum: float = 0.0
     centered: bool = False
+    schedule: object = None
 
     def _validate(self):
         super()._validate()
@@ -499,6 +538,7 @@ class Adam(Optimizer):
     eps: float = 1e-8
     weight_decay: float = 0.0
     amsgrad: bool = False
+    schedule: object = None
 
     def _validate(self):
         super()._validate()
@@ -619,6 +659,7 @@ class Adagrad(Optimizer):
     weight_decay: float = 0.0
     initial_accumulator_value: float = 0.0
     eps: float = 1e-10
+    schedule: object = None
 
     def _validate(self):
         super()._validate()

@@ -36,6 +36,7 @@ class _GradientFlowScheme(Optimizer):
 
     lr: float = 1e-2
     weight_decay: float = 0.0
+    schedule: object = None
 
     def field(self, t, state, landscape):
         return {"x": -self._coupled_grad(state["x"], landscape)}
@@ -155,6 +156,7 @@ class NagC(Optimizer):
     lr: float = 1e-2
     r: float = 3.0
     weight_decay: float = 0.0
+    schedule: object = None
 
     def _validate(self):
         super()._validate()

@@ -70,12 +70,18 @@ def _value(node: ast.AST, where: str):
         return float(node.id)
     if isinstance(node, (ast.Tuple, ast.List)):
         return tuple(_value(e, where) for e in node.elts)
-    raise SpecError(f"{where}: only numbers, true/false and lists of numbers are accepted, "
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return node.value  # quoted text (a schedule, a formula): kept as text, never evaluated
+    raise SpecError(f"{where}: only numbers, true/false, quoted text and lists of numbers are accepted, "
                     f"got {ast.unparse(node)!r}")
 
 
 def format_value(value) -> str:
     """A value as spec text that reads back exactly: shortest round-trip floats, tuples for arrays."""
+    if isinstance(value, str):
+        return repr(value)
+    if hasattr(value, "spec"):  # a schedule inside an optimizer's spec
+        return repr(value.spec)
     if isinstance(value, tuple):
         return "(" + ", ".join(format_value(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     arr = np.asarray(value)

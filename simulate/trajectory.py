@@ -193,9 +193,14 @@ def finish(kind, t, x, optimizer, landscape, diverged_at, gtol, failed=None, mes
 def sample_times(clock, steps: int, batch_shape: tuple[int, ...], per_step: int = 1) -> np.ndarray:
     """``t = k·h`` for k = 0..steps: ``(T,)``, or ``(T, *batch)`` when h varies across the batch.
 
-    ``clock`` is the time per step h or anything with a ``time_per_step`` (an optimizer, a flow).
+    ``clock`` is the time per step h or anything with a ``time_per_step`` (an optimizer, a flow),
+    or a :class:`~simulate.schedules.ScheduleClock` (then t_k is the sum of the first k step times).
     ``per_step > 1`` subdivides every step; every ``per_step``-th time is then exactly ``k·h``.
     """
+    clock = getattr(clock, "schedule_clock", None) or clock  # a flow on a scheduled run's clock
+    if hasattr(clock, "sample"):  # a ScheduleClock: the running sums of the step sizes
+        t = clock.sample(per_step)
+        return t if t.ndim == 1 else np.array(np.broadcast_to(t, t.shape[:1] + tuple(batch_shape)))
     h = np.asarray(getattr(clock, "time_per_step", clock), dtype=np.float64)
     k = np.arange(steps * per_step + 1, dtype=np.float64) / per_step
     if h.ndim == 0:

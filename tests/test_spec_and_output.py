@@ -19,12 +19,20 @@ def test_accepted_forms(text, expected):
     assert parse_spec(text) == expected
 
 
+def test_quoted_text_is_kept_as_text_and_a_number_field_refuses_it():
+    import simulate as sim
+
+    assert parse_spec("gd(lr=0.1, schedule='cosine(T_max=10)')") == ("gd", {"lr": 0.1, "schedule": "cosine(T_max=10)"})
+    with pytest.raises(ValueError, match="lr must be a number"):
+        sim.optimizer("adam(lr='fast')")
+
+
 @pytest.mark.parametrize("text", [
     "adam(lr=__import__('os').system('echo hi'))",
     "adam(lr=x.__class__)",
     "adam(lr=(lambda: 1)())",
     "adam(lr=[c for c in 'ab'])",
-    "adam(lr='fast')",
+    "adam(lr=f'{1}')",
     "adam(lr=1+1)",
     "adam(lr=a[0])",
     "adam(0.1)",
