@@ -25,6 +25,9 @@ from .ensembles import MAX_PATHS
 from .sdes import SCHEMES
 from .runs import COMMANDS, RerunWarning, parse_starts, relocate_outputs, rerun, run, toml_value, validate
 from .demos import GALLERY_DPI
+from .schedules import SCHEDULES
+
+SCHEDULE_NAMES = list(SCHEDULES)
 
 PLOT = COMMANDS["plot"].defaults
 ORDER = COMMANDS["order"].defaults
@@ -159,6 +162,8 @@ def plot_cli(
     paths: Annotated[int, typer.Option(min=1, max=MAX_PATHS, help="With --noise or --batch-size: paths per optimizer, all from the one start.")] = PLOT["paths"],
     scheme: Annotated[str, typer.Option(help="With noise: how the SDE is stepped, " + " or ".join(SCHEMES) + " (weak order 2 for additive noise).")] = PLOT["scheme"],
     substeps: Annotated[int, typer.Option(min=1, max=10_000, help="With noise: SDE steps per optimizer step (1 reproduces the noisy iterates' own scheme).")] = PLOT["substeps"],
+    schedule: Annotated[Optional[str], typer.Option("--schedule", help="Learning-rate schedule for every optimizer without its own: " + ", ".join(SCHEDULE_NAMES) + ", e.g. 'cosine', 'step(step_size=30, gamma=0.5)', \"lambda(f='0.99**k')\" (torch.optim.lr_scheduler semantics; lengths left out are the run's).")] = None,
+    warmup: Annotated[int, typer.Option(min=0, help="Linear warmup over this many steps before the schedule (torch's SequentialLR with LinearLR(0.01, 1)); alone: warmup, then constant.")] = 0,
     box: Annotated[Optional[str], typer.Option("--box", help="The region drawn, low:high per coordinate (x₁ and x₂; x in 1-D), e.g. --box=-1:2,0:3.  [default: the landscape's plot box; 1-D graphs zoom to the runs]")] = None,
     caption: CaptionOption = None,
     out: OutOption = Path(PLOT["out"]),

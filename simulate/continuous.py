@@ -144,6 +144,8 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow
             failed[idx] = True
             messages[idx] = f"solver failed at t = {sol.t_stop:.6g}: {sol.message}"
     stats.update(method=method, rtol=rtol, atol=atol, escape_radius=radius, max_evaluations=max_evaluations)
+    if model.schedule_clock is not None:
+        stats.update(schedule=opt.schedule.spec, schedule_steps=len(model.schedule_clock.h))
     return finish("flow", t, xs, opt, landscape, diverged_at, gtol, failed=failed, messages=messages, stats=stats,
                   time_per_step=model.time_per_step, flow=model.kind, state=states)
 

@@ -74,7 +74,7 @@ def _record(opt, landscape, xs, diverged_at, steps, batch, gtol, stats, time_per
                                    else time_per_step), dtype=np.float64)
     if opt.schedule is not None and (time_per_step is None or hasattr(time_per_step, "optimizer")):
         t = sample_times(opt.clock(steps), steps, batch)  # t_k = h(lr_1) + … + h(lr_k)
-        stats["schedule"] = opt.schedule.spec
+        stats.update(schedule=opt.schedule.spec, schedule_steps=int(steps))
     else:
         t = sample_times(clock, steps, batch)
     return finish("iterates", t, xs, opt, landscape, diverged_at, gtol, stats=stats, time_per_step=clock, f=f)

@@ -23,7 +23,7 @@ from .landscapes import landscape as get_landscape
 from .output import load_npz, save_npz
 from .trajectory import STATUS_NAMES, Comparison, Trajectory, compare, sample_times
 
-__all__ = ["Entry", "Experiment", "run_experiment", "with_lr"]
+__all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -159,6 +159,20 @@ def with_lr(optimizers, lr: float | None = None) -> list:
     if not any(takes_lr):
         raise ValueError(f"lr={lr} would not be used: every optimizer sets its own lr")
     return [optimizer(item, lr=lr) if takes else item for item, takes in zip(optimizers, takes_lr)]
+
+
+def with_schedule(optimizers, schedule=None) -> list:
+    """``optimizers`` with ``schedule`` (a spec such as ``"cosine(warmup=10)"`` or a
+    :class:`~simulate.schedules.Schedule`) for every one that has none of its own (an error if
+    none would take it)."""
+    optimizers = with_lr(optimizers)
+    if schedule is None:
+        return optimizers
+    resolved = [optimizer(item) for item in optimizers]
+    takes = [opt.schedule is None for opt in resolved]
+    if not any(takes):
+        raise ValueError(f"schedule {schedule} would not be used: every optimizer has its own")
+    return [optimizer(opt, schedule=schedule) if take else opt for opt, take in zip(resolved, takes)]
 
 
 def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *, lr: float | None = None,

@@ -11,7 +11,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patheffects import Normal, Stroke
 
 from .ensembles import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments, relaxed
-from .experiment import Experiment, run_experiment, with_lr
+from .experiment import Experiment, run_experiment, with_lr, with_schedule
 from .heatmaps import metric_label, metric_norm, plot_basins, plot_sweep
 from .sweep import Sweep, start_coordinates
 from .optimizers import Optimizer, optimizer
@@ -20,7 +20,8 @@ from .noises import noise as noise_model
 from .output import save_figure
 from .flows import energy_along
 from .plotting import (loss_offset, plot_cloud, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
-                       plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, graph_window, Height)
+                       plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, graph_window, Height,
+                       plot_schedule)
 
 __all__ = ["add_caption", "drawing_box", "parse_box", "comparison_figure", "ensemble_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
 
@@ -93,13 +94,15 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     instead of over its contours (2-D landscapes). ``box``: the region drawn (:func:`drawing_box`)."""
     land = experiment.landscape
     region = drawn_bounds(experiment, box)
-    extra = int(sharpness) + int(energy)
+    scheduled = any(e.optimizer.schedule is not None for e in experiment.entries)
+    extra = int(sharpness) + int(energy) + int(scheduled)
     fig = Figure(figsize=figsize or (13, 5.5 + 2.5 * extra), layout="constrained")
     grid = fig.add_gridspec(1 + extra, 2, width_ratios=[1.15, 1])
     ax_path = fig.add_subplot(grid[:, 0], projection="3d" if three_d else None)
     ax_loss = fig.add_subplot(grid[0, 1])
-    ax_sharp = fig.add_subplot(grid[1, 1], sharex=ax_loss) if sharpness else None
-    ax_energy = fig.add_subplot(grid[1 + int(sharpness), 1], sharex=ax_loss) if energy else None
+    ax_sched = fig.add_subplot(grid[1, 1], sharex=ax_loss) if scheduled else None
+    ax_sharp = fig.add_subplot(grid[1 + int(scheduled), 1], sharex=ax_loss) if sharpness else None
+    ax_energy = fig.add_subplot(grid[1 + int(scheduled) + int(sharpness), 1], sharex=ax_loss) if energy else None
     height = None
     if three_d:
         height = Height(land, region)
@@ -117,13 +120,18 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label, height=height)
         plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
         plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e))
+        if ax_sched is not None:
+            plot_schedule(e.iterates, ax_sched, color=c, time=time,
+                          label=f"{e.optimizer.display_name}: {e.optimizer.schedule.spec if e.optimizer.schedule else 'constant'}")
         if ax_sharp is not None:
             plot_sharpness(e.iterates, ax_sharp, color=c, time=time, label=e.optimizer.display_name)
         if ax_energy is not None:
             E, name = energy_along(e.flow)
             if E is not None:
                 plot_energy(e.flow, ax_energy, color=c, time=time, label=f"{e.optimizer.display_name}: {name}")
-    for ax in (ax_sharp, ax_energy):
+    if ax_sched is not None:
+        ax_sched.set_title("learning rate of each step (the schedule; t_k is the sum of the steps)", fontsize=10)
+    for ax in (ax_sched, ax_sharp, ax_energy):
         if ax is not None and ax.get_legend_handles_labels()[0]:
             ax.legend(fontsize=7, loc="best", framealpha=0.85)
     if ax_energy is not None and not ax_energy.lines:
@@ -357,7 +365,7 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
          atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False,
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
          scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None,
-         caption: str | None = None) -> PlotResult:
+         caption: str | None = None, schedule=None) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
@@ -370,11 +378,15 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     ``experiment`` is then an :class:`~simulate.ensembles.Ensemble`. ``three_d``: the paths on the
     surface of f (2-D landscapes, exact gradients). ``box``: the region drawn, pairs (low, high)
     for x₁ and x₂ or ``"lo:hi,lo:hi"`` (one pair in 1-D; default the landscape's plot box).
-    ``caption``: a sentence printed under the figure (:func:`add_caption`). The result's
+    ``schedule`` (``"cosine(warmup=10)"``, a :class:`~simulate.schedules.Schedule`) goes to every
+    optimizer without one of its own; the figure then adds a panel of the step sizes and the flows
+    run on the schedule's clock. ``caption``: a sentence printed under the figure (:func:`add_caption`). The result's
     :meth:`PlotResult.animate` writes the animation of the same runs.
     """
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
+    if schedule is not None:
+        optimizers, lr = with_schedule(with_lr(optimizers, lr), schedule), None
     land = get_landscape(landscape)
     if three_d and land.dim != 2:  # checked before any work
         raise ValueError(f"the 3-D view needs a 2-D landscape; {land.name} is {land.dim}-D")

@@ -13,7 +13,7 @@ from .landscapes import Landscape
 from .trajectory import Trajectory
 
 __all__ = ["plot_landscape", "plot_path", "plot_minima", "plot_start", "plot_loss", "loss_offset", "plot_order",
-           "plot_sharpness", "plot_energy", "plot_surface", "Height", "graph_window", "drawn_xy", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES"]
+           "plot_sharpness", "plot_energy", "plot_surface", "Height", "graph_window", "drawn_xy", "plot_schedule", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES"]
 
 
 def _axes(ax, three_d: bool = False):
@@ -262,12 +262,44 @@ def plot_sharpness(traj: Trajectory, ax=None, *, color=None, label=None, time: s
 
     ax = _axes(ax)
     color = _over_time(traj, sharpness_along(traj), ax, color=color, label=label, time=time, **kwargs)
+    opt = traj.optimizer
+    if threshold and opt.schedule is not None and traj.kind == "iterates":  # the threshold moves with lr_k
+        steps = traj.x.shape[0] - 1
+        along = stability_threshold(opt.at_lr(opt.lrs(steps)))
+        if along is not None and np.ndim(along) == 1:
+            tt = np.asarray(traj.t if time == "t" else traj.steps)
+            ax.plot(tt[:steps + 1], np.append(along, along[-1]) if steps else along, drawstyle="steps-post", color=color,
+                    ls="--", lw=1.0, alpha=0.8, label=f"{threshold_formula(opt)} along the schedule ({opt.display_name})")
+            # the threshold grows without bound as lr_k → 0: the scale stays the sharpness's and the lowest threshold's
+            with np.errstate(all="ignore"):
+                top = max(float(np.nanmax(sharpness_along(traj), initial=0.0)), float(np.min(along)))
+            top = max(top, getattr(ax, "_schedule_top", 0.0))  # over every optimizer drawn here
+            ax._schedule_top = top
+            ax.set_ylim(0, 1.3 * top)
+        threshold = False
     limit = stability_threshold(traj.optimizer) if threshold else None
     if limit is not None:
         for value in np.unique(np.ravel(limit)):
             ax.axhline(value, color=color, ls="--", lw=1.0, alpha=0.8,
                        label=f"{threshold_formula(traj.optimizer)} = {value:.3g} ({traj.optimizer.display_name})")
     ax.set_ylabel("sharpness λmax(∇²f)")
+    return ax
+
+
+def plot_schedule(traj: Trajectory, ax=None, *, color=None, label=None, time: str = "t", **kwargs):
+    """The step size each step of ``traj`` (iterates) took, lr_k, held over the step: against the
+    time t_{k−1} at which step k starts (or its index); constant without a schedule."""
+    ax = _axes(ax)
+    steps = traj.x.shape[0] - 1
+    lrs = np.asarray(traj.optimizer.lrs(steps), dtype=np.float64).reshape((steps, -1))
+    starts = np.asarray(traj.t if time == "t" else traj.steps)
+    starts = np.broadcast_to(starts.reshape(starts.shape[:1] + (-1,)), (steps + 1, lrs.shape[1]))
+    for j in range(lrs.shape[1]):
+        xs = starts[:, j]
+        ys = np.append(lrs[:, j], lrs[-1, j]) if steps else lrs[:, j]
+        line, = ax.plot(xs[:len(ys)], ys, drawstyle="steps-post", color=color, label=label if j == 0 else None, **kwargs)
+        color = line.get_color()
+    ax.set(xlabel="time t" if time == "t" else "steps k", ylabel="lr_k")
     return ax
 
 

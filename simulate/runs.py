@@ -32,6 +32,7 @@ from .landscapes import landscape as get_landscape
 from .optimizers import optimizer as get_optimizer
 from .flows import FLOWS, SCALINGS
 from .order import METRICS, ORDER_MAX_EVALUATIONS, order_figure, order_study
+from .schedules import schedule
 from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_npz, save_text, write_together
 from .plotting import ORDER_AXES
 from .ratemap import rate_map, rate_map_arrays, rate_map_csv, rate_map_figure
@@ -109,6 +110,19 @@ def _text(v):
     if not isinstance(v, str):
         raise ValueError(f"expected text, got {v!r}")
     return v
+
+
+def _schedule(v):
+    """A schedule spec: checked by building it (unknown names suggest the right ones)."""
+    schedule(_text(v))
+    return v
+
+
+def run_schedule(options: dict):
+    """The schedule of ``--schedule`` and ``--warmup`` (a warmup alone leads into a constant lr)."""
+    if not options.get("schedule") and not options.get("warmup"):
+        return None
+    return schedule(options.get("schedule") or "constant", **({"warmup": int(options["warmup"])} if options.get("warmup") else {}))
 
 
 def _box(v):
@@ -239,7 +253,8 @@ PLOT_DEFAULTS = {
     "landscape": DEFAULT_LANDSCAPE, "optimizer": None, "start": None, "random_starts": 0, "seed": 0,
     "steps": DEFAULT_STEPS, "lr": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "time": None,
     "sharpness": False, "energy": False, "three_d": False, "noise": None, "batch_size": None, "paths": DEFAULT_PATHS,
-    "scheme": "euler-maruyama", "substeps": 10, "box": None, "caption": None, "out": "simulate_plot.png",
+    "scheme": "euler-maruyama", "substeps": 10, "schedule": None, "warmup": 0, "box": None, "caption": None,
+    "out": "simulate_plot.png",
     "data": None, "animate": None, "dpi": 150,
 }
 
@@ -279,7 +294,7 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
                   sharpness=bool(options["sharpness"]), energy=bool(options["energy"]), noise=options["noise"],
                   batch_size=options["batch_size"], paths=int(options["paths"]), seed=int(options["seed"]),
                   scheme=str(options["scheme"]), substeps=int(options["substeps"]), three_d=bool(options["three_d"]),
-                  box=options["box"], caption=options["caption"])
+                  box=options["box"], caption=options["caption"], schedule=run_schedule(options))
     out, *data = _outputs(".json")(options)
     dpi = int(options["dpi"])
     writes = [(out, lambda p: save_figure(result.figure, p, dpi=dpi, description=description))]
@@ -477,7 +492,7 @@ COMMANDS: dict[str, Command] = {
                 "lr": _positive, "flow": _one_of(tuple(FLOWS)), "rtol": _positive, "atol": _positive,
                 "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "three_d": _flag, "noise": _noise,
                 "batch_size": _integer(1), "paths": _integer(1, MAX_PATHS), "scheme": _one_of(SCHEMES),
-                "substeps": _integer(1, 10_000), "box": _box, "caption": _text, "out": _path_with(FIGURE_FORMATS),
+                "substeps": _integer(1, 10_000), "schedule": _schedule, "warmup": _integer(0), "box": _box, "caption": _text, "out": _path_with(FIGURE_FORMATS),
                 "data": _path_with(("npz",), "the .json summary is"), "animate": _animation_path,
                 "dpi": _integer(20, 1200)},
         plan=_plot_outputs, execute=_plot, outputs=("out", "data", "animate"),

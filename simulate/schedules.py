@@ -385,6 +385,25 @@ class InverseTime(LambdaLR):
         return format_spec(self.name, {} if self.t0 == 1.0 else {"t0": self.t0})
 
 
+@dataclass(frozen=True)
+class Constant(LambdaLR):
+    """A constant lr (LambdaLR with factor 1): what a warmup leads into by default."""
+
+    name: ClassVar[str] = "constant"
+    description: ClassVar[str] = "constant lr (with warmup: linear warmup, then constant)"
+    f: str = dataclasses.field(default="", repr=False, compare=False)
+
+    def __post_init__(self):
+        pass
+
+    def _factor(self, k):
+        return np.ones(np.shape(k))
+
+    @property
+    def spec(self):
+        return self.name
+
+
 # -- warmup in front of any schedule ----------------------------------------------------------------
 @dataclass(frozen=True)
 class Warmup(Schedule):
@@ -427,7 +446,7 @@ class Warmup(Schedule):
 
 SCHEDULES: dict[str, type[Schedule]] = {c.name: c for c in (
     StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, PolynomialLR, OneCycleLR, LambdaLR,
-    InverseSqrt, InverseTime)}
+    InverseSqrt, InverseTime, Constant)}
 #: torch's class names are accepted too
 _TORCH_NAMES = {c.torch_name: c.name for c in SCHEDULES.values() if c.torch_name and c.torch_name != "LambdaLR"}
 
@@ -444,7 +463,10 @@ def schedule(spec, **params) -> Schedule | None:
     else:
         name, given = parse_spec(str(spec))
     given.update(params)
-    if name == "constant" and not given:
+    if name == "constant" and not given.get("warmup"):
+        given.pop("warmup", None)
+        if given:
+            raise ValueError("constant takes no parameters but warmup")
         return None
     warm = {k: given.pop(k) for k in ("warmup", "warmup_start") if k in given}
     cls = lookup("schedule", _TORCH_NAMES.get(name, name), SCHEDULES)

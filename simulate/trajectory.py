@@ -91,8 +91,22 @@ class Trajectory:
 
     @property
     def steps(self) -> np.ndarray:
-        """Sample times in units of steps, ``t / h``: the discrete step index for iterates."""
-        return self.t / np.asarray(self.time_per_step)
+        """Sample times in units of steps, ``t / h``: the discrete step index for iterates. On a
+        schedule's clock, the step count whose running time is t (interpolated within a step)."""
+        n = self.stats.get("schedule_steps")
+        if n is None or getattr(self.optimizer, "schedule", None) is None:
+            return self.t / np.asarray(self.time_per_step)
+        times = self.optimizer.clock(int(n)).times
+        k = np.arange(times.shape[0], dtype=np.float64)
+        if times.ndim == 1 and np.ndim(self.t) == 1:
+            return np.interp(self.t, times, k)
+        times = np.broadcast_to(times, times.shape[:1] + self.batch_shape)
+        t = np.broadcast_to(np.asarray(self.t).reshape(np.shape(self.t) + (1,) * (1 + len(self.batch_shape) - np.ndim(self.t))),
+                            (len(self.t),) + self.batch_shape)
+        out = np.empty(t.shape)
+        for member in np.ndindex(self.batch_shape):
+            out[(slice(None), *member)] = np.interp(t[(slice(None), *member)], times[(slice(None), *member)], k)
+        return out
 
     @property
     def grad_norm(self) -> np.ndarray:

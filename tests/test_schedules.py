@@ -51,6 +51,7 @@ CASES = [
     ("cosine(T_max=20, eta_min=0.002, warmup=5)", warm(lambda o: TS.CosineAnnealingLR(o, 20, 0.002)), 25),
     ("step(step_size=4, gamma=0.5, warmup=6, warmup_start=0.1)", warm(lambda o: TS.StepLR(o, 4, 0.5), 6, 0.1), 30),
     ("exponential(gamma=0.9, warmup=3)", warm(lambda o: TS.ExponentialLR(o, 0.9), 3), 20),
+    ("constant(warmup=7)", warm(lambda o: TS.LambdaLR(o, lambda k: 1.0), 7), 15),
     ("linear(start_factor=0.5, total_iters=4, warmup=3)", warm(lambda o: TS.LinearLR(o, 0.5, 1.0, 4), 3), 12),
 ]
 
@@ -200,3 +201,41 @@ def test_models_that_assume_a_constant_lr_are_refused_and_the_flow_needs_the_run
     np.testing.assert_allclose(flow.t, np.concatenate([[0.0], np.cumsum(opt.lrs(30))]))
     with pytest.raises(ValueError, match="without a schedule"):
         sim.iterate(sim.optimizer("gd(lr=0.01)", schedule="cosine"), "himmelblau", steps=5, engine="compiled")
+
+
+# -- the figure and the command line --------------------------------------------------------------
+def test_the_plot_draws_each_steps_lr_and_the_threshold_along_the_schedule():
+    result = sim.plot("himmelblau", ["gd(lr=0.01)", "adam(lr=0.1)"], steps=60, schedule="cosine(warmup=10)", sharpness=True)
+    ax = next(a for a in result.figure.axes if a.get_ylabel() == "lr_k")
+    for line, e in zip(ax.lines, result.experiment.entries):
+        lrs = e.optimizer.lrs(60)
+        np.testing.assert_array_equal(line.get_ydata()[:-1], lrs)
+        np.testing.assert_array_equal(line.get_xdata(), e.iterates.steps)  # steps: the optimizers' clocks differ
+    sharp = next(a for a in result.figure.axes if a.get_ylabel().startswith("sharpness"))
+    gd = result.experiment.entries[0]
+    dashed = [l for l in sharp.lines if l.get_linestyle() == "--"][0]
+    np.testing.assert_allclose(dashed.get_ydata()[:-1], 2 / gd.optimizer.lrs(60))  # 2/lr_k
+    np.testing.assert_array_equal(gd.flow.every(gd.flow_every).t, gd.iterates.t)  # the flow on the same clock
+
+
+def test_cli_schedule_and_warmup_reach_every_optimizer_and_rerun_bit_for_bit(tmp_path, monkeypatch, capsys):
+    from simulate.cli import main
+    from simulate.experiment import Experiment
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "--schedule", "step(step_size=10, gamma=0.5)", "--warmup", "5", "--steps", "40",
+                 "-o", "gd(lr=0.01)", "-o", "adam(lr=0.05, schedule='exponential(gamma=0.9)')",
+                 "--out", "s.png", "--data", "s.npz"]) == 0
+    exp = Experiment.load(tmp_path / "s.npz")
+    assert exp.entries[0].optimizer.schedule == schedule("step(step_size=10, gamma=0.5, warmup=5)")
+    assert exp.entries[1].optimizer.schedule == schedule("exponential(gamma=0.9)")  # its own kept
+    np.testing.assert_array_equal(exp.entries[0].iterates.t[1:], np.cumsum(exp.entries[0].optimizer.lrs(40)))
+    data = (tmp_path / "s.npz").read_bytes()
+    (tmp_path / "again").mkdir()
+    assert main(["rerun", "s.run.toml", "--out-dir", "again"]) == 0
+    assert (tmp_path / "again" / "s.npz").read_bytes() == data
+    capsys.readouterr()
+    assert main(["plot", "--schedule", "cosin", "--out", "x.png"]) == 2
+    assert "Did you mean 'cosine'" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
+    assert main(["plot", "--warmup", "5", "--steps", "10", "-o", "gd(lr=0.01)", "--out", "w.png", "--data", "w.npz"]) == 0
+    np.testing.assert_allclose(Experiment.load(tmp_path / "w.npz").entries[0].optimizer.lrs(10)[5:], 0.01)
