@@ -108,6 +108,8 @@ ConfigOption = Annotated[Optional[Path], typer.Option(
     "--config", callback=_load_config, is_eager=True,
     help="TOML file of this command's options (or a run record); the command line overrides it.")]
 DumpOption = Annotated[bool, typer.Option("--dump-config", help="Print the resolved configuration as TOML and exit.")]
+ScheduleOption = Annotated[Optional[str], typer.Option("--schedule", help="Learning-rate schedule for every optimizer without its own: " + ", ".join(SCHEDULE_NAMES) + ", e.g. 'cosine', 'step(step_size=30, gamma=0.5)', \"lambda(f='0.99**k')\" (torch.optim.lr_scheduler semantics; lengths left out are the run's). In a sweep its parameters are axes too (--vary warmup=0:50:6).")]
+WarmupOption = Annotated[int, typer.Option(min=0, help="Linear warmup over this many steps before the schedule (torch's SequentialLR with LinearLR(0.01, 1)); alone: warmup, then constant.")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
 # Options that mean the same in every command (each command gives its own default).
 LandscapeOption = Annotated[str, typer.Option("--landscape", "-l", help="Landscape name or spec, e.g. rosenbrock or 'quadratic(condition=100, angle=0.5)'.")]
@@ -162,8 +164,8 @@ def plot_cli(
     paths: Annotated[int, typer.Option(min=1, max=MAX_PATHS, help="With --noise or --batch-size: paths per optimizer, all from the one start.")] = PLOT["paths"],
     scheme: Annotated[str, typer.Option(help="With noise: how the SDE is stepped, " + " or ".join(SCHEMES) + " (weak order 2 for additive noise).")] = PLOT["scheme"],
     substeps: Annotated[int, typer.Option(min=1, max=10_000, help="With noise: SDE steps per optimizer step (1 reproduces the noisy iterates' own scheme).")] = PLOT["substeps"],
-    schedule: Annotated[Optional[str], typer.Option("--schedule", help="Learning-rate schedule for every optimizer without its own: " + ", ".join(SCHEDULE_NAMES) + ", e.g. 'cosine', 'step(step_size=30, gamma=0.5)', \"lambda(f='0.99**k')\" (torch.optim.lr_scheduler semantics; lengths left out are the run's).")] = None,
-    warmup: Annotated[int, typer.Option(min=0, help="Linear warmup over this many steps before the schedule (torch's SequentialLR with LinearLR(0.01, 1)); alone: warmup, then constant.")] = 0,
+    schedule: ScheduleOption = None,
+    warmup: WarmupOption = 0,
     box: Annotated[Optional[str], typer.Option("--box", help="The region drawn, low:high per coordinate (x₁ and x₂; x in 1-D), e.g. --box=-1:2,0:3.  [default: the landscape's plot box; 1-D graphs zoom to the runs]")] = None,
     caption: CaptionOption = None,
     out: OutOption = Path(PLOT["out"]),
@@ -229,6 +231,8 @@ def sweep_cli(
     noise: SweepNoiseOption = None,
     batch_size: BatchSizeOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the gradient noise (each optimizer gets its own stream from it).")] = SWEEP["seed"],
+    schedule: ScheduleOption = None,
+    warmup: WarmupOption = 0,
     caption: CaptionOption = None,
     out: OutOption = Path(SWEEP["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz (every metric over the grid), a .json summary and a .csv table (one row per member and cell) beside it.")] = None,

@@ -148,8 +148,9 @@ class Optimizer:
     @property
     def batch_shape(self) -> tuple[int, ...]:
         """Broadcast shape of the numeric hyperparameters (``()`` when all are scalars)."""
+        grid = getattr(self.schedule, "shape", ())  # a schedule whose parameters a sweep varies
         try:
-            return np.broadcast_shapes(*(a.shape for a in self._arrays()))
+            return np.broadcast_shapes(*(a.shape for a in self._arrays()), grid)
         except ValueError:
             shapes = {f: np.shape(getattr(self, f)) for f in self._numeric}
             raise ValueError(f"{self.name}: hyperparameter arrays do not broadcast together: {shapes}") from None
@@ -165,6 +166,8 @@ class Optimizer:
             v = getattr(self, f)
             pick = (lambda a: np.broadcast_to(a, shape)[index])
             changes[f] = tuple(pick(a) for a in v) if f in self._pairs else pick(v)
+        if hasattr(self.schedule, "at"):  # a ScheduleGrid: the member's own schedule
+            changes["schedule"] = self.schedule.at(index, shape)
         return dataclasses.replace(self, **changes)
 
     @staticmethod

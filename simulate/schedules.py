@@ -32,7 +32,7 @@ import numpy as np
 from ._names import lookup
 from .spec import format_spec, parse_spec
 
-__all__ = ["Schedule", "SCHEDULES", "schedule", "ScheduleClock", "StepLR", "MultiStepLR", "ExponentialLR",
+__all__ = ["Schedule", "SCHEDULES", "schedule", "ScheduleClock", "ScheduleGrid", "sweepable_parameters", "StepLR", "MultiStepLR", "ExponentialLR",
            "CosineAnnealingLR", "LinearLR", "PolynomialLR", "OneCycleLR", "LambdaLR", "Warmup"]
 
 
@@ -444,6 +444,68 @@ class Warmup(Schedule):
         return format_spec(name, params)
 
 
+@dataclass(frozen=True, eq=False)
+class ScheduleGrid(Schedule):
+    """A schedule whose parameters vary across a sweep's grid: ``values`` maps parameter names
+    (``warmup``, ``T_max``, ``gamma``, …) to arrays that broadcast against each other and the
+    batch; member j runs ``schedule(base, name=values[j], …)``. Each member's sequence is computed
+    by its own recursion, then stacked, so a sweep over warmup lengths is one vectorized run."""
+
+    name: ClassVar[str] = "grid"
+    base: Schedule = None
+    values: tuple = ()  # ((name, array), ...)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return np.broadcast_shapes(*(np.shape(v) for _, v in self.values))
+
+    def at(self, index, shape=None) -> Schedule:
+        """The scalar schedule of one member (``index`` into ``shape``, default the grid's)."""
+        shape = self.shape if shape is None else tuple(shape)
+        params = {}
+        for name, v in self.values:
+            value = np.broadcast_to(v, shape)[index].item()
+            params[name] = int(value) if float(value).is_integer() and name in _WHOLE else value
+        return schedule(self.base, **params)
+
+    def with_value(self, name: str, values) -> ScheduleGrid:
+        return ScheduleGrid(base=self.base, values=tuple((n, v) for n, v in self.values if n != name)
+                            + ((name, np.asarray(values)),))
+
+    def resolved(self, steps):
+        return self
+
+    def lrs(self, lr, steps):
+        lr = np.asarray(lr, dtype=np.float64)
+        shape = np.broadcast_shapes(self.shape, lr.shape)
+        lr = np.broadcast_to(lr, shape)
+        out = np.empty((int(steps),) + shape)
+        for index in np.ndindex(shape):
+            out[(slice(None), *index)] = self.at(index, shape).lrs(lr[index], steps)
+        return out
+
+    def flattened(self, grid) -> ScheduleGrid:
+        """The same grid, each array broadcast to ``grid`` and raveled (a sweep's cells in a row)."""
+        return ScheduleGrid(base=self.base, values=tuple((n, np.broadcast_to(v, grid).reshape(-1)) for n, v in self.values))
+
+    @property
+    def spec(self):
+        swept = ", ".join(f"{n}=[{np.size(v)} values {np.min(v):g}…{np.max(v):g}]" for n, v in self.values)
+        return f"{self.base.spec} with {swept}"
+
+
+def sweepable_parameters(s: Schedule) -> list[str]:
+    """The numeric parameters of a schedule a sweep may vary (a warmup's and its schedule's)."""
+    base = s.base if isinstance(s, ScheduleGrid) else s
+    inner = base.then if isinstance(base, Warmup) else base
+    names = [f.name for f in dataclasses.fields(inner) if f.init and f.repr and isinstance(f.default, (int, float, type(None)))
+             and not isinstance(f.default, bool) and f.name not in ("f",)]
+    return names + ["warmup", "warmup_start"]
+
+
+_WHOLE = {"warmup", "step_size", "T_max", "total_iters", "total_steps"}
+
+
 SCHEDULES: dict[str, type[Schedule]] = {c.name: c for c in (
     StepLR, MultiStepLR, ExponentialLR, CosineAnnealingLR, LinearLR, PolynomialLR, OneCycleLR, LambdaLR,
     InverseSqrt, InverseTime, Constant)}
@@ -458,6 +520,8 @@ def schedule(spec, **params) -> Schedule | None:
     linear warmup in front. Unknown names suggest the right ones."""
     if spec is None or isinstance(spec, Schedule) and not params:
         return spec
+    if isinstance(spec, ScheduleGrid):
+        raise ValueError("a schedule grid takes its parameters from a sweep's axes")
     if isinstance(spec, Schedule):
         name, given = parse_spec(spec.spec)
     else:
@@ -477,9 +541,9 @@ def schedule(spec, **params) -> Schedule | None:
     made = cls(**{k: (tuple(v) if isinstance(v, list) else v) for k, v in given.items()})
     if warm.get("warmup", 0):
         return Warmup(then=made, **warm)
-    if warm:
+    if "warmup_start" in warm and "warmup" not in warm:
         raise ValueError("warmup_start needs warmup = the number of warmup steps")
-    return made
+    return made  # warmup = 0: none
 
 
 # -- the clock --------------------------------------------------------------------------------------

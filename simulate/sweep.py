@@ -174,12 +174,23 @@ def sweepable(opt: Optimizer) -> dict[str, tuple[str, int | None]]:
                     out[f"beta{i + 1}"] = (f, i)
         else:
             out[f] = (f, None)
+    if opt.schedule is not None:  # the schedule's parameters: warmup=0:100:11, T_max, gamma, …
+        from .schedules import sweepable_parameters
+
+        out.update({name: ("schedule", name) for name in sweepable_parameters(opt.schedule) if name not in out})
     return out
 
 
 def with_axis(opt: Optimizer, name: str, values: np.ndarray) -> Optimizer:
     """``opt`` with the hyperparameter ``name`` (a :func:`sweepable` name) set to ``values``."""
     f, i = sweepable(opt)[name]
+    if f == "schedule":
+        from .schedules import ScheduleGrid
+
+        grid = opt.schedule if isinstance(opt.schedule, ScheduleGrid) else ScheduleGrid(base=opt.schedule)
+        grid = grid.with_value(i, values)
+        grid.lrs(np.asarray(opt.lr), 1)  # every member's schedule is valid (a bad value names itself)
+        return dataclasses.replace(opt, schedule=grid)
     if i is None:
         return dataclasses.replace(opt, **{f: values})
     pair = list(getattr(opt, f))
@@ -331,7 +342,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
           near: float | None = None, flow: str | None = None, record_every: int = 0,
           escape_radius: float | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
           track: Sequence[str] = TRACKED, engine: str = "auto", progress: bool | None = None, noise=None,
-          batch_size: int | None = None, seed: int = 0) -> Sweep:
+          batch_size: int | None = None, seed: int = 0, schedule=None) -> Sweep:
     """Run every optimizer over the grid spanned by ``axes`` and measure each cell (see :data:`METRICS`).
 
     ``optimizers``: one or several names, specs or :class:`~simulate.optimizers.Optimizer` objects
@@ -342,7 +353,9 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     ``tol`` is the criterion of ``steps_to_tol``: ``f − f* <= tol`` where the landscape lists its
     minima (f* the lowest), ``|∇f| <= tol`` otherwise. ``near``: how close the last point must be
     to a listed minimum to count as reaching it (default 1% of the plot box's largest side; with
-    noise half the smallest distance between listed minima: :func:`default_near`).
+    noise half the smallest distance between listed minima: :func:`default_near`). ``schedule``
+    (``"cosine(warmup=10)"``) goes to every optimizer without one; its parameters are then axes
+    too (``warmup=0:100:11``, ``T_max``, ``gamma``, …), and ``lr`` is the schedule's peak.
     ``flow``: also integrate this continuous model (a kind from :data:`simulate.flows.FLOWS`) from
     every cell to its final time, with ``method``/``rtol``/``atol``. ``record_every``: keep every
     m-th point of every path (0: keep none). ``track``: the metrics measured during the run (each
@@ -356,6 +369,10 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     """
     land = landscape if isinstance(landscape, Landscape) else get_landscape(landscape)
     opts = _optimizers(optimizers)
+    if schedule is not None:
+        from .experiment import with_schedule
+
+        opts = with_schedule(opts, schedule)
     axes = _axes(axes)
     check_steps(steps)
     model = stochastic(noise, land, engine, batch_size)
@@ -491,6 +508,8 @@ def check_not_set(given, opt: Optimizer, axes: Sequence[str]) -> None:
     fields = set(parse_spec(given)[1]) if isinstance(given, str) else set(given._changed()) - {"lr"}
     for axis in axes:
         field_name = sweepable(opt)[axis][0]
+        if field_name == "schedule":  # the axis varies a parameter of the schedule, not the schedule
+            field_name = axis
         if field_name in fields:
             who = given if isinstance(given, str) else opt.display_name
             raise ValueError(f"{who} sets {field_name} and the axis {axis} sweeps it: drop one of the two")
@@ -520,7 +539,7 @@ def _swept(opt: Optimizer, name: str, axis: str, values: np.ndarray) -> Optimize
 
 def member_label(opt: Optimizer, swept: set[str]) -> str:
     """``name(fixed hyperparameters)``: the label without the values the grid supplies."""
-    fields = {sweepable(opt)[n][0] for n in swept}
+    fields = {sweepable(opt)[n][0] for n in swept} - {"schedule"}  # a swept schedule parameter: the label says which
     kept = {k: v for k, v in opt._changed().items() if k not in fields}
     return f"{opt.display_name}({', '.join(f'{k}={_fmt(v)}' for k, v in kept.items())})" if kept else opt.display_name
 
@@ -532,8 +551,14 @@ def _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar
     flat = dataclasses.replace(opt, **{
         f: (tuple(np.broadcast_to(a, grid).reshape(-1) for a in getattr(opt, f)) if f in opt._pairs
             else np.broadcast_to(getattr(opt, f), grid).reshape(-1)) for f in opt._numeric})
+    if hasattr(flat.schedule, "flattened"):
+        flat = dataclasses.replace(flat, schedule=flat.schedule.flattened(grid))
     starts = x0.reshape(cells, -1)
-    clock = np.broadcast_to(make_flow(flat, flow).time_per_step, (cells,))
+    model = make_flow(flat, flow)
+    if flat.schedule is not None:  # each cell ends at its own t_N = h(lr_1) + … + h(lr_N)
+        end_time = np.broadcast_to(flat.clock(steps).times[-1], (cells,))
+    else:
+        end_time = steps * np.broadcast_to(model.time_per_step, (cells,))
     ends = np.full_like(starts, np.nan)
     diverged = np.zeros(cells, bool)
     chunk = max(1, cells // 100)
@@ -541,8 +566,8 @@ def _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar
         part = slice(lo, min(cells, lo + chunk))
         n = part.stop - lo
         member = flat.member((part,), (cells,))
-        end = integrate(member, land, starts[part], t=np.stack([np.zeros(n), steps * clock[part]]), flow=flow,
-                        method=method, rtol=rtol, atol=atol, escape_radius=radius)
+        end = integrate(member, land, starts[part], t=np.stack([np.zeros(n), end_time[part]]), steps=steps,
+                        flow=flow, method=method, rtol=rtol, atol=atol, escape_radius=radius)
         ends[part], diverged[part] = end.x[-1], end.diverged_at >= 0
         bar.advance(n)
     return ends.reshape(x0.shape), diverged.reshape(grid)

@@ -239,3 +239,31 @@ def test_cli_schedule_and_warmup_reach_every_optimizer_and_rerun_bit_for_bit(tmp
     assert "Did you mean 'cosine'" in capsys.readouterr().err and not (tmp_path / "x.png").exists()
     assert main(["plot", "--warmup", "5", "--steps", "10", "-o", "gd(lr=0.01)", "--out", "w.png", "--data", "w.npz"]) == 0
     np.testing.assert_allclose(Experiment.load(tmp_path / "w.npz").entries[0].optimizer.lrs(10)[5:], 0.01)
+
+
+def test_a_sweep_over_warmup_and_peak_lr_is_one_run_per_cell_and_its_flow_ends_on_the_cells_clock():
+    from simulate.sweep import sweep
+
+    sw = sweep(["momentum(momentum=0.8)"], "himmelblau", ["warmup=0:20:3", "lr=0.005:0.02:2"], steps=40,
+               schedule="cosine(eta_min=0.001)", flow="exact", record_every=40)
+    for i, w in enumerate((0, 10, 20)):
+        for j, lr in enumerate((0.005, 0.02)):
+            opt = sim.optimizer("momentum", lr=lr, momentum=0.8, schedule=schedule("cosine(eta_min=0.001)", warmup=w))
+            run = sim.iterate(opt, "himmelblau", [0.0, 0.0], 40)
+            np.testing.assert_array_equal(sw.paths[0, -1, i, j], run.x[-1])
+            flow = sim.integrate(opt, "himmelblau", [0.0, 0.0], steps=40)
+            np.testing.assert_allclose(sw.metrics["final_loss"][1, i, j], flow.f[-1], rtol=1e-4, atol=1e-12)
+    with pytest.raises(ValueError, match="no hyperparameter 'warmup'"):
+        sweep(["momentum"], "himmelblau", ["warmup=0:20:3"], steps=5)  # no schedule: no such axis
+
+
+def test_cli_sweep_takes_the_schedule_and_its_axes(tmp_path, monkeypatch):
+    from simulate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "-l", "himmelblau", "-o", "gd", "--schedule", "step(step_size=10)", "--vary", "step_size=5:15:3",
+                 "--vary", "lr=0.005:0.01:2", "--steps", "30", "--out", "s.png", "--data", "s.npz"]) == 0
+    header = (tmp_path / "s.csv").read_text().splitlines()[0]
+    assert "step_size" in header and "lr" in header
+    rows = (tmp_path / "s.csv").read_text().splitlines()[1:]
+    assert len(rows) == 3 * 2  # one row per cell
