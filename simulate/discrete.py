@@ -100,6 +100,14 @@ def check_seed(seed) -> int:
     return whole("seed", seed, 0)
 
 
+def _lr_scale(opt, x) -> np.ndarray:
+    """``opt.lr_scale`` as an array of the points' dimension (an error for another length)."""
+    scale = np.asarray(opt.lr_scale, dtype=np.float64)
+    if scale.shape != x.shape[-1:]:
+        raise ValueError(f"{opt.display_name}: lr_scale has {scale.size} values for {x.shape[-1]} coordinates")
+    return scale
+
+
 def check_steps(steps) -> None:
     if isinstance(steps, bool) or not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"steps must be a whole number >= 0, got {steps!r}")
@@ -115,8 +123,12 @@ def advance(opt, landscape, x0, steps: int, radius: float, visit) -> np.ndarray:
     so a visitor needs no mask) and is the live array otherwise: read it, don't keep it. The
     loop ends early once every member has stopped.
     """
+    from .transforms import seen_by
+
     state = opt.init(x0)
     x = state["x"]
+    landscape = seen_by(opt, landscape)  # clip_norm / clip_value: the optimizer receives clipped gradients
+    scale = None if getattr(opt, "lr_scale", None) is None else _lr_scale(opt, x)
     scheduled = opt.lrs(steps) if getattr(opt, "schedule", None) is not None else None  # step k: lr_k = scheduled[k − 1]
     begin_step = getattr(landscape, "begin_step", None)  # stochastic gradients draw one loss per step
     with np.errstate(all="ignore"):  # overflow in a diverging member is data, not a warning
@@ -130,6 +142,8 @@ def advance(opt, landscape, x0, steps: int, radius: float, visit) -> np.ndarray:
             if begin_step is not None:
                 begin_step(k)
             new = (opt if scheduled is None else opt.at_lr(scheduled[k - 1])).step(state, landscape, k)
+            if scale is not None:  # a learning rate per coordinate: the update scaled coordinatewise
+                new["x"] = state["x"] + scale * (new["x"] - state["x"])
             xk = new["x"]
             escaped = _escaped(xk, radius) & active
             if not stopped and not escaped.any():

@@ -74,7 +74,7 @@ def available() -> bool:
 def supports(opt: Optimizer, landscape) -> bool:
     """Whether the compiled engine covers this optimizer on this landscape (constant lr only)."""
     return (type(opt) is SGD or isinstance(opt, Adam)) and landscape.pointwise_grad is not None \
-        and landscape.dim == 2 and opt.schedule is None
+        and landscape.dim == 2 and opt.schedule is None and not opt.transformed
 
 
 def use_compiled(engine: str, opt: Optimizer, landscape, members: int, steps: int) -> bool:
@@ -98,7 +98,7 @@ def use_compiled(engine: str, opt: Optimizer, landscape, members: int, steps: in
         return False
     if engine == "compiled" and not ok:
         why = "numba is not installed" if not available() else \
-            f"{opt.display_name} on {landscape.name} is not covered (SGD family and Adam on 2-D landscapes with a pointwise gradient, without a schedule)"
+            f"{opt.display_name} on {landscape.name} is not covered (SGD family and Adam on 2-D landscapes with a pointwise gradient, without a schedule or gradient transforms)"
         raise ValueError(f"engine 'compiled': {why}")
     if not ok:
         return False

@@ -121,7 +121,7 @@ def temperature(opt: Optimizer, noise: Noise | None) -> float | None:
     T = lr·σ²/(2(1 − μ)). None where there is no such law: anisotropic or minibatch noise (Σ not
     a multiple of I), or an optimizer outside the SGD family. With dampening τ the speed is
     (1 − τ)/(1 − μ) and T = lr·(1 − τ)·σ²/(2(1 − μ))."""
-    if (noise is None or not isinstance(opt, SGD) or opt.schedule is not None or opt.batch_shape != () or noise.batch_size is not None
+    if (noise is None or not isinstance(opt, SGD) or opt.schedule is not None or opt.transformed or opt.batch_shape != () or noise.batch_size is not None
             or noise.cov is not None or noise.scale.ndim != 0 or noise.scale == 0):
         return None
     with np.errstate(over="ignore"):
@@ -389,9 +389,9 @@ def ensemble(landscape, optimizers, x0=None, steps: int = 200, *, noise=None, ba
     scheme = str(scheme).strip().lower()
     notes = []
     for opt, _, _ in resolved:  # every model exists, or is known missing, before any work
-        if isinstance(opt, SGD) and opt.schedule is not None:
-            notes.append(f"no SDE model for {opt.display_name} on the schedule {opt.schedule.spec}: the stochastic "
-                         f"modified equations assume a constant lr")
+        if isinstance(opt, SGD) and (opt.schedule is not None or opt.transformed):
+            notes.append(f"no SDE model for {opt.label}: the stochastic modified equations assume a constant lr "
+                         f"and the plain gradient")
         elif isinstance(opt, SGD):
             sde_model(opt, drift, scheme, model)  # a bad drift or scheme is the user's to fix
             notes.append("")

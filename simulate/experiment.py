@@ -161,18 +161,22 @@ def with_lr(optimizers, lr: float | None = None) -> list:
     return [optimizer(item, lr=lr) if takes else item for item, takes in zip(optimizers, takes_lr)]
 
 
-def with_schedule(optimizers, schedule=None) -> list:
+def with_schedule(optimizers, schedule=None, **transforms) -> list:
     """``optimizers`` with ``schedule`` (a spec such as ``"cosine(warmup=10)"`` or a
-    :class:`~simulate.schedules.Schedule`) for every one that has none of its own (an error if
-    none would take it)."""
+    :class:`~simulate.schedules.Schedule`) and the gradient transforms given (``clip_norm``,
+    ``clip_value``, ``lr_scale``: :mod:`simulate.transforms`) for every one that has none of its
+    own; an error if one of them would reach no optimizer."""
     optimizers = with_lr(optimizers)
-    if schedule is None:
+    given = {k: v for k, v in {"schedule": schedule, **transforms}.items() if v is not None}
+    if not given:
         return optimizers
     resolved = [optimizer(item) for item in optimizers]
-    takes = [opt.schedule is None for opt in resolved]
-    if not any(takes):
-        raise ValueError(f"schedule {schedule} would not be used: every optimizer has its own")
-    return [optimizer(opt, schedule=schedule) if take else opt for opt, take in zip(resolved, takes)]
+    for name, value in given.items():
+        takes = [getattr(opt, name) is None for opt in resolved]
+        if not any(takes):
+            raise ValueError(f"{name} {value} would not be used: every optimizer has its own")
+        resolved = [optimizer(opt, **{name: value}) if take else opt for opt, take in zip(resolved, takes)]
+    return resolved
 
 
 def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *, lr: float | None = None,

@@ -21,7 +21,7 @@ from .output import save_figure
 from .flows import energy_along
 from .plotting import (loss_offset, plot_cloud, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, graph_window, Height,
-                       plot_schedule)
+                       plot_schedule, plot_clipping)
 
 __all__ = ["add_caption", "drawing_box", "parse_box", "comparison_figure", "ensemble_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
 
@@ -118,6 +118,8 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         c = COLORS[i % len(COLORS)]
         plot_path(e.flow, ax_path, color=c, label=None, height=height)
         plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label, height=height)
+        if e.optimizer.clip_norm is not None or e.optimizer.clip_value is not None:
+            plot_clipping(e.iterates, ax_path, color=c, height=height)
         plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
         plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e))
         if ax_sched is not None:
@@ -365,7 +367,7 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
          atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False,
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
          scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None,
-         caption: str | None = None, schedule=None) -> PlotResult:
+         caption: str | None = None, schedule=None, clip_norm=None, clip_value=None, lr_scale=None) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
@@ -380,13 +382,16 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     for x₁ and x₂ or ``"lo:hi,lo:hi"`` (one pair in 1-D; default the landscape's plot box).
     ``schedule`` (``"cosine(warmup=10)"``, a :class:`~simulate.schedules.Schedule`) goes to every
     optimizer without one of its own; the figure then adds a panel of the step sizes and the flows
-    run on the schedule's clock. ``caption``: a sentence printed under the figure (:func:`add_caption`). The result's
+    run on the schedule's clock. ``clip_norm``, ``clip_value`` and ``lr_scale`` put gradient
+    transforms in front of every optimizer without its own (:mod:`simulate.transforms`); where a
+    clip was active the iterates are ringed. ``caption``: a sentence printed under the figure (:func:`add_caption`). The result's
     :meth:`PlotResult.animate` writes the animation of the same runs.
     """
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
-    if schedule is not None:
-        optimizers, lr = with_schedule(with_lr(optimizers, lr), schedule), None
+    if any(v is not None for v in (schedule, clip_norm, clip_value, lr_scale)):
+        optimizers, lr = with_schedule(with_lr(optimizers, lr), schedule, clip_norm=clip_norm, clip_value=clip_value,
+                                       lr_scale=lr_scale), None
     land = get_landscape(landscape)
     if three_d and land.dim != 2:  # checked before any work
         raise ValueError(f"the 3-D view needs a 2-D landscape; {land.name} is {land.dim}-D")

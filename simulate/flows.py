@@ -37,6 +37,7 @@ from ._names import lookup
 from .landscapes import Landscape
 from .optimizers import SGD, Adam, Optimizer, RMSprop, State, _assemble, _diag
 from .schemes import NagC, ProximalPoint, _GradientFlowScheme
+from .transforms import seen_by
 
 __all__ = ["energy_along", "Flow", "ExactFlow", "LimitFlow", "ModifiedFlow", "Modified2Flow", "OscillatorFlow",
            "HighResFlow", "EmaFlow",
@@ -205,23 +206,31 @@ class ExactFlow(Flow):
 
     def init(self, x0, landscape):
         opt = self.optimizer
-        return (opt if opt.schedule is None else opt.at_lr(opt.lrs(1)[0])).flow_init(x0, landscape)
+        return (opt if opt.schedule is None else opt.at_lr(opt.lrs(1)[0])).flow_init(x0, seen_by(opt, landscape))
 
     def field(self, t, state, landscape):
-        if self.optimizer.schedule is None:
-            return self.optimizer.field(t, state, landscape)
-        opt, t = self._local(t)
-        return opt.field(t, state, landscape)
+        opt = self.optimizer
+        if opt.schedule is not None:
+            opt, t = self._local(t)
+        out = opt.field(t, state, seen_by(opt, landscape))  # the clipped gradient where the optimizer clips
+        if opt.lr_scale is not None:  # a per-coordinate lr: the preconditioned flow ẋ = P·(…)
+            out["x"] = np.asarray(opt.lr_scale) * out["x"]
+        return out
 
     def jacobian(self, t, state, landscape):
-        if self.optimizer.schedule is None:
-            return self.optimizer.jacobian(t, state, landscape)
-        opt, t = self._local(t)
-        return opt.jacobian(t, state, landscape)
+        opt = self.optimizer
+        if opt.schedule is not None:
+            opt, t = self._local(t)
+        J = opt.jacobian(t, state, seen_by(opt, landscape))
+        if opt.lr_scale is not None:  # the x rows (last in the state) scaled like the field
+            d = len(opt.lr_scale)
+            J = np.array(J)
+            J[..., -d:, :] *= np.asarray(opt.lr_scale)[:, None]
+        return J
 
     def energy(self, t, state, landscape):
-        if self.optimizer.schedule is not None:
-            return None  # the energies below are for a constant lr
+        if self.optimizer.schedule is not None or self.optimizer.transformed:
+            return None  # the energies below are for a constant lr and the plain gradient
         form = self._energy_form()
         if not form:
             return None
@@ -690,6 +699,9 @@ def flow(opt: Optimizer, kind: str | Flow | None = None) -> Flow:
         return kind
     cls = lookup("flow", kind or opt.default_flow, FLOWS)
     why = cls.unsupported(opt)
+    if not why and opt.transformed and cls is not ExactFlow:
+        raise ValueError(f"{cls.kind} flow: it is derived for the plain gradient, and {opt.label} clips or "
+                         f"scales it; the exact lift carries the transforms (ẋ = −clip(∇f), ẋ = −P∇f); use flow 'exact'")
     if not why and opt.schedule is not None and cls is not ExactFlow:
         why = (f"it assumes a constant lr, and {opt.display_name} runs the schedule {opt.schedule.spec}; the exact "
                f"lift follows the schedule (its buffers relax at (1 − β)/lr(t))")

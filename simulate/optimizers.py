@@ -73,7 +73,9 @@ class Optimizer:
 
     name: ClassVar[str] = "optimizer"
     description: ClassVar[str] = ""
-    schedule = None  # every optimizer's dataclass has a ``schedule`` field (simulate.schedules)
+    # every optimizer's dataclass has these fields: a schedule (simulate.schedules) and the
+    # gradient transforms in front of the update (simulate.transforms)
+    schedule = clip_norm = clip_value = lr_scale = None
     _numeric: ClassVar[tuple[str, ...]] = ()  # hyperparameters that may be arrays
     _pairs: ClassVar[tuple[str, ...]] = ()    # of those, the ones that are a pair of such (betas)
     #: EMA coefficients β whose 1 − β is a rate times lr in the exact lift (see simulate.flows.rescale)
@@ -99,6 +101,7 @@ class Optimizer:
                 raise ValueError(f"{self.name}: {f.name} must be true or false, got {getattr(self, f.name)!r}")
         self.batch_shape  # raises if the hyperparameter arrays do not broadcast together
         self._validate()
+        self._cast_transforms()
         if getattr(self, "schedule", None) is not None:
             from .schedules import schedule as make_schedule
 
@@ -106,6 +109,30 @@ class Optimizer:
                 object.__setattr__(self, "schedule", make_schedule(self.schedule))
             except ValueError as exc:
                 raise ValueError(f"{self.display_name}: schedule: {exc}") from None
+
+    def _cast_transforms(self) -> None:
+        """clip_norm and clip_value as floats, lr_scale as a tuple of floats (simulate.transforms)."""
+        from .transforms import check_transforms
+
+        for name in ("clip_norm", "clip_value"):
+            value = getattr(self, name, None)
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+                    raise ValueError(f"{self.display_name}: {name} must be a positive number, got {value!r}")
+                object.__setattr__(self, name, float(value))
+        s = getattr(self, "lr_scale", None)
+        if s is not None:
+            try:
+                s = tuple(float(v) for v in (s if isinstance(s, (tuple, list, np.ndarray)) else (s,)))
+            except (TypeError, ValueError):
+                raise ValueError(f"{self.display_name}: lr_scale must be numbers, one per coordinate, got {s!r}") from None
+            object.__setattr__(self, "lr_scale", s)
+        check_transforms(self)
+
+    @property
+    def transformed(self) -> bool:
+        """Whether a gradient clip or a per-coordinate lr scale sits in front of the update."""
+        return any(getattr(self, n, None) is not None for n in ("clip_norm", "clip_value", "lr_scale"))
 
     def _cast(self, name: str, value) -> np.ndarray:
         if np.asarray(value).dtype == bool:  # True would silently become 1.0
@@ -332,6 +359,9 @@ class SGD(Optimizer):
     weight_decay: float = 0.0
     nesterov: bool = False
     schedule: object = None
+    clip_norm: object = None
+    clip_value: object = None
+    lr_scale: object = None
 
     def _validate(self):
         super()._validate()
@@ -433,6 +463,9 @@ class RMSprop(Optimizer):
     momentum: float = 0.0
     centered: bool = False
     schedule: object = None
+    clip_norm: object = None
+    clip_value: object = None
+    lr_scale: object = None
 
     def _validate(self):
         super()._validate()
@@ -542,6 +575,9 @@ class Adam(Optimizer):
     weight_decay: float = 0.0
     amsgrad: bool = False
     schedule: object = None
+    clip_norm: object = None
+    clip_value: object = None
+    lr_scale: object = None
 
     def _validate(self):
         super()._validate()
@@ -663,6 +699,9 @@ class Adagrad(Optimizer):
     initial_accumulator_value: float = 0.0
     eps: float = 1e-10
     schedule: object = None
+    clip_norm: object = None
+    clip_value: object = None
+    lr_scale: object = None
 
     def _validate(self):
         super()._validate()

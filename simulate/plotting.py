@@ -13,7 +13,7 @@ from .landscapes import Landscape
 from .trajectory import Trajectory
 
 __all__ = ["plot_landscape", "plot_path", "plot_minima", "plot_start", "plot_loss", "loss_offset", "plot_order",
-           "plot_sharpness", "plot_energy", "plot_surface", "Height", "graph_window", "drawn_xy", "plot_schedule", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES"]
+           "plot_sharpness", "plot_energy", "plot_surface", "Height", "graph_window", "drawn_xy", "plot_schedule", "plot_clipping", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES"]
 
 
 def _axes(ax, three_d: bool = False):
@@ -283,6 +283,30 @@ def plot_sharpness(traj: Trajectory, ax=None, *, color=None, label=None, time: s
             ax.axhline(value, color=color, ls="--", lw=1.0, alpha=0.8,
                        label=f"{threshold_formula(traj.optimizer)} = {value:.3g} ({traj.optimizer.display_name})")
     ax.set_ylabel("sharpness λmax(∇²f)")
+    return ax
+
+
+def plot_clipping(traj: Trajectory, ax=None, *, color=None, height=None, **kwargs):
+    """Ring the iterates whose step had its gradient clipped (``clip_norm``/``clip_value`` active
+    at the point the step started from); returns the Axes."""
+    from .transforms import clip_active
+
+    opt = traj.optimizer
+    ax = _axes(ax, three_d=height is not None)
+    steps = traj.x.shape[0] - 1
+    with np.errstate(all="ignore"):
+        x = traj.x[:steps]
+        active = clip_active(traj.landscape.grad(np.nan_to_num(x)), opt.clip_norm, opt.clip_value) & np.isfinite(x).all(-1)
+    pts = x[active]
+    if pts.size:
+        xy = drawn_xy(pts, traj.f[:steps][active])
+        style = dict(marker="o", s=40, facecolors="none", edgecolors=color, linewidths=1.0, zorder=4,
+                     label=f"{opt.display_name}: gradient clipped ({int(active.sum())} of {active.size} steps)")
+        style.update(kwargs)
+        if height is not None:
+            ax.scatter(*height.lift(*xy, traj.f[:steps][active]), **style)
+        else:
+            ax.scatter(*xy, **style)
     return ax
 
 

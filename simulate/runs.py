@@ -118,6 +118,25 @@ def _schedule(v):
     return v
 
 
+def _scales(v):
+    """``"1,10"`` or ``[1, 10]`` -> (1.0, 10.0) (None stays None)."""
+    if v is None:
+        return None
+    items = v.split(",") if isinstance(v, str) else v if isinstance(v, (list, tuple)) else [v]
+    try:
+        scales = tuple(float(x) for x in items)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected positive numbers, comma-separated (one per coordinate), got {v!r}") from None
+    if not scales or not all(math.isfinite(x) and x > 0 for x in scales):
+        raise ValueError(f"expected positive numbers, comma-separated (one per coordinate), got {v!r}")
+    return scales
+
+
+def _lr_scale(v):
+    _scales(v)
+    return v
+
+
 def run_schedule(options: dict):
     """The schedule of ``--schedule`` and ``--warmup`` (a warmup alone leads into a constant lr)."""
     if not options.get("schedule") and not options.get("warmup"):
@@ -253,7 +272,8 @@ PLOT_DEFAULTS = {
     "landscape": DEFAULT_LANDSCAPE, "optimizer": None, "start": None, "random_starts": 0, "seed": 0,
     "steps": DEFAULT_STEPS, "lr": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "time": None,
     "sharpness": False, "energy": False, "three_d": False, "noise": None, "batch_size": None, "paths": DEFAULT_PATHS,
-    "scheme": "euler-maruyama", "substeps": 10, "schedule": None, "warmup": 0, "box": None, "caption": None,
+    "scheme": "euler-maruyama", "substeps": 10, "schedule": None, "warmup": 0, "clip_norm": None, "clip_value": None,
+    "lr_scale": None, "box": None, "caption": None,
     "out": "simulate_plot.png",
     "data": None, "animate": None, "dpi": 150,
 }
@@ -294,7 +314,8 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
                   sharpness=bool(options["sharpness"]), energy=bool(options["energy"]), noise=options["noise"],
                   batch_size=options["batch_size"], paths=int(options["paths"]), seed=int(options["seed"]),
                   scheme=str(options["scheme"]), substeps=int(options["substeps"]), three_d=bool(options["three_d"]),
-                  box=options["box"], caption=options["caption"], schedule=run_schedule(options))
+                  box=options["box"], caption=options["caption"], schedule=run_schedule(options),
+                  clip_norm=options["clip_norm"], clip_value=options["clip_value"], lr_scale=_scales(options["lr_scale"]))
     out, *data = _outputs(".json")(options)
     dpi = int(options["dpi"])
     writes = [(out, lambda p: save_figure(result.figure, p, dpi=dpi, description=description))]
@@ -493,7 +514,8 @@ COMMANDS: dict[str, Command] = {
                 "lr": _positive, "flow": _one_of(tuple(FLOWS)), "rtol": _positive, "atol": _positive,
                 "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "three_d": _flag, "noise": _noise,
                 "batch_size": _integer(1), "paths": _integer(1, MAX_PATHS), "scheme": _one_of(SCHEMES),
-                "substeps": _integer(1, 10_000), "schedule": _schedule, "warmup": _integer(0), "box": _box, "caption": _text, "out": _path_with(FIGURE_FORMATS),
+                "substeps": _integer(1, 10_000), "schedule": _schedule, "warmup": _integer(0), "clip_norm": _positive, "clip_value": _positive,
+                "lr_scale": _lr_scale, "box": _box, "caption": _text, "out": _path_with(FIGURE_FORMATS),
                 "data": _path_with(("npz",), "the .json summary is"), "animate": _animation_path,
                 "dpi": _integer(20, 1200)},
         plan=_plot_outputs, execute=_plot, outputs=("out", "data", "animate"),

@@ -37,6 +37,9 @@ class _GradientFlowScheme(Optimizer):
     lr: float = 1e-2
     weight_decay: float = 0.0
     schedule: object = None
+    clip_norm: object = None
+    clip_value: object = None
+    lr_scale: object = None
 
     def field(self, t, state, landscape):
         return {"x": -self._coupled_grad(state["x"], landscape)}
@@ -157,6 +160,9 @@ class NagC(Optimizer):
     r: float = 3.0
     weight_decay: float = 0.0
     schedule: object = None
+    clip_norm: object = None
+    clip_value: object = None
+    lr_scale: object = None
 
     def _validate(self):
         super()._validate()

@@ -71,9 +71,9 @@ def sde_model(opt, drift: str | None, scheme: str, model_noise: Noise):
     if not isinstance(opt, SGD):
         raise ValueError(f"no SDE model for {opt.display_name}: the stochastic modified equations cover "
                          f"torch.optim.SGD (gd, momentum, nesterov); run its iterates with noise instead")
-    if opt.schedule is not None:
-        raise ValueError(f"no SDE model for {opt.display_name} on a schedule: the SDEs assume a constant lr; run its "
-                         f"iterates with noise instead")
+    if opt.schedule is not None or opt.transformed:
+        raise ValueError(f"no SDE model for {opt.label}: the SDEs assume a constant lr and the plain gradient; run "
+                         f"its iterates with noise instead")
     kind = drift or "exact"
     if kind not in SUPPORTED_DRIFTS:
         raise ValueError(f"drift {kind!r}: an SDE is built on one of the flows {', '.join(SUPPORTED_DRIFTS)}")
