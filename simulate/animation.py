@@ -73,10 +73,14 @@ class AnimationScene:
         handles, labels = ax.get_legend_handles_labels()
         fig.legend(handles, labels, loc="outside lower center", ncols=min(3, len(labels)), fontsize=8)
         h = shared_clock(result)
+        times = [np.asarray(e.iterates.t) for e in result.entries]
+        # one clock for all, or the same schedule: the records' own t can be shown
+        same_t = h is None and all(t.ndim == 1 and t.shape == times[0].shape and np.array_equal(t, times[0]) for t in times)
 
         def update(i: int):
             k = int(steps[i])
-            counter.set_text(f"step {k}, t = {k * h:.4g}" if h is not None else f"step {k}")
+            t = k * h if h is not None else times[0][k] if same_t else None
+            counter.set_text(f"step {k}, t = {t:.4g}" if t is not None else f"step {k}")
             changed = [counter]
             for u in updates:
                 changed += u(k)

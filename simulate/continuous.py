@@ -226,8 +226,13 @@ def _solve_member(model: Flow, landscape, x0, times, method, rtol, atol, radius,
         elif times[-1] == 0 and model.start_time == 0:  # nothing to integrate: every sample is the start
             sol = _Constant(y0, times)
         else:
-            sol = solve_ivp(fun, (model.start_time, float(times[-1])), y0, method=method, t_eval=times, rtol=rtol,
+            # repeated times (steps of lr 0 at the end of a schedule) are one sample to the solver
+            unique, index = np.unique(times, return_inverse=True)
+            sol = solve_ivp(fun, (model.start_time, float(times[-1])), y0, method=method, t_eval=unique, rtol=rtol,
                             atol=atol, events=(escaped, budget), **kwargs)
+            if unique.size < times.size:
+                kept = int(np.count_nonzero(index < sol.t.size))
+                sol.t, sol.y = times[:kept], sol.y[:, index[:kept]]
     return _MemberSolution(sol, names, times)
 
 

@@ -197,7 +197,7 @@ class Explorer:
             if self.flows_shown:  # up to where the iterates stopped: a diverged run needs no long flow
                 last = int(run.diverged_at) if run.diverged_at >= 0 else self.steps
                 t = self.flow_times[i] = np.linspace(0, float(run.t[last]), FLOW_SAMPLES)
-                path = integrate(opt, self.landscape, self.x0, t)
+                path = integrate(opt, self.landscape, self.x0, t, steps=self.steps)  # a schedule's length
                 flow.set_data(path.x[:, 0], path.x[:, 1])
         self.legend = self.ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
         self.status.set_text("\n".join(notes))

@@ -29,6 +29,8 @@ _DRIVERS: dict = {}
 def supports_flow(model, landscape) -> bool:
     """Whether ``model`` (a :class:`~simulate.flows.Flow`) is a plain gradient flow this integrator covers."""
     opt = model.optimizer
+    if opt.schedule is not None or opt.transformed:
+        return False
     gradient_flow = (isinstance(opt, SGD) and np.all(np.asarray(opt.momentum) == 0) and model.kind in ("exact", "limit")) \
         or (isinstance(opt, _GradientFlowScheme) and model.kind in ("exact", "limit"))
     return bool(gradient_flow and landscape.pointwise_grad is not None and landscape.dim == 2 and available())

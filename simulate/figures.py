@@ -35,6 +35,8 @@ DEFAULT_STEPS = 100
 def shared_clock(result) -> float | None:
     """The time per step when every optimizer of ``result`` has one and the same (then t can be
     shown for all), else None."""
+    if any(e.optimizer.schedule is not None for e in result.entries):
+        return None  # t_k is a running sum: no one h
     hs = {float(np.max(e.iterates.time_per_step)) for e in result.entries}
     same = len(hs) == 1 and all(np.ndim(e.iterates.time_per_step) == 0 for e in result.entries)
     return hs.pop() if same else None
@@ -322,7 +324,8 @@ def _flow_names(experiment: Experiment) -> str:
 def _status_note(entry) -> str:
     """Legend text: the optimizer, its time per step and how far the iterates end from the flow."""
     h = np.asarray(entry.iterates.time_per_step)
-    h_txt = f"h = {float(h):.3g}" if h.ndim == 0 else "h varies"
+    h_txt = ("scheduled steps" if entry.optimizer.schedule is not None
+             else f"h = {float(h):.3g}" if h.ndim == 0 else "h varies")
     final = np.ravel(entry.comparison.final)
     d = float(np.nanmax(final)) if np.any(np.isfinite(final)) else np.nan
     gap = "final |iterates − flow|" if final.size == 1 else f"largest final |iterates − flow| of {final.size}"

@@ -702,6 +702,10 @@ def flow(opt: Optimizer, kind: str | Flow | None = None) -> Flow:
     if not why and opt.transformed and cls is not ExactFlow:
         raise ValueError(f"{cls.kind} flow: it is derived for the plain gradient, and {opt.label} clips or "
                          f"scales it; the exact lift carries the transforms (ẋ = −clip(∇f), ẋ = −P∇f); use flow 'exact'")
+    exact_missing = ExactFlow.unsupported(opt)
+    if not why and (opt.schedule is not None or opt.transformed) and cls is not ExactFlow and exact_missing:
+        raise ValueError(f"{cls.kind} flow: it assumes a constant lr and the plain gradient, and {opt.display_name} "
+                         f"has no exact lift that could carry a schedule or transforms ({exact_missing})")
     if not why and opt.schedule is not None and cls is not ExactFlow:
         why = (f"it assumes a constant lr, and {opt.display_name} runs the schedule {opt.schedule.spec}; the exact "
                f"lift follows the schedule (its buffers relax at (1 − β)/lr(t))")

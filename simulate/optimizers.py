@@ -135,7 +135,7 @@ class Optimizer:
         return any(getattr(self, n, None) is not None for n in ("clip_norm", "clip_value", "lr_scale"))
 
     def _cast(self, name: str, value) -> np.ndarray:
-        if np.asarray(value).dtype == bool:  # True would silently become 1.0
+        if isinstance(value, str) or np.asarray(value).dtype.kind in "bUS":  # True and '0.1' would silently become numbers
             raise ValueError(f"{self.name}: {name} must be a number, got {value!r}")
         try:
             arr = np.array(value, dtype=np.float64)

@@ -152,6 +152,9 @@ def order(opt, landscape, x0=None, *, flow: str | None = None, horizon: float = 
     """
     max_evaluations = ORDER_MAX_EVALUATIONS if max_evaluations is None else max_evaluations
     opt, landscape, x0 = resolve(opt, landscape, x0)
+    if opt.schedule is not None:
+        raise ValueError(f"{opt.label}: the order ladder scales one constant lr; a schedule changes lr along the run "
+                         f"(compare a scheduled run with its flow in simulate plot)")
     kind = flow or opt.default_flow
     model0 = make_flow(opt, kind)
     scaling = scaling or model0.scaling

@@ -265,17 +265,21 @@ def plot_sharpness(traj: Trajectory, ax=None, *, color=None, label=None, time: s
     opt = traj.optimizer
     if threshold and opt.schedule is not None and traj.kind == "iterates":  # the threshold moves with lr_k
         steps = traj.x.shape[0] - 1
-        along = stability_threshold(opt.at_lr(opt.lrs(steps)))
+        with np.errstate(divide="ignore"):  # lr_k = 0: no threshold (infinite)
+            along = stability_threshold(opt.at_lr(opt.lrs(steps)))
         if along is not None and np.ndim(along) == 1:
             tt = np.asarray(traj.t if time == "t" else traj.steps)
             ax.plot(tt[:steps + 1], np.append(along, along[-1]) if steps else along, drawstyle="steps-post", color=color,
                     ls="--", lw=1.0, alpha=0.8, label=f"{threshold_formula(opt)} along the schedule ({opt.display_name})")
             # the threshold grows without bound as lr_k → 0: the scale stays the sharpness's and the lowest threshold's
             with np.errstate(all="ignore"):
-                top = max(float(np.nanmax(sharpness_along(traj), initial=0.0)), float(np.min(along)))
+                finite = along[np.isfinite(along)]  # lr_k = 0 has no threshold
+                top = max(float(np.nanmax(sharpness_along(traj), initial=0.0)), float(np.min(finite, initial=np.inf))
+                          if finite.size else 0.0)
             top = max(top, getattr(ax, "_schedule_top", 0.0))  # over every optimizer drawn here
             ax._schedule_top = top
-            ax.set_ylim(0, 1.3 * top)
+            if top > 0:
+                ax.set_ylim(0, 1.3 * top)
         threshold = False
     limit = stability_threshold(traj.optimizer) if threshold else None
     if limit is not None:
@@ -323,7 +327,9 @@ def plot_schedule(traj: Trajectory, ax=None, *, color=None, label=None, time: st
         ys = np.append(lrs[:, j], lrs[-1, j]) if steps else lrs[:, j]
         line, = ax.plot(xs[:len(ys)], ys, drawstyle="steps-post", color=color, label=label if j == 0 else None, **kwargs)
         color = line.get_color()
-    ax.set(xlabel="time t" if time == "t" else "steps k", ylabel="lr_k")
+    top = max(float(np.max(lrs, initial=0.0)), getattr(ax, "_lr_top", 0.0))  # over every optimizer drawn here
+    ax._lr_top = top
+    ax.set(xlabel="time t" if time == "t" else "steps k", ylabel="lr_k", ylim=(0, 1.1 * top if top > 0 else 1.0))
     return ax
 
 

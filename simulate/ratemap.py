@@ -106,6 +106,9 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
     ``offset`` (along the diagonal) measures the rate over the second half of ``steps`` steps.
     """
     opt = optimizer if isinstance(optimizer, Optimizer) else get_optimizer(optimizer)
+    if opt.schedule is not None or opt.transformed:
+        raise ValueError(f"{opt.label}: a rate map is the spectrum of one constant linear step; a schedule or a "
+                         f"gradient transform makes the step change along the run")
     step_matrix(opt)  # an adaptive method has no rate map: say so before anything about its axes
     x = parse_axis(lr_lambda) if isinstance(lr_lambda, str) else lr_lambda
     y = parse_axis(other) if isinstance(other, str) else other

@@ -33,6 +33,7 @@ from .optimizers import optimizer as get_optimizer
 from .flows import FLOWS, SCALINGS
 from .order import METRICS, ORDER_MAX_EVALUATIONS, order_figure, order_study
 from .schedules import schedule
+from .spec import parse_spec
 from .output import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_npz, save_text, write_together
 from .plotting import ORDER_AXES
 from .ratemap import rate_map, rate_map_arrays, rate_map_csv, rate_map_figure
@@ -141,6 +142,8 @@ def run_schedule(options: dict):
     """The schedule of ``--schedule`` and ``--warmup`` (a warmup alone leads into a constant lr)."""
     if not options.get("schedule") and not options.get("warmup"):
         return None
+    if options.get("warmup") and options.get("schedule") and "warmup" in parse_spec(str(options["schedule"]))[1]:
+        raise ValueError(f"--warmup {options['warmup']} and the schedule's own warmup in {options['schedule']!r}: drop one")
     return schedule(options.get("schedule") or "constant", **({"warmup": int(options["warmup"])} if options.get("warmup") else {}))
 
 

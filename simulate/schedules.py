@@ -10,7 +10,7 @@ sequence is torch's to the bit, not a closed form that differs in the last place
 In the ODE view a schedule is a change of clock. GD with steps ``lr_k`` is Euler with variable
 steps on the same gradient flow, at times ``t_k = lr_1 + … + lr_k``
 (:class:`ScheduleClock`); for momentum and Adam the buffers relax at ``(1 − β)/lr(t)``, so the
-exact lift itself changes with ``lr(t)`` (:class:`simulate.flows.ScheduledFlow`).
+exact lift itself changes with ``lr(t)`` (:class:`simulate.flows.ExactFlow` on the run's clock).
 
 Names (``schedule("cosine")``, ``--schedule cosine``): step, multistep, exponential, cosine,
 linear, polynomial, onecycle (torch's classes), lambda (LambdaLR with a formula in the epoch
@@ -36,7 +36,7 @@ __all__ = ["Schedule", "SCHEDULES", "schedule", "ScheduleClock", "ScheduleGrid",
            "CosineAnnealingLR", "LinearLR", "PolynomialLR", "OneCycleLR", "LambdaLR", "Warmup"]
 
 
-def _whole(name: str, value, minimum: int = 1, optional: bool = False):
+def _whole(name: str, value, minimum: int = 1, optional: bool = False):  # minimum named in the message
     if value is None and optional:
         return None
     if isinstance(value, bool) or not float(value).is_integer() or int(value) < minimum:
@@ -72,7 +72,10 @@ class Schedule:
         steps = int(steps)
         if steps == 0:
             return np.zeros((0,) + lr.shape)
-        return np.stack(list(self.resolved(steps)._sequence(lr, steps)))
+        try:
+            return np.stack(list(self.resolved(steps)._sequence(lr, steps)))
+        except ZeroDivisionError:  # e.g. a OneCycle phase of no length: torch divides by zero too
+            raise ValueError(f"{self.spec}: a phase of this schedule has no length over {steps} steps") from None
 
     def resolved(self, steps: int) -> Schedule:
         """This schedule with the lengths it leaves to the run set to ``steps``."""
@@ -140,7 +143,7 @@ class MultiStepLR(Schedule):
 
     def __post_init__(self):
         ms = self.milestones if isinstance(self.milestones, (tuple, list)) else (self.milestones,)
-        object.__setattr__(self, "milestones", tuple(_whole("multistep: milestones", m) for m in ms))
+        object.__setattr__(self, "milestones", tuple(_whole("multistep: milestones", m, 0) for m in ms))
         object.__setattr__(self, "gamma", _real("multistep: gamma", self.gamma, 0, low_open=True))
 
     def _sequence(self, lr0, n, first=None):
@@ -460,13 +463,17 @@ class ScheduleGrid(Schedule):
         return np.broadcast_shapes(*(np.shape(v) for _, v in self.values))
 
     def at(self, index, shape=None) -> Schedule:
-        """The scalar schedule of one member (``index`` into ``shape``, default the grid's)."""
+        """The schedule of one member (``index`` into ``shape``, default the grid's); a slice of
+        members keeps a grid."""
         shape = self.shape if shape is None else tuple(shape)
+        picked = [(name, np.broadcast_to(v, shape)[index]) for name, v in self.values]
+        if any(np.ndim(v) for _, v in picked):
+            return ScheduleGrid(base=self.base, values=tuple(picked))
         params = {}
-        for name, v in self.values:
-            value = np.broadcast_to(v, shape)[index].item()
+        for name, v in picked:
+            value = v.item()
             params[name] = int(value) if float(value).is_integer() and name in _WHOLE else value
-        return schedule(self.base, **params)
+        return schedule(self.base, **params) or Constant()  # warmup = 0 in front of a constant: a constant
 
     def with_value(self, name: str, values) -> ScheduleGrid:
         return ScheduleGrid(base=self.base, values=tuple((n, v) for n, v in self.values if n != name)

@@ -16,6 +16,8 @@ import numpy as np
 __all__ = ["parse_spec", "format_spec", "format_value", "SpecError"]
 
 MAX_LENGTH = 500
+#: Keys whose values are quoted text: a schedule inside an optimizer, a schedule's formula and strategy.
+TEXT_KEYS = frozenset({"schedule", "f", "anneal_strategy"})
 _BOOLS = {"true": True, "false": False}
 
 
@@ -53,6 +55,9 @@ def parse_spec(text: str) -> tuple[str, dict]:
             raise SpecError(f"{name}: '**' is not accepted")
         if kw.arg in params:
             raise SpecError(f"{name}: {kw.arg} is given twice")
+        if isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str) and kw.arg not in TEXT_KEYS:
+            raise SpecError(f"{name}: {kw.arg}: only numbers, true/false and lists of numbers are accepted, "
+                            f"got {ast.unparse(kw.value)!r}")
         params[kw.arg] = _value(kw.value, f"{name}: {kw.arg}")
     return name, params
 

@@ -188,9 +188,7 @@ def with_axis(opt: Optimizer, name: str, values: np.ndarray) -> Optimizer:
         from .schedules import ScheduleGrid
 
         grid = opt.schedule if isinstance(opt.schedule, ScheduleGrid) else ScheduleGrid(base=opt.schedule)
-        grid = grid.with_value(i, values)
-        grid.lrs(np.asarray(opt.lr), 1)  # every member's schedule is valid (a bad value names itself)
-        return dataclasses.replace(opt, schedule=grid)
+        return dataclasses.replace(opt, schedule=grid.with_value(i, values))  # checked by sweep() for its steps
     if i is None:
         return dataclasses.replace(opt, **{f: values})
     pair = list(getattr(opt, f))
@@ -426,6 +424,11 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
         for i, a in enumerate(axes):
             if a.name not in not_hyper:
                 opt = _swept(opt, name, a.name, _along(a.values, i, len(grid)))
+        if opt.schedule is not None:
+            try:
+                opt.lrs(steps)  # every cell's schedule is valid for this run (a bad value names itself)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
         gridded.append(opt)
     if record_every:
         if record_every > max(steps, 1):
@@ -508,8 +511,12 @@ def check_not_set(given, opt: Optimizer, axes: Sequence[str]) -> None:
     fields = set(parse_spec(given)[1]) if isinstance(given, str) else set(given._changed()) - {"lr"}
     for axis in axes:
         field_name = sweepable(opt)[axis][0]
-        if field_name == "schedule":  # the axis varies a parameter of the schedule, not the schedule
-            field_name = axis
+        if field_name == "schedule":  # the axis varies a parameter of the schedule: not set by the spec's schedule
+            own = getattr(given, "schedule", None) if not isinstance(given, str) else parse_spec(given)[1].get("schedule")
+            if own is not None and axis in parse_spec(getattr(own, "spec", str(own)))[1]:
+                raise ValueError(f"{getattr(given, 'display_name', given)}: its schedule sets {axis} and the axis "
+                                 f"{axis} sweeps it: drop one of the two")
+            continue
         if field_name in fields:
             who = given if isinstance(given, str) else opt.display_name
             raise ValueError(f"{who} sets {field_name} and the axis {axis} sweeps it: drop one of the two")

@@ -93,10 +93,9 @@ class Trajectory:
     def steps(self) -> np.ndarray:
         """Sample times in units of steps, ``t / h``: the discrete step index for iterates. On a
         schedule's clock, the step count whose running time is t (interpolated within a step)."""
-        n = self.stats.get("schedule_steps")
-        if n is None or getattr(self.optimizer, "schedule", None) is None:
+        if getattr(self.optimizer, "schedule", None) is None:
             return self.t / np.asarray(self.time_per_step)
-        times = self.optimizer.clock(int(n)).times
+        times = self.optimizer.clock(self._schedule_steps()).times
         k = np.arange(times.shape[0], dtype=np.float64)
         if times.ndim == 1 and np.ndim(self.t) == 1:
             return np.interp(self.t, times, k)
@@ -107,6 +106,22 @@ class Trajectory:
         for member in np.ndindex(self.batch_shape):
             out[(slice(None), *member)] = np.interp(t[(slice(None), *member)], times[(slice(None), *member)], k)
         return out
+
+    def _schedule_steps(self) -> int:
+        """The length of the scheduled run this record belongs to (it sets the schedule's own
+        lengths): recorded in ``stats``, or (a record read back from a file) the number of steps
+        of iterates, or the divisor n of a dense flow's samples whose clock ends at its last time."""
+        n = self.stats.get("schedule_steps")
+        if n is not None:
+            return int(n)
+        samples = self.x.shape[0] - 1
+        if self.kind == "iterates" or samples == 0:
+            return max(samples, 1)
+        last = float(np.ravel(np.asarray(self.t)[-1])[0])
+        for n in (d for d in range(1, samples + 1) if samples % d == 0):
+            if np.isclose(float(np.ravel(self.optimizer.clock(n).times[-1])[0]), last, rtol=1e-12, atol=0):
+                return n
+        return samples
 
     @property
     def grad_norm(self) -> np.ndarray:

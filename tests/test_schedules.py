@@ -267,3 +267,62 @@ def test_cli_sweep_takes_the_schedule_and_its_axes(tmp_path, monkeypatch):
     assert "step_size" in header and "lr" in header
     rows = (tmp_path / "s.csv").read_text().splitlines()[1:]
     assert len(rows) == 3 * 2  # one row per cell
+
+
+# -- edges found in review ---------------------------------------------------------------------------
+def test_a_schedule_that_reaches_lr_zero_runs_and_its_flow_holds_still_there():
+    opt = sim.optimizer("momentum(lr=0.01)", schedule="cosine(T_max=10)")  # lr_11 = 0, then it rises again
+    exp = sim.run_experiment("himmelblau", [opt], [0.0, 0.0], 30)
+    run, flow = exp.entries[0].iterates, exp.entries[0].flow
+    assert opt.lrs(30)[10] == 0.0 and run.t[11] == run.t[10]
+    assert flow.status == 0 and np.all(np.isfinite(flow.x))
+    np.testing.assert_array_equal(flow.every(exp.entries[0].flow_every).t, run.t)
+    stop = sim.optimizer("gd(lr=0.01)", schedule="polynomial(total_iters=10)")  # lr 0 from step 11 on: stands still
+    r = sim.iterate(stop, "himmelblau", [0.0, 0.0], 20)
+    np.testing.assert_array_equal(r.x[11:], np.broadcast_to(r.x[10], r.x[11:].shape))
+    fig = sim.plot("himmelblau", ["gd(lr=0.01)"], steps=20, schedule="lambda(f='0')", sharpness=True).figure
+    assert fig is not None  # 2/lr_k is infinite everywhere: no threshold drawn, no crash
+
+
+def test_many_cells_with_a_flow_and_lengths_checked_for_the_runs_steps():
+    from simulate.sweep import sweep
+
+    sw = sweep(["gd"], "himmelblau", ["warmup=0:39:40", "lr=0.001:0.01:5"], steps=50, schedule="cosine", flow="exact")
+    assert sw.metrics["final_loss"].shape == (2, 40, 5) and np.all(np.isfinite(sw.metrics["final_loss"]))
+    one = sim.integrate(sim.optimizer("gd", lr=0.01, schedule="cosine(warmup=39)"), "himmelblau", [0.0, 0.0], steps=50)
+    assert sw.metrics["final_loss"][1, 39, 4] == pytest.approx(float(one.f[-1]), rel=1e-5, abs=1e-12)
+    sweep(["gd"], "himmelblau", ["pct_start=0:1:5"], steps=50, schedule="onecycle")  # valid for 50 steps
+    sweep(["gd"], "himmelblau", ["warmup=0:40:5"], steps=50, schedule=schedule("constant", warmup=10))
+    with pytest.raises(ValueError, match="its schedule sets warmup and the axis warmup sweeps it"):
+        sweep([sim.optimizer("gd", schedule="cosine(warmup=5)")], "himmelblau", ["warmup=0:10:3"], steps=20)
+    with pytest.raises(ValueError, match="shorter than the run"):
+        sweep(["gd"], "himmelblau", ["total_steps=10:60:3"], steps=50, schedule="onecycle")
+
+
+def test_steps_read_back_from_a_file_and_constant_lr_tools_refuse_schedules(tmp_path):
+    exp = sim.run_experiment("himmelblau", [sim.optimizer("gd(lr=0.01)", schedule="cosine(warmup=10)")], [0.0, 0.0], 50)
+    exp.save(tmp_path / "a.npz")
+    back = sim.Experiment.load(tmp_path / "a.npz").entries[0]
+    np.testing.assert_allclose(back.iterates.steps, np.arange(51), atol=1e-9)
+    np.testing.assert_allclose(back.flow.steps, exp.entries[0].flow.steps, atol=1e-9)
+    scheduled = sim.optimizer("gd(lr=0.01)", schedule="cosine")
+    with pytest.raises(ValueError, match="order ladder scales one constant lr"):
+        sim.order(scheduled, "himmelblau")
+    from simulate.ratemap import rate_map
+    with pytest.raises(ValueError, match="a rate map is the spectrum of one constant linear step"):
+        rate_map(scheduled, "lr_lambda=0.1:2:5", "momentum=0:0.9:3")
+    from simulate.explorer import Explorer
+    ex = Explorer("himmelblau", ["gd(lr=0.01, schedule='cosine')"], steps=40)
+    np.testing.assert_array_equal(np.column_stack(ex.iterate_lines[0].get_data()),
+                                  sim.iterate(scheduled, "himmelblau", steps=40).x)
+
+
+def test_cli_refuses_two_warmups_and_text_where_numbers_belong(tmp_path, monkeypatch, capsys):
+    from simulate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["plot", "--schedule", "cosine(warmup=10)", "--warmup", "5", "--out", "x.png"]) == 2
+    assert "drop one" in capsys.readouterr().err
+    assert main(["plot", "-o", "gd(lr='0.1')", "--out", "x.png"]) == 2
+    assert "only numbers" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

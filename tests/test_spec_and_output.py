@@ -23,8 +23,12 @@ def test_quoted_text_is_kept_as_text_and_a_number_field_refuses_it():
     import simulate as sim
 
     assert parse_spec("gd(lr=0.1, schedule='cosine(T_max=10)')") == ("gd", {"lr": 0.1, "schedule": "cosine(T_max=10)"})
-    with pytest.raises(ValueError, match="lr must be a number"):
+    with pytest.raises(ValueError, match="only numbers"):
         sim.optimizer("adam(lr='fast')")
+    with pytest.raises(ValueError, match="lr must be a number"):
+        sim.optimizer("adam", lr="0.1")
+    with pytest.raises(ValueError, match="only numbers"):
+        sim.landscape("quadratic(condition='10')")
 
 
 @pytest.mark.parametrize("text", [
@@ -33,6 +37,7 @@ def test_quoted_text_is_kept_as_text_and_a_number_field_refuses_it():
     "adam(lr=(lambda: 1)())",
     "adam(lr=[c for c in 'ab'])",
     "adam(lr=f'{1}')",
+    "adam(lr='fast')",
     "adam(lr=1+1)",
     "adam(lr=a[0])",
     "adam(0.1)",
