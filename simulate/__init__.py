@@ -15,6 +15,7 @@ from .landscapes import LANDSCAPES, Landscape, landscape
 from .noises import Noise, noise
 from .optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, optimizer
 from .runs import rerun, run
+from .schedules import SCHEDULES, schedule
 from .sdes import sde
 from .sharpness import sharpness, stability_threshold
 from .trajectory import Comparison, Trajectory, compare

@@ -373,7 +373,7 @@ def explore_cli(
 
 @app.command("list")
 def list_cli():
-    """The built-in landscapes and optimizers, one line each."""
+    """The built-in landscapes, optimizers, schedules and transforms, one line each."""
     typer.echo("landscapes:")
     for name, factory in LANDSCAPES.items():
         typer.echo(f"  {name:16s} {factory.description}")
@@ -385,6 +385,13 @@ def list_cli():
     typer.echo("stochastic gradients (plot, sweep):")
     typer.echo(f"  {'--noise SIGMA':16s} Gaussian noise on every gradient: 0.5, per coordinate 0.5,0.1, or noise(cov=[[...]])")
     typer.echo(f"  {'--batch-size B':16s} minibatches of B samples per step on least-squares and logistic")
+    typer.echo("learning-rate schedules (--schedule, or schedule='...' in an optimizer's spec; --warmup N):")
+    for name, cls in SCHEDULES.items():
+        typer.echo(f"  {name:16s} {cls.description}")
+    typer.echo("gradient transforms (plot; clip_norm=, clip_value=, lr_scale= in a spec):")
+    typer.echo(f"  {'--clip-norm C':16s} torch's clip_grad_norm_ before every step: the flow −clip(∇f), normalized where active")
+    typer.echo(f"  {'--clip-value V':16s} torch's clip_grad_value_: each coordinate clamped to [−V, V]")
+    typer.echo(f"  {'--lr-scale 1,10':16s} a learning rate per coordinate: the preconditioned flow ẋ = −P∇f")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -15,9 +15,12 @@ exact lift itself changes with ``lr(t)`` (:class:`simulate.flows.ExactFlow` on t
 Names (``schedule("cosine")``, ``--schedule cosine``): step, multistep, exponential, cosine,
 linear, polynomial, onecycle (torch's classes), lambda (LambdaLR with a formula in the epoch
 ``k``), inverse-sqrt and inverse-time (LambdaLR factors ``(1 + k/t0)^(−1/2)`` and
-``1/(1 + k/t0)``). ``warmup=W`` puts torch's ``SequentialLR([LinearLR(warmup_start, 1, W), S],
+``1/(1 + k/t0)``), constant. The named schedulers' sequences are torch's to the bit; a lambda
+formula is evaluated by numpy, so it agrees with a Python lambda to rounding. ``warmup=W`` puts torch's ``SequentialLR([LinearLR(warmup_start, 1, W), S],
 milestones=[W])`` in front of any of them (not OneCycleLR, which has its own). Lengths left out
-(``T_max``, ``total_iters``, ``total_steps``) are the run's: the schedule ends with the run.
+(``T_max``, ``total_iters``, ``total_steps``) are the run's: the schedule ends with the run (torch's
+own defaults differ: LinearLR and PolynomialLR default to total_iters = 5). OneCycleLR takes
+``total_steps`` (not ``epochs``/``steps_per_epoch``), its ``max_lr`` being the optimizer's lr.
 """
 
 from __future__ import annotations

@@ -207,6 +207,7 @@ def test_models_that_assume_a_constant_lr_are_refused_and_the_flow_needs_the_run
 def test_the_plot_draws_each_steps_lr_and_the_threshold_along_the_schedule():
     result = sim.plot("himmelblau", ["gd(lr=0.01)", "adam(lr=0.1)"], steps=60, schedule="cosine(warmup=10)", sharpness=True)
     ax = next(a for a in result.figure.axes if a.get_ylabel() == "lr_k")
+    assert len(ax.lines) == 2
     for line, e in zip(ax.lines, result.experiment.entries):
         lrs = e.optimizer.lrs(60)
         np.testing.assert_array_equal(line.get_ydata()[:-1], lrs)
@@ -263,10 +264,14 @@ def test_cli_sweep_takes_the_schedule_and_its_axes(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert main(["sweep", "-l", "himmelblau", "-o", "gd", "--schedule", "step(step_size=10)", "--vary", "step_size=5:15:3",
                  "--vary", "lr=0.005:0.01:2", "--steps", "30", "--out", "s.png", "--data", "s.npz"]) == 0
-    header = (tmp_path / "s.csv").read_text().splitlines()[0]
-    assert "step_size" in header and "lr" in header
-    rows = (tmp_path / "s.csv").read_text().splitlines()[1:]
+    import csv
+
+    rows = list(csv.DictReader((tmp_path / "s.csv").open()))
     assert len(rows) == 3 * 2  # one row per cell
+    for row in rows:
+        opt = sim.optimizer("gd", lr=float(row["lr"]), schedule=f"step(step_size={int(float(row['step_size']))})")
+        run = sim.iterate(opt, "himmelblau", [0.0, 0.0], 30)
+        assert float(row["final_loss"]) == float(run.f[-1])  # each cell ran its own schedule
 
 
 # -- edges found in review ---------------------------------------------------------------------------
