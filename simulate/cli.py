@@ -110,6 +110,9 @@ ConfigOption = Annotated[Optional[Path], typer.Option(
 DumpOption = Annotated[bool, typer.Option("--dump-config", help="Print the resolved configuration as TOML and exit.")]
 ScheduleOption = Annotated[Optional[str], typer.Option("--schedule", help="Learning-rate schedule for every optimizer without its own: " + ", ".join(SCHEDULE_NAMES) + ", e.g. 'cosine', 'step(step_size=30, gamma=0.5)', \"lambda(f='0.99**k')\" (torch.optim.lr_scheduler semantics; lengths left out are the run's). In a sweep its parameters are axes too (--vary warmup=0:50:6).")]
 WarmupOption = Annotated[int, typer.Option(min=0, help="Linear warmup over this many steps before the schedule (torch's SequentialLR with LinearLR(0.01, 1)); alone: warmup, then constant.")]
+ClipNormOption = Annotated[Optional[float], typer.Option("--clip-norm", help="Clip every gradient to this norm first (torch.nn.utils.clip_grad_norm_), for every optimizer without its own; the flow becomes −clip(∇f), a normalized flow where the clip is active.")]
+ClipValueOption = Annotated[Optional[float], typer.Option("--clip-value", help="Clamp every gradient coordinate to [−v, v] first (clip_grad_value_).")]
+LrScaleOption = Annotated[Optional[str], typer.Option("--lr-scale", help="A learning-rate multiplier per coordinate, e.g. 1,10 (a fixed diagonal preconditioner: the flow ẋ = −P∇f).")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
 # Options that mean the same in every command (each command gives its own default).
 LandscapeOption = Annotated[str, typer.Option("--landscape", "-l", help="Landscape name or spec, e.g. rosenbrock or 'quadratic(condition=100, angle=0.5)'.")]
@@ -166,9 +169,9 @@ def plot_cli(
     substeps: Annotated[int, typer.Option(min=1, max=10_000, help="With noise: SDE steps per optimizer step (1 reproduces the noisy iterates' own scheme).")] = PLOT["substeps"],
     schedule: ScheduleOption = None,
     warmup: WarmupOption = 0,
-    clip_norm: Annotated[Optional[float], typer.Option("--clip-norm", help="Clip every gradient to this norm first (torch.nn.utils.clip_grad_norm_), for every optimizer without its own; the flow becomes −clip(∇f), a normalized flow where the clip is active.")] = None,
-    clip_value: Annotated[Optional[float], typer.Option("--clip-value", help="Clamp every gradient coordinate to [−v, v] first (clip_grad_value_).")] = None,
-    lr_scale: Annotated[Optional[str], typer.Option("--lr-scale", help="A learning-rate multiplier per coordinate, e.g. 1,10 (a fixed diagonal preconditioner: the flow ẋ = −P∇f).")] = None,
+    clip_norm: ClipNormOption = None,
+    clip_value: ClipValueOption = None,
+    lr_scale: LrScaleOption = None,
     box: Annotated[Optional[str], typer.Option("--box", help="The region drawn, low:high per coordinate (x₁ and x₂; x in 1-D), e.g. --box=-1:2,0:3.  [default: the landscape's plot box; 1-D graphs zoom to the runs]")] = None,
     caption: CaptionOption = None,
     out: OutOption = Path(PLOT["out"]),
@@ -236,6 +239,9 @@ def sweep_cli(
     seed: Annotated[int, typer.Option(help="Seed of the gradient noise (each optimizer gets its own stream from it).")] = SWEEP["seed"],
     schedule: ScheduleOption = None,
     warmup: WarmupOption = 0,
+    clip_norm: ClipNormOption = None,
+    clip_value: ClipValueOption = None,
+    lr_scale: LrScaleOption = None,
     caption: CaptionOption = None,
     out: OutOption = Path(SWEEP["out"]),
     data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz (every metric over the grid), a .json summary and a .csv table (one row per member and cell) beside it.")] = None,

@@ -372,6 +372,7 @@ SWEEP_DEFAULTS = {
     "landscape": "rosenbrock", "optimizer": None, "vary": None, "start": None, "steps": 1000, "metric": None,
     "tol": 1e-6, "near": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "record_every": 0,
     "track": None, "engine": "auto", "noise": None, "batch_size": None, "seed": 0, "schedule": None, "warmup": 0,
+    "clip_norm": None, "clip_value": None, "lr_scale": None,
     "caption": None, "out": "simulate_sweep.png",
     "data": None, "dpi": 150,
 }
@@ -395,7 +396,8 @@ def _sweep(options: dict, description: str) -> list[tuple[Path, Callable]]:
                    record_every=int(options["record_every"]), method=str(options["method"]),
                    rtol=float(options["rtol"]), atol=float(options["atol"]), track=_tracked(options["track"]),
                    engine=str(options["engine"]), noise=options["noise"], batch_size=options["batch_size"],
-                   seed=int(options["seed"]), schedule=run_schedule(options))  # the progress bar shows on a terminal only
+                   seed=int(options["seed"]), schedule=run_schedule(options),
+                   clip_norm=options["clip_norm"], clip_value=options["clip_value"], lr_scale=_scales(options["lr_scale"]))  # the progress bar shows on a terminal only
     fig = sweep_figure(result, options["metric"])
     out, *data = _sweep_outputs(options)
     dpi = int(options["dpi"])
@@ -540,6 +542,7 @@ COMMANDS: dict[str, Command] = {
                 "flow": _one_of(tuple(FLOWS)), "method": _one_of(METHODS), "rtol": _positive, "atol": _positive,
                 "record_every": _integer(0), "track": _track, "engine": _one_of(ENGINES), "noise": _noise,
                 "batch_size": _integer(1), "seed": _integer(0), "schedule": _schedule, "warmup": _integer(0),
+                "clip_norm": _positive, "clip_value": _positive, "lr_scale": _lr_scale,
                 "caption": _text, "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json"),
                 "dpi": _integer(20, 1200)},
         plan=_sweep_outputs, execute=_sweep, outputs=("out", "data")),

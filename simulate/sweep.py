@@ -340,7 +340,8 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
           near: float | None = None, flow: str | None = None, record_every: int = 0,
           escape_radius: float | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
           track: Sequence[str] = TRACKED, engine: str = "auto", progress: bool | None = None, noise=None,
-          batch_size: int | None = None, seed: int = 0, schedule=None) -> Sweep:
+          batch_size: int | None = None, seed: int = 0, schedule=None, clip_norm=None, clip_value=None,
+          lr_scale=None) -> Sweep:
     """Run every optimizer over the grid spanned by ``axes`` and measure each cell (see :data:`METRICS`).
 
     ``optimizers``: one or several names, specs or :class:`~simulate.optimizers.Optimizer` objects
@@ -354,6 +355,8 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     noise half the smallest distance between listed minima: :func:`default_near`). ``schedule``
     (``"cosine(warmup=10)"``) goes to every optimizer without one; its parameters are then axes
     too (``warmup=0:100:11``, ``T_max``, ``gamma``, …), and ``lr`` is the schedule's peak.
+    ``clip_norm``, ``clip_value``, ``lr_scale``: gradient transforms for every optimizer without its
+    own (:mod:`simulate.transforms`).
     ``flow``: also integrate this continuous model (a kind from :data:`simulate.flows.FLOWS`) from
     every cell to its final time, with ``method``/``rtol``/``atol``. ``record_every``: keep every
     m-th point of every path (0: keep none). ``track``: the metrics measured during the run (each
@@ -367,10 +370,10 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     """
     land = landscape if isinstance(landscape, Landscape) else get_landscape(landscape)
     opts = _optimizers(optimizers)
-    if schedule is not None:
+    if any(v is not None for v in (schedule, clip_norm, clip_value, lr_scale)):
         from .experiment import with_schedule
 
-        opts = with_schedule(opts, schedule)
+        opts = with_schedule(opts, schedule, clip_norm=clip_norm, clip_value=clip_value, lr_scale=lr_scale)
     axes = _axes(axes)
     check_steps(steps)
     model = stochastic(noise, land, engine, batch_size)

@@ -165,3 +165,17 @@ def test_refusals_and_the_plot_rings_clipped_steps(tmp_path, monkeypatch, capsys
     assert main(["plot", "--clip-norm", "5", "--lr-scale", "1,2", "--steps", "20", "--out", "y.png", "--data", "y.npz"]) == 0
     exp = sim.Experiment.load(tmp_path / "y.npz")
     assert all(e.optimizer.clip_norm == 5.0 and e.optimizer.lr_scale == (1.0, 2.0) for e in exp.entries)
+
+
+def test_sweeps_take_the_transforms_and_each_cell_is_the_transformed_run(tmp_path, monkeypatch):
+    import csv
+
+    from simulate.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "-l", "himmelblau", "-o", "gd", "--clip-norm", "5", "--lr-scale", "1,2",
+                 "--vary", "lr=0.005:0.02:3", "--steps", "40", "--out", "s.png", "--data", "s.npz"]) == 0
+    for row in csv.DictReader((tmp_path / "s.csv").open()):
+        run = sim.iterate(sim.optimizer("gd", lr=float(row["lr"]), clip_norm=5.0, lr_scale=(1, 2)), "himmelblau",
+                          [0.0, 0.0], 40)
+        assert float(row["final_loss"]) == float(run.f[-1])
