@@ -394,7 +394,7 @@ def list_cli():
     typer.echo("learning-rate schedules (--schedule, or schedule='...' in an optimizer's spec; --warmup N):")
     for name, cls in SCHEDULES.items():
         typer.echo(f"  {name:16s} {cls.description}")
-    typer.echo("gradient transforms (plot; clip_norm=, clip_value=, lr_scale= in a spec):")
+    typer.echo("gradient transforms (plot, sweep; clip_norm=, clip_value=, lr_scale= in a spec):")
     typer.echo(f"  {'--clip-norm C':16s} torch's clip_grad_norm_ before every step: the flow −clip(∇f), normalized where active")
     typer.echo(f"  {'--clip-value V':16s} torch's clip_grad_value_: each coordinate clamped to [−V, V]")
     typer.echo(f"  {'--lr-scale 1,10':16s} a learning rate per coordinate: the preconditioned flow ẋ = −P∇f")

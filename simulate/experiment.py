@@ -78,6 +78,7 @@ class Experiment:
                 for name, value in traj.to_arrays().items():
                     out[f"{kind}_{name}_{i}"] = value
             out[f"flow_every_{i}"] = np.array(e.flow_every)
+            out[f"lr_{i}"] = np.asarray(e.optimizer.lrs(self.steps), dtype=np.float64)  # lr_k of steps 1..steps
             out[f"distance_{i}"] = e.comparison.distance
             out.update({f"{k}_{i}": v for k, v in self._panel_arrays(e).items()})
         return out
@@ -87,7 +88,9 @@ class Experiment:
         out = {}
         if "sharpness" in self.panels:
             out["sharpness"] = sharpness_along(e.iterates)
-            limit = stability_threshold(e.optimizer)
+            opt = e.optimizer
+            with np.errstate(divide="ignore"):  # along a schedule: each step's threshold (inf where lr_k = 0)
+                limit = stability_threshold(opt if opt.schedule is None else opt.at_lr(opt.lrs(self.steps)))
             out["stability_threshold"] = np.asarray(np.nan if limit is None else limit)
         if "energy" in self.panels:
             energy, _ = energy_along(e.flow)
@@ -174,7 +177,7 @@ def with_schedule(optimizers, schedule=None, **transforms) -> list:
     for name, value in given.items():
         takes = [getattr(opt, name) is None for opt in resolved]
         if not any(takes):
-            raise ValueError(f"{name} {value} would not be used: every optimizer has its own")
+            raise ValueError(f"{name} {getattr(value, 'spec', value)} would not be used: every optimizer sets its own {name}")
         resolved = [optimizer(opt, **{name: value}) if take else opt for opt, take in zip(resolved, takes)]
     return resolved
 

@@ -113,8 +113,10 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         plot_landscape(land, ax_path, bounds=region)
     else:  # no contours of a d-dimensional function; its paths projected on (x₁, x₂)
         ax_path.set(xlabel="x₁", ylabel="x₂", xlim=region[0], ylim=region[1])
-    if time is None:
-        time = "t" if shared_clock(experiment) is not None else "steps"
+    if time is None:  # t when the optimizers share one clock (one h, or the same step sizes)
+        ts = [np.asarray(e.iterates.t) for e in experiment.entries]
+        same = all(t.shape == ts[0].shape and np.array_equal(t, ts[0]) for t in ts)
+        time = "t" if shared_clock(experiment) is not None or same else "steps"
     offset = loss_offset(land)
     for i, e in enumerate(experiment.entries):
         c = COLORS[i % len(COLORS)]
@@ -125,7 +127,7 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
         plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e))
         if ax_sched is not None:
-            plot_schedule(e.iterates, ax_sched, color=c, time=time,
+            plot_schedule(e.iterates, ax_sched, color=c, time=time, ls=("-", "--", ":", "-.")[i % 4], lw=1.5 + (i == 0),
                           label=f"{e.optimizer.display_name}: {e.optimizer.schedule.spec if e.optimizer.schedule else 'constant'}")
         if ax_sharp is not None:
             plot_sharpness(e.iterates, ax_sharp, color=c, time=time, label=e.optimizer.display_name)

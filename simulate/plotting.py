@@ -232,7 +232,8 @@ def _over_time(traj: Trajectory, y: np.ndarray, ax, *, color, label, time: str, 
         color = line.get_color()
         if traj.diverged_at[member] >= 0:
             _mark_divergence(ax, tt[rows], y[rows], color)
-    ax.set_xlabel("time t" if time == "t" else "steps k = t / h")
+    scheduled = getattr(traj.optimizer, "schedule", None) is not None
+    ax.set_xlabel("time t" if time == "t" else "steps k" if scheduled else "steps k = t / h")
     return color
 
 

@@ -167,7 +167,7 @@ def _path_with(formats, beside: str = ""):
     def check(v):
         if Path(_text(v)).suffix.lower().lstrip(".") not in formats:
             raise ValueError(f"the extension must be one of {', '.join('.' + f for f in formats)}, got {v!r}"
-                             + (f" ({beside} are written beside it)" if beside else ""))
+                             + (f" ({beside} written beside it)" if beside else ""))
         return v
     return check
 
@@ -532,7 +532,7 @@ COMMANDS: dict[str, Command] = {
                 "scaling": _one_of(tuple(SCALINGS)), "metric": _one_of(METRICS), "x": _one_of(tuple(ORDER_AXES)),
                 "method": _one_of(METHODS), "rtol": _positive, "atol": _positive,
                 "max_evaluations": _integer(100, 100_000_000),
-                "caption": _text, "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json"),
+                "caption": _text, "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json are"),
                 "dpi": _integer(20, 1200)},
         plan=_order_outputs, execute=_order, outputs=("out", "data")),
     "sweep": Command(
@@ -543,7 +543,7 @@ COMMANDS: dict[str, Command] = {
                 "record_every": _integer(0), "track": _track, "engine": _one_of(ENGINES), "noise": _noise,
                 "batch_size": _integer(1), "seed": _integer(0), "schedule": _schedule, "warmup": _integer(0),
                 "clip_norm": _positive, "clip_value": _positive, "lr_scale": _lr_scale,
-                "caption": _text, "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json"),
+                "caption": _text, "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json are"),
                 "dpi": _integer(20, 1200)},
         plan=_sweep_outputs, execute=_sweep, outputs=("out", "data")),
     "rate-map": Command(

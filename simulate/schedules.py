@@ -118,10 +118,12 @@ class StepLR(Schedule):
     name: ClassVar[str] = "step"
     torch_name: ClassVar[str] = "StepLR"
     description: ClassVar[str] = "StepLR: multiply by gamma every step_size steps"
-    step_size: int = 1
+    step_size: int | None = None
     gamma: float = 0.1
 
     def __post_init__(self):
+        if self.step_size is None:
+            raise ValueError("step: give step_size, the steps between decays (torch requires it too)")
         object.__setattr__(self, "step_size", _whole("step: step_size", self.step_size))
         object.__setattr__(self, "gamma", _real("step: gamma", self.gamma, 0, low_open=True))
 
@@ -331,9 +333,11 @@ class LambdaLR(Schedule):
     name: ClassVar[str] = "lambda"
     torch_name: ClassVar[str] = "LambdaLR"
     description: ClassVar[str] = "LambdaLR: lr times a formula in the step k, e.g. f='1/(1 + 0.01*k)'"
-    f: str = "1"
+    f: str | None = None
 
     def __post_init__(self):
+        if not self.f:
+            raise ValueError("lambda: give the factor f, a formula in the step k, e.g. f='0.99**k' (torch requires lr_lambda)")
         self._factor(np.zeros(1))  # a bad formula is refused when the schedule is made
 
     def _factor(self, k):

@@ -60,13 +60,14 @@ def stability_threshold(opt: Optimizer) -> np.ndarray | None:
     """The largest stable curvature on a quadratic, ``c/lr`` (``2/lr`` for GD), per batch member;
     with (coupled) weight decay λ the step sees ∇²f + λI, so the line is ``c/lr − λ``.
 
-    ``None`` where no such line exists: proximal point (always stable), NAG-C (its momentum
+    ``None`` where no such line exists: a schedule (lr moves; the threshold of each step is that
+    of ``opt.at_lr(lr_k)``), a per-coordinate ``lr_scale``, proximal point (always stable), NAG-C (its momentum
     changes every step) and the adaptive methods, whose threshold applies to the preconditioned
     Hessian (e.g. Adam with a frozen v: ``(2 + 2β₁)/(lr·(1 − β₁))`` on ``P⁻¹H``).
     """
     c = _threshold_factor(opt)
-    if c is None:
-        return None
+    if c is None or opt.schedule is not None or opt.lr_scale is not None:
+        return None  # lr changes along a schedule (see plot_sharpness); a per-coordinate lr preconditions H
     # Coupled weight decay adds λ_wd·I to the Jacobian's Hessian: lr·(λmax + wd) < c.
     return c / np.asarray(opt.lr) - np.asarray(getattr(opt, "weight_decay", 0.0))
 

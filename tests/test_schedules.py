@@ -80,7 +80,7 @@ def test_a_lambda_formula_is_read_not_evaluated_and_torch_multiplies_by_it():
 def test_names_specs_and_refusals():
     assert schedule("CosineAnnealingLR(T_max=7)") == schedule("cosine(T_max=7)")
     assert schedule("constant") is None and schedule(None) is None
-    for s in ("cosine(T_max=7, warmup=2)", "onecycle(total_steps=9, pct_start=0.5)", "inverse-sqrt(t0=3)", "step"):
+    for s in ("cosine(T_max=7, warmup=2)", "onecycle(total_steps=9, pct_start=0.5)", "inverse-sqrt(t0=3)", "step(step_size=2)"):
         assert schedule(schedule(s).spec) == schedule(s), s
     for bad, message in (("cosin", "Did you mean 'cosine'"), ("step(gama=0.5)", "unknown parameter 'gama'"),
                          ("step(step_size=0)", "step_size must be a whole number >= 1"),
@@ -331,3 +331,19 @@ def test_cli_refuses_two_warmups_and_text_where_numbers_belong(tmp_path, monkeyp
     assert main(["plot", "-o", "gd(lr='0.1')", "--out", "x.png"]) == 2
     assert "only numbers" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
+
+
+def test_from_a_trial_required_parameters_data_and_the_shared_clock(tmp_path):
+    for bad, message in (("step", "give step_size"), ("lambda", "give the factor f")):
+        with pytest.raises(ValueError, match=message):
+            schedule(bad)
+    opts = [sim.optimizer(n, lr=0.01, schedule="multistep(milestones=(10, 20))") for n in ("gd", "momentum", "nesterov")]
+    assert sim.stability_threshold(opts[0]) is None  # lr moves: no one line (the figure draws it per step)
+    result = sim.plot("himmelblau", opts, steps=30, sharpness=True)
+    loss_ax = result.figure.axes[1]
+    assert loss_ax.get_xlabel() == "time t"  # the same step sizes: one clock, t is shown
+    arrays = result.experiment.arrays()
+    np.testing.assert_array_equal(arrays["lr_0"], opts[0].lrs(30))
+    np.testing.assert_array_equal(arrays["stability_threshold_0"], 2 / opts[0].lrs(30))
+    mixed = sim.plot("himmelblau", [opts[0], sim.optimizer("adam(lr=0.1)", schedule="cosine")], steps=30)
+    assert mixed.figure.axes[1].get_xlabel() == "steps k"  # different clocks: steps, not "t / h"
