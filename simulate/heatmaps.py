@@ -204,7 +204,7 @@ def plot_sweep(sweep: Sweep, metric: str = "final_loss", member=0, ax=None, *, t
         ax.figure.colorbar(mesh, ax=ax, label=metric_label(sweep, metric), extend="min" if clipped else "neither")
     _set_axis(ax, "x", ax_x)
     _set_axis(ax, "y", ax_y)
-    ax.set_title(sweep.members[i])
+    ax.set_title(_wrapped(sweep.members[i]), fontsize=10)
     return ax
 
 
@@ -215,6 +215,14 @@ def _legend_below(ax, handles, ncol: int = 3) -> None:
         ncol = 1
     ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.13), ncol=min(len(handles), ncol),
               fontsize="small", frameon=False)
+
+
+def _wrapped(title: str, width: int = 48) -> str:
+    """A long member label (a spec with a schedule and transforms) over several lines, so that the
+    titles of neighbouring panels do not run into each other."""
+    import textwrap
+
+    return "\n".join(textwrap.wrap(title, width, break_long_words=False, break_on_hyphens=False)) or title
 
 
 def _theory_label(sweep: Sweep, i: int) -> str:
@@ -262,7 +270,7 @@ def plot_basins(sweep: Sweep, member=0, ax=None, *, minima: bool = True, cmap: s
     _legend_below(ax, shown, ncol=2)  # labels with coordinates are long: two columns stay under the axes
     _set_axis(ax, "x", ax_x)
     _set_axis(ax, "y", ax_y)
-    ax.set_title(sweep.members[i])
+    ax.set_title(_wrapped(sweep.members[i]), fontsize=10)
     if ax_x.name in coords and ax_y.name in coords:
         ax.set_aspect("equal", adjustable="box")  # a map of the plane: no stretching
     if not np.any(labels >= 0):
