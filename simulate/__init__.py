@@ -11,6 +11,7 @@ from .explorer import Explorer, explore
 from .figures import PlotResult, comparison_figure, plot
 from .flows import FLOWS, Flow, flow
 from .order import OrderResult, OrderStudy, order, order_study
+from .games import GAMES, Game
 from .landscapes import LANDSCAPES, Landscape, landscape
 from .noises import Noise, noise
 from .optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, optimizer

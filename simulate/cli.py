@@ -16,6 +16,7 @@ import numpy as np
 from .config import ConfigError, dumps, read_config
 from .continuous import METHODS
 from .figures import default_optimizers
+from .games import GAMES
 from .landscapes import LANDSCAPES
 from .optimizers import OPTIMIZERS
 from .flows import FLOWS
@@ -385,6 +386,9 @@ def list_cli():
         typer.echo(f"  {name:16s} {factory.description}")
     typer.echo(f"  {'a formula':16s} any formula in x, y (z) or x1 … xn, e.g. -l \"x**2 + 10*y**2\"; "
                "formula(\"...\", bounds=, start=, minima=) sets the rest")
+    typer.echo("games (-l like a landscape; every optimizer descends the players' field, gd is simultaneous GDA):")
+    for name, factory in GAMES.items():
+        typer.echo(f"  {name:16s} {factory.description}")
     typer.echo("optimizers:")
     for name, preset in OPTIMIZERS.items():
         typer.echo(f"  {name:16s} {preset.description}")

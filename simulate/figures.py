@@ -19,7 +19,8 @@ from .landscapes import landscape as get_landscape
 from .noises import noise as noise_model
 from .output import save_figure
 from .flows import energy_along
-from .plotting import (loss_offset, plot_cloud, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
+from .games import is_game, refuse_game
+from .plotting import (loss_offset, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, graph_window, Height,
                        plot_schedule, plot_clipping)
 
@@ -118,14 +119,19 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         same = all(t.shape == ts[0].shape and np.array_equal(t, ts[0]) for t in ts)
         time = "t" if shared_clock(experiment) is not None or same else "steps"
     offset = loss_offset(land)
+    game = is_game(land)
     for i, e in enumerate(experiment.entries):
         c = COLORS[i % len(COLORS)]
         plot_path(e.flow, ax_path, color=c, label=None, height=height)
         plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label, height=height)
         if e.optimizer.clip_norm is not None or e.optimizer.clip_value is not None:
             plot_clipping(e.iterates, ax_path, color=c, height=height)
-        plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
-        plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e))
+        if game:  # the Hamiltonian ½|ξ|² is recorded as f; the distance to the target says more
+            plot_distance(e.flow, ax_loss, color=c, time=time)
+            plot_distance(e.iterates, ax_loss, color=c, time=time, label=_status_note(e))
+        else:
+            plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
+            plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e))
         if ax_sched is not None:
             plot_schedule(e.iterates, ax_sched, color=c, time=time, ls=("-", "--", ":", "-.")[i % 4], lw=1.5 + (i == 0),
                           label=f"{e.optimizer.display_name}: {e.optimizer.schedule.spec if e.optimizer.schedule else 'constant'}")
@@ -151,7 +157,8 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     plot_start(land, experiment.x0, ax_path, height=height)
     if three_d:  # the surface's box, not the extent of what was drawn on it
         ax_path.set(xlim=region[0], ylim=region[1])
-    _focus_loss_axis(ax_loss, experiment, offset)
+    if not game:
+        _focus_loss_axis(ax_loss, experiment, offset)
     kinds = [Line2D([], [], color="0.3", marker="o", markersize=3, lw=0.6, label="iterates (discrete map)"),
              Line2D([], [], color="0.3", lw=2.0, label=f"continuous flow ({_flow_names(experiment)})")]
     handles = ax_path.get_legend_handles_labels()[0] + kinds
@@ -162,7 +169,8 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     ax_loss.legend(fontsize=8, loc="best", framealpha=0.85)
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
     ax_path.set_title(f"{short_label(land)}: iterates and the flows they discretize{view}", fontsize=10)
-    ax_loss.set_title(f"loss; flows by {experiment.method} (rtol {experiment.rtol:g})", fontsize=10)
+    ax_loss.set_title(f"{'distance' if game else 'loss'}; flows by {experiment.method} (rtol {experiment.rtol:g})",
+                      fontsize=10)
     return fig
 
 
@@ -400,6 +408,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     land = get_landscape(landscape)
     if three_d and land.dim != 2:  # checked before any work
         raise ValueError(f"the 3-D view needs a 2-D landscape; {land.name} is {land.dim}-D")
+    if sharpness:
+        refuse_game(land, "the sharpness panel (λmax(∇²f) against 2/lr)")
     if box is not None:
         box = drawing_box(land, box)
     model = noise_model(noise, batch_size=batch_size)

@@ -37,6 +37,7 @@ from ._names import lookup
 from .landscapes import Landscape
 from .optimizers import SGD, Adam, Optimizer, RMSprop, State, _assemble, _diag
 from .schemes import NagC, ProximalPoint, _GradientFlowScheme
+from .games import is_game
 from .transforms import seen_by
 
 __all__ = ["energy_along", "Flow", "ExactFlow", "LimitFlow", "ModifiedFlow", "Modified2Flow", "OscillatorFlow",
@@ -202,7 +203,8 @@ class ExactFlow(Flow):
         return "f" if opt.name == "adagrad" else ""
 
     def state_names(self):
-        return self.optimizer.state_names()
+        opt = self.optimizer  # optimistic GD keeps its last field, which its lift does not have
+        return getattr(opt, "lift_state_names", opt.state_names)()
 
     def init(self, x0, landscape):
         opt = self.optimizer
@@ -380,6 +382,9 @@ class ModifiedFlow(Flow):
       at ``x₀ + lr·ℓ/(1 − μ)·∇f(x₀)`` with lag ``ℓ = μ/(1 − μ)`` steps (heavy ball) or ``μ²/(1 − μ)``
       (Nesterov). The fast mode still decays like μᵏ from an O(lr) size, so the O(lr²) agreement holds
       once it has (``order`` measures these flows with the ``late`` metric).
+    * The game methods (alternating GDA, extragradient, optimistic GD; :mod:`simulate.gameplay`):
+      ``ż = −ξ + lr·C(z)`` with each method's correction C. On a game GD's field above reads
+      ``ż = −ξ − lr/2·Jξ`` (the same Taylor matching; J need not be symmetric).
     """
 
     kind: ClassVar[str] = "modified"
@@ -393,9 +398,10 @@ class ModifiedFlow(Flow):
         if isinstance(opt, SGD):
             return ("modified flows need dampening = 0 (they hold β fixed; so does --scaling fixed)"
                     if np.any(opt.dampening != 0) else None)
-        if isinstance(opt, ProximalPoint):
+        if isinstance(opt, ProximalPoint) or hasattr(opt, "correction"):
             return None
-        return f"no modified flow is implemented for {opt.display_name} (gd, momentum, nesterov and proximal have one)"
+        return (f"no modified flow is implemented for {opt.display_name} "
+                "(gd, momentum, nesterov, proximal and the game methods have one)")
 
     @property
     def preferred_metric(self) -> str:
@@ -431,12 +437,16 @@ class ModifiedFlow(Flow):
 
     def field(self, t, state, landscape):
         x = state["x"]
+        lr = self.optimizer._b(self.optimizer.lr)
+        if hasattr(self.optimizer, "correction"):  # a game method: ż = −ξ + lr·C(z) (simulate.gameplay)
+            return {"x": -self._g(x, landscape) + lr * self.optimizer.correction(x, landscape)}
         g, H = self._g(x, landscape), self._H(x, landscape)
         c, speed = (self.optimizer._b(v) for v in self.coefficient())
-        lr = self.optimizer._b(self.optimizer.lr)
         return {"x": -speed * (g + 2 * c * lr * np.einsum("...ij,...j->...i", H, g))}
 
     def energy(self, t, state, landscape):
+        if hasattr(self.optimizer, "correction"):
+            return None
         x = state["x"]
         g = self._g(x, landscape)
         c, _ = self.coefficient()
@@ -673,6 +683,8 @@ def energy_along(traj) -> tuple[np.ndarray | None, str]:
     ``(None, "")`` when the flow has no known energy or the record holds no state (iterates).
     """
     if traj.kind != "flow" or traj.state is None:
+        return None, ""
+    if is_game(traj.landscape):  # a game's field is no gradient: f (½|ξ|²) is no Lyapunov function
         return None, ""
     model = flow(traj.optimizer, traj.flow or None)
     t = np.asarray(traj.t)

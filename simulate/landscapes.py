@@ -843,7 +843,8 @@ def landscape(name: str | Landscape, **params) -> Landscape:
     """A built-in landscape by name, e.g. ``landscape("quadratic", condition=100)``.
 
     A spec string works too: ``landscape("quadratic(condition=100, angle=0.5)")``, and so does a
-    formula: ``landscape("x**2 + 10*y**2")`` (see :mod:`simulate.formula`).
+    formula: ``landscape("x**2 + 10*y**2")`` (see :mod:`simulate.formula`). Games
+    (:data:`simulate.games.GAMES`, e.g. ``"bilinear"``) are found by name like landscapes.
     A :class:`Landscape` instance is returned as it is. Unknown names raise an error listing the
     valid ones with the closest match.
     """
@@ -852,6 +853,9 @@ def landscape(name: str | Landscape, **params) -> Landscape:
             raise ValueError("parameters cannot be applied to a Landscape instance")
         return name
     from .formula import FUNCTIONS, FormulaError, formula_landscape, is_variable
+    from .games import GAMES
+
+    registry = {**LANDSCAPES, **GAMES}
 
     text = str(name).strip()
     head = re.match(r"[A-Za-z][\w-]*", text)
@@ -860,17 +864,17 @@ def landscape(name: str | Landscape, **params) -> Landscape:
     spec_like = bool(head) and (not rest or rest[0] == ":" or (rest[0] == "(" and rest[-1] == ")"))
     if key == "formula" and spec_like:
         return formula_landscape(text, **params)
-    if not (spec_like and key in LANDSCAPES) and not (spec_like and not rest and not is_variable(key)):
+    if not (spec_like and key in registry) and not (spec_like and not rest and not is_variable(key)):
         try:  # not a built-in: a formula such as "x**2 + 10*y**2" or "sin(x)*cos(y)"
             return formula_landscape(text, **params)
         except FormulaError as exc:
             if not spec_like or key in FUNCTIONS or (rest and rest[0] == "(" and not _one_group(rest)):
                 raise  # a formula after all: sin(x)*cos(y), abs(x**y)
-            raise UnknownNameError(f"{suggest('landscape', key, LANDSCAPES)} (Read as a formula: {exc})") from None
+            raise UnknownNameError(f"{suggest('landscape', key, registry)} (Read as a formula: {exc})") from None
     if "(" in name or ":" in name:  # a spec such as "quadratic(condition=100)"
         name, spec_params = parse_spec(name)
         params = {**spec_params, **params}
-    factory = lookup("landscape", name, LANDSCAPES)
+    factory = lookup("landscape", name, registry)
     try:
         return factory(**params)
     except TypeError as exc:  # unexpected keyword: say which parameters exist

@@ -797,7 +797,10 @@ OPTIMIZERS: dict[str, Preset] = {
 # The ODE-scheme optimizers subclass Optimizer, so they are imported once it exists.
 from .schemes import RK4, Heun, NagC, ProximalPoint  # noqa: E402
 
-OPTIMIZERS.update({cls.name: Preset(cls.name, cls, cls.description) for cls in (Heun, RK4, ProximalPoint, NagC)})
+from .gameplay import GAME_OPTIMIZERS  # noqa: E402
+
+OPTIMIZERS.update({cls.name: Preset(cls.name, cls, cls.description)
+                   for cls in (Heun, RK4, ProximalPoint, NagC, *GAME_OPTIMIZERS)})
 
 # Defaults a label leaves out: the preset's, where it sets one.
 OPTIMIZER_DEFAULTS = {(name, k): v for name, p in OPTIMIZERS.items() for k, v in {**p.defaults, **p.fixed}.items()}

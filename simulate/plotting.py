@@ -199,7 +199,8 @@ def plot_minima(landscape: Landscape, ax=None, height=None, **kwargs):
         xy = (pts[:, 0], landscape.value(pts)) if landscape.dim == 1 else (pts[:, 0], pts[:, 1])
         if height is not None:
             xy = height.lift(*xy, landscape.value(pts))
-        style = dict(marker="*", s=160, c="white", edgecolors="black", linewidths=0.8, zorder=5, label="known minima")
+        name = "equilibria" if hasattr(landscape, "players") else "known minima"  # a game's targets
+        style = dict(marker="*", s=160, c="white", edgecolors="black", linewidths=0.8, zorder=5, label=name)
         style.update(kwargs)
         ax.scatter(*xy, **style)
     return ax
@@ -252,6 +253,19 @@ def plot_loss(traj: Trajectory, ax=None, *, color=None, label=None, offset: floa
     if offset is not None:
         ax.set_yscale("log")
     ax.set_ylabel(f"f − f* (f* = {offset:.4g})" if offset is not None else "f")
+    return ax
+
+
+def plot_distance(traj: Trajectory, ax=None, *, color=None, label=None, time: str = "t", **kwargs):
+    """A game's distance to its equilibrium (:meth:`simulate.games.Game.distance`) against time, on
+    a log axis: a straight line is a geometric rate, a flat one a cycle, a rising one a spiral out."""
+    ax = _axes(ax)
+    with np.errstate(invalid="ignore"):
+        y = traj.landscape.distance(np.where(np.isfinite(traj.x), traj.x, np.nan))
+        y = np.where(y > 0, y, np.nan)  # exactly at the equilibrium: off the log axis
+    _over_time(traj, y, ax, color=color, label=label, time=time, **kwargs)
+    ax.set_yscale("log")
+    ax.set_ylabel(traj.landscape.distance_name)
     return ax
 
 

@@ -121,6 +121,9 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
         if not 0 <= minimum < len(land.minima):
             listed = f"{len(land.minima)} minim{'um' if len(land.minima) == 1 else 'a'}"
             raise ValueError(f"{land.name} lists {listed} (numbered from 0); minimum {minimum} does not exist")
+        from .games import refuse_game
+
+        refuse_game(land, "a rate map over lr·λmax")
         eig = np.linalg.eigvalsh(land.hess(land.minima[minimum]))
         if np.any(eig <= 0):
             raise ValueError(f"the Hessian at minimum {minimum} of {land.name} is not positive definite")

@@ -26,6 +26,9 @@ RK4_STABILITY_LIMIT = 2.785293563405282
 
 def sharpness(landscape: Landscape, x) -> np.ndarray:
     """λmax(∇²f(x)) for points ``(..., d)``; NaN where x is not finite."""
+    from .games import refuse_game
+
+    refuse_game(landscape, "the sharpness λmax(∇²f)")
     x = np.asarray(x, dtype=np.float64)
     finite = np.all(np.isfinite(x), axis=-1)
     safe = np.where(finite[..., None], x, landscape.default_start)

@@ -16,8 +16,9 @@ import numpy as np
 __all__ = ["parse_spec", "format_spec", "format_value", "SpecError"]
 
 MAX_LENGTH = 500
-#: Keys whose values are quoted text: a schedule inside an optimizer, a schedule's formula and strategy.
-TEXT_KEYS = frozenset({"schedule", "f", "anneal_strategy"})
+#: Keys whose values are quoted text: a schedule inside an optimizer, a schedule's formula and strategy,
+#: a game's loss and norm (simulate.games).
+TEXT_KEYS = frozenset({"schedule", "f", "anneal_strategy", "loss", "norm"})
 _BOOLS = {"true": True, "false": False}
 
 

@@ -229,8 +229,10 @@ class Sweep:
     @cached_property
     def reference_sharpness(self) -> float:
         """λmax(∇²f) at the listed minimum nearest the start, when no axis moves the start (else
-        NaN): the curvature the stability thresholds of the figure are drawn against."""
-        if not len(self.landscape.minima) or any(a.name in start_coordinates(self.landscape) for a in self.axes):
+        NaN): the curvature the stability thresholds of the figure are drawn against (NaN on a
+        game, whose Jacobian has complex eigenvalues: no real threshold)."""
+        if (not len(self.landscape.minima) or hasattr(self.landscape, "players")
+                or any(a.name in start_coordinates(self.landscape) for a in self.axes)):
             return float("nan")
         from .sharpness import sharpness
 

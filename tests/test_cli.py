@@ -61,7 +61,7 @@ def test_data_holds_the_numbers_behind_the_figure(in_tmp):
 def test_list_names_every_landscape_and_optimizer():
     result = invoke("list")
     assert result.exit_code == 0
-    for name in [*sim.LANDSCAPES, *sim.OPTIMIZERS]:
+    for name in [*sim.LANDSCAPES, *sim.GAMES, *sim.OPTIMIZERS]:
         assert f"  {name} " in result.output
 
 

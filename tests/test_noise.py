@@ -91,7 +91,8 @@ def test_singular_covariance_is_allowed():
 # -- runs -------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", sorted(sim.OPTIMIZERS))
 def test_every_optimizer_runs_with_noise_reproducibly(name):
-    land = sim.landscape("quadratic", condition=4.0)
+    # alternating GDA needs two players: a game whose field is that quadratic's gradient turned
+    land = sim.landscape("quadratic-game") if name == "alt-gda" else sim.landscape("quadratic", condition=4.0)
     opt = sim.optimizer(name, lr=0.01)
     x0 = np.array([[1.0, 1.0]] * 3)
     a = iterate(opt, land, x0, 20, noise=0.3, seed=11)
