@@ -145,6 +145,15 @@ _DEMOS = [
          "barrier within the run. Dashed: the SDE dX = −∇f dt + √lr·σ dW; dotted: the Gibbs law ∝ exp(−f/T).",
          {"landscape": "double-well", "optimizer": ["gd(lr=0.05)", "momentum(lr=0.05, momentum=0.5)"],
           "start": ["-1,0.5"], "steps": 1000, "noise": 2.0, "paths": 100}),
+    Demo("gda-spiral", "descent-ascent on L = xy: the flow circles, simultaneous GDA spirals out, and three fixes",
+         "plot",
+         "min over x, max over y of L = x·y from (1, 0) with lr = 0.2. The flow ż = −(y, −x) circles: x² + y² is "
+         "conserved. Simultaneous GDA, its Euler method, multiplies x² + y² by exactly 1 + lr² = 1.04 every step and "
+         "spirals out for every lr. Alternating GDA (x moves, then y answers) keeps x² + y² − lr·xy exactly and "
+         "circles; extragradient shrinks x² + y² by 1 − lr² + lr⁴ and optimistic GD at a like rate: both converge. "
+         "Right: the distance to the equilibrium.",
+         {"landscape": "bilinear", "optimizer": ["gd(lr=0.2)", "alt-gda(lr=0.2)", "extragradient(lr=0.2)",
+                                                 "optimistic(lr=0.2)"], "steps": 60, "box": "-3.4:3.4,-3.4:3.4"}),
 ]
 DEMOS: dict[str, Demo] = {d.name: d for d in _DEMOS}
 

@@ -187,6 +187,17 @@ def test_sgd_langevin_temperatures_and_escapes(rendered):
     assert hb["iterates"]["escaped"] > 10 and hb["sde"]["escaped"] > 10
 
 
+def test_gda_spiral_rates_are_exact(rendered):
+    a = data(rendered, "gda-spiral")
+    r2 = {i: np.sum(a[f"iterates_x_{i}"] ** 2, axis=-1) for i in range(4)}
+    np.testing.assert_allclose(r2[0][1:] / r2[0][:-1], 1.04, rtol=1e-13)  # simultaneous GDA: out
+    z = a["iterates_x_1"]
+    np.testing.assert_allclose(z[:, 0] ** 2 + z[:, 1] ** 2 - 0.2 * z[:, 0] * z[:, 1], 1.0, rtol=1e-13)  # alternating
+    np.testing.assert_allclose(r2[2][1:] / r2[2][:-1], 1 - 0.04 + 0.0016, rtol=1e-13)  # extragradient: in
+    assert r2[3][-1] < 0.5  # optimistic GD converges too
+    np.testing.assert_allclose(np.sum(a["flow_x_0"] ** 2, axis=-1), 1.0, rtol=1e-6)  # the flow circles
+
+
 def test_demo_cli_lists_and_suggests(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["demo", "--list"]) == 0
