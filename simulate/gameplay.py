@@ -11,7 +11,7 @@ step departs from the flow (J = ∂ξ/∂z; derived by matching Taylor expansion
 name          step                                        correction C(z)
 ============  =========================================  ======================================
 ``gd``        z⁺ = z − lr·ξ(z)  (simultaneous GDA)        −Jξ/2: on a rotation, outward
-``alt-gda``   x⁺ = x − lr·ξₓ(x, y), y⁺ = y − lr·ξᵧ(x⁺, y)  −Jξ/2 + (0, J_yx·ξₓ): area-preserving
+``alt-gda``   x⁺ = x − lr·ξₓ(x, y), y⁺ = y − lr·ξᵧ(x⁺, y)  −Jξ/2 + (0, J_yx·ξₓ)
 ``extragradient`` z̃ = z − lr·ξ(z), z⁺ = z − lr·ξ(z̃)        +Jξ/2: inward
 ``optimistic``  z⁺ = z − lr·(2ξ(z_k) − ξ(z_{k−1}))          +Jξ/2 (the same as extragradient)
 ============  =========================================  ======================================
@@ -66,16 +66,17 @@ class _GameScheme(_GradientFlowScheme):
 class AlternatingGDA(_GameScheme):
     r"""Alternating gradient descent–ascent: the first player moves, then the second answers.
 
-    ``x⁺ = x − lr·ξₓ(x, y)``, ``y⁺ = y − lr·ξᵧ(x⁺, y)`` (ξ with weight decay λ). It is the symplectic
-    (semi-implicit) Euler method on the flow ż = −ξ split by player: on the bilinear game it
-    conserves x² + y² − lr·x·y exactly and stays bounded for lr < 2, where simultaneous GDA spirals
-    out. Modified equation ż = −ξ + lr·(−Jξ/2 + (0, J_yx·ξₓ)). Needs a game (its players).
+    ``x⁺ = x − lr·ξₓ(x, y)``, ``y⁺ = y − lr·ξᵧ(x⁺, y)`` (ξ with weight decay λ): the semi-implicit
+    Euler method on the flow ż = −ξ split by player (symplectic Euler where the flow is
+    Hamiltonian, as on the bilinear game). There it conserves x² + y² − lr·x·y exactly and stays
+    bounded for lr < 2, where simultaneous GDA spirals out. Modified equation ż = −ξ + lr·(−Jξ/2 + (0, J_yx·ξₓ)). Needs a game (its players).
     Two field evaluations per step.
     """
 
     name: ClassVar[str] = "alt-gda"
-    description: ClassVar[str] = "alternating gradient descent-ascent on a game: x moves, then y answers (symplectic Euler)"
+    description: ClassVar[str] = "alternating gradient descent-ascent on a game: x moves, then y answers"
     evaluations_per_step: ClassVar[int] = 2
+    scales_its_update: ClassVar[bool] = False
 
     def _split(self, landscape) -> int:
         game = underlying_game(landscape)
@@ -115,6 +116,7 @@ class Extragradient(_GameScheme):
     name: ClassVar[str] = "extragradient"
     description: ClassVar[str] = "extragradient: step with the field at a look-ahead point (converges on bilinear games)"
     evaluations_per_step: ClassVar[int] = 2
+    scales_its_update: ClassVar[bool] = False
 
     def step(self, state, landscape, k):
         z = state["x"]

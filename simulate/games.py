@@ -142,6 +142,9 @@ class QuadraticGame(Game):
         B = _matrix_param("B", self.B)
         dx, dy = B.shape
         A, C = _matrix_param("A", self.A, dx, dx, B.shape), _matrix_param("C", self.C, dy, dy, B.shape)
+        for name, m in (("A", A), ("C", C)):  # ½xᵀAx only sees A's symmetric part: ξ = Ax needs A = Aᵀ
+            if not np.array_equal(m, m.T):
+                raise ValueError(f"{name} must be symmetric (½xᵀ{name}x sees only its symmetric part), got {m.tolist()}")
         M = np.block([[A, B], [-B.T, C]])
         for arr in (A, B, C, M):
             arr.setflags(write=False)
@@ -421,7 +424,8 @@ class GANQP(_SuGAN):
         theta, phi = self._parts(z)
         n = np.linalg.norm(phi if self.norm == "phi" else theta, axis=-1, keepdims=True)
         s = _dot(phi, theta)[..., None]
-        # |θ(φ·θ)|/|·| <= |θ|·|φ| (or |θ|²): taken as 0 where the norm is 0, which is the target
+        # |θ(φ·θ)|/|·| <= |θ|·|φ| (or |θ|²): taken as 0 where the norm is 0, so that the target
+        # (θ, φ) = 0 is an equilibrium; with norm='phi' the field is discontinuous on φ = 0, θ ≠ 0
         quad = np.divide(theta * s, self.lam * n, out=np.zeros_like(theta), where=n != 0)
         return np.concatenate([-phi, theta + quad + self.l2 * phi], axis=-1)
 

@@ -84,6 +84,9 @@ class Optimizer:
     default_flow: ClassVar[str] = "exact"
     #: gradient evaluations per step (Runge–Kutta schemes take several)
     evaluations_per_step: ClassVar[int] = 1
+    #: whether scaling the finished update per coordinate is a per-coordinate lr (``lr_scale``):
+    #: not for steps that evaluate the gradient at points built with lr (stages, look-ahead)
+    scales_its_update: ClassVar[bool] = True
 
     # -- hyperparameters ---------------------------------------------------------------------
     def __post_init__(self):

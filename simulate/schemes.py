@@ -56,6 +56,7 @@ class RungeKutta(_GradientFlowScheme):
 
     tableau_a: ClassVar[tuple[tuple[float, ...], ...]] = ()
     tableau_b: ClassVar[tuple[float, ...]] = ()
+    scales_its_update: ClassVar[bool] = False
 
     def step(self, state, landscape, k):
         x = state["x"]
@@ -117,6 +118,7 @@ class ProximalPoint(_GradientFlowScheme):
     name: ClassVar[str] = "proximal"
     description: ClassVar[str] = "implicit Euler (proximal point) on the gradient flow: stable for every lr on convex f"
     newton_steps: ClassVar[int] = 50
+    scales_its_update: ClassVar[bool] = False
 
     def step(self, state, landscape, k):
         x = state["x"]
@@ -155,6 +157,7 @@ class NagC(Optimizer):
     description: ClassVar[str] = "Nesterov's NAG-C, momentum (k-1)/(k+r-1): limit ODE X'' + (r/t)X' + grad f = 0, clock sqrt(lr)"
     _numeric: ClassVar[tuple[str, ...]] = ("lr", "r", "weight_decay")
     default_flow: ClassVar[str] = "limit"
+    scales_its_update: ClassVar[bool] = False
 
     lr: float = 1e-2
     r: float = 3.0

@@ -116,3 +116,7 @@ def check_transforms(opt) -> None:
     s = getattr(opt, "lr_scale", None)
     if s is not None and not (np.ndim(s) == 1 and np.all(np.isfinite(s)) and np.all(np.asarray(s) > 0)):
         raise ValueError(f"{opt.display_name}: lr_scale must be positive numbers, one per coordinate, got {s!r}")
+    if s is not None and not getattr(opt, "scales_its_update", True):
+        raise ValueError(f"{opt.display_name}: lr_scale is not available: its step evaluates the gradient at points "
+                         f"built with lr (stages, look-ahead, momentum), so scaling the finished update per "
+                         f"coordinate is not a per-coordinate learning rate")
