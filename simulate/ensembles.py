@@ -27,6 +27,7 @@ from ._inputs import resolve
 from .continuous import integrate
 from .discrete import check_seed, iterate, spawned_seed
 from .experiment import with_lr
+from .games import refuse_game
 from .landscapes import Landscape
 from .noises import Noise, noise as noise_model
 from .optimizers import SGD, Optimizer
@@ -380,8 +381,6 @@ def ensemble(landscape, optimizers, x0=None, steps: int = 200, *, noise=None, ba
         raise ValueError("an ensemble needs gradient noise (noise=σ, or batch_size on a finite-sum landscape)")
     resolved = [resolve(item, landscape, x0) for item in optimizers]
     land, start = resolved[0][1], resolved[0][2]
-    from .games import refuse_game
-
     refuse_game(land, "an ensemble of noisy paths (its SDE, temperature and Gibbs density)")
     if start.ndim != 1:
         raise ValueError("an ensemble starts every path at one point: give one start (paths sets how many)")

@@ -408,6 +408,11 @@ class ModifiedFlow(Flow):
         return "late" if self._momentum else "max"
 
     @property
+    def _corrected(self) -> bool:
+        """A game method (simulate.gameplay): its field is ż = −ξ + lr·C(z), C its own ``correction``."""
+        return hasattr(self.optimizer, "correction")
+
+    @property
     def _momentum(self) -> bool:
         return isinstance(self.optimizer, SGD) and bool(np.any(self.optimizer.momentum != 0))
 
@@ -438,14 +443,14 @@ class ModifiedFlow(Flow):
     def field(self, t, state, landscape):
         x = state["x"]
         lr = self.optimizer._b(self.optimizer.lr)
-        if hasattr(self.optimizer, "correction"):  # a game method: ż = −ξ + lr·C(z) (simulate.gameplay)
+        if self._corrected:
             return {"x": -self._g(x, landscape) + lr * self.optimizer.correction(x, landscape)}
         g, H = self._g(x, landscape), self._H(x, landscape)
         c, speed = (self.optimizer._b(v) for v in self.coefficient())
         return {"x": -speed * (g + 2 * c * lr * np.einsum("...ij,...j->...i", H, g))}
 
     def energy(self, t, state, landscape):
-        if hasattr(self.optimizer, "correction"):
+        if self._corrected:
             return None
         x = state["x"]
         g = self._g(x, landscape)

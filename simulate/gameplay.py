@@ -32,6 +32,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .games import is_game
 from .schemes import _GradientFlowScheme
 
 __all__ = ["AlternatingGDA", "Extragradient", "OptimisticGD", "GAME_OPTIMIZERS", "underlying_game"]
@@ -40,11 +41,9 @@ __all__ = ["AlternatingGDA", "Extragradient", "OptimisticGD", "GAME_OPTIMIZERS",
 def underlying_game(landscape):
     """The :class:`~simulate.games.Game` under a run's view of it (clipped or noisy gradients wrap
     the landscape), or None."""
-    from .games import Game
-
-    while not isinstance(landscape, Game) and hasattr(landscape, "landscape"):
+    while not is_game(landscape) and hasattr(landscape, "landscape"):
         landscape = landscape.landscape
-    return landscape if isinstance(landscape, Game) else None
+    return landscape if is_game(landscape) else None
 
 
 @dataclass(frozen=True)
@@ -58,8 +57,9 @@ class _GameScheme(_GradientFlowScheme):
         raise NotImplementedError
 
     def _Jg(self, z, landscape):
-        g = self._coupled_grad(z, landscape)
-        return np.einsum("...ij,...j->...i", self._coupled_hess(z, landscape), g), g
+        """``(Jξ, J, ξ)`` at z (with weight decay)."""
+        g, J = self._coupled_grad(z, landscape), self._coupled_hess(z, landscape)
+        return np.einsum("...ij,...j->...i", J, g), J, g
 
 
 @dataclass(frozen=True)
@@ -69,8 +69,8 @@ class AlternatingGDA(_GameScheme):
     ``x⁺ = x − lr·ξₓ(x, y)``, ``y⁺ = y − lr·ξᵧ(x⁺, y)`` (ξ with weight decay λ): the semi-implicit
     Euler method on the flow ż = −ξ split by player (symplectic Euler where the flow is
     Hamiltonian, as on the bilinear game). There it conserves x² + y² − lr·x·y exactly and stays
-    bounded for lr < 2, where simultaneous GDA spirals out. Modified equation ż = −ξ + lr·(−Jξ/2 + (0, J_yx·ξₓ)). Needs a game (its players).
-    Two field evaluations per step.
+    bounded for lr < 2, where simultaneous GDA spirals out. Modified equation
+    ż = −ξ + lr·(−Jξ/2 + (0, J_yx·ξₓ)). Needs a game (its players). Two field evaluations per step.
     """
 
     name: ClassVar[str] = "alt-gda"
@@ -96,8 +96,7 @@ class AlternatingGDA(_GameScheme):
 
     def correction(self, z, landscape):
         n = self._split(landscape)
-        Jg, g = self._Jg(z, landscape)
-        J = self._coupled_hess(z, landscape)
+        Jg, J, g = self._Jg(z, landscape)
         answer = np.zeros_like(z)
         answer[..., n:] = np.einsum("...ij,...j->...i", J[..., n:, :n], g[..., :n])
         return -0.5 * Jg + answer

@@ -37,6 +37,7 @@ import numpy as np
 from scipy.special import expit
 
 from .landscapes import Landscape, _real, _set
+from .spec import format_spec
 
 __all__ = ["Game", "Bilinear", "QuadraticGame", "DiracGAN", "VanillaGAN", "WGAN", "WGANGP", "GANQP",
            "GAMES", "is_game", "refuse_game", "split"]
@@ -84,10 +85,6 @@ class Game(Landscape):
 
     def _hess(self, z):
         return self._jacobian(z)
-
-    def field(self, z) -> np.ndarray:
-        """ξ(z) = (∇ₓℓ₁, ∇ᵧℓ₂), ``(..., d)``: the same as ``grad``, under the game's own name."""
-        return self.grad(z)
 
     #: what :meth:`distance` measures, for axis labels
     distance_name: ClassVar[str] = "distance to the equilibrium |z − z*|"
@@ -156,8 +153,6 @@ class QuadraticGame(Game):
 
     @property
     def label(self) -> str:
-        from .spec import format_spec
-
         def short(m):
             return float(m[0, 0]) if m.shape == (1, 1) else m.tolist()
 
@@ -205,8 +200,6 @@ class Bilinear(QuadraticGame):
 
     @property
     def label(self) -> str:
-        from .spec import format_spec
-
         return format_spec(self.name, {} if self.c == 1.0 else {"c": self.c})
 
 

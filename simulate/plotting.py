@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 from matplotlib import colors
 
+from .games import is_game
 from .landscapes import Landscape
 from .trajectory import Trajectory
 
@@ -199,7 +200,7 @@ def plot_minima(landscape: Landscape, ax=None, height=None, **kwargs):
         xy = (pts[:, 0], landscape.value(pts)) if landscape.dim == 1 else (pts[:, 0], pts[:, 1])
         if height is not None:
             xy = height.lift(*xy, landscape.value(pts))
-        name = "equilibria" if hasattr(landscape, "players") else "known minima"  # a game's targets
+        name = "equilibria" if is_game(landscape) else "known minima"  # a game's targets
         style = dict(marker="*", s=160, c="white", edgecolors="black", linewidths=0.8, zorder=5, label=name)
         style.update(kwargs)
         ax.scatter(*xy, **style)

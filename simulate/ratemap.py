@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .games import refuse_game
 from .landscapes import Landscape, Quadratic, landscape as get_landscape
 from .optimizers import Optimizer, optimizer as get_optimizer
 from .spec import parse_spec
@@ -121,8 +122,6 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
         if not 0 <= minimum < len(land.minima):
             listed = f"{len(land.minima)} minim{'um' if len(land.minima) == 1 else 'a'}"
             raise ValueError(f"{land.name} lists {listed} (numbered from 0); minimum {minimum} does not exist")
-        from .games import refuse_game
-
         refuse_game(land, "a rate map over lr·λmax")
         eig = np.linalg.eigvalsh(land.hess(land.minima[minimum]))
         if np.any(eig <= 0):

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .games import refuse_game
 from .landscapes import Landscape
 from .optimizers import SGD, Optimizer
 from .schemes import RK4, Heun
@@ -26,8 +27,6 @@ RK4_STABILITY_LIMIT = 2.785293563405282
 
 def sharpness(landscape: Landscape, x) -> np.ndarray:
     """λmax(∇²f(x)) for points ``(..., d)``; NaN where x is not finite."""
-    from .games import refuse_game
-
     refuse_game(landscape, "the sharpness λmax(∇²f)")
     x = np.asarray(x, dtype=np.float64)
     finite = np.all(np.isfinite(x), axis=-1)

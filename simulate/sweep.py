@@ -26,6 +26,7 @@ from .continuous import integrate
 from .discrete import advance, check_seed, check_steps, spawned_seed, stochastic
 from .engine import compiled_run, recorded_steps, use_compiled
 from .flows import flow as make_flow
+from .games import is_game
 from .landscapes import Landscape, landscape as get_landscape
 from .noises import NoisyGradients
 from .optimizers import SGD, Optimizer, _fmt, optimizer as get_optimizer
@@ -231,7 +232,7 @@ class Sweep:
         """λmax(∇²f) at the listed minimum nearest the start, when no axis moves the start (else
         NaN): the curvature the stability thresholds of the figure are drawn against (NaN on a
         game, whose Jacobian has complex eigenvalues: no real threshold)."""
-        if (not len(self.landscape.minima) or hasattr(self.landscape, "players")
+        if (not len(self.landscape.minima) or is_game(self.landscape)
                 or any(a.name in start_coordinates(self.landscape) for a in self.axes)):
             return float("nan")
         from .sharpness import sharpness
