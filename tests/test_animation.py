@@ -148,7 +148,8 @@ def test_mp4_with_ffmpeg(tmp_path, experiment):
     assert "frame=   12" in frames or "frame=12" in frames.replace(" ", "")
 
 
-def test_a_diverged_run_ends_in_a_cross_and_its_trail_stays_in_the_picture():
+def test_a_diverged_run_ends_in_a_cross_and_its_trail_stays_in_the_picture(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # the refused run below names the default outputs: a simulate_plot.png
     exp = sim.plot("formula('x**4/4 - x**2/2', bounds=((-2, 2),), start=(1.5,))", ["gd(lr=2.5)"], steps=20).experiment
     k = int(exp.entries[0].iterates.diverged_at)
     assert 0 < k < 20
