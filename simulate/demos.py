@@ -154,6 +154,16 @@ _DEMOS = [
          "Right: the distance to the equilibrium.",
          {"landscape": "bilinear", "optimizer": ["gd(lr=0.2)", "alt-gda(lr=0.2)", "extragradient(lr=0.2)",
                                                  "optimistic(lr=0.2)"], "steps": 60, "box": "-3.4:3.4,-3.4:3.4"}),
+    Demo("gan-penalty", "Dirac-GAN over lr and the R1 penalty: where each method converges, cycles or diverges",
+         "sweep",
+         "Dirac-GAN (Mescheder et al. 2018): 1000 steps of four methods over 12 learning rates and 11 strengths γ of "
+         "the R1 penalty, each cell coloured by how its run ends. Without the penalty (bottom row) the field at the "
+         "equilibrium is a pure rotation (eigenvalues ±i/2): simultaneous GDA spirals out, or stalls where the GAN "
+         "loss saturates, and alternating GDA cycles, while extragradient and optimistic GD still converge. Any γ > 0 "
+         "damps the rotation (real part γ/2) and every method converges once lr·γ is large enough for the run; light "
+         "green: still approaching when it ends.",
+         {"landscape": "dirac-gan", "optimizer": ["gd", "alt-gda", "extragradient", "optimistic"],
+          "vary": ["lr=0.02:1:12:log", "gamma=0:1:11"], "steps": 1000}),
 ]
 DEMOS: dict[str, Demo] = {d.name: d for d in _DEMOS}
 

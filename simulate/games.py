@@ -40,7 +40,7 @@ from .landscapes import Landscape, _real, _set
 from .spec import format_spec
 
 __all__ = ["Game", "Bilinear", "QuadraticGame", "DiracGAN", "VanillaGAN", "WGAN", "WGANGP", "GANQP",
-           "GAMES", "is_game", "refuse_game", "split"]
+           "GAMES", "is_game", "refuse_game", "split", "stalled_far", "NEAR_SHARE"]
 
 
 def is_game(landscape) -> bool:
@@ -54,6 +54,23 @@ def refuse_game(landscape, what: str) -> None:
     if is_game(landscape):
         raise ValueError(f"{what} is for losses; {landscape.name} is a game, whose Jacobian is not symmetric "
                          f"(its eigenvalues are complex: GD is stable where |1 − lr·λ| < 1 for each of them)")
+
+
+#: How near a listed equilibrium a point whose field has vanished must be to count as having
+#: reached it: this share of the plot box's largest side (the sweeps' default ``near``). Farther
+#: away the field has only flattened (a GAN's loss saturates: Dirac-GAN's ξ ~ e^(−θψ)), a stall.
+NEAR_SHARE = 0.01
+
+
+def stalled_far(landscape, z: np.ndarray) -> np.ndarray:
+    """Where points ``z`` ``(..., d)`` of a game lie farther than :data:`NEAR_SHARE` of its plot box
+    from every listed equilibrium (False on a loss, or on a game that lists none)."""
+    z = np.asarray(z, dtype=np.float64)
+    if not is_game(landscape) or not len(landscape.minima):
+        return np.zeros(z.shape[:-1], bool)
+    with np.errstate(invalid="ignore"):
+        d = np.min(np.linalg.norm(z[..., None, :] - landscape.minima, axis=-1), axis=-1)
+    return d > NEAR_SHARE * float(np.max(np.diff(landscape.bounds, axis=1)))
 
 
 def split(game: Game, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -181,6 +198,7 @@ class Bilinear(QuadraticGame):
     """
 
     name = "bilinear"
+    fixed_parameters = ("A", "B", "C")
     description = "L = c·x·y: the flow circles (x²+y² conserved), simultaneous GDA spirals out"
 
     c: float = 1.0

@@ -17,9 +17,9 @@ from matplotlib.patches import Patch
 
 from .plotting import _axes, plot_minima
 from .sharpness import stability_threshold, threshold_factor_formula, threshold_formula
-from .sweep import Sweep, start_coordinates, with_axis
+from .sweep import VERDICTS, Sweep, start_coordinates, with_axis
 
-__all__ = ["plot_sweep", "plot_basins", "plot_rate_map", "edges", "metric_label", "metric_norm", "DIVERGED_COLOR", "LOG_METRICS"]
+__all__ = ["plot_sweep", "plot_basins", "plot_verdicts", "VERDICT_COLORS", "plot_rate_map", "edges", "metric_label", "metric_norm", "DIVERGED_COLOR", "LOG_METRICS"]
 
 DIVERGED_COLOR = "#b0b0b0"
 ELSEWHERE_COLOR = "#7fb8e0"  # rate-map cells whose run left the minimum under study
@@ -88,7 +88,7 @@ def metric_norm(sweep: Sweep, metric: str, members=None):
         log = log or log_i
         shown = np.isfinite(v) & ((sweep.metric("diverged", i) == 0) | (not _masks_divergence(metric)))
         finite.append(v[shown].ravel())
-    finite = np.concatenate(finite)
+    finite = np.concatenate(finite) if finite else np.empty(0)
     if not finite.size:
         return None
     lo, hi = float(finite.min()), float(finite.max())
@@ -144,6 +144,8 @@ def plot_sweep(sweep: Sweep, metric: str = "final_loss", member=0, ax=None, *, t
     ``theory``, the stability boundary of the member's optimizer at the reference minimum
     (``threshold = λmax``, e.g. ``2/lr = λmax`` for GD) is drawn dashed where it crosses the grid.
     """
+    if metric == "verdict":
+        return plot_verdicts(sweep, member, ax)
     ax = _axes(ax)
     i = sweep.member(member)
     v, log = _values(sweep, metric, i)
@@ -168,13 +170,17 @@ def plot_sweep(sweep: Sweep, metric: str = "final_loss", member=0, ax=None, *, t
             for c in _crossings(a, margin):
                 ax.axvline(c, ls="--", color=line.get_color(), lw=1, label=_theory_label(sweep, i))
         _set_axis(ax, "x", a)
+        shown = np.concatenate([np.ravel(ln.get_ydata()) for ln in ax.lines
+                                if ln.get_transform() == ax.transData and len(ln.get_ydata())])
+        shown = shown[np.isfinite(shown) & (shown > 0)]
+        log = log and shown.size > 0  # no value on any line yet (every cell diverged): nothing to log-scale
         ax.set(yscale="log" if log else "linear", ylabel=metric_label(sweep, metric))
         if log:
-            shown = np.concatenate([np.ravel(ln.get_ydata()) for ln in ax.lines
-                                    if ln.get_transform() == ax.transData and len(ln.get_ydata())])
-            shown = shown[np.isfinite(shown) & (shown > 0)]
-            if shown.size:
-                ax.set_ylim(max(shown.min(), LOG_FLOOR * shown.max()) / 2, shown.max() * 2)
+            ax.set_ylim(max(shown.min(), LOG_FLOOR * shown.max()) / 2, shown.max() * 2)
+        if not np.isfinite(v).any():
+            why = "every cell diverged" if masked.all() else f"no cell has a {metric}"
+            ax.text(0.5, 0.5 - 0.06 * len(ax.texts), f"{sweep.members[i]}: {why}", ha="center", va="center",
+                    transform=ax.transAxes, fontsize=9, color="0.4")
         return ax
     if len(sweep.axes) != 2:
         raise ValueError(f"a sweep of {len(sweep.axes)} axes has no heat map; draw a slice of its metrics")
@@ -277,6 +283,45 @@ def plot_basins(sweep: Sweep, member=0, ax=None, *, minima: bool = True, cmap: s
         ax.text(0.5, 0.5, f"no start reached a listed minimum\n(within near = {sweep.near:g} in {sweep.steps} steps)",
                 ha="center", va="center", transform=ax.transAxes, fontsize=9,
                 bbox=dict(facecolor="white", alpha=0.8, edgecolor="0.6"))
+    return ax
+
+
+#: A colour per verdict (sweep.VERDICTS), "not measured" first: green ends, grey for divergence.
+VERDICT_COLORS = ("white", "#1a9641", "#a6d96a", "#bf9f7a", "#4a90d9", "#f28e2b", DIVERGED_COLOR)
+
+
+def plot_verdicts(sweep: Sweep, member=0, ax=None):
+    """How each cell's run ended (:data:`simulate.sweep.VERDICTS`: converged, converging, stalled,
+    cycling, spiralling out, diverged), one colour each: over a 1-D grid a row of cells per member
+    (``member`` may be a list of them), over a 2-D grid a map (on a game over lr and a penalty
+    strength: where each method converges, cycles or diverges)."""
+    ax = _axes(ax)
+    rows = [sweep.member(m) for m in (member if isinstance(member, (list, tuple)) else [member])]
+    names = ("not measured",) + VERDICTS
+    table = colors.ListedColormap(list(VERDICT_COLORS))
+    norm = colors.BoundaryNorm(np.arange(-1.5, len(VERDICTS) + 0.5), len(names))
+    codes = np.stack([sweep.metric("verdict", i) for i in rows])
+    if len(sweep.axes) == 1:
+        a = sweep.axes[0]
+        ax.pcolormesh(axis_positions(a)[1], np.arange(len(rows) + 1) - 0.5, codes, cmap=table, norm=norm,
+                      shading="flat", edgecolors="white", linewidth=0.5)
+        ax.set_yticks(range(len(rows)), [_wrapped(sweep.members[i], 30) for i in rows])
+        ax.invert_yaxis()  # the first member on top, as in the legend of other metrics
+        _set_axis(ax, "x", a)
+        ax.set_ylabel("")
+    elif len(sweep.axes) == 2:
+        if len(rows) != 1:
+            raise ValueError("a map of verdicts shows one member; draw one per member")
+        ax_x, ax_y = sweep.axes
+        ax.pcolormesh(axis_positions(ax_x)[1], axis_positions(ax_y)[1], codes[0].T, cmap=table, norm=norm,
+                      shading="flat")
+        _set_axis(ax, "x", ax_x)
+        _set_axis(ax, "y", ax_y)
+        ax.set_title(_wrapped(sweep.members[rows[0]]), fontsize=10)
+    else:
+        raise ValueError(f"a sweep of {len(sweep.axes)} axes has no map; draw a slice of its verdicts")
+    _legend_below(ax, [Patch(facecolor=VERDICT_COLORS[c + 1], edgecolor="0.5", label=names[c + 1])
+                       for c in range(-1, len(VERDICTS)) if np.any(codes == c)])
     return ax
 
 

@@ -37,6 +37,7 @@ import itertools
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 import numpy as np
 
@@ -87,6 +88,8 @@ class Landscape:
     pointwise_grad = None
     #: ``(f(x, y, params), params)`` likewise: the compiled engine records losses with it.
     pointwise_value = None
+    #: Constructor fields a subclass pins (they are not its parameters: bilinear takes only c).
+    fixed_parameters: ClassVar[tuple[str, ...]] = ()
 
     def __post_init__(self):
         # Subclasses fill these with object.__setattr__ in their own __post_init__ before calling super.
@@ -897,3 +900,30 @@ def _parameters(factory) -> list[str]:
 
     cls = factory.func if isinstance(factory, functools.partial) else factory
     return [f.name for f in dataclasses.fields(cls) if f.init]
+
+
+def landscape_parameters(land: Landscape) -> dict[str, float]:
+    """The real-valued scalar parameters of a built-in landscape or game, by name (a sweep's axes
+    can vary them: dirac-gan's ``gamma``, wgan-gp's ``lam``, quadratic's ``condition``, ...)."""
+    from .games import GAMES
+
+    if land.name not in {**LANDSCAPES, **GAMES}:
+        return {}
+    shown = parse_spec(land.label)[1]  # what rebuilds it (the fields may hold derived values: bilinear's B)
+    out = {}
+    for f in dataclasses.fields(land):
+        v = shown.get(f.name, f.default)
+        # Real parameters only (a whole-number field such as dim is a size, not a strength).
+        if f.init and isinstance(f.default, float) and f.name not in land.fixed_parameters \
+                and isinstance(v, (int, float)) and not isinstance(v, bool):
+            out[f.name] = float(v)
+    return out
+
+
+def with_parameters(land: Landscape, **values) -> Landscape:
+    """The same built-in landscape with some parameters changed (validated by its constructor)."""
+    try:
+        return landscape(land.name, **{**parse_spec(land.label)[1], **values})
+    except ValueError as exc:
+        given = ", ".join(f"{k}={v:g}" for k, v in values.items())
+        raise ValueError(f"{land.name} with {given}: {exc}") from None

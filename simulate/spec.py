@@ -59,6 +59,9 @@ def parse_spec(text: str) -> tuple[str, dict]:
         if isinstance(kw.value, ast.Constant) and isinstance(kw.value.value, str) and kw.arg not in TEXT_KEYS:
             raise SpecError(f"{name}: {kw.arg}: only numbers, true/false and lists of numbers are accepted, "
                             f"got {ast.unparse(kw.value)!r}")
+        if kw.arg in TEXT_KEYS and isinstance(kw.value, ast.Name) and kw.value.id.lower() not in (*_BOOLS, "inf", "nan"):
+            params[kw.arg] = kw.value.id  # a bare word where text is expected: loss=wgan reads as loss='wgan'
+            continue
         params[kw.arg] = _value(kw.value, f"{name}: {kw.arg}")
     return name, params
 

@@ -13,6 +13,7 @@ gets the same metrics as the iterates, and ``flow_distance`` says how far apart 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from .discrete import advance, check_seed, check_steps, spawned_seed, stochastic
 from .engine import compiled_run, recorded_steps, use_compiled
 from .flows import flow as make_flow
 from .games import is_game
-from .landscapes import Landscape, landscape as get_landscape
+from .landscapes import Landscape, landscape as get_landscape, landscape_parameters, with_parameters
 from .noises import NoisyGradients
 from .optimizers import SGD, Optimizer, _fmt, optimizer as get_optimizer
 from .progress import progress_bar
@@ -40,21 +41,33 @@ __all__ = ["Axis", "Sweep", "sweep", "METRICS", "SCALES", "parse_axis", "start_c
 #: What every grid cell gets, for the iterates and (where it applies) for the flow's endpoint.
 METRICS = {
     "final_loss": "f at the last step (NaN where the run diverged)",
-    "distance": "distance from the last point to the nearest listed minimum",
-    "steps_to_tol": "first step at which the criterion (f − f* <= tol, or |∇f| <= tol) holds; −1 if never",
+    "distance": "distance from the last point to the nearest listed minimum (on a game its own distance to the "
+                "equilibrium: the generator's |θ| for Su's GANs)",
+    "steps_to_tol": "first step at which the criterion (f − f* <= tol, or |∇f| <= tol; on a game distance <= tol, "
+                    "or |ξ| <= tol) holds; −1 if never",
     "diverged": "1 where the run became non-finite or left the escape ball",
     "diverged_at": "the step at which it did; −1 if it never did",
     "minimum": "index of the listed minimum within `near` of the last point; −1 none (unfinished), −2 diverged",
     "rate": "per-step contraction of the distance to the nearest minimum over the latest window [k/2, k] "
             "whose end is still clear of roundoff (NaN where more than 64 minima are listed)",
     "flow_distance": "|x_K − x(t_K)|: distance between the last iterate and the flow at the same time",
+    "verdict": "how the run ends, from the distance (else |∇f|) over its last half: 0 converged (the criterion "
+               "holds at the end), 1 converging, 2 stalled, 3 cycling, 4 spiralling out, 5 diverged; −1 not measured",
 }
+#: The names of the verdicts, by code (see :func:`_verdicts`).
+VERDICTS = ("converged", "converging", "stalled", "cycling", "spiralling out", "diverged")
+#: How much the distance's envelope must shrink or grow over the run's last half (relative) to
+#: count as converging or spiralling out rather than cycling.
+VERDICT_TOLERANCE = 0.05
 #: The axis that repeats a noisy run: ``path=1:50:50`` gives 50 independent paths per configuration.
 PATH_AXIS = "path"
 #: Metrics measured at every step (the others at the end); ``track`` can leave them out.
-TRACKED = ("steps_to_tol", "rate")
+TRACKED = ("steps_to_tol", "rate", "verdict")
 #: Metrics that hold integers (the others are float64).
-INTEGER_METRICS = ("steps_to_tol", "diverged", "diverged_at", "minimum")
+INTEGER_METRICS = ("steps_to_tol", "diverged", "diverged_at", "minimum", "verdict")
+#: An axis named ``landscape.NAME`` sets the landscape's parameter NAME (a game's penalty strength);
+#: a plain NAME does too where no optimizer has a hyperparameter of that name.
+LANDSCAPE_PREFIX = "landscape."
 SCALES = ("linear", "log", "list")
 
 #: Distances below this (times 1 + the minima's size) are roundoff, not dynamics: no rate from them.
@@ -229,10 +242,10 @@ class Sweep:
 
     @cached_property
     def reference_sharpness(self) -> float:
-        """λmax(∇²f) at the listed minimum nearest the start, when no axis moves the start (else
-        NaN): the curvature the stability thresholds of the figure are drawn against (NaN on a
+        """λmax(∇²f) at the listed minimum nearest the start, when no axis moves the start or the
+        landscape (else NaN): the curvature the stability thresholds of the figure are drawn against (NaN on a
         game, whose Jacobian has complex eigenvalues: no real threshold)."""
-        if (not len(self.landscape.minima) or is_game(self.landscape)
+        if (not len(self.landscape.minima) or is_game(self.landscape) or self.stats.get("landscape_axes")
                 or any(a.name in start_coordinates(self.landscape) for a in self.axes)):
             return float("nan")
         from .sharpness import sharpness
@@ -326,6 +339,9 @@ class Sweep:
             if self.kinds[i] == "iterates" and "steps_to_tol" in self.metrics:
                 hit = int((self.metrics["steps_to_tol"][i] >= 0).sum())
                 line += f", {hit} met {self.criterion}"
+            if self.kinds[i] == "iterates" and "verdict" in self.metrics:
+                counts = np.bincount(self.metrics["verdict"][i].reshape(-1) + 1, minlength=len(VERDICTS) + 1)[1:]
+                line += "; " + ", ".join(f"{n} {name}" for name, n in zip(VERDICTS, counts) if n)
             lines.append(line)
         return "\n".join(lines)
 
@@ -396,22 +412,22 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     names = [a.name for a in axes]
     if PATH_AXIS in names and model is None:
         raise ValueError(f"the axis {PATH_AXIS} repeats noisy runs (one path per value): give noise or batch_size")
-    not_hyper = set(coords) | {PATH_AXIS}  # axes that set the start or repeat the run, not the optimizer
     for name in names:
         if names.count(name) > 1:
             raise ValueError(f"axis {name} is given twice")
-    known = set(coords)
+    land_axes = _landscape_axes(land, opts, axes)  # axis name -> the landscape's parameter it sets
+    # axes that set the start or the landscape, or repeat the run: not the optimizer
+    not_hyper = set(coords) | {PATH_AXIS} | set(land_axes)
     for opt in opts:
         if opt.batch_shape:
             raise ValueError(f"{opt.display_name}: give scalar hyperparameters; the sweep's axes make the grid")
         params = sweepable(opt)
-        known |= set(params)
         for name in names:
             if name not in not_hyper and name not in params:
-                valid = sorted(set(params) | set(coords))
+                valid = sorted(set(params) | set(coords) | set(landscape_parameters(land)))
                 raise UnknownNameError(suggest("axis", name, valid).replace(
                     f"unknown axis {name!r}", f"{opt.display_name} has no hyperparameter {name!r} and "
-                    f"{land.name} no coordinate of that name").replace("Valid:", "Sweepable:"))
+                    f"{land.name} no coordinate or parameter of that name").replace("Valid:", "Sweepable:"))
     grid = tuple(len(a) for a in axes)
     cells = int(np.prod(grid))
     if cells * len(opts) * (2 if flow else 1) > MAX_CELLS:
@@ -444,9 +460,18 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
         except ValueError as exc:
             raise ValueError(f"{exc}, or a larger record_every") from None
 
+    if any(not _pinned(land, land_axes[a.name], a) for a in axes if a.name in land_axes):
+        # One vectorized run per value of the landscape's parameters, each over the rest of the grid.
+        def run(cell_land, cell_axes):
+            return sweep(optimizers, cell_land, cell_axes, start=start, steps=steps, tol=tol, near=near, flow=flow,
+                         record_every=record_every, escape_radius=escape_radius, method=method, rtol=rtol, atol=atol,
+                         track=track, engine=engine, progress=progress, noise=noise, batch_size=batch_size, seed=seed,
+                         schedule=schedule, clip_norm=clip_norm, clip_value=clip_value, lr_scale=lr_scale)
+
+        return _over_landscape(land, axes, land_axes, tuple(gridded) * (2 if flow else 1), run)
+
     radius = default_escape_radius(land) if escape_radius is None else _positive("escape_radius", escape_radius)
-    fstar = float(np.min(land.value(land.minima))) if len(land.minima) else None
-    criterion = f"f − f* <= {tol:g}" if fstar is not None else f"|∇f| <= {tol:g}"
+    criterion, met = _criterion(land, tol)
     results, paths = [], []
     swept = {a.name for a in axes} - not_hyper
     members = [member_label(o, swept) for o in opts]
@@ -466,7 +491,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
                 paths.append(path)
                 bar.advance(steps)
                 continue
-            acc = _Accumulator(land, steps, tol, fstar, record_every, grid, bar, track)
+            acc = _Accumulator(land, steps, tol, met, record_every, grid, bar, track)
             diverged_at = advance(opt, stepped, x0, steps, radius, acc.visit)
             results.append(acc.metrics(diverged_at, near))
             paths.append(acc.path)
@@ -497,6 +522,55 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
                  members=tuple(members), kinds=tuple(kinds), start=x0, steps=steps, tol=tol, near=near,
                  criterion=criterion, metrics=metrics, flow=flow or "", paths=recorded, path_steps=path_steps,
                  stats=stats)
+
+
+def _landscape_axes(land: Landscape, opts, axes) -> dict[str, str]:
+    """The axes that set a parameter of the landscape, with the parameter each sets: ``landscape.NAME``,
+    or a plain NAME that is no start coordinate and no optimizer's hyperparameter."""
+    params = landscape_parameters(land)
+    taken = set(start_coordinates(land)) | {PATH_AXIS}
+    out = {}
+    for a in axes:
+        if a.name.startswith(LANDSCAPE_PREFIX):
+            name = a.name[len(LANDSCAPE_PREFIX):]
+            if name not in params:
+                raise UnknownNameError(suggest(f"parameter of {land.name}", name, params)
+                                       if params else f"{land.name} has no parameter an axis can vary")
+            out[a.name] = name
+        elif a.name in params and a.name not in taken and not any(a.name in sweepable(o) for o in opts):
+            out[a.name] = a.name
+    return out
+
+
+def _pinned(land: Landscape, name: str, axis: Axis) -> bool:
+    """Whether a landscape axis holds one value, the landscape's own (a cell of :func:`_over_landscape`)."""
+    return len(axis) == 1 and float(axis.values[0]) == landscape_parameters(land)[name]
+
+
+def _over_landscape(land: Landscape, axes, land_axes: dict, optimizers: tuple, run) -> Sweep:
+    """A sweep whose axes vary the landscape: ``run(landscape, axes)`` for every combination of the
+    landscape axes' values (the others stay whole: each is one vectorized run), stacked into one grid."""
+    grid = tuple(len(a) for a in axes)
+    where = [i for i, a in enumerate(axes) if a.name in land_axes]
+    first = metrics = start = paths = None
+    for combo in itertools.product(*(range(len(axes[i])) for i in where)):
+        picked = dict(zip(where, combo))
+        cell_land = with_parameters(land, **{land_axes[axes[i].name]: float(axes[i].values[j]) for i, j in picked.items()})
+        cell = run(cell_land, [Axis(a.name, a.values[picked[i]:picked[i] + 1]) if i in picked else a
+                               for i, a in enumerate(axes)])
+        index = tuple(slice(picked[i], picked[i] + 1) if i in picked else slice(None) for i in range(len(grid)))
+        if first is None:
+            first = cell
+            metrics = {k: np.empty(v.shape[:1] + grid, v.dtype) for k, v in cell.metrics.items()}
+            start = np.empty(grid + cell.start.shape[-1:])
+            paths = None if cell.paths is None else np.empty(cell.paths.shape[:2] + grid + cell.paths.shape[-1:])
+        for k, v in cell.metrics.items():
+            metrics[k][(slice(None),) + index] = v
+        start[index] = cell.start
+        if paths is not None:
+            paths[(slice(None), slice(None)) + index] = cell.paths
+    return dataclasses.replace(first, axes=tuple(axes), landscape=land, optimizers=optimizers, start=start,
+                               metrics=metrics, paths=paths, stats={**first.stats, "landscape_axes": tuple(land_axes)})
 
 
 def default_near(land: Landscape, noisy: bool = False) -> float:
@@ -631,6 +705,34 @@ def _nearest(land: Landscape, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return np.where(finite, np.take_along_axis(d, which[..., None], -1)[..., 0], np.nan), which
 
 
+def _distance(land: Landscape):
+    """What the sweep measures progress by, as a function of points, or None: the distance to the
+    nearest listed minimum, on a game its own distance to the equilibrium (Su's GANs: |θ|)."""
+    if is_game(land):
+        if not np.isfinite(land.distance(land.default_start)):  # no equilibrium listed
+            return None
+
+        def distance(x):
+            with np.errstate(invalid="ignore"):
+                return land.distance(x)
+
+        return distance
+    return (lambda x: _nearest(land, x)[0]) if len(land.minima) else None
+
+
+def _criterion(land: Landscape, tol: float):
+    """``steps_to_tol``'s criterion as text and as a test of points: ``f − f* <= tol`` where minima
+    are listed, on a game ``distance <= tol`` (its ½|ξ|² vanishes also where a GAN's loss
+    saturates), else ``|∇f| <= tol`` (``|ξ|`` on a game)."""
+    distance = _distance(land) if is_game(land) else None
+    if distance is not None:
+        return f"distance <= {tol:g}", lambda x: distance(x) <= tol
+    if len(land.minima) and not is_game(land):
+        fstar = float(np.min(land.value(land.minima)))
+        return f"f − f* <= {tol:g}", lambda x: land.value(x) - fstar <= tol
+    return f"{'|ξ|' if is_game(land) else '|∇f|'} <= {tol:g}", lambda x: np.linalg.norm(land.grad(x), axis=-1) <= tol
+
+
 def _endpoint_metrics(land: Landscape, x: np.ndarray, diverged: np.ndarray, near: float) -> dict:
     """Metrics of last points (NaN where a run stopped): loss, distance, minimum reached."""
     with np.errstate(all="ignore"):
@@ -638,6 +740,8 @@ def _endpoint_metrics(land: Landscape, x: np.ndarray, diverged: np.ndarray, near
         loss = land.value(x)
     distance, which = _nearest(land, x)
     minimum = np.where(distance <= near, which, -1)
+    if is_game(land):  # the game's own distance (Su's GANs: the generator's |θ|)
+        distance = land.distance(x)
     return {"final_loss": loss, "distance": distance, "minimum": np.where(diverged, -2, minimum),
             "diverged": diverged.astype(np.int64), "_last": x}
 
@@ -645,14 +749,18 @@ def _endpoint_metrics(land: Landscape, x: np.ndarray, diverged: np.ndarray, near
 class _Accumulator:
     """The per-step visitor of one optimizer's run: the criterion's first hit, the rate, the end."""
 
-    def __init__(self, land, steps, tol, fstar, record_every, grid, bar, track):
-        self.land, self.steps, self.tol, self.fstar, self.bar = land, steps, tol, fstar, bar
+    def __init__(self, land, steps, tol, met, record_every, grid, bar, track):
+        self.land, self.steps, self.tol, self.met, self.bar = land, steps, tol, met, bar
         self.track = track
         self.reached = np.full(grid, -1)
         self.pending = "steps_to_tol" in track  # some member has not met the criterion yet
         self.last = np.full(grid + (land.dim,), np.nan)
-        self.rate = _RateWindows(land, steps, grid) if "rate" in track and 0 < len(land.minima) <= MAX_RATE_MINIMA \
-            else None
+        distance = _distance(land)
+        self.rate = _RateWindows(land, distance, steps, grid) if "rate" in track and distance is not None and (
+            is_game(land) or len(land.minima) <= MAX_RATE_MINIMA) else None
+        if distance is None:  # the verdict watches |∇f| instead
+            distance = lambda x: np.linalg.norm(land.grad(x), axis=-1)  # noqa: E731
+        self.verdict = _VerdictWindows(distance, steps, grid) if "verdict" in track else None
         self.every = record_every
         self.path = None
         if record_every:
@@ -663,10 +771,7 @@ class _Accumulator:
         live = None if diverged_at is None else (diverged_at < 0)
         if self.pending:
             with np.errstate(all="ignore"):
-                if self.fstar is not None:
-                    met = self.land.value(x) - self.fstar <= self.tol
-                else:
-                    met = np.linalg.norm(self.land.grad(x), axis=-1) <= self.tol
+                met = self.met(x)
             hit = met & (self.reached < 0)
             if live is not None:
                 hit &= live
@@ -674,6 +779,8 @@ class _Accumulator:
             self.pending = bool((self.reached < 0).any())
         if self.rate is not None:
             self.rate.visit(k, x)
+        if self.verdict is not None:
+            self.verdict.visit(k, x)
         if k == self.steps:
             self.last = x.copy()
         if self.every and (k % self.every == 0 or k == self.steps):
@@ -692,6 +799,10 @@ class _Accumulator:
             out["steps_to_tol"] = self.reached
         if "rate" in self.track:
             out["rate"] = np.where(diverged, np.nan, np.nan if self.rate is None else self.rate.rate)
+        if self.verdict is not None:
+            with np.errstate(all="ignore"):
+                met = self.met(self.last)
+            out["verdict"] = self.verdict.verdicts(met, diverged, self.tol)
         return out
 
 
@@ -706,19 +817,19 @@ class _RateWindows:
     there. Only the envelopes of open windows are held (a few grids), whatever the run's length.
     """
 
-    def __init__(self, land, steps, grid):
-        self.land = land
+    def __init__(self, land, distance, steps, grid):
+        self.distance = distance
         ends = sorted({int(1.25**j) for j in range(200) if 2 <= int(1.25**j) <= steps} | ({steps} if steps >= 2 else set()))
         self.windows = [(b // 2, b, (b - b // 2) // 4) for b in ends]  # (a, b, L)
         self.envelope: dict[tuple[int, int], np.ndarray] = {}  # (window's b, a or b) -> max d so far
         self.rate = np.full(grid, np.nan)
-        self.floor = ROUNDOFF * (1 + np.max(np.abs(land.minima)))
+        self.floor = ROUNDOFF * (1 + np.max(np.abs(land.minima), initial=0.0))
 
     def visit(self, k, x):
         live = [(b, p, L) for a, b, L in self.windows for p in (a, b) if p - L <= k <= p]
         if not live:
             return
-        d = _nearest(self.land, x)[0]
+        d = self.distance(x)
         for b, p, L in live:
             key = (b, p)
             self.envelope[key] = d if k == p - L else np.fmax(self.envelope[key], d)
@@ -728,3 +839,42 @@ class _RateWindows:
                 with np.errstate(all="ignore"):
                     ok = (db > self.floor) & (da > 0) & np.isfinite(da) & np.isfinite(db)
                     self.rate = np.where(ok, (db / da) ** (1.0 / (b - a)), self.rate)
+
+
+class _VerdictWindows:
+    """How a run ends (:data:`VERDICTS`), from a distance d_k measured over its last half.
+
+    The envelopes D₁ = max d over steps [K/4, K/2] and D₂ = max d over [3K/4, K] (maxima: an
+    orbit's phase cannot pull them down) and the spread of the points over [K/2, K] (the largest
+    extent of their bounding box) give, in this order: diverged; converged (the criterion holds at
+    the end); stalled (spread <= tol: the points have stopped short of it); converging
+    (D₂ < D₁/(1 + δ)); spiralling out (D₂ > D₁·(1 + δ)); else cycling, δ = VERDICT_TOLERANCE. An
+    orbit slower than a quarter of the run cannot be told from a drift: run longer to see it.
+    """
+
+    def __init__(self, distance, steps, grid):
+        self.distance, self.steps = distance, steps
+        self.windows = ((steps // 4, steps // 2), (3 * steps // 4, steps))
+        self.envelopes = [np.full(grid, -np.inf), np.full(grid, -np.inf)]
+        self.low = self.high = None
+
+    def visit(self, k, x):
+        for envelope, (a, b) in zip(self.envelopes, self.windows):
+            if a <= k <= b:
+                with np.errstate(invalid="ignore"):
+                    np.fmax(envelope, self.distance(x), out=envelope)
+        if k >= self.steps // 2:
+            self.low = x.copy() if self.low is None else np.fmin(self.low, x)
+            self.high = x.copy() if self.high is None else np.fmax(self.high, x)
+
+    def verdicts(self, met: np.ndarray, diverged: np.ndarray, tol: float) -> np.ndarray:
+        first, last = self.envelopes
+        if self.high is None:  # every member stopped before the last half
+            return np.where(diverged, 5, -1)
+        with np.errstate(invalid="ignore"):
+            spread = np.max(self.high - self.low, axis=-1)
+            out = np.where(last > first * (1 + VERDICT_TOLERANCE), 4, 3)
+            out = np.where(last < first / (1 + VERDICT_TOLERANCE), 1, out)
+        out = np.where(spread <= tol, 2, out)
+        out = np.where(met, 0, out)
+        return np.where(diverged, 5, out)

@@ -16,6 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .games import is_game, stalled_far
 from .landscapes import Landscape
 from .optimizers import Optimizer
 
@@ -75,8 +76,12 @@ class Trajectory:
         stopped = "diverged at step {}" if self.kind == "iterates" else "diverged before sample {}"
         gnorm = np.broadcast_to(np.nan if self.end_grad_norm is None else self.end_grad_norm, batch)
         gtol = f"{self.gtol:g}"
+        g_name = "|ξ|" if is_game(self.landscape) else "|grad f|"
+        # On a game a vanished field far from every equilibrium is a stall, not convergence (finish).
+        stall = f"stalled: {g_name} = {{:.2e}} <= {gtol} far from every listed equilibrium (the field has flattened)"
         text = [n if n else stopped.format(d) if s == DIVERGED else
-                f"converged: |grad f| = {g:.2e} <= {gtol}" if s == CONVERGED else f"running: |grad f| = {g:.2e} > {gtol}"
+                f"converged: {g_name} = {g:.2e} <= {gtol}" if s == CONVERGED else stall.format(g) if g <= self.gtol
+                else f"running: {g_name} = {g:.2e} > {gtol}"
                 for n, s, d, g in zip(notes, self.status.reshape(-1).tolist(), self.diverged_at.reshape(-1).tolist(),
                                       gnorm.reshape(-1).tolist())]
         if not batch:  # one trajectory: a plain string reads better than a 0-d object array
@@ -210,7 +215,7 @@ def finish(kind, t, x, optimizer, landscape, diverged_at, gtol, failed=None, mes
     batch = x.shape[1:-1]
     failed = np.zeros(batch, bool) if failed is None else failed
     status = np.full(batch, RUNNING)
-    status[gnorm <= gtol] = CONVERGED
+    status[(gnorm <= gtol) & ~stalled_far(landscape, x[-1])] = CONVERGED
     status[diverged_at >= 0] = DIVERGED
     status[failed] = FAILED
     return Trajectory(t=t, x=x, f=f, status=status, diverged_at=diverged_at, kind=kind, notes=messages,

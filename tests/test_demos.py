@@ -198,6 +198,27 @@ def test_gda_spiral_rates_are_exact(rendered):
     np.testing.assert_allclose(np.sum(a["flow_x_0"] ** 2, axis=-1), 1.0, rtol=1e-6)  # the flow circles
 
 
+def test_gan_penalty_verdicts(rendered):
+    from simulate.sweep import VERDICTS
+
+    a = data(rendered, "gan-penalty")
+    code = {name: i for i, name in enumerate(VERDICTS)}
+    members = list(a["members"])
+    lr, gamma = a["axis_0_lr"], a["axis_1_gamma"]
+    verdict = {m: a["verdict"][i] for i, m in enumerate(members)}  # (lr, gamma)
+    assert gamma[0] == 0 and a["criterion"] == "distance <= 1e-06"
+    ends = {code["converged"], code["converging"]}
+    for m in ("gd", "alt-gda"):  # no penalty: a rotation, which neither damps
+        assert not ends & set(verdict[m][:, 0].tolist()), m
+    assert set(verdict["alt-gda"][:, 0].tolist()) <= {code["cycling"], code["spiralling out"]}
+    for m in ("extragradient", "optimistic"):  # these converge even so
+        assert code["converged"] in verdict[m][:, 0]
+    damped = (gamma >= 0.3)[None, :] & ((lr >= 0.1) & (lr <= 0.75))[:, None]
+    for m in members:  # with the penalty every method gets there
+        assert np.all(verdict[m][damped] == code["converged"]), m
+    assert np.all(a["distance"][:, damped] <= 1e-6)
+
+
 def test_demo_cli_lists_and_suggests(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["demo", "--list"]) == 0
