@@ -190,10 +190,14 @@ class ExactFlow(Flow):
 
     @property
     def energy_name(self):
+        if self._energy_form() == "potential":
+            return self.optimizer.potential_name
         return {"f": "f", "hb": "f + lr·|b|²/(2(1 − τ))"}.get(self._energy_form(), "")
 
     def _energy_form(self) -> str:
         opt = self.optimizer
+        if hasattr(opt, "potential"):  # a lift that is the gradient flow of its own potential (consensus)
+            return "potential"
         if isinstance(opt, (SGD, _GradientFlowScheme)):
             if isinstance(opt, SGD) and np.any(opt.momentum != 0):
                 return "hb" if np.all(opt.momentum != 0) and np.all(opt._tau() < 1) else ""
@@ -236,6 +240,8 @@ class ExactFlow(Flow):
         form = self._energy_form()
         if not form:
             return None
+        if form == "potential":
+            return self.optimizer.potential(state["x"], landscape)
         f = _coupled_value(self.optimizer, state["x"], landscape)
         if form == "f":  # gradient flow, and the adaptive lifts without momentum: ḟ = −Σ g²/D ≤ 0
             return f
@@ -276,6 +282,8 @@ class LimitFlow(Flow):
             return "centered RMSprop has no β-fixed limit (v − ḡ² tends to 0 for exact gradients)"
         if opt.name == "adagrad":
             return "Adagrad's exact lift already is its lr → 0 model on the clock lr²; use the 'exact' flow"
+        if opt.name == "consensus":
+            return "consensus's exact lift ż = −ξ − γ·Jᵀξ does not depend on lr: it already is its lr → 0 model; use the 'exact' flow"
         if isinstance(opt, (_GradientFlowScheme, ProximalPoint)):
             return None
         return None if isinstance(opt, (SGD, RMSprop, Adam, NagC)) else f"no β-fixed limit is known for {opt.name}"
@@ -382,9 +390,10 @@ class ModifiedFlow(Flow):
       at ``x₀ + lr·ℓ/(1 − μ)·∇f(x₀)`` with lag ``ℓ = μ/(1 − μ)`` steps (heavy ball) or ``μ²/(1 − μ)``
       (Nesterov). The fast mode still decays like μᵏ from an O(lr) size, so the O(lr²) agreement holds
       once it has (``order`` measures these flows with the ``late`` metric).
-    * The game methods (alternating GDA, extragradient, optimistic GD; :mod:`simulate.gameplay`):
-      ``ż = −ξ + lr·C(z)`` with each method's correction C. On a game GD's field above reads
-      ``ż = −ξ − lr/2·Jξ`` (the same Taylor matching; J need not be symmetric).
+    * The game methods (alternating GDA, extragradient, optimistic GD, consensus; :mod:`simulate.gameplay`):
+      ``ż = F + lr·C(z)`` with F the method's own field (−ξ; consensus's −ξ − γJᵀξ) and each
+      method's correction C. On a game GD's field above reads ``ż = −ξ − lr/2·Jξ`` (the same Taylor
+      matching; J need not be symmetric).
     """
 
     kind: ClassVar[str] = "modified"
@@ -409,7 +418,8 @@ class ModifiedFlow(Flow):
 
     @property
     def _corrected(self) -> bool:
-        """A game method (simulate.gameplay): its field is ż = −ξ + lr·C(z), C its own ``correction``."""
+        """A game method (simulate.gameplay): its field is ż = F + lr·C(z), F the optimizer's own field
+        (−ξ for all but consensus) and C its own ``correction``."""
         return hasattr(self.optimizer, "correction")
 
     @property
@@ -444,7 +454,7 @@ class ModifiedFlow(Flow):
         x = state["x"]
         lr = self.optimizer._b(self.optimizer.lr)
         if self._corrected:
-            return {"x": -self._g(x, landscape) + lr * self.optimizer.correction(x, landscape)}
+            return {"x": self.optimizer.field(t, state, landscape)["x"] + lr * self.optimizer.correction(x, landscape)}
         g, H = self._g(x, landscape), self._H(x, landscape)
         c, speed = (self.optimizer._b(v) for v in self.coefficient())
         return {"x": -speed * (g + 2 * c * lr * np.einsum("...ij,...j->...i", H, g))}

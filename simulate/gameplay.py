@@ -1,4 +1,4 @@
-r"""Optimizers for games: alternating gradient descent–ascent, extragradient and optimistic GD.
+r"""Optimizers for games: alternating gradient descent–ascent, extragradient, optimistic GD, consensus.
 
 On a game (:mod:`simulate.games`) every optimizer descends the simultaneous gradient ξ(z), so
 ``gd`` is *simultaneous* GDA, ``z⁺ = z − lr·ξ(z)``, the explicit Euler method on ż = −ξ(z). The
@@ -16,11 +16,17 @@ name          step                                        correction C(z)
 ``optimistic``  z⁺ = z − lr·(2ξ(z_k) − ξ(z_{k−1}))          +Jξ/2 (the same as extragradient)
 ============  =========================================  ======================================
 
+:class:`Consensus` (``consensus``, Mescheder, Nowozin & Geiger 2017) is the exception: it changes
+the flow, not only the step. ``z⁺ = z − lr·(ξ + γJᵀξ)`` is explicit Euler, time per step lr, on
+``ż = −ξ − γ·Jᵀξ`` (GDA's flow plus descent on the Hamiltonian ½|ξ|²), and its modified equation is
+``ż = −G − lr/2·DG·G`` with G = ξ + γJᵀξ (the Jacobian-derivative term from :func:`field_curvature`).
+
 On the bilinear game L = x·y (tests): simultaneous GDA multiplies x² + y² by 1 + lr² per step,
 alternating GDA conserves x² + y² − lr·x·y exactly (it is the symplectic Euler method),
 extragradient multiplies x² + y² by 1 − lr² + lr⁴, and optimistic GD contracts at the modulus of
-the principal root of ρ² − (1 − 2i·lr)ρ − i·lr = 0. References: Mescheder, Nowozin & Geiger 2017
-(simultaneous GDA on rotations); Gidel et al. 2019 (alternating updates); Korpelevich 1976
+the principal root of ρ² − (1 − 2i·lr)ρ − i·lr = 0; consensus multiplies x² + y² by
+(1 − lr·γ)² + lr². References: Mescheder, Nowozin & Geiger 2017 (simultaneous GDA on rotations;
+consensus optimization); Gidel et al. 2019 (alternating updates); Korpelevich 1976
 (extragradient); Daskalakis et al. 2018 (optimistic GD); Lu 2022 / Rosca et al. 2021 (their
 modified equations).
 """
@@ -33,9 +39,11 @@ from typing import ClassVar
 import numpy as np
 
 from .games import is_game
+from .optimizers import Optimizer
 from .schemes import _GradientFlowScheme
 
-__all__ = ["AlternatingGDA", "Extragradient", "OptimisticGD", "GAME_OPTIMIZERS", "underlying_game"]
+__all__ = ["AlternatingGDA", "Extragradient", "OptimisticGD", "Consensus", "GAME_OPTIMIZERS", "underlying_game",
+           "field_curvature"]
 
 
 def underlying_game(landscape):
@@ -158,4 +166,141 @@ class OptimisticGD(_GameScheme):
         return 0.5 * self._Jg(z, landscape)[0]
 
 
-GAME_OPTIMIZERS = (AlternatingGDA, Extragradient, OptimisticGD)
+def field_curvature(landscape, z, w, u) -> np.ndarray:
+    r"""``Σᵢ wᵢ·∇²ξᵢ(z)·u`` ``(..., d)``: the derivative along u of ``J(z)ᵀw`` with w held fixed.
+
+    ξ is the landscape's ``grad`` (a game's field, or ∇f on a loss, where this is ∇³f[w, u]) and J
+    its ``hess``. Games give ξ and J but not ∇²ξ, so this is a 4-point central difference of the
+    exact Jacobian along u (as :func:`simulate.flows.third_derivative` does for ∇³f): error O(δ⁴)
+    with δ = 1e-3·(1 + |z|) in the direction of u. It is **exactly zero** where J is constant (the
+    linear games: bilinear, quadratic-game), since the differences of equal matrices vanish.
+    """
+    z, w, u = (np.asarray(a, dtype=np.float64) for a in (z, w, u))
+    norm = np.linalg.norm(u, axis=-1, keepdims=True)
+    unit = np.divide(u, norm, out=np.zeros_like(u * z), where=norm > 0)
+    delta = 1e-3 * (1 + np.linalg.norm(z, axis=-1, keepdims=True))
+
+    def jtw(s):
+        return np.einsum("...ji,...j->...i", landscape.hess(z + (s * delta) * unit), w)
+
+    near, far = jtw(1) - jtw(-1), jtw(2) - jtw(-2)
+    return norm * (8 * near - far) / (12 * delta)
+
+
+@dataclass(frozen=True)
+class Consensus(Optimizer):
+    r"""Consensus optimization (Mescheder, Nowozin & Geiger 2017, "The Numerics of GANs", NeurIPS).
+
+    Simultaneous GDA plus γ times the gradient of the Hamiltonian H = ½|ξ|² (the game's ``value``)::
+
+        z⁺ = z − lr·(ξ(z) + γ·J(z)ᵀξ(z)),        J = ∂ξ/∂z,   Jᵀξ = ∇H
+
+    with ξ the field the optimizer receives: ``ξ + λz`` with weight decay λ (and J + λI), i.e.
+    consensus on the game whose players each carry an L2 penalty λ/2·|own coordinates|²; clipped
+    where ``clip_norm``/``clip_value`` clip it. γ = 0 is simultaneous GDA (``gd``) bit for bit.
+
+    **Continuous model** (the exact lift, flow ``exact``): the step is the explicit Euler method,
+    time per step **lr**, on ``ż = −ξ − γ·Jᵀξ`` (t = k·lr); the field does not depend on lr, so it is
+    also the lr → 0 limit (flow ``limit`` refers to it). **Modified equation** (flow ``modified``,
+    order 2): with G = ξ + γJᵀξ, ``ż = −G − lr/2·DG·G``, ``DG = J + γ(JᵀJ + Σᵢ ξᵢ∇²ξᵢ)``; games do
+    not provide ∇²ξ, so ``Σᵢ ξᵢ∇²ξᵢ·G`` is a central difference of the exact Jacobian
+    (:func:`field_curvature`: error O(1e-12), exactly zero on the linear games). The lift's
+    Jacobian (for the implicit solvers) is DG the same way, one difference per coordinate.
+
+    On L = c·x·y (tests): Jᵀξ = c²z, so every step multiplies x² + y² by exactly
+    (1 − lr·γc²)² + (lr·c)²: contracting where lr < 2γ/(1 + γ²c²); the flow shrinks x² + y² like
+    e^(−2γc²t), where simultaneous GDA's flow circles. Near a Dirac-GAN's equilibrium without the
+    R1 penalty the eigenvalues ±i/2 of J move to γ/4 ± i/2: consensus converges where GDA circles.
+
+    **On a loss** (a landscape that is no game) ξ = ∇f and Jᵀξ = ∇²f·∇f = ∇(½|∇f|²): the step is
+    gradient descent on ``f + γ/2·|∇f|²`` (an explicit gradient-norm penalty, the regularizer GD's
+    modified equation carries implicitly with γ = lr/2; Barrett & Dherin 2021). It is allowed, and
+    its flow has the Lyapunov energy ``f + γ/2·|∇f|²`` (with λ: of ``f + λ/2·|x|²``).
+
+    One field evaluation and one Jacobian–vector product Jᵀξ per step (a second backward pass in
+    autodiff): counted as 2 gradient evaluations. ``gamma`` broadcasts like every hyperparameter.
+    """
+
+    name: ClassVar[str] = "consensus"
+    description: ClassVar[str] = ("consensus optimization (Mescheder et al. 2017): z - lr*(xi + gamma*J^T xi), "
+                                  "GDA plus the gradient of |xi|^2/2")
+    _numeric: ClassVar[tuple[str, ...]] = ("lr", "gamma", "weight_decay")
+    evaluations_per_step: ClassVar[int] = 2
+
+    lr: float = 0.1
+    gamma: float = 1.0
+    weight_decay: float = 0.0
+    schedule: object = None
+    clip_norm: object = None
+    clip_value: object = None
+    lr_scale: object = None
+
+    def _validate(self):
+        super()._validate()
+        self._require("gamma", self.gamma >= 0, "must be >= 0 (the weight of ∇½|ξ|²; γ = 0 is simultaneous GDA)")
+
+    @property
+    def _plain(self) -> bool:
+        """γ = 0 for every member: the step is simultaneous GDA and no Jacobian is needed."""
+        return bool(np.all(self.gamma == 0))
+
+    def direction(self, z, landscape) -> np.ndarray:
+        """G = ξ + γ·Jᵀξ at points z ``(..., d)`` (ξ with weight decay); ξ itself where γ = 0."""
+        g = self._coupled_grad(z, landscape)
+        if self._plain:
+            return g
+        Jtg = np.einsum("...ji,...j->...i", self._coupled_hess(z, landscape), g)
+        gamma = self._b(self.gamma)
+        return np.where(gamma != 0, g + gamma * Jtg, g)
+
+    def step(self, state, landscape, k):
+        z = state["x"]
+        return {"x": z + (-self._b(self.lr)) * self.direction(z, landscape)}
+
+    def field(self, t, state, landscape):
+        return {"x": -self.direction(state["x"], landscape)}
+
+    def _dg(self, z, landscape):
+        """``(DG, G)``: the Jacobian of G = ξ + γJᵀξ ``(..., d, d)`` and G."""
+        g, J = self._coupled_grad(z, landscape), self._coupled_hess(z, landscape)
+        if self._plain:
+            return J, g
+        gamma = self._b(self.gamma)
+        eye = np.eye(z.shape[-1])
+        T = np.stack([field_curvature(landscape, z, g, np.broadcast_to(e, z.shape)) for e in eye], axis=-1)
+        JtJ = np.einsum("...ki,...kj->...ij", J, J)
+        DG = np.where(gamma[..., None] != 0, J + gamma[..., None] * (JtJ + T), J)
+        Jtg = np.einsum("...ji,...j->...i", J, g)
+        return DG, np.where(gamma != 0, g + gamma * Jtg, g)
+
+    def jacobian(self, t, state, landscape):
+        return -self._dg(state["x"], landscape)[0]
+
+    def correction(self, z, landscape):
+        """C(z) of the modified equation ż = −G + lr·C(z): ``C = −DG·G/2``."""
+        g, J = self._coupled_grad(z, landscape), self._coupled_hess(z, landscape)
+        Jg = lambda v: np.einsum("...ij,...j->...i", J, v)  # noqa: E731
+        if self._plain:
+            return -0.5 * Jg(g)
+        gamma = self._b(self.gamma)
+        G = np.where(gamma != 0, g + gamma * np.einsum("...ji,...j->...i", J, g), g)
+        JG = Jg(G)
+        curved = np.einsum("...ji,...j->...i", J, JG) + field_curvature(landscape, z, g, G)
+        return -0.5 * np.where(gamma != 0, JG + gamma * curved, JG)
+
+    #: what :meth:`potential` is, for axis labels
+    potential_name: ClassVar[str] = "f + γ/2·|∇f|²"
+
+    def potential(self, x, landscape) -> np.ndarray | None:
+        """On a loss, ``F = f + λ/2·|x|² + γ/2·|∇f + λx|²``, whose gradient flow the lift is (so F is
+        non-increasing along it); None on a game (½|ξ|² need not decrease: ξᵀJξ can be negative)."""
+        if underlying_game(landscape) is not None:
+            return None
+        g = self._coupled_grad(x, landscape)
+        f = landscape.value(x)
+        if not self._decay_free:
+            f = f + 0.5 * np.asarray(self.weight_decay) * np.einsum("...i,...i->...", x, x)
+        return f + 0.5 * np.asarray(self.gamma) * np.einsum("...i,...i->...", g, g)
+
+
+GAME_OPTIMIZERS = (AlternatingGDA, Extragradient, OptimisticGD, Consensus)
