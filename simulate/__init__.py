@@ -1,6 +1,7 @@
 """simulate: optimizers as discrete maps and as the ODEs they discretize."""
 
 from .animation import animate
+from .averaging import average, ema, running_mean
 from .callables import landscape_from
 from .demos import DEMOS, demo, gallery
 from .continuous import METHODS, euler_step, integrate

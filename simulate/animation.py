@@ -5,7 +5,8 @@ flows have reached), capped at :data:`MAX_FRAMES` with long runs subsampled; :fu
 draws one frame on prepared axes and returns the artists it changed, so a test can check the drawn
 data of any frame without rendering a file; :func:`animate` writes the GIF (matplotlib's Pillow
 writer) or MP4 (only where an ffmpeg binary is on the PATH), atomically, with a progress bar on a
-terminal. An ensemble (stochastic gradients) animates as a cloud of paths moving together.
+terminal. An ensemble (stochastic gradients) animates as a cloud of paths moving together. With
+an experiment's ``ema``, each optimizer's moving average of its iterates follows them, dashed.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ import numpy as np
 from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
-from .figures import COLORS, drawn_bounds, shared_clock, short_label
+from .averaging import average_label
+from .figures import AVERAGE_STYLE, COLORS, drawn_bounds, shared_clock, short_label
 from .output import _atomic, check_output_path
 from .plotting import drawn_xy, plot_landscape, plot_minima, plot_start
 from .progress import progress_bar
@@ -67,7 +69,8 @@ class AnimationScene:
         counter = ax.text(0.02, 0.97, "", transform=ax.transAxes, va="top", fontsize=10,
                           bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"))
         noisy = hasattr(result, "paths")
-        updates = [(_cloud if noisy else _runner)(ax, e, COLORS[i % len(COLORS)], trail)
+        updates = [_cloud(ax, e, COLORS[i % len(COLORS)], trail) if noisy else
+                   _runner(ax, e, COLORS[i % len(COLORS)], trail, _average_of(result, i))
                    for i, e in enumerate(result.entries)]
         # below the axes: inside, wherever it went, some run ended under it
         handles, labels = ax.get_legend_handles_labels()
@@ -91,9 +94,17 @@ class AnimationScene:
         return cls(fig, steps, update)
 
 
-def _runner(ax, entry, color, trail):
+def _average_of(result, i: int):
+    """Entry ``i``'s moving average of its iterates and its legend text, or None without ``ema``."""
+    if getattr(result, "ema", None) is None:
+        return None
+    return result.averages[i], f"{result.entries[i].optimizer.label} {average_label(result.ema)}"
+
+
+def _runner(ax, entry, color, trail, average=None):
     """One optimizer of an experiment: a fading trail of iterates, the current iterate, and the flow
-    up to the same time, for every start."""
+    up to the same time, for every start; with ``average`` (its record and label), the average of
+    the iterates up to the current step, dashed."""
     xs, ys = drawn_xy(entry.iterates.x, entry.iterates.f)  # (T, *batch)
     xs, ys = xs.reshape(len(xs), -1).copy(), ys.reshape(len(ys), -1).copy()
     stop = np.ravel(entry.iterates.diverged_at)  # per start; the escaping sample is far outside the picture
@@ -108,6 +119,16 @@ def _runner(ax, entry, color, trail):
     heads = ax.plot([], [], "o", color=color, markeredgecolor="black", markersize=7,
                     label=entry.optimizer.label)[0]
     crosses = ax.plot([], [], "X", color=color, markeredgecolor="black", markersize=10)[0]  # where runs diverged
+    averaged = []
+    if average is not None:
+        avg, label = average
+        mx, my = drawn_xy(avg.x, avg.f)
+        mx, my = mx.reshape(len(mx), -1).copy(), my.reshape(len(my), -1).copy()
+        for j, k in enumerate(stop):  # as the iterates: nothing from the sample that triggered divergence on
+            if k >= 0:
+                mx[k:, j] = my[k:, j] = np.nan
+        averaged = [ax.plot([], [], color=color, **AVERAGE_STYLE, label=label if j == 0 else None)[0]
+                    for j in range(mx.shape[1])]
     rgba = np.array([list(_to_rgba(color))] * trail)
     rgba[:, 3] = np.linspace(0.05, 1.0, trail)  # older segments fade out
 
@@ -123,7 +144,9 @@ def _runner(ax, entry, color, trail):
         gone = (stop >= 0) & (stop <= k)
         last = np.maximum(stop - 1, 0)
         crosses.set_data(xs[last[gone], np.flatnonzero(gone)], ys[last[gone], np.flatnonzero(gone)])
-        return [*trails, *flows, heads, crosses]
+        for j, line in enumerate(averaged):
+            line.set_data(mx[:k + 1, j], my[:k + 1, j])
+        return [*trails, *flows, heads, crosses, *averaged]
 
     return update
 

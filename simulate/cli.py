@@ -173,6 +173,7 @@ def plot_cli(
     clip_norm: ClipNormOption = None,
     clip_value: ClipValueOption = None,
     lr_scale: LrScaleOption = None,
+    ema: Annotated[Optional[float], typer.Option("--ema", metavar="BETA", help="Also draw each optimizer's exponential moving average of its iterates, z̄ₖ = β·z̄ₖ₋₁ + (1−β)·zₖ with β in [0, 1) (weight averaging as in GAN training, Yazıcı et al. 2019), dashed in its colour in both panels; --data exports it (average_x_i, ...). Exact gradients only (not with --noise or --batch-size).")] = None,
     box: Annotated[Optional[str], typer.Option("--box", help="The region drawn, low:high per coordinate (x₁ and x₂; x in 1-D), e.g. --box=-1:2,0:3.  [default: the landscape's plot box; 1-D graphs zoom to the runs]")] = None,
     caption: CaptionOption = None,
     out: OutOption = Path(PLOT["out"]),

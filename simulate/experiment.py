@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from ._inputs import resolve
+from .averaging import average, check_beta
 from .continuous import integrate
 from .discrete import iterate
 from .flows import energy_along, flow as make_flow
@@ -64,6 +65,17 @@ class Experiment:
     atol: float
     flow: str = ""  # the continuous model's kind asked for ("" = each optimizer's own)
     panels: tuple[str, ...] = ()  # extra quantities drawn and exported: "sharpness", "energy"
+    ema: float | np.ndarray | None = None  # β of the EMA of the iterates drawn and exported (one per member, or None)
+
+    def __post_init__(self):
+        if self.ema is not None:
+            object.__setattr__(self, "ema", check_beta(self.ema))
+
+    @functools.cached_property
+    def averages(self) -> tuple[Trajectory, ...]:
+        """Per entry, the EMA of its iterates with β = :attr:`ema` (:func:`simulate.averaging.average`);
+        empty without ``ema``."""
+        return () if self.ema is None else tuple(average(e.iterates, self.ema) for e in self.entries)
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The numbers behind the figure, keyed as documented in the README (``--data``)."""
@@ -73,8 +85,13 @@ class Experiment:
                "steps": np.array(self.steps), "method": np.array(self.method),
                "rtol": np.array(self.rtol), "atol": np.array(self.atol), "flow": np.array(self.flow),
                "flow_kinds": np.array([e.flow.flow for e in self.entries]), "panels": np.array(self.panels, dtype=str)}
+        if self.ema is not None:
+            out["ema"] = np.array(self.ema, dtype=np.float64)
         for i, e in enumerate(self.entries):
-            for kind, traj in (("iterates", e.iterates), ("flow", e.flow_at_steps), ("flow_dense", e.flow)):
+            records = (("iterates", e.iterates), ("flow", e.flow_at_steps), ("flow_dense", e.flow))
+            if self.ema is not None:
+                records += (("average", self.averages[i]),)
+            for kind, traj in records:
                 for name, value in traj.to_arrays().items():
                     out[f"{kind}_{name}_{i}"] = value
             out[f"flow_every_{i}"] = np.array(e.flow_every)
@@ -100,7 +117,7 @@ class Experiment:
     def summary(self) -> dict:
         """A small JSON-able digest: per optimizer and start, how each run ended and how far apart."""
         optimizers = []
-        for e in self.entries:
+        for i, e in enumerate(self.entries):
             members = []
             for idx in np.ndindex(e.iterates.batch_shape):
                 end = functools.partial(_ending, idx=idx)
@@ -110,6 +127,8 @@ class Experiment:
                                 "final_distance": float(e.comparison.final[idx]),
                                 "max_distance": float(e.comparison.max[idx]),
                                 "max_distance_while_both_finite": float(np.nanmax(distance)) if np.any(np.isfinite(distance)) else None})
+                if self.ema is not None:
+                    members[-1]["average"] = _ending(self.averages[i], idx)
                 if "sharpness" in self.panels:
                     members[-1]["final_sharpness"] = float(sharpness_along(e.iterates)[(-1, *idx)])
             entry = {"label": e.optimizer.label, "spec": e.optimizer.spec, "flow": e.flow.flow,
@@ -120,8 +139,9 @@ class Experiment:
             if "energy" in self.panels:
                 entry["energy"] = energy_along(e.flow)[1] or None
             optimizers.append(entry)
-        return {"landscape": self.landscape.label, "steps": self.steps, "method": self.method,
-                "rtol": self.rtol, "atol": self.atol, "flow": self.flow, "optimizers": optimizers}
+        out = {"landscape": self.landscape.label, "steps": self.steps, "method": self.method,
+               "rtol": self.rtol, "atol": self.atol, "flow": self.flow, "optimizers": optimizers}
+        return out if self.ema is None else {**out, "ema": self.ema}
 
     def save(self, path) -> Path:
         """Write :meth:`arrays` to an ``.npz`` file atomically; :meth:`load` reads it back."""
@@ -146,7 +166,13 @@ class Experiment:
             every = int(a[f"flow_every_{i}"])
             entries.append(Entry(opt, iterates, flow, every, compare(iterates, flow.every(every))))
         return cls(land, a["x0"], int(a["steps"]), tuple(entries), str(a["method"]), float(a["rtol"]), float(a["atol"]),
-                   str(a["flow"]) if "flow" in a else "", tuple(str(p) for p in a.get("panels", ())))
+                   str(a["flow"]) if "flow" in a else "", tuple(str(p) for p in a.get("panels", ())),
+                   _beta(a["ema"]) if "ema" in a else None)  # the averages are recomputed from the iterates
+
+
+def _beta(stored: np.ndarray):
+    """β as saved: one number, or one per member."""
+    return float(stored) if stored.ndim == 0 else stored
 
 
 def with_lr(optimizers, lr: float | None = None) -> list:

@@ -11,8 +11,9 @@ from matplotlib.lines import Line2D
 from matplotlib.patheffects import Normal, Stroke
 
 from .ensembles import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments, relaxed
+from .averaging import average_label, check_beta
 from .experiment import Experiment, run_experiment, with_lr, with_schedule
-from .heatmaps import metric_label, metric_norm, plot_basins, plot_sweep
+from .heatmaps import metric_label, metric_norm, plot_basins, plot_sweep, plot_verdicts
 from .sweep import Sweep, start_coordinates
 from .optimizers import Optimizer, optimizer
 from .landscapes import landscape as get_landscape
@@ -90,7 +91,9 @@ def drawing_box(landscape, box) -> np.ndarray:
 def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpness: bool = False,
                       energy: bool = False, three_d: bool = False, box=None, figsize=None) -> Figure:
     """Left: paths over the contours (iterates as markers, flows as curves, same colour per
-    optimizer). Right: loss against time for both; with ``sharpness``, λmax(∇²f) along the runs
+    optimizer; with the experiment's ``ema``, the moving average of each optimizer's iterates dashed
+    in its colour). Right: loss against time for all of them (on a game, the distance to the
+    equilibrium); with ``sharpness``, λmax(∇²f) along the runs
     with each optimizer's stability threshold; with ``energy``, each flow's Lyapunov energy. ``time``
     is ``"t"`` or ``"steps"``; by default ``"t"`` when every optimizer has the same time per step.
     ``three_d``: the paths on the surface of f (log-lifted, :class:`~simulate.plotting.Height`)
@@ -132,6 +135,15 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         else:
             plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
             plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e))
+        if experiment.ema is not None:  # the average of the same iterates: dashed, thinner, same colour
+            avg = experiment.averages[i]
+            plot_path(avg, ax_path, color=c, label=f"{e.optimizer.label} {average_label(experiment.ema)}", height=height,
+                      **AVERAGE_STYLE)
+            name = f"{e.optimizer.display_name} {average_label(experiment.ema)}"
+            if game:
+                plot_distance(avg, ax_loss, color=c, time=time, label=name, **AVERAGE_STYLE)
+            else:
+                plot_loss(avg, ax_loss, color=c, offset=offset, time=time, label=name, **AVERAGE_STYLE)
         if ax_sched is not None:
             plot_schedule(e.iterates, ax_sched, color=c, time=time, ls=("-", "--", ":", "-.")[i % 4], lw=1.5 + (i == 0),
                           label=f"{e.optimizer.display_name}: {e.optimizer.schedule.spec if e.optimizer.schedule else 'constant'}")
@@ -161,6 +173,8 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         _focus_loss_axis(ax_loss, experiment, offset)
     kinds = [Line2D([], [], color="0.3", marker="o", markersize=3, lw=0.6, label="iterates (discrete map)"),
              Line2D([], [], color="0.3", lw=2.0, label=f"continuous flow ({_flow_names(experiment)})")]
+    if experiment.ema is not None:
+        kinds.append(Line2D([], [], color="0.3", **AVERAGE_STYLE, label="EMA of the iterates: z̄ₖ = β·z̄ₖ₋₁ + (1−β)·zₖ"))
     handles = ax_path.get_legend_handles_labels()[0] + kinds
     if three_d:  # below the box: inside, it covers the x₁ ticks or the surface
         ax_path.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=2)
@@ -195,6 +209,8 @@ def add_caption(fig: Figure, text: str | None, width: int = 140) -> Figure:
 
 
 COLORS = [f"C{i}" for i in (1, 3, 0, 2, 4, 5, 6, 7, 8, 9)]  # C1/C3 first: they stand out on viridis
+#: How the moving average of an optimizer's iterates is drawn, in the optimizer's colour.
+AVERAGE_STYLE = dict(ls="--", lw=1.3, alpha=0.95)
 
 
 def ensemble_figure(ens: Ensemble, *, box=None, figsize=None) -> Figure:
@@ -310,8 +326,8 @@ def _focus_loss_axis(ax, experiment, offset) -> None:
     """Scale the loss axis to the members that did not diverge, and cut a log axis at LOSS_FLOOR
     of the initial gap. Only the view changes; the data are complete in the records."""
     kept = []
-    for e in experiment.entries:
-        for traj in (e.iterates, e.flow):
+    for i, e in enumerate(experiment.entries):
+        for traj in (e.iterates, e.flow, *experiment.averages[i:i + 1]):
             f = traj.f[:, ~traj.diverged] if traj.batch_shape else (traj.f if not traj.diverged else traj.f[:0])
             kept.append(np.ravel(f - (offset or 0.0)))
     values = np.concatenate(kept)
@@ -380,7 +396,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
          atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False,
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
          scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None,
-         caption: str | None = None, schedule=None, clip_norm=None, clip_value=None, lr_scale=None) -> PlotResult:
+         caption: str | None = None, schedule=None, clip_norm=None, clip_value=None, lr_scale=None,
+         ema=None) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
@@ -398,7 +415,11 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     run on the schedule's clock. ``clip_norm``, ``clip_value`` and ``lr_scale`` put gradient
     transforms in front of every optimizer without its own (:mod:`simulate.transforms`); where a
     clip was active the iterates are ringed. ``caption``: a sentence printed under the figure (:func:`add_caption`). The result's
-    :meth:`PlotResult.animate` writes the animation of the same runs.
+    :meth:`PlotResult.animate` writes the animation of the same runs. ``ema``: a β in [0, 1); each
+    optimizer's exponential moving average of its iterates, z̄ₖ = β·z̄ₖ₋₁ + (1−β)·zₖ
+    (:func:`simulate.averaging.ema`), is drawn dashed beside them in both panels (and in the 3-D
+    view and the animation), carried by the experiment (``experiment.averages``) and exported with
+    it. Exact gradients only: with noise it is refused.
     """
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
@@ -412,18 +433,23 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
         refuse_game(land, "the sharpness panel (λmax(∇²f) against 2/lr)")
     if box is not None:
         box = drawing_box(land, box)
+    if ema is not None:
+        ema = check_beta(ema)
     model = noise_model(noise, batch_size=batch_size)
     if model is not None:
         if sharpness or energy or time is not None or three_d:
             raise ValueError("the sharpness and energy panels, the time axis and the 3-D view belong to the figure "
                              "of exact gradients; with noise the figure shows the ensemble against t")
+        if ema is not None:
+            raise ValueError("ema: the averaged path is drawn on the figure of exact gradients; with noise "
+                             "(--noise, --batch-size) the figure is an ensemble of paths, and averaging it is not supported")
         ens = ensemble(landscape, with_lr(optimizers, lr), x0, steps, noise=model, paths=paths, seed=seed, drift=flow,
                        scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
         return PlotResult(ens, add_caption(ensemble_figure(ens, box=box), caption), box)
     experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, flow=flow, method=method, rtol=rtol,
                                 atol=atol)
     panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
-    experiment = replace(experiment, panels=panels)  # what --data exports besides the runs
+    experiment = replace(experiment, panels=panels, ema=ema)  # what --data exports besides the runs
     figure = comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy, three_d=three_d, box=box)
     return PlotResult(experiment, add_caption(figure, caption), box)
 
@@ -432,11 +458,13 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True
     """A sweep drawn whole: a 1-D grid as one panel with a line per member; a 2-D grid as one heat
     map per member on a shared colour scale (the basins of attraction, for ``metric="minimum"``).
 
-    ``metric`` defaults to ``minimum`` for a sweep over two start coordinates, else ``final_loss``.
+    ``metric`` defaults to ``minimum`` for a sweep over two start coordinates, else ``final_loss``
+    (on a game ``verdict``: converged, cycling or spiralling out; its ½|ξ|² says little).
     """
     start_axes = {a.name for a in sweep.axes} <= set(start_coordinates(sweep.landscape))
     basins = start_axes and len(sweep.axes) == 2 and len(sweep.landscape.minima) > 0
-    metric = metric or ("minimum" if basins else "final_loss")
+    metric = metric or ("minimum" if basins else "verdict" if is_game(sweep.landscape) and "verdict" in sweep.metrics
+                        else "final_loss")
     sweep.metric(metric)  # an unknown metric fails here, with the valid ones
     label = short_label(sweep.landscape)
     title = f"{label}, {sweep.steps} steps from {_start_text(sweep)}"
@@ -444,14 +472,17 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True
         title += f", one path per cell with {noise_model(sweep.stats['noise']).description} (seed {sweep.stats['seed']})"
     # Members with nothing to draw (the flow's endpoints have no flow_distance) are left out.
     drawn = [i for i in range(len(sweep.members))
-             if metric in ("diverged", "diverged_at", "minimum") or np.any(np.isfinite(sweep.metric(metric, i)))
-             or np.any(sweep.metric("diverged", i))]
+             if metric in ("diverged", "diverged_at", "minimum", "verdict") or np.any(np.isfinite(sweep.metric(metric, i)))
+             or np.any(sweep.metric("diverged", i))] or list(range(len(sweep.members)))  # none: each says why
     if len(sweep.axes) == 1:
         fig = Figure(figsize=figsize or (8, 5), layout="constrained")
         ax = fig.add_subplot()
-        for i in drawn:
-            plot_sweep(sweep, metric, i, ax, theory=theory, color=f"C{i}")
-        ax.legend(fontsize=7, loc="best", framealpha=0.85)
+        if metric == "verdict":  # a row of cells per member
+            plot_verdicts(sweep, drawn, ax)
+        else:
+            for i in drawn:
+                plot_sweep(sweep, metric, i, ax, theory=theory, color=f"C{i}")
+            ax.legend(fontsize=7, loc="best", framealpha=0.85)
         ax.set_title(f"{metric_label(sweep, metric)} against {sweep.axes[0].name}: {title}", fontsize=10)
         return fig
     n = max(len(drawn), 1)
@@ -459,7 +490,7 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True
     rows = -(-n // cols)
     fig = Figure(figsize=figsize or (5.2 * cols + 1, 4.4 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    norm = None if metric == "minimum" else metric_norm(sweep, metric, drawn)
+    norm = None if metric in ("minimum", "verdict") else metric_norm(sweep, metric, drawn)
     for ax, i in zip(axes, drawn):
         if metric == "minimum":
             plot_basins(sweep, i, ax)

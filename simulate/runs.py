@@ -26,6 +26,7 @@ import numpy as np
 
 from ._names import lookup, suggest
 from .config import ConfigError, dumps, line_of, read_record
+from .averaging import check_beta
 from .continuous import METHODS
 from .figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, add_caption, parse_box, plot, sweep_figure
 from .landscapes import landscape as get_landscape
@@ -145,6 +146,16 @@ def run_schedule(options: dict):
     if options.get("warmup") and options.get("schedule") and "warmup" in parse_spec(str(options["schedule"]))[1]:
         raise ValueError(f"--warmup {options['warmup']} and the schedule's own warmup in {options['schedule']!r}: drop one")
     return schedule(options.get("schedule") or "constant", **({"warmup": int(options["warmup"])} if options.get("warmup") else {}))
+
+
+def _ema(v):
+    """β of the moving average of the iterates: a number in [0, 1) (an int 0 from a file too)."""
+    if not _is_number(v):
+        raise ValueError(f"expected a number β in [0, 1), got {v!r}")
+    try:
+        return check_beta(v, name="β")
+    except ValueError as exc:  # the key already names the option
+        raise ValueError(str(exc).removeprefix("β: ")) from None
 
 
 def _box(v):
@@ -276,7 +287,7 @@ PLOT_DEFAULTS = {
     "steps": DEFAULT_STEPS, "lr": None, "flow": None, "method": "LSODA", "rtol": 1e-8, "atol": 1e-10, "time": None,
     "sharpness": False, "energy": False, "three_d": False, "noise": None, "batch_size": None, "paths": DEFAULT_PATHS,
     "scheme": "euler-maruyama", "substeps": 10, "schedule": None, "warmup": 0, "clip_norm": None, "clip_value": None,
-    "lr_scale": None, "box": None, "caption": None,
+    "lr_scale": None, "ema": None, "box": None, "caption": None,
     "out": "simulate_plot.png",
     "data": None, "animate": None, "dpi": 150,
 }
@@ -318,7 +329,8 @@ def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
                   batch_size=options["batch_size"], paths=int(options["paths"]), seed=int(options["seed"]),
                   scheme=str(options["scheme"]), substeps=int(options["substeps"]), three_d=bool(options["three_d"]),
                   box=options["box"], caption=options["caption"], schedule=run_schedule(options),
-                  clip_norm=options["clip_norm"], clip_value=options["clip_value"], lr_scale=_scales(options["lr_scale"]))
+                  clip_norm=options["clip_norm"], clip_value=options["clip_value"], lr_scale=_scales(options["lr_scale"]),
+                  ema=options["ema"])
     out, *data = _outputs(".json")(options)
     dpi = int(options["dpi"])
     writes = [(out, lambda p: save_figure(result.figure, p, dpi=dpi, description=description))]
@@ -520,7 +532,7 @@ COMMANDS: dict[str, Command] = {
                 "method": _one_of(METHODS), "time": _one_of(("t", "steps")), "sharpness": _flag, "energy": _flag, "three_d": _flag, "noise": _noise,
                 "batch_size": _integer(1), "paths": _integer(1, MAX_PATHS), "scheme": _one_of(SCHEMES),
                 "substeps": _integer(1, 10_000), "schedule": _schedule, "warmup": _integer(0), "clip_norm": _positive, "clip_value": _positive,
-                "lr_scale": _lr_scale, "box": _box, "caption": _text, "out": _path_with(FIGURE_FORMATS),
+                "lr_scale": _lr_scale, "ema": _ema, "box": _box, "caption": _text, "out": _path_with(FIGURE_FORMATS),
                 "data": _path_with(("npz",), "the .json summary is"), "animate": _animation_path,
                 "dpi": _integer(20, 1200)},
         plan=_plot_outputs, execute=_plot, outputs=("out", "data", "animate"),
