@@ -470,10 +470,8 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True
     title = f"{label}, {sweep.steps} steps from {_start_text(sweep)}"
     if "noise" in sweep.stats:  # every cell is one noisy path
         title += f", one path per cell with {noise_model(sweep.stats['noise']).description} (seed {sweep.stats['seed']})"
-    # Members with nothing to draw (the flow's endpoints have no flow_distance) are left out.
-    drawn = [i for i in range(len(sweep.members))
-             if metric in ("diverged", "diverged_at", "minimum", "verdict") or np.any(np.isfinite(sweep.metric(metric, i)))
-             or np.any(sweep.metric("diverged", i))] or list(range(len(sweep.members)))  # none: each says why
+    # Members with nothing to draw (the flow's endpoints have no flow_distance, no verdict) are left out.
+    drawn = [i for i in range(len(sweep.members)) if _has_values(sweep, metric, i)] or list(range(len(sweep.members)))
     if len(sweep.axes) == 1:
         fig = Figure(figsize=figsize or (8, 5), layout="constrained")
         ax = fig.add_subplot()
@@ -503,6 +501,15 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True
         what += f" ({sweep.landscape.name} lists no minima: no basins to draw)"
     fig.suptitle(f"{what}: {title}", fontsize=11)
     return fig
+
+
+def _has_values(sweep: Sweep, metric: str, member: int) -> bool:
+    """Whether a member has something to draw for ``metric`` (a value, or a cell that diverged)."""
+    values = sweep.metric(metric, member)
+    if metric == "verdict":
+        return bool(np.any(values >= 0))
+    return metric in ("diverged", "diverged_at", "minimum") or bool(np.any(np.isfinite(values))) \
+        or bool(np.any(sweep.metric("diverged", member)))
 
 
 def _start_text(sweep: Sweep) -> str:

@@ -263,6 +263,7 @@ class Quadratic(Landscape):
 
     name = "quadratic"
     description = "½(x−c)ᵀA(x−c) with given eigenvalues (or condition number) and rotation, any dimension"
+    fixed_parameters = ("condition",)  # the label rebuilds it from its eigenvalues: no sweep axis
 
     eigenvalues: Sequence[float] | None = None
     condition: float = 10.0
@@ -922,8 +923,12 @@ def landscape_parameters(land: Landscape) -> dict[str, float]:
 
 def with_parameters(land: Landscape, **values) -> Landscape:
     """The same built-in landscape with some parameters changed (validated by its constructor)."""
+    given = ", ".join(f"{k}={v:g}" for k, v in values.items())
     try:
-        return landscape(land.name, **{**parse_spec(land.label)[1], **values})
+        rebuilt = landscape(land.name, **{**parse_spec(land.label)[1], **values})
     except ValueError as exc:
-        given = ", ".join(f"{k}={v:g}" for k, v in values.items())
         raise ValueError(f"{land.name} with {given}: {exc}") from None
+    now = landscape_parameters(rebuilt)
+    if any(now.get(k) != float(v) for k, v in values.items()):  # another parameter of the label overrode it
+        raise ValueError(f"{land.name} with {given}: its parameters came out as {now}")
+    return rebuilt

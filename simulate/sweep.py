@@ -51,8 +51,9 @@ METRICS = {
     "rate": "per-step contraction of the distance to the nearest minimum over the latest window [k/2, k] "
             "whose end is still clear of roundoff (NaN where more than 64 minima are listed)",
     "flow_distance": "|x_K − x(t_K)|: distance between the last iterate and the flow at the same time",
-    "verdict": "how the run ends, from the distance (else |∇f|) over its last half: 0 converged (the criterion "
-               "holds at the end), 1 converging, 2 stalled, 3 cycling, 4 spiralling out, 5 diverged; −1 not measured",
+    "verdict": "how the run ends, from the distance (else |∇f|) over its last half: 0 converged (distance <= tol "
+               "at the end), 1 converging, 2 stalled (moving less than 5% of the distance), 3 cycling, 4 spiralling out, 5 diverged; −1 not measured (flow "
+               "endpoints, noisy runs, fewer than 4 steps)",
 }
 #: The names of the verdicts, by code (see :func:`_verdicts`).
 VERDICTS = ("converged", "converging", "stalled", "cycling", "spiralling out", "diverged")
@@ -424,7 +425,11 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
         params = sweepable(opt)
         for name in names:
             if name not in not_hyper and name not in params:
-                valid = sorted(set(params) | set(coords) | set(landscape_parameters(land)))
+                own = landscape_parameters(land)
+                if name in own:  # another optimizer has a hyperparameter of that name, which the plain name means
+                    raise ValueError(f"{opt.display_name} has no hyperparameter {name!r}; for {land.name}'s "
+                                     f"parameter {name} write the axis as {LANDSCAPE_PREFIX}{name}")
+                valid = sorted(set(params) | set(coords) | set(own))
                 raise UnknownNameError(suggest("axis", name, valid).replace(
                     f"unknown axis {name!r}", f"{opt.display_name} has no hyperparameter {name!r} and "
                     f"{land.name} no coordinate or parameter of that name").replace("Valid:", "Sweepable:"))
@@ -491,7 +496,9 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
                 paths.append(path)
                 bar.advance(steps)
                 continue
-            acc = _Accumulator(land, steps, tol, met, record_every, grid, bar, track)
+            # a verdict compares envelopes: noise at its floor moves them either way, and under 4 steps
+            # the windows are empty (then −1: not measured)
+            acc = _Accumulator(land, steps, tol, met, record_every, grid, bar, track, judge=model is None and steps >= 4)
             diverged_at = advance(opt, stepped, x0, steps, radius, acc.visit)
             results.append(acc.metrics(diverged_at, near))
             paths.append(acc.path)
@@ -749,7 +756,7 @@ def _endpoint_metrics(land: Landscape, x: np.ndarray, diverged: np.ndarray, near
 class _Accumulator:
     """The per-step visitor of one optimizer's run: the criterion's first hit, the rate, the end."""
 
-    def __init__(self, land, steps, tol, met, record_every, grid, bar, track):
+    def __init__(self, land, steps, tol, met, record_every, grid, bar, track, judge=True):
         self.land, self.steps, self.tol, self.met, self.bar = land, steps, tol, met, bar
         self.track = track
         self.reached = np.full(grid, -1)
@@ -758,9 +765,10 @@ class _Accumulator:
         distance = _distance(land)
         self.rate = _RateWindows(land, distance, steps, grid) if "rate" in track and distance is not None and (
             is_game(land) or len(land.minima) <= MAX_RATE_MINIMA) else None
-        if distance is None:  # the verdict watches |∇f| instead
-            distance = lambda x: np.linalg.norm(land.grad(x), axis=-1)  # noqa: E731
-        self.verdict = _VerdictWindows(distance, steps, grid) if "verdict" in track else None
+        self.verdict = None
+        if "verdict" in track and judge:  # without a distance the verdict watches |∇f| (|ξ|) instead
+            self.verdict = _VerdictWindows(distance, steps, grid) if distance is not None else \
+                _VerdictWindows(lambda x: np.linalg.norm(land.grad(x), axis=-1), steps, grid, positional=False)
         self.every = record_every
         self.path = None
         if record_every:
@@ -799,10 +807,9 @@ class _Accumulator:
             out["steps_to_tol"] = self.reached
         if "rate" in self.track:
             out["rate"] = np.where(diverged, np.nan, np.nan if self.rate is None else self.rate.rate)
-        if self.verdict is not None:
-            with np.errstate(all="ignore"):
-                met = self.met(self.last)
-            out["verdict"] = self.verdict.verdicts(met, diverged, self.tol)
+        if "verdict" in self.track:
+            out["verdict"] = np.full(diverged.shape, -1) if self.verdict is None else \
+                self.verdict.verdicts(diverged, self.tol)
         return out
 
 
@@ -846,35 +853,43 @@ class _VerdictWindows:
 
     The envelopes D₁ = max d over steps [K/4, K/2] and D₂ = max d over [3K/4, K] (maxima: an
     orbit's phase cannot pull them down) and the spread of the points over [K/2, K] (the largest
-    extent of their bounding box) give, in this order: diverged; converged (the criterion holds at
-    the end); stalled (spread <= tol: the points have stopped short of it); converging
-    (D₂ < D₁/(1 + δ)); spiralling out (D₂ > D₁·(1 + δ)); else cycling, δ = VERDICT_TOLERANCE. An
-    orbit slower than a quarter of the run cannot be told from a drift: run longer to see it.
+    extent of their bounding box) give, in this order, with δ = VERDICT_TOLERANCE: diverged;
+    converged (d <= tol at the end); stalled (spread <= tol, or, where d is a distance, spread
+    <= δ·D₂: the points hardly move, short of the criterion: a plateau, a crawl); converging
+    (D₂ < D₁/(1 + δ)); spiralling out (D₂ > D₁·(1 + δ)); else cycling (they move, and their distance
+    does not change). An orbit slower than a quarter of the run cannot be told from a drift.
     """
 
-    def __init__(self, distance, steps, grid):
-        self.distance, self.steps = distance, steps
+    def __init__(self, distance, steps, grid, positional: bool = True):
+        self.distance, self.steps, self.positional = distance, steps, positional
         self.windows = ((steps // 4, steps // 2), (3 * steps // 4, steps))
         self.envelopes = [np.full(grid, -np.inf), np.full(grid, -np.inf)]
         self.low = self.high = None
+        self.final = np.full(grid, np.nan)  # d at the last step (NaN for a member that stopped before)
 
     def visit(self, k, x):
         for envelope, (a, b) in zip(self.envelopes, self.windows):
             if a <= k <= b:
                 with np.errstate(invalid="ignore"):
                     np.fmax(envelope, self.distance(x), out=envelope)
+        if k == self.steps:
+            with np.errstate(invalid="ignore"):
+                self.final = self.distance(x)
         if k >= self.steps // 2:
             self.low = x.copy() if self.low is None else np.fmin(self.low, x)
             self.high = x.copy() if self.high is None else np.fmax(self.high, x)
 
-    def verdicts(self, met: np.ndarray, diverged: np.ndarray, tol: float) -> np.ndarray:
+    def verdicts(self, diverged: np.ndarray, tol: float) -> np.ndarray:
         first, last = self.envelopes
+        with np.errstate(invalid="ignore"):
+            met = self.final <= tol
         if self.high is None:  # every member stopped before the last half
             return np.where(diverged, 5, -1)
         with np.errstate(invalid="ignore"):
             spread = np.max(self.high - self.low, axis=-1)
             out = np.where(last > first * (1 + VERDICT_TOLERANCE), 4, 3)
             out = np.where(last < first / (1 + VERDICT_TOLERANCE), 1, out)
-        out = np.where(spread <= tol, 2, out)
+        still = np.maximum(tol, VERDICT_TOLERANCE * last) if self.positional else tol
+        out = np.where(spread <= still, 2, out)
         out = np.where(met, 0, out)
         return np.where(diverged, 5, out)

@@ -79,12 +79,27 @@ def test_bilinear_verdicts_follow_the_closed_forms():
     assert {CODE["converging"], CODE["converged"]} <= set(sw.metric("verdict", "extragradient").tolist())
 
 
-def test_stalled_verdict_and_flow_members_not_measured():
+def test_stalled_verdict_and_what_is_not_measured():
     sw = sweep("gd", "dirac-gan", "lr=1", steps=3000, flow="exact")
     assert sw.metric("verdict", 0).tolist() == [CODE["stalled"]]
     assert sw.metric("distance", 0)[0] > 5
     assert sw.metric("verdict", 1).tolist() == [-1]  # the flow's endpoint: only endpoint metrics
     assert "1 stalled" in sw.summary()
+    # a crawl: GD with lr = 1e-4 on Rosenbrock moves far less than 5% of its distance in 100 steps
+    crawl = sweep("gd", "rosenbrock", "lr=1e-4", steps=100, record_every=50)
+    moved = np.abs(crawl.paths[0, -1] - crawl.paths[0, -2]).max()
+    assert 0 < moved < 0.05 * crawl.metric("distance")[0] and crawl.metric("verdict").tolist() == [CODE["stalled"]]
+    assert sweep("gd", "bilinear", "lr=0.1,0.5", steps=3).metric("verdict").tolist() == [-1, -1]  # windows empty
+    assert sweep("gd", "bilinear", "lr=0.1,0.5", steps=0).metric("verdict").tolist() == [-1, -1]
+    noisy = sweep("gd", "quadratic", ["lr=0.05", "path=1:4:4"], steps=200, noise="gaussian(scale=0.1)")
+    assert (noisy.metric("verdict") == -1).all()  # noise at its floor moves the envelopes either way
+
+
+def test_on_a_loss_any_listed_minimum_counts_as_converged():
+    # Styblinski-Tang lists four minima, one global: a run that reaches a local one has converged
+    sw = sweep("gd(lr=0.01)", "styblinski-tang", ["x=-4:4:5", "y=-4:4:5"], steps=2000)
+    assert set(np.unique(sw.metric("minimum"))) == {0, 1, 2, 3}
+    assert (sw.metric("verdict") == CODE["converged"]).all() and (sw.metric("distance") <= 1e-6).all()
 
 
 # -- axes over a game's parameters ------------------------------------------------------------------
@@ -136,6 +151,15 @@ def test_landscape_axis_errors():
         sweep("gd", "dirac-gan", "gamm=0,1", steps=10)
     with pytest.raises(ValueError, match="gamma"):  # the constructor's own check, naming the value
         sweep("gd", "dirac-gan", "gamma=-1,1", steps=10)
+    with pytest.raises(ValueError, match="gd has no hyperparameter 'gamma'; for dirac-gan's parameter gamma write "
+                                         "the axis as landscape.gamma"):
+        sweep(["gd", "consensus"], "dirac-gan", "gamma=0,1", steps=10)  # consensus's gamma is the plain name's
+    # quadratic's label rebuilds it from its eigenvalues: condition is no axis (it would be overridden)
+    assert "condition" not in landscape_parameters(landscape("quadratic(condition=100)"))
+    with pytest.raises(ValueError, match="no coordinate or parameter"):
+        sweep("gd", "quadratic", ["lr=0.1", "condition=1:100:3:log"], steps=5)
+    with pytest.raises(ValueError, match="parameters came out as"):
+        with_parameters(landscape("quadratic"), condition=100.0)
 
 
 # -- the figure -------------------------------------------------------------------------------
