@@ -259,14 +259,19 @@ def plot_loss(traj: Trajectory, ax=None, *, color=None, label=None, offset: floa
 
 def plot_distance(traj: Trajectory, ax=None, *, color=None, label=None, time: str = "t", **kwargs):
     """A game's distance to its equilibrium (:meth:`simulate.games.Game.distance`) against time, on
-    a log axis: a straight line is a geometric rate, a flat one a cycle, a rising one a spiral out."""
+    a log axis: a straight line is a geometric rate, a flat one a cycle, a rising one a spiral out.
+    A game that lists no equilibrium (a quadratic game with singular M: its equilibria are ker M)
+    has no distance: then |ξ| is drawn, and the axis says so."""
     ax = _axes(ax)
+    game = traj.landscape
+    measured = np.isfinite(game.distance(game.default_start))  # False: no equilibrium listed (singular M)
     with np.errstate(invalid="ignore"):
-        y = traj.landscape.distance(np.where(np.isfinite(traj.x), traj.x, np.nan))
+        x = np.where(np.isfinite(traj.x), traj.x, np.nan)
+        y = game.distance(x) if measured else np.linalg.norm(game.grad(x), axis=-1)
         y = np.where(y > 0, y, np.nan)  # exactly at the equilibrium: off the log axis
     _over_time(traj, y, ax, color=color, label=label, time=time, **kwargs)
     ax.set_yscale("log")
-    ax.set_ylabel(traj.landscape.distance_name)
+    ax.set_ylabel(game.distance_name if measured else "|ξ| (no equilibrium is listed: no distance)")
     return ax
 
 

@@ -336,7 +336,9 @@ class Sweep:
             reached = int((self.metrics["minimum"][i] >= 0).sum())
             loss = self.metrics["final_loss"][i]
             best = f"{np.nanmin(loss):.3g}" if np.any(np.isfinite(loss)) else "-"
-            line = f"  {label}: {diverged} diverged, {reached} at a listed minimum, best final loss {best}"
+            line = (f"  {label}: {diverged} diverged, {reached} at a listed equilibrium, best final ½|ξ|² {best}"
+                    if is_game(self.landscape) else
+                    f"  {label}: {diverged} diverged, {reached} at a listed minimum, best final loss {best}")
             if self.kinds[i] == "iterates" and "steps_to_tol" in self.metrics:
                 hit = int((self.metrics["steps_to_tol"][i] >= 0).sum())
                 line += f", {hit} met {self.criterion}"

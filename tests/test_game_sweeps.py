@@ -200,3 +200,15 @@ def test_alternating_is_simultaneous_on_su_wgan():
     assert np.allclose(sim.x, alt.x, rtol=0, atol=1e-12)
     vanilla = iterate("gd(lr=0.1)", "vanilla-gan", steps=50), iterate("alt-gda(lr=0.1)", "vanilla-gan", steps=50)
     assert np.max(np.abs(vanilla[0].x - vanilla[1].x)) > 1e-3  # not so on the vanilla GAN
+
+
+def test_the_distance_panel_of_a_game_without_a_listed_equilibrium_shows_the_field():
+    from simulate.plotting import plot_distance
+
+    game = landscape("quadratic-game(A=0, B=(1, 0), C=0)")  # M singular: equilibria on a line, none listed
+    run = iterate("extragradient(lr=0.1)", game, steps=50)
+    ax = plot_distance(run)
+    assert "no equilibrium is listed" in ax.get_ylabel()
+    np.testing.assert_array_equal(ax.lines[0].get_ydata(), np.linalg.norm(game.grad(run.x), axis=-1))
+    ax = plot_distance(iterate("gd(lr=0.1)", "bilinear", steps=5))
+    assert ax.get_ylabel().startswith("distance to the equilibrium")
