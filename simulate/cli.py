@@ -21,7 +21,7 @@ from .landscapes import LANDSCAPES
 from .optimizers import OPTIMIZERS
 from .flows import FLOWS
 from .order import OrderWarning
-from .sweep import METRICS as SWEEP_METRICS
+from .sweep import METRICS as SWEEP_METRICS, AxisWarning
 from .ensembles import MAX_PATHS
 from .sdes import SCHEMES
 from .runs import COMMANDS, RerunWarning, parse_starts, relocate_outputs, rerun, run, toml_value, validate
@@ -95,11 +95,12 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", OrderWarning)
+            warnings.simplefilter("always", AxisWarning)
             written = run(command, options, overwrite=overwrite, argv=_INVOCATION)
     except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
     for w in caught:  # a result worth a second look: one line each, on stderr
-        if issubclass(w.category, OrderWarning):
+        if issubclass(w.category, (OrderWarning, AxisWarning)):
             typer.echo(f"warning: {w.message}", err=True)
     for path in written:
         typer.echo(str(path))

@@ -158,8 +158,8 @@ _DEMOS = [
          "sweep",
          "Dirac-GAN (Mescheder et al. 2018): 1000 steps of four methods over 12 learning rates and 11 strengths γ of "
          "the R1 penalty, each cell coloured by how its run ends. Without the penalty (bottom row) the field at the "
-         "equilibrium is a pure rotation (eigenvalues ±i/2): simultaneous GDA spirals out, or stalls where the GAN "
-         "loss saturates, and alternating GDA cycles, while extragradient and optimistic GD still converge. Any γ > 0 "
+         "equilibrium is a pure rotation (eigenvalues ±i/2): simultaneous GDA spirals out to where the GAN loss "
+         "saturates and circles or stalls there, alternating GDA cycles, while extragradient and optimistic GD still converge. Any γ > 0 "
          "damps the rotation (real part γ/2) and every method converges once lr·γ is large enough for the run; light "
          "green: still approaching when it ends.",
          {"landscape": "dirac-gan", "optimizer": ["gd", "alt-gda", "extragradient", "optimistic"],

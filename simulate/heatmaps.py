@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import matplotlib
+import matplotlib.ticker
 import numpy as np
 from matplotlib import colors
 from matplotlib.lines import Line2D
@@ -122,6 +123,12 @@ def _set_axis(ax, which: str, axis) -> None:
     getattr(ax, f"set_{which}label")(axis.name)
     if ticks is not None:
         getattr(ax, f"set_{which}ticks")(centers, ticks)
+    elif scale == "log" and centers.size > 1 and centers[-1] / centers[0] < 100:
+        # under two decades matplotlib labels its minor ticks too, and they run together: label
+        # up to six of the grid's own values instead
+        shown = centers[np.unique(np.linspace(0, centers.size - 1, min(centers.size, 6)).round().astype(int))]
+        getattr(ax, f"set_{which}ticks")(shown, [f"{v:.3g}" for v in shown])
+        getattr(ax, f"{which}axis").set_minor_formatter(matplotlib.ticker.NullFormatter())
 
 
 def _stable(sweep: Sweep, member: int) -> np.ndarray | None:

@@ -33,6 +33,7 @@ Separable landscapes whose local minima number m^d list them all only while m^d 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import itertools
 import re
 from collections.abc import Callable, Sequence
@@ -881,8 +882,15 @@ def landscape(name: str | Landscape, **params) -> Landscape:
     factory = lookup("landscape", name, registry)
     try:
         return factory(**params)
-    except TypeError as exc:  # unexpected keyword: say which parameters exist
-        raise ValueError(f"{name}: {exc}. Parameters: {', '.join(_parameters(factory)) or 'none'}") from None
+    except TypeError as exc:  # unexpected keyword: say which parameters exist, the closest first
+        known = _parameters(factory)
+        listed = f"Parameters: {', '.join(known) or 'none'}"
+        for given in params:
+            if given not in known:
+                close = difflib.get_close_matches(given, known, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                raise UnknownNameError(f"{name} has no parameter {given!r}.{hint} {listed}") from None
+        raise ValueError(f"{name}: {exc}. {listed}") from None
 
 
 def _one_group(text: str) -> bool:

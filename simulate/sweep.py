@@ -15,6 +15,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -369,8 +370,10 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     ``optimizers``: one or several names, specs or :class:`~simulate.optimizers.Optimizer` objects
     with scalar hyperparameters (the grid supplies the arrays). ``axes``: one or more
     :class:`Axis`, ``"NAME=START:STOP:NUM[:log]"`` / ``"NAME=V1,V2"`` strings, or a mapping
-    ``{name: values}``; a name is a hyperparameter every optimizer has, or a start coordinate
-    (``x``, ``y``, ``x1`` …). ``start`` fills the coordinates no axis sets (default: the landscape's).
+    ``{name: values}``; a name is a hyperparameter every optimizer has, a start coordinate
+    (``x``, ``y``, ``x1`` …), or a parameter of the landscape (``gamma`` of dirac-gan, ``lam`` of
+    wgan-gp: :func:`~simulate.landscapes.landscape_parameters`; ``landscape.NAME`` where an optimizer
+    has a hyperparameter NAME too), then one vectorized run per value of the landscape's parameters. ``start`` fills the coordinates no axis sets (default: the landscape's).
     ``tol`` is the criterion of ``steps_to_tol``: ``f − f* <= tol`` where the landscape lists its
     minima (f* the lowest), ``|∇f| <= tol`` otherwise. ``near``: how close the last point must be
     to a listed minimum to count as reaching it (default 1% of the plot box's largest side; with
@@ -419,6 +422,10 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
         if names.count(name) > 1:
             raise ValueError(f"axis {name} is given twice")
     land_axes = _landscape_axes(land, opts, axes)  # axis name -> the landscape's parameter it sets
+    for a in axes:
+        if a.name in land_axes and not _pinned(land, land_axes[a.name], a) and \
+                landscape_parameters(land)[land_axes[a.name]] != _default(land, land_axes[a.name]):
+            raise ValueError(f"{land.label} sets {land_axes[a.name]} and the axis {a.name} sweeps it: drop one of the two")
     # axes that set the start or the landscape, or repeat the run: not the optimizer
     not_hyper = set(coords) | {PATH_AXIS} | set(land_axes)
     for opt in opts:
@@ -429,12 +436,19 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
             if name not in not_hyper and name not in params:
                 own = landscape_parameters(land)
                 if name in own:  # another optimizer has a hyperparameter of that name, which the plain name means
-                    raise ValueError(f"{opt.display_name} has no hyperparameter {name!r}; for {land.name}'s "
-                                     f"parameter {name} write the axis as {LANDSCAPE_PREFIX}{name}")
+                    others = ", ".join(o.display_name for o in opts if name in sweepable(o))
+                    raise ValueError(f"{opt.display_name} has no hyperparameter {name!r} ({others} has: a plain "
+                                     f"{name} is an optimizer's); for {land.name}'s parameter {name} write the axis "
+                                     f"as {LANDSCAPE_PREFIX}{name}")
                 valid = sorted(set(params) | set(coords) | set(own))
                 raise UnknownNameError(suggest("axis", name, valid).replace(
                     f"unknown axis {name!r}", f"{opt.display_name} has no hyperparameter {name!r} and "
                     f"{land.name} no coordinate or parameter of that name").replace("Valid:", "Sweepable:"))
+    shadowed = [a.name for a in axes if a.name in landscape_parameters(land) and a.name not in land_axes
+                and a.name not in start_coordinates(land)]
+    if shadowed:  # the plain name is the optimizer's: say so, the landscape has one too
+        warnings.warn(f"the axis {shadowed[0]} sweeps the optimizer's {shadowed[0]}; {land.name}'s parameter of "
+                      f"that name is the axis {LANDSCAPE_PREFIX}{shadowed[0]}", AxisWarning, stacklevel=2)
     grid = tuple(len(a) for a in axes)
     cells = int(np.prod(grid))
     if cells * len(opts) * (2 if flow else 1) > MAX_CELLS:
@@ -549,6 +563,15 @@ def _landscape_axes(land: Landscape, opts, axes) -> dict[str, str]:
         elif a.name in params and a.name not in taken and not any(a.name in sweepable(o) for o in opts):
             out[a.name] = a.name
     return out
+
+
+class AxisWarning(UserWarning):
+    """An axis name that could mean two things, and which one the sweep took."""
+
+
+def _default(land: Landscape, name: str):
+    """A landscape parameter's default value (a spec that sets another value fixes it)."""
+    return next(f.default for f in dataclasses.fields(land) if f.name == name)
 
 
 def _pinned(land: Landscape, name: str, axis: Axis) -> bool:

@@ -8,7 +8,7 @@ from simulate.discrete import iterate
 from simulate.figures import sweep_figure
 from simulate.games import NEAR_SHARE, stalled_far
 from simulate.landscapes import landscape, landscape_parameters, with_parameters
-from simulate.sweep import VERDICT_TOLERANCE, VERDICTS, sweep
+from simulate.sweep import VERDICT_TOLERANCE, VERDICTS, AxisWarning, sweep
 from simulate.trajectory import CONVERGED, RUNNING
 
 CODE = {name: i for i, name in enumerate(VERDICTS)}
@@ -143,6 +143,14 @@ def test_su_penalties_over_an_axis():
 
 
 def test_landscape_axis_errors():
+    with pytest.raises(ValueError, match=r"dirac-gan\(gamma=0.5\) sets gamma and the axis gamma sweeps it"):
+        sweep("gd", "dirac-gan(gamma=0.5)", "gamma=0,0.5", steps=10)  # the axis would silently win
+    with pytest.warns(AxisWarning, match="sweeps the optimizer's gamma; dirac-gan's parameter of that name is the "
+                                         "axis landscape.gamma"):
+        sw = sweep("consensus(lr=0.1)", "dirac-gan", "gamma=0,1", steps=10)
+    assert sw.optimizers[0].gamma.tolist() == [0.0, 1.0] and sw.landscape.gamma == 0
+    with pytest.raises(ValueError, match="dirac-gan has no parameter 'gama'. Did you mean 'gamma'"):
+        landscape("dirac-gan(gama=0.3)")
     with pytest.raises(ValueError, match="parameter of dirac-gan.*gamma"):
         sweep("gd", "dirac-gan", "landscape.gama=0,1", steps=10)
     with pytest.raises(ValueError, match="vanilla-gan has no parameter"):
@@ -151,8 +159,9 @@ def test_landscape_axis_errors():
         sweep("gd", "dirac-gan", "gamm=0,1", steps=10)
     with pytest.raises(ValueError, match="gamma"):  # the constructor's own check, naming the value
         sweep("gd", "dirac-gan", "gamma=-1,1", steps=10)
-    with pytest.raises(ValueError, match="gd has no hyperparameter 'gamma'; for dirac-gan's parameter gamma write "
-                                         "the axis as landscape.gamma"):
+    with pytest.raises(ValueError, match=r"gd has no hyperparameter 'gamma' \(consensus has: a plain gamma is an "
+                                         r"optimizer's\); for dirac-gan's parameter gamma write the axis as "
+                                         r"landscape.gamma"):
         sweep(["gd", "consensus"], "dirac-gan", "gamma=0,1", steps=10)  # consensus's gamma is the plain name's
     # quadratic's label rebuilds it from its eigenvalues: condition is no axis (it would be overridden)
     assert "condition" not in landscape_parameters(landscape("quadratic(condition=100)"))
@@ -176,6 +185,13 @@ def test_game_sweep_figure_draws_the_verdicts():
     grid = sweep("gd", "dirac-gan", ["lr=0.05,0.2", "gamma=0,1"], steps=200)
     ax = sweep_figure(grid).axes[0]
     assert np.array_equal(np.asarray(ax.collections[0].get_array()).reshape(2, 2), grid.metric("verdict").T)
+    # under two decades of lr the ticks are grid values (matplotlib's minor labels ran together)
+    narrow = sweep("gd", "bilinear", "lr=0.02:0.5:8:log", steps=20)
+    ax = sweep_figure(narrow).axes[0]
+    values = narrow.axes[0].values
+    assert np.allclose(ax.get_xticks(), values[[0, 1, 3, 4, 6, 7]])
+    assert [t.get_text() for t in ax.get_xticklabels()] == [f"{v:.3g}" for v in values[[0, 1, 3, 4, 6, 7]]]
+    assert not any(t.get_text() for t in ax.get_xticklabels(minor=True))
 
 
 def test_a_log_metric_whose_every_cell_diverged_is_drawn_with_a_note():
