@@ -21,7 +21,7 @@ from matplotlib.figure import Figure
 from .averaging import average_label
 from .figures import AVERAGE_STYLE, COLORS, drawn_bounds, shared_clock, short_label
 from .output import _atomic, check_output_path
-from .plotting import drawn_xy, plot_landscape, plot_minima, plot_start
+from .plotting import drawn_xy, plane_labels, plot_landscape, plot_minima, plot_start
 from .progress import progress_bar
 
 __all__ = ["animate", "animation_frames", "render_frames", "AnimationScene", "ANIMATION_FORMATS", "MAX_FRAMES", "TRAIL"]
@@ -61,7 +61,8 @@ class AnimationScene:
         if land.dim <= 2:
             plot_landscape(land, ax, bounds=region)
         else:
-            ax.set(xlabel="x₁", ylabel="x₂", xlim=region[0], ylim=region[1])
+            xlabel, ylabel = plane_labels(land)
+            ax.set(xlabel=xlabel, ylabel=ylabel, xlim=region[0], ylim=region[1])
         if land.dim >= 2:
             plot_minima(land, ax)
         plot_start(land, result.x0, ax)

@@ -21,7 +21,7 @@ from .noises import noise as noise_model
 from .output import save_figure
 from .flows import energy_along
 from .games import is_game, refuse_game
-from .plotting import (loss_offset, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
+from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, graph_window, Height,
                        plot_schedule, plot_clipping)
 
@@ -116,7 +116,8 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     elif land.dim <= 2:
         plot_landscape(land, ax_path, bounds=region)
     else:  # no contours of a d-dimensional function; its paths projected on (x₁, x₂)
-        ax_path.set(xlabel="x₁", ylabel="x₂", xlim=region[0], ylim=region[1])
+        xlabel, ylabel = plane_labels(land)
+        ax_path.set(xlabel=xlabel, ylabel=ylabel, xlim=region[0], ylim=region[1])
     if time is None:  # t when the optimizers share one clock (one h, or the same step sizes)
         ts = [np.asarray(e.iterates.t) for e in experiment.entries]
         same = all(t.shape == ts[0].shape and np.array_equal(t, ts[0]) for t in ts)
@@ -231,7 +232,8 @@ def ensemble_figure(ens: Ensemble, *, box=None, figsize=None) -> Figure:
     if d == 2:
         plot_landscape(land, ax_path, bounds=region)
     elif d > 2:  # paths projected on (x₁, x₂); 1-D paths are drawn against t (plot_cloud)
-        ax_path.set(xlabel="x₁", ylabel="x₂", xlim=region[0], ylim=region[1])
+        xlabel, ylabel = plane_labels(land)
+        ax_path.set(xlabel=xlabel, ylabel=ylabel, xlim=region[0], ylim=region[1])
     gibbs_drawn = False
     for i, e in enumerate(ens.entries):
         c = COLORS[i % len(COLORS)]

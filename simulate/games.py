@@ -106,6 +106,14 @@ class Game(Landscape):
     #: what :meth:`distance` measures, for axis labels
     distance_name: ClassVar[str] = "distance to the equilibrium |z − z*|"
 
+    @property
+    def plane_labels(self) -> tuple[str, str]:
+        """The two coordinates a figure draws, named by player: x (min) and y (max) for a 1 + 1 game."""
+        dx, dy = self.players
+        names = (["x"] if dx == 1 else [f"x{chr(0x2080 + i + 1)}" for i in range(min(dx, 2))]) + \
+                (["y"] if dy == 1 else ["y₁"])
+        return tuple(f"{n} ({'minimizes' if n[0] == 'x' else 'maximizes'})" for n in names[:2])
+
     def distance(self, z) -> np.ndarray:
         """Distance to the nearest listed equilibrium, ``(...)`` (NaN if none is listed)."""
         z = self.points(z)
@@ -244,6 +252,8 @@ class DiracGAN(Game):
     name = "dirac-gan"
     description = "Dirac-GAN (Mescheder et al. 2018): f(ψθ) with generator θ, discriminator ψ; R1 penalty gamma"
 
+    plane_labels: ClassVar[tuple[str, str]] = ("θ (generator)", "ψ (discriminator)")
+
     loss: str = "gan"
     gamma: float = 0.0
 
@@ -301,6 +311,7 @@ class _SuGAN(Game):
         super().__post_init__()
 
     distance_name: ClassVar[str] = "generator's distance to the data |θ|"
+    plane_labels: ClassVar[tuple[str, str]] = ("θ₁ (generator)", "θ₂ (generator)")
 
     def distance(self, z) -> np.ndarray:
         """|θ|: how far the generator's output is from the real data at 0 (what Su plots; defined

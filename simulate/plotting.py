@@ -42,6 +42,11 @@ def loss_offset(landscape: Landscape) -> float | None:
     return float(np.min(landscape.value(landscape.minima)))
 
 
+def plane_labels(landscape: Landscape) -> tuple[str, str]:
+    """Names of the two coordinates drawn: x₁, x₂; on a game whose player each is (a GAN's θ and ψ)."""
+    return getattr(landscape, "plane_labels", ("x₁", "x₂"))
+
+
 def plot_landscape(landscape: Landscape, ax=None, *, bounds=None, resolution: int = 240, levels: int = 30,
                    cmap: str = "viridis", **kwargs):
     """Filled contours of ``f`` on log-spaced levels of ``f − min f`` over the plot box (2-D), or the
@@ -60,7 +65,8 @@ def plot_landscape(landscape: Landscape, ax=None, *, bounds=None, resolution: in
     lv = np.geomspace(lifted.min(), lifted.max() * (1 + 1e-9), levels)
     ax.contourf(X, Y, lifted, levels=lv, norm=colors.LogNorm(), cmap=cmap, **kwargs)
     ax.contour(X, Y, lifted, levels=lv[::3], colors="white", linewidths=0.3, alpha=0.5)
-    ax.set(xlim=bounds[0], ylim=bounds[1], xlabel="x₁", ylabel="x₂", aspect="auto")
+    xlabel, ylabel = plane_labels(landscape)
+    ax.set(xlim=bounds[0], ylim=bounds[1], xlabel=xlabel, ylabel=ylabel, aspect="auto")
     return ax
 
 
@@ -132,7 +138,8 @@ def plot_surface(landscape: Landscape, ax=None, *, height: Height | None = None,
     ax = _axes(ax, three_d=True)
     height = Height(landscape) if height is None else height
     ax.plot_surface(height.X, height.Y, height.Z, cmap=cmap, alpha=0.55, linewidth=0, antialiased=True, **kwargs)
-    ax.set(xlabel="x₁", ylabel="x₂", zlabel="log₁₀(f − f_min + ε)")
+    xlabel, ylabel = plane_labels(landscape)
+    ax.set(xlabel=xlabel, ylabel=ylabel, zlabel="log₁₀(f − f_min + ε)")
     return ax
 
 

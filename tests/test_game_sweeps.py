@@ -228,3 +228,14 @@ def test_the_distance_panel_of_a_game_without_a_listed_equilibrium_shows_the_fie
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), np.linalg.norm(game.grad(run.x), axis=-1))
     ax = plot_distance(iterate("gd(lr=0.1)", "bilinear", steps=5))
     assert ax.get_ylabel().startswith("distance to the equilibrium")
+
+
+def test_game_figures_name_the_players_coordinates():
+    from simulate.figures import plot
+
+    for spec, labels in (("bilinear", ("x (minimizes)", "y (maximizes)")),
+                         ("dirac-gan", ("θ (generator)", "ψ (discriminator)")),
+                         ("vanilla-gan", ("θ₁ (generator)", "θ₂ (generator)")),  # 4-D: the generator's plane
+                         ("quadratic", ("x₁", "x₂"))):
+        ax = plot(spec, ["gd(lr=0.1)"], steps=5).figure.axes[0]
+        assert (ax.get_xlabel(), ax.get_ylabel()) == labels, spec
