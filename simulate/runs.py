@@ -249,6 +249,7 @@ class Command:
     execute: Callable[[dict, str], list]         # options, description -> [(path, writer)]
     outputs: tuple[str, ...] = ()                # the options that are output paths
     exclusive: tuple[tuple[str, str], ...] = field(default=())  # pairs of options that exclude each other
+    together: Callable[[dict], None] = lambda options: None  # checks among options, before any output path
 
 
 def validate(command: str, options: dict, *, source=None, text: str | None = None) -> dict:
@@ -312,15 +313,18 @@ def _plot_outputs(options: dict) -> list[Path]:
     return paths + ([Path(str(options["animate"]))] if options.get("animate") else [])
 
 
-def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
+def _plot_together(options: dict) -> None:
     _noisy(options, PLOT_DEFAULTS, ("paths", "scheme", "substeps"))
     if options["three_d"] and options["animate"]:
         raise ValueError("animations are drawn over the contours: give --3d or --animate, not both")
+    if options["random_starts"] and parse_starts(options["start"]) is not None:
+        raise ValueError("give either start points or random_starts, not both")
+
+
+def _plot(options: dict, description: str) -> list[tuple[Path, Callable]]:
     land = get_landscape(options["landscape"])
     starts = parse_starts(options["start"])
     if options["random_starts"]:
-        if starts is not None:
-            raise ValueError("give either start points or random_starts, not both")
         starts = land.sample(int(options["random_starts"]), seed=int(options["seed"]))
     result = plot(land, options["optimizer"] or None, starts, int(options["steps"]), lr=options["lr"],
                   flow=options["flow"], method=str(options["method"]), rtol=float(options["rtol"]),
@@ -354,13 +358,17 @@ ORDER_DEFAULT_OPTIMIZER, ORDER_DEFAULT_FLOWS = "gd(lr=0.01)", ("exact", "modifie
 _order_outputs = _outputs(".json", ".csv")
 
 
-def _order(options: dict, description: str) -> list[tuple[Path, Callable]]:
+def _order_together(options: dict) -> None:
     starts = parse_starts(options["start"])
     if starts is not None and np.ndim(starts) != 1:
         raise ValueError("order takes one start point")
-    optimizers, flows = options["optimizer"], options["flow"]
     if options["lrs"] and (options["rungs"] != ORDER_DEFAULTS["rungs"] or options["ratio"] != ORDER_DEFAULTS["ratio"]):
         raise ValueError("give lrs, or rungs and ratio: not both (with lrs, rungs and ratio have no effect)")
+
+
+def _order(options: dict, description: str) -> list[tuple[Path, Callable]]:
+    starts = parse_starts(options["start"])
+    optimizers, flows = options["optimizer"], options["flow"]
     if not optimizers and not flows:
         optimizers, flows = [ORDER_DEFAULT_OPTIMIZER], list(ORDER_DEFAULT_FLOWS)
     study = order_study(options["landscape"], optimizers or [ORDER_DEFAULT_OPTIMIZER], flows or None, starts,
@@ -395,13 +403,17 @@ SWEEP_DEFAULT_AXES = ("lr=1e-5:1e-2:61:log",)
 _sweep_outputs = _outputs(".json", ".csv")
 
 
-def _sweep(options: dict, description: str) -> list[tuple[Path, Callable]]:
+def _sweep_together(options: dict) -> None:
     starts = parse_starts(options["start"])
     if starts is not None and np.ndim(starts) != 1:
         raise ValueError("sweep takes one start point; sweep start coordinates with --vary x=... --vary y=...")
     _noisy(options, SWEEP_DEFAULTS, ("seed",))
     if int(options["record_every"]) and not options["data"]:
         raise ValueError("--record-every keeps the paths for the data file: give --data FILE.npz too")
+
+
+def _sweep(options: dict, description: str) -> list[tuple[Path, Callable]]:
+    starts = parse_starts(options["start"])
     result = sweep(options["optimizer"] or list(SWEEP_DEFAULT_OPTIMIZERS), options["landscape"],
                    options["vary"] or list(SWEEP_DEFAULT_AXES), start=starts, steps=int(options["steps"]),
                    tol=float(options["tol"]), near=options["near"], flow=options["flow"],
@@ -536,7 +548,7 @@ COMMANDS: dict[str, Command] = {
                 "data": _path_with(("npz",), "the .json summary is"), "animate": _animation_path,
                 "dpi": _integer(20, 1200)},
         plan=_plot_outputs, execute=_plot, outputs=("out", "data", "animate"),
-        exclusive=(("start", "random_starts"),)),
+        exclusive=(("start", "random_starts"),), together=_plot_together),
     "order": Command(
         "order", ORDER_DEFAULTS,
         checks={"landscape": _landscape, "optimizer": _optimizers, "flow": _flows, "start": _starts,
@@ -546,7 +558,7 @@ COMMANDS: dict[str, Command] = {
                 "max_evaluations": _integer(100, 100_000_000),
                 "caption": _text, "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json are"),
                 "dpi": _integer(20, 1200)},
-        plan=_order_outputs, execute=_order, outputs=("out", "data")),
+        plan=_order_outputs, execute=_order, outputs=("out", "data"), together=_order_together),
     "sweep": Command(
         "sweep", SWEEP_DEFAULTS,
         checks={"landscape": _landscape, "optimizer": _optimizers, "vary": _axes_specs, "start": _starts,
@@ -557,7 +569,7 @@ COMMANDS: dict[str, Command] = {
                 "clip_norm": _positive, "clip_value": _positive, "lr_scale": _lr_scale,
                 "caption": _text, "out": _path_with(FIGURE_FORMATS), "data": _path_with(("npz",), "the .csv and .json are"),
                 "dpi": _integer(20, 1200)},
-        plan=_sweep_outputs, execute=_sweep, outputs=("out", "data")),
+        plan=_sweep_outputs, execute=_sweep, outputs=("out", "data"), together=_sweep_together),
     "rate-map": Command(
         "rate-map", RATE_MAP_DEFAULTS,
         checks={"optimizer": _optimizers, "landscape": _landscape, "lr_lambda": _range, "vary": _axis,
@@ -609,13 +621,15 @@ def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str]
         first_command_line: str | None = None) -> list[Path]:
     """Run ``command`` with ``options`` (defaults fill the rest); write its outputs and run records.
 
-    Every option is validated and every output path (and record) checked first; nothing is
-    computed or written when one fails or exists without ``overwrite``. Returns the paths
-    written, outputs first.
+    Every option is validated, then the options together (``Command.together``), then every output
+    path (and record); nothing is computed or written when one fails or exists without
+    ``overwrite``. What only the library can check (an axis a sweep's optimizers lack) is checked
+    after the paths, when it runs. Returns the paths written, outputs first.
     """
     given = dict(options)
     options = validate(command, given)
     cmd = COMMANDS[command]
+    cmd.together(options)  # a refused combination says so even where an output already exists
     planned = cmd.plan(options)
     records = list(dict.fromkeys(record_path(p) for p in planned))
     beside = {record_path(p): p for p in reversed(planned)}

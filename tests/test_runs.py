@@ -375,3 +375,21 @@ def test_noisy_runs_rerun_bit_for_bit_and_the_seed_matters(name, in_tmp, capsys)
     first, other = np.load(in_tmp / npz), np.load(in_tmp / "other" / "x.npz")
     key = "iterates_x_0" if "iterates_x_0" in first.files else "final_loss"
     assert not np.array_equal(first[key], other[key], equal_nan=True)
+
+
+def test_a_refused_combination_says_so_even_where_the_output_exists(tmp_path, monkeypatch):
+    # the checks among options come before the output paths: an existing default figure does not
+    # turn a refusal into "exists; pass --overwrite" (which would then fail differently)
+    monkeypatch.chdir(tmp_path)
+    for name in ("simulate_plot.png", "simulate_sweep.png", "simulate_order.png"):
+        (tmp_path / name).write_bytes(b"earlier")
+    refusals = (("plot", {"three_d": True, "animate": "a.gif"}, "give --3d or --animate, not both"),
+                ("plot", {"start": ["0,0"], "random_starts": 3}, "not both"),
+                ("plot", {"paths": 5}, "act on stochastic gradients"),
+                ("sweep", {"record_every": 5}, "give --data FILE.npz too"),
+                ("sweep", {"start": ["0,0", "1,1"]}, "sweep takes one start point"),
+                ("order", {"lrs": [0.1, 0.05], "rungs": 3}, "give lrs, or rungs and ratio"))
+    for command, options, message in refusals:
+        with pytest.raises(ValueError, match=message):
+            sim.run(command, options)
+    assert all((tmp_path / n).read_bytes() == b"earlier" for n in ("simulate_plot.png", "simulate_sweep.png"))
