@@ -167,12 +167,7 @@ class Experiment:
             entries.append(Entry(opt, iterates, flow, every, compare(iterates, flow.every(every))))
         return cls(land, a["x0"], int(a["steps"]), tuple(entries), str(a["method"]), float(a["rtol"]), float(a["atol"]),
                    str(a["flow"]) if "flow" in a else "", tuple(str(p) for p in a.get("panels", ())),
-                   _beta(a["ema"]) if "ema" in a else None)  # the averages are recomputed from the iterates
-
-
-def _beta(stored: np.ndarray):
-    """β as saved: one number, or one per member."""
-    return float(stored) if stored.ndim == 0 else stored
+                   a["ema"] if "ema" in a else None)  # β as saved (checked on creation); the averages are recomputed
 
 
 def with_lr(optimizers, lr: float | None = None) -> list:

@@ -247,11 +247,12 @@ class Consensus(Optimizer):
     def direction(self, z, landscape) -> np.ndarray:
         """G = ξ + γ·Jᵀξ at points z ``(..., d)`` (ξ with weight decay); ξ itself where γ = 0."""
         g = self._coupled_grad(z, landscape)
-        if self._plain:
-            return g
-        Jtg = np.einsum("...ji,...j->...i", self._coupled_hess(z, landscape), g)
+        return g if self._plain else self._consensus(g, self._coupled_hess(z, landscape))
+
+    def _consensus(self, g, J):
+        """G = ξ + γ·Jᵀξ from ξ and J (ξ itself for the members with γ = 0, bit for bit)."""
         gamma = self._b(self.gamma)
-        return np.where(gamma != 0, g + gamma * Jtg, g)
+        return np.where(gamma != 0, g + gamma * np.einsum("...ji,...j->...i", J, g), g)
 
     def step(self, state, landscape, k):
         z = state["x"]
@@ -270,8 +271,7 @@ class Consensus(Optimizer):
         T = np.stack([field_curvature(landscape, z, g, np.broadcast_to(e, z.shape)) for e in eye], axis=-1)
         JtJ = np.einsum("...ki,...kj->...ij", J, J)
         DG = np.where(gamma[..., None] != 0, J + gamma[..., None] * (JtJ + T), J)
-        Jtg = np.einsum("...ji,...j->...i", J, g)
-        return DG, np.where(gamma != 0, g + gamma * Jtg, g)
+        return DG, self._consensus(g, J)
 
     def jacobian(self, t, state, landscape):
         return -self._dg(state["x"], landscape)[0]
@@ -283,7 +283,7 @@ class Consensus(Optimizer):
         if self._plain:
             return -0.5 * Jg(g)
         gamma = self._b(self.gamma)
-        G = np.where(gamma != 0, g + gamma * np.einsum("...ji,...j->...i", J, g), g)
+        G = self._consensus(g, J)
         JG = Jg(G)
         curved = np.einsum("...ji,...j->...i", J, JG) + field_curvature(landscape, z, g, G)
         return -0.5 * np.where(gamma != 0, JG + gamma * curved, JG)

@@ -68,8 +68,7 @@ def stalled_far(landscape, z: np.ndarray) -> np.ndarray:
     z = np.asarray(z, dtype=np.float64)
     if not is_game(landscape) or not len(landscape.minima):
         return np.zeros(z.shape[:-1], bool)
-    with np.errstate(invalid="ignore"):
-        d = np.min(np.linalg.norm(z[..., None, :] - landscape.minima, axis=-1), axis=-1)
+    d = Game.distance(landscape, z)  # to the listed equilibria, not a subclass's own measure (Su's |θ|)
     return d > NEAR_SHARE * float(np.max(np.diff(landscape.bounds, axis=1)))
 
 
@@ -113,6 +112,12 @@ class Game(Landscape):
         names = (["x"] if dx == 1 else [f"x{chr(0x2080 + i + 1)}" for i in range(min(dx, 2))]) + \
                 (["y"] if dy == 1 else ["y₁"])
         return tuple(f"{n} ({'minimizes' if n[0] == 'x' else 'maximizes'})" for n in names[:2])
+
+    @property
+    def measures_distance(self) -> bool:
+        """Whether :meth:`distance` is defined: an equilibrium is listed, or the game has its own
+        measure (Su's GANs: |θ|); not on a quadratic game with singular M."""
+        return bool(np.isfinite(self.distance(self.default_start)))
 
     def distance(self, z) -> np.ndarray:
         """Distance to the nearest listed equilibrium, ``(...)`` (NaN if none is listed)."""

@@ -271,7 +271,7 @@ def plot_distance(traj: Trajectory, ax=None, *, color=None, label=None, time: st
     has no distance: then |ξ| is drawn, and the axis says so."""
     ax = _axes(ax)
     game = traj.landscape
-    measured = np.isfinite(game.distance(game.default_start))  # False: no equilibrium listed (singular M)
+    measured = game.measures_distance
     with np.errstate(invalid="ignore"):
         x = np.where(np.isfinite(traj.x), traj.x, np.nan)
         y = game.distance(x) if measured else np.linalg.norm(game.grad(x), axis=-1)

@@ -28,7 +28,7 @@ from .continuous import integrate
 from .discrete import advance, check_seed, check_steps, spawned_seed, stochastic
 from .engine import compiled_run, recorded_steps, use_compiled
 from .flows import flow as make_flow
-from .games import is_game
+from .games import NEAR_SHARE, is_game
 from .landscapes import Landscape, landscape as get_landscape, landscape_parameters, with_parameters
 from .noises import NoisyGradients
 from .optimizers import SGD, Optimizer, _fmt, optimizer as get_optimizer
@@ -609,7 +609,7 @@ def default_near(land: Landscape, noisy: bool = False) -> float:
     """How close a last point must be to a listed minimum to have reached it: 1% of the plot box's
     largest side; with noise, whose spread is far wider, the well matters and not the point: half
     the distance between the two closest listed minima (each point then counts for its nearest)."""
-    box = 0.01 * float(np.max(np.diff(land.bounds, axis=1)))
+    box = NEAR_SHARE * float(np.max(np.diff(land.bounds, axis=1)))
     if not noisy or len(land.minima) < 2:
         return box
     gaps = np.linalg.norm(land.minima[:, None] - land.minima, axis=-1)
@@ -741,14 +741,7 @@ def _distance(land: Landscape):
     """What the sweep measures progress by, as a function of points, or None: the distance to the
     nearest listed minimum, on a game its own distance to the equilibrium (Su's GANs: |θ|)."""
     if is_game(land):
-        if not np.isfinite(land.distance(land.default_start)):  # no equilibrium listed
-            return None
-
-        def distance(x):
-            with np.errstate(invalid="ignore"):
-                return land.distance(x)
-
-        return distance
+        return land.distance if land.measures_distance else None
     return (lambda x: _nearest(land, x)[0]) if len(land.minima) else None
 
 
@@ -788,12 +781,13 @@ class _Accumulator:
         self.pending = "steps_to_tol" in track  # some member has not met the criterion yet
         self.last = np.full(grid + (land.dim,), np.nan)
         distance = _distance(land)
-        self.rate = _RateWindows(land, distance, steps, grid) if "rate" in track and distance is not None and (
+        self.rate = _RateWindows(land, steps, grid) if "rate" in track and distance is not None and (
             is_game(land) or len(land.minima) <= MAX_RATE_MINIMA) else None
-        self.verdict = None
-        if "verdict" in track and judge:  # without a distance the verdict watches |∇f| (|ξ|) instead
-            self.verdict = _VerdictWindows(distance, steps, grid) if distance is not None else \
-                _VerdictWindows(lambda x: np.linalg.norm(land.grad(x), axis=-1), steps, grid, positional=False)
+        # what the rate and the verdict measure, once per step for both; without a distance the
+        # verdict watches |∇f| (|ξ|) instead
+        self.measure = distance or (lambda x: np.linalg.norm(land.grad(x), axis=-1))
+        self.verdict = _VerdictWindows(steps, grid, positional=distance is not None) if "verdict" in track and judge \
+            else None
         self.every = record_every
         self.path = None
         if record_every:
@@ -810,10 +804,19 @@ class _Accumulator:
                 hit &= live
             self.reached[hit] = k
             self.pending = bool((self.reached < 0).any())
-        if self.rate is not None:
-            self.rate.visit(k, x)
-        if self.verdict is not None:
-            self.verdict.visit(k, x)
+        if self.rate is not None or self.verdict is not None:
+            measured = []
+
+            def d():  # the measure at this step, computed only where a window asks for it
+                if not measured:
+                    with np.errstate(invalid="ignore"):
+                        measured.append(self.measure(x))
+                return measured[0]
+
+            if self.rate is not None:
+                self.rate.visit(k, d)
+            if self.verdict is not None:
+                self.verdict.visit(k, x, d)
         if k == self.steps:
             self.last = x.copy()
         if self.every and (k % self.every == 0 or k == self.steps):
@@ -849,19 +852,19 @@ class _RateWindows:
     there. Only the envelopes of open windows are held (a few grids), whatever the run's length.
     """
 
-    def __init__(self, land, distance, steps, grid):
-        self.distance = distance
+    def __init__(self, land, steps, grid):
         ends = sorted({int(1.25**j) for j in range(200) if 2 <= int(1.25**j) <= steps} | ({steps} if steps >= 2 else set()))
         self.windows = [(b // 2, b, (b - b // 2) // 4) for b in ends]  # (a, b, L)
         self.envelope: dict[tuple[int, int], np.ndarray] = {}  # (window's b, a or b) -> max d so far
         self.rate = np.full(grid, np.nan)
         self.floor = ROUNDOFF * (1 + np.max(np.abs(land.minima), initial=0.0))
 
-    def visit(self, k, x):
+    def visit(self, k, distance):
+        """Step k; ``distance()`` gives d_k."""
         live = [(b, p, L) for a, b, L in self.windows for p in (a, b) if p - L <= k <= p]
         if not live:
             return
-        d = self.distance(x)
+        d = distance()
         for b, p, L in live:
             key = (b, p)
             self.envelope[key] = d if k == p - L else np.fmax(self.envelope[key], d)
@@ -885,24 +888,26 @@ class _VerdictWindows:
     does not change). An orbit slower than a quarter of the run cannot be told from a drift.
     """
 
-    def __init__(self, distance, steps, grid, positional: bool = True):
-        self.distance, self.steps, self.positional = distance, steps, positional
+    def __init__(self, steps, grid, positional: bool = True):
+        self.steps, self.positional = steps, positional
         self.windows = ((steps // 4, steps // 2), (3 * steps // 4, steps))
         self.envelopes = [np.full(grid, -np.inf), np.full(grid, -np.inf)]
         self.low = self.high = None
         self.final = np.full(grid, np.nan)  # d at the last step (NaN for a member that stopped before)
 
-    def visit(self, k, x):
+    def visit(self, k, x, distance):
+        """Step k at points x; ``distance()`` gives d_k (the last step lies in the second window)."""
         for envelope, (a, b) in zip(self.envelopes, self.windows):
             if a <= k <= b:
-                with np.errstate(invalid="ignore"):
-                    np.fmax(envelope, self.distance(x), out=envelope)
+                np.fmax(envelope, distance(), out=envelope)
         if k == self.steps:
-            with np.errstate(invalid="ignore"):
-                self.final = self.distance(x)
+            self.final = distance()
         if k >= self.steps // 2:
-            self.low = x.copy() if self.low is None else np.fmin(self.low, x)
-            self.high = x.copy() if self.high is None else np.fmax(self.high, x)
+            if self.low is None:
+                self.low, self.high = x.copy(), x.copy()
+            else:
+                np.fmin(self.low, x, out=self.low)
+                np.fmax(self.high, x, out=self.high)
 
     def verdicts(self, diverged: np.ndarray, tol: float) -> np.ndarray:
         first, last = self.envelopes
