@@ -15,7 +15,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 import simulate as sim
-from simulate.continuous import pack, unpack
+from simulate.solvers.continuous import pack, unpack
 
 
 def timed(fn, repeat=3):

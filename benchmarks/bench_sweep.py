@@ -9,7 +9,7 @@
   (−1.5, 2) on rosenbrock, 2,000 steps, final loss per lr. Reference: the same numpy loop with
   the lrs as the batch.
 * W3: the gradient flow on rosenbrock from 100 starts to t = 10 at rtol 1e-8, atol 1e-10, with
-  ``method="RK45-compiled"`` (simulate.fastflow) and with per-start LSODA. Reference: scipy's LSODA
+  ``method="RK45-compiled"`` (simulate.solvers.fastflow) and with per-start LSODA. Reference: scipy's LSODA
   on one stacked system of all starts with the analytic (block diagonal) Jacobian. Accuracy of
   all: largest endpoint error against DOP853 at rtol 1e-13.
 
@@ -25,7 +25,7 @@ import numpy as np
 from scipy.integrate import solve_ivp
 
 import simulate as sim
-from simulate.sweep import Axis, sweep
+from simulate.analysis.sweep import Axis, sweep
 
 
 def best_of(fn, repeat=3, budget=1.0):

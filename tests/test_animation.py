@@ -6,8 +6,8 @@ import pytest
 from PIL import Image
 
 import simulate as sim
-from simulate.animation import MAX_FRAMES, TRAIL, AnimationScene, animate, animation_frames
-from simulate.cli import main
+from simulate.viz.animation import MAX_FRAMES, TRAIL, AnimationScene, animate, animation_frames
+from simulate.cli.app import main
 
 
 def test_frames_cover_short_runs_whole_and_subsample_long_ones():
@@ -89,7 +89,7 @@ def test_a_failing_animation_leaves_every_output_as_it_was(tmp_path, monkeypatch
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt  # Ctrl-C while the frames render
-    monkeypatch.setattr("simulate.animation.animate", interrupted)
+    monkeypatch.setattr("simulate.viz.animation.animate", interrupted)
     assert main([*args[:-2], "p.gif", "--overwrite"]) == 130  # aborted, as the shell says for Ctrl-C
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "p.png"]
 
@@ -110,7 +110,7 @@ def test_plot_and_demo_write_animations(tmp_path, monkeypatch, capsys):
 
 # -- the 3-D view ----------------------------------------------------------------------------------
 def test_three_d_view_lifts_the_paths_onto_the_surface():
-    from simulate.plotting import Height
+    from simulate.viz.plotting import Height
 
     result = sim.plot("himmelblau", ["gd(lr=0.01)"], [0.0, 0.0], 30, three_d=True)
     ax = result.figure.axes[0]

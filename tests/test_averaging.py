@@ -10,10 +10,10 @@ import pytest
 from PIL import Image
 
 import simulate as sim
-from simulate.animation import AnimationScene
-from simulate.averaging import LOOP_ABOVE_COLUMNS, average, ema, running_mean
-from simulate.cli import main
-from simulate.experiment import Experiment
+from simulate.viz.animation import AnimationScene
+from simulate.analysis.averaging import LOOP_ABOVE_COLUMNS, average, ema, running_mean
+from simulate.cli.app import main
+from simulate.analysis.experiment import Experiment
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -84,7 +84,7 @@ def test_nan_after_divergence_per_member_never_clipped():
     avg = average(run, 0.9)
     assert avg.kind == "average" and avg.stats == {"average": "ema", "beta": 0.9}
     np.testing.assert_array_equal(avg.diverged_at, run.diverged_at)
-    assert avg.status.tolist() == [sim.trajectory.CONVERGED, sim.trajectory.DIVERGED]
+    assert avg.status.tolist() == [sim.solvers.trajectory.CONVERGED, sim.solvers.trajectory.DIVERGED]
     assert "diverged at step" in avg.message[1] and "average stops there" in avg.message[1]
     assert np.all(np.isnan(avg.x[k + 1:, 1])) and np.all(np.isnan(avg.f[k + 1:, 1]))
     assert np.all(np.isfinite(avg.x[:k + 1, 1]))  # up to the value that triggered it, kept as it is

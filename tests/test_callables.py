@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import simulate as sim
-from simulate.callables import landscape_from
+from simulate.landscapes.callables import landscape_from
 
 A = np.array([[3.0, 1.0], [1.0, 2.0]])
 

@@ -7,8 +7,8 @@ import pytest
 from typer.testing import CliRunner
 
 import simulate as sim
-from simulate.cli import app
-from simulate.sweep import sweep
+from simulate.cli.app import app
+from simulate.analysis.sweep import sweep
 
 runner = CliRunner()
 
@@ -134,7 +134,7 @@ def test_empty_coordinate_is_refused(in_tmp):
     (["bogus"], "No such command 'bogus'"),
 ])
 def test_usage_errors_are_one_line_from_the_entry_point(args, message, capsys):
-    from simulate.cli import main
+    from simulate.cli.app import main
 
     assert main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -142,7 +142,7 @@ def test_usage_errors_are_one_line_from_the_entry_point(args, message, capsys):
 
 
 def test_version_and_bare_command(capsys):
-    from simulate.cli import main
+    from simulate.cli.app import main
 
     assert main(["--version"]) == 0 and capsys.readouterr().out.strip() == f"simulate {sim.__version__}"
     assert main([]) == 0 and "plot" in capsys.readouterr().out
@@ -203,7 +203,7 @@ def test_sweep_with_noise_records_it(in_tmp):
     assert np.array_equal(noisy.metrics["final_loss"], loss)  # the CLI is the library call, same seed
     assert np.all(np.isfinite(loss)) and not np.allclose(loss, exact)
     assert noisy.stats["noise"] == "noise(batch_size=2)" and noisy.stats["seed"] == 0
-    from simulate.figures import sweep_figure
+    from simulate.viz.figures import sweep_figure
     assert "one path per cell with batch 2 (seed 0)" in sweep_figure(noisy).axes[0].get_title()
 
 
@@ -232,7 +232,7 @@ def test_overflowing_noise_is_divergence_as_data(in_tmp):
 
 
 def test_a_caption_is_printed_under_any_figure(in_tmp):
-    from simulate.figures import add_caption
+    from simulate.viz.figures import add_caption
     from matplotlib.figure import Figure
 
     fig = add_caption(Figure(), "Look at the slope: it is one.")

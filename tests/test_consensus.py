@@ -12,11 +12,11 @@ from typer.testing import CliRunner
 
 import simulate as sim
 from helpers import central_difference
-from simulate.cli import app
-from simulate.continuous import euler_step
-from simulate.flows import available_flows, energy_along, flow
-from simulate.gameplay import Consensus, field_curvature
-from simulate.sweep import sweep, sweepable
+from simulate.cli.app import app
+from simulate.solvers.continuous import euler_step
+from simulate.models import available_flows, energy_along, flow
+from simulate.optimizers.gameplay import Consensus, field_curvature
+from simulate.analysis.sweep import sweep, sweepable
 
 Z0 = [0.8, -0.6]
 C = 1.5

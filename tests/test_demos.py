@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from simulate.cli import main
-from simulate.demos import DEMOS, demo, demo_options, gallery_readme
-from simulate.runs import COMMANDS, validate
+from simulate.cli.app import main
+from simulate.cli.demos import DEMOS, demo, demo_options, gallery_readme
+from simulate.cli.runs import COMMANDS, validate
 
 GALLERY = Path(__file__).resolve().parents[1] / "gallery"
 
@@ -199,7 +199,7 @@ def test_gda_spiral_rates_are_exact(rendered):
 
 
 def test_gan_penalty_verdicts(rendered):
-    from simulate.sweep import VERDICTS
+    from simulate.analysis.sweep import VERDICTS
 
     a = data(rendered, "gan-penalty")
     code = {name: i for i, name in enumerate(VERDICTS)}
@@ -257,7 +257,7 @@ def test_show_without_a_display_says_so_after_writing(tmp_path, monkeypatch, cap
 
 
 def test_gallery_replaces_an_earlier_gallery_but_not_other_files(tmp_path, monkeypatch):
-    import simulate.demos as demos
+    import simulate.cli.demos as demos
 
     rendered = []
     monkeypatch.setattr(demos, "demo", lambda name, out, **kw: rendered.append(name) or [Path(out)])

@@ -8,9 +8,9 @@ from scipy.linalg import expm
 from scipy.stats import linregress
 
 import simulate as sim
-from simulate.continuous import pack, unpack
+from simulate.solvers.continuous import pack, unpack
 from simulate.landscapes import Landscape, Quadratic
-from simulate.trajectory import CONVERGED, DIVERGED, FAILED, RUNNING
+from simulate.solvers.trajectory import CONVERGED, DIVERGED, FAILED, RUNNING
 
 from helpers import OPTIMIZERS_UNDER_TEST, case_id
 

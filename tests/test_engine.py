@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import simulate as sim
-from simulate.engine import COMPILE_THRESHOLD, supports, use_compiled
-from simulate.sweep import Axis, sweep
+from simulate.solvers.engine import COMPILE_THRESHOLD, supports, use_compiled
+from simulate.analysis.sweep import Axis, sweep
 from tests.helpers import OPTIMIZERS_UNDER_TEST
 
 COVERED = [(n, kw) for n, kw in OPTIMIZERS_UNDER_TEST if n in ("gd", "momentum", "sgd", "nesterov", "adam", "adamw")]
@@ -82,7 +82,7 @@ def test_an_escaping_start_and_an_all_diverged_share_are_recorded_like_numpy():
 
 
 def test_sweep_command_can_track_nothing_and_compile(tmp_path, capsys, monkeypatch):
-    from simulate.cli import main
+    from simulate.cli.app import main
 
     monkeypatch.chdir(tmp_path)
     args = ["sweep", "-o", "momentum", "--vary", "lr=1e-4:1e-2:7:log", "--steps", "100", "--track", "none"]
@@ -96,8 +96,8 @@ def test_sweep_command_can_track_nothing_and_compile(tmp_path, capsys, monkeypat
 
 
 def test_results_do_not_depend_on_how_many_cores_share_the_blocks(monkeypatch):
-    import simulate.engine as engine
-    import simulate.fastflow as fastflow
+    import simulate.solvers.engine as engine
+    import simulate.solvers.fastflow as fastflow
 
     L = sim.landscape("rosenbrock")
     starts = np.random.default_rng(5).uniform(L.bounds[:, 0], L.bounds[:, 1], size=(700, 2))
@@ -120,7 +120,7 @@ def test_compiled_loops_are_cached_on_disk_for_the_next_process(tmp_path):
     import subprocess
     import sys
 
-    script = ("import numpy as np, simulate as sim, simulate.engine as e\n"
+    script = ("import numpy as np, simulate as sim, simulate.solvers.engine as e\n"
               "gd, land = sim.optimizer('gd(lr=0.01)'), sim.landscape('himmelblau')\n"
               "auto = e.use_compiled('auto', gd, land, 1000, e.CACHED_THRESHOLD // 1000)\n"
               "sim.iterate(gd, land, np.zeros((3, 2)), 5, engine='compiled')\n"
@@ -137,7 +137,7 @@ def test_compiled_loops_are_cached_on_disk_for_the_next_process(tmp_path):
 def test_read_only_inputs_reuse_the_same_compiled_loop():
     # numba types a read-only array apart (hyperparameter arrays are read-only, a broadcast start
     # is not): without copies the loop would compile, and be cached, once per flavour
-    import simulate.engine as engine
+    import simulate.solvers.engine as engine
 
     L = sim.landscape("himmelblau")
     opt = sim.optimizer("momentum", lr=np.geomspace(1e-3, 1e-2, 70))

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import simulate as sim
-from simulate.explorer import Explorer, explore
+from simulate.viz.explorer import Explorer, explore
 
 
 class Click:
@@ -75,7 +75,7 @@ def test_check_boxes_hide_optimizers_and_flows(explorer):
 def test_explore_without_a_display_says_so(monkeypatch):
     import matplotlib
 
-    from simulate.explorer import can_show
+    from simulate.viz.explorer import can_show
 
     monkeypatch.setattr(matplotlib, "get_backend", lambda: "TkAgg")  # an interactive backend: the display decides
     monkeypatch.delenv("DISPLAY", raising=False)
@@ -94,7 +94,7 @@ def test_explore_without_a_display_says_so(monkeypatch):
 def test_bad_input_is_named_before_the_display_is_asked_and_no_figure_is_left(monkeypatch, capsys):
     import matplotlib.pyplot as plt
 
-    from simulate.cli import main
+    from simulate.cli.app import main
 
     before = plt.get_fignums()
     for args, message in ((["--start", "1,2,3"], "himmelblau is 2-dimensional"), (["-l", "himmelblaw"], "Did you mean"),

@@ -12,7 +12,7 @@ import pytest
 
 from helpers import central_difference
 
-from simulate.finitesum import LeastSquares, Logistic
+from simulate.landscapes.finitesum import LeastSquares, Logistic
 from simulate.landscapes import LANDSCAPES, landscape
 
 CLASSES = [LeastSquares, Logistic]

@@ -1,4 +1,4 @@
-"""Continuous models (simulate.flows) and observed convergence orders (simulate.order), against exact facts."""
+"""Continuous models (simulate.models) and observed convergence orders (simulate.analysis.order), against exact facts."""
 
 import json
 
@@ -7,10 +7,10 @@ import pytest
 from scipy.special import gamma, jv
 
 import simulate as sim
-from simulate.cli import main
-from simulate.flows import FLOWS, available_flows, flow, rescale
-from simulate.order import fit_order, order, order_figure, order_study
-from simulate.plotting import plot_order
+from simulate.cli.app import main
+from simulate.models import FLOWS, available_flows, flow, rescale
+from simulate.analysis.order import fit_order, order, order_figure, order_study
+from simulate.viz.plotting import plot_order
 
 Q = sim.landscape("quadratic(eigenvalues=(1, 10))")  # start (1, 1)... its default start
 X0 = np.array([1.0, 1.0])
@@ -83,7 +83,7 @@ def test_gd_on_a_quadratic_follows_the_all_orders_flow_exactly():
 
 def test_second_order_modified_field_uses_the_third_derivative():
     """The ∇³f[g, g] term is what makes order 3: dropping it leaves order 2 off quadratics."""
-    from simulate.flows import third_derivative
+    from simulate.models import third_derivative
 
     land = sim.landscape("himmelblau")
     x, u = np.array([0.3, -0.7]), np.array([0.4, 1.1])
@@ -304,7 +304,7 @@ def test_high_resolution_odes_are_one_order_closer_than_the_low_resolution_ones(
 
 def test_no_energy_is_claimed_where_it_can_rise():
     """AdamW's −λx is not a descent direction of f; SBC's energy needs r ≥ 3 and the landscape's own minimizer."""
-    from simulate.flows import energy_along
+    from simulate.models import energy_along
 
     for spec, kind in (("adamw(lr=0.01, weight_decay=0.5)", "limit"), ("nag-c(lr=0.01, r=1.5)", "limit"),
                        ("nag-c(lr=0.01, weight_decay=1.0)", "limit"), ("adam(lr=0.01)", "exact")):
@@ -314,8 +314,8 @@ def test_no_energy_is_claimed_where_it_can_rise():
 
 
 def test_plot_data_exports_the_sharpness_and_energy_it_draws(tmp_path):
-    from simulate.flows import energy_along
-    from simulate.sharpness import sharpness_along
+    from simulate.models import energy_along
+    from simulate.analysis.sharpness import sharpness_along
 
     res = sim.plot("scalar-net", ["gd(lr=0.15)", "adam(lr=0.1)"], steps=30, sharpness=True, energy=True)
     res.save(tmp_path / "f.png", data=tmp_path / "f.npz")

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import simulate as sim
-from simulate.formula import MAX_DEPTH, MAX_EXPONENT, MAX_LENGTH, MAX_NODES, FormulaError, FormulaLandscape
+from simulate.landscapes.formula import MAX_DEPTH, MAX_EXPONENT, MAX_LENGTH, MAX_NODES, FormulaError, FormulaLandscape
 
 RNG = np.random.default_rng(0)
 
@@ -190,7 +190,7 @@ def test_landscape_lookup_takes_formulas_and_still_suggests_names():
 
 
 def test_command_line_runs_formulas_reproducibly_and_refuses_attacks(tmp_path, capsys, monkeypatch):
-    from simulate.cli import main
+    from simulate.cli.app import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["plot", "-l", "x**2 + 10*y**2", "--start", "4,1", "--out", "f.png", "--data", "f.npz"]) == 0
@@ -206,7 +206,7 @@ def test_command_line_runs_formulas_reproducibly_and_refuses_attacks(tmp_path, c
 
 
 def test_long_sums_are_not_nesting_and_large_hessians_are_differenced_from_the_exact_gradient(monkeypatch):
-    import simulate.formula as formula
+    import simulate.landscapes.formula as formula
 
     assert FormulaLandscape("+".join(["x"] * 60)).value(np.array([1.0])) == 60.0
     text = "sin(x)*exp(y) + x**3*y**2"

@@ -4,12 +4,12 @@ over a game's parameters (penalty strength), and the figure of verdicts."""
 import numpy as np
 import pytest
 
-from simulate.discrete import iterate
-from simulate.figures import sweep_figure
-from simulate.games import NEAR_SHARE, stalled_far
+from simulate.solvers.discrete import iterate
+from simulate.viz.figures import sweep_figure
+from simulate.landscapes.games import NEAR_SHARE, stalled_far
 from simulate.landscapes import landscape, landscape_parameters, with_parameters
-from simulate.sweep import VERDICT_TOLERANCE, VERDICTS, AxisWarning, sweep
-from simulate.trajectory import CONVERGED, RUNNING
+from simulate.analysis.sweep import VERDICT_TOLERANCE, VERDICTS, AxisWarning, sweep
+from simulate.solvers.trajectory import CONVERGED, RUNNING
 
 CODE = {name: i for i, name in enumerate(VERDICTS)}
 
@@ -219,7 +219,7 @@ def test_alternating_is_simultaneous_on_su_wgan():
 
 
 def test_the_distance_panel_of_a_game_without_a_listed_equilibrium_shows_the_field():
-    from simulate.plotting import plot_distance
+    from simulate.viz.plotting import plot_distance
 
     game = landscape("quadratic-game(A=0, B=(1, 0), C=0)")  # M singular: equilibria on a line, none listed
     run = iterate("extragradient(lr=0.1)", game, steps=50)
@@ -231,7 +231,7 @@ def test_the_distance_panel_of_a_game_without_a_listed_equilibrium_shows_the_fie
 
 
 def test_game_figures_name_the_players_coordinates():
-    from simulate.figures import plot
+    from simulate.viz.figures import plot
 
     for spec, labels in (("bilinear", ("x (minimizes)", "y (maximizes)")),
                          ("dirac-gan", ("θ (generator)", "ψ (discriminator)")),

@@ -9,8 +9,8 @@ from scipy.integrate import solve_ivp
 
 import simulate as sim
 from helpers import central_difference
-from simulate.games import GAMES, Game
-from simulate.gameplay import underlying_game
+from simulate.landscapes.games import GAMES, Game
+from simulate.optimizers.gameplay import underlying_game
 
 SPECS = ["bilinear", "bilinear(c=2)", "quadratic-game",
          "quadratic-game(A=[[1, 0], [0, 2]], B=[[1, 2, 0], [0, 1, 1]], C=0.5)",

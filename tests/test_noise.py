@@ -10,8 +10,8 @@ import pytest
 from helpers import Z, ou, var_tolerance
 
 import simulate as sim
-from simulate.discrete import iterate
-from simulate.noises import Noise, NoisyGradients, noise
+from simulate.solvers.discrete import iterate
+from simulate.solvers.noise import Noise, NoisyGradients, noise
 
 
 
@@ -165,7 +165,7 @@ def test_heavy_ball_stationary_covariance_solves_the_discrete_lyapunov_equation(
 
 
 def test_dampened_momentum_runs_at_temperature_lr_one_minus_tau_sigma2_over_two_one_minus_mu():
-    from simulate.ensembles import temperature
+    from simulate.analysis.ensembles import temperature
 
     a, lr, n = 1.0, 0.01, 20_000
     opt = sim.optimizer("sgd", lr=lr, momentum=0.5, dampening=0.5)
@@ -212,7 +212,7 @@ def test_proximal_steps_solve_with_the_minibatch_loss():
     """Implicit Euler on a drawn minibatch loss: x⁺ + lr·∇f_B(x⁺) = x. Its Newton solve needs the
     minibatch's Hessian; with the full one it fails at large lr. On least squares ∇f_B is affine,
     so the step is the linear solve (I + lr·H_B)x⁺ = x − lr·(∇f_B(x) − H_B·x), checked against the run."""
-    from simulate.noises import NoisyGradients as Oracle
+    from simulate.solvers.noise import NoisyGradients as Oracle
 
     land = sim.landscape("least-squares")
     n, lr = 200, 2.0
@@ -229,7 +229,7 @@ def test_proximal_steps_solve_with_the_minibatch_loss():
 
 
 def test_spawned_streams_are_distinct():
-    from simulate.discrete import spawned_seed
+    from simulate.solvers.discrete import spawned_seed
 
     keys = [(0,), (0, 0), (1,), (0, 1), (1, 0)]
     assert len({spawned_seed(s, *k) for s in (0, 1, 2**32) for k in keys}) == 15
@@ -257,7 +257,7 @@ def test_minibatch_runs_are_reproducible_and_fit_only_finite_sums():
 def test_minibatch_sgd_and_its_sde_take_the_same_first_step_moments():
     """The SME is built so that one Euler–Maruyama step at dt = lr has SGD's first two moments:
     mean x₀ − lr·∇f(x₀), covariance lr²·Σ_B(x₀). Both are checked against these exact values."""
-    from simulate.sdes import sde
+    from simulate.solvers.sdes import sde
 
     land = sim.landscape("least-squares(samples=20)")
     lr, n, x0 = 0.3, 40_000, np.array([-1.0, 2.0])
@@ -298,7 +298,7 @@ def test_a_path_axis_repeats_noisy_runs_and_their_mean_loss_is_the_stationary_on
     """``path=1:n:n`` gives n independent paths per configuration, one vectorized run. On f = x²/2
     with noise σ, SGD's stationary x ~ N(0, v), v = lr·σ²/(2 − lr), so E[f] = v/2 with standard
     error v/√(2n) per lr."""
-    from simulate.sweep import sweep
+    from simulate.analysis.sweep import sweep
 
     n, lrs = 4000, np.array([0.2, 0.8, 1.4])
     result = sweep("gd", ou(1.0), {"lr": lrs, "path": np.arange(n)}, start=[0.0], steps=150, noise=1.0, seed=2,
@@ -314,7 +314,7 @@ def test_a_path_axis_repeats_noisy_runs_and_their_mean_loss_is_the_stationary_on
 def test_with_noise_a_cell_reaches_the_minimum_of_its_well():
     """A noisy last point is never within 1% of the box of a minimum; with noise the default
     ``near`` is half the distance between the closest minima, so each point counts for its well."""
-    from simulate.sweep import default_near, sweep
+    from simulate.analysis.sweep import default_near, sweep
 
     land = sim.landscape("double-well")
     assert default_near(land) == pytest.approx(0.04) and default_near(land, noisy=True) == pytest.approx(1.0)

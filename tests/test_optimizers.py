@@ -7,7 +7,7 @@ import pytest
 import torch
 
 import simulate as sim
-from simulate.continuous import euler_step
+from simulate.solvers.continuous import euler_step
 from simulate.landscapes import Quadratic
 
 from helpers import OPTIMIZERS_UNDER_TEST, case_id, run_steps

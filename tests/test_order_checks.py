@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import simulate as sim
-from simulate.cli import main
-from simulate.order import MAX_LADDER_STEPS, OrderWarning, order, order_study
-from simulate.flows import flow
+from simulate.cli.app import main
+from simulate.analysis.order import MAX_LADDER_STEPS, OrderWarning, order, order_study
+from simulate.models import flow
 
 
 def test_a_ladder_that_would_hang_is_refused_before_any_work():
@@ -79,7 +79,7 @@ def test_weight_decay_lowers_the_stability_threshold_to_where_divergence_starts(
     for l, stable in zip(lam, (True, False)):
         run = sim.iterate(opt, f"quadratic(eigenvalues=({l},))", [1.0], 400)
         assert run.diverged == (not stable)
-    from simulate.sharpness import threshold_formula
+    from simulate.analysis.sharpness import threshold_formula
     assert threshold_formula(opt) == "2/lr − wd"
 
 

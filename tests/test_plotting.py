@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 import simulate as sim
-from simulate.figures import comparison_figure
-from simulate.plotting import plot_landscape, plot_loss, plot_minima, plot_path, plot_start
+from simulate.viz.figures import comparison_figure
+from simulate.viz.plotting import plot_landscape, plot_loss, plot_minima, plot_path, plot_start
 
 
 @pytest.fixture
@@ -71,8 +71,8 @@ def test_one_dimensional_landscape_draws_the_graph():
 
 
 def test_one_dimensional_graphs_zoom_to_where_the_runs_went_unless_that_is_most_of_f():
-    from simulate.animation import AnimationScene
-    from simulate.plotting import graph_window
+    from simulate.viz.animation import AnimationScene
+    from simulate.viz.plotting import graph_window
 
     quartic = sim.landscape("x**4/4 - x**2/2")  # box [-5, 5]: f runs to 144, the path stays under 2
     np.testing.assert_allclose(graph_window(quartic, [0.7, 2.0]), [[0.7 - 0.65, 2.0 + 0.65]])
@@ -157,7 +157,7 @@ def test_a_flow_that_stops_at_once_is_said_in_the_legend_not_a_crash():
 
 
 def test_titles_shorten_long_landscape_specs():
-    from simulate.figures import short_label
+    from simulate.viz.figures import short_label
 
     assert short_label(sim.landscape("himmelblau")) == "himmelblau"
     spec = "formula('0.015*x**2 + 0.45*cos(1.1*x)', bounds=((-15, 15),), start=(11,))"
@@ -168,8 +168,8 @@ def test_titles_shorten_long_landscape_specs():
 
 
 def test_box_sets_the_region_drawn_in_every_view(tmp_path):
-    from simulate.animation import AnimationScene
-    from simulate.cli import main
+    from simulate.viz.animation import AnimationScene
+    from simulate.cli.app import main
 
     box = [[-0.5, 1.5], [2.5, 4.5]]
     result = sim.plot("scalar-net", ["gd(lr=0.15)"], steps=20, box="-0.5:1.5,2.5:4.5")
@@ -196,7 +196,7 @@ def test_box_sets_the_region_drawn_in_every_view(tmp_path):
 
 
 def test_the_surface_and_lifted_paths_make_their_own_3d_axes_and_return_them():
-    from simulate.plotting import Height, plot_surface
+    from simulate.viz.plotting import Height, plot_surface
 
     land = sim.landscape("himmelblau")
     plt.figure()

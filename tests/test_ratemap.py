@@ -6,9 +6,9 @@ import pytest
 from matplotlib.figure import Figure
 
 import simulate as sim
-from simulate.cli import main
-from simulate.heatmaps import plot_rate_map
-from simulate.ratemap import critical_momentum, linear_rate, rate_map, step_matrix
+from simulate.cli.app import main
+from simulate.viz.heatmaps import plot_rate_map
+from simulate.analysis.ratemap import critical_momentum, linear_rate, rate_map, step_matrix
 
 
 def test_heavy_ball_matrix_is_polyaks():

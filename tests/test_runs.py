@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 import simulate as sim
-from simulate.cli import main
-from simulate.config import dumps
-from simulate.experiment import Experiment
-from simulate.runs import COMMANDS, record_path
+from simulate.cli.app import main
+from simulate.io.config import dumps
+from simulate.analysis.experiment import Experiment
+from simulate.cli.runs import COMMANDS, record_path
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -203,7 +203,7 @@ def test_json_summary_matches_the_experiment(in_tmp, capsys):
         for i, member in enumerate(entry["members"]):
             assert member["iterates"]["final_x"] == e.iterates.x[-1, i].tolist()
             assert member["final_distance"] == float(e.comparison.final[i])
-            assert member["iterates"]["status"] == sim.trajectory.STATUS_NAMES[int(e.iterates.status[i])]
+            assert member["iterates"]["status"] == sim.solvers.trajectory.STATUS_NAMES[int(e.iterates.status[i])]
 
 
 # -- Python: the same features under the same names ---------------------------------------------------------

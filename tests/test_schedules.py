@@ -8,7 +8,7 @@ import torch
 from scipy.stats import linregress
 
 import simulate as sim
-from simulate.schedules import schedule
+from simulate.optimizers.schedules import schedule
 
 
 TS = torch.optim.lr_scheduler
@@ -220,8 +220,8 @@ def test_the_plot_draws_each_steps_lr_and_the_threshold_along_the_schedule():
 
 
 def test_cli_schedule_and_warmup_reach_every_optimizer_and_rerun_bit_for_bit(tmp_path, monkeypatch, capsys):
-    from simulate.cli import main
-    from simulate.experiment import Experiment
+    from simulate.cli.app import main
+    from simulate.analysis.experiment import Experiment
 
     monkeypatch.chdir(tmp_path)
     assert main(["plot", "--schedule", "step(step_size=10, gamma=0.5)", "--warmup", "5", "--steps", "40",
@@ -243,7 +243,7 @@ def test_cli_schedule_and_warmup_reach_every_optimizer_and_rerun_bit_for_bit(tmp
 
 
 def test_a_sweep_over_warmup_and_peak_lr_is_one_run_per_cell_and_its_flow_ends_on_the_cells_clock():
-    from simulate.sweep import sweep
+    from simulate.analysis.sweep import sweep
 
     sw = sweep(["momentum(momentum=0.8)"], "himmelblau", ["warmup=0:20:3", "lr=0.005:0.02:2"], steps=40,
                schedule="cosine(eta_min=0.001)", flow="exact", record_every=40)
@@ -259,7 +259,7 @@ def test_a_sweep_over_warmup_and_peak_lr_is_one_run_per_cell_and_its_flow_ends_o
 
 
 def test_cli_sweep_takes_the_schedule_and_its_axes(tmp_path, monkeypatch):
-    from simulate.cli import main
+    from simulate.cli.app import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["sweep", "-l", "himmelblau", "-o", "gd", "--schedule", "step(step_size=10)", "--vary", "step_size=5:15:3",
@@ -290,7 +290,7 @@ def test_a_schedule_that_reaches_lr_zero_runs_and_its_flow_holds_still_there():
 
 
 def test_many_cells_with_a_flow_and_lengths_checked_for_the_runs_steps():
-    from simulate.sweep import sweep
+    from simulate.analysis.sweep import sweep
 
     sw = sweep(["gd"], "himmelblau", ["warmup=0:39:40", "lr=0.001:0.01:5"], steps=50, schedule="cosine", flow="exact")
     assert sw.metrics["final_loss"].shape == (2, 40, 5) and np.all(np.isfinite(sw.metrics["final_loss"]))
@@ -313,17 +313,17 @@ def test_steps_read_back_from_a_file_and_constant_lr_tools_refuse_schedules(tmp_
     scheduled = sim.optimizer("gd(lr=0.01)", schedule="cosine")
     with pytest.raises(ValueError, match="order ladder scales one constant lr"):
         sim.order(scheduled, "himmelblau")
-    from simulate.ratemap import rate_map
+    from simulate.analysis.ratemap import rate_map
     with pytest.raises(ValueError, match="a rate map is the spectrum of one constant linear step"):
         rate_map(scheduled, "lr_lambda=0.1:2:5", "momentum=0:0.9:3")
-    from simulate.explorer import Explorer
+    from simulate.viz.explorer import Explorer
     ex = Explorer("himmelblau", ["gd(lr=0.01, schedule='cosine')"], steps=40)
     np.testing.assert_array_equal(np.column_stack(ex.iterate_lines[0].get_data()),
                                   sim.iterate(scheduled, "himmelblau", steps=40).x)
 
 
 def test_cli_refuses_two_warmups_and_text_where_numbers_belong(tmp_path, monkeypatch, capsys):
-    from simulate.cli import main
+    from simulate.cli.app import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["plot", "--schedule", "cosine(warmup=10)", "--warmup", "5", "--out", "x.png"]) == 2

@@ -12,12 +12,12 @@ import pytest
 from helpers import Z, ou, var_tolerance
 
 import simulate as sim
-from simulate.discrete import iterate
-from simulate.ensembles import (Ensemble, ensemble, escape_times, find_saddle, gibbs_marginal, kramers_time,
+from simulate.solvers.discrete import iterate
+from simulate.analysis.ensembles import (Ensemble, ensemble, escape_times, find_saddle, gibbs_marginal, kramers_time,
                                mean_escape_time, moments, temperature)
-from simulate.figures import ensemble_figure
-from simulate.noises import Noise
-from simulate.sdes import diffusion, sde
+from simulate.viz.figures import ensemble_figure
+from simulate.solvers.noise import Noise
+from simulate.solvers.sdes import diffusion, sde
 
 
 
@@ -339,7 +339,7 @@ def test_the_figure_says_when_the_gibbs_law_is_out_of_reach(small_ensemble):
 
 
 def test_relaxation_is_diagnosed_from_independent_paths():
-    from simulate.ensembles import relaxed
+    from simulate.analysis.ensembles import relaxed
 
     land = sim.landscape("least-squares")
     start = np.broadcast_to(land.default_start, (200, 2))

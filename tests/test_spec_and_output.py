@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from simulate import output
+from simulate.io import files as output
 from simulate.spec import SpecError, parse_spec
 
 

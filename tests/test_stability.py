@@ -15,11 +15,11 @@ import pytest
 from scipy.optimize import brentq
 
 import simulate as sim
-from simulate.flows import energy_along
-from simulate.order import order
-from simulate.plotting import plot_energy
-from simulate.sharpness import RK4_STABILITY_LIMIT, sharpness, sharpness_along, stability_threshold
-from simulate.trajectory import CONVERGED
+from simulate.models import energy_along
+from simulate.analysis.order import order
+from simulate.viz.plotting import plot_energy
+from simulate.analysis.sharpness import RK4_STABILITY_LIMIT, sharpness, sharpness_along, stability_threshold
+from simulate.solvers.trajectory import CONVERGED
 
 SCALAR_NET_START = np.array([0.3, 4.0])
 
@@ -447,7 +447,7 @@ def test_sharpness_and_energy_panels_draw_the_numbers():
     """The sharpness panel holds sharpness(iterates) and a dashed line at 2/lr; the energy panel holds f
     along the (finely sampled) gradient flow."""
     lr = 0.15
-    result = sim.figures.plot(landscape="scalar-net", optimizers=[f"gd(lr={lr})"], steps=50, sharpness=True,
+    result = sim.viz.figures.plot(landscape="scalar-net", optimizers=[f"gd(lr={lr})"], steps=50, sharpness=True,
                               energy=True)
     e = result.experiment.entries[0]
     land = result.experiment.landscape
@@ -485,7 +485,7 @@ def test_plot_energy_refuses_a_flow_without_energy():
 
 def test_cli_plot_with_sharpness_and_energy_writes_the_figure(tmp_path, monkeypatch):
     """simulate plot --sharpness --energy ... writes a PNG and exits 0."""
-    from simulate.cli import main
+    from simulate.cli.app import main
 
     monkeypatch.chdir(tmp_path)
     code = main(["plot", "--sharpness", "--energy", "-l", "scalar-net", "-o", "gd(lr=0.15)", "--steps", "50",
@@ -499,7 +499,7 @@ def test_cli_plot_with_sharpness_and_energy_writes_the_figure(tmp_path, monkeypa
 
 def test_cli_unknown_flow_is_a_one_line_usage_error(tmp_path, monkeypatch, capsys):
     """--flow bogus exits 2 with one 'error:' line naming the valid flows, and writes nothing."""
-    from simulate.cli import main
+    from simulate.cli.app import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["plot", "--flow", "bogus", "--out", "Y.png"]) == 2

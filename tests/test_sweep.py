@@ -6,10 +6,10 @@ import pytest
 from matplotlib.figure import Figure
 
 import simulate as sim
-from simulate.cli import main
-from simulate.figures import sweep_figure
-from simulate.heatmaps import edges, plot_basins, plot_sweep
-from simulate.sweep import Axis, parse_axis, sweep
+from simulate.cli.app import main
+from simulate.viz.figures import sweep_figure
+from simulate.viz.heatmaps import edges, plot_basins, plot_sweep
+from simulate.analysis.sweep import Axis, parse_axis, sweep
 
 QUAD = "quadratic(eigenvalues=(1, 10))"
 
@@ -251,7 +251,7 @@ def test_divergence_metrics_colour_the_diverged_cells_by_their_step():
 
 
 def test_uneven_list_axes_are_drawn_as_equal_cells_and_signed_losses_linearly():
-    from simulate.heatmaps import axis_positions
+    from simulate.viz.heatmaps import axis_positions
 
     centers, cell_edges, scale, ticks = axis_positions(Axis("beta2", [0.9, 0.99, 0.999, 0.9999]))
     assert scale == "index" and ticks == ["0.9", "0.99", "0.999", "0.9999"] and list(cell_edges) == [-0.5, 0.5, 1.5, 2.5, 3.5]
@@ -273,7 +273,7 @@ def test_a_preset_that_fixes_the_axis_is_refused_and_errors_name_the_typed_optim
 
 
 def test_flows_of_a_sweep_advance_the_progress_bar_cell_by_cell(monkeypatch):
-    import simulate.sweep as module
+    import simulate.analysis.sweep as module
 
     seen = []
 

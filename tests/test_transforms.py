@@ -8,7 +8,7 @@ import torch
 from scipy.linalg import expm
 
 import simulate as sim
-from simulate.transforms import TransformedGradients, clip, clip_jacobian
+from simulate.optimizers.transforms import TransformedGradients, clip, clip_jacobian
 
 from helpers import central_difference
 
@@ -142,7 +142,7 @@ def test_a_semi_implicit_euler_step_of_the_transformed_lift_is_the_step(spec):
 
 
 def test_refusals_and_the_plot_rings_clipped_steps(tmp_path, monkeypatch, capsys):
-    from simulate.cli import main
+    from simulate.cli.app import main
 
     for kw, message in ((dict(clip_norm=-1), "clip_norm must be a positive number"),
                         (dict(clip_value="big"), "clip_value must be a positive number"),
@@ -170,7 +170,7 @@ def test_refusals_and_the_plot_rings_clipped_steps(tmp_path, monkeypatch, capsys
 def test_sweeps_take_the_transforms_and_each_cell_is_the_transformed_run(tmp_path, monkeypatch):
     import csv
 
-    from simulate.cli import main
+    from simulate.cli.app import main
 
     monkeypatch.chdir(tmp_path)
     assert main(["sweep", "-l", "himmelblau", "-o", "gd", "--clip-norm", "5", "--lr-scale", "1,2",

@@ -1,0 +1,231 @@
+"""Run several optimizers from the same start(s): iterates, their flows, and the distance between."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..solvers.inputs import resolve
+from .averaging import average, check_beta
+from ..solvers.continuous import integrate
+from ..solvers.discrete import iterate
+from ..models import energy_along, flow as make_flow
+from .sharpness import sharpness_along, stability_threshold
+from ..landscapes import Landscape
+from ..optimizers import Optimizer, optimizer
+from ..spec import parse_spec
+from ..landscapes import landscape as get_landscape
+from ..io.files import load_npz, save_npz
+from ..solvers.trajectory import STATUS_NAMES, Comparison, Trajectory, compare, sample_times
+
+__all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule"]
+
+
+@dataclass(frozen=True, eq=False)
+class Entry:
+    """One optimizer: its iterates, its flow (finely sampled) and their distance at the iterates' times."""
+
+    optimizer: Optimizer
+    iterates: Trajectory
+    flow: Trajectory
+    flow_every: int  # flow.every(flow_every) is sampled at iterates.t
+    comparison: Comparison
+
+    @property
+    def flow_at_steps(self) -> Trajectory:
+        return self.flow.every(self.flow_every)
+
+
+def _ending(traj: Trajectory, idx: tuple) -> dict:
+    """How member ``idx`` of a record ended, for the JSON summary (with its last finite sample)."""
+    x = traj.x[(slice(None), *idx)]
+    seen = np.flatnonzero(np.all(np.isfinite(x), axis=-1))
+    last = int(seen[-1]) if seen.size else 0
+    return {"status": STATUS_NAMES[int(traj.status[idx])], "message": str(np.asarray(traj.message)[idx]),
+            "diverged_at": int(traj.diverged_at[idx]), "final_x": x[-1], "final_f": float(traj.f[(-1, *idx)]),
+            "last_finite_step": last, "last_finite_x": x[last], "last_finite_f": float(traj.f[(last, *idx)])}
+
+
+@dataclass(frozen=True, eq=False)
+class Experiment:
+    """What ``simulate plot`` shows: every optimizer run twice on one landscape."""
+
+    landscape: Landscape
+    x0: np.ndarray
+    steps: int
+    entries: tuple[Entry, ...]
+    method: str
+    rtol: float
+    atol: float
+    flow: str = ""  # the continuous model's kind asked for ("" = each optimizer's own)
+    panels: tuple[str, ...] = ()  # extra quantities drawn and exported: "sharpness", "energy"
+    ema: float | np.ndarray | None = None  # β of the EMA of the iterates drawn and exported (one per member, or None)
+
+    def __post_init__(self):
+        if self.ema is not None:
+            object.__setattr__(self, "ema", check_beta(self.ema))
+
+    @functools.cached_property
+    def averages(self) -> tuple[Trajectory, ...]:
+        """Per entry, the EMA of its iterates with β = :attr:`ema` (:func:`simulate.averaging.average`);
+        empty without ``ema``."""
+        return () if self.ema is None else tuple(average(e.iterates, self.ema) for e in self.entries)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The numbers behind the figure, keyed as documented in the README (``--data``)."""
+        out = {"x0": self.x0, "landscape": np.array(self.landscape.label),
+               "labels": np.array([e.optimizer.label for e in self.entries]),
+               "specs": np.array([e.optimizer.spec for e in self.entries]),
+               "steps": np.array(self.steps), "method": np.array(self.method),
+               "rtol": np.array(self.rtol), "atol": np.array(self.atol), "flow": np.array(self.flow),
+               "flow_kinds": np.array([e.flow.flow for e in self.entries]), "panels": np.array(self.panels, dtype=str)}
+        if self.ema is not None:
+            out["ema"] = np.array(self.ema, dtype=np.float64)
+        for i, e in enumerate(self.entries):
+            records = (("iterates", e.iterates), ("flow", e.flow_at_steps), ("flow_dense", e.flow))
+            if self.ema is not None:
+                records += (("average", self.averages[i]),)
+            for kind, traj in records:
+                for name, value in traj.to_arrays().items():
+                    out[f"{kind}_{name}_{i}"] = value
+            out[f"flow_every_{i}"] = np.array(e.flow_every)
+            out[f"lr_{i}"] = np.asarray(e.optimizer.lrs(self.steps), dtype=np.float64)  # lr_k of steps 1..steps
+            out[f"distance_{i}"] = e.comparison.distance
+            out.update({f"{k}_{i}": v for k, v in self._panel_arrays(e).items()})
+        return out
+
+    def _panel_arrays(self, e: Entry) -> dict[str, np.ndarray]:
+        """Sharpness along the iterates (and its threshold) and the flow's energy, when drawn."""
+        out = {}
+        if "sharpness" in self.panels:
+            out["sharpness"] = sharpness_along(e.iterates)
+            opt = e.optimizer
+            with np.errstate(divide="ignore"):  # along a schedule: each step's threshold (inf where lr_k = 0)
+                limit = stability_threshold(opt if opt.schedule is None else opt.at_lr(opt.lrs(self.steps)))
+            out["stability_threshold"] = np.asarray(np.nan if limit is None else limit)
+        if "energy" in self.panels:
+            energy, _ = energy_along(e.flow)
+            out["flow_energy"] = np.full(e.flow.f.shape, np.nan) if energy is None else energy
+        return out
+
+    def summary(self) -> dict:
+        """A small JSON-able digest: per optimizer and start, how each run ended and how far apart."""
+        optimizers = []
+        for i, e in enumerate(self.entries):
+            members = []
+            for idx in np.ndindex(e.iterates.batch_shape):
+                end = functools.partial(_ending, idx=idx)
+                distance = e.comparison.distance[(slice(None), *idx)]
+                members.append({"start": np.broadcast_to(self.x0, e.iterates.x.shape[1:])[idx],
+                                "iterates": end(e.iterates), "flow": end(e.flow_at_steps),
+                                "final_distance": float(e.comparison.final[idx]),
+                                "max_distance": float(e.comparison.max[idx]),
+                                "max_distance_while_both_finite": float(np.nanmax(distance)) if np.any(np.isfinite(distance)) else None})
+                if self.ema is not None:
+                    members[-1]["average"] = _ending(self.averages[i], idx)
+                if "sharpness" in self.panels:
+                    members[-1]["final_sharpness"] = float(sharpness_along(e.iterates)[(-1, *idx)])
+            entry = {"label": e.optimizer.label, "spec": e.optimizer.spec, "flow": e.flow.flow,
+                     "time_per_step": np.asarray(e.iterates.time_per_step), "members": members}
+            if "sharpness" in self.panels:
+                limit = stability_threshold(e.optimizer)
+                entry["stability_threshold"] = None if limit is None else np.asarray(limit)
+            if "energy" in self.panels:
+                entry["energy"] = energy_along(e.flow)[1] or None
+            optimizers.append(entry)
+        out = {"landscape": self.landscape.label, "steps": self.steps, "method": self.method,
+               "rtol": self.rtol, "atol": self.atol, "flow": self.flow, "optimizers": optimizers}
+        return out if self.ema is None else {**out, "ema": self.ema}
+
+    def save(self, path) -> Path:
+        """Write :meth:`arrays` to an ``.npz`` file atomically; :meth:`load` reads it back."""
+        return save_npz(path, self.arrays())
+
+    @classmethod
+    def load(cls, path, landscape: Landscape | None = None) -> Experiment:
+        """Rebuild an experiment from :meth:`save`'s file (a custom landscape must be passed)."""
+        a = load_npz(path)
+        land = landscape or get_landscape(str(a["landscape"]))
+        entries = []
+        for i, spec in enumerate(a["specs"]):
+            opt = optimizer(str(spec))
+
+            def part(kind):
+                return Trajectory.from_arrays({n: a[f"{kind}_{n}_{i}"] for n in Trajectory.FIELDS},
+                                              "iterates" if kind == "iterates" else "flow", opt, land, gtol=1e-8)
+
+            iterates, flow = part("iterates"), part("flow_dense")
+            if "flow_kinds" in a:
+                flow = dataclasses.replace(flow, flow=str(a["flow_kinds"][i]))
+            every = int(a[f"flow_every_{i}"])
+            entries.append(Entry(opt, iterates, flow, every, compare(iterates, flow.every(every))))
+        return cls(land, a["x0"], int(a["steps"]), tuple(entries), str(a["method"]), float(a["rtol"]), float(a["atol"]),
+                   str(a["flow"]) if "flow" in a else "", tuple(str(p) for p in a.get("panels", ())),
+                   a["ema"] if "ema" in a else None)  # β as saved (checked on creation); the averages are recomputed
+
+
+def with_lr(optimizers, lr: float | None = None) -> list:
+    """``optimizers`` as a non-empty list, every one named by a string that does not set its own lr
+    taking ``lr`` (an error if none would)."""
+    if isinstance(optimizers, (str, Optimizer)):
+        optimizers = [optimizers]
+    if not optimizers:
+        raise ValueError("give at least one optimizer")
+    if lr is None:
+        return list(optimizers)
+    takes_lr = [isinstance(item, str) and "lr" not in parse_spec(item)[1] for item in optimizers]
+    if not any(takes_lr):
+        raise ValueError(f"lr={lr} would not be used: every optimizer sets its own lr")
+    return [optimizer(item, lr=lr) if takes else item for item, takes in zip(optimizers, takes_lr)]
+
+
+def with_schedule(optimizers, schedule=None, **transforms) -> list:
+    """``optimizers`` with ``schedule`` (a spec such as ``"cosine(warmup=10)"`` or a
+    :class:`~simulate.schedules.Schedule`) and the gradient transforms given (``clip_norm``,
+    ``clip_value``, ``lr_scale``: :mod:`simulate.transforms`) for every one that has none of its
+    own; an error if one of them would reach no optimizer."""
+    optimizers = with_lr(optimizers)
+    given = {k: v for k, v in {"schedule": schedule, **transforms}.items() if v is not None}
+    if not given:
+        return optimizers
+    resolved = [optimizer(item) for item in optimizers]
+    for name, value in given.items():
+        takes = [getattr(opt, name) is None for opt in resolved]
+        if not any(takes):
+            raise ValueError(f"{name} {getattr(value, 'spec', value)} would not be used: every optimizer sets its own {name}")
+        resolved = [optimizer(opt, **{name: value}) if take else opt for opt, take in zip(resolved, takes)]
+    return resolved
+
+
+def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *, lr: float | None = None,
+                   flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
+                   flow_samples: int = 400) -> Experiment:
+    """Iterate each optimizer and integrate its continuous model from the same start(s).
+
+    ``flow`` picks the model (:data:`simulate.flows.FLOWS`, e.g. ``"modified"``) for every
+    optimizer; by default each optimizer's own. The iterates are timed on the model's clock
+    (``t = k·h``, e.g. h = √lr for the oscillator model), so the two compare sample by sample.
+
+    ``optimizers`` holds names, specs such as ``"adam(lr=0.01)"``, or optimizer objects. The flow
+    ``lr``, if given, is the learning rate of every optimizer named by a string that does not set
+    its own (optimizer objects are used as they are); it is an error if no optimizer takes it. The flow
+    is sampled at least ``flow_samples`` times (so it draws as a smooth curve) and always at the
+    iterates' own times, where the two are compared.
+    """
+    optimizers = with_lr(optimizers, lr)
+    resolved = [resolve(item, landscape, x0) for item in optimizers]
+    models = [make_flow(opt, flow).for_steps(steps) for opt, _, _ in resolved]  # every model exists before any work
+    entries = []
+    for (opt, land, start), model in zip(resolved, models):
+        run = iterate(opt, land, start, steps, time_per_step=model)
+        every = max(1, math.ceil(flow_samples / max(steps, 1)))
+        fine = sample_times(model, steps, run.batch_shape, per_step=every)
+        dense = integrate(opt, land, start, fine, flow=model, method=method, rtol=rtol, atol=atol)
+        entries.append(Entry(opt, run, dense, every, compare(run, dense.every(every))))
+    return Experiment(land, np.asarray(start), steps, tuple(entries), method, rtol, atol, flow or "")

@@ -1,0 +1,195 @@
+r"""Convergence-rate maps over (lr·λ, β): the analytic picture and the same map measured by a sweep.
+
+On a quadratic mode of curvature λ, heavy ball, Nesterov, GD, Heun, RK4 and proximal point are
+linear maps of their state, so their per-step contraction is the spectral radius of that map, a
+function of lr·λ and β only (Goh, "Why momentum really works", Distill 2017; Polyak 1964). For
+heavy ball on ``(b, x)``: ``[[β, λ], [−lr·β, 1 − lr·λ]]``, stable iff ``lr·λ < 2(1 + β)``, fastest
+at critical damping ``β = (1 − √(lr·λ))²``. The map is built here from the optimizer's own
+``step`` applied to the unit states, so it is the update under test, not a transcription of it.
+
+On a landscape, the linearization at a minimum has one such mode per Hessian eigenvalue λᵢ; the
+predicted rate is the slowest, ``maxᵢ ρ(lr·λᵢ, β)``, which :func:`rate_map` sets beside the rate a
+sweep measures from starts near the minimum.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..landscapes.games import refuse_game
+from ..landscapes import Landscape, Quadratic, landscape as get_landscape
+from ..optimizers import Optimizer, optimizer as get_optimizer
+from ..spec import parse_spec
+from .sweep import Axis, Sweep, check_not_set, sweepable, member_label, with_axis, parse_axis, sweep
+
+__all__ = ["linear_rate", "step_matrix", "rate_map", "RateMap", "critical_momentum", "rate_map_figure",
+           "rate_map_arrays", "rate_map_csv"]
+
+
+def step_matrix(opt: Optimizer, curvature: float = 1.0, k: int = 2) -> np.ndarray:
+    """The matrix of step ``k`` of ``opt`` on ``f = λx²/2`` acting on its state, ``(*batch, n, n)``.
+
+    ``k = 2`` by default: torch's first step sets the momentum buffer to the gradient itself.
+    Raises ``ValueError`` where the step is not linear in the state (the adaptive methods).
+    """
+    land = Quadratic(eigenvalues=(float(curvature),))
+    names = opt.state_names()
+    batch = opt.batch_shape
+    n = len(names)
+    columns = []
+    for j in range(n):
+        state = {name: np.broadcast_to(np.float64(i == j), batch + (1,)).copy() for i, name in enumerate(names)}
+        new = opt.step(state, land, k)
+        columns.append(np.stack([new[name][..., 0] for name in names], axis=-1))
+    M = np.stack(columns, axis=-1)
+    probe = {name: np.broadcast_to(np.float64(0.3 + 0.7 * i), batch + (1,)).copy() for i, name in enumerate(names)}
+    stepped = opt.step(probe, land, k)
+    linear = np.einsum("...ij,...j->...i", M, np.stack([probe[name][..., 0] for name in names], axis=-1))
+    if not np.allclose(np.stack([stepped[name][..., 0] for name in names], axis=-1), linear, rtol=1e-9, atol=1e-12):
+        raise ValueError(f"{opt.display_name}'s step is not linear in its state on a quadratic: it has no rate "
+                         f"map; measure one with a sweep (metric rate)")
+    return M
+
+
+def linear_rate(opt: Optimizer, curvature=1.0) -> np.ndarray:
+    """Per-step contraction on ``f = λx²/2``: the spectral radius of :func:`step_matrix` (>= 1: unstable)."""
+    if getattr(opt, "name", "") == "nag-c":
+        raise ValueError("nag-c's momentum changes every step: it has no fixed rate")
+    return np.max(np.abs(np.linalg.eigvals(step_matrix(opt, curvature))), axis=-1)
+
+
+def critical_momentum(lr_lambda) -> np.ndarray:
+    """Heavy ball's fastest β for a mode with step ``lr·λ``: ``(1 − √(lr·λ))²`` (Goh 2017)."""
+    return (1 - np.sqrt(np.asarray(lr_lambda, dtype=np.float64))) ** 2
+
+
+@dataclass(frozen=True, eq=False)
+class RateMap:
+    """Rates over ``lr·λmax`` (``x``) and a second hyperparameter (``y``), for one optimizer.
+
+    ``analytic[i, j]``: ``maxₖ ρ(lr·λₖ, y_j)`` over the Hessian's eigenvalues λₖ at the minimum
+    (one mode, λ = 1, without a landscape). ``measured``: the sweep's ``rate`` metric from a start
+    near that minimum (None without a landscape), ``elsewhere`` where such a run left for another
+    minimum or reached none (the catapult past an unstable minimum); ``sweep`` is that sweep.
+    """
+
+    optimizer: Optimizer
+    x: Axis            # lr·λmax
+    y: Axis            # the other hyperparameter (momentum, ...)
+    eigenvalues: np.ndarray
+    analytic: np.ndarray
+    measured: np.ndarray | None = None
+    #: measured cells that ended at another minimum (or none): their rate is not this minimum's
+    elsewhere: np.ndarray | None = None
+    sweep: Sweep | None = None
+    landscape: Landscape | None = None
+
+    @property
+    def label(self) -> str:
+        """The optimizer without the hyperparameters the map supplies (lr and the y axis)."""
+        return member_label(self.optimizer, {"lr", self.y.name})
+
+    @property
+    def lrs(self) -> np.ndarray:
+        return self.x.values / float(np.max(self.eigenvalues))
+
+
+def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, offset: float = 1e-3,
+             steps: int = 400) -> RateMap:
+    """The rate map of ``optimizer`` over ``lr·λmax`` and one more hyperparameter axis ``other``.
+
+    ``lr_lambda`` and ``other`` are :class:`~simulate.sweep.Axis` objects or specs
+    (``"lr_lambda=0.01:4:80"``, ``"momentum=0:0.99:50"``). With ``landscape``, the Hessian at its
+    listed minimum number ``minimum`` gives the modes, and a sweep from that minimum moved by
+    ``offset`` (along the diagonal) measures the rate over the second half of ``steps`` steps.
+    """
+    opt = optimizer if isinstance(optimizer, Optimizer) else get_optimizer(optimizer)
+    if opt.schedule is not None or opt.transformed:
+        raise ValueError(f"{opt.label}: a rate map is the spectrum of one constant linear step; a schedule or a "
+                         f"gradient transform makes the step change along the run")
+    step_matrix(opt)  # an adaptive method has no rate map: say so before anything about its axes
+    x = parse_axis(lr_lambda) if isinstance(lr_lambda, str) else lr_lambda
+    y = parse_axis(other) if isinstance(other, str) else other
+    if np.any(x.values <= 0):
+        raise ValueError("lr·λ must be > 0")
+    land = None if landscape is None else (landscape if isinstance(landscape, Landscape) else get_landscape(landscape))
+    if land is None:
+        eig = np.array([1.0])
+    else:
+        if not 0 <= minimum < len(land.minima):
+            listed = f"{len(land.minima)} minim{'um' if len(land.minima) == 1 else 'a'}"
+            raise ValueError(f"{land.name} lists {listed} (numbered from 0); minimum {minimum} does not exist")
+        refuse_game(land, "a rate map over lr·λmax")
+        eig = np.linalg.eigvalsh(land.hess(land.minima[minimum]))
+        if np.any(eig <= 0):
+            raise ValueError(f"the Hessian at minimum {minimum} of {land.name} is not positive definite")
+    lam_max = float(eig.max())
+    grid_lr = (x.values / lam_max)[:, None]
+    names = [n for n in sweepable(opt) if n != "lr"]
+    if y.name == "lr":
+        raise ValueError("lr is on the horizontal axis (as lr·λmax): vary another hyperparameter, "
+                         f"one of {', '.join(names)}")
+    if y.name not in names:
+        from .._names import suggest
+
+        hint = suggest("hyperparameter", y.name, names).split(". ", 1)[1] if names else ""
+        raise ValueError(f"{opt.display_name} has no hyperparameter {y.name!r}. {hint}".rstrip()
+                         + (f" (e.g. --vary {names[-1]}=0:1:20)" if names else ""))
+    if isinstance(optimizer, str) and "lr" in parse_spec(optimizer)[1]:
+        raise ValueError(f"{optimizer} sets lr, which the lr·λmax axis supplies: drop it from the spec")
+    check_not_set(optimizer, opt, [y.name])
+    member = with_axis(dataclasses.replace(opt, lr=grid_lr), y.name, y.values[None, :])
+    analytic = np.max(np.stack([linear_rate(member, lam) for lam in eig]), axis=0)
+    if land is None:
+        return RateMap(opt, x, y, eig, analytic)
+    lr_axis = Axis("lr", x.values / lam_max, x.scale)
+    start = land.minima[minimum] + offset
+    result = sweep(opt, land, [lr_axis, y], start=start, steps=steps, progress=False)
+    diverged = result.metric("diverged") == 1
+    rate = np.where(diverged, np.inf, result.metric("rate"))
+    elsewhere = ~diverged & (result.metric("minimum") != minimum)
+    return RateMap(opt, x, y, eig, analytic, measured=rate, elsewhere=elsewhere, sweep=result, landscape=land)
+
+
+def rate_map_arrays(maps: list[RateMap]) -> dict[str, np.ndarray]:
+    """Several maps over the same axes as named arrays: ``analytic``/``measured`` are ``(M, nx, ny)``."""
+    first = maps[0]
+    out = {"lr_lambda": first.x.values, first.y.name: first.y.values, "y_name": np.array(first.y.name),
+           "optimizers": np.array([m.label for m in maps]), "eigenvalues": first.eigenvalues,
+           "analytic": np.stack([m.analytic for m in maps])}
+    if first.measured is not None:
+        out.update(measured=np.stack([m.measured for m in maps]), elsewhere=np.stack([m.elsewhere for m in maps]),
+                   lrs=first.lrs,
+                   landscape=np.array(first.landscape.label))
+    return out
+
+
+def rate_map_csv(maps: list[RateMap]) -> str:
+    """One row per optimizer and cell: optimizer, lr·λmax, lr, y, analytic and measured rate."""
+    lines = [f"optimizer,lr_lambda,lr,{maps[0].y.name},analytic,measured,elsewhere"]
+    for m in maps:
+        for i, x in enumerate(m.x.values):
+            for j, y in enumerate(m.y.values):
+                measured = "," if m.measured is None else f"{float(m.measured[i, j])!r},{int(m.elsewhere[i, j])}"
+                lines.append(f"{m.label},{float(x)!r},{float(m.lrs[i])!r},{float(y)!r},"
+                             f"{float(m.analytic[i, j])!r},{measured}")
+    return "\n".join(lines) + "\n"
+
+
+def rate_map_figure(maps: list[RateMap]):
+    """One row per optimizer: the analytic map, and beside it the measured one where there is one."""
+    from matplotlib.figure import Figure
+
+    from ..viz.heatmaps import plot_rate_map
+
+    cols = 1 if maps[0].measured is None else 2
+    fig = Figure(figsize=(6.2 * cols, 4.6 * len(maps)), layout="constrained")
+    axes = fig.subplots(len(maps), cols, squeeze=False)
+    for row, m in zip(axes, maps):
+        plot_rate_map(m, "analytic", row[0])
+        if cols == 2:
+            plot_rate_map(m, "measured", row[1])
+    return fig

@@ -1,0 +1,925 @@
+"""Sweeps: one vectorized run over a grid of hyperparameters and start points, measured as it goes.
+
+``sweep(optimizers, landscape, axes)`` turns each axis (a hyperparameter such as ``lr``,
+``momentum``, ``beta1``, ``eps``, or a start coordinate ``x``/``y``/``x1``…) into an array along its
+own grid dimension; the optimizer's hyperparameters and the start then broadcast against one
+another, so the whole grid is a single batch for :func:`~simulate.discrete.advance`, not a Python
+loop over configurations. Metrics are accumulated step by step (memory is the grid, not the
+run); whole paths are kept only when asked for, every ``record_every`` steps. With ``flow=KIND``
+the continuous model of every cell is integrated to the cell's final time as well: its endpoint
+gets the same metrics as the iterates, and ``flow_distance`` says how far apart the two ended.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import re
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import numpy as np
+
+from ..solvers.inputs import resolve
+from .._names import UnknownNameError, suggest
+from ..solvers.continuous import integrate
+from ..solvers.discrete import advance, check_seed, check_steps, spawned_seed, stochastic
+from ..solvers.engine import compiled_run, recorded_steps, use_compiled
+from ..models import flow as make_flow
+from ..landscapes.games import NEAR_SHARE, is_game
+from ..landscapes import Landscape, landscape as get_landscape, landscape_parameters, with_parameters
+from ..solvers.noise import NoisyGradients
+from ..optimizers import SGD, Optimizer, _fmt, optimizer as get_optimizer
+from ..io.progress import progress_bar
+from ..spec import parse_spec
+from ..solvers.trajectory import check_record_size, default_escape_radius
+
+__all__ = ["Axis", "Sweep", "sweep", "METRICS", "SCALES", "parse_axis", "start_coordinates", "sweepable", "with_axis",
+           "member_label"]
+
+#: What every grid cell gets, for the iterates and (where it applies) for the flow's endpoint.
+METRICS = {
+    "final_loss": "f at the last step (NaN where the run diverged)",
+    "distance": "distance from the last point to the nearest listed minimum (on a game its own distance to the "
+                "equilibrium: the generator's |θ| for Su's GANs)",
+    "steps_to_tol": "first step at which the criterion (f − f* <= tol, or |∇f| <= tol; on a game distance <= tol, "
+                    "or |ξ| <= tol) holds; −1 if never",
+    "diverged": "1 where the run became non-finite or left the escape ball",
+    "diverged_at": "the step at which it did; −1 if it never did",
+    "minimum": "index of the listed minimum within `near` of the last point; −1 none (unfinished), −2 diverged",
+    "rate": "per-step contraction of the distance to the nearest minimum over the latest window [k/2, k] "
+            "whose end is still clear of roundoff (NaN where more than 64 minima are listed)",
+    "flow_distance": "|x_K − x(t_K)|: distance between the last iterate and the flow at the same time",
+    "verdict": "how the run ends, from the distance (else |∇f|) over its last half: 0 converged (distance <= tol "
+               "at the end), 1 converging, 2 stalled (moving less than 5% of the distance), 3 cycling, 4 spiralling out, 5 diverged; −1 not measured (flow "
+               "endpoints, noisy runs, fewer than 4 steps)",
+}
+#: The names of the verdicts, by code (see :func:`_verdicts`).
+VERDICTS = ("converged", "converging", "stalled", "cycling", "spiralling out", "diverged")
+#: How much the distance's envelope must shrink or grow over the run's last half (relative) to
+#: count as converging or spiralling out rather than cycling.
+VERDICT_TOLERANCE = 0.05
+#: The axis that repeats a noisy run: ``path=1:50:50`` gives 50 independent paths per configuration.
+PATH_AXIS = "path"
+#: Metrics measured at every step (the others at the end); ``track`` can leave them out.
+TRACKED = ("steps_to_tol", "rate", "verdict")
+#: Metrics that hold integers (the others are float64).
+INTEGER_METRICS = ("steps_to_tol", "diverged", "diverged_at", "minimum", "verdict")
+#: An axis named ``landscape.NAME`` sets the landscape's parameter NAME (a game's penalty strength);
+#: a plain NAME does too where no optimizer has a hyperparameter of that name.
+LANDSCAPE_PREFIX = "landscape."
+SCALES = ("linear", "log", "list")
+
+#: Distances below this (times 1 + the minima's size) are roundoff, not dynamics: no rate from them.
+ROUNDOFF = 1e-12
+#: The rate tracks the distance to the nearest listed minimum every step: up to this many minima.
+MAX_RATE_MINIMA = 64
+
+#: The largest grid one sweep takes (cells × optimizers): beyond it, a clear error before any work.
+MAX_CELLS = 10_000_000
+
+
+@dataclass(frozen=True)
+class Axis:
+    """One grid dimension: a hyperparameter or a start coordinate, and its values.
+
+    ``scale`` says how the values were made and how to draw them: ``linear`` (evenly spaced),
+    ``log`` (geometrically spaced, drawn on a log axis) or ``list`` (as given).
+    """
+
+    name: str
+    values: np.ndarray
+    scale: str = "list"
+
+    def __post_init__(self):
+        values = np.array(self.values, dtype=np.float64).reshape(-1)
+        if values.size == 0:
+            raise ValueError(f"axis {self.name}: no values")
+        if not np.all(np.isfinite(values)):
+            raise ValueError(f"axis {self.name}: values must be finite")
+        if self.scale not in SCALES:
+            raise ValueError(suggest("axis scale", self.scale, SCALES))
+        if self.scale == "log" and np.any(values <= 0):
+            raise ValueError(f"axis {self.name}: a log axis needs values > 0")
+        values.setflags(write=False)
+        object.__setattr__(self, "values", values)
+
+    @classmethod
+    def linear(cls, name: str, start: float, stop: float, num: int) -> Axis:
+        """``num`` evenly spaced values from ``start`` to ``stop`` inclusive."""
+        return cls(name, np.linspace(start, stop, _count(name, num)), "linear")
+
+    @classmethod
+    def log(cls, name: str, start: float, stop: float, num: int) -> Axis:
+        """``num`` geometrically spaced values from ``start`` to ``stop`` inclusive (both > 0)."""
+        if not (start > 0 and stop > 0):
+            raise ValueError(f"axis {name}: a log range needs start and stop > 0, got {start:g}, {stop:g}")
+        with np.errstate(over="ignore", invalid="ignore"):  # a range near the float limit: refused below
+            return cls(name, np.geomspace(start, stop, _count(name, num)), "log")
+
+    def __len__(self) -> int:
+        return self.values.size
+
+    @property
+    def spec(self) -> str:
+        """The text :func:`parse_axis` reads back into this axis."""
+        v = self.values
+        if self.scale in ("linear", "log") and v.size > 1:
+            return f"{self.name}={float(v[0])!r}:{float(v[-1])!r}:{v.size}" + (":log" if self.scale == "log" else "")
+        return f"{self.name}=" + ",".join(repr(float(x)) for x in v)
+
+
+def _count(name: str, num) -> int:
+    if isinstance(num, bool) or not float(num).is_integer() or not 1 <= int(num) <= 100_000:
+        raise ValueError(f"axis {name}: the number of values must be a whole number in [1, 100000], got {num!r}")
+    return int(num)
+
+
+_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+
+def parse_axis(text: str) -> Axis:
+    """``NAME=START:STOP:NUM`` (linear), ``NAME=START:STOP:NUM:log``, or ``NAME=V1,V2,...``.
+
+    >>> parse_axis("lr=1e-4:1e-1:4:log").values
+    array([0.0001, 0.001 , 0.01  , 0.1   ])
+    """
+    if isinstance(text, Axis):
+        return text
+    name, sep, rest = str(text).partition("=")
+    name, rest = name.strip(), rest.strip()
+    if not sep or not name or not rest:
+        raise ValueError(f"axis {text!r}: write NAME=START:STOP:NUM[:log] or NAME=V1,V2,...")
+    parts = [p.strip() for p in rest.split(":")]
+    if len(parts) == 1:
+        values = [p.strip() for p in rest.split(",")]
+        bad = [v for v in values if not re.fullmatch(_NUMBER, v)]
+        if bad:
+            raise ValueError(f"axis {name}: {bad[0]!r} is not a number")
+        return Axis(name, [float(v) for v in values], "list")
+    if len(parts) not in (3, 4) or (len(parts) == 4 and parts[3] not in ("log", "linear")):
+        raise ValueError(f"axis {name}: a range is START:STOP:NUM or START:STOP:NUM:log, got {rest!r}")
+    for p in parts[:2]:
+        if not re.fullmatch(_NUMBER, p):
+            raise ValueError(f"axis {name}: {p!r} is not a number")
+    if not re.fullmatch(r"\d+", parts[2]):
+        raise ValueError(f"axis {name}: the number of values must be a whole number, got {parts[2]!r}")
+    make = Axis.log if len(parts) == 4 and parts[3] == "log" else Axis.linear
+    return make(name, float(parts[0]), float(parts[1]), int(parts[2]))
+
+
+# -- what an axis name refers to ------------------------------------------------------------------
+def start_coordinates(landscape: Landscape) -> dict[str, int]:
+    """Axis names of the start's coordinates: ``x1 … xd``, and ``x``, ``y`` (``z``) up to d = 3."""
+    names = {f"x{i + 1}": i for i in range(landscape.dim)}
+    if landscape.dim <= 3:
+        names.update({"xyz"[i]: i for i in range(landscape.dim)})
+    return names
+
+
+def sweepable(opt: Optimizer) -> dict[str, tuple[str, int | None]]:
+    """Sweepable names -> (field, index in a pair): ``lr``, ``momentum``, ``beta1``, ``betas[0]``, ..."""
+    out = {}
+    for f in opt._numeric:
+        if f in opt._pairs:
+            for i in range(2):
+                out[f"{f}[{i}]"] = (f, i)
+                if f == "betas":
+                    out[f"beta{i + 1}"] = (f, i)
+        else:
+            out[f] = (f, None)
+    if opt.schedule is not None:  # the schedule's parameters: warmup=0:100:11, T_max, gamma, …
+        from ..optimizers.schedules import sweepable_parameters
+
+        out.update({name: ("schedule", name) for name in sweepable_parameters(opt.schedule) if name not in out})
+    return out
+
+
+def with_axis(opt: Optimizer, name: str, values: np.ndarray) -> Optimizer:
+    """``opt`` with the hyperparameter ``name`` (a :func:`sweepable` name) set to ``values``."""
+    f, i = sweepable(opt)[name]
+    if f == "schedule":
+        from ..optimizers.schedules import ScheduleGrid
+
+        grid = opt.schedule if isinstance(opt.schedule, ScheduleGrid) else ScheduleGrid(base=opt.schedule)
+        return dataclasses.replace(opt, schedule=grid.with_value(i, values))  # checked by sweep() for its steps
+    if i is None:
+        return dataclasses.replace(opt, **{f: values})
+    pair = list(getattr(opt, f))
+    pair[i] = values
+    return dataclasses.replace(opt, **{f: tuple(pair)})
+
+
+def _along(values: np.ndarray, i: int, ndim: int) -> np.ndarray:
+    """``values`` as an array along grid dimension ``i`` of ``ndim``."""
+    return values.reshape([-1 if j == i else 1 for j in range(ndim)])
+
+
+# -- the result ---------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False, repr=False)
+class Sweep:
+    """Metrics over a grid: ``metrics[name]`` is ``(M, *grid)`` for the M members (each optimizer's
+    iterates, then, with a flow, each optimizer's flow endpoint), ``grid = tuple(len(a) for a in axes)``.
+
+    ``paths`` (only with ``record_every``) is ``(M, T, *grid, d)`` at steps ``path_steps``.
+    """
+
+    axes: tuple[Axis, ...]
+    landscape: Landscape
+    optimizers: tuple[Optimizer, ...]   # one per member, with its grid of hyperparameters
+    members: tuple[str, ...]            # labels
+    kinds: tuple[str, ...]              # "iterates" or "flow"
+    start: np.ndarray                   # (*grid, d)
+    steps: int
+    tol: float
+    near: float
+    criterion: str
+    metrics: dict
+    flow: str = ""
+    paths: np.ndarray | None = None
+    path_steps: np.ndarray | None = None
+    stats: dict = field(default_factory=dict)
+
+    @cached_property
+    def reference_sharpness(self) -> float:
+        """λmax(∇²f) at the listed minimum nearest the start, when no axis moves the start or the
+        landscape (else NaN): the curvature the stability thresholds of the figure are drawn against (NaN on a
+        game, whose Jacobian has complex eigenvalues: no real threshold)."""
+        if (not len(self.landscape.minima) or is_game(self.landscape) or self.stats.get("landscape_axes")
+                or any(a.name in start_coordinates(self.landscape) for a in self.axes)):
+            return float("nan")
+        from .sharpness import sharpness
+
+        base = self.start.reshape(-1, self.start.shape[-1])[0]
+        return float(sharpness(self.landscape, self.landscape.minima[_nearest(self.landscape, base)[1]]))
+
+    @property
+    def grid_shape(self) -> tuple[int, ...]:
+        return tuple(len(a) for a in self.axes)
+
+    def __repr__(self) -> str:  # the arrays are in .metrics; summary() says what they hold
+        axes = " × ".join(a.spec for a in self.axes)
+        return (f"Sweep({', '.join(self.members)} over {axes} on {self.landscape.label}, {self.steps} steps; "
+                f"metrics: {', '.join(self.metrics)})")
+
+    def member(self, which) -> int:
+        """A member's index from its index or label (an optimizer's label, or ``label + " flow"``)."""
+        if isinstance(which, (int, np.integer)):
+            if not -len(self.members) <= which < len(self.members):
+                raise IndexError(f"member {which} out of range: this sweep has {len(self.members)}")
+            return int(which) % len(self.members)
+        if which in self.members:
+            return self.members.index(which)
+        raise UnknownNameError(suggest("sweep member", str(which), self.members))
+
+    def metric(self, name: str, member=0) -> np.ndarray:
+        """One metric over the grid for one member."""
+        if name not in self.metrics:
+            if name == "flow_distance":
+                raise ValueError("flow_distance needs a continuous model: sweep with flow=KIND (--flow KIND)")
+            if name in METRICS:
+                raise ValueError(f"{name} was not tracked in this sweep (track={TRACKED!r} measures it)")
+            raise UnknownNameError(suggest("metric", name, self.metrics))
+        return self.metrics[name][self.member(member)]
+
+    def grid(self) -> list[np.ndarray]:
+        """Each axis's values broadcast over the grid (``np.meshgrid(..., indexing="ij")``)."""
+        return np.meshgrid(*(a.values for a in self.axes), indexing="ij")
+
+    # -- export ----------------------------------------------------------------------------
+    def columns(self) -> dict[str, np.ndarray]:
+        """The table as columns, one row per (member, cell): member, the axes, every metric."""
+        n = int(np.prod(self.grid_shape))
+        m = len(self.members)
+        cols = {"member": np.repeat(np.asarray(self.members, dtype=object), n),
+                "kind": np.repeat(np.asarray(self.kinds, dtype=object), n)}
+        for a, g in zip(self.axes, self.grid()):
+            cols[a.name] = np.tile(g.reshape(-1), m)
+        for name, values in self.metrics.items():
+            cols[name] = values.reshape(-1)
+        return cols
+
+    def csv(self) -> str:
+        """The table as CSV text (full float precision, NaN as ``nan``)."""
+        cols = self.columns()
+        lines = [",".join(cols)]
+        for row in zip(*cols.values()):
+            lines.append(",".join(_csv_cell(v) for v in row))
+        return "\n".join(lines) + "\n"
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything as named arrays, for an ``.npz``: axes, metrics ``(M, *grid)``, starts, paths."""
+        out = {f"axis_{i}_{a.name}": a.values for i, a in enumerate(self.axes)}
+        out.update(axes=np.array([a.name for a in self.axes]), axis_scales=np.array([a.scale for a in self.axes]),
+                   members=np.array(self.members), kinds=np.array(self.kinds), start=self.start,
+                   landscape=np.array(self.landscape.label), steps=np.array(self.steps), tol=np.array(self.tol),
+                   near=np.array(self.near), criterion=np.array(self.criterion), flow=np.array(self.flow),
+                   reference_sharpness=np.array(self.reference_sharpness),
+                   minima=self.landscape.minima)
+        out.update(self.metrics)
+        if self.paths is not None:
+            out.update(paths=self.paths, path_steps=self.path_steps)
+        if "noise" in self.stats:
+            out.update(noise=np.array(self.stats["noise"]), seed=np.array(self.stats["seed"]))
+        return out
+
+    def summary(self) -> str:
+        """A few lines per member: how many cells diverged, reached a minimum, met the tolerance."""
+        cells = int(np.prod(self.grid_shape))
+        axes = " × ".join(f"{a.name} ({len(a)} {a.scale})" for a in self.axes)
+        lines = [f"sweep over {axes} on {self.landscape.label}, {self.steps} steps: {cells} cells per member"]
+        if "noise" in self.stats:
+            lines[0] += f"; one noisy path per cell ({self.stats['noise']}, seed {self.stats['seed']})"
+        for i, label in enumerate(self.members):
+            diverged = int(self.metrics["diverged"][i].sum())
+            reached = int((self.metrics["minimum"][i] >= 0).sum())
+            loss = self.metrics["final_loss"][i]
+            best = f"{np.nanmin(loss):.3g}" if np.any(np.isfinite(loss)) else "-"
+            line = (f"  {label}: {diverged} diverged, {reached} at a listed equilibrium, best final ½|ξ|² {best}"
+                    if is_game(self.landscape) else
+                    f"  {label}: {diverged} diverged, {reached} at a listed minimum, best final loss {best}")
+            if self.kinds[i] == "iterates" and "steps_to_tol" in self.metrics:
+                hit = int((self.metrics["steps_to_tol"][i] >= 0).sum())
+                line += f", {hit} met {self.criterion}"
+            if self.kinds[i] == "iterates" and "verdict" in self.metrics:
+                counts = np.bincount(self.metrics["verdict"][i].reshape(-1) + 1, minlength=len(VERDICTS) + 1)[1:]
+                line += "; " + ", ".join(f"{n} {name}" for name, n in zip(VERDICTS, counts) if n)
+            lines.append(line)
+        return "\n".join(lines)
+
+
+def _csv_cell(v) -> str:
+    if isinstance(v, str):
+        return '"' + v.replace('"', '""') + '"' if ("," in v or '"' in v) else v
+    if isinstance(v, (float, np.floating)):
+        return repr(float(v))
+    return str(v)
+
+
+# -- the run ------------------------------------------------------------------------------------
+def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: float = 1e-6,
+          near: float | None = None, flow: str | None = None, record_every: int = 0,
+          escape_radius: float | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
+          track: Sequence[str] = TRACKED, engine: str = "auto", progress: bool | None = None, noise=None,
+          batch_size: int | None = None, seed: int = 0, schedule=None, clip_norm=None, clip_value=None,
+          lr_scale=None) -> Sweep:
+    """Run every optimizer over the grid spanned by ``axes`` and measure each cell (see :data:`METRICS`).
+
+    ``optimizers``: one or several names, specs or :class:`~simulate.optimizers.Optimizer` objects
+    with scalar hyperparameters (the grid supplies the arrays). ``axes``: one or more
+    :class:`Axis`, ``"NAME=START:STOP:NUM[:log]"`` / ``"NAME=V1,V2"`` strings, or a mapping
+    ``{name: values}``; a name is a hyperparameter every optimizer has, a start coordinate
+    (``x``, ``y``, ``x1`` …), or a parameter of the landscape (``gamma`` of dirac-gan, ``lam`` of
+    wgan-gp: :func:`~simulate.landscapes.landscape_parameters`; ``landscape.NAME`` where an optimizer
+    has a hyperparameter NAME too), then one vectorized run per value of the landscape's parameters. ``start`` fills the coordinates no axis sets (default: the landscape's).
+    ``tol`` is the criterion of ``steps_to_tol``: ``f − f* <= tol`` where the landscape lists its
+    minima (f* the lowest), ``|∇f| <= tol`` otherwise. ``near``: how close the last point must be
+    to a listed minimum to count as reaching it (default 1% of the plot box's largest side; with
+    noise half the smallest distance between listed minima: :func:`default_near`). ``schedule``
+    (``"cosine(warmup=10)"``) goes to every optimizer without one; its parameters are then axes
+    too (``warmup=0:100:11``, ``T_max``, ``gamma``, …), and ``lr`` is the schedule's peak.
+    ``clip_norm``, ``clip_value``, ``lr_scale``: gradient transforms for every optimizer without its
+    own (:mod:`simulate.transforms`).
+    ``flow``: also integrate this continuous model (a kind from :data:`simulate.flows.FLOWS`) from
+    every cell to its final time, with ``method``/``rtol``/``atol``. ``record_every``: keep every
+    m-th point of every path (0: keep none). ``track``: the metrics measured during the run (each
+    costs a little every step; the others come from the end): ``steps_to_tol`` and ``rate`` by
+    default, ``()`` for the fastest sweep: then ``engine`` (``auto``, ``numpy``, ``compiled``; see
+    :func:`simulate.discrete.iterate`) may run it compiled. ``progress``: a progress bar (default: only on a terminal).
+    ``noise``, ``batch_size``: stochastic gradients (as in :func:`simulate.discrete.iterate`): every cell is one
+    noisy path, each optimizer's from its own stream spawned from ``seed``; an axis named ``path``
+    (``"path=1:50:50"``) repeats every configuration, one independent path per value.
+    Divergence is data (``diverged``, ``diverged_at``); nothing is clipped and nothing raises.
+    """
+    land = landscape if isinstance(landscape, Landscape) else get_landscape(landscape)
+    opts = _optimizers(optimizers)
+    if any(v is not None for v in (schedule, clip_norm, clip_value, lr_scale)):
+        from .experiment import with_schedule
+
+        opts = with_schedule(opts, schedule, clip_norm=clip_norm, clip_value=clip_value, lr_scale=lr_scale)
+    axes = _axes(axes)
+    check_steps(steps)
+    model = stochastic(noise, land, engine, batch_size)
+    seed = check_seed(seed)
+    tol = _positive("tol", tol)
+    track = (track,) if isinstance(track, str) else tuple(track)
+    for name in track:
+        if name not in TRACKED:
+            raise UnknownNameError(suggest("tracked metric", name, TRACKED))
+    if engine == "compiled" and track:
+        raise ValueError("the compiled engine measures the end of each run only: pass track=() with it "
+                         "(on the command line --track none)")
+    if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or record_every < 0:
+        raise ValueError(f"record_every must be a whole number >= 0, got {record_every!r}")
+    near = default_near(land, model is not None) if near is None else _positive("near", near)
+    coords = start_coordinates(land)
+    names = [a.name for a in axes]
+    if PATH_AXIS in names and model is None:
+        raise ValueError(f"the axis {PATH_AXIS} repeats noisy runs (one path per value): give noise or batch_size")
+    for name in names:
+        if names.count(name) > 1:
+            raise ValueError(f"axis {name} is given twice")
+    land_axes = _landscape_axes(land, opts, axes)  # axis name -> the landscape's parameter it sets
+    for a in axes:
+        if a.name in land_axes and not _pinned(land, land_axes[a.name], a) and \
+                landscape_parameters(land)[land_axes[a.name]] != _default(land, land_axes[a.name]):
+            raise ValueError(f"{land.label} sets {land_axes[a.name]} and the axis {a.name} sweeps it: drop one of the two")
+    # axes that set the start or the landscape, or repeat the run: not the optimizer
+    not_hyper = set(coords) | {PATH_AXIS} | set(land_axes)
+    for opt in opts:
+        if opt.batch_shape:
+            raise ValueError(f"{opt.display_name}: give scalar hyperparameters; the sweep's axes make the grid")
+        params = sweepable(opt)
+        for name in names:
+            if name not in not_hyper and name not in params:
+                own = landscape_parameters(land)
+                if name in own:  # another optimizer has a hyperparameter of that name, which the plain name means
+                    others = ", ".join(o.display_name for o in opts if name in sweepable(o))
+                    raise ValueError(f"{opt.display_name} has no hyperparameter {name!r} ({others} has: a plain "
+                                     f"{name} is an optimizer's); for {land.name}'s parameter {name} write the axis "
+                                     f"as {LANDSCAPE_PREFIX}{name}")
+                valid = sorted(set(params) | set(coords) | set(own))
+                raise UnknownNameError(suggest("axis", name, valid).replace(
+                    f"unknown axis {name!r}", f"{opt.display_name} has no hyperparameter {name!r} and "
+                    f"{land.name} no coordinate or parameter of that name").replace("Valid:", "Sweepable:"))
+    shadowed = [a.name for a in axes if a.name in landscape_parameters(land) and a.name not in land_axes
+                and a.name not in start_coordinates(land)]
+    if shadowed:  # the plain name is the optimizer's: say so, the landscape has one too
+        warnings.warn(f"the axis {shadowed[0]} sweeps the optimizer's {shadowed[0]}; {land.name}'s parameter of "
+                      f"that name is the axis {LANDSCAPE_PREFIX}{shadowed[0]}", AxisWarning, stacklevel=2)
+    grid = tuple(len(a) for a in axes)
+    cells = int(np.prod(grid))
+    if cells * len(opts) * (2 if flow else 1) > MAX_CELLS:
+        raise ValueError(f"this sweep has {cells * len(opts)} cells; the limit is {MAX_CELLS}")
+
+    _, land, base = resolve(opts[0], land, start)
+    if base.ndim != 1:
+        raise ValueError("start must be one point (d,); sweep start coordinates with axes named x, y, ...")
+    x0 = np.array(np.broadcast_to(base, grid + base.shape))
+    for i, a in enumerate(axes):
+        if a.name in coords:
+            x0[..., coords[a.name]] = _along(a.values, i, len(grid))
+    gridded = []
+    for opt, name, given in zip(opts, _typed_names(optimizers), _listed(optimizers)):
+        check_not_set(given, opt, [a.name for a in axes if a.name not in not_hyper])
+        for i, a in enumerate(axes):
+            if a.name not in not_hyper:
+                opt = _swept(opt, name, a.name, _along(a.values, i, len(grid)))
+        if opt.schedule is not None:
+            try:
+                opt.lrs(steps)  # every cell's schedule is valid for this run (a bad value names itself)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        gridded.append(opt)
+    if record_every:
+        if record_every > max(steps, 1):
+            raise ValueError(f"record_every ({record_every}) must be at most the number of steps ({steps})")
+        try:
+            check_record_size(len(opts) * len(recorded_steps(steps, record_every)), grid + base.shape)
+        except ValueError as exc:
+            raise ValueError(f"{exc}, or a larger record_every") from None
+
+    if any(not _pinned(land, land_axes[a.name], a) for a in axes if a.name in land_axes):
+        # One vectorized run per value of the landscape's parameters, each over the rest of the grid.
+        def run(cell_land, cell_axes):
+            return sweep(optimizers, cell_land, cell_axes, start=start, steps=steps, tol=tol, near=near, flow=flow,
+                         record_every=record_every, escape_radius=escape_radius, method=method, rtol=rtol, atol=atol,
+                         track=track, engine=engine, progress=progress, noise=noise, batch_size=batch_size, seed=seed,
+                         schedule=schedule, clip_norm=clip_norm, clip_value=clip_value, lr_scale=lr_scale)
+
+        return _over_landscape(land, axes, land_axes, tuple(gridded) * (2 if flow else 1), run)
+
+    radius = default_escape_radius(land) if escape_radius is None else _positive("escape_radius", escape_radius)
+    criterion, met = _criterion(land, tol)
+    results, paths = [], []
+    swept = {a.name for a in axes} - not_hyper
+    members = [member_label(o, swept) for o in opts]
+    kinds = ["iterates"] * len(opts)
+    stats = {"escape_radius": radius}
+    if model is not None:
+        stats.update(noise=model.label, seed=seed)
+    total = len(opts) * (steps + (cells if flow else 0))
+    with progress_bar(total, "sweep", enabled=progress) as bar:
+        for i, opt in enumerate(gridded):
+            stepped = land if model is None else NoisyGradients(land, model, spawned_seed(seed, i))
+            if model is None and not track and use_compiled(engine, opt, land, cells, steps):  # nothing to measure per step
+                path, _, last, diverged_at = compiled_run(opt, land, x0, steps, radius, record_every)
+                res = _endpoint_metrics(land, last, diverged_at >= 0, near)
+                res["diverged_at"] = diverged_at
+                results.append(res)
+                paths.append(path)
+                bar.advance(steps)
+                continue
+            # a verdict compares envelopes: noise at its floor moves them either way, and under 4 steps
+            # the windows are empty (then −1: not measured)
+            acc = _Accumulator(land, steps, tol, met, record_every, grid, bar, track, judge=model is None and steps >= 4)
+            diverged_at = advance(opt, stepped, x0, steps, radius, acc.visit)
+            results.append(acc.metrics(diverged_at, near))
+            paths.append(acc.path)
+            bar.advance(steps - acc.last_step)  # a run that stopped early
+        if flow:
+            for opt, label, res in zip(gridded, list(members), list(results)):
+                xf, diverged = _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar)
+                with np.errstate(invalid="ignore"):
+                    res["flow_distance"] = np.linalg.norm(res["_last"] - xf, axis=-1)  # NaN where either stopped
+                results.append(_endpoint_metrics(land, xf, diverged, near))
+                members.append(f"{label} flow")
+                kinds.append("flow")
+            stats.update(method=method, rtol=rtol, atol=atol)
+    for res in results:
+        res.pop("_last", None)
+    metrics = {}
+    for name in METRICS:
+        if any(name in r for r in results):
+            dtype = np.int64 if name in INTEGER_METRICS else np.float64
+            fill = -1 if name in INTEGER_METRICS else np.nan
+            metrics[name] = np.stack([np.asarray(r.get(name, np.full(grid, fill)), dtype=dtype) for r in results])
+    recorded = None
+    path_steps = None
+    if record_every:
+        path_steps = recorded_steps(steps, record_every)
+        recorded = np.stack(paths)
+    return Sweep(axes=tuple(axes), landscape=land, optimizers=tuple(gridded) * (2 if flow else 1),
+                 members=tuple(members), kinds=tuple(kinds), start=x0, steps=steps, tol=tol, near=near,
+                 criterion=criterion, metrics=metrics, flow=flow or "", paths=recorded, path_steps=path_steps,
+                 stats=stats)
+
+
+def _landscape_axes(land: Landscape, opts, axes) -> dict[str, str]:
+    """The axes that set a parameter of the landscape, with the parameter each sets: ``landscape.NAME``,
+    or a plain NAME that is no start coordinate and no optimizer's hyperparameter."""
+    params = landscape_parameters(land)
+    taken = set(start_coordinates(land)) | {PATH_AXIS}
+    out = {}
+    for a in axes:
+        if a.name.startswith(LANDSCAPE_PREFIX):
+            name = a.name[len(LANDSCAPE_PREFIX):]
+            if name not in params:
+                raise UnknownNameError(suggest(f"parameter of {land.name}", name, params)
+                                       if params else f"{land.name} has no parameter an axis can vary")
+            out[a.name] = name
+        elif a.name in params and a.name not in taken and not any(a.name in sweepable(o) for o in opts):
+            out[a.name] = a.name
+    return out
+
+
+class AxisWarning(UserWarning):
+    """An axis name that could mean two things, and which one the sweep took."""
+
+
+def _default(land: Landscape, name: str):
+    """A landscape parameter's default value (a spec that sets another value fixes it)."""
+    return next(f.default for f in dataclasses.fields(land) if f.name == name)
+
+
+def _pinned(land: Landscape, name: str, axis: Axis) -> bool:
+    """Whether a landscape axis holds one value, the landscape's own (a cell of :func:`_over_landscape`)."""
+    return len(axis) == 1 and float(axis.values[0]) == landscape_parameters(land)[name]
+
+
+def _over_landscape(land: Landscape, axes, land_axes: dict, optimizers: tuple, run) -> Sweep:
+    """A sweep whose axes vary the landscape: ``run(landscape, axes)`` for every combination of the
+    landscape axes' values (the others stay whole: each is one vectorized run), stacked into one grid."""
+    grid = tuple(len(a) for a in axes)
+    where = [i for i, a in enumerate(axes) if a.name in land_axes]
+    first = metrics = start = paths = None
+    for combo in itertools.product(*(range(len(axes[i])) for i in where)):
+        picked = dict(zip(where, combo))
+        cell_land = with_parameters(land, **{land_axes[axes[i].name]: float(axes[i].values[j]) for i, j in picked.items()})
+        cell = run(cell_land, [Axis(a.name, a.values[picked[i]:picked[i] + 1]) if i in picked else a
+                               for i, a in enumerate(axes)])
+        index = tuple(slice(picked[i], picked[i] + 1) if i in picked else slice(None) for i in range(len(grid)))
+        if first is None:
+            first = cell
+            metrics = {k: np.empty(v.shape[:1] + grid, v.dtype) for k, v in cell.metrics.items()}
+            start = np.empty(grid + cell.start.shape[-1:])
+            paths = None if cell.paths is None else np.empty(cell.paths.shape[:2] + grid + cell.paths.shape[-1:])
+        for k, v in cell.metrics.items():
+            metrics[k][(slice(None),) + index] = v
+        start[index] = cell.start
+        if paths is not None:
+            paths[(slice(None), slice(None)) + index] = cell.paths
+    return dataclasses.replace(first, axes=tuple(axes), landscape=land, optimizers=optimizers, start=start,
+                               metrics=metrics, paths=paths, stats={**first.stats, "landscape_axes": tuple(land_axes)})
+
+
+def default_near(land: Landscape, noisy: bool = False) -> float:
+    """How close a last point must be to a listed minimum to have reached it: 1% of the plot box's
+    largest side; with noise, whose spread is far wider, the well matters and not the point: half
+    the distance between the two closest listed minima (each point then counts for its nearest)."""
+    box = NEAR_SHARE * float(np.max(np.diff(land.bounds, axis=1)))
+    if not noisy or len(land.minima) < 2:
+        return box
+    gaps = np.linalg.norm(land.minima[:, None] - land.minima, axis=-1)
+    return max(box, 0.5 * float(np.min(gaps[~np.eye(len(gaps), dtype=bool)])))
+
+
+def check_not_set(given, opt: Optimizer, axes: Sequence[str]) -> None:
+    """Refuse a hyperparameter that the optimizer's spec sets and an axis sweeps (the axis would
+    silently win). ``given``: the spec as typed, or an Optimizer (whose lr cannot be told apart
+    from a default, so only its other hyperparameters count)."""
+    fields = set(parse_spec(given)[1]) if isinstance(given, str) else set(given._changed()) - {"lr"}
+    for axis in axes:
+        field_name = sweepable(opt)[axis][0]
+        if field_name == "schedule":  # the axis varies a parameter of the schedule: not set by the spec's schedule
+            own = getattr(given, "schedule", None) if not isinstance(given, str) else parse_spec(given)[1].get("schedule")
+            if own is not None and axis in parse_spec(getattr(own, "spec", str(own)))[1]:
+                raise ValueError(f"{getattr(given, 'display_name', given)}: its schedule sets {axis} and the axis "
+                                 f"{axis} sweeps it: drop one of the two")
+            continue
+        if field_name in fields:
+            who = given if isinstance(given, str) else opt.display_name
+            raise ValueError(f"{who} sets {field_name} and the axis {axis} sweeps it: drop one of the two")
+
+
+def _listed(optimizers) -> list:
+    return [optimizers] if isinstance(optimizers, (str, Optimizer)) else list(optimizers)
+
+
+def _swept(opt: Optimizer, name: str, axis: str, values: np.ndarray) -> Optimizer:
+    """``with_axis``, refusing a hyperparameter that the preset fixes (gd's momentum is 0) and
+    naming the optimizer as the user did in errors."""
+    from ..optimizers import OPTIMIZERS
+
+    field_name = sweepable(opt)[axis][0]
+    preset = OPTIMIZERS.get(name)
+    if preset is not None and field_name in preset.fixed:
+        raise ValueError(f"{name} fixes {field_name}={preset.fixed[field_name]!r}; sweep it with "
+                         f"{'sgd' if preset.cls is SGD else preset.cls.name} instead")
+    try:
+        return with_axis(opt, axis, values)
+    except ValueError as exc:
+        text = str(exc)
+        prefix = f"{opt.name}:"
+        raise ValueError(f"{name}:{text[len(prefix):]}" if text.startswith(prefix) else text) from None
+
+
+def member_label(opt: Optimizer, swept: set[str]) -> str:
+    """``name(fixed hyperparameters)``: the label without the values the grid supplies."""
+    fields = {sweepable(opt)[n][0] for n in swept} - {"schedule"}  # a swept schedule parameter: the label says which
+    kept = {k: v for k, v in opt._changed().items() if k not in fields}
+    return f"{opt.display_name}({', '.join(f'{k}={_fmt(v)}' for k, v in kept.items())})" if kept else opt.display_name
+
+
+def _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar):
+    """Every cell's flow integrated to the cell's final time, in slices of the grid so that the
+    progress bar moves (each cell is its own solve): the endpoints and whether each diverged."""
+    cells = int(np.prod(grid))
+    flat = dataclasses.replace(opt, **{
+        f: (tuple(np.broadcast_to(a, grid).reshape(-1) for a in getattr(opt, f)) if f in opt._pairs
+            else np.broadcast_to(getattr(opt, f), grid).reshape(-1)) for f in opt._numeric})
+    if hasattr(flat.schedule, "flattened"):
+        flat = dataclasses.replace(flat, schedule=flat.schedule.flattened(grid))
+    starts = x0.reshape(cells, -1)
+    model = make_flow(flat, flow)
+    if flat.schedule is not None:  # each cell ends at its own t_N = h(lr_1) + … + h(lr_N)
+        end_time = np.broadcast_to(flat.clock(steps).times[-1], (cells,))
+    else:
+        end_time = steps * np.broadcast_to(model.time_per_step, (cells,))
+    ends = np.full_like(starts, np.nan)
+    diverged = np.zeros(cells, bool)
+    chunk = max(1, cells // 100)
+    for lo in range(0, cells, chunk):
+        part = slice(lo, min(cells, lo + chunk))
+        n = part.stop - lo
+        member = flat.member((part,), (cells,))
+        end = integrate(member, land, starts[part], t=np.stack([np.zeros(n), end_time[part]]), steps=steps,
+                        flow=flow, method=method, rtol=rtol, atol=atol, escape_radius=radius)
+        ends[part], diverged[part] = end.x[-1], end.diverged_at >= 0
+        bar.advance(n)
+    return ends.reshape(x0.shape), diverged.reshape(grid)
+
+
+def _typed_names(optimizers) -> list[str]:
+    """The names the optimizers were given by (a preset such as gd fixes some hyperparameters);
+    an Optimizer object goes by its class's name."""
+    return [o.name if isinstance(o, Optimizer) else str(o).split("(")[0].split(":")[0].strip().lower().replace("_", "-")
+            for o in _listed(optimizers)]
+
+
+def _optimizers(optimizers) -> list[Optimizer]:
+    opts = [o if isinstance(o, Optimizer) else get_optimizer(o) for o in _listed(optimizers)]
+    if not opts:
+        raise ValueError("give at least one optimizer")
+    return opts
+
+
+def _axes(axes) -> list[Axis]:
+    if isinstance(axes, (str, Axis)):
+        axes = [axes]
+    if isinstance(axes, Mapping):
+        axes = [a if isinstance(a, Axis) else Axis(name, a) for name, a in axes.items()]
+    axes = [parse_axis(a) if isinstance(a, str) else a for a in axes]
+    if not axes:
+        raise ValueError("give at least one axis to sweep, e.g. lr=1e-4:1e-1:50:log")
+    if not all(isinstance(a, Axis) for a in axes):
+        raise ValueError("axes must be Axis objects, NAME=... strings or a mapping of names to values")
+    return axes
+
+
+def _positive(name: str, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not (np.isfinite(value) and value > 0):
+        raise ValueError(f"{name} must be a positive number, got {value!r}")
+    return float(value)
+
+
+def _nearest(land: Landscape, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Distance to the nearest listed minimum and its index, for points ``(..., d)`` (NaN/-1 if none)."""
+    if not len(land.minima):
+        return np.full(x.shape[:-1], np.nan), np.full(x.shape[:-1], -1)
+    with np.errstate(invalid="ignore"):
+        d = np.linalg.norm(x[..., None, :] - land.minima, axis=-1)
+    finite = np.all(np.isfinite(x), axis=-1)
+    which = np.argmin(np.where(np.isnan(d), np.inf, d), axis=-1)
+    return np.where(finite, np.take_along_axis(d, which[..., None], -1)[..., 0], np.nan), which
+
+
+def _distance(land: Landscape):
+    """What the sweep measures progress by, as a function of points, or None: the distance to the
+    nearest listed minimum, on a game its own distance to the equilibrium (Su's GANs: |θ|)."""
+    if is_game(land):
+        return land.distance if land.measures_distance else None
+    return (lambda x: _nearest(land, x)[0]) if len(land.minima) else None
+
+
+def _criterion(land: Landscape, tol: float):
+    """``steps_to_tol``'s criterion as text and as a test of points: ``f − f* <= tol`` where minima
+    are listed, on a game ``distance <= tol`` (its ½|ξ|² vanishes also where a GAN's loss
+    saturates), else ``|∇f| <= tol`` (``|ξ|`` on a game)."""
+    distance = _distance(land) if is_game(land) else None
+    if distance is not None:
+        return f"distance <= {tol:g}", lambda x: distance(x) <= tol
+    if len(land.minima) and not is_game(land):
+        fstar = float(np.min(land.value(land.minima)))
+        return f"f − f* <= {tol:g}", lambda x: land.value(x) - fstar <= tol
+    return f"{'|ξ|' if is_game(land) else '|∇f|'} <= {tol:g}", lambda x: np.linalg.norm(land.grad(x), axis=-1) <= tol
+
+
+def _endpoint_metrics(land: Landscape, x: np.ndarray, diverged: np.ndarray, near: float) -> dict:
+    """Metrics of last points (NaN where a run stopped): loss, distance, minimum reached."""
+    with np.errstate(all="ignore"):
+        x = np.where(diverged[..., None], np.nan, x)
+        loss = land.value(x)
+    distance, which = _nearest(land, x)
+    minimum = np.where(distance <= near, which, -1)
+    if is_game(land):  # the game's own distance (Su's GANs: the generator's |θ|)
+        distance = land.distance(x)
+    return {"final_loss": loss, "distance": distance, "minimum": np.where(diverged, -2, minimum),
+            "diverged": diverged.astype(np.int64), "_last": x}
+
+
+class _Accumulator:
+    """The per-step visitor of one optimizer's run: the criterion's first hit, the rate, the end."""
+
+    def __init__(self, land, steps, tol, met, record_every, grid, bar, track, judge=True):
+        self.land, self.steps, self.tol, self.met, self.bar = land, steps, tol, met, bar
+        self.track = track
+        self.reached = np.full(grid, -1)
+        self.pending = "steps_to_tol" in track  # some member has not met the criterion yet
+        self.last = np.full(grid + (land.dim,), np.nan)
+        distance = _distance(land)
+        self.rate = _RateWindows(land, steps, grid) if "rate" in track and distance is not None and (
+            is_game(land) or len(land.minima) <= MAX_RATE_MINIMA) else None
+        # what the rate and the verdict measure, once per step for both; without a distance the
+        # verdict watches |∇f| (|ξ|) instead
+        self.measure = distance or (lambda x: np.linalg.norm(land.grad(x), axis=-1))
+        self.verdict = _VerdictWindows(steps, grid, positional=distance is not None) if "verdict" in track and judge \
+            else None
+        self.every = record_every
+        self.path = None
+        if record_every:
+            self.path = np.full((len(recorded_steps(steps, record_every)),) + grid + (land.dim,), np.nan)
+        self.last_step = 0
+
+    def visit(self, k, x, diverged_at):
+        live = None if diverged_at is None else (diverged_at < 0)
+        if self.pending:
+            with np.errstate(all="ignore"):
+                met = self.met(x)
+            hit = met & (self.reached < 0)
+            if live is not None:
+                hit &= live
+            self.reached[hit] = k
+            self.pending = bool((self.reached < 0).any())
+        if self.rate is not None or self.verdict is not None:
+            measured = []
+
+            def d():  # the measure at this step, computed only where a window asks for it
+                if not measured:
+                    with np.errstate(invalid="ignore"):
+                        measured.append(self.measure(x))
+                return measured[0]
+
+            if self.rate is not None:
+                self.rate.visit(k, d)
+            if self.verdict is not None:
+                self.verdict.visit(k, x, d)
+        if k == self.steps:
+            self.last = x.copy()
+        if self.every and (k % self.every == 0 or k == self.steps):
+            shown = x if diverged_at is None else np.where(((diverged_at < 0) | (diverged_at == k))[..., None], x,
+                                                            np.nan)
+            self.path[-(-k // self.every)] = shown
+        if k:
+            self.bar.advance(1)
+        self.last_step = k
+
+    def metrics(self, diverged_at: np.ndarray, near: float) -> dict:
+        diverged = diverged_at >= 0
+        out = _endpoint_metrics(self.land, self.last, diverged, near)
+        out["diverged_at"] = diverged_at
+        if "steps_to_tol" in self.track:
+            out["steps_to_tol"] = self.reached
+        if "rate" in self.track:
+            out["rate"] = np.where(diverged, np.nan, np.nan if self.rate is None else self.rate.rate)
+        if "verdict" in self.track:
+            out["verdict"] = np.full(diverged.shape, -1) if self.verdict is None else \
+                self.verdict.verdicts(diverged, self.tol)
+        return out
+
+
+class _RateWindows:
+    """The per-step contraction of the distance d_k to the nearest listed minimum.
+
+    Windows [a, b] = [k/2, k], with k growing by 1.25× up to the last step. A window's rate is
+    ``(D_b / D_a)^(1/(b − a))``, with D_p the largest d over [p − L, p] and L = (b − a)/4 the same
+    at both ends: an envelope that an oscillation's zero crossings cannot pull down, and exact
+    for a pure geometric decay. The latest window whose end is still clear of roundoff gives the
+    rate, so a run that reaches its minimum to machine precision early is measured before it got
+    there. Only the envelopes of open windows are held (a few grids), whatever the run's length.
+    """
+
+    def __init__(self, land, steps, grid):
+        ends = sorted({int(1.25**j) for j in range(200) if 2 <= int(1.25**j) <= steps} | ({steps} if steps >= 2 else set()))
+        self.windows = [(b // 2, b, (b - b // 2) // 4) for b in ends]  # (a, b, L)
+        self.envelope: dict[tuple[int, int], np.ndarray] = {}  # (window's b, a or b) -> max d so far
+        self.rate = np.full(grid, np.nan)
+        self.floor = ROUNDOFF * (1 + np.max(np.abs(land.minima), initial=0.0))
+
+    def visit(self, k, distance):
+        """Step k; ``distance()`` gives d_k."""
+        live = [(b, p, L) for a, b, L in self.windows for p in (a, b) if p - L <= k <= p]
+        if not live:
+            return
+        d = distance()
+        for b, p, L in live:
+            key = (b, p)
+            self.envelope[key] = d if k == p - L else np.fmax(self.envelope[key], d)
+        for a, b, L in self.windows:
+            if b == k:
+                da, db = self.envelope.pop((b, a)), self.envelope.pop((b, b))
+                with np.errstate(all="ignore"):
+                    ok = (db > self.floor) & (da > 0) & np.isfinite(da) & np.isfinite(db)
+                    self.rate = np.where(ok, (db / da) ** (1.0 / (b - a)), self.rate)
+
+
+class _VerdictWindows:
+    """How a run ends (:data:`VERDICTS`), from a distance d_k measured over its last half.
+
+    The envelopes D₁ = max d over steps [K/4, K/2] and D₂ = max d over [3K/4, K] (maxima: an
+    orbit's phase cannot pull them down) and the spread of the points over [K/2, K] (the largest
+    extent of their bounding box) give, in this order, with δ = VERDICT_TOLERANCE: diverged;
+    converged (d <= tol at the end); stalled (spread <= tol, or, where d is a distance, spread
+    <= δ·D₂: the points hardly move, short of the criterion: a plateau, a crawl); converging
+    (D₂ < D₁/(1 + δ)); spiralling out (D₂ > D₁·(1 + δ)); else cycling (they move, and their distance
+    does not change). An orbit slower than a quarter of the run cannot be told from a drift.
+    """
+
+    def __init__(self, steps, grid, positional: bool = True):
+        self.steps, self.positional = steps, positional
+        self.windows = ((steps // 4, steps // 2), (3 * steps // 4, steps))
+        self.envelopes = [np.full(grid, -np.inf), np.full(grid, -np.inf)]
+        self.low = self.high = None
+        self.final = np.full(grid, np.nan)  # d at the last step (NaN for a member that stopped before)
+
+    def visit(self, k, x, distance):
+        """Step k at points x; ``distance()`` gives d_k (the last step lies in the second window)."""
+        for envelope, (a, b) in zip(self.envelopes, self.windows):
+            if a <= k <= b:
+                np.fmax(envelope, distance(), out=envelope)
+        if k == self.steps:
+            self.final = distance()
+        if k >= self.steps // 2:
+            if self.low is None:
+                self.low, self.high = x.copy(), x.copy()
+            else:
+                np.fmin(self.low, x, out=self.low)
+                np.fmax(self.high, x, out=self.high)
+
+    def verdicts(self, diverged: np.ndarray, tol: float) -> np.ndarray:
+        first, last = self.envelopes
+        with np.errstate(invalid="ignore"):
+            met = self.final <= tol
+        if self.high is None:  # every member stopped before the last half
+            return np.where(diverged, 5, -1)
+        with np.errstate(invalid="ignore"):
+            spread = np.max(self.high - self.low, axis=-1)
+            out = np.where(last > first * (1 + VERDICT_TOLERANCE), 4, 3)
+            out = np.where(last < first / (1 + VERDICT_TOLERANCE), 1, out)
+        still = np.maximum(tol, VERDICT_TOLERANCE * last) if self.positional else tol
+        out = np.where(spread <= still, 2, out)
+        out = np.where(met, 0, out)
+        return np.where(diverged, 5, out)

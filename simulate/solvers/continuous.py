@@ -1,0 +1,247 @@
+"""Integrate an optimizer's continuous model with ``scipy.integrate.solve_ivp`` (the only caller).
+
+``integrate(opt, landscape, x0, t)`` returns the same record as :func:`~simulate.discrete.iterate`,
+sampled at the requested times, so iterates and flow compare sample by sample. Each batch member
+is one ``solve_ivp`` call: its step control, its failure and its status stay its own (flattening
+members into one system would couple their steps through scipy's RMS error norm).
+
+:func:`euler_step` is the bridge between the two views: one semi-implicit Euler step of the lift,
+which equals one discrete step of the optimizer to rounding.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.integrate import solve_ivp
+
+from .inputs import resolve
+from ..models import Flow, flow as make_flow
+from ..optimizers import Optimizer, State
+from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
+
+__all__ = ["integrate", "euler_step", "METHODS", "pack", "unpack"]
+
+#: solve_ivp's methods (the implicit ones receive the analytic Jacobian built from the Hessian),
+#: and simulate.fastflow's compiled Dormand–Prince for plain gradient flows on many starts.
+METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA", "RK45-compiled")
+IMPLICIT = ("Radau", "BDF", "LSODA")
+
+
+def pack(state: State) -> np.ndarray:
+    """State dict of ``(..., d)`` arrays -> ``(..., n·d)``, components in update order."""
+    arrays = list(state.values())
+    return np.stack(arrays, axis=-2).reshape(arrays[0].shape[:-1] + (-1,))
+
+
+def unpack(y: np.ndarray, names: tuple[str, ...]) -> State:
+    """Inverse of :func:`pack`."""
+    parts = y.reshape(y.shape[:-1] + (len(names), y.shape[-1] // len(names)))
+    return {name: parts[..., i, :] for i, name in enumerate(names)}
+
+
+def euler_step(opt: Optimizer, state: State, landscape, k: int) -> State:
+    """Step ``k`` as one semi-implicit Euler step of ``opt``'s lift, from ``t = (k − 1)·h``.
+
+    Components advance in the state's order (torch's update order, ``x`` last), each with the
+    field evaluated on the newest values of the components before it. By construction of the
+    lifts this equals ``opt.step(state, landscape, k)`` to rounding.
+    """
+    h = np.asarray(opt.time_per_step)
+    t = (k - 1) * h
+    new = dict(state)
+    for name in state:
+        new[name] = state[name] + h[..., None] * opt.field(t, new, landscape)[name]
+    return new
+
+
+#: Field evaluations one member may use before it is stopped as failed: no solve can hang.
+MAX_EVALUATIONS = 2_000_000
+
+
+def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow: str | Flow | None = None,
+              method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10, escape_radius: float | None = None,
+              gtol: float = 1e-8, max_evaluations: int = MAX_EVALUATIONS) -> Trajectory:
+    """Integrate a continuous model of ``opt`` from ``x0`` and sample it at times ``t``.
+
+    ``flow`` is the model's kind (:data:`simulate.flows.FLOWS`: ``exact``, ``limit``, ``modified``,
+    ...) or a :class:`~simulate.flows.Flow`; by default the optimizer's own (the exact lift for
+    torch's optimizers). Give ``t`` (``(T,)``, or ``(T, *batch)`` per member; non-decreasing,
+    ``>= 0``) or ``steps`` (then ``t = k·h`` with the model's time per step h). ``method`` is one of
+    :data:`METHODS`; Radau, BDF and LSODA get the model's analytic Jacobian where it has one (from
+    the landscape's Hessian), which they need on the stiff lifts of momentum and adaptive methods.
+    The record keeps the model's whole state at the samples (``state``), e.g. a velocity.
+
+    A member that leaves the ball ``|x| <= escape_radius`` is stopped by a terminal event and
+    reported as diverged (a start already outside it diverges at sample 0); a solver failure,
+    or a member that needs more than ``max_evaluations`` field evaluations, is reported as
+    status ``FAILED`` with scipy's message or the budget. Samples after the stop are NaN. Never
+    raises for numerical trouble.
+    """
+    opt, landscape, x0 = resolve(opt, landscape, x0)
+    model = make_flow(opt, flow)
+    if opt.schedule is not None and model.schedule_clock is None:
+        if steps is None:
+            raise ValueError(f"{opt.display_name} runs a schedule whose lengths are the run's: give steps= (with or "
+                             f"without t) or a flow made with flow.for_steps(steps)")
+        model = model.for_steps(int(steps))
+    if method not in METHODS:
+        from .._names import suggest
+        raise ValueError(suggest("method", method, METHODS))
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if not (np.isfinite(tol) and tol > 0):
+            raise ValueError(f"{name} must be a positive number, got {tol!r}")
+    batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
+    built_here = t is None  # then its size is checked before it is built
+    if t is None:
+        if steps is None:
+            raise ValueError("give the sample times t or a number of steps")  # t = k·h, or t_k = Σ h(lr_j) with a schedule
+        check_record_size(int(steps) + 1, batch + x0.shape[-1:])
+        t = sample_times(model, int(steps), batch)
+    t = np.asarray(t, dtype=np.float64)
+    if t.ndim not in (1, 1 + len(batch)) or (t.ndim > 1 and t.shape[1:] != batch):
+        raise ValueError(f"t must have shape (T,) or (T, *{batch}), got {t.shape}")
+    if t.shape[0] == 0 or not np.all(np.isfinite(t)) or np.any(t < 0) or np.any(np.diff(t, axis=0) < 0):
+        raise ValueError("t must be a non-empty, finite, non-decreasing array of times >= 0")
+    radius = default_escape_radius(landscape) if escape_radius is None else float(escape_radius)
+    if not built_here:
+        check_record_size(t.shape[0], batch + x0.shape[-1:])
+
+    x0 = np.broadcast_to(x0, batch + x0.shape[-1:])
+    if method == COMPILED:
+        return _integrate_compiled(model, opt, landscape, x0, t, batch, rtol, atol, radius, gtol, max_evaluations)
+    names = model.state_names()
+    states = {name: np.full((t.shape[0],) + x0.shape, np.nan) for name in names}
+    xs = states["x"]
+    diverged_at = np.full(batch, -1)
+    failed = np.zeros(batch, bool)
+    messages = np.full(batch, "", dtype=object)
+    stats = {key: np.zeros(batch, int) for key in ("nfev", "njev", "nlu")}
+    for idx in np.ndindex(batch):
+        times = t if t.ndim == 1 else t[(slice(None), *idx)]
+        sol = _solve_member(model.member(idx, batch), landscape, x0[idx], times, method, rtol, atol, radius,
+                            max_evaluations)
+        n = sol.t.size
+        bad = ~np.all(np.isfinite(sol.y), axis=-1)
+        if bad.any() and sol.status >= 0:  # LSODA can return NaN samples and report success
+            n = int(np.argmax(bad))
+            sol.status, sol.message = 2, f"diverged: non-finite state at t = {times[n]:.6g}"
+        for name in sol.state:  # a member may have fewer components (momentum 0 has no buffer)
+            states[name][(slice(0, n), *idx)] = sol.state[name][:n]
+        for key in stats:
+            stats[key][idx] = getattr(sol, key, 0)
+        if sol.status == 1 and sol.t_events[1].size:  # the evaluation budget ran out
+            failed[idx] = True
+            messages[idx] = (f"solver failed at t = {sol.t_events[1][0]:.6g}: more than {max_evaluations} "
+                             f"field evaluations (a stiff or chaotic flow; try another method)")
+        elif sol.status == 1:  # the escape event fired between samples n-1 and n
+            diverged_at[idx] = n
+            where = "the start is outside" if n == 0 else f"|x| reached {radius:g} at t = {sol.t_events[0][0]:.6g}"
+            messages[idx] = f"diverged: {where}"
+        elif sol.status == 2:
+            diverged_at[idx] = n
+            messages[idx] = sol.message
+        elif sol.status < 0:
+            failed[idx] = True
+            messages[idx] = f"solver failed at t = {sol.t_stop:.6g}: {sol.message}"
+    stats.update(method=method, rtol=rtol, atol=atol, escape_radius=radius, max_evaluations=max_evaluations)
+    if model.schedule_clock is not None:
+        stats.update(schedule=opt.schedule.spec, schedule_steps=len(model.schedule_clock.h))
+    return finish("flow", t, xs, opt, landscape, diverged_at, gtol, failed=failed, messages=messages, stats=stats,
+                  time_per_step=model.time_per_step, flow=model.kind, state=states)
+
+
+COMPILED = "RK45-compiled"
+
+
+def _integrate_compiled(model, opt, landscape, x0, t, batch, rtol, atol, radius, gtol, max_evaluations):
+    """The whole batch through simulate.fastflow (plain gradient flows on 2-D pointwise landscapes)."""
+    from .fastflow import compiled_gradient_flow, supports_flow
+
+    if not supports_flow(model, landscape):
+        raise ValueError(f"method {COMPILED} integrates plain gradient flows (gd, heun, rk4: exact or limit) on 2-D "
+                         f"landscapes with a pointwise gradient (rosenbrock, himmelblau); use a solve_ivp method "
+                         f"for the {model.kind} flow of {opt.display_name} on {landscape.name}")
+    B = int(np.prod(batch))
+    times = np.broadcast_to(t.reshape(t.shape[0], -1), (t.shape[0], B))
+    xs, diverged_at, failed, nfev = compiled_gradient_flow(model, landscape, x0.reshape(B, -1), times, rtol, atol,
+                                                           radius, max_evaluations)
+    messages = np.full(B, "", dtype=object)
+    for i in np.nonzero(failed)[0]:
+        messages[i] = f"solver failed: more than {max_evaluations} field evaluations"
+    for i in np.nonzero(diverged_at >= 0)[0]:
+        messages[i] = "diverged: the start is outside" if diverged_at[i] == 0 else \
+            f"diverged: |x| reached {radius:g} before sample {diverged_at[i]}"
+    xs = xs.reshape((t.shape[0],) + batch + (2,))
+    stats = {"nfev": nfev.reshape(batch), "method": COMPILED, "rtol": rtol, "atol": atol, "escape_radius": radius,
+             "max_evaluations": max_evaluations}
+    return finish("flow", t, xs, opt, landscape, diverged_at.reshape(batch), gtol, failed=failed.reshape(batch),
+                  messages=messages.reshape(batch), stats=stats,
+                  time_per_step=model.time_per_step, flow=model.kind, state={"x": xs})
+
+
+class _MemberSolution:
+    """What :func:`integrate` keeps of one ``solve_ivp`` result."""
+
+    def __init__(self, sol, names, times):
+        self.status, self.message = sol.status, sol.message
+        self.t = sol.t
+        self.t_events = sol.t_events
+        self.t_stop = sol.t[-1] if sol.t.size else times[0]
+        self.y = sol.y.T  # scipy's (n, T) is transposed here and only here
+        self.state = unpack(self.y, names)
+        self.nfev, self.njev, self.nlu = sol.nfev, sol.njev, sol.nlu
+
+
+def _solve_member(model: Flow, landscape, x0, times, method, rtol, atol, radius, max_evaluations):
+    state0 = model.init(x0, landscape)
+    names = tuple(state0)
+    y0 = pack(state0)
+    evaluations = [0]
+
+    def fun(t, y):
+        evaluations[0] += 1
+        return pack(model.field(t, unpack(y, names), landscape))
+
+    def jac(t, y):
+        return model.jacobian(t, unpack(y, names), landscape)
+
+    def escaped(t, y):
+        return radius - np.linalg.norm(unpack(y, names)["x"])
+
+    limit = [np.inf]
+
+    def budget(t, y):
+        # An event rather than an exception, so the samples so far are kept. scipy locates an
+        # event by root-finding within the last step, so the value must be continuous in t:
+        # once the budget is spent it becomes t_limit − t, which reaches 0 at this step's end.
+        if evaluations[0] > max_evaluations and limit[0] == np.inf:
+            limit[0] = t
+        return limit[0] - t
+
+    escaped.terminal = budget.terminal = True
+    kwargs = {"jac": jac} if method in IMPLICIT and type(model).jacobian is not Flow.jacobian else {}
+    with np.errstate(all="ignore"):
+        if not np.linalg.norm(x0) <= radius:  # outside the ball (or non-finite) from the start
+            sol = _Constant(y0, times[:0], status=1)
+        elif times[-1] == 0 and model.start_time == 0:  # nothing to integrate: every sample is the start
+            sol = _Constant(y0, times)
+        else:
+            # repeated times (steps of lr 0 at the end of a schedule) are one sample to the solver
+            unique, index = np.unique(times, return_inverse=True)
+            sol = solve_ivp(fun, (model.start_time, float(times[-1])), y0, method=method, t_eval=unique, rtol=rtol,
+                            atol=atol, events=(escaped, budget), **kwargs)
+            if unique.size < times.size:
+                kept = int(np.count_nonzero(index < sol.t.size))
+                sol.t, sol.y = times[:kept], sol.y[:, index[:kept]]
+    return _MemberSolution(sol, names, times)
+
+
+class _Constant:
+    """A solve_ivp-like result for a zero-length horizon."""
+
+    def __init__(self, y0, times, status=0):
+        self.status, self.message = status, "no time to integrate"
+        self.t = np.asarray(times)
+        self.y = np.repeat(y0[:, None], times.size, axis=1)
+        self.t_events = [np.zeros(1) if status else np.empty(0), np.empty(0)]
+        self.nfev = self.njev = self.nlu = 0

@@ -1,0 +1,269 @@
+"""``simulate explore``: an interactive window to play with optimizers and their flows.
+
+Sliders set the learning rate and the other hyperparameters of the optimizer picked with the radio
+buttons (log-scaled for lr and eps), a click on the contours sets the start, and check boxes show
+or hide each optimizer and the continuous flows. Every change reruns the iterates (and the flows,
+while shown) and redraws them. :class:`Explorer` builds on any matplotlib Figure: tests drive its
+callbacks headless and check the redrawn data; :func:`explore` opens it in a window.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.widgets import CheckButtons, RadioButtons, Slider
+
+from ..solvers.continuous import integrate
+from ..solvers.discrete import iterate
+from .figures import COLORS
+from ..landscapes import landscape as get_landscape
+from ..optimizers import OPTIMIZERS, optimizer as get_optimizer
+from .plotting import plot_landscape, plot_minima
+from ..analysis.sweep import sweepable, with_axis
+
+__all__ = ["Explorer", "explore", "can_show", "show_file", "SLIDER_RANGES", "SLOTS"]
+
+#: Hyperparameters a slider can set, in the order they are offered: (low, high, log scale).
+SLIDER_RANGES = {
+    "lr": (1e-4, 1.0, True),
+    "momentum": (0.0, 0.99, False),
+    "beta1": (0.0, 0.999, False),
+    "beta2": (0.9, 0.9999, False),
+    "alpha": (0.5, 0.999, False),
+    "eps": (1e-10, 1e-1, True),
+    "dampening": (0.0, 1.0, False),
+    "weight_decay": (0.0, 1.0, False),
+}
+#: Sliders shown at once (those of the optimizer being edited).
+SLOTS = 5
+FLOW_SAMPLES = 400
+
+
+def _knobs(opt) -> list[str]:
+    """The sliders an optimizer gets: its sweepable hyperparameters that a slider covers and its
+    preset does not fix (gd's momentum stays 0)."""
+    preset = OPTIMIZERS.get(opt.display_name)
+    fixed = set(preset.fixed) if preset is not None else set()
+    if preset is not None and preset.fixed.get("momentum") == 0:
+        fixed.add("dampening")  # torch ignores dampening without momentum
+    names = sweepable(opt)
+    return [n for n in SLIDER_RANGES if n in names and names[n][0] not in fixed][:SLOTS]
+
+
+def _value(opt, name: str) -> float:
+    field, index = sweepable(opt)[name]
+    value = getattr(opt, field)
+    return float(value[index] if index is not None else value)
+
+
+DEFAULT_OPTIMIZERS = ("gd(lr=0.01)", "momentum(lr=0.01, momentum=0.8)", "adam(lr=0.1)")
+
+
+def explorer_inputs(landscape, optimizers, x0):
+    """``(landscape, optimizers, start)`` checked: a 2-D landscape, at least one optimizer, one
+    start point of two coordinates."""
+    land = get_landscape(landscape)
+    if land.dim != 2:
+        raise ValueError(f"the explorer draws on contours: it needs a 2-D landscape, {land.name} is {land.dim}-D")
+    opts = [get_optimizer(o) for o in optimizers]
+    if not opts:
+        raise ValueError("give at least one optimizer")
+    start = land.points(land.default_start if x0 is None else x0)
+    if start.shape != (2,):
+        raise ValueError(f"the explorer runs from one start point (x₁, x₂), got {np.shape(x0)} coordinates")
+    return land, opts, start.copy()
+
+
+class Explorer:
+    """The interactive figure. ``optimizers``: names or specs; ``x0``: the first start."""
+
+    def __init__(self, landscape, optimizers: Sequence = DEFAULT_OPTIMIZERS, x0=None, steps: int = 100,
+                 figure: Figure | None = None):
+        self.landscape, self.optimizers, self.x0 = explorer_inputs(landscape, optimizers, x0)
+        self.steps = int(steps)
+        self.shown = [True] * len(self.optimizers)
+        self.flow_times = [None] * len(self.optimizers)  # where each drawn flow was sampled
+        self.flows_shown = True
+        self.editing = 0
+        self.figure = figure or Figure(figsize=(12, 7))
+        self._build()
+        self.recompute()
+
+    # -- layout ------------------------------------------------------------------------------------
+    def _build(self):
+        fig = self.figure
+        self.ax = fig.add_axes([0.05, 0.08, 0.55, 0.86])
+        plot_landscape(self.landscape, self.ax)
+        plot_minima(self.landscape, self.ax)
+        self.start_marker, = self.ax.plot(*self.x0, "o", mfc="none", mec="black", ms=9, mew=1.5, zorder=6)
+        self.iterate_lines, self.flow_lines = [], []
+        for i, opt in enumerate(self.optimizers):
+            c = COLORS[i % len(COLORS)]
+            self.flow_lines.append(self.ax.plot([], [], color=c, lw=2.0, alpha=0.85)[0])
+            self.iterate_lines.append(self.ax.plot([], [], "o-", color=c, ms=2.5, lw=0.6, label=opt.label)[0])
+        self.legend = self.ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
+        self.ax.set_title(f"{self.landscape.label}: click to set the start", fontsize=10)
+        # the widgets name each optimizer once, by position: its label changes with the sliders
+        names = self.names = [f"{i + 1}. {opt.display_name}" for i, opt in enumerate(self.optimizers)]
+        self.visible = CheckButtons(fig.add_axes([0.65, 0.72, 0.32, 0.22]), [*names, "flows"],
+                                    [True] * (len(names) + 1))
+        self.visible.on_clicked(self.on_toggle)
+        self.choice = RadioButtons(fig.add_axes([0.65, 0.47, 0.32, 0.22]), names, active=0)
+        self.choice.on_clicked(self.on_choose)
+        self.sliders = []
+        for j in range(SLOTS):
+            slider = Slider(fig.add_axes([0.74, 0.38 - 0.06 * j, 0.17, 0.03]), "", 0.0, 1.0, valinit=0.5)
+            slider.on_changed(lambda value, j=j: self.on_slide(j, value))
+            # the fill and the initial-value mark follow the first range; a slot's range changes
+            for part in ("poly", "vline"):
+                if hasattr(slider, part):
+                    getattr(slider, part).set_visible(False)
+            self.sliders.append(slider)
+        self.status = fig.text(0.65, 0.04, "", fontsize=8, va="bottom")
+        self.figure.canvas.mpl_connect("button_press_event", self.on_click)
+        self._configure_sliders()
+
+    def _configure_sliders(self):
+        """Point the slider slots at the hyperparameters of the optimizer being edited."""
+        opt = self.optimizers[self.editing]
+        self.knobs = _knobs(opt)
+        for j, slider in enumerate(self.sliders):
+            visible = j < len(self.knobs)
+            slider.ax.set_visible(visible)
+            if not visible:
+                continue
+            name = self.knobs[j]
+            lo, hi, log = SLIDER_RANGES[name]
+            lo, hi = (math.log10(lo), math.log10(hi)) if log else (lo, hi)
+            slider.valmin, slider.valmax = lo, hi
+            slider.ax.set_xlim(lo, hi)
+            slider.label.set_text(f"log₁₀ {name}" if log else name)
+            value = _value(opt, name)
+            position = math.log10(value) if log and value > 0 else value
+            slider.eventson = False  # moving it into place is not a change
+            slider.set_val(min(max(position, lo), hi))
+            slider.eventson = True
+            slider.valtext.set_text(f"{value:.3g}")
+
+    # -- callbacks ----------------------------------------------------------------------------------
+    def on_slide(self, j: int, position: float):
+        name = self.knobs[j]
+        log = SLIDER_RANGES[name][2]
+        value = 10.0**position if log else position
+        try:
+            self.optimizers[self.editing] = with_axis(self.optimizers[self.editing], name, np.float64(value))
+        except ValueError as exc:  # e.g. a combination torch refuses: say it, and put the knob back
+            self._configure_sliders()
+            self.status.set_text(f"{self.names[self.editing]}: {exc}")
+            self.figure.canvas.draw_idle()
+            return
+        self.sliders[j].valtext.set_text(f"{value:.3g}")
+        self.iterate_lines[self.editing].set_label(self.optimizers[self.editing].label)
+        self.recompute()
+
+    def on_choose(self, label: str):
+        self.editing = self.names.index(label)
+        self._configure_sliders()
+        self.figure.canvas.draw_idle()
+
+    def on_toggle(self, label: str):
+        states = self.visible.get_status()
+        self.shown, self.flows_shown = states[:-1], states[-1]
+        self.recompute()
+
+    def on_click(self, event):
+        if event.inaxes is not self.ax or event.xdata is None or event.button != 1:
+            return
+        self.x0 = np.array([event.xdata, event.ydata], dtype=np.float64)
+        self.start_marker.set_data([event.xdata], [event.ydata])
+        self.recompute()
+
+    # -- the runs -------------------------------------------------------------------------------------
+    def recompute(self):
+        """Run every shown optimizer (and its flow, while flows are shown) from the start; redraw."""
+        notes = []
+        for i, opt in enumerate(self.optimizers):
+            line, flow = self.iterate_lines[i], self.flow_lines[i]
+            line.set_visible(self.shown[i])
+            flow.set_visible(self.shown[i] and self.flows_shown)
+            if not self.shown[i]:
+                continue
+            run = iterate(opt, self.landscape, self.x0, self.steps)
+            line.set_data(run.x[:, 0], run.x[:, 1])
+            notes.append(f"{self.names[i]}: {str(run.message)[:48]}")
+            if self.flows_shown:  # up to where the iterates stopped: a diverged run needs no long flow
+                last = int(run.diverged_at) if run.diverged_at >= 0 else self.steps
+                t = self.flow_times[i] = np.linspace(0, float(run.t[last]), FLOW_SAMPLES)
+                path = integrate(opt, self.landscape, self.x0, t, steps=self.steps)  # a schedule's length
+                flow.set_data(path.x[:, 0], path.x[:, 1])
+        self.legend = self.ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
+        self.status.set_text("\n".join(notes))
+        self.figure.canvas.draw_idle()
+
+
+def explore(landscape="himmelblau", optimizers=None, x0=None, steps: int = 100, *, screenshot=None,
+            overwrite: bool = False, backend: str | None = None) -> Explorer:
+    """Open the explorer in a window (blocks until it is closed). ``screenshot``: save the window
+    to this file once drawn and close it (a check that a real window works; an existing file is
+    replaced only with ``overwrite``)."""
+    import matplotlib
+
+    if backend:
+        matplotlib.use(backend)
+    import matplotlib.pyplot as plt
+
+    from ..io.files import FIGURE_FORMATS, check_output_path, save_figure
+
+    optimizers = optimizers or DEFAULT_OPTIMIZERS
+    explorer_inputs(landscape, optimizers, x0)  # bad input is named before anything opens
+    if screenshot is not None:
+        check_output_path(screenshot, FIGURE_FORMATS, overwrite=overwrite)  # a bad path must not hang the window
+    if not can_show():
+        raise ValueError("the explorer needs a window, and none can be opened here (no display, or a non-interactive "
+                         f"matplotlib backend: {matplotlib.get_backend()}); simulate plot draws the same to a file")
+    fig = plt.figure(figsize=(12, 7))
+    try:
+        explorer = Explorer(landscape, optimizers, x0, steps, figure=fig)
+    except BaseException:
+        plt.close(fig)
+        raise
+    if screenshot is not None:
+        timer = fig.canvas.new_timer(interval=1500)
+        timer.add_callback(lambda: (save_figure(fig, screenshot), plt.close(fig)))
+        timer.start()
+    plt.show()
+    return explorer
+
+
+def can_show() -> bool:
+    """Whether a window can be opened: an interactive matplotlib backend and a display."""
+    import os
+
+    import matplotlib
+
+    backend = matplotlib.get_backend().lower()
+    if backend in ("agg", "pdf", "ps", "svg", "cairo", "template") or "inline" in backend:
+        return False
+    return not (os.name == "posix" and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+                and "macosx" not in backend)
+
+
+def show_file(path) -> None:
+    """Open a written PNG figure in a window (blocks until it is closed)."""
+    import matplotlib
+    import matplotlib.pyplot as plt
+
+    if not str(path).lower().endswith(".png"):
+        raise ValueError(f"--show displays PNG figures; {path} was written")
+    if not can_show():
+        raise ValueError(f"no window can be opened here (no display, or the non-interactive backend "
+                         f"{matplotlib.get_backend()}); the figure was written to {path}")
+    image = plt.imread(path)
+    fig = plt.figure(figsize=(image.shape[1] / 100, image.shape[0] / 100))
+    ax = fig.add_axes([0, 0, 1, 1])
+    ax.imshow(image)
+    ax.set_axis_off()
+    plt.show()

@@ -1,0 +1,524 @@
+"""Figure-level compositions of the axes-level plots, and :func:`plot`, the library side of ``simulate plot``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+import numpy as np
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patheffects import Normal, Stroke
+
+from ..analysis.ensembles import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments, relaxed
+from ..analysis.averaging import average_label, check_beta
+from ..analysis.experiment import Experiment, run_experiment, with_lr, with_schedule
+from .heatmaps import metric_label, metric_norm, plot_basins, plot_sweep, plot_verdicts
+from ..analysis.sweep import Sweep, start_coordinates
+from ..optimizers import Optimizer, optimizer
+from ..landscapes import landscape as get_landscape
+from ..solvers.noise import noise as noise_model
+from ..io.files import save_figure
+from ..models import energy_along
+from ..landscapes.games import is_game, refuse_game
+from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
+                       plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, graph_window, Height,
+                       plot_schedule, plot_clipping)
+
+__all__ = ["add_caption", "drawing_box", "parse_box", "comparison_figure", "ensemble_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
+
+# The figure `simulate plot` draws with no arguments: three methods, each visibly following (or
+# circling) its own flow into one of Himmelblau's four minima.
+DEFAULT_LANDSCAPE = "himmelblau"
+DEFAULT_OPTIMIZERS = (("gd", {"lr": 0.01}), ("momentum", {"lr": 0.01, "momentum": 0.8}), ("adam", {"lr": 0.1}))
+DEFAULT_STEPS = 100
+
+
+def shared_clock(result) -> float | None:
+    """The time per step when every optimizer of ``result`` has one and the same (then t can be
+    shown for all), else None."""
+    if any(e.optimizer.schedule is not None for e in result.entries):
+        return None  # t_k is a running sum: no one h
+    hs = {float(np.max(e.iterates.time_per_step)) for e in result.entries}
+    same = len(hs) == 1 and all(np.ndim(e.iterates.time_per_step) == 0 for e in result.entries)
+    return hs.pop() if same else None
+
+
+def drawn_bounds(result, box=None):
+    """The region drawn: ``box`` (pairs (low, high) for x₁ and x₂; one pair in 1-D) when given,
+    else the landscape's plot box, except that 1-D graphs zoom to where the runs went
+    (:func:`~simulate.plotting.graph_window`)."""
+    land = result.landscape
+    if box is not None:
+        return drawing_box(land, box)
+    if land.dim != 1:
+        return land.bounds[:2]
+    visited = [np.ravel(result.x0)] + [np.ravel(e.iterates.x) for e in result.entries]
+    visited += [np.ravel(e.flow.x) for e in result.entries if getattr(e, "flow", None) is not None]
+    return graph_window(land, np.concatenate(visited))
+
+
+def parse_box(box, *, name: str = "box: ") -> np.ndarray:
+    """A region ``(n, 2)`` from pairs (low, high) or the text ``"lo:hi,lo:hi"``; each low < high."""
+    pairs = None
+    if isinstance(box, str):
+        try:
+            pairs = np.array([[float(v) for v in pair.split(":")] for pair in box.split(",")], dtype=np.float64)
+        except ValueError:
+            pass
+    else:
+        try:
+            pairs = np.array(box, dtype=np.float64)
+        except (TypeError, ValueError):
+            pass
+    if (pairs is None or pairs.ndim != 2 or pairs.shape[1] != 2 or len(pairs) == 0 or not np.all(np.isfinite(pairs))
+            or np.any(pairs[:, 0] >= pairs[:, 1])):
+        raise ValueError(f"{name}expected low:high per coordinate with low < high, comma-separated "
+                         f"(e.g. '-1:2,0:3'), got {box!r}")
+    return pairs
+
+
+def drawing_box(landscape, box) -> np.ndarray:
+    """``box`` (:func:`parse_box`) checked against ``landscape``: pairs for x₁ and x₂, one in 1-D."""
+    pairs = parse_box(box)
+    wanted = min(landscape.dim, 2)
+    if len(pairs) != wanted:
+        raise ValueError(f"box: {landscape.dim}-D paths are drawn over {'x' if wanted == 1 else 'x₁ and x₂'}: "
+                         f"give {wanted} pair{'s' if wanted > 1 else ''} low:high, got {box!r}")
+    return pairs
+
+
+def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpness: bool = False,
+                      energy: bool = False, three_d: bool = False, box=None, figsize=None) -> Figure:
+    """Left: paths over the contours (iterates as markers, flows as curves, same colour per
+    optimizer; with the experiment's ``ema``, the moving average of each optimizer's iterates dashed
+    in its colour). Right: loss against time for all of them (on a game, the distance to the
+    equilibrium); with ``sharpness``, λmax(∇²f) along the runs
+    with each optimizer's stability threshold; with ``energy``, each flow's Lyapunov energy. ``time``
+    is ``"t"`` or ``"steps"``; by default ``"t"`` when every optimizer has the same time per step.
+    ``three_d``: the paths on the surface of f (log-lifted, :class:`~simulate.plotting.Height`)
+    instead of over its contours (2-D landscapes). ``box``: the region drawn (:func:`drawing_box`)."""
+    land = experiment.landscape
+    region = drawn_bounds(experiment, box)
+    scheduled = any(e.optimizer.schedule is not None for e in experiment.entries)
+    extra = int(sharpness) + int(energy) + int(scheduled)
+    fig = Figure(figsize=figsize or (13, 5.5 + 2.5 * extra), layout="constrained")
+    grid = fig.add_gridspec(1 + extra, 2, width_ratios=[1.15, 1])
+    ax_path = fig.add_subplot(grid[:, 0], projection="3d" if three_d else None)
+    ax_loss = fig.add_subplot(grid[0, 1])
+    ax_sched = fig.add_subplot(grid[1, 1], sharex=ax_loss) if scheduled else None
+    ax_sharp = fig.add_subplot(grid[1 + int(scheduled), 1], sharex=ax_loss) if sharpness else None
+    ax_energy = fig.add_subplot(grid[1 + int(scheduled) + int(sharpness), 1], sharex=ax_loss) if energy else None
+    height = None
+    if three_d:
+        height = Height(land, region)
+        plot_surface(land, ax_path, height=height)
+    elif land.dim <= 2:
+        plot_landscape(land, ax_path, bounds=region)
+    else:  # no contours of a d-dimensional function; its paths projected on (x₁, x₂)
+        xlabel, ylabel = plane_labels(land)
+        ax_path.set(xlabel=xlabel, ylabel=ylabel, xlim=region[0], ylim=region[1])
+    if time is None:  # t when the optimizers share one clock (one h, or the same step sizes)
+        ts = [np.asarray(e.iterates.t) for e in experiment.entries]
+        same = all(t.shape == ts[0].shape and np.array_equal(t, ts[0]) for t in ts)
+        time = "t" if shared_clock(experiment) is not None or same else "steps"
+    offset = loss_offset(land)
+    game = is_game(land)
+    for i, e in enumerate(experiment.entries):
+        c = COLORS[i % len(COLORS)]
+        plot_path(e.flow, ax_path, color=c, label=None, height=height)
+        plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label, height=height)
+        if e.optimizer.clip_norm is not None or e.optimizer.clip_value is not None:
+            plot_clipping(e.iterates, ax_path, color=c, height=height)
+        if game:  # the Hamiltonian ½|ξ|² is recorded as f; the distance to the target says more
+            plot_distance(e.flow, ax_loss, color=c, time=time)
+            plot_distance(e.iterates, ax_loss, color=c, time=time, label=_status_note(e))
+        else:
+            plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
+            plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e))
+        if experiment.ema is not None:  # the average of the same iterates: dashed, thinner, same colour
+            avg = experiment.averages[i]
+            plot_path(avg, ax_path, color=c, label=f"{e.optimizer.label} {average_label(experiment.ema)}", height=height,
+                      **AVERAGE_STYLE)
+            name = f"{e.optimizer.display_name} {average_label(experiment.ema)}"
+            if game:
+                plot_distance(avg, ax_loss, color=c, time=time, label=name, **AVERAGE_STYLE)
+            else:
+                plot_loss(avg, ax_loss, color=c, offset=offset, time=time, label=name, **AVERAGE_STYLE)
+        if ax_sched is not None:
+            plot_schedule(e.iterates, ax_sched, color=c, time=time, ls=("-", "--", ":", "-.")[i % 4], lw=1.5 + (i == 0),
+                          label=f"{e.optimizer.display_name}: {e.optimizer.schedule.spec if e.optimizer.schedule else 'constant'}")
+        if ax_sharp is not None:
+            plot_sharpness(e.iterates, ax_sharp, color=c, time=time, label=e.optimizer.display_name)
+        if ax_energy is not None:
+            E, name = energy_along(e.flow)
+            if E is not None:
+                plot_energy(e.flow, ax_energy, color=c, time=time, label=f"{e.optimizer.display_name}: {name}")
+    if ax_sched is not None:
+        ax_sched.set_title("learning rate of each step (the schedule; t_k is the sum of the steps)", fontsize=10)
+    for ax in (ax_sched, ax_sharp, ax_energy):
+        if ax is not None and ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7, loc="best", framealpha=0.85)
+    if ax_energy is not None and not ax_energy.lines:
+        ax_energy.text(0.5, 0.5, "no known Lyapunov energy for these flows", ha="center", va="center",
+                       transform=ax_energy.transAxes)
+    if ax_sharp is not None:
+        ax_sharp.set_title("sharpness of the iterates; dashed: the stability threshold", fontsize=10)
+    if ax_energy is not None:
+        ax_energy.set_title("Lyapunov energy of each flow (non-increasing)", fontsize=10)
+    plot_minima(land, ax_path, height=height)
+    plot_start(land, experiment.x0, ax_path, height=height)
+    if three_d:  # the surface's box, not the extent of what was drawn on it
+        ax_path.set(xlim=region[0], ylim=region[1])
+    if not game:
+        _focus_loss_axis(ax_loss, experiment, offset)
+    kinds = [Line2D([], [], color="0.3", marker="o", markersize=3, lw=0.6, label="iterates (discrete map)"),
+             Line2D([], [], color="0.3", lw=2.0, label=f"continuous flow ({_flow_names(experiment)})")]
+    if experiment.ema is not None:
+        kinds.append(Line2D([], [], color="0.3", **AVERAGE_STYLE, label="EMA of the iterates: z̄ₖ = β·z̄ₖ₋₁ + (1−β)·zₖ"))
+    handles = ax_path.get_legend_handles_labels()[0] + kinds
+    if three_d:  # below the box: inside, it covers the x₁ ticks or the surface
+        ax_path.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=2)
+    else:
+        ax_path.legend(handles=handles, fontsize=8, loc="best", framealpha=0.85)
+    ax_loss.legend(fontsize=8, loc="best", framealpha=0.85)
+    view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
+    ax_path.set_title(f"{short_label(land)}: iterates and the flows they discretize{view}", fontsize=10)
+    ax_loss.set_title(f"{'distance' if game else 'loss'}; flows by {experiment.method} (rtol {experiment.rtol:g})",
+                      fontsize=10)
+    return fig
+
+
+def short_label(landscape, limit: int = 60) -> str:
+    """The landscape's spec for a title, or ``name(…)`` where it is long (a 10-D quadratic, a
+    formula with bounds): the data files keep the whole spec."""
+    label = landscape.label
+    if len(label) <= limit:
+        return label
+    formula = getattr(landscape, "formula", "").strip()  # a formula with its bounds: the formula alone
+    return formula if 0 < len(formula) <= limit else f"{landscape.name}(…)"
+
+
+def add_caption(fig: Figure, text: str | None, width: int = 140) -> Figure:
+    """Print ``text`` under the figure (a demo's "what to look at"), wrapped to ``width`` characters."""
+    if text:
+        import textwrap
+
+        fig.supxlabel("\n".join(textwrap.wrap(" ".join(text.split()), width)), fontsize=9, ha="center",
+                      style="italic", color="0.2", parse_math=False)  # text, not mathtext: any $ is kept
+    return fig
+
+
+COLORS = [f"C{i}" for i in (1, 3, 0, 2, 4, 5, 6, 7, 8, 9)]  # C1/C3 first: they stand out on viridis
+#: How the moving average of an optimizer's iterates is drawn, in the optimizer's colour.
+AVERAGE_STYLE = dict(ls="--", lw=1.3, alpha=0.95)
+
+
+def ensemble_figure(ens: Ensemble, *, box=None, figsize=None) -> Figure:
+    """Top left: each optimizer's paths as a cloud over the contours, with its deterministic flow.
+    Right: mean ± one standard deviation of x₁ (and x₂) against time, the iterates as a band and
+    the SDE's paths as dashed mean and edges. Bottom left: the stationary histogram of x₁ (the last
+    half of the horizon, pooled), filled for the iterates and outlined for the SDE, against the Gibbs
+    marginal ∝ exp(−f/T) where the noise defines a temperature T. ``box``: the region of the paths'
+    panel (:func:`drawing_box`; in 1-D the range of x)."""
+    land = ens.landscape
+    d = land.dim
+    fig = Figure(figsize=figsize or (13, 9), layout="constrained")
+    grid = fig.add_gridspec(2, 2, width_ratios=[1.15, 1])
+    ax_path, ax_hist = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[1, 0])
+    ax_m = [fig.add_subplot(grid[0, 1])]
+    ax_m.append(fig.add_subplot(grid[1, 1], sharex=ax_m[0]))  # x₂, or in 1-D the mean loss
+    region = land.bounds[:2] if box is None else drawing_box(land, box)
+    if d == 2:
+        plot_landscape(land, ax_path, bounds=region)
+    elif d > 2:  # paths projected on (x₁, x₂); 1-D paths are drawn against t (plot_cloud)
+        xlabel, ylabel = plane_labels(land)
+        ax_path.set(xlabel=xlabel, ylabel=ylabel, xlim=region[0], ylim=region[1])
+    gibbs_drawn = False
+    for i, e in enumerate(ens.entries):
+        c = COLORS[i % len(COLORS)]
+        name = e.optimizer.display_name
+        plot_cloud(e.iterates, ax_path, color=c, label=f"{e.optimizer.label}: {ens.paths} paths")
+        flow_style = dict(color=c, lw=2.0, zorder=5, path_effects=[Stroke(linewidth=3.5, foreground="white"), Normal()])
+        if d >= 2:
+            ax_path.plot(e.flow.x[:, 0], e.flow.x[:, 1], **flow_style)
+        else:
+            ax_path.plot(e.flow.t, e.flow.x[:, 0], **flow_style)
+        for k, ax in enumerate(ax_m if d >= 2 else ax_m[:1]):
+            plot_moments(moments(e.iterates), ax, coordinate=k, color=c, label=f"{name}: iterates")
+            if e.sde is not None:
+                plot_moments(moments(e.sde), ax, coordinate=k, color=c, band=False, ls="--", label=f"{name}: SDE")
+        if d == 1:
+            for traj, ls in ((e.iterates, "-"), (e.sde, "--")):
+                if traj is not None:
+                    ax_m[1].plot(moments(traj).t, np.nanmean(traj.f, axis=1), color=c, ls=ls)
+        plot_histogram(ens.stationary(e.iterates), ax_hist, color=c, label=f"{name}: iterates{_fates(e.iterates, e.home)}")
+        if e.sde is not None:
+            plot_histogram(ens.stationary(e.sde), ax_hist, color=c, filled=False, label=f"{name}: SDE{_fates(e.sde, e.home)}")
+    lo, hi = ax_hist.get_xlim()  # every Gibbs curve normalized over the same range: the histograms'
+    for i, e in enumerate(ens.entries):
+        T = e.temperature
+        if T is not None and d <= 2:
+            grid_x, density = gibbs_marginal(land, T, bounds=_widened(land.bounds, lo, hi), opt=e.optimizer)
+            label = f"{e.optimizer.display_name}: Gibbs, T = {T:.3g}{_equilibrium(ens, e)}"
+            ax_hist.plot(grid_x, density, color=COLORS[i % len(COLORS)], lw=1.2, ls=":", label=label)
+            gibbs_drawn = True
+    ax_hist.set_xlim(lo, hi)
+    if d >= 2:
+        plot_minima(land, ax_path)
+    plot_start(land, ens.x0, ax_path) if d >= 2 else None
+    if d == 1 and box is not None:
+        ax_path.set_ylim(*region[0])
+    ax_path.legend(fontsize=8, loc="best", framealpha=0.85)
+    with_sde = any(e.sde is not None for e in ens.entries)
+    for k, ax in enumerate(ax_m if d >= 2 else ax_m[:1]):
+        ax.set_ylabel(f"x{'₁₂'[k]}: mean ± std")
+        ax.set_title(f"x{'₁₂'[k]} over the paths: iterates (band)" + (" and SDE (dashed)" if with_sde else ""),
+                     fontsize=10)
+    if d == 1:
+        ax_m[1].set(xlabel="time t", ylabel="mean f over the paths",
+                    title="mean loss: iterates (solid)" + (", SDE (dashed)" if with_sde else ""))
+    ax_m[0].legend(fontsize=7, loc="best", framealpha=0.85)
+    ax_hist.legend(fontsize=7, loc="best", framealpha=0.85)
+    sde_text = (f"SDE: {ens.drift} drift, {ens.scheme}, {ens.substeps} substeps per step"
+                if with_sde else "no SDE model for these optimizers")
+    ax_path.set_title(f"{short_label(land)}, noise {ens.noise.description}, seed {ens.seed}: paths and flows",
+                      fontsize=10)
+    ax_hist.set_title("x₁ over the run's last half (stationary once relaxed)"
+                      + ("; dotted: Gibbs ∝ exp(−f/T), t → ∞" if gibbs_drawn else ""), fontsize=10)
+    fig.suptitle(sde_text, fontsize=9)
+    return fig
+
+
+def _fates(traj, home) -> str:
+    """Legend text: how many paths reached a listed minimum other than the flow's (``home``), and
+    how many diverged."""
+    parts = []
+    if len(traj.landscape.minima) >= 2:
+        n = int(np.isfinite(escape_times(traj, home=home)).sum())
+        parts.append(f"{n} of {traj.x.shape[1]} reached another minimum than the flow's")
+    diverged = int(np.sum(traj.diverged_at >= 0))
+    if diverged:
+        parts.append(f"{diverged} diverged")
+    if relaxed(traj) is False:
+        parts.append("still relaxing")
+    return f" ({'; '.join(parts)})" if parts else ""
+
+
+def _equilibrium(ens, e) -> str:
+    """Legend text where the Gibbs law is out of reach: escapes take far longer than the run."""
+    time, _ = ens.kramers(e) if len(ens.landscape.minima) == 2 else (None, "")
+    horizon = float(np.max(e.iterates.t))
+    return f"; wells equalize after t ~ {time:.2g} ≫ {horizon:.3g}" if time is not None and time > 10 * horizon else ""
+
+
+def _widened(bounds, lo: float, hi: float) -> np.ndarray:
+    """The plot box with its first axis stretched to the histogram's range."""
+    box = np.array(bounds, dtype=np.float64)
+    box[0] = [min(box[0, 0], lo), max(box[0, 1], hi)]
+    return box
+
+
+# Below this fraction of the initial gap f(x0) − f*, a log loss axis shows solver tolerance and
+# rounding (an rtol-1e-8 flow floors near 1e-17), not dynamics.
+LOSS_FLOOR = 1e-12
+
+
+def _focus_loss_axis(ax, experiment, offset) -> None:
+    """Scale the loss axis to the members that did not diverge, and cut a log axis at LOSS_FLOOR
+    of the initial gap. Only the view changes; the data are complete in the records."""
+    kept = []
+    for i, e in enumerate(experiment.entries):
+        for traj in (e.iterates, e.flow, *experiment.averages[i:i + 1]):
+            f = traj.f[:, ~traj.diverged] if traj.batch_shape else (traj.f if not traj.diverged else traj.f[:0])
+            kept.append(np.ravel(f - (offset or 0.0)))
+    values = np.concatenate(kept)
+    values = values[np.isfinite(values) & ((values > 0) if offset is not None else True)]
+    if not values.size:
+        return
+    if offset is not None:
+        start = float(np.max(np.ravel(experiment.entries[0].iterates.f[0]))) - offset
+        ax.set_ylim(max(values.min(), LOSS_FLOOR * start) / 2, values.max() * 2)
+    elif any(e.iterates.diverged.any() or e.flow.diverged.any() for e in experiment.entries):
+        pad = 0.05 * (values.max() - values.min() or 1.0)
+        ax.set_ylim(values.min() - pad, values.max() + pad)
+
+
+def _flow_names(experiment: Experiment) -> str:
+    kinds = list(dict.fromkeys(e.flow.flow for e in experiment.entries))
+    return "exact lift" if kinds == ["exact"] else ", ".join(kinds)
+
+
+def _status_note(entry) -> str:
+    """Legend text: the optimizer, its time per step and how far the iterates end from the flow."""
+    h = np.asarray(entry.iterates.time_per_step)
+    h_txt = ("scheduled steps" if entry.optimizer.schedule is not None
+             else f"h = {float(h):.3g}" if h.ndim == 0 else "h varies")
+    final = np.ravel(entry.comparison.final)
+    d = float(np.nanmax(final)) if np.any(np.isfinite(final)) else np.nan
+    gap = "final |iterates − flow|" if final.size == 1 else f"largest final |iterates − flow| of {final.size}"
+    diverged = entry.iterates.diverged_at[entry.iterates.diverged]
+    if np.isnan(d) and diverged.size:  # every member diverged: there is no final distance to report
+        return f"{entry.optimizer.display_name} ({h_txt}; diverged (×) at step {int(np.min(diverged))})"
+    if np.isnan(d):  # the iterates ran, their flow stopped early (diverged or failed)
+        return f"{entry.optimizer.display_name} ({h_txt}; its flow stopped early: no final distance)"
+    note = f", {diverged.size} diverged (×)" if diverged.size else ""
+    return f"{entry.optimizer.display_name} ({h_txt}; {gap} = {d:.2g}{note})"
+
+
+@dataclass(frozen=True, eq=False)
+class PlotResult:
+    """What :func:`plot` returns: the numbers and the figure drawn from them."""
+
+    experiment: Experiment | Ensemble  # an Ensemble when the gradients were noisy
+    figure: Figure
+    box: np.ndarray | None = None      # the region drawn, when one was asked for
+
+    def save(self, path, *, data=None, dpi: int = 150):
+        """Write the figure (png, svg, pdf) and, with ``data``, the arrays (npz); atomically."""
+        written = [save_figure(self.figure, path, dpi=dpi)]
+        if data is not None:
+            written.append(self.experiment.save(data))
+        return written
+
+    def animate(self, path, **options):
+        """Write the animation of these runs over the same region (:func:`simulate.animation.animate`)."""
+        from .animation import animate
+
+        return animate(self.experiment, path, **{"box": self.box, **options})
+
+
+def default_optimizers(lr: float | None = None) -> list[Optimizer]:
+    """The default optimizers; with ``lr`` they all take that learning rate instead of their own."""
+    return [optimizer(name, **{**params, **({} if lr is None else {"lr": lr})}) for name, params in DEFAULT_OPTIMIZERS]
+
+
+def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=None, steps: int = DEFAULT_STEPS,
+         *, lr: float | None = None, flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8,
+         atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False,
+         noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
+         scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None,
+         caption: str | None = None, schedule=None, clip_norm=None, clip_value=None, lr_scale=None,
+         ema=None) -> PlotResult:
+    """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
+
+    The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
+    :data:`DEFAULT_OPTIMIZERS`, whose own learning rates give way to ``lr`` when it is given.
+
+    With ``noise`` (or ``batch_size`` on a finite-sum landscape) the gradients are stochastic: each
+    optimizer runs ``paths`` times from one start, beside its SDE (whose drift is the model ``flow``;
+    stepped by ``scheme`` with ``substeps`` per step) and its flow
+    (:func:`simulate.ensembles.ensemble`), and the figure is :func:`ensemble_figure`; the result's
+    ``experiment`` is then an :class:`~simulate.ensembles.Ensemble`. ``three_d``: the paths on the
+    surface of f (2-D landscapes, exact gradients). ``box``: the region drawn, pairs (low, high)
+    for x₁ and x₂ or ``"lo:hi,lo:hi"`` (one pair in 1-D; default the landscape's plot box).
+    ``schedule`` (``"cosine(warmup=10)"``, a :class:`~simulate.schedules.Schedule`) goes to every
+    optimizer without one of its own; the figure then adds a panel of the step sizes and the flows
+    run on the schedule's clock. ``clip_norm``, ``clip_value`` and ``lr_scale`` put gradient
+    transforms in front of every optimizer without its own (:mod:`simulate.transforms`); where a
+    clip was active the iterates are ringed. ``caption``: a sentence printed under the figure (:func:`add_caption`). The result's
+    :meth:`PlotResult.animate` writes the animation of the same runs. ``ema``: a β in [0, 1); each
+    optimizer's exponential moving average of its iterates, z̄ₖ = β·z̄ₖ₋₁ + (1−β)·zₖ
+    (:func:`simulate.averaging.ema`), is drawn dashed beside them in both panels (and in the 3-D
+    view and the animation), carried by the experiment (``experiment.averages``) and exported with
+    it. Exact gradients only: with noise it is refused.
+    """
+    if optimizers is None:
+        optimizers, lr = default_optimizers(lr), None
+    if any(v is not None for v in (schedule, clip_norm, clip_value, lr_scale)):
+        optimizers, lr = with_schedule(with_lr(optimizers, lr), schedule, clip_norm=clip_norm, clip_value=clip_value,
+                                       lr_scale=lr_scale), None
+    land = get_landscape(landscape)
+    if three_d and land.dim != 2:  # checked before any work
+        raise ValueError(f"the 3-D view needs a 2-D landscape; {land.name} is {land.dim}-D")
+    if sharpness:
+        refuse_game(land, "the sharpness panel (λmax(∇²f) against 2/lr)")
+    if box is not None:
+        box = drawing_box(land, box)
+    if ema is not None:
+        ema = check_beta(ema)
+    model = noise_model(noise, batch_size=batch_size)
+    if model is not None:
+        if sharpness or energy or time is not None or three_d:
+            raise ValueError("the sharpness and energy panels, the time axis and the 3-D view belong to the figure "
+                             "of exact gradients; with noise the figure shows the ensemble against t")
+        if ema is not None:
+            raise ValueError("ema: the averaged path is drawn on the figure of exact gradients; with noise "
+                             "(--noise, --batch-size) the figure is an ensemble of paths, and averaging it is not supported")
+        ens = ensemble(landscape, with_lr(optimizers, lr), x0, steps, noise=model, paths=paths, seed=seed, drift=flow,
+                       scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
+        return PlotResult(ens, add_caption(ensemble_figure(ens, box=box), caption), box)
+    experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, flow=flow, method=method, rtol=rtol,
+                                atol=atol)
+    panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
+    experiment = replace(experiment, panels=panels, ema=ema)  # what --data exports besides the runs
+    figure = comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy, three_d=three_d, box=box)
+    return PlotResult(experiment, add_caption(figure, caption), box)
+
+
+def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True, figsize=None) -> Figure:
+    """A sweep drawn whole: a 1-D grid as one panel with a line per member; a 2-D grid as one heat
+    map per member on a shared colour scale (the basins of attraction, for ``metric="minimum"``).
+
+    ``metric`` defaults to ``minimum`` for a sweep over two start coordinates, else ``final_loss``
+    (on a game ``verdict``: converged, cycling or spiralling out; its ½|ξ|² says little).
+    """
+    start_axes = {a.name for a in sweep.axes} <= set(start_coordinates(sweep.landscape))
+    basins = start_axes and len(sweep.axes) == 2 and len(sweep.landscape.minima) > 0
+    metric = metric or ("minimum" if basins else "verdict" if is_game(sweep.landscape) and "verdict" in sweep.metrics
+                        else "final_loss")
+    sweep.metric(metric)  # an unknown metric fails here, with the valid ones
+    label = short_label(sweep.landscape)
+    title = f"{label}, {sweep.steps} steps from {_start_text(sweep)}"
+    if "noise" in sweep.stats:  # every cell is one noisy path
+        title += f", one path per cell with {noise_model(sweep.stats['noise']).description} (seed {sweep.stats['seed']})"
+    # Members with nothing to draw (the flow's endpoints have no flow_distance, no verdict) are left out.
+    drawn = [i for i in range(len(sweep.members)) if _has_values(sweep, metric, i)] or list(range(len(sweep.members)))
+    if len(sweep.axes) == 1:
+        fig = Figure(figsize=figsize or (8, 5), layout="constrained")
+        ax = fig.add_subplot()
+        if metric == "verdict":  # a row of cells per member
+            plot_verdicts(sweep, drawn, ax)
+        else:
+            for i in drawn:
+                plot_sweep(sweep, metric, i, ax, theory=theory, color=f"C{i}")
+            ax.legend(fontsize=7, loc="best", framealpha=0.85)
+        ax.set_title(f"{metric_label(sweep, metric)} against {sweep.axes[0].name}: {title}", fontsize=10)
+        return fig
+    n = max(len(drawn), 1)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig = Figure(figsize=figsize or (5.2 * cols + 1, 4.4 * rows), layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=False).ravel()
+    norm = None if metric in ("minimum", "verdict") else metric_norm(sweep, metric, drawn)
+    for ax, i in zip(axes, drawn):
+        if metric == "minimum":
+            plot_basins(sweep, i, ax)
+        else:
+            plot_sweep(sweep, metric, i, ax, theory=theory, norm=norm, colorbar=i == drawn[-1])
+    for ax in axes[len(drawn):]:
+        ax.set_visible(False)
+    what = "basins of attraction" if metric == "minimum" else metric_label(sweep, metric)
+    if start_axes and len(sweep.axes) == 2 and not basins:
+        what += f" ({sweep.landscape.name} lists no minima: no basins to draw)"
+    fig.suptitle(f"{what}: {title}", fontsize=11)
+    return fig
+
+
+def _has_values(sweep: Sweep, metric: str, member: int) -> bool:
+    """Whether a member has something to draw for ``metric`` (a value, or a cell that diverged)."""
+    values = sweep.metric(metric, member)
+    if metric == "verdict":
+        return bool(np.any(values >= 0))
+    return metric in ("diverged", "diverged_at", "minimum") or bool(np.any(np.isfinite(values))) \
+        or bool(np.any(sweep.metric("diverged", member)))
+
+
+def _start_text(sweep: Sweep) -> str:
+    """The start as the figure states it: the swept coordinates by name, the others by value."""
+    coords = start_coordinates(sweep.landscape)
+    swept = {coords[a.name] for a in sweep.axes if a.name in coords}
+    first = sweep.start.reshape(-1, sweep.landscape.dim)[0]
+    parts = ["·" if j in swept else f"{first[j]:g}" for j in range(sweep.landscape.dim)]
+    return "the grid's starts" if len(swept) == sweep.landscape.dim else \
+        ("(" + ", ".join(parts) + ")" if len(parts) <= 4 else "the landscape's start")
