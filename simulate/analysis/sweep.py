@@ -31,7 +31,8 @@ from ..models import flow as make_flow
 from ..landscapes.games import NEAR_SHARE, is_game
 from ..landscapes import Landscape, landscape as get_landscape, landscape_parameters, with_parameters
 from ..solvers.noise import NoisyGradients
-from ..optimizers import SGD, Optimizer, _fmt, optimizer as get_optimizer
+from ..optimizers import SGD, Optimizer, optimizer as get_optimizer
+from ..optimizers.base import _fmt
 from ..io.progress import progress_bar
 from ..spec import parse_spec
 from ..solvers.trajectory import check_record_size, default_escape_radius

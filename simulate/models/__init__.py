@@ -35,8 +35,10 @@ import numpy as np
 
 from .._names import lookup
 from ..landscapes import Landscape
-from ..optimizers import SGD, Adam, Optimizer, RMSprop, State, _assemble, _diag
-from ..optimizers.schemes import NagC, ProximalPoint, _GradientFlowScheme
+from ..optimizers import SGD, Adam, Optimizer, RMSprop, State
+from ..optimizers.base import _assemble, _diag
+from ..optimizers.nagc import NagC
+from ..optimizers.schemes import ProximalPoint, _GradientFlowScheme
 from ..landscapes.games import is_game
 from ..optimizers.transforms import seen_by
 

@@ -39,7 +39,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..landscapes.games import is_game
-from . import Optimizer
+from .base import Optimizer
 from .schemes import _GradientFlowScheme
 
 __all__ = ["AlternatingGDA", "Extragradient", "OptimisticGD", "Consensus", "GAME_OPTIMIZERS", "underlying_game",

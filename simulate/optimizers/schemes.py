@@ -23,9 +23,9 @@ from typing import ClassVar
 
 import numpy as np
 
-from . import Optimizer, _assemble
+from .base import Optimizer, _assemble
 
-__all__ = ["RungeKutta", "Heun", "RK4", "ProximalPoint", "NagC"]
+__all__ = ["RungeKutta", "Heun", "RK4", "ProximalPoint"]
 
 
 @dataclass(frozen=True)
@@ -137,56 +137,3 @@ class ProximalPoint(_GradientFlowScheme):
                 return {"x": z}
         small = np.all(np.abs(dz) <= 1e-9 * (1 + np.abs(z)), axis=-1, keepdims=True)
         return {"x": np.where(small, z, np.nan)}  # not converged: report, never return a wrong point
-
-
-@dataclass(frozen=True)
-class NagC(Optimizer):
-    r"""Nesterov's accelerated gradient for convex f, NAG-C (Su, Boyd & Candès, JMLR 2016).
-
-    With step size ``s = lr`` and ``y₀ = x₀``::
-
-        x_k = y_{k−1} − s·∇f(y_{k−1}),    y_k = x_k + (k − 1)/(k + r − 1)·(x_k − x_{k−1})
-
-    (r = 3 is Nesterov's (k − 1)/(k + 2)). Its limit as s → 0, with **time per step √s**, is
-    ``Ẍ + (r/t)·Ẋ + ∇f(X) = 0``, ``X(0) = x₀``, ``Ẋ(0) = 0`` (flow ``limit``), approached at order ½ in s;
-    for convex f, ``f(x_k) − f* ≤ 2|x₀ − x*|²/(s(k + 1)²)`` when ``s ≤ 1/L`` and r = 3.
-    State: the previous iterate and the current one (``y`` is formed from them).
-    """
-
-    name: ClassVar[str] = "nag-c"
-    description: ClassVar[str] = "Nesterov's NAG-C, momentum (k-1)/(k+r-1): limit ODE X'' + (r/t)X' + grad f = 0, clock sqrt(lr)"
-    _numeric: ClassVar[tuple[str, ...]] = ("lr", "r", "weight_decay")
-    default_flow: ClassVar[str] = "limit"
-    scales_its_update: ClassVar[bool] = False
-
-    lr: float = 1e-2
-    r: float = 3.0
-    weight_decay: float = 0.0
-    schedule: object = None
-    clip_norm: object = None
-    clip_value: object = None
-    lr_scale: object = None
-
-    def _validate(self):
-        super()._validate()
-        self._require("r", self.r > 0, "must be > 0 (the friction r/t)")
-
-    @property
-    def time_per_step(self):
-        return np.sqrt(np.asarray(self.lr))
-
-    def state_names(self):
-        return ("xprev", "x")
-
-    def init(self, x0):
-        x = self._start(x0)
-        return {"xprev": x.copy(), "x": x}
-
-    def step(self, state, landscape, k):
-        x, xprev = state["x"], state["xprev"]
-        if k >= 3:  # (k−2)/(k+r−2) is the coefficient that forms y_{k−1}; it is 0 for k ≤ 2
-            c = (k - 2) / (k + self._b(self.r) - 2)
-            y = x + c * (x - xprev)
-        else:
-            y = x
-        return {"xprev": x, "x": y + (-self._b(self.lr)) * self._coupled_grad(y, landscape)}

@@ -1,0 +1,96 @@
+"""torch.optim.Adagrad."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .base import Optimizer, _assemble, _diag
+
+__all__ = ['Adagrad']
+
+
+@dataclass(frozen=True)
+class Adagrad(Optimizer):
+    r"""Adagrad: ``torch.optim.Adagrad`` (Duchi, Hazan & Singer, JMLR 2011).
+
+    Update (torch), step k, ``g = ∇f(x) + λx``::
+
+        s ← s + g²                   (s starts at initial_accumulator_value)
+        x ← x − lr/(1 + (k − 1)·δ) · g/(√s + ε)
+
+    Exact lift with **time per step h = lr²** (theory §2.7), written in torch's own accumulator s::
+
+        ṡ = g²/lr²,    ẋ = −g / (lr·(1 + δ·t/lr²)·(√s + ε)).
+
+    In ``S = lr²·s`` this is ``Ṡ = g², ẋ = −g/((1 + δt/lr²)(√S + lr·ε))``: Adagrad's natural clock is
+    ``t = k·lr²``, on which the flow depends on lr only through ``lr·ε`` and ``S(0)``. ``lr_decay`` δ
+    keeps h fixed and makes the field non-autonomous. With ``s(0) = 0`` the start is stiff
+    (``ẋ(0) = −g/(lr·ε)``).
+    """
+
+    name: ClassVar[str] = "adagrad"
+    description: ClassVar[str] = "torch.optim.Adagrad: steps scaled by the accumulated g² (clock t = k·lr²)"
+    _numeric: ClassVar[tuple[str, ...]] = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
+
+    lr: float = 1e-2
+    lr_decay: float = 0.0
+    weight_decay: float = 0.0
+    initial_accumulator_value: float = 0.0
+    eps: float = 1e-10
+    schedule: object = None
+    clip_norm: object = None
+    clip_value: object = None
+    lr_scale: object = None
+
+    def _validate(self):
+        super()._validate()
+        self._require("lr_decay", self.lr_decay >= 0, "must be >= 0")
+        self._require("initial_accumulator_value", self.initial_accumulator_value >= 0, "must be >= 0")
+        self._require("eps", self.eps > 0, "must be > 0 (it guards the division by √s)")
+
+    def state_names(self):
+        return ("s", "x")
+
+    @property
+    def time_per_step(self):
+        return np.asarray(self.lr) ** 2
+
+    def init(self, x0):
+        x = self._start(x0)
+        return {"s": np.broadcast_to(self._b(self.initial_accumulator_value), x.shape).copy(), "x": x}
+
+    def step(self, state, landscape, k):
+        x = state["x"]
+        g = self._coupled_grad(x, landscape)
+        clr = self._b(self.lr) / (1 + (k - 1) * self._b(self.lr_decay))
+        s = state["s"] + g * g
+        return {"s": s, "x": x + (-clr) * (g / (np.sqrt(s) + self._b(self.eps)))}
+
+    def _slowdown(self, t):
+        return 1 + self._b(self.lr_decay) * self._b(t) / self._b(self.lr) ** 2
+
+    def field(self, t, state, landscape):
+        x = state["x"]
+        g = self._coupled_grad(x, landscape)
+        lr = self._b(self.lr)
+        return {"s": g * g / lr**2,
+                "x": -g / (lr * self._slowdown(t) * (np.sqrt(state["s"]) + self._b(self.eps)))}
+
+    def jacobian(self, t, state, landscape):
+        x = state["x"]
+        g = self._coupled_grad(x, landscape)
+        H = self._coupled_hess(x, landscape)
+        lr = self._b(self.lr)
+        q = lr * self._slowdown(t)
+        root = np.sqrt(np.maximum(state["s"], np.finfo(float).tiny))
+        D = np.sqrt(state["s"]) + self._b(self.eps)
+        blocks = {
+            ("s", "x"): (2 * g / lr**2)[..., :, None] * H,
+            ("x", "x"): -H / (q * D)[..., :, None],
+            ("x", "s"): _diag(g / (q * D * D) / (2 * root)),
+        }
+        return _assemble(("s", "x"), blocks, x.shape)
+

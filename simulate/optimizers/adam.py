@@ -1,0 +1,148 @@
+"""torch.optim.Adam and AdamW."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+import math
+
+from .base import Optimizer, _assemble, _diag
+from .kernels import adam_update
+
+#: Elementwise ``math.pow`` (libm's pow, what Python's float ``**`` computes).
+_libm_pow = np.frompyfunc(math.pow, 2, 1)
+
+__all__ = ['Adam', 'AdamW']
+
+
+@dataclass(frozen=True)
+class Adam(Optimizer):
+    r"""Adam: ``torch.optim.Adam`` (coupled L2 ``weight_decay``; see :class:`AdamW` for decoupled).
+
+    Update (torch), step k = 1, 2, …, ``g = ∇f(x) + λx``::
+
+        m ← lerp(m, g, 1 − β₁);   v ← β₂·v + (1 − β₂)·g²
+        v_max ← max(v_max, v)                             (amsgrad; raw v, not the corrected one)
+        x ← x − (lr/(1 − β₁ᵏ)) · m / (√v/√(1 − β₂ᵏ) + ε)   (v_max for v with amsgrad)
+
+    ε sits outside the root of the bias-corrected v̂.
+
+    Exact lift, ``h = lr``, non-autonomous because of the bias correction (theory §2.6)::
+
+        ṁ = (1 − β₁)(g − m)/lr,   v̇ = (1 − β₂)(g² − v)/lr,   v̇_max = max(v − v_max, 0)/lr,
+        ẋ = −(m/(1 − β₁^κ)) / (√(v/(1 − β₂^κ)) + ε),   κ = t/lr + 1.
+
+    The "+1" makes the Euler step from ``t = (k − 1)·lr`` use torch's counter k and keeps the field
+    regular at t = 0. For fixed betas and lr → 0 the flow tends to the sign flow
+    ``ẋ = −g/(|g| + ε)`` (Ma, Wu & E 2020); with ``1 − βᵢ ∝ lr`` to the Barakat–Bianchi ODE (2021).
+    """
+
+    name: ClassVar[str] = "adam"
+    description: ClassVar[str] = "torch.optim.Adam: momentum on g and a per-coordinate scale from g², bias-corrected"
+    _numeric: ClassVar[tuple[str, ...]] = ("lr", "betas", "eps", "weight_decay")
+    _pairs: ClassVar[tuple[str, ...]] = ("betas",)
+    _rates: ClassVar[tuple[str, ...]] = ("betas",)
+    _decoupled: ClassVar[bool] = False
+
+    lr: float = 1e-3
+    betas: tuple = (0.9, 0.999)
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    amsgrad: bool = False
+    schedule: object = None
+    clip_norm: object = None
+    clip_value: object = None
+    lr_scale: object = None
+
+    def _validate(self):
+        super()._validate()
+        for i in (0, 1):
+            self._require(f"betas[{i}]", (self.betas[i] >= 0) & (self.betas[i] < 1), "must be in [0, 1)")
+        self._require("eps", self.eps > 0, "must be > 0 (it guards the division by √v)")
+
+    def state_names(self):
+        return ("m", "v", "vmax", "x") if self.amsgrad else ("m", "v", "x")
+
+    def _gradient(self, x, landscape):
+        return landscape.grad(x) if self._decoupled else self._coupled_grad(x, landscape)
+
+    def _corrections(self, k):
+        """Bias corrections ``1 − β₁ᵏ`` and ``√(1 − β₂ᵏ)``. At a step (an integer k, or an array of
+        them) βᵏ is libm's pow, as torch computes it in Python floats: numpy's vectorized power
+        differs from it in the last bit for a few percent of (β, k). k may be fractional in the flow."""
+        b1, b2 = self.betas
+        if np.issubdtype(np.asarray(k).dtype, np.integer):
+            p1, p2 = (np.asarray(_libm_pow(b, k), dtype=np.float64) for b in (b1, b2))
+            return 1 - p1, np.sqrt(1 - p2)
+        return 1 - b1 ** k, np.sqrt(1 - b2 ** k)
+
+    def step(self, state, landscape, k):
+        x = state["x"]
+        c1, c2 = (self._b(c) for c in self._corrections(k))
+        x_new, m, v, vmax = adam_update(x, landscape.grad(x), state["m"], state["v"], state.get("vmax"),
+                                        self._b(self.lr), *(self._b(b) for b in self.betas), self._b(self.eps),
+                                        self._b(self.weight_decay), c1, c2, self._decoupled, self.amsgrad)
+        return {"m": m, "v": v, "vmax": vmax, "x": x_new} if self.amsgrad else {"m": m, "v": v, "x": x_new}
+
+    def field(self, t, state, landscape):
+        x = state["x"]
+        lr = self._b(self.lr)
+        g = self._gradient(x, landscape)
+        b1, b2 = (self._b(b) for b in self.betas)
+        out = {"m": (1 - b1) * (g - state["m"]) / lr, "v": (1 - b2) * (g * g - state["v"]) / lr}
+        if self.amsgrad:
+            out["vmax"] = np.maximum(state["v"] - state["vmax"], 0) / lr
+        c1, c2 = self._corrections(np.asarray(t) / np.asarray(self.lr) + 1)
+        w = state["vmax"] if self.amsgrad else state["v"]
+        out["x"] = -(state["m"] / self._b(c1)) / (np.sqrt(w) / self._b(c2) + self._b(self.eps))
+        if self._decoupled:
+            out["x"] = out["x"] - self._b(self.weight_decay) * x
+        return out
+
+    def jacobian(self, t, state, landscape):
+        x = state["x"]
+        lr = self._b(self.lr)
+        g = self._gradient(x, landscape)
+        H = landscape.hess(x) if self._decoupled else self._coupled_hess(x, landscape)
+        b1, b2 = (self._b(b) for b in self.betas)
+        c1, c2 = (self._b(c) for c in self._corrections(np.asarray(t) / np.asarray(self.lr) + 1))
+        names = tuple(state)
+        one = np.ones_like(x)
+        w_name = "vmax" if self.amsgrad else "v"
+        w = state[w_name]
+        root = np.sqrt(np.maximum(w, np.finfo(float).tiny))  # dD/dw is unbounded at w = 0
+        D = np.sqrt(w) / c2 + self._b(self.eps)
+        blocks = {
+            ("m", "m"): _diag(-(1 - b1) / lr * one),
+            ("m", "x"): ((1 - b1) / lr)[..., None] * H,
+            ("v", "v"): _diag(-(1 - b2) / lr * one),
+            ("v", "x"): (2 * (1 - b2) / lr * g)[..., :, None] * H,
+            ("x", "m"): _diag(-1 / (c1 * D) * one),
+            ("x", w_name): _diag(state["m"] / c1 / (D * D) / (2 * root * c2)),
+        }
+        if self.amsgrad:
+            active = (state["v"] > state["vmax"]).astype(float)
+            blocks[("vmax", "v")] = _diag(active / lr)
+            blocks[("vmax", "vmax")] = _diag(-active / lr)
+        if self._decoupled:
+            blocks[("x", "x")] = _diag(-self._b(self.weight_decay) * one)
+        return _assemble(names, blocks, x.shape)
+
+
+@dataclass(frozen=True)
+class AdamW(Adam):
+    r"""AdamW: ``torch.optim.AdamW``, decoupled weight decay (Loshchilov & Hutter, ICLR 2019).
+
+    Update: ``x ← x·(1 − lr·λ)`` first, then Adam's step with ``g = ∇f(x)`` (no λx inside the
+    moments). Default λ = 0.01. Exact lift: Adam's field with ``−λx`` added to ``ẋ``, ``h = lr``.
+    """
+
+    name: ClassVar[str] = "adamw"
+    description: ClassVar[str] = "torch.optim.AdamW: Adam with decoupled weight decay (adds −λx to the flow)"
+    _decoupled: ClassVar[bool] = True
+
+    weight_decay: float = 1e-2
+

@@ -1,0 +1,124 @@
+"""torch.optim.RMSprop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .base import Optimizer, _assemble, _diag
+from .kernels import lerp
+
+__all__ = ['RMSprop']
+
+
+@dataclass(frozen=True)
+class RMSprop(Optimizer):
+    r"""RMSprop: ``torch.optim.RMSprop``. No bias correction; ε outside the root.
+
+    Update (torch), ``g = ∇f(x) + λx``::
+
+        v ← α·v + (1 − α)·g²                    ṽ = v
+        ḡ ← lerp(ḡ, g, 1 − α);  ṽ = v − ḡ²        (centered)
+        b ← μ·b + g/(√ṽ + ε);   x ← x − lr·b      (momentum > 0)
+        x ← x − lr·g/(√ṽ + ε)                     (otherwise)
+
+    Exact lift, ``h = lr`` (theory §2.5), components in torch's order (v, ḡ, b, x)::
+
+        v̇ = (1 − α)(g² − v)/lr,   ḡ̇ = (1 − α)(g − ḡ)/lr,
+        ḃ = (g/(√ṽ + ε) − (1 − μ)·b)/lr,   ẋ = −b      or, without momentum,   ẋ = −g/(√ṽ + ε).
+
+    For fixed α and lr → 0, v relaxes to g² on the time scale lr/(1 − α) and the flow tends to the
+    sign flow ``ẋ = −g/(|g| + ε)``. From ``v(0) = 0`` the lift starts with ``ẋ(0) = −g/ε``: a stiff
+    initial layer that the discrete method skips by updating v first (step 1 moves
+    ``lr·g/(√(1 − α)|g| + ε)``, about 10·lr for α = 0.99).
+    """
+
+    name: ClassVar[str] = "rmsprop"
+    description: ClassVar[str] = "torch.optim.RMSprop: per-coordinate steps scaled by an EMA of g² (sign-like flow)"
+    _numeric: ClassVar[tuple[str, ...]] = ("lr", "alpha", "eps", "weight_decay", "momentum")
+    _rates: ClassVar[tuple[str, ...]] = ("alpha",)
+
+    lr: float = 1e-2
+    alpha: float = 0.99
+    eps: float = 1e-8
+    weight_decay: float = 0.0
+    momentum: float = 0.0
+    centered: bool = False
+    schedule: object = None
+    clip_norm: object = None
+    clip_value: object = None
+    lr_scale: object = None
+
+    def _validate(self):
+        super()._validate()
+        self._require("alpha", (self.alpha >= 0) & (self.alpha < 1), "must be in [0, 1)")
+        self._require("eps", self.eps > 0, "must be > 0 (it guards the division by √v)")
+        self._require("momentum", (self.momentum >= 0) & (self.momentum < 1), "must be in [0, 1)")
+
+    def state_names(self):
+        return ("v",) + (("gbar",) if self.centered else ()) + (("b",) if np.any(self.momentum != 0) else ()) + ("x",)
+
+    def _denominator(self, state):
+        v = state["v"] - state["gbar"] * state["gbar"] if self.centered else state["v"]
+        return np.sqrt(v) + self._b(self.eps)
+
+    def step(self, state, landscape, k):
+        x = state["x"]
+        g = self._coupled_grad(x, landscape)
+        alpha = self._b(self.alpha)
+        new = {"v": state["v"] * alpha + (1 - alpha) * g * g}
+        if self.centered:
+            new["gbar"] = lerp(state["gbar"], g, 1 - alpha)
+        avg = self._denominator(new)
+        if "b" in state:
+            new["b"] = state["b"] * self._b(self.momentum) + g / avg
+            new["x"] = x + (-self._b(self.lr)) * new["b"]
+        else:
+            new["x"] = x + (-self._b(self.lr)) * (g / avg)
+        return new
+
+    def field(self, t, state, landscape):
+        x = state["x"]
+        g = self._coupled_grad(x, landscape)
+        rate = (1 - self._b(self.alpha)) / self._b(self.lr)
+        out = {"v": rate * (g * g - state["v"])}
+        if self.centered:
+            out["gbar"] = rate * (g - state["gbar"])
+        u = g / self._denominator(state)
+        if "b" in state:
+            out["b"] = (u - (1 - self._b(self.momentum)) * state["b"]) / self._b(self.lr)
+            out["x"] = -state["b"]
+        else:
+            out["x"] = -u
+        return out
+
+    def jacobian(self, t, state, landscape):
+        x = state["x"]
+        g = self._coupled_grad(x, landscape)
+        H = self._coupled_hess(x, landscape)
+        names = tuple(state)
+        lr = self._b(self.lr)
+        rate = (1 - self._b(self.alpha)) / lr
+        vt = state["v"] - state["gbar"] ** 2 if self.centered else state["v"]
+        root = np.sqrt(np.maximum(vt, np.finfo(float).tiny))  # dD/dv is unbounded at v = 0
+        D = np.sqrt(vt) + self._b(self.eps)
+        du_dx = H / D[..., :, None]                  # u = g/D
+        du_dv = -g / (D * D) / (2 * root)
+        blocks = {("v", "v"): _diag(-rate * np.ones_like(x)), ("v", "x"): (2 * rate * g)[..., :, None] * H}
+        dus = {"x": du_dx, "v": _diag(du_dv)}
+        if self.centered:
+            blocks[("gbar", "gbar")] = _diag(-rate * np.ones_like(x))
+            blocks[("gbar", "x")] = rate[..., None] * H
+            dus["gbar"] = _diag(-2 * state["gbar"] * du_dv)
+        if "b" in state:
+            blocks[("b", "b")] = _diag(-(1 - self._b(self.momentum)) / lr * np.ones_like(x))
+            for col, du in dus.items():
+                blocks[("b", col)] = du / lr[..., None]
+            blocks[("x", "b")] = _diag(-np.ones_like(x))
+        else:
+            for col, du in dus.items():
+                blocks[("x", col)] = -du
+        return _assemble(names, blocks, x.shape)
+
