@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import Landscape, _set, differenced_hessian, plot_box
+from .base import Landscape, _set, differenced_hessian, plot_box
 
 __all__ = ["CallableLandscape", "landscape_from"]
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.special import expit
 
-from . import Landscape, _integer, _real, _set, polish_minima
+from .base import Landscape, _integer, _real, _set, polish_minima
 
 __all__ = ["LeastSquares", "Logistic", "MAX_SAMPLES"]
 

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import Landscape, _set, differenced_hessian, plot_box, search_minima
+from .base import Landscape, _set, differenced_hessian, plot_box, search_minima
 from ..spec import format_spec
 
 __all__ = ["FormulaError", "parse_formula", "formula_function", "FormulaLandscape", "formula_landscape", "is_variable", "FUNCTIONS", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH",

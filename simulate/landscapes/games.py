@@ -29,14 +29,14 @@ Built-ins (registry key: class), with the exact fields of theory §7:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
 from scipy.special import expit
 
-from . import Landscape, _real, _set
+from .base import Landscape, _real, _set
 from ..spec import format_spec
 
 __all__ = ["Game", "Bilinear", "QuadraticGame", "DiracGAN", "VanillaGAN", "WGAN", "WGANGP", "GANQP",

@@ -258,7 +258,7 @@ def compile_variant(template, names: dict, key: tuple):
     so each variant gets its own name: the key (functions by their qualified names, flags) and
     the sources of :mod:`simulate.optimizers.kernels` and :mod:`simulate.landscapes.pointwise` (numba notices when the template's own file changes,
     not when the update rules it inlines do)."""
-    from ..landscapes import pointwise
+    from ..landscapes import pointwise  # noqa: F401 (the module, for its source)
     from ..optimizers import kernels
 
     available()
