@@ -316,9 +316,10 @@ class OrderStudy:
 
 def _betas(opt: Optimizer) -> tuple:
     """The EMA coefficients of ``opt`` that a ladder's scaling moves (none for plain GD)."""
-    if np.all(getattr(opt, "momentum", 1) == 0) and "betas" not in opt._rates and opt.name != "rmsprop":
+    emas = {f: h for f, h in opt.hyperparameters().items() if h.ladder is not None and h.ladder.kind == "ema"}
+    if not any(h.gate is None or np.any(getattr(opt, h.gate) != 0) for h in emas.values()):
         return ()
-    return tuple(np.ravel(getattr(opt, name)).tolist() for name in opt._rates)
+    return tuple(np.ravel(getattr(opt, name)).tolist() for name in emas)
 
 
 def _csv_cell(value) -> str:

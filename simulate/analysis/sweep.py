@@ -181,16 +181,9 @@ def start_coordinates(landscape: Landscape) -> dict[str, int]:
 
 
 def sweepable(opt: Optimizer) -> dict[str, tuple[str, int | None]]:
-    """Sweepable names -> (field, index in a pair): ``lr``, ``momentum``, ``beta1``, ``betas[0]``, ..."""
-    out = {}
-    for f in opt._numeric:
-        if f in opt._pairs:
-            for i in range(2):
-                out[f"{f}[{i}]"] = (f, i)
-                if f == "betas":
-                    out[f"beta{i + 1}"] = (f, i)
-        else:
-            out[f] = (f, None)
+    """Sweepable names -> (field, index in a pair): the optimizer's declared hyperparameters
+    (``lr``, ``momentum``, ``beta1``, ``betas[0]``, ...) and its schedule's parameters."""
+    out = opt.sweepable()
     if opt.schedule is not None:  # the schedule's parameters: warmup=0:100:11, T_max, gamma, …
         from ..optimizers.schedules import sweepable_parameters
 
@@ -669,8 +662,8 @@ def _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar
     progress bar moves (each cell is its own solve): the endpoints and whether each diverged."""
     cells = int(np.prod(grid))
     flat = dataclasses.replace(opt, **{
-        f: (tuple(np.broadcast_to(a, grid).reshape(-1) for a in getattr(opt, f)) if f in opt._pairs
-            else np.broadcast_to(getattr(opt, f), grid).reshape(-1)) for f in opt._numeric})
+        f: (tuple(np.broadcast_to(a, grid).reshape(-1) for a in getattr(opt, f)) if h.pair
+            else np.broadcast_to(getattr(opt, f), grid).reshape(-1)) for f, h in opt.hyperparameters().items()})
     if hasattr(flat.schedule, "flattened"):
         flat = dataclasses.replace(flat, schedule=flat.schedule.flattened(grid))
     starts = x0.reshape(cells, -1)

@@ -745,33 +745,31 @@ def flow(opt: Optimizer, kind: str | Flow | None = None) -> Flow:
 
 
 def rescale(opt: Optimizer, lr, scaling: str, reference_lr=None) -> Optimizer:
-    """``opt`` at learning rate ``lr``, its EMA coefficients moved so that a model stays fixed.
+    """``opt`` at learning rate ``lr``, its hyperparameters moved so that a model stays fixed.
 
-    ``fixed``: only lr changes. ``linear``: every coefficient β in ``opt._rates`` keeps
-    ``(1 − β)/lr`` (momentum only where it is non-zero; dampening along with it), and Adagrad keeps
+    Each hyperparameter's declared ladder (:class:`simulate.optimizers.hyper.Ladder`) says how:
+    ``fixed``: only lr changes. ``linear``: every EMA coefficient β keeps ``(1 − β)/lr`` (SGD's
+    momentum only where it is non-zero, dampening along with it), and Adagrad keeps
     ``lr²·initial_accumulator_value``, so the exact lift stays the same ODE. ``sqrt``: the
-    momentum keeps ``(1 − μ)/√lr`` (heavy ball and Nesterov). ``reference_lr`` defaults to ``opt.lr``.
+    coefficients declared for it keep ``(1 − β)/√lr`` (heavy ball's and Nesterov's momentum, which
+    must then be > 0). ``reference_lr`` defaults to ``opt.lr``.
     """
     lookup("scaling", scaling, SCALINGS)
     ref = np.asarray(opt.lr if reference_lr is None else reference_lr, dtype=np.float64)
     ratio = np.asarray(lr, dtype=np.float64) / ref
     changes = {"lr": np.asarray(lr, dtype=np.float64)}
-    if scaling == "linear":
-        if opt.name == "adagrad":  # the lift's accumulator starts at S(0) = lr²·s₀: keep it
-            changes["initial_accumulator_value"] = np.asarray(opt.initial_accumulator_value) / ratio**2
-        for name in opt._rates:
-            value = getattr(opt, name)
-            if name in opt._pairs:
-                changes[name] = tuple(1 - (1 - v) * ratio for v in value)
-            elif name == "momentum" or (name == "dampening" and isinstance(opt, SGD)):
-                active = np.asarray(opt.momentum) != 0
-                changes[name] = np.where(active, 1 - (1 - value) * ratio, value)
-            else:
-                changes[name] = 1 - (1 - value) * ratio
-    elif scaling == "sqrt":
-        if not isinstance(opt, SGD) or np.any(opt.momentum == 0):
-            raise ValueError("the sqrt scaling (1 − μ ∝ √lr) applies to heavy ball and Nesterov (momentum > 0)")
-        changes["momentum"] = 1 - (1 - np.asarray(opt.momentum)) * np.sqrt(ratio)
+    moving = {f: h for f, h in opt.hyperparameters().items() if h.ladder is not None and scaling in h.ladder.powers}
+    if scaling == "sqrt" and (not moving or any(h.gate is not None and np.any(getattr(opt, h.gate) == 0)
+                                                for h in moving.values())):
+        raise ValueError(f"the sqrt scaling (1 − μ ∝ √lr) moves a momentum > 0 (heavy ball, Nesterov); "
+                         f"{opt.display_name} has none declared for it")
+    for f, h in moving.items():
+        value = getattr(opt, f)
+        moved = tuple(h.ladder.moved(v, ratio, scaling) for v in value) if h.pair else \
+            h.ladder.moved(np.asarray(value), ratio, scaling)
+        if h.gate is not None:  # only where the gate is on (momentum 0 stays plain GD)
+            moved = np.where(np.asarray(getattr(opt, h.gate)) != 0, moved, value)
+        changes[f] = moved
     try:
         return dataclasses.replace(opt, **{k: (v[()] if isinstance(v, np.ndarray) and v.ndim == 0 else v)
                                            for k, v in changes.items()})

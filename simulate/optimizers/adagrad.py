@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .hyper import INVERSE_LR2, hyper, lr_hyper, weight_decay_hyper
 from .base import Optimizer, _assemble, _diag
 
 __all__ = ['Adagrad']
@@ -33,23 +34,17 @@ class Adagrad(Optimizer):
 
     name: ClassVar[str] = "adagrad"
     description: ClassVar[str] = "torch.optim.Adagrad: steps scaled by the accumulated g² (clock t = k·lr²)"
-    _numeric: ClassVar[tuple[str, ...]] = ("lr", "lr_decay", "weight_decay", "initial_accumulator_value", "eps")
 
-    lr: float = 1e-2
-    lr_decay: float = 0.0
-    weight_decay: float = 0.0
-    initial_accumulator_value: float = 0.0
-    eps: float = 1e-10
+    lr: float = lr_hyper(1e-2)
+    lr_decay: float = hyper(0.0, ">= 0")
+    weight_decay: float = weight_decay_hyper()
+    # the lift's accumulator starts at S(0) = lr²·s₀: the linear ladder keeps it
+    initial_accumulator_value: float = hyper(0.0, ">= 0", ladder=INVERSE_LR2)
+    eps: float = hyper(1e-10, "> 0", note="it guards the division by √s", slider=(1e-10, 1e-1, "log"))
     schedule: object = None
     clip_norm: object = None
     clip_value: object = None
     lr_scale: object = None
-
-    def _validate(self):
-        super()._validate()
-        self._require("lr_decay", self.lr_decay >= 0, "must be >= 0")
-        self._require("initial_accumulator_value", self.initial_accumulator_value >= 0, "must be >= 0")
-        self._require("eps", self.eps > 0, "must be > 0 (it guards the division by √s)")
 
     def state_names(self):
         return ("s", "x")

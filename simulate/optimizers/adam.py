@@ -9,6 +9,7 @@ import numpy as np
 
 import math
 
+from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
 from .base import Optimizer, _assemble, _diag
 from .kernels import adam_update
 
@@ -42,26 +43,18 @@ class Adam(Optimizer):
 
     name: ClassVar[str] = "adam"
     description: ClassVar[str] = "torch.optim.Adam: momentum on g and a per-coordinate scale from g², bias-corrected"
-    _numeric: ClassVar[tuple[str, ...]] = ("lr", "betas", "eps", "weight_decay")
-    _pairs: ClassVar[tuple[str, ...]] = ("betas",)
-    _rates: ClassVar[tuple[str, ...]] = ("betas",)
     _decoupled: ClassVar[bool] = False
 
-    lr: float = 1e-3
-    betas: tuple = (0.9, 0.999)
-    eps: float = 1e-8
-    weight_decay: float = 0.0
+    lr: float = lr_hyper(1e-3)
+    betas: tuple = hyper((0.9, 0.999), "[0, 1)", pair=True, names=("beta1", "beta2"), ladder=EMA,
+                         slider=((0.0, 0.999), (0.9, 0.9999)))
+    eps: float = hyper(1e-8, "> 0", note="it guards the division by √v", slider=(1e-10, 1e-1, "log"))
+    weight_decay: float = weight_decay_hyper()
     amsgrad: bool = False
     schedule: object = None
     clip_norm: object = None
     clip_value: object = None
     lr_scale: object = None
-
-    def _validate(self):
-        super()._validate()
-        for i in (0, 1):
-            self._require(f"betas[{i}]", (self.betas[i] >= 0) & (self.betas[i] < 1), "must be in [0, 1)")
-        self._require("eps", self.eps > 0, "must be > 0 (it guards the division by √v)")
 
     def state_names(self):
         return ("m", "v", "vmax", "x") if self.amsgrad else ("m", "v", "x")
@@ -144,5 +137,5 @@ class AdamW(Adam):
     description: ClassVar[str] = "torch.optim.AdamW: Adam with decoupled weight decay (adds −λx to the flow)"
     _decoupled: ClassVar[bool] = True
 
-    weight_decay: float = 1e-2
+    weight_decay: float = weight_decay_hyper(1e-2)
 

@@ -35,6 +35,7 @@ import numpy as np
 from .._names import UnknownNameError, suggest
 from ..landscapes import Landscape
 from ..spec import format_spec
+from .hyper import Hyper, declared
 
 __all__ = ["Optimizer", "Preset", "State"]
 
@@ -67,10 +68,6 @@ class Optimizer:
     # every optimizer's dataclass has these fields: a schedule (simulate.schedules) and the
     # gradient transforms in front of the update (simulate.transforms)
     schedule = clip_norm = clip_value = lr_scale = None
-    _numeric: ClassVar[tuple[str, ...]] = ()  # hyperparameters that may be arrays
-    _pairs: ClassVar[tuple[str, ...]] = ()    # of those, the ones that are a pair of such (betas)
-    #: EMA coefficients β whose 1 − β is a rate times lr in the exact lift (see simulate.flows.rescale)
-    _rates: ClassVar[tuple[str, ...]] = ()
     #: the continuous model :func:`simulate.flows.flow` gives by default
     default_flow: ClassVar[str] = "exact"
     #: gradient evaluations per step (Runge–Kutta schemes take several)
@@ -80,10 +77,40 @@ class Optimizer:
     scales_its_update: ClassVar[bool] = True
 
     # -- hyperparameters ---------------------------------------------------------------------
+    @classmethod
+    def hyperparameters(cls) -> dict[str, Hyper]:
+        """The numeric hyperparameters, in field order, with their declarations
+        (:mod:`simulate.optimizers.hyper`): the one source of validation, sweep axes, sliders and
+        the order ladder's rescaling."""
+        return declared(cls)
+
+    def sweepable(self) -> dict[str, tuple[str, int | None]]:
+        """Axis names -> (field, index in a pair): ``lr``, ``momentum``, ``betas[0]``, ``beta1``, ..."""
+        out = {}
+        for f, h in self.hyperparameters().items():
+            if not h.sweep:
+                continue
+            if h.pair:
+                for i in range(2):
+                    out[f"{f}[{i}]"] = (f, i)
+                    if h.names:
+                        out[h.names[i]] = (f, i)
+            else:
+                out[f] = (f, None)
+        return out
+
+    def _elements(self) -> list[tuple[str, np.ndarray, Hyper]]:
+        """``(name, array, declaration)`` of every numeric value, a pair's elements one by one."""
+        out = []
+        for f, h in self.hyperparameters().items():
+            v = getattr(self, f)
+            out.extend(((f"{f}[{i}]", a, h) for i, a in enumerate(v)) if h.pair else ((f, v, h),))
+        return out
+
     def __post_init__(self):
-        for f in self._numeric:
+        for f, h in self.hyperparameters().items():
             value = getattr(self, f)
-            if f in self._pairs:
+            if h.pair:
                 if not (isinstance(value, (tuple, list)) and len(value) == 2):
                     raise ValueError(f"{self.name}: {f} must be a pair ({f}[0], {f}[1]), got {value!r}")
                 cast = tuple(self._cast(f"{f}[{i}]", v) for i, v in enumerate(value))
@@ -94,6 +121,9 @@ class Optimizer:
             if isinstance(f.default, bool) and not isinstance(getattr(self, f.name), (bool, np.bool_)):
                 raise ValueError(f"{self.name}: {f.name} must be true or false, got {getattr(self, f.name)!r}")
         self.batch_shape  # raises if the hyperparameter arrays do not broadcast together
+        for name, value, h in self._elements():
+            if h.check is not None:
+                self._require(name, h.check(value), h.rule)
         self._validate()
         self._cast_transforms()
         if getattr(self, "schedule", None) is not None:
@@ -155,25 +185,16 @@ class Optimizer:
         return getattr(self, name)
 
     def _validate(self) -> None:
-        # Every torch optimizer has lr and weight_decay; subclasses add their own rules.
-        self._require("lr", self.lr > 0, "must be > 0 (the time per step is built from it)")
-        self._require("weight_decay", self.weight_decay >= 0, "must be >= 0")
-
-    def _arrays(self) -> list[np.ndarray]:
-        out = []
-        for f in self._numeric:
-            v = getattr(self, f)
-            out.extend(v if f in self._pairs else (v,))
-        return out
+        """Rules that tie several hyperparameters together (each one's own rule is declared)."""
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
         """Broadcast shape of the numeric hyperparameters (``()`` when all are scalars)."""
         grid = getattr(self.schedule, "shape", ())  # a schedule whose parameters a sweep varies
         try:
-            return np.broadcast_shapes(*(a.shape for a in self._arrays()), grid)
+            return np.broadcast_shapes(*(a.shape for _, a, _ in self._elements()), grid)
         except ValueError:
-            shapes = {f: np.shape(getattr(self, f)) for f in self._numeric}
+            shapes = {f: np.shape(getattr(self, f)) for f in self.hyperparameters()}
             raise ValueError(f"{self.name}: hyperparameter arrays do not broadcast together: {shapes}") from None
 
     def member(self, index, batch_shape: tuple[int, ...] | None = None) -> Optimizer:
@@ -183,10 +204,10 @@ class Optimizer:
         """
         shape = self.batch_shape if batch_shape is None else batch_shape
         changes = {}
-        for f in self._numeric:
+        for f, h in self.hyperparameters().items():
             v = getattr(self, f)
             pick = (lambda a: np.broadcast_to(a, shape)[index])
-            changes[f] = tuple(pick(a) for a in v) if f in self._pairs else pick(v)
+            changes[f] = tuple(pick(a) for a in v) if h.pair else pick(v)
         if hasattr(self.schedule, "at"):  # a ScheduleGrid: the member's own schedule
             changes["schedule"] = self.schedule.at(index, shape)
         return dataclasses.replace(self, **changes)

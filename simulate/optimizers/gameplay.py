@@ -39,6 +39,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..landscapes.games import is_game
+from .hyper import hyper, lr_hyper, weight_decay_hyper
 from .base import Optimizer
 from .schemes import _GradientFlowScheme
 
@@ -58,7 +59,7 @@ def underlying_game(landscape):
 class _GameScheme(_GradientFlowScheme):
     """A step on the flow ż = −(ξ + λz) with its first-order correction ``correction(z, game)``."""
 
-    lr: float = 0.1
+    lr: float = lr_hyper(0.1)
 
     def correction(self, z, landscape) -> np.ndarray:
         """C(z) of the modified equation ż = −ξ + lr·C(z) (ξ with weight decay)."""
@@ -224,20 +225,15 @@ class Consensus(Optimizer):
     name: ClassVar[str] = "consensus"
     description: ClassVar[str] = ("consensus optimization (Mescheder et al. 2017): z - lr*(xi + gamma*J^T xi), "
                                   "GDA plus the gradient of |xi|^2/2")
-    _numeric: ClassVar[tuple[str, ...]] = ("lr", "gamma", "weight_decay")
     evaluations_per_step: ClassVar[int] = 2
 
-    lr: float = 0.1
-    gamma: float = 1.0
-    weight_decay: float = 0.0
+    lr: float = lr_hyper(0.1)
+    gamma: float = hyper(1.0, ">= 0", note="the weight of ∇½|ξ|²; γ = 0 is simultaneous GDA")
+    weight_decay: float = weight_decay_hyper()
     schedule: object = None
     clip_norm: object = None
     clip_value: object = None
     lr_scale: object = None
-
-    def _validate(self):
-        super()._validate()
-        self._require("gamma", self.gamma >= 0, "must be >= 0 (the weight of ∇½|ξ|²; γ = 0 is simultaneous GDA)")
 
     @property
     def _plain(self) -> bool:

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .hyper import hyper, lr_hyper, weight_decay_hyper
 from .base import Optimizer
 
 __all__ = ['NagC']
@@ -28,21 +29,16 @@ class NagC(Optimizer):
 
     name: ClassVar[str] = "nag-c"
     description: ClassVar[str] = "Nesterov's NAG-C, momentum (k-1)/(k+r-1): limit ODE X'' + (r/t)X' + grad f = 0, clock sqrt(lr)"
-    _numeric: ClassVar[tuple[str, ...]] = ("lr", "r", "weight_decay")
     default_flow: ClassVar[str] = "limit"
     scales_its_update: ClassVar[bool] = False
 
-    lr: float = 1e-2
-    r: float = 3.0
-    weight_decay: float = 0.0
+    lr: float = lr_hyper(1e-2)
+    r: float = hyper(3.0, "> 0", note="the friction r/t")
+    weight_decay: float = weight_decay_hyper()
     schedule: object = None
     clip_norm: object = None
     clip_value: object = None
     lr_scale: object = None
-
-    def _validate(self):
-        super()._validate()
-        self._require("r", self.r > 0, "must be > 0 (the friction r/t)")
 
     @property
     def time_per_step(self):

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
 from .base import Optimizer, _assemble, _diag
 from .kernels import lerp
 
@@ -37,25 +38,17 @@ class RMSprop(Optimizer):
 
     name: ClassVar[str] = "rmsprop"
     description: ClassVar[str] = "torch.optim.RMSprop: per-coordinate steps scaled by an EMA of g² (sign-like flow)"
-    _numeric: ClassVar[tuple[str, ...]] = ("lr", "alpha", "eps", "weight_decay", "momentum")
-    _rates: ClassVar[tuple[str, ...]] = ("alpha",)
 
-    lr: float = 1e-2
-    alpha: float = 0.99
-    eps: float = 1e-8
-    weight_decay: float = 0.0
-    momentum: float = 0.0
+    lr: float = lr_hyper(1e-2)
+    alpha: float = hyper(0.99, "[0, 1)", ladder=EMA, slider=(0.5, 0.999))
+    eps: float = hyper(1e-8, "> 0", note="it guards the division by √v", slider=(1e-10, 1e-1, "log"))
+    weight_decay: float = weight_decay_hyper()
+    momentum: float = hyper(0.0, "[0, 1)", slider=(0.0, 0.99))
     centered: bool = False
     schedule: object = None
     clip_norm: object = None
     clip_value: object = None
     lr_scale: object = None
-
-    def _validate(self):
-        super()._validate()
-        self._require("alpha", (self.alpha >= 0) & (self.alpha < 1), "must be in [0, 1)")
-        self._require("eps", self.eps > 0, "must be > 0 (it guards the division by √v)")
-        self._require("momentum", (self.momentum >= 0) & (self.momentum < 1), "must be in [0, 1)")
 
     def state_names(self):
         return ("v",) + (("gbar",) if self.centered else ()) + (("b",) if np.any(self.momentum != 0) else ()) + ("x",)

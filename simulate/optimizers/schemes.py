@@ -23,6 +23,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .hyper import lr_hyper, weight_decay_hyper
 from .base import Optimizer, _assemble
 
 __all__ = ["RungeKutta", "Heun", "RK4", "ProximalPoint"]
@@ -32,10 +33,8 @@ __all__ = ["RungeKutta", "Heun", "RK4", "ProximalPoint"]
 class _GradientFlowScheme(Optimizer):
     """Shared by the schemes on ``ẋ = −(∇f + λx)``: state ``x`` only, time per step ``lr``."""
 
-    _numeric: ClassVar[tuple[str, ...]] = ("lr", "weight_decay")
-
-    lr: float = 1e-2
-    weight_decay: float = 0.0
+    lr: float = lr_hyper(1e-2)
+    weight_decay: float = weight_decay_hyper()
     schedule: object = None
     clip_norm: object = None
     clip_value: object = None

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .hyper import EMA, Ladder, hyper, lr_hyper, weight_decay_hyper
 from .base import Optimizer, Preset, _assemble, _diag
 from .kernels import sgd_update
 
@@ -38,13 +39,14 @@ class SGD(Optimizer):
 
     name: ClassVar[str] = "sgd"
     description: ClassVar[str] = "torch.optim.SGD: gradient descent, heavy-ball momentum, Nesterov"
-    _numeric: ClassVar[tuple[str, ...]] = ("lr", "momentum", "dampening", "weight_decay")
-    _rates: ClassVar[tuple[str, ...]] = ("momentum", "dampening")
 
-    lr: float = 1e-3
-    momentum: float = 0.0
-    dampening: float = 0.0
-    weight_decay: float = 0.0
+    lr: float = lr_hyper(1e-3)
+    # 1 − μ and 1 − τ keep their ratio to lr on the linear ladder (the lift's buffer rate), and
+    # 1 − μ to √lr on the sqrt ladder (the damped oscillator); only where there is momentum.
+    momentum: float = hyper(0.0, "[0, 1)", ladder=Ladder("ema", {"linear": 1.0, "sqrt": 0.5}), gate="momentum",
+                            slider=(0.0, 0.99))
+    dampening: float = hyper(0.0, "[0, 1]", ladder=EMA, gate="momentum", slider=(0.0, 1.0))
+    weight_decay: float = weight_decay_hyper()
     nesterov: bool = False
     schedule: object = None
     clip_norm: object = None
@@ -64,9 +66,6 @@ class SGD(Optimizer):
         )
 
     def _validate(self):
-        super()._validate()
-        self._require("momentum", (self.momentum >= 0) & (self.momentum < 1), "must be in [0, 1)")
-        self._require("dampening", (self.dampening >= 0) & (self.dampening <= 1), "must be in [0, 1]")
         if self.nesterov and not (np.all(self.momentum > 0) and np.all(self.dampening == 0)):
             raise ValueError(f"{self.display_name}: nesterov requires momentum > 0 and dampening = 0 (as torch.optim.SGD)")
 

@@ -24,33 +24,36 @@ from ..optimizers import OPTIMIZERS, optimizer as get_optimizer
 from .plotting import plot_landscape, plot_minima
 from ..analysis.sweep import sweepable, with_axis
 
-__all__ = ["Explorer", "explore", "can_show", "show_file", "SLIDER_RANGES", "SLOTS"]
+__all__ = ["Explorer", "explore", "can_show", "show_file", "slider_ranges", "SLOTS"]
 
-#: Hyperparameters a slider can set, in the order they are offered: (low, high, log scale).
-SLIDER_RANGES = {
-    "lr": (1e-4, 1.0, True),
-    "momentum": (0.0, 0.99, False),
-    "beta1": (0.0, 0.999, False),
-    "beta2": (0.9, 0.9999, False),
-    "alpha": (0.5, 0.999, False),
-    "eps": (1e-10, 1e-1, True),
-    "dampening": (0.0, 1.0, False),
-    "weight_decay": (0.0, 1.0, False),
-}
 #: Sliders shown at once (those of the optimizer being edited).
 SLOTS = 5
 FLOW_SAMPLES = 400
 
 
+def slider_ranges(opt) -> dict[str, tuple[float, float, bool]]:
+    """Axis name -> (low, high, log scale) for every hyperparameter of ``opt`` that declares a
+    slider (a pair's elements by their own names: beta1, beta2), in declaration order."""
+    out = {}
+    for f, h in opt.hyperparameters().items():
+        if h.slider is None or not h.sweep:
+            continue
+        if h.pair:
+            out.update({h.names[i] if h.names else f"{f}[{i}]": h.slider[i] for i in range(2)})
+        else:
+            out[f] = h.slider
+    return out
+
+
 def _knobs(opt) -> list[str]:
-    """The sliders an optimizer gets: its sweepable hyperparameters that a slider covers and its
-    preset does not fix (gd's momentum stays 0)."""
+    """The sliders an optimizer gets: its hyperparameters that declare a slider and that its
+    preset does not fix (gd's momentum stays 0, and dampening, which gates on it)."""
     preset = OPTIMIZERS.get(opt.display_name)
-    fixed = set(preset.fixed) if preset is not None else set()
-    if preset is not None and preset.fixed.get("momentum") == 0:
-        fixed.add("dampening")  # torch ignores dampening without momentum
+    fixed = {k for k, v in preset.fixed.items() if not isinstance(v, bool)} if preset is not None else set()
+    hypers = opt.hyperparameters()
+    gated = {f for f, h in hypers.items() if h.gate in fixed and np.all(np.asarray(preset.fixed[h.gate]) == 0)}
     names = sweepable(opt)
-    return [n for n in SLIDER_RANGES if n in names and names[n][0] not in fixed][:SLOTS]
+    return [n for n in slider_ranges(opt) if n in names and names[n][0] not in fixed | gated][:SLOTS]
 
 
 def _value(opt, name: str) -> float:
@@ -136,7 +139,7 @@ class Explorer:
             if not visible:
                 continue
             name = self.knobs[j]
-            lo, hi, log = SLIDER_RANGES[name]
+            lo, hi, log = slider_ranges(self.optimizers[self.editing])[name]
             lo, hi = (math.log10(lo), math.log10(hi)) if log else (lo, hi)
             slider.valmin, slider.valmax = lo, hi
             slider.ax.set_xlim(lo, hi)
@@ -151,7 +154,7 @@ class Explorer:
     # -- callbacks ----------------------------------------------------------------------------------
     def on_slide(self, j: int, position: float):
         name = self.knobs[j]
-        log = SLIDER_RANGES[name][2]
+        log = slider_ranges(self.optimizers[self.editing])[name][2]
         value = 10.0**position if log else position
         try:
             self.optimizers[self.editing] = with_axis(self.optimizers[self.editing], name, np.float64(value))
