@@ -30,7 +30,7 @@ from .experiment import with_lr
 from ..landscapes.games import refuse_game
 from ..landscapes import Landscape
 from ..solvers.noise import Noise, noise as noise_model
-from ..optimizers import SGD, Optimizer
+from ..optimizers import Optimizer
 from ..io.files import save_npz
 from ..models import flow as make_flow
 from ..solvers.noise import whole
@@ -122,17 +122,16 @@ def temperature(opt: Optimizer, noise: Noise | None) -> float | None:
     T = lr·σ²/(2(1 − μ)). None where there is no such law: anisotropic or minibatch noise (Σ not
     a multiple of I), or an optimizer outside the SGD family. With dampening τ the speed is
     (1 − τ)/(1 − μ) and T = lr·(1 − τ)·σ²/(2(1 − μ))."""
-    if (noise is None or not isinstance(opt, SGD) or opt.schedule is not None or opt.transformed or opt.batch_shape != () or noise.batch_size is not None
+    if (noise is None or opt.schedule is not None or opt.transformed or opt.batch_shape != () or noise.batch_size is not None
             or noise.cov is not None or noise.scale.ndim != 0 or noise.scale == 0):
         return None
-    with np.errstate(over="ignore"):
-        T = float(opt.lr * (1 - opt._tau()) * noise.scale**2 / (2 * (1 - opt.momentum)))
-    return T if math.isfinite(T) else None
+    T = opt.gibbs_temperature(noise.scale)
+    return T if T is not None and math.isfinite(T) else None
 
 
 def _gibbs_loss(opt: Optimizer, landscape: Landscape, x) -> np.ndarray:
     """The loss whose Gibbs law the SGD family samples: f plus torch's coupled weight decay."""
-    return landscape.value(x) + 0.5 * float(opt.weight_decay) * np.einsum("...i,...i->...", x, x)
+    return opt.coupled_value(x, landscape)
 
 
 def gibbs_marginal(landscape: Landscape, T: float, axis: int = 0, *, bounds=None, resolution: int = 400,
@@ -391,23 +390,23 @@ def ensemble(landscape, optimizers, x0=None, steps: int = 200, *, noise=None, ba
     scheme = str(scheme).strip().lower()
     notes = []
     for opt, _, _ in resolved:  # every model exists, or is known missing, before any work
-        if isinstance(opt, SGD) and (opt.schedule is not None or opt.transformed):
+        refusal = opt.sde_refusal()
+        if refusal:
+            notes.append(refusal)
+        elif opt.schedule is not None or opt.transformed:
             notes.append(f"no SDE model for {opt.label}: the stochastic modified equations assume a constant lr "
                          f"and the plain gradient")
-        elif isinstance(opt, SGD):
+        else:
             sde_model(opt, drift, scheme, model)  # a bad drift or scheme is the user's to fix
             notes.append("")
-        else:
-            notes.append(f"no SDE model for {opt.display_name}: the stochastic modified equations cover "
-                         f"torch.optim.SGD (gd, momentum, nesterov)")
-        make_flow(opt, drift if isinstance(opt, SGD) else None)
+        make_flow(opt, drift if refusal is None else None)
     starts = np.broadcast_to(start, (paths, land.dim))
     entries = []
     for i, ((opt, _, _), note) in enumerate(zip(resolved, notes)):
         run = iterate(opt, land, starts, steps, noise=model, seed=spawned_seed(seed, i, 0))
         paths_sde = None if note else sde(opt, land, starts, steps, noise=model, drift=drift, scheme=scheme,
                                           substeps=substeps, seed=spawned_seed(seed, i, 1))
-        flow = integrate(opt, land, start, run.t, steps=steps, flow=drift if isinstance(opt, SGD) else None,
+        flow = integrate(opt, land, start, run.t, steps=steps, flow=drift if opt.sde_refusal() is None else None,
                          method=method, rtol=rtol, atol=atol)
         entries.append(EnsembleEntry(opt, run, paths_sde, note, flow))
     return Ensemble(land, start, int(steps), int(paths), model, seed, drift or "exact", scheme, int(substeps),

@@ -208,7 +208,7 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
                    flow_samples: int = 400) -> Experiment:
     """Iterate each optimizer and integrate its continuous model from the same start(s).
 
-    ``flow`` picks the model (:data:`simulate.flows.FLOWS`, e.g. ``"modified"``) for every
+    ``flow`` picks the model (:data:`simulate.models.FLOWS`, e.g. ``"modified"``) for every
     optimizer; by default each optimizer's own. The iterates are timed on the model's clock
     (``t = k·h``, e.g. h = √lr for the oscillator model), so the two compare sample by sample.
 

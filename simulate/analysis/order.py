@@ -1,13 +1,13 @@
 r"""Error against step size: how fast the iterates approach a continuous model as lr shrinks.
 
 ``order(opt, landscape)`` runs the discrete map on a ladder of learning rates to a fixed horizon T,
-integrates the chosen continuous model (:mod:`simulate.flows`) at the iterates' own times, and
+integrates the chosen continuous model (:mod:`simulate.models`) at the iterates' own times, and
 regresses log(error) on log(h), h the model's time per step. The slope is the observed order: 1
 for every optimizer against its own flow, 2 for GD against its modified flow, 3 against the
 second-order one, ½ in lr (1 in h = √lr) for NAG-C and for heavy ball on the oscillator clock.
 
 Holding the model fixed along the ladder is the point: each flow kind carries the scaling of the
-EMA coefficients that does so (β fixed, 1 − β ∝ lr, 1 − β ∝ √lr; see :func:`simulate.flows.rescale`),
+EMA coefficients that does so (β fixed, 1 − β ∝ lr, 1 − β ∝ √lr; see :func:`simulate.models.rescale`),
 and the result says which it used.
 """
 

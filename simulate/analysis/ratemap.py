@@ -22,6 +22,7 @@ import numpy as np
 from ..landscapes.games import refuse_game
 from ..landscapes import Landscape, Quadratic, landscape as get_landscape
 from ..optimizers import Optimizer, optimizer as get_optimizer
+from ..optimizers.sgd import heavy_ball_critical_momentum as critical_momentum
 from ..spec import parse_spec
 from .sweep import Axis, Sweep, check_not_set, sweepable, member_label, with_axis, parse_axis, sweep
 
@@ -56,14 +57,9 @@ def step_matrix(opt: Optimizer, curvature: float = 1.0, k: int = 2) -> np.ndarra
 
 def linear_rate(opt: Optimizer, curvature=1.0) -> np.ndarray:
     """Per-step contraction on ``f = λx²/2``: the spectral radius of :func:`step_matrix` (>= 1: unstable)."""
-    if getattr(opt, "name", "") == "nag-c":
-        raise ValueError("nag-c's momentum changes every step: it has no fixed rate")
+    if opt.step_varies:
+        raise ValueError(f"{opt.name}'s {opt.step_varies}: it has no fixed rate")
     return np.max(np.abs(np.linalg.eigvals(step_matrix(opt, curvature))), axis=-1)
-
-
-def critical_momentum(lr_lambda) -> np.ndarray:
-    """Heavy ball's fastest β for a mode with step ``lr·λ``: ``(1 − √(lr·λ))²`` (Goh 2017)."""
-    return (1 - np.sqrt(np.asarray(lr_lambda, dtype=np.float64))) ** 2
 
 
 @dataclass(frozen=True, eq=False)

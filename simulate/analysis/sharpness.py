@@ -14,16 +14,12 @@ import numpy as np
 
 from ..landscapes.games import refuse_game
 from ..landscapes import Landscape
-from ..optimizers import SGD, Optimizer
-from ..optimizers.schemes import RK4, Heun
+from ..optimizers import Optimizer
+from ..optimizers.schemes import RK4_STABILITY_LIMIT
 from ..solvers.trajectory import Trajectory
 
 __all__ = ["sharpness", "sharpness_along", "stability_threshold", "threshold_formula", "threshold_factor_formula",
            "RK4_STABILITY_LIMIT"]
-
-#: Where RK4's stability polynomial 1 − z + z²/2 − z³/6 + z⁴/24 reaches 1 on the negative real axis.
-RK4_STABILITY_LIMIT = 2.785293563405282
-
 
 def sharpness(landscape: Landscape, x) -> np.ndarray:
     """λmax(∇²f(x)) for points ``(..., d)``; NaN where x is not finite."""
@@ -43,21 +39,6 @@ def sharpness_along(traj: Trajectory) -> np.ndarray:
     return sharpness(traj.landscape, traj.x)
 
 
-def _threshold_factor(opt: Optimizer):
-    """``c`` with stability iff ``lr·λ < c`` on a quadratic mode (per batch member), or None."""
-    if isinstance(opt, SGD):
-        mu, tau = np.asarray(opt.momentum), np.asarray(opt._tau())
-        if opt.nesterov:
-            return (2 + 2 * mu) / (1 + 2 * mu)
-        with np.errstate(divide="ignore"):
-            return np.where(mu == 0, 2.0, 2 * (1 + mu) / (1 - tau))
-    if isinstance(opt, RK4):
-        return np.asarray(RK4_STABILITY_LIMIT)
-    if isinstance(opt, Heun):
-        return np.asarray(2.0)
-    return None
-
-
 def stability_threshold(opt: Optimizer) -> np.ndarray | None:
     """The largest stable curvature on a quadratic, ``c/lr`` (``2/lr`` for GD), per batch member;
     with (coupled) weight decay λ the step sees ∇²f + λI, so the line is ``c/lr − λ``.
@@ -67,7 +48,7 @@ def stability_threshold(opt: Optimizer) -> np.ndarray | None:
     changes every step) and the adaptive methods, whose threshold applies to the preconditioned
     Hessian (e.g. Adam with a frozen v: ``(2 + 2β₁)/(lr·(1 − β₁))`` on ``P⁻¹H``).
     """
-    c = _threshold_factor(opt)
+    c = opt.threshold_factor()
     if c is None or opt.schedule is not None or opt.lr_scale is not None:
         return None  # lr changes along a schedule (see plot_sharpness); a per-coordinate lr preconditions H
     # Coupled weight decay adds λ_wd·I to the Jacobian's Hessian: lr·(λmax + wd) < c.
@@ -76,27 +57,15 @@ def stability_threshold(opt: Optimizer) -> np.ndarray | None:
 
 def threshold_factor_formula(opt: Optimizer) -> str:
     """The stability bound on ``lr·λ`` as a formula: ``2``, ``2(1+μ)``, ``(2+2μ)/(1+2μ)``, ... ("" if none)."""
-    if isinstance(opt, SGD):
-        if opt.nesterov:
-            return "(2+2μ)/(1+2μ)"
-        return "2" if np.all(opt.momentum == 0) else ("2(1+μ)" if np.all(opt.dampening == 0) else "2(1+μ)/(1−τ)")
-    if isinstance(opt, RK4):
-        return "2.785"
-    return "2" if isinstance(opt, Heun) else ""
+    return opt.threshold_factor_formula()
 
 
 def threshold_formula(opt: Optimizer) -> str:
-    """The threshold as a formula, for legends: ``2/lr``, ``2(1+μ)/lr``, ... (``− wd`` with weight decay)."""
-    text = _formula(opt)
-    return f"{text} − wd" if text and np.any(np.asarray(getattr(opt, "weight_decay", 0.0)) != 0) else text
-
-
-def _formula(opt: Optimizer) -> str:
-    if isinstance(opt, SGD):
-        if opt.nesterov:
-            return "(2+2μ)/((1+2μ)·lr)"
-        return "2/lr" if np.all(opt.momentum == 0) else ("2(1+μ)/lr" if np.all(opt.dampening == 0) else
-                                                         "2(1+μ)/((1−τ)·lr)")
-    if isinstance(opt, RK4):
-        return "2.785/lr"
-    return "2/lr" if isinstance(opt, Heun) else ""
+    """The threshold as a formula, for legends: ``2/lr``, ``2(1+μ)/lr``, ``(2+2μ)/((1+2μ)·lr)``, ...
+    (``− wd`` with weight decay): the bound on ``lr·λ`` divided by lr."""
+    factor = opt.threshold_factor_formula()
+    if not factor:
+        return ""
+    head, slash, tail = factor.rpartition("/")
+    text = f"{head}/({tail}·lr)" if slash else f"{factor}/lr"
+    return f"{text} − wd" if np.any(np.asarray(getattr(opt, "weight_decay", 0.0)) != 0) else text

@@ -31,7 +31,7 @@ from ..models import flow as make_flow
 from ..landscapes.games import NEAR_SHARE, is_game
 from ..landscapes import Landscape, landscape as get_landscape, landscape_parameters, with_parameters
 from ..solvers.noise import NoisyGradients
-from ..optimizers import SGD, Optimizer, optimizer as get_optimizer
+from ..optimizers import Optimizer, optimizer as get_optimizer
 from ..optimizers.base import _fmt
 from ..io.progress import progress_bar
 from ..spec import parse_spec
@@ -376,7 +376,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     too (``warmup=0:100:11``, ``T_max``, ``gamma``, …), and ``lr`` is the schedule's peak.
     ``clip_norm``, ``clip_value``, ``lr_scale``: gradient transforms for every optimizer without its
     own (:mod:`simulate.transforms`).
-    ``flow``: also integrate this continuous model (a kind from :data:`simulate.flows.FLOWS`) from
+    ``flow``: also integrate this continuous model (a kind from :data:`simulate.models.FLOWS`) from
     every cell to its final time, with ``method``/``rtol``/``atol``. ``record_every``: keep every
     m-th point of every path (0: keep none). ``track``: the metrics measured during the run (each
     costs a little every step; the others come from the end): ``steps_to_tol`` and ``rate`` by
@@ -641,7 +641,7 @@ def _swept(opt: Optimizer, name: str, axis: str, values: np.ndarray) -> Optimize
     preset = OPTIMIZERS.get(name)
     if preset is not None and field_name in preset.fixed:
         raise ValueError(f"{name} fixes {field_name}={preset.fixed[field_name]!r}; sweep it with "
-                         f"{'sgd' if preset.cls is SGD else preset.cls.name} instead")
+                         f"{preset.cls.name} instead")
     try:
         return with_axis(opt, axis, values)
     except ValueError as exc:

@@ -46,6 +46,23 @@ class Adagrad(Optimizer):
     clip_value: object = None
     lr_scale: object = None
 
+    clock_formula: ClassVar[str] = "lr²"
+
+    @classmethod
+    def models(cls):
+        return {**super().models(),
+                "limit": "Adagrad's exact lift already is its lr → 0 model on the clock lr²; use the 'exact' flow"}
+
+    @property
+    def lift_order(self):
+        # Started from s = 0 the lift has a √t layer at t = 0: the iterates approach it at order ½.
+        return 0.5 if np.all(self.initial_accumulator_value == 0) else 1.0
+
+    lift_energy_name: ClassVar[str] = "f"
+
+    def lift_energy(self, state, landscape):
+        return self.coupled_value(state["x"], landscape)  # ḟ = −Σ g²/(lr(…)(√s + ε)) ≤ 0
+
     def state_names(self):
         return ("s", "x")
 

@@ -9,6 +9,8 @@ import numpy as np
 
 import math
 
+from ..models.base import Flow
+from ..models.gradient import SignFlow
 from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
 from .base import Optimizer, _assemble, _diag
 from .kernels import adam_update
@@ -43,7 +45,6 @@ class Adam(Optimizer):
 
     name: ClassVar[str] = "adam"
     description: ClassVar[str] = "torch.optim.Adam: momentum on g and a per-coordinate scale from g², bias-corrected"
-    _decoupled: ClassVar[bool] = False
 
     lr: float = lr_hyper(1e-3)
     betas: tuple = hyper((0.9, 0.999), "[0, 1)", pair=True, names=("beta1", "beta2"), ladder=EMA,
@@ -55,6 +56,13 @@ class Adam(Optimizer):
     clip_norm: object = None
     clip_value: object = None
     lr_scale: object = None
+
+    @classmethod
+    def models(cls):
+        return {**super().models(), "limit": SignFlow, "ema": EmaFlow}
+
+    def limit_speed(self):
+        return 1.0
 
     def state_names(self):
         return ("m", "v", "vmax", "x") if self.amsgrad else ("m", "v", "x")
@@ -139,3 +147,46 @@ class AdamW(Adam):
 
     weight_decay: float = weight_decay_hyper(1e-2)
 
+
+
+@dataclass(frozen=True)
+class EmaFlow(Flow):
+    r"""Adam with ``1 − β₁ = a·lr``, ``1 − β₂ = b·lr``: Barakat & Bianchi's ODE (SIAM J. Optim. 2021)::
+
+        ṁ = a(g − m),   v̇ = b(g² − v),   ẋ = −(m/(1 − e^{−at})) / (√(v/(1 − e^{−bt})) + ε)
+
+    the lr → 0 limit of the exact lift, since ``(1 − a·lr)^{t/lr} → e^{−at}``. At t = 0 the bias-
+    corrected moments take their limits g and g². AdamW adds ``−λx``. Time per step lr.
+    """
+
+    kind: ClassVar[str] = "ema"
+    scaling: ClassVar[str] = "linear"
+
+    @classmethod
+    def unsupported(cls, opt):
+        return "the ema model does not cover amsgrad" if opt.amsgrad else None
+
+    def state_names(self):
+        return ("m", "v", "x")
+
+    def init(self, x0, landscape):
+        x = self.optimizer._start(x0)
+        return {"m": np.zeros_like(x), "v": np.zeros_like(x), "x": x}
+
+    def rates(self):
+        opt = self.optimizer
+        return tuple((1 - np.asarray(b)) / np.asarray(opt.lr) for b in opt.betas)
+
+    def field(self, t, state, landscape):
+        opt = self.optimizer
+        x = state["x"]
+        g = opt._gradient(x, landscape)
+        a, b = (opt._b(r) for r in self.rates())
+        tt = opt._b(t)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            mhat = np.where(tt > 0, state["m"] / -np.expm1(-a * tt), g)
+            vhat = np.where(tt > 0, state["v"] / -np.expm1(-b * tt), g * g)
+        dx = -mhat / (np.sqrt(np.maximum(vhat, 0)) + opt._b(opt.eps))
+        if opt._decoupled:
+            dx = dx - opt._b(opt.weight_decay) * x
+        return {"m": a * (g - state["m"]), "v": b * (g * g - state["v"]), "x": dx}

@@ -34,8 +34,10 @@ import numpy as np
 
 from .._names import UnknownNameError, suggest
 from ..landscapes import Landscape
+from ..models.base import ExactFlow, Flow
 from ..spec import format_spec
 from .hyper import Hyper, declared
+from .transforms import seen_by
 
 __all__ = ["Optimizer", "Preset", "State"]
 
@@ -68,13 +70,21 @@ class Optimizer:
     # every optimizer's dataclass has these fields: a schedule (simulate.schedules) and the
     # gradient transforms in front of the update (simulate.transforms)
     schedule = clip_norm = clip_value = lr_scale = None
-    #: the continuous model :func:`simulate.flows.flow` gives by default
+    #: the continuous model :func:`simulate.models.flow` gives by default
     default_flow: ClassVar[str] = "exact"
     #: gradient evaluations per step (Runge–Kutta schemes take several)
     evaluations_per_step: ClassVar[int] = 1
     #: whether scaling the finished update per coordinate is a per-coordinate lr (``lr_scale``):
     #: not for steps that evaluate the gradient at points built with lr (stages, look-ahead)
     scales_its_update: ClassVar[bool] = True
+    #: the order of the method on its own flow (a Runge–Kutta scheme's; 1 for an Euler step)
+    method_order: ClassVar[int] = 1
+    #: the time per step h as a formula in lr, for labels (Adagrad's ``lr²``, NAG-C's ``√lr``)
+    clock_formula: ClassVar[str] = "lr"
+    #: why one step is not the same linear map at every k ("" when it is; NAG-C's momentum moves)
+    step_varies: ClassVar[str] = ""
+    #: whether AdamW-style decoupled weight decay: the −λx term sits outside the gradient
+    _decoupled: ClassVar[bool] = False
 
     # -- hyperparameters ---------------------------------------------------------------------
     @classmethod
@@ -283,6 +293,82 @@ class Optimizer:
     def spec(self) -> str:
         """A spec that rebuilds this optimizer exactly: ``optimizer(opt.spec)`` equals ``opt``."""
         return format_spec(self.display_name, self._changed())
+
+    # -- the continuous models and what the analyses ask -------------------------------------
+    # Every consumer (simulate.models, order, sharpness, rate maps, ensembles, SDEs) asks these;
+    # a family overrides what it knows, in its own module. The defaults say "not known".
+    @classmethod
+    def models(cls) -> dict[str, type[Flow] | str]:
+        """This optimizer's continuous models by kind (:data:`simulate.models.base.KINDS`): a
+        :class:`~simulate.models.base.Flow` class, or why the kind does not exist for it. Kinds
+        not listed are refused with the kind's own wording. The exact lift, where ``field`` is
+        written, is every optimizer's."""
+        return {"exact": ExactFlow} if cls.field is not Optimizer.field else {}
+
+    @property
+    def lift_order(self) -> float:
+        """The order at which the iterates approach the exact lift (the method's own order)."""
+        return float(self.method_order)
+
+    @property
+    def lift_scaling(self) -> str:
+        """The ladder scaling that holds the exact lift fixed (:data:`simulate.models.SCALINGS`)."""
+        return "linear"
+
+    def lift_state_names(self) -> tuple[str, ...]:
+        """The lift's state components (the discrete state's unless the step keeps more)."""
+        return self.state_names()
+
+    def lift_is_gradient_flow(self) -> bool:
+        """Whether the lift is the gradient flow ``ẋ = −(∇f + λx)`` itself (a gradient-flow
+        integrator may then solve it)."""
+        return False
+
+    @property
+    def lift_energy_name(self) -> str:
+        """What :meth:`lift_energy` is, for labels ("" when none is known)."""
+        return ""
+
+    def lift_energy(self, state: State, landscape: Landscape) -> np.ndarray | None:
+        """A Lyapunov function of the exact lift at a constant lr, ``None`` where none is known."""
+        return None
+
+    def threshold_factor(self) -> np.ndarray | None:
+        """``c`` with stability iff ``lr·λ < c`` on a quadratic mode (per batch member), or
+        ``None`` where there is no such line (:func:`simulate.stability_threshold`)."""
+        return None
+
+    def threshold_factor_formula(self) -> str:
+        """:meth:`threshold_factor` as a formula for legends (``2``, ``2(1+μ)``; "" if none)."""
+        return ""
+
+    def sde_refusal(self) -> str | None:
+        """Why no stochastic modified equation is built for this optimizer (``None``: there is)."""
+        return (f"no SDE model for {self.display_name}: the stochastic modified equations cover "
+                f"torch.optim.SGD (gd, momentum, nesterov)")
+
+    def diffusion(self, model: Flow) -> dict[str, np.ndarray]:
+        """The coefficient of ``Σ^{1/2} dW`` in each state component of ``model``'s SDE."""
+        raise ValueError(f"no SDE is built on the {model.kind} flow of {self.display_name}")
+
+    def gibbs_temperature(self, sigma: float) -> float | None:
+        """T of the law ∝ exp(−f/T) that the small-lr SDE with isotropic noise σ samples, or None."""
+        return None
+
+    def critical_momentum(self, lr_lambda) -> np.ndarray | None:
+        """The fastest momentum for a mode with step ``lr·λ``, where the family has one."""
+        return None
+
+    def coupled_value(self, x, landscape: Landscape) -> np.ndarray:
+        """f + λ/2·|x|²: the loss whose gradient is torch's coupled ``∇f + λx``."""
+        f = landscape.value(x)
+        if self._decay_free or self._decoupled:
+            return f
+        return f + 0.5 * np.asarray(self.weight_decay) * np.einsum("...i,...i->...", x, x)
+
+    def seen(self, landscape: Landscape) -> Landscape:
+        """The landscape as the update sees it: its gradient clipped where this optimizer clips."""
+        return seen_by(self, landscape)
 
     # -- the two views -----------------------------------------------------------------------
     def state_names(self) -> tuple[str, ...]:

@@ -39,6 +39,7 @@ from typing import ClassVar
 import numpy as np
 
 from ..landscapes.games import is_game
+from ..models.gradient import CorrectedFlow
 from .hyper import hyper, lr_hyper, weight_decay_hyper
 from .base import Optimizer
 from .schemes import _GradientFlowScheme
@@ -60,6 +61,10 @@ class _GameScheme(_GradientFlowScheme):
     """A step on the flow ż = −(ξ + λz) with its first-order correction ``correction(z, game)``."""
 
     lr: float = lr_hyper(0.1)
+
+    @classmethod
+    def models(cls):
+        return {**super().models(), "modified": CorrectedFlow}
 
     def correction(self, z, landscape) -> np.ndarray:
         """C(z) of the modified equation ż = −ξ + lr·C(z) (ξ with weight decay)."""
@@ -172,7 +177,7 @@ def field_curvature(landscape, z, w, u) -> np.ndarray:
 
     ξ is the landscape's ``grad`` (a game's field, or ∇f on a loss, where this is ∇³f[w, u]) and J
     its ``hess``. Games give ξ and J but not ∇²ξ, so this is a 4-point central difference of the
-    exact Jacobian along u (as :func:`simulate.flows.third_derivative` does for ∇³f): error O(δ⁴)
+    exact Jacobian along u (as :func:`simulate.models.base.third_derivative` does for ∇³f): error O(δ⁴)
     with δ = 1e-3·(1 + |z|) in the direction of u. It is **exactly zero** where J is constant (the
     linear games: bilinear, quadratic-game), since the differences of equal matrices vanish.
     """
@@ -284,8 +289,17 @@ class Consensus(Optimizer):
         curved = np.einsum("...ji,...j->...i", J, JG) + field_curvature(landscape, z, g, G)
         return -0.5 * np.where(gamma != 0, JG + gamma * curved, JG)
 
-    #: what :meth:`potential` is, for axis labels
-    potential_name: ClassVar[str] = "f + γ/2·|∇f|²"
+    @classmethod
+    def models(cls):
+        return {**super().models(), "modified": CorrectedFlow,
+                "limit": "consensus's exact lift ż = −ξ − γ·Jᵀξ does not depend on lr: it already is its lr → 0 "
+                         "model; use the 'exact' flow"}
+
+    #: the lift is the gradient flow of :meth:`potential`: its energy
+    lift_energy_name: ClassVar[str] = "f + γ/2·|∇f|²"
+
+    def lift_energy(self, state, landscape):
+        return self.potential(state["x"], landscape)
 
     def potential(self, x, landscape) -> np.ndarray | None:
         """On a loss, ``F = f + λ/2·|x|² + γ/2·|∇f + λx|²``, whose gradient flow the lift is (so F is
@@ -293,10 +307,7 @@ class Consensus(Optimizer):
         if underlying_game(landscape) is not None:
             return None
         g = self._coupled_grad(x, landscape)
-        f = landscape.value(x)
-        if not self._decay_free:
-            f = f + 0.5 * np.asarray(self.weight_decay) * np.einsum("...i,...i->...", x, x)
-        return f + 0.5 * np.asarray(self.gamma) * np.einsum("...i,...i->...", g, g)
+        return self.coupled_value(x, landscape) + 0.5 * np.asarray(self.gamma) * np.einsum("...i,...i->...", g, g)
 
 
 GAME_OPTIMIZERS = (AlternatingGDA, Extragradient, OptimisticGD, Consensus)

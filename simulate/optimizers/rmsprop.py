@@ -7,6 +7,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..models.gradient import SignFlow
 from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
 from .base import Optimizer, _assemble, _diag
 from .kernels import lerp
@@ -49,6 +50,26 @@ class RMSprop(Optimizer):
     clip_norm: object = None
     clip_value: object = None
     lr_scale: object = None
+
+    @classmethod
+    def models(cls):
+        return {**super().models(), "limit": RMSpropLimitFlow}
+
+    # Started from v = 0 the lift has a √t layer at t = 0 (the step divides by √v ~ √t): the
+    # iterates approach it at order ½ (measured, README).
+    lift_order: ClassVar[float] = 0.5
+
+    @property
+    def lift_energy_name(self):
+        return "" if np.any(self.momentum != 0) else "f"
+
+    def lift_energy(self, state, landscape):
+        # without momentum ḟ = −Σ g²/(√ṽ + ε) ≤ 0
+        return None if np.any(self.momentum != 0) else self.coupled_value(state["x"], landscape)
+
+    def limit_speed(self):
+        """``1/(1 − μ)``: the momentum buffer relaxes to g/((|g| + ε)(1 − μ))."""
+        return 1 / (1 - self.momentum)
 
     def state_names(self):
         return ("v",) + (("gbar",) if self.centered else ()) + (("b",) if np.any(self.momentum != 0) else ()) + ("x",)
@@ -115,3 +136,12 @@ class RMSprop(Optimizer):
                 blocks[("x", col)] = -du
         return _assemble(names, blocks, x.shape)
 
+
+
+@dataclass(frozen=True)
+class RMSpropLimitFlow(SignFlow):
+    """RMSprop's β-fixed limit, the sign flow ``ẋ = −g/((|g| + ε)(1 − μ))`` (not for centered RMSprop)."""
+
+    @classmethod
+    def unsupported(cls, opt):
+        return "centered RMSprop has no β-fixed limit (v − ḡ² tends to 0 for exact gradients)" if opt.centered else None

@@ -10,7 +10,7 @@ sequence is torch's to the bit, not a closed form that differs in the last place
 In the ODE view a schedule is a change of clock. GD with steps ``lr_k`` is Euler with variable
 steps on the same gradient flow, at times ``t_k = lr_1 + … + lr_k``
 (:class:`ScheduleClock`); for momentum and Adam the buffers relax at ``(1 − β)/lr(t)``, so the
-exact lift itself changes with ``lr(t)`` (:class:`simulate.flows.ExactFlow` on the run's clock).
+exact lift itself changes with ``lr(t)`` (:class:`simulate.models.base.ExactFlow` on the run's clock).
 
 Names (``schedule("cosine")``, ``--schedule cosine``): step, multistep, exponential, cosine,
 linear, polynomial, onecycle (torch's classes), lambda (LambdaLR with a formula in the epoch

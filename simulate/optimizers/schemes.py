@@ -13,7 +13,7 @@ These are not torch.optim optimizers; they make the ODE view's claims testable f
 
 Each is an :class:`~simulate.optimizers.Optimizer`: same ``init``/``step`` contract, same
 hyperparameter arrays. Their ``field`` is the gradient flow (NAG-C has none: its model is the
-second-order ODE, :class:`~simulate.flows.LimitFlow`). One step is *not* one Euler step of the field.
+second-order ODE, :class:`~simulate.optimizers.nagc.NagCFlow`). One step is *not* one Euler step of the field.
 """
 
 from __future__ import annotations
@@ -23,10 +23,14 @@ from typing import ClassVar
 
 import numpy as np
 
+from ..models.gradient import ModifiedGradientFlow, ScaledGradientFlow
 from .hyper import lr_hyper, weight_decay_hyper
 from .base import Optimizer, _assemble
 
-__all__ = ["RungeKutta", "Heun", "RK4", "ProximalPoint"]
+__all__ = ["RungeKutta", "Heun", "RK4", "ProximalPoint", "RK4_STABILITY_LIMIT"]
+
+#: Where RK4's stability polynomial 1 − z + z²/2 − z³/6 + z⁴/24 reaches 1 on the negative real axis.
+RK4_STABILITY_LIMIT = 2.785293563405282
 
 
 @dataclass(frozen=True)
@@ -39,6 +43,21 @@ class _GradientFlowScheme(Optimizer):
     clip_norm: object = None
     clip_value: object = None
     lr_scale: object = None
+
+    @classmethod
+    def models(cls):
+        return {**super().models(), "limit": ScaledGradientFlow}
+
+    def lift_is_gradient_flow(self):
+        return True
+
+    def limit_speed(self):
+        return 1.0
+
+    lift_energy_name: ClassVar[str] = "f"
+
+    def lift_energy(self, state, landscape):
+        return self.coupled_value(state["x"], landscape)
 
     def field(self, t, state, landscape):
         return {"x": -self._coupled_grad(state["x"], landscape)}
@@ -87,6 +106,12 @@ class Heun(RungeKutta):
     evaluations_per_step: ClassVar[int] = 2
     method_order: ClassVar[int] = 2
 
+    def threshold_factor(self):
+        return np.asarray(2.0)
+
+    def threshold_factor_formula(self):
+        return "2"
+
 
 @dataclass(frozen=True)
 class RK4(RungeKutta):
@@ -101,6 +126,12 @@ class RK4(RungeKutta):
     tableau_b: ClassVar = (1 / 6, 1 / 3, 1 / 3, 1 / 6)
     evaluations_per_step: ClassVar[int] = 4
     method_order: ClassVar[int] = 4
+
+    def threshold_factor(self):
+        return np.asarray(RK4_STABILITY_LIMIT)
+
+    def threshold_factor_formula(self):
+        return "2.785"
 
 
 @dataclass(frozen=True)
@@ -118,6 +149,14 @@ class ProximalPoint(_GradientFlowScheme):
     description: ClassVar[str] = "implicit Euler (proximal point) on the gradient flow: stable for every lr on convex f"
     newton_steps: ClassVar[int] = 50
     scales_its_update: ClassVar[bool] = False
+
+    @classmethod
+    def models(cls):
+        return {**super().models(), "modified": ModifiedGradientFlow}
+
+    def modified_coefficients(self):
+        """``f̃ = f − lr/4·|∇f|²`` (GD's sign flipped), speed 1, no lag."""
+        return np.asarray(-0.25), np.asarray(1.0), np.asarray(0.0)
 
     def step(self, state, landscape, k):
         x = state["x"]

@@ -63,8 +63,8 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow
               gtol: float = 1e-8, max_evaluations: int = MAX_EVALUATIONS) -> Trajectory:
     """Integrate a continuous model of ``opt`` from ``x0`` and sample it at times ``t``.
 
-    ``flow`` is the model's kind (:data:`simulate.flows.FLOWS`: ``exact``, ``limit``, ``modified``,
-    ...) or a :class:`~simulate.flows.Flow`; by default the optimizer's own (the exact lift for
+    ``flow`` is the model's kind (:data:`simulate.models.FLOWS`: ``exact``, ``limit``, ``modified``,
+    ...) or a :class:`~simulate.models.base.Flow`; by default the optimizer's own (the exact lift for
     torch's optimizers). Give ``t`` (``(T,)``, or ``(T, *batch)`` per member; non-decreasing,
     ``>= 0``) or ``steps`` (then ``t = k·h`` with the model's time per step h). ``method`` is one of
     :data:`METHODS`; Radau, BDF and LSODA get the model's analytic Jacobian where it has one (from

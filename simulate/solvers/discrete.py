@@ -28,7 +28,7 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
     diverged at that step; nothing is clipped and no exception is raised. Returns a
     :class:`~simulate.trajectory.Trajectory` with ``t = k·h``: h is the optimizer's own time per
     step unless ``time_per_step`` gives the clock of another model (a number, an array of the
-    batch shape, or a :class:`~simulate.flows.Flow`, e.g. heavy ball on the oscillator clock √lr).
+    batch shape, or a :class:`~simulate.models.base.Flow`, e.g. heavy ball on the oscillator clock √lr).
     ``engine``: ``"auto"`` runs large batches (:data:`simulate.engine.COMPILE_THRESHOLD`
     member-steps) of the SGD family and Adam on 2-D landscapes in the compiled engine, the same
     bits as the numpy loop; ``"numpy"`` or ``"compiled"`` force one.

@@ -17,8 +17,6 @@ from scipy.integrate import RK45
 
 from ..optimizers.kernels import select
 from .engine import _variant, available, compile_variant, cores, on_cores
-from ..optimizers import SGD
-from ..optimizers.schemes import _GradientFlowScheme
 
 __all__ = ["supports_flow", "compiled_gradient_flow", "METHOD"]
 
@@ -27,13 +25,11 @@ _DRIVERS: dict = {}
 
 
 def supports_flow(model, landscape) -> bool:
-    """Whether ``model`` (a :class:`~simulate.flows.Flow`) is a plain gradient flow this integrator covers."""
+    """Whether ``model`` (a :class:`~simulate.models.base.Flow`) is a plain gradient flow this integrator covers."""
     opt = model.optimizer
     if opt.schedule is not None or opt.transformed:
         return False
-    gradient_flow = (isinstance(opt, SGD) and np.all(np.asarray(opt.momentum) == 0) and model.kind in ("exact", "limit")) \
-        or (isinstance(opt, _GradientFlowScheme) and model.kind in ("exact", "limit"))
-    return bool(gradient_flow and landscape.pointwise_grad is not None and landscape.dim == 2 and available())
+    return bool(model.is_gradient_flow and landscape.pointwise_grad is not None and landscape.dim == 2 and available())
 
 
 def compiled_gradient_flow(model, landscape, x0, times, rtol, atol, radius, max_evaluations):

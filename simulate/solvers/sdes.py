@@ -11,7 +11,7 @@ Both are weak approximations, with errors O(lr) and O(lr²) in expectations on f
 f = a·x²/2 with noise σ the stationary variances are lr·σ²/(a(2 − lr·a)) (SGD, exactly),
 lr·σ²/(2a) (order 1) and lr·σ²/(2a(1 + lr·a/2)) (order 2).
 
-Every model of :mod:`simulate.flows` that an SGD-family optimizer has becomes an SDE the same
+Every model of :mod:`simulate.models` that an SGD-family optimizer has becomes an SDE the same
 way, the noise entering where the gradient enters the lift:
 
 =========================  ===============================================================
@@ -42,35 +42,28 @@ from .discrete import check_seed, check_steps, run_map
 from ..models import flow as make_flow
 from .._names import lookup
 from .noise import Noise, noise as noise_model, whole
-from ..optimizers import SGD
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
 __all__ = ["sde", "SCHEMES", "SUPPORTED_DRIFTS", "diffusion", "sde_model"]
 
-SCHEMES = ("euler-maruyama", "heun")
+#: The SDE schemes (stochastic Heun is not the optimizer heun: it is the SDE's predictor-corrector).
+EULER_MARUYAMA, STOCHASTIC_HEUN = SCHEMES = ("euler-maruyama", "heun")
 SUPPORTED_DRIFTS = ("exact", "modified", "modified2", "limit")
 
 
 def diffusion(model) -> dict[str, np.ndarray]:
     """The coefficient of ``Σ^{1/2} dW`` in each state component's equation, per batch member."""
     opt = model.optimizer
-    if model.kind not in SUPPORTED_DRIFTS or not isinstance(opt, SGD):
+    if model.kind not in SUPPORTED_DRIFTS or opt.sde_refusal():
         raise ValueError(f"no SDE is built on the {model.kind} flow of {opt.display_name}")
-    lr = np.asarray(opt.lr, dtype=np.float64)
-    if model.kind != "exact":  # ẋ = −c·g with c = (1 − τ)/(1 − μ): the noise rides on g
-        return {"x": -np.sqrt(lr) * (1 - opt._tau()) / (1 - np.asarray(opt.momentum))}
-    if "b" not in opt.state_names():
-        return {"x": -np.sqrt(lr)}
-    if opt.nesterov:
-        return {"b": 1 / np.sqrt(lr), "x": -np.sqrt(lr)}
-    return {"b": (1 - opt._tau()) / np.sqrt(lr)}
+    return opt.diffusion(model)
 
 
 def sde_model(opt, drift: str | None, scheme: str, model_noise: Noise):
     """The drift's flow, after checking that ``opt`` has an SDE on it and ``scheme`` fits the noise."""
-    if not isinstance(opt, SGD):
-        raise ValueError(f"no SDE model for {opt.display_name}: the stochastic modified equations cover "
-                         f"torch.optim.SGD (gd, momentum, nesterov); run its iterates with noise instead")
+    refusal = opt.sde_refusal()
+    if refusal:
+        raise ValueError(f"{refusal}; run its iterates with noise instead")
     if opt.schedule is not None or opt.transformed:
         raise ValueError(f"no SDE model for {opt.label}: the SDEs assume a constant lr and the plain gradient; run "
                          f"its iterates with noise instead")
@@ -79,7 +72,7 @@ def sde_model(opt, drift: str | None, scheme: str, model_noise: Noise):
         raise ValueError(f"drift {kind!r}: an SDE is built on one of the flows {', '.join(SUPPORTED_DRIFTS)}")
     model = make_flow(opt, kind)
     lookup("scheme", scheme, dict.fromkeys(SCHEMES))
-    if scheme == "heun" and not model_noise.state_independent:
+    if scheme == STOCHASTIC_HEUN and not model_noise.state_independent:
         raise ValueError("the heun scheme needs additive noise (Σ independent of x) for its weak order 2; minibatch "
                          "noise depends on x: use euler-maruyama")
     return model
@@ -112,7 +105,7 @@ class _Stepper:
     def _substep(self, t, state, landscape):
         dt = self.dt[..., None]
         kick = self._kick(state["x"], landscape)
-        if self.scheme == "euler-maruyama":  # semi-implicit in the lift's update order, like euler_step
+        if self.scheme == EULER_MARUYAMA:  # semi-implicit in the lift's update order, like euler_step
             new = dict(state)
             for name in state:
                 noise = self.coefficients[name] * kick if name in self.coefficients else 0.0

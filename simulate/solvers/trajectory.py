@@ -58,7 +58,7 @@ class Trajectory:
     time_per_step: np.ndarray
     gtol: float
     stats: dict = field(default_factory=dict)
-    flow: str = ""            # the continuous model's kind (simulate.flows) for a flow; "" for iterates
+    flow: str = ""            # the continuous model's kind (simulate.models) for a flow; "" for iterates
     state: dict | None = None  # a flow's whole state at the samples (time-first), e.g. its velocity
     # What :attr:`message` is made of: the solvers' own messages ("" where none) and |∇f| at the end.
     notes: np.ndarray | None = None

@@ -362,7 +362,7 @@ def plot_schedule(traj: Trajectory, ax=None, *, color=None, label=None, time: st
 
 
 def plot_energy(traj: Trajectory, ax=None, *, color=None, label=None, time: str = "t", **kwargs):
-    """The flow's Lyapunov energy along an integrated flow (see :meth:`simulate.flows.Flow.energy`):
+    """The flow's Lyapunov energy along an integrated flow (see :meth:`simulate.models.base.Flow.energy`):
     f for gradient flows, f + |ẋ|²/2 for the damped oscillator, Su–Boyd–Candès' for NAG-C, …"""
     from ..models import energy_along
 
