@@ -14,7 +14,6 @@ sweep measures from starts near the minimum.
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
@@ -137,7 +136,7 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
     if isinstance(optimizer, str) and "lr" in parse_spec(optimizer)[1]:
         raise ValueError(f"{optimizer} sets lr, which the lr·λmax axis supplies: drop it from the spec")
     check_not_set(optimizer, opt, [y.name])
-    member = with_axis(dataclasses.replace(opt, lr=grid_lr), y.name, y.values[None, :])
+    member = with_axis(opt.replace(lr=grid_lr), y.name, y.values[None, :])
     analytic = np.max(np.stack([linear_rate(member, lam) for lam in eig]), axis=0)
     if land is None:
         return RateMap(opt, x, y, eig, analytic)

@@ -198,12 +198,12 @@ def with_axis(opt: Optimizer, name: str, values: np.ndarray) -> Optimizer:
         from ..optimizers.schedules import ScheduleGrid
 
         grid = opt.schedule if isinstance(opt.schedule, ScheduleGrid) else ScheduleGrid(base=opt.schedule)
-        return dataclasses.replace(opt, schedule=grid.with_value(i, values))  # checked by sweep() for its steps
+        return opt.replace(schedule=grid.with_value(i, values))  # checked by sweep() for its steps
     if i is None:
-        return dataclasses.replace(opt, **{f: values})
+        return opt.replace(**{f: values})
     pair = list(getattr(opt, f))
     pair[i] = values
-    return dataclasses.replace(opt, **{f: tuple(pair)})
+    return opt.replace(**{f: tuple(pair)})
 
 
 def _along(values: np.ndarray, i: int, ndim: int) -> np.ndarray:
@@ -661,11 +661,11 @@ def _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar
     """Every cell's flow integrated to the cell's final time, in slices of the grid so that the
     progress bar moves (each cell is its own solve): the endpoints and whether each diverged."""
     cells = int(np.prod(grid))
-    flat = dataclasses.replace(opt, **{
+    flat = opt.replace(**{
         f: (tuple(np.broadcast_to(a, grid).reshape(-1) for a in getattr(opt, f)) if h.pair
             else np.broadcast_to(getattr(opt, f), grid).reshape(-1)) for f, h in opt.hyperparameters().items()})
     if hasattr(flat.schedule, "flattened"):
-        flat = dataclasses.replace(flat, schedule=flat.schedule.flattened(grid))
+        flat = flat.replace(schedule=flat.schedule.flattened(grid))
     starts = x0.reshape(cells, -1)
     model = make_flow(flat, flow)
     if flat.schedule is not None:  # each cell ends at its own t_N = h(lr_1) + … + h(lr_N)

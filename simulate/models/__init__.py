@@ -26,7 +26,6 @@ keeps ``(1 − μ)/√lr``. :func:`flow` builds a model by kind and says which k
 
 from __future__ import annotations
 
-import dataclasses
 
 import numpy as np
 
@@ -138,7 +137,7 @@ def rescale(opt, lr, scaling: str, reference_lr=None):
             moved = np.where(np.asarray(getattr(opt, h.gate)) != 0, moved, value)
         changes[f] = moved
     try:
-        return dataclasses.replace(opt, **{k: (v[()] if isinstance(v, np.ndarray) and v.ndim == 0 else v)
+        return opt.replace(**{k: (v[()] if isinstance(v, np.ndarray) and v.ndim == 0 else v)
                                            for k, v in changes.items()})
     except ValueError as exc:
         raise ValueError(f"cannot rescale {opt.label} to lr={lr} under the {scaling} scaling: {exc}") from None

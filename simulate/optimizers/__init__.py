@@ -7,26 +7,28 @@ registered under are its ``presets()``.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 
 from .._names import lookup
 from ..spec import parse_spec
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
-from .base import Optimizer, Preset, State
+from .base import Optimizer, State
+from .preset import Preset
+from .wrappers import Wrapped, configure, wrap
 from .gameplay import GAME_OPTIMIZERS
 from .nagc import NagC
 from .rmsprop import RMSprop
 from .schemes import RK4, Heun, ProximalPoint
 from .sgd import SGD
 
-__all__ = ["Optimizer", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "State", "OPTIMIZERS", "optimizer"]
+__all__ = ["Optimizer", "Wrapped", "wrap", "configure", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "State", "OPTIMIZERS", "optimizer"]
 
 FAMILIES: tuple[type[Optimizer], ...] = (SGD, RMSprop, Adam, AdamW, Adagrad, Heun, RK4, ProximalPoint, NagC,
                                          *GAME_OPTIMIZERS)
 
-OPTIMIZERS: dict[str, Preset] = {p.name: p for cls in FAMILIES for p in cls.presets()}
+OPTIMIZERS: dict[str, Preset] = {p.name: p for cls in FAMILIES
+                                 for p in cls.presets() or (Preset(cls.name, cls, cls.description),)}
 
 def optimizer(name: str | Optimizer, **hyperparameters) -> Optimizer:
     """An optimizer by name with torch's defaults, e.g. ``optimizer("adam", lr=1e-2)``.
@@ -36,7 +38,7 @@ def optimizer(name: str | Optimizer, **hyperparameters) -> Optimizer:
     raise an error listing the valid ones with the closest match.
     """
     if isinstance(name, Optimizer):
-        return dataclasses.replace(name, **hyperparameters) if hyperparameters else name
+        return configure(name, **hyperparameters) if hyperparameters else name
     if "(" in name or ":" in name:  # a spec such as "adam(lr=0.01, betas=(0.9, 0.99))"
         name, spec_params = parse_spec(name)
         hyperparameters = {**spec_params, **hyperparameters}

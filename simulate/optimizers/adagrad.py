@@ -41,10 +41,6 @@ class Adagrad(Optimizer):
     # the lift's accumulator starts at S(0) = lr²·s₀: the linear ladder keeps it
     initial_accumulator_value: float = hyper(0.0, ">= 0", ladder=INVERSE_LR2)
     eps: float = hyper(1e-10, "> 0", note="it guards the division by √s", slider=(1e-10, 1e-1, "log"))
-    schedule: object = None
-    clip_norm: object = None
-    clip_value: object = None
-    lr_scale: object = None
 
     clock_formula: ClassVar[str] = "lr²"
 

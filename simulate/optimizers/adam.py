@@ -52,10 +52,6 @@ class Adam(Optimizer):
     eps: float = hyper(1e-8, "> 0", note="it guards the division by √v", slider=(1e-10, 1e-1, "log"))
     weight_decay: float = weight_decay_hyper()
     amsgrad: bool = False
-    schedule: object = None
-    clip_norm: object = None
-    clip_value: object = None
-    lr_scale: object = None
 
     @classmethod
     def models(cls):

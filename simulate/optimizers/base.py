@@ -32,14 +32,13 @@ from typing import ClassVar
 
 import numpy as np
 
-from .._names import UnknownNameError, suggest
 from ..landscapes import Landscape
 from ..models.base import ExactFlow, Flow
 from ..spec import format_spec
 from .hyper import Hyper, declared
 from .transforms import seen_by
 
-__all__ = ["Optimizer", "Preset", "State"]
+__all__ = ["Optimizer", "State"]
 
 State = dict  # dict[str, np.ndarray]: components in update order, "x" last
 
@@ -67,8 +66,8 @@ class Optimizer:
 
     name: ClassVar[str] = "optimizer"
     description: ClassVar[str] = ""
-    # every optimizer's dataclass has these fields: a schedule (simulate.schedules) and the
-    # gradient transforms in front of the update (simulate.transforms)
+    # A bare optimizer has no schedule and no gradient transforms: simulate.optimizers.wrappers
+    # composes them around any optimizer (the consumers read these, None here).
     schedule = clip_norm = clip_value = lr_scale = None
     #: the continuous model :func:`simulate.models.flow` gives by default
     default_flow: ClassVar[str] = "exact"
@@ -135,38 +134,17 @@ class Optimizer:
             if h.check is not None:
                 self._require(name, h.check(value), h.rule)
         self._validate()
-        self._cast_transforms()
-        if getattr(self, "schedule", None) is not None:
-            from .schedules import schedule as make_schedule
-
-            try:
-                object.__setattr__(self, "schedule", make_schedule(self.schedule))
-            except ValueError as exc:
-                raise ValueError(f"{self.display_name}: schedule: {exc}") from None
-
-    def _cast_transforms(self) -> None:
-        """clip_norm and clip_value as floats, lr_scale as a tuple of floats (simulate.transforms)."""
-        from .transforms import check_transforms
-
-        for name in ("clip_norm", "clip_value"):
-            value = getattr(self, name, None)
-            if value is not None:
-                if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-                    raise ValueError(f"{self.display_name}: {name} must be a positive number, got {value!r}")
-                object.__setattr__(self, name, float(value))
-        s = getattr(self, "lr_scale", None)
-        if s is not None:
-            try:
-                s = tuple(float(v) for v in (s if isinstance(s, (tuple, list, np.ndarray)) else (s,)))
-            except (TypeError, ValueError):
-                raise ValueError(f"{self.display_name}: lr_scale must be numbers, one per coordinate, got {s!r}") from None
-            object.__setattr__(self, "lr_scale", s)
-        check_transforms(self)
 
     @property
     def transformed(self) -> bool:
-        """Whether a gradient clip or a per-coordinate lr scale sits in front of the update."""
-        return any(getattr(self, n, None) is not None for n in ("clip_norm", "clip_value", "lr_scale"))
+        """Whether a gradient clip or a per-coordinate lr scale sits in front of the update (only
+        a :class:`~simulate.optimizers.wrappers.Wrapped` optimizer has one)."""
+        return False
+
+    def replace(self, **changes) -> Optimizer:
+        """This optimizer with other hyperparameters (checked again). A schedule or transforms
+        are put around it by :func:`simulate.optimizers.wrappers.configure`."""
+        return dataclasses.replace(self, **changes)
 
     def _cast(self, name: str, value) -> np.ndarray:
         if isinstance(value, str) or np.asarray(value).dtype.kind in "bUS":  # True and '0.1' would silently become numbers
@@ -200,9 +178,8 @@ class Optimizer:
     @property
     def batch_shape(self) -> tuple[int, ...]:
         """Broadcast shape of the numeric hyperparameters (``()`` when all are scalars)."""
-        grid = getattr(self.schedule, "shape", ())  # a schedule whose parameters a sweep varies
         try:
-            return np.broadcast_shapes(*(a.shape for _, a, _ in self._elements()), grid)
+            return np.broadcast_shapes(*(a.shape for _, a, _ in self._elements()))
         except ValueError:
             shapes = {f: np.shape(getattr(self, f)) for f in self.hyperparameters()}
             raise ValueError(f"{self.name}: hyperparameter arrays do not broadcast together: {shapes}") from None
@@ -218,8 +195,6 @@ class Optimizer:
             v = getattr(self, f)
             pick = (lambda a: np.broadcast_to(a, shape)[index])
             changes[f] = tuple(pick(a) for a in v) if h.pair else pick(v)
-        if hasattr(self.schedule, "at"):  # a ScheduleGrid: the member's own schedule
-            changes["schedule"] = self.schedule.at(index, shape)
         return dataclasses.replace(self, **changes)
 
     @staticmethod
@@ -232,29 +207,18 @@ class Optimizer:
         """h: iterate k is compared with the flow at ``t = k·h``. Array of the batch shape."""
         return np.asarray(self.lr)
 
-    # -- schedules ---------------------------------------------------------------------------
+    # -- learning rates along a run (a schedule's wrapper overrides these) ---------------------
     def lrs(self, steps: int) -> np.ndarray:
-        """The step sizes of steps 1..steps, ``(steps,) + shape(lr)``: lr itself without a
-        schedule, the schedule's sequence (:mod:`simulate.schedules`) with one."""
-        if getattr(self, "schedule", None) is None:
-            return np.broadcast_to(np.asarray(self.lr), (int(steps),) + np.shape(self.lr))
-        return self.schedule.lrs(self.lr, steps)
+        """The step sizes of steps 1..steps, ``(steps,) + shape(lr)``: lr itself (a schedule's
+        sequence where a :class:`~simulate.optimizers.wrappers.Wrapped` runs one)."""
+        return np.broadcast_to(np.asarray(self.lr), (int(steps),) + np.shape(self.lr))
 
     def at_lr(self, lr) -> Optimizer:
-        """This optimizer with a constant ``lr`` and no schedule (one step of a scheduled run). A
-        shallow copy: the hyperparameters were checked when this optimizer was made."""
+        """This optimizer with a constant ``lr`` (one step of a scheduled run). A shallow copy:
+        the hyperparameters were checked when this optimizer was made."""
         new = copy.copy(self)
         object.__setattr__(new, "lr", np.asarray(lr, dtype=np.float64))
-        object.__setattr__(new, "schedule", None)
         return new
-
-    def clock(self, steps: int):
-        """The :class:`~simulate.schedules.ScheduleClock` of a scheduled run of ``steps`` steps:
-        each step's time per step h(lr_k) (lr_k, or lr_k² for Adagrad), and their running sums."""
-        from .schedules import ScheduleClock
-
-        lrs = np.asarray(self.lrs(steps), dtype=np.float64)
-        return ScheduleClock(np.asarray(self.at_lr(lrs).time_per_step, dtype=np.float64), lrs)
 
     @property
     def display_name(self) -> str:
@@ -271,11 +235,12 @@ class Optimizer:
         return out
 
     @classmethod
-    def presets(cls) -> tuple[Preset, ...]:
-        """The names this class is registered under (:data:`simulate.optimizers.OPTIMIZERS`): by
-        default its own, with torch's defaults. A family with named variants (SGD's gd, momentum,
-        nesterov) lists them, each with the defaults it changes and the flags it fixes."""
-        return (Preset(cls.name, cls, cls.description),)
+    def presets(cls) -> tuple:
+        """The names this class is registered under (:data:`simulate.optimizers.OPTIMIZERS`), as
+        :class:`~simulate.optimizers.preset.Preset` entries; empty (the default): its own name,
+        with torch's defaults. A family with named variants (SGD's gd, momentum, nesterov) lists
+        them, each with the defaults it changes and the flags it fixes."""
+        return ()
 
     def _preset_defaults(self) -> dict:
         """The defaults of the name this optimizer is shown under (a label leaves them out)."""
@@ -438,32 +403,3 @@ def _fmt(value) -> str:
     if arr.ndim == 0:
         return f"{float(arr):g}"
     return f"[{arr.size} values {arr.min():g}…{arr.max():g}]"
-
-
-# ------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Preset:
-    """A registry entry: a class, defaults that differ from torch's, and flags the name fixes."""
-
-    name: str
-    cls: type[Optimizer]
-    description: str
-    defaults: dict = dataclasses.field(default_factory=dict)
-    fixed: dict = dataclasses.field(default_factory=dict)
-
-    def __call__(self, **hyperparameters) -> Optimizer:
-        valid = [f.name for f in dataclasses.fields(self.cls)]
-        for key in hyperparameters:
-            if key not in valid:
-                raise UnknownNameError(suggest("hyperparameter", key, valid).replace(
-                    "unknown hyperparameter", f"{self.name} has no hyperparameter"))
-        for key, value in self.fixed.items():
-            if key in hyperparameters and not _same(hyperparameters[key], value):
-                raise ValueError(f"{self.name}: the name fixes {key}={value!r}; use '{self.cls.name}' to set it freely")
-        try:
-            return self.cls(**{**self.defaults, **hyperparameters, **self.fixed})
-        except ValueError as exc:  # speak of the name the user typed ("momentum", not "sgd")
-            message = str(exc)
-            prefix = f"{self.cls.name}:"
-            raise ValueError(f"{self.name}:{message[len(prefix):]}" if message.startswith(prefix) else message) from None
-

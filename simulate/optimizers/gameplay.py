@@ -235,10 +235,6 @@ class Consensus(Optimizer):
     lr: float = lr_hyper(0.1)
     gamma: float = hyper(1.0, ">= 0", note="the weight of ∇½|ξ|²; γ = 0 is simultaneous GDA")
     weight_decay: float = weight_decay_hyper()
-    schedule: object = None
-    clip_norm: object = None
-    clip_value: object = None
-    lr_scale: object = None
 
     @property
     def _plain(self) -> bool:

@@ -38,10 +38,6 @@ class NagC(Optimizer):
     lr: float = lr_hyper(1e-2)
     r: float = hyper(3.0, "> 0", note="the friction r/t")
     weight_decay: float = weight_decay_hyper()
-    schedule: object = None
-    clip_norm: object = None
-    clip_value: object = None
-    lr_scale: object = None
 
     @classmethod
     def models(cls):

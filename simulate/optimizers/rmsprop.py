@@ -46,10 +46,6 @@ class RMSprop(Optimizer):
     weight_decay: float = weight_decay_hyper()
     momentum: float = hyper(0.0, "[0, 1)", slider=(0.0, 0.99))
     centered: bool = False
-    schedule: object = None
-    clip_norm: object = None
-    clip_value: object = None
-    lr_scale: object = None
 
     @classmethod
     def models(cls):

@@ -39,10 +39,6 @@ class _GradientFlowScheme(Optimizer):
 
     lr: float = lr_hyper(1e-2)
     weight_decay: float = weight_decay_hyper()
-    schedule: object = None
-    clip_norm: object = None
-    clip_value: object = None
-    lr_scale: object = None
 
     @classmethod
     def models(cls):

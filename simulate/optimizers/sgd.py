@@ -10,7 +10,8 @@ import numpy as np
 from ..models.base import Flow, SecondOrderFlow, third_derivative
 from ..models.gradient import ModifiedGradientFlow, ScaledGradientFlow
 from .hyper import EMA, Ladder, hyper, lr_hyper, weight_decay_hyper
-from .base import Optimizer, Preset, _assemble, _diag
+from .base import Optimizer, _assemble, _diag
+from .preset import Preset
 from .kernels import sgd_update
 
 __all__ = ['SGD', 'heavy_ball_critical_momentum']
@@ -55,10 +56,6 @@ class SGD(Optimizer):
     dampening: float = hyper(0.0, "[0, 1]", ladder=EMA, gate="momentum", slider=(0.0, 1.0))
     weight_decay: float = weight_decay_hyper()
     nesterov: bool = False
-    schedule: object = None
-    clip_norm: object = None
-    clip_value: object = None
-    lr_scale: object = None
 
     @classmethod
     def presets(cls):

@@ -1,6 +1,7 @@
 """Gradient transforms in front of any optimizer, in both views.
 
-Every optimizer takes three transform fields besides its hyperparameters:
+Any optimizer takes three transforms, held by the wrapper around it
+(:class:`simulate.optimizers.wrappers.Wrapped`; in a spec beside the hyperparameters):
 
 * ``clip_norm=c``: ``torch.nn.utils.clip_grad_norm_(p, c)`` before each step. With the gradient's
   norm n = |∇f|, torch multiplies by ``min(c/(n + 1e-6), 1)``.
