@@ -99,6 +99,11 @@ class Flow:
         """d field / d state, ``(..., n·d, n·d)``; ``None`` lets the solver use finite differences."""
         return None
 
+    @property
+    def has_jacobian(self) -> bool:
+        """Whether :meth:`jacobian` is written (implicit solvers are then given it)."""
+        return type(self).jacobian is not Flow.jacobian
+
     def energy(self, t, state: State, landscape: Landscape) -> np.ndarray | None:
         """A Lyapunov function, non-increasing along the flow; ``None`` where none is known."""
         return None
@@ -192,6 +197,10 @@ class ExactFlow(Flow):
     @property
     def expected_order(self) -> float:
         return float(self.optimizer.lift_order)
+
+    @property
+    def has_jacobian(self) -> bool:
+        return self.optimizer.has_jacobian
 
     @property
     def scaling(self) -> str:

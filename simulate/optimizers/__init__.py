@@ -2,11 +2,16 @@
 
 Each family lives in its own module (:mod:`.sgd`, :mod:`.rmsprop`, :mod:`.adam`, :mod:`.adagrad`,
 :mod:`.schemes`, :mod:`.nagc`, :mod:`.gameplay`) on the protocol of :mod:`.base`; the names it is
-registered under are its ``presets()``.
+registered under are its ``presets()``. An optimizer written outside the package joins them with
+:func:`register` (in the process that defines it), or through the entry-point group
+``simulate.optimizers`` of an installed package (every new process, the command line included).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import sys
 from collections.abc import Callable
 
 from .._names import lookup
@@ -14,6 +19,7 @@ from ..spec import parse_spec
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .base import Optimizer, State
+from .hyper import hyper, lr_hyper, weight_decay_hyper
 from .preset import Preset
 from .wrappers import Wrapped, configure, wrap
 from .gameplay import GAME_OPTIMIZERS
@@ -22,13 +28,79 @@ from .rmsprop import RMSprop
 from .schemes import RK4, Heun, ProximalPoint
 from .sgd import SGD
 
-__all__ = ["Optimizer", "Wrapped", "wrap", "configure", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "State", "OPTIMIZERS", "optimizer"]
+__all__ = ["Optimizer", "Preset", "Wrapped", "wrap", "configure", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "State",
+           "OPTIMIZERS", "optimizer", "register", "hyper", "lr_hyper", "weight_decay_hyper", "ENTRY_POINTS"]
 
 FAMILIES: tuple[type[Optimizer], ...] = (SGD, RMSprop, Adam, AdamW, Adagrad, Heun, RK4, ProximalPoint, NagC,
                                          *GAME_OPTIMIZERS)
 
-OPTIMIZERS: dict[str, Preset] = {p.name: p for cls in FAMILIES
-                                 for p in cls.presets() or (Preset(cls.name, cls, cls.description),)}
+#: The entry-point group through which an installed package adds optimizers (each entry: a class).
+ENTRY_POINTS = "simulate.optimizers"
+
+
+def _presets(cls) -> tuple[Preset, ...]:
+    return cls.presets() or (Preset(cls.name, cls, cls.description),)
+
+
+OPTIMIZERS: dict[str, Preset] = {p.name: p for cls in FAMILIES for p in _presets(cls)}
+_NAME = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+def _refusal(cls) -> str | None:
+    """What keeps ``cls`` from being an optimizer the package can run (None: nothing)."""
+    if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
+        return "it is not a subclass of simulate.optimizers.Optimizer"
+    if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:
+        return "it is not a frozen dataclass (@dataclass(frozen=True))"
+    if cls.step is Optimizer.step:
+        return "it does not define step(state, landscape, k)"
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if "lr" not in cls.hyperparameters():
+        return "it has no lr declared with lr_hyper(...) (the time per step is built from it)"
+    for f in fields.values():
+        if f.name not in cls.hyperparameters() and not isinstance(f.default, bool):
+            return (f"its field {f.name!r} is neither a flag (bool) nor declared with hyper(...): a number must say "
+                    f"its rule, e.g. {f.name}: float = hyper(0.9, '[0, 1)')")
+    for p in _presets(cls):
+        if not _NAME.match(p.name):
+            return f"its name {p.name!r} is not lower-case letters, digits and single hyphens"
+    return None
+
+
+def register(cls: type[Optimizer] | None = None, *, replace: bool = False):
+    """Register an optimizer class (also as a decorator, ``@register``) under its ``name`` (or
+    its ``presets()``), so that it works by name everywhere a built-in does: specs, every
+    command, sweeps, orders, run records and ``rerun``. An existing name is refused unless
+    ``replace`` is true (a built-in name never is replaced)."""
+    if cls is None:
+        return lambda c: register(c, replace=replace)
+    why = _refusal(cls)
+    if why:
+        raise ValueError(f"cannot register {getattr(cls, '__name__', cls)!r}: {why}")
+    for p in _presets(cls):
+        held = OPTIMIZERS.get(p.name)
+        if held is not None and held.cls is not cls and (not replace or held.cls in FAMILIES):
+            raise ValueError(f"cannot register {cls.__name__!r}: the name {p.name!r} is taken by "
+                             f"{held.cls.__module__}.{held.cls.__name__}" + ("" if held.cls in FAMILIES else
+                                                                             "; pass replace=True to replace it"))
+    OPTIMIZERS.update({p.name: p for p in _presets(cls)})
+    return cls
+
+
+def _load_entry_points() -> None:
+    """Register the optimizers of installed packages (entry-point group ``simulate.optimizers``).
+    A broken plugin is named on stderr and skipped: it must not stop the package."""
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group=ENTRY_POINTS):
+        try:
+            register(ep.load(), replace=True)
+        except Exception as exc:  # noqa: BLE001 - any failure of someone else's package
+            print(f"simulate: skipped the optimizer plugin {ep.name!r} ({ep.value}): {exc}", file=sys.stderr)
+
+
+_load_entry_points()
+
 
 def optimizer(name: str | Optimizer, **hyperparameters) -> Optimizer:
     """An optimizer by name with torch's defaults, e.g. ``optimizer("adam", lr=1e-2)``.

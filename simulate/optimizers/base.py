@@ -69,6 +69,8 @@ class Optimizer:
     # A bare optimizer has no schedule and no gradient transforms: simulate.optimizers.wrappers
     # composes them around any optimizer (the consumers read these, None here).
     schedule = clip_norm = clip_value = lr_scale = None
+    # An optimizer without a weight_decay field has none (torch's coupled term λx is then absent).
+    weight_decay = 0.0
     #: the continuous model :func:`simulate.models.flow` gives by default
     default_flow: ClassVar[str] = "exact"
     #: gradient evaluations per step (Runge–Kutta schemes take several)
@@ -361,7 +363,13 @@ class Optimizer:
         raise NotImplementedError
 
     def jacobian(self, t, state: State, landscape: Landscape) -> np.ndarray:
+        """d field / d state of the lift, ``(..., n·d, n·d)``; optional (solvers then difference)."""
         raise NotImplementedError
+
+    @property
+    def has_jacobian(self) -> bool:
+        """Whether :meth:`jacobian` is written (else implicit solvers use finite differences)."""
+        return type(self).jacobian is not Optimizer.jacobian
 
     # shared pieces --------------------------------------------------------------------------
     @functools.cached_property

@@ -219,7 +219,7 @@ def _solve_member(model: Flow, landscape, x0, times, method, rtol, atol, radius,
         return limit[0] - t
 
     escaped.terminal = budget.terminal = True
-    kwargs = {"jac": jac} if method in IMPLICIT and type(model).jacobian is not Flow.jacobian else {}
+    kwargs = {"jac": jac} if method in IMPLICIT and model.has_jacobian else {}
     with np.errstate(all="ignore"):
         if not np.linalg.norm(x0) <= radius:  # outside the ball (or non-finite) from the start
             sol = _Constant(y0, times[:0], status=1)

@@ -1,0 +1,181 @@
+"""An optimizer written outside the package, registered, works by name like a built-in: in specs,
+`plot`, `sweep`, `order`, run records and `rerun` (issue 18: "your own optimizer").
+
+EmaMomentum is defined here, in the test file, with nothing edited under simulate/:
+``b ← β·b + (1 − β)·g,  x ← x − lr·b`` (b starts at 0). Its exact lift, with h = lr, is
+``ḃ = (1 − β)(g − b)/lr,  ẋ = −b``; its β-fixed limit is the gradient flow.
+"""
+
+import json
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+
+import simulate as sim
+from simulate.analysis.sweep import sweep
+from simulate.cli.app import main
+from simulate.models.gradient import ScaledGradientFlow
+from simulate.optimizers import OPTIMIZERS, Optimizer, hyper, lr_hyper, register
+from simulate.optimizers.hyper import EMA
+
+
+@register
+@dataclass(frozen=True)
+class EmaMomentum(Optimizer):
+    """b ← β·b + (1 − β)·g, x ← x − lr·b; lift ḃ = (1 − β)(g − b)/lr, ẋ = −b (h = lr)."""
+
+    name = "ema-momentum"
+    description = "momentum as an EMA of the gradients (a test's own optimizer)"
+    lr: float = lr_hyper(0.05)
+    beta: float = hyper(0.9, "[0, 1)", ladder=EMA, slider=(0.0, 0.99))
+
+    @classmethod
+    def models(cls):
+        return {**super().models(), "limit": ScaledGradientFlow}
+
+    def limit_speed(self):
+        return 1.0
+
+    def state_names(self):
+        return ("b", "x")
+
+    def step(self, state, landscape, k):
+        beta = self._b(self.beta)
+        b = beta * state["b"] + (1 - beta) * landscape.grad(state["x"])
+        return {"b": b, "x": state["x"] - self._b(self.lr) * b}
+
+    def field(self, t, state, landscape):
+        beta, lr = self._b(self.beta), self._b(self.lr)
+        return {"b": (1 - beta) * (landscape.grad(state["x"]) - state["b"]) / lr, "x": -state["b"]}
+
+
+Q = sim.landscape("quadratic(eigenvalues=(1, 10))")
+X0 = np.array([1.0, 1.0])
+
+
+def test_it_is_registered_by_name_and_refuses_what_is_not_an_optimizer():
+    assert OPTIMIZERS["ema-momentum"].cls is EmaMomentum
+    opt = sim.optimizer("ema-momentum(lr=0.1, beta=0.5)")
+    assert isinstance(opt, EmaMomentum) and sim.optimizer(opt.spec) == opt
+    with pytest.raises(ValueError, match=r"beta must be in \[0, 1\)"):
+        sim.optimizer("ema-momentum", beta=1.0)
+    with pytest.raises(ValueError, match="Did you mean 'ema-momentum'"):
+        sim.optimizer("ema-momentun")
+    with pytest.raises(ValueError, match="the name 'sgd' is taken"):
+        register(type("Mine", (EmaMomentum,), {"name": "sgd", "__module__": __name__}))
+
+    @dataclass(frozen=True)
+    class Loose(Optimizer):
+        name = "loose"
+        lr: float = lr_hyper(0.1)
+        beta: float = 0.5
+
+        def step(self, state, landscape, k):
+            return state
+
+    with pytest.raises(ValueError, match="'beta' is neither a flag .* nor declared with hyper"):
+        register(Loose)
+    assert "loose" not in OPTIMIZERS
+
+
+def test_its_iterates_are_the_closed_form_linear_recurrence_on_a_quadratic():
+    lr, beta = 0.05, 0.8
+    run = sim.iterate(f"ema-momentum(lr={lr}, beta={beta})", Q, X0, 40)
+    for i, lam in enumerate((1.0, 10.0)):  # each coordinate: (b, x) ← M (b, x)
+        M = np.array([[beta, (1 - beta) * lam], [-lr * beta, 1 - lr * (1 - beta) * lam]])
+        z = np.array([0.0, X0[i]])
+        for k in range(1, 41):
+            z = M @ z
+            np.testing.assert_allclose(run.x[k, i], z[1], rtol=1e-12, atol=1e-15)
+
+
+def test_order_against_its_lift_and_its_limit():
+    lifted = sim.order("ema-momentum(lr=0.02, beta=0.9)", Q, flow="exact", horizon=0.5, rungs=5)
+    assert lifted.order == pytest.approx(1.0, abs=0.1)
+    assert lifted.scaling == "linear"  # (1 − β)/lr held: declared by beta's ladder
+    # b starts at 0, not at g: past that transient (metric late) the iterates trail the limit by O(lr)
+    limit = sim.order("ema-momentum(lr=0.02, beta=0.5)", Q, flow="limit", horizon=0.5, rungs=5, metric="late")
+    assert limit.order == pytest.approx(1.0, abs=0.1)
+    assert sim.models.available_flows(sim.optimizer("ema-momentum")) == ["exact", "limit"]
+    with pytest.raises(ValueError, match="ema-momentum has: exact, limit"):
+        sim.models.flow(sim.optimizer("ema-momentum"), "oscillator")
+
+
+def test_plot_writes_its_data_and_record_and_rerun_reproduces_them(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    args = ["plot", "-l", "quadratic", "-o", "ema-momentum(lr=0.05, beta=0.7)", "-o", "gd(lr=0.05)",
+            "--out", "f.png", "--data", "d.npz"]
+    assert main(args) == 0, capsys.readouterr().err
+    written = capsys.readouterr().out.split()
+    assert "f.run.toml" in written
+    data = np.load("d.npz")
+    run = sim.iterate("ema-momentum(lr=0.05, beta=0.7)", "quadratic", sim.landscape("quadratic").default_start,
+                      len(data["iterates_x_0"]) - 1)
+    np.testing.assert_array_equal(data["iterates_x_0"], run.x)
+    assert "ema-momentum(lr=0.05, beta=0.7)" in (tmp_path / "f.run.toml").read_text()
+    summary = json.loads((tmp_path / "d.json").read_text())
+    assert summary["optimizers"][0]["members"][0]["iterates"]["final_x"] == run.x[-1].tolist()
+    assert summary["optimizers"][0]["flow"] == "exact"  # its lift drawn beside the iterates
+    assert main(["rerun", "f.run.toml", "--out-dir", "again"]) == 0, capsys.readouterr().err
+    for name in ("d.npz", "d.json"):
+        assert (tmp_path / name).read_bytes() == (tmp_path / "again" / name).read_bytes(), name
+
+
+def test_a_sweep_of_its_hyperparameters_is_each_cells_own_run():
+    result = sweep("ema-momentum", Q, ["beta=0:0.9:4", "lr=0.01,0.05"], steps=60, track=(),
+                   engine="numpy")
+    final = result.metrics["final_loss"][0]
+    assert final.shape == (4, 2)
+    for i, beta in enumerate(np.linspace(0, 0.9, 4)):
+        for j, lr in enumerate((0.01, 0.05)):
+            run = sim.iterate(sim.optimizer("ema-momentum", lr=lr, beta=beta), Q, Q.default_start, 60)
+            assert final[i, j] == Q.value(run.x[-1])
+
+
+README_EXAMPLE_MARK = "## Your own optimizer"
+
+
+def _readme_example() -> str:
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    section = text[text.index(README_EXAMPLE_MARK):]
+    return section[section.index("```python") + len("```python"):].split("```")[0]
+
+
+def test_the_readmes_example_is_short_and_runs_in_a_new_process_by_name(tmp_path):
+    code = _readme_example()
+    assert len(code.strip().splitlines()) < 30
+    (tmp_path / "mine.py").write_text(code)
+    check = textwrap.dedent("""
+        import runpy, sys
+        runpy.run_path("mine.py", run_name="mine")
+        import simulate as sim
+        print(sim.optimizer("polyak-gd").spec)
+    """)
+    out = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "polyak-gd" in out.stdout
+
+
+def test_an_installed_plugin_is_found_by_name_in_a_new_process(tmp_path):
+    """An installed package's entry point (group simulate.optimizers) makes its optimizer known to
+    every new process, the command line included: here a package made by hand on PYTHONPATH."""
+    (tmp_path / "mine.py").write_text(_readme_example())
+    info = tmp_path / "mine-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mine\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[simulate.optimizers]\npolyak-gd = mine:PolyakGD\n")
+    env = {**__import__("os").environ, "PYTHONPATH": str(tmp_path), "MPLBACKEND": "Agg"}
+    out = subprocess.run([sys.executable, "-m", "simulate", "plot", "-l", "quadratic", "-o", "polyak-gd",
+                          "--out", "p.png", "--data", "p.npz"], cwd=tmp_path, env=env, capture_output=True, text=True,
+                         timeout=600)
+    assert out.returncode == 0, out.stderr
+    data = np.load(tmp_path / "p.npz")
+    # the Polyak step on f = ½(x² + 10y²), f* = 0: f(x_k) − f* falls each step
+    f = Q.value(data["iterates_x_0"])
+    assert f[-1] < 1e-3 * f[0] and np.all(np.diff(f) <= 0)
