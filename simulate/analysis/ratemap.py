@@ -25,7 +25,7 @@ from ..optimizers.sgd import heavy_ball_critical_momentum as critical_momentum
 from ..spec import parse_spec
 from .sweep import Axis, Sweep, check_not_set, sweepable, member_label, with_axis, parse_axis, sweep
 
-__all__ = ["linear_rate", "step_matrix", "rate_map", "RateMap", "critical_momentum", "rate_map_figure",
+__all__ = ["linear_rate", "step_matrix", "rate_map", "rate_maps", "RateMap", "critical_momentum", "rate_map_figure",
            "rate_map_arrays", "rate_map_csv"]
 
 
@@ -147,6 +147,22 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
     rate = np.where(diverged, np.inf, result.metric("rate"))
     elsewhere = ~diverged & (result.metric("minimum") != minimum)
     return RateMap(opt, x, y, eig, analytic, measured=rate, elsewhere=elsewhere, sweep=result, landscape=land)
+
+
+#: ``rate_maps``' vertical axis: momentum, or weight decay for optimizers without momentum.
+DEFAULT_VARY, VARY_WITHOUT_MOMENTUM = "momentum=0.01:0.99:60", "weight_decay=0:2:60"
+
+
+def rate_maps(optimizers=None, lr_lambda: str = "0.02:4.5:90", vary: str = DEFAULT_VARY, *, landscape=None,
+              minimum: int = 0, offset: float = 1e-3, steps: int = 400) -> list[RateMap]:
+    """:func:`rate_map` of each of ``optimizers`` (default heavy ball and Nesterov) over the same axes:
+    what ``simulate rate-map`` computes. ``lr_lambda`` is ``START:STOP:NUM[:log]``; the default
+    ``vary`` becomes weight decay when an optimizer has no momentum (gd, heun, rk4, proximal)."""
+    chosen = list(optimizers or ("momentum", "nesterov"))
+    if vary == DEFAULT_VARY and any("momentum" not in sweepable(get_optimizer(o)) for o in chosen):
+        vary = VARY_WITHOUT_MOMENTUM  # the default axis would not exist
+    return [rate_map(o, f"lr_lambda={lr_lambda}", vary, landscape=landscape, minimum=minimum, offset=offset,
+                     steps=steps) for o in chosen]
 
 
 def rate_map_arrays(maps: list[RateMap]) -> dict[str, np.ndarray]:

@@ -343,6 +343,22 @@ class Sweep:
             lines.append(line)
         return "\n".join(lines)
 
+    def report(self) -> dict:
+        """What ``simulate sweep --data`` writes as JSON: the summary, the axes, and per member the
+        counts of diverged cells and cells at a minimum, and the best cell (lowest final loss)."""
+        out = {"summary": self.summary(), "axes": {a.name: a.spec for a in self.axes}, "criterion": self.criterion,
+               "members": {}}
+        for i, label in enumerate(self.members):
+            loss = self.metrics["final_loss"][i]
+            best = None
+            if np.any(np.isfinite(loss)):
+                cell = np.unravel_index(np.nanargmin(loss), loss.shape)
+                best = {"final_loss": float(loss[cell]), **{a.name: float(a.values[j]) for a, j in zip(self.axes, cell)}}
+            out["members"][label] = {
+                "kind": self.kinds[i], "cells": int(loss.size), "diverged": int(self.metrics["diverged"][i].sum()),
+                "at_minimum": int((self.metrics["minimum"][i] >= 0).sum()), "best": best}
+        return out
+
 
 def _csv_cell(v) -> str:
     if isinstance(v, str):

@@ -1,47 +1,72 @@
-"""The ``simulate`` command line: each command parses, calls one library function, saves, prints paths."""
+"""The ``simulate`` command line: each command parses, calls one library function, saves, prints paths.
 
-from __future__ import annotations
+The commands that run and record (plot, order, sweep, rate-map) are built from their schema in
+:mod:`simulate.cli.options`: their parameters, defaults, help texts and ranges are the schema's.
+Every command is built when it runs, so ``simulate --help`` imports no numerics.
+"""
 
+from __future__ import annotations  # the commands' annotations are evaluated when a command is built
+
+import inspect
 import sys
 import warnings
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from typer.core import TyperCommand, TyperGroup
+from typer.main import get_command_from_info
+from typer.models import CommandInfo
 from typer._click.core import ParameterSource
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
-import numpy as np
-
 from ..io.config import ConfigError, dumps, read_config
-from ..solvers.continuous import METHODS
-from ..viz.figures import default_optimizers
-from ..landscapes.games import GAMES
-from ..landscapes import LANDSCAPES
-from ..optimizers import OPTIMIZERS
-from ..models import FLOWS
-from ..analysis.order import OrderWarning
-from ..analysis.sweep import METRICS as SWEEP_METRICS, AxisWarning
-from ..analysis.ensembles import MAX_PATHS
-from ..solvers.sdes import SCHEMES
-from .runs import COMMANDS, RerunWarning, parse_starts, relocate_outputs, rerun, run, toml_value, validate
 from .demos import GALLERY_DPI
-from ..optimizers.schedules import SCHEDULES
+from .options import COMMANDS, LANDSCAPE, OPTIMIZER, Command, Option, help_text, parse_starts
+from .runs import RerunWarning, relocate_outputs, rerun, run, toml_value, validate
 
-SCHEDULE_NAMES = list(SCHEDULES)
+_HELP = "Optimizers as discrete maps and as the ODEs they discretize: run both, compare, plot."
+_BUILDERS: dict = {}  # command name -> (docstring, function building the click command), in --help order
 
-PLOT = COMMANDS["plot"].defaults
-ORDER = COMMANDS["order"].defaults
-SWEEP = COMMANDS["sweep"].defaults
-RATE_MAP = COMMANDS["rate-map"].defaults
 
-app = typer.Typer(
-    name="simulate", no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-    help="Optimizers as discrete maps and as the ODEs they discretize: run both, compare, plot.",
-)
+class _Commands(TyperGroup):
+    """simulate's commands, each built when it runs (or shows its own --help).
 
-_OPTIMIZER_HELP = ("Optimizer name or spec, repeatable: -o gd -o 'adam(lr=0.01, betas=(0.9, 0.99))' "
-                   "-o momentum:lr=0.001  [default: " + " ".join(o.label for o in default_optimizers()) + "]")
+    Building a command evaluates its help texts, and some name registries (flows, solver methods,
+    schedules) whose modules import numpy; ``simulate --help`` lists the commands by their
+    docstrings alone, so it imports none of them.
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        for name, (doc, _) in _BUILDERS.items():
+            self.commands[name] = TyperCommand(name=name, help=doc, rich_markup_mode=self.rich_markup_mode)
+        self._built: set[str] = set()
+
+    def resolve_command(self, ctx, args):
+        name = args[0] if args else None
+        if name in _BUILDERS and name not in self._built:
+            self.commands[name] = _BUILDERS[name][1]()
+            self._built.add(name)
+        return super().resolve_command(ctx, args)
+
+
+app = typer.Typer(name="simulate", cls=_Commands, no_args_is_help=True, add_completion=False,
+                  pretty_exceptions_enable=False, help=_HELP)
+
+
+def _build(callback, name: str, doc: str | None = None):
+    return get_command_from_info(CommandInfo(name=name, callback=callback, help=doc),
+                                 pretty_exceptions_short=app.pretty_exceptions_short,
+                                 rich_markup_mode=app.rich_markup_mode)
+
+
+def _command(name: str):
+    """Register a function as the command ``name``, built (its annotations evaluated) when it runs."""
+    def register(callback):
+        _BUILDERS[name] = (inspect.getdoc(callback), lambda: _build(callback, name))
+        return callback
+    return register
 
 
 def _fail(exc: Exception) -> None:
@@ -75,13 +100,17 @@ def _check_config(ctx: typer.Context, value: Path) -> None:
     if is_record:  # a record's output paths are relative to the record itself
         defaults = relocate_outputs(command, defaults, Path(value).parent)
     if defaults.get("start"):  # numbers in the file, "x,y" strings on the command line
-        points = np.atleast_2d(np.asarray(parse_starts(defaults["start"]), float))
+        points = parse_starts(defaults["start"])
+        points = points if isinstance(points[0], list) else [points]
         defaults["start"] = [",".join(map(str, p)) for p in points]
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
 
 
 def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: bool) -> None:
     """The shared tail of every command: dump the resolved options, or run and print the paths."""
+    from ..analysis.order import OrderWarning
+    from ..analysis.sweep import AxisWarning
+
     options = {p.name: ctx.params[p.name] for p in ctx.command.params if p.name in ctx.params and p.name not in NOT_CONFIG}
     for pair in COMMANDS[command].exclusive:  # one side from the command line overrides the other from a file
         sources = {name: ctx.get_parameter_source(name) for name in pair}
@@ -110,19 +139,46 @@ ConfigOption = Annotated[Optional[Path], typer.Option(
     "--config", callback=_load_config, is_eager=True,
     help="TOML file of this command's options (or a run record); the command line overrides it.")]
 DumpOption = Annotated[bool, typer.Option("--dump-config", help="Print the resolved configuration as TOML and exit.")]
-ScheduleOption = Annotated[Optional[str], typer.Option("--schedule", help="Learning-rate schedule for every optimizer without its own: " + ", ".join(SCHEDULE_NAMES) + ", e.g. 'cosine', 'step(step_size=30, gamma=0.5)', \"lambda(f='0.99**k')\" (torch.optim.lr_scheduler semantics; lengths left out are the run's). In a sweep its parameters are axes too (--vary warmup=0:50:6).")]
-WarmupOption = Annotated[int, typer.Option(min=0, help="Linear warmup over this many steps before the schedule (torch's SequentialLR with LinearLR(0.01, 1)); alone: warmup, then constant.")]
-ClipNormOption = Annotated[Optional[float], typer.Option("--clip-norm", help="Clip every gradient to this norm first (torch.nn.utils.clip_grad_norm_), for every optimizer without its own; the flow becomes −clip(∇f), a normalized flow where the clip is active.")]
-ClipValueOption = Annotated[Optional[float], typer.Option("--clip-value", help="Clamp every gradient coordinate to [−v, v] first (clip_grad_value_).")]
-LrScaleOption = Annotated[Optional[str], typer.Option("--lr-scale", help="A learning-rate multiplier per coordinate, e.g. 1,10 (a fixed diagonal preconditioner: the flow ẋ = −P∇f).")]
 OverwriteOption = Annotated[bool, typer.Option("--overwrite", help="Replace existing output files.")]
-# Options that mean the same in every command (each command gives its own default).
-LandscapeOption = Annotated[str, typer.Option("--landscape", "-l", help="Landscape name or spec, e.g. rosenbrock or 'quadratic(condition=100, angle=0.5)'.")]
-MethodOption = Annotated[str, typer.Option(help="solve_ivp method for the flows: " + ", ".join(METHODS) + ".")]
-AtolOption = Annotated[float, typer.Option(help="Absolute tolerance of the flow solver.")]
-CaptionOption = Annotated[Optional[str], typer.Option(help="A sentence printed under the figure (the demos say there what to look at).")]
-OutOption = Annotated[Path, typer.Option("--out", help="Figure path; the format comes from the extension (.png, .svg, .pdf).")]
-DpiOption = Annotated[int, typer.Option(min=20, max=1200, help="Resolution of raster figures.")]
+
+
+# -- the commands that run and record: built from their schema (simulate.cli.options) -------------------
+def _annotation(option: Option):
+    """``Annotated[type, typer.Option(...)]`` of a schema option."""
+    lo, hi = option.range()
+    kind = option.kind if option.default is not None else Optional[option.kind]
+    return Annotated[kind, typer.Option(*option.flags, help=help_text(option), min=lo, max=hi, metavar=option.metavar)]
+
+
+def _cli_default(option: Option):
+    """The option's default as the command line holds it: paths as Path, repeatable options unset."""
+    if option.default is None or "list" in str(option.kind):
+        return None
+    return Path(option.default) if option.kind is Path else option.default
+
+
+def schema_command(command: Command):
+    """The typer callback of ``command``: its signature is the schema's options (after --config,
+    before --dump-config and --overwrite); it runs :func:`_execute`."""
+    def callback(ctx: typer.Context, config=None, dump_config: bool = False, overwrite: bool = False, **options):
+        _execute(ctx, command.name, dump_config, overwrite)
+
+    P = inspect.Parameter
+    parameters = [P("ctx", P.POSITIONAL_OR_KEYWORD, annotation=typer.Context),
+                  P("config", P.POSITIONAL_OR_KEYWORD, default=None, annotation=ConfigOption),
+                  *(P(o.name, P.POSITIONAL_OR_KEYWORD, default=_cli_default(o), annotation=_annotation(o))
+                    for o in command.options),
+                  P("dump_config", P.POSITIONAL_OR_KEYWORD, default=False, annotation=DumpOption),
+                  P("overwrite", P.POSITIONAL_OR_KEYWORD, default=False, annotation=OverwriteOption)]
+    callback.__signature__ = inspect.Signature(parameters)
+    callback.__annotations__ = {}
+    callback.__name__ = callback.__qualname__ = command.name.replace("-", "_") + "_cli"
+    callback.__doc__ = command.doc
+    return callback
+
+
+for _schema in COMMANDS.values():
+    _BUILDERS[_schema.name] = (_schema.doc, lambda s=_schema: _build(schema_command(s), s.name, s.doc))
 
 
 def _version(value: bool):
@@ -139,146 +195,7 @@ def _options(version: Annotated[bool, typer.Option("--version", callback=_versio
     """Optimizers as discrete maps and as the ODEs they discretize: run both, compare, plot."""
 
 
-_NOISE_HELP = "Stochastic gradients: Gaussian noise of this standard deviation added to every gradient (0.5), one per coordinate (0.5,0.1), or noise(cov=[[1,0.5],[0.5,2]])."
-NoiseOption = Annotated[Optional[str], typer.Option(help=_NOISE_HELP + " The figure is then an ensemble of --paths paths beside the SDE (--flow is its drift: exact = the first-order SME, modified = second order).")]
-SweepNoiseOption = Annotated[Optional[str], typer.Option("--noise", help=_NOISE_HELP + " Every cell is one noisy path; --vary path=1:N:N repeats each configuration N times.")]
-BatchSizeOption = Annotated[Optional[int], typer.Option(min=1, help="Stochastic gradients from minibatches of this many samples, drawn every step, on a finite-sum landscape (least-squares, logistic).")]
-
-
-@app.command("plot")
-def plot_cli(
-    ctx: typer.Context,
-    config: ConfigOption = None,
-    landscape: LandscapeOption = PLOT["landscape"],
-    optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help=_OPTIMIZER_HELP)] = None,
-    start: Annotated[Optional[list[str]], typer.Option("--start", "-s", help="Start point as comma-separated coordinates, repeatable for several starts; use --start=-1.5,2 for a leading minus.  [default: the landscape's]")] = None,
-    random_starts: Annotated[int, typer.Option(min=0, help="Instead of --start: this many starts drawn uniformly in the plot box with --seed.")] = PLOT["random_starts"],
-    seed: Annotated[int, typer.Option(help="Seed of the random starts and of the gradient noise (numpy default_rng).")] = PLOT["seed"],
-    steps: Annotated[int, typer.Option(min=0, help="Number of discrete steps.")] = PLOT["steps"],
-    lr: Annotated[Optional[float], typer.Option(help="Learning rate for every optimizer whose spec does not set one (and for all the default optimizers).")] = None,
-    flow: Annotated[Optional[str], typer.Option("--flow", "-f", help="Continuous model drawn beside the iterates: " + ", ".join(FLOWS) + " (see simulate order --help).  [default: each optimizer's own, the exact lift for torch's]")] = None,
-    method: MethodOption = PLOT["method"],
-    rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver.")] = PLOT["rtol"],
-    atol: AtolOption = PLOT["atol"],
-    time: Annotated[Optional[str], typer.Option(help="Loss panel against time t or steps k = t/h: t or steps.  [default: t when all h agree]")] = None,
-    sharpness: Annotated[bool, typer.Option("--sharpness", help="Add a panel: sharpness λmax(∇²f) along the runs with each optimizer's stability threshold (2/lr for GD).")] = False,
-    energy: Annotated[bool, typer.Option("--energy", help="Add a panel: the Lyapunov energy of each flow (f, f + |ẋ|²/2, Su–Boyd–Candès', ...).")] = False,
-    three_d: Annotated[bool, typer.Option("--3d", help="Draw the paths on the surface of f (height log₁₀(f − f_min + ε)) instead of over its contours; 2-D landscapes.")] = False,
-    noise: NoiseOption = None,
-    batch_size: BatchSizeOption = None,
-    paths: Annotated[int, typer.Option(min=1, max=MAX_PATHS, help="With --noise or --batch-size: paths per optimizer, all from the one start.")] = PLOT["paths"],
-    scheme: Annotated[str, typer.Option(help="With noise: how the SDE is stepped, " + " or ".join(SCHEMES) + " (weak order 2 for additive noise).")] = PLOT["scheme"],
-    substeps: Annotated[int, typer.Option(min=1, max=10_000, help="With noise: SDE steps per optimizer step (1 reproduces the noisy iterates' own scheme).")] = PLOT["substeps"],
-    schedule: ScheduleOption = None,
-    warmup: WarmupOption = 0,
-    clip_norm: ClipNormOption = None,
-    clip_value: ClipValueOption = None,
-    lr_scale: LrScaleOption = None,
-    ema: Annotated[Optional[float], typer.Option("--ema", metavar="BETA", help="Also draw each optimizer's exponential moving average of its iterates, z̄ₖ = β·z̄ₖ₋₁ + (1−β)·zₖ with β in [0, 1) (weight averaging as in GAN training, Yazıcı et al. 2019), dashed in its colour in both panels; --data exports it (average_x_i, ...). Exact gradients only (not with --noise or --batch-size).")] = None,
-    box: Annotated[Optional[str], typer.Option("--box", help="The region drawn, low:high per coordinate (x₁ and x₂; x in 1-D), e.g. --box=-1:2,0:3.  [default: the landscape's plot box; 1-D graphs zoom to the runs]")] = None,
-    caption: CaptionOption = None,
-    out: OutOption = Path(PLOT["out"]),
-    data: Annotated[Optional[Path], typer.Option("--data", help="Also write the numbers behind the figure: this .npz file and a .json summary beside it.")] = None,
-    animate: Annotated[Optional[Path], typer.Option("--animate", help="Also write an animation: iterates and flows advancing together (.gif; .mp4 where ffmpeg is installed), at most 120 frames.")] = None,
-    dpi: DpiOption = PLOT["dpi"],
-    dump_config: DumpOption = False,
-    overwrite: OverwriteOption = False,
-):
-    """Iterates of each optimizer beside the continuous flow it discretizes, and the loss of both."""
-    _execute(ctx, "plot", dump_config, overwrite)
-
-
-@app.command("order")
-def order_cli(
-    ctx: typer.Context,
-    config: ConfigOption = None,
-    landscape: LandscapeOption = ORDER["landscape"],
-    optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help="Optimizer spec, repeatable; its lr is the ladder's largest.  [default: gd(lr=0.01)]")] = None,
-    flow: Annotated[Optional[list[str]], typer.Option("--flow", "-f", help="Continuous model to measure against, repeatable: " + "; ".join(f"{k}: {c.summary}" for k, c in FLOWS.items()) + ".  [default: each optimizer's own; with neither -o nor -f: gd against exact, modified, modified2]")] = None,
-    start: Annotated[Optional[list[str]], typer.Option("--start", "-s", help="Start point, e.g. --start=-1.5,2.  [default: the landscape's]")] = None,
-    horizon: Annotated[float, typer.Option(help="Time T every rung runs to (steps = T/h).")] = ORDER["horizon"],
-    rungs: Annotated[int, typer.Option(min=2, max=40, help="Number of learning rates: lr, lr/ratio, lr/ratio², ...")] = ORDER["rungs"],
-    ratio: Annotated[float, typer.Option(help="Factor between consecutive learning rates (> 1).")] = ORDER["ratio"],
-    lrs: Annotated[Optional[list[float]], typer.Option("--lrs", help="Explicit learning rates instead of --rungs/--ratio, repeatable.")] = None,
-    scaling: Annotated[Optional[str], typer.Option(help="How β follows lr along the ladder: fixed, linear (1−β ∝ lr), sqrt (1−β ∝ √lr).  [default: the flow's own]")] = None,
-    metric: Annotated[Optional[str], typer.Option(help="max: largest distance over the run; late: over t ≥ T/4; final: at T.  [default: the flow's own]")] = None,
-    x: Annotated[str, typer.Option("--x", help="Horizontal axis: h (time per step), lr, or evaluations (gradient evaluations: equal work).")] = ORDER["x"],
-    method: MethodOption = ORDER["method"],
-    rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver (keep it far below the errors).")] = ORDER["rtol"],
-    atol: AtolOption = ORDER["atol"],
-    max_evaluations: Annotated[int, typer.Option(min=100, help="Field evaluations one rung's flow may use before it is reported as failed (a model far outside its regime gives up early).")] = ORDER["max_evaluations"],
-    caption: CaptionOption = None,
-    out: OutOption = Path(ORDER["out"]),
-    data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz, a .json summary and a .csv table (one row per rung) beside it.")] = None,
-    dpi: DpiOption = ORDER["dpi"],
-    dump_config: DumpOption = False,
-    overwrite: OverwriteOption = False,
-):
-    """Error of the iterates against a continuous model over a ladder of step sizes: the observed order."""
-    _execute(ctx, "order", dump_config, overwrite)
-
-
-@app.command("sweep")
-def sweep_cli(
-    ctx: typer.Context,
-    config: ConfigOption = None,
-    landscape: LandscapeOption = SWEEP["landscape"],
-    optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help="Optimizer name or spec, repeatable; the swept hyperparameters come from --vary.  [default: gd momentum nesterov]")] = None,
-    vary: Annotated[Optional[list[str]], typer.Option("--vary", "-v", help="An axis of the grid, once or twice (two make a heat map): NAME=START:STOP:NUM (linear), NAME=START:STOP:NUM:log, or NAME=V1,V2,... NAME is a hyperparameter (lr, momentum, beta1, beta2, eps, ...), a start coordinate (x, y, x1, ...), or, with noise, path (path=1:50:50: 50 independent paths per configuration).  [default: lr=1e-5:1e-2:61:log]")] = None,
-    start: Annotated[Optional[list[str]], typer.Option("--start", "-s", help="The start point, e.g. --start=-1.5,2; coordinates that an axis sweeps are taken from the axis.  [default: the landscape's]")] = None,
-    steps: Annotated[int, typer.Option(min=0, help="Number of discrete steps per cell.")] = SWEEP["steps"],
-    metric: Annotated[Optional[str], typer.Option(help="What the figure shows (the table has every metric): " + "; ".join(f"{k}: {v}" for k, v in SWEEP_METRICS.items()) + ".  [default: minimum for a sweep of x and y (basins), else final_loss]")] = None,
-    tol: Annotated[float, typer.Option(help="Tolerance of steps_to_tol: f − f* <= tol (|∇f| <= tol where no minimum is listed).")] = SWEEP["tol"],
-    near: Annotated[Optional[float], typer.Option(help="How close the last point must be to a listed minimum to have reached it.  [default: 1% of the plot box's largest side; with noise, half the distance between the two closest listed minima]")] = None,
-    flow: Annotated[Optional[str], typer.Option("--flow", "-f", help="Also integrate this continuous model from every cell: its endpoint gets the same metrics, and flow_distance is measured.")] = None,
-    method: MethodOption = SWEEP["method"],
-    rtol: Annotated[float, typer.Option(help="Relative tolerance of the flow solver.")] = SWEEP["rtol"],
-    atol: AtolOption = SWEEP["atol"],
-    record_every: Annotated[int, typer.Option(min=0, help="Keep every m-th point of every path in --data (0: keep none; memory grows with it).")] = SWEEP["record_every"],
-    track: Annotated[Optional[list[str]], typer.Option("--track", help="Metrics measured at every step, repeatable: steps_to_tol, rate, or none (the fastest: only the end is measured, and large runs may be compiled).  [default: both]")] = None,
-    engine: Annotated[str, typer.Option(help="auto (compile large runs of the SGD family and Adam on rosenbrock/himmelblau when nothing is tracked), numpy, or compiled.")] = SWEEP["engine"],
-    noise: SweepNoiseOption = None,
-    batch_size: BatchSizeOption = None,
-    seed: Annotated[int, typer.Option(help="Seed of the gradient noise (each optimizer gets its own stream from it).")] = SWEEP["seed"],
-    schedule: ScheduleOption = None,
-    warmup: WarmupOption = 0,
-    clip_norm: ClipNormOption = None,
-    clip_value: ClipValueOption = None,
-    lr_scale: LrScaleOption = None,
-    caption: CaptionOption = None,
-    out: OutOption = Path(SWEEP["out"]),
-    data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz (every metric over the grid), a .json summary and a .csv table (one row per member and cell) beside it.")] = None,
-    dpi: DpiOption = SWEEP["dpi"],
-    dump_config: DumpOption = False,
-    overwrite: OverwriteOption = False,
-):
-    """Every optimizer over a grid of hyperparameters or start points in one vectorized run: a metric per cell."""
-    _execute(ctx, "sweep", dump_config, overwrite)
-
-
-@app.command("rate-map")
-def rate_map_cli(
-    ctx: typer.Context,
-    config: ConfigOption = None,
-    optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help="Optimizer whose step is linear on a quadratic (gd, momentum, nesterov, sgd, heun, rk4, proximal), repeatable: one row each.  [default: momentum nesterov]")] = None,
-    landscape: Annotated[Optional[str], typer.Option("--landscape", "-l", help="Also measure the map on this landscape, from near one of its minima (a sweep), beside the analytic map for its Hessian's modes.  [default: none: one quadratic mode, the Distill picture]")] = None,
-    lr_lambda: Annotated[str, typer.Option("--lr-lambda", help="The horizontal axis lr·λmax: START:STOP:NUM or START:STOP:NUM:log.")] = RATE_MAP["lr_lambda"],
-    vary: Annotated[str, typer.Option("--vary", "-v", help="The vertical axis: another hyperparameter, NAME=START:STOP:NUM[:log] or NAME=V1,V2,... (default momentum, or weight_decay for optimizers without momentum)")] = RATE_MAP["vary"],
-    minimum: Annotated[int, typer.Option(min=0, help="Which of the landscape's listed minima to linearize at and start near.")] = RATE_MAP["minimum"],
-    offset: Annotated[float, typer.Option(help="The measured runs start at that minimum plus this in every coordinate.")] = RATE_MAP["offset"],
-    steps: Annotated[int, typer.Option(min=2, help="Steps per measured cell.")] = RATE_MAP["steps"],
-    caption: CaptionOption = None,
-    out: OutOption = Path(RATE_MAP["out"]),
-    data: Annotated[Optional[Path], typer.Option("--data", help="Also write this .npz (the maps) and a .csv table beside it.")] = None,
-    dpi: DpiOption = RATE_MAP["dpi"],
-    dump_config: DumpOption = False,
-    overwrite: OverwriteOption = False,
-):
-    """Per-step convergence rate over (lr·λ, momentum): the analytic map from the update's own matrix, and measured."""
-    _execute(ctx, "rate-map", dump_config, overwrite)
-
-
-@app.command("rerun")
+@_command("rerun")
 def rerun_cli(
     record: Annotated[Path, typer.Argument(help="A run record, e.g. simulate_plot.run.toml.")],
     out_dir: Annotated[Optional[Path], typer.Option("--out-dir", help="Write the outputs here (same names) instead of beside the record.")] = None,
@@ -306,7 +223,7 @@ def _print_written(produce) -> None:
         typer.echo(str(path))
 
 
-@app.command("demo")
+@_command("demo")
 def demo_cli(
     name: Annotated[Optional[str], typer.Argument(help="The demo to render (see --list).")] = None,
     list_: Annotated[bool, typer.Option("--list", help="List the demos, one line each, and exit.")] = False,
@@ -349,7 +266,7 @@ def demo_cli(
             _fail(exc)
 
 
-@app.command("gallery")
+@_command("gallery")
 def gallery_cli(
     folder: Annotated[Path, typer.Option(help="Where the pictures and README.md go (an earlier gallery there is replaced).")] = Path("gallery"),
     dpi: Annotated[int, typer.Option(min=20, max=1200, help="Resolution of the pictures.")] = GALLERY_DPI,
@@ -361,10 +278,10 @@ def gallery_cli(
     _print_written(lambda: gallery(folder, dpi=dpi, overwrite=overwrite))
 
 
-@app.command("explore")
+@_command("explore")
 def explore_cli(
-    landscape: LandscapeOption = "himmelblau",
-    optimizer: Annotated[Optional[list[str]], typer.Option("--optimizer", "-o", help=_OPTIMIZER_HELP)] = None,
+    landscape: _annotation(LANDSCAPE) = "himmelblau",
+    optimizer: _annotation(OPTIMIZER) = None,
     start: Annotated[Optional[str], typer.Option("--start", "-s", help="The first start, e.g. --start=-1.5,2 (then click to move it).  [default: the landscape's]")] = None,
     steps: Annotated[int, typer.Option(min=1, max=100_000, help="Steps of every run.")] = 100,
     screenshot: Annotated[Optional[Path], typer.Option(help="Save the window to this file once drawn, and close it.")] = None,
@@ -380,9 +297,14 @@ def explore_cli(
         _fail(exc)
 
 
-@app.command("list")
+@_command("list")
 def list_cli():
     """The built-in landscapes, optimizers, schedules and transforms, one line each."""
+    from ..landscapes import LANDSCAPES
+    from ..landscapes.games import GAMES
+    from ..optimizers import OPTIMIZERS
+    from ..optimizers.schedules import SCHEDULES
+
     typer.echo("landscapes:")
     for name, factory in LANDSCAPES.items():
         typer.echo(f"  {name:16s} {factory.description}")

@@ -13,8 +13,6 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-import numpy as np
-
 __all__ = ["FIGURE_FORMATS", "check_output_path", "save_figure", "save_npz", "load_npz", "save_json", "save_text",
            "write_together"]
 
@@ -122,6 +120,8 @@ def save_figure(fig, path, *, dpi: int = 150, description: str | None = None) ->
 
 def save_npz(path, arrays: dict) -> Path:
     """Save arrays to a compressed ``.npz`` file (readable by ``np.load``), byte for byte reproducible."""
+    import numpy as np
+
     path = check_output_path(path, ("npz",))
 
     def write(tmp):
@@ -137,11 +137,15 @@ def save_npz(path, arrays: dict) -> Path:
 
 def load_npz(path) -> dict[str, np.ndarray]:
     """All arrays of an ``.npz`` file, loaded eagerly (no pickles)."""
+    import numpy as np
+
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 
 
 def _jsonable(value):
+    import numpy as np
+
     if isinstance(value, dict):
         return {str(k): _jsonable(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

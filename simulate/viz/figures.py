@@ -394,7 +394,7 @@ def default_optimizers(lr: float | None = None) -> list[Optimizer]:
 
 
 def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=None, steps: int = DEFAULT_STEPS,
-         *, lr: float | None = None, flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8,
+         *, random_starts: int = 0, lr: float | None = None, flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8,
          atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False,
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
          scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None,
@@ -410,7 +410,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     stepped by ``scheme`` with ``substeps`` per step) and its flow
     (:func:`simulate.ensembles.ensemble`), and the figure is :func:`ensemble_figure`; the result's
     ``experiment`` is then an :class:`~simulate.ensembles.Ensemble`. ``three_d``: the paths on the
-    surface of f (2-D landscapes, exact gradients). ``box``: the region drawn, pairs (low, high)
+    surface of f (2-D landscapes, exact gradients). ``random_starts``: instead of ``x0``, this many
+    starts drawn uniformly in the landscape's plot box with ``seed``. ``box``: the region drawn, pairs (low, high)
     for x₁ and x₂ or ``"lo:hi,lo:hi"`` (one pair in 1-D; default the landscape's plot box).
     ``schedule`` (``"cosine(warmup=10)"``, a :class:`~simulate.schedules.Schedule`) goes to every
     optimizer without one of its own; the figure then adds a panel of the step sizes and the flows
@@ -429,6 +430,10 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
         optimizers, lr = with_schedule(with_lr(optimizers, lr), schedule, clip_norm=clip_norm, clip_value=clip_value,
                                        lr_scale=lr_scale), None
     land = get_landscape(landscape)
+    if random_starts:
+        if x0 is not None:
+            raise ValueError("give either start points or random_starts, not both")
+        landscape, x0 = land, land.sample(int(random_starts), seed=seed)
     if three_d and land.dim != 2:  # checked before any work
         raise ValueError(f"the 3-D view needs a 2-D landscape; {land.name} is {land.dim}-D")
     if sharpness:

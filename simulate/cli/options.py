@@ -1,0 +1,796 @@
+"""The options of the commands that run and record (plot, order, sweep, rate-map), declared once.
+
+Each :class:`Option` says everything about one option: its name and flags, its type on the command
+line, its default, its help text, the rule that checks a value from any source (command line,
+config file, run record, Python), and the library argument it becomes. A :class:`Command` holds
+its options, the checks among them, and the library function it calls. From these declarations
+come the typer command (:mod:`simulate.cli.app`), config-file validation and ``--dump-config``,
+the run records and ``rerun`` (:mod:`simulate.cli.runs`), and the call into the library.
+
+Plain Python: importing this module imports no numerics. The registries that some help texts,
+choices and bounds name (flows, solver methods, schedules, ...) are imported when a command is
+built, run or validated, by the small ``_registry`` functions below.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import numbers
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Option", "Command", "COMMANDS", "Integer", "parse_starts", "help_text"]
+
+MAX_RANDOM_STARTS = 1_000_000
+FIGURE_FORMATS = ("png", "svg", "pdf")
+
+
+# -- the registries that help texts, choices and bounds name (imported when needed) ----------------------
+def _flows():
+    from ..models import FLOWS
+
+    return FLOWS
+
+
+def _scalings():
+    from ..models import SCALINGS
+
+    return tuple(SCALINGS)
+
+
+def _methods():
+    from ..solvers.continuous import METHODS
+
+    return METHODS
+
+
+def _schemes():
+    from ..solvers.sdes import SCHEMES
+
+    return SCHEMES
+
+
+def _schedules():
+    from ..optimizers.schedules import SCHEDULES
+
+    return SCHEDULES
+
+
+def _max_paths():
+    from ..analysis.ensembles import MAX_PATHS
+
+    return MAX_PATHS
+
+
+def _order_metrics():
+    from ..analysis.order import METRICS
+
+    return METRICS
+
+
+def _order_axes():
+    from ..viz.plotting import ORDER_AXES
+
+    return tuple(ORDER_AXES)
+
+
+def _sweep_metrics():
+    from ..analysis.sweep import METRICS
+
+    return METRICS
+
+
+def _engines():
+    from ..solvers.engine import ENGINES
+
+    return ENGINES
+
+
+def _default_optimizer_labels() -> str:
+    from ..viz.figures import default_optimizers
+
+    return " ".join(o.label for o in default_optimizers())
+
+
+def _resolve(value):
+    """A value, or the value a zero-argument function returns (a registry imported on demand)."""
+    return value() if callable(value) else value
+
+
+# -- rules: strict types and ranges; each returns the value it accepts -------------------------------------
+def _is_number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+@dataclass(frozen=True)
+class Integer:
+    """A whole number in ``[lo, hi]`` (``hi`` may name a registry's bound)."""
+
+    lo: int
+    hi: int | Callable[[], int] | None = None
+
+    def __call__(self, v):
+        hi = _resolve(self.hi)
+        if isinstance(v, bool) or not isinstance(v, numbers.Integral):
+            raise ValueError(f"expected a whole number, got {v!r}")
+        if v < self.lo or (hi is not None and v > hi):
+            raise ValueError(f"must be between {self.lo} and {hi}, got {v}" if hi is not None
+                             else f"must be >= {self.lo}, got {v}")
+        return int(v)
+
+
+def _positive(v):
+    if not _is_number(v) or not (math.isfinite(v) and v > 0):
+        raise ValueError(f"must be a positive finite number, got {v!r}")
+    return float(v)
+
+
+def _ratio(v):
+    if not _is_number(v) or not (math.isfinite(v) and v > 1):
+        raise ValueError(f"must be a number > 1, got {v!r}")
+    return float(v)
+
+
+def _numbers(v):
+    if not isinstance(v, (list, tuple)) or not all(_is_number(x) for x in v):
+        raise ValueError(f"expected a list of numbers, got {v!r}")
+    return [_positive(x) for x in v]
+
+
+def _text(v):
+    if not isinstance(v, str):
+        raise ValueError(f"expected text, got {v!r}")
+    return v
+
+
+def _flag(v):
+    if not isinstance(v, bool):
+        raise ValueError(f"expected true or false, got {v!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class OneOf:
+    """One of ``choices`` (a tuple, or a function returning a registry's names)."""
+
+    choices: tuple | Callable[[], Any]
+
+    def __call__(self, v):
+        choices = tuple(_resolve(self.choices))
+        if _text(v) not in choices:
+            close = difflib.get_close_matches(str(v), choices, n=1, cutoff=0.5)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"must be one of {', '.join(choices)}, got {v!r}.{hint}")
+        return v
+
+
+def _strings(v, what: str) -> list:
+    """A list option: every item a string (each option then checks the items themselves)."""
+    if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
+        raise ValueError(f"expected a list of {what}, got {v!r}")
+    return list(v)
+
+
+@dataclass(frozen=True)
+class PathWith:
+    """A path whose extension is one of ``formats``; ``beside`` names what is written next to it."""
+
+    formats: tuple[str, ...]
+    beside: str = ""
+
+    def __call__(self, v):
+        if Path(_text(v)).suffix.lower().lstrip(".") not in self.formats:
+            raise ValueError(f"the extension must be one of {', '.join('.' + f for f in self.formats)}, got {v!r}"
+                             + (f" ({self.beside} written beside it)" if self.beside else ""))
+        return v
+
+
+def _animation_path(v):
+    from ..viz.animation import ANIMATION_FORMATS, encoder
+
+    encoder(PathWith(ANIMATION_FORMATS)(v))  # an .mp4 without ffmpeg is refused before any work
+    return v
+
+
+def _landscape(v):
+    from ..landscapes import landscape
+
+    landscape(_text(v))
+    return v
+
+
+def _optimizers(v):
+    from ..optimizers import optimizer
+
+    for spec in _strings(v, "optimizer specs"):
+        optimizer(spec)
+    return list(v)
+
+
+def _flow_kinds(v):
+    from .._names import lookup
+
+    for kind in _strings(v, "flow kinds"):
+        lookup("flow", kind, _flows())
+        if v.count(kind) > 1:
+            raise ValueError(f"flow {kind} is given twice")
+    return list(v)
+
+
+def _schedule(v):
+    """A schedule spec: checked by building it (unknown names suggest the right ones)."""
+    from ..optimizers.schedules import schedule
+
+    schedule(_text(v))
+    return v
+
+
+def scales(v):
+    """``"1,10"`` or ``[1, 10]`` -> (1.0, 10.0) (None stays None)."""
+    if v is None:
+        return None
+    items = v.split(",") if isinstance(v, str) else v if isinstance(v, (list, tuple)) else [v]
+    try:
+        values = tuple(float(x) for x in items)
+    except (TypeError, ValueError):
+        raise ValueError(f"expected positive numbers, comma-separated (one per coordinate), got {v!r}") from None
+    if not values or not all(math.isfinite(x) and x > 0 for x in values):
+        raise ValueError(f"expected positive numbers, comma-separated (one per coordinate), got {v!r}")
+    return values
+
+
+def _lr_scale(v):
+    scales(v)
+    return v
+
+
+def _ema(v):
+    """β of the moving average of the iterates: a number in [0, 1) (an int 0 from a file too)."""
+    from ..analysis.averaging import check_beta
+
+    if not _is_number(v):
+        raise ValueError(f"expected a number β in [0, 1), got {v!r}")
+    try:
+        return check_beta(v, name="β")
+    except ValueError as exc:  # the key already names the option
+        raise ValueError(str(exc).removeprefix("β: ")) from None
+
+
+def _box(v):
+    """A drawn region: "lo:hi,lo:hi" or pairs [[lo, hi], ...]; plot checks it against the landscape."""
+    from ..viz.figures import parse_box
+
+    parse_box(v, name="")
+    return v if isinstance(v, str) else [[float(x) for x in p] for p in v]
+
+
+def _noise(v):
+    from ..solvers.noise import noise
+
+    if not (_is_number(v) or isinstance(v, (str, list))):
+        raise ValueError(f"expected a standard deviation (0.5), one per coordinate (\"0.5,0.1\") or a spec such as "
+                         f"\"noise(cov=[[1, 0.5], [0.5, 2]])\", got {v!r}")
+    try:
+        noise(tuple(v) if isinstance(v, list) else v)
+    except ValueError as exc:  # the key already names the option
+        raise ValueError(str(exc).removeprefix("noise: ")) from None
+    return v
+
+
+def parse_starts(value):
+    """Start points: ``["1,2", "-1,0.5"]``, ``[1, 2]`` or ``[[1, 2], [-1, 0.5]]`` (one form per
+    list). One start stays one point ``(d,)``; several give ``(B, d)``; none gives None."""
+    if value is None or (isinstance(value, (list, tuple)) and len(value) == 0):
+        return None
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"expected a list of start points, got {value!r}")
+    if all(_is_number(v) for v in value):
+        return [float(v) for v in value]
+    if all(isinstance(v, str) for v in value):
+        points = []
+        for item in value:
+            try:
+                points.append([float(v) for v in item.replace(" ", ",").split(",")])
+            except ValueError:
+                raise ValueError(f"start {item!r}: expected comma-separated numbers such as -1.5,2") from None
+    elif all(isinstance(v, (list, tuple)) and v and all(_is_number(c) for c in v) for v in value):
+        points = [[float(c) for c in v] for v in value]
+    else:
+        raise ValueError("start points must all be written the same way: numbers, \"x,y\" strings, or lists of numbers")
+    if len({len(p) for p in points}) > 1:
+        raise ValueError("all start points need the same number of coordinates")
+    return points[0] if len(points) == 1 else points
+
+
+def _starts(v):
+    parse_starts(v)
+    return v
+
+
+def _one_start(value) -> bool:
+    """Whether parsed start points are (at most) one point."""
+    starts = parse_starts(value)
+    return starts is None or not isinstance(starts[0], list)
+
+
+def _track(v):
+    from ..analysis.sweep import TRACKED
+
+    for name in _strings(v, "metric names"):
+        OneOf(TRACKED + ("none",))(name)
+    if "none" in v and len(v) > 1:
+        raise ValueError("none tracks nothing: give it alone")
+    return list(v)
+
+
+def _axes_specs(v):
+    from ..analysis.sweep import parse_axis
+
+    _strings(v, "axes such as lr=1e-4:1e-1:50:log")
+    if len(v) > 2:
+        raise ValueError(f"a sweep has one or two axes, got {len(v)}")
+    for spec in v:
+        parse_axis(spec)
+    return list(v)
+
+
+def _range(v):
+    from ..analysis.sweep import parse_axis
+
+    try:
+        parse_axis(f"lr_lambda={_text(v)}")
+    except ValueError as exc:  # the option's name is said once, by the caller
+        raise ValueError(str(exc).replace("axis lr_lambda: ", "")) from None
+    return v
+
+
+def _axis(v):
+    from ..analysis.sweep import parse_axis
+
+    parse_axis(_text(v))
+    return v
+
+
+# -- the declarations ----------------------------------------------------------------------------------
+_SAME = "same"  # Option.argument: the library argument has the option's name
+
+
+@dataclass(frozen=True)
+class Option:
+    """One option of a command.
+
+    ``kind`` is its type on the command line: int, float, str, bool, Path, list[str] or
+    list[float] (a list is a repeatable option; it and any option whose default is None may be
+    left unset). ``default`` is the value a run uses and records when the option is not given.
+    ``help`` is the text of ``--help``, or a function returning it (when it names a registry).
+    ``rule`` checks a value from any source and returns it; ``bounds`` is the range the command
+    line enforces (click's message, shown in ``--help``): the rule's by default. ``argument`` is the
+    library keyword the value goes to (None: the option is for the files written), ``to`` says
+    which call (``"call"``: the command's library function; ``"figure"``: the figure drawn from
+    its result), and ``convert`` turns the option's value, given all options, into the library's.
+    An output path lists the ``beside`` suffixes of files written next to it.
+    """
+
+    name: str
+    kind: Any
+    default: Any
+    help: str | Callable[[], str]
+    rule: Callable[[Any], Any] | None = None
+    flags: tuple[str, ...] = ()
+    bounds: tuple | None = None
+    metavar: str | None = None
+    argument: str | None = _SAME
+    to: str = "call"
+    convert: Callable[[Any, dict], Any] | None = None
+    output: bool = False
+    beside: tuple[str, ...] = ()
+
+    @property
+    def flag_names(self) -> tuple[str, ...]:
+        return self.flags or ("--" + self.name.replace("_", "-"),)
+
+    @property
+    def library_argument(self) -> str | None:
+        return self.name if self.argument == _SAME else self.argument
+
+    def range(self) -> tuple:
+        """``(lo, hi)`` the command line enforces (None where open); ``(None, None)`` for no range."""
+        if self.bounds is not None:
+            return tuple(_resolve(b) for b in self.bounds)
+        if isinstance(self.rule, Integer):
+            return self.rule.lo, _resolve(self.rule.hi)
+        return None, None
+
+    def value_for_library(self, options: dict):
+        value = options[self.name]
+        return self.convert(value, options) if self.convert else value
+
+
+def help_text(option: Option) -> str:
+    return _resolve(option.help)
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command that runs and records: its options, the checks among them, and its library call.
+
+    ``function`` returns the library function (imported when the command runs); ``figure``
+    returns the function that draws the figure from its result; ``together``
+    checks options against each other before any output path is looked at; ``exclusive`` pairs
+    exclude each other (one from the command line overrides the other from a config file);
+    ``arguments`` completes the library call where a default depends on several options.
+    """
+
+    name: str
+    doc: str
+    options: tuple[Option, ...]
+    function: Callable[[], Callable]
+    figure: Callable[[], Callable]
+    together: Callable[[dict], None] = lambda options: None
+    exclusive: tuple[tuple[str, str], ...] = field(default=())
+    arguments: Callable[[dict], dict] = lambda arguments: arguments
+
+    @property
+    def defaults(self) -> dict:
+        """Every option with its default."""
+        return {o.name: o.default for o in self.options}
+
+    @property
+    def outputs(self) -> tuple[str, ...]:
+        """The options that are output paths."""
+        return tuple(o.name for o in self.options if o.output)
+
+    def option(self, name: str) -> Option:
+        return next(o for o in self.options if o.name == name)
+
+    def plan(self, options: dict) -> list[Path]:
+        """The files a run with these options writes, known before any work: each output path
+        that is set, and the files written beside it."""
+        paths = []
+        for o in self.options:
+            if o.output and options.get(o.name):
+                path = Path(str(options[o.name]))
+                paths += [path, *(path.with_suffix(s) for s in o.beside)]
+        return paths
+
+    def call(self, options: dict, to: str = "call") -> dict:
+        """The keyword arguments of the library call (``to="figure"``: of the figure) for these options."""
+        arguments = {o.library_argument: o.value_for_library(options)
+                     for o in self.options if o.library_argument and o.to == to}
+        return self.arguments(arguments) if to == "call" else arguments
+
+
+# Options that mean the same in every command (each command may give its own default).
+def _optimizer_help() -> str:
+    return ("Optimizer name or spec, repeatable: -o gd -o 'adam(lr=0.01, betas=(0.9, 0.99))' "
+            "-o momentum:lr=0.001  [default: " + _default_optimizer_labels() + "]")
+
+
+_NOISE_HELP = ("Stochastic gradients: Gaussian noise of this standard deviation added to every gradient (0.5), one per "
+               "coordinate (0.5,0.1), or noise(cov=[[1,0.5],[0.5,2]]).")
+LANDSCAPE = Option("landscape", str, "himmelblau", "Landscape name or spec, e.g. rosenbrock or 'quadratic(condition=100, angle=0.5)'.",
+                   _landscape, flags=("--landscape", "-l"))
+OPTIMIZER = Option("optimizer", list[str], None, _optimizer_help, _optimizers, flags=("--optimizer", "-o"),
+                   argument="optimizers", convert=lambda v, options: list(v) if v else None)
+METHOD = Option("method", str, "LSODA", lambda: "solve_ivp method for the flows: " + ", ".join(_methods()) + ".",
+                OneOf(_methods))
+RTOL = Option("rtol", float, 1e-8, "Relative tolerance of the flow solver.", _positive)
+ATOL = Option("atol", float, 1e-10, "Absolute tolerance of the flow solver.", _positive)
+SEED = Option("seed", int, 0, "Seed of the gradient noise (each optimizer gets its own stream from it).", Integer(0),
+              bounds=(None, None))
+BATCH_SIZE = Option("batch_size", int, None, "Stochastic gradients from minibatches of this many samples, drawn every step, on a finite-sum landscape (least-squares, logistic).",
+                    Integer(1))
+SCHEDULE = Option("schedule", str, None, lambda: (
+    "Learning-rate schedule for every optimizer without its own: " + ", ".join(_schedules()) + ", e.g. 'cosine', "
+    "'step(step_size=30, gamma=0.5)', \"lambda(f='0.99**k')\" (torch.optim.lr_scheduler semantics; lengths left out "
+    "are the run's). In a sweep its parameters are axes too (--vary warmup=0:50:6)."), _schedule,
+    flags=("--schedule",), convert=lambda v, options: run_schedule(options))
+WARMUP = Option("warmup", int, 0, "Linear warmup over this many steps before the schedule (torch's SequentialLR with LinearLR(0.01, 1)); alone: warmup, then constant.",
+                Integer(0), argument=None)  # it goes into the schedule
+CLIP_NORM = Option("clip_norm", float, None, "Clip every gradient to this norm first (torch.nn.utils.clip_grad_norm_), for every optimizer without its own; the flow becomes −clip(∇f), a normalized flow where the clip is active.",
+                   _positive, flags=("--clip-norm",))
+CLIP_VALUE = Option("clip_value", float, None, "Clamp every gradient coordinate to [−v, v] first (clip_grad_value_).",
+                    _positive, flags=("--clip-value",))
+LR_SCALE = Option("lr_scale", str, None, "A learning-rate multiplier per coordinate, e.g. 1,10 (a fixed diagonal preconditioner: the flow ẋ = −P∇f).",
+                  _lr_scale, flags=("--lr-scale",), convert=lambda v, options: scales(v))
+CAPTION = Option("caption", str, None, "A sentence printed under the figure (the demos say there what to look at).",
+                 _text, to="figure")
+OUT = Option("out", Path, None, "Figure path; the format comes from the extension (.png, .svg, .pdf).",
+             PathWith(FIGURE_FORMATS), flags=("--out",), argument=None, output=True)
+DPI = Option("dpi", int, 150, "Resolution of raster figures.", Integer(20, 1200), argument=None)
+_DATA_HELP = "Also write this .npz, a .json summary and a .csv table (one row per rung) beside it."
+
+
+def _data(help: str, beside: tuple[str, ...], written: str) -> Option:
+    return Option("data", Path, None, help, PathWith(("npz",), written), flags=("--data",), argument=None,
+                  output=True, beside=beside)
+
+
+def _start(help: str) -> Option:
+    return Option("start", list[str], None, help, _starts, flags=("--start", "-s"), argument="x0",
+                  convert=lambda v, options: parse_starts(v))
+
+
+def run_schedule(options: dict):
+    """The schedule of ``--schedule`` and ``--warmup`` (a warmup alone leads into a constant lr)."""
+    if not options.get("schedule") and not options.get("warmup"):
+        return None
+    from ..optimizers.schedules import schedule
+    from ..spec import parse_spec
+
+    if options.get("warmup") and options.get("schedule") and "warmup" in parse_spec(str(options["schedule"]))[1]:
+        raise ValueError(f"--warmup {options['warmup']} and the schedule's own warmup in {options['schedule']!r}: drop one")
+    return schedule(options.get("schedule") or "constant", **({"warmup": int(options["warmup"])} if options.get("warmup") else {}))
+
+
+def _noisy(options: dict, defaults: dict, only: tuple[str, ...]) -> None:
+    """Refuse options that act on stochastic gradients when there are none (they would be ignored)."""
+    if options["noise"] is None and options["batch_size"] is None:
+        given = [k for k in only if options[k] != defaults[k]]
+        if given:
+            names = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise ValueError(f"{names} act on stochastic gradients: give --noise or --batch-size too")
+
+
+# -- plot ----------------------------------------------------------------------------------------------
+def _plot_function():
+    from ..viz.figures import plot
+
+    return plot
+
+
+def _plot_figure():
+    return lambda result: result.figure  # plot draws it, caption included
+
+
+PLOT_OPTIONS = (
+    LANDSCAPE,
+    OPTIMIZER,
+    _start("Start point as comma-separated coordinates, repeatable for several starts; use --start=-1.5,2 for a leading minus.  [default: the landscape's]"),
+    Option("random_starts", int, 0, "Instead of --start: this many starts drawn uniformly in the plot box with --seed.",
+           Integer(0, MAX_RANDOM_STARTS), bounds=(0, None)),
+    replace(SEED, help="Seed of the random starts and of the gradient noise (numpy default_rng)."),
+    Option("steps", int, 100, "Number of discrete steps.", Integer(0)),
+    Option("lr", float, None, "Learning rate for every optimizer whose spec does not set one (and for all the default optimizers).",
+           _positive),
+    Option("flow", str, None, lambda: "Continuous model drawn beside the iterates: " + ", ".join(_flows())
+           + " (see simulate order --help).  [default: each optimizer's own, the exact lift for torch's]",
+           OneOf(_flows), flags=("--flow", "-f")),
+    METHOD,
+    RTOL,
+    ATOL,
+    Option("time", str, None, "Loss panel against time t or steps k = t/h: t or steps.  [default: t when all h agree]",
+           OneOf(("t", "steps"))),
+    Option("sharpness", bool, False, "Add a panel: sharpness λmax(∇²f) along the runs with each optimizer's stability threshold (2/lr for GD).",
+           _flag, flags=("--sharpness",)),
+    Option("energy", bool, False, "Add a panel: the Lyapunov energy of each flow (f, f + |ẋ|²/2, Su–Boyd–Candès', ...).",
+           _flag, flags=("--energy",)),
+    Option("three_d", bool, False, "Draw the paths on the surface of f (height log₁₀(f − f_min + ε)) instead of over its contours; 2-D landscapes.",
+           _flag, flags=("--3d",)),
+    Option("noise", str, None, _NOISE_HELP + " The figure is then an ensemble of --paths paths beside the SDE (--flow is its drift: exact = the first-order SME, modified = second order).",
+           _noise),
+    BATCH_SIZE,
+    Option("paths", int, 200, "With --noise or --batch-size: paths per optimizer, all from the one start.",
+           Integer(1, _max_paths)),
+    Option("scheme", str, "euler-maruyama", lambda: "With noise: how the SDE is stepped, " + " or ".join(_schemes())
+           + " (weak order 2 for additive noise).", OneOf(_schemes)),
+    Option("substeps", int, 10, "With noise: SDE steps per optimizer step (1 reproduces the noisy iterates' own scheme).",
+           Integer(1, 10_000)),
+    SCHEDULE,
+    WARMUP,
+    CLIP_NORM,
+    CLIP_VALUE,
+    LR_SCALE,
+    Option("ema", float, None, "Also draw each optimizer's exponential moving average of its iterates, z̄ₖ = β·z̄ₖ₋₁ + (1−β)·zₖ with β in [0, 1) (weight averaging as in GAN training, Yazıcı et al. 2019), dashed in its colour in both panels; --data exports it (average_x_i, ...). Exact gradients only (not with --noise or --batch-size).",
+           _ema, flags=("--ema",), metavar="BETA"),
+    Option("box", str, None, "The region drawn, low:high per coordinate (x₁ and x₂; x in 1-D), e.g. --box=-1:2,0:3.  [default: the landscape's plot box; 1-D graphs zoom to the runs]",
+           _box, flags=("--box",)),
+    replace(CAPTION, to="call"),  # plot puts the caption under its own figure
+    replace(OUT, default="simulate_plot.png"),
+    _data("Also write the numbers behind the figure: this .npz file and a .json summary beside it.", (".json",),
+          "the .json summary is"),
+    Option("animate", Path, None, "Also write an animation: iterates and flows advancing together (.gif; .mp4 where ffmpeg is installed), at most 120 frames.",
+           _animation_path, flags=("--animate",), argument=None, output=True),
+    DPI,
+)
+
+
+def _plot_together(options: dict) -> None:
+    _noisy(options, COMMANDS["plot"].defaults, ("paths", "scheme", "substeps"))
+    if options["three_d"] and options["animate"]:
+        raise ValueError("animations are drawn over the contours: give --3d or --animate, not both")
+    if options["random_starts"] and parse_starts(options["start"]) is not None:
+        raise ValueError("give either start points or random_starts, not both")
+
+
+# -- order ---------------------------------------------------------------------------------------------
+#: With no optimizer and no flow given, ``simulate order`` shows GD against three models: slopes 1, 2, 3.
+ORDER_DEFAULT_OPTIMIZER, ORDER_DEFAULT_FLOWS = "gd(lr=0.01)", ("exact", "modified", "modified2")
+
+
+def _order_function():
+    from ..analysis.order import order_study
+
+    return order_study
+
+
+def _order_figure():
+    from ..analysis.order import order_figure
+    from ..viz.figures import add_caption
+
+    return lambda study, *, x, caption: add_caption(order_figure(study, x=x), caption)
+
+
+def _order_arguments(arguments: dict) -> dict:
+    if not arguments["optimizers"] and not arguments["flows"]:
+        return {**arguments, "optimizers": [ORDER_DEFAULT_OPTIMIZER], "flows": list(ORDER_DEFAULT_FLOWS)}
+    return {**arguments, "optimizers": arguments["optimizers"] or [ORDER_DEFAULT_OPTIMIZER]}
+
+
+def _order_together(options: dict) -> None:
+    if not _one_start(options["start"]):
+        raise ValueError("order takes one start point")
+    defaults = COMMANDS["order"].defaults
+    if options["lrs"] and (options["rungs"] != defaults["rungs"] or options["ratio"] != defaults["ratio"]):
+        raise ValueError("give lrs, or rungs and ratio: not both (with lrs, rungs and ratio have no effect)")
+
+
+ORDER_OPTIONS = (
+    LANDSCAPE,
+    replace(OPTIMIZER, help="Optimizer spec, repeatable; its lr is the ladder's largest.  [default: gd(lr=0.01)]"),
+    Option("flow", list[str], None, lambda: "Continuous model to measure against, repeatable: "
+           + "; ".join(f"{k}: {c.summary}" for k, c in _flows().items())
+           + ".  [default: each optimizer's own; with neither -o nor -f: gd against exact, modified, modified2]",
+           _flow_kinds, flags=("--flow", "-f"), argument="flows", convert=lambda v, options: list(v) if v else None),
+    _start("Start point, e.g. --start=-1.5,2.  [default: the landscape's]"),
+    Option("horizon", float, 1.0, "Time T every rung runs to (steps = T/h).", _positive),
+    Option("rungs", int, 6, "Number of learning rates: lr, lr/ratio, lr/ratio², ...", Integer(2, 40)),
+    Option("ratio", float, 2.0, "Factor between consecutive learning rates (> 1).", _ratio),
+    Option("lrs", list[float], None, "Explicit learning rates instead of --rungs/--ratio, repeatable.", _numbers,
+           flags=("--lrs",), convert=lambda v, options: list(v) if v else None),
+    Option("scaling", str, None, "How β follows lr along the ladder: fixed, linear (1−β ∝ lr), sqrt (1−β ∝ √lr).  [default: the flow's own]",
+           OneOf(_scalings)),
+    Option("metric", str, None, "max: largest distance over the run; late: over t ≥ T/4; final: at T.  [default: the flow's own]",
+           OneOf(_order_metrics)),
+    Option("x", str, "h", "Horizontal axis: h (time per step), lr, or evaluations (gradient evaluations: equal work).",
+           OneOf(_order_axes), flags=("--x",), to="figure"),
+    replace(METHOD, default="DOP853"),
+    replace(RTOL, default=1e-12, help="Relative tolerance of the flow solver (keep it far below the errors)."),
+    replace(ATOL, default=1e-14),
+    Option("max_evaluations", int, 20_000, "Field evaluations one rung's flow may use before it is reported as failed (a model far outside its regime gives up early).",
+           Integer(100, 100_000_000), bounds=(100, None)),
+    CAPTION,
+    replace(OUT, default="simulate_order.png"),
+    _data(_DATA_HELP, (".json", ".csv"), "the .csv and .json are"),
+    DPI,
+)
+
+
+# -- sweep ---------------------------------------------------------------------------------------------
+#: With no optimizer and no axis, ``simulate sweep`` shows which learning rates converge, crawl or
+#: diverge on Rosenbrock's valley for GD, heavy ball and Nesterov, with their stability thresholds.
+SWEEP_DEFAULT_OPTIMIZERS = ("gd", "momentum", "nesterov")
+SWEEP_DEFAULT_AXES = ("lr=1e-5:1e-2:61:log",)
+
+
+def _sweep_function():
+    from ..analysis.sweep import sweep
+
+    return sweep
+
+
+def _sweep_figure():
+    from ..viz.figures import add_caption, sweep_figure
+
+    return lambda result, *, metric, caption: add_caption(sweep_figure(result, metric), caption)
+
+
+def _tracked(v) -> tuple:
+    """--track: the per-step metrics to measure; none given means the library's default (all), "none" means none."""
+    from ..analysis.sweep import TRACKED
+
+    if not v:
+        return TRACKED
+    return () if list(v) == ["none"] else tuple(v)
+
+
+def _sweep_together(options: dict) -> None:
+    if not _one_start(options["start"]):
+        raise ValueError("sweep takes one start point; sweep start coordinates with --vary x=... --vary y=...")
+    _noisy(options, COMMANDS["sweep"].defaults, ("seed",))
+    if int(options["record_every"]) and not options["data"]:
+        raise ValueError("--record-every keeps the paths for the data file: give --data FILE.npz too")
+
+
+SWEEP_OPTIONS = (
+    replace(LANDSCAPE, default="rosenbrock"),
+    replace(OPTIMIZER, help="Optimizer name or spec, repeatable; the swept hyperparameters come from --vary.  [default: "
+            + " ".join(SWEEP_DEFAULT_OPTIMIZERS) + "]",
+            convert=lambda v, options: list(v) if v else list(SWEEP_DEFAULT_OPTIMIZERS)),
+    Option("vary", list[str], None, "An axis of the grid, once or twice (two make a heat map): NAME=START:STOP:NUM (linear), NAME=START:STOP:NUM:log, or NAME=V1,V2,... NAME is a hyperparameter (lr, momentum, beta1, beta2, eps, ...), a start coordinate (x, y, x1, ...), or, with noise, path (path=1:50:50: 50 independent paths per configuration).  [default: "
+           + " ".join(SWEEP_DEFAULT_AXES) + "]",
+           _axes_specs, flags=("--vary", "-v"), argument="axes",
+           convert=lambda v, options: list(v) if v else list(SWEEP_DEFAULT_AXES)),
+    replace(_start("The start point, e.g. --start=-1.5,2; coordinates that an axis sweeps are taken from the axis.  [default: the landscape's]"),
+            argument="start"),
+    Option("steps", int, 1000, "Number of discrete steps per cell.", Integer(0)),
+    Option("metric", str, None, lambda: "What the figure shows (the table has every metric): "
+           + "; ".join(f"{k}: {v}" for k, v in _sweep_metrics().items())
+           + ".  [default: minimum for a sweep of x and y (basins), else final_loss]",
+           OneOf(_sweep_metrics), to="figure"),
+    Option("tol", float, 1e-6, "Tolerance of steps_to_tol: f − f* <= tol (|∇f| <= tol where no minimum is listed).",
+           _positive),
+    Option("near", float, None, "How close the last point must be to a listed minimum to have reached it.  [default: 1% of the plot box's largest side; with noise, half the distance between the two closest listed minima]",
+           _positive),
+    Option("flow", str, None, "Also integrate this continuous model from every cell: its endpoint gets the same metrics, and flow_distance is measured.",
+           OneOf(_flows), flags=("--flow", "-f")),
+    METHOD,
+    RTOL,
+    ATOL,
+    Option("record_every", int, 0, "Keep every m-th point of every path in --data (0: keep none; memory grows with it).",
+           Integer(0)),
+    Option("track", list[str], None, "Metrics measured at every step, repeatable: steps_to_tol, rate, or none (the fastest: only the end is measured, and large runs may be compiled).  [default: both]",
+           _track, flags=("--track",), convert=lambda v, options: _tracked(v)),
+    Option("engine", str, "auto", "auto (compile large runs of the SGD family and Adam on rosenbrock/himmelblau when nothing is tracked), numpy, or compiled.",
+           OneOf(_engines)),
+    Option("noise", str, None, _NOISE_HELP + " Every cell is one noisy path; --vary path=1:N:N repeats each configuration N times.",
+           _noise, flags=("--noise",)),
+    BATCH_SIZE,
+    SEED,
+    SCHEDULE,
+    WARMUP,
+    CLIP_NORM,
+    CLIP_VALUE,
+    LR_SCALE,
+    CAPTION,
+    replace(OUT, default="simulate_sweep.png"),
+    _data("Also write this .npz (every metric over the grid), a .json summary and a .csv table (one row per member and cell) beside it.",
+          (".json", ".csv"), "the .csv and .json are"),
+    DPI,
+)
+
+
+# -- rate-map ------------------------------------------------------------------------------------------
+def _rate_map_function():
+    from ..analysis.ratemap import rate_maps
+
+    return rate_maps
+
+
+def _rate_map_figure():
+    from ..analysis.ratemap import rate_map_figure
+    from ..viz.figures import add_caption
+
+    return lambda maps, *, caption: add_caption(rate_map_figure(maps), caption)
+
+
+RATE_MAP_OPTIONS = (
+    replace(OPTIMIZER, help="Optimizer whose step is linear on a quadratic (gd, momentum, nesterov, sgd, heun, rk4, proximal), repeatable: one row each.  [default: momentum nesterov]"),
+    replace(LANDSCAPE, default=None, help="Also measure the map on this landscape, from near one of its minima (a sweep), beside the analytic map for its Hessian's modes.  [default: none: one quadratic mode, the Distill picture]"),
+    Option("lr_lambda", str, "0.02:4.5:90", "The horizontal axis lr·λmax: START:STOP:NUM or START:STOP:NUM:log.", _range,
+           flags=("--lr-lambda",)),
+    Option("vary", str, "momentum=0.01:0.99:60", "The vertical axis: another hyperparameter, NAME=START:STOP:NUM[:log] or NAME=V1,V2,... (default momentum, or weight_decay for optimizers without momentum)",
+           _axis, flags=("--vary", "-v")),
+    Option("minimum", int, 0, "Which of the landscape's listed minima to linearize at and start near.", Integer(0)),
+    Option("offset", float, 1e-3, "The measured runs start at that minimum plus this in every coordinate.", _positive),
+    Option("steps", int, 400, "Steps per measured cell.", Integer(2)),
+    CAPTION,
+    replace(OUT, default="simulate_rate_map.png"),
+    _data("Also write this .npz (the maps) and a .csv table beside it.", (".csv",), "the .csv is"),
+    DPI,
+)
+
+
+COMMANDS: dict[str, Command] = {c.name: c for c in (
+    Command("plot", "Iterates of each optimizer beside the continuous flow it discretizes, and the loss of both.",
+            PLOT_OPTIONS, _plot_function, _plot_figure, together=_plot_together, exclusive=(("start", "random_starts"),)),
+    Command("order", "Error of the iterates against a continuous model over a ladder of step sizes: the observed order.",
+            ORDER_OPTIONS, _order_function, _order_figure, together=_order_together, arguments=_order_arguments),
+    Command("sweep", "Every optimizer over a grid of hyperparameters or start points in one vectorized run: a metric per cell.",
+            SWEEP_OPTIONS, _sweep_function, _sweep_figure, together=_sweep_together),
+    Command("rate-map", "Per-step convergence rate over (lr·λ, momentum): the analytic map from the update's own matrix, and measured.",
+            RATE_MAP_OPTIONS, _rate_map_function, _rate_map_figure),
+)}
