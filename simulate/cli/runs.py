@@ -28,16 +28,17 @@ from .._names import lookup, suggest
 from ..io.config import ConfigError, dumps, line_of, read_record
 from ..analysis.averaging import check_beta
 from ..solvers.continuous import METHODS
-from ..viz.figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, add_caption, parse_box, plot, sweep_figure
+from ..viz.figures import DEFAULT_LANDSCAPE, DEFAULT_STEPS, add_caption, order_figure, plot, rate_map_figure, sweep_figure
 from ..landscapes import landscape as get_landscape
 from ..optimizers import optimizer as get_optimizer
 from ..models import FLOWS, SCALINGS
-from ..analysis.order import METRICS, ORDER_MAX_EVALUATIONS, order_figure, order_study
+from ..analysis.order import METRICS, ORDER_MAX_EVALUATIONS, order_study
 from ..optimizers.schedules import schedule
 from ..spec import parse_spec
 from ..io.files import FIGURE_FORMATS, check_output_path, save_figure, save_json, save_npz, save_text, write_together
 from ..viz.plotting import ORDER_AXES
-from ..analysis.ratemap import rate_map, rate_map_arrays, rate_map_csv, rate_map_figure
+from ..viz.style import parse_box
+from ..analysis.ratemap import rate_map, rate_map_arrays, rate_map_csv
 from ..viz.animation import ANIMATION_FORMATS, encoder
 from ..solvers.engine import ENGINES
 from ..analysis.ensembles import DEFAULT_PATHS, MAX_PATHS
