@@ -1,25 +1,56 @@
-"""simulate: optimizers as discrete maps and as the ODEs they discretize."""
+"""simulate: optimizers as discrete maps and as the ODEs they discretize.
 
-from .viz.animation import animate
-from .analysis.averaging import average, ema, running_mean
-from .landscapes.callables import landscape_from
-from .cli.demos import DEMOS, demo, gallery
-from .solvers.continuous import METHODS, euler_step, integrate
-from .solvers.discrete import iterate
-from .analysis.ensembles import Ensemble, ensemble
-from .analysis.experiment import Experiment, run_experiment
-from .viz.explorer import Explorer, explore
-from .viz.figures import PlotResult, comparison_figure, plot
-from .models import FLOWS, Flow, flow
-from .analysis.order import OrderResult, OrderStudy, order, order_study
-from .landscapes.games import GAMES, Game
-from .landscapes import LANDSCAPES, Landscape, landscape
-from .solvers.noise import Noise, noise
-from .optimizers import OPTIMIZERS, SGD, Adagrad, Adam, AdamW, Optimizer, RMSprop, optimizer
-from .cli.runs import rerun, run
-from .optimizers.schedules import SCHEDULES, schedule
-from .solvers.sdes import sde
-from .analysis.sharpness import sharpness, stability_threshold
-from .solvers.trajectory import Comparison, Trajectory, compare
+The public names below are loaded on first use (PEP 562): ``import simulate`` runs nothing but this
+file, and ``simulate.plot`` imports the figures (matplotlib) only when it is first looked up. Each
+name lives in the module that the table :data:`_HOMES` gives; the subpackages (``simulate.viz``, …)
+are reachable as attributes too.
+"""
+
+from importlib import import_module
 
 from ._version import __version__
+
+#: Where each public name lives, by subpackage in the order of the data flow.
+_HOMES: dict[str, tuple[str, ...]] = {
+    "landscapes": ("LANDSCAPES", "Landscape", "landscape"),
+    "landscapes.callables": ("landscape_from",),
+    "landscapes.games": ("GAMES", "Game"),
+    "optimizers": ("OPTIMIZERS", "SGD", "Adagrad", "Adam", "AdamW", "Optimizer", "RMSprop", "optimizer"),
+    "optimizers.schedules": ("SCHEDULES", "schedule"),
+    "models": ("FLOWS", "Flow", "flow"),
+    "solvers.discrete": ("iterate",),
+    "solvers.continuous": ("METHODS", "euler_step", "integrate"),
+    "solvers.noise": ("Noise", "noise"),
+    "solvers.sdes": ("sde",),
+    "solvers.trajectory": ("Comparison", "Trajectory", "compare"),
+    "analysis.averaging": ("average", "ema", "running_mean"),
+    "analysis.ensembles": ("Ensemble", "ensemble"),
+    "analysis.experiment": ("Experiment", "run_experiment"),
+    "analysis.order": ("OrderResult", "OrderStudy", "order", "order_study"),
+    "analysis.sharpness": ("sharpness", "stability_threshold"),
+    "analysis.sweep": ("Sweep", "sweep"),
+    "viz.animation": ("animate",),
+    "viz.explorer": ("Explorer", "explore"),
+    "viz.figures": ("PlotResult", "comparison_figure", "plot"),
+    "cli.demos": ("DEMOS", "demo", "gallery"),
+    "cli.runs": ("rerun", "run"),
+}
+_HOME = {name: module for module, names in _HOMES.items() for name in names}
+_SUBPACKAGES = ("landscapes", "optimizers", "models", "solvers", "analysis", "viz", "io", "cli")
+
+__all__ = [*_HOME, "__version__"]
+
+
+def __getattr__(name: str):
+    """Import a public name's module on first use, and keep the name here for the next lookup."""
+    if name in _HOME:
+        value = getattr(import_module(f"{__name__}.{_HOME[name]}"), name)
+        globals()[name] = value
+        return value
+    if name in _SUBPACKAGES:
+        return import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBPACKAGES})

@@ -9,7 +9,8 @@ from scipy.special import gamma, jv
 import simulate as sim
 from simulate.cli.app import main
 from simulate.models import FLOWS, available_flows, flow, rescale
-from simulate.analysis.order import fit_order, order, order_figure, order_study
+from simulate.analysis.order import fit_order, order, order_study
+from simulate.viz.figures import order_figure
 from simulate.viz.plotting import plot_order
 
 Q = sim.landscape("quadratic(eigenvalues=(1, 10))")  # start (1, 1)... its default start

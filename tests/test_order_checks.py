@@ -10,6 +10,8 @@ import simulate as sim
 from simulate.cli.app import main
 from simulate.analysis.order import MAX_LADDER_STEPS, OrderWarning, order, order_study
 from simulate.models import flow
+from simulate.io.files import save_figure
+from simulate.viz.figures import order_figure
 
 
 def test_a_ladder_that_would_hang_is_refused_before_any_work():
@@ -85,10 +87,10 @@ def test_weight_decay_lowers_the_stability_threshold_to_where_divergence_starts(
 
 def test_order_study_draws_and_saves_like_the_command(tmp_path):
     study = order_study("himmelblau", ["gd(lr=0.01)"], ["exact", "modified"], rungs=3)
-    written = study.save(tmp_path / "o.png", data=tmp_path / "o.npz")
+    written = [save_figure(order_figure(study), tmp_path / "o.png"), *study.save(tmp_path / "o.npz")]
     assert [p.name for p in written] == ["o.png", "o.npz", "o.json", "o.csv"]
     assert "slope_from_previous" in (tmp_path / "o.csv").read_text().splitlines()[0]
-    labels = [t.get_text() for t in study.figure().axes[0].get_legend().get_texts()]
+    labels = [t.get_text() for t in order_figure(study).axes[0].get_legend().get_texts()]
     assert any("last pair" in t for t in labels)
 
 

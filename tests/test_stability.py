@@ -447,8 +447,8 @@ def test_sharpness_and_energy_panels_draw_the_numbers():
     """The sharpness panel holds sharpness(iterates) and a dashed line at 2/lr; the energy panel holds f
     along the (finely sampled) gradient flow."""
     lr = 0.15
-    result = sim.viz.figures.plot(landscape="scalar-net", optimizers=[f"gd(lr={lr})"], steps=50, sharpness=True,
-                              energy=True)
+    result = sim.plot(landscape="scalar-net", optimizers=[f"gd(lr={lr})"], steps=50, sharpness=True,
+                      energy=True)
     e = result.experiment.entries[0]
     land = result.experiment.landscape
     ax_sharp = _axes_titled(result.figure, "sharpness of the iterates")

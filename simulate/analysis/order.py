@@ -28,7 +28,7 @@ from ..landscapes import Landscape
 from ..optimizers import Optimizer
 from ..solvers.trajectory import compare
 
-__all__ = ["order", "OrderResult", "OrderStudy", "OrderWarning", "order_study", "order_figure", "fit_order", "METRICS",
+__all__ = ["order", "OrderResult", "OrderStudy", "OrderWarning", "order_study", "fit_order", "METRICS",
            "MAX_LADDER_STEPS"]
 
 #: max: the largest distance over the run; late: the largest over t >= horizon/4 (past a transient
@@ -288,22 +288,16 @@ class OrderStudy:
     def warnings(self) -> list[str]:
         return [f"{r.label}: {w}" for r in self.results for w in r.warnings]
 
-    def figure(self, *, x: str = "h"):
-        """The figure of ``simulate order`` (:func:`order_figure`)."""
-        return order_figure(self, x=x)
-
-    def save(self, path, *, data=None, x: str = "h", dpi: int = 150) -> list:
-        """Write the figure and, with ``data``, the NPZ with a JSON summary and a CSV table beside it."""
+    def save(self, path) -> list:
+        """Write the numbers: the NPZ at ``path`` with a JSON summary and a CSV table beside it (the figure
+        is :func:`simulate.viz.figures.order_figure`)."""
         from pathlib import Path
 
-        from ..io.files import save_figure, save_json, save_npz, save_text
+        from ..io.files import save_json, save_npz, save_text
 
-        written = [save_figure(self.figure(x=x), path, dpi=dpi)]
-        if data is not None:
-            data = Path(data)
-            written += [save_npz(data, self.arrays()), save_json(data.with_suffix(".json"), self.summary()),
-                        save_text(data.with_suffix(".csv"), self.csv())]
-        return written
+        path = Path(path)
+        return [save_npz(path, self.arrays()), save_json(path.with_suffix(".json"), self.summary()),
+                save_text(path.with_suffix(".csv"), self.csv())]
 
     def csv(self) -> str:
         rows = self.table()
@@ -312,14 +306,6 @@ class OrderStudy:
         for row in rows:
             lines.append(",".join(_csv_cell(row[k]) for k in keys))
         return "\n".join(lines) + "\n"
-
-
-def _betas(opt: Optimizer) -> tuple:
-    """The EMA coefficients of ``opt`` that a ladder's scaling moves (none for plain GD)."""
-    emas = {f: h for f, h in opt.hyperparameters().items() if h.ladder is not None and h.ladder.kind == "ema"}
-    if not any(h.gate is None or np.any(getattr(opt, h.gate) != 0) for h in emas.values()):
-        return ()
-    return tuple(np.ravel(getattr(opt, name)).tolist() for name in emas)
 
 
 def _csv_cell(value) -> str:
@@ -339,36 +325,3 @@ def order_study(landscape, optimizers=("gd(lr=0.01)",), flows=None, x0=None, **k
         if kinds.count(kind) > 1:
             raise ValueError(f"flow {kind} is given twice")
     return OrderStudy(tuple(order(o, landscape, x0, flow=k, **kwargs) for o in optimizers for k in kinds))
-
-
-def order_figure(study: OrderStudy, *, x: str = "h", figsize=(7.5, 5.5)):
-    """Every ladder of ``study`` on one log–log Axes, with a title naming the landscape, horizon and scalings."""
-    from matplotlib.figure import Figure
-
-    from ..viz.plotting import plot_order
-
-    fig = Figure(figsize=figsize, layout="constrained")
-    ax = fig.subplots()
-    scalings = []
-    for i, r in enumerate(study.results):
-        scale = ""
-        if _betas(r.optimizer):  # the scaling matters only where there is a β to scale
-            scale = f", {SCALINGS[r.scaling].split(' (')[0]}"
-            scalings.append(SCALINGS[r.scaling])
-        metric = "" if len({q.metric for q in study.results}) == 1 else f", {r.metric} error"
-        warn = " ⚠" if r.warnings else ""
-        # The first rung's label: the ladder starts there (with --lrs the given lr is not a rung).
-        plot_order(r, ax, x=x, color=f"C{i % 10}", label=f"{r.rungs[0].label} vs {r.flow} flow{scale}{metric}{warn}",
-                   references=(r.expected_order,))
-    first = study.results[0]
-    said = f"ladder scaling: {'; '.join(dict.fromkeys(scalings))}; " if scalings else ""
-    ax.set_title(f"{first.landscape.label}: distance to the flow at matching times, horizon T = {first.horizon:g}\n"
-                 f"{said}dotted: the expected slope", fontsize=9)
-    if len({r.metric for r in study.results}) > 1:
-        ax.set_ylabel("|iterates − flow| (max, or for t ≥ T/4 where the legend says late)")
-    ax.legend(fontsize=8, loc="best", framealpha=0.85)
-    if study.warnings:
-        fig.text(0.01, 0.005, "⚠ " + "\n⚠ ".join(study.warnings), fontsize=6.5, color="darkred", va="bottom",
-                 wrap=True)
-        fig.get_layout_engine().set(rect=(0, 0.04 + 0.025 * len(study.warnings), 1, 1))
-    return fig

@@ -9,7 +9,8 @@ at critical damping ``β = (1 − √(lr·λ))²``. The map is built here from t
 
 On a landscape, the linearization at a minimum has one such mode per Hessian eigenvalue λᵢ; the
 predicted rate is the slowest, ``maxᵢ ρ(lr·λᵢ, β)``, which :func:`rate_map` sets beside the rate a
-sweep measures from starts near the minimum.
+sweep measures from starts near the minimum. The figure is drawn by
+:func:`simulate.viz.figures.rate_map_figure`.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from ..optimizers.sgd import heavy_ball_critical_momentum as critical_momentum
 from ..spec import parse_spec
 from .sweep import Axis, Sweep, check_not_set, sweepable, member_label, with_axis, parse_axis, sweep
 
-__all__ = ["linear_rate", "step_matrix", "rate_map", "rate_maps", "RateMap", "critical_momentum", "rate_map_figure",
+__all__ = ["linear_rate", "step_matrix", "rate_map", "rate_maps", "RateMap", "critical_momentum",
            "rate_map_arrays", "rate_map_csv"]
 
 
@@ -96,7 +97,7 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
              steps: int = 400) -> RateMap:
     """The rate map of ``optimizer`` over ``lr·λmax`` and one more hyperparameter axis ``other``.
 
-    ``lr_lambda`` and ``other`` are :class:`~simulate.sweep.Axis` objects or specs
+    ``lr_lambda`` and ``other`` are :class:`~simulate.analysis.sweep.Axis` objects or specs
     (``"lr_lambda=0.01:4:80"``, ``"momentum=0:0.99:50"``). With ``landscape``, the Hessian at its
     listed minimum number ``minimum`` gives the modes, and a sweep from that minimum moved by
     ``offset`` (along the diagonal) measures the rate over the second half of ``steps`` steps.
@@ -188,19 +189,3 @@ def rate_map_csv(maps: list[RateMap]) -> str:
                 lines.append(f"{m.label},{float(x)!r},{float(m.lrs[i])!r},{float(y)!r},"
                              f"{float(m.analytic[i, j])!r},{measured}")
     return "\n".join(lines) + "\n"
-
-
-def rate_map_figure(maps: list[RateMap]):
-    """One row per optimizer: the analytic map, and beside it the measured one where there is one."""
-    from matplotlib.figure import Figure
-
-    from ..viz.heatmaps import plot_rate_map
-
-    cols = 1 if maps[0].measured is None else 2
-    fig = Figure(figsize=(6.2 * cols, 4.6 * len(maps)), layout="constrained")
-    axes = fig.subplots(len(maps), cols, squeeze=False)
-    for row, m in zip(axes, maps):
-        plot_rate_map(m, "analytic", row[0])
-        if cols == 2:
-            plot_rate_map(m, "measured", row[1])
-    return fig

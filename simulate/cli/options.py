@@ -261,7 +261,7 @@ def _ema(v):
 
 def _box(v):
     """A drawn region: "lo:hi,lo:hi" or pairs [[lo, hi], ...]; plot checks it against the landscape."""
-    from ..viz.figures import parse_box
+    from ..viz.style import parse_box
 
     parse_box(v, name="")
     return v if isinstance(v, str) else [[float(x) for x in p] for p in v]
@@ -618,7 +618,7 @@ def _order_function():
 
 
 def _order_figure():
-    from ..analysis.order import order_figure
+    from ..viz.figures import order_figure
     from ..viz.figures import add_caption
 
     return lambda study, *, x, caption: add_caption(order_figure(study, x=x), caption)
@@ -761,7 +761,7 @@ def _rate_map_function():
 
 
 def _rate_map_figure():
-    from ..analysis.ratemap import rate_map_figure
+    from ..viz.figures import rate_map_figure
     from ..viz.figures import add_caption
 
     return lambda maps, *, caption: add_caption(rate_map_figure(maps), caption)

@@ -19,7 +19,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from ..analysis.averaging import average_label
-from .figures import AVERAGE_STYLE, COLORS, drawn_bounds, shared_clock, short_label
+from .style import AVERAGE_STYLE, COLORS, drawn_bounds, shared_clock, short_label
 from ..io.files import _atomic, check_output_path
 from .plotting import drawn_xy, plane_labels, plot_landscape, plot_minima, plot_start
 from ..io.progress import progress_bar
@@ -53,7 +53,7 @@ class AnimationScene:
     def for_result(cls, result, frames: int = MAX_FRAMES, trail: int = TRAIL, box=None) -> AnimationScene:
         """The scene of an :class:`~simulate.experiment.Experiment` (iterates beside their flows)
         or an :class:`~simulate.ensembles.Ensemble` (clouds of noisy paths); ``box`` is the region
-        drawn (:func:`~simulate.figures.drawing_box`)."""
+        drawn (:func:`~simulate.viz.style.drawing_box`)."""
         land = result.landscape
         fig = Figure(figsize=(7, 6), layout="constrained")
         ax = fig.add_subplot()

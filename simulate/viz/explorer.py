@@ -18,7 +18,7 @@ from matplotlib.widgets import CheckButtons, RadioButtons, Slider
 
 from ..solvers.continuous import integrate
 from ..solvers.discrete import iterate
-from .figures import COLORS
+from .style import COLORS
 from ..landscapes import landscape as get_landscape
 from ..optimizers import OPTIMIZERS, optimizer as get_optimizer
 from .plotting import plot_landscape, plot_minima

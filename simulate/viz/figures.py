@@ -1,4 +1,5 @@
-"""Figure-level compositions of the axes-level plots, and :func:`plot`, the library side of ``simulate plot``."""
+"""Figure-level compositions of the axes-level plots (runs, ensembles, sweeps, order ladders, rate maps), and
+:func:`plot`, the library side of ``simulate plot``."""
 
 from __future__ import annotations
 
@@ -13,79 +14,30 @@ from matplotlib.patheffects import Normal, Stroke
 from ..analysis.ensembles import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments, relaxed
 from ..analysis.averaging import average_label, check_beta
 from ..analysis.experiment import Experiment, run_experiment, with_lr, with_schedule
-from .heatmaps import metric_label, metric_norm, plot_basins, plot_sweep, plot_verdicts
+from .heatmaps import metric_label, metric_norm, plot_basins, plot_rate_map, plot_sweep, plot_verdicts
+from ..analysis.order import OrderStudy
+from ..analysis.ratemap import RateMap
 from ..analysis.sweep import Sweep, start_coordinates
 from ..optimizers import Optimizer, optimizer
 from ..landscapes import landscape as get_landscape
 from ..solvers.noise import noise as noise_model
 from ..io.files import save_figure
-from ..models import energy_along
+from ..models import SCALINGS, energy_along
 from ..landscapes.games import is_game, refuse_game
+from . import animation
+from .style import AVERAGE_STYLE, COLORS, drawing_box, drawn_bounds, shared_clock, short_label
 from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
-                       plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, graph_window, Height,
-                       plot_schedule, plot_clipping)
+                       plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, Height,
+                       plot_schedule, plot_clipping, plot_order)
 
-__all__ = ["add_caption", "drawing_box", "parse_box", "comparison_figure", "ensemble_figure", "sweep_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
+__all__ = ["add_caption", "comparison_figure", "ensemble_figure", "sweep_figure", "order_figure",
+           "rate_map_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
 
 # The figure `simulate plot` draws with no arguments: three methods, each visibly following (or
 # circling) its own flow into one of Himmelblau's four minima.
 DEFAULT_LANDSCAPE = "himmelblau"
 DEFAULT_OPTIMIZERS = (("gd", {"lr": 0.01}), ("momentum", {"lr": 0.01, "momentum": 0.8}), ("adam", {"lr": 0.1}))
 DEFAULT_STEPS = 100
-
-
-def shared_clock(result) -> float | None:
-    """The time per step when every optimizer of ``result`` has one and the same (then t can be
-    shown for all), else None."""
-    if any(e.optimizer.schedule is not None for e in result.entries):
-        return None  # t_k is a running sum: no one h
-    hs = {float(np.max(e.iterates.time_per_step)) for e in result.entries}
-    same = len(hs) == 1 and all(np.ndim(e.iterates.time_per_step) == 0 for e in result.entries)
-    return hs.pop() if same else None
-
-
-def drawn_bounds(result, box=None):
-    """The region drawn: ``box`` (pairs (low, high) for x₁ and x₂; one pair in 1-D) when given,
-    else the landscape's plot box, except that 1-D graphs zoom to where the runs went
-    (:func:`~simulate.plotting.graph_window`)."""
-    land = result.landscape
-    if box is not None:
-        return drawing_box(land, box)
-    if land.dim != 1:
-        return land.bounds[:2]
-    visited = [np.ravel(result.x0)] + [np.ravel(e.iterates.x) for e in result.entries]
-    visited += [np.ravel(e.flow.x) for e in result.entries if getattr(e, "flow", None) is not None]
-    return graph_window(land, np.concatenate(visited))
-
-
-def parse_box(box, *, name: str = "box: ") -> np.ndarray:
-    """A region ``(n, 2)`` from pairs (low, high) or the text ``"lo:hi,lo:hi"``; each low < high."""
-    pairs = None
-    if isinstance(box, str):
-        try:
-            pairs = np.array([[float(v) for v in pair.split(":")] for pair in box.split(",")], dtype=np.float64)
-        except ValueError:
-            pass
-    else:
-        try:
-            pairs = np.array(box, dtype=np.float64)
-        except (TypeError, ValueError):
-            pass
-    if (pairs is None or pairs.ndim != 2 or pairs.shape[1] != 2 or len(pairs) == 0 or not np.all(np.isfinite(pairs))
-            or np.any(pairs[:, 0] >= pairs[:, 1])):
-        raise ValueError(f"{name}expected low:high per coordinate with low < high, comma-separated "
-                         f"(e.g. '-1:2,0:3'), got {box!r}")
-    return pairs
-
-
-def drawing_box(landscape, box) -> np.ndarray:
-    """``box`` (:func:`parse_box`) checked against ``landscape``: pairs for x₁ and x₂, one in 1-D."""
-    pairs = parse_box(box)
-    wanted = min(landscape.dim, 2)
-    if len(pairs) != wanted:
-        raise ValueError(f"box: {landscape.dim}-D paths are drawn over {'x' if wanted == 1 else 'x₁ and x₂'}: "
-                         f"give {wanted} pair{'s' if wanted > 1 else ''} low:high, got {box!r}")
-    return pairs
 
 
 def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpness: bool = False,
@@ -189,16 +141,6 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     return fig
 
 
-def short_label(landscape, limit: int = 60) -> str:
-    """The landscape's spec for a title, or ``name(…)`` where it is long (a 10-D quadratic, a
-    formula with bounds): the data files keep the whole spec."""
-    label = landscape.label
-    if len(label) <= limit:
-        return label
-    formula = getattr(landscape, "formula", "").strip()  # a formula with its bounds: the formula alone
-    return formula if 0 < len(formula) <= limit else f"{landscape.name}(…)"
-
-
 def add_caption(fig: Figure, text: str | None, width: int = 140) -> Figure:
     """Print ``text`` under the figure (a demo's "what to look at"), wrapped to ``width`` characters."""
     if text:
@@ -207,11 +149,6 @@ def add_caption(fig: Figure, text: str | None, width: int = 140) -> Figure:
         fig.supxlabel("\n".join(textwrap.wrap(" ".join(text.split()), width)), fontsize=9, ha="center",
                       style="italic", color="0.2", parse_math=False)  # text, not mathtext: any $ is kept
     return fig
-
-
-COLORS = [f"C{i}" for i in (1, 3, 0, 2, 4, 5, 6, 7, 8, 9)]  # C1/C3 first: they stand out on viridis
-#: How the moving average of an optimizer's iterates is drawn, in the optimizer's colour.
-AVERAGE_STYLE = dict(ls="--", lw=1.3, alpha=0.95)
 
 
 def ensemble_figure(ens: Ensemble, *, box=None, figsize=None) -> Figure:
@@ -383,9 +320,7 @@ class PlotResult:
 
     def animate(self, path, **options):
         """Write the animation of these runs over the same region (:func:`simulate.animation.animate`)."""
-        from .animation import animate
-
-        return animate(self.experiment, path, **{"box": self.box, **options})
+        return animation.animate(self.experiment, path, **{"box": self.box, **options})
 
 
 def default_optimizers(lr: float | None = None) -> list[Optimizer]:
@@ -527,3 +462,52 @@ def _start_text(sweep: Sweep) -> str:
     parts = ["·" if j in swept else f"{first[j]:g}" for j in range(sweep.landscape.dim)]
     return "the grid's starts" if len(swept) == sweep.landscape.dim else \
         ("(" + ", ".join(parts) + ")" if len(parts) <= 4 else "the landscape's start")
+
+
+def _betas(opt: Optimizer) -> tuple:
+    """The EMA coefficients of ``opt`` that a ladder's scaling moves (none for plain GD)."""
+    emas = {f: h for f, h in opt.hyperparameters().items() if h.ladder is not None and h.ladder.kind == "ema"}
+    if not any(h.gate is None or np.any(getattr(opt, h.gate) != 0) for h in emas.values()):
+        return ()
+    return tuple(np.ravel(getattr(opt, name)).tolist() for name in emas)
+
+
+def order_figure(study: OrderStudy, *, x: str = "h", figsize=(7.5, 5.5)) -> Figure:
+    """Every ladder of ``study`` on one log–log Axes, with a title naming the landscape, horizon and scalings."""
+    fig = Figure(figsize=figsize, layout="constrained")
+    ax = fig.subplots()
+    scalings = []
+    for i, r in enumerate(study.results):
+        scale = ""
+        if _betas(r.optimizer):  # the scaling matters only where there is a β to scale
+            scale = f", {SCALINGS[r.scaling].split(' (')[0]}"
+            scalings.append(SCALINGS[r.scaling])
+        metric = "" if len({q.metric for q in study.results}) == 1 else f", {r.metric} error"
+        warn = " ⚠" if r.warnings else ""
+        # The first rung's label: the ladder starts there (with --lrs the given lr is not a rung).
+        plot_order(r, ax, x=x, color=f"C{i % 10}", label=f"{r.rungs[0].label} vs {r.flow} flow{scale}{metric}{warn}",
+                   references=(r.expected_order,))
+    first = study.results[0]
+    said = f"ladder scaling: {'; '.join(dict.fromkeys(scalings))}; " if scalings else ""
+    ax.set_title(f"{first.landscape.label}: distance to the flow at matching times, horizon T = {first.horizon:g}\n"
+                 f"{said}dotted: the expected slope", fontsize=9)
+    if len({r.metric for r in study.results}) > 1:
+        ax.set_ylabel("|iterates − flow| (max, or for t ≥ T/4 where the legend says late)")
+    ax.legend(fontsize=8, loc="best", framealpha=0.85)
+    if study.warnings:
+        fig.text(0.01, 0.005, "⚠ " + "\n⚠ ".join(study.warnings), fontsize=6.5, color="darkred", va="bottom",
+                 wrap=True)
+        fig.get_layout_engine().set(rect=(0, 0.04 + 0.025 * len(study.warnings), 1, 1))
+    return fig
+
+
+def rate_map_figure(maps: list[RateMap]) -> Figure:
+    """One row per optimizer: the analytic map, and beside it the measured one where there is one."""
+    cols = 1 if maps[0].measured is None else 2
+    fig = Figure(figsize=(6.2 * cols, 4.6 * len(maps)), layout="constrained")
+    axes = fig.subplots(len(maps), cols, squeeze=False)
+    for row, m in zip(axes, maps):
+        plot_rate_map(m, "analytic", row[0])
+        if cols == 2:
+            plot_rate_map(m, "measured", row[1])
+    return fig

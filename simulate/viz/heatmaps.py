@@ -18,6 +18,7 @@ from matplotlib.patches import Patch
 
 from .plotting import _axes, plot_minima
 from ..analysis.sharpness import stability_threshold, threshold_factor_formula, threshold_formula
+from ..analysis.ratemap import critical_momentum
 from ..analysis.sweep import VERDICTS, Sweep, start_coordinates, with_axis
 
 __all__ = ["plot_sweep", "plot_basins", "plot_verdicts", "VERDICT_COLORS", "plot_rate_map", "edges", "metric_label", "metric_norm", "DIVERGED_COLOR", "LOG_METRICS"]
@@ -298,7 +299,7 @@ VERDICT_COLORS = ("white", "#1a9641", "#a6d96a", "#bf9f7a", "#4a90d9", "#f28e2b"
 
 
 def plot_verdicts(sweep: Sweep, member=0, ax=None):
-    """How each cell's run ended (:data:`simulate.sweep.VERDICTS`: converged, converging, stalled,
+    """How each cell's run ended (:data:`simulate.analysis.sweep.VERDICTS`: converged, converging, stalled,
     cycling, spiralling out, diverged), one colour each: over a 1-D grid a row of cells per member
     (``member`` may be a list of them), over a 2-D grid a map (on a game over lr and a penalty
     strength: where each method converges, cycles or diverges)."""
@@ -334,12 +335,10 @@ def plot_verdicts(sweep: Sweep, member=0, ax=None):
 
 def plot_rate_map(rmap, which: str = "analytic", ax=None, *, boundary: bool = True, cmap: str = "magma_r",
                   colorbar: bool = True):
-    """A :class:`~simulate.ratemap.RateMap` as a heat map over (lr·λmax, y): the per-step
+    """A :class:`~simulate.analysis.ratemap.RateMap` as a heat map over (lr·λmax, y): the per-step
     contraction in [0, 1) on a colour scale, unstable cells (rate >= 1, or diverged) in grey, the
     analytic stability boundary dashed, and for a single mode of heavy ball the critical-damping
     curve β = (1 − √(lr·λ))² where it is fastest."""
-    from ..analysis.ratemap import critical_momentum
-
     ax = _axes(ax)
     if which not in ("analytic", "measured"):
         raise ValueError(f"which must be 'analytic' or 'measured', got {which!r}")
