@@ -19,7 +19,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "optimizers.schedules": ("SCHEDULES", "schedule"),
     "models": ("FLOWS", "Flow", "flow"),
     "solvers.discrete": ("iterate",),
-    "solvers.continuous": ("METHODS", "euler_step", "integrate"),
+    "solvers.continuous": ("METHODS", "Events", "SaveAt", "Stepping", "Tolerances", "euler_step", "integrate"),
     "solvers.noise": ("Noise", "noise"),
     "solvers.sdes": ("sde",),
     "solvers.trajectory": ("Comparison", "Trajectory", "compare"),

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..solvers.inputs import resolve
 from .averaging import average, check_beta
-from ..solvers.continuous import integrate
+from ..solvers.continuous import SaveAt, integrate
 from ..solvers.discrete import iterate
 from ..models import energy_along, flow as make_flow
 from .sharpness import sharpness_along, stability_threshold
@@ -22,7 +22,7 @@ from ..optimizers import Optimizer, optimizer
 from ..spec import parse_spec
 from ..landscapes import landscape as get_landscape
 from ..io.files import load_npz, save_npz
-from ..solvers.trajectory import STATUS_NAMES, Comparison, Trajectory, compare, sample_times
+from ..solvers.trajectory import STATUS_NAMES, Comparison, Trajectory, compare
 
 __all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule"]
 
@@ -225,7 +225,7 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
     for (opt, land, start), model in zip(resolved, models):
         run = iterate(opt, land, start, steps, time_per_step=model)
         every = max(1, math.ceil(flow_samples / max(steps, 1)))
-        fine = sample_times(model, steps, run.batch_shape, per_step=every)
-        dense = integrate(opt, land, start, fine, flow=model, method=method, rtol=rtol, atol=atol)
+        dense = integrate(opt, land, start, steps=steps, flow=model, saveat=SaveAt(per_step=every), method=method,
+                          rtol=rtol, atol=atol)
         entries.append(Entry(opt, run, dense, every, compare(run, dense.every(every))))
     return Experiment(land, np.asarray(start), steps, tuple(entries), method, rtol, atol, flow or "")

@@ -1,9 +1,15 @@
 """Integrate an optimizer's continuous model with ``scipy.integrate.solve_ivp`` (the only caller).
 
-``integrate(opt, landscape, x0, t)`` returns the same record as :func:`~simulate.discrete.iterate`,
+``integrate(opt, landscape, x0, t)`` returns the same record as :func:`~simulate.solvers.discrete.iterate`,
 sampled at the requested times, so iterates and flow compare sample by sample. Each batch member
 is one ``solve_ivp`` call: its step control, its failure and its status stay its own (flattening
 members into one system would couple their steps through scipy's RMS error norm).
+
+As in diffrax's ``diffeqsolve``, what is solved (the optimizer's model on a landscape, from ``x0``)
+is kept apart from how it is stepped (:class:`Stepping`), the tolerances (:class:`Tolerances`), the
+saved times (:class:`SaveAt`) and the events that end a member (:class:`Events`). Each record has
+keyword shorthands (``method=``, ``rtol=``, ``atol=``, ``t``, ``escape_radius=``,
+``max_evaluations=``) for the common one-field case.
 
 :func:`euler_step` is the bridge between the two views: one semi-implicit Euler step of the lift,
 which equals one discrete step of the optimizer to rounding.
@@ -11,15 +17,16 @@ which equals one discrete step of the optimizer to rounding.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
-from scipy.integrate import solve_ivp
 
 from .inputs import resolve
 from ..models import Flow, flow as make_flow
 from ..optimizers import Optimizer, State
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
-__all__ = ["integrate", "euler_step", "METHODS", "pack", "unpack"]
+__all__ = ["integrate", "Stepping", "Tolerances", "SaveAt", "Events", "euler_step", "METHODS", "pack", "unpack"]
 
 #: solve_ivp's methods (the implicit ones receive the analytic Jacobian built from the Hessian),
 #: and simulate.fastflow's compiled Dormand–Prince for plain gradient flows on many starts.
@@ -56,27 +63,118 @@ def euler_step(opt: Optimizer, state: State, landscape, k: int) -> State:
 
 #: Field evaluations one member may use before it is stopped as failed: no solve can hang.
 MAX_EVALUATIONS = 2_000_000
+COMPILED = "RK45-compiled"
+
+
+@dataclass(frozen=True)
+class Stepping:
+    """How the model is stepped: ``method`` (one of :data:`METHODS`), the evaluation budget of one
+    member (``max_evaluations`` field evaluations, then it stops as failed), and solve_ivp's
+    ``max_step`` and ``first_step`` (None: the solver's own choice)."""
+
+    method: str = "LSODA"
+    max_evaluations: int = MAX_EVALUATIONS
+    max_step: float | None = None
+    first_step: float | None = None
+
+    def __post_init__(self):
+        if self.method not in METHODS:
+            from .._names import suggest
+            raise ValueError(suggest("method", self.method, METHODS))
+        for name in ("max_step", "first_step"):
+            value = getattr(self, name)
+            if value is not None and not (np.isfinite(value) and value > 0):
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if self.method == COMPILED and (self.max_step, self.first_step) != (None, None):
+            raise ValueError(f"method {COMPILED} chooses its own steps: max_step and first_step are for the "
+                             f"solve_ivp methods ({', '.join(m for m in METHODS if m != COMPILED)})")
+
+    def options(self) -> dict:
+        """The keyword arguments that solve_ivp takes from this record, besides the method."""
+        return {name: getattr(self, name) for name in ("max_step", "first_step") if getattr(self, name) is not None}
+
+
+@dataclass(frozen=True)
+class Tolerances:
+    """The solver's error control: relative ``rtol`` and absolute ``atol`` per component."""
+
+    rtol: float = 1e-8
+    atol: float = 1e-10
+
+    def __post_init__(self):
+        for name in ("rtol", "atol"):
+            tol = getattr(self, name)
+            if not (np.isfinite(tol) and tol > 0):
+                raise ValueError(f"{name} must be a positive number, got {tol!r}")
+
+
+@dataclass(frozen=True)
+class SaveAt:
+    """The times at which the record is sampled: ``t`` (``(T,)``, or ``(T, *batch)`` per member;
+    non-decreasing, ``>= 0``), or, without ``t``, the run's steps on the model's clock (``t = k·h``,
+    k = 0..steps, given by :func:`integrate`'s ``steps``), each cut into ``per_step`` equal parts
+    (every ``per_step``-th sample is then a step's own time)."""
+
+    t: object = None
+    per_step: int = 1
+
+    def __post_init__(self):
+        if not (isinstance(self.per_step, (int, np.integer)) and self.per_step >= 1):
+            raise ValueError(f"per_step must be an integer >= 1, got {self.per_step!r}")
+        if self.t is not None and self.per_step != 1:
+            raise ValueError("give the sample times t or the samples per step, not both")
+
+
+@dataclass(frozen=True)
+class Events:
+    """What ends a member before the last sample: leaving the ball ``|x| <= escape_radius`` (a terminal
+    event; the member is reported as diverged). None: :func:`~simulate.solvers.trajectory.default_escape_radius`."""
+
+    escape_radius: float | None = None
+
+
+def _record(given, cls, keyword: str, **shorthands):
+    """``given`` (a ``cls`` record, or None), with the shorthand keywords that were set filled in."""
+    set_ = {name: value for name, value in shorthands.items() if value is not None}
+    if given is None:
+        return cls(**set_)
+    if not isinstance(given, cls):
+        raise TypeError(f"{keyword}= takes a {cls.__name__}, got {type(given).__name__}")
+    if set_:
+        raise ValueError(f"{', '.join(set_)}: give {'it' if len(set_) == 1 else 'them'} in {keyword}= or as "
+                         f"keyword{'s' if len(set_) > 1 else ''}, not both")
+    return given
 
 
 def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow: str | Flow | None = None,
-              method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10, escape_radius: float | None = None,
-              gtol: float = 1e-8, max_evaluations: int = MAX_EVALUATIONS) -> Trajectory:
+              stepping: Stepping | None = None, tolerances: Tolerances | None = None, saveat: SaveAt | None = None,
+              events: Events | None = None, gtol: float = 1e-8, method: str | None = None, rtol: float | None = None,
+              atol: float | None = None, escape_radius: float | None = None,
+              max_evaluations: int | None = None) -> Trajectory:
     """Integrate a continuous model of ``opt`` from ``x0`` and sample it at times ``t``.
 
-    ``flow`` is the model's kind (:data:`simulate.models.FLOWS`: ``exact``, ``limit``, ``modified``,
-    ...) or a :class:`~simulate.models.base.Flow`; by default the optimizer's own (the exact lift for
-    torch's optimizers). Give ``t`` (``(T,)``, or ``(T, *batch)`` per member; non-decreasing,
-    ``>= 0``) or ``steps`` (then ``t = k·h`` with the model's time per step h). ``method`` is one of
-    :data:`METHODS`; Radau, BDF and LSODA get the model's analytic Jacobian where it has one (from
-    the landscape's Hessian), which they need on the stiff lifts of momentum and adaptive methods.
-    The record keeps the model's whole state at the samples (``state``), e.g. a velocity.
+    What is solved: ``flow`` is the model's kind (:data:`simulate.models.FLOWS`: ``exact``, ``limit``,
+    ``modified``, ...) or a :class:`~simulate.models.base.Flow`; by default the optimizer's own (the exact
+    lift for torch's optimizers). ``steps`` is the run's length: the samples ``t = k·h`` when no
+    times are given (h the model's time per step), and the length of the optimizer's schedule.
+
+    How: ``stepping`` (:class:`Stepping`; shorthands ``method=``, default LSODA, and
+    ``max_evaluations=``). Radau, BDF and LSODA get the model's analytic Jacobian where it has one
+    (from the landscape's Hessian), which they need on the stiff lifts of momentum and adaptive
+    methods. ``tolerances`` (:class:`Tolerances`; shorthands ``rtol=``, ``atol=``). Where:
+    ``saveat`` (:class:`SaveAt`; shorthand ``t``). The record keeps the model's whole state at the
+    samples (``state``), e.g. a velocity. ``events`` (:class:`Events`; shorthand ``escape_radius=``).
 
     A member that leaves the ball ``|x| <= escape_radius`` is stopped by a terminal event and
     reported as diverged (a start already outside it diverges at sample 0); a solver failure,
     or a member that needs more than ``max_evaluations`` field evaluations, is reported as
-    status ``FAILED`` with scipy's message or the budget. Samples after the stop are NaN. Never
-    raises for numerical trouble.
+    status ``FAILED`` with scipy's message or the budget. Samples after the stop are NaN. A member
+    whose gradient ends below ``gtol`` is reported as converged. Never raises for numerical trouble.
     """
+    stepping = _record(stepping, Stepping, "stepping", method=method, max_evaluations=max_evaluations)
+    tolerances = _record(tolerances, Tolerances, "tolerances", rtol=rtol, atol=atol)
+    saveat = _record(saveat, SaveAt, "saveat", t=t)
+    events = _record(events, Events, "events", escape_radius=escape_radius)
     opt, landscape, x0 = resolve(opt, landscape, x0)
     model = make_flow(opt, flow)
     if opt.schedule is not None and model.schedule_clock is None:
@@ -84,31 +182,27 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow
             raise ValueError(f"{opt.display_name} runs a schedule whose lengths are the run's: give steps= (with or "
                              f"without t) or a flow made with flow.for_steps(steps)")
         model = model.for_steps(int(steps))
-    if method not in METHODS:
-        from .._names import suggest
-        raise ValueError(suggest("method", method, METHODS))
-    for name, tol in (("rtol", rtol), ("atol", atol)):
-        if not (np.isfinite(tol) and tol > 0):
-            raise ValueError(f"{name} must be a positive number, got {tol!r}")
     batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
+    t = saveat.t
     built_here = t is None  # then its size is checked before it is built
     if t is None:
         if steps is None:
             raise ValueError("give the sample times t or a number of steps")  # t = k·h, or t_k = Σ h(lr_j) with a schedule
-        check_record_size(int(steps) + 1, batch + x0.shape[-1:])
-        t = sample_times(model, int(steps), batch)
+        check_record_size(int(steps) * saveat.per_step + 1, batch + x0.shape[-1:])
+        t = sample_times(model, int(steps), batch, per_step=saveat.per_step)
     t = np.asarray(t, dtype=np.float64)
     if t.ndim not in (1, 1 + len(batch)) or (t.ndim > 1 and t.shape[1:] != batch):
         raise ValueError(f"t must have shape (T,) or (T, *{batch}), got {t.shape}")
     if t.shape[0] == 0 or not np.all(np.isfinite(t)) or np.any(t < 0) or np.any(np.diff(t, axis=0) < 0):
         raise ValueError("t must be a non-empty, finite, non-decreasing array of times >= 0")
-    radius = default_escape_radius(landscape) if escape_radius is None else float(escape_radius)
+    radius = default_escape_radius(landscape) if events.escape_radius is None else float(events.escape_radius)
     if not built_here:
         check_record_size(t.shape[0], batch + x0.shape[-1:])
 
     x0 = np.broadcast_to(x0, batch + x0.shape[-1:])
-    if method == COMPILED:
-        return _integrate_compiled(model, opt, landscape, x0, t, batch, rtol, atol, radius, gtol, max_evaluations)
+    if stepping.method == COMPILED:
+        return _integrate_compiled(model, opt, landscape, x0, t, batch, tolerances, radius, gtol,
+                                   stepping.max_evaluations)
     names = model.state_names()
     states = {name: np.full((t.shape[0],) + x0.shape, np.nan) for name in names}
     xs = states["x"]
@@ -118,8 +212,7 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow
     stats = {key: np.zeros(batch, int) for key in ("nfev", "njev", "nlu")}
     for idx in np.ndindex(batch):
         times = t if t.ndim == 1 else t[(slice(None), *idx)]
-        sol = _solve_member(model.member(idx, batch), landscape, x0[idx], times, method, rtol, atol, radius,
-                            max_evaluations)
+        sol = _solve_member(model.member(idx, batch), landscape, x0[idx], times, stepping, tolerances, radius)
         n = sol.t.size
         bad = ~np.all(np.isfinite(sol.y), axis=-1)
         if bad.any() and sol.status >= 0:  # LSODA can return NaN samples and report success
@@ -131,7 +224,7 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow
             stats[key][idx] = getattr(sol, key, 0)
         if sol.status == 1 and sol.t_events[1].size:  # the evaluation budget ran out
             failed[idx] = True
-            messages[idx] = (f"solver failed at t = {sol.t_events[1][0]:.6g}: more than {max_evaluations} "
+            messages[idx] = (f"solver failed at t = {sol.t_events[1][0]:.6g}: more than {stepping.max_evaluations} "
                              f"field evaluations (a stiff or chaotic flow; try another method)")
         elif sol.status == 1:  # the escape event fired between samples n-1 and n
             diverged_at[idx] = n
@@ -143,17 +236,15 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow
         elif sol.status < 0:
             failed[idx] = True
             messages[idx] = f"solver failed at t = {sol.t_stop:.6g}: {sol.message}"
-    stats.update(method=method, rtol=rtol, atol=atol, escape_radius=radius, max_evaluations=max_evaluations)
+    stats.update(method=stepping.method, rtol=tolerances.rtol, atol=tolerances.atol, escape_radius=radius,
+                 max_evaluations=stepping.max_evaluations)
     if model.schedule_clock is not None:
         stats.update(schedule=opt.schedule.spec, schedule_steps=len(model.schedule_clock.h))
     return finish("flow", t, xs, opt, landscape, diverged_at, gtol, failed=failed, messages=messages, stats=stats,
                   time_per_step=model.time_per_step, flow=model.kind, state=states)
 
 
-COMPILED = "RK45-compiled"
-
-
-def _integrate_compiled(model, opt, landscape, x0, t, batch, rtol, atol, radius, gtol, max_evaluations):
+def _integrate_compiled(model, opt, landscape, x0, t, batch, tolerances, radius, gtol, max_evaluations):
     """The whole batch through simulate.fastflow (plain gradient flows on 2-D pointwise landscapes)."""
     from .fastflow import compiled_gradient_flow, supports_flow
 
@@ -163,6 +254,7 @@ def _integrate_compiled(model, opt, landscape, x0, t, batch, rtol, atol, radius,
                          f"for the {model.kind} flow of {opt.display_name} on {landscape.name}")
     B = int(np.prod(batch))
     times = np.broadcast_to(t.reshape(t.shape[0], -1), (t.shape[0], B))
+    rtol, atol = tolerances.rtol, tolerances.atol
     xs, diverged_at, failed, nfev = compiled_gradient_flow(model, landscape, x0.reshape(B, -1), times, rtol, atol,
                                                            radius, max_evaluations)
     messages = np.full(B, "", dtype=object)
@@ -192,7 +284,10 @@ class _MemberSolution:
         self.nfev, self.njev, self.nlu = sol.nfev, sol.njev, sol.nlu
 
 
-def _solve_member(model: Flow, landscape, x0, times, method, rtol, atol, radius, max_evaluations):
+def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, tolerances: Tolerances, radius):
+    from scipy.integrate import solve_ivp  # here, not at the top: the command line's help needs no scipy
+
+    max_evaluations = stepping.max_evaluations
     state0 = model.init(x0, landscape)
     names = tuple(state0)
     y0 = pack(state0)
@@ -219,7 +314,9 @@ def _solve_member(model: Flow, landscape, x0, times, method, rtol, atol, radius,
         return limit[0] - t
 
     escaped.terminal = budget.terminal = True
-    kwargs = {"jac": jac} if method in IMPLICIT and model.has_jacobian else {}
+    kwargs = stepping.options()
+    if stepping.method in IMPLICIT and model.has_jacobian:
+        kwargs["jac"] = jac
     with np.errstate(all="ignore"):
         if not np.linalg.norm(x0) <= radius:  # outside the ball (or non-finite) from the start
             sol = _Constant(y0, times[:0], status=1)
@@ -228,8 +325,8 @@ def _solve_member(model: Flow, landscape, x0, times, method, rtol, atol, radius,
         else:
             # repeated times (steps of lr 0 at the end of a schedule) are one sample to the solver
             unique, index = np.unique(times, return_inverse=True)
-            sol = solve_ivp(fun, (model.start_time, float(times[-1])), y0, method=method, t_eval=unique, rtol=rtol,
-                            atol=atol, events=(escaped, budget), **kwargs)
+            sol = solve_ivp(fun, (model.start_time, float(times[-1])), y0, method=stepping.method, t_eval=unique,
+                            rtol=tolerances.rtol, atol=tolerances.atol, events=(escaped, budget), **kwargs)
             if unique.size < times.size:
                 kept = int(np.count_nonzero(index < sol.t.size))
                 sol.t, sol.y = times[:kept], sol.y[:, index[:kept]]
