@@ -236,7 +236,7 @@ def sweep_cli(
     atol: AtolOption = SWEEP["atol"],
     record_every: Annotated[int, typer.Option(min=0, help="Keep every m-th point of every path in --data (0: keep none; memory grows with it).")] = SWEEP["record_every"],
     track: Annotated[Optional[list[str]], typer.Option("--track", help="Metrics measured at every step, repeatable: steps_to_tol, rate, or none (the fastest: only the end is measured, and large runs may be compiled).  [default: both]")] = None,
-    engine: Annotated[str, typer.Option(help="auto (compile large runs of the SGD family and Adam on rosenbrock/himmelblau when nothing is tracked), numpy, or compiled.")] = SWEEP["engine"],
+    engine: Annotated[str, typer.Option(help="auto (compile large runs when nothing is tracked: optimizers with an elementwise kernel, i.e. the SGD family, Adam, AdamW, RMSprop, Adagrad, on landscapes with a pointwise gradient), numpy, or compiled.")] = SWEEP["engine"],
     noise: SweepNoiseOption = None,
     batch_size: BatchSizeOption = None,
     seed: Annotated[int, typer.Option(help="Seed of the gradient noise (each optimizer gets its own stream from it).")] = SWEEP["seed"],
