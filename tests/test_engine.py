@@ -9,7 +9,8 @@ from simulate.solvers.engine import COMPILE_THRESHOLD, supports, use_compiled
 from simulate.analysis.sweep import Axis, sweep
 from tests.helpers import OPTIMIZERS_UNDER_TEST
 
-COVERED = [(n, kw) for n, kw in OPTIMIZERS_UNDER_TEST if n in ("gd", "momentum", "sgd", "nesterov", "adam", "adamw")]
+# every configuration under test whose optimizer declares an elementwise kernel
+COVERED = [(n, kw) for n, kw in OPTIMIZERS_UNDER_TEST if supports(sim.optimizer(n, **kw), sim.landscape("himmelblau"))]
 
 
 @pytest.mark.parametrize("land", ["rosenbrock", "himmelblau"])
