@@ -16,3 +16,7 @@ def close_figures():
 @pytest.fixture
 def rng():
     return np.random.default_rng(20261124)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: takes more than 10 s (deselect with -m 'not slow')")

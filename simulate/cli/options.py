@@ -734,7 +734,7 @@ SWEEP_OPTIONS = (
            Integer(0)),
     Option("track", list[str], None, "Metrics measured at every step, repeatable: steps_to_tol, rate, or none (the fastest: only the end is measured, and large runs may be compiled).  [default: both]",
            _track, flags=("--track",), convert=lambda v, options: _tracked(v)),
-    Option("engine", str, "auto", "auto (compile large runs of the SGD family and Adam on rosenbrock/himmelblau when nothing is tracked), numpy, or compiled.",
+    Option("engine", str, "auto", "auto (compile large runs when nothing is tracked: optimizers with an elementwise kernel, i.e. the SGD family, Adam, AdamW, RMSprop, Adagrad, on landscapes with a pointwise gradient), numpy, or compiled.",
            OneOf(_engines)),
     Option("noise", str, None, _NOISE_HELP + " Every cell is one noisy path; --vary path=1:N:N repeats each configuration N times.",
            _noise, flags=("--noise",)),

@@ -9,13 +9,16 @@ and constant exponents each have their own error, pointing at the offending part
 
 :class:`FormulaLandscape` differentiates the expression symbolically (gradient and Hessian) and
 evaluates all of them by walking the sympy trees into numpy calls over points ``(..., d)``: no
-code is generated or executed.
+code is generated or executed for that. For the compiled engine only, a function of scalars is
+written from the same trees, node by node (:func:`_scalar_function`): its text is made of the
+package's own identifiers, numbers and numpy function names, never of the formula's text.
 """
 
 from __future__ import annotations
 
 import ast
 import difflib
+import functools
 import math
 import re
 from dataclasses import dataclass
@@ -257,6 +260,84 @@ def _evaluator(exprs, variables):
     return evaluate
 
 
+class _NotCompiled(Exception):
+    """An operation whose compiled result could differ from numpy's in the last bit."""
+
+
+#: Functions whose compiled form (libm's, called by numba) gives numpy's bits: numpy's own float64
+#: sin and cos are libm's, abs and sign are exact. numpy's tan, exp, log, tanh and power are SIMD
+#: implementations that differ from libm in the last bit, so formulas using them run in numpy only.
+_COMPILED_FUNCTIONS = {"sin": "np.sin", "cos": "np.cos", "Abs": "np.abs", "sign": "np.sign"}
+_SCALAR_FUNCTIONS: dict = {}
+
+
+def _scalar_function(name: str, exprs, variables):
+    """A function ``name(a0, …, a_{d−1}, params)`` of scalars returning the values of ``exprs`` (a
+    tuple when ``exprs`` is a list, else one value), for the compiled engine: written from the
+    validated sympy trees, node by node as :func:`_evaluator` walks them into numpy operations (the
+    same common subexpressions, the same order of operands), so that it computes the same bits;
+    the text holds only the engine's identifiers (``a0``…, ``t0``…), numbers and numpy function
+    names, never the user's text. Raises :class:`_NotCompiled` for an operation whose numpy result
+    the compiled one would not reproduce bit for bit (see ``_COMPILED_FUNCTIONS``; integer powers
+    other than ±1 and ±2, non-integer powers but √)."""
+    import sympy
+
+    from .pointwise import define
+
+    many = isinstance(exprs, list)
+    symbols = [sympy.Symbol(v, real=True) for v in variables]
+    shared, reduced = sympy.cse(exprs if many else [exprs])
+    env = {s: f"a{i}" for i, s in enumerate(symbols)}
+    lines: list[str] = []
+
+    def emit(text: str) -> str:
+        lines.append(f"t{len(lines)} = {text}")
+        return f"t{len(lines) - 1}"
+
+    def fold(e, op: str) -> str:
+        out = walk(e.args[0])
+        for a in e.args[1:]:
+            out = emit(f"{out} {op} {walk(a)}")
+        return out
+
+    def walk(e) -> str:
+        if e in env:
+            return env[e]
+        if e.is_Number or e.is_NumberSymbol:
+            return f"({float(e)!r})"
+        if e.is_Add:
+            return fold(e, "+")
+        if e.is_Mul:
+            return fold(e, "*")
+        if e.is_Pow:
+            base, exponent = e.args
+            b = walk(base)
+            # as _evaluator: √ is np.sqrt; b**2 is b*b; b**±1 and b**-2 go through np.power, whose
+            # exponents 1.0 and 2.0 numpy computes exactly (b and b*b)
+            if exponent == sympy.Rational(1, 2):
+                return emit(f"np.sqrt({b})")
+            if exponent.is_Integer and int(exponent) in (1, 2, -1, -2):
+                k = int(exponent)
+                power = b if abs(k) == 1 else emit(f"{b} * {b}")
+                return power if k > 0 else emit(f"1.0 / {power}")
+            raise _NotCompiled(f"the power {e}")
+        if isinstance(e, sympy.DiracDelta):
+            return "(0.0)"
+        if e.func.__name__ in _COMPILED_FUNCTIONS and len(e.args) == 1:
+            return emit(f"{_COMPILED_FUNCTIONS[e.func.__name__]}({walk(e.args[0])})")
+        raise _NotCompiled(f"{e.func.__name__}")
+
+    for sym, sub in shared:
+        env[sym] = walk(sub)
+    results = [walk(r) for r in reduced]
+    result = "(" + ", ".join(results) + ("," if len(results) == 1 else "") + ")" if many else results[0]
+    args = ", ".join([*(f"a{i}" for i in range(len(symbols))), "params"])
+    source = "\n".join([f"def {name}({args}):", *(f"    {line}" for line in lines), f"    return {result}"]) + "\n"
+    if source not in _SCALAR_FUNCTIONS:  # one function per text: the engine compiles each loop once
+        _SCALAR_FUNCTIONS[source] = define(name, source, {"np": np, "__name__": __name__})
+    return _SCALAR_FUNCTIONS[source]
+
+
 @dataclass(frozen=True, eq=False)
 class FormulaLandscape(Landscape):
     """A landscape from a formula (see :func:`parse_formula`): value, exact gradient and Hessian.
@@ -327,6 +408,29 @@ class FormulaLandscape(Landscape):
         if self._hess_of is not None:
             return np.stack(self._hess_of(x), axis=-1).reshape(x.shape[:-1] + (d, d))
         return differenced_hessian(self._grad, x)
+
+    @functools.cached_property
+    def _pointwise(self):
+        """(grad, value) as functions of scalars for the compiled engine (:func:`_scalar_function`),
+        or the reason there are none."""
+        import sympy
+
+        symbols = [sympy.Symbol(v, real=True) for v in self.variables]
+        try:
+            return (_scalar_function("formula_grad", [sympy.diff(self.expression, s) for s in symbols], self.variables),
+                    _scalar_function("formula_value", self.expression, self.variables))
+        except _NotCompiled as exc:
+            return f"{exc} has no compiled form with numpy's bits"
+
+    @property
+    def pointwise_grad(self):
+        """(∇f as a function of the coordinates, ()) for the compiled engine, or None (see
+        :func:`_scalar_function`)."""
+        return None if isinstance(self._pointwise, str) else (self._pointwise[0], ())
+
+    @property
+    def pointwise_value(self):
+        return None if isinstance(self._pointwise, str) else (self._pointwise[1], ())
 
 
 def formula_function(text: str, variables: tuple[str, ...], where: str = "formula"):

@@ -9,6 +9,7 @@ import numpy as np
 
 from .hyper import INVERSE_LR2, hyper, lr_hyper, weight_decay_hyper
 from .base import Optimizer, _assemble, _diag
+from .kernels import adagrad_update
 
 __all__ = ['Adagrad']
 
@@ -72,10 +73,9 @@ class Adagrad(Optimizer):
 
     def step(self, state, landscape, k):
         x = state["x"]
-        g = self._coupled_grad(x, landscape)
-        clr = self._b(self.lr) / (1 + (k - 1) * self._b(self.lr_decay))
-        s = state["s"] + g * g
-        return {"s": s, "x": x + (-clr) * (g / (np.sqrt(s) + self._b(self.eps)))}
+        x_new, s = adagrad_update(x, landscape.grad(x), state["s"], k, self._b(self.lr), self._b(self.lr_decay),
+                                  self._b(self.eps), self._b(self.weight_decay))
+        return {"s": s, "x": x_new}
 
     def _slowdown(self, t):
         return 1 + self._b(self.lr_decay) * self._b(t) / self._b(self.lr) ** 2
@@ -102,3 +102,11 @@ class Adagrad(Optimizer):
         }
         return _assemble(("s", "x"), blocks, x.shape)
 
+    def kernel(self):
+        """The elementwise update for the compiled engine (:mod:`simulate.optimizers.kernel`): the
+        function ``step`` calls; the accumulator starts at ``initial_accumulator_value``."""
+        from .kernel import Kernel
+
+        return Kernel(adagrad_update, ("s",), ("k", "lr", "lr_decay", "eps", "weight_decay"),
+                      hypers={"lr": self.lr, "lr_decay": self.lr_decay, "eps": self.eps, "weight_decay": self.weight_decay},
+                      start={"s": self.initial_accumulator_value})

@@ -128,6 +128,20 @@ class Adam(Optimizer):
             blocks[("x", "x")] = _diag(-self._b(self.weight_decay) * one)
         return _assemble(names, blocks, x.shape)
 
+    def kernel(self):
+        """The elementwise update for the compiled engine (:mod:`simulate.optimizers.kernel`): the
+        function ``step`` calls, with the bias corrections of every step as tables (``_corrections``,
+        the numpy step's own values)."""
+        from .kernel import Kernel
+
+        b1, b2 = self.betas
+        return Kernel(adam_update, ("m", "v", "vmax"),
+                      ("lr", "beta1", "beta2", "eps", "weight_decay", "c1", "c2", "decoupled", "amsgrad"),
+                      hypers={"lr": self.lr, "beta1": b1, "beta2": b2, "eps": self.eps, "weight_decay": self.weight_decay},
+                      flags={"decoupled": bool(self._decoupled), "amsgrad": bool(self.amsgrad)},
+                      table_names=("c1", "c2"), tables=self._corrections,
+                      per_member_tables=any(np.ndim(b) for b in self.betas), carried=self.state_names()[:-1])
+
 
 @dataclass(frozen=True)
 class AdamW(Adam):

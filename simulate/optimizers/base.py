@@ -388,6 +388,11 @@ class Optimizer:
         H = landscape.hess(x)
         return H + np.asarray(self.weight_decay)[..., None, None] * np.eye(x.shape[-1])
 
+    def kernel(self):
+        """The elementwise update the compiled engine runs (:class:`~simulate.optimizers.kernel.Kernel`),
+        or None: the step is not elementwise (or not declared), and runs in the numpy loop only."""
+        return None
+
 
 def _same(a, b) -> bool:
     if a is None or b is None or hasattr(a, "spec") or hasattr(b, "spec"):  # schedules

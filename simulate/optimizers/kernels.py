@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["select", "lerp", "sgd_update", "adam_update"]
+__all__ = ["select", "lerp", "sgd_update", "adam_update", "rmsprop_update", "adagrad_update"]
 
 
 def select(cond, a, b):
@@ -52,3 +52,28 @@ def adam_update(x, g, m, v, vmax, lr, beta1, beta2, eps, weight_decay, c1, c2, d
         vmax = np.maximum(vmax, v)
     denom = np.sqrt(vmax if amsgrad else v) / c2 + eps
     return x_new + (-(lr / c1)) * (m / denom), m, v, vmax
+
+
+def rmsprop_update(x, g, v, gbar, b, lr, alpha, eps, weight_decay, momentum, centered, buffered):
+    """torch.optim.RMSprop's step: returns ``(x, v, gbar, b)``. ``centered``: ḡ is kept and
+    subtracted under the root (else gbar is passed through); ``buffered``: some member has momentum
+    (else b is passed through and the step is ``g/avg`` itself)."""
+    g = select(weight_decay != 0, g + weight_decay * x, g)
+    v = v * alpha + (1 - alpha) * g * g
+    if centered:
+        gbar = lerp(gbar, g, 1 - alpha)
+        avg = np.sqrt(v - gbar * gbar) + eps
+    else:
+        avg = np.sqrt(v) + eps
+    if buffered:
+        b = b * momentum + g / avg
+        return x + (-lr) * b, v, gbar, b
+    return x + (-lr) * (g / avg), v, gbar, b
+
+
+def adagrad_update(x, g, s, k, lr, lr_decay, eps, weight_decay):
+    """torch.optim.Adagrad's step k: returns ``(x, s)``; the step size is ``lr/(1 + (k − 1)·δ)``."""
+    g = select(weight_decay != 0, g + weight_decay * x, g)
+    clr = lr / (1 + (k - 1) * lr_decay)
+    s = s + g * g
+    return x + (-clr) * (g / (np.sqrt(s) + eps)), s

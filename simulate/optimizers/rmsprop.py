@@ -10,7 +10,7 @@ import numpy as np
 from ..models.gradient import SignFlow
 from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
 from .base import Optimizer, _assemble, _diag
-from .kernels import lerp
+from .kernels import rmsprop_update
 
 __all__ = ['RMSprop']
 
@@ -76,18 +76,12 @@ class RMSprop(Optimizer):
 
     def step(self, state, landscape, k):
         x = state["x"]
-        g = self._coupled_grad(x, landscape)
-        alpha = self._b(self.alpha)
-        new = {"v": state["v"] * alpha + (1 - alpha) * g * g}
-        if self.centered:
-            new["gbar"] = lerp(state["gbar"], g, 1 - alpha)
-        avg = self._denominator(new)
-        if "b" in state:
-            new["b"] = state["b"] * self._b(self.momentum) + g / avg
-            new["x"] = x + (-self._b(self.lr)) * new["b"]
-        else:
-            new["x"] = x + (-self._b(self.lr)) * (g / avg)
-        return new
+        x_new, v, gbar, b = rmsprop_update(x, landscape.grad(x), state["v"], state.get("gbar"), state.get("b"),
+                                           self._b(self.lr), self._b(self.alpha), self._b(self.eps),
+                                           self._b(self.weight_decay), self._b(self.momentum), self.centered,
+                                           "b" in state)
+        new = {"v": v, "gbar": gbar, "b": b, "x": x_new}
+        return {name: new[name] for name in state}
 
     def field(self, t, state, landscape):
         x = state["x"]
@@ -132,6 +126,17 @@ class RMSprop(Optimizer):
                 blocks[("x", col)] = -du
         return _assemble(names, blocks, x.shape)
 
+    def kernel(self):
+        """The elementwise update for the compiled engine (:mod:`simulate.optimizers.kernel`): the
+        function ``step`` calls, with the buffers of this configuration."""
+        from .kernel import Kernel
+
+        kept = self.state_names()[:-1]
+        return Kernel(rmsprop_update, ("v", "gbar", "b"),
+                      ("lr", "alpha", "eps", "weight_decay", "momentum", "centered", "buffered"),
+                      hypers={"lr": self.lr, "alpha": self.alpha, "eps": self.eps, "weight_decay": self.weight_decay,
+                              "momentum": self.momentum},
+                      flags={"centered": bool(self.centered), "buffered": "b" in kept}, carried=kept)
 
 
 @dataclass(frozen=True)

@@ -215,6 +215,16 @@ class SGD(Optimizer):
             blocks[("x", "b")] = _diag(-eye)
         return _assemble(names, blocks, x.shape)
 
+    def kernel(self):
+        """The elementwise update for the compiled engine (:mod:`simulate.optimizers.kernel`): the
+        function ``step`` calls, the buffer only where some member has momentum."""
+        from .kernel import Kernel
+
+        buffered = bool(np.any(self.momentum != 0))
+        return Kernel(sgd_update, ("b",), ("first", "lr", "momentum", "dampening", "weight_decay", "nesterov", "buffered"),
+                      hypers={"lr": self.lr, "momentum": self.momentum, "dampening": self.dampening,
+                              "weight_decay": self.weight_decay},
+                      flags={"nesterov": bool(self.nesterov), "buffered": buffered}, carried=("b",) if buffered else ())
 
 
 # -- SGD's continuous models beyond the lift and the limit --------------------------------------

@@ -1,33 +1,44 @@
 """A compiled engine for large batches: the same update rules, run by numba on both cores.
 
-:func:`compiled_run` takes one optimizer (SGD family, Adam, AdamW) on a 2-D landscape whose gradient
-is written in :mod:`simulate.landscapes.pointwise`, and runs every batch member through all its steps in a
-compiled loop: the batch is cut into blocks of members, dealt round-robin to one thread per core
-(the loop releases the GIL), and a block whose members have all stopped costs nothing more. The
-arithmetic is the numpy path's own functions, compiled: results are the same bits (tested). Divergence is handled as in
-:func:`simulate.discrete.advance`: a member that leaves the escape ball or becomes non-finite
-stops at that step, which is recorded.
+:func:`compiled_run` takes one optimizer that declares an elementwise update
+(``opt.kernel()``, a :class:`~simulate.optimizers.kernel.Kernel`: the SGD family, Adam, AdamW,
+RMSprop, Adagrad) on a landscape that declares a pointwise gradient (``landscape.pointwise_grad``:
+the built-ins written in :mod:`simulate.landscapes.pointwise`, and formula landscapes compiled from
+their expression tree), in any dimension, and runs every batch member through all its steps in
+one compiled loop: the batch is cut into blocks of members, dealt round-robin to one thread per
+core (the loop releases the GIL), and a block whose members have all stopped costs nothing more.
 
-Compiling takes a few seconds per variant (optimizer family, landscape, which terms are on) in a
-process, so the engine is
-used only where the work is large (:data:`COMPILE_THRESHOLD` member-steps) or when asked for
-(``engine="compiled"``); small runs such as ``simulate plot`` never wait for it. Without numba,
-or for an optimizer or landscape it does not cover, the numpy loop runs instead.
+There is one loop (:func:`_loop`). What differs between optimizers and landscapes is the step of
+one member, which is generated from the declarations (:func:`_step_source`): the coordinates and
+buffers the kernel names, the gradient of the landscape, the update of each coordinate by the
+kernel's own function (the one the numpy ``step`` calls: results are the same bits, tested), the
+escape test. The generated text is made only of the engine's own identifiers and indices, never
+of a declared name or of user text. Divergence is handled as in
+:func:`simulate.solvers.discrete.advance`: a member that leaves the escape ball or becomes
+non-finite stops at that step, which is recorded.
+
+Compiling takes a few seconds per variant (kernel, landscape, dimension, flags, which
+hyperparameters are zero for every member) in a process, and is kept in numba's disk cache, so
+the engine is used only where the work is large (:data:`COMPILE_THRESHOLD` member-steps, or
+:data:`CACHED_THRESHOLD` when the variant is cached) or when asked for (``engine="compiled"``);
+small runs such as ``simulate plot`` never wait for it. Without numba, or for an optimizer or
+landscape it does not cover, the numpy loop runs instead (``"compiled"`` says why).
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import types
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
-from ..optimizers.kernels import adam_update, lerp, select, sgd_update
-from ..optimizers import SGD, Adam, Optimizer
+from ..optimizers.kernels import lerp, select
 
-__all__ = ["available", "supports", "compiled_run", "COMPILE_THRESHOLD", "CACHED_THRESHOLD", "ENGINES", "use_compiled"]
+__all__ = ["available", "supports", "not_covered", "compiled_run", "COMPILE_THRESHOLD", "CACHED_THRESHOLD", "ENGINES",
+           "use_compiled", "MAX_TABLE"]
 
 #: Member-steps (batch size × steps) from which "auto" compiles: the numpy loop takes a few seconds
 #: there, which is what compiling costs.
@@ -36,9 +47,15 @@ COMPILE_THRESHOLD = 20_000_000
 #: about half a second there; importing numba and loading the loop, a few tenths).
 CACHED_THRESHOLD = 5_000_000
 ENGINES = ("auto", "numpy", "compiled")
-#: Bias-correction tables of Adam with per-member betas are (steps + 1) × batch; beyond this many
-#: entries "auto" runs the numpy loop instead (and "compiled" says why it cannot).
+#: Per-step tables that vary over the members (Adam's bias corrections with per-member betas) are
+#: (steps + 1) × batch; beyond this many entries "auto" runs the numpy loop instead (and
+#: "compiled" says why it cannot).
 MAX_TABLE = 50_000_000
+#: What the engine covers, for error messages and the --engine help.
+COVERAGE = ("optimizers that declare an elementwise kernel (the SGD family, Adam, AdamW, RMSprop, Adagrad), "
+            "with a constant lr (without a schedule or gradient transforms), on landscapes with a pointwise "
+            "gradient (the built-ins but quadratic, in any dimension, and formula landscapes made of + − × ÷, "
+            "squares, abs, sin and cos)")
 
 #: Bounds of the block of members that one core runs through all its steps (see _block_size).
 MIN_BLOCK, MAX_BLOCK = 64, 1024
@@ -71,13 +88,24 @@ def available() -> bool:
     return bool(_numba)
 
 
-def supports(opt: Optimizer, landscape) -> bool:
-    """Whether the compiled engine covers this optimizer on this landscape (constant lr only)."""
-    return (type(opt) is SGD or isinstance(opt, Adam)) and landscape.pointwise_grad is not None \
-        and landscape.dim == 2 and opt.schedule is None and not opt.transformed
+def not_covered(opt, landscape) -> str | None:
+    """Why the compiled engine cannot run this optimizer on this landscape, or None if it can."""
+    if getattr(opt, "schedule", None) is not None or opt.transformed:
+        return f"{opt.display_name} has a schedule or gradient transforms (the engine runs a constant lr, " \
+               f"without a schedule or gradient transforms)"
+    if opt.kernel() is None:
+        return f"{opt.display_name} declares no elementwise kernel (only a declared elementwise update is compiled)"
+    if getattr(landscape, "pointwise_grad", None) is None or getattr(landscape, "pointwise_value", None) is None:
+        return f"{getattr(landscape, 'name', landscape)} has no pointwise gradient"
+    return None
 
 
-def use_compiled(engine: str, opt: Optimizer, landscape, members: int, steps: int) -> bool:
+def supports(opt, landscape) -> bool:
+    """Whether the compiled engine covers this optimizer on this landscape (see :func:`not_covered`)."""
+    return not_covered(opt, landscape) is None
+
+
+def use_compiled(engine: str, opt, landscape, members: int, steps: int) -> bool:
     """Decide, for ``engine`` in :data:`ENGINES`, whether a run goes to the compiled engine.
 
     ``auto`` compiles from :data:`COMPILE_THRESHOLD` member-steps, where compiling pays for itself
@@ -89,18 +117,18 @@ def use_compiled(engine: str, opt: Optimizer, landscape, members: int, steps: in
     work = members * steps
     if engine == "numpy" or (engine == "auto" and work < CACHED_THRESHOLD):
         return False
-    ok = supports(opt, landscape) and available()
-    per_member_betas = isinstance(opt, Adam) and any(np.ndim(b) for b in opt.betas)
-    if ok and per_member_betas and (steps + 1) * members > MAX_TABLE:
+    why = not_covered(opt, landscape)
+    if why is None and not available():
+        why = "numba is not installed"  # pragma: no cover - numba is a dependency
+    if why is None and opt.kernel().per_member_tables and (steps + 1) * members > MAX_TABLE:
         if engine == "compiled":
-            raise ValueError(f"engine 'compiled': per-member betas over {steps} steps need a bias-correction table "
-                             f"of more than {MAX_TABLE:.0e} entries; use engine 'numpy'")
+            raise ValueError(f"engine 'compiled': per-member tables (such as Adam's bias corrections with per-member "
+                             f"betas) over {steps} steps need more than {MAX_TABLE:.0e} entries; use engine 'numpy'")
         return False
-    if engine == "compiled" and not ok:
-        why = "numba is not installed" if not available() else \
-            f"{opt.display_name} on {landscape.name} is not covered (SGD family and Adam on 2-D landscapes with a pointwise gradient, without a schedule or gradient transforms)"
-        raise ValueError(f"engine 'compiled': {why}")
-    if not ok:
+    if why is not None:
+        if engine == "compiled":
+            prefix = "" if why.startswith("numba") else f"{opt.display_name} on {landscape.name} is not covered: "
+            raise ValueError(f"engine 'compiled': {prefix}{why}. It covers {COVERAGE}")
         return False
     return engine == "compiled" or work >= COMPILE_THRESHOLD or _in_disk_cache(_driver_for(opt, landscape))
 
@@ -113,58 +141,95 @@ def _in_disk_cache(driver) -> bool:
         return False
 
 
-def _driver_for(opt: Optimizer, landscape):
+# -- what a run passes to the loop -------------------------------------------------------------------
+def _zero(h) -> bool:
+    """Whether a hyperparameter is +0.0 for every member (then it is compiled as the literal 0.0,
+    and the compiler drops the terms it switches off: the same bits, the numbers being equal)."""
+    h = np.asarray(h, dtype=np.float64)
+    return bool(np.all((h == 0) & ~np.signbit(h)))
+
+
+def _layout(kernel, dim: int):
+    """The variant of a kernel on ``dim`` coordinates, as a hashable description: per argument
+    after the buffers, ``("hyper", index)``, ``("zero",)``, ``("table", index)``, ``("flag", bool)``
+    or ``("first",)``/``("k",)``; the kept buffers' indices (others are passed as 0.0)."""
+    hypers = [n for n in kernel.hypers if not _zero(kernel.hypers[n])]
+    args = []
+    for name in kernel.args:
+        if name in kernel.flags:
+            args.append(("flag", bool(kernel.flags[name])))
+        elif name in kernel.table_names:
+            args.append(("table", kernel.table_names.index(name)))
+        elif name in kernel.hypers:
+            args.append(("hyper", hypers.index(name)) if name in hypers else ("zero",))
+        else:
+            args.append((name,))  # "first" or "k" (checked by Kernel)
+    kept = tuple(kernel.buffers.index(b) for b in kernel.kept)
+    return tuple(args), kept, len(kernel.buffers), int(dim), tuple(hypers)
+
+
+def _driver_for(opt, landscape):
     """The compiled loop for this optimizer's variant on this landscape (compiled on first call)."""
-    grad, value = landscape.pointwise_grad[0], landscape.pointwise_value[0]
-    if isinstance(opt, Adam):
-        return _driver("adam", grad, value, decayed=bool(np.any(opt.weight_decay != 0)),
-                       decoupled=bool(opt._decoupled), amsgrad=bool(opt.amsgrad))
-    return _driver("sgd", grad, value, decayed=bool(np.any(opt.weight_decay != 0)),
-                   damped=bool(np.any(opt.dampening != 0)), nesterov=bool(opt.nesterov),
-                   buffered=bool(np.any(opt.momentum != 0)))
+    kernel = opt.kernel()
+    args, kept, nbuf, dim, _ = _layout(kernel, landscape.dim)
+    return _driver(kernel.update, landscape.pointwise_grad[0], landscape.pointwise_value[0], args, kept, nbuf, dim)
 
 
-def compiled_run(opt: Optimizer, landscape, x0: np.ndarray, steps: int, radius: float, record_every: int):
+def compiled_run(opt, landscape, x0: np.ndarray, steps: int, radius: float, record_every: int):
     """Run the batch; returns ``(recorded, losses, last, diverged_at)``.
 
-    ``recorded``: ``(len(kept), *batch, 2)`` positions at the steps 0, m, 2m, …, and the last (NaN
+    ``recorded``: ``(len(kept), *batch, d)`` positions at the steps 0, m, 2m, …, and the last (NaN
     after a member stopped; the escaping value is kept at its own step when recorded), or None
     when ``record_every`` is 0; ``losses``: f at those samples (the landscape's pointwise value, the
     same bits as ``landscape.value``), or None. ``last``: each member's position after the last step (NaN where it
     diverged). ``diverged_at``: the step at which a member stopped, −1 if none.
     """
+    kernel = opt.kernel()
+    d = landscape.dim
     batch = np.broadcast_shapes(x0.shape[:-1], opt.batch_shape)
     B = int(np.prod(batch))
     # Fresh writable copies, always: a read-only array is another type to numba, which would
     # compile (and cache) the loop a second time for it.
-    x = np.array(np.broadcast_to(x0, batch + (2,)).reshape(B, 2), dtype=np.float64, order="C")
+    x = np.array(np.broadcast_to(x0, batch + (d,)).reshape(B, d), dtype=np.float64, order="C")
+
+    def flat(h):
+        return np.broadcast_to(np.asarray(h, np.float64), batch).reshape(B)
+
+    *_, hyper_names = _layout(kernel, d)
+    hypers = np.array([flat(kernel.hypers[n]) for n in hyper_names]).reshape(len(hyper_names), B)
+    starts = np.array([flat(kernel.start.get(b, 0.0)) for b in kernel.kept]).reshape(len(kernel.kept), B)
+    tables = _tables(kernel, steps, batch)
     params, vparams = landscape.pointwise_grad[1], landscape.pointwise_value[1]
     # Not filled here: the compiled loop writes every recorded slot (NaN once a member stopped),
     # so the pages are first touched there, in parallel.
-    out = np.empty((len(recorded_steps(steps, record_every)) if record_every else 0, B, 2))
+    out = np.empty((len(recorded_steps(steps, record_every)) if record_every else 0, B, d))
     fout = np.empty(out.shape[:2])  # the losses at the recorded samples, by the same pointwise value
-    last = np.full((B, 2), np.nan)
+    last = np.full((B, d), np.nan)
     diverged_at = np.full(B, -1, dtype=np.int64)
-
-    def flat(h):
-        return np.array(np.broadcast_to(np.asarray(h, np.float64), batch).reshape(B))
-
     every = max(int(record_every), 1)
     threads = max(1, min(cores(), -(-B // MIN_BLOCK)))  # an empty batch: one share of no blocks
     size = _block_size(B, threads)
-    r2 = float(radius) ** 2
     driver = _driver_for(opt, landscape)
-    if isinstance(opt, Adam):
-        c1, c2 = _corrections(opt, steps, batch, B)
-        args = (flat(opt.lr), flat(opt.betas[0]), flat(opt.betas[1]), flat(opt.eps), flat(opt.weight_decay), c1, c2)
-    else:
-        args = (flat(opt.lr), flat(opt.momentum), flat(opt.dampening), flat(opt.weight_decay))
-    on_cores(driver, threads, size, x, *args, params, vparams, steps, r2, every, bool(record_every), out, fout, last,
-              diverged_at)
+    on_cores(driver, threads, size, x, hypers, tables, starts, params, vparams, steps, float(radius) ** 2, every,
+             bool(record_every), out, fout, last, diverged_at)
     if not record_every:
-        return None, None, last.reshape(batch + (2,)), diverged_at.reshape(batch)
-    return (out.reshape((out.shape[0],) + batch + (2,)), fout.reshape((out.shape[0],) + batch),
-            last.reshape(batch + (2,)), diverged_at.reshape(batch))
+        return None, None, last.reshape(batch + (d,)), diverged_at.reshape(batch)
+    return (out.reshape((out.shape[0],) + batch + (d,)), fout.reshape((out.shape[0],) + batch),
+            last.reshape(batch + (d,)), diverged_at.reshape(batch))
+
+
+def _tables(kernel, steps: int, batch) -> np.ndarray:
+    """The kernel's per-step tables by its own function, ``(tables, steps + 1, 1)`` when shared by
+    the members, ``(tables, steps + 1, B)`` when they vary. Row 0 is unused."""
+    width = batch if kernel.per_member_tables else (1,) * len(batch)
+    if not kernel.table_names:
+        return np.zeros((0, steps + 1, 1))
+    k = np.arange(steps + 1).reshape((-1,) + (1,) * len(batch))
+    rows = [np.array(np.broadcast_to(np.asarray(c, np.float64), (steps + 1,) + width).reshape(steps + 1, -1))
+            for c in kernel.tables(k)]
+    out = np.array(rows)
+    out[:, 0] = 1.0
+    return out
 
 
 def recorded_steps(steps: int, every: int) -> np.ndarray:
@@ -208,45 +273,142 @@ def _block_size(members: int, threads: int) -> int:
     return int(min(MAX_BLOCK, max(MIN_BLOCK, -(-members // (8 * threads)))))
 
 
-def _corrections(opt, steps: int, batch, B: int):
-    """Adam's bias corrections per step, by the numpy path's own function (``opt._corrections``,
-    elementwise over an array of steps): ``(steps + 1, 1)`` for scalar betas, ``(steps + 1, B)``
-    for per-member ones. Row 0 is unused."""
-    per_member = any(np.ndim(b) for b in opt.betas)
-    k = np.arange(steps + 1).reshape((-1,) + (1,) * len(batch))
-    c1, c2 = (np.broadcast_to(c, (steps + 1,) + (batch if per_member else (1,) * len(batch))).reshape(steps + 1, -1)
-              for c in opt._corrections(k))
-    c1, c2 = np.array(c1), np.array(c2)
-    c1[0] = c2[0] = 1.0
-    return c1, c2
-
-
-def _driver(kind: str, grad, value, decayed=True, damped=True, nesterov=False, buffered=True, decoupled=False,
-            amsgrad=False):
-    """The compiled loop of one optimizer family on one landscape (built once per process, kept in
-    numba's disk cache across processes).
-
-    The flags are compile-time constants. ``decayed``/``damped``: whether some member has weight
-    decay/dampening; where none has, the loop is compiled with the literal 0.0 in its place and
-    the compiler drops the terms it would switch off (the same bits: the update's ``select``
-    discards them anyway). ``nesterov``, ``buffered`` (some member has momentum), ``decoupled``
-    (AdamW), ``amsgrad``: likewise, and a loop without such switches is one the compiler vectorizes.
-    Together they make heavy ball about 1.8× as fast; each variant compiles (2–7 s) on first use.
-    """
-    key = (kind, grad, value, decayed, damped, nesterov, buffered, decoupled, amsgrad)
+def _driver(update, grad, value, args: tuple, kept: tuple, nbuf: int, dim: int):
+    """The compiled loop of one kernel variant on one landscape (built once per process, kept in
+    numba's disk cache across processes). ``args``, ``kept``, ``nbuf``: see :func:`_layout`."""
+    key = (update, grad, value, args, kept, nbuf, dim)
     if key in _DRIVERS:
         return _DRIVERS[key]
     available()
-    nb = _numba
-    # The loops below read these as globals, which numba compiles as constants; a closure would
-    # hold dispatchers, whose pickled form differs in every process and defeats the disk cache.
-    names = dict(globals(), grad_=nb.njit(inline="always")(grad), value_=nb.njit(inline="always")(value),
-                 update_=nb.njit(inline="always")(sgd_update if kind == "sgd" else adam_update), DECAYED=decayed,
-                 DAMPED=damped, NESTEROV=nesterov, BUFFERED=buffered, DECOUPLED=decoupled, AMSGRAD=amsgrad)
-    names.update(start_=nb.njit(inline="always")(_start), finish_=nb.njit(inline="always")(_finish))
-    names["keep_"] = nb.njit(inline="always")(_variant(_keep, names))
-    _DRIVERS[key] = run = compile_variant(_sgd_loop if kind == "sgd" else _adam_loop, names, key)
+    inline = _numba.njit(inline="always")
+    # The loop reads these as globals, which numba compiles as constants; a closure would hold
+    # dispatchers, whose pickled form differs in every process and defeats the disk cache.
+    names = {"np": np, "grad_": inline(grad), "value_": inline(value), "update_": inline(update)}
+    names["keep_"] = inline(_generated("keep_", _keep_source(dim), names))
+    source = _loop_source(args, kept, nbuf, dim)
+    _DRIVERS[key] = run = compile_variant(_generated("loop_", source, names), names, key + (source,))
     return run
+
+
+def _generated(name: str, source: str, names: dict):
+    """The function ``name`` defined by ``source`` (text the engine writes from its own identifiers
+    and indices, see _loop_source), with ``names`` as its globals. It is compiled under this
+    module's file name: numba's disk cache keys a loop to an existing source file's stamp (the
+    qualified name that compile_variant gives it carries a hash of the text itself)."""
+    scope = dict(names, __name__=__name__)
+    exec(compile(source, __file__, "exec"), scope)  # noqa: S102 - engine-made text, no declared or user names
+    return scope[name]
+
+
+def _loop_source(args: tuple, kept: tuple, nbuf: int, dim: int) -> str:
+    """The text of the loop of one variant (``args``, ``kept``, ``nbuf`` as in :func:`_layout`, on
+    ``dim`` coordinates).
+
+    Per block of members, one 1-D array per coordinate (``X0``, ``X1``, …), per kept buffer and
+    coordinate (``S<b>_<j>``), per hyperparameter that is not all zero (``H<h>``) and per table
+    (``C<t>``, this step's entries). Step-major inside each block, and branch-free: every member
+    computes every step and a stopped one just keeps its old state, so the compiler vectorizes the
+    loop over members (several members per SIMD instruction); the order of each member's
+    operations, and so its bits, stay the numpy path's. Recording is a separate pass over the
+    block, so the update loop has no stores it cannot vectorize. A member that leaves the ball of
+    radius √r2 (or becomes non-finite) stops at that step: ``D`` holds the step, −1 while it runs.
+    """
+    J = range(dim)
+    hypers = sorted({a[1] for a in args if a[0] == "hyper"})
+    tables = sorted({a[1] for a in args if a[0] == "table"})
+    coords = ", ".join(f"X{j}[i]" for j in J)
+    norm = lambda p: " + ".join(f"{p}{j} * {p}{j}" for j in J)  # noqa: E731 - summed in order, as the numpy test
+    extra = [_argument(a) for a in args]
+    body = [
+        "def loop_(share, shares, size, x, hypers, tables, starts, params, vparams, steps, r2, every, record, out, fout,",
+        "          last, diverged_at):",
+        "    B = x.shape[0]",
+        "    wide = tables.shape[2] > 1",
+        "    for blk in range(share, (B + size - 1) // size, shares):  # dealt round-robin to the cores",
+        "        lo, hi = blk * size, min(B, (blk + 1) * size)",
+        "        n = max(hi - lo, 0)",
+        *(f"        X{j} = x[lo:hi, {j}].copy()" for j in J),
+        *(f"        S{b}_{j} = starts[{s}, lo:hi].copy()" for s, b in enumerate(kept) for j in J),
+        *(f"        H{h} = hypers[{h}, lo:hi].copy()" for h in hypers),
+        *(f"        C{t} = np.empty(n)" for t in tables),
+        "        D = np.full(n, -1)",
+        "        live = 0",
+        "        for i in range(n):  # members outside the ball stop at step 0",
+        *(f"            x{j} = X{j}[i]" for j in J),
+        f"            if not ({norm('x')} <= r2):",
+        "                D[i] = 0",
+        "            else:",
+        "                live += 1",
+        "        if record:",
+        f"            keep_(0, 0, lo, ({_targets('X', dim)}), D, out, fout, vparams)",
+        "        written = 0  # the last recorded slot",
+        "        for k in range(1, steps + 1):",
+        "            if live == 0:",
+        "                break",
+        "            first = k == 1",
+        "            kept = record and (k % every == 0 or k == steps)",
+        "            slot = (k + every - 1) // every",
+        "            if kept:",
+        "                written = slot",
+        *(line for t in tables for line in (
+            "            if wide:",
+            f"                C{t}[:] = tables[{t}, k, lo:hi]",
+            "            else:",
+            f"                C{t}[:] = tables[{t}, k, 0]")),
+        "            live = 0",
+        "            for i in range(n):",
+        "                on = D[i] < 0",
+        f"                {_targets('g', dim)} = grad_({coords}, params)",
+    ]
+    for j in J:
+        buffers = [f"S{b}_{j}[i]" if b in kept else "0.0" for b in range(nbuf)]
+        targets = [f"n{j}", *(f"b{b}_{j}" for b in range(nbuf))]
+        body.append(f"                {', '.join(targets)}{',' if len(targets) == 1 else ''} = "
+                    f"update_({', '.join([f'X{j}[i]', f'g{j}', *buffers, *extra])})")
+    body += [f"                escaped = not ({norm('n')} <= r2)",
+             *(f"                X{j}[i] = n{j} if on else X{j}[i]" for j in J),
+             *(f"                S{b}_{j}[i] = b{b}_{j} if on else S{b}_{j}[i]" for b in kept for j in J),
+             "                D[i] = k if (on and escaped) else D[i]",
+             "                live += 1 if (on and not escaped) else 0",
+             "            if kept:",
+             f"                keep_(k, slot, lo, ({_targets('X', dim)}), D, out, fout, vparams)",
+             "        if record:  # NaN for the rest of the record when every member stopped early",
+             "            out[written + 1:, lo:hi, :] = np.nan",
+             "            fout[written + 1:, lo:hi] = np.nan",
+             "        for i in range(n):",
+             "            diverged_at[lo + i] = D[i]",
+             "            if D[i] < 0:",
+             *(f"                last[lo + i, {j}] = X{j}[i]" for j in J)]
+    return "\n".join(body) + "\n"
+
+
+def _argument(arg: tuple) -> str:
+    """The text of one update argument of member i (see :func:`_layout`)."""
+    kind = arg[0]
+    if kind == "hyper":
+        return f"H{int(arg[1])}[i]"
+    if kind == "table":
+        return f"C{int(arg[1])}[i]"
+    if kind == "flag":
+        return "True" if arg[1] else "False"
+    return {"zero": "0.0", "first": "first", "k": "k"}[kind]
+
+
+def _keep_source(dim: int) -> str:
+    """A recorded step, in its own pass so that the update loop has no stores it cannot vectorize."""
+    J = range(dim)
+    return "\n".join([
+        "def keep_(k, slot, lo, X, D, out, fout, vparams):",
+        "    for i in range(D.shape[0]):",
+        "        on = D[i] < 0 or D[i] == k  # running before step k: the escaping value is kept at its step",
+        *(f"        out[slot, lo + i, {j}] = X[{j}][i] if on else np.nan" for j in J),
+        f"        fout[slot, lo + i] = value_({', '.join(f'X[{j}][i]' for j in J)}, vparams) if on else np.nan",
+    ]) + "\n"
+
+
+def _targets(prefix: str, dim: int) -> str:
+    """``p0, p1, …`` (``p0,`` for one coordinate)."""
+    return ", ".join(f"{prefix}{j}" for j in range(dim)) + ("," if dim == 1 else "")
 
 
 def compile_variant(template, names: dict, key: tuple):
@@ -255,16 +417,19 @@ def compile_variant(template, names: dict, key: tuple):
 
     Globals rather than a closure: a closure would hold dispatchers, whose pickled form differs in
     every process, and the cache would never match. The cache file is named after the function,
-    so each variant gets its own name: the key (functions by their qualified names, flags) and
-    the sources of :mod:`simulate.optimizers.kernels` and :mod:`simulate.landscapes.pointwise` (numba notices when the template's own file changes,
-    not when the update rules it inlines do)."""
-    from ..landscapes import pointwise  # noqa: F401 (the module, for its source)
+    so each variant gets its own name: the key (functions by their qualified names, generated
+    text, flags) and the sources of the modules of the functions it inlines (numba notices when
+    the template's own file changes, not when the update rules it inlines do), always including
+    :mod:`simulate.optimizers.kernels` and :mod:`simulate.landscapes.pointwise`."""
+    from ..landscapes import pointwise
     from ..optimizers import kernels
 
     available()
+    files = {kernels.__file__, pointwise.__file__}
+    files.update(getattr(sys.modules.get(k.__module__), "__file__", None) or "" for k in key if callable(k))
     source = b""
-    for module in (kernels, pointwise):
-        with open(module.__file__, "rb") as fh:
+    for path in sorted(f for f in files if f):
+        with open(path, "rb") as fh:
             source += fh.read()
     text = repr(tuple(f"{k.__module__}.{k.__qualname__}" if callable(k) else k for k in key))
     loop = _variant(template, names, hashlib.sha256(text.encode() + source).hexdigest()[:16])
@@ -280,139 +445,3 @@ def _variant(fn, names: dict, tag: str = ""):
     out.__qualname__ = f"{fn.__qualname__}_{tag}" if tag else fn.__qualname__
     out.__module__ = fn.__module__
     return out
-
-
-# -- the compiled loops (templates: ``_driver`` binds the names ending in _ and the flags) ---------
-# Placeholders only: each variant gets its own values through _variant.
-grad_ = value_ = update_ = keep_ = start_ = finish_ = None
-DECAYED = DAMPED = NESTEROV = BUFFERED = DECOUPLED = AMSGRAD = None
-
-
-def _start(U, V, r2, D):
-    """A block's start: members outside the ball stop at step 0; returns how many run."""
-    live = 0
-    for i in range(U.shape[0]):
-        if not (U[i] * U[i] + V[i] * V[i] <= r2):
-            D[i] = 0
-        else:
-            live += 1
-    return live
-
-
-def _finish(U, V, D, lo, hi, written, record, out, fout, last, diverged_at):
-    """A block's end: its members' stopping steps and last points (and NaN for the rest of the
-    record when every member stopped early)."""
-    if record:
-        out[written + 1:, lo:hi, :] = np.nan
-        fout[written + 1:, lo:hi] = np.nan
-    for i in range(U.shape[0]):
-        diverged_at[lo + i] = D[i]
-        if D[i] < 0:
-            last[lo + i, 0], last[lo + i, 1] = U[i], V[i]
-
-
-def _keep(U, V, D, k, lo, slot, out, fout, vparams):
-    """A recorded step, in its own pass so that the update loop has no stores it cannot vectorize."""
-    for i in range(U.shape[0]):
-        on = D[i] < 0 or D[i] == k  # running before step k: the escaping value is kept at its step
-        out[slot, lo + i, 0] = U[i] if on else np.nan
-        out[slot, lo + i, 1] = V[i] if on else np.nan
-        fout[slot, lo + i] = value_(U[i], V[i], vparams) if on else np.nan
-
-
-# Step-major inside each block, and branch-free: every member computes every step and a stopped
-# one just keeps its old state, so the compiler vectorizes the loop over members (several members
-# per SIMD instruction); the order of each member's operations, and so its bits, stay the numpy
-# path's.
-def _sgd_loop(share, shares, size, x, lr, mu, damp, wd, params, vparams, steps, r2, every, record, out, fout, last,
-              diverged_at):
-    B = x.shape[0]
-    for blk in range(share, (B + size - 1) // size, shares):  # dealt round-robin to the cores
-        lo, hi = blk * size, min(B, (blk + 1) * size)
-        n = max(hi - lo, 0)
-        U, V = x[lo:hi, 0].copy(), x[lo:hi, 1].copy()
-        BU, BV = np.zeros(n), np.zeros(n)
-        L, M, T, W = lr[lo:hi].copy(), mu[lo:hi].copy(), damp[lo:hi].copy(), wd[lo:hi].copy()
-        D = np.full(n, -1)
-        live = start_(U, V, r2, D)
-        if record:
-            keep_(U, V, D, 0, lo, 0, out, fout, vparams)
-        written = 0  # the last recorded slot
-        for k in range(1, steps + 1):
-            if live == 0:
-                break
-            first = k == 1
-            kept = record and (k % every == 0 or k == steps)
-            slot = (k + every - 1) // every
-            if kept:
-                written = slot
-            live = 0
-            for i in range(n):
-                on = D[i] < 0
-                gu, gv = grad_(U[i], V[i], params)
-                t = T[i] if DAMPED else 0.0
-                w = W[i] if DECAYED else 0.0
-                u, bu = update_(U[i], gu, BU[i], first, L[i], M[i], t, w, NESTEROV, BUFFERED)
-                v, bv = update_(V[i], gv, BV[i], first, L[i], M[i], t, w, NESTEROV, BUFFERED)
-                escaped = not (u * u + v * v <= r2)
-                U[i] = u if on else U[i]
-                V[i] = v if on else V[i]
-                BU[i] = bu if on else BU[i]
-                BV[i] = bv if on else BV[i]
-                D[i] = k if (on and escaped) else D[i]
-                live += 1 if (on and not escaped) else 0
-            if kept:
-                keep_(U, V, D, k, lo, slot, out, fout, vparams)
-        finish_(U, V, D, lo, hi, written, record, out, fout, last, diverged_at)
-
-
-def _adam_loop(share, shares, size, x, lr, b1, b2, eps, wd, c1, c2, params, vparams, steps, r2, every, record, out,
-               fout, last, diverged_at):
-    B = x.shape[0]
-    wide = c1.shape[1] > 1
-    for blk in range(share, (B + size - 1) // size, shares):
-        lo, hi = blk * size, min(B, (blk + 1) * size)
-        n = max(hi - lo, 0)
-        U, V = x[lo:hi, 0].copy(), x[lo:hi, 1].copy()
-        MU, MV, VU, VV, WU, WV = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n)
-        L, B1, B2, E, W = lr[lo:hi].copy(), b1[lo:hi].copy(), b2[lo:hi].copy(), eps[lo:hi].copy(), wd[lo:hi].copy()
-        C1, C2 = np.empty(n), np.empty(n)  # this step's bias corrections, one per member
-        D = np.full(n, -1)
-        live = start_(U, V, r2, D)
-        if record:
-            keep_(U, V, D, 0, lo, 0, out, fout, vparams)
-        written = 0
-        for k in range(1, steps + 1):
-            if live == 0:
-                break
-            kept = record and (k % every == 0 or k == steps)
-            slot = (k + every - 1) // every
-            if kept:
-                written = slot
-            if wide:
-                C1[:], C2[:] = c1[k, lo:hi], c2[k, lo:hi]
-            else:
-                C1[:], C2[:] = c1[k, 0], c2[k, 0]
-            live = 0
-            for i in range(n):
-                on = D[i] < 0
-                gu, gv = grad_(U[i], V[i], params)
-                w = W[i] if DECAYED else 0.0
-                u, mu_, vu, wu = update_(U[i], gu, MU[i], VU[i], WU[i], L[i], B1[i], B2[i], E[i], w, C1[i],
-                                         C2[i], DECOUPLED, AMSGRAD)
-                v, mv, vv, wv = update_(V[i], gv, MV[i], VV[i], WV[i], L[i], B1[i], B2[i], E[i], w, C1[i],
-                                        C2[i], DECOUPLED, AMSGRAD)
-                escaped = not (u * u + v * v <= r2)
-                U[i] = u if on else U[i]
-                V[i] = v if on else V[i]
-                MU[i] = mu_ if on else MU[i]
-                MV[i] = mv if on else MV[i]
-                VU[i] = vu if on else VU[i]
-                VV[i] = vv if on else VV[i]
-                WU[i] = wu if on else WU[i]
-                WV[i] = wv if on else WV[i]
-                D[i] = k if (on and escaped) else D[i]
-                live += 1 if (on and not escaped) else 0
-            if kept:
-                keep_(U, V, D, k, lo, slot, out, fout, vparams)
-        finish_(U, V, D, lo, hi, written, record, out, fout, last, diverged_at)

@@ -7,7 +7,6 @@ drawn in their own colour (never as an extreme of the scale); the stability thre
 
 from __future__ import annotations
 
-import dataclasses
 
 import matplotlib
 import matplotlib.ticker
@@ -18,7 +17,6 @@ from matplotlib.patches import Patch
 
 from .plotting import _axes, plot_minima
 from ..analysis.sharpness import stability_threshold, threshold_factor_formula, threshold_formula
-from ..analysis.ratemap import critical_momentum
 from ..analysis.sweep import VERDICTS, Sweep, start_coordinates, with_axis
 
 __all__ = ["plot_sweep", "plot_basins", "plot_verdicts", "VERDICT_COLORS", "plot_rate_map", "edges", "metric_label", "metric_norm", "DIVERGED_COLOR", "LOG_METRICS"]
@@ -360,21 +358,22 @@ def plot_rate_map(rmap, which: str = "analytic", ax=None, *, boundary: bool = Tr
                       cmap=colors.ListedColormap([ELSEWHERE_COLOR]), shading="flat")
         handles.append(Patch(color=ELSEWHERE_COLOR, label="ended at another minimum, or none"))
     if boundary:
-        at_unit_lr = with_axis(dataclasses.replace(rmap.optimizer, lr=1.0), rmap.y.name, rmap.y.values)
+        at_unit_lr = with_axis(rmap.optimizer.replace(lr=1.0), rmap.y.name, rmap.y.values)
         wd = np.broadcast_to(np.asarray(at_unit_lr.weight_decay, float), rmap.y.values.shape)
         # the bound c on lr·(λ + wd), from the threshold at lr = 1 without decay; on the lr·λmax axis
         # it sits at c/(1 + wd/λmax)
-        c = stability_threshold(dataclasses.replace(at_unit_lr, weight_decay=0.0))
+        decayed = "weight_decay" in at_unit_lr.hyperparameters()
+        c = stability_threshold(at_unit_lr.replace(weight_decay=0.0) if decayed else at_unit_lr)
         if c is not None:
             ax.plot(np.broadcast_to(c, wd.shape) / (1 + wd / float(np.max(rmap.eigenvalues))), rmap.y.values, "--",
                     color="tab:blue", lw=1.5)
             lhs = "lr·(λmax + wd)" if np.any(wd != 0) else "lr·λmax"
             handles.append(Line2D([], [], color="tab:blue", ls="--",
                                   label=f"theory: stable iff {lhs} < {threshold_factor_formula(at_unit_lr)}"))
-    if (len(rmap.eigenvalues) == 1 and rmap.y.name == "momentum" and rmap.optimizer.name == "sgd"
-            and not getattr(rmap.optimizer, "nesterov", False)):
-        xs = np.linspace(max(rmap.x.values[0], 1e-9), min(rmap.x.values[-1], 4.0), 200)
-        ax.plot(xs, critical_momentum(xs), color="tab:green", lw=1.5)
+    xs = np.linspace(max(rmap.x.values[0], 1e-9), min(rmap.x.values[-1], 4.0), 200)
+    best = rmap.optimizer.critical_momentum(xs) if len(rmap.eigenvalues) == 1 and rmap.y.name == "momentum" else None
+    if best is not None:  # the optimizer knows its fastest momentum (heavy ball: critical damping)
+        ax.plot(xs, best, color="tab:green", lw=1.5)
         handles.append(Line2D([], [], color="tab:green", label="critical damping β = (1 − √(lr·λ))²"))
     if handles:
         _legend_below(ax, handles)
