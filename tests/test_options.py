@@ -65,7 +65,7 @@ def test_every_command_line_option_is_its_schema_option(name):
         flags = option.flags or ("--" + option.name.replace("_", "-"),)
         assert (param.opts[0], *param.opts[1:]) == flags, option.name
         assert param.help == help_text(option) and param.metavar == option.metavar
-        assert param.multiple == option.kind.__name__.startswith("list"), option.name
+        assert param.multiple == option.repeatable == (option.kind in (list[str], list[float])), option.name
         assert _range(param) == option.range(), option.name
         expected = None if param.multiple else Path(option.default) if option.kind is Path and option.default else option.default
         assert param.default == expected and type(param.default) is type(expected), option.name

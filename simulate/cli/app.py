@@ -152,7 +152,7 @@ def _annotation(option: Option):
 
 def _cli_default(option: Option):
     """The option's default as the command line holds it: paths as Path, repeatable options unset."""
-    if option.default is None or "list" in str(option.kind):
+    if option.default is None or option.repeatable:
         return None
     return Path(option.default) if option.kind is Path else option.default
 

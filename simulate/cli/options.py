@@ -389,8 +389,9 @@ class Option:
     beside: tuple[str, ...] = ()
 
     @property
-    def flag_names(self) -> tuple[str, ...]:
-        return self.flags or ("--" + self.name.replace("_", "-"),)
+    def repeatable(self) -> bool:
+        """A list option: given once per item on the command line."""
+        return getattr(self.kind, "__origin__", None) is list
 
     @property
     def library_argument(self) -> str | None:

@@ -22,10 +22,9 @@ from pathlib import Path
 from .._names import lookup, suggest
 from ..io.config import ConfigError, dumps, line_of, read_record
 from ..io.files import check_output_path, save_figure, save_json, save_npz, save_text, write_together
-from .options import COMMANDS, Command, parse_starts
+from .options import COMMANDS, Command
 
-__all__ = ["COMMANDS", "Command", "RerunWarning", "run", "rerun", "validate", "record_path", "parse_starts",
-           "relocate_outputs", "toml_value"]
+__all__ = ["COMMANDS", "RerunWarning", "run", "rerun", "validate", "record_path", "relocate_outputs", "toml_value"]
 
 RECORD_SUFFIX = ".run.toml"
 
