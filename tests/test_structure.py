@@ -175,3 +175,90 @@ def test_the_lower_layers_import_neither_the_figures_nor_the_command_line():
     chains = ([c for target in upper if (c := _path(graph, m, target))] for m in lower)
     reached = [min(found, key=len) for found in chains if found]  # the shortest chain from each module
     assert not reached, "a lower layer imports viz or cli:\n" + "\n".join(describe(c, graph) for c in reached)
+
+
+# -- no consumer asks "which optimizer is this?" ---------------------------------------------------------
+TYPE_TESTS = {"isinstance", "issubclass"}
+
+
+def _class_names(node: ast.AST) -> list[str]:
+    """The class names a type test's second argument (or ``type(x) is C``'s right side) mentions."""
+    if isinstance(node, ast.Tuple):
+        return [n for element in node.elts for n in _class_names(element)]
+    if isinstance(node, ast.Name):
+        return [node.id]
+    if isinstance(node, ast.Attribute):
+        return [node.attr]
+    return []
+
+
+def _strings(node: ast.AST) -> list[str]:
+    """The string constants a comparison's operand holds (itself, or a tuple/list/set of them)."""
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value]
+    if isinstance(node, (ast.Tuple, ast.List, ast.Set)):
+        return [s for element in node.elts for s in _strings(element)]
+    return []
+
+
+def optimizer_tests(tree: ast.Module, classes: set[str], names: set[str]) -> list[tuple[int, str]]:
+    """``(line, what)`` for every test of a concrete optimizer class (``isinstance``/``issubclass``,
+    ``type(x) is C``) among ``classes`` and every comparison with a registered name among ``names``."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in TYPE_TESTS \
+                and len(node.args) == 2:
+            found += [(node.lineno, f"{node.func.id}(..., {c})") for c in _class_names(node.args[1]) if c in classes]
+        elif isinstance(node, ast.Compare):
+            operands = [node.left, *node.comparators]
+            typed = any(isinstance(o, ast.Call) and isinstance(o.func, ast.Name) and o.func.id == "type"
+                        for o in operands)
+            for operand in operands:
+                if typed:
+                    found += [(node.lineno, f"type(...) against {c}") for c in _class_names(operand) if c in classes]
+                found += [(node.lineno, f"compares with the optimizer name {s!r}") for s in _strings(operand)
+                          if s in names]
+    return found
+
+
+def _optimizers_and_homes() -> tuple[dict[str, str], dict[str, str]]:
+    """Concrete optimizer classes -> the module that defines them; registered names -> their class's
+    module (less the names that are also hyperparameters: comparing an axis with "momentum" asks
+    which hyperparameter, not which optimizer)."""
+    import dataclasses
+
+    from simulate.optimizers import OPTIMIZERS, Optimizer
+
+    def subclasses(cls):
+        for sub in cls.__subclasses__():
+            yield sub
+            yield from subclasses(sub)
+
+    classes = {c.__name__: c.__module__ for c in subclasses(Optimizer) if c.__module__.startswith(PACKAGE + ".")}
+    fields = {f.name for c in subclasses(Optimizer) if dataclasses.is_dataclass(c) for f in dataclasses.fields(c)}
+    names = {name: preset.cls.__module__ for name, preset in OPTIMIZERS.items()
+             if preset.cls.__module__.startswith(PACKAGE + ".") and name not in fields}
+    return classes, names
+
+
+def test_the_checker_finds_type_and_name_tests():
+    tree = ast.parse("def f(opt, other):\n"
+                     "    if isinstance(opt, (Base, SGD)) or type(other) is mod.Adam:\n"
+                     "        return opt.name == 'gd' or other.name in ('x', 'adam')\n"
+                     "    return isinstance(opt, Base) and opt.name != 'plain'\n")
+    assert optimizer_tests(tree, {"SGD", "Adam"}, {"gd", "adam"}) == [
+        (2, "isinstance(..., SGD)"), (2, "type(...) against Adam"),
+        (3, "compares with the optimizer name 'gd'"), (3, "compares with the optimizer name 'adam'")]
+
+
+def test_no_module_tests_for_a_concrete_optimizer_outside_its_own():
+    """Everything about an optimizer is asked of it through its protocol: outside the module that
+    defines it, no ``isinstance``/``type`` test against its class and no comparison with its name."""
+    classes, names = _optimizers_and_homes()
+    assert {"SGD", "Adam", "RMSprop", "NagC", "Consensus"} <= set(classes) and {"gd", "adam", "nag-c"} <= set(names)
+    offences = []
+    for module, (path, tree) in parsed_modules().items():
+        foreign_classes = {c for c, home in classes.items() if home != module}
+        foreign_names = {n for n, home in names.items() if home != module}
+        offences += [f"{module}:{line}: {what}" for line, what in optimizer_tests(tree, foreign_classes, foreign_names)]
+    assert not offences, "tests of concrete optimizers outside their own module:\n" + "\n".join(offences)
