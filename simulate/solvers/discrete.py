@@ -26,14 +26,15 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
     Hyperparameter arrays broadcast against the batch. A member that becomes non-finite or leaves
     the ball ``|x| <= escape_radius`` (default: 100× the plot box) is frozen there and reported as
     diverged at that step; nothing is clipped and no exception is raised. Returns a
-    :class:`~simulate.trajectory.Trajectory` with ``t = k·h``: h is the optimizer's own time per
+    :class:`~simulate.solvers.trajectory.Trajectory` with ``t = k·h``: h is the optimizer's own time per
     step unless ``time_per_step`` gives the clock of another model (a number, an array of the
     batch shape, or a :class:`~simulate.models.base.Flow`, e.g. heavy ball on the oscillator clock √lr).
-    ``engine``: ``"auto"`` runs large batches (:data:`simulate.engine.COMPILE_THRESHOLD`
-    member-steps) of the SGD family and Adam on 2-D landscapes in the compiled engine, the same
-    bits as the numpy loop; ``"numpy"`` or ``"compiled"`` force one.
+    ``engine``: ``"auto"`` runs large batches (:data:`simulate.solvers.engine.COMPILE_THRESHOLD`
+    member-steps) of an optimizer that declares an elementwise ``kernel()`` on a landscape with a
+    pointwise gradient in the compiled engine, the same bits as the numpy loop; ``"numpy"`` or
+    ``"compiled"`` force one.
 
-    ``noise`` makes the gradients stochastic (a :class:`~simulate.noises.Noise`, or ``0.5`` for
+    ``noise`` makes the gradients stochastic (a :class:`~simulate.solvers.noise.Noise`, or ``0.5`` for
     isotropic Gaussian noise of that standard deviation); ``batch_size`` draws minibatches on a
     finite-sum landscape. The members draw independent noise from one stream,
     ``np.random.default_rng(seed)``, so B copies of one start are an ensemble of B paths (a
@@ -81,7 +82,7 @@ def _record(opt, landscape, xs, diverged_at, steps, batch, gtol, stats, time_per
 
 
 def stochastic(noise, landscape, engine: str = "auto", batch_size: int | None = None):
-    """The run's :class:`~simulate.noises.Noise` (None for exact gradients), checked against the landscape."""
+    """The run's :class:`~simulate.solvers.noise.Noise` (None for exact gradients), checked against the landscape."""
     model = noise_model(noise, batch_size=batch_size)
     if model is not None:
         model.check(landscape)
