@@ -27,7 +27,6 @@ import math
 import numbers
 
 import numpy as np
-from scipy.signal import lfilter
 
 from ..solvers.trajectory import FAILED, Trajectory, finish
 
@@ -101,6 +100,8 @@ def ema(x, beta) -> np.ndarray:
         return out
     columns = int(np.prod(x.shape[1:]))
     if np.ndim(beta) == 0 and columns <= LOOP_ABOVE_COLUMNS:  # a compiled recursion per column
+        from scipy.signal import lfilter  # 1 s to import: only where a long average needs it
+
         out[1:], _ = lfilter([1.0 - beta], [1.0, -beta], x[1:], axis=0, zi=(beta * x[0])[None])
         return out
     b = np.asarray(beta)[..., None]  # one β per member, the same for its coordinates

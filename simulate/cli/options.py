@@ -90,9 +90,10 @@ def _engines():
 
 
 def _default_optimizer_labels() -> str:
-    from ..viz.figures import default_optimizers
+    from ..spec import format_spec
+    from ..viz.defaults import DEFAULT_OPTIMIZERS
 
-    return " ".join(o.label for o in default_optimizers())
+    return " ".join(format_spec(name, params) for name, params in DEFAULT_OPTIMIZERS)
 
 
 def _resolve(value):

@@ -30,7 +30,6 @@ from __future__ import annotations
 import numpy as np
 
 from .._names import lookup
-from ..landscapes.games import is_game
 from .base import KINDS, SCALINGS, ExactFlow, Flow, Kind, third_derivative
 
 __all__ = ["energy_along", "Flow", "ExactFlow", "Kind", "KINDS", "FLOWS", "SCALINGS", "flow", "available_flows",
@@ -47,6 +46,8 @@ def energy_along(traj) -> tuple[np.ndarray | None, str]:
 
     ``(None, "")`` when the flow has no known energy or the record holds no state (iterates).
     """
+    from ..landscapes.games import is_game
+
     if traj.kind != "flow" or traj.state is None:
         return None, ""
     if is_game(traj.landscape):  # a game's field is no gradient: f (½|ξ|²) is no Lyapunov function

@@ -19,11 +19,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..landscapes.base import Landscape
-
 # The optimizers import this module, never the reverse: a model reaches its optimizer only
-# through the optimizer's protocol (simulate.optimizers.base.Optimizer).
+# through the optimizer's protocol (simulate.optimizers.base.Optimizer), and its landscape through
+# the landscape's (simulate.landscapes.base.Landscape); neither is imported here, so that naming
+# the kinds (the command line's help) loads no landscape.
 Optimizer = Any
+Landscape = Any
 State = dict  # component name -> array (..., d)
 
 __all__ = ["SCALINGS", "Kind", "KINDS", "Flow", "ExactFlow", "SecondOrderFlow", "third_derivative"]

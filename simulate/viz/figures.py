@@ -25,6 +25,7 @@ from ..io.files import save_figure
 from ..models import SCALINGS, energy_along
 from ..landscapes.games import is_game, refuse_game
 from . import animation
+from .defaults import DEFAULT_LANDSCAPE, DEFAULT_OPTIMIZERS, DEFAULT_STEPS
 from .style import AVERAGE_STYLE, COLORS, drawing_box, drawn_bounds, shared_clock, short_label
 from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, Height,
@@ -35,9 +36,6 @@ __all__ = ["add_caption", "comparison_figure", "ensemble_figure", "sweep_figure"
 
 # The figure `simulate plot` draws with no arguments: three methods, each visibly following (or
 # circling) its own flow into one of Himmelblau's four minima.
-DEFAULT_LANDSCAPE = "himmelblau"
-DEFAULT_OPTIMIZERS = (("gd", {"lr": 0.01}), ("momentum", {"lr": 0.01, "momentum": 0.8}), ("adam", {"lr": 0.1}))
-DEFAULT_STEPS = 100
 
 
 def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpness: bool = False,
