@@ -122,8 +122,14 @@ def test_per_member_tables_and_hyperparameters_match_numpy():
                              lr_decay=np.linspace(0, 0.1, 30)), L, x0)
 
 
+#: Every covered (optimizer, landscape) pair: each landscape in its own dimension; the loop for other
+#: dimensions is the same generated text with more coordinates, run above with one configuration
+#: each (compiling 9 unrolled coordinates per optimizer would cost minutes for no new pair).
+MATRIX = [s for s in COVERED_LANDSCAPES if "(dim=" not in s]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("land", COVERED_LANDSCAPES)
+@pytest.mark.parametrize("land", MATRIX)
 def test_every_registered_optimizer_on_every_landscape(land):
     L = sim.landscape(land)
     x0 = _starts(L, 32)
