@@ -76,7 +76,7 @@ def test_it_is_registered_by_name_and_refuses_what_is_not_an_optimizer():
     with pytest.raises(ValueError, match="Did you mean 'ema-momentum'"):
         sim.optimizer("ema-momentun")
     with pytest.raises(ValueError, match="the name 'sgd' is taken"):
-        register(type("Mine", (EmaMomentum,), {"name": "sgd", "__module__": __name__}))
+        register(dataclass(frozen=True)(type("Mine", (EmaMomentum,), {"name": "sgd", "__module__": __name__})))
 
     @dataclass(frozen=True)
     class Loose(Optimizer):
@@ -90,6 +90,39 @@ def test_it_is_registered_by_name_and_refuses_what_is_not_an_optimizer():
     with pytest.raises(ValueError, match="'beta' is neither a flag .* nor declared with hyper"):
         register(Loose)
     assert "loose" not in OPTIMIZERS
+
+    class Undecorated(EmaMomentum):
+        name = "undecorated"
+
+    with pytest.raises(ValueError, match=r"not decorated with @dataclass\(frozen=True\)"):
+        register(Undecorated)
+
+    @dataclass(frozen=True)
+    class Nameless(Optimizer):
+        lr: float = lr_hyper(0.1)
+
+        def step(self, state, landscape, k):
+            return state
+
+    with pytest.raises(ValueError, match="it has no name"):
+        register(Nameless)
+    again = dataclass(frozen=True)(type("EmaMomentum", (Optimizer,), {  # the class defined again, as a re-run cell does
+        "__module__": __name__, "__qualname__": "EmaMomentum", "name": "ema-momentum", "step": EmaMomentum.step,
+        "__annotations__": {"lr": float}, "lr": lr_hyper(0.05)}))
+    assert register(again) is again and OPTIMIZERS["ema-momentum"].cls is again  # the newest definition wins
+    assert register(EmaMomentum) is EmaMomentum and OPTIMIZERS["ema-momentum"].cls is EmaMomentum
+    with pytest.raises(ValueError, match="known only to the process that registered it"):
+        sim.optimizer("not-registered-anywhere")
+
+
+def test_one_step_is_one_semi_implicit_euler_step_of_its_lift():
+    opt, land = sim.optimizer("ema-momentum(lr=0.1, beta=0.5)"), sim.landscape("rosenbrock")
+    state = opt.init(np.array([[-1.2, 1.0], [0.5, 0.3]]))
+    for k in range(1, 6):
+        stepped = opt.step(state, land, k)
+        for name, value in sim.euler_step(opt, state, land, k).items():
+            np.testing.assert_allclose(value, stepped[name], rtol=1e-14, atol=1e-15)
+        state = stepped
 
 
 def test_its_iterates_are_the_closed_form_linear_recurrence_on_a_quadratic():
@@ -151,6 +184,35 @@ def test_a_sweep_of_its_hyperparameters_is_each_cells_own_run_compiled_or_not():
             assert final[i, j, 2] == land.value(run.x[-1])
 
 
+def _half(g):  # a plain Python helper: numba cannot call it from the compiled loop
+    return 0.5 * g
+
+
+def halved_update(x, g, lr):
+    return x + (-lr) * _half(g), ()
+
+
+@dataclass(frozen=True)
+class Halved(Optimizer):
+    name = "halved"
+    lr: float = lr_hyper(0.1)
+
+    def step(self, state, landscape, k):
+        return {"x": halved_update(state["x"], landscape.grad(state["x"]), self._b(self.lr))[0]}
+
+    def kernel(self):
+        return Kernel(halved_update, (), ("lr",), hypers={"lr": self.lr})
+
+
+def test_a_kernel_that_numba_cannot_compile_is_refused_with_what_an_update_may_call():
+    opt = Halved(lr=np.full(4, 1e-3))
+    with pytest.raises(ValueError, match="kernel update 'halved_update' of halved does not compile: an update may use"):
+        sim.iterate(opt, "rosenbrock", steps=3, engine="compiled")
+    run = sim.iterate(opt, "rosenbrock", steps=3, engine="numpy")  # the numpy path runs it
+    land = sim.landscape("rosenbrock")
+    np.testing.assert_array_equal(run.x[1, 0], run.x[0, 0] - 1e-3 * (0.5 * land.grad(run.x[0, 0])))
+
+
 README_EXAMPLE_MARK = "## Your own optimizer"
 
 
@@ -190,6 +252,10 @@ def test_an_installed_plugin_is_found_by_name_in_a_new_process(tmp_path):
                           "--out", "p.png", "--data", "p.npz"], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=600)
     assert out.returncode == 0, out.stderr
+    assert "skipped" not in out.stderr  # the plugin registers itself on import and through its entry point
+    listed = subprocess.run([sys.executable, "-m", "simulate", "list"], cwd=tmp_path, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert "polyak-gd" in listed.stdout and not listed.stderr
     data = np.load(tmp_path / "p.npz")
     # the Polyak step on f = ½(x² + 10y²), f* = 0: f(x_k) − f* falls each step
     f = Q.value(data["iterates_x_0"])

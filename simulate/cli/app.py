@@ -302,7 +302,7 @@ def list_cli():
     """The built-in landscapes, optimizers, schedules and transforms, one line each."""
     from ..landscapes import LANDSCAPES
     from ..landscapes.games import GAMES
-    from ..optimizers import OPTIMIZERS
+    from ..optimizers import registered
     from ..optimizers.schedules import SCHEDULES
 
     typer.echo("landscapes:")
@@ -314,7 +314,7 @@ def list_cli():
     for name, factory in GAMES.items():
         typer.echo(f"  {name:16s} {factory.description}")
     typer.echo("optimizers:")
-    for name, preset in OPTIMIZERS.items():
+    for name, preset in registered().items():
         typer.echo(f"  {name:16s} {preset.description}")
     typer.echo("stochastic gradients (plot, sweep):")
     typer.echo(f"  {'--noise SIGMA':16s} Gaussian noise on every gradient: 0.5, per coordinate 0.5,0.1, or noise(cov=[[...]])")

@@ -107,7 +107,9 @@ def flow(opt, kind: str | Flow | None = None) -> Flow:
                f"lift follows the schedule (its buffers relax at (1 − β)/lr(t))")
         raise ValueError(f"{name} flow: {why}; use flow 'exact'")
     if why:
-        raise ValueError(f"{name} flow: {why}; {opt.display_name} has: {', '.join(available_flows(opt))}")
+        has = available_flows(opt)
+        raise ValueError(f"{name} flow: {why}; " + (f"{opt.display_name} has: {', '.join(has)}" if has else
+                         f"{opt.display_name} declares no continuous model (its field() would be its exact lift)"))
     return cls(opt)
 
 

@@ -14,12 +14,14 @@ import re
 import sys
 from collections.abc import Callable
 
-from .._names import lookup
+from .._names import UnknownNameError, lookup
 from ..spec import parse_spec
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .base import Optimizer, State
-from .hyper import hyper, lr_hyper, weight_decay_hyper
+from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
+from .kernel import Kernel
+from .kernels import lerp, select
 from .preset import Preset
 from .wrappers import Wrapped, configure, wrap
 from .gameplay import GAME_OPTIMIZERS
@@ -29,7 +31,8 @@ from .schemes import RK4, Heun, ProximalPoint
 from .sgd import SGD
 
 __all__ = ["Optimizer", "Preset", "Wrapped", "wrap", "configure", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "State",
-           "OPTIMIZERS", "optimizer", "register", "hyper", "lr_hyper", "weight_decay_hyper", "ENTRY_POINTS"]
+           "OPTIMIZERS", "optimizer", "register", "registered", "hyper", "lr_hyper", "weight_decay_hyper", "EMA",
+           "Kernel", "select", "lerp", "ENTRY_POINTS"]
 
 FAMILIES: tuple[type[Optimizer], ...] = (SGD, RMSprop, Adam, AdamW, Adagrad, Heun, RK4, ProximalPoint, NagC,
                                          *GAME_OPTIMIZERS)
@@ -50,8 +53,10 @@ def _refusal(cls) -> str | None:
     """What keeps ``cls`` from being an optimizer the package can run (None: nothing)."""
     if not (isinstance(cls, type) and issubclass(cls, Optimizer)):
         return "it is not a subclass of simulate.optimizers.Optimizer"
-    if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:
-        return "it is not a frozen dataclass (@dataclass(frozen=True))"
+    if "__dataclass_fields__" not in vars(cls) or not cls.__dataclass_params__.frozen:
+        return "it is not decorated with @dataclass(frozen=True) (under @register)"
+    if cls.name == Optimizer.name:
+        return "it has no name (a class attribute such as name = \"my-optimizer\", the name it is used by)"
     if cls.step is Optimizer.step:
         return "it does not define step(state, landscape, k)"
     fields = {f.name: f for f in dataclasses.fields(cls)}
@@ -79,6 +84,8 @@ def register(cls: type[Optimizer] | None = None, *, replace: bool = False):
         raise ValueError(f"cannot register {getattr(cls, '__name__', cls)!r}: {why}")
     for p in _presets(cls):
         held = OPTIMIZERS.get(p.name)
+        if held is not None and _same_class(held.cls, cls):  # the same class defined again (a re-run cell)
+            continue
         if held is not None and held.cls is not cls and (not replace or held.cls in FAMILIES):
             raise ValueError(f"cannot register {cls.__name__!r}: the name {p.name!r} is taken by "
                              f"{held.cls.__module__}.{held.cls.__name__}" + ("" if held.cls in FAMILIES else
@@ -87,19 +94,29 @@ def register(cls: type[Optimizer] | None = None, *, replace: bool = False):
     return cls
 
 
-def _load_entry_points() -> None:
-    """Register the optimizers of installed packages (entry-point group ``simulate.optimizers``).
-    A broken plugin is named on stderr and skipped: it must not stop the package."""
-    from importlib.metadata import entry_points
-
-    for ep in entry_points(group=ENTRY_POINTS):
-        try:
-            register(ep.load(), replace=True)
-        except Exception as exc:  # noqa: BLE001 - any failure of someone else's package
-            print(f"simulate: skipped the optimizer plugin {ep.name!r} ({ep.value}): {exc}", file=sys.stderr)
+def _same_class(a, b) -> bool:
+    return a is b or (a.__module__, a.__qualname__) == (b.__module__, b.__qualname__)
 
 
-_load_entry_points()
+_plugins_loaded = False
+
+
+def registered() -> dict[str, Preset]:
+    """Every registered name (:data:`OPTIMIZERS`), the optimizers of installed packages included:
+    those of the entry-point group ``simulate.optimizers``, loaded on the first call (not at
+    import, so that a plugin module that imports simulate is never loaded half-made). A broken
+    plugin is named on stderr and skipped: it must not stop the package."""
+    global _plugins_loaded
+    if not _plugins_loaded:
+        _plugins_loaded = True
+        from importlib.metadata import entry_points
+
+        for ep in entry_points(group=ENTRY_POINTS):
+            try:
+                register(ep.load(), replace=True)
+            except Exception as exc:  # noqa: BLE001 - any failure of someone else's package
+                print(f"simulate: skipped the optimizer plugin {ep.name!r} ({ep.value}): {exc}", file=sys.stderr)
+    return OPTIMIZERS
 
 
 def optimizer(name: str | Optimizer, **hyperparameters) -> Optimizer:
@@ -114,6 +131,12 @@ def optimizer(name: str | Optimizer, **hyperparameters) -> Optimizer:
     if "(" in name or ":" in name:  # a spec such as "adam(lr=0.01, betas=(0.9, 0.99))"
         name, spec_params = parse_spec(name)
         hyperparameters = {**spec_params, **hyperparameters}
-    preset: Callable[..., Optimizer] = lookup("optimizer", name, OPTIMIZERS)
+    key = str(name).strip().lower().replace("_", "-")
+    try:
+        preset: Callable[..., Optimizer] = lookup("optimizer", name, OPTIMIZERS if key in OPTIMIZERS else registered())
+    except UnknownNameError as exc:
+        raise UnknownNameError(f"{exc} An optimizer registered in Python is known only to the process that "
+                               f"registered it; install it with an entry point ({ENTRY_POINTS}) to use it in "
+                               f"every process (README: Your own optimizer).") from None
     return preset(**hyperparameters)
 

@@ -210,8 +210,16 @@ def compiled_run(opt, landscape, x0: np.ndarray, steps: int, radius: float, reco
     threads = max(1, min(cores(), -(-B // MIN_BLOCK)))  # an empty batch: one share of no blocks
     size = _block_size(B, threads)
     driver = _driver_for(opt, landscape)
-    on_cores(driver, threads, size, x, hypers, tables, starts, params, vparams, steps, float(radius) ** 2, every,
-             bool(record_every), out, fout, last, diverged_at)
+    try:
+        on_cores(driver, threads, size, x, hypers, tables, starts, params, vparams, steps, float(radius) ** 2, every,
+                 bool(record_every), out, fout, last, diverged_at)
+    except _numba.core.errors.TypingError as exc:  # an optimizer's own kernel that numba cannot compile
+        said = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
+        raise ValueError(
+            f"engine 'compiled': the kernel update {getattr(kernel.update, '__qualname__', kernel.update)!r} of "
+            f"{opt.display_name} does not compile: an update may use arithmetic, np.sqrt, np.abs, np.maximum and "
+            f"select/lerp from simulate.optimizers.kernels, and a function it calls must itself be numba.njit-ed; "
+            f"or run engine 'numpy' (numba said: {said})") from None
     if not record_every:
         return None, None, last.reshape(batch + (d,)), diverged_at.reshape(batch)
     return (out.reshape((out.shape[0],) + batch + (d,)), fout.reshape((out.shape[0],) + batch),
