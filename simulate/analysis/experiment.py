@@ -187,8 +187,8 @@ def with_lr(optimizers, lr: float | None = None) -> list:
 
 def with_schedule(optimizers, schedule=None, **transforms) -> list:
     """``optimizers`` with ``schedule`` (a spec such as ``"cosine(warmup=10)"`` or a
-    :class:`~simulate.schedules.Schedule`) and the gradient transforms given (``clip_norm``,
-    ``clip_value``, ``lr_scale``: :mod:`simulate.transforms`) for every one that has none of its
+    :class:`~simulate.optimizers.schedules.Schedule`) and the gradient transforms given (``clip_norm``,
+    ``clip_value``, ``lr_scale``: :mod:`simulate.optimizers.transforms`) for every one that has none of its
     own; an error if one of them would reach no optimizer."""
     optimizers = with_lr(optimizers)
     given = {k: v for k, v in {"schedule": schedule, **transforms}.items() if v is not None}

@@ -3,7 +3,7 @@
 ``sweep(optimizers, landscape, axes)`` turns each axis (a hyperparameter such as ``lr``,
 ``momentum``, ``beta1``, ``eps``, or a start coordinate ``x``/``y``/``x1``…) into an array along its
 own grid dimension; the optimizer's hyperparameters and the start then broadcast against one
-another, so the whole grid is a single batch for :func:`~simulate.discrete.advance`, not a Python
+another, so the whole grid is a single batch for :func:`~simulate.solvers.discrete.advance`, not a Python
 loop over configurations. Metrics are accumulated step by step (memory is the grid, not the
 run); whole paths are kept only when asked for, every ``record_every`` steps. With ``flow=KIND``
 the continuous model of every cell is integrated to the cell's final time as well: its endpoint
@@ -391,14 +391,14 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     (``"cosine(warmup=10)"``) goes to every optimizer without one; its parameters are then axes
     too (``warmup=0:100:11``, ``T_max``, ``gamma``, …), and ``lr`` is the schedule's peak.
     ``clip_norm``, ``clip_value``, ``lr_scale``: gradient transforms for every optimizer without its
-    own (:mod:`simulate.transforms`).
+    own (:mod:`simulate.optimizers.transforms`).
     ``flow``: also integrate this continuous model (a kind from :data:`simulate.models.FLOWS`) from
     every cell to its final time, with ``method``/``rtol``/``atol``. ``record_every``: keep every
     m-th point of every path (0: keep none). ``track``: the metrics measured during the run (each
     costs a little every step; the others come from the end): ``steps_to_tol`` and ``rate`` by
     default, ``()`` for the fastest sweep: then ``engine`` (``auto``, ``numpy``, ``compiled``; see
-    :func:`simulate.discrete.iterate`) may run it compiled. ``progress``: a progress bar (default: only on a terminal).
-    ``noise``, ``batch_size``: stochastic gradients (as in :func:`simulate.discrete.iterate`): every cell is one
+    :func:`simulate.solvers.discrete.iterate`) may run it compiled. ``progress``: a progress bar (default: only on a terminal).
+    ``noise``, ``batch_size``: stochastic gradients (as in :func:`simulate.solvers.discrete.iterate`): every cell is one
     noisy path, each optimizer's from its own stream spawned from ``seed``; an axis named ``path``
     (``"path=1:50:50"``) repeats every configuration, one independent path per value.
     Divergence is data (``diverged``, ``diverged_at``); nothing is clipped and nothing raises.

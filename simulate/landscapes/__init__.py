@@ -92,7 +92,7 @@ def landscape(name: str | Landscape, **params) -> Landscape:
 
     A spec string works too: ``landscape("quadratic(condition=100, angle=0.5)")``, and so does a
     formula: ``landscape("x**2 + 10*y**2")`` (see :mod:`simulate.formula`). Games
-    (:data:`simulate.games.GAMES`, e.g. ``"bilinear"``) are found by name like landscapes.
+    (:data:`simulate.landscapes.games.GAMES`, e.g. ``"bilinear"``) are found by name like landscapes.
     A :class:`Landscape` instance is returned as it is. Unknown names raise an error listing the
     valid ones with the closest match.
     """

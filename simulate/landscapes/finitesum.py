@@ -164,7 +164,7 @@ class _FiniteSum(Landscape):
 
     def weighted_grad(self, x, weights) -> np.ndarray:
         """Σᵢ wᵢ·∇fᵢ(x) for weights ``(..., N)``: shape ``(..., d)``, without the (..., N, d)
-        per-sample gradients (the Brownian kick of the minibatch SDE, simulate.noises)."""
+        per-sample gradients (the Brownian kick of the minibatch SDE, simulate.solvers.noise)."""
         x = self.points(x)
         dl = self._dloss(self._margins(x), self._t)
         return (weights * dl) @ self.A + self.ridge * x * np.sum(weights, axis=-1, keepdims=True)

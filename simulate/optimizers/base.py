@@ -8,7 +8,7 @@ Every optimizer is a frozen dataclass of hyperparameters (torch.optim names and 
 * ``flow_init(x0, landscape) -> State``, ``field(t, state, landscape) -> State`` and
   ``jacobian(t, state, landscape)``: the **exact lift**, a vector field on the augmented state (x and
   the optimizer's buffers) with an explicit ``time_per_step`` h, chosen so that one discrete step
-  is one *semi-implicit* Euler step of the field (see :func:`simulate.continuous.euler_step`):
+  is one *semi-implicit* Euler step of the field (see :func:`simulate.solvers.continuous.euler_step`):
   the components are advanced in the order of the state (torch's update order, ``x`` last), each
   using the newest values of the ones before it, and the field is evaluated at the step's start
   time ``t = (k − 1)·h``. Iterates against an accurate solve of this field is then literally
@@ -18,6 +18,12 @@ A ``State`` is a dict of arrays of shape ``(..., d)``, one per component, in upd
 Numeric hyperparameters may be arrays; they broadcast against the batch shape of ``x``
 (``x`` is ``batch + (d,)``), so a sweep is one vectorized run. Structural flags (``nesterov``,
 ``centered``, ``amsgrad``) are plain bools.
+
+Beyond the two views an optimizer answers what the rest of the package asks of it (its models,
+the lift's order, scaling and energy, its stability threshold, SDE view, critical momentum and
+elementwise kernel): the protocol section of :class:`Optimizer`, whose defaults say "not known",
+so that no other module needs to know which optimizer it holds. Schedules and gradient transforms
+are not an optimizer's fields: :mod:`simulate.optimizers.wrappers` puts them around any optimizer.
 
 References: PyTorch's documented algorithms (torch.optim, version 2.13); theory.md §2.
 """

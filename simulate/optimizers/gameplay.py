@@ -49,7 +49,7 @@ __all__ = ["AlternatingGDA", "Extragradient", "OptimisticGD", "Consensus", "GAME
 
 
 def underlying_game(landscape):
-    """The :class:`~simulate.games.Game` under a run's view of it (clipped or noisy gradients wrap
+    """The :class:`~simulate.landscapes.games.Game` under a run's view of it (clipped or noisy gradients wrap
     the landscape), or None."""
     while not is_game(landscape) and hasattr(landscape, "landscape"):
         landscape = landscape.landscape

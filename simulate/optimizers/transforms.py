@@ -76,7 +76,7 @@ def clip_jacobian(g: np.ndarray, H: np.ndarray, clip_norm=None, clip_value=None)
 class TransformedGradients:
     """The landscape as an optimizer with gradient clipping sees it: ``grad`` is the clipped
     gradient of the wrapped landscape (itself possibly noisy), ``hess`` its Jacobian; values are
-    exact. Wraps per run in :func:`simulate.discrete.advance` and per solve in the flows."""
+    exact. Wraps per run in :func:`simulate.solvers.discrete.advance` and per solve in the flows."""
 
     def __init__(self, landscape, clip_norm=None, clip_value=None):
         self.landscape, self.clip_norm, self.clip_value = landscape, clip_norm, clip_value

@@ -1,6 +1,6 @@
 """A compiled Dormand–Prince 5(4) integrator of gradient flows, one step control per member.
 
-``method="RK45-compiled"`` in :func:`simulate.continuous.integrate` sends the gradient flow
+``method="RK45-compiled"`` in :func:`simulate.solvers.continuous.integrate` sends the gradient flow
 ``ẋ = −(∇f(x) + wd·x)`` (GD's exact and limit flows, Heun's and RK4's) on a 2-D landscape with a
 pointwise gradient (:mod:`simulate.landscapes.pointwise`) here: every start is its own adaptive solve, as
 with ``solve_ivp``, but all of them run in one compiled loop over both cores. The tableau and the

@@ -220,7 +220,7 @@ class Noise:
 class NoisyGradients:
     """The landscape as a run's optimizer sees it: ``grad`` is the gradient of the step's random
     loss; the value and Hessian are exact. One per run, holding that run's random stream.
-    :func:`simulate.discrete.advance` calls :meth:`begin_step` before every step; the draw is made
+    :func:`simulate.solvers.discrete.advance` calls :meth:`begin_step` before every step; the draw is made
     at the step's first gradient evaluation (for the batch it is evaluated on)."""
 
     def __init__(self, landscape, noise: Noise, seed: int):

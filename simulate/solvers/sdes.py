@@ -1,6 +1,6 @@
 r"""Stochastic differential equations of SGD: the continuous models of noisy iterates.
 
-With gradient noise of covariance Σ(x) (a :class:`~simulate.noises.Noise`), SGD with step lr is
+With gradient noise of covariance Σ(x) (a :class:`~simulate.solvers.noise.Noise`), SGD with step lr is
 the Euler–Maruyama method, at dt = lr, of its **stochastic modified equation** (Li, Tai & E 2017;
 theory §5), on the clock t = k·lr::
 
@@ -79,7 +79,7 @@ def sde_model(opt, drift: str | None, scheme: str, model_noise: Noise):
 
 
 class _Stepper:
-    """What :func:`simulate.discrete.advance` steps: ``substeps`` SDE steps per optimizer step."""
+    """What :func:`simulate.solvers.discrete.advance` steps: ``substeps`` SDE steps per optimizer step."""
 
     def __init__(self, model, landscape, x0, noise: Noise, seed: int, substeps: int, scheme: str):
         self.model, self.noise, self.scheme, self.substeps = model, noise, scheme, substeps

@@ -228,7 +228,7 @@ def sample_times(clock, steps: int, batch_shape: tuple[int, ...], per_step: int 
     """``t = k·h`` for k = 0..steps: ``(T,)``, or ``(T, *batch)`` when h varies across the batch.
 
     ``clock`` is the time per step h or anything with a ``time_per_step`` (an optimizer, a flow),
-    or a :class:`~simulate.schedules.ScheduleClock` (then t_k is the sum of the first k step times).
+    or a :class:`~simulate.optimizers.schedules.ScheduleClock` (then t_k is the sum of the first k step times).
     ``per_step > 1`` subdivides every step; every ``per_step``-th time is then exactly ``k·h``.
     """
     clock = getattr(clock, "schedule_clock", None) or clock  # a flow on a scheduled run's clock

@@ -346,10 +346,10 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     surface of f (2-D landscapes, exact gradients). ``random_starts``: instead of ``x0``, this many
     starts drawn uniformly in the landscape's plot box with ``seed``. ``box``: the region drawn, pairs (low, high)
     for x₁ and x₂ or ``"lo:hi,lo:hi"`` (one pair in 1-D; default the landscape's plot box).
-    ``schedule`` (``"cosine(warmup=10)"``, a :class:`~simulate.schedules.Schedule`) goes to every
+    ``schedule`` (``"cosine(warmup=10)"``, a :class:`~simulate.optimizers.schedules.Schedule`) goes to every
     optimizer without one of its own; the figure then adds a panel of the step sizes and the flows
     run on the schedule's clock. ``clip_norm``, ``clip_value`` and ``lr_scale`` put gradient
-    transforms in front of every optimizer without its own (:mod:`simulate.transforms`); where a
+    transforms in front of every optimizer without its own (:mod:`simulate.optimizers.transforms`); where a
     clip was active the iterates are ringed. ``caption``: a sentence printed under the figure (:func:`add_caption`). The result's
     :meth:`PlotResult.animate` writes the animation of the same runs. ``ema``: a β in [0, 1); each
     optimizer's exponential moving average of its iterates, z̄ₖ = β·z̄ₖ₋₁ + (1−β)·zₖ

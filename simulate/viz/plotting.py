@@ -265,7 +265,7 @@ def plot_loss(traj: Trajectory, ax=None, *, color=None, label=None, offset: floa
 
 
 def plot_distance(traj: Trajectory, ax=None, *, color=None, label=None, time: str = "t", **kwargs):
-    """A game's distance to its equilibrium (:meth:`simulate.games.Game.distance`) against time, on
+    """A game's distance to its equilibrium (:meth:`simulate.landscapes.games.Game.distance`) against time, on
     a log axis: a straight line is a geometric rate, a flat one a cycle, a rising one a spiral out.
     A game that lists no equilibrium (a quadratic game with singular M: its equilibria are ker M)
     has no distance: then |ξ| is drawn, and the axis says so."""
