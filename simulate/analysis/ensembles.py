@@ -280,6 +280,10 @@ class Ensemble:
     substeps: int
     entries: tuple[EnsembleEntry, ...]
 
+    def __repr__(self) -> str:
+        return (f"Ensemble({', '.join(e.optimizer.label for e in self.entries)} on {self.landscape.label}: "
+                f"{self.paths} paths × {self.steps} steps, {self.noise.label}, seed {self.seed})")
+
     def stationary(self, traj: Trajectory) -> np.ndarray:
         """The samples ``(m, d)`` of the late part of the horizon, pooled over paths and times (of
         paths still running)."""

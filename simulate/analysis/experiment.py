@@ -22,7 +22,7 @@ from ..optimizers import Optimizer, optimizer
 from ..spec import parse_spec
 from ..landscapes import landscape as get_landscape
 from ..io.files import load_npz, save_npz
-from ..solvers.trajectory import STATUS_NAMES, Comparison, Trajectory, compare
+from ..solvers.trajectory import STATUS_NAMES, Comparison, Trajectory, compare, ended
 
 __all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule"]
 
@@ -66,6 +66,12 @@ class Experiment:
     flow: str = ""  # the continuous model's kind asked for ("" = each optimizer's own)
     panels: tuple[str, ...] = ()  # extra quantities drawn and exported: "sharpness", "energy"
     ema: float | np.ndarray | None = None  # β of the EMA of the iterates drawn and exported (one per member, or None)
+
+    def __repr__(self) -> str:  # one line; arrays() and summary() hold the runs
+        runs = ", ".join(f"{e.optimizer.label} ({e.flow.flow} flow)" for e in self.entries)
+        starts = int(np.prod(np.shape(self.x0)[:-1]))
+        return (f"Experiment({runs} on {self.landscape.label}, {starts} start{'s' * (starts != 1)}, "
+                f"{self.steps} steps; iterates: {ended(np.concatenate([np.ravel(e.iterates.status) for e in self.entries]))})")
 
     def __post_init__(self):
         if self.ema is not None:

@@ -85,6 +85,10 @@ class OrderResult:
         finite = self.local_slopes[np.isfinite(self.local_slopes)] if self.local_slopes is not None else []
         return float(finite[-1]) if len(finite) else math.nan
 
+    def __repr__(self) -> str:  # one line; table() and summary() hold the rungs
+        return (f"OrderResult({self.label} on {self.landscape.label}: observed order {self.order:.3g} "
+                f"(expected {self.expected_order:g}) over {len(self.lr)} rungs, scaling {self.scaling}, metric {self.metric})")
+
     def table(self) -> list[dict]:
         """One row per rung (the CSV's rows)."""
         slopes = np.concatenate([[math.nan], self.local_slopes])  # from the rung before to this one
@@ -270,6 +274,11 @@ class OrderStudy:
     """Several ladders (optimizer × flow) on one landscape: what ``simulate order`` computes."""
 
     results: tuple[OrderResult, ...]
+
+    def __repr__(self) -> str:
+        where = self.results[0].landscape.label if self.results else "nothing"
+        ladders = "; ".join(f"{r.label} {r.order:.3g}" for r in self.results)
+        return f"OrderStudy({len(self.results)} ladders on {where}: {ladders})"
 
     def table(self) -> list[dict]:
         return [{"ladder": i, "flow": r.flow, "scaling": r.scaling, "metric": r.metric, **row}

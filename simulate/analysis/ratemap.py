@@ -83,6 +83,11 @@ class RateMap:
     sweep: Sweep | None = None
     landscape: Landscape | None = None
 
+    def __repr__(self) -> str:
+        measured = "" if self.measured is None else f", measured near a minimum of {self.landscape.label}"
+        return (f"RateMap({self.optimizer.display_name} over lr·λmax ({len(self.x.values)}) × {self.y.name} "
+                f"({len(self.y.values)}): analytic{measured})")
+
     @property
     def label(self) -> str:
         """The optimizer without the hyperparameters the map supplies (lr and the y axis)."""

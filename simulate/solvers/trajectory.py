@@ -26,6 +26,12 @@ RUNNING, CONVERGED, DIVERGED, FAILED = 0, 1, 2, 3
 STATUS_NAMES = {RUNNING: "running", CONVERGED: "converged", DIVERGED: "diverged", FAILED: "failed"}
 
 
+def ended(status) -> str:
+    """How a batch's members ended, for one-line reprs: ``"3 converged, 1 diverged"``."""
+    codes, counts = np.unique(np.asarray(status).reshape(-1), return_counts=True)
+    return ", ".join(f"{n} {STATUS_NAMES.get(int(c), str(c))}" for c, n in zip(codes, counts)) or "no members"
+
+
 #: The largest record a run may allocate; beyond it a clear error comes before any work.
 MAX_RECORD_BYTES = 4 * 2**30
 
@@ -63,6 +69,11 @@ class Trajectory:
     # What :attr:`message` is made of: the solvers' own messages ("" where none) and |∇f| at the end.
     notes: np.ndarray | None = None
     end_grad_norm: np.ndarray | None = None
+
+    def __repr__(self) -> str:  # one line: what ran, its shape and how the members ended
+        return (f"Trajectory({self.kind}{f' ({self.flow} flow)' if self.flow else ''} of {self.optimizer.label} on "
+                f"{self.landscape.label}: {len(self.t)} samples, batch {self.status.shape}, d={self.x.shape[-1]}; "
+                f"{ended(self.status)})")
 
     @cached_property
     def message(self) -> np.ndarray:
@@ -251,6 +262,11 @@ class Comparison:
     distance: np.ndarray  # (T, *batch); NaN where either record has stopped
     max: np.ndarray       # (*batch); inf where either record stopped early
     final: np.ndarray     # (*batch)
+
+    def __repr__(self) -> str:
+        largest = float(np.max(self.max)) if np.size(self.max) else float("nan")
+        return (f"Comparison({len(self.t)} samples, batch {np.shape(self.max)}: largest distance {largest:.3g}, "
+                f"final {float(np.max(self.final)) if np.size(self.final) else float('nan'):.3g})")
 
 
 def compare(a: Trajectory, b: Trajectory) -> Comparison:

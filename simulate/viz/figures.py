@@ -309,6 +309,9 @@ class PlotResult:
     figure: Figure
     box: np.ndarray | None = None      # the region drawn, when one was asked for
 
+    def __repr__(self) -> str:
+        return f"PlotResult({self.experiment!r}, a figure of {len(self.figure.axes)} panels)"
+
     def save(self, path, *, data=None, dpi: int = 150):
         """Write the figure (png, svg, pdf) and, with ``data``, the arrays (npz); atomically."""
         written = [save_figure(self.figure, path, dpi=dpi)]
