@@ -29,7 +29,7 @@ from .defaults import DEFAULT_LANDSCAPE, DEFAULT_OPTIMIZERS, DEFAULT_STEPS
 from .style import AVERAGE_STYLE, COLORS, drawing_box, drawn_bounds, shared_clock, short_label
 from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, Height,
-                       plot_schedule, plot_clipping, plot_order)
+                       plot_schedule, plot_clipping, plot_order, focus_graph, pin_to_view)
 
 __all__ = ["add_caption", "comparison_figure", "ensemble_figure", "sweep_figure", "order_figure",
            "rate_map_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
@@ -122,6 +122,10 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         ax_path.set(xlim=region[0], ylim=region[1])
     if not game:
         _focus_loss_axis(ax_loss, experiment, offset)
+    if land.dim == 1 and not three_d:
+        focus_graph(ax_path, land, region, [t for e in experiment.entries for t in (e.iterates, e.flow)])
+    for ax in fig.axes:  # the crosses of diverged members at the edge of the final view
+        pin_to_view(ax)
     kinds = [Line2D([], [], color="0.3", marker="o", markersize=3, lw=0.6, label="iterates (discrete map)"),
              Line2D([], [], color="0.3", lw=2.0, label=f"continuous flow ({_flow_names(experiment)})")]
     if experiment.ema is not None:

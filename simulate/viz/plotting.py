@@ -161,10 +161,67 @@ def _xy(traj: Trajectory, member) -> tuple[np.ndarray, np.ndarray]:
     return drawn_xy(traj.x[rows], traj.f[rows])
 
 
+#: The gid of the crosses that mark where a diverged member was last seen (see :func:`pin_to_view`).
+DIVERGED = "diverged"
+
+
 def _mark_divergence(ax, xs, ys, color) -> None:
-    """A cross where a diverged member was last seen."""
+    """A cross where a diverged member was last seen (the point before it rides along, so that
+    :func:`pin_to_view` can put the cross where the path left the view)."""
     if len(xs):
-        ax.plot(xs[-1:], ys[-1:], marker="X", markersize=9, color=color, markeredgecolor="black", lw=0)
+        line, = ax.plot(xs[-1:], ys[-1:], marker="X", markersize=9, color=color, markeredgecolor="black", lw=0,
+                        gid=DIVERGED)
+        line.came_from = (xs[-2], ys[-2]) if len(xs) > 1 else None
+
+
+def pin_to_view(ax) -> None:
+    """Move every divergence cross outside the view onto the view's edge: where the path's last
+    step crosses it when that step starts inside, else at the nearest point of the edge. A
+    diverging run must not set the axes, and its cross must stay in sight. Works on the axes'
+    scales (log or linear); call it once the limits are final."""
+    if getattr(ax, "name", "") == "3d":
+        return
+    forward = [np.log10 if s == "log" else (lambda v: v) for s in (ax.get_xscale(), ax.get_yscale())]
+    back = [(lambda v: 10.0**v) if s == "log" else (lambda v: v) for s in (ax.get_xscale(), ax.get_yscale())]
+    limits = np.array([[forward[i](v) for v in lim] for i, lim in enumerate((ax.get_xlim(), ax.get_ylim()))])
+    lo, hi = limits.min(axis=1), limits.max(axis=1)
+
+    def scaled(point):
+        with np.errstate(all="ignore"):
+            q = np.array([forward[i](float(v)) for i, v in enumerate(point)])
+        return np.where(np.isnan(q), hi, np.clip(q, -1e300, 1e300))  # not a number: where it blew up
+
+    for line in ax.lines:
+        if line.get_gid() != DIVERGED:
+            continue
+        p = scaled([np.asarray(v, dtype=float)[-1] for v in line.get_data()])
+        if np.all((p >= lo) & (p <= hi)):
+            continue
+        q = np.clip(p, lo, hi)
+        start = getattr(line, "came_from", None)
+        if start is not None and np.all(((a := scaled(start)) >= lo) & (a <= hi)):
+            step = p - a  # the last step, from inside: where it crosses the edge
+            with np.errstate(divide="ignore", invalid="ignore"):
+                t = np.where(step > 0, (hi - a) / step, np.where(step < 0, (lo - a) / step, np.inf))
+            q = a + min(1.0, float(np.min(t))) * step
+        line.set_data([back[0](q[0])], [back[1](q[1])])
+        line.set_clip_on(False)  # on the edge: whole, not half
+
+
+def focus_graph(ax, landscape: Landscape, bounds, runs) -> None:
+    """The height of a 1-D graph panel: the graph of f over ``bounds`` and the values of the runs
+    in ``runs`` (trajectories) that did not diverge, so that a diverging run does not flatten it."""
+    xs = np.linspace(*np.asarray(bounds, dtype=float)[0], 400)
+    with np.errstate(all="ignore"):
+        values = [np.ravel(landscape.value(xs[:, None]))]
+        for traj in runs:
+            inside = (traj.x[..., 0] >= xs[0]) & (traj.x[..., 0] <= xs[-1]) & ~np.broadcast_to(traj.diverged, traj.f.shape)
+            values.append(traj.f[inside])
+    v = np.concatenate(values)
+    v = v[np.isfinite(v)]
+    if v.size:
+        pad = 0.05 * (v.max() - v.min() or 1.0)
+        ax.set_ylim(v.min() - pad, v.max() + pad)
 
 
 def plot_path(traj: Trajectory, ax=None, *, color=None, label=None, members=None, height=None, **kwargs):
