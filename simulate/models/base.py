@@ -51,7 +51,7 @@ class Kind:
 
 #: The kinds of model, in the order they are listed (:func:`simulate.models.available_flows`).
 KINDS: dict[str, Kind] = {k.kind: k for k in (
-    Kind("exact", "exact lift: the field one step is a semi-implicit Euler step of",
+    Kind("exact", "exact lift: one step is a semi-implicit Euler step of its field",
          "{opt.display_name} has no exact lift (its continuous model is the '{opt.default_flow}' flow)"),
     Kind("limit", "lr → 0 limit with β fixed", "no β-fixed limit is known for {opt.name}"),
     Kind("modified", "first-order modified equation (backward error analysis)",
