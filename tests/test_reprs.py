@@ -45,3 +45,4 @@ def test_a_result_says_what_it_is_in_one_short_line(results, kind):
     assert "\n" not in text and len(text) < LONG + 200 * (kind == "PlotResult"), text
     for words in says:
         assert words in text, (words, text)
+

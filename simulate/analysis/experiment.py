@@ -15,14 +15,14 @@ from ..solvers.inputs import resolve
 from .averaging import average, check_beta
 from ..solvers.continuous import SaveAt, integrate
 from ..solvers.discrete import iterate
-from ..models import energy_along, flow as make_flow
+from ..models import available_flows, energy_along, flow as make_flow
 from .sharpness import sharpness_along, stability_threshold
 from ..landscapes import Landscape
 from ..optimizers import Optimizer, optimizer
 from ..spec import parse_spec
 from ..landscapes import landscape as get_landscape
 from ..io.files import load_npz, save_npz
-from ..solvers.trajectory import STATUS_NAMES, Comparison, Trajectory, compare, ended
+from ..solvers.trajectory import FAILED, STATUS_NAMES, Comparison, Trajectory, compare, ended
 
 __all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule"]
 
@@ -72,6 +72,23 @@ class Experiment:
         starts = int(np.prod(np.shape(self.x0)[:-1]))
         return (f"Experiment({runs} on {self.landscape.label}, {starts} start{'s' * (starts != 1)}, "
                 f"{self.steps} steps; iterates: {ended(np.concatenate([np.ravel(e.iterates.status) for e in self.entries]))})")
+
+    def flow_failures(self) -> list[str]:
+        """One line per member whose continuous model could not be integrated to the end: which
+        optimizer and start, the solver's reason and what to try (the command says these on the
+        terminal; the figure and the data mark them too)."""
+        lines = []
+        for e in self.entries:
+            status = np.atleast_1d(e.flow.status).reshape(-1)
+            messages = np.atleast_1d(np.asarray(e.flow.message, dtype=object)).reshape(-1)
+            starts = np.atleast_2d(np.asarray(self.x0, dtype=float))
+            for i in np.flatnonzero(status == FAILED):
+                where = f" from start {np.array2string(starts[min(i, len(starts) - 1)], precision=3)}" \
+                    if status.size > 1 else ""
+                lines.append(f"{e.optimizer.label}: its {e.flow.flow} flow{where} was not integrated to the end: "
+                             f"{messages[i]}; the iterates are drawn in full (try --method, fewer --steps, or "
+                             f"--flow with another model: {', '.join(k for k in available_flows(e.optimizer) if k != e.flow.flow) or 'none'})")
+        return lines
 
     def __post_init__(self):
         if self.ema is not None:
@@ -211,7 +228,7 @@ def with_schedule(optimizers, schedule=None, **transforms) -> list:
 
 def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *, lr: float | None = None,
                    flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
-                   flow_samples: int = 400) -> Experiment:
+                   flow_samples: int = 400, max_evaluations: int | None = None) -> Experiment:
     """Iterate each optimizer and integrate its continuous model from the same start(s).
 
     ``flow`` picks the model (:data:`simulate.models.FLOWS`, e.g. ``"modified"``) for every
@@ -222,7 +239,9 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
     ``lr``, if given, is the learning rate of every optimizer named by a string that does not set
     its own (optimizer objects are used as they are); it is an error if no optimizer takes it. The flow
     is sampled at least ``flow_samples`` times (so it draws as a smooth curve) and always at the
-    iterates' own times, where the two are compared.
+    iterates' own times, where the two are compared. ``max_evaluations`` bounds each flow's field
+    evaluations (the solver's default when None); a flow that needs more is reported, not fatal
+    (:meth:`Experiment.flow_failures`).
     """
     optimizers = with_lr(optimizers, lr)
     resolved = [resolve(item, landscape, x0) for item in optimizers]
@@ -232,6 +251,6 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
         run = iterate(opt, land, start, steps, time_per_step=model)
         every = max(1, math.ceil(flow_samples / max(steps, 1)))
         dense = integrate(opt, land, start, steps=steps, flow=model, saveat=SaveAt(per_step=every), method=method,
-                          rtol=rtol, atol=atol)
+                          rtol=rtol, atol=atol, max_evaluations=max_evaluations)
         entries.append(Entry(opt, run, dense, every, compare(run, dense.every(every))))
     return Experiment(land, np.asarray(start), steps, tuple(entries), method, rtol, atol, flow or "")

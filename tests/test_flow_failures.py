@@ -1,0 +1,20 @@
+"""A continuous model that cannot be integrated to the end is said, one line per member, with the
+solver's reason and what to try (issue 19); the command prints these lines."""
+
+import numpy as np
+
+
+def test_a_flow_that_is_not_integrated_to_the_end_is_said_in_one_line_per_member():
+    from simulate.analysis.experiment import run_experiment
+
+    e = run_experiment("rosenbrock", ["adam(lr=0.1)", "gd(lr=0.001)"], x0=[[-1.0, 1.0], [0.5, 0.5]], steps=300,
+                       max_evaluations=400)
+    lines = e.flow_failures()
+    failed = [np.flatnonzero(np.ravel(entry.flow.status) == 3) for entry in e.entries]
+    assert len(lines) == sum(map(len, failed)) >= 1
+    for line in lines:
+        assert "\n" not in line and "was not integrated to the end: solver failed at t = " in line
+        assert "more than 400 field evaluations" in line and "try --method" in line
+    assert all("adam(lr=0.1)" in line for line in lines[:len(failed[0])])
+    assert "limit, ema" in lines[0]  # the other models that apply
+    assert run_experiment("quadratic", ["gd(lr=0.01)"], steps=20).flow_failures() == []
