@@ -18,3 +18,18 @@ def test_a_flow_that_is_not_integrated_to_the_end_is_said_in_one_line_per_member
     assert all("adam(lr=0.1)" in line for line in lines[:len(failed[0])])
     assert "limit, ema" in lines[0]  # the other models that apply
     assert run_experiment("quadratic", ["gd(lr=0.01)"], steps=20).flow_failures() == []
+
+
+def test_plot_says_each_failed_flow_on_the_terminal_and_still_writes_the_figure(tmp_path, monkeypatch, capsys):
+    import warnings
+
+    import simulate as sim
+    from simulate.analysis.experiment import FlowWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = sim.plot("log(x**2 + y**2)", ["gd(lr=0.01)"], x0=[1.0, 0.5], steps=40, max_evaluations=300)
+    said = [str(w.message) for w in caught if issubclass(w.category, FlowWarning)]
+    assert len(said) == 1 and said == result.experiment.flow_failures()  # the flow runs into log's pole at 0
+    assert "gd(lr=0.01): its exact flow was not integrated to the end" in said[0]
+    assert "stopped early" in result.figure.axes[1].get_legend().get_texts()[0].get_text()  # and the figure says it

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -52,6 +53,10 @@ def _ending(traj: Trajectory, idx: tuple) -> dict:
             "last_finite_step": last, "last_finite_x": x[last], "last_finite_f": float(traj.f[(last, *idx)])}
 
 
+class FlowWarning(UserWarning):
+    """A continuous model that could not be integrated to the end (its iterates ran in full)."""
+
+
 @dataclass(frozen=True, eq=False)
 class Experiment:
     """What ``simulate plot`` shows: every optimizer run twice on one landscape."""
@@ -72,6 +77,11 @@ class Experiment:
         starts = int(np.prod(np.shape(self.x0)[:-1]))
         return (f"Experiment({runs} on {self.landscape.label}, {starts} start{'s' * (starts != 1)}, "
                 f"{self.steps} steps; iterates: {ended(np.concatenate([np.ravel(e.iterates.status) for e in self.entries]))})")
+
+    def warn_flow_failures(self) -> None:
+        """Say :meth:`flow_failures` as warnings (:class:`FlowWarning`), one per line."""
+        for line in self.flow_failures():
+            warnings.warn(line, FlowWarning, stacklevel=3)
 
     def flow_failures(self) -> list[str]:
         """One line per member whose continuous model could not be integrated to the end: which

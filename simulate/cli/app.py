@@ -108,6 +108,7 @@ def _check_config(ctx: typer.Context, value: Path) -> None:
 
 def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: bool) -> None:
     """The shared tail of every command: dump the resolved options, or run and print the paths."""
+    from ..analysis.experiment import FlowWarning
     from ..analysis.order import OrderWarning
     from ..analysis.sweep import AxisWarning
 
@@ -125,11 +126,12 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", OrderWarning)
             warnings.simplefilter("always", AxisWarning)
+            warnings.simplefilter("always", FlowWarning)
             written = run(command, options, overwrite=overwrite, argv=_INVOCATION)
     except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
     for w in caught:  # a result worth a second look: one line each, on stderr
-        if issubclass(w.category, (OrderWarning, AxisWarning)):
+        if issubclass(w.category, (OrderWarning, AxisWarning, FlowWarning)):
             typer.echo(f"warning: {w.message}", err=True)
     for path in written:
         typer.echo(str(path))

@@ -339,7 +339,7 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
          scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None,
          caption: str | None = None, schedule=None, clip_norm=None, clip_value=None, lr_scale=None,
-         ema=None) -> PlotResult:
+         ema=None, max_evaluations: int | None = None) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
@@ -362,7 +362,9 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     optimizer's exponential moving average of its iterates, z̄ₖ = β·z̄ₖ₋₁ + (1−β)·zₖ
     (:func:`simulate.averaging.ema`), is drawn dashed beside them in both panels (and in the 3-D
     view and the animation), carried by the experiment (``experiment.averages``) and exported with
-    it. Exact gradients only: with noise it is refused.
+    it. Exact gradients only: with noise it is refused. ``max_evaluations`` bounds each flow's field
+    evaluations; a flow stopped by it (or by any solver failure) is said as a
+    :class:`~simulate.analysis.experiment.FlowWarning`, one line per member, and marked in the figure.
     """
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
@@ -394,9 +396,10 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
                        scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
         return PlotResult(ens, add_caption(ensemble_figure(ens, box=box), caption), box)
     experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, flow=flow, method=method, rtol=rtol,
-                                atol=atol)
+                                atol=atol, max_evaluations=max_evaluations)
     panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
     experiment = replace(experiment, panels=panels, ema=ema)  # what --data exports besides the runs
+    experiment.warn_flow_failures()  # one line per member whose flow stopped early (the figure marks it too)
     figure = comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy, three_d=three_d, box=box)
     return PlotResult(experiment, add_caption(figure, caption), box)
 
