@@ -13,6 +13,9 @@ import re
 
 import numpy as np
 
+from ._checks import real, shown
+from ._checks import text as printable
+
 __all__ = ["parse_spec", "format_spec", "format_value", "SpecError"]
 
 MAX_LENGTH = 500
@@ -20,6 +23,7 @@ MAX_LENGTH = 500
 #: a game's loss and norm (simulate.games).
 TEXT_KEYS = frozenset({"schedule", "f", "anneal_strategy", "loss", "norm"})
 _BOOLS = {"true": True, "false": False}
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 class SpecError(ValueError):
@@ -28,9 +32,15 @@ class SpecError(ValueError):
 
 def parse_spec(text: str) -> tuple[str, dict]:
     """``"adam(lr=0.01)"`` -> ``("adam", {"lr": 0.01})``; ``"adam:lr=0.01,eps=1e-6"`` is the same."""
+    if not isinstance(text, str):
+        raise SpecError(f"a spec is text such as 'adam(lr=0.01)', got {shown(text)}")
     text = text.strip()
     if not text:
         raise SpecError("empty name")
+    try:
+        printable(text, "the spec")
+    except ValueError as exc:
+        raise SpecError(str(exc)) from None
     if len(text) > MAX_LENGTH:
         raise SpecError(f"spec is longer than {MAX_LENGTH} characters")
     name_part, sep, rest = text.partition(":")
@@ -48,6 +58,9 @@ def parse_spec(text: str) -> tuple[str, dict]:
     except SyntaxError as exc:
         raise SpecError(f"cannot read the arguments of {name!r}: {exc.msg} (column {max(1, (exc.offset or 3) - 2)})") from None
     call = tree.body
+    if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Name) and call.func.id == "f"):
+        # "adam(lr=1) + f(x=1)": the parentheses did not close at the end, an expression of calls
+        raise SpecError(f"cannot read {text!r}: expected one NAME(key=value, ...), not an expression")
     if call.args:
         raise SpecError(f"{name}: arguments must be given as key=value")
     params = {}
@@ -67,7 +80,11 @@ def parse_spec(text: str) -> tuple[str, dict]:
 
 
 def _value(node: ast.AST, where: str):
-    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, complex):
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) and not isinstance(node.value, bool):
+        try:  # a literal beyond float64 (a 400-digit integer, 1e400); what receives it bounds it further
+            real(node.value, magnitude=_FLOAT_MAX)
+        except ValueError as exc:
+            raise SpecError(f"{where}: {exc}") from None
         return node.value
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
         inner = _value(node.operand, where)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import checked
 from ..solvers.inputs import resolve
 from ..solvers.continuous import integrate
 from ..solvers.discrete import check_seed, iterate, spawned_seed
@@ -368,6 +369,7 @@ class Ensemble:
         return save_npz(path, self.arrays())
 
 
+@checked
 def ensemble(landscape, optimizers, x0=None, steps: int = 200, *, noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS,
              seed: int = 0, drift: str | None = None, scheme: str = "euler-maruyama", substeps: int = 10,
              method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10) -> Ensemble:

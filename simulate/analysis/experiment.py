@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._checks import checked
 from ..solvers.inputs import resolve
 from .averaging import average, check_beta
 from ..solvers.continuous import SaveAt, integrate
@@ -236,6 +237,7 @@ def with_schedule(optimizers, schedule=None, **transforms) -> list:
     return resolved
 
 
+@checked
 def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *, lr: float | None = None,
                    flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
                    flow_samples: int = 400, max_evaluations: int | None = None) -> Experiment:

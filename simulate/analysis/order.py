@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import checked
 from ..solvers.inputs import resolve
 from ..solvers.continuous import METHODS, integrate
 from ..solvers.discrete import iterate
@@ -134,6 +135,7 @@ def _ladder(opt: Optimizer, lrs, rungs: int, ratio: float) -> np.ndarray:
     return np.sort(lrs)[::-1]
 
 
+@checked
 def order(opt, landscape, x0=None, *, flow: str | None = None, horizon: float = 1.0, lrs=None, rungs: int = 6,
           ratio: float = 2.0, scaling: str | None = None, metric: str | None = None, method: str = "DOP853",
           rtol: float = 1e-12, atol: float = 1e-14, max_evaluations: int | None = None) -> OrderResult:
@@ -322,6 +324,7 @@ def _csv_cell(value) -> str:
     return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
 
 
+@checked
 def order_study(landscape, optimizers=("gd(lr=0.01)",), flows=None, x0=None, **kwargs) -> OrderStudy:
     """:func:`order` for every optimizer and every flow kind in ``flows`` (default: each optimizer's
     own model). Keyword arguments go to :func:`order`."""

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import checked
 from ..landscapes.games import refuse_game
 from ..landscapes import Landscape, Quadratic, landscape as get_landscape
 from ..optimizers import Optimizer, optimizer as get_optimizer
@@ -98,6 +99,7 @@ class RateMap:
         return self.x.values / float(np.max(self.eigenvalues))
 
 
+@checked
 def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, offset: float = 1e-3,
              steps: int = 400) -> RateMap:
     """The rate map of ``optimizer`` over ``lr·λmax`` and one more hyperparameter axis ``other``.

@@ -22,6 +22,7 @@ from functools import cached_property
 
 import numpy as np
 
+from .._checks import checked
 from ..solvers.inputs import resolve
 from .._names import UnknownNameError, suggest
 from ..solvers.continuous import integrate
@@ -369,6 +370,7 @@ def _csv_cell(v) -> str:
 
 
 # -- the run ------------------------------------------------------------------------------------
+@checked
 def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: float = 1e-6,
           near: float | None = None, flow: str | None = None, record_every: int = 0,
           escape_radius: float | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,

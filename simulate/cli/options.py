@@ -15,12 +15,12 @@ built, run or validated, by the small ``_registry`` functions below.
 from __future__ import annotations
 
 import difflib
-import math
 import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+
 
 __all__ = ["Option", "Command", "COMMANDS", "Integer", "parse_starts", "help_text"]
 
@@ -114,37 +114,46 @@ class Integer:
     hi: int | Callable[[], int] | None = None
 
     def __call__(self, v):
-        hi = _resolve(self.hi)
         if isinstance(v, bool) or not isinstance(v, numbers.Integral):
-            raise ValueError(f"expected a whole number, got {v!r}")
+            raise ValueError(f"expected a whole number, got {shown(v)}")
+        hi = _resolve(self.hi)
         if v < self.lo or (hi is not None and v > hi):
-            raise ValueError(f"must be between {self.lo} and {hi}, got {v}" if hi is not None
-                             else f"must be >= {self.lo}, got {v}")
-        return int(v)
+            raise ValueError(f"must be between {self.lo} and {hi}, got {shown(v)}" if hi is not None
+                             else f"must be >= {self.lo}, got {shown(v)}")
+        return checks().count(v)  # the package-wide bound where the option states none
+
+
+def checks():
+    """simulate._checks, the one home of number and text checks, loaded when a rule first runs."""
+    from .. import _checks
+
+    return _checks
+
+
+def shown(v) -> str:
+    return checks().shown(v)
 
 
 def _positive(v):
-    if not _is_number(v) or not (math.isfinite(v) and v > 0):
-        raise ValueError(f"must be a positive finite number, got {v!r}")
-    return float(v)
+    if not _is_number(v):
+        raise ValueError(f"must be a positive finite number, got {shown(v)}")
+    return checks().real(v, positive=True)
 
 
 def _ratio(v):
-    if not _is_number(v) or not (math.isfinite(v) and v > 1):
-        raise ValueError(f"must be a number > 1, got {v!r}")
+    if not _is_number(v) or checks().real(v) <= 1:
+        raise ValueError(f"must be a number > 1, got {shown(v)}")
     return float(v)
 
 
 def _numbers(v):
     if not isinstance(v, (list, tuple)) or not all(_is_number(x) for x in v):
-        raise ValueError(f"expected a list of numbers, got {v!r}")
+        raise ValueError(f"expected a list of numbers, got {shown(v)}")
     return [_positive(x) for x in v]
 
 
 def _text(v):
-    if not isinstance(v, str):
-        raise ValueError(f"expected text, got {v!r}")
-    return v
+    return checks().text(v)  # printable: it is written into run records and figures
 
 
 def _flag(v):
@@ -171,8 +180,8 @@ class OneOf:
 def _strings(v, what: str) -> list:
     """A list option: every item a string (each option then checks the items themselves)."""
     if not isinstance(v, (list, tuple)) or not all(isinstance(s, str) for s in v):
-        raise ValueError(f"expected a list of {what}, got {v!r}")
-    return list(v)
+        raise ValueError(f"expected a list of {what}, got {shown(v)}")
+    return [checks().text(s) for s in v]
 
 
 @dataclass(frozen=True)
@@ -183,7 +192,7 @@ class PathWith:
     beside: str = ""
 
     def __call__(self, v):
-        if Path(_text(v)).suffix.lower().lstrip(".") not in self.formats:
+        if Path(checks().text(v, spaces=False)).suffix.lower().lstrip(".") not in self.formats:
             raise ValueError(f"the extension must be one of {', '.join('.' + f for f in self.formats)}, got {v!r}"
                              + (f" ({self.beside} written beside it)" if self.beside else ""))
         return v
@@ -235,11 +244,12 @@ def scales(v):
         return None
     items = v.split(",") if isinstance(v, str) else v if isinstance(v, (list, tuple)) else [v]
     try:
-        values = tuple(float(x) for x in items)
+        values = tuple(checks().real(x if _is_number(x) else float(x), positive=True) for x in items)
     except (TypeError, ValueError):
-        raise ValueError(f"expected positive numbers, comma-separated (one per coordinate), got {v!r}") from None
-    if not values or not all(math.isfinite(x) and x > 0 for x in values):
-        raise ValueError(f"expected positive numbers, comma-separated (one per coordinate), got {v!r}")
+        raise ValueError(f"expected positive numbers of size at most {checks().MAX_MAGNITUDE:g}, comma-separated (one per "
+                         f"coordinate), got {shown(v)}") from None
+    if not values:
+        raise ValueError(f"expected positive numbers, comma-separated (one per coordinate), got {shown(v)}")
     return values
 
 
@@ -289,16 +299,18 @@ def parse_starts(value):
     if not isinstance(value, (list, tuple)):
         raise ValueError(f"expected a list of start points, got {value!r}")
     if all(_is_number(v) for v in value):
-        return [float(v) for v in value]
+        return [checks().real(v, "a start coordinate") for v in value]
     if all(isinstance(v, str) for v in value):
         points = []
         for item in value:
             try:
                 points.append([float(v) for v in item.replace(" ", ",").split(",")])
             except ValueError:
-                raise ValueError(f"start {item!r}: expected comma-separated numbers such as -1.5,2") from None
+                raise ValueError(f"start {shown(item)}: expected comma-separated numbers such as -1.5,2") from None
+            for c in points[-1]:
+                checks().real(c, f"start {shown(item)}: a coordinate")
     elif all(isinstance(v, (list, tuple)) and v and all(_is_number(c) for c in v) for v in value):
-        points = [[float(c) for c in v] for v in value]
+        points = [[checks().real(c, "a start coordinate") for c in v] for v in value]
     else:
         raise ValueError("start points must all be written the same way: numbers, \"x,y\" strings, or lists of numbers")
     if len({len(p) for p in points}) > 1:

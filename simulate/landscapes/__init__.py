@@ -37,6 +37,10 @@ import difflib
 import re
 from collections.abc import Callable
 
+import numpy as np
+
+from .._checks import checked
+from .._checks import text as printable
 from .._names import UnknownNameError, lookup, suggest
 from ..spec import parse_spec
 from .base import Landscape, polish_minima, search_minima
@@ -87,6 +91,7 @@ LANDSCAPES: dict[str, Callable[..., Landscape]] = {
 }
 
 
+@checked(name="landscape")
 def landscape(name: str | Landscape, **params) -> Landscape:
     """A built-in landscape by name, e.g. ``landscape("quadratic", condition=100)``.
 
@@ -102,7 +107,7 @@ def landscape(name: str | Landscape, **params) -> Landscape:
         return name
     registry = {**LANDSCAPES, **GAMES}
 
-    text = str(name).strip()
+    text = printable(name, "the landscape").strip()
     head = re.match(r"[A-Za-z][\w-]*", text)
     key = head.group(0).lower().replace("_", "-") if head else ""
     rest = text[head.end():].strip() if head else text
@@ -155,10 +160,11 @@ def landscape_parameters(land: Landscape) -> dict[str, float]:
     can vary them: dirac-gan's ``gamma``, wgan-gp's ``lam``, quadratic's ``condition``, ...)."""
     if land.name not in {**LANDSCAPES, **GAMES}:
         return {}
-    shown = parse_spec(land.label)[1]  # what rebuilds it (the fields may hold derived values: bilinear's B)
+    shown = land.spec_params  # what rebuilds it (the fields may hold derived values: bilinear's B)
     out = {}
     for f in dataclasses.fields(land):
         v = shown.get(f.name, f.default)
+        v = v.item() if isinstance(v, np.ndarray) and v.ndim == 0 else v
         # Real parameters only (a whole-number field such as dim is a size, not a strength).
         if f.init and isinstance(f.default, float) and f.name not in land.fixed_parameters \
                 and isinstance(v, (int, float)) and not isinstance(v, bool):
@@ -170,7 +176,7 @@ def with_parameters(land: Landscape, **values) -> Landscape:
     """The same built-in landscape with some parameters changed (validated by its constructor)."""
     given = ", ".join(f"{k}={v:g}" for k, v in values.items())
     try:
-        rebuilt = landscape(land.name, **{**parse_spec(land.label)[1], **values})
+        rebuilt = landscape(land.name, **{**land.spec_params, **values})
     except ValueError as exc:
         raise ValueError(f"{land.name} with {given}: {exc}") from None
     now = landscape_parameters(rebuilt)

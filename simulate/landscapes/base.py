@@ -10,6 +10,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._checks import MAX_COUNT, count, real, reals
 from ..spec import format_spec
 
 __all__ = ["Landscape", "polish_minima", "search_minima", "differenced_hessian", "plot_box"]
@@ -18,7 +19,7 @@ MAX_LISTED_MINIMA = 4096
 
 
 def _as_float_array(value, name: str, shape: tuple[int, ...] | None = None) -> np.ndarray:
-    arr = np.array(value, dtype=np.float64)
+    arr = reals(value, name)
     if shape is not None and arr.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got {arr.shape}")
     return arr
@@ -79,15 +80,22 @@ class Landscape:
         return np.random.default_rng(seed).uniform(self.bounds[:, 0], self.bounds[:, 1], size=(int(n), self.dim))
 
     @property
-    def label(self) -> str:
-        """A spec that rebuilds this landscape: the name and every parameter not at its default."""
+    def spec_params(self) -> dict:
+        """The parameters that rebuild this landscape, ``landscape(self.name, **self.spec_params)``:
+        every constructor field not at its default. :attr:`label` is their text; code that needs
+        the values takes them from here, never by parsing the label again."""
         params = {}
         for f in dataclasses.fields(self):
             value = getattr(self, f.name)
             if f.init and not (f.default is not dataclasses.MISSING and np.array_equal(
                     np.asarray(value, dtype=object), np.asarray(f.default, dtype=object))):
                 params[f.name] = value
-        return format_spec(self.name, params)
+        return params
+
+    @property
+    def label(self) -> str:
+        """A spec that rebuilds this landscape: the name and :attr:`spec_params`."""
+        return format_spec(self.name, self.spec_params)
 
     # -- to implement -----------------------------------------------------------------------
     def _value(self, x: np.ndarray) -> np.ndarray:
@@ -218,20 +226,13 @@ def _diagonal(diag: np.ndarray) -> np.ndarray:
 MAX_DIM = 1000
 
 
-def _integer(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not float(value).is_integer() or int(value) < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if name == "dim" and int(value) > MAX_DIM:
-        raise ValueError(f"dim must be at most {MAX_DIM} (dense Hessians), got {value!r}")
-    return int(value)
+def _integer(name: str, value, minimum: int, maximum: int = MAX_COUNT) -> int:
+    """A whole-number parameter (dim at most :data:`MAX_DIM`: dense Hessians)."""
+    return count(value, name, lo=minimum, hi=MAX_DIM if name == "dim" else maximum)
 
 
 def _real(name: str, value, positive: bool = False, nonnegative: bool = False) -> float:
-    v = float(value)
-    if not np.isfinite(v) or (positive and v <= 0) or (nonnegative and v < 0):
-        need = "> 0" if positive else ">= 0" if nonnegative else "finite"
-        raise ValueError(f"{name} must be a finite number{'' if need == 'finite' else ' ' + need}, got {value!r}")
-    return v
+    return real(value, name, positive=positive, nonnegative=nonnegative)
 
 
 def _newton_1d(x, dg, ddg, steps: int = 8) -> np.ndarray:

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..spec import format_spec
 from .base import (Landscape, _as_float_array, _cubic_minima, _diagonal, _grid, _integer, _matrix, _newton_1d, _real,
                    _set, _vector, polish_minima)
 import simulate.landscapes.pointwise as pw
@@ -50,7 +49,7 @@ class Quadratic(Landscape):
                 raise ValueError("eigenvalues must be a non-empty list of numbers")
             object.__setattr__(self, "dim", _integer("dim", lam.size, 1))
         else:
-            if not (np.isfinite(self.condition) and self.condition >= 1):
+            if _real("condition", self.condition) < 1:
                 raise ValueError(f"condition must be a finite number >= 1, got {self.condition}")
             object.__setattr__(self, "dim", _integer("dim", self.dim, 1))
             lam = np.geomspace(1.0, float(self.condition), self.dim)
@@ -62,7 +61,7 @@ class Quadratic(Landscape):
             if not np.allclose(R @ R.T, np.eye(d), atol=1e-10):
                 raise ValueError("rotation must be an orthogonal matrix")
         elif self.angle and d == 2:
-            R = _rotation_2d(float(self.angle))
+            R = _rotation_2d(_real("angle", self.angle))
         elif self.angle:
             raise ValueError("angle is for 2-D quadratics; give a rotation matrix in higher dimensions")
         else:
@@ -92,8 +91,8 @@ class Quadratic(Landscape):
         return np.broadcast_to(self.A, x.shape[:-1] + (self.dim, self.dim)).copy()
 
     @property
-    def label(self) -> str:
-        """A spec that rebuilds this quadratic (eigenvalues, then angle or rotation, and center)."""
+    def spec_params(self) -> dict:
+        """What rebuilds this quadratic: eigenvalues, then angle or rotation, and center."""
         params = {"eigenvalues": self.eigenvalues}
         if self.dim == 2 and self.angle:
             params["angle"] = self.angle
@@ -101,7 +100,7 @@ class Quadratic(Landscape):
             params["rotation"] = self.rotation
         if np.any(self.center != 0):
             params["center"] = self.center
-        return format_spec("quadratic", params)
+        return params
 
 @dataclass(frozen=True, eq=False)
 class Rosenbrock(Landscape):

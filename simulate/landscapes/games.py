@@ -36,8 +36,8 @@ from typing import ClassVar
 import numpy as np
 from scipy.special import expit
 
+from .._checks import reals
 from .base import Landscape, _real, _set
-from ..spec import format_spec
 
 __all__ = ["Game", "Bilinear", "QuadraticGame", "DiracGAN", "VanillaGAN", "WGAN", "WGANGP", "GANQP",
            "GAMES", "is_game", "refuse_game", "split", "stalled_far", "NEAR_SHARE"]
@@ -135,7 +135,7 @@ class Game(Landscape):
 
 def _matrix_param(name: str, value, rows: int | None = None, cols: int | None = None, coupling=None) -> np.ndarray:
     """A number (a multiple of the identity when square) or a matrix, as a 2-D float64 array."""
-    arr = np.array(value, dtype=np.float64)
+    arr = reals(value, name)
     if arr.ndim == 0:
         arr = arr * np.eye(rows or 1, cols or rows or 1)
     if arr.ndim == 1:
@@ -182,11 +182,11 @@ class QuadraticGame(Game):
         super().__post_init__()
 
     @property
-    def label(self) -> str:
+    def spec_params(self) -> dict:
         def short(m):
             return float(m[0, 0]) if m.shape == (1, 1) else m.tolist()
 
-        return format_spec(self.name, {"A": short(self.A), "B": short(self.B), "C": short(self.C)})
+        return {"A": short(self.A), "B": short(self.B), "C": short(self.C)}
 
     def payoff(self, z):
         """L(x, y)."""
@@ -223,15 +223,15 @@ class Bilinear(QuadraticGame):
         c = _real("c", self.c)
         if c == 0:
             raise ValueError("c must be non-zero (c = 0 is no game)")
-        if self.B is not None or np.any(np.asarray(self.A, dtype=float) != 0) or np.any(np.asarray(self.C, dtype=float) != 0):
+        if self.B is not None or np.any(reals(self.A, "A") != 0) or np.any(reals(self.C, "C") != 0):
             raise ValueError("bilinear takes only c; use quadratic-game for A, B and C")
         _set(self, c=c, B=c)
         super().__post_init__()
         object.__setattr__(self, "default_start", np.array([1.0, 0.0]))
 
     @property
-    def label(self) -> str:
-        return format_spec(self.name, {} if self.c == 1.0 else {"c": self.c})
+    def spec_params(self) -> dict:
+        return {} if self.c == 1.0 else {"c": self.c}
 
 
 #: Dirac-GAN losses f(t) with f' and f'' (Mescheder et al. 2018, §2): L = f(ψθ) + f(0).

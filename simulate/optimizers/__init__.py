@@ -15,6 +15,7 @@ import sys
 from collections.abc import Callable
 
 from .._names import UnknownNameError, lookup
+from .._checks import checked
 from ..spec import parse_spec
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
@@ -119,6 +120,7 @@ def registered() -> dict[str, Preset]:
     return OPTIMIZERS
 
 
+@checked(name="optimizer")
 def optimizer(name: str | Optimizer, **hyperparameters) -> Optimizer:
     """An optimizer by name with torch's defaults, e.g. ``optimizer("adam", lr=1e-2)``.
 

@@ -38,6 +38,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._checks import reals, shown, time_step
 from ..landscapes import Landscape
 from ..models.base import ExactFlow, Flow
 from ..spec import format_spec
@@ -142,6 +143,7 @@ class Optimizer:
             if h.check is not None:
                 self._require(name, h.check(value), h.rule)
         self._validate()
+        time_step(self.time_per_step, f"{self.name}: the time per step")
 
     @property
     def transformed(self) -> bool:
@@ -155,14 +157,13 @@ class Optimizer:
         return dataclasses.replace(self, **changes)
 
     def _cast(self, name: str, value) -> np.ndarray:
-        if isinstance(value, str) or np.asarray(value).dtype.kind in "bUS":  # True and '0.1' would silently become numbers
-            raise ValueError(f"{self.name}: {name} must be a number, got {value!r}")
         try:
-            arr = np.array(value, dtype=np.float64)
-        except (TypeError, ValueError):
-            raise ValueError(f"{self.name}: {name} must be a number or an array of numbers, got {value!r}") from None
-        if not np.all(np.isfinite(arr)):
-            raise ValueError(f"{self.name}: {name} must be finite, got {value!r}")
+            kind = np.asarray(value).dtype.kind
+        except (TypeError, ValueError):  # ragged lists
+            raise ValueError(f"{self.name}: {name} must be a number or an array of numbers, got {shown(value)}") from None
+        if isinstance(value, (str, bytes)) or kind in "bUS":  # True and '0.1' would silently become numbers
+            raise ValueError(f"{self.name}: {name} must be a number, got {shown(value)}")
+        arr = reals(value, f"{self.name}: {name}")  # finite, and of a size whose square stays finite
         arr.setflags(write=False)
         return arr
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._checks import checked
 from .inputs import resolve
 from ..models import Flow, flow as make_flow
 from ..optimizers import Optimizer, State
@@ -146,6 +147,7 @@ def _record(given, cls, keyword: str, **shorthands):
     return given
 
 
+@checked
 def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow: str | Flow | None = None,
               stepping: Stepping | None = None, tolerances: Tolerances | None = None, saveat: SaveAt | None = None,
               events: Events | None = None, gtol: float = 1e-8, method: str | None = None, rtol: float | None = None,

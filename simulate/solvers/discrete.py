@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import checked
 from .inputs import resolve
 from .engine import compiled_run, use_compiled
 from .noise import NoisyGradients, noise as noise_model, whole
@@ -17,6 +18,7 @@ def _escaped(x: np.ndarray, radius: float) -> np.ndarray:
     return ~(np.einsum("...i,...i->...", x, x) <= radius * radius)  # NaN compares False
 
 
+@checked
 def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float | None = None,
             gtol: float = 1e-8, time_per_step=None, engine: str = "auto", noise=None, batch_size: int | None = None,
             seed: int = 0) -> Trajectory:

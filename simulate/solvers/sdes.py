@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from .._checks import checked
 from .inputs import resolve
 from .discrete import check_seed, check_steps, run_map
 from ..models import flow as make_flow
@@ -118,6 +119,7 @@ class _Stepper:
         return {name: state[name] + 0.5 * dt * (f0[name] + f1[name]) + noise[name] for name in state}
 
 
+@checked
 def sde(opt, landscape, x0=None, steps: int = 100, *, noise=None, batch_size: int | None = None, drift: str | None = None,
         scheme: str = "euler-maruyama", substeps: int = 10, seed: int = 0, escape_radius: float | None = None,
         gtol: float = 1e-8) -> Trajectory:

@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.patheffects import Normal, Stroke
 
+from .._checks import checked
 from ..analysis.ensembles import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments, relaxed
 from ..analysis.averaging import average_label, check_beta
 from ..analysis.experiment import Experiment, run_experiment, with_lr, with_schedule
@@ -333,6 +334,7 @@ def default_optimizers(lr: float | None = None) -> list[Optimizer]:
     return [optimizer(name, **{**params, **({} if lr is None else {"lr": lr})}) for name, params in DEFAULT_OPTIMIZERS]
 
 
+@checked
 def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=None, steps: int = DEFAULT_STEPS,
          *, random_starts: int = 0, lr: float | None = None, flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8,
          atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False,
