@@ -33,3 +33,14 @@ def test_plot_says_each_failed_flow_on_the_terminal_and_still_writes_the_figure(
     assert len(said) == 1 and said == result.experiment.flow_failures()  # the flow runs into log's pole at 0
     assert "gd(lr=0.01): its exact flow was not integrated to the end" in said[0]
     assert "stopped early" in result.figure.axes[1].get_legend().get_texts()[0].get_text()  # and the figure says it
+
+
+def test_a_flow_whose_first_step_fails_is_data_not_a_crash():
+    import simulate as sim
+
+    # DOP853 on GD's second-order modified field cannot take a first step at atol 1e-200 (scipy
+    # then returns lists, not arrays): every rung is reported, nothing raises
+    result = sim.order("gd(lr=0.01)", "himmelblau", flow="modified2", atol=1e-200, rungs=3)
+    assert len(result.status) == 3
+    assert all(s.startswith("the flow solver failed at t = 0") for s in result.status)
+    assert np.all(np.isnan(result.error))

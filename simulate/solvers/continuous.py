@@ -276,12 +276,12 @@ def _integrate_compiled(model, opt, landscape, x0, t, batch, tolerances, radius,
 class _MemberSolution:
     """What :func:`integrate` keeps of one ``solve_ivp`` result."""
 
-    def __init__(self, sol, names, times):
+    def __init__(self, sol, names, times, size: int):
         self.status, self.message = sol.status, sol.message
-        self.t = sol.t
+        self.t = np.asarray(sol.t, dtype=np.float64)  # scipy leaves lists where the first step fails
         self.t_events = sol.t_events
-        self.t_stop = sol.t[-1] if sol.t.size else times[0]
-        self.y = sol.y.T  # scipy's (n, T) is transposed here and only here
+        self.t_stop = self.t[-1] if self.t.size else times[0]
+        self.y = np.asarray(sol.y, dtype=np.float64).reshape(size, self.t.size).T  # scipy's (n, T), transposed here only
         self.state = unpack(self.y, names)
         self.nfev, self.njev, self.nlu = sol.nfev, sol.njev, sol.nlu
 
@@ -332,7 +332,7 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
             if unique.size < times.size:
                 kept = int(np.count_nonzero(index < sol.t.size))
                 sol.t, sol.y = times[:kept], sol.y[:, index[:kept]]
-    return _MemberSolution(sol, names, times)
+    return _MemberSolution(sol, names, times, y0.size)
 
 
 class _Constant:
