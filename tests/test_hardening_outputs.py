@@ -198,3 +198,40 @@ def test_a_record_cannot_write_outside_its_folder(in_tmp, capsys, where):
     assert sorted(p.name for p in (in_tmp / "safe").iterdir()) == ["victim.png", "victim.run.toml"]
     assert (in_tmp / "mine/victim.png").read_bytes() == b"mine"
 
+
+# -- 5. a run that would not fit in memory is refused up front, with the estimate and the way out -------
+_UNDER_A_LIMIT = """
+import resource, sys
+from simulate.cli.app import main
+main(["plot", "-l", "booth", "--steps", "20", "--out", "warm.png"])  # every module the run needs is loaded
+used = int(open("/proc/self/statm").read().split()[0]) * resource.getpagesize()
+resource.setrlimit(resource.RLIMIT_AS, (used + 768 * 2**20, resource.getrlimit(resource.RLIMIT_AS)[1]))
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_a_run_that_would_not_fit_under_a_memory_limit_is_refused_not_killed(tmp_path):
+    def under_limit(*args):
+        return subprocess.run([sys.executable, "-c", _UNDER_A_LIMIT, *args], cwd=tmp_path, capture_output=True,
+                              text=True, timeout=120)
+
+    done = under_limit("plot", "-l", "booth", "--random-starts", "500", "--steps", "3000", "--out", "big.png")
+    assert done.returncode == 2, done.stderr
+    line, = done.stderr.strip().splitlines()
+    assert line.startswith("error: this run would record about 1.34 GiB (6 records, the largest sgd's flow "
+                           "(3001 x 500 x 2)) and 0.7")
+    assert line.endswith("GiB of memory are available: use fewer --steps or fewer starts")
+    assert not (tmp_path / "big.png").exists()
+    done = under_limit("plot", "-l", "booth", "--random-starts", "20", "--steps", "300", "--out", "small.png")
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "small.png").exists()
+
+
+def test_a_sweep_counts_every_optimizer_and_cell_before_it_starts(in_tmp, capsys):
+    code, _, err = cli(capsys, "sweep", "-o", "gd", "-o", "momentum", "-v", "lr=0.001:0.1:2000", "-v", "x=-2:2:1000",
+                       "--steps", "1000", "--record-every", "2", "--data", "s.npz")
+    assert code == 2
+    assert err.startswith("error: this run would record about 239 GiB (2 records, the largest gd's iterates "
+                          "(502 x 2000000 x 2))")
+    assert err.strip().endswith("use fewer --steps, a larger --record-every or a coarser grid")
+    assert sorted(p.name for p in in_tmp.iterdir()) == []
