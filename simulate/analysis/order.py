@@ -27,7 +27,7 @@ from ..solvers.discrete import iterate
 from ..models import SCALINGS, flow as make_flow, rescale
 from ..landscapes import Landscape
 from ..optimizers import Optimizer
-from ..solvers.trajectory import compare
+from ..solvers.trajectory import check_run_memory, compare, runs_memory
 
 __all__ = ["order", "OrderResult", "OrderStudy", "OrderWarning", "order_study", "fit_order", "METRICS",
            "MAX_LADDER_STEPS"]
@@ -191,6 +191,9 @@ def order(opt, landscape, x0=None, *, flow: str | None = None, horizon: float = 
     if sum(steps) > MAX_LADDER_STEPS:
         raise ValueError(f"this ladder takes {sum(steps):.3g} steps in all (the smallest rung alone {steps[-1]:.3g}); "
                          f"the limit is {MAX_LADDER_STEPS:.0e}: use fewer rungs, a smaller ratio or a shorter horizon")
+    # one rung at a time: the longest holds its iterates and its flow at the iterates' times
+    check_run_memory(runs_memory([str(opt.name)], max(steps) + 1, 1, x0.shape[-1], flow_samples=max(steps) + 1),
+                     "fewer rungs, a smaller ratio or a shorter horizon")
     hs, errors, status, floors = [], [], [], []
     for model, k in zip(models, steps):
         o = model.optimizer

@@ -36,7 +36,7 @@ from ..optimizers import Optimizer, optimizer as get_optimizer
 from ..optimizers.base import _fmt
 from ..io.progress import progress_bar
 from ..spec import parse_spec
-from ..solvers.trajectory import check_record_size, default_escape_radius
+from ..solvers.trajectory import check_run_memory, default_escape_radius, runs_memory
 
 __all__ = ["Axis", "Sweep", "sweep", "METRICS", "SCALES", "parse_axis", "start_coordinates", "sweepable", "with_axis",
            "member_label"]
@@ -488,10 +488,11 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     if record_every:
         if record_every > max(steps, 1):
             raise ValueError(f"record_every ({record_every}) must be at most the number of steps ({steps})")
-        try:
-            check_record_size(len(opts) * len(recorded_steps(steps, record_every)), grid + base.shape)
-        except ValueError as exc:
-            raise ValueError(f"{exc}, or a larger record_every") from None
+    samples = int(steps) // record_every + 2 if record_every else 2  # (at most) the recorded steps; else start and end
+    cells = int(np.prod(grid, dtype=float))
+    check_run_memory(runs_memory(_typed_names(optimizers), samples, cells, base.shape[-1],
+                                 flow_samples=samples if flow else 0),
+                     "fewer --steps, a larger --record-every or a coarser grid")
 
     if any(not _pinned(land, land_axes[a.name], a) for a in axes if a.name in land_axes):
         # One vectorized run per value of the landscape's parameters, each over the rest of the grid.

@@ -8,6 +8,7 @@ Every command is built when it runs, so ``simulate --help`` imports no numerics.
 from __future__ import annotations  # the commands' annotations are evaluated when a command is built
 
 import inspect
+import signal
 import sys
 import warnings
 from pathlib import Path
@@ -70,6 +71,8 @@ def _command(name: str):
 
 
 def _fail(exc: Exception) -> None:
+    if _SIGNALLED:  # an interrupt that a library turned into another error (a C extension's import)
+        raise Interrupted(_SIGNALLED[0]) from exc
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(2)
 
@@ -98,7 +101,7 @@ def _check_config(ctx: typer.Context, value: Path) -> None:
     given = {k.replace("-", "_") for k in options}
     defaults = {k: v for k, v in resolved.items() if k in given}
     if is_record:  # a record's output paths are relative to the record itself
-        defaults = relocate_outputs(command, defaults, Path(value).parent)
+        defaults = relocate_outputs(command, defaults, Path(value).parent, record=value, text=text)
     if defaults.get("start"):  # numbers in the file, "x,y" strings on the command line
         points = parse_starts(defaults["start"])
         points = points if isinstance(points[0], list) else [points]
@@ -330,10 +333,41 @@ def list_cli():
     typer.echo(f"  {'--lr-scale 1,10':16s} a learning rate per coordinate: the preconditioned flow ẋ = −P∇f")
 
 
+class Interrupted(BaseException):
+    """A signal that ends a run (SIGINT, SIGTERM, SIGHUP), raised where the run is, so that every
+    writer's cleanup runs (no temporary file, no partial output) before the command stops."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+_SIGNALLED: list[int] = []  # the signal that ended this run, if one did
+
+
+def _interrupt(signum, frame):
+    _SIGNALLED.append(signum)
+    raise Interrupted(signum)
+
+
+def _ending_signals() -> list[int]:
+    return [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Console entry point: the app, with usage errors reported as the same one line as any bad input."""
+    """Console entry point: the app, with usage errors reported as the same one line as any bad input.
+
+    A signal that ends the run (Ctrl-C, SIGTERM, SIGHUP) stops it cleanly: files being written are
+    removed, none is left half-made, and one line says so; the exit status is 128 + the signal's number."""
     global _INVOCATION
     _INVOCATION = ["simulate", *(sys.argv[1:] if argv is None else argv)]
+    previous = {}
+    _SIGNALLED.clear()
+    try:
+        for signum in _ending_signals():
+            previous[signum] = signal.signal(signum, _interrupt)
+    except ValueError:  # not the main thread: signals stay as they are
+        pass
     try:
         code = app(args=argv, prog_name="simulate", standalone_mode=False)
     except NoArgsIsHelpError:  # typer has printed the help already
@@ -341,6 +375,18 @@ def main(argv: list[str] | None = None) -> int:
     except ClickException as exc:
         typer.echo(f"error: {exc.format_message()}", err=True)
         return 2
+    except BaseException:
+        if not _SIGNALLED:
+            raise
+        # the signal's exception, or what a library made of it (an import halfway fails as ImportError)
+        for signum in _ending_signals():  # a second signal while the message is written stops at once
+            signal.signal(signum, signal.SIG_DFL)
+        typer.echo(f"interrupted by {signal.Signals(_SIGNALLED[0]).name}: stopped; no partial output or "
+                   "temporary file was left", err=True)
+        return 128 + _SIGNALLED[0]
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     return code if isinstance(code, int) else 0
 
 

@@ -181,17 +181,56 @@ def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str]
         text = _record_text(command, options, outputs, record, command_line, list(argv or []),
                             first_command_line or command_line)
         writes.append((record, lambda p, text=text: save_text(p, text)))
-    return write_together(writes)  # all or nothing: a failing writer leaves no outputs and no record
+    # all or nothing: a failing writer leaves no outputs and no record; without overwrite, a file
+    # another run wrote at one of these paths since the check above is kept and this run refused
+    return write_together(writes, overwrite=overwrite)
 
 
-def relocate_outputs(command: str, options: dict, folder, *, keep_names_only: bool = False) -> dict:
+def relocate_outputs(command: str, options: dict, folder, *, keep_names_only: bool = False, record=None,
+                     text: str | None = None) -> dict:
     """Output paths of ``options`` put under ``folder``: a record's paths are relative to the
-    record's folder; ``keep_names_only`` drops their folders (for ``rerun --out-dir``)."""
+    record's folder; ``keep_names_only`` drops their folders (for ``rerun --out-dir``).
+
+    A run record, perhaps someone else's, writes only inside its folder (or ``--out-dir``): a path
+    that leaves ``folder`` (absolute, climbing with ``..``, or through a symlink) is refused, unless
+    ``record`` is given and the record beside that output is one of the same run (a run that wrote
+    ``figs/x.png`` and ``data/x.npz`` reruns from either record). With ``record`` (its path) and
+    ``text`` the error is a located :class:`ConfigError`."""
     moved = dict(options)
+    base = Path(folder).resolve()
     for key in COMMANDS[command].outputs:
         if moved.get(key):
-            moved[key] = str(Path(folder) / (Path(moved[key]).name if keep_names_only else moved[key]))
+            name = Path(str(moved[key])).name if keep_names_only else str(moved[key])
+            path = Path(folder) / name
+            inside = not Path(name).is_absolute() and path.parent.resolve().is_relative_to(base)
+            if name in ("", ".", "..") or not (inside or (record is not None and _same_run(record, path))):
+                message = (f"the output {str(moved[key])!r} is outside the record's folder; a run record writes "
+                           "only there: rerun it with --out-dir FOLDER to write its outputs by name into FOLDER")
+                if record is not None:
+                    raise ConfigError(record, key, message, line_of(text or "", key))
+                raise ValueError(f"{key}: {message}")
+            moved[key] = str(path)
     return moved
+
+
+def _run_of(record: Path) -> tuple:
+    """What identifies the run a record describes: its command, its options (output paths
+    resolved) and its resolved outputs."""
+    command, config, facts, _ = read_record(record)
+    where = {k: str((record.parent / str(v)).resolve()) if k in COMMANDS[command].outputs and v else v
+             for k, v in config.items()}
+    return command, repr(sorted(where.items())), sorted(str((record.parent / str(p)).resolve())
+                                                        for p in facts["run"].get("outputs", []))
+
+
+def _same_run(record, output: Path) -> bool:
+    """Whether the record beside ``output`` describes the same run as ``record`` (same command,
+    options and outputs): rerunning writes there what that run wrote."""
+    beside = record_path(output)
+    try:
+        return beside.is_file() and _run_of(beside) == _run_of(Path(record))
+    except (ConfigError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def rerun(record, *, out_dir=None, overwrite: bool = False, argv: list[str] | None = None) -> list[Path]:
@@ -205,10 +244,9 @@ def rerun(record, *, out_dir=None, overwrite: bool = False, argv: list[str] | No
     command, options, facts, text = read_record(record)
     options = validate(command, options, source=record, text=text)
     if out_dir is None:
-        options = relocate_outputs(command, options, record.parent)
+        options = relocate_outputs(command, options, record.parent, record=record, text=text)
     else:
-        options = relocate_outputs(command, options, out_dir, keep_names_only=True)
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        options = relocate_outputs(command, options, out_dir, keep_names_only=True, record=record, text=text)
     recorded = facts.get("versions", {})
     changed = [f"{k} {recorded[k]} -> {v}" for k, v in _versions().items()
                if k != "platform" and k in recorded and recorded[k] != v]
@@ -216,4 +254,20 @@ def rerun(record, *, out_dir=None, overwrite: bool = False, argv: list[str] | No
         warnings.warn(f"{record} was made with other versions ({', '.join(changed)}); results may differ",
                       RerunWarning, stacklevel=2)
     first = facts.get("run", {}).get("first_command_line") or facts.get("run", {}).get("command_line")
-    return run(command, options, overwrite=overwrite, argv=argv, first_command_line=first or None)
+    made = _make_folders(Path(out_dir)) if out_dir is not None else []
+    try:
+        return run(command, options, overwrite=overwrite, argv=argv, first_command_line=first or None)
+    except BaseException:  # a refused or interrupted rerun leaves no empty --out-dir behind
+        for folder in reversed(made):
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (something else is in it now), or gone
+                break
+        raise
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; return the ones created, outermost first."""
+    missing = [p for p in [folder, *folder.parents] if not p.exists()][::-1]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing

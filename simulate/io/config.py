@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
+import stat
 import sys
 from pathlib import Path
 
@@ -18,7 +20,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib
 
-__all__ = ["ConfigError", "read_config", "read_record", "line_of", "dumps"]
+__all__ = ["ConfigError", "read_config", "read_record", "read_user_text", "line_of", "dumps"]
 
 
 class ConfigError(ValueError):
@@ -29,13 +31,77 @@ class ConfigError(ValueError):
         super().__init__(f"{where}: {key}: {message}" if key else f"{where}: {message}")
 
 
-def _load(path: Path, what: str) -> tuple[dict, str]:
+#: The largest config file or run record read (a record of every option is a few kB).
+MAX_CONFIG_BYTES = 1 * 2**20
+#: The deepest nesting of arrays and inline tables accepted (options nest two levels: a list of starts).
+MAX_CONFIG_DEPTH = 16
+
+
+def _file_kind(mode: int) -> str | None:
+    """What a non-regular file is, in words; None for a regular file."""
+    for test, name in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                       (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket")):
+        if test(mode):
+            return name
+    return None if stat.S_ISREG(mode) else "not a regular file"
+
+
+def read_user_text(path, what: str, limit: int = MAX_CONFIG_BYTES) -> str:
+    """The text of a file the user names, checked before it is read: a regular file (a device, a
+    FIFO or a folder is refused at once, without blocking), at most ``limit`` bytes, UTF-8 (a
+    byte-order mark is accepted). Problems are :class:`ConfigError`, one line."""
+    path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        kind = _file_kind(os.stat(path).st_mode)
+        if kind is not None:
+            raise ConfigError(path, None, f"the {what} is {kind}, not a file")
+        # O_NONBLOCK: a FIFO put in its place since the check must not block the open
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise ConfigError(path, None, f"cannot read the {what} ({exc.strerror or exc})") from None
+    with os.fdopen(fd, "rb") as fh:
+        info = os.fstat(fh.fileno())
+        kind = _file_kind(info.st_mode)
+        if kind is not None:
+            raise ConfigError(path, None, f"the {what} is {kind}, not a file")
+        if info.st_size > limit:
+            raise ConfigError(path, None, f"the {what} is {info.st_size} bytes; the limit is {limit} bytes")
+        try:
+            data = fh.read(limit + 1)
+        except OSError as exc:
+            raise ConfigError(path, None, f"cannot read the {what} ({exc.strerror or exc})") from None
+    if len(data) > limit:
+        raise ConfigError(path, None, f"the {what} is over the limit of {limit} bytes")
+    try:
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise ConfigError(path, None, f"the {what} is not UTF-8 text") from None
+
+
+# Strings and comments (skipped whole, so brackets inside them do not count), and the brackets.
+_TOKENS = re.compile(r'"""(?:[^\\]|\\.)*?"""|\'\'\'.*?\'\'\'|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|#[^\n]*|[\[\]{}]', re.S)
+
+
+def _nesting(text: str) -> tuple[int, int]:
+    """The deepest nesting of ``[`` and ``{`` in TOML ``text`` outside strings and comments, and its line."""
+    depth = deepest = where = 0
+    for token in _TOKENS.finditer(text):
+        c = token.group()
+        if c in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, where = depth, token.start()
+        elif c in "]}":
+            depth = max(0, depth - 1)
+    return deepest, text.count("\n", 0, where) + 1
+
+
+def _load(path: Path, what: str) -> tuple[dict, str]:
+    text = read_user_text(path, what)
+    depth, line = _nesting(text)
+    if depth > MAX_CONFIG_DEPTH:
+        raise ConfigError(path, None, f"values nest {depth} levels deep; at most {MAX_CONFIG_DEPTH} are read", line)
     try:
         return tomllib.loads(text), text
     except tomllib.TOMLDecodeError as exc:

@@ -6,15 +6,20 @@ the same run on the same machine writes the same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+import re
+import signal
 import tempfile
+import threading
 import zipfile
 from pathlib import Path
 
 __all__ = ["FIGURE_FORMATS", "check_output_path", "save_figure", "save_npz", "load_npz", "save_json", "save_text",
-           "write_together"]
+           "write_together",
+           "remove_stale_temporaries"]
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
@@ -37,7 +42,7 @@ def check_output_path(path, formats: tuple[str, ...] | None = None, overwrite: b
         raise ValueError(f"cannot write {str(path)!r}: folder {str(folder)!r} is not writable")
     if path.is_dir():
         raise ValueError(f"cannot write {str(path)!r}: it is a folder")
-    if path.exists() and not overwrite:
+    if os.path.lexists(path) and not overwrite:  # a dangling symlink too: writing would replace it
         raise ValueError(f"{str(path)!r} exists; pass --overwrite to replace it")
     return path
 
@@ -48,46 +53,117 @@ def _umask() -> int:
     return mask
 
 
-def _atomic(path: Path, write, suffix: str = ".tmp") -> Path:
+# A temporary's name says whose it is: ``.figure.png.simulate-<pid>-<random>.png``, so that a run
+# killed outright (SIGKILL, a power cut) leaves temporaries the next write to their folder removes.
+_TEMP_MARK = ".simulate-"
+_STALE = re.compile(r"^\..+\.simulate-(\d+)-[A-Za-z0-9_]+(?:\.[A-Za-z0-9]+)?$")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # another user's process, or no way to tell: keep its files
+        return True
+    return True
+
+
+def remove_stale_temporaries(folder) -> list[Path]:
+    """Remove the temporaries in ``folder`` that a killed run left (their process is gone); return them."""
+    removed = []
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return removed
+    for name in names:
+        match = _STALE.match(name)
+        if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
+            try:
+                os.unlink(os.path.join(folder, name))
+                removed.append(Path(folder) / name)
+            except OSError:
+                pass
+    return removed
+
+
+def _temporary(path: Path, suffix: str) -> str:
+    """An empty temporary beside ``path``, named as its run's (see :func:`remove_stale_temporaries`)."""
+    folder = path.parent if str(path.parent) else Path(".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{_TEMP_MARK}{os.getpid()}-", suffix=suffix, dir=folder)
+    os.close(fd)
+    return tmp
+
+
+def _place(tmp: str, path: Path, overwrite: bool) -> None:
+    """Move the finished temporary to ``path``. Without ``overwrite`` the placement is exclusive: a
+    file (or a symlink, even a dangling one) that appeared at ``path`` meanwhile, say from another
+    run writing the same outputs, is kept and this write refused."""
+    if overwrite:
+        os.replace(tmp, path)
+        return
+    try:
+        os.link(tmp, path)  # atomic, and fails if anything is at path
+    except FileExistsError:
+        raise FileExistsError(f"{str(path)!r} exists (another run wrote it meanwhile?); "
+                              "pass --overwrite to replace it") from None
+    os.unlink(tmp)
+
+
+def _blocked_signals():
+    """Block the signals that end a run while outputs are put in place, so that an interrupt
+    leaves all of them or none (it is delivered when they are all placed)."""
+    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+        return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def blocked():
+        ending = {signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, ending)
+        try:
+            yield
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+    return blocked()
+
+
+def _atomic(path: Path, write, suffix: str = ".tmp", overwrite: bool = True) -> Path:
     """Call ``write(tmp_path)`` on a temporary file beside ``path``, then rename it into place.
 
     A failure halfway leaves any existing file at ``path`` untouched and no partial file behind.
     ``suffix``: the temporary's extension, for writers that choose the format from it.
     """
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent if str(path.parent) else ".")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a plain open() would honour the umask
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+    return write_together([(path, write)], overwrite=overwrite, suffix=suffix)[0]
 
 
-def write_together(writes) -> list[Path]:
+def write_together(writes, *, overwrite: bool = True, suffix: str | None = None) -> list[Path]:
     """Run every ``(path, write)`` (``write(tmp)`` writes one file) on temporaries beside the paths,
     then rename them all into place: a failure or an interrupt in any writer (an animation whose
     encoder fails, Ctrl-C during a long render) leaves every existing file untouched and none of
-    the new ones behind. Returns the paths."""
-    staged = []
+    the new ones behind. Without ``overwrite`` no existing file is replaced, even one another run
+    wrote since the paths were checked. Temporaries a killed run left in these folders are removed.
+    Returns the paths."""
+    staged, placed = [], []
     try:
         for path, write in writes:
             path = Path(path)
-            fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix,
-                                       dir=path.parent if str(path.parent) else ".")
-            os.close(fd)
-            staged.append((tmp, path))
-            write(tmp)
-            os.chmod(tmp, 0o666 & ~_umask())
-        for tmp, path in staged:
-            os.replace(tmp, path)
+            remove_stale_temporaries(path.parent if str(path.parent) else ".")
+            with _blocked_signals():  # an interrupt between creating and noting it would leave it behind
+                staged.append((_temporary(path, path.suffix if suffix is None else suffix), path))
+            write(staged[-1][0])
+            os.chmod(staged[-1][0], 0o666 & ~_umask())  # mkstemp makes 0600; open() would honour the umask
+        with _blocked_signals():
+            for tmp, path in staged:
+                _place(tmp, path, overwrite)
+                placed.append(path)
     except BaseException:
         for tmp, _ in staged:
-            if os.path.exists(tmp):
+            if os.path.lexists(tmp):
                 os.unlink(tmp)
+        if not overwrite:  # the placed files are new (placement was exclusive): take them back
+            for path in placed:
+                os.unlink(path)
         raise
     return [path for _, path in staged]
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -22,6 +23,7 @@ from ..analysis.sweep import Sweep, start_coordinates
 from ..optimizers import Optimizer, optimizer
 from ..landscapes import landscape as get_landscape
 from ..solvers.noise import noise as noise_model
+from ..solvers.trajectory import check_run_memory, runs_memory
 from ..io.files import save_figure
 from ..models import SCALINGS, energy_along
 from ..landscapes.games import is_game, refuse_game
@@ -397,6 +399,11 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
         ens = ensemble(landscape, with_lr(optimizers, lr), x0, steps, noise=model, paths=paths, seed=seed, drift=flow,
                        scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
         return PlotResult(ens, add_caption(ensemble_figure(ens, box=box), caption), box)
+    names = list(optimizers) if isinstance(optimizers, (list, tuple)) else [optimizers]
+    batch = int(np.prod(np.shape(x0)[:-1])) if x0 is not None and np.ndim(x0) > 1 else 1
+    check_run_memory(runs_memory(names, int(steps) + 1, batch, land.dim,
+                                 flow_samples=int(steps) * max(1, math.ceil(400 / max(int(steps), 1))) + 1),
+                     "fewer --steps or fewer starts")
     experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, flow=flow, method=method, rtol=rtol,
                                 atol=atol, max_evaluations=max_evaluations)
     panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
