@@ -121,6 +121,21 @@ def test_a_file_that_appears_while_writing_is_kept_and_the_write_refused(tmp_pat
     assert first.read_bytes() == second.read_bytes() == b"ours"
 
 
+def test_without_hard_links_the_placement_is_still_exclusive(tmp_path, monkeypatch):
+    def no_links(src, dst):
+        raise PermissionError(1, "Operation not permitted")  # as on FAT or some network file systems
+
+    monkeypatch.setattr(os, "link", no_links)
+    taken = tmp_path / "taken.png"
+    taken.write_bytes(b"theirs")
+    with pytest.raises(FileExistsError, match="taken.png' exists"):
+        write_together([(taken, lambda tmp: Path(tmp).write_bytes(b"ours"))], overwrite=False)
+    assert taken.read_bytes() == b"theirs"
+    assert write_together([(tmp_path / "new.png", lambda tmp: Path(tmp).write_bytes(b"ours"))], overwrite=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.png", "taken.png"]
+    assert (tmp_path / "new.png").read_bytes() == b"ours"
+
+
 def test_two_runs_writing_the_same_outputs_one_is_refused(tmp_path):
     args = [*SIMULATE, "plot", "-l", "booth", "--steps", "300", "--out", "same.png", "--data", "same.npz"]
     children = [subprocess.Popen(args, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

@@ -381,6 +381,9 @@ def main(argv: list[str] | None = None) -> int:
         # the signal's exception, or what a library made of it (an import halfway fails as ImportError)
         for signum in _ending_signals():  # a second signal while the message is written stops at once
             signal.signal(signum, signal.SIG_DFL)
+        from ..io.files import remove_own_temporaries
+
+        remove_own_temporaries()
         typer.echo(f"interrupted by {signal.Signals(_SIGNALLED[0]).name}: stopped; no partial output or "
                    "temporary file was left", err=True)
         return 128 + _SIGNALLED[0]

@@ -87,12 +87,25 @@ def remove_stale_temporaries(folder) -> list[Path]:
     return removed
 
 
+_LIVE: set[str] = set()  # this process's temporaries not yet placed or removed
+
+
 def _temporary(path: Path, suffix: str) -> str:
     """An empty temporary beside ``path``, named as its run's (see :func:`remove_stale_temporaries`)."""
     folder = path.parent if str(path.parent) else Path(".")
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{_TEMP_MARK}{os.getpid()}-", suffix=suffix, dir=folder)
     os.close(fd)
+    _LIVE.add(tmp)
     return tmp
+
+
+def remove_own_temporaries() -> None:
+    """Remove every temporary this process made and has not placed: the last word of an interrupted
+    command, whatever a library did with the interrupt on its way out."""
+    for tmp in list(_LIVE):
+        if os.path.lexists(tmp):
+            os.unlink(tmp)
+        _LIVE.discard(tmp)
 
 
 def _place(tmp: str, path: Path, overwrite: bool) -> None:
@@ -103,7 +116,14 @@ def _place(tmp: str, path: Path, overwrite: bool) -> None:
         os.replace(tmp, path)
         return
     try:
-        os.link(tmp, path)  # atomic, and fails if anything is at path
+        try:
+            os.link(tmp, path)  # atomic, and fails if anything is at path
+        except FileExistsError:
+            raise
+        except OSError:  # a file system without hard links: claim the name, then rename onto the claim
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+            os.replace(tmp, path)
+            return
     except FileExistsError:
         raise FileExistsError(f"{str(path)!r} exists (another run wrote it meanwhile?); "
                               "pass --overwrite to replace it") from None
@@ -156,11 +176,13 @@ def write_together(writes, *, overwrite: bool = True, suffix: str | None = None)
         with _blocked_signals():
             for tmp, path in staged:
                 _place(tmp, path, overwrite)
+                _LIVE.discard(tmp)
                 placed.append(path)
     except BaseException:
         for tmp, _ in staged:
             if os.path.lexists(tmp):
                 os.unlink(tmp)
+            _LIVE.discard(tmp)
         if not overwrite:  # the placed files are new (placement was exclusive): take them back
             for path in placed:
                 os.unlink(path)
