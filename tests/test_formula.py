@@ -149,7 +149,7 @@ def _formulas():
     return st.recursive(_atoms, extend, max_leaves=8)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 @given(_formulas(), st.text(max_size=12))
 def test_generated_formulas_parse_and_differentiate_or_are_refused_cleanly(formula, noise):
     for text in (formula, formula + noise):  # grammatical, then likely not
@@ -166,7 +166,10 @@ def test_generated_formulas_parse_and_differentiate_or_are_refused_cleanly(formu
             with np.errstate(all="ignore"):  # a pole between the two points: inf − inf
                 fd = (land.value(X + e) - land.value(X - e)) / (2 * h)
             ok = np.isfinite(fd) & np.isfinite(g[..., i]) & (np.abs(fd) < 1e6)
-            np.testing.assert_allclose(g[..., i][ok], fd[ok], rtol=1e-4, atol=1e-5)
+            # the difference quotient's own rounding, ~eps·|f|/h, grows with f (x + exp(exp(3)) is 5e8)
+            with np.errstate(all="ignore"):
+                rounding = 4e-16 * np.abs(land.value(X)) / h
+            assert np.all(np.abs(g[..., i] - fd)[ok] <= (1e-4 * np.abs(fd) + 1e-5 + rounding)[ok]), text
 
 
 # -- anywhere a landscape name is accepted ------------------------------------------------------------

@@ -109,11 +109,31 @@ def _check_config(ctx: typer.Context, value: Path) -> None:
     ctx.default_map = {**(ctx.default_map or {}), **defaults}
 
 
+def _refuse_repeats(ctx: typer.Context) -> None:
+    """An option that takes one value, given twice, is refused (click would keep the last one
+    silently: ``--out a.png --out a.svg`` wrote only the SVG)."""
+    args = (_INVOCATION or [])[1:]
+    args = args[args.index(ctx.command.name) + 1:] if ctx.command.name in args else args
+    args = args[:args.index("--")] if "--" in args else args
+    for param in ctx.command.params:
+        if param.param_type_name != "option" or param.multiple or param.is_flag or param.count:
+            continue
+        given = [(a, i) for i, a in enumerate(args) for flag in param.opts
+                 if a == flag or (flag.startswith("--") and a.startswith(flag + "="))]
+        if len(given) > 1:
+            values = [a.split("=", 1)[1] if "=" in a else (args[i + 1] if i + 1 < len(args) else "") for a, i in given]
+            raise UsageError(f"{param.opts[0]} takes one value and was given {len(given)} ({', '.join(values)}): "
+                             f"give it once" + ("; a run writes one figure: run again for another format"
+                                                if param.name == "out" else ""))
+
+
 def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: bool) -> None:
     """The shared tail of every command: dump the resolved options, or run and print the paths."""
     from ..analysis.experiment import FlowWarning
     from ..analysis.order import OrderWarning
     from ..analysis.sweep import AxisWarning
+
+    _refuse_repeats(ctx)
 
     options = {p.name: ctx.params[p.name] for p in ctx.command.params if p.name in ctx.params and p.name not in NOT_CONFIG}
     for pair in COMMANDS[command].exclusive:  # one side from the command line overrides the other from a file
