@@ -402,8 +402,8 @@ class Optimizer:
 
 
 def _same(a, b) -> bool:
-    if a is None or b is None or hasattr(a, "spec") or hasattr(b, "spec"):  # schedules
-        return a == b
+    if a is None or b is None:
+        return a is b
     try:
         if isinstance(a, tuple) or isinstance(b, tuple):
             return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b))
