@@ -20,6 +20,7 @@ from ..solvers.discrete import iterate
 from ..models import available_flows, energy_along, flow as make_flow
 from .sharpness import sharpness_along, stability_threshold
 from ..landscapes import Landscape
+from ..landscapes.base import start_trouble
 from ..optimizers import Optimizer, optimizer
 from ..spec import parse_spec
 from ..landscapes import landscape as get_landscape
@@ -56,6 +57,32 @@ def _ending(traj: Trajectory, idx: tuple) -> dict:
 
 class FlowWarning(UserWarning):
     """A continuous model that could not be integrated to the end (its iterates ran in full)."""
+
+
+class StartWarning(UserWarning):
+    """A start where nothing will move: the gradient vanishes there, or f or ∇f is not finite."""
+
+
+def check_starts(landscape: Landscape, starts) -> None:
+    """Refuse starts where f or ∇f is not finite, when every start is such (nothing would run); warn
+    (:class:`StartWarning`) of the others and of stationary starts, where every method stays put."""
+    starts = np.asarray(starts, dtype=np.float64)
+    not_finite, stationary = start_trouble(landscape, starts)
+    flat = starts.reshape(-1, starts.shape[-1])
+
+    def where(mask) -> str:  # at most three points, then how many more
+        shown = ", ".join(np.array2string(p, precision=4) for p in flat[np.ravel(mask)][:3])
+        return shown + (f" and {int(mask.sum()) - 3} more" if mask.sum() > 3 else "")
+
+    if not_finite.all():
+        raise ValueError(f"{landscape.label} is not finite at the start {where(not_finite)} (f or its gradient is "
+                         f"inf or NaN there): choose a start inside its domain")
+    if not_finite.any():
+        warnings.warn(f"{landscape.label} is not finite at {int(not_finite.sum())} of {not_finite.size} starts "
+                      f"({where(not_finite)}): those runs stop at once", StartWarning, stacklevel=3)
+    if stationary.any():
+        warnings.warn(f"the gradient of {landscape.label} vanishes at the start {where(stationary)}: every method "
+                      f"stays there (choose another start)", StartWarning, stacklevel=3)
 
 
 @dataclass(frozen=True, eq=False)
@@ -257,6 +284,8 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
     """
     optimizers = with_lr(optimizers, lr)
     resolved = [resolve(item, landscape, x0) for item in optimizers]
+    if resolved:
+        check_starts(resolved[0][1], resolved[0][2])
     models = [make_flow(opt, flow).for_steps(steps) for opt, _, _ in resolved]  # every model exists before any work
     entries = []
     for (opt, land, start), model in zip(resolved, models):

@@ -129,7 +129,7 @@ def _refuse_repeats(ctx: typer.Context) -> None:
 
 def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: bool) -> None:
     """The shared tail of every command: dump the resolved options, or run and print the paths."""
-    from ..analysis.experiment import FlowWarning
+    from ..analysis.experiment import FlowWarning, StartWarning
     from ..analysis.order import OrderWarning
     from ..analysis.sweep import AxisWarning
 
@@ -150,11 +150,12 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
             warnings.simplefilter("always", OrderWarning)
             warnings.simplefilter("always", AxisWarning)
             warnings.simplefilter("always", FlowWarning)
+            warnings.simplefilter("always", StartWarning)
             written = run(command, options, overwrite=overwrite, argv=_INVOCATION)
     except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
     for w in caught:  # a result worth a second look: one line each, on stderr
-        if issubclass(w.category, (OrderWarning, AxisWarning, FlowWarning)):
+        if issubclass(w.category, (OrderWarning, AxisWarning, FlowWarning, StartWarning)):
             typer.echo(f"warning: {w.message}", err=True)
     for path in written:
         typer.echo(str(path))

@@ -13,7 +13,8 @@ import numpy as np
 from .._checks import MAX_COUNT, count, real, reals
 from ..spec import format_spec
 
-__all__ = ["Landscape", "polish_minima", "search_minima", "differenced_hessian", "plot_box"]
+__all__ = ["Landscape", "polish_minima", "search_minima", "differenced_hessian", "plot_box", "start_trouble",
+           "moving_start"]
 
 MAX_LISTED_MINIMA = 4096
 
@@ -127,12 +128,66 @@ def differenced_hessian(grad, x: np.ndarray) -> np.ndarray:
 
 
 def plot_box(bounds, start, d: int, error=ValueError) -> tuple[np.ndarray, np.ndarray]:
-    """``(bounds, start)`` of a user-defined landscape: [−5, 5] per coordinate and the box's centre
-    by default; ``error`` is raised for bounds that are not d pairs with low < high."""
+    """``(bounds, start)`` of a user-defined landscape: [−5, 5] per coordinate and, provisionally, the
+    box's centre (the landscape then settles on :func:`moving_start`); ``error`` is raised for bounds that are not d pairs with low < high."""
     box = np.array([[-5.0, 5.0]] * d if bounds is None else bounds, dtype=np.float64)
     if box.shape != (d, 2) or not np.all(box[:, 0] < box[:, 1]):
         raise error(f"bounds must be {d} pairs (low, high) with low < high, got {bounds!r}")
     return box, (np.mean(box, axis=1) if start is None else np.array(start, dtype=np.float64))
+
+
+#: Off-centre fractions of the box for the first candidate start, one per coordinate in turn: a box's
+#: centre is often a point of symmetry (the minimum of x**2 + 10*y**2, the saddle of x*y), and
+#: unequal fractions keep the start off the diagonals as well.
+_START_FRACTIONS = (0.75, 0.7, 0.65, 0.6, 0.55)
+
+
+def start_trouble(land: Landscape, x) -> tuple[np.ndarray, np.ndarray]:
+    """``(not_finite, stationary)``: masks over the points ``x`` ``(..., d)`` where f or ∇f is not
+    finite, and where ∇f vanishes to rounding (‖∇f‖ times the box's diagonal at most 1e-9·(1 + |f|)),
+    so that every method stays put: an empty picture rather than a run."""
+    x = land.points(x)
+    with np.errstate(all="ignore"):
+        f, g = land.value(x), land.grad(x)
+    norm = np.linalg.norm(g, axis=-1)
+    not_finite = ~(np.isfinite(f) & np.isfinite(norm))
+    diagonal = float(np.linalg.norm(land.bounds[:, 1] - land.bounds[:, 0]))
+    with np.errstate(all="ignore"):
+        stationary = ~not_finite & (norm * diagonal <= 1e-9 * (1 + np.abs(f)))
+    return not_finite, stationary
+
+
+def moving_start(land: Landscape, candidates: int = 64) -> np.ndarray:
+    """The default start of a landscape given by the user: the first of a fixed sequence of points in
+    its box where f and ∇f are finite and ∇f does not vanish (:func:`start_trouble`). First the point
+    at the fractions :data:`_START_FRACTIONS` of the box, then a Halton sequence over its inner 80 %;
+    the first candidate when none qualifies (a run then says why it does not move)."""
+    lo, width = land.bounds[:, 0], land.bounds[:, 1] - land.bounds[:, 0]
+    first = np.array([_START_FRACTIONS[i % len(_START_FRACTIONS)] for i in range(land.dim)])
+    points = lo + width * np.vstack([first, 0.1 + 0.8 * _halton(candidates - 1, land.dim)])
+    not_finite, stationary = start_trouble(land, points)
+    good = np.flatnonzero(~(not_finite | stationary))
+    return points[good[0] if good.size else 0]
+
+
+def _halton(n: int, d: int) -> np.ndarray:
+    """The first ``n`` points of the Halton sequence in [0, 1)^d (prime bases), deterministic."""
+    primes: list[int] = []
+    candidate = 2
+    while len(primes) < d:
+        if all(candidate % p for p in primes if p * p <= candidate):
+            primes.append(candidate)
+        candidate += 1
+    out = np.zeros((n, d))
+    for j, base in enumerate(primes):
+        for i in range(n):
+            k, frac, value = i + 1, 1.0 / base, 0.0
+            while k:
+                k, digit = divmod(k, base)
+                value += digit * frac
+                frac /= base
+            out[i, j] = value
+    return out
 
 
 def polish_minima(land: Landscape, guesses, steps: int = 50) -> np.ndarray:
@@ -203,6 +258,13 @@ def search_minima(land: Landscape, limit: int = 64) -> np.ndarray:
 
 
 # -- helpers for the built-ins ---------------------------------------------------------------
+def _settle_start(land: Landscape) -> None:
+    """Replace a user-defined landscape's provisional start (its box's centre) by :func:`moving_start`."""
+    start = moving_start(land)
+    start.setflags(write=False)
+    object.__setattr__(land, "default_start", start)
+
+
 def _set(obj, **attrs) -> None:
     for key, val in attrs.items():
         object.__setattr__(obj, key, val)

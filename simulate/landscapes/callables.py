@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Landscape, _set, differenced_hessian, plot_box
+from .base import Landscape, _set, _settle_start, differenced_hessian, plot_box
 
 __all__ = ["CallableLandscape", "landscape_from"]
 
@@ -52,6 +52,8 @@ class CallableLandscape(Landscape):
         self._value(probe)
         self._grad(probe)
         self._hess(probe)
+        if self.start is None:
+            _settle_start(self)
 
     @property
     def label(self) -> str:
@@ -92,7 +94,7 @@ class CallableLandscape(Landscape):
 def landscape_from(value, grad, hess=None, *, dim: int = 2, bounds=None, start=None, minima=(),
                    vectorized: bool = True, name: str = "custom") -> CallableLandscape:
     """A landscape from ``value(x)``, ``grad(x)`` and optionally ``hess(x)`` (else central differences
-    of ``grad``). ``bounds`` ``(d, 2)`` (default [−5, 5]), ``start`` (default the box's centre),
+    of ``grad``). ``bounds`` ``(d, 2)`` (default [−5, 5]), ``start`` (default a finite, non-stationary point of the box),
     ``minima`` to list; ``vectorized=False`` when the functions take one point ``(d,)`` at a time;
     ``name`` labels figures and records (a custom landscape cannot be rebuilt from its label:
     :meth:`simulate.trajectory.Trajectory.load` takes it as an argument)."""

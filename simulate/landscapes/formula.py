@@ -25,7 +25,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .base import Landscape, _set, differenced_hessian, plot_box, search_minima
+from .base import Landscape, _set, _settle_start, differenced_hessian, plot_box, search_minima
 from ..spec import format_spec
 
 __all__ = ["FormulaError", "parse_formula", "formula_function", "FormulaLandscape", "formula_landscape", "is_variable", "FUNCTIONS", "MAX_LENGTH", "MAX_NODES", "MAX_DEPTH",
@@ -343,7 +343,8 @@ class FormulaLandscape(Landscape):
     """A landscape from a formula (see :func:`parse_formula`): value, exact gradient and Hessian.
 
     ``bounds``: the plot box, ``(d, 2)`` (default [−5, 5] per coordinate); ``start``: the default
-    start (default the box's centre); ``minima``: the minima to list. Not given, a 1-D or 2-D
+    start (default a point of the box where the formula is finite and not stationary,
+    :func:`~simulate.landscapes.base.moving_start`); ``minima``: the minima to list. Not given, a 1-D or 2-D
     formula's are searched for in the box (:func:`~simulate.landscapes.search_minima`: grid,
     Newton, each one checked stationary with a positive definite Hessian); beyond 2-D none are
     listed, and sweeps and figures say so rather than guess.
@@ -388,6 +389,8 @@ class FormulaLandscape(Landscape):
             found = search_minima(self)
             found.setflags(write=False)
             object.__setattr__(self, "minima", found)
+        if self.start is None:
+            _settle_start(self)
 
     @property
     def label(self) -> str:

@@ -290,7 +290,8 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
     from scipy.integrate import solve_ivp  # here, not at the top: the command line's help needs no scipy
 
     max_evaluations = stepping.max_evaluations
-    state0 = model.init(x0, landscape)
+    with np.errstate(all="ignore"):  # a start where the gradient is not finite is reported below
+        state0 = model.init(x0, landscape)
     names = tuple(state0)
     y0 = pack(state0)
     evaluations = [0]
@@ -324,6 +325,9 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
             sol = _Constant(y0, times[:0], status=1)
         elif times[-1] == 0 and model.start_time == 0:  # nothing to integrate: every sample is the start
             sol = _Constant(y0, times)
+        elif not (np.all(np.isfinite(y0)) and np.all(np.isfinite(fun(model.start_time, y0)))):  # scipy: its words, or spin
+            sol = _Constant(y0, times[:0], status=-1,
+                            message="the field is not finite at the start (the gradient is inf or NaN there)")
         else:
             # repeated times (steps of lr 0 at the end of a schedule) are one sample to the solver
             unique, index = np.unique(times, return_inverse=True)
@@ -336,11 +340,12 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
 
 
 class _Constant:
-    """A solve_ivp-like result for a zero-length horizon."""
+    """A solve_ivp-like result where nothing is integrated: a zero-length horizon, a start outside
+    the ball (status 1, the escape event) or a field not finite at the start (status −1)."""
 
-    def __init__(self, y0, times, status=0):
-        self.status, self.message = status, "no time to integrate"
+    def __init__(self, y0, times, status=0, message="no time to integrate"):
+        self.status, self.message = status, message
         self.t = np.asarray(times)
         self.y = np.repeat(y0[:, None], times.size, axis=1)
-        self.t_events = [np.zeros(1) if status else np.empty(0), np.empty(0)]
+        self.t_events = [np.zeros(1) if status == 1 else np.empty(0), np.empty(0)]
         self.nfev = self.njev = self.nlu = 0
