@@ -87,11 +87,21 @@ def test_bad_input_exits_nonzero_with_one_line_and_writes_nothing(in_tmp, args, 
     assert list(in_tmp.iterdir()) == []
 
 
-def test_unwritable_folder_is_refused_before_any_work(in_tmp, monkeypatch):
-    # Permission bits do not bind root (CI runs as root), so the check itself is made to see a read-only folder.
-    monkeypatch.setattr(os, "access", lambda path, mode: False)
-    result = invoke("plot", "--out", "fig.png")
-    assert result.exit_code == 2 and "is not writable" in result.output
+@pytest.mark.parametrize("out, message", [
+    ("/proc/fig.png", "folder '/proc' is not writable"),  # not writable even by root (CI runs as root)
+    ("a-file/fig.png", "'a-file' is not a folder"),
+])
+def test_unwritable_folder_is_refused_before_any_work(in_tmp, out, message):
+    (in_tmp / "a-file").write_text("")
+    result = invoke("plot", "--out", out)
+    assert result.exit_code == 2 and message in result.output and ".simulate" not in result.output
+    assert [p.name for p in in_tmp.iterdir()] == ["a-file"]  # and the probe left nothing behind
+
+
+def test_the_writability_probe_leaves_nothing(in_tmp):
+    from simulate.io.files import check_output_path
+
+    assert check_output_path(in_tmp / "fig.png") == in_tmp / "fig.png"
     assert list(in_tmp.iterdir()) == []
 
 

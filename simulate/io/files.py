@@ -37,14 +37,26 @@ def check_output_path(path, formats: tuple[str, ...] | None = None, overwrite: b
         raise ValueError(f"cannot write {str(path)!r}: the extension must be one of {', '.join('.' + f for f in formats)}")
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
-        raise ValueError(f"cannot write {str(path)!r}: folder {str(folder)!r} does not exist")
-    if not os.access(folder, os.W_OK):
-        raise ValueError(f"cannot write {str(path)!r}: folder {str(folder)!r} is not writable")
+        why = "is not a folder" if folder.exists() else "does not exist"
+        raise ValueError(f"cannot write {str(path)!r}: {str(folder)!r} {why}")
+    _probe_writable(path, folder)
     if path.is_dir():
         raise ValueError(f"cannot write {str(path)!r}: it is a folder")
     if os.path.lexists(path) and not overwrite:  # a dangling symlink too: writing would replace it
         raise ValueError(f"{str(path)!r} exists; pass --overwrite to replace it")
     return path
+
+
+def _probe_writable(path: Path, folder: Path) -> None:
+    """Create and remove a file in ``folder``: permission bits do not tell (root may write a read-only
+    folder's bits but not /proc, a read-only mount or a full disk), and the run's work comes after."""
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".simulate-probe-", dir=folder)
+    except OSError as exc:
+        raise ValueError(f"cannot write {str(path)!r}: folder {str(folder)!r} is not writable "
+                         f"({exc.strerror or exc})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def _umask() -> int:
