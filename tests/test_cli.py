@@ -1,7 +1,5 @@
 """The real typer app, driven with CliRunner in temporary folders; files checked, not just exit codes."""
 
-import os
-
 import numpy as np
 import pytest
 from typer.testing import CliRunner
