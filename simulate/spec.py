@@ -18,7 +18,10 @@ from ._checks import text as printable
 
 __all__ = ["parse_spec", "format_spec", "format_value", "SpecError"]
 
-MAX_LENGTH = 500
+#: A bound on the text, not on what it means: parsing is linear in it and every value is checked, and
+#: a saved record names its landscape by its label, which for a quadratic of a thousand dimensions
+#: lists a thousand eigenvalues (the limit was 500, and a 30-D record could not be read back).
+MAX_LENGTH = 100_000
 #: Keys whose values are quoted text: a schedule inside an optimizer, a schedule's formula and strategy,
 #: a game's loss and norm (simulate.games).
 TEXT_KEYS = frozenset({"schedule", "f", "anneal_strategy", "loss", "norm"})

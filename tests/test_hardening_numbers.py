@@ -171,16 +171,29 @@ def test_numbers_at_the_reported_sites_give_one_line(argv, message, tmp_path):
     assert "Traceback" not in err and list(tmp_path.iterdir()) == []
 
 
-# -- no round trip through spec text (a 30-D quadratic's label is longer than a spec may be) ------------
+# -- no round trip through spec text inside a run (a 30-D quadratic's label is thousands of characters) ------
 def test_landscape_parameters_come_from_the_object_not_its_label():
     land = sim.landscape("quadratic", dim=40, condition=1e3)
-    assert len(land.label) > 500  # longer than parse_spec accepts: it must not be parsed again
+    assert len(land.label) > 500  # longer than parse_spec once accepted: a run must not parse it again
     rebuilt = sim.landscape("quadratic", **land.spec_params)
     np.testing.assert_array_equal(rebuilt.A, land.A)
     assert landscape_parameters(land) == {"angle": 0.0}
     game = sim.landscape("dirac-gan", gamma=0.5)
     assert landscape_parameters(game)["gamma"] == 0.5
     assert with_parameters(game, gamma=0.25).label == sim.landscape("dirac-gan", gamma=0.25).label
+
+
+def test_records_of_a_many_dimensional_run_read_back(tmp_path):
+    # a saved record names its landscape by its label, which lists a 200-D quadratic's eigenvalues
+    land = sim.landscape("quadratic", dim=200, condition=1e3)
+    assert len(land.label) > 3000
+    run = sim.iterate("gd(lr=0.01)", land, None, 5)
+    back = sim.Trajectory.load(run.save(tmp_path / "run.npz"))
+    np.testing.assert_array_equal(back.x, run.x)
+    np.testing.assert_array_equal(back.landscape.A, land.A)
+    experiment = sim.run_experiment(land, ["gd(lr=0.01)"], None, 5)
+    again = sim.Experiment.load(experiment.save(tmp_path / "experiment.npz"))
+    np.testing.assert_array_equal(again.entries[0].flow.x, experiment.entries[0].flow.x)
 
 
 def test_sweep_and_rate_map_on_a_30_dimensional_quadratic(tmp_path):
