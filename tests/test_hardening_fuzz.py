@@ -51,12 +51,9 @@ def command_lines(draw):
 def test_generated_command_lines_end_cleanly(tmp_path_factory, argv, caption):
     out = tmp_path_factory.mktemp("fuzz")
     argv = [*argv, *(["--caption", caption] if caption is not None else []), "--out", str(out / "f.png")]
-    err, kept = io.StringIO(), app._INVOCATION
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-            code = app.main(argv)
-    finally:
-        app._INVOCATION = kept
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = app.main(argv)
     message = err.getvalue()
     assert code in (0, 2), (argv, code, message)
     assert "Traceback" not in message, (argv, message)

@@ -22,17 +22,25 @@ HOSTILE_TEXT = ("9" * 400, "-" + "9" * 400, "1e308", "nan", "inf", "-inf")
 
 
 def run_cli(argv):
-    """``simulate ARGV`` in-process: (exit code, stderr). main() keeps the command line for the run
-    record in a module global: restored, so that later CliRunner tests in this process do not see it."""
-    import simulate.cli.app as app
-
-    err, out, kept = io.StringIO(), io.StringIO(), app._INVOCATION
-    try:
-        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
-            code = main(argv)
-    finally:
-        app._INVOCATION = kept
+    """``simulate ARGV`` in-process: (exit code, stderr)."""
+    err, out = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+        code = main(argv)
     return code, err.getvalue()
+
+
+def test_a_run_in_process_does_not_leave_its_command_line_to_the_next(tmp_path, monkeypatch):
+    # main() keeps the command line for the run record; a later run in the same process (a notebook,
+    # CliRunner) must record its own, not this one
+    from typer.testing import CliRunner
+
+    from simulate.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    assert run_cli(["plot", "-l", "booth", "-o", "gd", "--steps", "3", "--out", "first.png"])[0] == 0
+    assert CliRunner().invoke(app, ["plot", "-l", "booth", "-o", "gd", "--steps", "4", "--out", "second.png"]).exit_code == 0
+    record = (tmp_path / "second.run.toml").read_text()
+    assert "first.png" not in record and "second.png" in record
 
 
 # -- the helper --------------------------------------------------------------------------------------

@@ -381,7 +381,7 @@ def main(argv: list[str] | None = None) -> int:
     A signal that ends the run (Ctrl-C, SIGTERM, SIGHUP) stops it cleanly: files being written are
     removed, none is left half-made, and one line says so; the exit status is 128 + the signal's number."""
     global _INVOCATION
-    _INVOCATION = ["simulate", *(sys.argv[1:] if argv is None else argv)]
+    invoked_before, _INVOCATION = _INVOCATION, ["simulate", *(sys.argv[1:] if argv is None else argv)]
     previous = {}
     _SIGNALLED.clear()
     try:
@@ -411,6 +411,7 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+        _INVOCATION = invoked_before  # a later run in this process (a notebook, a test) records its own
     return code if isinstance(code, int) else 0
 
 
