@@ -86,10 +86,10 @@ def test_the_small_valid_calls_run(fname):
 
 def test_numbers_beyond_the_edge_are_refused_by_name():
     with pytest.raises(ValueError, match=r"iterate: steps must be at most 1e\+12, got 1000…\(401 digits\)"):
-        sim.iterate("gd", "booth", XY, 10**400)
+        sim.iterate("booth", "gd", XY, 10**400)
     with pytest.raises(ValueError, match="iterate: x0 must be finite"):
-        sim.iterate("gd", "booth", [np.inf, 1.0], 3)
+        sim.iterate("booth", "gd", [np.inf, 1.0], 3)
     with pytest.raises(TypeError, match=r"sweep: optimizers\[1\] must be an optimizer"):
-        sim.sweep(["gd", 3], "booth", "lr=0.01,0.02", steps=3)
+        sim.sweep("booth", ["gd", 3], "lr=0.01,0.02", steps=3)
     with pytest.raises(TypeError, match="plot: steps must be a whole number, got float 2.5"):
         sim.plot("booth", ["gd"], XY, 2.5)

@@ -222,7 +222,7 @@ def test_python_run_and_rerun_write_the_same_files(tmp_path):
 
 
 def test_trajectory_and_experiment_save_and_load_themselves(tmp_path):
-    run = sim.iterate(sim.optimizer("adam", lr=(0.1, 0.05)), "himmelblau", [[0, 0], [1, -1]], 30)
+    run = sim.iterate("himmelblau", sim.optimizer("adam", lr=(0.1, 0.05)), [[0, 0], [1, -1]], 30)
     run.save(tmp_path / "r.npz")
     back = sim.Trajectory.load(tmp_path / "r.npz")
     for name in sim.Trajectory.FIELDS:
@@ -231,7 +231,7 @@ def test_trajectory_and_experiment_save_and_load_themselves(tmp_path):
     assert back.optimizer.spec == run.optimizer.spec and back.landscape.label == "himmelblau"
     assert back.stats == run.stats and back.stats["escape_radius"] == 500.0
 
-    result = sim.plot("quadratic(eigenvalues=(1, 10))", ["gd(lr=0.25)", "momentum(lr=0.05)"], x0=[1.0, 1.0], steps=40)
+    result = sim.plot("quadratic(eigenvalues=(1, 10))", ["gd(lr=0.25)", "momentum(lr=0.05)"], start=[1.0, 1.0], steps=40)
     result.experiment.save(tmp_path / "e.npz")
     loaded = Experiment.load(tmp_path / "e.npz")
     assert loaded.landscape.label == result.experiment.landscape.label

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import checked
+from .._signature import public
 from ..solvers.inputs import resolve
 from ..solvers.continuous import integrate
 from ..solvers.discrete import check_seed, iterate, spawned_seed
@@ -369,11 +370,12 @@ class Ensemble:
         return save_npz(path, self.arrays())
 
 
+@public
 @checked
-def ensemble(landscape, optimizers, x0=None, steps: int = 200, *, noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS,
+def ensemble(landscape, optimizers, start=None, steps: int = 200, *, noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS,
              seed: int = 0, drift: str | None = None, scheme: str = "euler-maruyama", substeps: int = 10,
              method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10) -> Ensemble:
-    """Run each optimizer ``paths`` times from ``x0`` with gradient ``noise`` (and/or minibatches of
+    """Run each optimizer ``paths`` times from ``start`` with gradient ``noise`` (and/or minibatches of
     ``batch_size``), its SDE as often
     (``drift``, ``scheme``, ``substeps`` as in :func:`simulate.sdes.sde`; optimizers outside the
     SGD family get none, and the entry says why) and its deterministic flow once (the drift's flow;
@@ -384,7 +386,7 @@ def ensemble(landscape, optimizers, x0=None, steps: int = 200, *, noise=None, ba
     model = noise_model(noise, batch_size=batch_size)
     if model is None:
         raise ValueError("an ensemble needs gradient noise (noise=σ, or batch_size on a finite-sum landscape)")
-    resolved = [resolve(item, landscape, x0) for item in optimizers]
+    resolved = [resolve(item, landscape, start) for item in optimizers]
     land, start = resolved[0][1], resolved[0][2]
     refuse_game(land, "an ensemble of noisy paths (its SDE, temperature and Gibbs density)")
     if start.ndim != 1:
@@ -409,10 +411,10 @@ def ensemble(landscape, optimizers, x0=None, steps: int = 200, *, noise=None, ba
     starts = np.broadcast_to(start, (paths, land.dim))
     entries = []
     for i, ((opt, _, _), note) in enumerate(zip(resolved, notes)):
-        run = iterate(opt, land, starts, steps, noise=model, seed=spawned_seed(seed, i, 0))
-        paths_sde = None if note else sde(opt, land, starts, steps, noise=model, drift=drift, scheme=scheme,
+        run = iterate(land, opt, starts, steps, noise=model, seed=spawned_seed(seed, i, 0))
+        paths_sde = None if note else sde(land, opt, starts, steps, noise=model, drift=drift, scheme=scheme,
                                           substeps=substeps, seed=spawned_seed(seed, i, 1))
-        flow = integrate(opt, land, start, run.t, steps=steps, flow=drift if opt.sde_refusal() is None else None,
+        flow = integrate(land, opt, start, run.t, steps=steps, flow=drift if opt.sde_refusal() is None else None,
                          method=method, rtol=rtol, atol=atol)
         entries.append(EnsembleEntry(opt, run, paths_sde, note, flow))
     return Ensemble(land, start, int(steps), int(paths), model, seed, drift or "exact", scheme, int(substeps),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import checked
+from .._signature import public, warn
 from ..solvers.inputs import resolve
 from .averaging import average, check_beta
 from ..solvers.continuous import SaveAt, integrate
@@ -82,7 +82,7 @@ class Experiment:
     def warn_flow_failures(self) -> None:
         """Say :meth:`flow_failures` as warnings (:class:`FlowWarning`), one per line."""
         for line in self.flow_failures():
-            warnings.warn(line, FlowWarning, stacklevel=3)
+            warn(line, FlowWarning, stacklevel=3)  # at plot()'s caller, past its decorators
 
     def flow_failures(self) -> list[str]:
         """One line per member whose continuous model could not be integrated to the end: which
@@ -237,8 +237,9 @@ def with_schedule(optimizers, schedule=None, **transforms) -> list:
     return resolved
 
 
+@public
 @checked
-def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *, lr: float | None = None,
+def run_experiment(landscape, optimizers: Sequence, start=None, steps: int = 200, *, lr: float | None = None,
                    flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
                    flow_samples: int = 400, max_evaluations: int | None = None) -> Experiment:
     """Iterate each optimizer and integrate its continuous model from the same start(s).
@@ -256,13 +257,13 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
     (:meth:`Experiment.flow_failures`).
     """
     optimizers = with_lr(optimizers, lr)
-    resolved = [resolve(item, landscape, x0) for item in optimizers]
+    resolved = [resolve(item, landscape, start) for item in optimizers]
     models = [make_flow(opt, flow).for_steps(steps) for opt, _, _ in resolved]  # every model exists before any work
     entries = []
     for (opt, land, start), model in zip(resolved, models):
-        run = iterate(opt, land, start, steps, time_per_step=model)
+        run = iterate(land, opt, start, steps, time_per_step=model)
         every = max(1, math.ceil(flow_samples / max(steps, 1)))
-        dense = integrate(opt, land, start, steps=steps, flow=model, saveat=SaveAt(per_step=every), method=method,
+        dense = integrate(land, opt, start, steps=steps, flow=model, saveat=SaveAt(per_step=every), method=method,
                           rtol=rtol, atol=atol, max_evaluations=max_evaluations)
         entries.append(Entry(opt, run, dense, every, compare(run, dense.every(every))))
     return Experiment(land, np.asarray(start), steps, tuple(entries), method, rtol, atol, flow or "")

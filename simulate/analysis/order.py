@@ -1,6 +1,6 @@
 r"""Error against step size: how fast the iterates approach a continuous model as lr shrinks.
 
-``order(opt, landscape)`` runs the discrete map on a ladder of learning rates to a fixed horizon T,
+``order(landscape, optimizer)`` runs the discrete map on a ladder of learning rates to a fixed horizon T,
 integrates the chosen continuous model (:mod:`simulate.models`) at the iterates' own times, and
 regresses log(error) on log(h), h the model's time per step. The slope is the observed order: 1
 for every optimizer against its own flow, 2 for GD against its modified flow, 3 against the
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._checks import checked
-from ..solvers.inputs import resolve
+from .._signature import public, warn
+from ..solvers.inputs import is_optimizer, resolve
 from ..solvers.continuous import METHODS, integrate
 from ..solvers.discrete import iterate
 from ..models import SCALINGS, flow as make_flow, rescale
@@ -135,11 +135,12 @@ def _ladder(opt: Optimizer, lrs, rungs: int, ratio: float) -> np.ndarray:
     return np.sort(lrs)[::-1]
 
 
+@public(before=("optimizer", "landscape"), recognise=is_optimizer)
 @checked
-def order(opt, landscape, x0=None, *, flow: str | None = None, horizon: float = 1.0, lrs=None, rungs: int = 6,
+def order(landscape, optimizer, start=None, *, flow: str | None = None, horizon: float = 1.0, lrs=None, rungs: int = 6,
           ratio: float = 2.0, scaling: str | None = None, metric: str | None = None, method: str = "DOP853",
           rtol: float = 1e-12, atol: float = 1e-14, max_evaluations: int | None = None) -> OrderResult:
-    """Observed order of ``opt``'s iterates against its continuous model ``flow`` on ``landscape``.
+    """Observed order of ``optimizer``'s iterates against its continuous model ``flow`` on ``landscape``.
 
     The ladder is ``lrs`` or ``opt.lr / ratio**j`` for ``j < rungs``; rung j is
     ``rescale(opt, lr_j, scaling)`` with the flow kind's own scaling by default. Each rung runs
@@ -157,7 +158,7 @@ def order(opt, landscape, x0=None, *, flow: str | None = None, horizon: float = 
     carries ``warnings`` and an :class:`OrderWarning` is issued.
     """
     max_evaluations = ORDER_MAX_EVALUATIONS if max_evaluations is None else max_evaluations
-    opt, landscape, x0 = resolve(opt, landscape, x0)
+    opt, landscape, x0 = resolve(optimizer, landscape, start)
     if opt.schedule is not None:
         raise ValueError(f"{opt.label}: the order ladder scales one constant lr; a schedule changes lr along the run "
                          f"(compare a scheduled run with its flow in simulate plot)")
@@ -198,13 +199,13 @@ def order(opt, landscape, x0=None, *, flow: str | None = None, horizon: float = 
     for model, k in zip(models, steps):
         o = model.optimizer
         h = float(model.time_per_step)
-        run = iterate(o, landscape, x0, k, time_per_step=h)
+        run = iterate(landscape, o, x0, k, time_per_step=h)
         if run.diverged:  # its error is infinite whatever the flow does: no need to integrate it
             errors.append(math.inf)
             status.append(f"the run {run.message}")
             hs.append(h)
             continue
-        exact = integrate(o, landscape, x0, t=run.t, flow=model, method=method, rtol=rtol, atol=atol,
+        exact = integrate(landscape, o, x0, t=run.t, flow=model, method=method, rtol=rtol, atol=atol,
                           max_evaluations=max_evaluations)
         if exact.status == 3 or exact.diverged:
             errors.append(math.nan)
@@ -230,7 +231,7 @@ def order(opt, landscape, x0=None, *, flow: str | None = None, horizon: float = 
                          intercept, method, rtol, atol, local_slopes=local)
     found = _diagnose(result, floor)
     for text in found:
-        warnings.warn(OrderWarning(f"{result.label}: {text}"), stacklevel=2)
+        warn(OrderWarning(f"{result.label}: {text}"), stacklevel=2)  # at order()'s caller, past its decorators
     return dataclasses.replace(result, warnings=tuple(found))
 
 
@@ -327,8 +328,9 @@ def _csv_cell(value) -> str:
     return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
 
 
+@public
 @checked
-def order_study(landscape, optimizers=("gd(lr=0.01)",), flows=None, x0=None, **kwargs) -> OrderStudy:
+def order_study(landscape, optimizers=("gd(lr=0.01)",), flows=None, start=None, **kwargs) -> OrderStudy:
     """:func:`order` for every optimizer and every flow kind in ``flows`` (default: each optimizer's
     own model). Keyword arguments go to :func:`order`."""
     if isinstance(optimizers, (str, Optimizer)):
@@ -339,4 +341,4 @@ def order_study(landscape, optimizers=("gd(lr=0.01)",), flows=None, x0=None, **k
     for kind in kinds:
         if kinds.count(kind) > 1:
             raise ValueError(f"flow {kind} is given twice")
-    return OrderStudy(tuple(order(o, landscape, x0, flow=k, **kwargs) for o in optimizers for k in kinds))
+    return OrderStudy(tuple(order(landscape, o, start, flow=k, **kwargs) for o in optimizers for k in kinds))

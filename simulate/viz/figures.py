@@ -13,6 +13,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patheffects import Normal, Stroke
 
 from .._checks import checked
+from .._signature import public
 from ..analysis.ensembles import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments, relaxed
 from ..analysis.averaging import average_label, check_beta
 from ..analysis.experiment import Experiment, run_experiment, with_lr, with_schedule
@@ -336,15 +337,16 @@ def default_optimizers(lr: float | None = None) -> list[Optimizer]:
     return [optimizer(name, **{**params, **({} if lr is None else {"lr": lr})}) for name, params in DEFAULT_OPTIMIZERS]
 
 
+@public
 @checked
-def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=None, steps: int = DEFAULT_STEPS,
+def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=None, steps: int = DEFAULT_STEPS,
          *, random_starts: int = 0, lr: float | None = None, flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8,
          atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False,
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
          scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None,
          caption: str | None = None, schedule=None, clip_norm=None, clip_value=None, lr_scale=None,
          ema=None, max_evaluations: int | None = None) -> PlotResult:
-    """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
+    """Run ``optimizers`` on ``landscape`` from ``start`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
     :data:`DEFAULT_OPTIMIZERS`, whose own learning rates give way to ``lr`` when it is given.
@@ -370,6 +372,7 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     evaluations; a flow stopped by it (or by any solver failure) is said as a
     :class:`~simulate.analysis.experiment.FlowWarning`, one line per member, and marked in the figure.
     """
+    x0 = start
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
     if any(v is not None for v in (schedule, clip_norm, clip_value, lr_scale)):
