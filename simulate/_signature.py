@@ -17,6 +17,9 @@ problem first, then how, then where it starts**::
 - every parameter can be passed by keyword, and the result's attributes are named as the files
   they are saved to name them (``OrderResult.observed_order`` is the JSON's ``observed_order``).
 
+The old spellings raise :class:`OldSpelling`, a ``DeprecationWarning``; the test suite turns it
+into an error (``filterwarnings`` in pyproject.toml), so the package's own code never uses one.
+
 :func:`public` keeps the old spellings working, each with one ``DeprecationWarning`` that names the
 new spelling and points at the caller's line: the keywords ``x0=`` and ``opt=``, and the old
 positional order with the optimizer first. The old order is recognised by what the argument in the
@@ -39,10 +42,16 @@ import warnings
 
 from . import _checks
 
-__all__ = ["RENAMED", "public", "warn"]
+__all__ = ["RENAMED", "OldSpelling", "public", "renamed", "warn"]
 
 #: Old keyword -> its name in the convention.
 RENAMED = {"x0": "start", "opt": "optimizer"}
+
+
+class OldSpelling(DeprecationWarning):
+    """An old spelling of a call or an attribute: it still works, and the message names the new one."""
+
+
 #: The files whose frames are the decorators' own (not counted by :func:`warn`).
 _WRAPPER_FILES = frozenset({__file__, _checks.__file__})
 
@@ -101,8 +110,26 @@ def public(function=None, *, before: tuple[str, ...] = (), recognise=None):
                 kwargs[new] = kwargs.pop(old)
                 said.append(f"{old}= is deprecated: call {title}(..., {new}=...)")
         if said:
-            warn(f"{title}: " + "; ".join(said), DeprecationWarning, stacklevel=2)
+            warn(f"{title}: " + "; ".join(said), OldSpelling, stacklevel=2)
         return function(*args, **kwargs)
 
     wrapper.__signature__ = signature
     return wrapper
+
+
+class renamed:
+    """A result's attribute under its old name: reading it gives the attribute ``new`` with one
+    :class:`OldSpelling` warning at the reader's line (``order = renamed("observed_order")``)."""
+
+    def __init__(self, new: str):
+        self.new = new
+
+    def __set_name__(self, owner, name: str) -> None:
+        self.old, self.owner = name, owner.__name__
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            return self
+        warn(f"{self.owner}.{self.old} is deprecated: read .{self.new} (the name its files use)", OldSpelling,
+             stacklevel=2)
+        return getattr(obj, self.new)

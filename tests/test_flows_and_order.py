@@ -63,7 +63,7 @@ def test_rescale_holds_each_model_fixed():
 def test_gd_orders_are_one_two_three_against_flow_modified_and_second_modified():
     for land, lr in ((Q, 0.02), (sim.landscape("himmelblau"), 0.01)):
         study = order_study(land, [f"gd(lr={lr})"], ["exact", "modified", "modified2"], horizon=0.5, rungs=5)
-        slopes = [r.order for r in study.results]
+        slopes = [r.observed_order for r in study.results]
         np.testing.assert_allclose(slopes, [1, 2, 3], atol=0.1, err_msg=land.label)
 
 
@@ -99,9 +99,9 @@ def test_second_order_modified_field_uses_the_third_derivative():
 def test_momentum_modified_flow_with_its_lag_is_second_order(name):
     r = order(sim.landscape("himmelblau"), f"{name}(lr=0.002, momentum=0.5)", flow="modified", horizon=0.5, rungs=4)
     assert r.metric == "late"  # the fast mode starts O(lr) away and decays like μ^k
-    assert r.order == pytest.approx(2.0, abs=0.12)
+    assert r.observed_order == pytest.approx(2.0, abs=0.12)
     r9 = order(Q, f"{name}(lr=0.001, momentum=0.9)", flow="modified", horizon=0.5, rungs=4)
-    assert r9.order == pytest.approx(2.0, abs=0.12)
+    assert r9.observed_order == pytest.approx(2.0, abs=0.12)
 
 
 def test_momentum_modified_flow_coefficients_and_lag_from_the_slow_root():
@@ -142,7 +142,7 @@ def test_heavy_ball_in_the_oscillator_scaling_converges_at_order_half_in_lr():
               flow="oscillator", horizon=5.0, rungs=5, ratio=4.0)
     assert r.scaling == "sqrt"
     np.testing.assert_allclose([(1 - o.momentum) / np.sqrt(o.lr) for o in r.rungs], 2.0)  # γ held
-    assert r.order == pytest.approx(1.0, abs=0.08) and r.order_lr == pytest.approx(0.5, abs=0.04)
+    assert r.observed_order == pytest.approx(1.0, abs=0.08) and r.observed_order_in_lr == pytest.approx(0.5, abs=0.04)
 
 
 # -- Nesterov's NAG-C and the Su–Boyd–Candès ODE ----------------------------------------------------
@@ -164,7 +164,7 @@ def test_nag_c_iterates_approach_the_ode_at_order_half_in_s():
     land = sim.landscape("quadratic(eigenvalues=(2,))")
     r = order(land, "nag-c(lr=0.1)", [1.0], lrs=[0.1, 0.01, 0.001], horizon=20.0)
     np.testing.assert_allclose(r.error, [0.3171, 0.1036, 0.0334], rtol=0.02)
-    assert r.order_lr == pytest.approx(0.5, abs=0.03) and r.order == pytest.approx(1.0, abs=0.06)
+    assert r.observed_order_in_lr == pytest.approx(0.5, abs=0.03) and r.observed_order == pytest.approx(1.0, abs=0.06)
     np.testing.assert_allclose(r.time_per_step, np.sqrt(r.lr))
 
 
@@ -196,7 +196,7 @@ def test_adam_with_fixed_betas_approaches_the_sign_flow_closed_form():
 
 def test_adam_converges_to_the_barakat_bianchi_ode_at_order_one():
     r = order(Q, "adam(lr=0.01, betas=(0.9, 0.99))", flow="ema", horizon=0.5, rungs=5)
-    assert r.scaling == "linear" and r.order == pytest.approx(1.0, abs=0.05)
+    assert r.scaling == "linear" and r.observed_order == pytest.approx(1.0, abs=0.05)
     np.testing.assert_allclose([(1 - o.betas[0]) / o.lr for o in r.rungs], 10.0)
     model = flow(sim.optimizer("adam", lr=0.01), "ema")
     start = model.init(X0, Q)  # the bias-corrected moments take their limits at t = 0
@@ -226,7 +226,7 @@ def test_every_optimizer_approaches_its_own_flow_at_its_order(spec, kind, kwargs
     land = sim.landscape("quadratic(eigenvalues=(0.04, 0.01))") if spec.startswith("nag") else Q
     r = order(land, spec, flow=kind, **{"horizon": 0.5, "rungs": 5, **kwargs})
     assert set(r.status) == {"ok"}
-    assert r.order == pytest.approx(expected, abs=0.1 * expected)
+    assert r.observed_order == pytest.approx(expected, abs=0.1 * expected)
     assert r.expected_order == expected
 
 
@@ -235,7 +235,7 @@ def test_adaptive_lifts_started_at_zero_state_converge_at_order_half(spec):
     """From v = 0 (s = 0) the lift moves like 2√(t/b) at first (ẋ ~ 1/√t); Euler's sum of that
     singular start misses the integral by O(√h): order ½, not 1."""
     r = order(Q, spec, flow="exact", horizon=0.5, rungs=5)
-    assert r.order == pytest.approx(0.47, abs=0.07)
+    assert r.observed_order == pytest.approx(0.47, abs=0.07)
 
 
 # -- the command and the figure -----------------------------------------------------------------
@@ -249,7 +249,7 @@ def test_order_figure_draws_the_measured_errors_and_the_fitted_slope():
         np.testing.assert_allclose(line.get_ydata(), r.error)
     np.testing.assert_array_equal(study.results[1].evaluations, 2 * study.results[0].evaluations)
     labels = ax.get_legend_handles_labels()[1]
-    assert any(f"slope {-study.results[1].order:.2f}" in s for s in labels)
+    assert any(f"slope {-study.results[1].observed_order:.2f}" in s for s in labels)
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     with pytest.raises(ValueError, match="x must be one of"):
         plot_order(study.results[0], ax, x="time")
@@ -299,7 +299,7 @@ def test_high_resolution_odes_are_one_order_closer_than_the_low_resolution_ones(
     low = "limit" if spec.startswith("nag") else "oscillator"
     kw = dict(rungs=4, ratio=4.0, horizon={"mom": 2.0, "nes": 5.0, "nag": 10.0}[spec[:3]])
     high, base = order(land, spec, flow="highres", **kw), order(land, spec, flow=low, **kw)
-    assert high.order == pytest.approx(2.0, abs=0.12) and base.order == pytest.approx(1.0, abs=0.12)
+    assert high.observed_order == pytest.approx(2.0, abs=0.12) and base.observed_order == pytest.approx(1.0, abs=0.12)
     assert np.all(high.error < base.error)
 
 

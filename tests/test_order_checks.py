@@ -33,7 +33,7 @@ def test_a_clean_ladder_has_no_warning_and_reports_its_last_pair():
     with warnings.catch_warnings():
         warnings.simplefilter("error", OrderWarning)
         r = order("himmelblau", "gd(lr=0.01)", flow="modified")
-    assert r.warnings == () and abs(r.last_slope - 2) < 0.05 and len(r.local_slopes) == 5
+    assert r.warnings == () and abs(r.last_pair_order - 2) < 0.05 and len(r.local_slopes) == 5
     assert r.table()[1]["slope_from_previous"] == pytest.approx(r.local_slopes[0])
 
 
@@ -70,7 +70,7 @@ def test_expected_orders(spec, kind, expected):
 
 def test_expected_order_of_heun_on_its_limit_is_what_it_shows():
     r = order("himmelblau", "heun(lr=0.05)", flow="limit")
-    assert abs(r.order - r.expected_order) < 0.1
+    assert abs(r.observed_order - r.expected_order) < 0.1
 
 
 def test_weight_decay_lowers_the_stability_threshold_to_where_divergence_starts():

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import checked
-from .._signature import public, warn
+from .._signature import public, renamed, warn
 from ..solvers.inputs import is_optimizer, resolve
 from ..solvers.continuous import METHODS, integrate
 from ..solvers.discrete import iterate
@@ -67,8 +67,8 @@ class OrderResult:
     evaluations: np.ndarray       # (n,) gradient evaluations of the discrete run
     error: np.ndarray             # (n,) inf where the run diverged, NaN where the flow failed
     status: tuple[str, ...]       # per rung: "ok", or why the rung has no error
-    order: float                  # slope of log error against log h
-    order_lr: float               # against log lr
+    observed_order: float         # slope of log error against log h
+    observed_order_in_lr: float   # against log lr
     intercept: float
     method: str
     rtol: float
@@ -80,14 +80,19 @@ class OrderResult:
     def label(self) -> str:
         return f"{self.optimizer.display_name} vs {self.flow} flow"
 
+    # the names before the result's attributes were named as its JSON names them
+    order = renamed("observed_order")
+    order_lr = renamed("observed_order_in_lr")
+    last_slope = renamed("last_pair_order")
+
     @property
-    def last_slope(self) -> float:
+    def last_pair_order(self) -> float:
         """The slope between the two smallest rungs that have an error: the closest to asymptotic."""
         finite = self.local_slopes[np.isfinite(self.local_slopes)] if self.local_slopes is not None else []
         return float(finite[-1]) if len(finite) else math.nan
 
     def __repr__(self) -> str:  # one line; table() and summary() hold the rungs
-        return (f"OrderResult({self.label} on {self.landscape.label}: observed order {self.order:.3g} "
+        return (f"OrderResult({self.label} on {self.landscape.label}: observed order {self.observed_order:.3g} "
                 f"(expected {self.expected_order:g}) over {len(self.lr)} rungs, scaling {self.scaling}, metric {self.metric})")
 
     def table(self) -> list[dict]:
@@ -103,8 +108,8 @@ class OrderResult:
                 "flow": self.flow, "flow_description": self.flow_description,
                 "expected_order": self.expected_order, "scaling": self.scaling,
                 "scaling_description": SCALINGS[self.scaling], "horizon": self.horizon, "metric": self.metric,
-                "observed_order": self.order, "observed_order_in_lr": self.order_lr,
-                "last_pair_order": self.last_slope, "local_slopes": self.local_slopes, "warnings": list(self.warnings),
+                "observed_order": self.observed_order,
+                "observed_order_in_lr": self.observed_order_in_lr, "last_pair_order": self.last_pair_order, "local_slopes": self.local_slopes, "warnings": list(self.warnings),
                 "method": self.method, "rtol": self.rtol, "atol": self.atol, "rungs": self.table()}
 
     def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
@@ -113,7 +118,8 @@ class OrderResult:
             ("scaling", self.scaling),
             ("specs", [o.spec for o in self.rungs]), ("lr", self.lr), ("time_per_step", self.time_per_step),
             ("steps", self.steps), ("evaluations", self.evaluations), ("error", self.error),
-            ("status", list(self.status)), ("order", self.order), ("order_lr", self.order_lr),
+            ("status", list(self.status)), ("observed_order", self.observed_order),
+            ("observed_order_in_lr", self.observed_order_in_lr),
             ("intercept", self.intercept), ("horizon", self.horizon), ("metric", self.metric),
             ("local_slopes", self.local_slopes), ("warnings", np.array(list(self.warnings), dtype=str)))}
 
@@ -153,7 +159,7 @@ def order(landscape, optimizer, start=None, *, flow: str | None = None, horizon:
     ``max_evaluations`` field evaluations, default :data:`ORDER_MAX_EVALUATIONS`) NaN; both are left
     out of the fit and reported in ``status``. A ladder of more than :data:`MAX_LADDER_STEPS` steps
     in all is refused before any work. The slopes between consecutive rungs are kept
-    (``local_slopes``, ``last_slope``), and where the fit may not be the asymptotic order (errors at
+    (``local_slopes``, ``last_pair_order``), and where the fit may not be the asymptotic order (errors at
     the solver's floor, not shrinking with h, or a last-pair slope far from the fit) the result
     carries ``warnings`` and an :class:`OrderWarning` is issued.
     """
@@ -268,9 +274,9 @@ def _diagnose(r: OrderResult, floor: float) -> list[str]:
     if np.any(e[1:] > e[:-1] * 1.05):
         out.append("the error does not shrink with every rung: the ladder is not in the asymptotic regime "
                    "(e.g. iterates and flow end at different minima, or both have converged)")
-    last = r.last_slope
-    if np.isfinite(last) and np.isfinite(r.order) and abs(last - r.order) > 0.2:
-        out.append(f"the slope between the two smallest rungs is {last:.2f} while the fit gives {r.order:.2f}: "
+    last = r.last_pair_order
+    if np.isfinite(last) and np.isfinite(r.observed_order) and abs(last - r.observed_order) > 0.2:
+        out.append(f"the slope between the two smallest rungs is {last:.2f} while the fit gives {r.observed_order:.2f}: "
                    f"pre-asymptotic, add smaller rungs")
     return out
 
@@ -283,7 +289,7 @@ class OrderStudy:
 
     def __repr__(self) -> str:
         where = self.results[0].landscape.label if self.results else "nothing"
-        ladders = "; ".join(f"{r.label} {r.order:.3g}" for r in self.results)
+        ladders = "; ".join(f"{r.label} {r.observed_order:.3g}" for r in self.results)
         return f"OrderStudy({len(self.results)} ladders on {where}: {ladders})"
 
     def table(self) -> list[dict]:
