@@ -267,7 +267,7 @@ def test_order_command_writes_figure_and_the_table_three_ways(tmp_path, monkeypa
     rows = (tmp_path / "o.csv").read_text().splitlines()
     assert rows[0].startswith("ladder,flow,scaling,metric,optimizer,lr,") and len(rows) == 1 + 3 * 4
     data = np.load(tmp_path / "o.npz")
-    np.testing.assert_allclose(data["ladder1_order"], orders[1])
+    np.testing.assert_allclose(data["ladder1_observed_order"], orders[1])
     assert (tmp_path / "simulate_order.png").exists()
     capsys.readouterr()
     assert main(["order", "-o", "adam", "-f", "modified", "--out", "x.png"]) == 2
