@@ -244,3 +244,29 @@ def test_a_warning_inside_a_checked_function_points_at_the_caller():
 
     found = [w for w in record if issubclass(w.category, OrderWarning)]
     assert found and all(w.filename == __file__ for w in found)
+
+
+def test_experiment_and_ensemble_name_their_start_as_their_files(tmp_path):
+    """``start`` in Python, in the npz and (per member) in the JSON; ``x0`` still reads, with a warning;
+    a file written before the rename (key ``x0``) still loads."""
+    from simulate.analysis.experiment import Experiment
+    from simulate.io.files import save_npz
+
+    starts = [[1.0, 1.0], [0.5, -0.5]]
+    experiment = sim.run_experiment("booth", ["gd"], starts, 3)
+    ens = sim.ensemble("booth", ["gd"], XY, 3, noise=0.1, paths=2)
+    np.testing.assert_array_equal(experiment.arrays()["start"], starts)
+    np.testing.assert_array_equal(experiment.summary()["optimizers"][0]["members"][1]["start"], starts[1])
+    np.testing.assert_array_equal(ens.arrays()["start"], XY)
+    for result in (experiment, ens):
+        assert "x0" not in result.arrays()
+        with warnings.catch_warnings(record=True) as record:
+            warnings.simplefilter("always")
+            old = result.x0
+        _one_old_spelling(record, ["start"])
+        assert old is result.start
+    arrays = experiment.arrays()
+    arrays["x0"] = arrays.pop("start")
+    loaded = Experiment.load(save_npz(tmp_path / "old.npz", arrays))
+    np.testing.assert_array_equal(loaded.start, starts)
+    _same(loaded, experiment)

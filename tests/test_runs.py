@@ -187,7 +187,7 @@ def test_random_starts_follow_the_seed(in_tmp, capsys):
     for seed in (3, 4):
         cli(capsys, "plot", "-l", "booth", "--random-starts", "2", "--seed", str(seed), "--steps", "1",
             "--out", f"s{seed}.png", "--data", f"s{seed}.npz")
-        np.testing.assert_array_equal(np.load(in_tmp / f"s{seed}.npz")["x0"], land.sample(2, seed=seed))
+        np.testing.assert_array_equal(np.load(in_tmp / f"s{seed}.npz")["start"], land.sample(2, seed=seed))
     assert not np.array_equal(land.sample(2, seed=3), land.sample(2, seed=4))
     code, _, err = cli(capsys, "plot", "--random-starts", "2", "--start", "1,1")
     assert code == 2 and "not both" in err
@@ -316,11 +316,11 @@ def test_command_line_start_overrides_random_starts_from_a_file_and_back(in_tmp,
     (in_tmp / "c.toml").write_text('landscape = "booth"\nrandom_starts = 3\nsteps = 1\n')
     code, out, err = cli(capsys, "plot", "--config", "c.toml", "--start", "1,1", "--data", "s.npz")
     assert code == 0, err
-    np.testing.assert_array_equal(np.load(in_tmp / "s.npz")["x0"], [1.0, 1.0])
+    np.testing.assert_array_equal(np.load(in_tmp / "s.npz")["start"], [1.0, 1.0])
     (in_tmp / "d.toml").write_text('landscape = "booth"\nstart = [1, 1]\nsteps = 1\n')
     code, out, err = cli(capsys, "plot", "--config", "d.toml", "--random-starts", "2", "--out", "t.png", "--data", "t.npz")
     assert code == 0, err
-    assert np.load(in_tmp / "t.npz")["x0"].shape == (2, 2)
+    assert np.load(in_tmp / "t.npz")["start"].shape == (2, 2)
 
 
 def test_huge_runs_and_unreadable_configs_are_refused_cleanly(in_tmp, capsys):

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import checked
-from .._signature import public
+from .._signature import public, renamed
 from ..solvers.inputs import resolve
 from ..solvers.continuous import integrate
 from ..solvers.discrete import check_seed, iterate, spawned_seed
@@ -272,7 +272,7 @@ class Ensemble:
     """What ``simulate plot --noise`` shows: each optimizer's paths as a distribution."""
 
     landscape: Landscape
-    x0: np.ndarray
+    start: np.ndarray
     steps: int
     paths: int
     noise: Noise
@@ -281,6 +281,8 @@ class Ensemble:
     scheme: str
     substeps: int
     entries: tuple[EnsembleEntry, ...]
+
+    x0 = renamed("start")  # its name before the attributes were named as the files name them
 
     def __repr__(self) -> str:
         return (f"Ensemble({', '.join(e.optimizer.label for e in self.entries)} on {self.landscape.label}: "
@@ -294,7 +296,7 @@ class Ensemble:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every path, the flows and the moments (``--data``)."""
-        out = {"x0": self.x0, "landscape": np.array(self.landscape.label), "noise": np.array(self.noise.label),
+        out = {"start": self.start, "landscape": np.array(self.landscape.label), "noise": np.array(self.noise.label),
                "seed": np.array(self.seed), "paths": np.array(self.paths), "steps": np.array(self.steps),
                "drift": np.array(self.drift), "scheme": np.array(self.scheme), "substeps": np.array(self.substeps),
                "labels": np.array([e.optimizer.label for e in self.entries]),

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import checked
-from .._signature import public, warn
+from .._signature import public, renamed, warn
 from ..solvers.inputs import resolve
 from .averaging import average, check_beta
 from ..solvers.continuous import SaveAt, integrate
@@ -63,7 +63,7 @@ class Experiment:
     """What ``simulate plot`` shows: every optimizer run twice on one landscape."""
 
     landscape: Landscape
-    x0: np.ndarray
+    start: np.ndarray
     steps: int
     entries: tuple[Entry, ...]
     method: str
@@ -73,9 +73,11 @@ class Experiment:
     panels: tuple[str, ...] = ()  # extra quantities drawn and exported: "sharpness", "energy"
     ema: float | np.ndarray | None = None  # β of the EMA of the iterates drawn and exported (one per member, or None)
 
+    x0 = renamed("start")  # its name before the attributes were named as the files name them
+
     def __repr__(self) -> str:  # one line; arrays() and summary() hold the runs
         runs = ", ".join(f"{e.optimizer.label} ({e.flow.flow} flow)" for e in self.entries)
-        starts = int(np.prod(np.shape(self.x0)[:-1]))
+        starts = int(np.prod(np.shape(self.start)[:-1]))
         return (f"Experiment({runs} on {self.landscape.label}, {starts} start{'s' * (starts != 1)}, "
                 f"{self.steps} steps; iterates: {ended(np.concatenate([np.ravel(e.iterates.status) for e in self.entries]))})")
 
@@ -92,7 +94,7 @@ class Experiment:
         for e in self.entries:
             status = np.atleast_1d(e.flow.status).reshape(-1)
             messages = np.atleast_1d(np.asarray(e.flow.message, dtype=object)).reshape(-1)
-            starts = np.atleast_2d(np.asarray(self.x0, dtype=float))
+            starts = np.atleast_2d(np.asarray(self.start, dtype=float))
             for i in np.flatnonzero(status == FAILED):
                 where = f" from start {np.array2string(starts[min(i, len(starts) - 1)], precision=3)}" \
                     if status.size > 1 else ""
@@ -113,7 +115,7 @@ class Experiment:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The numbers behind the figure, keyed as documented in the README (``--data``)."""
-        out = {"x0": self.x0, "landscape": np.array(self.landscape.label),
+        out = {"start": self.start, "landscape": np.array(self.landscape.label),
                "labels": np.array([e.optimizer.label for e in self.entries]),
                "specs": np.array([e.optimizer.spec for e in self.entries]),
                "steps": np.array(self.steps), "method": np.array(self.method),
@@ -156,7 +158,7 @@ class Experiment:
             for idx in np.ndindex(e.iterates.batch_shape):
                 end = functools.partial(_ending, idx=idx)
                 distance = e.comparison.distance[(slice(None), *idx)]
-                members.append({"start": np.broadcast_to(self.x0, e.iterates.x.shape[1:])[idx],
+                members.append({"start": np.broadcast_to(self.start, e.iterates.x.shape[1:])[idx],
                                 "iterates": end(e.iterates), "flow": end(e.flow_at_steps),
                                 "final_distance": float(e.comparison.final[idx]),
                                 "max_distance": float(e.comparison.max[idx]),
@@ -199,7 +201,8 @@ class Experiment:
                 flow = dataclasses.replace(flow, flow=str(a["flow_kinds"][i]))
             every = int(a[f"flow_every_{i}"])
             entries.append(Entry(opt, iterates, flow, every, compare(iterates, flow.every(every))))
-        return cls(land, a["x0"], int(a["steps"]), tuple(entries), str(a["method"]), float(a["rtol"]), float(a["atol"]),
+        start = a["start"] if "start" in a else a["x0"]  # "x0": files written before it was named start
+        return cls(land, start, int(a["steps"]), tuple(entries), str(a["method"]), float(a["rtol"]), float(a["atol"]),
                    str(a["flow"]) if "flow" in a else "", tuple(str(p) for p in a.get("panels", ())),
                    a["ema"] if "ema" in a else None)  # β as saved (checked on creation); the averages are recomputed
 

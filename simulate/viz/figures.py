@@ -121,7 +121,7 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     if ax_energy is not None:
         ax_energy.set_title("Lyapunov energy of each flow (non-increasing)", fontsize=10)
     plot_minima(land, ax_path, height=height)
-    plot_start(land, experiment.x0, ax_path, height=height)
+    plot_start(land, experiment.start, ax_path, height=height)
     if three_d:  # the surface's box, not the extent of what was drawn on it
         ax_path.set(xlim=region[0], ylim=region[1])
     if not game:
@@ -209,7 +209,7 @@ def ensemble_figure(ens: Ensemble, *, box=None, figsize=None) -> Figure:
     ax_hist.set_xlim(lo, hi)
     if d >= 2:
         plot_minima(land, ax_path)
-    plot_start(land, ens.x0, ax_path) if d >= 2 else None
+    plot_start(land, ens.start, ax_path) if d >= 2 else None
     if d == 1 and box is not None:
         ax_path.set_ylim(*region[0])
     ax_path.legend(fontsize=8, loc="best", framealpha=0.85)
