@@ -148,8 +148,8 @@ def order(landscape, optimizer, start=None, *, flow: str | None = None, horizon:
           rtol: float = 1e-12, atol: float = 1e-14, max_evaluations: int | None = None) -> OrderResult:
     """Observed order of ``optimizer``'s iterates against its continuous model ``flow`` on ``landscape``.
 
-    The ladder is ``lrs`` or ``opt.lr / ratio**j`` for ``j < rungs``; rung j is
-    ``rescale(opt, lr_j, scaling)`` with the flow kind's own scaling by default. Each rung runs
+    The ladder is ``lrs`` or ``optimizer.lr / ratio**j`` for ``j < rungs``; rung j is
+    ``rescale(optimizer, lr_j, scaling)`` with the flow kind's own scaling by default. Each rung runs
     ``round(horizon/h)`` steps and is compared with its model at the same times; ``metric`` is the
     largest distance over the run (``max``), over ``t >= horizon/4`` (``late``: past a transient
     such as momentum's fast mode) or the distance at the end (``final``); by default the flow's

@@ -356,7 +356,7 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=
     stepped by ``scheme`` with ``substeps`` per step) and its flow
     (:func:`simulate.ensembles.ensemble`), and the figure is :func:`ensemble_figure`; the result's
     ``experiment`` is then an :class:`~simulate.ensembles.Ensemble`. ``three_d``: the paths on the
-    surface of f (2-D landscapes, exact gradients). ``random_starts``: instead of ``x0``, this many
+    surface of f (2-D landscapes, exact gradients). ``random_starts``: instead of ``start``, this many
     starts drawn uniformly in the landscape's plot box with ``seed``. ``box``: the region drawn, pairs (low, high)
     for x₁ and x₂ or ``"lo:hi,lo:hi"`` (one pair in 1-D; default the landscape's plot box).
     ``schedule`` (``"cosine(warmup=10)"``, a :class:`~simulate.optimizers.schedules.Schedule`) goes to every
