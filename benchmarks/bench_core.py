@@ -42,7 +42,7 @@ def main():
     rng = np.random.default_rng(0)
     starts = rng.uniform([-2, -1], [2, 3], size=(1000, 2))
     steps = 200
-    t_vec = timed(lambda: sim.iterate("adam", land, starts, steps))
+    t_vec = timed(lambda: sim.iterate(land, "adam", starts, steps))
     t_ref = timed(lambda: [adam_reference(land, s, steps) for s in starts[:100]], repeat=1) * 10
     print(f"iterate   adam x {len(starts)} starts x {steps} steps: {len(starts) * steps / t_vec:12.0f} steps/s"
           f"  ({t_ref / t_vec:.1f}x a per-start loop)")

@@ -31,21 +31,21 @@ def main():
     starts = np.broadcast_to([-1.0, 0.5], (paths, 2))
     gd = sim.optimizer("gd", lr=0.05)
     work = paths * steps
-    t_exact = timed(lambda: sim.iterate(gd, land, starts, steps, engine="numpy"))
-    t_noisy = timed(lambda: sim.iterate(gd, land, starts, steps, noise=2.0))
+    t_exact = timed(lambda: sim.iterate(land, gd, starts, steps, engine="numpy"))
+    t_noisy = timed(lambda: sim.iterate(land, gd, starts, steps, noise=2.0))
     t_bare = timed(lambda: bare_sgd(land, np.array(starts), steps, 0.05, 2.0, 0))
     print(f"noisy iterate  gd x {paths} paths x {steps} steps: {work / t_noisy:12.0f} path-steps/s"
           f"  ({t_noisy / t_exact:.2f}x the exact run, {t_noisy / t_bare:.2f}x a bare numpy loop)")
     for scheme in ("euler-maruyama", "heun"):
-        t = timed(lambda: sim.sde(gd, land, starts, steps, noise=2.0, scheme=scheme, substeps=1))
+        t = timed(lambda: sim.sde(land, gd, starts, steps, noise=2.0, scheme=scheme, substeps=1))
         print(f"sde {scheme:14s} 1 substep per step:       {work / t:12.0f} path-substeps/s"
               f"  ({t / t_noisy:.2f}x a noisy SGD step)")
 
     ls = sim.landscape("least-squares")
     w = np.broadcast_to(ls.minima[0], (paths, 2))
-    t_full = timed(lambda: sim.iterate(gd, ls, w, steps // 5, engine="numpy"))
-    t_batch = timed(lambda: sim.iterate(gd, ls, w, steps // 5, batch_size=4))
-    t_sde = timed(lambda: sim.sde(gd, ls, w, steps // 5, batch_size=4, substeps=1), repeat=1)
+    t_full = timed(lambda: sim.iterate(ls, gd, w, steps // 5, engine="numpy"))
+    t_batch = timed(lambda: sim.iterate(ls, gd, w, steps // 5, batch_size=4))
+    t_sde = timed(lambda: sim.sde(ls, gd, w, steps // 5, batch_size=4, substeps=1), repeat=1)
     work = paths * (steps // 5)
     print(f"minibatch      gd, batch 4 of 64:             {work / t_batch:12.0f} path-steps/s"
           f"  ({t_batch / t_full:.2f}x full-batch GD)")

@@ -84,10 +84,10 @@ def w1(scale):
     t_ref, ref = best_of(lambda: adam_reference(starts, steps, 1e-3))
     adam = sim.optimizer("adam", lr=1e-3)
     t0 = time.perf_counter()
-    sim.iterate(adam, "rosenbrock", starts[:2], 2, engine="compiled")
+    sim.iterate("rosenbrock", adam, starts[:2], 2, engine="compiled")
     compile_time = time.perf_counter() - t0
     for engine in ("compiled", "numpy"):
-        t_sim, run = best_of(lambda: sim.iterate(adam, "rosenbrock", starts, steps, engine=engine))
+        t_sim, run = best_of(lambda: sim.iterate("rosenbrock", adam, starts, steps, engine=engine))
         same = np.nanmax(np.abs(run.x - ref))
         print(f"W1 adam, {len(starts)} starts x {steps} steps, trajectories, {engine:8s}: {work / t_sim / 1e6:7.1f} M/s, "
               f"numpy reference {work / t_ref / 1e6:6.1f} M/s, ratio {t_ref / t_sim:5.2f}  (max |diff| {same:.1e})")
@@ -105,9 +105,9 @@ def w2(scale):
         with np.errstate(all="ignore"):
             t_ref, ref = best_of(reference)
             loss_ref = rosenbrock(ref)
-        sweep(name, "rosenbrock", [Axis("lr", lrs[:2])], start=start, steps=2, track=(), engine="compiled")
+        sweep("rosenbrock", name, [Axis("lr", lrs[:2])], start=start, steps=2, track=(), engine="compiled")
         for engine in ("compiled", "numpy"):
-            t_sim, s = best_of(lambda: sweep(name, "rosenbrock", [Axis("lr", lrs, "log")], start=start, steps=steps,
+            t_sim, s = best_of(lambda: sweep("rosenbrock", name, [Axis("lr", lrs, "log")], start=start, steps=steps,
                                              track=(), engine=engine, progress=False))
             ok = np.isfinite(s.metric("final_loss"))
             same = np.max(np.abs(s.metric("final_loss")[ok] - loss_ref[ok]) / (1 + np.abs(loss_ref[ok])))
@@ -140,9 +140,9 @@ def w3(scale):
     t_ref, ref = best_of(stacked)
     err_ref = np.max(np.abs(ref - exact))
     gd = sim.optimizer("gd", lr=1.0)
-    sim.integrate(gd, land, starts[:2], t=[0.0, 0.1], method="RK45-compiled")  # compile outside the timing
+    sim.integrate(land, gd, starts[:2], t=[0.0, 0.1], method="RK45-compiled")  # compile outside the timing
     for method in ("RK45-compiled", "LSODA"):
-        t_sim, run = best_of(lambda: sim.integrate(gd, land, starts, t=[0.0, T], method=method, rtol=rtol, atol=atol),
+        t_sim, run = best_of(lambda: sim.integrate(land, gd, starts, t=[0.0, T], method=method, rtol=rtol, atol=atol),
                              repeat=3 if method == "RK45-compiled" else 1, budget=1.0 if method == "RK45-compiled" else 0)
         err_sim = np.max(np.abs(run.x[-1] - exact))
         print(f"W3 gradient flow, {n} starts to t = {T:g}, {method:13s}: simulate {t_sim:.3f} s (max err {err_sim:.1e}), "

@@ -262,9 +262,9 @@ def _noise_like(value, name):
 
 #: Argument name -> its check, for every public function (one convention across the package).
 ARGUMENTS = {
-    "opt": _optimizer_like, "optimizer": _optimizer_like, "optimizers": _optional(_optimizers_like),
+    "optimizer": _optimizer_like, "optimizers": _optional(_optimizers_like),
     "landscape": _optional(_landscape_like),
-    "x0": _optional(_points), "start": _optional(_points), "t": _optional(_points),
+    "start": _optional(_points), "t": _optional(_points),
     **dict.fromkeys(("steps", "rungs", "paths", "substeps", "random_starts", "record_every", "flow_samples",
                      "max_evaluations", "batch_size", "minimum", "frames", "fps", "dpi", "trail"),
                     _optional(_whole)),

@@ -38,7 +38,7 @@ def test_ema_of_simultaneous_gda_on_the_bilinear_game_is_the_closed_form(beta):
     """GDA on L = x·y is the linear map z_{k+1} = (I − lr·M) z_k, M = [[0, 1], [−1, 0]]."""
     lr, steps = 0.1, 150
     starts = np.array([[1.0, 0.0], [0.3, -0.7]])
-    run = sim.iterate(sim.optimizer("gd", lr=lr), "bilinear", starts, steps)
+    run = sim.iterate("bilinear", sim.optimizer("gd", lr=lr), starts, steps)
     step = np.eye(2) - lr * np.array([[0.0, 1.0], [-1.0, 0.0]])
     powers = np.stack([np.linalg.matrix_power(step, k) for k in range(steps + 1)])
     np.testing.assert_allclose(run.x, np.einsum("kij,bj->kbi", powers, starts), rtol=0, atol=1e-13)
@@ -51,7 +51,7 @@ def test_ema_of_simultaneous_gda_on_the_bilinear_game_is_the_closed_form(beta):
 
 
 def test_beta_zero_gives_the_iterates_bit_for_bit_and_the_uniform_mean_is_the_prefix_mean():
-    run = sim.iterate(sim.optimizer("gd", lr=np.array([0.05, 0.25])), "quadratic(eigenvalues=(1, 10))", None, 60)
+    run = sim.iterate("quadratic(eigenvalues=(1, 10))", sim.optimizer("gd", lr=np.array([0.05, 0.25])), None, 60)
     assert run.diverged.tolist() == [False, True]
     zero = ema(run.x, 0.0)
     assert zero is not run.x and zero.tobytes() == run.x.tobytes()  # NaN after the divergence included
@@ -78,7 +78,7 @@ def test_the_loop_over_time_and_lfilter_agree_bit_for_bit_and_beta_may_differ_pe
 
 def test_nan_after_divergence_per_member_never_clipped():
     """One member diverges (lr = 0.25 > 2/10), the other converges: the average stops with it."""
-    run = sim.iterate(sim.optimizer("gd", lr=np.array([0.05, 0.25])), "quadratic(eigenvalues=(1, 10))", None, 500)
+    run = sim.iterate("quadratic(eigenvalues=(1, 10))", sim.optimizer("gd", lr=np.array([0.05, 0.25])), None, 500)
     k = int(run.diverged_at[1])
     assert 0 < k < 500 and run.diverged_at[0] == -1
     avg = average(run, 0.9)
@@ -90,7 +90,7 @@ def test_nan_after_divergence_per_member_never_clipped():
     assert np.all(np.isfinite(avg.x[:k + 1, 1]))  # up to the value that triggered it, kept as it is
     assert np.abs(avg.x[k, 1]).max() > 10  # not clipped: it carries (1 − β)·z_k of the escaping value
     np.testing.assert_allclose(avg.x[:, 1], direct_ema(run.x[:, 1], 0.9), rtol=1e-13)  # NaN where the iterates are
-    assert avg.x[:, 0].tobytes() == average(sim.iterate(sim.optimizer("gd", lr=0.05), "quadratic(eigenvalues=(1, 10))",
+    assert avg.x[:, 0].tobytes() == average(sim.iterate("quadratic(eigenvalues=(1, 10))", sim.optimizer("gd", lr=0.05),
                                                          None, 500), 0.9).x.tobytes()  # the other member is untouched
     np.testing.assert_array_equal(avg.f[:, 0], run.landscape.value(avg.x[:, 0]))
     np.testing.assert_array_equal(avg.t, run.t)
@@ -103,7 +103,7 @@ def test_alternating_gda_orbits_while_its_ema_sits_near_the_centre():
     z̄_k = 2Re(u·(G λ^k + H β^k)), G = (1 − β)λ/(λ − β), H = 1 − G: the orbit is scaled by
     |G| = (1 − β)/|1 − β e^{−iω}| ≈ 0.050 for lr = 0.2, β = 0.99, and the start fades as β^k."""
     lr, beta, steps = 0.2, 0.99, 500
-    run = sim.iterate(sim.optimizer("alt-gda", lr=lr), "bilinear", None, steps)
+    run = sim.iterate("bilinear", sim.optimizer("alt-gda", lr=lr), None, steps)
     z = run.x
     A = np.array([[1.0, -lr], [lr, 1 - lr**2]])
     np.testing.assert_allclose(z[1:], z[:-1] @ A.T, rtol=0, atol=1e-15)

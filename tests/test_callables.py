@@ -19,9 +19,9 @@ def test_a_callable_landscape_runs_like_a_builtin_and_its_hessian_is_the_differe
     X = np.random.default_rng(0).normal(size=(4, 3, 2))
     assert land.hess(X).shape == (4, 3, 2, 2)
     np.testing.assert_allclose(land.hess(X), np.broadcast_to(A, (4, 3, 2, 2)), atol=1e-8)
-    run = sim.iterate("gd(lr=0.1)", land, np.array([1.0, -1.0]), 300)
+    run = sim.iterate(land, "gd(lr=0.1)", np.array([1.0, -1.0]), 300)
     np.testing.assert_allclose(run.final, 0.0, atol=1e-12)
-    flow = sim.integrate("gd(lr=0.1)", land, np.array([1.0, -1.0]), t=[0.0, 1.0])
+    flow = sim.integrate(land, "gd(lr=0.1)", np.array([1.0, -1.0]), t=[0.0, 1.0])
     exact = np.linalg.eigh(A)
     np.testing.assert_allclose(flow.x[-1], exact[1] @ (np.exp(-exact[0]) * (exact[1].T @ [1.0, -1.0])), rtol=1e-6)
     assert land.label == "my quadratic" and land.minima.tolist() == [[0.0, 0.0]]

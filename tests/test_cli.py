@@ -47,10 +47,10 @@ def test_data_holds_the_numbers_behind_the_figure(in_tmp):
     data = np.load(in_tmp / "q.npz")
     assert list(data["labels"]) == ["gd(lr=0.02)", "adam(lr=0.05)"]  # --lr only where the spec is silent
     assert data["iterates_x_0"].shape == (31, 2, 2) and data["flow_x_1"].shape == (31, 2, 2)
-    np.testing.assert_array_equal(data["x0"], [[-1, 1.5], [0.5, 0.5]])
+    np.testing.assert_array_equal(data["start"], [[-1, 1.5], [0.5, 0.5]])
     # the exported iterates are exactly GD's, and the exported distance is |iterates − flow|
     land = sim.landscape("quadratic", eigenvalues=(1, 10))
-    np.testing.assert_array_equal(data["iterates_x_0"], sim.iterate(sim.optimizer("gd", lr=0.02), land, data["x0"], 30).x)
+    np.testing.assert_array_equal(data["iterates_x_0"], sim.iterate(land, sim.optimizer("gd", lr=0.02), data["start"], 30).x)
     np.testing.assert_allclose(data["distance_1"], np.linalg.norm(data["iterates_x_1"] - data["flow_x_1"], axis=-1))
     np.testing.assert_allclose(data["iterates_t_0"], 0.02 * np.arange(31))
     assert data["iterates_status_0"].shape == (2,) and data["iterates_time_per_step_1"] == 0.05
@@ -206,8 +206,8 @@ def test_sweep_with_noise_records_it(in_tmp):
     record = (in_tmp / "simulate_sweep.run.toml").read_text()
     assert "batch_size = 2" in record
     loss = np.load(in_tmp / "s.npz")["final_loss"]
-    exact = sweep("gd", "least-squares", ["lr=0.05:0.5:4"], steps=30).metrics["final_loss"]
-    noisy = sweep("gd", "least-squares", ["lr=0.05:0.5:4"], steps=30, batch_size=2)
+    exact = sweep("least-squares", "gd", ["lr=0.05:0.5:4"], steps=30).metrics["final_loss"]
+    noisy = sweep("least-squares", "gd", ["lr=0.05:0.5:4"], steps=30, batch_size=2)
     assert np.array_equal(noisy.metrics["final_loss"], loss)  # the CLI is the library call, same seed
     assert np.all(np.isfinite(loss)) and not np.allclose(loss, exact)
     assert noisy.stats["noise"] == "noise(batch_size=2)" and noisy.stats["seed"] == 0

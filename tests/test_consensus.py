@@ -35,7 +35,7 @@ def r2(x):
 # -- exact facts on L = c·x·y: ξ = (c·y, −c·x), J = [[0, c], [−c, 0]], Jᵀξ = c²z --------------------
 def test_each_step_multiplies_the_squared_radius_exactly_vectorized_over_lr_and_gamma():
     opt = sim.optimizer("consensus", lr=LRS[:, None], gamma=GAMMAS[None, :])
-    run = sim.iterate(opt, sim.landscape("bilinear", c=C), Z0, 60)
+    run = sim.iterate(sim.landscape("bilinear", c=C), opt, Z0, 60)
     assert run.x.shape == (61, 3, 3, 2) and not run.diverged.any()
     lr, gamma = LRS[:, None], GAMMAS[None, :]
     factor = (1 - lr * gamma * C**2) ** 2 + (lr * C) ** 2
@@ -43,18 +43,18 @@ def test_each_step_multiplies_the_squared_radius_exactly_vectorized_over_lr_and_
     np.testing.assert_allclose(ratio, np.broadcast_to(factor, ratio.shape), rtol=1e-13)
     assert factor[0, 0] > 1 and factor[1, 1] < 1  # γ = 0 spirals out, γ > 0 can contract
     for i, j in [(0, 1), (2, 2)]:  # each member is the scalar run
-        alone = sim.iterate(sim.optimizer("consensus", lr=LRS[i], gamma=GAMMAS[j]), sim.landscape("bilinear", c=C), Z0, 60)
+        alone = sim.iterate(sim.landscape("bilinear", c=C), sim.optimizer("consensus", lr=LRS[i], gamma=GAMMAS[j]), Z0, 60)
         np.testing.assert_array_equal(run.x[:, i, j], alone.x)
 
 
 def test_weight_decay_is_part_of_the_field_consensus_receives():
     """ξ_λ = (M + λ)z, J_λ = M + λI, J_λᵀξ_λ = (c² + λ²)z: x² + y² × (1 − lr(λ + γ(c² + λ²)))² + (lr·c)²."""
     lr, gamma, lam = 0.1, 0.4, 0.3
-    run = sim.iterate(sim.optimizer("consensus", lr=lr, gamma=gamma, weight_decay=lam), sim.landscape("bilinear", c=C),
+    run = sim.iterate(sim.landscape("bilinear", c=C), sim.optimizer("consensus", lr=lr, gamma=gamma, weight_decay=lam),
                       Z0, 40)
     ratio = r2(run.x[1:]) / r2(run.x[:-1])
     np.testing.assert_allclose(ratio, (1 - lr * (lam + gamma * (C**2 + lam**2))) ** 2 + (lr * C) ** 2, rtol=1e-13)
-    model = sim.integrate(sim.optimizer("consensus", lr=lr, gamma=gamma, weight_decay=lam), sim.landscape("bilinear", c=C),
+    model = sim.integrate(sim.landscape("bilinear", c=C), sim.optimizer("consensus", lr=lr, gamma=gamma, weight_decay=lam),
                           Z0, steps=100, method="DOP853", rtol=1e-12, atol=1e-16)
     np.testing.assert_allclose(r2(model.x), np.exp(-2 * (lam + gamma * (C**2 + lam**2)) * model.t), rtol=1e-9)
 
@@ -63,7 +63,7 @@ def test_weight_decay_is_part_of_the_field_consensus_receives():
 def test_flow_shrinks_the_squared_radius_like_exp_minus_two_gamma_c_squared_t(method):
     gammas = np.array([0.0, 0.3, 1.0])
     opt = sim.optimizer("consensus", lr=0.1, gamma=gammas)
-    model = sim.integrate(opt, sim.landscape("bilinear", c=C), Z0, steps=80, method=method, rtol=1e-12, atol=1e-16)
+    model = sim.integrate(sim.landscape("bilinear", c=C), opt, Z0, steps=80, method=method, rtol=1e-12, atol=1e-16)
     assert model.kind == "flow" and model.flow == "exact" and np.all(model.status == 0)
     np.testing.assert_allclose(model.t[-1], 8.0)  # t = k·lr
     exact = np.exp(-2 * gammas * C**2 * model.t[:, None])
@@ -78,7 +78,7 @@ def test_modified_equation_gives_the_bilinear_rate_to_first_order_in_lr():
     gamma = 0.6
     gaps = []
     for lr in (0.02, 0.01):
-        model = sim.integrate(sim.optimizer("consensus", lr=lr, gamma=gamma), sim.landscape("bilinear", c=C), Z0,
+        model = sim.integrate(sim.landscape("bilinear", c=C), sim.optimizer("consensus", lr=lr, gamma=gamma), Z0,
                               steps=100, flow="modified", method="DOP853", rtol=1e-12, atol=1e-16)
         rate = 2 * gamma * C**2 - lr * C**2 * (1 - gamma**2 * C**2)
         np.testing.assert_allclose(r2(model.x), np.exp(-rate * model.t), rtol=1e-9)
@@ -93,11 +93,11 @@ def test_modified_equation_gives_the_bilinear_rate_to_first_order_in_lr():
 @pytest.mark.parametrize("wd", [0.0, 0.1])
 def test_gamma_zero_reproduces_gd_bit_for_bit(spec, wd):
     land = sim.landscape(spec)
-    gd = sim.iterate(sim.optimizer("gd", lr=0.05, weight_decay=wd), land, None, 200)
-    plain = sim.iterate(sim.optimizer("consensus", lr=0.05, gamma=0.0, weight_decay=wd), land, None, 200)
+    gd = sim.iterate(land, sim.optimizer("gd", lr=0.05, weight_decay=wd), None, 200)
+    plain = sim.iterate(land, sim.optimizer("consensus", lr=0.05, gamma=0.0, weight_decay=wd), None, 200)
     np.testing.assert_array_equal(plain.x, gd.x)
-    batch = sim.iterate(sim.optimizer("consensus", lr=0.05, gamma=[0.0, 0.5], weight_decay=wd), land, None, 200)
-    gd_batch = sim.iterate(sim.optimizer("gd", lr=[0.05, 0.05], weight_decay=wd), land, None, 200)
+    batch = sim.iterate(land, sim.optimizer("consensus", lr=0.05, gamma=[0.0, 0.5], weight_decay=wd), None, 200)
+    gd_batch = sim.iterate(land, sim.optimizer("gd", lr=[0.05, 0.05], weight_decay=wd), None, 200)
     np.testing.assert_array_equal(batch.x[:, 0], gd_batch.x[:, 0])  # the γ = 0 member of a batch too
     assert not np.allclose(batch.x[-1, 1], gd.x[-1])
     z = sample(land)
@@ -112,12 +112,12 @@ def test_gamma_zero_reproduces_gd_bit_for_bit(spec, wd):
 def test_consensus_converges_on_the_dirac_gan_where_gda_does_not():
     game = sim.landscape("dirac-gan")  # gamma = 0: no R1 penalty, J(0) has eigenvalues ±i/2
     assert game.gamma == 0
-    gd = game.distance(sim.iterate(sim.optimizer("gd", lr=0.05), game, [1.0, 1.0], 4000).x)
+    gd = game.distance(sim.iterate(game, sim.optimizer("gd", lr=0.05), [1.0, 1.0], 4000).x)
     assert gd[-1] > gd[0] and gd.min() > 0.9 * gd[0]  # spirals out
     opt = sim.optimizer("consensus", lr=0.05, gamma=np.array([0.5, 1.0]))
-    d = game.distance(sim.iterate(opt, game, [1.0, 1.0], 4000).x)
+    d = game.distance(sim.iterate(game, opt, [1.0, 1.0], 4000).x)
     assert np.all(d[-1] < 1e-8) and np.all(d[-1] < 1e-8 * d[0])
-    flow_d = game.distance(sim.integrate(opt, game, [1.0, 1.0], t=np.linspace(0, 200, 5)).x)
+    flow_d = game.distance(sim.integrate(game, opt, [1.0, 1.0], t=np.linspace(0, 200, 5)).x)
     assert np.all(flow_d[-1] < 1e-6)
 
 
@@ -138,10 +138,10 @@ def test_iterates_approach_the_flow_at_order_one_and_the_modified_equation_at_or
     loss = spec == "double-well"
     opt = sim.optimizer("consensus", lr=0.02 if loss else 0.1, gamma=0.3 if loss else 0.5)
     horizon = 1.0 if loss else 2.0
-    exact = sim.order(opt, spec, flow="exact", horizon=horizon, rungs=4)
-    modified = sim.order(opt, spec, flow="modified", horizon=horizon, rungs=4)
-    assert exact.order == pytest.approx(1.0, abs=0.08)
-    assert modified.order == pytest.approx(2.0, abs=0.1)
+    exact = sim.order(spec, opt, flow="exact", horizon=horizon, rungs=4)
+    modified = sim.order(spec, opt, flow="modified", horizon=horizon, rungs=4)
+    assert exact.observed_order == pytest.approx(1.0, abs=0.08)
+    assert modified.observed_order == pytest.approx(2.0, abs=0.1)
     assert np.all(modified.error < exact.error)
 
 
@@ -156,9 +156,9 @@ def test_the_curvature_term_is_what_makes_the_modified_equation_second_order():
             return -0.5 * (JG + self._b(self.gamma) * np.einsum("...ji,...j->...i", J, JG))
 
     spec = "dirac-gan(gamma=0.2)"
-    full = sim.order(Consensus(lr=0.1, gamma=1.0), spec, flow="modified", horizon=2.0, rungs=4)
-    cut = sim.order(Truncated(lr=0.1, gamma=1.0), spec, flow="modified", horizon=2.0, rungs=4)
-    assert full.order == pytest.approx(2.0, abs=0.1) and cut.order == pytest.approx(1.0, abs=0.15)
+    full = sim.order(spec, Consensus(lr=0.1, gamma=1.0), flow="modified", horizon=2.0, rungs=4)
+    cut = sim.order(spec, Truncated(lr=0.1, gamma=1.0), flow="modified", horizon=2.0, rungs=4)
+    assert full.observed_order == pytest.approx(2.0, abs=0.1) and cut.observed_order == pytest.approx(1.0, abs=0.15)
 
 
 # -- finite-difference checks of the new derivative code -----------------------------------------------
@@ -212,7 +212,7 @@ def test_on_a_loss_the_lift_is_the_gradient_flow_of_f_plus_gamma_half_grad_squar
     np.testing.assert_allclose(F(z), expected, rtol=1e-14)
     grad_F = central_difference(F, z, 1e-6)
     np.testing.assert_allclose(opt.field(0.0, {"x": z}, land)["x"], -grad_F, rtol=1e-6, atol=1e-6 * np.abs(grad_F).max())
-    model = sim.integrate(opt, land, None, steps=200)
+    model = sim.integrate(land, opt, None, steps=200)
     E, name = energy_along(model)
     assert name == "f + γ/2·|∇f|²" and np.all(np.diff(E) <= 1e-12 * (1 + np.abs(E[:-1])))
     assert opt.potential(z[:3], sim.landscape("bilinear")) is None  # ½|ξ|² need not decrease on a game
@@ -223,7 +223,7 @@ def test_one_step_is_one_euler_step_of_the_lift():
         land = sim.landscape(spec)
         opt = sim.optimizer("consensus", lr=np.array([0.01, 0.1]), gamma=np.array([0.0, 2.0]), weight_decay=0.2)
         state = opt.init(land.default_start)
-        np.testing.assert_allclose(euler_step(opt, state, land, 1)["x"], opt.step(state, land, 1)["x"], rtol=1e-15)
+        np.testing.assert_allclose(euler_step(land, opt, state, 1)["x"], opt.step(state, land, 1)["x"], rtol=1e-15)
 
 
 # -- hyperparameters, flows on offer, sweeps, the command line ------------------------------------------
@@ -253,13 +253,13 @@ def test_flows_on_offer_and_the_refused_ones_say_why():
     with pytest.raises(ValueError, match="derived for the plain gradient"):
         flow(sim.optimizer("consensus", clip_norm=1.0), "modified")
     with pytest.raises(ValueError, match="RK45-compiled integrates plain gradient flows"):
-        sim.integrate(opt, "himmelblau", None, steps=5, method="RK45-compiled")
+        sim.integrate("himmelblau", opt, None, steps=5, method="RK45-compiled")
 
 
 def test_gamma_is_a_sweep_axis_and_one_vectorized_run():
     assert "gamma" in sweepable(sim.optimizer("consensus"))
     gammas = np.linspace(0, 2, 5)
-    s = sweep(["consensus(lr=0.1)"], "bilinear", ["gamma=0:2:5"], steps=200)
+    s = sweep("bilinear", ["consensus(lr=0.1)"], ["gamma=0:2:5"], steps=200)
     # from (1, 0) the distance is ((1 − 0.1γ)² + 0.01)^(200/2)
     np.testing.assert_allclose(s.metrics["distance"][0], ((1 - 0.1 * gammas) ** 2 + 0.01) ** 100, rtol=1e-11)
 

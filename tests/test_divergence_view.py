@@ -19,7 +19,7 @@ def _inside(ax, line) -> bool:
 
 
 def test_in_one_dimension_the_graph_keeps_its_shape_and_the_cross_is_in_view():
-    result = sim.plot("x**2", ["gd(lr=1.5)", "gd(lr=0.3)"], x0=[1.0], steps=30)
+    result = sim.plot("x**2", ["gd(lr=1.5)", "gd(lr=0.3)"], start=[1.0], steps=30)
     ax_path, ax_loss = result.figure.axes[:2]
     assert result.experiment.entries[0].iterates.diverged and not result.experiment.entries[1].iterates.diverged
     low, high = ax_path.get_ylim()

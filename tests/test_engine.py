@@ -21,8 +21,8 @@ def test_compiled_iterates_are_the_numpy_bits(land, case):
     starts = np.random.default_rng(3).uniform(L.bounds[:, 0], L.bounds[:, 1], size=(300, 2))
     for lr_scale in (1.0, 30.0):  # the second diverges for many starts
         opt = sim.optimizer(name, **{**kw, "lr": kw["lr"] * lr_scale / 10})
-        a = sim.iterate(opt, L, starts, 150, engine="compiled")
-        b = sim.iterate(opt, L, starts, 150, engine="numpy")
+        a = sim.iterate(L, opt, starts, 150, engine="compiled")
+        b = sim.iterate(L, opt, starts, 150, engine="numpy")
         np.testing.assert_array_equal(a.x, b.x)  # NaN where equal NaN
         np.testing.assert_array_equal(a.f, b.f)  # losses recorded in the loop, by the same pointwise value
         np.testing.assert_array_equal(a.diverged_at, b.diverged_at)
@@ -31,15 +31,15 @@ def test_compiled_iterates_are_the_numpy_bits(land, case):
 
 def test_compiled_sweeps_are_the_numpy_numbers():
     axes = [Axis.log("lr", 1e-4, 3e-2, 40), Axis.linear("momentum", 0.0, 0.95, 5)]
-    a = sweep("sgd", "rosenbrock", axes, start=[-1.5, 2.0], steps=300, track=(), record_every=40, engine="compiled")
-    b = sweep("sgd", "rosenbrock", axes, start=[-1.5, 2.0], steps=300, track=(), record_every=40, engine="numpy")
+    a = sweep("rosenbrock", "sgd", axes, start=[-1.5, 2.0], steps=300, track=(), record_every=40, engine="compiled")
+    b = sweep("rosenbrock", "sgd", axes, start=[-1.5, 2.0], steps=300, track=(), record_every=40, engine="numpy")
     for name in a.metrics:
         np.testing.assert_array_equal(a.metrics[name], b.metrics[name], err_msg=name)
     np.testing.assert_array_equal(a.paths, b.paths)
     assert a.metric("diverged").any() and not a.metric("diverged").all()
-    c = sweep("adam", "himmelblau", [Axis("beta1", [0.5, 0.9]), Axis("x", [-4.0, 0.0, 4.0])], steps=200, track=(),
+    c = sweep("himmelblau", "adam", [Axis("beta1", [0.5, 0.9]), Axis("x", [-4.0, 0.0, 4.0])], steps=200, track=(),
               engine="compiled")
-    d = sweep("adam", "himmelblau", [Axis("beta1", [0.5, 0.9]), Axis("x", [-4.0, 0.0, 4.0])], steps=200, track=(),
+    d = sweep("himmelblau", "adam", [Axis("beta1", [0.5, 0.9]), Axis("x", [-4.0, 0.0, 4.0])], steps=200, track=(),
               engine="numpy")
     np.testing.assert_array_equal(c.metric("final_loss"), d.metric("final_loss"))
 
@@ -60,24 +60,24 @@ def test_auto_compiles_only_large_supported_runs():
     assert not supports(sim.optimizer("proximal"), rose) and not supports(gd, sim.landscape("quadratic"))
     assert not use_compiled("auto", sim.optimizer("proximal"), rose, 10**6, 10**3)  # not covered: numpy
     with pytest.raises(ValueError, match="proximal on rosenbrock is not covered: proximal declares no elementwise"):
-        sim.iterate("proximal", "rosenbrock", steps=3, engine="compiled")
+        sim.iterate("rosenbrock", "proximal", steps=3, engine="compiled")
     with pytest.raises(ValueError, match="Did you mean 'numpy'"):
-        sim.iterate("gd", "rosenbrock", steps=3, engine="nympy")
+        sim.iterate("rosenbrock", "gd", steps=3, engine="nympy")
     with pytest.raises(ValueError, match="track=()"):
-        sweep("gd", "rosenbrock", ["lr=0.001,0.002"], steps=3, engine="compiled")
+        sweep("rosenbrock", "gd", ["lr=0.001,0.002"], steps=3, engine="compiled")
 
 
 def test_an_empty_batch_runs_compiled_like_numpy():
-    a = sim.iterate("momentum", "rosenbrock", np.zeros((0, 2)), 5, engine="compiled")
-    b = sim.iterate("momentum", "rosenbrock", np.zeros((0, 2)), 5, engine="numpy")
+    a = sim.iterate("rosenbrock", "momentum", np.zeros((0, 2)), 5, engine="compiled")
+    b = sim.iterate("rosenbrock", "momentum", np.zeros((0, 2)), 5, engine="numpy")
     assert a.x.shape == b.x.shape == (6, 0, 2)
 
 
 def test_an_escaping_start_and_an_all_diverged_share_are_recorded_like_numpy():
     L = sim.landscape("himmelblau")
     starts = np.array([[1e4, 0.0], [0.0, 0.0], [1.0, 1.0]])  # the first is outside the escape ball
-    a = sim.iterate("gd(lr=0.5)", L, starts, 40, engine="compiled")  # every member diverges early
-    b = sim.iterate("gd(lr=0.5)", L, starts, 40, engine="numpy")
+    a = sim.iterate(L, "gd(lr=0.5)", starts, 40, engine="compiled")  # every member diverges early
+    b = sim.iterate(L, "gd(lr=0.5)", starts, 40, engine="numpy")
     np.testing.assert_array_equal(a.x, b.x)
     np.testing.assert_array_equal(a.diverged_at, b.diverged_at)
     assert a.diverged_at[0] == 0 and a.diverged.all()
@@ -108,8 +108,8 @@ def test_results_do_not_depend_on_how_many_cores_share_the_blocks(monkeypatch):
     for n in (1, 2, 3):
         monkeypatch.setattr(engine, "cores", lambda: n)
         monkeypatch.setattr(fastflow, "cores", lambda: n)
-        runs.append(sim.iterate(opt, L, starts, 200, engine="compiled"))
-        flows.append(sim.integrate("gd", L, starts[:50], t=[0.0, 0.5, 1.0], method="RK45-compiled"))
+        runs.append(sim.iterate(L, opt, starts, 200, engine="compiled"))
+        flows.append(sim.integrate(L, "gd", starts[:50], t=[0.0, 0.5, 1.0], method="RK45-compiled"))
     assert runs[0].diverged.any() and not runs[0].diverged.all()
     for run, flow in zip(runs[1:], flows[1:]):
         np.testing.assert_array_equal(run.x, runs[0].x)
@@ -143,7 +143,7 @@ def test_read_only_inputs_reuse_the_same_compiled_loop():
 
     L = sim.landscape("himmelblau")
     opt = sim.optimizer("momentum", lr=np.geomspace(1e-3, 1e-2, 70))
-    a = sim.iterate(opt, L, np.ones(2), 20, engine="compiled")
-    b = sim.iterate(opt, L, np.ones((70, 2)), 20, engine="compiled")
+    a = sim.iterate(L, opt, np.ones(2), 20, engine="compiled")
+    b = sim.iterate(L, opt, np.ones((70, 2)), 20, engine="compiled")
     np.testing.assert_array_equal(a.x, b.x)
     assert len(engine._driver_for(opt, L).signatures) == 1

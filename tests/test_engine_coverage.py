@@ -57,8 +57,8 @@ def _starts(land, n=64):
 
 
 def _same_bits(opt, land, x0, steps=60):
-    a = sim.iterate(opt, land, x0, steps, engine="compiled")
-    b = sim.iterate(opt, land, x0, steps, engine="numpy")
+    a = sim.iterate(land, opt, x0, steps, engine="compiled")
+    b = sim.iterate(land, opt, x0, steps, engine="numpy")
     np.testing.assert_array_equal(a.x, b.x)  # NaN where equal NaN
     np.testing.assert_array_equal(a.f, b.f)
     np.testing.assert_array_equal(a.diverged_at, b.diverged_at)
@@ -78,7 +78,7 @@ def test_the_coverage_is_what_the_registries_declare():
         land = sim.landscape(text)
         assert land.pointwise_grad is None and "no pointwise gradient" in not_covered(sim.optimizer("gd"), land)
         with pytest.raises(ValueError, match="is not covered.*no pointwise gradient"):
-            sim.iterate("gd", land, steps=2, engine="compiled")
+            sim.iterate(land, "gd", steps=2, engine="compiled")
 
 
 #: Compiled in the fast tests: every covered landscape but the 9-D ones (compiling 9 unrolled

@@ -24,7 +24,7 @@ def explorer():
 
 
 def test_the_first_draw_is_the_library_runs(explorer):
-    run = sim.iterate("gd(lr=0.01)", "himmelblau", steps=40)
+    run = sim.iterate("himmelblau", "gd(lr=0.01)", steps=40)
     np.testing.assert_array_equal(np.column_stack(explorer.iterate_lines[0].get_data()), run.x)
     flow = explorer.flow_lines[0].get_data()
     assert flow[0][0] == 0.0 and len(flow[0]) == 400
@@ -36,7 +36,7 @@ def test_a_log_slider_sets_lr_and_the_runs_are_redrawn(explorer):
     assert not explorer.sliders[2].ax.get_visible()
     explorer.sliders[0].set_val(np.log10(0.02))
     assert explorer.optimizers[0].label == "gd(lr=0.02)"
-    run = sim.iterate("gd(lr=0.02)", "himmelblau", steps=40)
+    run = sim.iterate("himmelblau", "gd(lr=0.02)", steps=40)
     np.testing.assert_allclose(np.column_stack(explorer.iterate_lines[0].get_data()), run.x, rtol=1e-12)
 
 
@@ -47,7 +47,7 @@ def test_choosing_an_optimizer_points_the_sliders_at_its_hyperparameters(explore
     assert explorer.sliders[1].val == pytest.approx(0.9)
     explorer.sliders[1].set_val(0.5)
     assert explorer.optimizers[2].betas[0] == 0.5
-    run = sim.iterate("adam(lr=0.1, betas=(0.5, 0.999))", "himmelblau", steps=40)
+    run = sim.iterate("himmelblau", "adam(lr=0.1, betas=(0.5, 0.999))", steps=40)
     np.testing.assert_allclose(np.column_stack(explorer.iterate_lines[2].get_data()), run.x, rtol=1e-12)
 
 
@@ -55,7 +55,7 @@ def test_a_click_sets_the_start(explorer):
     explorer.on_click(Click(explorer.ax, -2.0, 1.0))
     np.testing.assert_array_equal(explorer.x0, [-2.0, 1.0])
     for i, spec in enumerate(["gd(lr=0.01)", "momentum(lr=0.01, momentum=0.8)"]):
-        run = sim.iterate(spec, "himmelblau", [-2.0, 1.0], 40)
+        run = sim.iterate("himmelblau", spec, [-2.0, 1.0], 40)
         np.testing.assert_allclose(np.column_stack(explorer.iterate_lines[i].get_data()), run.x, rtol=1e-12)
     explorer.on_click(Click(None, 3.0, 3.0))  # outside the contours: nothing happens
     np.testing.assert_array_equal(explorer.x0, [-2.0, 1.0])
@@ -136,7 +136,7 @@ def test_a_refused_slider_move_puts_the_knob_back(explorer):
 def test_a_diverging_run_gets_a_flow_only_up_to_its_stop():
     ex = Explorer("himmelblau", ["gd(lr=0.01)"], steps=100)
     ex.sliders[0].set_val(0.0)  # lr = 1: diverges within a few steps
-    run = sim.iterate("gd(lr=1)", "himmelblau", steps=100)
+    run = sim.iterate("himmelblau", "gd(lr=1)", steps=100)
     assert 0 < run.diverged_at < 10
     assert ex.flow_times[0][-1] == run.t[run.diverged_at]  # the flow is integrated only to the stop
 

@@ -7,7 +7,7 @@ import numpy as np
 def test_a_flow_that_is_not_integrated_to_the_end_is_said_in_one_line_per_member():
     from simulate.analysis.experiment import run_experiment
 
-    e = run_experiment("rosenbrock", ["adam(lr=0.1)", "gd(lr=0.001)"], x0=[[-1.0, 1.0], [0.5, 0.5]], steps=300,
+    e = run_experiment("rosenbrock", ["adam(lr=0.1)", "gd(lr=0.001)"], start=[[-1.0, 1.0], [0.5, 0.5]], steps=300,
                        max_evaluations=400)
     lines = e.flow_failures()
     failed = [np.flatnonzero(np.ravel(entry.flow.status) == 3) for entry in e.entries]
@@ -28,7 +28,7 @@ def test_plot_says_each_failed_flow_on_the_terminal_and_still_writes_the_figure(
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = sim.plot("log(x**2 + y**2)", ["gd(lr=0.01)"], x0=[1.0, 0.5], steps=40, max_evaluations=300)
+        result = sim.plot("log(x**2 + y**2)", ["gd(lr=0.01)"], start=[1.0, 0.5], steps=40, max_evaluations=300)
     said = [str(w.message) for w in caught if issubclass(w.category, FlowWarning)]
     assert len(said) == 1 and said == result.experiment.flow_failures()  # the flow runs into log's pole at 0
     assert "gd(lr=0.01): its exact flow was not integrated to the end" in said[0]
@@ -40,7 +40,7 @@ def test_a_flow_whose_first_step_fails_is_data_not_a_crash():
 
     # DOP853 on GD's second-order modified field cannot take a first step at atol 1e-200 (scipy
     # then returns lists, not arrays): every rung is reported, nothing raises
-    result = sim.order("gd(lr=0.01)", "himmelblau", flow="modified2", atol=1e-200, rungs=3)
+    result = sim.order("himmelblau", "gd(lr=0.01)", flow="modified2", atol=1e-200, rungs=3)
     assert len(result.status) == 3
     assert all(s.startswith("the flow solver failed at t = 0") for s in result.status)
     assert np.all(np.isnan(result.error))

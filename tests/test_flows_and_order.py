@@ -29,7 +29,7 @@ def test_unknown_and_unavailable_flows_say_what_exists():
     assert available_flows(sim.optimizer("momentum")) == ["exact", "limit", "modified", "oscillator", "highres"]
     assert flow(sim.optimizer("nag-c")).kind == "limit"  # its own model by default
     with pytest.raises(ValueError, match="oscillator flow"):
-        sim.integrate("adam", Q, X0, steps=3, flow="oscillator")
+        sim.integrate(Q, "adam", X0, steps=3, flow="oscillator")
 
 
 def test_every_flow_is_available_for_some_optimizer_and_says_its_clock_and_scaling():
@@ -63,7 +63,7 @@ def test_rescale_holds_each_model_fixed():
 def test_gd_orders_are_one_two_three_against_flow_modified_and_second_modified():
     for land, lr in ((Q, 0.02), (sim.landscape("himmelblau"), 0.01)):
         study = order_study(land, [f"gd(lr={lr})"], ["exact", "modified", "modified2"], horizon=0.5, rungs=5)
-        slopes = [r.order for r in study.results]
+        slopes = [r.observed_order for r in study.results]
         np.testing.assert_allclose(slopes, [1, 2, 3], atol=0.1, err_msg=land.label)
 
 
@@ -72,10 +72,10 @@ def test_gd_on_a_quadratic_follows_the_all_orders_flow_exactly():
     λ + lr·λ²/2 is its first two terms, so it misses by lr²λ³/3 + O(lr³)."""
     lam = np.array([1.0, 10.0])
     for lr in (0.02, 0.01):
-        run = sim.iterate(f"gd(lr={lr})", Q, X0, 50)
+        run = sim.iterate(Q, f"gd(lr={lr})", X0, 50)
         rate = -np.log1p(-lr * lam) / lr
         np.testing.assert_allclose(run.x, np.exp(-np.outer(run.t, rate)) * X0, rtol=1e-12)
-        modified = sim.integrate(f"gd(lr={lr})", Q, X0, t=run.t, flow="modified", rtol=1e-12, atol=1e-14)
+        modified = sim.integrate(Q, f"gd(lr={lr})", X0, t=run.t, flow="modified", rtol=1e-12, atol=1e-14)
         np.testing.assert_allclose(modified.x, np.exp(-np.outer(run.t, lam + lr * lam**2 / 2)) * X0, rtol=1e-9)
         gap = np.log(modified.x[-1] / run.x[-1]) / run.t[-1]  # the rate the modified flow misses
         np.testing.assert_allclose(gap, rate - lam - lr * lam**2 / 2, rtol=1e-6)
@@ -97,11 +97,11 @@ def test_second_order_modified_field_uses_the_third_derivative():
 # -- momentum: fixed β, modified flows, the oscillator ---------------------------------------------
 @pytest.mark.parametrize("name", ["momentum", "nesterov"])
 def test_momentum_modified_flow_with_its_lag_is_second_order(name):
-    r = order(f"{name}(lr=0.002, momentum=0.5)", sim.landscape("himmelblau"), flow="modified", horizon=0.5, rungs=4)
+    r = order(sim.landscape("himmelblau"), f"{name}(lr=0.002, momentum=0.5)", flow="modified", horizon=0.5, rungs=4)
     assert r.metric == "late"  # the fast mode starts O(lr) away and decays like μ^k
-    assert r.order == pytest.approx(2.0, abs=0.12)
-    r9 = order(f"{name}(lr=0.001, momentum=0.9)", Q, flow="modified", horizon=0.5, rungs=4)
-    assert r9.order == pytest.approx(2.0, abs=0.12)
+    assert r.observed_order == pytest.approx(2.0, abs=0.12)
+    r9 = order(Q, f"{name}(lr=0.001, momentum=0.9)", flow="modified", horizon=0.5, rungs=4)
+    assert r9.observed_order == pytest.approx(2.0, abs=0.12)
 
 
 def test_momentum_modified_flow_coefficients_and_lag_from_the_slow_root():
@@ -120,7 +120,7 @@ def test_momentum_modified_flow_coefficients_and_lag_from_the_slow_root():
 
 
 def test_heavy_ball_converges_to_its_fixed_beta_limit():
-    r = order("momentum(lr=0.0002, momentum=0.9)", Q, flow="limit", horizon=0.5, rungs=5)
+    r = order(Q, "momentum(lr=0.0002, momentum=0.9)", flow="limit", horizon=0.5, rungs=5)
     local = np.diff(np.log(r.error)) / np.diff(np.log(r.time_per_step))
     assert np.all(np.diff(r.error) < 0) and local[-1] == pytest.approx(1.0, abs=0.1)
 
@@ -129,7 +129,7 @@ def test_oscillator_flow_is_the_damped_oscillator_closed_form():
     """ẍ + γẋ + λx = 0, x(0) = 1, ẋ(0) = 0: x = e^{−γt/2}(cos ωt + γ/(2ω)·sin ωt), ω² = λ − γ²/4."""
     land = sim.landscape("quadratic(eigenvalues=(4,))")
     lr, mu = 0.01, 0.8  # γ = 0.2/0.1 = 2, ω = √3
-    fl = sim.integrate(f"momentum(lr={lr}, momentum={mu})", land, [1.0], steps=400, flow="oscillator",
+    fl = sim.integrate(land, f"momentum(lr={lr}, momentum={mu})", [1.0], steps=400, flow="oscillator",
                        rtol=1e-11, atol=1e-13)
     t, w = fl.t, np.sqrt(3.0)
     np.testing.assert_allclose(fl.t[1], 0.1)  # time per step √lr
@@ -138,11 +138,11 @@ def test_oscillator_flow_is_the_damped_oscillator_closed_form():
 
 
 def test_heavy_ball_in_the_oscillator_scaling_converges_at_order_half_in_lr():
-    r = order("momentum(lr=0.015625, momentum=0.75)", sim.landscape("quadratic(eigenvalues=(1, 4))"),
+    r = order(sim.landscape("quadratic(eigenvalues=(1, 4))"), "momentum(lr=0.015625, momentum=0.75)",
               flow="oscillator", horizon=5.0, rungs=5, ratio=4.0)
     assert r.scaling == "sqrt"
     np.testing.assert_allclose([(1 - o.momentum) / np.sqrt(o.lr) for o in r.rungs], 2.0)  # γ held
-    assert r.order == pytest.approx(1.0, abs=0.08) and r.order_lr == pytest.approx(0.5, abs=0.04)
+    assert r.observed_order == pytest.approx(1.0, abs=0.08) and r.observed_order_in_lr == pytest.approx(0.5, abs=0.04)
 
 
 # -- Nesterov's NAG-C and the Su–Boyd–Candès ODE ----------------------------------------------------
@@ -151,7 +151,7 @@ def test_nag_c_ode_matches_the_bessel_closed_form(r):
     """X(t) = x₀·Γ(ν+1)(2/(√λ t))^ν J_ν(√λ t), ν = (r−1)/2, per eigenvalue (theory §3)."""
     lam = np.array([0.04, 0.01])
     land = sim.landscape("quadratic(eigenvalues=(0.04, 0.01))")
-    fl = sim.integrate(f"nag-c(lr=0.25, r={r})", land, X0, steps=200, rtol=1e-12, atol=1e-14)
+    fl = sim.integrate(land, f"nag-c(lr=0.25, r={r})", X0, steps=200, rtol=1e-12, atol=1e-14)
     nu = (r - 1) / 2
     z = np.sqrt(lam) * fl.t[1:, None]
     closed = gamma(nu + 1) * (2 / z) ** nu * jv(nu, z) * X0
@@ -162,15 +162,15 @@ def test_nag_c_ode_matches_the_bessel_closed_form(r):
 def test_nag_c_iterates_approach_the_ode_at_order_half_in_s():
     """theory §3: on f = x², max error 0.32, 0.10, 0.033 for s = 0.1, 0.01, 0.001."""
     land = sim.landscape("quadratic(eigenvalues=(2,))")
-    r = order("nag-c(lr=0.1)", land, [1.0], lrs=[0.1, 0.01, 0.001], horizon=20.0)
+    r = order(land, "nag-c(lr=0.1)", [1.0], lrs=[0.1, 0.01, 0.001], horizon=20.0)
     np.testing.assert_allclose(r.error, [0.3171, 0.1036, 0.0334], rtol=0.02)
-    assert r.order_lr == pytest.approx(0.5, abs=0.03) and r.order == pytest.approx(1.0, abs=0.06)
+    assert r.observed_order_in_lr == pytest.approx(0.5, abs=0.03) and r.observed_order == pytest.approx(1.0, abs=0.06)
     np.testing.assert_allclose(r.time_per_step, np.sqrt(r.lr))
 
 
 def test_nag_c_iterate_is_nesterovs_scheme():
     land = sim.landscape("rosenbrock")
-    run = sim.iterate("nag-c(lr=0.0005)", land, [-1.2, 1.0], 6)
+    run = sim.iterate(land, "nag-c(lr=0.0005)", [-1.2, 1.0], 6)
     x_prev, x, y = np.array([-1.2, 1.0]), np.array([-1.2, 1.0]), np.array([-1.2, 1.0])
     for k in range(1, 7):  # x_k = y_{k−1} − s∇f(y_{k−1}); y_k = x_k + (k−1)/(k+2)(x_k − x_{k−1})
         x_prev, x = x, y - 0.0005 * land.grad(y)
@@ -185,18 +185,18 @@ def test_adam_with_fixed_betas_approaches_the_sign_flow_closed_form():
     x0, T = np.array([1.0, 0.8]), 0.5
     errors, lrs = [], 1e-3 / 2.0 ** np.arange(5)
     for lr in lrs:
-        run = sim.iterate(f"adam(lr={lr}, betas=(0.9, 0.99))", land, x0, int(round(T / lr)))
+        run = sim.iterate(land, f"adam(lr={lr}, betas=(0.9, 0.99))", x0, int(round(T / lr)))
         closed = np.sign(x0) * np.maximum(np.abs(x0) - run.t[:, None], 0)
         errors.append(np.max(np.linalg.norm(run.x - closed, axis=-1)))
     assert np.all(np.diff(errors) < 0) and errors[-1] < 1e-2
     assert fit_order(lrs, errors)[0] > 0.75  # v's memory (100 steps) must be short against T: slowly
-    fl = sim.integrate("adam(lr=0.001)", land, x0, t=np.linspace(0, T, 11), flow="limit", rtol=1e-10, atol=1e-12)
+    fl = sim.integrate(land, "adam(lr=0.001)", x0, t=np.linspace(0, T, 11), flow="limit", rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(fl.x, np.sign(x0) * np.maximum(np.abs(x0) - fl.t[:, None], 0), atol=1e-6)
 
 
 def test_adam_converges_to_the_barakat_bianchi_ode_at_order_one():
-    r = order("adam(lr=0.01, betas=(0.9, 0.99))", Q, flow="ema", horizon=0.5, rungs=5)
-    assert r.scaling == "linear" and r.order == pytest.approx(1.0, abs=0.05)
+    r = order(Q, "adam(lr=0.01, betas=(0.9, 0.99))", flow="ema", horizon=0.5, rungs=5)
+    assert r.scaling == "linear" and r.observed_order == pytest.approx(1.0, abs=0.05)
     np.testing.assert_allclose([(1 - o.betas[0]) / o.lr for o in r.rungs], 10.0)
     model = flow(sim.optimizer("adam", lr=0.01), "ema")
     start = model.init(X0, Q)  # the bias-corrected moments take their limits at t = 0
@@ -224,9 +224,9 @@ OWN_FLOW_ORDERS = [
 @pytest.mark.parametrize("spec,kind,kwargs,expected", OWN_FLOW_ORDERS, ids=lambda v: v if isinstance(v, str) else "")
 def test_every_optimizer_approaches_its_own_flow_at_its_order(spec, kind, kwargs, expected):
     land = sim.landscape("quadratic(eigenvalues=(0.04, 0.01))") if spec.startswith("nag") else Q
-    r = order(spec, land, flow=kind, **{"horizon": 0.5, "rungs": 5, **kwargs})
+    r = order(land, spec, flow=kind, **{"horizon": 0.5, "rungs": 5, **kwargs})
     assert set(r.status) == {"ok"}
-    assert r.order == pytest.approx(expected, abs=0.1 * expected)
+    assert r.observed_order == pytest.approx(expected, abs=0.1 * expected)
     assert r.expected_order == expected
 
 
@@ -234,8 +234,8 @@ def test_every_optimizer_approaches_its_own_flow_at_its_order(spec, kind, kwargs
 def test_adaptive_lifts_started_at_zero_state_converge_at_order_half(spec):
     """From v = 0 (s = 0) the lift moves like 2√(t/b) at first (ẋ ~ 1/√t); Euler's sum of that
     singular start misses the integral by O(√h): order ½, not 1."""
-    r = order(spec, Q, flow="exact", horizon=0.5, rungs=5)
-    assert r.order == pytest.approx(0.47, abs=0.07)
+    r = order(Q, spec, flow="exact", horizon=0.5, rungs=5)
+    assert r.observed_order == pytest.approx(0.47, abs=0.07)
 
 
 # -- the command and the figure -----------------------------------------------------------------
@@ -249,7 +249,7 @@ def test_order_figure_draws_the_measured_errors_and_the_fitted_slope():
         np.testing.assert_allclose(line.get_ydata(), r.error)
     np.testing.assert_array_equal(study.results[1].evaluations, 2 * study.results[0].evaluations)
     labels = ax.get_legend_handles_labels()[1]
-    assert any(f"slope {-study.results[1].order:.2f}" in s for s in labels)
+    assert any(f"slope {-study.results[1].observed_order:.2f}" in s for s in labels)
     assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
     with pytest.raises(ValueError, match="x must be one of"):
         plot_order(study.results[0], ax, x="time")
@@ -267,7 +267,7 @@ def test_order_command_writes_figure_and_the_table_three_ways(tmp_path, monkeypa
     rows = (tmp_path / "o.csv").read_text().splitlines()
     assert rows[0].startswith("ladder,flow,scaling,metric,optimizer,lr,") and len(rows) == 1 + 3 * 4
     data = np.load(tmp_path / "o.npz")
-    np.testing.assert_allclose(data["ladder1_order"], orders[1])
+    np.testing.assert_allclose(data["ladder1_observed_order"], orders[1])
     assert (tmp_path / "simulate_order.png").exists()
     capsys.readouterr()
     assert main(["order", "-o", "adam", "-f", "modified", "--out", "x.png"]) == 2
@@ -298,8 +298,8 @@ def test_high_resolution_odes_are_one_order_closer_than_the_low_resolution_ones(
     land = sim.landscape(land)
     low = "limit" if spec.startswith("nag") else "oscillator"
     kw = dict(rungs=4, ratio=4.0, horizon={"mom": 2.0, "nes": 5.0, "nag": 10.0}[spec[:3]])
-    high, base = order(spec, land, flow="highres", **kw), order(spec, land, flow=low, **kw)
-    assert high.order == pytest.approx(2.0, abs=0.12) and base.order == pytest.approx(1.0, abs=0.12)
+    high, base = order(land, spec, flow="highres", **kw), order(land, spec, flow=low, **kw)
+    assert high.observed_order == pytest.approx(2.0, abs=0.12) and base.observed_order == pytest.approx(1.0, abs=0.12)
     assert np.all(high.error < base.error)
 
 
@@ -309,9 +309,9 @@ def test_no_energy_is_claimed_where_it_can_rise():
 
     for spec, kind in (("adamw(lr=0.01, weight_decay=0.5)", "limit"), ("nag-c(lr=0.01, r=1.5)", "limit"),
                        ("nag-c(lr=0.01, weight_decay=1.0)", "limit"), ("adam(lr=0.01)", "exact")):
-        fl = sim.integrate(spec, Q, X0, steps=5, flow=kind)
+        fl = sim.integrate(Q, spec, X0, steps=5, flow=kind)
         assert energy_along(fl) == (None, ""), spec
-    assert energy_along(sim.integrate("adam(lr=0.01)", Q, X0, steps=5, flow="limit"))[1] == "f"
+    assert energy_along(sim.integrate(Q, "adam(lr=0.01)", X0, steps=5, flow="limit"))[1] == "f"
 
 
 def test_plot_data_exports_the_sharpness_and_energy_it_draws(tmp_path):

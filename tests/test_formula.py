@@ -130,7 +130,7 @@ def test_bounds_start_and_minima_and_the_label_that_rebuilds_them():
     assert g.label.startswith("formula(") and "bounds" in g.label
     with pytest.raises(FormulaError, match="low < high"):
         FormulaLandscape("x**2", bounds=((1, -1),))
-    run = sim.iterate("gd(lr=0.05)", g, steps=300)
+    run = sim.iterate(g, "gd(lr=0.05)", steps=300)
     np.testing.assert_allclose(run.final, [1.0, 0.0], atol=1e-10)  # runs like any landscape
 
 

@@ -18,15 +18,15 @@ CODE = {name: i for i, name in enumerate(VERDICTS)}
 def test_a_saturated_gan_stalls_and_is_not_called_converged():
     # Dirac-GAN with the GAN loss: xi = f'(theta*psi)(psi, -theta), f'(t) = sigmoid(-t) ~ e^-t. GD at
     # lr = 1 is thrown to theta*psi ~ 27, where |xi| ~ 1e-11 <= gtol, 7.6 away from the equilibrium.
-    run = iterate("gd(lr=1)", "dirac-gan", steps=3000)
+    run = iterate("dirac-gan", "gd(lr=1)", steps=3000)
     assert np.linalg.norm(landscape("dirac-gan").grad(run.final)) <= run.gtol
     assert np.linalg.norm(run.final) > 5
     assert run.status == RUNNING
     assert run.message.startswith("stalled: |ξ| =") and "far from every listed equilibrium" in run.message
-    damped = iterate("gd(lr=0.1)", "dirac-gan(gamma=1)", steps=3000)
+    damped = iterate("dirac-gan(gamma=1)", "gd(lr=0.1)", steps=3000)
     assert damped.status == CONVERGED and damped.message.startswith("converged: |ξ| =")
     assert np.linalg.norm(damped.final) < 1e-12
-    assert iterate("gd(lr=0.1)", "quadratic", steps=500).message.startswith("converged: |grad f| =")
+    assert iterate("quadratic", "gd(lr=0.1)", steps=500).message.startswith("converged: |grad f| =")
 
 
 def test_stalled_far_uses_a_share_of_the_plot_box():
@@ -40,15 +40,15 @@ def test_stalled_far_uses_a_share_of_the_plot_box():
 
 # -- sweep metrics on games ----------------------------------------------------------------------
 def test_distance_on_su_gans_is_the_generators_and_steps_to_tol_uses_it():
-    sw = sweep("alt-gda", "gan-qp(l2=0.1)", "lr=0.05,0.1", steps=300)
+    sw = sweep("gan-qp(l2=0.1)", "alt-gda", "lr=0.05,0.1", steps=300)
     for j, lr in enumerate((0.05, 0.1)):
-        run = iterate(f"alt-gda(lr={lr})", "gan-qp(l2=0.1)", steps=300)
+        run = iterate("gan-qp(l2=0.1)", f"alt-gda(lr={lr})", steps=300)
         assert sw.metric("distance")[j] == np.linalg.norm(run.final[:2])  # |theta|, not |z|
     assert sw.criterion == "distance <= 1e-06"
 
     # Extragradient on L = xy from (1, 0): |z_k| = (1 - lr^2 + lr^4)^(k/2) exactly.
     lrs = np.array([0.3, 0.5, 0.7])
-    sw = sweep("extragradient", "bilinear", {"lr": lrs}, steps=400, tol=1e-6)
+    sw = sweep("bilinear", "extragradient", {"lr": lrs}, steps=400, tol=1e-6)
     expected = np.ceil(np.log(1e-6) / (0.5 * np.log(1 - lrs**2 + lrs**4)))
     assert np.array_equal(sw.metric("steps_to_tol"), expected.astype(int))
 
@@ -59,7 +59,7 @@ def test_bilinear_verdicts_follow_the_closed_forms():
     # or |z_{K/2}|, |z_K| (growing). Alternating GDA keeps x^2 + y^2 - lr*xy: it cycles.
     K, tol = 400, 1e-6
     lrs = np.array([0.005, 0.02, 0.1, 0.5])
-    sw = sweep(["gd", "alt-gda", "extragradient"], "bilinear", {"lr": lrs}, steps=K, tol=tol)
+    sw = sweep("bilinear", ["gd", "alt-gda", "extragradient"], {"lr": lrs}, steps=K, tol=tol)
 
     def verdict(factor):
         norm = lambda k: factor ** (k / 2)  # noqa: E731
@@ -80,24 +80,24 @@ def test_bilinear_verdicts_follow_the_closed_forms():
 
 
 def test_stalled_verdict_and_what_is_not_measured():
-    sw = sweep("gd", "dirac-gan", "lr=1", steps=3000, flow="exact")
+    sw = sweep("dirac-gan", "gd", "lr=1", steps=3000, flow="exact")
     assert sw.metric("verdict", 0).tolist() == [CODE["stalled"]]
     assert sw.metric("distance", 0)[0] > 5
     assert sw.metric("verdict", 1).tolist() == [-1]  # the flow's endpoint: only endpoint metrics
     assert "1 stalled" in sw.summary()
     # a crawl: GD with lr = 1e-4 on Rosenbrock moves far less than 5% of its distance in 100 steps
-    crawl = sweep("gd", "rosenbrock", "lr=1e-4", steps=100, record_every=50)
+    crawl = sweep("rosenbrock", "gd", "lr=1e-4", steps=100, record_every=50)
     moved = np.abs(crawl.paths[0, -1] - crawl.paths[0, -2]).max()
     assert 0 < moved < 0.05 * crawl.metric("distance")[0] and crawl.metric("verdict").tolist() == [CODE["stalled"]]
-    assert sweep("gd", "bilinear", "lr=0.1,0.5", steps=3).metric("verdict").tolist() == [-1, -1]  # windows empty
-    assert sweep("gd", "bilinear", "lr=0.1,0.5", steps=0).metric("verdict").tolist() == [-1, -1]
-    noisy = sweep("gd", "quadratic", ["lr=0.05", "path=1:4:4"], steps=200, noise="gaussian(scale=0.1)")
+    assert sweep("bilinear", "gd", "lr=0.1,0.5", steps=3).metric("verdict").tolist() == [-1, -1]  # windows empty
+    assert sweep("bilinear", "gd", "lr=0.1,0.5", steps=0).metric("verdict").tolist() == [-1, -1]
+    noisy = sweep("quadratic", "gd", ["lr=0.05", "path=1:4:4"], steps=200, noise="gaussian(scale=0.1)")
     assert (noisy.metric("verdict") == -1).all()  # noise at its floor moves the envelopes either way
 
 
 def test_on_a_loss_any_listed_minimum_counts_as_converged():
     # Styblinski-Tang lists four minima, one global: a run that reaches a local one has converged
-    sw = sweep("gd(lr=0.01)", "styblinski-tang", ["x=-4:4:5", "y=-4:4:5"], steps=2000)
+    sw = sweep("styblinski-tang", "gd(lr=0.01)", ["x=-4:4:5", "y=-4:4:5"], steps=2000)
     assert set(np.unique(sw.metric("minimum"))) == {0, 1, 2, 3}
     assert (sw.metric("verdict") == CODE["converged"]).all() and (sw.metric("distance") <= 1e-6).all()
 
@@ -117,11 +117,11 @@ def test_landscape_parameters_and_rebuilding():
 
 def test_a_penalty_axis_equals_separate_sweeps_bit_for_bit():
     axes = ["lr=0.05:0.5:4:log", "gamma=0,0.3,1"]
-    sw = sweep(["gd", "extragradient"], "dirac-gan", axes, steps=300, record_every=100)
+    sw = sweep("dirac-gan", ["gd", "extragradient"], axes, steps=300, record_every=100)
     assert sw.grid_shape == (4, 3) and sw.stats["landscape_axes"] == ("gamma",)
     assert np.isnan(sw.reference_sharpness)
     for j, gamma in enumerate((0.0, 0.3, 1.0)):
-        one = sweep(["gd", "extragradient"], f"dirac-gan(gamma={gamma})", axes[0], steps=300, record_every=100)
+        one = sweep(f"dirac-gan(gamma={gamma})", ["gd", "extragradient"], axes[0], steps=300, record_every=100)
         for name, values in one.metrics.items():
             assert np.array_equal(sw.metrics[name][:, :, j], values, equal_nan=True), name
         assert np.array_equal(sw.paths[:, :, :, j], one.paths, equal_nan=True)
@@ -129,51 +129,51 @@ def test_a_penalty_axis_equals_separate_sweeps_bit_for_bit():
     d = sw.metric("distance", "gd")
     assert np.all(d[:, 2] < d[:, 0])
     # an explicit landscape. prefix says the same
-    prefixed = sweep(["gd", "extragradient"], "dirac-gan", [axes[0], "landscape.gamma=0,0.3,1"], steps=300)
+    prefixed = sweep("dirac-gan", ["gd", "extragradient"], [axes[0], "landscape.gamma=0,0.3,1"], steps=300)
     assert np.array_equal(prefixed.metrics["distance"], sw.metrics["distance"])
 
 
 def test_su_penalties_over_an_axis():
     # theory 7: GAN-QP converges with L2 on phi, WGAN-GP with c = 0 (zero-centred), not c = 1 (a ring)
-    qp = sweep("alt-gda(lr=0.1)", "gan-qp", "l2=0,0.1", steps=700)
+    qp = sweep("gan-qp", "alt-gda(lr=0.1)", "l2=0,0.1", steps=700)
     assert qp.metric("distance")[1] < 0.01 < qp.metric("distance")[0]
-    gp = sweep("alt-gda(lr=0.1)", "wgan-gp", "c=0,1", steps=400)
+    gp = sweep("wgan-gp", "alt-gda(lr=0.1)", "c=0,1", steps=400)
     assert gp.metric("distance")[0] < 0.01 and 0.9 < gp.metric("distance")[1] < 1.05
     assert gp.metric("verdict")[0] == CODE["converging"]
 
 
 def test_landscape_axis_errors():
     with pytest.raises(ValueError, match=r"dirac-gan\(gamma=0.5\) sets gamma and the axis gamma sweeps it"):
-        sweep("gd", "dirac-gan(gamma=0.5)", "gamma=0,0.5", steps=10)  # the axis would silently win
+        sweep("dirac-gan(gamma=0.5)", "gd", "gamma=0,0.5", steps=10)  # the axis would silently win
     with pytest.warns(AxisWarning, match="sweeps the optimizer's gamma; dirac-gan's parameter of that name is the "
                                          "axis landscape.gamma"):
-        sw = sweep("consensus(lr=0.1)", "dirac-gan", "gamma=0,1", steps=10)
+        sw = sweep("dirac-gan", "consensus(lr=0.1)", "gamma=0,1", steps=10)
     assert sw.optimizers[0].gamma.tolist() == [0.0, 1.0] and sw.landscape.gamma == 0
     with pytest.raises(ValueError, match="dirac-gan has no parameter 'gama'. Did you mean 'gamma'"):
         landscape("dirac-gan(gama=0.3)")
     with pytest.raises(ValueError, match="parameter of dirac-gan.*gamma"):
-        sweep("gd", "dirac-gan", "landscape.gama=0,1", steps=10)
+        sweep("dirac-gan", "gd", "landscape.gama=0,1", steps=10)
     with pytest.raises(ValueError, match="vanilla-gan has no parameter"):
-        sweep("gd", "vanilla-gan", "landscape.lam=0,1", steps=10)
+        sweep("vanilla-gan", "gd", "landscape.lam=0,1", steps=10)
     with pytest.raises(ValueError, match="no coordinate or parameter.*Sweepable:.*gamma"):
-        sweep("gd", "dirac-gan", "gamm=0,1", steps=10)
+        sweep("dirac-gan", "gd", "gamm=0,1", steps=10)
     with pytest.raises(ValueError, match="gamma"):  # the constructor's own check, naming the value
-        sweep("gd", "dirac-gan", "gamma=-1,1", steps=10)
+        sweep("dirac-gan", "gd", "gamma=-1,1", steps=10)
     with pytest.raises(ValueError, match=r"gd has no hyperparameter 'gamma' \(consensus has: a plain gamma is an "
                                          r"optimizer's\); for dirac-gan's parameter gamma write the axis as "
                                          r"landscape.gamma"):
-        sweep(["gd", "consensus"], "dirac-gan", "gamma=0,1", steps=10)  # consensus's gamma is the plain name's
+        sweep("dirac-gan", ["gd", "consensus"], "gamma=0,1", steps=10)  # consensus's gamma is the plain name's
     # quadratic's label rebuilds it from its eigenvalues: condition is no axis (it would be overridden)
     assert "condition" not in landscape_parameters(landscape("quadratic(condition=100)"))
     with pytest.raises(ValueError, match="no coordinate or parameter"):
-        sweep("gd", "quadratic", ["lr=0.1", "condition=1:100:3:log"], steps=5)
+        sweep("quadratic", "gd", ["lr=0.1", "condition=1:100:3:log"], steps=5)
     with pytest.raises(ValueError, match="parameters came out as"):
         with_parameters(landscape("quadratic"), condition=100.0)
 
 
 # -- the figure -------------------------------------------------------------------------------
 def test_game_sweep_figure_draws_the_verdicts():
-    sw = sweep(["gd", "alt-gda"], "bilinear", "lr=0.01:1.5:6:log", steps=300)
+    sw = sweep("bilinear", ["gd", "alt-gda"], "lr=0.01:1.5:6:log", steps=300)
     fig = sweep_figure(sw)  # default metric on a game: verdict, a row of cells per member
     ax = fig.axes[0]
     mesh = ax.collections[0]
@@ -182,11 +182,11 @@ def test_game_sweep_figure_draws_the_verdicts():
     shown = {t.get_text() for t in ax.get_legend().get_texts()}
     assert shown == {VERDICTS[c] for c in np.unique(sw.metrics["verdict"])}
 
-    grid = sweep("gd", "dirac-gan", ["lr=0.05,0.2", "gamma=0,1"], steps=200)
+    grid = sweep("dirac-gan", "gd", ["lr=0.05,0.2", "gamma=0,1"], steps=200)
     ax = sweep_figure(grid).axes[0]
     assert np.array_equal(np.asarray(ax.collections[0].get_array()).reshape(2, 2), grid.metric("verdict").T)
     # under two decades of lr the ticks are grid values (matplotlib's minor labels ran together)
-    narrow = sweep("gd", "bilinear", "lr=0.02:0.5:8:log", steps=20)
+    narrow = sweep("bilinear", "gd", "lr=0.02:0.5:8:log", steps=20)
     ax = sweep_figure(narrow).axes[0]
     values = narrow.axes[0].values
     assert np.allclose(ax.get_xticks(), values[[0, 1, 3, 4, 6, 7]])
@@ -195,15 +195,15 @@ def test_game_sweep_figure_draws_the_verdicts():
 
 
 def test_a_log_metric_whose_every_cell_diverged_is_drawn_with_a_note():
-    sw = sweep(["gd", "alt-gda"], "bilinear", "lr=1.5:3:4:log", steps=2000)
+    sw = sweep("bilinear", ["gd", "alt-gda"], "lr=1.5:3:4:log", steps=2000)
     assert sw.metric("diverged", "gd").all() and not sw.metric("diverged", "alt-gda").all()
     ax = sweep_figure(sw, "distance").axes[0]  # log-scaled: crashed with "Data cannot be log-scaled"
     assert "gd: every cell diverged" in [t.get_text() for t in ax.texts]
-    alone = sweep("gd", "bilinear", "lr=1.5:3:4:log", steps=2000)
+    alone = sweep("bilinear", "gd", "lr=1.5:3:4:log", steps=2000)
     ax = sweep_figure(alone, "distance").axes[0]
     assert ax.get_yscale() == "linear" and ax.texts[0].get_text() == "gd: every cell diverged"
     # a singular coupling: its equilibria are a line (ker M), none is listed, so no cell has a rate
-    singular = sweep(["gd", "alt-gda"], "quadratic-game(A=0, B=(1, 0), C=0)", ["lr=0.01,0.1", "x1=0.1,0.2"], steps=50)
+    singular = sweep("quadratic-game(A=0, B=(1, 0), C=0)", ["gd", "alt-gda"], ["lr=0.01,0.1", "x1=0.1,0.2"], steps=50)
     assert np.isnan(singular.metrics["rate"]).all() and singular.criterion == "|ξ| <= 1e-06"
     fig = sweep_figure(singular, "rate")
     assert "no cell has a rate" in " ".join(t.get_text() for ax in fig.axes for t in ax.texts)
@@ -212,9 +212,9 @@ def test_a_log_metric_whose_every_cell_diverged_is_drawn_with_a_note():
 def test_alternating_is_simultaneous_on_su_wgan():
     # Su's WGAN: theta moves along phi/|phi|, and phi's field -(I - phi phi^T/|phi|^2) theta/|phi| sees
     # only theta's part orthogonal to phi, which that move leaves alone: x moving first changes nothing.
-    sim, alt = iterate("gd(lr=0.1)", "wgan", steps=200), iterate("alt-gda(lr=0.1)", "wgan", steps=200)
+    sim, alt = iterate("wgan", "gd(lr=0.1)", steps=200), iterate("wgan", "alt-gda(lr=0.1)", steps=200)
     assert np.allclose(sim.x, alt.x, rtol=0, atol=1e-12)
-    vanilla = iterate("gd(lr=0.1)", "vanilla-gan", steps=50), iterate("alt-gda(lr=0.1)", "vanilla-gan", steps=50)
+    vanilla = iterate("vanilla-gan", "gd(lr=0.1)", steps=50), iterate("vanilla-gan", "alt-gda(lr=0.1)", steps=50)
     assert np.max(np.abs(vanilla[0].x - vanilla[1].x)) > 1e-3  # not so on the vanilla GAN
 
 
@@ -222,11 +222,11 @@ def test_the_distance_panel_of_a_game_without_a_listed_equilibrium_shows_the_fie
     from simulate.viz.plotting import plot_distance
 
     game = landscape("quadratic-game(A=0, B=(1, 0), C=0)")  # M singular: equilibria on a line, none listed
-    run = iterate("extragradient(lr=0.1)", game, steps=50)
+    run = iterate(game, "extragradient(lr=0.1)", steps=50)
     ax = plot_distance(run)
     assert "no equilibrium is listed" in ax.get_ylabel()
     np.testing.assert_array_equal(ax.lines[0].get_ydata(), np.linalg.norm(game.grad(run.x), axis=-1))
-    ax = plot_distance(iterate("gd(lr=0.1)", "bilinear", steps=5))
+    ax = plot_distance(iterate("bilinear", "gd(lr=0.1)", steps=5))
     assert ax.get_ylabel().startswith("distance to the equilibrium")
 
 

@@ -195,7 +195,7 @@ def test_records_of_a_many_dimensional_run_read_back(tmp_path):
     # a saved record names its landscape by its label, which lists a 200-D quadratic's eigenvalues
     land = sim.landscape("quadratic", dim=200, condition=1e3)
     assert len(land.label) > 3000
-    run = sim.iterate("gd(lr=0.01)", land, None, 5)
+    run = sim.iterate(land, "gd(lr=0.01)", None, 5)
     back = sim.Trajectory.load(run.save(tmp_path / "run.npz"))
     np.testing.assert_array_equal(back.x, run.x)
     np.testing.assert_array_equal(back.landscape.A, land.A)

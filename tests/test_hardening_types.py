@@ -14,15 +14,15 @@ from simulate.analysis.ratemap import rate_map
 XY = [1.0, 1.0]
 #: Each public function with arguments that make a small valid call.
 PUBLIC = {
-    "iterate": (sim.iterate, dict(opt="gd", landscape="booth", x0=XY, steps=3)),
-    "integrate": (sim.integrate, dict(opt="gd", landscape="booth", x0=XY, t=[0.0, 0.1])),
-    "sde": (sim.sde, dict(opt="gd", landscape="booth", x0=XY, steps=3, noise=0.1, substeps=1)),
-    "order": (sim.order, dict(opt="gd(lr=0.1)", landscape="booth", x0=XY, horizon=0.2, rungs=2)),
-    "order_study": (sim.order_study, dict(landscape="booth", optimizers=["gd(lr=0.1)"], x0=XY, horizon=0.2, rungs=2)),
+    "iterate": (sim.iterate, dict(optimizer="gd", landscape="booth", start=XY, steps=3)),
+    "integrate": (sim.integrate, dict(optimizer="gd", landscape="booth", start=XY, t=[0.0, 0.1])),
+    "sde": (sim.sde, dict(optimizer="gd", landscape="booth", start=XY, steps=3, noise=0.1, substeps=1)),
+    "order": (sim.order, dict(optimizer="gd(lr=0.1)", landscape="booth", start=XY, horizon=0.2, rungs=2)),
+    "order_study": (sim.order_study, dict(landscape="booth", optimizers=["gd(lr=0.1)"], start=XY, horizon=0.2, rungs=2)),
     "sweep": (sim.sweep, dict(optimizers="gd", landscape="booth", axes="lr=0.01,0.02", steps=3)),
-    "plot": (sim.plot, dict(landscape="booth", optimizers=["gd"], x0=XY, steps=3)),
-    "ensemble": (sim.ensemble, dict(landscape="booth", optimizers=["gd"], x0=XY, steps=3, noise=0.1, paths=2)),
-    "run_experiment": (sim.run_experiment, dict(landscape="booth", optimizers=["gd"], x0=XY, steps=3)),
+    "plot": (sim.plot, dict(landscape="booth", optimizers=["gd"], start=XY, steps=3)),
+    "ensemble": (sim.ensemble, dict(landscape="booth", optimizers=["gd"], start=XY, steps=3, noise=0.1, paths=2)),
+    "run_experiment": (sim.run_experiment, dict(landscape="booth", optimizers=["gd"], start=XY, steps=3)),
     "rate_map": (rate_map, dict(optimizer="momentum", lr_lambda="lr_lambda=0.1:1:3", other="momentum=0.1,0.5",
                                 steps=4)),
     "optimizer": (sim.optimizer, dict(name="gd")),
@@ -86,10 +86,10 @@ def test_the_small_valid_calls_run(fname):
 
 def test_numbers_beyond_the_edge_are_refused_by_name():
     with pytest.raises(ValueError, match=r"iterate: steps must be at most 1e\+12, got 1000…\(401 digits\)"):
-        sim.iterate("gd", "booth", XY, 10**400)
-    with pytest.raises(ValueError, match="iterate: x0 must be finite"):
-        sim.iterate("gd", "booth", [np.inf, 1.0], 3)
+        sim.iterate("booth", "gd", XY, 10**400)
+    with pytest.raises(ValueError, match="iterate: start must be finite"):
+        sim.iterate("booth", "gd", [np.inf, 1.0], 3)
     with pytest.raises(TypeError, match=r"sweep: optimizers\[1\] must be an optimizer"):
-        sim.sweep(["gd", 3], "booth", "lr=0.01,0.02", steps=3)
+        sim.sweep("booth", ["gd", 3], "lr=0.01,0.02", steps=3)
     with pytest.raises(TypeError, match="plot: steps must be a whole number, got float 2.5"):
         sim.plot("booth", ["gd"], XY, 2.5)

@@ -61,9 +61,9 @@ def test_noise_must_fit_the_landscape():
     with pytest.raises(ValueError, match="cov is 1×1"):
         Noise(cov=[[1.0]]).check(land)
     with pytest.raises(ValueError, match="finite-sum landscape"):
-        iterate("gd", land, steps=3, noise=Noise(batch_size=4))
+        iterate(land, "gd", steps=3, noise=Noise(batch_size=4))
     with pytest.raises(ValueError, match="compiled engine runs exact gradients only"):
-        iterate("gd", land, steps=3, noise=1.0, engine="compiled")
+        iterate(land, "gd", steps=3, noise=1.0, engine="compiled")
 
 
 def test_gaussian_draws_have_the_given_covariance():
@@ -95,10 +95,10 @@ def test_every_optimizer_runs_with_noise_reproducibly(name):
     land = sim.landscape("quadratic-game") if name == "alt-gda" else sim.landscape("quadratic", condition=4.0)
     opt = sim.optimizer(name, lr=0.01)
     x0 = np.array([[1.0, 1.0]] * 3)
-    a = iterate(opt, land, x0, 20, noise=0.3, seed=11)
-    b = iterate(opt, land, x0, 20, noise=0.3, seed=11)
-    c = iterate(opt, land, x0, 20, noise=0.3, seed=12)
-    exact = iterate(opt, land, x0, 20)
+    a = iterate(land, opt, x0, 20, noise=0.3, seed=11)
+    b = iterate(land, opt, x0, 20, noise=0.3, seed=11)
+    c = iterate(land, opt, x0, 20, noise=0.3, seed=12)
+    exact = iterate(land, opt, x0, 20)
     assert np.array_equal(a.x, b.x)  # bit for bit with the same seed
     assert not np.array_equal(a.x, c.x)
     assert not np.allclose(a.x[-1], exact.x[-1], rtol=0, atol=1e-6)
@@ -109,14 +109,14 @@ def test_every_optimizer_runs_with_noise_reproducibly(name):
 
 def test_zero_noise_is_the_exact_run():
     land = sim.landscape("rosenbrock")
-    assert np.array_equal(iterate("adam(lr=0.01)", land, steps=30, noise=0.0).x, iterate("adam(lr=0.01)", land, steps=30).x)
+    assert np.array_equal(iterate(land, "adam(lr=0.01)", steps=30, noise=0.0).x, iterate(land, "adam(lr=0.01)", steps=30).x)
 
 
 def test_one_noisy_gd_step_is_unbiased():
     land = sim.landscape("himmelblau")
     x0 = np.array([1.0, 1.0])
     n, lr, sigma = 20_000, 0.01, 3.0
-    run = iterate(sim.optimizer("gd", lr=lr), land, np.broadcast_to(x0, (n, 2)), 1, noise=sigma, seed=2)
+    run = iterate(land, sim.optimizer("gd", lr=lr), np.broadcast_to(x0, (n, 2)), 1, noise=sigma, seed=2)
     exact = x0 - lr * land.grad(x0)
     assert np.all(np.abs(run.x[1].mean(axis=0) - exact) < Z * lr * sigma / np.sqrt(n))
     assert abs(run.x[1].var(axis=0, ddof=1) / (lr * sigma) ** 2 - 1).max() < var_tolerance(n)
@@ -127,7 +127,7 @@ def test_sgd_stationary_variance_is_the_exact_ar1_value_not_the_sde_one(lr):
     """x_{k+1} = (1 − lr·a)x_k − lr·σξ: stationary variance lr·σ²/(a(2 − lr·a)) (theory §5);
     the first-order SDE predicts lr·σ²/(2a), which the test must be able to tell apart."""
     a, sigma, n = 1.0, 1.0, 20_000
-    run = iterate(sim.optimizer("gd", lr=lr), ou(a), np.zeros((n, 1)), 200, noise=sigma, seed=3)
+    run = iterate(ou(a), sim.optimizer("gd", lr=lr), np.zeros((n, 1)), 200, noise=sigma, seed=3)
     exact = lr * sigma**2 / (a * (2 - lr * a))
     sde_value = lr * sigma**2 / (2 * a)
     sample = run.x[-1, :, 0].var(ddof=1)
@@ -138,7 +138,7 @@ def test_sgd_stationary_variance_is_the_exact_ar1_value_not_the_sde_one(lr):
 def test_sgd_mean_follows_the_discrete_factor_not_the_exponential():
     """E[x_k] = (1 − lr·a)^k·x₀ for SGD; the SDE's mean x₀·e^{−a·t} differs at lr·a = 0.5."""
     a, lr, x0, n = 1.0, 0.5, 10.0, 20_000
-    run = iterate(sim.optimizer("gd", lr=lr), ou(a), np.full((n, 1), x0), 6, noise=1.0, seed=5)
+    run = iterate(ou(a), sim.optimizer("gd", lr=lr), np.full((n, 1), x0), 6, noise=1.0, seed=5)
     k = np.arange(7)
     discrete = (1 - lr * a) ** k * x0
     var = lr**2 * (1 - (1 - lr * a) ** (2 * k)) / (1 - (1 - lr * a) ** 2)  # exact variance of x_k
@@ -157,7 +157,7 @@ def test_heavy_ball_stationary_covariance_solves_the_discrete_lyapunov_equation(
     M = np.array([[mu, a], [-lr * mu, 1 - lr * a]])
     c = np.array([sigma, -lr * sigma])
     P = solve_discrete_lyapunov(M, np.outer(c, c))
-    run = iterate(sim.optimizer("momentum", lr=lr, momentum=mu), ou(a), np.zeros((n, 1)), 400, noise=sigma, seed=8)
+    run = iterate(ou(a), sim.optimizer("momentum", lr=lr, momentum=mu), np.zeros((n, 1)), 400, noise=sigma, seed=8)
     assert abs(run.x[-1, :, 0].var(ddof=1) / P[1, 1] - 1) < var_tolerance(n)
     gibbs = lr * sigma**2 / (2 * (1 - mu) * a)
     # the closed form lr·σ²(1 + μ)/(a(1 − μ)(2(1 + μ) − lr·a)): Gibbs' T/a times 2(1 + μ)/(2(1 + μ) − lr·a)
@@ -169,7 +169,7 @@ def test_dampened_momentum_runs_at_temperature_lr_one_minus_tau_sigma2_over_two_
 
     a, lr, n = 1.0, 0.01, 20_000
     opt = sim.optimizer("sgd", lr=lr, momentum=0.5, dampening=0.5)
-    run = iterate(opt, ou(a), np.zeros((n, 1)), 1500, noise=1.0, seed=3)
+    run = iterate(ou(a), opt, np.zeros((n, 1)), 1500, noise=1.0, seed=3)
     T = temperature(opt, Noise(1.0))
     assert T == pytest.approx(0.005)
     # stationary variance T/a up to O(lr·a) = 1 %, plus sampling error
@@ -184,8 +184,8 @@ def clt_se(products: np.ndarray) -> np.ndarray:
 
 def test_a_full_batch_is_the_exact_gradient():
     land = sim.landscape("logistic(samples=40)")
-    noisy = iterate("gd(lr=1.0)", land, steps=30, noise=Noise(batch_size=40), seed=1)
-    np.testing.assert_allclose(noisy.x, iterate("gd(lr=1.0)", land, steps=30).x, rtol=1e-13, atol=1e-14)
+    noisy = iterate(land, "gd(lr=1.0)", steps=30, noise=Noise(batch_size=40), seed=1)
+    np.testing.assert_allclose(noisy.x, iterate(land, "gd(lr=1.0)", steps=30).x, rtol=1e-13, atol=1e-14)
 
 
 @pytest.mark.parametrize("replacement", [False, True])
@@ -216,7 +216,7 @@ def test_proximal_steps_solve_with_the_minibatch_loss():
 
     land = sim.landscape("least-squares")
     n, lr = 200, 2.0
-    run = iterate(sim.optimizer("proximal", lr=lr), land, np.zeros((n, 2)), 20, batch_size=1, seed=4)
+    run = iterate(land, sim.optimizer("proximal", lr=lr), np.zeros((n, 2)), 20, batch_size=1, seed=4)
     assert np.all(run.diverged_at < 0)
     oracle = Oracle(land, Noise(batch_size=1), seed=4)  # the same draws, step by step
     x = np.zeros((n, 2))
@@ -246,12 +246,12 @@ def test_minibatch_draws_are_distinct_samples_without_replacement():
 
 def test_minibatch_runs_are_reproducible_and_fit_only_finite_sums():
     land = sim.landscape("least-squares")
-    a = iterate("momentum(lr=0.1, momentum=0.9)", land, np.zeros((3, 2)), 50, batch_size=4, seed=3)
-    b = iterate("momentum(lr=0.1, momentum=0.9)", land, np.zeros((3, 2)), 50, noise=Noise(batch_size=4), seed=3)
+    a = iterate(land, "momentum(lr=0.1, momentum=0.9)", np.zeros((3, 2)), 50, batch_size=4, seed=3)
+    b = iterate(land, "momentum(lr=0.1, momentum=0.9)", np.zeros((3, 2)), 50, noise=Noise(batch_size=4), seed=3)
     assert np.array_equal(a.x, b.x) and a.stats["noise"] == "noise(batch_size=4)"
     with pytest.raises(ValueError, match="larger than the 64 samples"):
-        iterate("gd", land, steps=2, batch_size=65)
-    iterate("gd", land, steps=2, noise=Noise(batch_size=65, replacement=True))  # with replacement it may
+        iterate(land, "gd", steps=2, batch_size=65)
+    iterate(land, "gd", steps=2, noise=Noise(batch_size=65, replacement=True))  # with replacement it may
 
 
 def test_minibatch_sgd_and_its_sde_take_the_same_first_step_moments():
@@ -265,15 +265,15 @@ def test_minibatch_sgd_and_its_sde_take_the_same_first_step_moments():
     mean = x0 - lr * land.grad(x0)
     cov = lr**2 * model.covariance(land, x0)
     starts = np.broadcast_to(x0, (n, 2))
-    for run in (iterate(sim.optimizer("gd", lr=lr), land, starts, 1, noise=model, seed=6),
-                sde(sim.optimizer("gd", lr=lr), land, starts, 1, noise=model, seed=6, substeps=1)):
+    for run in (iterate(land, sim.optimizer("gd", lr=lr), starts, 1, noise=model, seed=6),
+                sde(land, sim.optimizer("gd", lr=lr), starts, 1, noise=model, seed=6, substeps=1)):
         step = run.x[1]
         assert np.all(np.abs(step.mean(axis=0) - mean) < Z * clt_se(step))
         c = step - mean
         products = np.einsum("ni,nj->nij", c, c).reshape(n, -1)
         assert np.all(np.abs(products.mean(axis=0) - cov.ravel()) < Z * clt_se(products))
     with pytest.raises(ValueError, match="heun scheme needs additive noise"):
-        sde("gd", land, steps=1, noise=model, scheme="heun")
+        sde(land, "gd", steps=1, noise=model, scheme="heun")
 
 
 def test_minibatch_sgd_near_the_minimum_has_the_lyapunov_covariance():
@@ -287,7 +287,7 @@ def test_minibatch_sgd_near_the_minimum_has_the_lyapunov_covariance():
     w, lr, n = land.minima[0], 0.1, 4000
     model = Noise(batch_size=4)
     P = solve_discrete_lyapunov(np.eye(2) - lr * land.hess(w), lr**2 * model.covariance(land, w))
-    run = iterate(sim.optimizer("gd", lr=lr), land, np.broadcast_to(w, (n, 2)), 400, noise=model, seed=7)
+    run = iterate(land, sim.optimizer("gd", lr=lr), np.broadcast_to(w, (n, 2)), 400, noise=model, seed=7)
     c = run.x[-1] - w
     products = np.einsum("ni,nj->nij", c, c).reshape(n, -1)
     error = np.abs(products.mean(axis=0) - P.ravel())
@@ -301,14 +301,14 @@ def test_a_path_axis_repeats_noisy_runs_and_their_mean_loss_is_the_stationary_on
     from simulate.analysis.sweep import sweep
 
     n, lrs = 4000, np.array([0.2, 0.8, 1.4])
-    result = sweep("gd", ou(1.0), {"lr": lrs, "path": np.arange(n)}, start=[0.0], steps=150, noise=1.0, seed=2,
+    result = sweep(ou(1.0), "gd", {"lr": lrs, "path": np.arange(n)}, start=[0.0], steps=150, noise=1.0, seed=2,
                    track=())
     loss = result.metrics["final_loss"][0]  # (lr, path)
     assert loss.shape == (3, n) and len(np.unique(loss[0])) == n
     v = lrs / (2 - lrs)
     assert np.all(np.abs(loss.mean(axis=1) - v / 2) < Z * v / np.sqrt(2 * n))
     with pytest.raises(ValueError, match="repeats noisy runs"):
-        sweep("gd", ou(1.0), ["path=1:3:3"], start=[0.0], steps=3)
+        sweep(ou(1.0), "gd", ["path=1:3:3"], start=[0.0], steps=3)
 
 
 def test_with_noise_a_cell_reaches_the_minimum_of_its_well():
@@ -318,6 +318,6 @@ def test_with_noise_a_cell_reaches_the_minimum_of_its_well():
 
     land = sim.landscape("double-well")
     assert default_near(land) == pytest.approx(0.04) and default_near(land, noisy=True) == pytest.approx(1.0)
-    result = sweep("gd(lr=0.05)", land, {"path": np.arange(50)}, start=[-1.0, 0.0], steps=100, noise=0.5, track=())
+    result = sweep(land, "gd(lr=0.05)", {"path": np.arange(50)}, start=[-1.0, 0.0], steps=100, noise=0.5, track=())
     minimum = result.metrics["minimum"][0]
     assert np.all(minimum == 0)  # T = 0.006: every path stays in the left well, and is counted there

@@ -157,7 +157,7 @@ def test_one_step_is_one_semi_implicit_euler_step_of_the_lift(case):
     discrete = run_steps(opt, land, x0, 100)
     state = opt.flow_init(x0, land)
     for k in range(1, 101):
-        state = euler_step(opt, state, land, k)
+        state = euler_step(land, opt, state, k)
         np.testing.assert_allclose(state["x"], discrete[k - 1], rtol=1e-12, atol=1e-14)
 
 
@@ -169,7 +169,7 @@ def test_euler_step_from_the_discrete_state_matches_each_step(rng):
         for k in range(1, 4):
             state = opt.step(state, LAND, k)
         for k in (4, 9, 30):
-            a, b = opt.step(state, LAND, k), euler_step(opt, state, LAND, k)
+            a, b = opt.step(state, LAND, k), euler_step(LAND, opt, state, k)
             for key in a:
                 np.testing.assert_allclose(b[key], a[key], rtol=1e-13, atol=1e-15, err_msg=f"{name} {kw} {key}")
 

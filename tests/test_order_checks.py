@@ -16,30 +16,30 @@ from simulate.viz.figures import order_figure
 
 def test_a_ladder_that_would_hang_is_refused_before_any_work():
     with pytest.raises(ValueError, match="steps in all") as err:
-        order("gd(lr=0.01)", "himmelblau", rungs=40)
+        order("himmelblau", "gd(lr=0.01)", rungs=40)
     assert f"{MAX_LADDER_STEPS:.0e}" in str(err.value)
 
 
 def test_non_asymptotic_ladders_are_flagged():
     with pytest.warns(OrderWarning) as caught:
-        r = order("momentum", "himmelblau", flow="modified")  # lr 1e-3: flow and iterates end apart, then both converge
+        r = order("himmelblau", "momentum", flow="modified")  # lr 1e-3: flow and iterates end apart, then both converge
     assert r.warnings and any("does not shrink" in w for w in r.warnings)
     assert all(str(w.message).startswith("momentum vs modified flow:") for w in caught)
     with pytest.warns(OrderWarning, match="within 1000× of the flow solver's tolerance"):
-        order("gd(lr=0.01)", "himmelblau", flow="modified2", rtol=1e-6, atol=1e-8)
+        order("himmelblau", "gd(lr=0.01)", flow="modified2", rtol=1e-6, atol=1e-8)
 
 
 def test_a_clean_ladder_has_no_warning_and_reports_its_last_pair():
     with warnings.catch_warnings():
         warnings.simplefilter("error", OrderWarning)
-        r = order("gd(lr=0.01)", "himmelblau", flow="modified")
-    assert r.warnings == () and abs(r.last_slope - 2) < 0.05 and len(r.local_slopes) == 5
+        r = order("himmelblau", "gd(lr=0.01)", flow="modified")
+    assert r.warnings == () and abs(r.last_pair_order - 2) < 0.05 and len(r.local_slopes) == 5
     assert r.table()[1]["slope_from_previous"] == pytest.approx(r.local_slopes[0])
 
 
 def test_lrs_must_be_distinct_and_exclude_rungs_on_the_command_line(tmp_path, capsys, monkeypatch):
     with pytest.raises(ValueError, match="distinct"):
-        order("gd", "himmelblau", lrs=[0.01, 0.01])
+        order("himmelblau", "gd", lrs=[0.01, 0.01])
     monkeypatch.chdir(tmp_path)
     assert main(["order", "--lrs", "0.01", "--lrs", "0.005", "--rungs", "3"]) == 2
     assert "not both" in capsys.readouterr().err
@@ -50,13 +50,13 @@ def test_lrs_must_be_distinct_and_exclude_rungs_on_the_command_line(tmp_path, ca
 
 def test_a_flow_far_outside_its_regime_gives_up_on_its_budget():
     with pytest.warns(OrderWarning, match="fewer than two rungs"):
-        r = order("gd", "himmelblau", flow="modified2", lrs=[0.02, 0.01], max_evaluations=200)
+        r = order("himmelblau", "gd", flow="modified2", lrs=[0.02, 0.01], max_evaluations=200)
     assert all("more than 200 field evaluations" in s for s in r.status) and np.all(np.isnan(r.error))
 
 
 def test_a_scaling_that_leaves_the_model_is_named():
     with pytest.raises(ValueError, match="moves β with lr and leaves that model"):
-        order("momentum(lr=0.01)", "himmelblau", flow="modified", scaling="linear")
+        order("himmelblau", "momentum(lr=0.01)", flow="modified", scaling="linear")
 
 
 @pytest.mark.parametrize("spec, kind, expected", [
@@ -69,8 +69,8 @@ def test_expected_orders(spec, kind, expected):
 
 
 def test_expected_order_of_heun_on_its_limit_is_what_it_shows():
-    r = order("heun(lr=0.05)", "himmelblau", flow="limit")
-    assert abs(r.order - r.expected_order) < 0.1
+    r = order("himmelblau", "heun(lr=0.05)", flow="limit")
+    assert abs(r.observed_order - r.expected_order) < 0.1
 
 
 def test_weight_decay_lowers_the_stability_threshold_to_where_divergence_starts():
@@ -79,7 +79,7 @@ def test_weight_decay_lowers_the_stability_threshold_to_where_divergence_starts(
     # On f = λx²/2 with coupled decay the step multiplies x by 1 − lr(λ + wd): stable iff λ < 2/lr − wd.
     lam = np.array([18.5, 19.5])
     for l, stable in zip(lam, (True, False)):
-        run = sim.iterate(opt, f"quadratic(eigenvalues=({l},))", [1.0], 400)
+        run = sim.iterate(f"quadratic(eigenvalues=({l},))", opt, [1.0], 400)
         assert run.diverged == (not stable)
     from simulate.analysis.sharpness import threshold_formula
     assert threshold_formula(opt) == "2/lr − wd"

@@ -14,7 +14,7 @@ def runs():
     land = sim.landscape("himmelblau")
     starts = np.array([[0.0, 0.0], [-1.0, -1.0]])
     opt = sim.optimizer("gd", lr=0.01)
-    return land, sim.iterate(opt, land, starts, 40), sim.integrate(opt, land, starts, steps=40)
+    return land, sim.iterate(land, opt, starts, 40), sim.integrate(land, opt, starts, steps=40)
 
 
 def test_axes_level_functions_draw_on_the_given_axes_and_return_it(runs):
@@ -64,7 +64,7 @@ def test_loss_on_log_axis_against_time_or_steps(runs):
 
 def test_one_dimensional_landscape_draws_the_graph():
     land = sim.landscape("double-well", dim=1, tilt=0.3)
-    run = sim.iterate(sim.optimizer("gd", lr=0.05), land, [1.5], 20)
+    run = sim.iterate(land, sim.optimizer("gd", lr=0.05), [1.5], 20)
     ax = plot_landscape(land, plt.figure().gca())
     plot_path(run, ax)
     np.testing.assert_allclose(ax.lines[-1].get_ydata(), land.value(run.x))
@@ -154,7 +154,7 @@ def test_projection_is_announced_for_more_than_two_dimensions():
 
 def test_a_flow_that_stops_at_once_is_said_in_the_legend_not_a_crash():
     # Adam's exact flow from a point where one gradient component is 0 is 0/0 at t = 0
-    result = sim.plot(landscape="rosenbrock", optimizers=["adam(lr=0.02)"], x0=[0.0, 0.0], steps=20)
+    result = sim.plot(landscape="rosenbrock", optimizers=["adam(lr=0.02)"], start=[0.0, 0.0], steps=20)
     texts = [t.get_text() for ax in result.figure.axes if ax.get_legend() for t in ax.get_legend().get_texts()]
     assert any("its flow stopped early" in t for t in texts)
     assert result.experiment.entries[0].flow.diverged.all() and not result.experiment.entries[0].iterates.diverged.any()
@@ -207,7 +207,7 @@ def test_the_surface_and_lifted_paths_make_their_own_3d_axes_and_return_them():
     ax = plot_surface(land)
     assert ax.name == "3d" and ax is plt.gca()
     height = Height(land, [[-1, 4], [-1, 4]])
-    run = sim.iterate("gd(lr=0.01)", land, [0.0, 0.0], 20)
+    run = sim.iterate(land, "gd(lr=0.01)", [0.0, 0.0], 20)
     assert plot_path(run, height=height) is ax  # the current 3-D Axes
     drawn = np.array(ax.lines[-1].get_data_3d())
     np.testing.assert_allclose(drawn[2], height(run.f))

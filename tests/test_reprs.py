@@ -13,8 +13,8 @@ LONG = 300
 def _results():
     land = sim.landscape("quadratic")
     many = sim.optimizer("momentum", lr=np.geomspace(1e-3, 1e-1, 50))
-    run = sim.iterate(many, land, steps=2000)
-    flow = sim.integrate("gd(lr=0.01)", land, t=np.linspace(0, 5, 3000))
+    run = sim.iterate(land, many, steps=2000)
+    flow = sim.integrate(land, "gd(lr=0.01)", t=np.linspace(0, 5, 3000))
     return {
         "Trajectory": (run, ["iterates", "momentum", "quadratic", "2001 samples", "batch (50,)"]),
         "flow": (flow, ["exact flow", "gd(lr=0.01)"]),
@@ -22,10 +22,10 @@ def _results():
         "Experiment": (sim.run_experiment(land, ["gd(lr=0.01)", "adam(lr=0.1)"], steps=500),
                        ["gd(lr=0.01)", "adam(lr=0.1)", "500 steps"]),
         "PlotResult": (sim.plot(land, ["gd(lr=0.01)"], steps=300), ["PlotResult(Experiment(", "panels"]),
-        "OrderResult": (sim.order("gd(lr=0.01)", land, rungs=6), ["observed order 1", "expected 1", "6 rungs"]),
+        "OrderResult": (sim.order(land, "gd(lr=0.01)", rungs=6), ["observed order 1", "expected 1", "6 rungs"]),
         "OrderStudy": (sim.order_study(land, ["gd(lr=0.01)"], ["exact", "modified"], rungs=4),
                        ["2 ladders", "gd vs modified flow 2"]),
-        "Sweep": (sim.sweep("gd", land, ["lr=0.001:0.1:30", "x=-1:1:30"], steps=200, track=()), ["Sweep(", "lr"]),
+        "Sweep": (sim.sweep(land, "gd", ["lr=0.001:0.1:30", "x=-1:1:30"], steps=200, track=()), ["Sweep(", "lr"]),
         "RateMap": (rate_map("momentum", "lr_lambda=0.01:3:40", "momentum=0:0.9:40"), ["momentum", "(40)"]),
         "Ensemble": (sim.ensemble(land, ["gd(lr=0.1)"], steps=100, paths=200, noise=0.1),
                      ["200 paths × 100 steps", "noise(scale=0.1)"]),

@@ -187,7 +187,7 @@ def test_random_starts_follow_the_seed(in_tmp, capsys):
     for seed in (3, 4):
         cli(capsys, "plot", "-l", "booth", "--random-starts", "2", "--seed", str(seed), "--steps", "1",
             "--out", f"s{seed}.png", "--data", f"s{seed}.npz")
-        np.testing.assert_array_equal(np.load(in_tmp / f"s{seed}.npz")["x0"], land.sample(2, seed=seed))
+        np.testing.assert_array_equal(np.load(in_tmp / f"s{seed}.npz")["start"], land.sample(2, seed=seed))
     assert not np.array_equal(land.sample(2, seed=3), land.sample(2, seed=4))
     code, _, err = cli(capsys, "plot", "--random-starts", "2", "--start", "1,1")
     assert code == 2 and "not both" in err
@@ -222,7 +222,7 @@ def test_python_run_and_rerun_write_the_same_files(tmp_path):
 
 
 def test_trajectory_and_experiment_save_and_load_themselves(tmp_path):
-    run = sim.iterate(sim.optimizer("adam", lr=(0.1, 0.05)), "himmelblau", [[0, 0], [1, -1]], 30)
+    run = sim.iterate("himmelblau", sim.optimizer("adam", lr=(0.1, 0.05)), [[0, 0], [1, -1]], 30)
     run.save(tmp_path / "r.npz")
     back = sim.Trajectory.load(tmp_path / "r.npz")
     for name in sim.Trajectory.FIELDS:
@@ -231,7 +231,7 @@ def test_trajectory_and_experiment_save_and_load_themselves(tmp_path):
     assert back.optimizer.spec == run.optimizer.spec and back.landscape.label == "himmelblau"
     assert back.stats == run.stats and back.stats["escape_radius"] == 500.0
 
-    result = sim.plot("quadratic(eigenvalues=(1, 10))", ["gd(lr=0.25)", "momentum(lr=0.05)"], x0=[1.0, 1.0], steps=40)
+    result = sim.plot("quadratic(eigenvalues=(1, 10))", ["gd(lr=0.25)", "momentum(lr=0.05)"], start=[1.0, 1.0], steps=40)
     result.experiment.save(tmp_path / "e.npz")
     loaded = Experiment.load(tmp_path / "e.npz")
     assert loaded.landscape.label == result.experiment.landscape.label
@@ -316,11 +316,11 @@ def test_command_line_start_overrides_random_starts_from_a_file_and_back(in_tmp,
     (in_tmp / "c.toml").write_text('landscape = "booth"\nrandom_starts = 3\nsteps = 1\n')
     code, out, err = cli(capsys, "plot", "--config", "c.toml", "--start", "1,1", "--data", "s.npz")
     assert code == 0, err
-    np.testing.assert_array_equal(np.load(in_tmp / "s.npz")["x0"], [1.0, 1.0])
+    np.testing.assert_array_equal(np.load(in_tmp / "s.npz")["start"], [1.0, 1.0])
     (in_tmp / "d.toml").write_text('landscape = "booth"\nstart = [1, 1]\nsteps = 1\n')
     code, out, err = cli(capsys, "plot", "--config", "d.toml", "--random-starts", "2", "--out", "t.png", "--data", "t.npz")
     assert code == 0, err
-    assert np.load(in_tmp / "t.npz")["x0"].shape == (2, 2)
+    assert np.load(in_tmp / "t.npz")["start"].shape == (2, 2)
 
 
 def test_huge_runs_and_unreadable_configs_are_refused_cleanly(in_tmp, capsys):

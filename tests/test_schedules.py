@@ -113,7 +113,7 @@ TORCH_OPT = {"momentum": (torch.optim.SGD, dict(momentum=0.9)), "nesterov": (tor
 ])
 def test_iterates_agree_with_torch_optimizer_and_scheduler(name, lr, spec, make):
     land, x0, steps = sim.landscape("rosenbrock"), np.array([-1.2, 1.0]), 70
-    ours = sim.iterate(sim.optimizer(name, lr=lr, schedule=spec), land, x0, steps).x[1:]
+    ours = sim.iterate(land, sim.optimizer(name, lr=lr, schedule=spec), x0, steps).x[1:]
     cls, kw = TORCH_OPT[name]
     p = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
     opt = cls([p], lr=lr, **kw)
@@ -134,7 +134,7 @@ def test_gd_on_a_quadratic_is_the_product_of_its_steps_and_its_clock_is_the_sum_
     assert A[0, 1] != 0  # rotated: the coordinates mix
     for spec in ("cosine(warmup=10)", "step(step_size=7, gamma=0.5)", "onecycle", "inverse-time(t0=3)"):
         opt = sim.optimizer("gd", lr=0.3, schedule=spec)
-        run = sim.iterate(opt, land, [1.0, -2.0], 60)
+        run = sim.iterate(land, opt, [1.0, -2.0], 60)
         lrs = opt.lrs(60)
         x = np.array([1.0, -2.0])
         for k in range(60):
@@ -147,10 +147,10 @@ def test_gd_on_a_quadratic_is_the_product_of_its_steps_and_its_clock_is_the_sum_
 def test_a_sweep_over_lr_runs_every_schedule_at_once():
     lrs = np.array([0.01, 0.02, 0.04])
     opt = sim.optimizer("momentum", lr=lrs, schedule="cosine(T_max=30)")
-    run = sim.iterate(opt, "himmelblau", [0.0, 0.0], 30)
+    run = sim.iterate("himmelblau", opt, [0.0, 0.0], 30)
     assert run.t.shape == (31, 3)
     for j, lr in enumerate(lrs):
-        one = sim.iterate(sim.optimizer("momentum", lr=lr, schedule="cosine(T_max=30)"), "himmelblau", [0.0, 0.0], 30)
+        one = sim.iterate("himmelblau", sim.optimizer("momentum", lr=lr, schedule="cosine(T_max=30)"), [0.0, 0.0], 30)
         np.testing.assert_array_equal(run.x[:, j], one.x)
         np.testing.assert_array_equal(run.t[:, j], one.t)
 
@@ -164,7 +164,7 @@ def test_a_semi_implicit_euler_step_of_the_scheduled_lift_is_the_scheduled_step(
     land = sim.landscape("rosenbrock")
     steps = 40
     model = sim.flow(opt, "exact").for_steps(steps)
-    run = sim.iterate(opt, land, [-1.2, 1.0], steps)
+    run = sim.iterate(land, opt, [-1.2, 1.0], steps)
     clock = model.schedule_clock
     state = model.init(np.array([-1.2, 1.0]), land)
     for k in range(1, steps + 1):
@@ -196,11 +196,11 @@ def test_models_that_assume_a_constant_lr_are_refused_and_the_flow_needs_the_run
     with pytest.raises(ValueError, match="limit flow: it assumes a constant lr.*use flow 'exact'"):
         sim.flow(opt, "limit")
     with pytest.raises(ValueError, match="give steps="):
-        sim.integrate(opt, "himmelblau", [0.0, 0.0], np.linspace(0, 1, 5))
-    flow = sim.integrate(opt, "himmelblau", [0.0, 0.0], steps=30)
+        sim.integrate("himmelblau", opt, [0.0, 0.0], np.linspace(0, 1, 5))
+    flow = sim.integrate("himmelblau", opt, [0.0, 0.0], steps=30)
     np.testing.assert_allclose(flow.t, np.concatenate([[0.0], np.cumsum(opt.lrs(30))]))
     with pytest.raises(ValueError, match="without a schedule"):
-        sim.iterate(sim.optimizer("gd(lr=0.01)", schedule="cosine"), "himmelblau", steps=5, engine="compiled")
+        sim.iterate("himmelblau", sim.optimizer("gd(lr=0.01)", schedule="cosine"), steps=5, engine="compiled")
 
 
 # -- the figure and the command line --------------------------------------------------------------
@@ -245,17 +245,17 @@ def test_cli_schedule_and_warmup_reach_every_optimizer_and_rerun_bit_for_bit(tmp
 def test_a_sweep_over_warmup_and_peak_lr_is_one_run_per_cell_and_its_flow_ends_on_the_cells_clock():
     from simulate.analysis.sweep import sweep
 
-    sw = sweep(["momentum(momentum=0.8)"], "himmelblau", ["warmup=0:20:3", "lr=0.005:0.02:2"], steps=40,
+    sw = sweep("himmelblau", ["momentum(momentum=0.8)"], ["warmup=0:20:3", "lr=0.005:0.02:2"], steps=40,
                schedule="cosine(eta_min=0.001)", flow="exact", record_every=40)
     for i, w in enumerate((0, 10, 20)):
         for j, lr in enumerate((0.005, 0.02)):
             opt = sim.optimizer("momentum", lr=lr, momentum=0.8, schedule=schedule("cosine(eta_min=0.001)", warmup=w))
-            run = sim.iterate(opt, "himmelblau", [0.0, 0.0], 40)
+            run = sim.iterate("himmelblau", opt, [0.0, 0.0], 40)
             np.testing.assert_array_equal(sw.paths[0, -1, i, j], run.x[-1])
-            flow = sim.integrate(opt, "himmelblau", [0.0, 0.0], steps=40)
+            flow = sim.integrate("himmelblau", opt, [0.0, 0.0], steps=40)
             np.testing.assert_allclose(sw.metrics["final_loss"][1, i, j], flow.f[-1], rtol=1e-4, atol=1e-12)
     with pytest.raises(ValueError, match="no hyperparameter 'warmup'"):
-        sweep(["momentum"], "himmelblau", ["warmup=0:20:3"], steps=5)  # no schedule: no such axis
+        sweep("himmelblau", ["momentum"], ["warmup=0:20:3"], steps=5)  # no schedule: no such axis
 
 
 def test_cli_sweep_takes_the_schedule_and_its_axes(tmp_path, monkeypatch):
@@ -270,7 +270,7 @@ def test_cli_sweep_takes_the_schedule_and_its_axes(tmp_path, monkeypatch):
     assert len(rows) == 3 * 2  # one row per cell
     for row in rows:
         opt = sim.optimizer("gd", lr=float(row["lr"]), schedule=f"step(step_size={int(float(row['step_size']))})")
-        run = sim.iterate(opt, "himmelblau", [0.0, 0.0], 30)
+        run = sim.iterate("himmelblau", opt, [0.0, 0.0], 30)
         assert float(row["final_loss"]) == float(run.f[-1])  # each cell ran its own schedule
 
 
@@ -283,7 +283,7 @@ def test_a_schedule_that_reaches_lr_zero_runs_and_its_flow_holds_still_there():
     assert flow.status == 0 and np.all(np.isfinite(flow.x))
     np.testing.assert_array_equal(flow.every(exp.entries[0].flow_every).t, run.t)
     stop = sim.optimizer("gd(lr=0.01)", schedule="polynomial(total_iters=10)")  # lr 0 from step 11 on: stands still
-    r = sim.iterate(stop, "himmelblau", [0.0, 0.0], 20)
+    r = sim.iterate("himmelblau", stop, [0.0, 0.0], 20)
     np.testing.assert_array_equal(r.x[11:], np.broadcast_to(r.x[10], r.x[11:].shape))
     fig = sim.plot("himmelblau", ["gd(lr=0.01)"], steps=20, schedule="lambda(f='0')", sharpness=True).figure
     assert fig is not None  # 2/lr_k is infinite everywhere: no threshold drawn, no crash
@@ -292,16 +292,16 @@ def test_a_schedule_that_reaches_lr_zero_runs_and_its_flow_holds_still_there():
 def test_many_cells_with_a_flow_and_lengths_checked_for_the_runs_steps():
     from simulate.analysis.sweep import sweep
 
-    sw = sweep(["gd"], "himmelblau", ["warmup=0:39:40", "lr=0.001:0.01:5"], steps=50, schedule="cosine", flow="exact")
+    sw = sweep("himmelblau", ["gd"], ["warmup=0:39:40", "lr=0.001:0.01:5"], steps=50, schedule="cosine", flow="exact")
     assert sw.metrics["final_loss"].shape == (2, 40, 5) and np.all(np.isfinite(sw.metrics["final_loss"]))
-    one = sim.integrate(sim.optimizer("gd", lr=0.01, schedule="cosine(warmup=39)"), "himmelblau", [0.0, 0.0], steps=50)
+    one = sim.integrate("himmelblau", sim.optimizer("gd", lr=0.01, schedule="cosine(warmup=39)"), [0.0, 0.0], steps=50)
     assert sw.metrics["final_loss"][1, 39, 4] == pytest.approx(float(one.f[-1]), rel=1e-5, abs=1e-12)
-    sweep(["gd"], "himmelblau", ["pct_start=0:1:5"], steps=50, schedule="onecycle")  # valid for 50 steps
-    sweep(["gd"], "himmelblau", ["warmup=0:40:5"], steps=50, schedule=schedule("constant", warmup=10))
+    sweep("himmelblau", ["gd"], ["pct_start=0:1:5"], steps=50, schedule="onecycle")  # valid for 50 steps
+    sweep("himmelblau", ["gd"], ["warmup=0:40:5"], steps=50, schedule=schedule("constant", warmup=10))
     with pytest.raises(ValueError, match="its schedule sets warmup and the axis warmup sweeps it"):
-        sweep([sim.optimizer("gd", schedule="cosine(warmup=5)")], "himmelblau", ["warmup=0:10:3"], steps=20)
+        sweep("himmelblau", [sim.optimizer("gd", schedule="cosine(warmup=5)")], ["warmup=0:10:3"], steps=20)
     with pytest.raises(ValueError, match="shorter than the run"):
-        sweep(["gd"], "himmelblau", ["total_steps=10:60:3"], steps=50, schedule="onecycle")
+        sweep("himmelblau", ["gd"], ["total_steps=10:60:3"], steps=50, schedule="onecycle")
 
 
 def test_steps_read_back_from_a_file_and_constant_lr_tools_refuse_schedules(tmp_path):
@@ -312,14 +312,14 @@ def test_steps_read_back_from_a_file_and_constant_lr_tools_refuse_schedules(tmp_
     np.testing.assert_allclose(back.flow.steps, exp.entries[0].flow.steps, atol=1e-9)
     scheduled = sim.optimizer("gd(lr=0.01)", schedule="cosine")
     with pytest.raises(ValueError, match="order ladder scales one constant lr"):
-        sim.order(scheduled, "himmelblau")
+        sim.order("himmelblau", scheduled)
     from simulate.analysis.ratemap import rate_map
     with pytest.raises(ValueError, match="a rate map is the spectrum of one constant linear step"):
         rate_map(scheduled, "lr_lambda=0.1:2:5", "momentum=0:0.9:3")
     from simulate.viz.explorer import Explorer
     ex = Explorer("himmelblau", ["gd(lr=0.01, schedule='cosine')"], steps=40)
     np.testing.assert_array_equal(np.column_stack(ex.iterate_lines[0].get_data()),
-                                  sim.iterate(scheduled, "himmelblau", steps=40).x)
+                                  sim.iterate("himmelblau", scheduled, steps=40).x)
 
 
 def test_cli_refuses_two_warmups_and_text_where_numbers_belong(tmp_path, monkeypatch, capsys):

@@ -31,8 +31,8 @@ def test_euler_maruyama_at_dt_lr_reproduces_the_noisy_iterates(spec, noise):
     for Nesterov) to the discrete noise."""
     land = sim.landscape("quadratic(condition=10, angle=0.5)")  # contracting: rounding is not amplified
     x0 = np.array([[1.0, 1.0], [-2.0, 0.5], [0.0, -3.0]])
-    run = iterate(spec, land, x0, 40, noise=noise, seed=9)
-    model = sde(spec, land, x0, 40, noise=noise, seed=9, substeps=1)
+    run = iterate(land, spec, x0, 40, noise=noise, seed=9)
+    model = sde(land, spec, x0, 40, noise=noise, seed=9, substeps=1)
     np.testing.assert_allclose(model.x, run.x, rtol=1e-11, atol=1e-12)
     np.testing.assert_array_equal(model.t, run.t)
 
@@ -53,8 +53,8 @@ def test_with_dampening_only_the_first_step_differs():
     noise; every later step is the same map, so with the same draws the gap is τ·lr·ξ₁ carried on."""
     land = sim.landscape("quadratic(condition=10, angle=0.5)")
     spec = "sgd(lr=0.02, momentum=0.9, dampening=0.5)"
-    run = iterate(spec, land, np.ones((3, 2)), 30, noise=0.7, seed=9)
-    model = sde(spec, land, np.ones((3, 2)), 30, noise=0.7, seed=9, substeps=1)
+    run = iterate(land, spec, np.ones((3, 2)), 30, noise=0.7, seed=9)
+    model = sde(land, spec, np.ones((3, 2)), 30, noise=0.7, seed=9, substeps=1)
     xi = np.random.default_rng(9).standard_normal((3, 2)) * 0.7
     np.testing.assert_allclose(run.x[1] - model.x[1], -0.02 * 0.5 * xi, rtol=1e-9)
 
@@ -81,7 +81,7 @@ def test_sde_stationary_variance_is_the_schemes_exact_value(scheme, drift, oracl
     tends to lr·σ²/(2a') as the substeps grow, far from SGD's lr·σ²/(a(2 − lr·a))."""
     a, lr, sigma, n, m = 1.0, 0.5, 1.0, 20_000, 4
     rate = a * (1 + lr * a / 2) if drift == "modified" else a
-    model = sde(sim.optimizer("gd", lr=lr), ou(a), np.zeros((n, 1)), 60, noise=sigma, seed=1, scheme=scheme,
+    model = sde(ou(a), sim.optimizer("gd", lr=lr), np.zeros((n, 1)), 60, noise=sigma, seed=1, scheme=scheme,
                 drift=drift, substeps=m)
     sample = model.x[-1, :, 0].var(ddof=1)
     expected = oracle(rate, lr * sigma**2, lr / m)
@@ -103,7 +103,7 @@ def test_scheme_bias_has_order_one_for_euler_maruyama_and_two_for_heun():
 
 def test_ou_mean_of_the_sde_is_the_exponential():
     a, lr, n = 1.0, 0.5, 20_000
-    model = sde(sim.optimizer("gd", lr=lr), ou(a), np.full((n, 1), 10.0), 6, noise=1.0, seed=2, substeps=50,
+    model = sde(ou(a), sim.optimizer("gd", lr=lr), np.full((n, 1), 10.0), 6, noise=1.0, seed=2, substeps=50,
                 scheme="heun")
     t = model.t
     var = lr / (2 * a) * (1 - np.exp(-2 * a * t))
@@ -116,21 +116,21 @@ def test_ou_mean_of_the_sde_is_the_exponential():
 def test_sde_refusals():
     land = sim.landscape("himmelblau")
     with pytest.raises(ValueError, match="needs gradient noise"):
-        sde("gd", land, steps=2)
+        sde(land, "gd", steps=2)
     with pytest.raises(ValueError, match="no SDE model for adam"):
-        sde("adam", land, steps=2, noise=1.0)
+        sde(land, "adam", steps=2, noise=1.0)
     with pytest.raises(ValueError, match="Did you mean 'heun'"):
-        sde("gd", land, steps=2, noise=1.0, scheme="hune")
+        sde(land, "gd", steps=2, noise=1.0, scheme="hune")
     with pytest.raises(ValueError, match="drift 'oscillator'"):
-        sde("momentum(momentum=0.9)", land, steps=2, noise=1.0, drift="oscillator")
+        sde(land, "momentum(momentum=0.9)", steps=2, noise=1.0, drift="oscillator")
     with pytest.raises(ValueError, match="substeps"):
-        sde("gd", land, steps=2, noise=1.0, substeps=0)
+        sde(land, "gd", steps=2, noise=1.0, substeps=0)
 
 
 def test_sde_divergence_is_data():
     """Paths that blow up are stopped and reported per member, never raised or clipped."""
     land = ou(1.0)
-    model = sde(sim.optimizer("gd", lr=3.0), land, np.ones((5, 1)), 400, noise=1.0, substeps=1)
+    model = sde(land, sim.optimizer("gd", lr=3.0), np.ones((5, 1)), 400, noise=1.0, substeps=1)
     assert np.all(model.diverged_at > 0) and np.all(model.status == 2)
     m = moments(model)
     assert m.count[0] == 5 and m.count[-1] == 0
@@ -140,7 +140,7 @@ def test_sde_divergence_is_data():
 def test_moments_leave_out_the_sample_that_left_the_ball():
     """GD at lr·a = 2.1 diverges: each path's escaping sample is finite (beyond the escape radius)
     but no longer part of the ensemble's moments or its stationary samples."""
-    run = iterate("gd(lr=2.1)", ou(1.0), np.ones((5, 1)), 200, noise=0.01, seed=1)
+    run = iterate(ou(1.0), "gd(lr=2.1)", np.ones((5, 1)), 200, noise=0.01, seed=1)
     k = int(run.diverged_at.min())
     assert np.all(np.isfinite(run.x[k, run.diverged_at == k]))
     m = moments(run)
@@ -149,7 +149,7 @@ def test_moments_leave_out_the_sample_that_left_the_ball():
 
 
 def test_moments_leave_out_stopped_paths():
-    run = iterate("gd(lr=0.1)", "himmelblau", np.zeros((4, 2)), 3, noise=1.0)
+    run = iterate("himmelblau", "gd(lr=0.1)", np.zeros((4, 2)), 3, noise=1.0)
     x = run.x.copy()
     x[2:, 1] = np.nan  # member 1 stopped at sample 2
     m = moments(dataclasses.replace(run, x=x))
@@ -183,7 +183,7 @@ def test_sde_stationary_histogram_matches_the_gibbs_density():
 
     land = sim.landscape("double-well(dim=1)")
     lr, T, n = 0.05, 0.5, 4000
-    model = sde(sim.optimizer("gd", lr=lr), land, np.full((n, 1), -1.0), 800, noise=np.sqrt(2 * T / lr), seed=3,
+    model = sde(land, sim.optimizer("gd", lr=lr), np.full((n, 1), -1.0), 800, noise=np.sqrt(2 * T / lr), seed=3,
                 scheme="heun", substeps=2)
     samples = model.x[-1, :, 0]
 
@@ -207,7 +207,7 @@ def test_sde_stationary_histogram_matches_the_gibbs_density():
 
 def test_escape_times_of_handmade_paths():
     land = sim.landscape("double-well")
-    run = iterate("gd(lr=0.1)", land, np.array([[-1.0, 0.0], [-1.0, 0.0]]), 4)
+    run = iterate(land, "gd(lr=0.1)", np.array([[-1.0, 0.0], [-1.0, 0.0]]), 4)
     x = np.array(run.x)
     x[:, 0] = [[-1, 0], [0, 0], [0.8, 0], [1, 0], [1, 0]]  # within 0.5 of (1, 0) from sample 2
     x[:, 1] = [[-1, 0], [0, 0], [-1, 0], [0.4, 0], [-1, 0]]  # never closer than 0.6
@@ -222,7 +222,7 @@ def test_escape_times_of_handmade_paths():
     with pytest.raises(ValueError, match="capture must be a positive distance"):
         escape_times(stopped, capture=0.0)
     with pytest.raises(ValueError, match="at least two listed minima"):
-        escape_times(iterate("gd", "booth", steps=2))
+        escape_times(iterate("booth", "gd", steps=2))
 
 
 def test_escape_times_follow_eyring_kramers_and_arrhenius():
@@ -238,7 +238,7 @@ def test_escape_times_follow_eyring_kramers_and_arrhenius():
         predicted = kramers_time(land, T, land.minima[0], saddle)
         assert predicted == pytest.approx(2 * np.pi / np.sqrt(32) * np.exp(1 / T))
         steps = int(4 * predicted / lr)
-        model = sde(sim.optimizer("gd", lr=lr), land, np.full((n, 1), -1.0), steps, noise=np.sqrt(2 * T / lr),
+        model = sde(land, sim.optimizer("gd", lr=lr), np.full((n, 1), -1.0), steps, noise=np.sqrt(2 * T / lr),
                     seed=4, scheme="heun", substeps=2)
         measured[T] = mean_escape_time(escape_times(model), model.t[-1])
         assert 0.8 < measured[T] / predicted < 1.45
@@ -343,12 +343,12 @@ def test_relaxation_is_diagnosed_from_independent_paths():
 
     land = sim.landscape("least-squares")
     start = np.broadcast_to(land.default_start, (200, 2))
-    assert relaxed(iterate("gd(lr=0.2)", land, start, 100, batch_size=4, seed=1)) is False  # x₂ still drifts
-    assert relaxed(iterate("gd(lr=0.2)", land, start, 1000, batch_size=4, seed=1)) is True
+    assert relaxed(iterate(land, "gd(lr=0.2)", start, 100, batch_size=4, seed=1)) is False  # x₂ still drifts
+    assert relaxed(iterate(land, "gd(lr=0.2)", start, 1000, batch_size=4, seed=1)) is True
     # started in the stationary law of the AR(1) process: relaxed from the start
     v = 0.2 / (2 - 0.2)
     x0 = np.random.default_rng(0).normal(0, np.sqrt(v), (400, 1))
-    assert relaxed(iterate("gd(lr=0.2)", ou(1.0), x0, 40, noise=1.0, seed=2)) is True
+    assert relaxed(iterate(ou(1.0), "gd(lr=0.2)", x0, 40, noise=1.0, seed=2)) is True
     # spreading without drifting: the mean stays 0 while the variance grows (lr·a small)
-    assert relaxed(iterate("gd(lr=0.001)", ou(1.0), np.zeros((400, 1)), 400, noise=1.0, seed=2)) is False
-    assert relaxed(iterate("gd(lr=0.2)", ou(1.0), np.zeros((5, 1)), 40, noise=1.0)) is None  # too few paths
+    assert relaxed(iterate(ou(1.0), "gd(lr=0.001)", np.zeros((400, 1)), 400, noise=1.0, seed=2)) is False
+    assert relaxed(iterate(ou(1.0), "gd(lr=0.2)", np.zeros((5, 1)), 40, noise=1.0)) is None  # too few paths

@@ -46,7 +46,7 @@ def _balance(x):
 def scalar_net_flow():
     """The gradient flow of the scalar net from (0.3, 4), integrated tightly to t = 200 (long converged)."""
     land = sim.landscape("scalar-net")
-    flow = sim.integrate(sim.optimizer("gd", lr=0.01), land, SCALAR_NET_START, t=np.linspace(0.0, 200.0, 2001),
+    flow = sim.integrate(land, sim.optimizer("gd", lr=0.01), SCALAR_NET_START, t=np.linspace(0.0, 200.0, 2001),
                          rtol=1e-12, atol=1e-14)
     assert flow.status == CONVERGED, flow.message
     return flow
@@ -107,7 +107,7 @@ def test_sharpness_keeps_batch_shapes_and_follows_a_record():
     s = sharpness(land, x)
     assert s.shape == (7, 3)
     np.testing.assert_allclose(s, 10.0, rtol=1e-13)
-    run = sim.iterate(sim.optimizer("gd", lr=(0.05, 0.25)), land, [1.0, 1.0], 200)  # the second member diverges
+    run = sim.iterate(land, sim.optimizer("gd", lr=(0.05, 0.25)), [1.0, 1.0], 200)  # the second member diverges
     along = sharpness_along(run)
     assert along.shape == (201, 2)
     np.testing.assert_allclose(along[:, 0], 10.0, rtol=1e-13)
@@ -150,7 +150,7 @@ def test_stability_threshold_is_where_divergence_starts(name, kw, factor):
     for scale, stable in ((0.98, True), (1.02, False)):
         lam = scale * limit
         land = sim.landscape("quadratic", eigenvalues=(lam / 3, lam))
-        run = sim.iterate(opt, land, x0, 1500)
+        run = sim.iterate(land, opt, x0, 1500)
         if stable:
             assert not run.diverged, (scale, run.message)
             assert np.linalg.norm(run.x[-1]) < 1e-6 * np.linalg.norm(x0), (scale, run.x[-1])
@@ -180,7 +180,7 @@ def test_rk4_stability_limit_is_the_root_of_its_stability_polynomial():
     assert 1 - 2 + 2**2 / 2 == 1 and np.all(np.abs(1 - z[z < 2] + z[z < 2] ** 2 / 2) < 1)
     # one RK4 step on f = λx²/2 multiplies x by that polynomial at z = lr·λ
     lam, lr = 3.0, 0.9
-    run = sim.iterate(sim.optimizer("rk4", lr=lr), sim.landscape("quadratic", eigenvalues=(lam,)), [1.0], 3)
+    run = sim.iterate(sim.landscape("quadratic", eigenvalues=(lam,)), sim.optimizer("rk4", lr=lr), [1.0], 3)
     np.testing.assert_allclose(run.x[:, 0], poly(lr * lam) ** np.arange(4), rtol=1e-14)
 
 
@@ -188,12 +188,12 @@ def test_proximal_point_is_stable_far_beyond_every_explicit_threshold():
     """Implicit Euler at lr·λ = 100: x_k = (1 + lr·A)⁻ᵏx₀ decays, no divergence."""
     land = sim.landscape("quadratic", eigenvalues=(1.0, 10.0))
     lr = 10.0  # lr·λmax = 100
-    run = sim.iterate(sim.optimizer("proximal", lr=lr), land, [1.0, 1.0], 20)
+    run = sim.iterate(land, sim.optimizer("proximal", lr=lr), [1.0, 1.0], 20)
     assert not run.diverged
     expected = np.array([1.0, 1.0]) / (1 + lr * np.array([1.0, 10.0])) ** np.arange(21)[:, None]
     np.testing.assert_allclose(run.x, expected, rtol=1e-12, atol=1e-300)
     # GD at the same lr·λ is long gone
-    assert sim.iterate(sim.optimizer("gd", lr=lr), land, [1.0, 1.0], 20).diverged
+    assert sim.iterate(land, sim.optimizer("gd", lr=lr), [1.0, 1.0], 20).diverged
 
 
 # ------------------------------------------------------------------------------------------------
@@ -204,7 +204,7 @@ def test_proximal_point_is_stable_far_beyond_every_explicit_threshold():
 def test_gd_balancing_identity_holds_exactly_on_the_scalar_net(lr):
     """GD on ½(ab − 1)² obeys D_{k+1} = D_k(1 − lr²r_k²), D = a² − b², r = ab − 1, at every step (theory §6)."""
     land = sim.landscape("scalar-net")
-    run = sim.iterate(sim.optimizer("gd", lr=lr), land, SCALAR_NET_START, 400)
+    run = sim.iterate(land, sim.optimizer("gd", lr=lr), SCALAR_NET_START, 400)
     x = run.x
     ok = np.all(np.isfinite(x), axis=-1)
     ok = ok[:-1] & ok[1:]
@@ -241,7 +241,7 @@ def test_below_the_critical_lr_gd_lands_where_the_flow_lands(lr, scalar_net_flow
     """For lr < η_c GD converges to (nearly) the flow's minimum: no catapult, sharpness ≈ the flow's 16.04."""
     land = scalar_net_flow.landscape
     s_flow = float(sharpness(land, scalar_net_flow.x[-1]))
-    run = sim.iterate(sim.optimizer("gd", lr=lr), land, SCALAR_NET_START, 3000)
+    run = sim.iterate(land, sim.optimizer("gd", lr=lr), SCALAR_NET_START, 3000)
     assert run.status == CONVERGED, run.message
     assert np.linalg.norm(run.x[-1] - scalar_net_flow.x[-1]) < 0.02
     s = float(sharpness(land, run.x[-1]))
@@ -256,7 +256,7 @@ def test_above_the_critical_lr_gd_catapults_to_a_flatter_minimum(lr, scalar_net_
     land = scalar_net_flow.landscape
     s_flow = float(sharpness(land, scalar_net_flow.x[-1]))
     assert 2 / lr < s_flow  # the flow's minimum is unstable for this lr
-    run = sim.iterate(sim.optimizer("gd", lr=lr), land, SCALAR_NET_START, 3000)
+    run = sim.iterate(land, sim.optimizer("gd", lr=lr), SCALAR_NET_START, 3000)
     assert run.status == CONVERGED, run.message
     assert np.max(run.f) > 5 * run.f[0]
     a, b = run.x[-1]
@@ -267,7 +267,7 @@ def test_above_the_critical_lr_gd_catapults_to_a_flatter_minimum(lr, scalar_net_
 
 def test_gd_diverges_on_the_scalar_net_at_lr_0_3():
     """At lr = 0.3 no minimum reachable from (0.3, 4) is stable: GD diverges (theory §6)."""
-    run = sim.iterate(sim.optimizer("gd", lr=0.3), sim.landscape("scalar-net"), SCALAR_NET_START, 3000)
+    run = sim.iterate(sim.landscape("scalar-net"), sim.optimizer("gd", lr=0.3), SCALAR_NET_START, 3000)
     assert run.diverged and run.diverged_at > 0
 
 
@@ -279,7 +279,7 @@ def test_edge_of_stability_table_of_the_theory():
     table = {0.02: (16.04, 0.009, 5e-4), 0.12: (15.98, 0.017, 5e-4), 0.13: (14.63, 0.136, 5e-4),
              0.15: (9.76, 2.47, 5e-3), 0.2: (2.34, 16.4, 5e-2)}
     lrs = sorted(table)
-    run = sim.iterate(sim.optimizer("gd", lr=lrs), land, SCALAR_NET_START, 3000)
+    run = sim.iterate(land, sim.optimizer("gd", lr=lrs), SCALAR_NET_START, 3000)
     assert np.all(run.status == CONVERGED)
     ends = sharpness(land, run.x[-1])
     peaks = np.max(run.f[1:], axis=0)
@@ -304,7 +304,7 @@ def test_runge_kutta_steps_keep_the_flows_balance_and_sharpness(scalar_net_flow)
     D_flow, s_flow = _balance(end), float(sharpness(land, end))
     drift, sharp = {}, {}
     for name in ("gd", "heun", "rk4", "proximal"):
-        run = sim.iterate(sim.optimizer(name, lr=lr), land, SCALAR_NET_START, 5000)
+        run = sim.iterate(land, sim.optimizer(name, lr=lr), SCALAR_NET_START, 5000)
         assert run.status == CONVERGED, (name, run.message)
         drift[name] = float(_balance(run.x[-1]) - D_flow)
         sharp[name] = float(sharpness(land, run.x[-1]))
@@ -321,7 +321,7 @@ def test_at_equal_gradient_evaluations_runge_kutta_is_closer_to_the_flow():
     rk4 is closer to the exact gradient flow than heun, and heun than gd."""
     land = sim.landscape("quadratic", eigenvalues=(1.0, 10.0))
     base = np.array([0.025, 0.0125])
-    results = {name: order(sim.optimizer(name, lr=k * base[0]), land, flow="exact", lrs=k * base)
+    results = {name: order(land, sim.optimizer(name, lr=k * base[0]), flow="exact", lrs=k * base)
                for name, k in (("gd", 1), ("heun", 2), ("rk4", 4))}
     np.testing.assert_array_equal(results["gd"].evaluations, results["heun"].evaluations)
     np.testing.assert_array_equal(results["gd"].evaluations, results["rk4"].evaluations)
@@ -351,7 +351,7 @@ ENERGY_CASES = [
 @pytest.mark.parametrize("spec, land_spec, kind, steps, name", ENERGY_CASES, ids=lambda v: str(v))
 def test_energy_is_non_increasing_along_the_integrated_flow(spec, land_spec, kind, steps, name):
     """Each flow's Lyapunov energy goes down along it (up to solver error, 1e-9·E(0)) and actually decreases."""
-    flow = sim.integrate(sim.optimizer(spec), sim.landscape(land_spec), None, steps=steps, flow=kind)
+    flow = sim.integrate(sim.landscape(land_spec), sim.optimizer(spec), None, steps=steps, flow=kind)
     assert not flow.diverged and flow.status != 3, flow.message
     E, label = energy_along(flow)
     assert E is not None and E.shape == flow.f.shape and np.all(np.isfinite(E))
@@ -365,7 +365,7 @@ def test_gradient_flow_energy_is_f_and_falls_at_rate_grad_squared():
     """GD's exact flow: E = f and dE/dt = −|∇f|² (central differences of a finely sampled record)."""
     land = sim.landscape("himmelblau")
     t = np.linspace(0.0, 0.5, 5001)
-    flow = sim.integrate(sim.optimizer("gd", lr=0.001), land, [0.0, 0.0], t=t, rtol=1e-11, atol=1e-13)
+    flow = sim.integrate(land, sim.optimizer("gd", lr=0.001), [0.0, 0.0], t=t, rtol=1e-11, atol=1e-13)
     E, _ = energy_along(flow)
     np.testing.assert_array_equal(E, flow.f)
     dE = (E[2:] - E[:-2]) / (t[2:] - t[:-2])
@@ -377,7 +377,7 @@ def test_heavy_ball_lift_energy_is_recomputed_from_the_buffer():
     """The heavy-ball lift's energy is f + lr|b|²/(2(1 − τ)) computed from the record's buffer b (dampening 0.3)."""
     lr, tau = 0.001, 0.3
     land = sim.landscape("rosenbrock")
-    flow = sim.integrate(sim.optimizer("sgd", lr=lr, momentum=0.9, dampening=tau), land, None, steps=300, flow="exact")
+    flow = sim.integrate(land, sim.optimizer("sgd", lr=lr, momentum=0.9, dampening=tau), None, steps=300, flow="exact")
     E, _ = energy_along(flow)
     b = flow.state["b"]
     np.testing.assert_allclose(E, land.value(flow.x) + lr * np.sum(b * b, axis=-1) / (2 * (1 - tau)), rtol=1e-14)
@@ -389,7 +389,7 @@ def test_damped_oscillator_energy_falls_at_rate_gamma_v_squared():
     gamma = (1 - mu) / math.sqrt(lr)
     land = sim.landscape("himmelblau")
     t = np.linspace(0.0, 2.0, 8001)
-    flow = sim.integrate(sim.optimizer("momentum", lr=lr, momentum=mu), land, [0.0, 0.0], t=t, flow="oscillator",
+    flow = sim.integrate(land, sim.optimizer("momentum", lr=lr, momentum=mu), [0.0, 0.0], t=t, flow="oscillator",
                          rtol=1e-11, atol=1e-13)
     assert not flow.diverged
     v = flow.state["v"]
@@ -411,8 +411,8 @@ def test_su_boyd_candes_energy_recomputed_from_the_state(r):
     land = sim.landscape("quadratic", eigenvalues=(1.0, 10.0), angle=0.5, center=tuple(center))
     lr = 0.01
     opt = sim.optimizer("nag-c", lr=lr, r=r)
-    assert float(sim.integrate(opt, land, [2.0, 1.0], steps=3, flow="limit").t[-1]) == pytest.approx(3 * math.sqrt(lr))
-    flow = sim.integrate(opt, land, [2.0, 1.0], t=np.linspace(0.0, 8.0, 4001), flow="limit", rtol=1e-10, atol=1e-12)
+    assert float(sim.integrate(land, opt, [2.0, 1.0], steps=3, flow="limit").t[-1]) == pytest.approx(3 * math.sqrt(lr))
+    flow = sim.integrate(land, opt, [2.0, 1.0], t=np.linspace(0.0, 8.0, 4001), flow="limit", rtol=1e-10, atol=1e-12)
     t, X, V = flow.t, flow.x, flow.state["v"]
     E, _ = energy_along(flow)
     f = land.value(X)  # f* = 0 at the centre
@@ -429,8 +429,8 @@ def test_su_boyd_candes_energy_recomputed_from_the_state(r):
 def test_no_energy_for_adam_or_for_iterates():
     """energy_along is (None, "") for Adam's exact lift (no known Lyapunov function) and for iterates (no state)."""
     land = sim.landscape("rosenbrock")
-    assert energy_along(sim.integrate(sim.optimizer("adam", lr=0.01), land, None, steps=20)) == (None, "")
-    assert energy_along(sim.iterate(sim.optimizer("gd", lr=0.001), land, None, 20)) == (None, "")
+    assert energy_along(sim.integrate(land, sim.optimizer("adam", lr=0.01), None, steps=20)) == (None, "")
+    assert energy_along(sim.iterate(land, sim.optimizer("gd", lr=0.001), None, 20)) == (None, "")
 
 
 # ------------------------------------------------------------------------------------------------
@@ -472,7 +472,7 @@ def test_sharpness_and_energy_panels_draw_the_numbers():
 
 def test_plot_energy_refuses_a_flow_without_energy():
     """plot_energy raises ValueError for Adam's exact flow (no known energy) and draws nothing."""
-    flow = sim.integrate(sim.optimizer("adam", lr=0.01), sim.landscape("rosenbrock"), None, steps=10)
+    flow = sim.integrate(sim.landscape("rosenbrock"), sim.optimizer("adam", lr=0.01), None, steps=10)
     ax = plt.figure().gca()
     with pytest.raises(ValueError, match="no known energy"):
         plot_energy(flow, ax)

@@ -73,7 +73,7 @@ def test_a_stationary_start_is_warned_of_and_a_non_finite_one_refused():
 def test_a_flow_from_a_start_where_the_gradient_is_not_finite_fails_at_once_in_our_words(opt):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RuntimeWarning from the lift's first state either
-        run = sim.integrate(opt, "1/x + y**2", [[0.0, 1.0], [1.0, 1.0]], steps=20)
+        run = sim.integrate("1/x + y**2", opt, [[0.0, 1.0], [1.0, 1.0]], steps=20)
     assert run.status.tolist()[0] == 3 and run.status.tolist()[1] != 3  # FAILED, the other member ran
     assert "the field is not finite at the start" in run.message[0]
     assert run.stats["nfev"][0] <= 1  # refused before the solver took a step (it spun for minutes before)

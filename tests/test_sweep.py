@@ -16,11 +16,11 @@ QUAD = "quadratic(eigenvalues=(1, 10))"
 
 def test_a_sweep_gives_the_same_numbers_as_separate_runs():
     lrs, mus = [1e-4, 1e-3, 2e-3, 5e-3], [0.0, 0.5, 0.9]
-    s = sweep("sgd", "rosenbrock", [Axis("lr", lrs), Axis("momentum", mus)], steps=400, tol=1e-3)
+    s = sweep("rosenbrock", "sgd", [Axis("lr", lrs), Axis("momentum", mus)], steps=400, tol=1e-3)
     f_star = 0.0
     for i, lr in enumerate(lrs):
         for j, mu in enumerate(mus):
-            run = sim.iterate(sim.optimizer("sgd", lr=lr, momentum=mu), "rosenbrock", steps=400)
+            run = sim.iterate("rosenbrock", sim.optimizer("sgd", lr=lr, momentum=mu), steps=400)
             cell = (0, i, j)
             assert s.metrics["diverged_at"][cell] == run.diverged_at
             if run.diverged:
@@ -32,20 +32,20 @@ def test_a_sweep_gives_the_same_numbers_as_separate_runs():
 
 
 def test_every_optimizer_sweeps_its_own_hyperparameters_like_separate_runs():
-    s = sweep(["adam", "rmsprop"], "himmelblau", ["lr=0.01,0.1", "eps=1e-8,1e-3"], steps=50)
+    s = sweep("himmelblau", ["adam", "rmsprop"], ["lr=0.01,0.1", "eps=1e-8,1e-3"], steps=50)
     for m, name in enumerate(["adam", "rmsprop"]):
         for i, lr in enumerate([0.01, 0.1]):
             for j, eps in enumerate([1e-8, 1e-3]):
-                run = sim.iterate(sim.optimizer(name, lr=lr, eps=eps), "himmelblau", steps=50)
+                run = sim.iterate("himmelblau", sim.optimizer(name, lr=lr, eps=eps), steps=50)
                 np.testing.assert_allclose(s.metrics["final_loss"][m, i, j], run.f[-1], rtol=1e-13)
-    s = sweep("adam", "himmelblau", ["beta1=0.5,0.9", "beta2=0.9,0.999"], steps=30)
-    run = sim.iterate(sim.optimizer("adam", betas=(0.5, 0.999)), "himmelblau", steps=30)
+    s = sweep("himmelblau", "adam", ["beta1=0.5,0.9", "beta2=0.9,0.999"], steps=30)
+    run = sim.iterate("himmelblau", sim.optimizer("adam", betas=(0.5, 0.999)), steps=30)
     np.testing.assert_allclose(s.metric("final_loss")[0, 1], run.f[-1], rtol=1e-13)
 
 
 def test_gd_diverges_exactly_above_two_over_lambda_max_to_grid_resolution():
     axis = Axis.log("lr", 0.05, 0.5, 121)  # 2/λmax = 0.2 inside
-    s = sweep("gd", QUAD, [axis], steps=3000)
+    s = sweep(QUAD, "gd", [axis], steps=3000)
     diverged = s.metric("diverged").astype(bool)
     first = axis.values[np.argmax(diverged)]
     assert np.all(diverged == (axis.values > first - 1e-15))  # one switch, from stable to diverged
@@ -60,7 +60,7 @@ def test_gd_diverges_exactly_above_two_over_lambda_max_to_grid_resolution():
 ])
 def test_momentum_divergence_boundary_matches_the_analytic_threshold(name, boundary):
     lr, mu = Axis.log("lr", 0.02, 1.0, 90), Axis.linear("momentum", 0.05, 0.95, 12)
-    s = sweep(name, QUAD, [lr, mu], steps=4000)
+    s = sweep(QUAD, name, [lr, mu], steps=4000)
     diverged = s.metric("diverged").astype(bool)
     predicted = lr.values[:, None] > boundary(mu.values)[None, :]
     wrong = diverged != predicted
@@ -73,12 +73,12 @@ def test_momentum_divergence_boundary_matches_the_analytic_threshold(name, bound
 
 
 def test_basin_labels_agree_with_a_slow_reference_loop():
-    s = sweep(["gd(lr=0.01)", "momentum(lr=0.005)"], "himmelblau", ["x=-5:5:25", "y=-5:5:25"], steps=400)
+    s = sweep("himmelblau", ["gd(lr=0.01)", "momentum(lr=0.005)"], ["x=-5:5:25", "y=-5:5:25"], steps=400)
     rng = np.random.default_rng(0)
     for m, spec in enumerate(["gd(lr=0.01)", "momentum(lr=0.005)"]):
         for i, j in rng.integers(0, 25, size=(25, 2)):
             start = s.start[i, j]
-            run = sim.iterate(spec, "himmelblau", start, 400)
+            run = sim.iterate("himmelblau", spec, start, 400)
             d = np.linalg.norm(sim.landscape("himmelblau").minima - run.final, axis=-1)
             expected = -2 if run.diverged else (int(np.argmin(d)) if d.min() <= s.near else -1)
             assert s.metrics["minimum"][m, i, j] == expected
@@ -88,40 +88,40 @@ def test_basin_labels_agree_with_a_slow_reference_loop():
 
 def test_rate_is_the_slowest_mode_of_gd_on_a_quadratic():
     lrs = [0.01, 0.05, 0.1]
-    s = sweep("gd", QUAD, [Axis("lr", lrs)], start=[1.0, 0.0], steps=200)  # on the slow eigenvector
+    s = sweep(QUAD, "gd", [Axis("lr", lrs)], start=[1.0, 0.0], steps=200)  # on the slow eigenvector
     np.testing.assert_allclose(s.metric("rate"), 1 - np.array(lrs), rtol=1e-12)
-    mixed = sweep("gd", QUAD, [Axis("lr", lrs)], steps=200)  # the fast mode has died out by the window
+    mixed = sweep(QUAD, "gd", [Axis("lr", lrs)], steps=200)  # the fast mode has died out by the window
     np.testing.assert_allclose(mixed.metric("rate"), 1 - np.array(lrs), rtol=1e-7)
 
 
 def test_record_every_keeps_the_paths_of_separate_runs():
-    s = sweep("gd", "himmelblau", ["lr=0.001,0.01"], steps=25, record_every=10)
+    s = sweep("himmelblau", "gd", ["lr=0.001,0.01"], steps=25, record_every=10)
     assert list(s.path_steps) == [0, 10, 20, 25]
     for i, lr in enumerate([0.001, 0.01]):
-        run = sim.iterate(sim.optimizer("gd", lr=lr), "himmelblau", steps=25)
+        run = sim.iterate("himmelblau", sim.optimizer("gd", lr=lr), steps=25)
         np.testing.assert_array_equal(s.paths[0, :, i], run.x[[0, 10, 20, 25]])
 
 
 def test_divergence_is_data_and_paths_end_in_nan():
-    s = sweep("gd", QUAD, ["lr=0.1,0.5"], steps=200, record_every=50)
+    s = sweep(QUAD, "gd", ["lr=0.1,0.5"], steps=200, record_every=50)
     assert list(s.metric("diverged")) == [0, 1]
     assert s.metric("diverged_at")[1] > 0 and np.isnan(s.metric("final_loss")[1])
     assert s.metric("minimum")[1] == -2 and np.isnan(s.paths[0, -1, 1]).all()
 
 
 def test_flow_endpoints_and_distance_match_integrate():
-    s = sweep("gd", "himmelblau", ["lr=0.01,0.02"], steps=50, flow="exact")
+    s = sweep("himmelblau", "gd", ["lr=0.01,0.02"], steps=50, flow="exact")
     assert s.members == ("gd", "gd flow") and s.kinds == ("iterates", "flow")
     for i, lr in enumerate([0.01, 0.02]):
         opt = sim.optimizer("gd", lr=lr)
-        run = sim.iterate(opt, "himmelblau", steps=50)
-        flow = sim.integrate(opt, "himmelblau", t=[0.0, 50 * lr])
+        run = sim.iterate("himmelblau", opt, steps=50)
+        flow = sim.integrate("himmelblau", opt, t=[0.0, 50 * lr])
         assert s.metric("final_loss", "gd flow")[i] == pytest.approx(flow.f[-1], rel=1e-12)
         assert s.metric("flow_distance")[i] == pytest.approx(np.linalg.norm(run.final - flow.final), rel=1e-9)
 
 
 def test_start_axes_override_the_start_coordinates():
-    s = sweep("gd", "rosenbrock", ["y=0,1,2"], start=[0.5, 9.0], steps=0)
+    s = sweep("rosenbrock", "gd", ["y=0,1,2"], start=[0.5, 9.0], steps=0)
     np.testing.assert_array_equal(s.start, [[0.5, 0.0], [0.5, 1.0], [0.5, 2.0]])
     assert np.isnan(s.reference_sharpness)  # the start moves: no single reference minimum
 
@@ -150,20 +150,20 @@ def test_axis_parsing_and_specs_round_trip():
 ])
 def test_bad_axes_are_refused_with_a_clear_message(axes, message):
     with pytest.raises(ValueError) as err:
-        sweep("gd", "himmelblau", axes, steps=1)
+        sweep("himmelblau", "gd", axes, steps=1)
     assert message in str(err.value)
 
 
 def test_an_axis_that_one_optimizer_lacks_is_refused_naming_it():
     with pytest.raises(ValueError, match="adam has no hyperparameter 'momentum'"):
-        sweep(["momentum", "adam"], "himmelblau", ["momentum=0,0.5"], steps=1)
+        sweep("himmelblau", ["momentum", "adam"], ["momentum=0,0.5"], steps=1)
     with pytest.raises(ValueError, match="scalar hyperparameters"):
-        sweep(sim.optimizer("gd", lr=[0.1, 0.2]), "himmelblau", ["x=0,1"], steps=1)
+        sweep("himmelblau", sim.optimizer("gd", lr=[0.1, 0.2]), ["x=0,1"], steps=1)
 
 
 def test_heat_map_draws_the_metric_marks_diverged_cells_and_the_threshold():
     lr, mu = Axis.log("lr", 0.02, 1.0, 30), Axis.linear("momentum", 0.0, 0.9, 10)
-    s = sweep("momentum", QUAD, [lr, mu], steps=500)
+    s = sweep(QUAD, "momentum", [lr, mu], steps=500)
     fig = Figure()
     ax = plot_sweep(s, "final_loss", 0, fig.add_subplot())
     data, overlay = ax.collections[0], ax.collections[1]
@@ -177,14 +177,14 @@ def test_heat_map_draws_the_metric_marks_diverged_cells_and_the_threshold():
 
 
 def test_line_plot_puts_the_theory_line_at_two_over_lambda():
-    s = sweep("gd", QUAD, ["lr=0.01:1:40:log"], steps=300)
+    s = sweep(QUAD, "gd", ["lr=0.01:1:40:log"], steps=300)
     ax = plot_sweep(s, "final_loss", 0, Figure().add_subplot())
     theory = [line for line in ax.lines if line.get_label().startswith("theory")]
     assert len(theory) == 1 and theory[0].get_xdata()[0] == pytest.approx(0.2, rel=0.06)
 
 
 def test_basins_plot_colours_each_cell_by_its_minimum():
-    s = sweep("gd(lr=0.01)", "himmelblau", ["x=-5:5:12", "y=-5:5:10"], steps=300)
+    s = sweep("himmelblau", "gd(lr=0.01)", ["x=-5:5:12", "y=-5:5:10"], steps=300)
     ax = plot_basins(s, 0, Figure().add_subplot())
     np.testing.assert_array_equal(np.asarray(ax.collections[0].get_array()).reshape(10, 12).T,
                                   s.metric("minimum") + 2)
@@ -194,7 +194,7 @@ def test_basins_plot_colours_each_cell_by_its_minimum():
 
 
 def test_minimum_reached_over_hyperparameters_draws_no_minima_in_hyperparameter_space():
-    s = sweep("momentum", "himmelblau", ["lr=1e-4:1e-1:6:log", "momentum=0.1:0.9:5"], steps=100)
+    s = sweep("himmelblau", "momentum", ["lr=1e-4:1e-1:6:log", "momentum=0.1:0.9:5"], steps=100)
     ax = plot_basins(s, 0, Figure().add_subplot())
     assert len(ax.collections) == 1  # the map only: himmelblau's minima at (3, 2) ... are not (lr, momentum)
     x_edges, y_edges = edges(s.axes[0].values, "log"), edges(s.axes[1].values, "linear")
@@ -203,7 +203,7 @@ def test_minimum_reached_over_hyperparameters_draws_no_minima_in_hyperparameter_
 
 
 def test_table_has_a_row_per_member_and_cell(tmp_path):
-    s = sweep(["gd", "momentum"], "himmelblau", ["lr=0.001,0.01,0.02"], steps=20)
+    s = sweep("himmelblau", ["gd", "momentum"], ["lr=0.001,0.01,0.02"], steps=20)
     lines = s.csv().splitlines()
     assert lines[0].split(",")[:3] == ["member", "kind", "lr"] and len(lines) == 1 + 2 * 3
     row = dict(zip(lines[0].split(","), lines[2].split(",")))
@@ -242,7 +242,7 @@ def test_sweep_cli_errors_are_one_line_and_write_nothing(args, message, tmp_path
 
 
 def test_divergence_metrics_colour_the_diverged_cells_by_their_step():
-    s = sweep("momentum", QUAD, [Axis.log("lr", 0.05, 1.0, 12), Axis.linear("momentum", 0.0, 0.9, 4)], steps=300)
+    s = sweep(QUAD, "momentum", [Axis.log("lr", 0.05, 1.0, 12), Axis.linear("momentum", 0.0, 0.9, 4)], steps=300)
     ax = plot_sweep(s, "diverged_at", 0, Figure().add_subplot())
     drawn = ax.collections[0].get_array()
     shown = ~np.ma.getmaskarray(drawn).reshape(4, 12).T
@@ -256,20 +256,20 @@ def test_uneven_list_axes_are_drawn_as_equal_cells_and_signed_losses_linearly():
     centers, cell_edges, scale, ticks = axis_positions(Axis("beta2", [0.9, 0.99, 0.999, 0.9999]))
     assert scale == "index" and ticks == ["0.9", "0.99", "0.999", "0.9999"] and list(cell_edges) == [-0.5, 0.5, 1.5, 2.5, 3.5]
     assert axis_positions(Axis("lr", [1e-3, 1e-2, 1e-1, 1.0]))[2] == "log"  # geometric: a log axis
-    s = sweep("gd", "saddle", ["lr=0.001:0.01:5:log"], steps=300)  # f = x² − y² goes negative
+    s = sweep("saddle", "gd", ["lr=0.001:0.01:5:log"], steps=300)  # f = x² − y² goes negative
     ax = plot_sweep(s, "final_loss", 0, Figure().add_subplot())
     assert ax.get_yscale() == "linear" and np.nanmin(ax.lines[0].get_ydata()) < 0
 
 
 def test_a_preset_that_fixes_the_axis_is_refused_and_errors_name_the_typed_optimizer():
     with pytest.raises(ValueError, match="gd fixes momentum=0.0; sweep it with sgd"):
-        sweep("gd", "himmelblau", ["momentum=0,0.5"], steps=1)
+        sweep("himmelblau", "gd", ["momentum=0,0.5"], steps=1)
     with pytest.raises(ValueError, match="^momentum: momentum must be in"):
-        sweep("momentum", "himmelblau", ["momentum=0.5,1.5"], steps=1)
+        sweep("himmelblau", "momentum", ["momentum=0.5,1.5"], steps=1)
     with pytest.raises(ValueError, match="needs a continuous model"):
-        sweep("gd", "himmelblau", ["lr=0.01"], steps=1).metric("flow_distance")
+        sweep("himmelblau", "gd", ["lr=0.01"], steps=1).metric("flow_distance")
     with pytest.raises(ValueError, match="at most the number of steps"):
-        sweep("gd", "himmelblau", ["lr=0.01"], steps=10, record_every=20)
+        sweep("himmelblau", "gd", ["lr=0.01"], steps=10, record_every=20)
 
 
 def test_flows_of_a_sweep_advance_the_progress_bar_cell_by_cell(monkeypatch):
@@ -283,5 +283,5 @@ def test_flows_of_a_sweep_advance_the_progress_bar_cell_by_cell(monkeypatch):
 
     import contextlib
     monkeypatch.setattr(module, "progress_bar", lambda *a, **k: contextlib.nullcontext(Bar()))
-    sweep("gd", "himmelblau", ["x=-1,0,1", "y=0,1"], steps=5, flow="exact")
+    sweep("himmelblau", "gd", ["x=-1,0,1", "y=0,1"], steps=5, flow="exact")
     assert sum(seen) == 5 + 6  # the steps, then the six cells' flows

@@ -54,10 +54,10 @@ def torch_run(make, x0, steps, clip_norm=None, clip_value=None, per_coordinate_l
 ])
 def test_clipped_steps_agree_with_torchs_clip_and_step(spec, make):
     opt = sim.optimizer(spec)
-    ours = sim.iterate(opt, LAND, X0, 80).x[1:]
+    ours = sim.iterate(LAND, opt, X0, 80).x[1:]
     ref = torch_run(make, X0, 80, clip_norm=opt.clip_norm, clip_value=opt.clip_value)
     assert np.max(np.abs(ours - ref)) <= 1e-12 * np.max(np.abs(ref))
-    plain = sim.iterate(sim.optimizer(spec.split(", clip")[0] + ")"), LAND, X0, 80).x[1:]
+    plain = sim.iterate(LAND, sim.optimizer(spec.split(", clip")[0] + ")"), X0, 80).x[1:]
     assert np.max(np.abs(plain - ours)) > 1e-3  # the clip did act
 
 
@@ -68,7 +68,7 @@ def test_clipped_steps_agree_with_torchs_clip_and_step(spec, make):
 ])
 def test_per_coordinate_lr_is_torch_with_one_param_group_per_coordinate(spec, make):
     opt = sim.optimizer(spec)
-    ours = sim.iterate(opt, LAND, X0, 60).x[1:]
+    ours = sim.iterate(LAND, opt, X0, 60).x[1:]
     ref = torch_run(make, X0, 60, per_coordinate_lr=[float(opt.lr) * s for s in opt.lr_scale])
     assert np.max(np.abs(ours - ref)) <= 1e-12 * np.max(np.abs(ref))
 
@@ -92,8 +92,8 @@ def test_the_clipped_gradient_and_its_jacobian():
 def test_gd_with_clipping_traces_the_gradient_flows_path_only_the_clock_changes():
     """ẋ = −c∇f/(|∇f| + ε) where the clip is active: a time change of ẋ = −∇f."""
     land = sim.landscape("himmelblau")
-    plain = sim.integrate("gd(lr=0.01)", land, [0.0, 0.0], np.linspace(0, 3, 60001), rtol=1e-11, atol=1e-13)
-    clipped = sim.integrate("gd(lr=0.01, clip_norm=1.0)", land, [0.0, 0.0], steps=4000, rtol=1e-11, atol=1e-13)
+    plain = sim.integrate(land, "gd(lr=0.01)", [0.0, 0.0], np.linspace(0, 3, 60001), rtol=1e-11, atol=1e-13)
+    clipped = sim.integrate(land, "gd(lr=0.01, clip_norm=1.0)", [0.0, 0.0], steps=4000, rtol=1e-11, atol=1e-13)
     path = plain.x[np.isfinite(plain.x).all(-1)]
     seg_a, seg_b = path[:-1], path[1:]
 
@@ -103,12 +103,12 @@ def test_gd_with_clipping_traces_the_gradient_flows_path_only_the_clock_changes(
         return np.min(np.linalg.norm(seg_a + s[:, None] * d - p, axis=-1))
 
     assert max(distance_to_path(p) for p in clipped.x[::40]) < 1e-4  # on the same curve
-    bent = sim.integrate("gd(lr=0.01, clip_value=1.0)", land, [0.0, 0.0], steps=4000, rtol=1e-11, atol=1e-13)
+    bent = sim.integrate(land, "gd(lr=0.01, clip_value=1.0)", [0.0, 0.0], steps=4000, rtol=1e-11, atol=1e-13)
     assert max(distance_to_path(p) for p in bent.x[::40]) > 1e-2  # value clipping changes the path: the test can tell
     # but later in time: at t = 1 the plain flow is much further along
     k = 100  # t = 1
     assert np.linalg.norm(clipped.x[k] - [0.0, 0.0]) < 0.5 * np.linalg.norm(plain.x[2000] - [0.0, 0.0])
-    run = sim.iterate("gd(lr=0.001, clip_norm=1.0)", land, [0.0, 0.0], 2000)
+    run = sim.iterate(land, "gd(lr=0.001, clip_norm=1.0)", [0.0, 0.0], 2000)
     assert max(distance_to_path(p) for p in run.x[::100]) < 1e-2  # small-lr iterates follow it too
 
 
@@ -116,7 +116,7 @@ def test_the_preconditioned_flow_is_the_closed_form_on_a_quadratic():
     land = sim.landscape("quadratic(eigenvalues=(1, 5), angle=0.4)")
     A = land.hess(np.zeros(2))
     P = np.diag([3.0, 0.5])
-    flow = sim.integrate("gd(lr=0.01, lr_scale=(3, 0.5))", land, [1.0, -1.0], steps=200, rtol=1e-12, atol=1e-14)
+    flow = sim.integrate(land, "gd(lr=0.01, lr_scale=(3, 0.5))", [1.0, -1.0], steps=200, rtol=1e-12, atol=1e-14)
     for k in (0, 50, 200):
         exact = expm(-flow.t[k] * P @ A) @ np.array([1.0, -1.0])
         np.testing.assert_allclose(flow.x[k], exact, rtol=1e-8, atol=1e-10)
@@ -128,7 +128,7 @@ def test_the_preconditioned_flow_is_the_closed_form_on_a_quadratic():
 def test_a_semi_implicit_euler_step_of_the_transformed_lift_is_the_step(spec):
     opt = sim.optimizer(spec)
     model = sim.flow(opt, "exact").for_steps(30)
-    run = sim.iterate(opt, LAND, X0, 30)
+    run = sim.iterate(LAND, opt, X0, 30)
     state = model.init(X0, LAND)
     clock = model.schedule_clock
     for k in range(1, 31):
@@ -150,7 +150,7 @@ def test_refusals_and_the_plot_rings_clipped_steps(tmp_path, monkeypatch, capsys
         with pytest.raises(ValueError, match=message):
             sim.optimizer("gd", **kw)
     with pytest.raises(ValueError, match="lr_scale has 3 values for 2 coordinates"):
-        sim.iterate(sim.optimizer("gd", lr_scale=(1, 2, 3)), LAND, X0, 3)
+        sim.iterate(LAND, sim.optimizer("gd", lr_scale=(1, 2, 3)), X0, 3)
     with pytest.raises(ValueError, match="modified flow: it is derived for the plain gradient"):
         sim.flow(sim.optimizer("gd", clip_norm=1.0), "modified")
     result = sim.plot("himmelblau", ["gd(lr=0.01)"], steps=50, clip_norm=5.0)
@@ -176,6 +176,6 @@ def test_sweeps_take_the_transforms_and_each_cell_is_the_transformed_run(tmp_pat
     assert main(["sweep", "-l", "himmelblau", "-o", "gd", "--clip-norm", "5", "--lr-scale", "1,2",
                  "--vary", "lr=0.005:0.02:3", "--steps", "40", "--out", "s.png", "--data", "s.npz"]) == 0
     for row in csv.DictReader((tmp_path / "s.csv").open()):
-        run = sim.iterate(sim.optimizer("gd", lr=float(row["lr"]), clip_norm=5.0, lr_scale=(1, 2)), "himmelblau",
+        run = sim.iterate("himmelblau", sim.optimizer("gd", lr=float(row["lr"]), clip_norm=5.0, lr_scale=(1, 2)),
                           [0.0, 0.0], 40)
         assert float(row["final_loss"]) == float(run.f[-1])

@@ -68,7 +68,7 @@ def test_replace_and_configure_route_settings_to_the_wrapper_and_hyperparameters
 
 def test_a_wrapped_run_is_the_inner_step_at_each_scheduled_lr_on_the_clipped_gradient():
     opt = sim.optimizer("nesterov(lr=0.05, schedule='cosine', clip_norm=0.5)")
-    run = sim.iterate(opt, Q, X0, 6)
+    run = sim.iterate(Q, opt, X0, 6)
     state, seen = opt.inner.init(X0), opt.seen(Q)
     for k, lr in enumerate(opt.lrs(6), start=1):
         state = opt.inner.at_lr(lr).step(state, seen, k)

@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import checked
+from .._signature import public, renamed
 from ..solvers.inputs import resolve
 from ..solvers.continuous import integrate
 from ..solvers.discrete import check_seed, iterate, spawned_seed
@@ -271,7 +272,7 @@ class Ensemble:
     """What ``simulate plot --noise`` shows: each optimizer's paths as a distribution."""
 
     landscape: Landscape
-    x0: np.ndarray
+    start: np.ndarray
     steps: int
     paths: int
     noise: Noise
@@ -280,6 +281,8 @@ class Ensemble:
     scheme: str
     substeps: int
     entries: tuple[EnsembleEntry, ...]
+
+    x0 = renamed("start")  # its name before the attributes were named as the files name them
 
     def __repr__(self) -> str:
         return (f"Ensemble({', '.join(e.optimizer.label for e in self.entries)} on {self.landscape.label}: "
@@ -293,7 +296,7 @@ class Ensemble:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every path, the flows and the moments (``--data``)."""
-        out = {"x0": self.x0, "landscape": np.array(self.landscape.label), "noise": np.array(self.noise.label),
+        out = {"start": self.start, "landscape": np.array(self.landscape.label), "noise": np.array(self.noise.label),
                "seed": np.array(self.seed), "paths": np.array(self.paths), "steps": np.array(self.steps),
                "drift": np.array(self.drift), "scheme": np.array(self.scheme), "substeps": np.array(self.substeps),
                "labels": np.array([e.optimizer.label for e in self.entries]),
@@ -369,11 +372,12 @@ class Ensemble:
         return save_npz(path, self.arrays())
 
 
+@public
 @checked
-def ensemble(landscape, optimizers, x0=None, steps: int = 200, *, noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS,
+def ensemble(landscape, optimizers, start=None, steps: int = 200, *, noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS,
              seed: int = 0, drift: str | None = None, scheme: str = "euler-maruyama", substeps: int = 10,
              method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10) -> Ensemble:
-    """Run each optimizer ``paths`` times from ``x0`` with gradient ``noise`` (and/or minibatches of
+    """Run each optimizer ``paths`` times from ``start`` with gradient ``noise`` (and/or minibatches of
     ``batch_size``), its SDE as often
     (``drift``, ``scheme``, ``substeps`` as in :func:`simulate.sdes.sde`; optimizers outside the
     SGD family get none, and the entry says why) and its deterministic flow once (the drift's flow;
@@ -384,7 +388,7 @@ def ensemble(landscape, optimizers, x0=None, steps: int = 200, *, noise=None, ba
     model = noise_model(noise, batch_size=batch_size)
     if model is None:
         raise ValueError("an ensemble needs gradient noise (noise=σ, or batch_size on a finite-sum landscape)")
-    resolved = [resolve(item, landscape, x0) for item in optimizers]
+    resolved = [resolve(item, landscape, start) for item in optimizers]
     land, start = resolved[0][1], resolved[0][2]
     refuse_game(land, "an ensemble of noisy paths (its SDE, temperature and Gibbs density)")
     if start.ndim != 1:
@@ -409,10 +413,10 @@ def ensemble(landscape, optimizers, x0=None, steps: int = 200, *, noise=None, ba
     starts = np.broadcast_to(start, (paths, land.dim))
     entries = []
     for i, ((opt, _, _), note) in enumerate(zip(resolved, notes)):
-        run = iterate(opt, land, starts, steps, noise=model, seed=spawned_seed(seed, i, 0))
-        paths_sde = None if note else sde(opt, land, starts, steps, noise=model, drift=drift, scheme=scheme,
+        run = iterate(land, opt, starts, steps, noise=model, seed=spawned_seed(seed, i, 0))
+        paths_sde = None if note else sde(land, opt, starts, steps, noise=model, drift=drift, scheme=scheme,
                                           substeps=substeps, seed=spawned_seed(seed, i, 1))
-        flow = integrate(opt, land, start, run.t, steps=steps, flow=drift if opt.sde_refusal() is None else None,
+        flow = integrate(land, opt, start, run.t, steps=steps, flow=drift if opt.sde_refusal() is None else None,
                          method=method, rtol=rtol, atol=atol)
         entries.append(EnsembleEntry(opt, run, paths_sde, note, flow))
     return Ensemble(land, start, int(steps), int(paths), model, seed, drift or "exact", scheme, int(substeps),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import checked
+from .._signature import public, renamed, warn
 from ..solvers.inputs import resolve
 from .averaging import average, check_beta
 from ..solvers.continuous import SaveAt, integrate
@@ -78,10 +78,10 @@ def check_starts(landscape: Landscape, starts) -> None:
         raise ValueError(f"{landscape.label} is not finite at the start {where(not_finite)} (f or its gradient is "
                          f"inf or NaN there): choose a start inside its domain")
     if not_finite.any():
-        warnings.warn(f"{landscape.label} is not finite at {int(not_finite.sum())} of {not_finite.size} starts "
+        warn(f"{landscape.label} is not finite at {int(not_finite.sum())} of {not_finite.size} starts "
                       f"({where(not_finite)}): those runs stop at once", StartWarning, stacklevel=3)
     if stationary.any():
-        warnings.warn(f"the gradient of {landscape.label} vanishes at the start {where(stationary)}: every method "
+        warn(f"the gradient of {landscape.label} vanishes at the start {where(stationary)}: every method "
                       f"stays there (choose another start)", StartWarning, stacklevel=3)
 
 
@@ -90,7 +90,7 @@ class Experiment:
     """What ``simulate plot`` shows: every optimizer run twice on one landscape."""
 
     landscape: Landscape
-    x0: np.ndarray
+    start: np.ndarray
     steps: int
     entries: tuple[Entry, ...]
     method: str
@@ -100,16 +100,18 @@ class Experiment:
     panels: tuple[str, ...] = ()  # extra quantities drawn and exported: "sharpness", "energy"
     ema: float | np.ndarray | None = None  # β of the EMA of the iterates drawn and exported (one per member, or None)
 
+    x0 = renamed("start")  # its name before the attributes were named as the files name them
+
     def __repr__(self) -> str:  # one line; arrays() and summary() hold the runs
         runs = ", ".join(f"{e.optimizer.label} ({e.flow.flow} flow)" for e in self.entries)
-        starts = int(np.prod(np.shape(self.x0)[:-1]))
+        starts = int(np.prod(np.shape(self.start)[:-1]))
         return (f"Experiment({runs} on {self.landscape.label}, {starts} start{'s' * (starts != 1)}, "
                 f"{self.steps} steps; iterates: {ended(np.concatenate([np.ravel(e.iterates.status) for e in self.entries]))})")
 
     def warn_flow_failures(self) -> None:
         """Say :meth:`flow_failures` as warnings (:class:`FlowWarning`), one per line."""
         for line in self.flow_failures():
-            warnings.warn(line, FlowWarning, stacklevel=3)
+            warn(line, FlowWarning, stacklevel=3)  # at plot()'s caller, past its decorators
 
     def flow_failures(self) -> list[str]:
         """One line per member whose continuous model could not be integrated to the end: which
@@ -119,7 +121,7 @@ class Experiment:
         for e in self.entries:
             status = np.atleast_1d(e.flow.status).reshape(-1)
             messages = np.atleast_1d(np.asarray(e.flow.message, dtype=object)).reshape(-1)
-            starts = np.atleast_2d(np.asarray(self.x0, dtype=float))
+            starts = np.atleast_2d(np.asarray(self.start, dtype=float))
             for i in np.flatnonzero(status == FAILED):
                 where = f" from start {np.array2string(starts[min(i, len(starts) - 1)], precision=3)}" \
                     if status.size > 1 else ""
@@ -140,7 +142,7 @@ class Experiment:
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The numbers behind the figure, keyed as documented in the README (``--data``)."""
-        out = {"x0": self.x0, "landscape": np.array(self.landscape.label),
+        out = {"start": self.start, "landscape": np.array(self.landscape.label),
                "labels": np.array([e.optimizer.label for e in self.entries]),
                "specs": np.array([e.optimizer.spec for e in self.entries]),
                "steps": np.array(self.steps), "method": np.array(self.method),
@@ -183,7 +185,7 @@ class Experiment:
             for idx in np.ndindex(e.iterates.batch_shape):
                 end = functools.partial(_ending, idx=idx)
                 distance = e.comparison.distance[(slice(None), *idx)]
-                members.append({"start": np.broadcast_to(self.x0, e.iterates.x.shape[1:])[idx],
+                members.append({"start": np.broadcast_to(self.start, e.iterates.x.shape[1:])[idx],
                                 "iterates": end(e.iterates), "flow": end(e.flow_at_steps),
                                 "final_distance": float(e.comparison.final[idx]),
                                 "max_distance": float(e.comparison.max[idx]),
@@ -226,7 +228,8 @@ class Experiment:
                 flow = dataclasses.replace(flow, flow=str(a["flow_kinds"][i]))
             every = int(a[f"flow_every_{i}"])
             entries.append(Entry(opt, iterates, flow, every, compare(iterates, flow.every(every))))
-        return cls(land, a["x0"], int(a["steps"]), tuple(entries), str(a["method"]), float(a["rtol"]), float(a["atol"]),
+        start = a["start"] if "start" in a else a["x0"]  # "x0": files written before it was named start
+        return cls(land, start, int(a["steps"]), tuple(entries), str(a["method"]), float(a["rtol"]), float(a["atol"]),
                    str(a["flow"]) if "flow" in a else "", tuple(str(p) for p in a.get("panels", ())),
                    a["ema"] if "ema" in a else None)  # β as saved (checked on creation); the averages are recomputed
 
@@ -264,8 +267,9 @@ def with_schedule(optimizers, schedule=None, **transforms) -> list:
     return resolved
 
 
+@public
 @checked
-def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *, lr: float | None = None,
+def run_experiment(landscape, optimizers: Sequence, start=None, steps: int = 200, *, lr: float | None = None,
                    flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
                    flow_samples: int = 400, max_evaluations: int | None = None) -> Experiment:
     """Iterate each optimizer and integrate its continuous model from the same start(s).
@@ -283,15 +287,15 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
     (:meth:`Experiment.flow_failures`).
     """
     optimizers = with_lr(optimizers, lr)
-    resolved = [resolve(item, landscape, x0) for item in optimizers]
+    resolved = [resolve(item, landscape, start) for item in optimizers]
     if resolved:
         check_starts(resolved[0][1], resolved[0][2])
     models = [make_flow(opt, flow).for_steps(steps) for opt, _, _ in resolved]  # every model exists before any work
     entries = []
     for (opt, land, start), model in zip(resolved, models):
-        run = iterate(opt, land, start, steps, time_per_step=model)
+        run = iterate(land, opt, start, steps, time_per_step=model)
         every = max(1, math.ceil(flow_samples / max(steps, 1)))
-        dense = integrate(opt, land, start, steps=steps, flow=model, saveat=SaveAt(per_step=every), method=method,
+        dense = integrate(land, opt, start, steps=steps, flow=model, saveat=SaveAt(per_step=every), method=method,
                           rtol=rtol, atol=atol, max_evaluations=max_evaluations)
         entries.append(Entry(opt, run, dense, every, compare(run, dense.every(every))))
     return Experiment(land, np.asarray(start), steps, tuple(entries), method, rtol, atol, flow or "")

@@ -1,6 +1,6 @@
 r"""Error against step size: how fast the iterates approach a continuous model as lr shrinks.
 
-``order(opt, landscape)`` runs the discrete map on a ladder of learning rates to a fixed horizon T,
+``order(landscape, optimizer)`` runs the discrete map on a ladder of learning rates to a fixed horizon T,
 integrates the chosen continuous model (:mod:`simulate.models`) at the iterates' own times, and
 regresses log(error) on log(h), h the model's time per step. The slope is the observed order: 1
 for every optimizer against its own flow, 2 for GD against its modified flow, 3 against the
@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
 
 from .._checks import checked
-from ..solvers.inputs import resolve
+from .._signature import public, renamed, warn
+from ..solvers.inputs import is_optimizer, resolve
 from ..solvers.continuous import METHODS, integrate
 from ..solvers.discrete import iterate
 from ..models import SCALINGS, flow as make_flow, rescale
@@ -67,8 +67,8 @@ class OrderResult:
     evaluations: np.ndarray       # (n,) gradient evaluations of the discrete run
     error: np.ndarray             # (n,) inf where the run diverged, NaN where the flow failed
     status: tuple[str, ...]       # per rung: "ok", or why the rung has no error
-    order: float                  # slope of log error against log h
-    order_lr: float               # against log lr
+    observed_order: float         # slope of log error against log h
+    observed_order_in_lr: float   # against log lr
     intercept: float
     method: str
     rtol: float
@@ -80,14 +80,19 @@ class OrderResult:
     def label(self) -> str:
         return f"{self.optimizer.display_name} vs {self.flow} flow"
 
+    # the names before the result's attributes were named as its JSON names them
+    order = renamed("observed_order")
+    order_lr = renamed("observed_order_in_lr")
+    last_slope = renamed("last_pair_order")
+
     @property
-    def last_slope(self) -> float:
+    def last_pair_order(self) -> float:
         """The slope between the two smallest rungs that have an error: the closest to asymptotic."""
         finite = self.local_slopes[np.isfinite(self.local_slopes)] if self.local_slopes is not None else []
         return float(finite[-1]) if len(finite) else math.nan
 
     def __repr__(self) -> str:  # one line; table() and summary() hold the rungs
-        return (f"OrderResult({self.label} on {self.landscape.label}: observed order {self.order:.3g} "
+        return (f"OrderResult({self.label} on {self.landscape.label}: observed order {self.observed_order:.3g} "
                 f"(expected {self.expected_order:g}) over {len(self.lr)} rungs, scaling {self.scaling}, metric {self.metric})")
 
     def table(self) -> list[dict]:
@@ -103,8 +108,8 @@ class OrderResult:
                 "flow": self.flow, "flow_description": self.flow_description,
                 "expected_order": self.expected_order, "scaling": self.scaling,
                 "scaling_description": SCALINGS[self.scaling], "horizon": self.horizon, "metric": self.metric,
-                "observed_order": self.order, "observed_order_in_lr": self.order_lr,
-                "last_pair_order": self.last_slope, "local_slopes": self.local_slopes, "warnings": list(self.warnings),
+                "observed_order": self.observed_order,
+                "observed_order_in_lr": self.observed_order_in_lr, "last_pair_order": self.last_pair_order, "local_slopes": self.local_slopes, "warnings": list(self.warnings),
                 "method": self.method, "rtol": self.rtol, "atol": self.atol, "rungs": self.table()}
 
     def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
@@ -113,7 +118,8 @@ class OrderResult:
             ("scaling", self.scaling),
             ("specs", [o.spec for o in self.rungs]), ("lr", self.lr), ("time_per_step", self.time_per_step),
             ("steps", self.steps), ("evaluations", self.evaluations), ("error", self.error),
-            ("status", list(self.status)), ("order", self.order), ("order_lr", self.order_lr),
+            ("status", list(self.status)), ("observed_order", self.observed_order),
+            ("observed_order_in_lr", self.observed_order_in_lr),
             ("intercept", self.intercept), ("horizon", self.horizon), ("metric", self.metric),
             ("local_slopes", self.local_slopes), ("warnings", np.array(list(self.warnings), dtype=str)))}
 
@@ -135,14 +141,15 @@ def _ladder(opt: Optimizer, lrs, rungs: int, ratio: float) -> np.ndarray:
     return np.sort(lrs)[::-1]
 
 
+@public(before=("optimizer", "landscape"), recognise=is_optimizer)
 @checked
-def order(opt, landscape, x0=None, *, flow: str | None = None, horizon: float = 1.0, lrs=None, rungs: int = 6,
+def order(landscape, optimizer, start=None, *, flow: str | None = None, horizon: float = 1.0, lrs=None, rungs: int = 6,
           ratio: float = 2.0, scaling: str | None = None, metric: str | None = None, method: str = "DOP853",
           rtol: float = 1e-12, atol: float = 1e-14, max_evaluations: int | None = None) -> OrderResult:
-    """Observed order of ``opt``'s iterates against its continuous model ``flow`` on ``landscape``.
+    """Observed order of ``optimizer``'s iterates against its continuous model ``flow`` on ``landscape``.
 
-    The ladder is ``lrs`` or ``opt.lr / ratio**j`` for ``j < rungs``; rung j is
-    ``rescale(opt, lr_j, scaling)`` with the flow kind's own scaling by default. Each rung runs
+    The ladder is ``lrs`` or ``optimizer.lr / ratio**j`` for ``j < rungs``; rung j is
+    ``rescale(optimizer, lr_j, scaling)`` with the flow kind's own scaling by default. Each rung runs
     ``round(horizon/h)`` steps and is compared with its model at the same times; ``metric`` is the
     largest distance over the run (``max``), over ``t >= horizon/4`` (``late``: past a transient
     such as momentum's fast mode) or the distance at the end (``final``); by default the flow's
@@ -152,12 +159,12 @@ def order(opt, landscape, x0=None, *, flow: str | None = None, horizon: float = 
     ``max_evaluations`` field evaluations, default :data:`ORDER_MAX_EVALUATIONS`) NaN; both are left
     out of the fit and reported in ``status``. A ladder of more than :data:`MAX_LADDER_STEPS` steps
     in all is refused before any work. The slopes between consecutive rungs are kept
-    (``local_slopes``, ``last_slope``), and where the fit may not be the asymptotic order (errors at
+    (``local_slopes``, ``last_pair_order``), and where the fit may not be the asymptotic order (errors at
     the solver's floor, not shrinking with h, or a last-pair slope far from the fit) the result
     carries ``warnings`` and an :class:`OrderWarning` is issued.
     """
     max_evaluations = ORDER_MAX_EVALUATIONS if max_evaluations is None else max_evaluations
-    opt, landscape, x0 = resolve(opt, landscape, x0)
+    opt, landscape, x0 = resolve(optimizer, landscape, start)
     if opt.schedule is not None:
         raise ValueError(f"{opt.label}: the order ladder scales one constant lr; a schedule changes lr along the run "
                          f"(compare a scheduled run with its flow in simulate plot)")
@@ -198,13 +205,13 @@ def order(opt, landscape, x0=None, *, flow: str | None = None, horizon: float = 
     for model, k in zip(models, steps):
         o = model.optimizer
         h = float(model.time_per_step)
-        run = iterate(o, landscape, x0, k, time_per_step=h)
+        run = iterate(landscape, o, x0, k, time_per_step=h)
         if run.diverged:  # its error is infinite whatever the flow does: no need to integrate it
             errors.append(math.inf)
             status.append(f"the run {run.message}")
             hs.append(h)
             continue
-        exact = integrate(o, landscape, x0, t=run.t, flow=model, method=method, rtol=rtol, atol=atol,
+        exact = integrate(landscape, o, x0, t=run.t, flow=model, method=method, rtol=rtol, atol=atol,
                           max_evaluations=max_evaluations)
         if exact.status == 3 or exact.diverged:
             errors.append(math.nan)
@@ -230,7 +237,7 @@ def order(opt, landscape, x0=None, *, flow: str | None = None, horizon: float = 
                          intercept, method, rtol, atol, local_slopes=local)
     found = _diagnose(result, floor)
     for text in found:
-        warnings.warn(OrderWarning(f"{result.label}: {text}"), stacklevel=2)
+        warn(OrderWarning(f"{result.label}: {text}"), stacklevel=2)  # at order()'s caller, past its decorators
     return dataclasses.replace(result, warnings=tuple(found))
 
 
@@ -267,9 +274,9 @@ def _diagnose(r: OrderResult, floor: float) -> list[str]:
     if np.any(e[1:] > e[:-1] * 1.05):
         out.append("the error does not shrink with every rung: the ladder is not in the asymptotic regime "
                    "(e.g. iterates and flow end at different minima, or both have converged)")
-    last = r.last_slope
-    if np.isfinite(last) and np.isfinite(r.order) and abs(last - r.order) > 0.2:
-        out.append(f"the slope between the two smallest rungs is {last:.2f} while the fit gives {r.order:.2f}: "
+    last = r.last_pair_order
+    if np.isfinite(last) and np.isfinite(r.observed_order) and abs(last - r.observed_order) > 0.2:
+        out.append(f"the slope between the two smallest rungs is {last:.2f} while the fit gives {r.observed_order:.2f}: "
                    f"pre-asymptotic, add smaller rungs")
     return out
 
@@ -282,7 +289,7 @@ class OrderStudy:
 
     def __repr__(self) -> str:
         where = self.results[0].landscape.label if self.results else "nothing"
-        ladders = "; ".join(f"{r.label} {r.order:.3g}" for r in self.results)
+        ladders = "; ".join(f"{r.label} {r.observed_order:.3g}" for r in self.results)
         return f"OrderStudy({len(self.results)} ladders on {where}: {ladders})"
 
     def table(self) -> list[dict]:
@@ -327,8 +334,9 @@ def _csv_cell(value) -> str:
     return f'"{text.replace(chr(34), chr(34) * 2)}"' if any(c in text for c in ',"\n') else text
 
 
+@public
 @checked
-def order_study(landscape, optimizers=("gd(lr=0.01)",), flows=None, x0=None, **kwargs) -> OrderStudy:
+def order_study(landscape, optimizers=("gd(lr=0.01)",), flows=None, start=None, **kwargs) -> OrderStudy:
     """:func:`order` for every optimizer and every flow kind in ``flows`` (default: each optimizer's
     own model). Keyword arguments go to :func:`order`."""
     if isinstance(optimizers, (str, Optimizer)):
@@ -339,4 +347,4 @@ def order_study(landscape, optimizers=("gd(lr=0.01)",), flows=None, x0=None, **k
     for kind in kinds:
         if kinds.count(kind) > 1:
             raise ValueError(f"flow {kind} is given twice")
-    return OrderStudy(tuple(order(o, landscape, x0, flow=k, **kwargs) for o in optimizers for k in kinds))
+    return OrderStudy(tuple(order(landscape, o, start, flow=k, **kwargs) for o in optimizers for k in kinds))

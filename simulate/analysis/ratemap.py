@@ -150,7 +150,7 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
         return RateMap(opt, x, y, eig, analytic)
     lr_axis = Axis("lr", x.values / lam_max, x.scale)
     start = land.minima[minimum] + offset
-    result = sweep(opt, land, [lr_axis, y], start=start, steps=steps, progress=False)
+    result = sweep(land, opt, [lr_axis, y], start=start, steps=steps, progress=False)
     diverged = result.metric("diverged") == 1
     rate = np.where(diverged, np.inf, result.metric("rate"))
     elsewhere = ~diverged & (result.metric("minimum") != minimum)

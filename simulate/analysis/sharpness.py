@@ -14,6 +14,7 @@ import numpy as np
 
 from ..landscapes.games import refuse_game
 from ..landscapes import Landscape
+from .._signature import public
 from ..optimizers import Optimizer
 from ..optimizers.schemes import RK4_STABILITY_LIMIT
 from ..solvers.trajectory import Trajectory
@@ -39,7 +40,8 @@ def sharpness_along(traj: Trajectory) -> np.ndarray:
     return sharpness(traj.landscape, traj.x)
 
 
-def stability_threshold(opt: Optimizer) -> np.ndarray | None:
+@public
+def stability_threshold(optimizer: Optimizer) -> np.ndarray | None:
     """The largest stable curvature on a quadratic, ``c/lr`` (``2/lr`` for GD), per batch member;
     with (coupled) weight decay λ the step sees ∇²f + λI, so the line is ``c/lr − λ``.
 
@@ -48,6 +50,7 @@ def stability_threshold(opt: Optimizer) -> np.ndarray | None:
     changes every step) and the adaptive methods, whose threshold applies to the preconditioned
     Hessian (e.g. Adam with a frozen v: ``(2 + 2β₁)/(lr·(1 − β₁))`` on ``P⁻¹H``).
     """
+    opt = optimizer
     c = opt.threshold_factor()
     if c is None or opt.schedule is not None or opt.lr_scale is not None:
         return None  # lr changes along a schedule (see plot_sharpness); a per-coordinate lr preconditions H

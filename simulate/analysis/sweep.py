@@ -15,7 +15,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import re
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -23,7 +22,8 @@ from functools import cached_property
 import numpy as np
 
 from .._checks import checked
-from ..solvers.inputs import resolve
+from .._signature import public, warn
+from ..solvers.inputs import is_optimizer, resolve
 from .._names import UnknownNameError, suggest
 from ..solvers.continuous import integrate
 from ..solvers.discrete import advance, check_seed, check_steps, spawned_seed, stochastic
@@ -370,8 +370,9 @@ def _csv_cell(v) -> str:
 
 
 # -- the run ------------------------------------------------------------------------------------
+@public(before=("optimizers", "landscape"), recognise=is_optimizer)
 @checked
-def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: float = 1e-6,
+def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: float = 1e-6,
           near: float | None = None, flow: str | None = None, record_every: int = 0,
           escape_radius: float | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
           track: Sequence[str] = TRACKED, engine: str = "auto", progress: bool | None = None, noise=None,
@@ -459,8 +460,8 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     shadowed = [a.name for a in axes if a.name in landscape_parameters(land) and a.name not in land_axes
                 and a.name not in start_coordinates(land)]
     if shadowed:  # the plain name is the optimizer's: say so, the landscape has one too
-        warnings.warn(f"the axis {shadowed[0]} sweeps the optimizer's {shadowed[0]}; {land.name}'s parameter of "
-                      f"that name is the axis {LANDSCAPE_PREFIX}{shadowed[0]}", AxisWarning, stacklevel=2)
+        warn(f"the axis {shadowed[0]} sweeps the optimizer's {shadowed[0]}; {land.name}'s parameter of "
+                      f"that name is the axis {LANDSCAPE_PREFIX}{shadowed[0]}", AxisWarning, stacklevel=2)  # at sweep()'s caller
     grid = tuple(len(a) for a in axes)
     cells = int(np.prod(grid))
     if cells * len(opts) * (2 if flow else 1) > MAX_CELLS:
@@ -497,7 +498,7 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
     if any(not _pinned(land, land_axes[a.name], a) for a in axes if a.name in land_axes):
         # One vectorized run per value of the landscape's parameters, each over the rest of the grid.
         def run(cell_land, cell_axes):
-            return sweep(optimizers, cell_land, cell_axes, start=start, steps=steps, tol=tol, near=near, flow=flow,
+            return sweep(cell_land, optimizers, cell_axes, start=start, steps=steps, tol=tol, near=near, flow=flow,
                          record_every=record_every, escape_radius=escape_radius, method=method, rtol=rtol, atol=atol,
                          track=track, engine=engine, progress=progress, noise=noise, batch_size=batch_size, seed=seed,
                          schedule=schedule, clip_norm=clip_norm, clip_value=clip_value, lr_scale=lr_scale)
@@ -698,7 +699,7 @@ def _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar
         part = slice(lo, min(cells, lo + chunk))
         n = part.stop - lo
         member = flat.member((part,), (cells,))
-        end = integrate(member, land, starts[part], t=np.stack([np.zeros(n), end_time[part]]), steps=steps,
+        end = integrate(land, member, starts[part], t=np.stack([np.zeros(n), end_time[part]]), steps=steps,
                         flow=flow, method=method, rtol=rtol, atol=atol, escape_radius=radius)
         ends[part], diverged[part] = end.x[-1], end.diverged_at >= 0
         bar.advance(n)

@@ -524,7 +524,7 @@ def _data(help: str, beside: tuple[str, ...], written: str) -> Option:
 
 
 def _start(help: str) -> Option:
-    return Option("start", list[str], None, help, _starts, flags=("--start", "-s"), argument="x0",
+    return Option("start", list[str], None, help, _starts, flags=("--start", "-s"),
                   convert=lambda v, options: parse_starts(v))
 
 

@@ -30,6 +30,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._names import lookup
+from .._signature import public
 from .base import KINDS, SCALINGS, ExactFlow, Flow, Kind, third_derivative
 
 __all__ = ["energy_along", "Flow", "ExactFlow", "Kind", "KINDS", "FLOWS", "SCALINGS", "flow", "available_flows",
@@ -81,12 +82,14 @@ def available_flows(opt) -> list[str]:
     return [kind for kind in _kinds(opt) if _model(opt, kind)[0] is not None]
 
 
-def flow(opt, kind: str | Flow | None = None) -> Flow:
-    """The continuous model ``kind`` of ``opt`` (default: the optimizer's own, ``exact`` for torch's).
+@public
+def flow(optimizer, kind: str | Flow | None = None) -> Flow:
+    """The continuous model ``kind`` of ``optimizer`` (default: the optimizer's own, ``exact`` for torch's).
 
     Unknown kinds suggest the valid ones; a kind the optimizer does not have says why and lists
     the ones it has.
     """
+    opt = optimizer
     if isinstance(kind, Flow):
         if kind.optimizer is not opt and kind.optimizer.spec != opt.spec:
             raise ValueError(f"the flow given is a model of {kind.optimizer.label}, not of {opt.label}")

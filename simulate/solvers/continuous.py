@@ -22,7 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import checked
-from .inputs import resolve
+from .._signature import public
+from .inputs import is_optimizer, resolve
 from ..models import Flow, flow as make_flow
 from ..optimizers import Optimizer, State
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
@@ -47,13 +48,15 @@ def unpack(y: np.ndarray, names: tuple[str, ...]) -> State:
     return {name: parts[..., i, :] for i, name in enumerate(names)}
 
 
-def euler_step(opt: Optimizer, state: State, landscape, k: int) -> State:
-    """Step ``k`` as one semi-implicit Euler step of ``opt``'s lift, from ``t = (k − 1)·h``.
+@public(before=("optimizer", "state", "landscape"), recognise=is_optimizer)
+def euler_step(landscape, optimizer: Optimizer, state: State, k: int) -> State:
+    """Step ``k`` as one semi-implicit Euler step of ``optimizer``'s lift, from ``t = (k − 1)·h``.
 
     Components advance in the state's order (torch's update order, ``x`` last), each with the
     field evaluated on the newest values of the components before it. By construction of the
-    lifts this equals ``opt.step(state, landscape, k)`` to rounding.
+    lifts this equals ``optimizer.step(state, landscape, k)`` to rounding.
     """
+    opt = optimizer
     h = np.asarray(opt.time_per_step)
     t = (k - 1) * h
     new = dict(state)
@@ -147,13 +150,14 @@ def _record(given, cls, keyword: str, **shorthands):
     return given
 
 
+@public(before=("optimizer", "landscape"), recognise=is_optimizer)
 @checked
-def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow: str | Flow | None = None,
+def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = None, flow: str | Flow | None = None,
               stepping: Stepping | None = None, tolerances: Tolerances | None = None, saveat: SaveAt | None = None,
               events: Events | None = None, gtol: float = 1e-8, method: str | None = None, rtol: float | None = None,
               atol: float | None = None, escape_radius: float | None = None,
               max_evaluations: int | None = None) -> Trajectory:
-    """Integrate a continuous model of ``opt`` from ``x0`` and sample it at times ``t``.
+    """Integrate a continuous model of ``optimizer`` on ``landscape`` from ``start`` and sample it at times ``t``.
 
     What is solved: ``flow`` is the model's kind (:data:`simulate.models.FLOWS`: ``exact``, ``limit``,
     ``modified``, ...) or a :class:`~simulate.models.base.Flow`; by default the optimizer's own (the exact
@@ -177,7 +181,7 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow
     tolerances = _record(tolerances, Tolerances, "tolerances", rtol=rtol, atol=atol)
     saveat = _record(saveat, SaveAt, "saveat", t=t)
     events = _record(events, Events, "events", escape_radius=escape_radius)
-    opt, landscape, x0 = resolve(opt, landscape, x0)
+    opt, landscape, x0 = resolve(optimizer, landscape, start)
     model = make_flow(opt, flow)
     if opt.schedule is not None and model.schedule_clock is None:
         if steps is None:

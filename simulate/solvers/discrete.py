@@ -1,11 +1,12 @@
-"""Run the discrete map: ``iterate(opt, landscape, x0, steps)``, one numpy pass per step for the batch."""
+"""Run the discrete map: ``iterate(landscape, optimizer, start, steps)``, one numpy pass per step for the batch."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from .._checks import checked
-from .inputs import resolve
+from .._signature import public
+from .inputs import is_optimizer, resolve
 from .engine import compiled_run, use_compiled
 from .noise import NoisyGradients, noise as noise_model, whole
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
@@ -18,13 +19,14 @@ def _escaped(x: np.ndarray, radius: float) -> np.ndarray:
     return ~(np.einsum("...i,...i->...", x, x) <= radius * radius)  # NaN compares False
 
 
+@public(before=("optimizer", "landscape"), recognise=is_optimizer)
 @checked
-def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float | None = None,
+def iterate(landscape, optimizer, start=None, steps: int = 100, *, escape_radius: float | None = None,
             gtol: float = 1e-8, time_per_step=None, engine: str = "auto", noise=None, batch_size: int | None = None,
             seed: int = 0) -> Trajectory:
-    """Run ``steps`` discrete updates of ``opt`` on ``landscape`` from ``x0`` (``(d,)`` or ``(B, d)``).
+    """Run ``steps`` discrete updates of ``optimizer`` on ``landscape`` from ``start`` (``(d,)`` or ``(B, d)``).
 
-    ``opt`` and ``landscape`` may be names or objects; ``x0`` defaults to the landscape's start.
+    ``optimizer`` and ``landscape`` may be names or objects; ``start`` defaults to the landscape's start.
     Hyperparameter arrays broadcast against the batch. A member that becomes non-finite or leaves
     the ball ``|x| <= escape_radius`` (default: 100× the plot box) is frozen there and reported as
     diverged at that step; nothing is clipped and no exception is raised. Returns a
@@ -42,7 +44,7 @@ def iterate(opt, landscape, x0=None, steps: int = 100, *, escape_radius: float |
     ``np.random.default_rng(seed)``, so B copies of one start are an ensemble of B paths (a
     member's draws depend on the batch it runs in, not only on the seed).
     """
-    opt, landscape, x0 = resolve(opt, landscape, x0)
+    opt, landscape, x0 = resolve(optimizer, landscape, start)
     check_steps(steps)
     model = stochastic(noise, landscape, engine, batch_size)
     radius = default_escape_radius(landscape) if escape_radius is None else float(escape_radius)

@@ -8,6 +8,26 @@ from ..landscapes import Landscape, landscape as get_landscape
 from ..optimizers import Optimizer, optimizer as get_optimizer
 
 
+def _parses(make, text: str) -> bool:
+    try:
+        make(text)
+    except Exception:  # any refusal means: not this kind of spec
+        return False
+    return True
+
+
+def is_optimizer(value, several: bool = False) -> bool:
+    """Whether ``value`` (in a landscape's place) is an optimizer: an ``Optimizer``, text that parses
+    as an optimizer and not as a landscape, or (``several``) a non-empty list of those."""
+    if isinstance(value, Optimizer):
+        return True
+    if isinstance(value, str):
+        return _parses(get_optimizer, value) and not _parses(get_landscape, value)
+    if several and isinstance(value, (list, tuple)) and value:
+        return all(is_optimizer(v) for v in value)
+    return False
+
+
 def resolve(opt, land, x0) -> tuple[Optimizer, Landscape, np.ndarray]:
     """``(optimizer, landscape, start)`` from names or objects; ``x0=None`` is the landscape's start."""
     opt = opt if isinstance(opt, Optimizer) else get_optimizer(opt)

@@ -38,7 +38,8 @@ from __future__ import annotations
 import numpy as np
 
 from .._checks import checked
-from .inputs import resolve
+from .._signature import public
+from .inputs import is_optimizer, resolve
 from .discrete import check_seed, check_steps, run_map
 from ..models import flow as make_flow
 from .._names import lookup
@@ -119,11 +120,12 @@ class _Stepper:
         return {name: state[name] + 0.5 * dt * (f0[name] + f1[name]) + noise[name] for name in state}
 
 
+@public(before=("optimizer", "landscape"), recognise=is_optimizer)
 @checked
-def sde(opt, landscape, x0=None, steps: int = 100, *, noise=None, batch_size: int | None = None, drift: str | None = None,
+def sde(landscape, optimizer, start=None, steps: int = 100, *, noise=None, batch_size: int | None = None, drift: str | None = None,
         scheme: str = "euler-maruyama", substeps: int = 10, seed: int = 0, escape_radius: float | None = None,
         gtol: float = 1e-8) -> Trajectory:
-    """Integrate the SDE of ``opt`` with gradient ``noise`` (and/or minibatches of ``batch_size``) from ``x0`` over ``steps`` optimizer steps.
+    """Integrate the SDE of ``optimizer`` on ``landscape`` with gradient ``noise`` (and/or minibatches of ``batch_size``) from ``start`` over ``steps`` optimizer steps.
 
     What is solved: the SDE whose drift is the flow ``drift`` (default ``exact``: the first-order
     stochastic modified equation for GD; ``modified`` gives the second-order one) and whose
@@ -131,11 +133,11 @@ def sde(opt, landscape, x0=None, steps: int = 100, *, noise=None, batch_size: in
     ``scheme`` with ``substeps`` steps of dt = lr/substeps per optimizer step. What is saved: the
     state at ``t = k·lr``, k = 0..steps, the iterates' times, so the two compare sample by sample.
 
-    ``x0`` ``(d,)`` or ``(B, d)``: every member is an independent path (give B copies of one start
+    ``start`` ``(d,)`` or ``(B, d)``: every member is an independent path (give B copies of one start
     for an ensemble). Seeded draws: the same seed gives the same bits. Members that become
     non-finite or leave the escape ball are stopped and reported as diverged, as for iterates.
     """
-    opt, landscape, x0 = resolve(opt, landscape, x0)
+    opt, landscape, x0 = resolve(optimizer, landscape, start)
     check_steps(steps)
     model_noise = noise_model(noise, batch_size=batch_size)
     if model_noise is None:

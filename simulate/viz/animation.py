@@ -65,7 +65,7 @@ class AnimationScene:
             ax.set(xlabel=xlabel, ylabel=ylabel, xlim=region[0], ylim=region[1])
         if land.dim >= 2:
             plot_minima(land, ax)
-        plot_start(land, result.x0, ax)
+        plot_start(land, result.start, ax)
         steps = animation_frames(result.steps, frames)
         counter = ax.text(0.02, 0.97, "", transform=ax.transAxes, va="top", fontsize=10,
                           bbox=dict(facecolor="white", alpha=0.8, edgecolor="none"))

@@ -20,6 +20,7 @@ from ..solvers.continuous import integrate
 from ..solvers.discrete import iterate
 from .style import COLORS
 from ..landscapes import landscape as get_landscape
+from .._signature import public
 from ..optimizers import OPTIMIZERS, optimizer as get_optimizer
 from .plotting import plot_landscape, plot_minima
 from ..analysis.sweep import sweepable, with_axis
@@ -81,11 +82,12 @@ def explorer_inputs(landscape, optimizers, x0):
 
 
 class Explorer:
-    """The interactive figure. ``optimizers``: names or specs; ``x0``: the first start."""
+    """The interactive figure. ``optimizers``: names or specs; ``start``: the first start."""
 
-    def __init__(self, landscape, optimizers: Sequence = DEFAULT_OPTIMIZERS, x0=None, steps: int = 100,
+    @public
+    def __init__(self, landscape, optimizers: Sequence = DEFAULT_OPTIMIZERS, start=None, steps: int = 100,
                  figure: Figure | None = None):
-        self.landscape, self.optimizers, self.x0 = explorer_inputs(landscape, optimizers, x0)
+        self.landscape, self.optimizers, self.x0 = explorer_inputs(landscape, optimizers, start)
         self.steps = int(steps)
         self.shown = [True] * len(self.optimizers)
         self.flow_times = [None] * len(self.optimizers)  # where each drawn flow was sampled
@@ -194,20 +196,21 @@ class Explorer:
             flow.set_visible(self.shown[i] and self.flows_shown)
             if not self.shown[i]:
                 continue
-            run = iterate(opt, self.landscape, self.x0, self.steps)
+            run = iterate(self.landscape, opt, self.x0, self.steps)
             line.set_data(run.x[:, 0], run.x[:, 1])
             notes.append(f"{self.names[i]}: {str(run.message)[:48]}")
             if self.flows_shown:  # up to where the iterates stopped: a diverged run needs no long flow
                 last = int(run.diverged_at) if run.diverged_at >= 0 else self.steps
                 t = self.flow_times[i] = np.linspace(0, float(run.t[last]), FLOW_SAMPLES)
-                path = integrate(opt, self.landscape, self.x0, t, steps=self.steps)  # a schedule's length
+                path = integrate(self.landscape, opt, self.x0, t, steps=self.steps)  # a schedule's length
                 flow.set_data(path.x[:, 0], path.x[:, 1])
         self.legend = self.ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
         self.status.set_text("\n".join(notes))
         self.figure.canvas.draw_idle()
 
 
-def explore(landscape="himmelblau", optimizers=None, x0=None, steps: int = 100, *, screenshot=None,
+@public
+def explore(landscape="himmelblau", optimizers=None, start=None, steps: int = 100, *, screenshot=None,
             overwrite: bool = False, backend: str | None = None) -> Explorer:
     """Open the explorer in a window (blocks until it is closed). ``screenshot``: save the window
     to this file once drawn and close it (a check that a real window works; an existing file is
@@ -221,7 +224,7 @@ def explore(landscape="himmelblau", optimizers=None, x0=None, steps: int = 100, 
     from ..io.files import FIGURE_FORMATS, check_output_path, save_figure
 
     optimizers = optimizers or DEFAULT_OPTIMIZERS
-    explorer_inputs(landscape, optimizers, x0)  # bad input is named before anything opens
+    explorer_inputs(landscape, optimizers, start)  # bad input is named before anything opens
     if screenshot is not None:
         check_output_path(screenshot, FIGURE_FORMATS, overwrite=overwrite)  # a bad path must not hang the window
     if not can_show():
@@ -229,7 +232,7 @@ def explore(landscape="himmelblau", optimizers=None, x0=None, steps: int = 100, 
                          f"matplotlib backend: {matplotlib.get_backend()}); simulate plot draws the same to a file")
     fig = plt.figure(figsize=(12, 7))
     try:
-        explorer = Explorer(landscape, optimizers, x0, steps, figure=fig)
+        explorer = Explorer(landscape, optimizers, start, steps, figure=fig)
     except BaseException:
         plt.close(fig)
         raise

@@ -13,6 +13,7 @@ from matplotlib.lines import Line2D
 from matplotlib.patheffects import Normal, Stroke
 
 from .._checks import checked
+from .._signature import public
 from ..analysis.ensembles import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments, relaxed
 from ..analysis.averaging import average_label, check_beta
 from ..analysis.experiment import Experiment, run_experiment, with_lr, with_schedule
@@ -120,7 +121,7 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     if ax_energy is not None:
         ax_energy.set_title("Lyapunov energy of each flow (non-increasing)", fontsize=10)
     plot_minima(land, ax_path, height=height)
-    plot_start(land, experiment.x0, ax_path, height=height)
+    plot_start(land, experiment.start, ax_path, height=height)
     if three_d:  # the surface's box, not the extent of what was drawn on it
         ax_path.set(xlim=region[0], ylim=region[1])
     if not game:
@@ -208,7 +209,7 @@ def ensemble_figure(ens: Ensemble, *, box=None, figsize=None) -> Figure:
     ax_hist.set_xlim(lo, hi)
     if d >= 2:
         plot_minima(land, ax_path)
-    plot_start(land, ens.x0, ax_path) if d >= 2 else None
+    plot_start(land, ens.start, ax_path) if d >= 2 else None
     if d == 1 and box is not None:
         ax_path.set_ylim(*region[0])
     ax_path.legend(fontsize=8, loc="best", framealpha=0.85)
@@ -336,15 +337,16 @@ def default_optimizers(lr: float | None = None) -> list[Optimizer]:
     return [optimizer(name, **{**params, **({} if lr is None else {"lr": lr})}) for name, params in DEFAULT_OPTIMIZERS]
 
 
+@public
 @checked
-def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=None, steps: int = DEFAULT_STEPS,
+def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=None, steps: int = DEFAULT_STEPS,
          *, random_starts: int = 0, lr: float | None = None, flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8,
          atol: float = 1e-10, time: str | None = None, sharpness: bool = False, energy: bool = False,
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
          scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None,
          caption: str | None = None, schedule=None, clip_norm=None, clip_value=None, lr_scale=None,
          ema=None, max_evaluations: int | None = None) -> PlotResult:
-    """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
+    """Run ``optimizers`` on ``landscape`` from ``start`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
     :data:`DEFAULT_OPTIMIZERS`, whose own learning rates give way to ``lr`` when it is given.
@@ -354,7 +356,7 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     stepped by ``scheme`` with ``substeps`` per step) and its flow
     (:func:`simulate.ensembles.ensemble`), and the figure is :func:`ensemble_figure`; the result's
     ``experiment`` is then an :class:`~simulate.ensembles.Ensemble`. ``three_d``: the paths on the
-    surface of f (2-D landscapes, exact gradients). ``random_starts``: instead of ``x0``, this many
+    surface of f (2-D landscapes, exact gradients). ``random_starts``: instead of ``start``, this many
     starts drawn uniformly in the landscape's plot box with ``seed``. ``box``: the region drawn, pairs (low, high)
     for x₁ and x₂ or ``"lo:hi,lo:hi"`` (one pair in 1-D; default the landscape's plot box).
     ``schedule`` (``"cosine(warmup=10)"``, a :class:`~simulate.optimizers.schedules.Schedule`) goes to every
@@ -370,6 +372,7 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     evaluations; a flow stopped by it (or by any solver failure) is said as a
     :class:`~simulate.analysis.experiment.FlowWarning`, one line per member, and marked in the figure.
     """
+    x0 = start
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
     if any(v is not None for v in (schedule, clip_norm, clip_value, lr_scale)):

@@ -454,14 +454,14 @@ def plot_order(result, ax=None, *, x: str = "h", color=None, label=None, referen
     xs = {"h": result.time_per_step, "lr": result.lr, "evaluations": result.evaluations}[x].astype(float)
     err = result.error
     ok = np.isfinite(err) & (err > 0)
-    slope = {"h": result.order, "lr": result.order_lr, "evaluations": -result.order}[x]
+    slope = {"h": result.observed_order, "lr": result.observed_order_in_lr, "evaluations": -result.observed_order}[x]
     text = label or result.label
     line, = ax.plot(xs[ok], err[ok], marker="o", lw=0, color=color, **kwargs)
     color = line.get_color()
     if ok.sum() >= 2:
         fit = np.polyfit(np.log(xs[ok]), np.log(err[ok]), 1)
         grid = np.geomspace(xs[ok].min(), xs[ok].max(), 20)
-        last_pair = result.last_slope if x != "evaluations" else -result.last_slope
+        last_pair = result.last_pair_order if x != "evaluations" else -result.last_pair_order
         pair = f" (last pair {last_pair:.2f})" if np.isfinite(last_pair) and x == "h" else ""
         ax.plot(grid, np.exp(np.polyval(fit, np.log(grid))), color=color, lw=1.3,
                 label=f"{text}: slope {slope:.2f}{pair}")

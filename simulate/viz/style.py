@@ -37,7 +37,7 @@ def drawn_bounds(result, box=None):
         return drawing_box(land, box)
     if land.dim != 1:
         return land.bounds[:2]
-    visited = [np.ravel(result.x0)] + [np.ravel(e.iterates.x) for e in result.entries]
+    visited = [np.ravel(result.start)] + [np.ravel(e.iterates.x) for e in result.entries]
     visited += [np.ravel(e.flow.x) for e in result.entries if getattr(e, "flow", None) is not None]
     return graph_window(land, np.concatenate(visited))
 
