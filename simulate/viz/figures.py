@@ -29,10 +29,10 @@ from ..models import SCALINGS, energy_along
 from ..landscapes.games import is_game, refuse_game
 from . import animation
 from .defaults import DEFAULT_LANDSCAPE, DEFAULT_OPTIMIZERS, DEFAULT_STEPS
-from .style import AVERAGE_STYLE, COLORS, drawing_box, drawn_bounds, shared_clock, short_label
+from .style import AVERAGE_STYLE, COLORS, MARKERS, below, drawing_box, drawn_bounds, restyle, shared_clock, short_label
 from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, Height,
-                       plot_schedule, plot_clipping, plot_order, focus_graph, pin_to_view)
+                       plot_schedule, plot_clipping, plot_order, focus_graph, pin_to_view, ITERATES_STYLE, FLOW_STYLE)
 
 __all__ = ["add_caption", "comparison_figure", "ensemble_figure", "sweep_figure", "order_figure",
            "rate_map_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
@@ -78,17 +78,17 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     offset = loss_offset(land)
     game = is_game(land)
     for i, e in enumerate(experiment.entries):
-        c = COLORS[i % len(COLORS)]
+        c, m = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
         plot_path(e.flow, ax_path, color=c, label=None, height=height)
-        plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label, height=height)
+        plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label, height=height, marker=m)
         if e.optimizer.clip_norm is not None or e.optimizer.clip_value is not None:
             plot_clipping(e.iterates, ax_path, color=c, height=height)
         if game:  # the Hamiltonian ½|ξ|² is recorded as f; the distance to the target says more
             plot_distance(e.flow, ax_loss, color=c, time=time)
-            plot_distance(e.iterates, ax_loss, color=c, time=time, label=_status_note(e))
+            plot_distance(e.iterates, ax_loss, color=c, time=time, label=_status_note(e), marker=m)
         else:
             plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
-            plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e))
+            plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e), marker=m)
         if experiment.ema is not None:  # the average of the same iterates: dashed, thinner, same colour
             avg = experiment.averages[i]
             plot_path(avg, ax_path, color=c, label=f"{e.optimizer.label} {average_label(experiment.ema)}", height=height,
@@ -129,16 +129,15 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         focus_graph(ax_path, land, region, [t for e in experiment.entries for t in (e.iterates, e.flow)])
     for ax in fig.axes:  # the crosses of diverged members at the edge of the final view
         pin_to_view(ax)
-    kinds = [Line2D([], [], color="0.3", marker="o", markersize=3, lw=0.6, label="iterates (discrete map)"),
-             Line2D([], [], color="0.3", lw=2.0, label=f"continuous flow ({_flow_names(experiment)})")]
+    kinds = [Line2D([], [], color="0.3", **{**ITERATES_STYLE, "markeredgecolor": "0.3"}, label="iterates (discrete map)"),
+             Line2D([], [], color="0.3", **FLOW_STYLE, label=f"continuous flow ({_flow_names(experiment)})")]
     if experiment.ema is not None:
         kinds.append(Line2D([], [], color="0.3", **AVERAGE_STYLE, label="EMA of the iterates: z̄ₖ = β·z̄ₖ₋₁ + (1−β)·zₖ"))
     handles = ax_path.get_legend_handles_labels()[0] + kinds
-    if three_d:  # below the box: inside, it covers the x₁ ticks or the surface
-        ax_path.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=2)
-    else:
-        ax_path.legend(handles=handles, fontsize=8, loc="best", framealpha=0.85)
-    ax_loss.legend(fontsize=8, loc="best", framealpha=0.85)
+    # Below each panel, outside it: inside, wherever it went, some path or curve ran under it (and
+    # in 3-D it covered the x₁ ticks or the surface). The constrained layout makes room for it.
+    below(ax_path, handles=handles, ncols=2, offset=0.0 if three_d else None)
+    below(ax_loss, ncols=1)
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
     ax_path.set_title(f"{short_label(land)}: iterates and the flows they discretize{view}", fontsize=10)
     ax_loss.set_title(f"{'distance' if game else 'loss'}; flows by {experiment.method} (rtol {experiment.rtol:g})",

@@ -11,11 +11,96 @@ import numpy as np
 
 from .plotting import graph_window
 
-__all__ = ["COLORS", "AVERAGE_STYLE", "shared_clock", "drawn_bounds", "parse_box", "drawing_box", "short_label"]
+__all__ = ["COLORS", "MARKERS", "AVERAGE_STYLE", "shared_clock", "drawn_bounds",
+           "parse_box", "drawing_box", "short_label", "parse_size", "check_font_scale", "restyle", "below", "rounded",
+           "SIZE_LIMITS", "FONT_SCALE_LIMITS"]
 
-COLORS = [f"C{i}" for i in (1, 3, 0, 2, 4, 5, 6, 7, 8, 9)]  # C1/C3 first: they stand out on viridis
+#: The series' colours. The first four differ in lightness (CIE L* 63, 44, 82, 25: at least 18 apart)
+#: as well as in hue, so that a greyscale print still tells them apart, and none is a viridis colour
+#: (the contours): orange, magenta, gold, dark red; then sky blue, teal, navy, grey.
+COLORS = ["#EE7733", "#C51B7D", "#FFC20A", "#7A0A0A", "#33BBEE", "#009988", "#1F2D86", "#7F7F7F"]
+#: The iterates' marker of each series (with its colour): a second cue where colours merge in grey.
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 #: How the moving average of an optimizer's iterates is drawn, in the optimizer's colour.
 AVERAGE_STYLE = dict(ls="--", lw=1.3, alpha=0.95)
+#: Bounds of a figure's side in inches and of the font scale: beyond them the figure is unreadable
+#: or the file absurdly large.
+SIZE_LIMITS = (1.0, 60.0)
+FONT_SCALE_LIMITS = (0.25, 5.0)
+
+
+def parse_size(size, *, name: str = "size") -> tuple[float, float] | None:
+    """A figure size ``(width, height)`` in inches from ``"WxH"`` (``"8x4.5"``) or a pair; None
+    stays None. Each side finite and within :data:`SIZE_LIMITS`."""
+    if size is None:
+        return None
+    pair = None
+    if isinstance(size, str):
+        try:
+            pair = tuple(float(v) for v in size.lower().replace("×", "x").split("x"))
+        except ValueError:
+            pass
+    elif isinstance(size, (tuple, list)) and all(isinstance(v, (int, float, np.floating, np.integer))
+                                                 and not isinstance(v, bool) for v in size):
+        pair = tuple(float(v) for v in size)
+    lo, hi = SIZE_LIMITS
+    if pair is None or len(pair) != 2 or not all(np.isfinite(pair)):
+        raise ValueError(f"{name}: expected WIDTHxHEIGHT in inches, e.g. 8x4.5, got {size!r}")
+    if not all(lo <= v <= hi for v in pair):
+        raise ValueError(f"{name}: each side must be between {lo:g} and {hi:g} inches, got {size!r}")
+    return pair
+
+
+def check_font_scale(scale, *, name: str = "font_scale") -> float:
+    """A font scale: a finite number within :data:`FONT_SCALE_LIMITS` (1 keeps the sizes)."""
+    lo, hi = FONT_SCALE_LIMITS
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(scale) or not lo <= scale <= hi:
+        raise ValueError(f"{name}: expected a number between {lo:g} and {hi:g} (1 keeps the sizes), got {scale!r}")
+    return float(scale)
+
+
+def restyle(fig, size=None, font_scale: float = 1.0):
+    """Resize ``fig`` to ``size`` (inches, :func:`parse_size`) and scale every text in it (titles,
+    labels, ticks, legends, annotations) by ``font_scale``; returns the figure. For slides: a small
+    figure with large type. The layout engine (constrained) fits the panels again when it is drawn."""
+    from matplotlib.text import Text
+
+    size = parse_size(size)
+    font_scale = check_font_scale(font_scale)
+    if size is not None:
+        fig.set_size_inches(*size)
+    if font_scale != 1.0:
+        ticks = []
+        for ax in fig.axes:  # ticks made later (at draw) take the axis's tick size, not an existing label's
+            for axis in getattr(ax, "_axis_map", {}).values():
+                major = axis.get_major_ticks()
+                minor = axis.get_minor_ticks()
+                ticks.append((axis, [t.label1.get_fontsize() for t in major[:1]] or [None],
+                              [t.label1.get_fontsize() for t in minor[:1]] or [None]))
+        for text in fig.findobj(Text):
+            text.set_fontsize(text.get_fontsize() * font_scale)
+        for axis, (major,), (minor,) in ticks:
+            if major is not None:
+                axis.set_tick_params(which="major", labelsize=major * font_scale)
+            if minor is not None:
+                axis.set_tick_params(which="minor", labelsize=minor * font_scale)
+    return fig
+
+
+def below(ax, *, offset: float | None = None, **kwargs):
+    """The legend of ``ax`` under it, outside the panel (under its x label; ``offset``: the top of
+    the legend in axes coordinates), so that it covers no data; returns the Legend."""
+    if offset is None:  # clear of the tick labels and the x label
+        offset = -0.11 if ax.get_xlabel() else -0.06
+    style = dict(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, offset), framealpha=0.85)
+    style.update(kwargs)
+    return ax.legend(**style)
+
+
+def rounded(value, digits: int = 3) -> str:
+    """``value`` to ``digits`` significant digits for a legend (0.1, not 0.10000000000000002)."""
+    return f"{float(value):.{digits}g}"
 
 
 def shared_clock(result) -> float | None:
