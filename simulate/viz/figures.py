@@ -29,7 +29,8 @@ from ..models import SCALINGS, energy_along
 from ..landscapes.games import is_game, refuse_game
 from . import animation
 from .defaults import DEFAULT_LANDSCAPE, DEFAULT_OPTIMIZERS, DEFAULT_STEPS
-from .style import AVERAGE_STYLE, COLORS, MARKERS, below, drawing_box, drawn_bounds, restyle, shared_clock, short_label
+from .style import (AVERAGE_STYLE, COLORS, MARKERS, below, check_font_scale, drawing_box, drawn_bounds, parse_size,
+                    restyle, shared_clock, short_label)
 from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, Height,
                        plot_schedule, plot_clipping, plot_order, focus_graph, pin_to_view, ITERATES_STYLE, FLOW_STYLE)
@@ -136,7 +137,7 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     handles = ax_path.get_legend_handles_labels()[0] + kinds
     # Below each panel, outside it: inside, wherever it went, some path or curve ran under it (and
     # in 3-D it covered the x₁ ticks or the surface). The constrained layout makes room for it.
-    below(ax_path, handles=handles, ncols=2, offset=0.0 if three_d else None)
+    below(ax_path, handles=handles, ncols=1 if len(handles) > 4 and not three_d else 2, offset=0.0 if three_d else None)
     below(ax_loss, ncols=1)
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
     ax_path.set_title(f"{short_label(land)}: iterates and the flows they discretize{view}", fontsize=10)
@@ -342,7 +343,7 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
          scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None,
          caption: str | None = None, schedule=None, clip_norm=None, clip_value=None, lr_scale=None,
-         ema=None, max_evaluations: int | None = None) -> PlotResult:
+         ema=None, max_evaluations: int | None = None, figsize=None, font_scale: float = 1.0) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
@@ -368,7 +369,10 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     it. Exact gradients only: with noise it is refused. ``max_evaluations`` bounds each flow's field
     evaluations; a flow stopped by it (or by any solver failure) is said as a
     :class:`~simulate.analysis.experiment.FlowWarning`, one line per member, and marked in the figure.
+    ``figsize`` (inches: a pair or ``"8x4.5"``) and ``font_scale`` (every text times it): a figure for
+    slides (:func:`~simulate.viz.style.restyle`).
     """
+    figsize, font_scale = parse_size(figsize, name="figsize"), check_font_scale(font_scale)
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
     if any(v is not None for v in (schedule, clip_norm, clip_value, lr_scale)):
@@ -397,7 +401,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
                              "(--noise, --batch-size) the figure is an ensemble of paths, and averaging it is not supported")
         ens = ensemble(landscape, with_lr(optimizers, lr), x0, steps, noise=model, paths=paths, seed=seed, drift=flow,
                        scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
-        return PlotResult(ens, add_caption(ensemble_figure(ens, box=box), caption), box)
+        figure = add_caption(ensemble_figure(ens, box=box, figsize=figsize), caption)
+        return PlotResult(ens, restyle(figure, font_scale=font_scale), box)
     names = list(optimizers) if isinstance(optimizers, (list, tuple)) else [optimizers]
     batch = int(np.prod(np.shape(x0)[:-1])) if x0 is not None and np.ndim(x0) > 1 else 1
     check_run_memory(runs_memory(names, int(steps) + 1, batch, land.dim,
@@ -408,8 +413,9 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
     experiment = replace(experiment, panels=panels, ema=ema)  # what --data exports besides the runs
     experiment.warn_flow_failures()  # one line per member whose flow stopped early (the figure marks it too)
-    figure = comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy, three_d=three_d, box=box)
-    return PlotResult(experiment, add_caption(figure, caption), box)
+    figure = comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy, three_d=three_d, box=box,
+                               figsize=figsize)
+    return PlotResult(experiment, restyle(add_caption(figure, caption), font_scale=font_scale), box)
 
 
 def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True, figsize=None) -> Figure:

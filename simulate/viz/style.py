@@ -80,6 +80,10 @@ def restyle(fig, size=None, font_scale: float = 1.0):
                               [t.label1.get_fontsize() for t in minor[:1]] or [None]))
         for text in fig.findobj(Text):
             text.set_fontsize(text.get_fontsize() * font_scale)
+        for ax in fig.axes:  # a legend hung below its panel moves down with the larger labels
+            legend = ax.get_legend()
+            if legend is not None and getattr(legend, "below_points", None) is not None:
+                _hang(legend, ax, legend.below_points * font_scale)
         for axis, (major,), (minor,) in ticks:
             if major is not None:
                 axis.set_tick_params(which="major", labelsize=major * font_scale)
@@ -89,13 +93,27 @@ def restyle(fig, size=None, font_scale: float = 1.0):
 
 
 def below(ax, *, offset: float | None = None, **kwargs):
-    """The legend of ``ax`` under it, outside the panel (under its x label; ``offset``: the top of
-    the legend in axes coordinates), so that it covers no data; returns the Legend."""
-    if offset is None:  # clear of the tick labels and the x label
-        offset = -0.11 if ax.get_xlabel() else -0.06
-    style = dict(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, offset), framealpha=0.85)
+    """The legend of ``ax`` under it, outside the panel, below its tick labels and x label (or
+    ``offset`` points below the axes' edge), so that it covers no data; returns the Legend. The
+    gap is in points: :func:`restyle` widens it with the type."""
+    if offset is None:  # clear of the tick labels and the x label, whatever the axes' height
+        ticks = ax.xaxis.get_major_ticks()
+        tick = ticks[0].label1.get_fontsize() if ticks else 10.0
+        offset = tick + 11.0 + (ax.xaxis.label.get_fontsize() + 4.0 if ax.get_xlabel() else 0.0)
+    style = dict(fontsize=8, loc="upper center", framealpha=0.85)
     style.update(kwargs)
-    return ax.legend(**style)
+    legend = ax.legend(**style)
+    _hang(legend, ax, offset)
+    return legend
+
+
+def _hang(legend, ax, points: float) -> None:
+    """Anchor ``legend``'s top centre ``points`` below the middle of ``ax``'s lower edge."""
+    from matplotlib.transforms import ScaledTranslation
+
+    legend.below_points = points
+    shift = ScaledTranslation(0, -points / 72.0, ax.figure.dpi_scale_trans)
+    legend.set_bbox_to_anchor((0.5, 0.0), transform=ax.transAxes + shift)
 
 
 def rounded(value, digits: int = 3) -> str:
