@@ -37,5 +37,5 @@ def test_two_figures_from_one_run_are_asked_for_again_and_repeatable_options_sti
                                                                                           capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["plot", "--out", "a.png", "--out", "a.svg"]) == 2
-    assert "run again for another format" in capsys.readouterr().err
+    assert "give --out once and --format png,svg" in capsys.readouterr().err
     assert main(["plot", "-o", "gd", "-o", "adam", "--steps", "5", "--out", "a.png"]) == 0

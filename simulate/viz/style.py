@@ -7,12 +7,14 @@ writes animations through :mod:`~simulate.viz.animation`, so nothing shared may 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .plotting import graph_window
 
 __all__ = ["COLORS", "MARKERS", "AVERAGE_STYLE", "shared_clock", "drawn_bounds",
-           "parse_box", "drawing_box", "short_label", "parse_size", "check_font_scale", "restyle", "below", "rounded",
+           "parse_box", "drawing_box", "short_label", "parse_size", "check_font_scale", "restyle", "below", "rounded", "legend_label",
            "SIZE_LIMITS", "FONT_SCALE_LIMITS"]
 
 #: The series' colours. The first four differ in lightness (CIE L* 63, 44, 82, 25: at least 18 apart)
@@ -116,9 +118,20 @@ def _hang(legend, ax, points: float) -> None:
     legend.set_bbox_to_anchor((0.5, 0.0), transform=ax.transAxes + shift)
 
 
-def rounded(value, digits: int = 3) -> str:
+def rounded(value, digits: int = 4) -> str:
     """``value`` to ``digits`` significant digits for a legend (0.1, not 0.10000000000000002)."""
     return f"{float(value):.{digits}g}"
+
+
+#: A decimal number in a label: a fraction or an exponent (integers are left as they are).
+_DECIMAL = re.compile(r"(?<![\w.])\d+\.\d+(?:[eE][-+]?\d+)?|(?<![\w.])\d+[eE][-+]?\d+")
+
+
+def legend_label(label: str, digits: int = 4) -> str:
+    """``label`` (an optimizer's spec) with every decimal number to ``digits`` significant digits:
+    ``gd(lr=0.1)`` for ``gd(lr=0.10000000000000002)``, a value a slider set. Four digits keep
+    β₂ = 0.9995 below 1."""
+    return _DECIMAL.sub(lambda m: rounded(m.group(), digits), label)
 
 
 def shared_clock(result) -> float | None:
