@@ -505,9 +505,9 @@ def order_figure(study: OrderStudy, *, x: str = "h", figsize=(7.5, 5.5)) -> Figu
             scale = f", {SCALINGS[r.scaling].split(' (')[0]}"
             scalings.append(SCALINGS[r.scaling])
         metric = "" if len({q.metric for q in study.results}) == 1 else f", {r.metric} error"
-        warn = " ⚠" if r.warnings else ""
+        warn = (" ⚠" if r.warnings else "") + (" †" if r.note else "")
         # The first rung's label: the ladder starts there (with --lrs the given lr is not a rung).
-        plot_order(r, ax, x=x, color=f"C{i % 10}", label=f"{r.rungs[0].label} vs {r.flow} flow{scale}{metric}{warn}",
+        plot_order(r, ax, x=x, color=COLORS[i % len(COLORS)], label=f"{r.rungs[0].label} vs {r.flow} flow{scale}{metric}{warn}",
                    references=(r.expected_order,))
     first = study.results[0]
     said = f"ladder scaling: {'; '.join(dict.fromkeys(scalings))}; " if scalings else ""
@@ -516,10 +516,14 @@ def order_figure(study: OrderStudy, *, x: str = "h", figsize=(7.5, 5.5)) -> Figu
     if len({r.metric for r in study.results}) > 1:
         ax.set_ylabel("|iterates − flow| (max, or for t ≥ T/4 where the legend says late)")
     ax.legend(fontsize=8, loc="best", framealpha=0.85)
-    if study.warnings:
-        fig.text(0.01, 0.005, "⚠ " + "\n⚠ ".join(study.warnings), fontsize=6.5, color="darkred", va="bottom",
-                 wrap=True)
-        fig.get_layout_engine().set(rect=(0, 0.04 + 0.025 * len(study.warnings), 1, 1))
+    # the models' known reasons (†) and the ladder's own doubts (⚠) under the axes
+    import textwrap
+
+    said = [f"† {n}" for n in study.notes] + [f"⚠ {w}" for w in study.warnings]
+    lines = [line for text in said for line in textwrap.wrap(text, 150, subsequent_indent="   ")]
+    if lines:  # under the x label, inside the layout (a caption goes under it)
+        ax.annotate("\n".join(lines), (0, 0), xycoords="axes fraction", xytext=(-40, -34), textcoords="offset points",
+                    fontsize=6.5, color="darkred", va="top", ha="left", annotation_clip=False)
     return fig
 
 
