@@ -70,7 +70,8 @@ def explorer_inputs(landscape, optimizers, x0):
     one start point of as many coordinates."""
     land = get_landscape(landscape)
     if land.dim not in (1, 2):
-        raise ValueError(f"the explorer draws on contours (2-D) or the graph of f (1-D); {land.name} is {land.dim}-D")
+        raise ValueError(f"the explorer needs a 2-D landscape (its contours) or a 1-D one (the graph of f); "
+                         f"{land.name} is {land.dim}-D")
     opts = [get_optimizer(o) for o in optimizers]
     if not opts:
         raise ValueError("give at least one optimizer")
