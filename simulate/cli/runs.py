@@ -140,8 +140,8 @@ def _paths_of(option, options: dict) -> list[Path]:
 
 
 def _plan(cmd: Command, options: dict) -> list[Path]:
-    """Every file a run with these options writes, known before any work (Command.plan, with
-    every format of the figure)."""
+    """Every file a run with these options writes, known before any work: as ``Command.plan``,
+    with the figure in each of its formats."""
     return [p for o in cmd.options if o.output and options.get(o.name) for p in _paths_of(o, options)]
 
 
@@ -198,9 +198,6 @@ def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str]
     cmd = COMMANDS[command]
     cmd.together(options)  # a refused combination says so even where an output already exists
     planned = _plan(cmd, options)
-    if len(set(planned)) < len(planned):  # --out a.png --format png,npz cannot be; two options naming one file can
-        twice = next(str(p) for p in planned if planned.count(p) > 1)
-        raise ValueError(f"{twice!r} would be written twice by this run: give the outputs different names")
     records = list(dict.fromkeys(record_path(p) for p in planned))
     beside = {record_path(p): p for p in reversed(planned)}
     for path in [*planned, *records]:  # formats were checked with the options
