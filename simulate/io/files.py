@@ -16,6 +16,10 @@ import tempfile
 import threading
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy is imported where arrays are written, not with this module
+    import numpy as np
 
 __all__ = ["FIGURE_FORMATS", "check_output_path", "save_figure", "save_npz", "load_npz", "save_json", "save_text",
            "write_together",
