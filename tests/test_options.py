@@ -85,7 +85,7 @@ def test_every_option_reaches_the_library_under_its_name_and_with_its_default(na
     for option in schema.options:
         argument = option.library_argument
         if argument is None:
-            assert option.output or option.name in ("dpi", "warmup"), option.name  # files written, or folded in
+            assert option.output or option.name in ("dpi", "size", "font_scale", "format", "warmup"), option.name  # files written (how), or folded in
             continue
         target = parameters if option.to == "call" else figure_parameters
         assert argument in target, (name, option.name, argument)

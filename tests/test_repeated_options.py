@@ -1,5 +1,6 @@
 """An option that takes one value, given twice, is refused before any work (issue 19: `--out a.png
---out a.svg` silently kept the last one)."""
+--out a.svg` silently kept the last one; one figure in several formats is `--format png,svg`,
+tests/test_slides.py)."""
 
 import pytest
 
@@ -33,9 +34,8 @@ def test_a_single_valued_option_given_twice_is_refused_and_nothing_is_written(co
     assert list(tmp_path.iterdir()) == []
 
 
-def test_two_figures_from_one_run_are_asked_for_again_and_repeatable_options_still_repeat(tmp_path, monkeypatch,
-                                                                                          capsys):
+def test_a_repeated_out_points_to_format_and_repeatable_options_still_repeat(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(["plot", "--out", "a.png", "--out", "a.svg"]) == 2
-    assert "run again for another format" in capsys.readouterr().err
+    assert "give --out once and --format png,svg" in capsys.readouterr().err
     assert main(["plot", "-o", "gd", "-o", "adam", "--steps", "5", "--out", "a.png"]) == 0

@@ -75,6 +75,7 @@ class OrderResult:
     atol: float
     local_slopes: np.ndarray = None   # (n − 1,) slope between consecutive fitted rungs (NaN across gaps)
     warnings: tuple[str, ...] = ()    # why the fitted order may not be the asymptotic one
+    note: str = ""                    # the model's known reason for a slope off the expected one ("" if none)
 
     @property
     def label(self) -> str:
@@ -108,8 +109,9 @@ class OrderResult:
                 "flow": self.flow, "flow_description": self.flow_description,
                 "expected_order": self.expected_order, "scaling": self.scaling,
                 "scaling_description": SCALINGS[self.scaling], "horizon": self.horizon, "metric": self.metric,
-                "observed_order": self.observed_order,
-                "observed_order_in_lr": self.observed_order_in_lr, "last_pair_order": self.last_pair_order, "local_slopes": self.local_slopes, "warnings": list(self.warnings),
+                "observed_order": self.observed_order, "observed_order_in_lr": self.observed_order_in_lr,
+                "last_pair_order": self.last_pair_order, "local_slopes": self.local_slopes, "warnings": list(self.warnings),
+                "note": self.note,
                 "method": self.method, "rtol": self.rtol, "atol": self.atol, "rungs": self.table()}
 
     def arrays(self, prefix: str = "") -> dict[str, np.ndarray]:
@@ -121,7 +123,8 @@ class OrderResult:
             ("status", list(self.status)), ("observed_order", self.observed_order),
             ("observed_order_in_lr", self.observed_order_in_lr),
             ("intercept", self.intercept), ("horizon", self.horizon), ("metric", self.metric),
-            ("local_slopes", self.local_slopes), ("warnings", np.array(list(self.warnings), dtype=str)))}
+            ("local_slopes", self.local_slopes), ("warnings", np.array(list(self.warnings), dtype=str)),
+            ("note", self.note))}
 
 
 def _ladder(opt: Optimizer, lrs, rungs: int, ratio: float) -> np.ndarray:
@@ -238,7 +241,27 @@ def order(landscape, optimizer, start=None, *, flow: str | None = None, horizon:
     found = _diagnose(result, floor)
     for text in found:
         warn(OrderWarning(f"{result.label}: {text}"), stacklevel=2)  # at order()'s caller, past its decorators
-    return dataclasses.replace(result, warnings=tuple(found))
+    note = _known_reason(result, [m.caveat(landscape, x0, float(horizon)) for m in (models[0], models[-1])])
+    return dataclasses.replace(result, warnings=tuple(found), note=note)
+
+
+#: A fitted slope this far from the model's order is worth the model's known reason, when it has
+#: one whose small parameter is above :data:`CAVEAT_SIZE` at the largest rung.
+SLOPE_TOLERANCE = 0.05
+CAVEAT_SIZE = 0.01
+
+
+def _known_reason(r: OrderResult, caveats: list) -> str:
+    """The note of a ladder whose slope is off the model's order for a reason the model states
+    (:meth:`simulate.models.base.Flow.caveat` at the largest and the smallest rung), else ""."""
+    first, last = caveats
+    slope = r.observed_order
+    if first is None or not np.isfinite(slope) or abs(slope - r.expected_order) <= SLOPE_TOLERANCE or first[1] <= CAVEAT_SIZE:
+        return ""
+    reason, size = first
+    smallest = f", {last[1]:.2g} at the smallest" if last is not None else ""
+    return (f"slope {slope:.2f}, not {r.expected_order:g}: pre-asymptotic, since {reason}; that parameter is "
+            f"{size:.2g} at the largest rung{smallest}: the local slopes rise towards {r.expected_order:g} as it shrinks")
 
 
 #: The most steps one ladder may take (all rungs together): beyond it a clear error before any work.
@@ -308,6 +331,11 @@ class OrderStudy:
     @property
     def warnings(self) -> list[str]:
         return [f"{r.label}: {w}" for r in self.results for w in r.warnings]
+
+    @property
+    def notes(self) -> list[str]:
+        """Each ladder's known reason for a slope off its model's order (the models' caveats)."""
+        return [f"{r.label}: {r.note}" for r in self.results if r.note]
 
     def save(self, path) -> list:
         """Write the numbers: the NPZ at ``path`` with a JSON summary and a CSV table beside it (the figure

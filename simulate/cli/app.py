@@ -123,8 +123,8 @@ def _refuse_repeats(ctx: typer.Context) -> None:
         if len(given) > 1:
             values = [a.split("=", 1)[1] if "=" in a else (args[i + 1] if i + 1 < len(args) else "") for a, i in given]
             raise UsageError(f"{param.opts[0]} takes one value and was given {len(given)} ({', '.join(values)}): "
-                             f"give it once" + ("; a run writes one figure: run again for another format"
-                                                if param.name == "out" else ""))
+                             f"give it once" + ("; for one figure in several formats give --out once and --format "
+                                                "png,svg" if param.name == "out" else ""))
 
 
 def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: bool) -> None:
@@ -258,6 +258,9 @@ def demo_cli(
     dpi: Annotated[Optional[int], typer.Option(min=20, max=1200, help="Resolution of raster figures.  [default: the command's]")] = None,
     animate: Annotated[Optional[Path], typer.Option("--animate", help="Also write an animation (.gif; .mp4 with ffmpeg) of a plot demo.")] = None,
     three_d: Annotated[bool, typer.Option("--3d", help="A plot demo's paths on the surface of f.")] = False,
+    size: Annotated[Optional[str], typer.Option("--size", metavar="WxH", help="Figure size in inches, e.g. 8x4.5 (as the command underneath).")] = None,
+    font_scale: Annotated[Optional[float], typer.Option("--font-scale", help="Multiply every text of the figure by this (1.5 for slides).")] = None,
+    format: Annotated[Optional[str], typer.Option("--format", metavar="FORMATS", help="The figure in each of these formats from one run, e.g. png,svg (named as --out).")] = None,
     show: Annotated[bool, typer.Option("--show", help="Also open the figure in a window (needs a display).")] = False,
     overwrite: OverwriteOption = False,
 ):
@@ -265,7 +268,8 @@ def demo_cli(
     from .demos import DEMOS, demo
 
     given = [flag for flag, v in (("NAME", name if list_ else None), ("--out", out), ("--data", data), ("--dpi", dpi),
-                                  ("--animate", animate), ("--3d", three_d), ("--show", show)) if v]
+                                  ("--animate", animate), ("--3d", three_d), ("--show", show), ("--size", size),
+                                  ("--font-scale", font_scale), ("--format", format)) if v]
     if given and (list_ or name is None):
         _fail(ValueError(f"{', '.join(given)} {'renders' if len(given) == 1 else 'render'} a demo: "
                          + ("--list only lists them" if list_ else "give its NAME")))
@@ -279,7 +283,7 @@ def demo_cli(
 
     def produce():
         written.extend(demo(name, out, dpi=dpi, data=data, animate=animate, three_d=three_d, overwrite=overwrite,
-                            argv=_INVOCATION))
+                            argv=_INVOCATION, size=size, font_scale=font_scale, formats=format))
         return written
 
     _print_written(produce)

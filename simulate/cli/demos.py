@@ -177,8 +177,10 @@ DEMOS: dict[str, Demo] = {d.name: d for d in _DEMOS}
 
 
 def demo_options(name: str, out=None, *, dpi: int | None = None, data=None, animate=None,
-                 three_d: bool = False) -> tuple[str, dict]:
-    """``(command, options)`` that render demo ``name`` (unknown names suggest the right one)."""
+                 three_d: bool = False, size=None, font_scale: float | None = None,
+                 formats: str | None = None) -> tuple[str, dict]:
+    """``(command, options)`` that render demo ``name`` (unknown names suggest the right one);
+    ``size``, ``font_scale`` and ``formats`` are the command's ``size``, ``font_scale`` and ``format``."""
     d = lookup("demo", name, DEMOS)
     options = {**d.options, "caption": d.caption, "out": str(out or f"{d.name}.png")}
     for wanted, able, what in ((animate is not None, _animates, "animate"), (three_d, _has_3d, "have a 3-D view")):
@@ -193,6 +195,8 @@ def demo_options(name: str, out=None, *, dpi: int | None = None, data=None, anim
         options["dpi"] = dpi
     if data is not None:
         options["data"] = str(data)
+    look = {"size": size, "font_scale": font_scale, "format": formats}
+    options.update({k: v for k, v in look.items() if v is not None})
     return d.command, options
 
 
@@ -210,11 +214,14 @@ def _has_3d(d: Demo) -> bool:
 
 
 def demo(name: str, out=None, *, dpi: int | None = None, data=None, animate=None, three_d: bool = False,
-         overwrite: bool = False, argv: list[str] | None = None) -> list:
+         overwrite: bool = False, argv: list[str] | None = None, size=None, font_scale: float | None = None,
+         formats: str | None = None) -> list:
     """Render demo ``name`` to ``out`` (default ``NAME.png``), with ``animate`` also an animation
-    (plot demos); returns the paths written (the figure, optional data and animation, and the run
-    record of the command underneath)."""
-    command, options = demo_options(name, out, dpi=dpi, data=data, animate=animate, three_d=three_d)
+    (plot demos); returns the paths written (the figures, optional data and animation, and the run
+    record of the command underneath). ``size`` ("8x4.5", inches), ``font_scale`` and ``formats``
+    ("png,svg"): for slides and print, as the command's ``--size``, ``--font-scale``, ``--format``."""
+    command, options = demo_options(name, out, dpi=dpi, data=data, animate=animate, three_d=three_d, size=size,
+                                    font_scale=font_scale, formats=formats)
     return run(command, options, overwrite=overwrite, argv=argv)
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 
-__all__ = ["Option", "Command", "COMMANDS", "Integer", "parse_starts", "help_text"]
+__all__ = ["Option", "Command", "COMMANDS", "Integer", "parse_starts", "help_text", "figure_formats"]
 
 MAX_RANDOM_STARTS = 1_000_000
 FIGURE_FORMATS = ("png", "svg", "pdf")
@@ -518,6 +518,53 @@ DPI = Option("dpi", int, 150, "Resolution of raster figures.", Integer(20, 1200)
 _DATA_HELP = "Also write this .npz, a .json summary and a .csv table (one row per rung) beside it."
 
 
+def _size(v):
+    from ..viz.style import parse_size
+
+    try:
+        parse_size(_text(v))
+    except ValueError as exc:  # the key already names the option
+        raise ValueError(str(exc).removeprefix("size: ")) from None
+    return v
+
+
+def _font_scale(v):
+    from ..viz.style import check_font_scale
+
+    if not _is_number(v):
+        raise ValueError(f"expected a number, got {shown(v)}")
+    try:
+        return check_font_scale(v)
+    except ValueError as exc:
+        raise ValueError(str(exc).removeprefix("font_scale: ")) from None
+
+
+def figure_formats(v) -> tuple[str, ...]:
+    """``"png,svg"`` -> ("png", "svg"): each a figure format, none twice."""
+    items = tuple(f.strip().lower().lstrip(".") for f in _text(v).split(","))
+    for f in items:
+        if f not in FIGURE_FORMATS:
+            raise ValueError(f"each format must be one of {', '.join(FIGURE_FORMATS)}, got {v!r}")
+    if len(set(items)) < len(items):
+        raise ValueError(f"a format is given twice in {v!r}")
+    return items
+
+
+def _formats(v):
+    figure_formats(v)
+    return v
+
+
+#: Figures for slides and print (issue 19): the size in inches and a scale for every text; the
+#: animation follows them (and --dpi) too. Several formats of the one figure from one run.
+SIZE = Option("size", str, None, "Figure size WIDTHxHEIGHT in inches, e.g. 8x4.5 for a slide (each side 1 to 60); the file is then exactly that size (times --dpi in pixels), and so are the animation's frames.  [default: the figure's own, trimmed to what is drawn]",
+              _size, flags=("--size",), metavar="WxH", argument=None)
+FONT_SCALE = Option("font_scale", float, 1.0, "Multiply every text of the figure (titles, labels, ticks, legends) by this (0.25 to 5): 1.5 for slides.",
+                    _font_scale, flags=("--font-scale",), argument=None)
+FORMAT = Option("format", str, None, "Write the figure in each of these formats from one run, comma-separated (png,svg,pdf), named as --out with each extension: --out fig.png --format png,svg writes fig.png and fig.svg, with one run record listing both.  [default: --out's extension alone]",
+                _formats, flags=("--format",), metavar="FORMATS", argument=None)
+
+
 def _data(help: str, beside: tuple[str, ...], written: str) -> Option:
     return Option("data", Path, None, help, PathWith(("npz",), written), flags=("--data",), argument=None,
                   output=True, beside=beside)
@@ -609,6 +656,9 @@ PLOT_OPTIONS = (
     Option("animate", Path, None, "Also write an animation: iterates and flows advancing together (.gif; .mp4 where ffmpeg is installed), at most 120 frames.",
            _animation_path, flags=("--animate",), argument=None, output=True),
     DPI,
+    SIZE,
+    FONT_SCALE,
+    FORMAT,
 )
 
 
@@ -680,6 +730,9 @@ ORDER_OPTIONS = (
     replace(OUT, default="simulate_order.png"),
     _data(_DATA_HELP, (".json", ".csv"), "the .csv and .json are"),
     DPI,
+    SIZE,
+    FONT_SCALE,
+    FORMAT,
 )
 
 
@@ -764,6 +817,9 @@ SWEEP_OPTIONS = (
     _data("Also write this .npz (every metric over the grid), a .json summary and a .csv table (one row per member and cell) beside it.",
           (".json", ".csv"), "the .csv and .json are"),
     DPI,
+    SIZE,
+    FONT_SCALE,
+    FORMAT,
 )
 
 
@@ -795,6 +851,9 @@ RATE_MAP_OPTIONS = (
     replace(OUT, default="simulate_rate_map.png"),
     _data("Also write this .npz (the maps) and a .csv table beside it.", (".csv",), "the .csv is"),
     DPI,
+    SIZE,
+    FONT_SCALE,
+    FORMAT,
 )
 
 

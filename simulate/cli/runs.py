@@ -22,7 +22,7 @@ from pathlib import Path
 from .._names import lookup, suggest
 from ..io.config import ConfigError, dumps, line_of, read_record
 from ..io.files import check_output_path, save_figure, save_json, save_npz, save_text, write_together
-from .options import COMMANDS, Command
+from .options import COMMANDS, Command, figure_formats
 
 __all__ = ["COMMANDS", "RerunWarning", "run", "rerun", "validate", "record_path", "relocate_outputs", "toml_value"]
 
@@ -73,22 +73,24 @@ def validate(command: str, options: dict, *, source=None, text: str | None = Non
 
 
 # -- what each command writes from its result, beside the figure (in the order of its option's beside files)
-def _plot_files(result) -> dict[str, list[Callable]]:
+def _plot_files(result, options: dict) -> dict[str, list[Callable]]:
+    # the animation at the figure's resolution, size and type scale (slides: the GIF beside the figure)
+    look = dict(dpi=int(options["dpi"]), size=options["size"], font_scale=options["font_scale"])
     return {"data": [result.experiment.save, lambda p: save_json(p, result.experiment.summary())],
-            "animate": [result.animate]}
+            "animate": [lambda p: result.animate(p, **look)]}
 
 
-def _order_files(study) -> dict[str, list[Callable]]:
+def _order_files(study, options: dict) -> dict[str, list[Callable]]:
     return {"data": [lambda p: save_npz(p, study.arrays()), lambda p: save_json(p, study.summary()),
                      lambda p: save_text(p, study.csv())]}
 
 
-def _sweep_files(result) -> dict[str, list[Callable]]:
+def _sweep_files(result, options: dict) -> dict[str, list[Callable]]:
     return {"data": [lambda p: save_npz(p, result.arrays()), lambda p: save_json(p, result.report()),
                      lambda p: save_text(p, result.csv())]}
 
 
-def _rate_map_files(maps) -> dict[str, list[Callable]]:
+def _rate_map_files(maps, options: dict) -> dict[str, list[Callable]]:
     from ..analysis.ratemap import rate_map_arrays, rate_map_csv
 
     return {"data": [lambda p: save_npz(p, rate_map_arrays(maps)), lambda p: save_text(p, rate_map_csv(maps))]}
@@ -99,16 +101,48 @@ FILES = {"plot": _plot_files, "order": _order_files, "sweep": _sweep_files, "rat
 
 def _execute(cmd: Command, options: dict, description: str) -> list[tuple[Path, Callable]]:
     """Call the command's library function, draw its figure; return ``(path, writer)`` for every planned file."""
+    from ..viz.style import restyle
+
     result = cmd.function()(**cmd.call(options))
     figure = cmd.figure()(result, **cmd.call(options, to="figure"))
-    dpi = int(options["dpi"])
-    files = {"out": [lambda p: save_figure(figure, p, dpi=dpi, description=description)], **FILES[cmd.name](result)}
+    restyle(figure, options["size"], options["font_scale"])
+    dpi, exact = int(options["dpi"]), options["size"] is not None  # a size asked for is the file's size
+    save = lambda p: save_figure(figure, p, dpi=dpi, description=description, tight=not exact)  # noqa: E731
+    files = {"out": [save] * len(figure_paths(options)), **FILES[cmd.name](result, options)}
     writes = []
     for o in cmd.options:
         if o.output and options.get(o.name):
-            path = Path(str(options[o.name]))
-            writes += zip([path, *(path.with_suffix(s) for s in o.beside)], files[o.name], strict=True)
+            paths = _paths_of(o, options)
+            writes += zip(paths, files[o.name], strict=True)
     return writes
+
+
+def figure_paths(options: dict) -> list[Path]:
+    """The figure files of a run: ``out``, and with ``format`` one file per format named as ``out``
+    with that extension (``out``'s own format first); ``out``'s format must be one of them."""
+    out = Path(str(options["out"]))
+    if not options.get("format"):
+        return [out]
+    formats = figure_formats(options["format"])
+    own = out.suffix.lower().lstrip(".")
+    if own not in formats:
+        raise ValueError(f"format: {options['format']!r} does not include the format of --out {str(out)!r} ({own}): "
+                         f"name --out with one of them, or add {own}")
+    return [out, *(out.with_suffix("." + f) for f in formats if f != own)]
+
+
+def _paths_of(option, options: dict) -> list[Path]:
+    """The files one output option writes: the figure(s) of ``out``, or a path and its beside files."""
+    if option.name == "out":
+        return figure_paths(options)
+    path = Path(str(options[option.name]))
+    return [path, *(path.with_suffix(s) for s in option.beside)]
+
+
+def _plan(cmd: Command, options: dict) -> list[Path]:
+    """Every file a run with these options writes, known before any work: as ``Command.plan``,
+    with the figure in each of its formats."""
+    return [p for o in cmd.options if o.output and options.get(o.name) for p in _paths_of(o, options)]
 
 
 # -- running and recording ------------------------------------------------------------------------------
@@ -163,7 +197,7 @@ def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str]
     options = validate(command, given)
     cmd = COMMANDS[command]
     cmd.together(options)  # a refused combination says so even where an output already exists
-    planned = cmd.plan(options)
+    planned = _plan(cmd, options)
     records = list(dict.fromkeys(record_path(p) for p in planned))
     beside = {record_path(p): p for p in reversed(planned)}
     for path in [*planned, *records]:  # formats were checked with the options

@@ -16,6 +16,10 @@ import tempfile
 import threading
 import zipfile
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy is imported where arrays are written, not with this module
+    import numpy as np
 
 __all__ = ["FIGURE_FORMATS", "check_output_path", "save_figure", "save_npz", "load_npz", "save_json", "save_text",
            "write_together",
@@ -202,10 +206,11 @@ def write_together(writes, *, overwrite: bool = True, suffix: str | None = None)
     return [path for _, path in staged]
 
 
-def save_figure(fig, path, *, dpi: int = 150, description: str | None = None) -> Path:
+def save_figure(fig, path, *, dpi: int = 150, description: str | None = None, tight: bool = True) -> Path:
     """Save a matplotlib figure; the format comes from the extension (png, svg, pdf).
 
-    ``description`` (the command that made it) goes into the file's metadata.
+    ``description`` (the command that made it) goes into the file's metadata. ``tight``: trimmed
+    to what is drawn; otherwise the file has the figure's own size (a size asked for, for slides).
     """
     from .._version import __version__
 
@@ -223,7 +228,7 @@ def save_figure(fig, path, *, dpi: int = 150, description: str | None = None) ->
         import matplotlib
 
         with matplotlib.rc_context({"svg.hashsalt": "simulate"}):  # SVG ids from a fixed salt, not random
-            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight", metadata=metadata)
+            fig.savefig(tmp, format=fmt, dpi=dpi, bbox_inches="tight" if tight else None, metadata=metadata)
 
     return _atomic(path, write)
 

@@ -124,6 +124,21 @@ class Flow:
         """How :func:`simulate.order` measures the distance by default (see its ``metric``)."""
         return "max"
 
+    def caveat(self, landscape: Landscape, x0, horizon: float) -> tuple[str, float] | None:
+        """A known reason the iterates' observed order against this model falls short of
+        :attr:`expected_order` on a ladder through this rung: ``(the reason, the small parameter it
+        needs ≪ 1, at this rung)``; ``None`` when the model knows of none."""
+        return None
+
+    def ema_memory(self) -> float:
+        """Steps the optimizer's moving averages remember, 1/(1 − β) for its largest active EMA
+        coefficient β (those an order ladder moves); 0 without one."""
+        opt = self.optimizer
+        betas = [np.ravel(getattr(opt, f)) for f, h in opt.hyperparameters().items()
+                 if h.ladder is not None and h.ladder.kind == "ema" and (h.gate is None or np.any(getattr(opt, h.gate) != 0))]
+        beta = max((float(np.max(b)) for b in betas), default=0.0)
+        return 1.0 / (1.0 - beta) if beta > 0 else 0.0
+
     @property
     def start_time(self) -> float:
         """Where the model's initial state sits on the iterates' clock (≤ 0; 0 for most models)."""

@@ -47,6 +47,21 @@ class ScaledGradientFlow(Flow):
     def _speed(self):
         return self.optimizer._b(self.optimizer.limit_speed())
 
+    def caveat(self, landscape, x0, horizon):
+        # β fixed: the iterates reach this limit once the momentum's memory h/(1 − β) is short
+        # against the fastest mode's time 1/(c·λ) (theory §2.3: real roots need lr·λ < (1 − √β)²);
+        # before that the error shrinks faster than h and the slope rises to its order from below.
+        memory = self.ema_memory()
+        if memory == 0:
+            return None
+        try:
+            lam = float(np.max(np.abs(np.linalg.eigvalsh(self._H(np.asarray(x0, np.float64), landscape)))))
+        except (ValueError, np.linalg.LinAlgError, NotImplementedError):
+            return None
+        size = float(np.max(self.time_per_step)) * memory * float(np.max(self._speed())) * lam
+        return ("β is held fixed, and the limit holds once the momentum's memory of 1/(1 − β) steps is short "
+                "against the fastest mode's time (lr·λ/(1 − β)² ≪ 1)", size)
+
     def field(self, t, state, landscape):
         return {"x": -self._speed() * self._g(state["x"], landscape)}
 
@@ -71,6 +86,16 @@ class SignFlow(Flow):
 
     def _grad(self, x, landscape):
         return landscape.grad(x) if self.optimizer._decoupled else self._g(x, landscape)
+
+    def caveat(self, landscape, x0, horizon):
+        # β fixed: v tracks g² only once the averages' memory of 1/(1 − β₂) steps is short
+        # against the run; the iterates meanwhile lag the sign flow by more than O(h).
+        memory = self.ema_memory()
+        if memory == 0:
+            return None
+        return ("the betas are held fixed, and the sign flow holds once the averages' memory of 1/(1 − β) steps "
+                "is short against the horizon (lr/((1 − β)·T) ≪ 1)",
+                float(np.max(self.time_per_step)) * memory / float(horizon))
 
     def field(self, t, state, landscape):
         opt = self.optimizer

@@ -19,7 +19,7 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from ..analysis.averaging import average_label
-from .style import AVERAGE_STYLE, COLORS, drawn_bounds, shared_clock, short_label
+from .style import AVERAGE_STYLE, COLORS, drawn_bounds, parse_size, restyle, shared_clock, short_label
 from ..io.files import _atomic, check_output_path
 from .plotting import drawn_xy, plane_labels, plot_landscape, plot_minima, plot_start
 from ..io.progress import progress_bar
@@ -31,6 +31,8 @@ ANIMATION_FORMATS = ("gif", "mp4")
 MAX_FRAMES = 120
 #: Iterates drawn behind the current one, fading out.
 TRAIL = 25
+#: The frame's size in inches when none is asked for (times the dpi: its pixels).
+DEFAULT_SIZE = (7.0, 6.0)
 
 
 def animation_frames(steps: int, frames: int = MAX_FRAMES) -> np.ndarray:
@@ -50,12 +52,14 @@ class AnimationScene:
     update: callable             # update(frame index) -> the artists it changed
 
     @classmethod
-    def for_result(cls, result, frames: int = MAX_FRAMES, trail: int = TRAIL, box=None) -> AnimationScene:
+    def for_result(cls, result, frames: int = MAX_FRAMES, trail: int = TRAIL, box=None, size=None,
+                   font_scale: float = 1.0) -> AnimationScene:
         """The scene of an :class:`~simulate.experiment.Experiment` (iterates beside their flows)
         or an :class:`~simulate.ensembles.Ensemble` (clouds of noisy paths); ``box`` is the region
-        drawn (:func:`~simulate.viz.style.drawing_box`)."""
+        drawn (:func:`~simulate.viz.style.drawing_box`); ``size`` (inches, default 7×6) and
+        ``font_scale``: as for figures (:func:`~simulate.viz.style.restyle`)."""
         land = result.landscape
-        fig = Figure(figsize=(7, 6), layout="constrained")
+        fig = Figure(figsize=parse_size(size) or DEFAULT_SIZE, layout="constrained")
         ax = fig.add_subplot()
         region = drawn_bounds(result, box)
         if land.dim <= 2:
@@ -92,6 +96,7 @@ class AnimationScene:
 
         title = "paths of noisy gradients" if noisy else "iterates (dots, fading trail) and their flows (lines)"
         ax.set_title(f"{short_label(land)}: {title}", fontsize=9)
+        restyle(fig, font_scale=font_scale)
         return cls(fig, steps, update)
 
 
@@ -223,16 +228,17 @@ def encoder(path):
 
 
 def animate(result, path, *, frames: int = MAX_FRAMES, fps: int = 15, dpi: int = 80, trail: int = TRAIL,
-            box=None, progress: bool | None = None) -> Path:
+            box=None, progress: bool | None = None, size=None, font_scale: float = 1.0) -> Path:
     """Write the animation of ``result`` (a plot's Experiment or Ensemble) to ``path`` (.gif, or .mp4
     with ffmpeg), atomically; returns the path. GIF frames share one palette. ``box``: the region
-    drawn (default: the landscape's plot box; 1-D graphs zoom to the runs)."""
+    drawn (default: the landscape's plot box; 1-D graphs zoom to the runs). Every frame is ``size``
+    (inches, ``"WxH"`` or a pair; default 7×6) times ``dpi`` pixels; ``font_scale`` scales its text."""
     import subprocess
 
     path = check_output_path(path, ANIMATION_FORMATS)
     fmt = path.suffix.lower().lstrip(".")
     ffmpeg = encoder(path)
-    scene = AnimationScene.for_result(result, frames, trail, box)
+    scene = AnimationScene.for_result(result, frames, trail, box, size=size, font_scale=font_scale)
 
     def write(tmp):
         with progress_bar(len(scene.steps), "animation", enabled=progress) as bar:

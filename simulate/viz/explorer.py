@@ -18,11 +18,11 @@ from matplotlib.widgets import CheckButtons, RadioButtons, Slider
 
 from ..solvers.continuous import integrate
 from ..solvers.discrete import iterate
-from .style import COLORS
+from .style import COLORS, MARKERS, legend_label, short_label
 from ..landscapes import landscape as get_landscape
 from .._signature import public
 from ..optimizers import OPTIMIZERS, optimizer as get_optimizer
-from .plotting import plot_landscape, plot_minima
+from .plotting import FLOW_STYLE, ITERATES_STYLE, drawn_xy, plot_landscape, plot_minima
 from ..analysis.sweep import sweepable, with_axis
 
 __all__ = ["Explorer", "explore", "can_show", "show_file", "slider_ranges", "SLOTS"]
@@ -67,17 +67,19 @@ DEFAULT_OPTIMIZERS = ("gd(lr=0.01)", "momentum(lr=0.01, momentum=0.8)", "adam(lr
 
 
 def explorer_inputs(landscape, optimizers, x0):
-    """``(landscape, optimizers, start)`` checked: a 2-D landscape, at least one optimizer, one
-    start point of two coordinates."""
+    """``(landscape, optimizers, start)`` checked: a 1-D or 2-D landscape, at least one optimizer,
+    one start point of as many coordinates."""
     land = get_landscape(landscape)
-    if land.dim != 2:
-        raise ValueError(f"the explorer draws on contours: it needs a 2-D landscape, {land.name} is {land.dim}-D")
+    if land.dim not in (1, 2):
+        raise ValueError(f"the explorer needs a 2-D landscape (its contours) or a 1-D one (the graph of f); "
+                         f"{land.name} is {land.dim}-D")
     opts = [get_optimizer(o) for o in optimizers]
     if not opts:
         raise ValueError("give at least one optimizer")
     start = land.points(land.default_start if x0 is None else x0)
-    if start.shape != (2,):
-        raise ValueError(f"the explorer runs from one start point (x₁, x₂), got {np.shape(x0)} coordinates")
+    if start.shape != (land.dim,):
+        raise ValueError(f"the explorer runs from one start point ({'x' if land.dim == 1 else 'x₁, x₂'}), "
+                         f"got {np.shape(x0)} coordinates")
     return land, opts, start.copy()
 
 
@@ -103,14 +105,16 @@ class Explorer:
         self.ax = fig.add_axes([0.05, 0.08, 0.55, 0.86])
         plot_landscape(self.landscape, self.ax)
         plot_minima(self.landscape, self.ax)
-        self.start_marker, = self.ax.plot(*self.x0, "o", mfc="none", mec="black", ms=9, mew=1.5, zorder=6)
+        self.start_marker, = self.ax.plot(*self._start_xy(), "o", mfc="none", mec="black", ms=9, mew=1.5, zorder=6)
         self.iterate_lines, self.flow_lines = [], []
         for i, opt in enumerate(self.optimizers):
             c = COLORS[i % len(COLORS)]
-            self.flow_lines.append(self.ax.plot([], [], color=c, lw=2.0, alpha=0.85)[0])
-            self.iterate_lines.append(self.ax.plot([], [], "o-", color=c, ms=2.5, lw=0.6, label=opt.label)[0])
+            self.flow_lines.append(self.ax.plot([], [], color=c, **FLOW_STYLE)[0])
+            self.iterate_lines.append(self.ax.plot([], [], color=c, **{**ITERATES_STYLE, "marker": MARKERS[i % len(MARKERS)]},
+                                                   label=legend_label(opt.label))[0])
         self.legend = self.ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
-        self.ax.set_title(f"{self.landscape.label}: click to set the start", fontsize=10)
+        where = "click to set the start" if self.landscape.dim == 2 else "click to set the start x"
+        self.ax.set_title(f"{short_label(self.landscape)}: {where}", fontsize=10)
         # the widgets name each optimizer once, by position: its label changes with the sliders
         names = self.names = [f"{i + 1}. {opt.display_name}" for i, opt in enumerate(self.optimizers)]
         self.visible = CheckButtons(fig.add_axes([0.65, 0.72, 0.32, 0.22]), [*names, "flows"],
@@ -166,7 +170,7 @@ class Explorer:
             self.figure.canvas.draw_idle()
             return
         self.sliders[j].valtext.set_text(f"{value:.3g}")
-        self.iterate_lines[self.editing].set_label(self.optimizers[self.editing].label)
+        self.iterate_lines[self.editing].set_label(legend_label(self.optimizers[self.editing].label))
         self.recompute()
 
     def on_choose(self, label: str):
@@ -182,9 +186,16 @@ class Explorer:
     def on_click(self, event):
         if event.inaxes is not self.ax or event.xdata is None or event.button != 1:
             return
-        self.x0 = np.array([event.xdata, event.ydata], dtype=np.float64)
-        self.start_marker.set_data([event.xdata], [event.ydata])
+        clicked = [event.xdata, event.ydata][:self.landscape.dim]  # 1-D: the x of the click, on the graph
+        self.x0 = np.array(clicked, dtype=np.float64)
+        self.start_marker.set_data(*([v] for v in self._start_xy()))
         self.recompute()
+
+    def _start_xy(self) -> tuple[float, float]:
+        """Where the start is drawn: (x₁, x₂), or in 1-D (x, f(x)) on the graph."""
+        if self.landscape.dim == 2:
+            return float(self.x0[0]), float(self.x0[1])
+        return float(self.x0[0]), float(self.landscape.value(self.x0[None, :])[0])
 
     # -- the runs -------------------------------------------------------------------------------------
     def recompute(self):
@@ -197,13 +208,13 @@ class Explorer:
             if not self.shown[i]:
                 continue
             run = iterate(self.landscape, opt, self.x0, self.steps)
-            line.set_data(run.x[:, 0], run.x[:, 1])
+            line.set_data(*drawn_xy(run.x, run.f))
             notes.append(f"{self.names[i]}: {str(run.message)[:48]}")
             if self.flows_shown:  # up to where the iterates stopped: a diverged run needs no long flow
                 last = int(run.diverged_at) if run.diverged_at >= 0 else self.steps
                 t = self.flow_times[i] = np.linspace(0, float(run.t[last]), FLOW_SAMPLES)
                 path = integrate(self.landscape, opt, self.x0, t, steps=self.steps)  # a schedule's length
-                flow.set_data(path.x[:, 0], path.x[:, 1])
+                flow.set_data(*drawn_xy(path.x, path.f))
         self.legend = self.ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
         self.status.set_text("\n".join(notes))
         self.figure.canvas.draw_idle()

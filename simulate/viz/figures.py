@@ -30,10 +30,11 @@ from ..models import SCALINGS, energy_along
 from ..landscapes.games import is_game, refuse_game
 from . import animation
 from .defaults import DEFAULT_LANDSCAPE, DEFAULT_OPTIMIZERS, DEFAULT_STEPS
-from .style import AVERAGE_STYLE, COLORS, drawing_box, drawn_bounds, shared_clock, short_label
+from .style import (AVERAGE_STYLE, COLORS, MARKERS, below, check_font_scale, drawing_box, drawn_bounds, parse_size,
+                    restyle, shared_clock, short_label)
 from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, Height,
-                       plot_schedule, plot_clipping, plot_order, focus_graph, pin_to_view)
+                       plot_schedule, plot_clipping, plot_order, focus_graph, pin_to_view, ITERATES_STYLE, FLOW_STYLE)
 
 __all__ = ["add_caption", "comparison_figure", "ensemble_figure", "sweep_figure", "order_figure",
            "rate_map_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
@@ -79,17 +80,17 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     offset = loss_offset(land)
     game = is_game(land)
     for i, e in enumerate(experiment.entries):
-        c = COLORS[i % len(COLORS)]
+        c, m = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
         plot_path(e.flow, ax_path, color=c, label=None, height=height)
-        plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label, height=height)
+        plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label, height=height, marker=m)
         if e.optimizer.clip_norm is not None or e.optimizer.clip_value is not None:
             plot_clipping(e.iterates, ax_path, color=c, height=height)
         if game:  # the Hamiltonian ½|ξ|² is recorded as f; the distance to the target says more
             plot_distance(e.flow, ax_loss, color=c, time=time)
-            plot_distance(e.iterates, ax_loss, color=c, time=time, label=_status_note(e))
+            plot_distance(e.iterates, ax_loss, color=c, time=time, label=_status_note(e), marker=m)
         else:
             plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
-            plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e))
+            plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e), marker=m)
         if experiment.ema is not None:  # the average of the same iterates: dashed, thinner, same colour
             avg = experiment.averages[i]
             plot_path(avg, ax_path, color=c, label=f"{e.optimizer.label} {average_label(experiment.ema)}", height=height,
@@ -130,16 +131,15 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         focus_graph(ax_path, land, region, [t for e in experiment.entries for t in (e.iterates, e.flow)])
     for ax in fig.axes:  # the crosses of diverged members at the edge of the final view
         pin_to_view(ax)
-    kinds = [Line2D([], [], color="0.3", marker="o", markersize=3, lw=0.6, label="iterates (discrete map)"),
-             Line2D([], [], color="0.3", lw=2.0, label=f"continuous flow ({_flow_names(experiment)})")]
+    kinds = [Line2D([], [], color="0.3", **{**ITERATES_STYLE, "markeredgecolor": "0.3"}, label="iterates (discrete map)"),
+             Line2D([], [], color="0.3", **FLOW_STYLE, label=f"continuous flow ({_flow_names(experiment)})")]
     if experiment.ema is not None:
         kinds.append(Line2D([], [], color="0.3", **AVERAGE_STYLE, label="EMA of the iterates: z̄ₖ = β·z̄ₖ₋₁ + (1−β)·zₖ"))
     handles = ax_path.get_legend_handles_labels()[0] + kinds
-    if three_d:  # below the box: inside, it covers the x₁ ticks or the surface
-        ax_path.legend(handles=handles, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, 0.0), ncols=2)
-    else:
-        ax_path.legend(handles=handles, fontsize=8, loc="best", framealpha=0.85)
-    ax_loss.legend(fontsize=8, loc="best", framealpha=0.85)
+    # Below each panel, outside it: inside, wherever it went, some path or curve ran under it (and
+    # in 3-D it covered the x₁ ticks or the surface). The constrained layout makes room for it.
+    below(ax_path, handles=handles, ncols=1 if len(handles) > 4 and not three_d else 2, offset=0.0 if three_d else None)
+    below(ax_loss, ncols=1)
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
     ax_path.set_title(f"{short_label(land)}: iterates and the flows they discretize{view}", fontsize=10)
     ax_loss.set_title(f"{'distance' if game else 'loss'}; flows by {experiment.method} (rtol {experiment.rtol:g})",
@@ -345,7 +345,7 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
          scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None,
          caption: str | None = None, schedule=None, clip_norm=None, clip_value=None, lr_scale=None,
-         ema=None, max_evaluations: int | None = None) -> PlotResult:
+         ema=None, max_evaluations: int | None = None, figsize=None, font_scale: float = 1.0) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``start`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
@@ -371,8 +371,11 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=
     it. Exact gradients only: with noise it is refused. ``max_evaluations`` bounds each flow's field
     evaluations; a flow stopped by it (or by any solver failure) is said as a
     :class:`~simulate.analysis.experiment.FlowWarning`, one line per member, and marked in the figure.
+    ``figsize`` (inches: a pair or ``"8x4.5"``) and ``font_scale`` (every text times it): a figure for
+    slides (:func:`~simulate.viz.style.restyle`).
     """
     x0 = start
+    figsize, font_scale = parse_size(figsize, name="figsize"), check_font_scale(font_scale)
     if optimizers is None:
         optimizers, lr = default_optimizers(lr), None
     if any(v is not None for v in (schedule, clip_norm, clip_value, lr_scale)):
@@ -401,7 +404,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=
                              "(--noise, --batch-size) the figure is an ensemble of paths, and averaging it is not supported")
         ens = ensemble(landscape, with_lr(optimizers, lr), x0, steps, noise=model, paths=paths, seed=seed, drift=flow,
                        scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
-        return PlotResult(ens, add_caption(ensemble_figure(ens, box=box), caption), box)
+        figure = add_caption(ensemble_figure(ens, box=box, figsize=figsize), caption)
+        return PlotResult(ens, restyle(figure, font_scale=font_scale), box)
     names = list(optimizers) if isinstance(optimizers, (list, tuple)) else [optimizers]
     batch = int(np.prod(np.shape(x0)[:-1])) if x0 is not None and np.ndim(x0) > 1 else 1
     check_run_memory(runs_memory(names, int(steps) + 1, batch, land.dim,
@@ -412,8 +416,9 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=
     panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
     experiment = replace(experiment, panels=panels, ema=ema)  # what --data exports besides the runs
     experiment.warn_flow_failures()  # one line per member whose flow stopped early (the figure marks it too)
-    figure = comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy, three_d=three_d, box=box)
-    return PlotResult(experiment, add_caption(figure, caption), box)
+    figure = comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy, three_d=three_d, box=box,
+                               figsize=figsize)
+    return PlotResult(experiment, restyle(add_caption(figure, caption), font_scale=font_scale), box)
 
 
 def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True, figsize=None) -> Figure:
@@ -503,9 +508,9 @@ def order_figure(study: OrderStudy, *, x: str = "h", figsize=(7.5, 5.5)) -> Figu
             scale = f", {SCALINGS[r.scaling].split(' (')[0]}"
             scalings.append(SCALINGS[r.scaling])
         metric = "" if len({q.metric for q in study.results}) == 1 else f", {r.metric} error"
-        warn = " ⚠" if r.warnings else ""
+        warn = (" ⚠" if r.warnings else "") + (" †" if r.note else "")
         # The first rung's label: the ladder starts there (with --lrs the given lr is not a rung).
-        plot_order(r, ax, x=x, color=f"C{i % 10}", label=f"{r.rungs[0].label} vs {r.flow} flow{scale}{metric}{warn}",
+        plot_order(r, ax, x=x, color=COLORS[i % len(COLORS)], label=f"{r.rungs[0].label} vs {r.flow} flow{scale}{metric}{warn}",
                    references=(r.expected_order,))
     first = study.results[0]
     said = f"ladder scaling: {'; '.join(dict.fromkeys(scalings))}; " if scalings else ""
@@ -514,10 +519,14 @@ def order_figure(study: OrderStudy, *, x: str = "h", figsize=(7.5, 5.5)) -> Figu
     if len({r.metric for r in study.results}) > 1:
         ax.set_ylabel("|iterates − flow| (max, or for t ≥ T/4 where the legend says late)")
     ax.legend(fontsize=8, loc="best", framealpha=0.85)
-    if study.warnings:
-        fig.text(0.01, 0.005, "⚠ " + "\n⚠ ".join(study.warnings), fontsize=6.5, color="darkred", va="bottom",
-                 wrap=True)
-        fig.get_layout_engine().set(rect=(0, 0.04 + 0.025 * len(study.warnings), 1, 1))
+    # the models' known reasons (†) and the ladder's own doubts (⚠) under the axes
+    import textwrap
+
+    said = [f"† {n}" for n in study.notes] + [f"⚠ {w}" for w in study.warnings]
+    lines = [line for text in said for line in textwrap.wrap(text, 150, subsequent_indent="   ")]
+    if lines:  # under the x label, inside the layout (a caption goes under it)
+        ax.annotate("\n".join(lines), (0, 0), xycoords="axes fraction", xytext=(-40, -34), textcoords="offset points",
+                    fontsize=6.5, color="darkred", va="top", ha="left", annotation_clip=False)
     return fig
 
 

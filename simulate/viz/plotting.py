@@ -14,7 +14,8 @@ from ..landscapes import Landscape
 from ..solvers.trajectory import Trajectory
 
 __all__ = ["plot_landscape", "plot_path", "plot_minima", "plot_start", "plot_loss", "loss_offset", "plot_order",
-           "plot_sharpness", "plot_energy", "plot_surface", "Height", "graph_window", "drawn_xy", "plot_schedule", "plot_clipping", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES"]
+           "plot_sharpness", "plot_energy", "plot_surface", "Height", "graph_window", "drawn_xy", "plot_schedule", "plot_clipping", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES",
+           "ITERATES_STYLE", "FLOW_STYLE"]
 
 
 def _axes(ax, three_d: bool = False):
@@ -224,6 +225,13 @@ def focus_graph(ax, landscape: Landscape, bounds, runs) -> None:
         ax.set_ylim(v.min() - pad, v.max() + pad)
 
 
+#: How :func:`plot_path` draws a run. Iterates: markers joined by a thin line, above the flows. Flows: a broad translucent band below
+#: them, so that a flow shows around iterates that follow it and the markers stay on top of it.
+ITERATES_STYLE = dict(marker="o", markersize=3.0, lw=0.7, ls="-", alpha=0.95, zorder=3,
+                      markeredgecolor="white", markeredgewidth=0.3)
+FLOW_STYLE = dict(lw=3.0, ls="-", alpha=0.55, zorder=2, solid_capstyle="round")
+
+
 def plot_path(traj: Trajectory, ax=None, *, color=None, label=None, members=None, height=None, **kwargs):
     """The path of every batch member (or of ``members``, a list of batch indices).
 
@@ -233,8 +241,7 @@ def plot_path(traj: Trajectory, ax=None, *, color=None, label=None, members=None
     """
     ax = _axes(ax, three_d=height is not None)
     members = list(np.ndindex(traj.batch_shape)) if members is None else [tuple(np.atleast_1d(m)) for m in members]
-    style = (dict(marker="o", markersize=2.5, lw=0.6, alpha=0.9) if traj.kind == "iterates"
-             else dict(lw=2.0, alpha=0.85))
+    style = dict(ITERATES_STYLE if traj.kind == "iterates" else FLOW_STYLE)
     style.update(kwargs)
     for i, member in enumerate(members):
         xs, ys = _xy(traj, member)
@@ -290,7 +297,7 @@ def _over_time(traj: Trajectory, y: np.ndarray, ax, *, color, label, time: str, 
         raise ValueError(f"time must be 't' or 'steps', got {time!r}")
     tt = np.asarray(traj.t if time == "t" else traj.steps)
     tt = np.broadcast_to(tt.reshape(tt.shape + (1,) * (y.ndim - tt.ndim)), y.shape)
-    style = (dict(marker="o", markersize=2, lw=0.6) if traj.kind == "iterates" else dict(lw=2.0, alpha=0.85))
+    style = dict(ITERATES_STYLE, markersize=2.0) if traj.kind == "iterates" else dict(FLOW_STYLE, lw=2.5)
     style.update(kwargs)
     for i, member in enumerate(np.ndindex(traj.batch_shape)):
         rows = (_shown(traj, member), *member)

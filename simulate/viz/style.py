@@ -7,15 +7,131 @@ writes animations through :mod:`~simulate.viz.animation`, so nothing shared may 
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from .plotting import graph_window
 
-__all__ = ["COLORS", "AVERAGE_STYLE", "shared_clock", "drawn_bounds", "parse_box", "drawing_box", "short_label"]
+__all__ = ["COLORS", "MARKERS", "AVERAGE_STYLE", "shared_clock", "drawn_bounds",
+           "parse_box", "drawing_box", "short_label", "parse_size", "check_font_scale", "restyle", "below", "rounded", "legend_label",
+           "SIZE_LIMITS", "FONT_SCALE_LIMITS"]
 
-COLORS = [f"C{i}" for i in (1, 3, 0, 2, 4, 5, 6, 7, 8, 9)]  # C1/C3 first: they stand out on viridis
+#: The series' colours. The first four differ in lightness (CIE L* 63, 44, 82, 25: at least 18 apart)
+#: as well as in hue, so that a greyscale print still tells them apart, and none is a viridis colour
+#: (the contours): orange, magenta, gold, dark red; then sky blue, teal, navy, grey.
+COLORS = ["#EE7733", "#C51B7D", "#FFC20A", "#7A0A0A", "#33BBEE", "#009988", "#1F2D86", "#7F7F7F"]
+#: The iterates' marker of each series (with its colour): a second cue where colours merge in grey.
+MARKERS = ["o", "s", "^", "D", "v", "P", "X", "*"]
 #: How the moving average of an optimizer's iterates is drawn, in the optimizer's colour.
 AVERAGE_STYLE = dict(ls="--", lw=1.3, alpha=0.95)
+#: Bounds of a figure's side in inches and of the font scale: beyond them the figure is unreadable
+#: or the file absurdly large.
+SIZE_LIMITS = (1.0, 60.0)
+FONT_SCALE_LIMITS = (0.25, 5.0)
+
+
+def parse_size(size, *, name: str = "size") -> tuple[float, float] | None:
+    """A figure size ``(width, height)`` in inches from ``"WxH"`` (``"8x4.5"``) or a pair; None
+    stays None. Each side finite and within :data:`SIZE_LIMITS`."""
+    if size is None:
+        return None
+    pair = None
+    if isinstance(size, str):
+        try:
+            pair = tuple(float(v) for v in size.lower().replace("×", "x").split("x"))
+        except ValueError:
+            pass
+    elif isinstance(size, (tuple, list)) and all(isinstance(v, (int, float, np.floating, np.integer))
+                                                 and not isinstance(v, bool) for v in size):
+        pair = tuple(float(v) for v in size)
+    lo, hi = SIZE_LIMITS
+    if pair is None or len(pair) != 2 or not all(np.isfinite(pair)):
+        raise ValueError(f"{name}: expected WIDTHxHEIGHT in inches, e.g. 8x4.5, got {size!r}")
+    if not all(lo <= v <= hi for v in pair):
+        raise ValueError(f"{name}: each side must be between {lo:g} and {hi:g} inches, got {size!r}")
+    return pair
+
+
+def check_font_scale(scale, *, name: str = "font_scale") -> float:
+    """A font scale: a finite number within :data:`FONT_SCALE_LIMITS` (1 keeps the sizes)."""
+    lo, hi = FONT_SCALE_LIMITS
+    if isinstance(scale, bool) or not isinstance(scale, (int, float, np.floating, np.integer)) \
+            or not np.isfinite(scale) or not lo <= scale <= hi:
+        raise ValueError(f"{name}: expected a number between {lo:g} and {hi:g} (1 keeps the sizes), got {scale!r}")
+    return float(scale)
+
+
+def restyle(fig, size=None, font_scale: float = 1.0):
+    """Resize ``fig`` to ``size`` (inches, :func:`parse_size`) and scale every text in it (titles,
+    labels, ticks, legends, annotations) by ``font_scale``; returns the figure. For slides: a small
+    figure with large type. The layout engine (constrained) fits the panels again when it is drawn."""
+    from matplotlib.text import Text
+
+    size = parse_size(size)
+    font_scale = check_font_scale(font_scale)
+    if size is not None:
+        fig.set_size_inches(*size)
+    if font_scale != 1.0:
+        ticks = []
+        for ax in fig.axes:  # ticks made later (at draw) take the axis's tick size, not an existing label's
+            for axis in getattr(ax, "_axis_map", {}).values():
+                major = axis.get_major_ticks()
+                minor = axis.get_minor_ticks()
+                ticks.append((axis, [t.label1.get_fontsize() for t in major[:1]] or [None],
+                              [t.label1.get_fontsize() for t in minor[:1]] or [None]))
+        for text in fig.findobj(Text):
+            text.set_fontsize(text.get_fontsize() * font_scale)
+        for ax in fig.axes:  # a legend hung below its panel moves down with the larger labels
+            legend = ax.get_legend()
+            if legend is not None and getattr(legend, "below_points", None) is not None:
+                _hang(legend, ax, legend.below_points * font_scale)
+        for axis, (major,), (minor,) in ticks:
+            if major is not None:
+                axis.set_tick_params(which="major", labelsize=major * font_scale)
+            if minor is not None:
+                axis.set_tick_params(which="minor", labelsize=minor * font_scale)
+    return fig
+
+
+def below(ax, *, offset: float | None = None, **kwargs):
+    """The legend of ``ax`` under it, outside the panel, below its tick labels and x label (or
+    ``offset`` points below the axes' edge), so that it covers no data; returns the Legend. The
+    gap is in points: :func:`restyle` widens it with the type."""
+    if offset is None:  # clear of the tick labels and the x label, whatever the axes' height
+        ticks = ax.xaxis.get_major_ticks()
+        tick = ticks[0].label1.get_fontsize() if ticks else 10.0
+        offset = tick + 11.0 + (ax.xaxis.label.get_fontsize() + 4.0 if ax.get_xlabel() else 0.0)
+    style = dict(fontsize=8, loc="upper center", framealpha=0.85)
+    style.update(kwargs)
+    legend = ax.legend(**style)
+    _hang(legend, ax, offset)
+    return legend
+
+
+def _hang(legend, ax, points: float) -> None:
+    """Anchor ``legend``'s top centre ``points`` below the middle of ``ax``'s lower edge."""
+    from matplotlib.transforms import ScaledTranslation
+
+    legend.below_points = points
+    shift = ScaledTranslation(0, -points / 72.0, ax.figure.dpi_scale_trans)
+    legend.set_bbox_to_anchor((0.5, 0.0), transform=ax.transAxes + shift)
+
+
+def rounded(value, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant digits for a legend (0.1, not 0.10000000000000002)."""
+    return f"{float(value):.{digits}g}"
+
+
+#: A decimal number in a label: a fraction or an exponent (integers are left as they are).
+_DECIMAL = re.compile(r"(?<![\w.])\d+\.\d+(?:[eE][-+]?\d+)?|(?<![\w.])\d+[eE][-+]?\d+")
+
+
+def legend_label(label: str, digits: int = 4) -> str:
+    """``label`` (an optimizer's spec) with every decimal number to ``digits`` significant digits:
+    ``gd(lr=0.1)`` for ``gd(lr=0.10000000000000002)``, a value a slider set. Four digits keep
+    β₂ = 0.9995 below 1."""
+    return _DECIMAL.sub(lambda m: rounded(m.group(), digits), label)
 
 
 def shared_clock(result) -> float | None:
