@@ -1,0 +1,224 @@
+"""What a run will cost, in seconds on this machine, known before any work: one estimate for every command.
+
+A run's work is a list of parts (``(what, seconds)``): discrete member-steps, flow solves, noisy
+paths. The seconds come from the constants below, measured on the project's 2-core machine
+(Dec 2026) with ``python benchmarks/bench_flows.py --calibrate``, which prints them again:
+
+* discrete steps, the numpy loop: a fixed cost per step (the Python loop, the metrics a sweep
+  tracks) plus a cost per member and step; the compiled engine: a cost per member and step;
+* flow solves: a fixed cost per ``solve_ivp`` call plus a cost per field evaluation (the Python
+  call dominates: ~100 µs), or the compiled Dormand–Prince's cost per evaluation (~40 ns);
+* the field evaluations of a solve: from the horizon T and a stiffness proxy ρ (the spectral
+  radius of the flow's Jacobian at the start, by finite differences of its field: lr·λmax per
+  step for GD). An explicit method's step is held near its stability limit c/ρ once the
+  transient is over, so it takes about ``stages·(T·ρ/c + transient)`` evaluations; LSODA switches
+  to BDF when the flow is stiff, and its count grows like ``log(1 + T·ρ)`` (fitted on rosenbrock:
+  159, 305, 890, 1032 evaluations at T·ρ ≈ 20, 2·10³, 2·10⁴, 2·10⁵). The evaluation budget
+  bounds both.
+
+These are estimates for planning and for progress bars, within a factor of a few; they are not
+promises. :func:`check_time` refuses, before any work, a run whose estimate exceeds the time
+limit in force (:func:`time_limit`; default :data:`DEFAULT_TIME_LIMIT`), naming the option
+that makes it fit.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Estimate", "TooLongError", "check_time", "time_limit", "limit_in_force", "DEFAULT_TIME_LIMIT",
+           "IN_FORCE", "discrete_seconds", "flow_evaluations", "flow_seconds", "solve_seconds", "stiffness", "duration"]
+
+#: The time limit of every command unless told otherwise (seconds).
+DEFAULT_TIME_LIMIT = 3600.0
+
+# -- calibration (seconds, this machine; benchmarks/bench_flows.py --calibrate measures them) -------
+#: the numpy loop's cost per step whatever the batch (Python, the sweep's tracked metrics)
+NUMPY_STEP = 1.5e-4
+#: the numpy loop's cost per member and step
+NUMPY_MEMBER_STEP = 6e-8
+#: the compiled engine's cost per member and step (both cores)
+COMPILED_MEMBER_STEP = 2e-8
+#: how much a noisy step costs more than an exact one (a normal draw per coordinate)
+NOISE_FACTOR = 2.0
+#: one ``solve_ivp`` call's own cost, and its cost per field evaluation (Jacobians included)
+SOLVE_IVP_CALL = 1e-3
+SOLVE_IVP_EVALUATION = 1e-4
+#: the compiled Dormand–Prince's cost per member and field evaluation (both cores)
+COMPILED_EVALUATION = 4e-8
+#: the first compiled solve of a landscape in a process: importing numba, loading the cached loop
+COMPILED_LOAD = 1.5
+
+#: per explicit method: (field evaluations per step, stability limit of h·ρ, order of the error estimate)
+EXPLICIT = {"RK45": (6, 3.3, 4), "RK45-compiled": (6, 3.3, 4), "RK23": (3, 2.5, 2), "DOP853": (12, 6.0, 7)}
+#: the stiff solvers' count: ``IMPLICIT_BASE + IMPLICIT_PER_LOG·log(1 + T·ρ)`` evaluations
+IMPLICIT_BASE, IMPLICIT_PER_LOG = 50.0, 90.0
+#: the accuracy-limited steps of the transient at rtol 1e-8 (scaled by rtol^(−1/(order+1)))
+TRANSIENT_STEPS = 30.0
+
+
+class TooLongError(ValueError):
+    """A run refused before any work: its estimated time exceeds the time limit."""
+
+
+class _InForce:
+    def __repr__(self) -> str:
+        return "IN_FORCE"
+
+
+#: ``time_limit=IN_FORCE``: the limit set by the enclosing :func:`time_limit` block (default one hour).
+IN_FORCE = _InForce()
+_LIMIT: contextvars.ContextVar = contextvars.ContextVar("time_limit", default=DEFAULT_TIME_LIMIT)
+
+
+def _checked_limit(seconds) -> float:
+    """``seconds`` as a limit: a number >= 0; 0 or None means none (inf)."""
+    if seconds is None:
+        return math.inf
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float, np.integer, np.floating)) \
+            or not (seconds >= 0):
+        raise ValueError(f"time_limit must be a number of seconds >= 0 (0 or None: no limit), got {seconds!r}")
+    return math.inf if seconds == 0 else float(seconds)
+
+
+@contextlib.contextmanager
+def time_limit(seconds):
+    """Within the block, every run is refused whose estimate exceeds ``seconds`` (0 or None: no limit)."""
+    token = _LIMIT.set(_checked_limit(seconds))
+    try:
+        yield
+    finally:
+        _LIMIT.reset(token)
+
+
+def limit_in_force(seconds=IN_FORCE) -> float:
+    """The limit a run checks against: ``seconds`` where given (0 or None: none), else the block's."""
+    return _LIMIT.get() if seconds is IN_FORCE else _checked_limit(seconds)
+
+
+def duration(seconds: float) -> str:
+    """``seconds`` as a person reads it: 12 s, 3.5 min, 2.1 h, 4.2e+05 years."""
+    if not math.isfinite(seconds):
+        return "forever"
+    for size, unit in ((3.156e7, "years"), (86400, "days"), (3600, "h"), (60, "min")):
+        if seconds >= 2 * size:
+            n = seconds / size
+            return f"{n:.3g} {unit}" if n < 1e6 else f"{n:.2g} {unit}"
+    return f"{seconds:.2g} s"
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A run's expected work: ``parts`` are ``(what, seconds)``, added up by :attr:`seconds`."""
+
+    parts: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def seconds(self) -> float:
+        return float(sum(s for _, s in self.parts))
+
+    def __add__(self, other: Estimate) -> Estimate:
+        return Estimate(self.parts + other.parts)
+
+    def describe(self) -> str:
+        """One line: the total and its largest part."""
+        if not self.parts:
+            return "no work"
+        what, largest = max(self.parts, key=lambda p: p[1])
+        more = f" ({what}: {duration(largest)})" if len(self.parts) > 1 else f" ({what})"
+        return f"about {duration(self.seconds)}{more}"
+
+
+def check_time(estimate: Estimate, fits: str, limit=IN_FORCE) -> Estimate:
+    """Refuse, before any work, a run whose estimate exceeds the time limit (``limit``, else the one
+    in force): a :class:`TooLongError` that says the estimate and ``fits``, the options that make
+    the run shorter. Returns ``estimate``."""
+    limit = limit_in_force(limit)
+    seconds = estimate.seconds
+    if seconds > limit:
+        raise TooLongError(f"this run would take {estimate.describe()} on this machine and the time limit is "
+                           f"{duration(limit)}: use {fits}, or a larger --time-limit (time_limit=; 0: no limit)")
+    return estimate
+
+
+# -- the parts -----------------------------------------------------------------------------------
+def discrete_seconds(members, steps, *, compiled: bool = False, noisy: bool = False, overhead: bool = True) -> float:
+    """Seconds of ``steps`` steps of a batch of ``members`` (numpy loop or compiled engine).
+    ``overhead=False``: the numpy loop without per-step metrics (a run that measures only its end)."""
+    members, steps = float(members), float(steps)
+    if compiled:
+        seconds = COMPILED_MEMBER_STEP * members * steps
+    else:
+        seconds = (NUMPY_STEP * (1.0 if overhead else 0.4) + NUMPY_MEMBER_STEP * members) * steps
+    return seconds * (NOISE_FACTOR if noisy else 1.0)
+
+
+def flow_evaluations(method: str, horizon_stiffness, rtol: float, budget: float) -> np.ndarray:
+    """Field evaluations of one solve per member, from ``horizon_stiffness`` = T·ρ (an array) and
+    ``rtol``; at most ``budget`` (NaN T·ρ: the stiffness is unknown, taken as 1 per unit of T·ρ)."""
+    tr = np.nan_to_num(np.asarray(horizon_stiffness, dtype=np.float64), nan=1.0, posinf=budget)
+    tr = np.maximum(tr, 0.0)
+    if method in EXPLICIT:
+        stages, limit, order = EXPLICIT[method]
+        transient = TRANSIENT_STEPS * (1e-8 / max(rtol, 1e-16)) ** (1.0 / (order + 1))
+        evaluations = stages * (tr / limit + transient)
+    else:  # LSODA, BDF, Radau: the stiff solvers
+        stages, limit, _ = EXPLICIT["RK45"]
+        evaluations = np.minimum(IMPLICIT_BASE + IMPLICIT_PER_LOG * np.log1p(tr), 2 * stages * (tr / limit + 20))
+    return np.minimum(evaluations, float(budget))
+
+
+def solve_seconds(method: str, evaluations) -> np.ndarray:
+    """Seconds of each solve, from its field ``evaluations`` (an array: one per solve)."""
+    evaluations = np.asarray(evaluations, dtype=np.float64)
+    if method == "RK45-compiled":
+        return COMPILED_EVALUATION * evaluations
+    return SOLVE_IVP_CALL + SOLVE_IVP_EVALUATION * evaluations
+
+
+def flow_seconds(method: str, evaluations) -> float:
+    """Seconds of solves that take ``evaluations`` field evaluations each (an array: one per solve)."""
+    return float(np.sum(solve_seconds(method, evaluations)))
+
+
+#: Members whose stiffness is measured (the rest take the nearest measured one's).
+STIFFNESS_SAMPLE = 4096
+
+
+def stiffness(model, landscape, x0) -> np.ndarray:
+    """ρ per member: the spectral radius of the flow's Jacobian at its start, by finite differences
+    of the field (``model`` batched like ``x0``'s members, ``x0`` ``(B, d)``). NaN where it cannot
+    be measured (a non-finite field at the start)."""
+    x0 = np.asarray(x0, dtype=np.float64)
+    B = x0.shape[0]
+    idx = np.unique(np.linspace(0, B - 1, min(B, STIFFNESS_SAMPLE)).round().astype(np.intp))
+    try:
+        member = model.member((idx,), (B,)) if model.batch_shape else model
+        from .continuous import pack, unpack
+
+        state = member.init(x0[idx], landscape)
+        names = tuple(state)
+        y = pack(state)
+        with np.errstate(all="ignore"):
+            f0 = pack(member.field(0.0, state, landscape))
+            n = y.shape[-1]
+            J = np.empty(y.shape[:-1] + (n, n))
+            for j in range(n):
+                delta = 1e-7 * (1.0 + np.abs(y[..., j]))
+                shifted = y.copy()
+                shifted[..., j] += delta
+                J[..., :, j] = (pack(member.field(0.0, unpack(shifted, names), landscape)) - f0) / delta[..., None]
+            bad = ~np.all(np.isfinite(J), axis=(-2, -1))
+            J[bad] = 0.0
+            rho = np.max(np.abs(np.linalg.eigvals(J)), axis=-1)
+        rho[bad] = np.nan
+    except (ValueError, TypeError, IndexError, np.linalg.LinAlgError):  # a model that cannot be probed: unknown
+        return np.full(B, np.nan)
+    # every member takes the nearest measured one's value
+    nearest = np.searchsorted(idx, np.arange(B)).clip(0, idx.size - 1)
+    return rho[nearest]
