@@ -727,7 +727,7 @@ class _FlowPlan:
 def _flow_plan(opt, land, x0, grid, steps, flow, method, rtol) -> _FlowPlan:
     """What integrating ``opt``'s flow from every cell will take, before it is done."""
     from ..solvers.continuous import MAX_EVALUATIONS, METHODS, Stepping
-    from ..solvers.fastflow import AUTO, FALLBACK, METHOD, auto_method, loaded
+    from ..solvers.fastflow import AUTO, FALLBACK, METHOD, auto_method
 
     if method not in METHODS:
         Stepping(method=method)  # its error names the valid methods
@@ -745,17 +745,11 @@ def _flow_plan(opt, land, x0, grid, steps, flow, method, rtol) -> _FlowPlan:
     else:
         end_time = steps * np.broadcast_to(model.time_per_step, (cells,))
     applies = auto_method(model, land, rtol) == METHOD
-    ran = auto_method(model, land, rtol) if method == AUTO else method
-    with np.errstate(all="ignore"):
-        stiff = end_time * cost.stiffness(model, land, starts)
-    seconds = cost.solve_seconds(ran, cost.flow_evaluations(ran, stiff, rtol, MAX_EVALUATIONS))
-    if ran == METHOD:
-        if not loaded(land):  # the first compiled solve loads numba and the loop: the first cell carries it
-            seconds[0] += cost.COMPILED_LOAD
-        if method == AUTO:  # a few quick solves are faster without loading the compiled solver
-            fallback = cost.solve_seconds(FALLBACK, cost.flow_evaluations(FALLBACK, stiff, rtol, MAX_EVALUATIONS))
-            if fallback.sum() < seconds.sum():
-                ran, seconds = FALLBACK, fallback
+    ran, seconds = cost.flow_part(model, land, starts, end_time, method, rtol, MAX_EVALUATIONS)
+    if ran == METHOD and method == AUTO:  # a few quick solves are faster without loading the compiled solver
+        fallback = cost.flow_part(model, land, starts, end_time, FALLBACK, rtol, MAX_EVALUATIONS)
+        if fallback[1].sum() < seconds.sum():
+            ran, seconds = fallback
     return _FlowPlan(flat, model, np.asarray(end_time, dtype=np.float64), ran, seconds, applies)
 
 

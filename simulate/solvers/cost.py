@@ -26,13 +26,15 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import functools
+import inspect
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
 __all__ = ["Estimate", "TooLongError", "check_time", "time_limit", "limit_in_force", "DEFAULT_TIME_LIMIT",
-           "IN_FORCE", "discrete_seconds", "flow_evaluations", "flow_seconds", "solve_seconds", "stiffness", "duration"]
+           "IN_FORCE", "limited", "flow_part", "runs_estimate", "discrete_seconds", "flow_evaluations", "flow_seconds", "solve_seconds", "stiffness", "duration"]
 
 #: The time limit of every command unless told otherwise (seconds).
 DEFAULT_TIME_LIMIT = 3600.0
@@ -101,6 +103,28 @@ def limit_in_force(seconds=IN_FORCE) -> float:
     return _LIMIT.get() if seconds is IN_FORCE else _checked_limit(seconds)
 
 
+def limited(function):
+    """``function`` with one more keyword, ``time_limit`` (seconds; 0 or None: no limit; default
+    :data:`DEFAULT_TIME_LIMIT`): the limit in force while it runs. The commands' library calls go
+    through it, so every command, and every run inside one, checks its estimate against the
+    command's ``--time-limit``."""
+
+    @functools.wraps(function)
+    def call(*args, time_limit=DEFAULT_TIME_LIMIT, **kwargs):
+        token = _LIMIT.set(_checked_limit(time_limit))
+        try:
+            return function(*args, **kwargs)
+        finally:
+            _LIMIT.reset(token)
+
+    signature = inspect.signature(function)
+    params = [p for p in signature.parameters.values() if p.name != "time_limit"]
+    keyword = inspect.Parameter("time_limit", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_TIME_LIMIT)
+    at = len(params) - (params and params[-1].kind == inspect.Parameter.VAR_KEYWORD)
+    call.__signature__ = signature.replace(parameters=params[:at] + [keyword] + params[at:])
+    return call
+
+
 def duration(seconds: float) -> str:
     """``seconds`` as a person reads it: 12 s, 3.5 min, 2.1 h, 4.2e+05 years."""
     if not math.isfinite(seconds):
@@ -142,7 +166,7 @@ def check_time(estimate: Estimate, fits: str, limit=IN_FORCE) -> Estimate:
     seconds = estimate.seconds
     if seconds > limit:
         raise TooLongError(f"this run would take {estimate.describe()} on this machine and the time limit is "
-                           f"{duration(limit)}: use {fits}, or a larger --time-limit (time_limit=; 0: no limit)")
+                           f"{duration(limit)}: use {fits}, or a larger --time-limit (0: no limit)")
     return estimate
 
 
@@ -222,3 +246,51 @@ def stiffness(model, landscape, x0) -> np.ndarray:
     # every member takes the nearest measured one's value
     nearest = np.searchsorted(idx, np.arange(B)).clip(0, idx.size - 1)
     return rho[nearest]
+
+
+def flow_part(model, landscape, x0, horizon, method: str, rtol: float, budget: float) -> tuple[str, np.ndarray]:
+    """``(the method that will run, seconds per member)`` of integrating ``model`` from ``x0``
+    (``(B, d)``) to ``horizon`` (per member or one); ``method="auto"`` is resolved as
+    :func:`~simulate.solvers.continuous.integrate` does."""
+    from .fastflow import AUTO, METHOD, auto_method, loaded
+
+    x0 = np.atleast_2d(np.asarray(x0, dtype=np.float64))
+    ran = auto_method(model, landscape, rtol) if method == AUTO else method
+    with np.errstate(all="ignore"):
+        stiff = np.broadcast_to(np.asarray(horizon, dtype=np.float64), x0.shape[:1]) * stiffness(model, landscape, x0)
+    seconds = solve_seconds(ran, flow_evaluations(ran, stiff, rtol, budget))
+    if ran == METHOD and not loaded(landscape) and seconds.size:  # the first solve loads numba and the loop
+        seconds[0] += COMPILED_LOAD
+    return ran, seconds
+
+
+def runs_estimate(optimizers, landscape, x0, steps: int, *, flow=None, method: str = "LSODA", rtol: float = 1e-8,
+                  max_evaluations=None, paths: int = 0, substeps: int = 0) -> Estimate:
+    """The work of running each of ``optimizers`` (resolved as :func:`~simulate.solvers.inputs.resolve`
+    does) for ``steps`` steps from ``x0`` beside its flow ``flow`` (one solve per start, to the run's
+    end); with ``paths``, noisy: that many paths from one start, their SDE at ``substeps`` per step,
+    and one flow (:func:`simulate.analysis.ensembles.ensemble`)."""
+    from ..models import flow as make_flow
+    from .continuous import MAX_EVALUATIONS
+    from .inputs import resolve
+
+    budget = MAX_EVALUATIONS if max_evaluations is None else max_evaluations
+    parts = []
+    for item in optimizers:
+        opt, land, start = resolve(item, landscape, x0)
+        starts = start.reshape(-1, start.shape[-1])
+        members = paths or starts.shape[0]
+        name = opt.display_name
+        parts.append((f"{name}'s {members} x {steps} steps", discrete_seconds(members, steps, noisy=bool(paths))))
+        if paths and substeps:
+            parts.append((f"{name}'s SDE ({paths} x {steps * substeps} steps)",
+                          discrete_seconds(paths, steps * substeps, noisy=True)))
+        try:
+            model = make_flow(opt, flow if not paths or opt.sde_refusal() is None else None)
+        except ValueError:  # no such model for this optimizer: the run itself says so
+            continue
+        model = model.for_steps(int(steps)) if opt.schedule is not None else model
+        horizon = steps * np.asarray(model.time_per_step, dtype=np.float64).reshape(-1)[:1]
+        ran, seconds = flow_part(model, land, starts[:1] if paths else starts, horizon, method, rtol, budget)
+        parts.append((f"{name}'s {seconds.size} flow solve{'s' * (seconds.size != 1)} ({ran})", float(seconds.sum())))
+    return Estimate(tuple(parts))
