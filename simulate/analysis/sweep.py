@@ -347,7 +347,8 @@ class Sweep:
 
     def report(self) -> dict:
         """What ``simulate sweep --data`` writes as JSON: the summary, the axes, and per member the
-        counts of diverged cells and cells at a minimum, and the best cell (lowest final loss)."""
+        counts of diverged cells and cells at a minimum, and the best cell (lowest final loss); for
+        a flow, the method that integrated it."""
         out = {"summary": self.summary(), "axes": {a.name: a.spec for a in self.axes}, "criterion": self.criterion,
                "members": {}}
         for i, label in enumerate(self.members):
@@ -359,6 +360,8 @@ class Sweep:
             out["members"][label] = {
                 "kind": self.kinds[i], "cells": int(loss.size), "diverged": int(self.metrics["diverged"][i].sum()),
                 "at_minimum": int((self.metrics["minimum"][i] >= 0).sum()), "best": best}
+            if label in self.stats.get("flow_methods", {}):  # which solver ran (method auto picks one)
+                out["members"][label]["method"] = self.stats["flow_methods"][label]
         return out
 
 
@@ -771,7 +774,7 @@ def _hint_faster(plans, estimate: cost.Estimate) -> None:
 
     slow = [p for p in plans if p.method != METHOD]
     seconds = sum(float(p.seconds.sum()) for p in slow)
-    if seconds < SLOW_FLOWS:
+    if not slow or seconds < SLOW_FLOWS:
         return
     ran = ", ".join(sorted({p.method for p in slow}))
     if any(p.applies for p in slow):  # the user chose a solve_ivp method where the compiled one applies

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Estimate", "TooLongError", "check_time", "time_limit", "limit_in_force", "DEFAULT_TIME_LIMIT",
-           "IN_FORCE", "limited", "flow_part", "runs_estimate", "discrete_seconds", "flow_evaluations", "flow_seconds", "solve_seconds", "stiffness", "duration"]
+           "IN_FORCE", "Stiffness", "limited", "flow_part", "runs_estimate", "discrete_seconds", "flow_evaluations", "flow_seconds", "solve_seconds", "stiffness", "duration"]
 
 #: The time limit of every command unless told otherwise (seconds).
 DEFAULT_TIME_LIMIT = 3600.0
@@ -182,27 +182,33 @@ def discrete_seconds(members, steps, *, compiled: bool = False, noisy: bool = Fa
     return seconds * (NOISE_FACTOR if noisy else 1.0)
 
 
-def flow_evaluations(method: str, horizon_stiffness, rtol: float, budget: float) -> np.ndarray:
+def flow_evaluations(method: str, horizon_stiffness, rtol: float, budget: float, oscillating=False) -> np.ndarray:
     """Field evaluations of one solve per member, from ``horizon_stiffness`` = T·ρ (an array) and
-    ``rtol``; at most ``budget`` (NaN T·ρ: the stiffness is unknown, taken as 1 per unit of T·ρ)."""
+    ``rtol``; at most ``budget`` (NaN T·ρ: the stiffness is unknown, taken as 1 per unit of T·ρ).
+    ``oscillating`` (per member): the Jacobian has complex eigenvalues (a momentum lift), whose
+    undamped modes the stiff solvers must follow step by step as an explicit method does (measured
+    on heavy ball's lift on rosenbrock: 2.5·10³–2.5·10⁴ evaluations at T·ρ = 10²–5·10³)."""
     tr = np.nan_to_num(np.asarray(horizon_stiffness, dtype=np.float64), nan=1.0, posinf=budget)
     tr = np.maximum(tr, 0.0)
+    rk45 = EXPLICIT["RK45"]
     if method in EXPLICIT:
         stages, limit, order = EXPLICIT[method]
         transient = TRANSIENT_STEPS * (1e-8 / max(rtol, 1e-16)) ** (1.0 / (order + 1))
         evaluations = stages * (tr / limit + transient)
     else:  # LSODA, BDF, Radau: the stiff solvers
-        stages, limit, _ = EXPLICIT["RK45"]
-        evaluations = np.minimum(IMPLICIT_BASE + IMPLICIT_PER_LOG * np.log1p(tr), 2 * stages * (tr / limit + 20))
+        explicit = 2 * rk45[0] * (tr / rk45[1] + TRANSIENT_STEPS)
+        evaluations = np.where(oscillating, explicit,
+                               np.minimum(IMPLICIT_BASE + IMPLICIT_PER_LOG * np.log1p(tr), explicit))
     return np.minimum(evaluations, float(budget))
 
 
-def solve_seconds(method: str, evaluations) -> np.ndarray:
-    """Seconds of each solve, from its field ``evaluations`` (an array: one per solve)."""
+def solve_seconds(method: str, evaluations, components: int = 1) -> np.ndarray:
+    """Seconds of each solve, from its field ``evaluations`` (an array: one per solve) of a state of
+    ``components`` parts (x, a velocity, moments: each one more array through the Python field)."""
     evaluations = np.asarray(evaluations, dtype=np.float64)
     if method == "RK45-compiled":
         return COMPILED_EVALUATION * evaluations
-    return SOLVE_IVP_CALL + SOLVE_IVP_EVALUATION * evaluations
+    return SOLVE_IVP_CALL + SOLVE_IVP_EVALUATION * components * evaluations
 
 
 def flow_seconds(method: str, evaluations) -> float:
@@ -214,12 +220,24 @@ def flow_seconds(method: str, evaluations) -> float:
 STIFFNESS_SAMPLE = 4096
 
 
-def stiffness(model, landscape, x0) -> np.ndarray:
-    """ρ per member: the spectral radius of the flow's Jacobian at its start, by finite differences
-    of the field (``model`` batched like ``x0``'s members, ``x0`` ``(B, d)``). NaN where it cannot
-    be measured (a non-finite field at the start)."""
+@dataclass(frozen=True)
+class Stiffness:
+    """A flow's stiffness at its starts: ``rho`` the spectral radius of its Jacobian per member (NaN
+    where unknown), ``oscillating`` where that Jacobian has complex eigenvalues, ``components`` the
+    parts of its state."""
+
+    rho: np.ndarray
+    oscillating: np.ndarray
+    components: int = 1
+
+
+def stiffness(model, landscape, x0) -> Stiffness:
+    """The spectral radius of the flow's Jacobian at each start, by finite differences of the field
+    (``model`` batched like ``x0``'s members, ``x0`` ``(B, d)``), and whether it oscillates. NaN
+    where it cannot be measured (a non-finite field at the start)."""
     x0 = np.asarray(x0, dtype=np.float64)
     B = x0.shape[0]
+    unknown = Stiffness(np.full(B, np.nan), np.zeros(B, bool))
     idx = np.unique(np.linspace(0, B - 1, min(B, STIFFNESS_SAMPLE)).round().astype(np.intp))
     try:
         member = model.member((idx,), (B,)) if model.batch_shape else model
@@ -239,13 +257,15 @@ def stiffness(model, landscape, x0) -> np.ndarray:
                 J[..., :, j] = (pack(member.field(0.0, unpack(shifted, names), landscape)) - f0) / delta[..., None]
             bad = ~np.all(np.isfinite(J), axis=(-2, -1))
             J[bad] = 0.0
-            rho = np.max(np.abs(np.linalg.eigvals(J)), axis=-1)
+            eigenvalues = np.linalg.eigvals(J)
+            rho = np.max(np.abs(eigenvalues), axis=-1)
+            oscillating = np.any(np.abs(eigenvalues.imag) > 1e-3 * np.maximum(rho, 1e-300)[..., None], axis=-1)
         rho[bad] = np.nan
     except (ValueError, TypeError, IndexError, np.linalg.LinAlgError):  # a model that cannot be probed: unknown
-        return np.full(B, np.nan)
+        return unknown
     # every member takes the nearest measured one's value
     nearest = np.searchsorted(idx, np.arange(B)).clip(0, idx.size - 1)
-    return rho[nearest]
+    return Stiffness(rho[nearest], oscillating[nearest], len(names))
 
 
 def flow_part(model, landscape, x0, horizon, method: str, rtol: float, budget: float) -> tuple[str, np.ndarray]:
@@ -256,9 +276,10 @@ def flow_part(model, landscape, x0, horizon, method: str, rtol: float, budget: f
 
     x0 = np.atleast_2d(np.asarray(x0, dtype=np.float64))
     ran = auto_method(model, landscape, rtol) if method == AUTO else method
+    probe = stiffness(model, landscape, x0)
     with np.errstate(all="ignore"):
-        stiff = np.broadcast_to(np.asarray(horizon, dtype=np.float64), x0.shape[:1]) * stiffness(model, landscape, x0)
-    seconds = solve_seconds(ran, flow_evaluations(ran, stiff, rtol, budget))
+        stiff = np.broadcast_to(np.asarray(horizon, dtype=np.float64), x0.shape[:1]) * probe.rho
+    seconds = solve_seconds(ran, flow_evaluations(ran, stiff, rtol, budget, probe.oscillating), probe.components)
     if ran == METHOD and not loaded(landscape) and seconds.size:  # the first solve loads numba and the loop
         seconds[0] += COMPILED_LOAD
     return ran, seconds
