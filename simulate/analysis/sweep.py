@@ -520,7 +520,8 @@ def sweep(optimizers, landscape, axes, *, start=None, steps: int = 1000, tol: fl
                          schedule=schedule, clip_norm=clip_norm, clip_value=clip_value, lr_scale=lr_scale,
                          time_limit=0)  # the whole was checked above
 
-        return _over_landscape(land, axes, land_axes, tuple(gridded) * (2 if flow else 1), run)
+        whole = _over_landscape(land, axes, land_axes, tuple(gridded) * (2 if flow else 1), run)
+        return dataclasses.replace(whole, stats={**whole.stats, "estimated_seconds": estimate.seconds})
 
     criterion, met = _criterion(land, tol)
     results, paths = [], []
