@@ -213,7 +213,7 @@ def test_the_stiffness_proxy_is_the_hessian_s_largest_eigenvalue_for_the_gradien
     # heavy ball's lift (velocity, x): complex eigenvalues where lr·λ is small against (1 − β)²
     lift = cost.stiffness(make_flow(sim.optimizer("momentum", lr=0.01, momentum=0.9), "exact"), land,
                           np.array([[1.0, 2.0]]))
-    assert lift.oscillating.all() and lift.components == 2
+    assert lift.oscillating.all() and lift.components == 2 and np.all(lift.omega <= lift.rho)
 
 
 def test_an_estimate_reads_as_a_duration():

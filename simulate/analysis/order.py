@@ -194,7 +194,7 @@ def order(opt, landscape, x0=None, *, flow: str | None = None, horizon: float = 
                          f"the limit is {MAX_LADDER_STEPS:.0e}: use fewer rungs, a smaller ratio or a shorter horizon")
     check_time(Estimate(tuple((f"rung h={float(m.time_per_step):.3g} ({k} steps, one flow solve)",
                                discrete_seconds(1, k) + float(flow_part(m, landscape, x0, horizon, method, rtol,
-                                                                        max_evaluations)[1].sum()))
+                                                                        max_evaluations, k)[1].sum()))
                               for m, k in zip(models, steps))), "fewer rungs, a smaller ratio or a shorter horizon")
     # one rung at a time: the longest holds its iterates and its flow at the iterates' times
     check_run_memory(runs_memory([str(opt.name)], max(steps) + 1, 1, x0.shape[-1], flow_samples=max(steps) + 1),

@@ -749,9 +749,9 @@ def _flow_plan(opt, land, x0, grid, steps, flow, method, rtol) -> _FlowPlan:
     else:
         end_time = steps * np.broadcast_to(model.time_per_step, (cells,))
     applies = auto_method(model, land, rtol) == METHOD
-    ran, seconds = cost.flow_part(model, land, starts, end_time, method, rtol, MAX_EVALUATIONS)
+    ran, seconds = cost.flow_part(model, land, starts, end_time, method, rtol, MAX_EVALUATIONS, steps)
     if ran == METHOD and method == AUTO:  # a few quick solves are faster without loading the compiled solver
-        fallback = cost.flow_part(model, land, starts, end_time, FALLBACK, rtol, MAX_EVALUATIONS)
+        fallback = cost.flow_part(model, land, starts, end_time, FALLBACK, rtol, MAX_EVALUATIONS, steps)
         if fallback[1].sum() < seconds.sum():
             ran, seconds = fallback
     return _FlowPlan(flat, model, np.asarray(end_time, dtype=np.float64), ran, seconds, applies)

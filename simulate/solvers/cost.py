@@ -182,12 +182,12 @@ def discrete_seconds(members, steps, *, compiled: bool = False, noisy: bool = Fa
     return seconds * (NOISE_FACTOR if noisy else 1.0)
 
 
-def flow_evaluations(method: str, horizon_stiffness, rtol: float, budget: float, oscillating=False) -> np.ndarray:
+def flow_evaluations(method: str, horizon_stiffness, rtol: float, budget: float, horizon_oscillation=0.0) -> np.ndarray:
     """Field evaluations of one solve per member, from ``horizon_stiffness`` = T·ρ (an array) and
     ``rtol``; at most ``budget`` (NaN T·ρ: the stiffness is unknown, taken as 1 per unit of T·ρ).
-    ``oscillating`` (per member): the Jacobian has complex eigenvalues (a momentum lift), whose
-    undamped modes the stiff solvers must follow step by step as an explicit method does (measured
-    on heavy ball's lift on rosenbrock: 2.5·10³–2.5·10⁴ evaluations at T·ρ = 10²–5·10³)."""
+    ``horizon_oscillation`` = T·ω (per member), ω the largest weakly damped eigenvalue (|Im| > |Re|,
+    a momentum lift): modes the stiff solvers must follow step by step as an explicit method does
+    (measured on heavy ball's lift on rosenbrock: 2.5·10³–2.5·10⁴ evaluations at T·ρ = 10²–5·10³)."""
     tr = np.nan_to_num(np.asarray(horizon_stiffness, dtype=np.float64), nan=1.0, posinf=budget)
     tr = np.maximum(tr, 0.0)
     rk45 = EXPLICIT["RK45"]
@@ -197,8 +197,9 @@ def flow_evaluations(method: str, horizon_stiffness, rtol: float, budget: float,
         evaluations = stages * (tr / limit + transient)
     else:  # LSODA, BDF, Radau: the stiff solvers
         explicit = 2 * rk45[0] * (tr / rk45[1] + TRANSIENT_STEPS)
-        evaluations = np.where(oscillating, explicit,
-                               np.minimum(IMPLICIT_BASE + IMPLICIT_PER_LOG * np.log1p(tr), explicit))
+        oscillation = np.nan_to_num(np.asarray(horizon_oscillation, dtype=np.float64), nan=0.0, posinf=budget)
+        evaluations = np.minimum(IMPLICIT_BASE + IMPLICIT_PER_LOG * np.log1p(tr), explicit) \
+            + 2 * rk45[0] * oscillation / rk45[1]
     return np.minimum(evaluations, float(budget))
 
 
@@ -223,12 +224,16 @@ STIFFNESS_SAMPLE = 4096
 @dataclass(frozen=True)
 class Stiffness:
     """A flow's stiffness at its starts: ``rho`` the spectral radius of its Jacobian per member (NaN
-    where unknown), ``oscillating`` where that Jacobian has complex eigenvalues, ``components`` the
-    parts of its state."""
+    where unknown), ``omega`` the largest modulus of its weakly damped eigenvalues (|Im| > |Re|; 0
+    where none), ``components`` the parts of its state."""
 
     rho: np.ndarray
-    oscillating: np.ndarray
+    omega: np.ndarray
     components: int = 1
+
+    @property
+    def oscillating(self) -> np.ndarray:
+        return self.omega > 0
 
 
 def stiffness(model, landscape, x0) -> Stiffness:
@@ -237,7 +242,7 @@ def stiffness(model, landscape, x0) -> Stiffness:
     where it cannot be measured (a non-finite field at the start)."""
     x0 = np.asarray(x0, dtype=np.float64)
     B = x0.shape[0]
-    unknown = Stiffness(np.full(B, np.nan), np.zeros(B, bool))
+    unknown = Stiffness(np.full(B, np.nan), np.zeros(B))
     idx = np.unique(np.linspace(0, B - 1, min(B, STIFFNESS_SAMPLE)).round().astype(np.intp))
     try:
         member = model.member((idx,), (B,)) if model.batch_shape else model
@@ -259,27 +264,33 @@ def stiffness(model, landscape, x0) -> Stiffness:
             J[bad] = 0.0
             eigenvalues = np.linalg.eigvals(J)
             rho = np.max(np.abs(eigenvalues), axis=-1)
-            oscillating = np.any(np.abs(eigenvalues.imag) > 1e-3 * np.maximum(rho, 1e-300)[..., None], axis=-1)
+            weak = np.abs(eigenvalues.imag) > np.abs(eigenvalues.real)
+            omega = np.max(np.where(weak, np.abs(eigenvalues), 0.0), axis=-1)
         rho[bad] = np.nan
     except (ValueError, TypeError, IndexError, np.linalg.LinAlgError):  # a model that cannot be probed: unknown
         return unknown
     # every member takes the nearest measured one's value
     nearest = np.searchsorted(idx, np.arange(B)).clip(0, idx.size - 1)
-    return Stiffness(rho[nearest], oscillating[nearest], len(names))
+    return Stiffness(rho[nearest], omega[nearest], len(names))
 
 
-def flow_part(model, landscape, x0, horizon, method: str, rtol: float, budget: float) -> tuple[str, np.ndarray]:
+def flow_part(model, landscape, x0, horizon, method: str, rtol: float, budget: float,
+              steps=None) -> tuple[str, np.ndarray]:
     """``(the method that will run, seconds per member)`` of integrating ``model`` from ``x0``
     (``(B, d)``) to ``horizon`` (per member or one); ``method="auto"`` is resolved as
-    :func:`~simulate.solvers.continuous.integrate` does."""
+    :func:`~simulate.solvers.continuous.integrate` does. ``steps``: the run's, which bound the
+    oscillations the lift follows (a map of ``steps`` steps shows at most π·steps radians of them;
+    faster ones are a probe's artefact, such as Adam's lift at v = 0)."""
     from .fastflow import AUTO, METHOD, auto_method, loaded
 
     x0 = np.atleast_2d(np.asarray(x0, dtype=np.float64))
     ran = auto_method(model, landscape, rtol) if method == AUTO else method
     probe = stiffness(model, landscape, x0)
     with np.errstate(all="ignore"):
-        stiff = np.broadcast_to(np.asarray(horizon, dtype=np.float64), x0.shape[:1]) * probe.rho
-    seconds = solve_seconds(ran, flow_evaluations(ran, stiff, rtol, budget, probe.oscillating), probe.components)
+        horizon = np.broadcast_to(np.asarray(horizon, dtype=np.float64), x0.shape[:1])
+        oscillation = horizon * probe.omega if steps is None else np.minimum(horizon * probe.omega, np.pi * steps)
+        evaluations = flow_evaluations(ran, horizon * probe.rho, rtol, budget, oscillation)
+    seconds = solve_seconds(ran, evaluations, probe.components)
     if ran == METHOD and not loaded(landscape) and seconds.size:  # the first solve loads numba and the loop
         seconds[0] += COMPILED_LOAD
     return ran, seconds
@@ -312,6 +323,6 @@ def runs_estimate(optimizers, landscape, x0, steps: int, *, flow=None, method: s
             continue
         model = model.for_steps(int(steps)) if opt.schedule is not None else model
         horizon = steps * np.asarray(model.time_per_step, dtype=np.float64).reshape(-1)[:1]
-        ran, seconds = flow_part(model, land, starts[:1] if paths else starts, horizon, method, rtol, budget)
+        ran, seconds = flow_part(model, land, starts[:1] if paths else starts, horizon, method, rtol, budget, steps)
         parts.append((f"{name}'s {seconds.size} flow solve{'s' * (seconds.size != 1)} ({ran})", float(seconds.sum())))
     return Estimate(tuple(parts))
