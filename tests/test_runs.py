@@ -112,7 +112,7 @@ def test_dumped_config_is_complete_and_reads_back_to_itself(in_tmp, capsys):
     assert keys == {"landscape", "optimizer", "start", "random_starts", "seed", "steps", "lr", "flow", "method", "rtol",
                     "atol", "time", "sharpness", "energy", "noise", "batch_size", "paths", "scheme", "substeps",
                     "three_d", "schedule", "warmup", "clip_norm", "clip_value", "lr_scale", "ema", "box", "caption", "out", "data", "animate", "dpi",
-                    "size", "font_scale", "format"}
+                    "size", "font_scale", "format", "time_limit"}
 
 
 def test_a_run_record_can_be_given_as_config(in_tmp, capsys):

@@ -275,13 +275,15 @@ def test_a_preset_that_fixes_the_axis_is_refused_and_errors_name_the_typed_optim
 def test_flows_of_a_sweep_advance_the_progress_bar_cell_by_cell(monkeypatch):
     import simulate.analysis.sweep as module
 
-    seen = []
+    seen, totals = [], []
 
     class Bar:
         def advance(self, n=1):
             seen.append(n)
 
     import contextlib
-    monkeypatch.setattr(module, "progress_bar", lambda *a, **k: contextlib.nullcontext(Bar()))
-    sweep("himmelblau", "gd", ["x=-1,0,1", "y=0,1"], steps=5, flow="exact")
-    assert sum(seen) == 5 + 6  # the steps, then the six cells' flows
+    monkeypatch.setattr(module, "progress_bar", lambda total, *a, **k: totals.append(total) or contextlib.nullcontext(Bar()))
+    result = sweep("himmelblau", "gd", ["x=-1,0,1", "y=0,1"], steps=5, flow="exact")
+    # the steps, then the six cells' flows, each by its estimated seconds (simulate.solvers.cost)
+    assert len([n for n in seen if n]) == 5 + 6
+    assert sum(seen) == pytest.approx(totals[0]) and totals[0] == result.stats["estimated_seconds"]

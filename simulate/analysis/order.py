@@ -28,6 +28,7 @@ from ..models import SCALINGS, flow as make_flow, rescale
 from ..landscapes import Landscape
 from ..optimizers import Optimizer
 from ..solvers.trajectory import check_run_memory, compare, runs_memory
+from ..solvers.cost import Estimate, check_time, discrete_seconds, flow_part
 
 __all__ = ["order", "OrderResult", "OrderStudy", "OrderWarning", "order_study", "fit_order", "METRICS",
            "MAX_LADDER_STEPS"]
@@ -201,6 +202,10 @@ def order(landscape, optimizer, start=None, *, flow: str | None = None, horizon:
     if sum(steps) > MAX_LADDER_STEPS:
         raise ValueError(f"this ladder takes {sum(steps):.3g} steps in all (the smallest rung alone {steps[-1]:.3g}); "
                          f"the limit is {MAX_LADDER_STEPS:.0e}: use fewer rungs, a smaller ratio or a shorter horizon")
+    check_time(Estimate(tuple((f"rung h={float(m.time_per_step):.3g} ({k} steps, one flow solve)",
+                               discrete_seconds(1, k) + float(flow_part(m, landscape, x0, horizon, method, rtol,
+                                                                        max_evaluations, k)[1].sum()))
+                              for m, k in zip(models, steps))), "fewer rungs, a smaller ratio or a shorter horizon")
     # one rung at a time: the longest holds its iterates and its flow at the iterates' times
     check_run_memory(runs_memory([str(opt.name)], max(steps) + 1, 1, x0.shape[-1], flow_samples=max(steps) + 1),
                      "fewer rungs, a smaller ratio or a shorter horizon")

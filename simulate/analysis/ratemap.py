@@ -25,6 +25,7 @@ from ..landscapes import Landscape, Quadratic, landscape as get_landscape
 from ..optimizers import Optimizer, optimizer as get_optimizer
 from ..optimizers.sgd import heavy_ball_critical_momentum as critical_momentum
 from ..spec import parse_spec
+from ..solvers.cost import Estimate, check_time, discrete_seconds
 from .sweep import Axis, Sweep, check_not_set, sweepable, member_label, with_axis, parse_axis, sweep
 
 __all__ = ["linear_rate", "step_matrix", "rate_map", "rate_maps", "RateMap", "critical_momentum",
@@ -169,6 +170,10 @@ def rate_maps(optimizers=None, lr_lambda: str = "0.02:4.5:90", vary: str = DEFAU
     chosen = list(optimizers or ("momentum", "nesterov"))
     if vary == DEFAULT_VARY and any("momentum" not in sweepable(get_optimizer(o)) for o in chosen):
         vary = VARY_WITHOUT_MOMENTUM  # the default axis would not exist
+    if landscape is not None:  # each measured map is a sweep: the whole is refused before any work when too long
+        cells = len(parse_axis(f"lr_lambda={lr_lambda}")) * len(parse_axis(vary))
+        check_time(Estimate(tuple((f"{o}'s {cells} x {steps} steps", discrete_seconds(cells, steps)) for o in chosen)),
+                   "fewer --steps or fewer values per axis")
     return [rate_map(o, f"lr_lambda={lr_lambda}", vary, landscape=landscape, minimum=minimum, offset=offset,
                      steps=steps) for o in chosen]
 

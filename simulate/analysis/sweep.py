@@ -26,6 +26,7 @@ from .._signature import public, warn
 from ..solvers.inputs import is_optimizer, resolve
 from .._names import UnknownNameError, suggest
 from ..solvers.continuous import integrate
+from ..solvers import cost
 from ..solvers.discrete import advance, check_seed, check_steps, spawned_seed, stochastic
 from ..solvers.engine import compiled_run, recorded_steps, use_compiled
 from ..models import flow as make_flow
@@ -346,7 +347,8 @@ class Sweep:
 
     def report(self) -> dict:
         """What ``simulate sweep --data`` writes as JSON: the summary, the axes, and per member the
-        counts of diverged cells and cells at a minimum, and the best cell (lowest final loss)."""
+        counts of diverged cells and cells at a minimum, and the best cell (lowest final loss); for
+        a flow, the method that integrated it."""
         out = {"summary": self.summary(), "axes": {a.name: a.spec for a in self.axes}, "criterion": self.criterion,
                "members": {}}
         for i, label in enumerate(self.members):
@@ -358,6 +360,8 @@ class Sweep:
             out["members"][label] = {
                 "kind": self.kinds[i], "cells": int(loss.size), "diverged": int(self.metrics["diverged"][i].sum()),
                 "at_minimum": int((self.metrics["minimum"][i] >= 0).sum()), "best": best}
+            if label in self.stats.get("flow_methods", {}):  # which solver ran (method auto picks one)
+                out["members"][label]["method"] = self.stats["flow_methods"][label]
         return out
 
 
@@ -374,10 +378,10 @@ def _csv_cell(v) -> str:
 @checked
 def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: float = 1e-6,
           near: float | None = None, flow: str | None = None, record_every: int = 0,
-          escape_radius: float | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
+          escape_radius: float | None = None, method: str = "auto", rtol: float = 1e-8, atol: float = 1e-10,
           track: Sequence[str] = TRACKED, engine: str = "auto", progress: bool | None = None, noise=None,
           batch_size: int | None = None, seed: int = 0, schedule=None, clip_norm=None, clip_value=None,
-          lr_scale=None) -> Sweep:
+          lr_scale=None, time_limit=cost.IN_FORCE) -> Sweep:
     """Run every optimizer over the grid spanned by ``axes`` and measure each cell (see :data:`METRICS`).
 
     ``optimizers``: one or several names, specs or :class:`~simulate.optimizers.Optimizer` objects
@@ -396,7 +400,9 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     ``clip_norm``, ``clip_value``, ``lr_scale``: gradient transforms for every optimizer without its
     own (:mod:`simulate.optimizers.transforms`).
     ``flow``: also integrate this continuous model (a kind from :data:`simulate.models.FLOWS`) from
-    every cell to its final time, with ``method``/``rtol``/``atol``. ``record_every``: keep every
+    every cell to its final time, with ``method``/``rtol``/``atol`` (``auto``: the compiled solver of
+    :mod:`simulate.solvers.fastflow` where it applies, else LSODA; ``stats["flow_methods"]`` says
+    which ran for each member). ``record_every``: keep every
     m-th point of every path (0: keep none). ``track``: the metrics measured during the run (each
     costs a little every step; the others come from the end): ``steps_to_tol`` and ``rate`` by
     default, ``()`` for the fastest sweep: then ``engine`` (``auto``, ``numpy``, ``compiled``; see
@@ -405,6 +411,9 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     noisy path, each optimizer's from its own stream spawned from ``seed``; an axis named ``path``
     (``"path=1:50:50"``) repeats every configuration, one independent path per value.
     Divergence is data (``diverged``, ``diverged_at``); nothing is clipped and nothing raises.
+    ``time_limit``: seconds; a sweep whose estimate (:mod:`simulate.solvers.cost`, in
+    ``stats["estimated_seconds"]``) exceeds it is refused before any work (0 or None: no limit;
+    by default the limit in force, one hour). The progress bar advances by the same estimate.
     """
     land = landscape if isinstance(landscape, Landscape) else get_landscape(landscape)
     opts = _optimizers(optimizers)
@@ -466,6 +475,10 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     cells = int(np.prod(grid))
     if cells * len(opts) * (2 if flow else 1) > MAX_CELLS:
         raise ValueError(f"this sweep has {cells * len(opts)} cells; the limit is {MAX_CELLS}")
+    # the cheapest part first: a run of 10¹⁹ steps is refused before anything is built for it
+    cost.check_time(cost.Estimate(tuple((f"{o.display_name}'s {cells} x {steps} steps",
+                                         cost.discrete_seconds(cells, steps, compiled=True)) for o in opts)),
+                    _FITS, time_limit)
 
     _, land, base = resolve(opts[0], land, start)
     if base.ndim != 1:
@@ -495,53 +508,63 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
                                  flow_samples=samples if flow else 0),
                      "fewer --steps, a larger --record-every or a coarser grid")
 
+    radius = default_escape_radius(land) if escape_radius is None else _positive("escape_radius", escape_radius)
+    plans = [_flow_plan(opt, land, x0, grid, steps, flow, method, rtol) for opt in gridded] if flow else []
+    estimate = _estimate(gridded, land, cells, steps, model is not None, track, engine, plans)
+    cost.check_time(estimate, _FITS, time_limit)
     if any(not _pinned(land, land_axes[a.name], a) for a in axes if a.name in land_axes):
         # One vectorized run per value of the landscape's parameters, each over the rest of the grid.
         def run(cell_land, cell_axes):
             return sweep(cell_land, optimizers, cell_axes, start=start, steps=steps, tol=tol, near=near, flow=flow,
                          record_every=record_every, escape_radius=escape_radius, method=method, rtol=rtol, atol=atol,
                          track=track, engine=engine, progress=progress, noise=noise, batch_size=batch_size, seed=seed,
-                         schedule=schedule, clip_norm=clip_norm, clip_value=clip_value, lr_scale=lr_scale)
+                         schedule=schedule, clip_norm=clip_norm, clip_value=clip_value, lr_scale=lr_scale,
+                         time_limit=0)  # the whole was checked above
 
-        return _over_landscape(land, axes, land_axes, tuple(gridded) * (2 if flow else 1), run)
+        whole = _over_landscape(land, axes, land_axes, tuple(gridded) * (2 if flow else 1), run)
+        return dataclasses.replace(whole, stats={**whole.stats, "estimated_seconds": estimate.seconds})
 
-    radius = default_escape_radius(land) if escape_radius is None else _positive("escape_radius", escape_radius)
     criterion, met = _criterion(land, tol)
     results, paths = [], []
     swept = {a.name for a in axes} - not_hyper
     members = [member_label(o, swept) for o in opts]
     kinds = ["iterates"] * len(opts)
-    stats = {"escape_radius": radius}
+    stats = {"escape_radius": radius, "estimated_seconds": estimate.seconds}
     if model is not None:
         stats.update(noise=model.label, seed=seed)
-    total = len(opts) * (steps + (cells if flow else 0))
-    with progress_bar(total, "sweep", enabled=progress) as bar:
+    _hint_faster(plans, estimate)
+    # the bar counts estimated seconds: a step of each optimizer and each cell's flow weigh what they cost
+    per_step = [seconds / max(steps, 1) for _, seconds in estimate.parts[:len(gridded)]]
+    with progress_bar(estimate.seconds, "sweep", enabled=progress, weighted=True) as bar:
         for i, opt in enumerate(gridded):
             stepped = land if model is None else NoisyGradients(land, model, spawned_seed(seed, i))
+            steps_bar = _Scaled(bar, per_step[i])
             if model is None and not track and use_compiled(engine, opt, land, cells, steps):  # nothing to measure per step
                 path, _, last, diverged_at = compiled_run(opt, land, x0, steps, radius, record_every)
                 res = _endpoint_metrics(land, last, diverged_at >= 0, near)
                 res["diverged_at"] = diverged_at
                 results.append(res)
                 paths.append(path)
-                bar.advance(steps)
+                steps_bar.advance(steps)
                 continue
             # a verdict compares envelopes: noise at its floor moves them either way, and under 4 steps
             # the windows are empty (then −1: not measured)
-            acc = _Accumulator(land, steps, tol, met, record_every, grid, bar, track, judge=model is None and steps >= 4)
+            acc = _Accumulator(land, steps, tol, met, record_every, grid, steps_bar, track,
+                               judge=model is None and steps >= 4)
             diverged_at = advance(opt, stepped, x0, steps, radius, acc.visit)
             results.append(acc.metrics(diverged_at, near))
             paths.append(acc.path)
-            bar.advance(steps - acc.last_step)  # a run that stopped early
+            steps_bar.advance(steps - acc.last_step)  # a run that stopped early
         if flow:
-            for opt, label, res in zip(gridded, list(members), list(results)):
-                xf, diverged = _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar)
+            for plan, label, res in zip(plans, list(members), list(results)):
+                xf, diverged = _flow_ends(plan, land, x0, grid, steps, flow, rtol, atol, radius, bar)
                 with np.errstate(invalid="ignore"):
                     res["flow_distance"] = np.linalg.norm(res["_last"] - xf, axis=-1)  # NaN where either stopped
                 results.append(_endpoint_metrics(land, xf, diverged, near))
                 members.append(f"{label} flow")
                 kinds.append("flow")
-            stats.update(method=method, rtol=rtol, atol=atol)
+            stats.update(method=method, rtol=rtol, atol=atol,
+                         flow_methods={f"{label} flow": plan.method for label, plan in zip(members[:len(plans)], plans)})
     for res in results:
         res.pop("_last", None)
     metrics = {}
@@ -677,9 +700,42 @@ def member_label(opt: Optimizer, swept: set[str]) -> str:
     return f"{opt.display_name}({', '.join(f'{k}={_fmt(v)}' for k, v in kept.items())})" if kept else opt.display_name
 
 
-def _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar):
-    """Every cell's flow integrated to the cell's final time, in slices of the grid so that the
-    progress bar moves (each cell is its own solve): the endpoints and whether each diverged."""
+#: What makes a sweep shorter, for the refusal of one that would take too long.
+_FITS = "fewer --steps, a coarser grid (fewer values per --vary) or fewer optimizers"
+#: A sweep whose flows are estimated to take this long (seconds) on LSODA says what would be faster.
+SLOW_FLOWS = 30.0
+
+
+class _Scaled:
+    """A progress bar seen through a weight: ``advance(n)`` moves it by ``n·weight``."""
+
+    def __init__(self, bar, weight: float):
+        self.bar, self.weight = bar, weight
+
+    def advance(self, n=1) -> None:
+        self.bar.advance(n * self.weight)
+
+
+@dataclass(frozen=True)
+class _FlowPlan:
+    """One optimizer's flows over the grid: the flattened optimizer, its model, each cell's end
+    time, the method that will run (``auto`` resolved) and each cell's estimated seconds."""
+
+    flat: Optimizer
+    model: object
+    end_time: np.ndarray
+    method: str
+    seconds: np.ndarray
+    applies: bool  # whether the compiled solver covers this flow (at these tolerances)
+
+
+def _flow_plan(opt, land, x0, grid, steps, flow, method, rtol) -> _FlowPlan:
+    """What integrating ``opt``'s flow from every cell will take, before it is done."""
+    from ..solvers.continuous import MAX_EVALUATIONS, METHODS, Stepping
+    from ..solvers.fastflow import AUTO, FALLBACK, METHOD, auto_method
+
+    if method not in METHODS:
+        Stepping(method=method)  # its error names the valid methods
     cells = int(np.prod(grid))
     flat = opt.replace(**{
         f: (tuple(np.broadcast_to(a, grid).reshape(-1) for a in getattr(opt, f)) if h.pair
@@ -690,11 +746,66 @@ def _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar
     model = make_flow(flat, flow)
     if flat.schedule is not None:  # each cell ends at its own t_N = h(lr_1) + … + h(lr_N)
         end_time = np.broadcast_to(flat.clock(steps).times[-1], (cells,))
+        model = model.for_steps(steps)
     else:
         end_time = steps * np.broadcast_to(model.time_per_step, (cells,))
+    applies = auto_method(model, land, rtol) == METHOD
+    ran, seconds = cost.flow_part(model, land, starts, end_time, method, rtol, MAX_EVALUATIONS, steps)
+    if ran == METHOD and method == AUTO:  # a few quick solves are faster without loading the compiled solver
+        fallback = cost.flow_part(model, land, starts, end_time, FALLBACK, rtol, MAX_EVALUATIONS, steps)
+        if fallback[1].sum() < seconds.sum():
+            ran, seconds = fallback
+    return _FlowPlan(flat, model, np.asarray(end_time, dtype=np.float64), ran, seconds, applies)
+
+
+def _estimate(gridded, land, cells, steps, noisy, track, engine, plans) -> cost.Estimate:
+    """The sweep's work: each optimizer's steps (compiled where the engine will be), then its flows."""
+    parts = []
+    for opt in gridded:
+        compiled = not noisy and not track and use_compiled(engine, opt, land, cells, steps)
+        parts.append((f"{opt.display_name}'s {cells} x {steps} steps",
+                      cost.discrete_seconds(cells, steps, compiled=compiled, noisy=noisy, overhead=bool(track))))
+    for opt, plan in zip(gridded, plans):
+        parts.append((f"{opt.display_name}'s {cells} flows ({plan.method})", float(plan.seconds.sum())))
+    return cost.Estimate(tuple(parts))
+
+
+def _hint_faster(plans, estimate: cost.Estimate) -> None:
+    """One line where the flows are slow on a solve_ivp method: what would be faster."""
+    from ..solvers.fastflow import METHOD
+
+    slow = [p for p in plans if p.method != METHOD]
+    seconds = sum(float(p.seconds.sum()) for p in slow)
+    if not slow or seconds < SLOW_FLOWS:
+        return
+    ran = ", ".join(sorted({p.method for p in slow}))
+    if any(p.applies for p in slow):  # the user chose a solve_ivp method where the compiled one applies
+        hint = f"--method auto (or {METHOD}) integrates these gradient flows compiled, far faster"
+    else:
+        hint = (f"the compiled solver {METHOD} does not apply (it integrates plain gradient flows: gd, heun, rk4, "
+                f"exact or limit, on 2-D landscapes with a pointwise gradient); a looser --rtol, fewer cells or no "
+                f"--flow is faster")
+    warnings.warn(f"the flows of this sweep take {cost.duration(seconds)} of its {cost.duration(estimate.seconds)} "
+                  f"with {ran}: {hint}", SlowFlowWarning, stacklevel=3)
+
+
+class SlowFlowWarning(UserWarning):
+    """A sweep whose flows dominate its time on a solve_ivp method, and what would be faster."""
+
+
+def _flow_ends(plan: _FlowPlan, land, x0, grid, steps, flow, rtol, atol, radius, bar):
+    """Every cell's flow integrated to the cell's final time, in slices of the grid so that the
+    progress bar moves (each cell is its own solve, weighing its estimated seconds): the endpoints
+    and whether each diverged."""
+    cells = int(np.prod(grid))
+    from ..solvers.fastflow import METHOD
+
+    flat, end_time, method = plan.flat, plan.end_time, plan.method
+    starts = x0.reshape(cells, -1)
     ends = np.full_like(starts, np.nan)
     diverged = np.zeros(cells, bool)
-    chunk = max(1, cells // 100)
+    # solve_ivp solves one cell at a time anyway; the compiled solver runs a slice over both cores per call
+    chunk = max(1, cells // (10 if method == METHOD else 100))
     for lo in range(0, cells, chunk):
         part = slice(lo, min(cells, lo + chunk))
         n = part.stop - lo
@@ -702,7 +813,7 @@ def _flow_ends(opt, land, x0, grid, steps, flow, method, rtol, atol, radius, bar
         end = integrate(land, member, starts[part], t=np.stack([np.zeros(n), end_time[part]]), steps=steps,
                         flow=flow, method=method, rtol=rtol, atol=atol, escape_radius=radius)
         ends[part], diverged[part] = end.x[-1], end.diverged_at >= 0
-        bar.advance(n)
+        bar.advance(float(plan.seconds[part].sum()))
     return ends.reshape(x0.shape), diverged.reshape(grid)
 
 

@@ -131,7 +131,7 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
     """The shared tail of every command: dump the resolved options, or run and print the paths."""
     from ..analysis.experiment import FlowWarning, StartWarning
     from ..analysis.order import OrderWarning
-    from ..analysis.sweep import AxisWarning
+    from ..analysis.sweep import AxisWarning, SlowFlowWarning
 
     _refuse_repeats(ctx)
 
@@ -149,13 +149,14 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", OrderWarning)
             warnings.simplefilter("always", AxisWarning)
+            warnings.simplefilter("always", SlowFlowWarning)
             warnings.simplefilter("always", FlowWarning)
             warnings.simplefilter("always", StartWarning)
             written = run(command, options, overwrite=overwrite, argv=_INVOCATION)
     except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
     for w in caught:  # a result worth a second look: one line each, on stderr
-        if issubclass(w.category, (OrderWarning, AxisWarning, FlowWarning, StartWarning)):
+        if issubclass(w.category, (OrderWarning, AxisWarning, FlowWarning, StartWarning, SlowFlowWarning)):
             typer.echo(f"warning: {w.message}", err=True)
     for path in written:
         typer.echo(str(path))

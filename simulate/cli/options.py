@@ -489,7 +489,7 @@ LANDSCAPE = Option("landscape", str, "himmelblau", "Landscape name or spec, e.g.
                    _landscape, flags=("--landscape", "-l"))
 OPTIMIZER = Option("optimizer", list[str], None, _optimizer_help, _optimizers, flags=("--optimizer", "-o"),
                    argument="optimizers", convert=lambda v, options: list(v) if v else None)
-METHOD = Option("method", str, "LSODA", lambda: "solve_ivp method for the flows: " + ", ".join(_methods()) + ".",
+METHOD = Option("method", str, "LSODA", lambda: "solve_ivp method for the flows: " + ", ".join(_methods()) + " (auto: RK45-compiled where it applies, else LSODA).",
                 OneOf(_methods))
 RTOL = Option("rtol", float, 1e-8, "Relative tolerance of the flow solver.", _positive)
 ATOL = Option("atol", float, 1e-10, "Absolute tolerance of the flow solver.", _positive)
@@ -515,6 +515,24 @@ CAPTION = Option("caption", str, None, "A sentence printed under the figure (the
 OUT = Option("out", Path, None, "Figure path; the format comes from the extension (.png, .svg, .pdf).",
              PathWith(FIGURE_FORMATS), flags=("--out",), argument=None, output=True)
 DPI = Option("dpi", int, 150, "Resolution of raster figures.", Integer(20, 1200), argument=None)
+
+
+def _seconds(v):
+    if not _is_number(v):
+        raise ValueError(f"must be a number of seconds >= 0 (0: no limit), got {shown(v)}")
+    return checks().real(v, nonnegative=True)
+
+
+def _limited(function):
+    """The command's library function with the keyword ``time_limit`` (:func:`simulate.solvers.cost.limited`)."""
+    from ..solvers.cost import limited
+
+    return limited(function)
+
+
+#: Every command's time estimate is checked against this before any work (simulate.solvers.cost).
+TIME_LIMIT = Option("time_limit", float, 3600.0, "Refuse, before any work, a run whose estimated time on this machine exceeds this many seconds (0: no limit).",
+                    _seconds, flags=("--time-limit",), metavar="SECONDS", bounds=(0, None))
 _DATA_HELP = "Also write this .npz, a .json summary and a .csv table (one row per rung) beside it."
 
 
@@ -600,7 +618,7 @@ def _noisy(options: dict, defaults: dict, only: tuple[str, ...]) -> None:
 def _plot_function():
     from ..viz.figures import plot
 
-    return plot
+    return _limited(plot)
 
 
 def _plot_figure():
@@ -659,6 +677,7 @@ PLOT_OPTIONS = (
     SIZE,
     FONT_SCALE,
     FORMAT,
+    TIME_LIMIT,
 )
 
 
@@ -678,7 +697,7 @@ ORDER_DEFAULT_OPTIMIZER, ORDER_DEFAULT_FLOWS = "gd(lr=0.01)", ("exact", "modifie
 def _order_function():
     from ..analysis.order import order_study
 
-    return order_study
+    return _limited(order_study)
 
 
 def _order_figure():
@@ -733,6 +752,7 @@ ORDER_OPTIONS = (
     SIZE,
     FONT_SCALE,
     FORMAT,
+    TIME_LIMIT,
 )
 
 
@@ -746,7 +766,7 @@ SWEEP_DEFAULT_AXES = ("lr=1e-5:1e-2:61:log",)
 def _sweep_function():
     from ..analysis.sweep import sweep
 
-    return sweep
+    return _limited(sweep)
 
 
 def _sweep_figure():
@@ -794,7 +814,7 @@ SWEEP_OPTIONS = (
            _positive),
     Option("flow", str, None, "Also integrate this continuous model from every cell: its endpoint gets the same metrics, and flow_distance is measured.",
            OneOf(_flows), flags=("--flow", "-f")),
-    METHOD,
+    replace(METHOD, default="auto"),
     RTOL,
     ATOL,
     Option("record_every", int, 0, "Keep every m-th point of every path in --data (0: keep none; memory grows with it).",
@@ -820,6 +840,7 @@ SWEEP_OPTIONS = (
     SIZE,
     FONT_SCALE,
     FORMAT,
+    TIME_LIMIT,
 )
 
 
@@ -827,7 +848,7 @@ SWEEP_OPTIONS = (
 def _rate_map_function():
     from ..analysis.ratemap import rate_maps
 
-    return rate_maps
+    return _limited(rate_maps)
 
 
 def _rate_map_figure():
@@ -854,6 +875,7 @@ RATE_MAP_OPTIONS = (
     SIZE,
     FONT_SCALE,
     FORMAT,
+    TIME_LIMIT,
 )
 
 

@@ -17,7 +17,7 @@ which equals one discrete step of the optimizer to rounding.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,8 +31,9 @@ from .trajectory import Trajectory, check_record_size, default_escape_radius, fi
 __all__ = ["integrate", "Stepping", "Tolerances", "SaveAt", "Events", "euler_step", "METHODS", "pack", "unpack"]
 
 #: solve_ivp's methods (the implicit ones receive the analytic Jacobian built from the Hessian),
-#: and simulate.fastflow's compiled Dormand–Prince for plain gradient flows on many starts.
-METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA", "RK45-compiled")
+#: simulate.fastflow's compiled Dormand–Prince for plain gradient flows on many starts, and "auto"
+#: (that one where it applies, else LSODA: :func:`simulate.solvers.fastflow.auto_method`).
+METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA", "RK45-compiled", "auto")
 IMPLICIT = ("Radau", "BDF", "LSODA")
 
 
@@ -206,6 +207,11 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
         check_record_size(t.shape[0], batch + x0.shape[-1:])
 
     x0 = np.broadcast_to(x0, batch + x0.shape[-1:])
+    if stepping.method == "auto":  # the record says which method ran
+        from .fastflow import auto_method
+
+        own_steps = bool(stepping.options())
+        stepping = replace(stepping, method=auto_method(model, landscape, tolerances.rtol, own_steps))
     if stepping.method == COMPILED:
         return _integrate_compiled(model, opt, landscape, x0, t, batch, tolerances, radius, gtol,
                                    stepping.max_evaluations)

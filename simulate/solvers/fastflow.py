@@ -18,9 +18,15 @@ from scipy.integrate import RK45
 from ..optimizers.kernels import select
 from .engine import _variant, available, compile_variant, cores, on_cores
 
-__all__ = ["supports_flow", "compiled_gradient_flow", "METHOD"]
+__all__ = ["supports_flow", "compiled_gradient_flow", "METHOD", "AUTO", "auto_method", "FALLBACK", "MIN_RTOL", "loaded"]
 
 METHOD = "RK45-compiled"
+#: ``method="auto"``: this integrator where :func:`supports_flow` holds and the tolerances are within its
+#: reach, else :data:`FALLBACK`.
+AUTO, FALLBACK = "auto", "LSODA"
+#: Below this rtol a 5th-order method needs steps far shorter than the stiff solvers' (and loses
+#: digits to rounding): ``auto`` leaves such solves to LSODA.
+MIN_RTOL = 1e-12
 _DRIVERS: dict = {}
 
 
@@ -30,6 +36,22 @@ def supports_flow(model, landscape) -> bool:
     if opt.schedule is not None or opt.transformed:
         return False
     return bool(model.is_gradient_flow and landscape.pointwise_grad is not None and landscape.dim == 2 and available())
+
+
+def auto_method(model, landscape, rtol: float, own_steps: bool = False) -> str:
+    """The method ``"auto"`` stands for: :data:`METHOD` for a flow :func:`supports_flow` covers at
+    ``rtol >= MIN_RTOL`` (``own_steps``: a max_step or first_step was asked for, which only the
+    solve_ivp methods take), else :data:`FALLBACK`."""
+    if not own_steps and rtol >= MIN_RTOL and supports_flow(model, landscape):
+        return METHOD
+    return FALLBACK
+
+
+def loaded(landscape) -> bool:
+    """Whether this process has this landscape's compiled solver already (else the first solve
+    imports numba and loads or compiles it: :data:`simulate.solvers.cost.COMPILED_LOAD`)."""
+    pointwise = landscape.pointwise_grad
+    return pointwise is not None and pointwise[0] in _DRIVERS
 
 
 def compiled_gradient_flow(model, landscape, x0, times, rtol, atol, radius, max_evaluations):

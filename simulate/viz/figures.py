@@ -25,6 +25,7 @@ from ..optimizers import Optimizer, optimizer
 from ..landscapes import landscape as get_landscape
 from ..solvers.noise import noise as noise_model
 from ..solvers.trajectory import check_run_memory, runs_memory
+from ..solvers.cost import check_time, runs_estimate
 from ..io.files import save_figure
 from ..models import SCALINGS, energy_along
 from ..landscapes.games import is_game, refuse_game
@@ -402,6 +403,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=
         if ema is not None:
             raise ValueError("ema: the averaged path is drawn on the figure of exact gradients; with noise "
                              "(--noise, --batch-size) the figure is an ensemble of paths, and averaging it is not supported")
+        check_time(runs_estimate(with_lr(optimizers, lr), landscape, x0, int(steps), flow=flow, method=method, rtol=rtol,
+                                 paths=int(paths), substeps=int(substeps)), "fewer --steps, --paths or --substeps")
         ens = ensemble(landscape, with_lr(optimizers, lr), x0, steps, noise=model, paths=paths, seed=seed, drift=flow,
                        scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
         figure = add_caption(ensemble_figure(ens, box=box, figsize=figsize), caption)
@@ -411,6 +414,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=
     check_run_memory(runs_memory(names, int(steps) + 1, batch, land.dim,
                                  flow_samples=int(steps) * max(1, math.ceil(400 / max(int(steps), 1))) + 1),
                      "fewer --steps or fewer starts")
+    check_time(runs_estimate(with_lr(optimizers, lr), landscape, x0, int(steps), flow=flow, method=method, rtol=rtol,
+                             max_evaluations=max_evaluations), "fewer --steps or fewer starts")
     experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, flow=flow, method=method, rtol=rtol,
                                 atol=atol, max_evaluations=max_evaluations)
     panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
