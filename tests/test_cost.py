@@ -63,7 +63,7 @@ def test_a_weighted_bar_counts_weights_whether_shown_or_not():
 def test_a_sweep_with_flows_advances_by_estimated_seconds_not_by_counting_flows_as_steps(monkeypatch):
     bars = _recording_bar(monkeypatch)
     steps, cells = 50, 3
-    result = sweep("momentum", "rosenbrock", f"lr=1e-4:1e-3:{cells}", steps=steps, flow="exact", method="LSODA")
+    result = sweep("rosenbrock", "momentum", f"lr=1e-4:1e-3:{cells}", steps=steps, flow="exact", method="LSODA")
     bar = bars[0]
     total = result.stats["estimated_seconds"]
     assert bar.total == total and bar.done == pytest.approx(total)  # the bar's total is the sum of the weights
@@ -81,9 +81,9 @@ def test_a_sweep_with_flows_advances_by_estimated_seconds_not_by_counting_flows_
 def test_a_sweep_over_its_time_limit_is_refused_before_any_work(monkeypatch):
     _no_work(monkeypatch)
     with pytest.raises(cost.TooLongError, match=r"fewer --steps.*--time-limit"):
-        sweep("gd", "rosenbrock", "lr=1e-4:1e-3:61", steps=10**12)
+        sweep("rosenbrock", "gd", "lr=1e-4:1e-3:61", steps=10**12)
     with pytest.raises(cost.TooLongError, match="time limit is 10 s"):
-        sweep("gd", "rosenbrock", "lr=1e-4:1e-3:61", steps=10**9, time_limit=10)
+        sweep("rosenbrock", "gd", "lr=1e-4:1e-3:61", steps=10**9, time_limit=10)
 
 
 def test_the_estimate_is_accepted_just_under_the_limit_and_refused_just_over():
@@ -102,7 +102,7 @@ def test_the_estimate_is_accepted_just_under_the_limit_and_refused_just_over():
 
 def test_a_bad_time_limit_is_named():
     with pytest.raises(ValueError, match="time_limit must be a number of seconds >= 0"):
-        sweep("gd", "himmelblau", "lr=1e-3:1e-2:4", steps=3, time_limit=-1)
+        sweep("himmelblau", "gd", "lr=1e-3:1e-2:4", steps=3, time_limit=-1)
 
 
 def test_every_command_checks_its_estimate_before_any_work(monkeypatch):
@@ -156,21 +156,21 @@ def test_integrate_auto_agrees_with_lsoda_and_says_which_method_ran():
     starts = np.array([[-1.5, 2.0], [0.0, 0.0], [1.5, 1.5]])
     opt = sim.optimizer("gd", lr=1e-3)
     t = np.linspace(0, 2, 5)
-    auto = integrate(opt, "rosenbrock", starts, t, method="auto")
-    lsoda = integrate(opt, "rosenbrock", starts, t, method="LSODA")
+    auto = integrate("rosenbrock", opt, starts, t, method="auto")
+    lsoda = integrate("rosenbrock", opt, starts, t, method="LSODA")
     assert auto.stats["method"] == "RK45-compiled" and lsoda.stats["method"] == "LSODA"
     np.testing.assert_allclose(auto.x, lsoda.x, rtol=0, atol=1e-5)
-    momentum = integrate(sim.optimizer("momentum", lr=1e-3), "rosenbrock", starts[:1], t, method="auto")
+    momentum = integrate("rosenbrock", sim.optimizer("momentum", lr=1e-3), starts[:1], t, method="auto")
     assert momentum.stats["method"] == "LSODA"
 
 
 def test_a_sweep_records_which_method_integrated_each_flow():
     # 40 cells to t = 1..10: LSODA would take seconds, so auto takes the compiled solver
-    result = sweep("gd", "rosenbrock", "lr=1e-3:1e-2:40", steps=1000, flow="exact", track=())
+    result = sweep("rosenbrock", "gd", "lr=1e-3:1e-2:40", steps=1000, flow="exact", track=())
     assert result.stats["method"] == "auto" and result.stats["flow_methods"] == {"gd flow": "RK45-compiled"}
     report = result.report()["members"]
     assert report["gd flow"]["method"] == "RK45-compiled" and "method" not in report["gd"]
-    momentum = sweep("momentum", "rosenbrock", "lr=1e-3:1e-2:2", steps=10, flow="exact", track=())
+    momentum = sweep("rosenbrock", "momentum", "lr=1e-3:1e-2:2", steps=10, flow="exact", track=())
     assert momentum.stats["flow_methods"] == {"momentum flow": "LSODA"}
 
 
@@ -187,12 +187,12 @@ def test_slow_flows_say_what_would_be_faster(monkeypatch):
     monkeypatch.setattr(sweep_module, "SLOW_FLOWS", 0.0)  # every flow counts as slow here
     run = dict(landscape="rosenbrock", axes="lr=1e-4:1e-3:2", steps=20, flow="exact")
     with pytest.warns(SlowFlowWarning, match="RK45-compiled does not apply"):
-        sweep("momentum", **run)
+        sweep(optimizers="momentum", **run)
     with pytest.warns(SlowFlowWarning, match="--method auto"):
-        sweep("gd", **run, method="LSODA")
+        sweep(optimizers="gd", **run, method="LSODA")
     with warnings.catch_warnings():
         warnings.simplefilter("error", SlowFlowWarning)
-        sweep("gd", **run, method="RK45-compiled")
+        sweep(optimizers="gd", **run, method="RK45-compiled")
 
 
 # -- the cost model ------------------------------------------------------------------------------

@@ -785,8 +785,8 @@ def _hint_faster(plans, estimate: cost.Estimate) -> None:
         hint = (f"the compiled solver {METHOD} does not apply (it integrates plain gradient flows: gd, heun, rk4, "
                 f"exact or limit, on 2-D landscapes with a pointwise gradient); a looser --rtol, fewer cells or no "
                 f"--flow is faster")
-    warnings.warn(f"the flows of this sweep take {cost.duration(seconds)} of its {cost.duration(estimate.seconds)} "
-                  f"with {ran}: {hint}", SlowFlowWarning, stacklevel=3)
+    warn(f"the flows of this sweep take {cost.duration(seconds)} of its {cost.duration(estimate.seconds)} "
+          f"with {ran}: {hint}", SlowFlowWarning, stacklevel=3)
 
 
 class SlowFlowWarning(UserWarning):
