@@ -15,7 +15,7 @@ import numpy as np
 from .._checks import checked
 from ..solvers.inputs import resolve
 from .averaging import average, check_beta
-from ..solvers.continuous import SaveAt, integrate
+from ..solvers.continuous import MAX_SECONDS, WALL_TIME, SaveAt, Stepping, integrate
 from ..solvers.discrete import iterate
 from ..models import available_flows, energy_along, flow as make_flow
 from .sharpness import sharpness_along, stability_threshold
@@ -96,8 +96,9 @@ class Experiment:
             for i in np.flatnonzero(status == FAILED):
                 where = f" from start {np.array2string(starts[min(i, len(starts) - 1)], precision=3)}" \
                     if status.size > 1 else ""
+                budget = "--flow-seconds, " if WALL_TIME in str(messages[i]) else ""
                 lines.append(f"{e.optimizer.label}: its {e.flow.flow} flow{where} was not integrated to the end: "
-                             f"{messages[i]}; the iterates are drawn in full (try --method, fewer --steps, or "
+                             f"{messages[i]}; the iterates are drawn in full (try {budget}--method, fewer --steps, or "
                              f"--flow with another model: {', '.join(k for k in available_flows(e.optimizer) if k != e.flow.flow) or 'none'})")
         return lines
 
@@ -240,7 +241,8 @@ def with_schedule(optimizers, schedule=None, **transforms) -> list:
 @checked
 def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *, lr: float | None = None,
                    flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
-                   flow_samples: int = 400, max_evaluations: int | None = None) -> Experiment:
+                   flow_samples: int = 400, max_evaluations: int | None = None,
+                   max_seconds: float | None = MAX_SECONDS) -> Experiment:
     """Iterate each optimizer and integrate its continuous model from the same start(s).
 
     ``flow`` picks the model (:data:`simulate.models.FLOWS`, e.g. ``"modified"``) for every
@@ -252,8 +254,8 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
     its own (optimizer objects are used as they are); it is an error if no optimizer takes it. The flow
     is sampled at least ``flow_samples`` times (so it draws as a smooth curve) and always at the
     iterates' own times, where the two are compared. ``max_evaluations`` bounds each flow's field
-    evaluations (the solver's default when None); a flow that needs more is reported, not fatal
-    (:meth:`Experiment.flow_failures`).
+    evaluations (the solver's default when None) and ``max_seconds`` its wall time per start (None:
+    no bound); a flow that needs more is reported, not fatal (:meth:`Experiment.flow_failures`).
     """
     optimizers = with_lr(optimizers, lr)
     resolved = [resolve(item, landscape, x0) for item in optimizers]
@@ -262,7 +264,9 @@ def run_experiment(landscape, optimizers: Sequence, x0=None, steps: int = 200, *
     for (opt, land, start), model in zip(resolved, models):
         run = iterate(opt, land, start, steps, time_per_step=model)
         every = max(1, math.ceil(flow_samples / max(steps, 1)))
-        dense = integrate(opt, land, start, steps=steps, flow=model, saveat=SaveAt(per_step=every), method=method,
-                          rtol=rtol, atol=atol, max_evaluations=max_evaluations)
+        stepping = Stepping(method, **({} if max_evaluations is None else {"max_evaluations": max_evaluations}),
+                            max_seconds=max_seconds)
+        dense = integrate(opt, land, start, steps=steps, flow=model, saveat=SaveAt(per_step=every), stepping=stepping,
+                          rtol=rtol, atol=atol)
         entries.append(Entry(opt, run, dense, every, compare(run, dense.every(every))))
     return Experiment(land, np.asarray(start), steps, tuple(entries), method, rtol, atol, flow or "")

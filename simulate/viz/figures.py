@@ -23,6 +23,7 @@ from ..analysis.sweep import Sweep, start_coordinates
 from ..optimizers import Optimizer, optimizer
 from ..landscapes import landscape as get_landscape
 from ..solvers.noise import noise as noise_model
+from ..solvers.continuous import MAX_SECONDS
 from ..solvers.trajectory import check_run_memory, runs_memory
 from ..io.files import save_figure
 from ..models import SCALINGS, energy_along
@@ -343,7 +344,7 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
          scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None,
          caption: str | None = None, schedule=None, clip_norm=None, clip_value=None, lr_scale=None,
-         ema=None, max_evaluations: int | None = None) -> PlotResult:
+         ema=None, max_evaluations: int | None = None, max_seconds: float | None = MAX_SECONDS) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``x0`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
@@ -367,7 +368,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
     (:func:`simulate.averaging.ema`), is drawn dashed beside them in both panels (and in the 3-D
     view and the animation), carried by the experiment (``experiment.averages``) and exported with
     it. Exact gradients only: with noise it is refused. ``max_evaluations`` bounds each flow's field
-    evaluations; a flow stopped by it (or by any solver failure) is said as a
+    evaluations and ``max_seconds`` its wall time (:data:`~simulate.solvers.continuous.MAX_SECONDS` by
+    default, None for no bound); a flow stopped by either (or by any solver failure) is said as a
     :class:`~simulate.analysis.experiment.FlowWarning`, one line per member, and marked in the figure.
     """
     if optimizers is None:
@@ -397,7 +399,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
             raise ValueError("ema: the averaged path is drawn on the figure of exact gradients; with noise "
                              "(--noise, --batch-size) the figure is an ensemble of paths, and averaging it is not supported")
         ens = ensemble(landscape, with_lr(optimizers, lr), x0, steps, noise=model, paths=paths, seed=seed, drift=flow,
-                       scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
+                       scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol,
+                       max_evaluations=max_evaluations, max_seconds=max_seconds)
         return PlotResult(ens, add_caption(ensemble_figure(ens, box=box), caption), box)
     names = list(optimizers) if isinstance(optimizers, (list, tuple)) else [optimizers]
     batch = int(np.prod(np.shape(x0)[:-1])) if x0 is not None and np.ndim(x0) > 1 else 1
@@ -405,7 +408,7 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, x0=Non
                                  flow_samples=int(steps) * max(1, math.ceil(400 / max(int(steps), 1))) + 1),
                      "fewer --steps or fewer starts")
     experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, flow=flow, method=method, rtol=rtol,
-                                atol=atol, max_evaluations=max_evaluations)
+                                atol=atol, max_evaluations=max_evaluations, max_seconds=max_seconds)
     panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
     experiment = replace(experiment, panels=panels, ema=ema)  # what --data exports besides the runs
     experiment.warn_flow_failures()  # one line per member whose flow stopped early (the figure marks it too)
