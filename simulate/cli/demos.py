@@ -214,8 +214,14 @@ def demo(name: str, out=None, *, dpi: int | None = None, data=None, animate=None
     """Render demo ``name`` to ``out`` (default ``NAME.png``), with ``animate`` also an animation
     (plot demos); returns the paths written (the figure, optional data and animation, and the run
     record of the command underneath)."""
+    from ..solvers.trajectory import RunTooLarge
+
     command, options = demo_options(name, out, dpi=dpi, data=data, animate=animate, three_d=three_d)
-    return run(command, options, overwrite=overwrite, argv=argv)
+    try:
+        return run(command, options, overwrite=overwrite, argv=argv)
+    except RunTooLarge as exc:  # refused before any work; a demo's size is not the user's to change
+        raise ValueError(f"demo {name}: {exc.estimate}: a demo's size is fixed; free some memory, or run "
+                         f"simulate {command} with its options (--dump-config) and {exc.fits}") from None
 
 
 _GALLERY_TITLE = "# Gallery\n\nEvery classroom demo, rendered by `simulate gallery`"
