@@ -16,7 +16,7 @@ __all__ = ["plot_density", "plot_loss_bands", "plot_thinning", "plot_crowd"]
 
 def plot_density(crowd: Crowd, ax=None, *, cmap: str = "Greys", alpha: float = 0.55):
     """Every start's iterates as an image of counts per cell (log colour scale; empty cells clear),
-    under the contours' lines and the paths. Nothing is drawn in 1-D (no plane to bin)."""
+    over the filled contours and under the paths. Nothing is drawn in 1-D (no plane to bin)."""
     ax = _axes(ax)
     if crowd.density is None:
         return ax
@@ -24,7 +24,7 @@ def plot_density(crowd: Crowd, ax=None, *, cmap: str = "Greys", alpha: float = 0
     (x0, x1), (y0, y1) = (crowd.edges[0][[0, -1]], crowd.edges[1][[0, -1]])
     norm = LogNorm(vmin=1, vmax=max(int(crowd.density.max()), 2))
     ax.imshow(counts, origin="lower", extent=(x0, x1, y0, y1), cmap=cmap, norm=norm, alpha=alpha, aspect="auto",
-              interpolation="nearest", zorder=0.5)
+              interpolation="nearest", zorder=1.5)  # over the filled contours (1), under the paths (2)
     ax.set(xlim=(x0, x1), ylim=(y0, y1))  # an image would otherwise set the view to its extent only
     return ax
 
