@@ -28,7 +28,8 @@ from ..models import Flow, flow as make_flow
 from ..optimizers import Optimizer, State
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
-__all__ = ["integrate", "Stepping", "MAX_SECONDS", "WALL_TIME", "Tolerances", "SaveAt", "Events", "euler_step", "METHODS", "pack", "unpack"]
+__all__ = ["integrate", "Stepping", "MAX_SECONDS", "WALL_TIME", "Tolerances", "SaveAt", "Events", "euler_step", "METHODS",
+           "pack", "unpack"]
 
 #: solve_ivp's methods (the implicit ones receive the analytic Jacobian built from the Hessian),
 #: and simulate.fastflow's compiled Dormand–Prince for plain gradient flows on many starts.
@@ -66,8 +67,10 @@ def euler_step(opt: Optimizer, state: State, landscape, k: int) -> State:
 #: Field evaluations one member may use before it is stopped as failed: no solve can hang.
 MAX_EVALUATIONS = 2_000_000
 #: Seconds of wall time one member may use before it is stopped as failed. Evaluations alone do not
-#: bound the time: an implicit method on a stiff lift spends ~1 ms per evaluation (Jacobians, LU), so
-#: 2e6 evaluations can take half an hour. 60 s is ~100 times what a default ``plot`` flow takes.
+#: bound the time: LSODA on a stiff lift spends ~0.5 ms per evaluation (Jacobians, LU), so 2e6
+#: evaluations can take a quarter of an hour. 60 s is ~50 times the slowest flow of a default
+#: ``plot`` (heavy ball's lift, ~1e5 evaluations). A budget in seconds depends on the machine: a
+#: flow that ends within it is bit for bit the same anywhere; one it stops is said, never silent.
 MAX_SECONDS = 60.0
 #: How a member's message names the budget of :data:`MAX_SECONDS` (callers say what option sets it).
 WALL_TIME = "wall-time budget"
@@ -176,8 +179,8 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow
     times are given (h the model's time per step), and the length of the optimizer's schedule.
 
     How: ``stepping`` (:class:`Stepping`; shorthands ``method=``, default LSODA, and
-    ``max_evaluations=``, ``max_seconds=``). Radau, BDF and LSODA get the model's analytic Jacobian where it has one
-    (from the landscape's Hessian), which they need on the stiff lifts of momentum and adaptive
+    ``max_evaluations=``, ``max_seconds=``). Radau, BDF and LSODA get the model's analytic Jacobian
+    where it has one (from the landscape's Hessian), which they need on the stiff lifts of momentum and adaptive
     methods. ``tolerances`` (:class:`Tolerances`; shorthands ``rtol=``, ``atol=``). Where:
     ``saveat`` (:class:`SaveAt`; shorthand ``t``). The record keeps the model's whole state at the
     samples (``state``), e.g. a velocity. ``events`` (:class:`Events`; shorthand ``escape_radius=``).
@@ -186,8 +189,8 @@ def integrate(opt, landscape, x0=None, t=None, *, steps: int | None = None, flow
     reported as diverged (a start already outside it diverges at sample 0); a solver failure,
     or a member that needs more than ``max_evaluations`` field evaluations or ``max_seconds`` of
     wall time (default :data:`MAX_SECONDS`; ``inf`` or ``Stepping(max_seconds=None)`` for no bound),
-    is reported as status ``FAILED`` with scipy's message or the budget that ended it. Samples after the stop are NaN. A member
-    whose gradient ends below ``gtol`` is reported as converged. Never raises for numerical trouble.
+    is reported as status ``FAILED`` with scipy's message or the budget that ended it. Samples after
+    the stop are NaN. A member whose gradient ends below ``gtol`` is reported as converged. Never raises for numerical trouble.
     """
     stepping = _record(stepping, Stepping, "stepping", method=method, max_evaluations=max_evaluations,
                        max_seconds=max_seconds)
