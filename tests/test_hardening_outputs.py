@@ -230,11 +230,12 @@ def test_a_run_that_would_not_fit_under_a_memory_limit_is_refused_not_killed(tmp
         return subprocess.run([sys.executable, "-c", _UNDER_A_LIMIT, *args], cwd=tmp_path, capture_output=True,
                               text=True, timeout=120)
 
-    done = under_limit("plot", "-l", "booth", "--random-starts", "500", "--steps", "3000", "--out", "big.png")
+    # 60 starts are drawn in full (more would be a crowd, a sample of them drawn over a density)
+    done = under_limit("plot", "-l", "booth", "--random-starts", "60", "--steps", "30000", "--out", "big.png")
     assert done.returncode == 2, done.stderr
     line, = done.stderr.strip().splitlines()
-    assert line.startswith("error: this run would record about 1.34 GiB (6 records, the largest sgd's flow "
-                           "(3001 x 500 x 2)) and 0.7")
+    assert line.startswith("error: this run would record about 1.61 GiB (6 records, the largest sgd's flow "
+                           "(30001 x 60 x 2)) and 0.7")
     assert line.endswith("GiB of memory are available: use fewer --steps or fewer starts")
     assert not (tmp_path / "big.png").exists()
     done = under_limit("plot", "-l", "booth", "--random-starts", "20", "--steps", "300", "--out", "small.png")

@@ -26,7 +26,7 @@ import numpy as np
 from .._checks import checked
 from .._signature import public, renamed
 from ..solvers.inputs import resolve
-from ..solvers.continuous import integrate
+from ..solvers.continuous import MAX_SECONDS, Stepping, integrate
 from ..solvers.discrete import check_seed, iterate, spawned_seed
 from .experiment import with_lr
 from ..landscapes.games import refuse_game
@@ -37,7 +37,7 @@ from ..io.files import save_npz
 from ..models import flow as make_flow
 from ..solvers.noise import whole
 from ..solvers.sdes import sde, sde_model
-from ..solvers.trajectory import Trajectory
+from ..solvers.trajectory import Trajectory, check_run_memory, record_bytes
 
 __all__ = ["Moments", "moments", "temperature", "gibbs_marginal", "escape_times", "mean_escape_time", "watched",
            "running", "relaxed", "kramers_time",
@@ -372,16 +372,33 @@ class Ensemble:
         return save_npz(path, self.arrays())
 
 
+def ensemble_memory(optimizers, notes, samples: int, paths: int, dim: int) -> list[tuple[str, int]]:
+    """The records an ensemble holds at once, for :func:`check_run_memory`: per optimizer its noisy
+    iterates and (where ``notes`` gives no reason against) its SDE paths, ``samples x paths x dim``
+    each, and its one flow."""
+    parts = []
+    for opt, note in zip(optimizers, notes):
+        name = opt.label
+        parts.append((f"{name}'s noisy iterates ({samples} x {paths} x {dim})", record_bytes(samples, paths, dim)))
+        if not note:
+            parts.append((f"{name}'s SDE paths ({samples} x {paths} x {dim})", record_bytes(samples, paths, dim)))
+        parts.append((f"{name}'s flow ({samples} x 1 x {dim})", record_bytes(samples, 1, dim, flow=True)))
+    return parts
+
+
 @public
 @checked
 def ensemble(landscape, optimizers, start=None, steps: int = 200, *, noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS,
              seed: int = 0, drift: str | None = None, scheme: str = "euler-maruyama", substeps: int = 10,
-             method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10) -> Ensemble:
+             method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10, max_evaluations: int | None = None,
+             max_seconds: float | None = MAX_SECONDS) -> Ensemble:
     """Run each optimizer ``paths`` times from ``start`` with gradient ``noise`` (and/or minibatches of
     ``batch_size``), its SDE as often
     (``drift``, ``scheme``, ``substeps`` as in :func:`simulate.sdes.sde`; optimizers outside the
     SGD family get none, and the entry says why) and its deterministic flow once (the drift's flow;
-    each optimizer's own outside the SGD family)."""
+    each optimizer's own outside the SGD family; ``max_evaluations`` and ``max_seconds`` bound it as
+    in :func:`~simulate.solvers.continuous.integrate`). An ensemble whose records would not fit in
+    memory (:func:`~simulate.solvers.trajectory.check_run_memory`) is refused before any work."""
     optimizers = with_lr(optimizers)
     paths = whole("paths", paths, 1, MAX_PATHS)
     seed = check_seed(seed)
@@ -410,6 +427,10 @@ def ensemble(landscape, optimizers, start=None, steps: int = 200, *, noise=None,
             sde_model(opt, drift, scheme, model)  # a bad drift or scheme is the user's to fix
             notes.append("")
         make_flow(opt, drift if refusal is None else None)
+    check_run_memory(ensemble_memory([opt for opt, _, _ in resolved], notes, int(steps) + 1, paths, land.dim),
+                     "fewer --paths or fewer --steps")
+    stepping = Stepping(method, **({} if max_evaluations is None else {"max_evaluations": max_evaluations}),
+                        max_seconds=max_seconds)
     starts = np.broadcast_to(start, (paths, land.dim))
     entries = []
     for i, ((opt, _, _), note) in enumerate(zip(resolved, notes)):
@@ -417,7 +438,7 @@ def ensemble(landscape, optimizers, start=None, steps: int = 200, *, noise=None,
         paths_sde = None if note else sde(land, opt, starts, steps, noise=model, drift=drift, scheme=scheme,
                                           substeps=substeps, seed=spawned_seed(seed, i, 1))
         flow = integrate(land, opt, start, run.t, steps=steps, flow=drift if opt.sde_refusal() is None else None,
-                         method=method, rtol=rtol, atol=atol)
+                         stepping=stepping, rtol=rtol, atol=atol)
         entries.append(EnsembleEntry(opt, run, paths_sde, note, flow))
     return Ensemble(land, start, int(steps), int(paths), model, seed, drift or "exact", scheme, int(substeps),
                     tuple(entries))

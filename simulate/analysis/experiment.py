@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from .._checks import checked
 from .._signature import public, renamed, warn
 from ..solvers.inputs import resolve
 from .averaging import average, check_beta
-from ..solvers.continuous import SaveAt, integrate
+from ..solvers.continuous import MAX_SECONDS, WALL_TIME, SaveAt, Stepping, integrate
 from ..solvers.discrete import iterate
 from ..models import available_flows, energy_along, flow as make_flow
 from .sharpness import sharpness_along, stability_threshold
@@ -27,7 +28,8 @@ from ..landscapes import landscape as get_landscape
 from ..io.files import load_npz, save_npz
 from ..solvers.trajectory import FAILED, STATUS_NAMES, Comparison, Trajectory, compare, ended
 
-__all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule"]
+__all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule", "Crowd", "run_crowd", "Thinned",
+           "CROWD_ABOVE", "DRAWN_PATHS"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -79,10 +81,149 @@ def check_starts(landscape: Landscape, starts) -> None:
                          f"inf or NaN there): choose a start inside its domain")
     if not_finite.any():
         warn(f"{landscape.label} is not finite at {int(not_finite.sum())} of {not_finite.size} starts "
-                      f"({where(not_finite)}): those runs stop at once", StartWarning, stacklevel=3)
+             f"({where(not_finite)}): those runs stop at once", StartWarning, stacklevel=3)
     if stationary.any():
         warn(f"the gradient of {landscape.label} vanishes at the start {where(stationary)}: every method "
-                      f"stays there (choose another start)", StartWarning, stacklevel=3)
+             f"stays there (choose another start)", StartWarning, stacklevel=3)
+
+
+class Thinned(FlowWarning):
+    """Not a failure: many starts are drawn as a sample of paths (flows integrated for those only)
+    over a density of every start's iterates; one line says how many (the command prints it)."""
+
+
+#: Above this many starts ``plot`` draws a crowd: a seeded sample of :data:`DRAWN_PATHS` paths (their
+#: flows the only ones integrated) over a density of every start's iterates, and the loss as
+#: quantile bands over every start. Beyond ~64 lines per optimizer the paths and loss curves are an
+#: unreadable mass, and the bands (10-90%) have enough members to mean something.
+CROWD_ABOVE = 64
+
+#: How many paths a crowd draws in full. The flows are the cost: a default plot's three flows take
+#: ~1-2 s per start (LSODA at rtol 1e-8; the momentum lift needs ~1e5 field evaluations), the
+#: iterates ~1 µs per start and step; 16 starts keep the flows to ~20-30 s and are still told apart
+#: on the contours. The statistics come from every start, not from the sample.
+DRAWN_PATHS = 16
+
+#: Bytes of iterates one chunk of starts may hold while every start runs (a crowd's memory is this,
+#: its density and its loss samples, whatever the number of starts).
+CHUNK_BYTES = 64 * 2**20
+
+#: Loss values kept for the quantile bands: at most this many (steps x starts) in all.
+BAND_VALUES = 8_000_000
+
+
+@dataclass(frozen=True, eq=False)
+class Crowd:
+    """Many starts, thinned: every start's iterates reduced to a density of where they went, loss
+    quantiles over time and the end points, and which starts are drawn (and integrated) in full.
+
+    ``density`` counts the iterates of every optimizer, start and step inside ``edges`` (x₁ and x₂;
+    None in 1-D) and ``binned`` is its sum; ``steps`` are the step indices where the loss
+    ``quantiles`` (per optimizer, ``(3, len(steps))``: 10%, 50%, 90% over the starts still finite)
+    and ``times`` (per optimizer, the clock at those steps) are taken."""
+
+    starts: np.ndarray          # (B, d): every start
+    drawn: np.ndarray           # indices of the drawn starts, sorted
+    labels: tuple[str, ...]
+    density: np.ndarray | None
+    edges: tuple[np.ndarray, np.ndarray] | None
+    steps: np.ndarray
+    times: tuple[np.ndarray, ...]
+    quantiles: tuple[np.ndarray, ...]
+    finals: tuple[np.ndarray, ...]   # (B, d) last point of each start, per optimizer
+    status: tuple[np.ndarray, ...]   # (B,) how each start ended, per optimizer
+
+    QUANTILES = (0.1, 0.5, 0.9)
+
+    @property
+    def binned(self) -> int:
+        return 0 if self.density is None else int(self.density.sum())
+
+    @property
+    def thinning(self) -> str:
+        """The one line that says what was thinned."""
+        where = "density of all" if self.density is not None else "loss bands of all"
+        return (f"drawing {len(self.drawn)} of {len(self.starts)} paths (flows integrated for those); {where} "
+                f"{len(self.starts)} starts' iterates")
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """What ``--data`` adds for a thinned plot (``crowd_`` keys)."""
+        out = {"crowd_starts": self.starts, "crowd_drawn": self.drawn, "crowd_steps": self.steps,
+               "crowd_quantile_levels": np.array(self.QUANTILES), "crowd_thinning": np.array(self.thinning)}
+        if self.density is not None:
+            out.update(crowd_density=self.density, crowd_edges_x=self.edges[0], crowd_edges_y=self.edges[1])
+        for i in range(len(self.labels)):
+            out.update({f"crowd_t_{i}": self.times[i], f"crowd_loss_quantiles_{i}": self.quantiles[i],
+                        f"crowd_final_x_{i}": self.finals[i], f"crowd_status_{i}": self.status[i]})
+        return out
+
+
+def _binned(points: np.ndarray, box: np.ndarray, bins: int) -> np.ndarray:
+    """Counts of ``points`` ``(n, 2)`` in ``bins x bins`` equal cells of ``box`` (closed; the upper
+    edges in the last cells, as numpy's histogram2d), indexed ``[x₂, x₁]``; points outside, or not
+    finite, are not counted. Uniform cells are indexed by arithmetic: ~10 times histogram2d's speed."""
+    lo, hi = box[:, 0], box[:, 1]
+    with np.errstate(invalid="ignore"):
+        inside = np.all((points >= lo) & (points <= hi), axis=-1)  # NaN compares false: left out
+    cell = np.minimum(((points[inside] - lo) / (hi - lo) * bins).astype(np.int64), bins - 1)
+    return np.bincount(cell[:, 1] * bins + cell[:, 0], minlength=bins * bins).reshape(bins, bins)
+
+
+def drawn_sample(starts: int, seed: int, size: int = DRAWN_PATHS) -> np.ndarray:
+    """``size`` of ``starts`` indices, sorted, drawn without replacement with ``seed`` (a stream of
+    its own, apart from the one that drew the starts)."""
+    rng = np.random.default_rng(np.random.SeedSequence(int(seed), spawn_key=(1,)))
+    return np.sort(rng.choice(int(starts), size=min(int(size), int(starts)), replace=False))
+
+
+def crowd_memory(starts: int, steps: int, dim: int, optimizers: int) -> list[tuple[str, int]]:
+    """What :func:`run_crowd` holds at once, for :func:`~simulate.solvers.trajectory.check_run_memory`."""
+    kept = min(int(steps) + 1, max(2, BAND_VALUES // max(int(starts), 1)))
+    return [(f"every start's iterates, a chunk at a time ({starts} starts)", 2 * CHUNK_BYTES),
+            (f"loss samples for the bands ({kept} x {starts})", 2 * 8 * kept * int(starts)),
+            (f"end points ({optimizers} x {starts} x {dim})", 2 * 8 * int(optimizers) * int(starts) * (int(dim) + 1))]
+
+
+@checked
+def run_crowd(landscape, optimizers: Sequence, starts, steps: int, *, lr: float | None = None,
+              flow: str | None = None, seed: int = 0, region=None, bins: int = 160,
+              drawn: int = DRAWN_PATHS) -> Crowd:
+    """Run every start's iterates (vectorized, in chunks of bounded memory) and reduce them to a
+    :class:`Crowd`: a ``bins x bins`` density over ``region`` (pairs for x₁ and x₂; default the
+    landscape's plot box), loss quantiles and end points; and draw a sample of ``drawn`` starts
+    with ``seed`` (:func:`drawn_sample`). The iterates are timed on each flow's clock, as in
+    :func:`run_experiment`. Bit for bit the same for the same arguments."""
+    optimizers = with_lr(optimizers, lr)
+    resolved = [resolve(item, landscape, starts) for item in optimizers]
+    land, x0 = resolved[0][1], resolved[0][2]
+    x0 = np.atleast_2d(x0)
+    B, d = x0.shape
+    models = [make_flow(opt, flow).for_steps(steps) for opt, _, _ in resolved]
+    keep = np.unique(np.linspace(0, int(steps), min(int(steps) + 1, max(2, BAND_VALUES // B))).round().astype(int))
+    chunk = max(1, CHUNK_BYTES // (8 * (int(steps) + 1) * (d + 2)))
+    box = np.asarray(land.bounds[:2] if region is None else region, dtype=float)
+    edges = None if d < 2 else (np.linspace(*box[0], bins + 1), np.linspace(*box[1], bins + 1))
+    density = None if d < 2 else np.zeros((bins, bins), dtype=np.int64)  # [x₂ row, x₁ column], as an image
+    times, quantiles, finals, status = [], [], [], []
+    for (opt, _, _), model in zip(resolved, models):
+        losses = np.empty((keep.size, B))
+        final, ended_as = np.empty((B, d)), np.empty(B, dtype=np.int64)
+        t = None
+        for lo in range(0, B, chunk):
+            run = iterate(land, opt, x0[lo:lo + chunk], steps, time_per_step=model)
+            losses[:, lo:lo + chunk] = run.f[keep]
+            final[lo:lo + chunk], ended_as[lo:lo + chunk] = run.x[-1], run.status
+            t = np.asarray(run.t)
+            if density is not None:
+                density += _binned(run.x[..., :2].reshape(-1, 2), box, bins)
+        times.append(t[keep] if t.ndim == 1 else t[keep, 0])
+        with warnings.catch_warnings():  # a time at which every start has stopped: NaN, not a warning
+            warnings.simplefilter("ignore", RuntimeWarning)
+            quantiles.append(np.nanquantile(np.where(np.isfinite(losses), losses, np.nan), Crowd.QUANTILES, axis=1))
+        finals.append(final)
+        status.append(ended_as)
+    return Crowd(x0, drawn_sample(B, seed, drawn), tuple(opt.label for opt, _, _ in resolved), density, edges, keep,
+                 tuple(times), tuple(quantiles), tuple(finals), tuple(status))
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +240,7 @@ class Experiment:
     flow: str = ""  # the continuous model's kind asked for ("" = each optimizer's own)
     panels: tuple[str, ...] = ()  # extra quantities drawn and exported: "sharpness", "energy"
     ema: float | np.ndarray | None = None  # β of the EMA of the iterates drawn and exported (one per member, or None)
+    crowd: Crowd | None = None  # many starts: every start reduced (density, loss bands); the entries are the drawn sample
 
     x0 = renamed("start")  # its name before the attributes were named as the files name them
 
@@ -109,7 +251,10 @@ class Experiment:
                 f"{self.steps} steps; iterates: {ended(np.concatenate([np.ravel(e.iterates.status) for e in self.entries]))})")
 
     def warn_flow_failures(self) -> None:
-        """Say :meth:`flow_failures` as warnings (:class:`FlowWarning`), one per line."""
+        """Say :meth:`flow_failures` as warnings (:class:`FlowWarning`), one per line; first, for a
+        crowd of starts, the line that says what was thinned (:class:`Thinned`)."""
+        if self.crowd is not None:
+            warn(self.crowd.thinning, Thinned, stacklevel=3)
         for line in self.flow_failures():
             warn(line, FlowWarning, stacklevel=3)  # at plot()'s caller, past its decorators
 
@@ -125,8 +270,9 @@ class Experiment:
             for i in np.flatnonzero(status == FAILED):
                 where = f" from start {np.array2string(starts[min(i, len(starts) - 1)], precision=3)}" \
                     if status.size > 1 else ""
+                budget = "--flow-seconds, " if WALL_TIME in str(messages[i]) else ""
                 lines.append(f"{e.optimizer.label}: its {e.flow.flow} flow{where} was not integrated to the end: "
-                             f"{messages[i]}; the iterates are drawn in full (try --method, fewer --steps, or "
+                             f"{messages[i]}; the iterates are drawn in full (try {budget}--method, fewer --steps, or "
                              f"--flow with another model: {', '.join(k for k in available_flows(e.optimizer) if k != e.flow.flow) or 'none'})")
         return lines
 
@@ -150,6 +296,8 @@ class Experiment:
                "flow_kinds": np.array([e.flow.flow for e in self.entries]), "panels": np.array(self.panels, dtype=str)}
         if self.ema is not None:
             out["ema"] = np.array(self.ema, dtype=np.float64)
+        if self.crowd is not None:
+            out.update(self.crowd.arrays())
         for i, e in enumerate(self.entries):
             records = (("iterates", e.iterates), ("flow", e.flow_at_steps), ("flow_dense", e.flow))
             if self.ema is not None:
@@ -204,6 +352,10 @@ class Experiment:
             optimizers.append(entry)
         out = {"landscape": self.landscape.label, "steps": self.steps, "method": self.method,
                "rtol": self.rtol, "atol": self.atol, "flow": self.flow, "optimizers": optimizers}
+        if self.crowd is not None:
+            out["thinned"] = {"line": self.crowd.thinning, "starts": len(self.crowd.starts),
+                              "drawn": self.crowd.drawn,
+                              "ended": {label: ended(status) for label, status in zip(self.crowd.labels, self.crowd.status)}}
         return out if self.ema is None else {**out, "ema": self.ema}
 
     def save(self, path) -> Path:
@@ -271,7 +423,8 @@ def with_schedule(optimizers, schedule=None, **transforms) -> list:
 @checked
 def run_experiment(landscape, optimizers: Sequence, start=None, steps: int = 200, *, lr: float | None = None,
                    flow: str | None = None, method: str = "LSODA", rtol: float = 1e-8, atol: float = 1e-10,
-                   flow_samples: int = 400, max_evaluations: int | None = None) -> Experiment:
+                   flow_samples: int = 400, max_evaluations: int | None = None,
+                   max_seconds: float | None = MAX_SECONDS) -> Experiment:
     """Iterate each optimizer and integrate its continuous model from the same start(s).
 
     ``flow`` picks the model (:data:`simulate.models.FLOWS`, e.g. ``"modified"``) for every
@@ -283,8 +436,8 @@ def run_experiment(landscape, optimizers: Sequence, start=None, steps: int = 200
     its own (optimizer objects are used as they are); it is an error if no optimizer takes it. The flow
     is sampled at least ``flow_samples`` times (so it draws as a smooth curve) and always at the
     iterates' own times, where the two are compared. ``max_evaluations`` bounds each flow's field
-    evaluations (the solver's default when None); a flow that needs more is reported, not fatal
-    (:meth:`Experiment.flow_failures`).
+    evaluations (the solver's default when None) and ``max_seconds`` its wall time per start (None:
+    no bound); a flow that needs more is reported, not fatal (:meth:`Experiment.flow_failures`).
     """
     optimizers = with_lr(optimizers, lr)
     resolved = [resolve(item, landscape, start) for item in optimizers]
@@ -295,7 +448,9 @@ def run_experiment(landscape, optimizers: Sequence, start=None, steps: int = 200
     for (opt, land, start), model in zip(resolved, models):
         run = iterate(land, opt, start, steps, time_per_step=model)
         every = max(1, math.ceil(flow_samples / max(steps, 1)))
-        dense = integrate(land, opt, start, steps=steps, flow=model, saveat=SaveAt(per_step=every), method=method,
-                          rtol=rtol, atol=atol, max_evaluations=max_evaluations)
+        stepping = Stepping(method, **({} if max_evaluations is None else {"max_evaluations": max_evaluations}),
+                            max_seconds=max_seconds)
+        dense = integrate(land, opt, start, steps=steps, flow=model, saveat=SaveAt(per_step=every), stepping=stepping,
+                          rtol=rtol, atol=atol)
         entries.append(Entry(opt, run, dense, every, compare(run, dense.every(every))))
     return Experiment(land, np.asarray(start), steps, tuple(entries), method, rtol, atol, flow or "")

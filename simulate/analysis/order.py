@@ -22,7 +22,7 @@ import numpy as np
 from .._checks import checked
 from .._signature import public, renamed, warn
 from ..solvers.inputs import is_optimizer, resolve
-from ..solvers.continuous import METHODS, integrate
+from ..solvers.continuous import MAX_SECONDS, METHODS, Stepping, integrate
 from ..solvers.discrete import iterate
 from ..models import SCALINGS, flow as make_flow, rescale
 from ..landscapes import Landscape
@@ -149,7 +149,8 @@ def _ladder(opt: Optimizer, lrs, rungs: int, ratio: float) -> np.ndarray:
 @checked
 def order(landscape, optimizer, start=None, *, flow: str | None = None, horizon: float = 1.0, lrs=None, rungs: int = 6,
           ratio: float = 2.0, scaling: str | None = None, metric: str | None = None, method: str = "DOP853",
-          rtol: float = 1e-12, atol: float = 1e-14, max_evaluations: int | None = None) -> OrderResult:
+          rtol: float = 1e-12, atol: float = 1e-14, max_evaluations: int | None = None,
+          max_seconds: float | None = MAX_SECONDS) -> OrderResult:
     """Observed order of ``optimizer``'s iterates against its continuous model ``flow`` on ``landscape``.
 
     The ladder is ``lrs`` or ``optimizer.lr / ratio**j`` for ``j < rungs``; rung j is
@@ -160,7 +161,8 @@ def order(landscape, optimizer, start=None, *, flow: str | None = None, horizon:
     preferred one (``late`` for the momentum modified flows, else ``max``). The models
     are integrated with ``method`` at ``rtol``/``atol`` (keep them far below the errors measured).
     A rung whose run diverges has error inf, one whose flow fails (or needs more than
-    ``max_evaluations`` field evaluations, default :data:`ORDER_MAX_EVALUATIONS`) NaN; both are left
+    ``max_evaluations`` field evaluations, default :data:`ORDER_MAX_EVALUATIONS`, or ``max_seconds``
+    of wall time, None for no bound) NaN; both are left
     out of the fit and reported in ``status``. A ladder of more than :data:`MAX_LADDER_STEPS` steps
     in all is refused before any work. The slopes between consecutive rungs are kept
     (``local_slopes``, ``last_pair_order``), and where the fit may not be the asymptotic order (errors at
@@ -219,8 +221,8 @@ def order(landscape, optimizer, start=None, *, flow: str | None = None, horizon:
             status.append(f"the run {run.message}")
             hs.append(h)
             continue
-        exact = integrate(landscape, o, x0, t=run.t, flow=model, method=method, rtol=rtol, atol=atol,
-                          max_evaluations=max_evaluations)
+        exact = integrate(landscape, o, x0, t=run.t, flow=model, rtol=rtol, atol=atol,
+                          stepping=Stepping(method=method, max_evaluations=max_evaluations, max_seconds=max_seconds))
         if exact.status == 3 or exact.diverged:
             errors.append(math.nan)
             status.append(f"the flow {exact.message}")

@@ -26,6 +26,7 @@ from ..optimizers import Optimizer, optimizer as get_optimizer
 from ..optimizers.sgd import heavy_ball_critical_momentum as critical_momentum
 from ..spec import parse_spec
 from ..solvers.cost import Estimate, check_time, discrete_seconds
+from ..solvers.trajectory import check_run_memory, record_bytes
 from .sweep import Axis, Sweep, check_not_set, sweepable, member_label, with_axis, parse_axis, sweep
 
 __all__ = ["linear_rate", "step_matrix", "rate_map", "rate_maps", "RateMap", "critical_momentum",
@@ -145,6 +146,8 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
     if isinstance(optimizer, str) and "lr" in parse_spec(optimizer)[1]:
         raise ValueError(f"{optimizer} sets lr, which the lr·λmax axis supplies: drop it from the spec")
     check_not_set(optimizer, opt, [y.name])
+    check_run_memory(rate_map_memory(opt, x.values.size, y.values.size, eig.size, measured=land is not None),
+                     RATE_MAP_FITS)
     member = with_axis(opt.replace(lr=grid_lr), y.name, y.values[None, :])
     analytic = np.max(np.stack([linear_rate(member, lam) for lam in eig]), axis=0)
     if land is None:
@@ -156,6 +159,24 @@ def rate_map(optimizer, lr_lambda, other, *, landscape=None, minimum: int = 0, o
     rate = np.where(diverged, np.inf, result.metric("rate"))
     elsewhere = ~diverged & (result.metric("minimum") != minimum)
     return RateMap(opt, x, y, eig, analytic, measured=rate, elsewhere=elsewhere, sweep=result, landscape=land)
+
+
+#: What makes a rate map smaller, as its refusal says.
+RATE_MAP_FITS = "fewer points on --lr-lambda or --vary (their NUM)"
+
+
+def rate_map_memory(opt: Optimizer, columns: int, rows: int, modes: int = 1, *, measured: bool = False) -> list:
+    """What one rate map of ``opt`` over ``columns x rows`` cells holds at once, for
+    :func:`~simulate.solvers.trajectory.check_run_memory`: the step matrix of every cell (n x n for n
+    state components) and its spectrum per Hessian mode; with ``measured``, the sweep's state of
+    every cell and its start and end."""
+    n, cells = len(opt.state_names()), int(columns) * int(rows)
+    name = opt.display_name
+    parts = [(f"{name}'s analytic map ({columns} x {rows} cells, {n} x {n} step matrices)",
+              record_bytes(n + modes, cells, n))]
+    if measured:
+        parts.append((f"{name}'s measured map ({columns} x {rows} cells)", record_bytes(2 + n, cells, n)))
+    return parts
 
 
 #: ``rate_maps``' vertical axis: momentum, or weight decay for optimizers without momentum.
@@ -174,6 +195,12 @@ def rate_maps(optimizers=None, lr_lambda: str = "0.02:4.5:90", vary: str = DEFAU
         cells = len(parse_axis(f"lr_lambda={lr_lambda}")) * len(parse_axis(vary))
         check_time(Estimate(tuple((f"{o}'s {cells} x {steps} steps", discrete_seconds(cells, steps)) for o in chosen)),
                    "fewer --steps or fewer values per axis")
+    columns, rows = parse_axis(f"lr_lambda={lr_lambda}").values.size, parse_axis(vary).values.size
+    modes = 1 if landscape is None else (landscape if isinstance(landscape, Landscape) else get_landscape(landscape)).dim
+    # every map is held until the figure is drawn: all of them together must fit, before the first is made
+    check_run_memory([part for o in chosen for part in rate_map_memory(
+        o if isinstance(o, Optimizer) else get_optimizer(o), columns, rows, modes, measured=landscape is not None)],
+        RATE_MAP_FITS)
     return [rate_map(o, f"lr_lambda={lr_lambda}", vary, landscape=landscape, minimum=minimum, offset=offset,
                      steps=steps) for o in chosen]
 

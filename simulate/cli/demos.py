@@ -220,9 +220,15 @@ def demo(name: str, out=None, *, dpi: int | None = None, data=None, animate=None
     (plot demos); returns the paths written (the figures, optional data and animation, and the run
     record of the command underneath). ``size`` ("8x4.5", inches), ``font_scale`` and ``formats``
     ("png,svg"): for slides and print, as the command's ``--size``, ``--font-scale``, ``--format``."""
+    from ..solvers.trajectory import RunTooLarge
+
     command, options = demo_options(name, out, dpi=dpi, data=data, animate=animate, three_d=three_d, size=size,
                                     font_scale=font_scale, formats=formats)
-    return run(command, options, overwrite=overwrite, argv=argv)
+    try:
+        return run(command, options, overwrite=overwrite, argv=argv)
+    except RunTooLarge as exc:  # refused before any work; a demo's size is not the user's to change
+        raise ValueError(f"demo {name}: {exc.estimate}: a demo's size is fixed; free some memory, or run "
+                         f"simulate {command} with its options (--dump-config) and {exc.fits}") from None
 
 
 _GALLERY_TITLE = "# Gallery\n\nEvery classroom demo, rendered by `simulate gallery`"

@@ -25,6 +25,8 @@ from typing import Any
 __all__ = ["Option", "Command", "COMMANDS", "Integer", "parse_starts", "help_text", "figure_formats"]
 
 MAX_RANDOM_STARTS = 1_000_000
+#: --flow-seconds' default, as simulate.solvers.continuous.MAX_SECONDS (checked by a test; this module imports no numerics)
+FLOW_SECONDS = 60.0
 FIGURE_FORMATS = ("png", "svg", "pdf")
 
 
@@ -87,6 +89,21 @@ def _engines():
     from ..solvers.engine import ENGINES
 
     return ENGINES
+
+
+def _flow_budget_help() -> str:
+    from ..solvers.continuous import MAX_SECONDS
+
+    return (f"Wall time in seconds one flow (one start) may use before it is stopped and reported as not integrated to "
+            f"the end, its samples so far kept (a tiny lr or a singular start can otherwise spend minutes); 0: no "
+            f"bound.  [default: {MAX_SECONDS:g}]")
+
+
+def _flow_seconds(v):
+    """--flow-seconds: a positive number of seconds, or 0 for no bound."""
+    if _is_number(v) and v == 0:
+        return 0
+    return _positive(v)
 
 
 def _default_optimizer_labels() -> str:
@@ -533,6 +550,11 @@ def _limited(function):
 #: Every command's time estimate is checked against this before any work (simulate.solvers.cost).
 TIME_LIMIT = Option("time_limit", float, 3600.0, "Refuse, before any work, a run whose estimated time on this machine exceeds this many seconds (0: no limit).",
                     _seconds, flags=("--time-limit",), metavar="SECONDS", bounds=(0, None))
+
+
+FLOW_SECONDS_OPTION = Option("flow_seconds", float, FLOW_SECONDS, _flow_budget_help, _flow_seconds,
+                             flags=("--flow-seconds",), bounds=(0, None), argument="max_seconds",
+                             convert=lambda v, options: float(v) if v else None)
 _DATA_HELP = "Also write this .npz, a .json summary and a .csv table (one row per rung) beside it."
 
 
@@ -641,6 +663,9 @@ PLOT_OPTIONS = (
     METHOD,
     RTOL,
     ATOL,
+    Option("max_evaluations", int, None, "Field evaluations one flow (one start) may use before it is stopped and reported as not integrated to the end.  [default: 2000000]",
+           Integer(100, 100_000_000), bounds=(100, None)),
+    FLOW_SECONDS_OPTION,
     Option("time", str, None, "Loss panel against time t or steps k = t/h: t or steps.  [default: t when all h agree]",
            OneOf(("t", "steps"))),
     Option("sharpness", bool, False, "Add a panel: sharpness λmax(∇²f) along the runs with each optimizer's stability threshold (2/lr for GD).",
@@ -745,6 +770,7 @@ ORDER_OPTIONS = (
     replace(ATOL, default=1e-14),
     Option("max_evaluations", int, 20_000, "Field evaluations one rung's flow may use before it is reported as failed (a model far outside its regime gives up early).",
            Integer(100, 100_000_000), bounds=(100, None)),
+    FLOW_SECONDS_OPTION,
     CAPTION,
     replace(OUT, default="simulate_order.png"),
     _data(_DATA_HELP, (".json", ".csv"), "the .csv and .json are"),

@@ -17,6 +17,7 @@ which equals one discrete step of the optimizer to rounding.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -28,7 +29,8 @@ from ..models import Flow, flow as make_flow
 from ..optimizers import Optimizer, State
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
-__all__ = ["integrate", "Stepping", "Tolerances", "SaveAt", "Events", "euler_step", "METHODS", "pack", "unpack"]
+__all__ = ["integrate", "Stepping", "MAX_SECONDS", "WALL_TIME", "Tolerances", "SaveAt", "Events", "euler_step", "METHODS",
+           "pack", "unpack"]
 
 #: solve_ivp's methods (the implicit ones receive the analytic Jacobian built from the Hessian),
 #: simulate.fastflow's compiled Dormand–Prince for plain gradient flows on many starts, and "auto"
@@ -68,19 +70,33 @@ def euler_step(landscape, optimizer: Optimizer, state: State, k: int) -> State:
 
 #: Field evaluations one member may use before it is stopped as failed: no solve can hang.
 MAX_EVALUATIONS = 2_000_000
+#: Seconds of wall time one member may use before it is stopped as failed. Evaluations alone do not
+#: bound the time: LSODA on a stiff lift spends ~0.5 ms per evaluation (Jacobians, LU), so 2e6
+#: evaluations can take a quarter of an hour. 60 s is ~50 times the slowest flow of a default
+#: ``plot`` (heavy ball's lift, ~1e5 evaluations). A budget in seconds depends on the machine: a
+#: flow that ends within it is bit for bit the same anywhere; one it stops is said, never silent.
+MAX_SECONDS = 60.0
+#: How a member's message names the budget of :data:`MAX_SECONDS` (callers say what option sets it).
+WALL_TIME = "wall-time budget"
 COMPILED = "RK45-compiled"
 
 
 @dataclass(frozen=True)
 class Stepping:
-    """How the model is stepped: ``method`` (one of :data:`METHODS`), the evaluation budget of one
-    member (``max_evaluations`` field evaluations, then it stops as failed), and solve_ivp's
-    ``max_step`` and ``first_step`` (None: the solver's own choice)."""
+    """How the model is stepped: ``method`` (one of :data:`METHODS`), the budgets of one member
+    (``max_evaluations`` field evaluations and ``max_seconds`` of wall time, None for no time bound;
+    past either it stops as failed, its samples so far kept), and solve_ivp's ``max_step`` and
+    ``first_step`` (None: the solver's own choice).
+
+    The compiled method (:data:`COMPILED`) has only the evaluation budget: it integrates the whole
+    batch in one compiled loop at ~1 µs per evaluation, so the evaluations bound its time (2e6 of
+    them take seconds) and a clock inside the loop would cost more than it saves."""
 
     method: str = "LSODA"
     max_evaluations: int = MAX_EVALUATIONS
     max_step: float | None = None
     first_step: float | None = None
+    max_seconds: float | None = MAX_SECONDS
 
     def __post_init__(self):
         if self.method not in METHODS:
@@ -90,6 +106,8 @@ class Stepping:
             value = getattr(self, name)
             if value is not None and not (np.isfinite(value) and value > 0):
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if self.max_seconds is not None and not self.max_seconds > 0:  # inf (like None) is no bound
+            raise ValueError(f"max_seconds must be a positive number of seconds or None, got {self.max_seconds!r}")
         if self.method == COMPILED and (self.max_step, self.first_step) != (None, None):
             raise ValueError(f"method {COMPILED} chooses its own steps: max_step and first_step are for the "
                              f"solve_ivp methods ({', '.join(m for m in METHODS if m != COMPILED)})")
@@ -157,7 +175,7 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
               stepping: Stepping | None = None, tolerances: Tolerances | None = None, saveat: SaveAt | None = None,
               events: Events | None = None, gtol: float = 1e-8, method: str | None = None, rtol: float | None = None,
               atol: float | None = None, escape_radius: float | None = None,
-              max_evaluations: int | None = None) -> Trajectory:
+              max_evaluations: int | None = None, max_seconds: float | None = None) -> Trajectory:
     """Integrate a continuous model of ``optimizer`` on ``landscape`` from ``start`` and sample it at times ``t``.
 
     What is solved: ``flow`` is the model's kind (:data:`simulate.models.FLOWS`: ``exact``, ``limit``,
@@ -166,19 +184,21 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
     times are given (h the model's time per step), and the length of the optimizer's schedule.
 
     How: ``stepping`` (:class:`Stepping`; shorthands ``method=``, default LSODA, and
-    ``max_evaluations=``). Radau, BDF and LSODA get the model's analytic Jacobian where it has one
-    (from the landscape's Hessian), which they need on the stiff lifts of momentum and adaptive
+    ``max_evaluations=``, ``max_seconds=``). Radau, BDF and LSODA get the model's analytic Jacobian
+    where it has one (from the landscape's Hessian), which they need on the stiff lifts of momentum and adaptive
     methods. ``tolerances`` (:class:`Tolerances`; shorthands ``rtol=``, ``atol=``). Where:
     ``saveat`` (:class:`SaveAt`; shorthand ``t``). The record keeps the model's whole state at the
     samples (``state``), e.g. a velocity. ``events`` (:class:`Events`; shorthand ``escape_radius=``).
 
     A member that leaves the ball ``|x| <= escape_radius`` is stopped by a terminal event and
     reported as diverged (a start already outside it diverges at sample 0); a solver failure,
-    or a member that needs more than ``max_evaluations`` field evaluations, is reported as
-    status ``FAILED`` with scipy's message or the budget. Samples after the stop are NaN. A member
-    whose gradient ends below ``gtol`` is reported as converged. Never raises for numerical trouble.
+    or a member that needs more than ``max_evaluations`` field evaluations or ``max_seconds`` of
+    wall time (default :data:`MAX_SECONDS`; ``inf`` or ``Stepping(max_seconds=None)`` for no bound),
+    is reported as status ``FAILED`` with scipy's message or the budget that ended it. Samples after
+    the stop are NaN. A member whose gradient ends below ``gtol`` is reported as converged. Never raises for numerical trouble.
     """
-    stepping = _record(stepping, Stepping, "stepping", method=method, max_evaluations=max_evaluations)
+    stepping = _record(stepping, Stepping, "stepping", method=method, max_evaluations=max_evaluations,
+                       max_seconds=max_seconds)
     tolerances = _record(tolerances, Tolerances, "tolerances", rtol=rtol, atol=atol)
     saveat = _record(saveat, SaveAt, "saveat", t=t)
     events = _record(events, Events, "events", escape_radius=escape_radius)
@@ -234,10 +254,9 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
             states[name][(slice(0, n), *idx)] = sol.state[name][:n]
         for key in stats:
             stats[key][idx] = getattr(sol, key, 0)
-        if sol.status == 1 and sol.t_events[1].size:  # the evaluation budget ran out
+        if sol.budget:  # a budget ran out (its event, or the clock in the middle of a step)
             failed[idx] = True
-            messages[idx] = (f"solver failed at t = {sol.t_events[1][0]:.6g}: more than {stepping.max_evaluations} "
-                             f"field evaluations (a stiff or chaotic flow; try another method)")
+            messages[idx] = _budget_message(sol, stepping)
         elif sol.status == 1:  # the escape event fired between samples n-1 and n
             diverged_at[idx] = n
             where = "the start is outside" if n == 0 else f"|x| reached {radius:g} at t = {sol.t_events[0][0]:.6g}"
@@ -249,7 +268,8 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
             failed[idx] = True
             messages[idx] = f"solver failed at t = {sol.t_stop:.6g}: {sol.message}"
     stats.update(method=stepping.method, rtol=tolerances.rtol, atol=tolerances.atol, escape_radius=radius,
-                 max_evaluations=stepping.max_evaluations)
+                 max_evaluations=stepping.max_evaluations,
+                 max_seconds=np.inf if stepping.max_seconds is None else float(stepping.max_seconds))
     if model.schedule_clock is not None:
         stats.update(schedule=opt.schedule.spec, schedule_steps=len(model.schedule_clock.h))
     return finish("flow", t, xs, opt, landscape, diverged_at, gtol, failed=failed, messages=messages, stats=stats,
@@ -283,10 +303,27 @@ def _integrate_compiled(model, opt, landscape, x0, t, batch, tolerances, radius,
                   time_per_step=model.time_per_step, flow=model.kind, state={"x": xs})
 
 
+def _budget_message(sol, stepping: Stepping) -> str:
+    """The line a member stopped by one of its budgets gets: which one, where, and what to try."""
+    where = sol.t_events[1][0] if sol.t_events[1].size else sol.t_stop
+    if sol.budget == "evaluations":
+        return (f"solver failed at t = {where:.6g}: more than {stepping.max_evaluations} "
+                f"field evaluations (a stiff or chaotic flow; try another method)")
+    return (f"solver stopped at t = {where:.6g}: its {WALL_TIME} of {stepping.max_seconds:g} s ran out after "
+            f"{sol.nfev} field evaluations (a tiny step size, a stiff flow or a singular start; try another "
+            f"method, a larger time budget, or fewer steps)")
+
+
+class _OutOfTime(Exception):
+    """Raised by the field when a member is far past its wall-time budget in one step (a step that
+    never ends); the samples of that member are then lost, its start kept."""
+
+
 class _MemberSolution:
     """What :func:`integrate` keeps of one ``solve_ivp`` result."""
 
-    def __init__(self, sol, names, times, size: int):
+    def __init__(self, sol, names, times, size: int, budget: str = ""):
+        self.budget = budget  # "evaluations" or "seconds" when one of the member's budgets stopped it
         self.status, self.message = sol.status, sol.message
         self.t = np.asarray(sol.t, dtype=np.float64)  # scipy leaves lists where the first step fails
         self.t_events = sol.t_events
@@ -300,14 +337,23 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
     from scipy.integrate import solve_ivp  # here, not at the top: the command line's help needs no scipy
 
     max_evaluations = stepping.max_evaluations
+    seconds = np.inf if stepping.max_seconds is None else float(stepping.max_seconds)
     with np.errstate(all="ignore"):  # a start where the gradient is not finite is reported below
         state0 = model.init(x0, landscape)
     names = tuple(state0)
     y0 = pack(state0)
     evaluations = [0]
+    began = time.perf_counter()
+    spent = [""]  # the budget that ran out, if one did
 
     def fun(t, y):
         evaluations[0] += 1
+        # The clock is read here (~50 ns), the budget event reads the flag at the end of the step;
+        # a single step that runs on to twice the budget (a solver's inner loop) is cut at once.
+        if not spent[0] and time.perf_counter() - began > seconds:
+            spent[0] = "seconds"
+        if spent[0] == "seconds" and time.perf_counter() - began > 2 * seconds + 1:
+            raise _OutOfTime
         return pack(model.field(t, unpack(y, names), landscape))
 
     def jac(t, y):
@@ -321,9 +367,14 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
     def budget(t, y):
         # An event rather than an exception, so the samples so far are kept. scipy locates an
         # event by root-finding within the last step, so the value must be continuous in t:
-        # once the budget is spent it becomes t_limit − t, which reaches 0 at this step's end.
-        if evaluations[0] > max_evaluations and limit[0] == np.inf:
-            limit[0] = t
+        # once a budget is spent it becomes t_limit − t, which reaches 0 at this step's end.
+        if limit[0] == np.inf:
+            if evaluations[0] > max_evaluations:
+                spent[0] = "evaluations"
+            elif not spent[0] and time.perf_counter() - began > seconds:
+                spent[0] = "seconds"
+            if spent[0]:
+                limit[0] = t
         return limit[0] - t
 
     escaped.terminal = budget.terminal = True
@@ -341,12 +392,19 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
         else:
             # repeated times (steps of lr 0 at the end of a schedule) are one sample to the solver
             unique, index = np.unique(times, return_inverse=True)
-            sol = solve_ivp(fun, (model.start_time, float(times[-1])), y0, method=stepping.method, t_eval=unique,
-                            rtol=tolerances.rtol, atol=tolerances.atol, events=(escaped, budget), **kwargs)
-            if unique.size < times.size:
-                kept = int(np.count_nonzero(index < sol.t.size))
-                sol.t, sol.y = times[:kept], sol.y[:, index[:kept]]
-    return _MemberSolution(sol, names, times, y0.size)
+            try:
+                sol = solve_ivp(fun, (model.start_time, float(times[-1])), y0, method=stepping.method,
+                                t_eval=unique, rtol=tolerances.rtol, atol=tolerances.atol, events=(escaped, budget),
+                                **kwargs)
+            except _OutOfTime:  # only the start is known
+                sol = _Constant(y0, times[:1] if model.start_time == times[0] else times[:0], status=1)
+                sol.nfev = evaluations[0]
+            else:
+                if unique.size < times.size:
+                    kept = int(np.count_nonzero(index < sol.t.size))
+                    sol.t, sol.y = times[:kept], sol.y[:, index[:kept]]
+    stopped = spent[0] if sol.status == 1 and (sol.t_events[1].size or spent[0] == "seconds") else ""
+    return _MemberSolution(sol, names, times, y0.size, budget=stopped)
 
 
 class _Constant:

@@ -20,7 +20,7 @@ from ..landscapes.games import is_game, stalled_far
 from ..landscapes import Landscape
 from ..optimizers import Optimizer
 
-__all__ = ["Trajectory", "Comparison", "compare", "RUNNING", "CONVERGED", "DIVERGED", "FAILED", "STATUS_NAMES"]
+__all__ = ["RunTooLarge", "Trajectory", "Comparison", "compare", "RUNNING", "CONVERGED", "DIVERGED", "FAILED", "STATUS_NAMES"]
 
 RUNNING, CONVERGED, DIVERGED, FAILED = 0, 1, 2, 3
 STATUS_NAMES = {RUNNING: "running", CONVERGED: "converged", DIVERGED: "diverged", FAILED: "failed"}
@@ -86,6 +86,15 @@ def runs_memory(names, samples: int, batch: int, dim: int, flow_samples: int = 0
     return parts
 
 
+class RunTooLarge(ValueError):
+    """A run refused by :func:`check_run_memory`: ``estimate`` says its size against the limit
+    (the message without what to use), for a caller whose options are not the user's (a demo)."""
+
+    def __init__(self, estimate: str, fits: str):
+        super().__init__(f"{estimate}: use {fits}")
+        self.estimate, self.fits = estimate, fits
+
+
 def check_run_memory(parts, fits: str) -> int:
     """Refuse, before any work, a run whose records would not fit: ``parts`` are ``(what, bytes)``
     of everything the run holds at once (every optimizer's iterates, flows, dense outputs, from
@@ -99,8 +108,8 @@ def check_run_memory(parts, fits: str) -> int:
         limit, of = available, f"{available / 2**30:.3g} GiB of memory are available"
     if total > limit:
         largest = max(parts, key=lambda p: p[1])[0] if parts else ""
-        raise ValueError(f"this run would record about {total / 2**30:.3g} GiB ({len(parts)} record{'s' * (len(parts) != 1)}, the largest "
-                         f"{largest}) and {of}: use {fits}")
+        raise RunTooLarge(f"this run would record about {total / 2**30:.3g} GiB ({len(parts)} record{'s' * (len(parts) != 1)}, "
+                          f"the largest {largest}) and {of}", fits)
     return total
 
 

@@ -18,6 +18,7 @@ from matplotlib.widgets import CheckButtons, RadioButtons, Slider
 
 from ..solvers.continuous import integrate
 from ..solvers.discrete import iterate
+from ..solvers.trajectory import check_run_memory, runs_memory
 from .style import COLORS, MARKERS, legend_label, short_label
 from ..landscapes import landscape as get_landscape
 from .._signature import public
@@ -83,6 +84,12 @@ def explorer_inputs(landscape, optimizers, x0):
     return land, opts, start.copy()
 
 
+def check_explorer_memory(optimizers, steps: int) -> None:
+    """Refuse, before anything is drawn, runs too long to hold: every optimizer's iterates and flow."""
+    check_run_memory(runs_memory([opt.label for opt in optimizers], int(steps) + 1, 1, 2, flow_samples=FLOW_SAMPLES),
+                     "fewer --steps")
+
+
 class Explorer:
     """The interactive figure. ``optimizers``: names or specs; ``start``: the first start."""
 
@@ -91,6 +98,7 @@ class Explorer:
                  figure: Figure | None = None):
         self.landscape, self.optimizers, self.x0 = explorer_inputs(landscape, optimizers, start)
         self.steps = int(steps)
+        check_explorer_memory(self.optimizers, self.steps)
         self.shown = [True] * len(self.optimizers)
         self.flow_times = [None] * len(self.optimizers)  # where each drawn flow was sampled
         self.flows_shown = True
@@ -235,7 +243,8 @@ def explore(landscape="himmelblau", optimizers=None, start=None, steps: int = 10
     from ..io.files import FIGURE_FORMATS, check_output_path, save_figure
 
     optimizers = optimizers or DEFAULT_OPTIMIZERS
-    explorer_inputs(landscape, optimizers, start)  # bad input is named before anything opens
+    _, opts, _ = explorer_inputs(landscape, optimizers, start)  # bad input is named before anything opens
+    check_explorer_memory(opts, steps)
     if screenshot is not None:
         check_output_path(screenshot, FIGURE_FORMATS, overwrite=overwrite)  # a bad path must not hang the window
     if not can_show():

@@ -16,7 +16,8 @@ from .._checks import checked
 from .._signature import public
 from ..analysis.ensembles import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments, relaxed
 from ..analysis.averaging import average_label, check_beta
-from ..analysis.experiment import Experiment, run_experiment, with_lr, with_schedule
+from ..analysis.experiment import (CROWD_ABOVE, DRAWN_PATHS, Experiment, crowd_memory, drawn_sample, run_crowd,
+                                   run_experiment, with_lr, with_schedule)
 from .heatmaps import metric_label, metric_norm, plot_basins, plot_rate_map, plot_sweep, plot_verdicts
 from ..analysis.order import OrderStudy
 from ..analysis.ratemap import RateMap
@@ -24,8 +25,9 @@ from ..analysis.sweep import Sweep, start_coordinates
 from ..optimizers import Optimizer, optimizer
 from ..landscapes import landscape as get_landscape
 from ..solvers.noise import noise as noise_model
+from ..solvers.continuous import MAX_SECONDS
 from ..solvers.trajectory import check_run_memory, runs_memory
-from ..solvers.cost import check_time, runs_estimate
+from ..solvers.cost import Estimate, check_time, discrete_seconds, runs_estimate
 from ..io.files import save_figure
 from ..models import SCALINGS, energy_along
 from ..landscapes.games import is_game, refuse_game
@@ -33,6 +35,7 @@ from . import animation
 from .defaults import DEFAULT_LANDSCAPE, DEFAULT_OPTIMIZERS, DEFAULT_STEPS
 from .style import (AVERAGE_STYLE, COLORS, MARKERS, below, check_font_scale, drawing_box, drawn_bounds, parse_size,
                     restyle, shared_clock, short_label)
+from .crowd import plot_crowd
 from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, Height,
                        plot_schedule, plot_clipping, plot_order, focus_graph, pin_to_view, ITERATES_STYLE, FLOW_STYLE)
@@ -80,6 +83,8 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         time = "t" if shared_clock(experiment) is not None or same else "steps"
     offset = loss_offset(land)
     game = is_game(land)
+    if experiment.crowd is not None:  # many starts: a density under the drawn sample, the loss as bands
+        plot_crowd(experiment.crowd, ax_path, None if game else ax_loss, offset=offset, time=time)
     for i, e in enumerate(experiment.entries):
         c, m = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
         plot_path(e.flow, ax_path, color=c, label=None, height=height)
@@ -89,7 +94,7 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         if game:  # the Hamiltonian ½|ξ|² is recorded as f; the distance to the target says more
             plot_distance(e.flow, ax_loss, color=c, time=time)
             plot_distance(e.iterates, ax_loss, color=c, time=time, label=_status_note(e), marker=m)
-        else:
+        elif experiment.crowd is None:  # a crowd's loss is its bands
             plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
             plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e), marker=m)
         if experiment.ema is not None:  # the average of the same iterates: dashed, thinner, same colour
@@ -346,7 +351,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=
          noise=None, batch_size: int | None = None, paths: int = DEFAULT_PATHS, seed: int = 0,
          scheme: str = "euler-maruyama", substeps: int = 10, three_d: bool = False, box=None,
          caption: str | None = None, schedule=None, clip_norm=None, clip_value=None, lr_scale=None,
-         ema=None, max_evaluations: int | None = None, figsize=None, font_scale: float = 1.0) -> PlotResult:
+         ema=None, max_evaluations: int | None = None, figsize=None, font_scale: float = 1.0,
+         max_seconds: float | None = MAX_SECONDS) -> PlotResult:
     """Run ``optimizers`` on ``landscape`` from ``start`` both as discrete maps and as flows, and draw them.
 
     The library side of ``simulate plot``: same names, same defaults. ``optimizers=None`` is
@@ -358,7 +364,12 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=
     (:func:`simulate.ensembles.ensemble`), and the figure is :func:`ensemble_figure`; the result's
     ``experiment`` is then an :class:`~simulate.ensembles.Ensemble`. ``three_d``: the paths on the
     surface of f (2-D landscapes, exact gradients). ``random_starts``: instead of ``start``, this many
-    starts drawn uniformly in the landscape's plot box with ``seed``. ``box``: the region drawn, pairs (low, high)
+    starts drawn uniformly in the landscape's plot box with ``seed``. More than
+    :data:`~simulate.analysis.experiment.CROWD_ABOVE` starts (random or given) are drawn as a crowd: every
+    start's iterates run (in chunks of bounded memory) and are drawn as a density under a seeded sample of
+    :data:`~simulate.analysis.experiment.DRAWN_PATHS` paths, the only ones whose flows are integrated, and
+    the loss as quantile bands (``experiment.crowd``; one line, a :class:`~simulate.analysis.experiment.Thinned`
+    warning, says what was thinned). ``box``: the region drawn, pairs (low, high)
     for x₁ and x₂ or ``"lo:hi,lo:hi"`` (one pair in 1-D; default the landscape's plot box).
     ``schedule`` (``"cosine(warmup=10)"``, a :class:`~simulate.optimizers.schedules.Schedule`) goes to every
     optimizer without one of its own; the figure then adds a panel of the step sizes and the flows
@@ -370,7 +381,8 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=
     (:func:`simulate.averaging.ema`), is drawn dashed beside them in both panels (and in the 3-D
     view and the animation), carried by the experiment (``experiment.averages``) and exported with
     it. Exact gradients only: with noise it is refused. ``max_evaluations`` bounds each flow's field
-    evaluations; a flow stopped by it (or by any solver failure) is said as a
+    evaluations and ``max_seconds`` its wall time (:data:`~simulate.solvers.continuous.MAX_SECONDS` by
+    default, None for no bound); a flow stopped by either (or by any solver failure) is said as a
     :class:`~simulate.analysis.experiment.FlowWarning`, one line per member, and marked in the figure.
     ``figsize`` (inches: a pair or ``"8x4.5"``) and ``font_scale`` (every text times it): a figure for
     slides (:func:`~simulate.viz.style.restyle`).
@@ -406,20 +418,31 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=
         check_time(runs_estimate(with_lr(optimizers, lr), landscape, x0, int(steps), flow=flow, method=method, rtol=rtol,
                                  paths=int(paths), substeps=int(substeps)), "fewer --steps, --paths or --substeps")
         ens = ensemble(landscape, with_lr(optimizers, lr), x0, steps, noise=model, paths=paths, seed=seed, drift=flow,
-                       scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol)
+                       scheme=scheme, substeps=substeps, method=method, rtol=rtol, atol=atol,
+                       max_evaluations=max_evaluations, max_seconds=max_seconds)
         figure = add_caption(ensemble_figure(ens, box=box, figsize=figsize), caption)
         return PlotResult(ens, restyle(figure, font_scale=font_scale), box)
     names = list(optimizers) if isinstance(optimizers, (list, tuple)) else [optimizers]
     batch = int(np.prod(np.shape(x0)[:-1])) if x0 is not None and np.ndim(x0) > 1 else 1
-    check_run_memory(runs_memory(names, int(steps) + 1, batch, land.dim,
-                                 flow_samples=int(steps) * max(1, math.ceil(400 / max(int(steps), 1))) + 1),
+    crowded = batch > CROWD_ABOVE  # then a sample is drawn (and integrated) in full, every start reduced
+    check_run_memory(runs_memory(names, int(steps) + 1, DRAWN_PATHS if crowded else batch, land.dim,
+                                 flow_samples=int(steps) * max(1, math.ceil(400 / max(int(steps), 1))) + 1)
+                     + (crowd_memory(batch, steps, land.dim, len(names)) if crowded else []),
                      "fewer --steps or fewer starts")
-    check_time(runs_estimate(with_lr(optimizers, lr), landscape, x0, int(steps), flow=flow, method=method, rtol=rtol,
-                             max_evaluations=max_evaluations), "fewer --steps or fewer starts")
-    experiment = run_experiment(landscape, optimizers, x0, steps, lr=lr, flow=flow, method=method, rtol=rtol,
-                                atol=atol, max_evaluations=max_evaluations)
+    # a crowd integrates the flows of its drawn sample only, and runs every start's iterates
+    drawn = None if not crowded else np.asarray(x0)[drawn_sample(batch, seed)]
+    estimate = runs_estimate(with_lr(optimizers, lr), landscape, x0 if drawn is None else drawn, int(steps), flow=flow,
+                             method=method, rtol=rtol, max_evaluations=max_evaluations)
+    if crowded:
+        estimate += Estimate(((f"every start's iterates ({len(names)} x {batch} x {steps} steps)",
+                               discrete_seconds(len(names) * batch, int(steps))),))
+    check_time(estimate, "fewer --steps or fewer starts")
+    crowd = run_crowd(landscape, optimizers, x0, steps, lr=lr, flow=flow, seed=seed, region=box) if crowded else None
+    experiment = run_experiment(landscape, optimizers, x0 if crowd is None else crowd.starts[crowd.drawn], steps,
+                                lr=lr, flow=flow, method=method, rtol=rtol, atol=atol,
+                                max_evaluations=max_evaluations, max_seconds=max_seconds)
     panels = tuple(name for name, wanted in (("sharpness", sharpness), ("energy", energy)) if wanted)
-    experiment = replace(experiment, panels=panels, ema=ema)  # what --data exports besides the runs
+    experiment = replace(experiment, panels=panels, ema=ema, crowd=crowd)  # what --data exports besides the runs
     experiment.warn_flow_failures()  # one line per member whose flow stopped early (the figure marks it too)
     figure = comparison_figure(experiment, time=time, sharpness=sharpness, energy=energy, three_d=three_d, box=box,
                                figsize=figsize)
