@@ -12,7 +12,7 @@ import pytest
 def test_a_spent_wall_time_budget_stops_every_member_as_failed_and_names_the_budget():
     from simulate.solvers.continuous import integrate
 
-    traj = integrate("gd(lr=0.01)", "rosenbrock", [[-1.0, 1.0], [0.5, 0.5]], steps=100, max_seconds=1e-9)
+    traj = integrate("rosenbrock", "gd(lr=0.01)", [[-1.0, 1.0], [0.5, 0.5]], steps=100, max_seconds=1e-9)
     assert traj.status.tolist() == [3, 3]
     for message in traj.message:
         assert message.startswith("solver stopped at t = 0: its wall-time budget of 1e-09 s ran out after ")
@@ -26,8 +26,8 @@ def test_the_default_budget_is_generous_and_none_or_inf_is_no_bound():
     from simulate.cli.options import FLOW_SECONDS
 
     assert FLOW_SECONDS == MAX_SECONDS == 60.0  # the CLI's default is the library's
-    assert integrate("gd(lr=0.01)", "rosenbrock", [-1.0, 1.0], steps=50).status == 0
-    free = integrate("gd(lr=0.01)", "rosenbrock", [-1.0, 1.0], steps=50, stepping=Stepping(max_seconds=None))
+    assert integrate("rosenbrock", "gd(lr=0.01)", [-1.0, 1.0], steps=50).status == 0
+    free = integrate("rosenbrock", "gd(lr=0.01)", [-1.0, 1.0], steps=50, stepping=Stepping(max_seconds=None))
     assert free.status == 0 and free.stats["max_seconds"] == np.inf
     for bad in (0, -1.0, float("nan")):
         with pytest.raises(ValueError, match="max_seconds must be a positive number of seconds or None"):
@@ -39,7 +39,7 @@ def test_a_step_that_overruns_the_budget_twice_is_cut_inside_the_field(monkeypat
 
     clock = iter(range(0, 10**9, 1000))  # every reading 1000 s after the last
     monkeypatch.setattr(continuous, "time", types.SimpleNamespace(perf_counter=lambda: float(next(clock))))
-    traj = continuous.integrate("gd(lr=0.01)", "rosenbrock", [-1.0, 1.0], steps=20, max_seconds=10.0)
+    traj = continuous.integrate("rosenbrock", "gd(lr=0.01)", [-1.0, 1.0], steps=20, max_seconds=10.0)
     assert traj.status == 3 and "wall-time budget of 10 s ran out after 1 field evaluations" in traj.message
     assert np.array_equal(traj.x[0], [-1.0, 1.0]) and np.all(np.isnan(traj.x[1:]))
 
@@ -47,14 +47,14 @@ def test_a_step_that_overruns_the_budget_twice_is_cut_inside_the_field(monkeypat
 def test_the_evaluation_budget_keeps_its_own_message():
     from simulate.solvers.continuous import integrate
 
-    traj = integrate("gd(lr=0.01)", "rosenbrock", [-1.0, 1.0], steps=100, max_evaluations=50)
+    traj = integrate("rosenbrock", "gd(lr=0.01)", [-1.0, 1.0], steps=100, max_evaluations=50)
     assert traj.status == 3 and "more than 50 field evaluations" in traj.message
 
 
 def test_a_budget_ended_flow_is_one_line_naming_the_budget_and_its_option():
     from simulate.analysis.experiment import run_experiment
 
-    e = run_experiment("rosenbrock", ["gd(lr=0.001)"], x0=[[-1.0, 1.0], [0.5, 0.5]], steps=30, max_seconds=1e-9)
+    e = run_experiment("rosenbrock", ["gd(lr=0.001)"], start=[[-1.0, 1.0], [0.5, 0.5]], steps=30, max_seconds=1e-9)
     lines = e.flow_failures()
     assert len(lines) == 2
     for line in lines:
@@ -67,7 +67,7 @@ def test_order_and_noisy_plot_take_the_budget():
     import simulate as sim
 
     with pytest.warns(UserWarning, match="fewer than two rungs have an error"):
-        result = sim.order("gd(lr=0.01)", "himmelblau", rungs=2, max_seconds=1e-9)
+        result = sim.order("himmelblau", "gd(lr=0.01)", rungs=2, max_seconds=1e-9)
     assert all(s.startswith("the flow solver stopped at t = 0: its wall-time budget") for s in result.status)
     ens = sim.plot("himmelblau", ["sgd(lr=0.01)"], steps=10, noise=0.5, paths=3, max_seconds=1e-9).experiment
     assert ens.entries[0].flow.status == 3 and "wall-time budget" in ens.entries[0].flow.message

@@ -31,7 +31,7 @@ def test_the_drawn_lines_are_the_sample_and_the_thinning_is_said_once(crowd_plot
     e = result.experiment
     assert CROWD_ABOVE == 64 and DRAWN_PATHS == 16
     assert said == [f"drawing {DRAWN_PATHS} of 300 paths (flows integrated for those); density of all 300 starts' iterates"]
-    assert np.array_equal(e.x0, e.crowd.starts[e.crowd.drawn]) and len(np.unique(e.crowd.drawn)) == DRAWN_PATHS
+    assert np.array_equal(e.start, e.crowd.starts[e.crowd.drawn]) and len(np.unique(e.crowd.drawn)) == DRAWN_PATHS
     ax_path, ax_loss = result.figure.axes[:2]
     for i, entry in enumerate(e.entries):
         assert entry.iterates.batch_shape == entry.flow.batch_shape == (DRAWN_PATHS,)  # only those integrated
@@ -53,12 +53,12 @@ def test_the_density_counts_every_iterate_of_every_start_inside_the_box(crowd_pl
     (x0, x1), (y0, y1) = land.bounds[:2]
     expected = 0
     for opt, entry in zip(("gd(lr=0.01)", "momentum(lr=0.01, momentum=0.5)"), result.experiment.entries):
-        x = sim.iterate(opt, land, crowd.starts, 12).x.reshape(-1, 2)
+        x = sim.iterate(land, opt, crowd.starts, 12).x.reshape(-1, 2)
         with np.errstate(invalid="ignore"):
             expected += int(np.count_nonzero((x[:, 0] >= x0) & (x[:, 0] <= x1) & (x[:, 1] >= y0) & (x[:, 1] <= y1)))
     assert crowd.binned == expected > 0
     # and the bands are the quantiles of every start's loss
-    f = sim.iterate("gd(lr=0.01)", land, crowd.starts, 12).f
+    f = sim.iterate(land, "gd(lr=0.01)", crowd.starts, 12).f
     assert np.allclose(crowd.quantiles[0], np.nanquantile(f, (0.1, 0.5, 0.9), axis=1), rtol=0, atol=0)
 
 
