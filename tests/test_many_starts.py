@@ -9,7 +9,7 @@ import pytest
 
 import simulate as sim
 from simulate.analysis.experiment import CROWD_ABOVE, DRAWN_PATHS, Thinned
-from simulate.viz.style import COLORS
+from simulate.viz.style import COLORS, MARKERS
 
 
 def _plot(**kwargs):
@@ -35,7 +35,7 @@ def test_the_drawn_lines_are_the_sample_and_the_thinning_is_said_once(crowd_plot
     ax_path, ax_loss = result.figure.axes[:2]
     for i, entry in enumerate(e.entries):
         assert entry.iterates.batch_shape == entry.flow.batch_shape == (DRAWN_PATHS,)  # only those integrated
-        iterates = [ln for ln in ax_path.lines if ln.get_marker() == "o" and ln.get_linewidth() == 0.6
+        iterates = [ln for ln in ax_path.lines if ln.get_marker() == MARKERS[i % len(MARKERS)]
                     and ln.get_color() == COLORS[i % len(COLORS)] and len(ln.get_xdata()) == 13]
         assert len(iterates) == DRAWN_PATHS
     assert said[0] in [t.get_text() for t in ax_path.get_legend().get_texts()]
@@ -93,4 +93,4 @@ def test_the_command_says_the_thinning_in_one_line_and_exports_the_crowd(tmp_pat
                                  "100 starts' iterates"]
     with np.load(tmp_path / "c.npz") as data:
         assert data["crowd_starts"].shape == (100, 2) and data["crowd_drawn"].shape == (16,)
-        assert data["crowd_density"].sum() > 0 and data["x0"].shape == (16, 2)
+        assert data["crowd_density"].sum() > 0 and data["start"].shape == (16, 2)

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from simulate.io import files as output
-from simulate.spec import SpecError, parse_spec
+from simulate.spec import MAX_LENGTH, SpecError, parse_spec
 
 
 @pytest.mark.parametrize("text, expected", [
@@ -45,7 +45,7 @@ def test_quoted_text_is_kept_as_text_and_a_number_field_refuses_it():
     "adam(lr=0.1",
     "os.system('x')",
     "",
-    "a" * 600,
+    "a" * (MAX_LENGTH + 1),
 ])
 def test_everything_else_is_refused_with_a_message(text):
     with pytest.raises(SpecError):

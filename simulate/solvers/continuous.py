@@ -386,7 +386,8 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
             sol = _Constant(y0, times[:0], status=1)
         elif times[-1] == 0 and model.start_time == 0:  # nothing to integrate: every sample is the start
             sol = _Constant(y0, times)
-        elif not (np.all(np.isfinite(y0)) and np.all(np.isfinite(fun(model.start_time, y0)))):  # scipy: its words, or spin
+        elif not (np.all(np.isfinite(y0)) and np.all(np.isfinite(  # else scipy refuses in its words, or spins
+                pack(model.field(model.start_time, unpack(y0, names), landscape))))):
             sol = _Constant(y0, times[:0], status=-1,
                             message="the field is not finite at the start (the gradient is inf or NaN there)")
         else:
