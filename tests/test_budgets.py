@@ -95,3 +95,28 @@ def test_flow_seconds_zero_is_no_bound_and_negative_is_refused():
     assert COMMANDS["order"].call(validate("order", {"flow_seconds": 2.5}))["max_seconds"] == 2.5
     with pytest.raises(ValueError, match="flow_seconds: must be a positive finite number"):
         validate("plot", {"flow_seconds": -1})
+
+
+def test_a_sweep_says_its_budget_ended_flows_in_one_line_per_member(tmp_path, capsys):
+    import warnings
+
+    from simulate.analysis.experiment import FlowWarning
+    from simulate.analysis.sweep import sweep
+    from simulate.cli.app import main
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = sweep("rosenbrock", ["gd", "momentum"], "lr=1e-4:1e-3:3", steps=20, flow="exact", method="LSODA",
+                  max_seconds=1e-9)
+    said = [str(w.message) for w in caught if issubclass(w.category, FlowWarning)]
+    assert len(said) == 2 and said[0].startswith("gd flow: 3 of 3 cells were not integrated to the end (the first: "
+                                                 "solver stopped at t = 0: its wall-time budget of 1e-09 s ran out")
+    assert np.all(np.isnan(s.metric("final_loss", "gd flow"))) and np.all(np.isfinite(s.metric("final_loss", "gd")))
+    with warnings.catch_warnings(record=True) as caught:  # within the budget: nothing said
+        warnings.simplefilter("always")
+        sweep("rosenbrock", "gd", "lr=1e-4:1e-3:2", steps=20, flow="exact", method="LSODA")
+    assert not [w for w in caught if issubclass(w.category, FlowWarning)]
+    code = main(["sweep", "-l", "rosenbrock", "-o", "gd", "--vary", "lr=1e-4:1e-3:2", "--steps", "20", "--flow",
+                 "exact", "--method", "LSODA", "--flow-seconds", "1e-9", "--out", str(tmp_path / "s.png")])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 0 and len(err) == 1 and err[0].startswith("warning: gd flow: 2 of 2 cells were not integrated")

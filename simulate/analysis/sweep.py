@@ -25,7 +25,7 @@ from .._checks import checked
 from .._signature import public, warn
 from ..solvers.inputs import is_optimizer, resolve
 from .._names import UnknownNameError, suggest
-from ..solvers.continuous import integrate
+from ..solvers.continuous import MAX_SECONDS, integrate
 from ..solvers import cost
 from ..solvers.discrete import advance, check_seed, check_steps, spawned_seed, stochastic
 from ..solvers.engine import compiled_run, recorded_steps, use_compiled
@@ -37,7 +37,7 @@ from ..optimizers import Optimizer, optimizer as get_optimizer
 from ..optimizers.base import _fmt
 from ..io.progress import progress_bar
 from ..spec import parse_spec
-from ..solvers.trajectory import check_run_memory, default_escape_radius, runs_memory
+from ..solvers.trajectory import FAILED, check_run_memory, default_escape_radius, runs_memory
 
 __all__ = ["Axis", "Sweep", "sweep", "METRICS", "SCALES", "parse_axis", "start_coordinates", "sweepable", "with_axis",
            "member_label"]
@@ -381,7 +381,7 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
           escape_radius: float | None = None, method: str = "auto", rtol: float = 1e-8, atol: float = 1e-10,
           track: Sequence[str] = TRACKED, engine: str = "auto", progress: bool | None = None, noise=None,
           batch_size: int | None = None, seed: int = 0, schedule=None, clip_norm=None, clip_value=None,
-          lr_scale=None, time_limit=cost.IN_FORCE) -> Sweep:
+          lr_scale=None, time_limit=cost.IN_FORCE, max_seconds: float | None = MAX_SECONDS) -> Sweep:
     """Run every optimizer over the grid spanned by ``axes`` and measure each cell (see :data:`METRICS`).
 
     ``optimizers``: one or several names, specs or :class:`~simulate.optimizers.Optimizer` objects
@@ -414,6 +414,8 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     ``time_limit``: seconds; a sweep whose estimate (:mod:`simulate.solvers.cost`, in
     ``stats["estimated_seconds"]``) exceeds it is refused before any work (0 or None: no limit;
     by default the limit in force, one hour). The progress bar advances by the same estimate.
+    ``max_seconds``: each flow's wall-time budget (:class:`~simulate.solvers.continuous.Stepping`;
+    None: none); a flow it stops is reported as not integrated, its cell's flow metrics NaN.
     """
     land = landscape if isinstance(landscape, Landscape) else get_landscape(landscape)
     opts = _optimizers(optimizers)
@@ -557,7 +559,14 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
             steps_bar.advance(steps - acc.last_step)  # a run that stopped early
         if flow:
             for plan, label, res in zip(plans, list(members), list(results)):
-                xf, diverged = _flow_ends(plan, land, x0, grid, steps, flow, rtol, atol, radius, bar)
+                xf, diverged, failures = _flow_ends(plan, land, x0, grid, steps, flow, rtol, atol, radius, bar,
+                                                    max_seconds)
+                if failures:  # one line per member: how many cells, the first reason, what it means
+                    from .experiment import FlowWarning
+
+                    count, reason = failures
+                    warn(f"{label} flow: {count} of {int(np.prod(grid))} cells were not integrated to the end "
+                         f"(the first: {reason}); their flow metrics are NaN", FlowWarning, stacklevel=3)
                 with np.errstate(invalid="ignore"):
                     res["flow_distance"] = np.linalg.norm(res["_last"] - xf, axis=-1)  # NaN where either stopped
                 results.append(_endpoint_metrics(land, xf, diverged, near))
@@ -793,10 +802,11 @@ class SlowFlowWarning(UserWarning):
     """A sweep whose flows dominate its time on a solve_ivp method, and what would be faster."""
 
 
-def _flow_ends(plan: _FlowPlan, land, x0, grid, steps, flow, rtol, atol, radius, bar):
+def _flow_ends(plan: _FlowPlan, land, x0, grid, steps, flow, rtol, atol, radius, bar, max_seconds):
     """Every cell's flow integrated to the cell's final time, in slices of the grid so that the
     progress bar moves (each cell is its own solve, weighing its estimated seconds): the endpoints
-    and whether each diverged."""
+    and whether each diverged, and ``(count, first message)`` of the flows a solver or a budget
+    stopped (None if none)."""
     cells = int(np.prod(grid))
     from ..solvers.fastflow import METHOD
 
@@ -804,6 +814,7 @@ def _flow_ends(plan: _FlowPlan, land, x0, grid, steps, flow, rtol, atol, radius,
     starts = x0.reshape(cells, -1)
     ends = np.full_like(starts, np.nan)
     diverged = np.zeros(cells, bool)
+    failed, first = 0, ""
     # solve_ivp solves one cell at a time anyway; the compiled solver runs a slice over both cores per call
     chunk = max(1, cells // (10 if method == METHOD else 100))
     for lo in range(0, cells, chunk):
@@ -811,10 +822,12 @@ def _flow_ends(plan: _FlowPlan, land, x0, grid, steps, flow, rtol, atol, radius,
         n = part.stop - lo
         member = flat.member((part,), (cells,))
         end = integrate(land, member, starts[part], t=np.stack([np.zeros(n), end_time[part]]), steps=steps,
-                        flow=flow, method=method, rtol=rtol, atol=atol, escape_radius=radius)
+                        flow=flow, method=method, rtol=rtol, atol=atol, escape_radius=radius, max_seconds=max_seconds)
         ends[part], diverged[part] = end.x[-1], end.diverged_at >= 0
+        stopped = np.flatnonzero(np.ravel(end.status) == FAILED)
+        failed, first = failed + stopped.size, first or (str(np.ravel(end.message)[stopped[0]]) if stopped.size else "")
         bar.advance(float(plan.seconds[part].sum()))
-    return ends.reshape(x0.shape), diverged.reshape(grid)
+    return ends.reshape(x0.shape), diverged.reshape(grid), ((failed, first) if failed else None)
 
 
 def _typed_names(optimizers) -> list[str]:

@@ -843,6 +843,7 @@ SWEEP_OPTIONS = (
     replace(METHOD, default="auto"),
     RTOL,
     ATOL,
+    FLOW_SECONDS_OPTION,
     Option("record_every", int, 0, "Keep every m-th point of every path in --data (0: keep none; memory grows with it).",
            Integer(0)),
     Option("track", list[str], None, "Metrics measured at every step, repeatable: steps_to_tol, rate, or none (the fastest: only the end is measured, and large runs may be compiled).  [default: both]",
