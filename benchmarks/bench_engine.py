@@ -30,19 +30,11 @@ from simulate.landscapes import LANDSCAPES
 from simulate.optimizers import OPTIMIZERS
 from simulate.solvers.engine import compiled_run, not_covered
 from simulate.solvers.discrete import advance
+from timing import best_of
 
 QUICK = "--quick" in sys.argv
 LRS, STEPS = (100, 2000) if QUICK else (1000, 2000)
 START = np.array([-1.5, 2.0])
-
-
-def best_of(fn, repeat=3):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
 
 
 def coverage():

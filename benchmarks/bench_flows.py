@@ -23,15 +23,7 @@ from simulate.analysis.sweep import sweep
 from simulate.landscapes import landscape
 from simulate.solvers import cost
 from simulate.solvers.continuous import integrate
-
-
-def best_of(fn, repeat=3):
-    best, out = np.inf, None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        best = min(best, time.perf_counter() - t0)
-    return best, out
+from timing import best_of
 
 
 def ratio(quick: bool) -> None:
