@@ -251,3 +251,33 @@ def test_a_sweep_counts_every_optimizer_and_cell_before_it_starts(in_tmp, capsys
                           "(502 x 2000000 x 2))")
     assert err.strip().endswith("use fewer --steps, a larger --record-every or a coarser grid")
     assert sorted(p.name for p in in_tmp.iterdir()) == []
+
+
+def test_an_interrupt_that_something_swallowed_still_places_nothing(tmp_path, monkeypatch, capsys):
+    # An exception raised by a signal handler while a destructor runs is only printed: the run goes
+    # on. The signal is noted all the same, and placing outputs checks the note.
+    import signal as signals
+
+    import simulate.analysis.experiment as experiment
+    from simulate.cli.app import main
+    from simulate.io.files import SIGNALLED, Stopped, write_together
+
+    SIGNALLED.append(signals.SIGTERM)
+    try:
+        with pytest.raises(Stopped):
+            write_together([(tmp_path / "a.txt", lambda tmp: Path(tmp).write_text("a"))])
+    finally:
+        SIGNALLED.clear()
+    assert list(tmp_path.iterdir()) == []
+    real_run = experiment.run_experiment
+
+    def swallowed(*args, **kwargs):
+        SIGNALLED.append(signals.SIGTERM)  # as _interrupt does, its exception then lost
+        return real_run(*args, **kwargs)
+
+    monkeypatch.setattr(experiment, "run_experiment", swallowed)
+    monkeypatch.setattr("simulate.viz.figures.run_experiment", swallowed)
+    code = main(["plot", "-l", "booth", "--steps", "3", "--out", str(tmp_path / "p.png")])
+    assert code == 128 + signals.SIGTERM and list(tmp_path.iterdir()) == []
+    assert capsys.readouterr().err.strip().endswith("interrupted by SIGTERM: stopped; no partial output or temporary "
+                                                    "file was left")

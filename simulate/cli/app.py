@@ -22,6 +22,7 @@ from typer._click.core import ParameterSource
 from typer._click.exceptions import ClickException, NoArgsIsHelpError, UsageError
 
 from ..io.config import ConfigError, dumps, read_config
+from ..io.files import SIGNALLED as _SIGNALLED  # the signal that ended this run, if one did (writers check it)
 from .demos import GALLERY_DPI
 from .options import COMMANDS, LANDSCAPE, OPTIMIZER, Command, Option, help_text, parse_starts
 from .runs import RerunWarning, relocate_outputs, rerun, run, toml_value, validate
@@ -368,9 +369,6 @@ class Interrupted(BaseException):
         self.signum = signum
 
 
-_SIGNALLED: list[int] = []  # the signal that ended this run, if one did
-
-
 def _interrupt(signum, frame):
     _SIGNALLED.append(signum)
     raise Interrupted(signum)
@@ -417,6 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         _INVOCATION = invoked_before  # a later run in this process (a notebook, a test) records its own
+        _SIGNALLED.clear()  # and is not stopped by this one's signal
     return code if isinstance(code, int) else 0
 
 

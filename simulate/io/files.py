@@ -106,6 +106,16 @@ def remove_stale_temporaries(folder) -> list[Path]:
 _LIVE: set[str] = set()  # this process's temporaries not yet placed or removed
 
 
+#: The signals that asked this run to stop (the command line's handler notes them here). Placing
+#: outputs checks it: an interrupt that something on the way swallowed (one raised while a
+#: destructor runs is only printed) still places nothing.
+SIGNALLED: list[int] = []
+
+
+class Stopped(BaseException):
+    """Raised instead of placing outputs once a signal asked the run to stop."""
+
+
 def _temporary(path: Path, suffix: str) -> str:
     """An empty temporary beside ``path``, named as its run's (see :func:`remove_stale_temporaries`)."""
     folder = path.parent if str(path.parent) else Path(".")
@@ -190,6 +200,8 @@ def write_together(writes, *, overwrite: bool = True, suffix: str | None = None)
             write(staged[-1][0])
             os.chmod(staged[-1][0], 0o666 & ~_umask())  # mkstemp makes 0600; open() would honour the umask
         with _blocked_signals():
+            if SIGNALLED:
+                raise Stopped(SIGNALLED[0])
             for tmp, path in staged:
                 _place(tmp, path, overwrite)
                 _LIVE.discard(tmp)
