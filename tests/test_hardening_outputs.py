@@ -234,7 +234,7 @@ def test_a_run_that_would_not_fit_under_a_memory_limit_is_refused_not_killed(tmp
     done = under_limit("plot", "-l", "booth", "--random-starts", "60", "--steps", "30000", "--out", "big.png")
     assert done.returncode == 2, done.stderr
     line, = done.stderr.strip().splitlines()
-    assert line.startswith("error: this run would record about 1.61 GiB (6 records, the largest sgd's flow "
+    assert line.startswith("error: this run would record about 1.61 GiB (6 records, the largest gd's flow "
                            "(30001 x 60 x 2)) and 0.7")
     assert line.endswith("GiB of memory are available: use fewer --steps or fewer starts")
     assert not (tmp_path / "big.png").exists()

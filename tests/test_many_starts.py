@@ -94,3 +94,13 @@ def test_the_command_says_the_thinning_in_one_line_and_exports_the_crowd(tmp_pat
     with np.load(tmp_path / "c.npz") as data:
         assert data["crowd_starts"].shape == (100, 2) and data["crowd_drawn"].shape == (16,)
         assert data["crowd_density"].sum() > 0 and data["start"].shape == (16, 2)
+
+
+def test_the_bands_say_how_many_starts_diverged_and_the_repr_that_the_runs_are_a_sample():
+    result, _ = _plot(optimizers=["gd(lr=0.03)"], random_starts=200, seed=1)
+    crowd = result.experiment.crowd
+    k = int(np.count_nonzero(crowd.status[0] == 2))
+    assert k > 0  # lr 0.03 is past the stability threshold on part of himmelblau's box
+    label, = [str(ln.get_label()) for ln in result.figure.axes[1].lines if "median" in str(ln.get_label())]
+    assert label.endswith(f"of 200 starts ({k} diverged: out of the band from then on)")
+    assert f"{DRAWN_PATHS} of 200 starts drawn" in repr(result.experiment)

@@ -88,3 +88,10 @@ def test_the_command_refuses_a_non_finite_start_and_warns_of_a_stationary_one(tm
                                       "b.png"])
     assert warned.exit_code == 0 and (tmp_path / "b.png").exists()
     assert "warning: the gradient of x**2 + 10*y**2 vanishes at the start [0. 0.]" in warned.output
+
+
+def test_a_number_is_a_start_on_a_1d_landscape():
+    run = sim.iterate("x**4 - x**2", "gd(lr=0.1)", 2.0, 5)
+    np.testing.assert_array_equal(run.x, sim.iterate("x**4 - x**2", "gd(lr=0.1)", [2.0], 5).x)
+    with pytest.raises(ValueError, match="start point has a scalar"):
+        sim.iterate("x**2 + y**2", "gd(lr=0.1)", 2.0, 5)

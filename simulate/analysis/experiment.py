@@ -26,7 +26,7 @@ from ..optimizers import Optimizer, optimizer
 from ..spec import parse_spec
 from ..landscapes import landscape as get_landscape
 from ..io.files import load_npz, save_npz
-from ..solvers.trajectory import FAILED, STATUS_NAMES, Comparison, Trajectory, compare, ended
+from ..solvers.trajectory import DIVERGED, FAILED, STATUS_NAMES, Comparison, Trajectory, compare, ended
 
 __all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule", "Crowd", "run_crowd", "Thinned",
            "CROWD_ABOVE", "DRAWN_PATHS"]
@@ -146,6 +146,12 @@ class Crowd:
         return (f"drawing {len(self.drawn)} of {len(self.starts)} paths (flows integrated for those); {where} "
                 f"{len(self.starts)} starts' iterates")
 
+    def diverged_note(self, member: int) -> str:
+        """``" (k diverged: left out of the band from their step on)"`` for optimizer ``member``, or "":
+        a band of the finite losses alone would hide them."""
+        k = int(np.count_nonzero(self.status[member] == DIVERGED))
+        return f" ({k} diverged: out of the band from then on)" if k else ""
+
     def arrays(self) -> dict[str, np.ndarray]:
         """What ``--data`` adds for a thinned plot (``crowd_`` keys)."""
         out = {"crowd_starts": self.starts, "crowd_drawn": self.drawn, "crowd_steps": self.steps,
@@ -247,7 +253,11 @@ class Experiment:
     def __repr__(self) -> str:  # one line; arrays() and summary() hold the runs
         runs = ", ".join(f"{e.optimizer.label} ({e.flow.flow} flow)" for e in self.entries)
         starts = int(np.prod(np.shape(self.start)[:-1]))
-        return (f"Experiment({runs} on {self.landscape.label}, {starts} start{'s' * (starts != 1)}, "
+        if self.crowd is not None:  # the runs drawn in full are a sample of the starts
+            starts = f"{starts} of {len(self.crowd.starts)} starts drawn"
+        else:
+            starts = f"{starts} start{'s' * (starts != 1)}"
+        return (f"Experiment({runs} on {self.landscape.label}, {starts}, "
                 f"{self.steps} steps; iterates: {ended(np.concatenate([np.ravel(e.iterates.status) for e in self.entries]))})")
 
     def warn_flow_failures(self) -> None:

@@ -33,6 +33,8 @@ def resolve(opt, land, x0) -> tuple[Optimizer, Landscape, np.ndarray]:
     opt = opt if isinstance(opt, Optimizer) else get_optimizer(opt)
     land = land if isinstance(land, Landscape) else get_landscape(land)
     x0 = land.default_start if x0 is None else np.asarray(x0, dtype=np.float64)
+    if x0.ndim == 0 and land.dim == 1:  # a number is a point of a 1-D landscape
+        x0 = x0.reshape(1)
     if x0.ndim == 0 or x0.shape[-1] != land.dim:
         got = "a scalar" if x0.ndim == 0 else f"{x0.shape[-1]} coordinates"
         raise ValueError(f"start point has {got}, but {land.name} is {land.dim}-dimensional")

@@ -78,7 +78,7 @@ def runs_memory(names, samples: int, batch: int, dim: int, flow_samples: int = 0
     each. The parts :func:`check_run_memory` adds up."""
     parts = []
     for name in names:
-        name = str(getattr(name, "name", name)).split("(")[0]  # a spec or an optimizer: its short name
+        name = str(getattr(name, "display_name", name)).split("(")[0]  # a spec, or an optimizer by its preset's name
         parts.append((f"{name}'s iterates ({samples} x {batch} x {dim})", record_bytes(samples, batch, dim)))
         if flow_samples:
             parts.append((f"{name}'s flow ({flow_samples} x {batch} x {dim})",

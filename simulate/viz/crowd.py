@@ -42,7 +42,8 @@ def plot_loss_bands(crowd: Crowd, member: int, ax=None, *, color=None, offset: f
         with np.errstate(invalid="ignore"):
             low, median, high = (np.where(q - offset > 0, q - offset, np.nan) for q in (low, median, high))
     line, = ax.plot(x, median, color=color, lw=1.6,
-                    label=f"{label or crowd.labels[member]}: median, 10-90% of {len(crowd.starts)} starts")
+                    label=f"{label or crowd.labels[member]}: median, 10-90% of {len(crowd.starts)} starts"
+                          f"{crowd.diverged_note(member)}")
     ax.fill_between(x, low, high, color=line.get_color(), alpha=0.2, lw=0)
     if offset is not None:
         ax.set_yscale("log")
