@@ -297,7 +297,9 @@ def _over_time(traj: Trajectory, y: np.ndarray, ax, *, color, label, time: str, 
         raise ValueError(f"time must be 't' or 'steps', got {time!r}")
     tt = np.asarray(traj.t if time == "t" else traj.steps)
     tt = np.broadcast_to(tt.reshape(tt.shape + (1,) * (y.ndim - tt.ndim)), y.shape)
-    style = dict(ITERATES_STYLE, markersize=2.0) if traj.kind == "iterates" else dict(FLOW_STYLE, lw=2.5)
+    # iterates: a marker of the series' shape every few steps, large enough to tell in grey, not a dot per step
+    style = dict(ITERATES_STYLE, markersize=3.5, markevery=max(1, tt.shape[0] // 40)) if traj.kind == "iterates" \
+        else dict(FLOW_STYLE, lw=2.5)
     style.update(kwargs)
     for i, member in enumerate(np.ndindex(traj.batch_shape)):
         rows = (_shown(traj, member), *member)
