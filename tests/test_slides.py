@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from matplotlib.legend import Legend
 from matplotlib.colors import to_rgb
 from matplotlib.text import Text
 from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -31,7 +32,11 @@ def experiment():
 
 
 def _texts(fig):
-    return [t for t in fig.findobj(Text) if t.get_text()]
+    """Every text but the tick labels (how many ticks an axis has depends on its size)."""
+    from matplotlib.axis import Tick
+
+    ticks = {id(label) for tick in fig.findobj(Tick) for label in (tick.label1, tick.label2)}
+    return [t for t in fig.findobj(Text) if t.get_text() and id(t) not in ticks]
 
 
 # -- size and font scale ----------------------------------------------------------------------------
@@ -39,11 +44,14 @@ def test_plot_draws_at_the_size_asked_with_every_text_scaled():
     plain = plot("booth", ["gd(lr=0.05)"], steps=5).figure
     big = plot("booth", ["gd(lr=0.05)"], steps=5, figsize="12x6", font_scale=2).figure
     np.testing.assert_array_equal(big.get_size_inches(), [12.0, 6.0])
-    a, b = _texts(plain), _texts(big)
-    assert len(a) == len(b) >= 10  # titles, labels, legend entries
-    assert all(y.get_fontsize() == pytest.approx(2 * x.get_fontsize()) for x, y in zip(a, b))
     for fig in (plain, big):
         FigureCanvasAgg(fig).draw()  # ticks are made at draw: they take the axis's scaled size
+    a, b = _texts(plain), _texts(big)
+    assert len(a) == len(b) >= 10  # titles, labels, legend entries
+    legends = {id(t) for leg in big.findobj(Legend) for t in leg.get_texts()}
+    # a legend wider than its panel gets smaller type (to 60 % at the least), every other text exactly x2
+    assert all(y.get_fontsize() == pytest.approx(2 * x.get_fontsize()) if id(y) not in legends
+               else 1.2 * x.get_fontsize() <= y.get_fontsize() <= 2 * x.get_fontsize() + 1e-9 for x, y in zip(a, b))
     ticks = big.axes[0].xaxis.get_ticklabels()
     assert ticks and ticks[0].get_fontsize() == pytest.approx(2 * plain.axes[0].xaxis.get_ticklabels()[0].get_fontsize())
 
@@ -286,3 +294,23 @@ def test_a_demo_takes_the_size_the_scale_and_the_formats(tmp_path):
     written = demo("balancing", tmp_path / "b.png", dpi=20, size="10x6", font_scale=1.5, formats="png,svg")
     assert [p.name for p in written] == ["b.png", "b.svg", "b.run.toml"]
     assert Image.open(tmp_path / "b.png").size == (200, 120)
+
+
+def test_at_slide_size_and_large_type_titles_and_legends_fit_or_it_is_said():
+    import warnings
+
+    from simulate.viz.style import LayoutWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        fig = sim.plot("himmelblau", steps=20, figsize="8x4.5", font_scale=1.5).figure
+    assert not [w for w in caught if issubclass(w.category, LayoutWarning)]
+    renderer = fig.canvas.get_renderer()
+    fig.draw_without_rendering()
+    boxes = [ax.title.get_window_extent(renderer) for ax in fig.axes if ax.title.get_text()]
+    boxes += [ax.get_legend().get_window_extent(renderer) for ax in fig.axes if ax.get_legend()]
+    assert len(boxes) == 4  # two titles (wrapped) and two legends
+    assert not any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    assert all(fig.bbox.x0 - 1 <= b.x0 and b.x1 <= fig.bbox.x1 + 1 for b in boxes)
+    with pytest.warns(LayoutWarning, match=r"at 3x2 inches .*use a larger --size or a smaller --font-scale"):
+        sim.plot("himmelblau", steps=5, figsize="3x2", font_scale=3)

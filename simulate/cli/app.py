@@ -133,6 +133,7 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
     from ..analysis.experiment import FlowWarning, StartWarning
     from ..analysis.order import OrderWarning
     from ..analysis.sweep import AxisWarning, SlowFlowWarning
+    from ..viz.style import LayoutWarning
 
     _refuse_repeats(ctx)
 
@@ -153,11 +154,13 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
             warnings.simplefilter("always", SlowFlowWarning)
             warnings.simplefilter("always", FlowWarning)
             warnings.simplefilter("always", StartWarning)
+            warnings.simplefilter("always", LayoutWarning)
             written = run(command, options, overwrite=overwrite, argv=_INVOCATION)
     except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
     for w in caught:  # a result worth a second look: one line each, on stderr
-        if issubclass(w.category, (OrderWarning, AxisWarning, FlowWarning, StartWarning, SlowFlowWarning)):
+        if issubclass(w.category, (OrderWarning, AxisWarning, FlowWarning, StartWarning, SlowFlowWarning,
+                                    LayoutWarning)):
             typer.echo(f"warning: {w.message}", err=True)
     for path in written:
         typer.echo(str(path))

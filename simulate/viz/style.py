@@ -91,7 +91,54 @@ def restyle(fig, size=None, font_scale: float = 1.0):
                 axis.set_tick_params(which="major", labelsize=major * font_scale)
             if minor is not None:
                 axis.set_tick_params(which="minor", labelsize=minor * font_scale)
+    if size is not None or font_scale != 1.0:
+        _fit_text(fig)
     return fig
+
+
+class LayoutWarning(UserWarning):
+    """A figure whose labels do not fit at the size and type scale asked for."""
+
+
+def _fit_text(fig) -> None:
+    """Make the panels' titles and the legends hung below them fit their panels' width at this size
+    and type scale: a title is wrapped, a legend's type made smaller (to 60 % at the least); where
+    text still overlaps or leaves the figure, say so (:class:`LayoutWarning`) rather than save it
+    silently broken (8x4.5 inches at type x1.5 ran two titles into each other)."""
+    import textwrap
+    import warnings
+
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    if not isinstance(fig.canvas, FigureCanvasAgg):
+        FigureCanvasAgg(fig)  # a renderer to measure with; saving picks its own canvas
+    renderer = fig.canvas.get_renderer()
+    fig.draw_without_rendering()
+    for ax in fig.axes:
+        width = ax.get_window_extent(renderer).width
+        title = ax.title
+        box = title.get_window_extent(renderer) if title.get_text() else None
+        if box is not None and box.width > width * 1.05 and "\n" not in title.get_text():
+            chars = max(12, int(len(title.get_text()) * width / box.width))
+            title.set_text(textwrap.fill(title.get_text(), chars))
+        legend = ax.get_legend()
+        if legend is not None and getattr(legend, "below_points", None) is not None:
+            wide = legend.get_window_extent(renderer).width
+            if wide > width:
+                shrink = max(0.6, width / wide)
+                for text in legend.get_texts():
+                    text.set_fontsize(text.get_fontsize() * shrink)
+    fig.draw_without_rendering()
+    boxes = [b for b in ([ax.title.get_window_extent(renderer) for ax in fig.axes if ax.title.get_text()]
+                         + [ax.get_legend().get_window_extent(renderer) for ax in fig.axes if ax.get_legend()])]
+    page = fig.bbox
+    outside = any(b.x0 < page.x0 - 1 or b.x1 > page.x1 + 1 for b in boxes)
+    overlapping = any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+    if outside or overlapping:
+        w, h = fig.get_size_inches()
+        warnings.warn(f"at {w:g}x{h:g} inches the figure's titles or legends "
+                      f"{'overlap' if overlapping else 'run off its edges'}: use a larger --size or a smaller "
+                      f"--font-scale", LayoutWarning, stacklevel=3)
 
 
 def below(ax, *, offset: float | None = None, **kwargs):
