@@ -17,7 +17,7 @@ from matplotlib.patches import Patch
 
 from .plotting import _axes, plot_minima
 from ..analysis.sharpness import stability_threshold, threshold_factor_formula, threshold_formula
-from ..analysis.sweep import VERDICTS, Sweep, start_coordinates, with_axis
+from ..analysis.sweep import VERDICTS, Sweep, start_coordinates, sweepable, with_axis
 
 __all__ = ["plot_sweep", "plot_basins", "plot_verdicts", "VERDICT_COLORS", "plot_rate_map", "edges", "metric_label", "metric_norm", "DIVERGED_COLOR", "LOG_METRICS"]
 
@@ -173,7 +173,7 @@ def plot_sweep(sweep: Sweep, metric: str = "final_loss", member=0, ax=None, *, t
             ax.plot(x[missing], np.full(missing.sum(), 0.03 + 0.04 * rows), "o", mfc="none", color=line.get_color(),
                     ms=5, transform=ax.get_xaxis_transform(), label=f"never met ({line.get_label()})")
         if margin is not None:
-            for c in _crossings(a, margin):
+            for c in _crossings(a, margin, _threshold_along(sweep, i, a)):
                 ax.axvline(c, ls="--", color=line.get_color(), lw=1, label=_theory_label(sweep, i))
         _set_axis(ax, "x", a)
         shown = np.concatenate([np.ravel(ln.get_ydata()) for ln in ax.lines
@@ -241,17 +241,45 @@ def _theory_label(sweep: Sweep, i: int) -> str:
     return f"theory: {threshold_formula(sweep.optimizers[i])} = λmax = {sweep.reference_sharpness:.4g}"
 
 
-def _crossings(axis, margin: np.ndarray) -> list[float]:
-    """Where ``margin`` changes sign along an axis, in drawn coordinates (interpolated in log space
-    on a log axis, between cells on a categorical one)."""
+def _threshold_along(sweep: Sweep, member: int, axis):
+    """``values -> threshold − λmax`` of the member's optimizer with the axis's hyperparameter set to
+    ``values``, or None (the axis is no hyperparameter of it, or the threshold is not known)."""
+    opt = sweep.optimizers[member]
+    field = sweepable(opt).get(axis.name, (None,))[0]
+    if field is None:
+        return None
+
+    def margin(values):
+        try:
+            threshold = stability_threshold(opt.replace(**{field: values}))
+        except (ValueError, TypeError):  # a value the optimizer refuses: no refined crossing
+            return None
+        return None if threshold is None else np.broadcast_to(threshold, values.shape) - sweep.reference_sharpness
+
+    return margin
+
+
+def _crossings(axis, margin: np.ndarray, along=None) -> list[float]:
+    """Where ``margin`` changes sign along an axis, in drawn coordinates. With ``along`` (the margin
+    as a function of the axis's values, :func:`_threshold_along`) each crossing is found on a fine
+    grid between the two cells, since a threshold such as 2/lr is not linear in lr; else
+    interpolated between the cells (in log space on a log axis, between cells on a categorical one)."""
     centers, _, scale, _ = axis_positions(axis)
     v = np.log(centers) if scale == "log" else centers
     m = np.asarray(margin, float)
     out = []
     for j in np.nonzero(np.sign(m[:-1]) * np.sign(m[1:]) < 0)[0]:
-        x = v[j] + (v[j + 1] - v[j]) * m[j] / (m[j] - m[j + 1])
+        lo, hi, mlo, mhi = v[j], v[j + 1], m[j], m[j + 1]
+        if along is not None and scale != "index":
+            fine = np.linspace(lo, hi, 4097)
+            fm = along(np.exp(fine) if scale == "log" else fine)
+            k = np.nonzero(np.sign(fm[:-1]) * np.sign(fm[1:]) <= 0)[0] if fm is not None else []
+            if len(k):
+                lo, hi, mlo, mhi = fine[k[0]], fine[k[0] + 1], fm[k[0]], fm[k[0] + 1]
+        x = lo if mlo == mhi else lo + (hi - lo) * mlo / (mlo - mhi)
         out.append(float(np.exp(x) if scale == "log" else x))
-    return out
+    out += [float(centers[j]) for j in np.flatnonzero(m == 0)]  # a cell exactly on the boundary (lr = 0.2 at λ = 10)
+    return sorted(out)
 
 
 def plot_basins(sweep: Sweep, member=0, ax=None, *, minima: bool = True, cmap: str = "tab10"):
