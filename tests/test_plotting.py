@@ -161,7 +161,7 @@ def test_a_flow_that_stops_at_once_is_said_in_the_legend_not_a_crash():
 
 
 def test_titles_shorten_long_landscape_specs():
-    from simulate.viz.style import short_label
+    from simulate.landscapes.base import short_label
 
     assert short_label(sim.landscape("himmelblau")) == "himmelblau"
     spec = "formula('0.015*x**2 + 0.45*cos(1.1*x)', bounds=((-15, 15),), start=(11,))"

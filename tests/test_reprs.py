@@ -46,3 +46,17 @@ def test_a_result_says_what_it_is_in_one_short_line(results, kind):
     for words in says:
         assert words in text, (words, text)
 
+
+
+def test_a_many_dimensional_landscape_is_shortened_in_reprs_and_titles(tmp_path):
+    # a 50-D quadratic's label lists its 50 eigenvalues: reprs and figure titles say quadratic(…)
+    from simulate.cli.app import main
+
+    land = "quadratic(dim=50)"
+    for result in (sim.iterate(land, "gd", None, 3), sim.sweep(land, "gd", "lr=0.01,0.02", steps=3, progress=False),
+                   sim.order(land, "gd", rungs=3)):
+        assert "quadratic(…)" in repr(result) and len(repr(result)) < 200
+    assert main(["order", "-l", land, "--rungs", "3", "--out", str(tmp_path / "o.png")]) == 0
+    from matplotlib.image import imread
+
+    assert imread(tmp_path / "o.png").shape[1] < 2000  # the title once made it 11,035 pixels wide

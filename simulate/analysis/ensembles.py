@@ -25,6 +25,7 @@ import numpy as np
 
 from .._checks import checked
 from .._signature import public, renamed
+from ..landscapes.base import short_label
 from ..solvers.inputs import resolve
 from ..solvers.continuous import MAX_SECONDS, Stepping, integrate
 from ..solvers.discrete import check_seed, iterate, spawned_seed
@@ -285,7 +286,7 @@ class Ensemble:
     x0 = renamed("start")  # its name before the attributes were named as the files name them
 
     def __repr__(self) -> str:
-        return (f"Ensemble({', '.join(e.optimizer.label for e in self.entries)} on {self.landscape.label}: "
+        return (f"Ensemble({', '.join(e.optimizer.label for e in self.entries)} on {short_label(self.landscape)}: "
                 f"{self.paths} paths × {self.steps} steps, {self.noise.label}, seed {self.seed})")
 
     def stationary(self, traj: Trajectory) -> np.ndarray:

@@ -21,7 +21,7 @@ from ..solvers.discrete import iterate
 from ..models import available_flows, energy_along, flow as make_flow
 from .sharpness import sharpness_along, stability_threshold
 from ..landscapes import Landscape
-from ..landscapes.base import start_trouble
+from ..landscapes.base import short_label, start_trouble
 from ..optimizers import Optimizer, optimizer
 from ..spec import parse_spec
 from ..landscapes import landscape as get_landscape
@@ -257,7 +257,7 @@ class Experiment:
             starts = f"{starts} of {len(self.crowd.starts)} starts drawn"
         else:
             starts = f"{starts} start{'s' * (starts != 1)}"
-        return (f"Experiment({runs} on {self.landscape.label}, {starts}, "
+        return (f"Experiment({runs} on {short_label(self.landscape)}, {starts}, "
                 f"{self.steps} steps; iterates: {ended(np.concatenate([np.ravel(e.iterates.status) for e in self.entries]))})")
 
     def warn_flow_failures(self) -> None:

@@ -21,6 +21,7 @@ import numpy as np
 
 from .._checks import checked
 from .._signature import public, renamed, warn
+from ..landscapes.base import short_label
 from ..solvers.inputs import is_optimizer, resolve
 from ..solvers.continuous import MAX_SECONDS, METHODS, Stepping, integrate
 from ..solvers.discrete import iterate
@@ -94,7 +95,7 @@ class OrderResult:
         return float(finite[-1]) if len(finite) else math.nan
 
     def __repr__(self) -> str:  # one line; table() and summary() hold the rungs
-        return (f"OrderResult({self.label} on {self.landscape.label}: observed order {self.observed_order:.3g} "
+        return (f"OrderResult({self.label} on {short_label(self.landscape)}: observed order {self.observed_order:.3g} "
                 f"(expected {self.expected_order:g}) over {len(self.lr)} rungs, scaling {self.scaling}, metric {self.metric})")
 
     def table(self) -> list[dict]:
@@ -318,7 +319,7 @@ class OrderStudy:
     results: tuple[OrderResult, ...]
 
     def __repr__(self) -> str:
-        where = self.results[0].landscape.label if self.results else "nothing"
+        where = short_label(self.results[0].landscape) if self.results else "nothing"
         ladders = "; ".join(f"{r.label} {r.observed_order:.3g}" for r in self.results)
         return f"OrderStudy({len(self.results)} ladders on {where}: {ladders})"
 

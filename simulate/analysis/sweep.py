@@ -23,6 +23,7 @@ import numpy as np
 
 from .._checks import checked
 from .._signature import public, warn
+from ..landscapes.base import short_label
 from ..solvers.inputs import is_optimizer, resolve
 from .._names import UnknownNameError, suggest
 from ..solvers.continuous import MAX_SECONDS, integrate
@@ -257,7 +258,7 @@ class Sweep:
 
     def __repr__(self) -> str:  # the arrays are in .metrics; summary() says what they hold
         axes = " × ".join(a.spec for a in self.axes)
-        return (f"Sweep({', '.join(self.members)} over {axes} on {self.landscape.label}, {self.steps} steps; "
+        return (f"Sweep({', '.join(self.members)} over {axes} on {short_label(self.landscape)}, {self.steps} steps; "
                 f"metrics: {', '.join(self.metrics)})")
 
     def member(self, which) -> int:

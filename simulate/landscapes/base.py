@@ -14,7 +14,7 @@ from .._checks import MAX_COUNT, count, real, reals
 from ..spec import format_spec
 
 __all__ = ["Landscape", "polish_minima", "search_minima", "differenced_hessian", "plot_box", "start_trouble",
-           "moving_start"]
+           "moving_start", "short_label"]
 
 MAX_LISTED_MINIMA = 4096
 
@@ -258,6 +258,16 @@ def search_minima(land: Landscape, limit: int = 64) -> np.ndarray:
 
 
 # -- helpers for the built-ins ---------------------------------------------------------------
+def short_label(landscape, limit: int = 60) -> str:
+    """The landscape's spec for a title, or ``name(…)`` where it is long (a 10-D quadratic, a
+    formula with bounds): the data files keep the whole spec."""
+    label = landscape.label
+    if len(label) <= limit:
+        return label
+    formula = getattr(landscape, "formula", "").strip()  # a formula with its bounds: the formula alone
+    return formula if 0 < len(formula) <= limit else f"{landscape.name}(…)"
+
+
 def _settle_start(land: Landscape) -> None:
     """Replace a user-defined landscape's provisional start (its box's centre) by :func:`moving_start`."""
     start = moving_start(land)

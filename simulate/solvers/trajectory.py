@@ -16,6 +16,7 @@ from functools import cached_property
 
 import numpy as np
 
+from ..landscapes.base import short_label
 from ..landscapes.games import is_game, stalled_far
 from ..landscapes import Landscape
 from ..optimizers import Optimizer
@@ -148,7 +149,7 @@ class Trajectory:
 
     def __repr__(self) -> str:  # one line: what ran, its shape and how the members ended
         return (f"Trajectory({self.kind}{f' ({self.flow} flow)' if self.flow else ''} of {self.optimizer.label} on "
-                f"{self.landscape.label}: {len(self.t)} samples, batch {self.status.shape}, d={self.x.shape[-1]}; "
+                f"{short_label(self.landscape)}: {len(self.t)} samples, batch {self.status.shape}, d={self.x.shape[-1]}; "
                 f"{ended(self.status)})")
 
     @cached_property

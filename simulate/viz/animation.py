@@ -19,7 +19,8 @@ from matplotlib.collections import LineCollection
 from matplotlib.figure import Figure
 
 from ..analysis.averaging import average_label
-from .style import AVERAGE_STYLE, COLORS, drawn_bounds, parse_size, restyle, shared_clock, short_label
+from ..landscapes.base import short_label
+from .style import AVERAGE_STYLE, COLORS, drawn_bounds, parse_size, restyle, shared_clock
 from ..io.files import _atomic, check_output_path
 from .plotting import drawn_xy, plane_labels, plot_landscape, plot_minima, plot_start
 from ..io.progress import progress_bar

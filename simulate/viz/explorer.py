@@ -19,7 +19,8 @@ from matplotlib.widgets import CheckButtons, RadioButtons, Slider
 from ..solvers.continuous import integrate
 from ..solvers.discrete import iterate
 from ..solvers.trajectory import check_run_memory, runs_memory
-from .style import COLORS, MARKERS, legend_label, short_label
+from ..landscapes.base import short_label
+from .style import COLORS, MARKERS, legend_label
 from ..landscapes import landscape as get_landscape
 from .._signature import public
 from ..optimizers import OPTIMIZERS, optimizer as get_optimizer

@@ -30,11 +30,12 @@ from ..solvers.trajectory import check_run_memory, runs_memory
 from ..solvers.cost import Estimate, check_time, discrete_seconds, runs_estimate
 from ..io.files import save_figure
 from ..models import SCALINGS, energy_along
+from ..landscapes.base import short_label
 from ..landscapes.games import is_game, refuse_game
 from . import animation
 from .defaults import DEFAULT_LANDSCAPE, DEFAULT_OPTIMIZERS, DEFAULT_STEPS
 from .style import (AVERAGE_STYLE, COLORS, MARKERS, below, check_font_scale, drawing_box, drawn_bounds, parse_size,
-                    restyle, shared_clock, short_label)
+                    restyle, shared_clock)
 from .crowd import plot_crowd
 from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, Height,
@@ -542,7 +543,7 @@ def order_figure(study: OrderStudy, *, x: str = "h", figsize=(7.5, 5.5)) -> Figu
                    references=(r.expected_order,))
     first = study.results[0]
     said = f"ladder scaling: {'; '.join(dict.fromkeys(scalings))}; " if scalings else ""
-    ax.set_title(f"{first.landscape.label}: distance to the flow at matching times, horizon T = {first.horizon:g}\n"
+    ax.set_title(f"{short_label(first.landscape)}: distance to the flow at matching times, horizon T = {first.horizon:g}\n"
                  f"{said}dotted: the expected slope", fontsize=9)
     if len({r.metric for r in study.results}) > 1:
         ax.set_ylabel("|iterates − flow| (max, or for t ≥ T/4 where the legend says late)")

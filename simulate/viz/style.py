@@ -14,7 +14,7 @@ import numpy as np
 from .plotting import graph_window
 
 __all__ = ["COLORS", "MARKERS", "AVERAGE_STYLE", "shared_clock", "drawn_bounds",
-           "parse_box", "drawing_box", "short_label", "parse_size", "check_font_scale", "restyle", "below", "rounded", "legend_label",
+           "parse_box", "drawing_box", "parse_size", "check_font_scale", "restyle", "below", "rounded", "legend_label",
            "SIZE_LIMITS", "FONT_SCALE_LIMITS"]
 
 #: The series' colours. The first four differ in lightness (CIE L* 63, 44, 82, 25: at least 18 apart)
@@ -235,11 +235,3 @@ def drawing_box(landscape, box) -> np.ndarray:
     return pairs
 
 
-def short_label(landscape, limit: int = 60) -> str:
-    """The landscape's spec for a title, or ``name(…)`` where it is long (a 10-D quadratic, a
-    formula with bounds): the data files keep the whole spec."""
-    label = landscape.label
-    if len(label) <= limit:
-        return label
-    formula = getattr(landscape, "formula", "").strip()  # a formula with its bounds: the formula alone
-    return formula if 0 < len(formula) <= limit else f"{landscape.name}(…)"
