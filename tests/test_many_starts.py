@@ -104,3 +104,27 @@ def test_the_bands_say_how_many_starts_diverged_and_the_repr_that_the_runs_are_a
     label, = [str(ln.get_label()) for ln in result.figure.axes[1].lines if "median" in str(ln.get_label())]
     assert label.endswith(f"of 200 starts ({k} diverged: out of the band from then on)")
     assert f"{DRAWN_PATHS} of 200 starts drawn" in repr(result.experiment)
+
+
+def test_a_crowd_shows_its_progress_start_by_start(monkeypatch):
+    import contextlib
+
+    import simulate.analysis.experiment as experiment
+
+    bars = []
+
+    class Bar:
+        def __init__(self, total):
+            self.total, self.done = total, 0
+
+        def advance(self, n=1):
+            self.done += n
+
+    def recording(total, description, **kwargs):
+        bars.append(Bar(total))
+        return contextlib.nullcontext(bars[-1])
+
+    monkeypatch.setattr(experiment, "progress_bar", recording)
+    monkeypatch.setattr(experiment, "CHUNK_BYTES", 8 * 13 * 4 * 7)  # chunks of 7 starts
+    experiment.run_crowd("himmelblau", ["gd(lr=0.01)", "adam(lr=0.1)"], sim.landscape("himmelblau").sample(100), 12)
+    assert len(bars) == 1 and bars[0].total == bars[0].done == 2 * 100

@@ -26,6 +26,7 @@ from ..optimizers import Optimizer, optimizer
 from ..spec import parse_spec
 from ..landscapes import landscape as get_landscape
 from ..io.files import load_npz, save_npz
+from ..io.progress import progress_bar
 from ..solvers.trajectory import DIVERGED, FAILED, STATUS_NAMES, Comparison, Trajectory, compare, ended
 
 __all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule", "Crowd", "run_crowd", "Thinned",
@@ -211,23 +212,26 @@ def run_crowd(landscape, optimizers: Sequence, starts, steps: int, *, lr: float 
     edges = None if d < 2 else (np.linspace(*box[0], bins + 1), np.linspace(*box[1], bins + 1))
     density = None if d < 2 else np.zeros((bins, bins), dtype=np.int64)  # [x₂ row, x₁ column], as an image
     times, quantiles, finals, status = [], [], [], []
-    for (opt, _, _), model in zip(resolved, models):
-        losses = np.empty((keep.size, B))
-        final, ended_as = np.empty((B, d)), np.empty(B, dtype=np.int64)
-        t = None
-        for lo in range(0, B, chunk):
-            run = iterate(land, opt, x0[lo:lo + chunk], steps, time_per_step=model)
-            losses[:, lo:lo + chunk] = run.f[keep]
-            final[lo:lo + chunk], ended_as[lo:lo + chunk] = run.x[-1], run.status
-            t = np.asarray(run.t)
-            if density is not None:
-                density += _binned(run.x[..., :2].reshape(-1, 2), box, bins)
-        times.append(t[keep] if t.ndim == 1 else t[keep, 0])
-        with warnings.catch_warnings():  # a time at which every start has stopped: NaN, not a warning
-            warnings.simplefilter("ignore", RuntimeWarning)
-            quantiles.append(np.nanquantile(np.where(np.isfinite(losses), losses, np.nan), Crowd.QUANTILES, axis=1))
-        finals.append(final)
-        status.append(ended_as)
+    # every optimizer's starts, on a terminal: with many starts and steps minutes pass here
+    with progress_bar(len(resolved) * B, f"{B} starts") as bar:
+        for (opt, _, _), model in zip(resolved, models):
+            losses = np.empty((keep.size, B))
+            final, ended_as = np.empty((B, d)), np.empty(B, dtype=np.int64)
+            t = None
+            for lo in range(0, B, chunk):
+                run = iterate(land, opt, x0[lo:lo + chunk], steps, time_per_step=model)
+                losses[:, lo:lo + chunk] = run.f[keep]
+                final[lo:lo + chunk], ended_as[lo:lo + chunk] = run.x[-1], run.status
+                t = np.asarray(run.t)
+                if density is not None:
+                    density += _binned(run.x[..., :2].reshape(-1, 2), box, bins)
+                bar.advance(min(chunk, B - lo))
+            times.append(t[keep] if t.ndim == 1 else t[keep, 0])
+            with warnings.catch_warnings():  # a time at which every start has stopped: NaN, not a warning
+                warnings.simplefilter("ignore", RuntimeWarning)
+                quantiles.append(np.nanquantile(np.where(np.isfinite(losses), losses, np.nan), Crowd.QUANTILES, axis=1))
+            finals.append(final)
+            status.append(ended_as)
     return Crowd(x0, drawn_sample(B, seed, drawn), tuple(opt.label for opt, _, _ in resolved), density, edges, keep,
                  tuple(times), tuple(quantiles), tuple(finals), tuple(status))
 
