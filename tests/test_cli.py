@@ -86,7 +86,8 @@ def test_bad_input_exits_nonzero_with_one_line_and_writes_nothing(in_tmp, args, 
 
 
 @pytest.mark.parametrize("out, message", [
-    ("/proc/fig.png", "folder '/proc' is not writable"),  # not writable even by root (CI runs as root)
+    ("/proc/fig.png", "no file can be created in folder '/proc'"),  # not even by root (CI runs as root)
+    ("a" * 300 + ".png", "its name is 304 bytes, at most"),  # found before the work, not by the OS after it
     ("a-file/fig.png", "'a-file' is not a folder"),
 ])
 def test_unwritable_folder_is_refused_before_any_work(in_tmp, out, message):

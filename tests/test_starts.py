@@ -95,3 +95,8 @@ def test_a_number_is_a_start_on_a_1d_landscape():
     np.testing.assert_array_equal(run.x, sim.iterate("x**4 - x**2", "gd(lr=0.1)", [2.0], 5).x)
     with pytest.raises(ValueError, match="start point has a scalar"):
         sim.iterate("x**2 + y**2", "gd(lr=0.1)", 2.0, 5)
+
+
+def test_sharpness_takes_a_landscape_by_name_like_every_other_function():
+    assert sim.sharpness("quadratic(eigenvalues=(1, 10))", [1.0, 1.0]) == 10.0
+    np.testing.assert_array_equal(sim.sharpness("himmelblau", [[1.0, 1.0], [np.nan, 0.0]])[1:], [np.nan])

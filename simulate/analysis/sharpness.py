@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..landscapes.games import refuse_game
-from ..landscapes import Landscape
+from ..landscapes import Landscape, landscape as get_landscape
 from .._signature import public
 from ..optimizers import Optimizer
 from ..optimizers.schemes import RK4_STABILITY_LIMIT
@@ -22,10 +22,12 @@ from ..solvers.trajectory import Trajectory
 __all__ = ["sharpness", "sharpness_along", "stability_threshold", "threshold_formula", "threshold_factor_formula",
            "RK4_STABILITY_LIMIT"]
 
-def sharpness(landscape: Landscape, x) -> np.ndarray:
-    """λmax(∇²f(x)) for points ``(..., d)``; NaN where x is not finite."""
+def sharpness(landscape: Landscape | str, x) -> np.ndarray:
+    """λmax(∇²f(x)) for points ``(..., d)`` of ``landscape`` (a name, spec or object); NaN where x is
+    not finite."""
+    landscape = get_landscape(landscape)
     refuse_game(landscape, "the sharpness λmax(∇²f)")
-    x = np.asarray(x, dtype=np.float64)
+    x = landscape.points(x)
     finite = np.all(np.isfinite(x), axis=-1)
     safe = np.where(finite[..., None], x, landscape.default_start)
     with np.errstate(all="ignore"):

@@ -57,10 +57,17 @@ def _probe_writable(path: Path, folder: Path) -> None:
     try:
         fd, probe = tempfile.mkstemp(prefix=".simulate-probe-", dir=folder)
     except OSError as exc:
-        raise ValueError(f"cannot write {str(path)!r}: folder {str(folder)!r} is not writable "
+        raise ValueError(f"cannot write {str(path)!r}: no file can be created in folder {str(folder)!r} "
                          f"({exc.strerror or exc})") from None
     os.close(fd)
     os.unlink(probe)
+    try:  # the temporary beside it is longer still (a dot, the run's mark, a random part)
+        longest = os.pathconf(folder, "PC_NAME_MAX") - 40
+    except (OSError, ValueError):
+        longest = 215
+    if len(os.fsencode(path.name)) > longest:
+        raise ValueError(f"cannot write {str(path)[:60]!r}…: its name is {len(os.fsencode(path.name))} bytes, "
+                         f"at most {longest} are possible here")
 
 
 def _umask() -> int:
