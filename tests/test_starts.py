@@ -100,3 +100,11 @@ def test_a_number_is_a_start_on_a_1d_landscape():
 def test_sharpness_takes_a_landscape_by_name_like_every_other_function():
     assert sim.sharpness("quadratic(eigenvalues=(1, 10))", [1.0, 1.0]) == 10.0
     np.testing.assert_array_equal(sim.sharpness("himmelblau", [[1.0, 1.0], [np.nan, 0.0]])[1:], [np.nan])
+
+
+def test_an_order_study_from_a_stationary_start_says_why_it_has_no_slope():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sim.order("x**2 + y**2", "gd(lr=0.01)", [0.0, 0.0], rungs=2)
+    said = [str(w.message) for w in caught if issubclass(w.category, StartWarning)]
+    assert len(said) == 1 and "vanishes at the start [0. 0.]" in said[0]

@@ -22,6 +22,7 @@ import numpy as np
 from .._checks import checked
 from .._signature import public, renamed, warn
 from ..landscapes.base import short_label
+from .experiment import check_starts
 from ..solvers.inputs import is_optimizer, resolve
 from ..solvers.continuous import MAX_SECONDS, METHODS, Stepping, integrate
 from ..solvers.discrete import iterate
@@ -172,6 +173,7 @@ def order(landscape, optimizer, start=None, *, flow: str | None = None, horizon:
     """
     max_evaluations = ORDER_MAX_EVALUATIONS if max_evaluations is None else max_evaluations
     opt, landscape, x0 = resolve(optimizer, landscape, start)
+    check_starts(landscape, x0)  # a stationary start has no error to fit: say why, not only "no slope"
     if opt.schedule is not None:
         raise ValueError(f"{opt.label}: the order ladder scales one constant lr; a schedule changes lr along the run "
                          f"(compare a scheduled run with its flow in simulate plot)")
