@@ -222,16 +222,17 @@ def test_order_result_attributes_are_the_json_names(tmp_path):
     assert data["observed_order"] == result.observed_order
     assert data["observed_order_in_lr"] == result.observed_order_in_lr
     assert data["last_pair_order"] == result.last_pair_order or np.isnan(result.last_pair_order)
+    assert data["start"] == list(result.start) == list(XY) and "x0" not in data  # the start is start everywhere
     arrays = result.arrays()
     assert float(arrays["observed_order"]) == result.observed_order
     assert float(arrays["observed_order_in_lr"]) == result.observed_order_in_lr
     for old, new in (("order", "observed_order"), ("order_lr", "observed_order_in_lr"),
-                     ("last_slope", "last_pair_order")):
+                     ("last_slope", "last_pair_order"), ("x0", "start")):
         with warnings.catch_warnings(record=True) as record:
             warnings.simplefilter("always")
             value = getattr(result, old)
         _one_old_spelling(record, [new])
-        assert value == getattr(result, new) or np.isnan(value) and np.isnan(getattr(result, new))
+        assert np.array_equal(value, getattr(result, new), equal_nan=True)
 
 
 def test_a_warning_inside_a_checked_function_points_at_the_caller():

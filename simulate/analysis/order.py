@@ -56,7 +56,7 @@ class OrderResult:
 
     optimizer: Optimizer          # the ladder's first rung, as given
     landscape: Landscape
-    x0: np.ndarray
+    start: np.ndarray
     flow: str                     # the model's kind
     flow_description: str
     expected_order: float         # the model's order in h (the figure's reference slope)
@@ -88,6 +88,7 @@ class OrderResult:
     order = renamed("observed_order")
     order_lr = renamed("observed_order_in_lr")
     last_slope = renamed("last_pair_order")
+    x0 = renamed("start")
 
     @property
     def last_pair_order(self) -> float:
@@ -108,7 +109,7 @@ class OrderResult:
                                                      self.evaluations, self.error, slopes, self.status)]
 
     def summary(self) -> dict:
-        return {"optimizer": self.optimizer.spec, "landscape": self.landscape.label, "x0": self.x0,
+        return {"optimizer": self.optimizer.spec, "landscape": self.landscape.label, "start": self.start,
                 "flow": self.flow, "flow_description": self.flow_description,
                 "expected_order": self.expected_order, "scaling": self.scaling,
                 "scaling_description": SCALINGS[self.scaling], "horizon": self.horizon, "metric": self.metric,
