@@ -113,7 +113,9 @@ def _fit_text(fig) -> None:
     if not isinstance(fig.canvas, FigureCanvasAgg):
         FigureCanvasAgg(fig)  # a renderer to measure with; saving picks its own canvas
     renderer = fig.canvas.get_renderer()
-    fig.draw_without_rendering()
+    with warnings.catch_warnings(record=True) as collapsed:  # matplotlib's own word for "does not fit"
+        warnings.simplefilter("always")
+        fig.draw_without_rendering()
     for ax in fig.axes:
         width = ax.get_window_extent(renderer).width
         title = ax.title
@@ -128,17 +130,20 @@ def _fit_text(fig) -> None:
                 shrink = max(0.6, width / wide)
                 for text in legend.get_texts():
                     text.set_fontsize(text.get_fontsize() * shrink)
-    fig.draw_without_rendering()
-    boxes = [b for b in ([ax.title.get_window_extent(renderer) for ax in fig.axes if ax.title.get_text()]
-                         + [ax.get_legend().get_window_extent(renderer) for ax in fig.axes if ax.get_legend()])]
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        fig.draw_without_rendering()
+    collapsed = [w for w in collapsed + again if "constrained_layout not applied" in str(w.message)]
+    boxes = ([ax.title.get_window_extent(renderer) for ax in fig.axes if ax.title.get_text()]
+             + [ax.get_legend().get_window_extent(renderer) for ax in fig.axes if ax.get_legend()])
     page = fig.bbox
     outside = any(b.x0 < page.x0 - 1 or b.x1 > page.x1 + 1 for b in boxes)
     overlapping = any(a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
-    if outside or overlapping:
+    if outside or overlapping or collapsed:
         w, h = fig.get_size_inches()
-        warnings.warn(f"at {w:g}x{h:g} inches the figure's titles or legends "
-                      f"{'overlap' if overlapping else 'run off its edges'}: use a larger --size or a smaller "
-                      f"--font-scale", LayoutWarning, stacklevel=3)
+        trouble = "overlap" if overlapping or collapsed else "run off its edges"
+        warnings.warn(f"at {w:g}x{h:g} inches the figure's titles or legends {trouble}: use a larger --size or a "
+                      f"smaller --font-scale", LayoutWarning, stacklevel=3)
 
 
 def below(ax, *, offset: float | None = None, **kwargs):
