@@ -314,3 +314,24 @@ def test_at_slide_size_and_large_type_titles_and_legends_fit_or_it_is_said():
     assert all(fig.bbox.x0 - 1 <= b.x0 and b.x1 <= fig.bbox.x1 + 1 for b in boxes)
     with pytest.warns(LayoutWarning, match=r"at 3x2 inches .*use a larger --size or a smaller --font-scale"):
         sim.plot("himmelblau", steps=5, figsize="3x2", font_scale=3)
+
+
+def test_every_figure_hangs_its_legends_below_its_panels(experiment):
+    # an order study with notes, the extra panels of the runs' figure, a 1-D sweep and a noisy ensemble:
+    # no legend inside a panel, where it covered data (the sharpness panel of edge-of-stability)
+    from simulate.viz.figures import sweep_figure
+
+    study = sim.order_study("himmelblau", ["momentum(lr=0.002, momentum=0.5)"], flows=["modified", "exact"])
+    figures = [order_figure(study), comparison_figure(experiment, sharpness=True),
+               sweep_figure(sim.sweep("quadratic", "gd", "lr=0.01:1:5", steps=50, progress=False)),
+               sim.plot("double-well", ["gd(lr=0.05)"], steps=20, noise=0.1, paths=20).figure]
+    for fig in figures:
+        renderer = FigureCanvasAgg(fig).get_renderer()
+        fig.draw_without_rendering()
+        for ax in fig.axes:
+            legend = ax.get_legend()
+            if legend is not None:
+                assert legend.get_window_extent(renderer).y1 <= ax.get_window_extent(renderer).y0 + 1
+    notes = [t for t in figures[0].axes[0].texts if t.get_text().startswith("⚠")]
+    legend = figures[0].axes[0].get_legend().get_window_extent(renderer=FigureCanvasAgg(figures[0]).get_renderer())
+    assert notes and notes[0].get_window_extent().y0 >= legend.y1  # the study's notes above its legend

@@ -120,7 +120,7 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         ax_sched.set_title("learning rate of each step (the schedule; t_k is the sum of the steps)", fontsize=10)
     for ax in (ax_sched, ax_sharp, ax_energy):
         if ax is not None and ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="best", framealpha=0.85)
+            below(ax, fontsize=7)
     if ax_energy is not None and not ax_energy.lines:
         ax_energy.text(0.5, 0.5, "no known Lyapunov energy for these flows", ha="center", va="center",
                        transform=ax_energy.transAxes)
@@ -219,7 +219,7 @@ def ensemble_figure(ens: Ensemble, *, box=None, figsize=None) -> Figure:
     plot_start(land, ens.start, ax_path) if d >= 2 else None
     if d == 1 and box is not None:
         ax_path.set_ylim(*region[0])
-    ax_path.legend(fontsize=8, loc="best", framealpha=0.85)
+    below(ax_path, fontsize=8)
     with_sde = any(e.sde is not None for e in ens.entries)
     for k, ax in enumerate(ax_m if d >= 2 else ax_m[:1]):
         ax.set_ylabel(f"x{'₁₂'[k]}: mean ± std")
@@ -228,8 +228,8 @@ def ensemble_figure(ens: Ensemble, *, box=None, figsize=None) -> Figure:
     if d == 1:
         ax_m[1].set(xlabel="time t", ylabel="mean f over the paths",
                     title="mean loss: iterates (solid)" + (", SDE (dashed)" if with_sde else ""))
-    ax_m[0].legend(fontsize=7, loc="best", framealpha=0.85)
-    ax_hist.legend(fontsize=7, loc="best", framealpha=0.85)
+    below(ax_m[0], fontsize=7)
+    below(ax_hist, fontsize=7)
     sde_text = (f"SDE: {ens.drift} drift, {ens.scheme}, {ens.substeps} substeps per step"
                 if with_sde else "no SDE model for these optimizers")
     ax_path.set_title(f"{short_label(land)}, noise {ens.noise.description}, seed {ens.seed}: paths and flows",
@@ -476,7 +476,7 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True
         else:
             for i in drawn:
                 plot_sweep(sweep, metric, i, ax, theory=theory, color=f"C{i}")
-            ax.legend(fontsize=7, loc="best", framealpha=0.85)
+            below(ax, fontsize=7)
         ax.set_title(f"{metric_label(sweep, metric)} against {sweep.axes[0].name}: {title}", fontsize=10)
         return fig
     n = max(len(drawn), 1)
@@ -547,15 +547,15 @@ def order_figure(study: OrderStudy, *, x: str = "h", figsize=(7.5, 5.5)) -> Figu
                  f"{said}dotted: the expected slope", fontsize=9)
     if len({r.metric for r in study.results}) > 1:
         ax.set_ylabel("|iterates − flow| (max, or for t ≥ T/4 where the legend says late)")
-    ax.legend(fontsize=8, loc="best", framealpha=0.85)
-    # the models' known reasons (†) and the ladder's own doubts (⚠) under the axes
+    # the models' known reasons (†) and the ladder's own doubts (⚠) under the x label, the legend under them
     import textwrap
 
     said = [f"† {n}" for n in study.notes] + [f"⚠ {w}" for w in study.warnings]
     lines = [line for text in said for line in textwrap.wrap(text, 150, subsequent_indent="   ")]
-    if lines:  # under the x label, inside the layout (a caption goes under it)
+    if lines:  # inside the layout (a caption goes under it)
         ax.annotate("\n".join(lines), (0, 0), xycoords="axes fraction", xytext=(-40, -34), textcoords="offset points",
                     fontsize=6.5, color="darkred", va="top", ha="left", annotation_clip=False)
+    below(ax, fontsize=8, extra=len(lines) * 6.5 * 1.25 + (4.0 if lines else 0.0))
     return fig
 
 

@@ -146,14 +146,15 @@ def _fit_text(fig) -> None:
                       f"smaller --font-scale", LayoutWarning, stacklevel=3)
 
 
-def below(ax, *, offset: float | None = None, **kwargs):
+def below(ax, *, offset: float | None = None, extra: float = 0.0, **kwargs):
     """The legend of ``ax`` under it, outside the panel, below its tick labels and x label (or
     ``offset`` points below the axes' edge), so that it covers no data; returns the Legend. The
-    gap is in points: :func:`restyle` widens it with the type."""
+    gap is in points: :func:`restyle` widens it with the type; ``extra`` points more leave room for
+    notes under the x label."""
     if offset is None:  # clear of the tick labels and the x label, whatever the axes' height
         ticks = ax.xaxis.get_major_ticks()
         tick = ticks[0].label1.get_fontsize() if ticks else 10.0
-        offset = tick + 11.0 + (ax.xaxis.label.get_fontsize() + 4.0 if ax.get_xlabel() else 0.0)
+        offset = tick + 11.0 + (ax.xaxis.label.get_fontsize() + 4.0 if ax.get_xlabel() else 0.0) + extra
     style = dict(fontsize=8, loc="upper center", framealpha=0.85)
     style.update(kwargs)
     legend = ax.legend(**style)
