@@ -475,7 +475,7 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True
             plot_verdicts(sweep, drawn, ax)
         else:
             for i in drawn:
-                plot_sweep(sweep, metric, i, ax, theory=theory, color=f"C{i}")
+                plot_sweep(sweep, metric, i, ax, theory=theory, color=COLORS[i % len(COLORS)])
             below(ax, fontsize=7)
         ax.set_title(f"{metric_label(sweep, metric)} against {sweep.axes[0].name}: {title}", fontsize=10)
         return fig
