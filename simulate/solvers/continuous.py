@@ -346,7 +346,10 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
     began = time.perf_counter()
     spent = [""]  # the budget that ran out, if one did
 
-    def fun(t, y):
+    def field(t, y):
+        return pack(model.field(t, unpack(y, names), landscape))
+
+    def fun(t, y):  # the field as the solver sees it: counted and timed against the budgets
         evaluations[0] += 1
         # The clock is read here (~50 ns), the budget event reads the flag at the end of the step;
         # a single step that runs on to twice the budget (a solver's inner loop) is cut at once.
@@ -354,7 +357,7 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
             spent[0] = "seconds"
         if spent[0] == "seconds" and time.perf_counter() - began > 2 * seconds + 1:
             raise _OutOfTime
-        return pack(model.field(t, unpack(y, names), landscape))
+        return field(t, y)
 
     def jac(t, y):
         return model.jacobian(t, unpack(y, names), landscape)
@@ -386,8 +389,8 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
             sol = _Constant(y0, times[:0], status=1)
         elif times[-1] == 0 and model.start_time == 0:  # nothing to integrate: every sample is the start
             sol = _Constant(y0, times)
-        elif not (np.all(np.isfinite(y0)) and np.all(np.isfinite(  # else scipy refuses in its words, or spins
-                pack(model.field(model.start_time, unpack(y0, names), landscape))))):
+        # a field not finite at the start: scipy would refuse in its own words, or spin to its budget
+        elif not (np.all(np.isfinite(y0)) and np.all(np.isfinite(field(model.start_time, y0)))):
             sol = _Constant(y0, times[:0], status=-1,
                             message="the field is not finite at the start (the gradient is inf or NaN there)")
         else:
