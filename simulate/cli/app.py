@@ -135,6 +135,8 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
     from ..analysis.sweep import AxisWarning, SlowFlowWarning
     from ..viz.style import LayoutWarning
 
+    # results worth a second look, said on the terminal (each once per occurrence)
+    said = (OrderWarning, AxisWarning, SlowFlowWarning, FlowWarning, StartWarning, LayoutWarning)
     _refuse_repeats(ctx)
 
     options = {p.name: ctx.params[p.name] for p in ctx.command.params if p.name in ctx.params and p.name not in NOT_CONFIG}
@@ -149,18 +151,13 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
         return
     try:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", OrderWarning)
-            warnings.simplefilter("always", AxisWarning)
-            warnings.simplefilter("always", SlowFlowWarning)
-            warnings.simplefilter("always", FlowWarning)
-            warnings.simplefilter("always", StartWarning)
-            warnings.simplefilter("always", LayoutWarning)
+            for category in said:
+                warnings.simplefilter("always", category)
             written = run(command, options, overwrite=overwrite, argv=_INVOCATION)
     except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
     for w in caught:  # a result worth a second look: one line each, on stderr
-        if issubclass(w.category, (OrderWarning, AxisWarning, FlowWarning, StartWarning, SlowFlowWarning,
-                                    LayoutWarning)):
+        if issubclass(w.category, said):
             typer.echo(f"warning: {w.message}", err=True)
     for path in written:
         typer.echo(str(path))
