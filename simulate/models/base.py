@@ -75,6 +75,12 @@ class Flow:
     #: the run's :class:`~simulate.optimizers.schedules.ScheduleClock` when the optimizer has a
     #: schedule (set by :meth:`for_steps`; only the exact lift takes one)
     schedule_clock: object = None
+    #: δ > 0: the field's switches are smoothed to width δ (``sign(z) ≈ tanh(z/δ)``, see :meth:`sign`),
+    #: how a discontinuous (Filippov) field is integrated; 0: the field as written
+    smoothing: float = 0.0
+    #: whether the field switches discontinuously (sign-type: signSGD's, Lion's, coordinate descent's
+    #: flows): a Filippov system, which the solvers integrate smoothed (:attr:`smoothing`)
+    discontinuous: ClassVar[bool] = False
     kind: ClassVar[str] = ""
     scaling: ClassVar[str] = "fixed"
     energy_name: ClassVar[str] = ""  # what :meth:`energy` is, for axis labels; "" when there is none
@@ -147,6 +153,17 @@ class Flow:
     @property
     def summary(self) -> str:
         return KINDS[self.kind].summary if self.kind in KINDS else self.kind
+
+    # -- switches (discontinuous fields) -------------------------------------------------------
+    def sign(self, z) -> np.ndarray:
+        """``sign(z)`` in a discontinuous field: exact, or ``tanh(z/δ)`` under :attr:`smoothing` δ.
+        A model with switches writes its field with this and sets :attr:`discontinuous`."""
+        delta = self.smoothing
+        return np.tanh(np.asarray(z) / delta) if delta else np.sign(z)
+
+    def smoothed(self, delta: float) -> Flow:
+        """This model with its switches smoothed to width ``delta`` (0: exact)."""
+        return dataclasses.replace(self, smoothing=float(delta))
 
     # -- plumbing ------------------------------------------------------------------------------
     def member(self, index, batch_shape=None) -> Flow:

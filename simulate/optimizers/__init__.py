@@ -35,8 +35,19 @@ __all__ = ["Optimizer", "Preset", "Wrapped", "wrap", "configure", "SGD", "RMSpro
            "OPTIMIZERS", "optimizer", "register", "registered", "hyper", "lr_hyper", "weight_decay_hyper", "EMA",
            "Kernel", "select", "lerp", "ENTRY_POINTS"]
 
-FAMILIES: tuple[type[Optimizer], ...] = (SGD, RMSprop, Adam, AdamW, Adagrad, Heun, RK4, ProximalPoint, NagC,
-                                         *GAME_OPTIMIZERS)
+# One family per line (in `simulate list` order): a new module adds its line.
+FAMILIES: tuple[type[Optimizer], ...] = (
+    SGD,
+    RMSprop,
+    Adam,
+    AdamW,
+    Adagrad,
+    Heun,
+    RK4,
+    ProximalPoint,
+    NagC,
+    *GAME_OPTIMIZERS,
+)
 
 #: The entry-point group through which an installed package adds optimizers (each entry: a class).
 ENTRY_POINTS = "simulate.optimizers"
