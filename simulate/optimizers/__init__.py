@@ -27,6 +27,7 @@ from .preset import Preset
 from .wrappers import Wrapped, configure, wrap
 from .gameplay import GAME_OPTIMIZERS
 from .nagc import NagC
+from .polyak import Polyak
 from .rmsprop import RMSprop
 from .schemes import RK4, Heun, ProximalPoint
 from .sgd import SGD
@@ -46,6 +47,7 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     RK4,
     ProximalPoint,
     NagC,
+    Polyak,
     *GAME_OPTIMIZERS,
 )
 

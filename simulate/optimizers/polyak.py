@@ -1,0 +1,161 @@
+r"""The Polyak step: steering by the target value f* (Polyak 1987), and its target-value flow.
+
+Update, ``g = ∇f(x)``::
+
+    x ← x − c·(f(x) − f*)/‖g‖²·g            c ∈ (0, 2), classically 1
+
+and the iterate stays where ``g = 0`` (a step of 0, never NaN: at a stationary point with f > f*
+the step is undefined, and the method has nowhere to go).
+
+Exact lift, **time per step h = c** (theory §10.10): the target-value flow
+
+    ẋ = −(f − f*)·∇f/‖∇f‖²,
+
+the minimum-norm solution of ``⟨∇f, ẋ⟩ = −(f − f*)``: a continuous Newton method for the scalar
+equation f = f*. The step is its explicit Euler step with h = c. Along the flow, while ∇f ≠ 0,
+``d(f − f*)/dt = −(f − f*)``, so ``f(x(t)) − f* = (f(x₀) − f*)·e^{−t}`` exactly, on any landscape.
+For convex f the distance to a minimizer x* obeys ``‖x⁺ − x*‖² ≤ ‖x − x*‖² − c(2 − c)(f − f*)²/‖g‖²``
+(from ``⟨g, x − x*⟩ ≥ f − f*``). On a 1-D quadratic one step gives ``f⁺/f = (1 − c/2)²``, against
+``e^{−c}`` from the flow: the per-step error is O(c²), and the iterates approach the flow at order 1.
+
+**c is the field ``lr``.** Everything that moves a step size (sweeps, order ladders, run records,
+the time per step) reads ``opt.lr``; Polyak's step size *is* c, and c is also the time per step,
+exactly as lr is GD's. So the step size is stored under the name every consumer knows, and ``c`` is
+its name for people: specs and sweep axes accept ``c`` (``polyak(c=0.5, f_star=0)``,
+``--sweep c=0.1:1.9:10``), and labels and specs print ``c``. Giving both ``c`` and ``lr`` is refused.
+A protocol in which each optimizer names its step parameter would touch every consumer of ``lr`` for
+one optimizer whose step parameter behaves in every respect like lr.
+
+**f*.** ``f_star`` is the target value; a lower bound of f may stand in (the flow then converges
+at rate e^{−t} to f*, which the iterates cannot reach: they stall where ∇f = 0, or keep moving).
+Not given (``nan``, the default), it is the landscape's lowest listed minimum value; a landscape
+that lists no minima is refused with a message asking for ``f_star``.
+
+Source: B. T. Polyak, *Introduction to Optimization* (1987), §5.3; Hazan & Kakade, arXiv 1905.00313.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .base import Optimizer, _assemble
+from .hyper import hyper, lr_hyper
+from .preset import Preset
+
+__all__ = ["Polyak", "target_value"]
+
+
+def target_value(f_star, landscape) -> np.ndarray:
+    """f* per batch member: ``f_star`` where given, the landscape's lowest listed minimum value
+    where it is ``nan`` (not given)."""
+    f_star = np.asarray(f_star, dtype=np.float64)
+    if not np.any(np.isnan(f_star)):
+        return f_star
+    minima = np.asarray(landscape.minima, dtype=np.float64)
+    if minima.size == 0:
+        raise ValueError(f"polyak needs the target value f_star: the landscape {landscape.name} lists no minima "
+                         f"to take the lowest of; give f_star (a lower bound of f may stand in), e.g. "
+                         f"polyak(c=1, f_star=0)")
+    lowest = float(np.min(landscape.value(minima)))
+    return np.where(np.isnan(f_star), lowest, f_star)
+
+
+class _CPreset(Preset):
+    """The registry entry: ``c`` is accepted as the name of the field ``lr`` (the module docstring)."""
+
+    def __call__(self, **hyperparameters):
+        if "c" in hyperparameters:
+            if "lr" in hyperparameters:
+                raise ValueError(f"{self.name}: c and lr are the same hyperparameter (the step size c, stored as "
+                                 f"lr); give one of them, got c={hyperparameters['c']!r} and lr={hyperparameters['lr']!r}")
+            hyperparameters["lr"] = hyperparameters.pop("c")
+        return super().__call__(**hyperparameters)
+
+
+@dataclass(frozen=True)
+class Polyak(Optimizer):
+    r"""The Polyak step ``x ← x − c·(f − f*)·g/‖g‖²`` (``lr`` is c); exact lift the target-value flow
+    ``ẋ = −(f − f*)∇f/‖∇f‖²`` with h = c. See :mod:`simulate.optimizers.polyak`."""
+
+    name: ClassVar[str] = "polyak"
+    description: ClassVar[str] = "Polyak step c·(f − f*)/|g|²: target-value flow, f − f* = (f0 − f*)e^(−t) (needs f*)"
+    clock_formula: ClassVar[str] = "c"
+    scales_its_update: ClassVar[bool] = False  # the step length is set by f − f*, not by lr alone
+
+    lr: float = lr_hyper(1.0)
+    f_star: float = hyper(float("nan"), note="the target value f*; nan: the landscape's lowest listed minimum")
+
+    @classmethod
+    def presets(cls):
+        return (_CPreset(cls.name, cls, cls.description),)
+
+    def _cast(self, name, value):
+        if name == "f_star":  # nan is "not given" (reals() refuses nan everywhere else)
+            arr = np.asarray(value, dtype=np.float64) if _numbers(value) else None
+            if arr is not None and not np.any(np.isinf(arr)):
+                finite = np.where(np.isnan(arr), 0.0, arr)
+                super()._cast(name, finite)  # its checks (magnitude) on the given values
+                arr = np.array(arr)
+                arr.setflags(write=False)
+                return arr
+        return super()._cast(name, value)
+
+    def _validate(self):
+        bad = np.ravel(self.lr[~(self.lr < 2)])
+        if bad.size:
+            raise ValueError(f"{self.name}: c (stored as lr) must be in (0, 2), where the step shrinks the distance "
+                             f"to a convex f's minimizers, got {', '.join(f'{v:g}' for v in bad[:3])}")
+
+    def sweepable(self):
+        return {**super().sweepable(), "c": ("lr", None)}
+
+    def _changed(self):
+        out = {("c" if k == "lr" else k): v for k, v in super()._changed().items()}
+        if "f_star" in out and np.all(np.isnan(out["f_star"])):
+            del out["f_star"]
+        return out
+
+    # -- the discrete step and the lift ------------------------------------------------------
+    def _direction(self, x, landscape):
+        """``(f − f*)·g/‖g‖²``, 0 where g = 0; and its pieces ``(f − f*, g, ‖g‖²)``."""
+        g = landscape.grad(x)
+        gap = landscape.value(x) - target_value(self.f_star, landscape)
+        gg = np.einsum("...i,...i->...", g, g)
+        scale = np.divide(gap, gg, out=np.zeros(np.broadcast_shapes(gap.shape, gg.shape)), where=gg > 0)
+        return scale[..., None] * g, gap, g, gg
+
+    def step(self, state, landscape, k):
+        x = state["x"]
+        return {"x": x - self._b(self.lr) * self._direction(x, landscape)[0]}
+
+    def field(self, t, state, landscape):
+        return {"x": -self._direction(state["x"], landscape)[0]}
+
+    def jacobian(self, t, state, landscape):
+        r"""``−[g gᵀ/‖g‖² + (f − f*)(H/‖g‖² − 2g(Hg)ᵀ/‖g‖⁴)]``, 0 where g = 0."""
+        x = state["x"]
+        _, gap, g, gg = self._direction(x, landscape)
+        H = landscape.hess(x)
+        inv = np.divide(1.0, gg, out=np.zeros_like(gg), where=gg > 0)[..., None, None]
+        Hg = np.einsum("...ij,...j->...i", H, g)
+        outer = g[..., :, None] * g[..., None, :]
+        J = -(outer * inv + gap[..., None, None] * (H * inv - 2 * g[..., :, None] * Hg[..., None, :] * inv * inv))
+        return _assemble(("x",), {("x", "x"): J}, x.shape)
+
+    @property
+    def lift_energy_name(self):
+        return "|f − f*|"
+
+    def lift_energy(self, state, landscape):
+        # d|f − f*|/dt = −|f − f*| along the flow while ∇f ≠ 0
+        return np.abs(landscape.value(state["x"]) - target_value(self.f_star, landscape))
+
+
+def _numbers(value) -> bool:
+    try:
+        return np.asarray(value).dtype.kind in "fiu" and not isinstance(value, (str, bytes, bool))
+    except (TypeError, ValueError):
+        return False
