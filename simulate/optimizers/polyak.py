@@ -28,7 +28,7 @@ one optimizer whose step parameter behaves in every respect like lr.
 
 **f*.** ``f_star`` is the target value; a lower bound of f may stand in (the flow then converges
 at rate e^{−t} to f*, which the iterates cannot reach: they stall where ∇f = 0, or keep moving).
-Not given (``nan``, the default), it is the landscape's lowest listed minimum value; a landscape
+Not given (None, the default), it is the landscape's lowest listed minimum value; a landscape
 that lists no minima is refused with a message asking for ``f_star``.
 
 Source: B. T. Polyak, *Introduction to Optimization* (1987), §5.3; Hazan & Kakade, arXiv 1905.00313.
@@ -49,18 +49,17 @@ __all__ = ["Polyak", "target_value"]
 
 
 def target_value(f_star, landscape) -> np.ndarray:
-    """f* per batch member: ``f_star`` where given, the landscape's lowest listed minimum value
-    where it is ``nan`` (not given)."""
-    f_star = np.asarray(f_star, dtype=np.float64)
-    if not np.any(np.isnan(f_star)):
-        return f_star
+    """f*: ``f_star`` where given, else (None) the landscape's lowest listed minimum value."""
+    if f_star is not None:
+        return np.asarray(f_star)
+    while not hasattr(landscape, "minima") and hasattr(landscape, "landscape"):
+        landscape = landscape.landscape  # a view of it (noisy or clipped gradients): its landscape's minima
     minima = np.asarray(landscape.minima, dtype=np.float64)
     if minima.size == 0:
         raise ValueError(f"polyak needs the target value f_star: the landscape {landscape.name} lists no minima "
                          f"to take the lowest of; give f_star (a lower bound of f may stand in), e.g. "
                          f"polyak(c=1, f_star=0)")
-    lowest = float(np.min(landscape.value(minima)))
-    return np.where(np.isnan(f_star), lowest, f_star)
+    return np.min(landscape.value(minima))
 
 
 class _CPreset(Preset):
@@ -83,25 +82,21 @@ class Polyak(Optimizer):
     name: ClassVar[str] = "polyak"
     description: ClassVar[str] = "Polyak step c·(f − f*)/|g|²: target-value flow, f − f* = (f0 − f*)e^(−t) (needs f*)"
     clock_formula: ClassVar[str] = "c"
-    scales_its_update: ClassVar[bool] = False  # the step length is set by f − f*, not by lr alone
 
     lr: float = lr_hyper(1.0)
-    f_star: float = hyper(float("nan"), note="the target value f*; nan: the landscape's lowest listed minimum")
+    f_star: float | None = hyper(None)  # None: the landscape's lowest listed minimum value
 
     @classmethod
     def presets(cls):
         return (_CPreset(cls.name, cls, cls.description),)
 
     def _cast(self, name, value):
-        if name == "f_star":  # nan is "not given" (reals() refuses nan everywhere else)
-            arr = np.asarray(value, dtype=np.float64) if _numbers(value) else None
-            if arr is not None and not np.any(np.isinf(arr)):
-                finite = np.where(np.isnan(arr), 0.0, arr)
-                super()._cast(name, finite)  # its checks (magnitude) on the given values
-                arr = np.array(arr)
-                arr.setflags(write=False)
-                return arr
+        if name == "f_star" and _not_given(value):
+            return None
         return super()._cast(name, value)
+
+    def _elements(self):
+        return [e for e in super()._elements() if e[1] is not None]  # f_star not given: no number to check
 
     def _validate(self):
         bad = np.ravel(self.lr[~(self.lr < 2)])
@@ -114,8 +109,6 @@ class Polyak(Optimizer):
 
     def _changed(self):
         out = {("c" if k == "lr" else k): v for k, v in super()._changed().items()}
-        if "f_star" in out and np.all(np.isnan(out["f_star"])):
-            del out["f_star"]
         return out
 
     # -- the discrete step and the lift ------------------------------------------------------
@@ -154,8 +147,7 @@ class Polyak(Optimizer):
         return np.abs(landscape.value(state["x"]) - target_value(self.f_star, landscape))
 
 
-def _numbers(value) -> bool:
-    try:
-        return np.asarray(value).dtype.kind in "fiu" and not isinstance(value, (str, bytes, bool))
-    except (TypeError, ValueError):
-        return False
+def _not_given(value) -> bool:
+    """None, or an array of Nones (a sweep's grid of an optimizer without f_star)."""
+    return value is None or (isinstance(value, np.ndarray) and value.dtype == object
+                             and all(v is None for v in value.ravel()))
