@@ -60,6 +60,16 @@ class Adam(Optimizer):
     def limit_speed(self):
         return 1.0
 
+    def steepest_metric(self, state, k):
+        """``P = √v̂ + ε`` (v̂ = v/(1 − β₂ᵏ), v_max with amsgrad) and ``u = m̂ = m/(1 − β₁ᵏ)``: Adam's
+        step is the steepest-descent step of ‖·‖_P for the momentum m̂, not for the gradient g.
+        Not with AdamW's decay (λ > 0): its −lr·λx is outside that argmin."""
+        if self._decoupled and np.any(self.weight_decay != 0):
+            return None
+        c1, c2 = (self._b(c) for c in self._corrections(k))
+        w = state["vmax"] if self.amsgrad else state["v"]
+        return np.sqrt(w) / c2 + self._b(self.eps), state["m"] / c1
+
     def state_names(self):
         return ("m", "v", "vmax", "x") if self.amsgrad else ("m", "v", "x")
 

@@ -329,6 +329,14 @@ class Optimizer:
         """T of the law ∝ exp(−f/T) that the small-lr SDE with isotropic noise σ samples, or None."""
         return None
 
+    def steepest_metric(self, state: State, k) -> tuple[np.ndarray, np.ndarray | None] | None:
+        """``(P, u)``: step k, which produced ``state`` (its buffers after their update), is the
+        unnormalized steepest-descent step of the diagonal metric ``P`` ``(..., d)``,
+        ``Δx = argmin_d ⟨u, d⟩ + ‖d‖²_P/(2·lr) = −lr·u/P`` (theory §10.9), where ``u`` is the array
+        given, or (None) the coupled gradient ``∇f + λx`` at the step's start, which the state does
+        not keep. ``None``: not known (no such metric)."""
+        return None
+
     def critical_momentum(self, lr_lambda) -> np.ndarray | None:
         """The fastest momentum for a mode with step ``lr·λ``, where the family has one."""
         return None

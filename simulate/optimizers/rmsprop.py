@@ -67,6 +67,12 @@ class RMSprop(Optimizer):
         """``1/(1 − μ)``: the momentum buffer relaxes to g/((|g| + ε)(1 − μ))."""
         return 1 / (1 - self.momentum)
 
+    def steepest_metric(self, state, k):
+        """``P = √ṽ + ε`` (ṽ = v, or v − ḡ² centered, after the update) and u = g: RMSprop's step
+        ``−lr·g/(√ṽ + ε)`` is the steepest-descent step of ‖·‖_P (theory §10.9). Not with momentum:
+        its step −lr·b sums gradients preconditioned by the metrics of earlier steps."""
+        return None if np.any(self.momentum != 0) else (self._denominator(state), None)
+
     def state_names(self):
         return ("v",) + (("gbar",) if self.centered else ()) + (("b",) if np.any(self.momentum != 0) else ()) + ("x",)
 
