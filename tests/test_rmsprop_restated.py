@@ -100,3 +100,27 @@ def test_the_view_refuses_what_it_cannot_draw():
         steepest_step_data(ROSE, "rmsprop(clip_norm=1)", steps=3, samples=1)
     with pytest.raises(ValueError, match="samples must be between 1 and steps"):
         steepest_step_data(ROSE, "rmsprop", steps=3, samples=5)
+
+
+def test_plot_steepest_steps_adds_the_panel_and_refuses_optimizers_without_a_metric(tmp_path, capsys):
+    from simulate.cli.app import main
+
+    out = tmp_path / "p.png"
+    args = ["plot", "-l", "rosenbrock", "--start=-1.2,1", "--steps", "20", "--out", str(out), "--steepest-steps"]
+    assert main([*args, "-o", "gd(lr=0.001)", "-o", "rmsprop(lr=0.01)"]) == 0 and out.exists()
+    assert "steepest_steps = true" in (tmp_path / "p.run.toml").read_text()
+    assert main([*args, "-o", "gd(lr=0.001)", "--overwrite"]) != 0
+    assert "none of the optimizers (gd(lr=0.001)) knows a metric" in capsys.readouterr().err
+
+
+def test_the_panel_joins_the_plot_figure_as_a_column():
+    from simulate.viz.metric import add_steepest_panel
+
+    result = sim.plot("rosenbrock", ["gd(lr=0.001)", "rmsprop(lr=0.01)"], [-1.2, 1.0], steps=20)
+    before = len(result.figure.axes)
+    width = result.figure.get_size_inches()[0]
+    add_steepest_panel(result.figure, result.experiment)
+    ax = result.figure.axes[-1]
+    assert len(result.figure.axes) == before + 1 and result.figure.get_size_inches()[0] > width
+    assert ax.get_subplotspec().colspan.start == ax.get_subplotspec().get_gridspec().get_geometry()[1] - 1
+    assert ax.get_title().startswith("rmsprop(lr=0.01)")

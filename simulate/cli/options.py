@@ -644,7 +644,14 @@ def _plot_function():
 
 
 def _plot_figure():
-    return lambda result: result.figure  # plot draws it, caption included
+    def figure(result, *, steepest_steps=False):  # plot draws it, caption included
+        if steepest_steps:
+            from ..viz.metric import add_steepest_panel
+
+            add_steepest_panel(result.figure, result.experiment)
+        return result.figure
+
+    return figure
 
 
 PLOT_OPTIONS = (
@@ -672,6 +679,8 @@ PLOT_OPTIONS = (
            _flag, flags=("--sharpness",)),
     Option("energy", bool, False, "Add a panel: the Lyapunov energy of each flow (f, f + |ẋ|²/2, Su–Boyd–Candès', ...).",
            _flag, flags=("--energy",)),
+    Option("steepest_steps", bool, False, "Add a panel: the steps of the first optimizer whose step is steepest descent in a metric it carries (rmsprop: P = diag(√v + ε); adam: of m̂), beside that argmin solved independently and the Euclidean direction −g (theory §10.9).",
+           _flag, flags=("--steepest-steps",), to="figure"),
     Option("three_d", bool, False, "Draw the paths on the surface of f (height log₁₀(f − f_min + ε)) instead of over its contours; 2-D landscapes.",
            _flag, flags=("--3d",)),
     Option("noise", str, None, _NOISE_HELP + " The figure is then an ensemble of --paths paths beside the SDE (--flow is its drift: exact = the first-order SME, modified = second order).",

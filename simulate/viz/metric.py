@@ -24,7 +24,7 @@ from scipy.optimize import minimize
 from ..solvers.inputs import resolve
 from .plotting import _axes, plot_landscape, plot_minima
 
-__all__ = ["steepest_step_data", "steepest_argmin", "steepest_steps"]
+__all__ = ["steepest_step_data", "steepest_argmin", "steepest_steps", "add_steepest_panel"]
 
 
 def steepest_argmin(u: np.ndarray, P: np.ndarray, lr: float) -> np.ndarray:
@@ -111,3 +111,36 @@ def steepest_steps(landscape, optimizer="rmsprop(lr=0.01)", start=None, *, steps
     ax.set_title(f"{opt.label}: steepest descent in P = diag(√v + ε)  (arrows ×{magnify:.3g})")
     ax.legend(loc="best", fontsize="small")
     return ax
+
+
+def add_steepest_panel(fig, experiment):
+    """Add :func:`steepest_steps` as a column to the right of a :func:`simulate.plot` figure
+    (``simulate plot --steepest-steps``): for the first of its optimizers whose step is steepest
+    descent in a known metric, from the first start, over the run's steps. Returns the figure."""
+    land, entries = experiment.landscape, experiment.entries
+    x0 = np.reshape(experiment.start, (-1, land.dim))[0]
+    known = [e.optimizer for e in entries if _knows_its_metric(e.optimizer, land, x0)]
+    if not known:
+        names = ", ".join(e.optimizer.label for e in entries)
+        raise ValueError(f"--steepest-steps: none of the optimizers ({names}) knows a metric its step is steepest "
+                         f"descent in (rmsprop without momentum and adam do), with scalar hyperparameters and no "
+                         f"schedule or gradient transforms")
+    axes = [a for a in fig.axes if a.get_subplotspec() is not None]
+    old = axes[0].get_subplotspec().get_gridspec()
+    rows, cols = old.get_geometry()
+    new = fig.add_gridspec(rows, cols + 1, width_ratios=[*(old.get_width_ratios() or [1] * cols), 1],
+                           height_ratios=old.get_height_ratios())
+    for a in axes:  # the same places in a grid with one more column
+        spec = a.get_subplotspec()
+        a.set_subplotspec(new[spec.rowspan.start:spec.rowspan.stop, spec.colspan.start:spec.colspan.stop])
+    w, h = fig.get_size_inches()
+    fig.set_size_inches(w * (cols + 1) / cols, h)
+    steepest_steps(land, known[0], x0, steps=max(int(experiment.steps), 1), samples=min(8, max(int(experiment.steps), 1)),
+                   ax=fig.add_subplot(new[:, cols]))
+    return fig
+
+
+def _knows_its_metric(opt, land, x0) -> bool:
+    if opt.transformed or opt.schedule is not None or opt.batch_shape != ():
+        return False
+    return opt.steepest_metric(opt.step(opt.init(x0), land, 1), 1) is not None
