@@ -174,3 +174,31 @@ def test_a_landscape_without_listed_minima_needs_f_star():
         sim.iterate("saddle", "polyak", [1.0, 0.5], steps=2)
     run = sim.iterate("saddle", "polyak(f_star=-1)", [1.0, 0.5], steps=2)  # a lower bound given: it runs
     assert np.all(np.isfinite(run.x))
+
+
+# -- the demo "target-steers": its caption's facts, on its own data --------------------------------------
+@pytest.fixture(scope="module")
+def target_steers(tmp_path_factory):
+    from simulate.cli.demos import demo
+
+    folder = tmp_path_factory.mktemp("target-steers")
+    written = demo("target-steers", folder / "d.png", data=folder / "d.npz", dpi=30)
+    return np.load(next(p for p in written if str(p).endswith(".npz")))
+
+
+def test_target_steers_caption_holds_in_its_data(target_steers):
+    a = target_steers
+    assert [str(s) for s in a["specs"]] == ["gd(lr=0.2)", "polyak(c=0.2)"]
+    np.testing.assert_array_equal([a["iterates_time_per_step_0"], a["iterates_time_per_step_1"]], 0.2)
+    # Polyak's flow: f − f* = (f₀ − f*)e^(−t), relative deviation 5e-9 (f* = 0)
+    f, t = a["flow_dense_f_1"], a["flow_dense_t_1"]
+    assert t[-1] == pytest.approx(10.0) and np.max(np.abs(f / (f[0] * np.exp(-t)) - 1)) < 1e-8
+    # GD's flow slows to the rate 2·λmin = 0.2 and ends at 0.13·f₀
+    g, tg = a["flow_f_0"], a["flow_t_0"]
+    assert np.log(g[-1] / g[-6]) / (tg[-1] - tg[-6]) == pytest.approx(-0.2, rel=1e-3)
+    assert g[-1] / g[0] == pytest.approx(0.1336, abs=5e-4)
+    # Polyak's iterates end at 0.59 × the flow's e^(−10)·f₀; the 1-D per-step factor predicts 0.585
+    it = a["iterates_f_1"]
+    assert it[-1] / (it[0] * np.exp(-10)) == pytest.approx(0.59, abs=0.005)
+    assert ((1 - 0.1) ** 2 * np.exp(0.2)) ** 50 == pytest.approx(0.585, abs=5e-4)
+    assert it[-1] < 1e-3 * a["iterates_f_0"][-1]  # far below GD's
