@@ -110,7 +110,7 @@ def test_dumped_config_is_complete_and_reads_back_to_itself(in_tmp, capsys):
     assert first == second
     keys = set(tomllib.loads(first)) | {line.split()[1] for line in first.splitlines() if line.startswith("# ") and "(not set)" in line}
     assert keys == {"landscape", "optimizer", "start", "random_starts", "seed", "steps", "lr", "flow", "method", "rtol",
-                    "atol", "max_evaluations", "flow_seconds", "time", "sharpness", "energy", "noise", "batch_size", "paths", "scheme", "substeps",
+                    "atol", "max_evaluations", "flow_seconds", "time", "sharpness", "energy", "steepest_steps", "noise", "batch_size", "paths", "scheme", "substeps",
                     "three_d", "schedule", "warmup", "clip_norm", "clip_value", "lr_scale", "ema", "box", "caption", "out", "data", "animate", "dpi",
                     "size", "font_scale", "format", "time_limit"}
 
