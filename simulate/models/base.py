@@ -115,6 +115,12 @@ class Flow:
         """A Lyapunov function, non-increasing along the flow; ``None`` where none is known."""
         return None
 
+    def decrease_rate(self, state: State, landscape: Landscape) -> np.ndarray | None:
+        """The predicted ``−df/dt`` at ``state`` where the model has an identity for it (steepest
+        descent: ``‖∇f‖_*``), ``(...)``; ``None`` where it has none. The loss panel draws
+        ``f(x₀) − ∫ rate dt`` against f along the flow."""
+        return None
+
     @property
     def is_gradient_flow(self) -> bool:
         """Whether this model is the gradient flow ``ẋ = −(∇f(x) + λx)`` itself (coupled weight
@@ -160,6 +166,11 @@ class Flow:
         A model with switches writes its field with this and sets :attr:`discontinuous`."""
         delta = self.smoothing
         return np.tanh(np.asarray(z) / delta) if delta else np.sign(z)
+
+    @property
+    def regularization(self) -> str:
+        """How :attr:`smoothing` smooths this model's switches, for the record's note and labels."""
+        return "sign→tanh(·/δ)"
 
     def smoothed(self, delta: float) -> Flow:
         """This model with its switches smoothed to width ``delta`` (0: exact)."""

@@ -30,6 +30,7 @@ from .nagc import NagC
 from .rmsprop import RMSprop
 from .schemes import RK4, Heun, ProximalPoint
 from .sgd import SGD
+from .steepest import Steepest
 
 __all__ = ["Optimizer", "Preset", "Wrapped", "wrap", "configure", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "State",
            "OPTIMIZERS", "optimizer", "register", "registered", "hyper", "lr_hyper", "weight_decay_hyper", "EMA",
@@ -46,6 +47,7 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     RK4,
     ProximalPoint,
     NagC,
+    Steepest,
     *GAME_OPTIMIZERS,
 )
 
