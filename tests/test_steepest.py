@@ -194,3 +194,66 @@ def test_adams_sign_flow_tends_to_the_linf_flow_as_eps_vanishes():
     dist = [np.max(np.abs(sim.integrate(QUARTIC, sim.optimizer("adam", eps=eps), X0, t, flow="limit",
                                         rtol=1e-10, atol=1e-12).x - ref)) for eps in (1e-2, 1e-3, 1e-4)]
     assert dist[0] < 0.1 and dist[-1] < 3e-3 and all(a / b > 4 for a, b in zip(dist, dist[1:])), dist
+
+
+# -- the loss panel's identity and the four-norms demo -------------------------------------------------
+def test_the_loss_panel_draws_the_identity_on_the_flow(tmp_path):
+    from simulate.viz.plotting import identity_along, plot_identity
+
+    land = sim.landscape("formula('x**2 + 1.2*x*y + 0.5*y**2 + 0.1*x**4', start=(1.5, -0.3))")
+    result = sim.plot(land, ["sign-gd(lr=0.05)", "gd(lr=0.05)"], steps=30)
+    ax = result.figure.axes[1]
+    dashed = [line for line in ax.lines if line.get_label().startswith("sign-gd: f(x₀) − ∫‖∇f‖₁dt")]
+    assert len(dashed) == 1 and not any("∫" in line.get_label() and line.get_label().startswith("gd")
+                                        for line in ax.lines)  # gd's flow has no decrease_rate: nothing drawn
+    flow = result.experiment.entries[0].flow
+    y, name = identity_along(flow)
+    np.testing.assert_array_equal(dashed[0].get_ydata(), y)  # what is drawn is the identity's data
+    np.testing.assert_allclose(y, flow.f, atol=3e-4)  # and it lies on f along the flow
+    assert "Filippov" in ax.get_title() and plot_identity(result.experiment.entries[1].flow, ax) is None
+    assert make_flow(sim.optimizer("gd")).decrease_rate({"x": X0}, QUARTIC) is None
+
+
+@pytest.fixture(scope="module")
+def four_norms(tmp_path_factory):
+    from simulate.cli.demos import demo
+
+    folder = tmp_path_factory.mktemp("four")
+    written = demo("four-norms", folder / "four.png", data=folder / "four.npz", dpi=30)
+    return np.load(next(p for p in written if str(p).endswith(".npz")))
+
+
+def test_four_norms_caption(four_norms):
+    """Each fact of the demo's caption, on its own data."""
+    from simulate.cli.demos import DEMOS
+
+    a = four_norms
+    land = sim.landscape(str(a["landscape"]))
+    specs = [str(s) for s in a["specs"]]
+    assert [s.split("(")[0] for s in specs] == ["normalized-gd", "sign-gd", "coordinate-gd", "preconditioned-gd"]
+    assert "lr = 0.02" in DEMOS["four-norms"].caption and all("lr=0.02" in s for s in specs)
+    arrivals = {}
+    for i, spec in enumerate(specs):
+        t, x, f = a[f"flow_dense_t_{i}"], a[f"flow_dense_x_{i}"], a[f"flow_dense_f_{i}"]
+        opt = sim.optimizer(spec)
+        # dashed on f: f(x₀) − ∫‖∇f‖_* dt along every flow within 3e-4
+        rate = make_flow(opt).decrease_rate({"x": x}, land)
+        assert np.max(np.abs(f - f[0] + cumulative_trapezoid(rate, t, initial=0.0))) < 3e-4, spec
+        size = np.max(np.abs(x), axis=-1)
+        if opt.normalized:  # finite arrival, then rest; the iterates chatter within a few lr
+            k = int(np.argmax(size < 1e-6))
+            assert k > 0 and np.all(size[k:] < 1e-6), spec
+            arrivals[spec.split("(")[0]] = t[k]
+            late = np.max(np.abs(a[f"iterates_x_{i}"][a[f"iterates_t_{i}"] > 2.0]), axis=-1)
+            assert np.all(late <= 4 * 0.02) and np.all(late > 0), spec
+        else:  # Newton's metric: ‖x‖ ∝ e^(−t) near the minimizer
+            late = t >= 1.0
+            slope = np.polyfit(t[late], np.log(np.linalg.norm(x[late], axis=-1)), 1)[0]
+            assert abs(slope + 1) < 0.05, slope
+    for name, when in (("sign-gd", 1.66), ("coordinate-gd", 1.81), ("normalized-gd", 1.89)):
+        assert abs(arrivals[name] - when) <= 0.0051, (name, arrivals[name])  # the dense grid's spacing is 0.005
+    # the Filippov regularization the caption states: δ = 4e-6, estimated error ≤ 2e-5
+    for spec in specs[1:3]:
+        flow = sim.integrate(land, spec, a["start"], a["flow_dense_t_1"])
+        assert flow.stats["smoothing"] == pytest.approx(4e-6, rel=0.01) and flow.stats["smoothing_error"] < 2e-5
+        np.testing.assert_allclose(flow.x, a[f"flow_dense_x_{specs.index(spec)}"], atol=1e-9)  # the demo's own flow

@@ -122,6 +122,11 @@ class Flow:
         return None
 
     @property
+    def decrease_name(self) -> str:
+        """What :meth:`decrease_rate` is, for labels (``‖∇f‖₁``)."""
+        return "−df/dt"
+
+    @property
     def is_gradient_flow(self) -> bool:
         """Whether this model is the gradient flow ``ẋ = −(∇f(x) + λx)`` itself (coupled weight
         decay λ), which a gradient-flow integrator may solve (:mod:`simulate.solvers.fastflow`)."""

@@ -272,6 +272,12 @@ class SteepestFlow(ExactFlow):
     def has_jacobian(self) -> bool:
         return False
 
+    @property
+    def decrease_name(self) -> str:
+        opt = self.optimizer
+        dual = "‖∇f‖_{P⁻¹}" if opt.metric else {1.0: "‖∇f‖∞", 2.0: "‖∇f‖₂", np.inf: "‖∇f‖₁"}[opt.norm]
+        return dual if opt.normalized else f"{dual}²"
+
     def decrease_rate(self, state, landscape):
         """The predicted ``−df/dt`` at ``state`` (the exact identity, δ = 0): ``‖∇f‖_*`` or ``‖∇f‖_*²``."""
         if self.optimizer.transformed:
