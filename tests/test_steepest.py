@@ -231,7 +231,10 @@ def test_four_norms_caption(four_norms):
     land = sim.landscape(str(a["landscape"]))
     specs = [str(s) for s in a["specs"]]
     assert [s.split("(")[0] for s in specs] == ["normalized-gd", "sign-gd", "coordinate-gd", "preconditioned-gd"]
-    assert "lr = 0.02" in DEMOS["four-norms"].caption and all("lr=0.02" in s for s in specs)
+    caption = DEMOS["four-norms"].caption
+    assert "lr = 0.02" in caption and all("lr=0.02" in s for s in specs)
+    assert all(fact in caption for fact in ("δ = 4e-6", "≤ 2e-5", "within 3e-4", "1.66 (ℓ∞), 1.81 (ℓ1) and 1.89 (ℓ2)",
+                                            "within 4·lr", "e^(−t)"))
     arrivals = {}
     for i, spec in enumerate(specs):
         t, x, f = a[f"flow_dense_t_{i}"], a[f"flow_dense_x_{i}"], a[f"flow_dense_f_{i}"]
@@ -253,7 +256,7 @@ def test_four_norms_caption(four_norms):
     for name, when in (("sign-gd", 1.66), ("coordinate-gd", 1.81), ("normalized-gd", 1.89)):
         assert abs(arrivals[name] - when) <= 0.0051, (name, arrivals[name])  # the dense grid's spacing is 0.005
     # the Filippov regularization the caption states: δ = 4e-6, estimated error ≤ 2e-5
-    for spec in specs[1:3]:
-        flow = sim.integrate(land, spec, a["start"], a["flow_dense_t_1"])
+    for spec in specs[:3]:
+        flow = sim.integrate(land, spec, a["start"], a[f"flow_dense_t_{specs.index(spec)}"])
         assert flow.stats["smoothing"] == pytest.approx(4e-6, rel=0.01) and flow.stats["smoothing_error"] < 2e-5
         np.testing.assert_allclose(flow.x, a[f"flow_dense_x_{specs.index(spec)}"], atol=1e-9)  # the demo's own flow

@@ -176,11 +176,12 @@ _DEMOS = [
          "f = x² + 1.2xy + y²/2 + 0.1x⁴ from (1.5, −0.3), lr = 0.02: steepest descent x ← x + lr·d in the ℓ2 norm "
          "(normalized GD, d = −∇f/‖∇f‖), ℓ∞ (sign descent, d = −sign ∇f), ℓ1 (greedy coordinate descent, one "
          "coordinate at a time) and √(zᵀPz) with P = ∇²f(0) (preconditioned GD, d = −P⁻¹∇f). Curves: their flows "
-         "ẋ = d(x); the ℓ∞ and ℓ1 ones are discontinuous (Filippov: regularized to width δ = 4e-6, error ≤ 2e-5). "
-         "Dashed: f(x₀) − ∫‖∇f‖_* dt (‖∇f‖₂, ‖∇f‖₁, ‖∇f‖∞; ‖∇f‖²_{P⁻¹} for the unnormalized P step), which "
-         "lies on f along every flow (within 3e-4, the trapezoid rule's error on this sampling). The three "
-         "unit-speed flows reach the minimizer in finite time, t = 1.66 (ℓ∞), 1.81 (ℓ1) and 1.89 (ℓ2), and stop; their iterates then "
-         "chatter within a few lr of it. Newton's metric approaches it like e^(−t).",
+         "ẋ = d(x); the ℓ∞ and ℓ1 ones switch discontinuously, the ℓ2 one at the minimizer (Filippov flows, "
+         "regularized to width δ = 4e-6, estimated error ≤ 2e-5). Dashed: f(x₀) − ∫‖∇f‖_* dt (‖∇f‖₂, ‖∇f‖₁, "
+         "‖∇f‖∞; ‖∇f‖²_{P⁻¹} for the unnormalized P step), which lies on f along every flow (within 3e-4, the "
+         "trapezoid rule's error on this sampling). The three unit-speed flows reach the minimizer in finite time, "
+         "t = 1.66 (ℓ∞), 1.81 (ℓ1) and 1.89 (ℓ2), and stop; their iterates then chatter within 4·lr of it. "
+         "Newton's metric approaches it like e^(−t).",
          {"landscape": "formula('x**2 + 1.2*x*y + 0.5*y**2 + 0.1*x**4', start=(1.5, -0.3), bounds=((-0.7, 1.8), (-1.2, 1)))",
           "optimizer": ["normalized-gd(lr=0.02)", "sign-gd(lr=0.02)", "coordinate-gd(lr=0.02)",
                         "preconditioned-gd(lr=0.02, metric=((2, 1.2), (1.2, 1)))"],
