@@ -210,10 +210,6 @@ class LionKFlow(Flow):
     discontinuous: ClassVar[bool] = True
 
     @property
-    def summary(self):
-        return "Lion-𝒦 ODE (1 − β₂ = γ·lr, β₁ fixed): ṁ = γ(∇f − m), ẋ = −sign(β₁m + (1 − β₁)∇f) − λx"
-
-    @property
     def energy_name(self):
         return "H (Lion-𝒦 Lyapunov)" if np.all(self.optimizer.decay() > 0) else ""
 

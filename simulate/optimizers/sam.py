@@ -113,10 +113,6 @@ class PenaltyFlow(Flow):
     kind: ClassVar[str] = "penalty"
     energy_name: ClassVar[str] = "f̃ = f + ρ·penalty"
 
-    @property
-    def summary(self):
-        return "gradient-norm penalty flow, first order in ρ: ẋ = −∇(f + ρ‖∇f‖) (USAM: + ρ/2·‖∇f‖²)"
-
     def caveat(self, landscape, x0, horizon):
         opt = self.optimizer
         x0 = np.asarray(x0, np.float64)
