@@ -107,3 +107,24 @@ def test_usam_is_stable_iff_lr_times_lambda_plus_rho_lambda_squared_is_below_two
     for factor, stable in ((0.98, True), (1.02, False)):
         xs = run_steps(sim.optimizer("usam", lr=factor * threshold, rho=rho), land, np.array([1.0]), 1000)
         assert bool(abs(xs[-1, 0]) < 1) is stable
+
+
+# -- the demo sam-flat-minimum, on its own data -------------------------------------------------------
+def test_the_sam_flat_minimum_demo_states_what_its_data_show(tmp_path):
+    import warnings
+
+    from simulate.cli.demos import demo
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # SAM's flow stops at the valley, as the caption says
+        written = demo("sam-flat-minimum", tmp_path / "d.png", data=tmp_path / "d.npz", dpi=30)
+    a = np.load(next(p for p in written if str(p).endswith(".npz")))
+    sharp = [float(a[f"sharpness_{i}"][-1]) for i in range(3)]  # gd, sam, usam
+    flow_sharp = [float(a[f"flow_x_{i}"][-1] @ a[f"flow_x_{i}"][-1]) for i in (0, 2)]  # a² + b² on ab = 1
+    assert sharp[0] == pytest.approx(16.0, abs=0.05) and flow_sharp[0] == pytest.approx(16.0, abs=0.05)
+    assert np.max(np.abs(a["iterates_x_0"][-1] - a["flow_x_0"][-1])) < 1e-3  # GD ends with its flow
+    assert sharp[1] == pytest.approx(2.2, abs=0.05) and float(a["iterates_f_1"][-1]) == pytest.approx(6e-4, rel=0.1)
+    assert sharp[2] == pytest.approx(2.7, abs=0.05) and flow_sharp[1] == pytest.approx(16.0, abs=0.05)
+    lam = (-1 + np.sqrt(1 + 4 * 0.2 * 2 / 0.05)) / (2 * 0.2)  # lr(λ + ρλ²) = 2
+    assert lam == pytest.approx(11.9, abs=0.05) and sharp[2] < lam < flow_sharp[1]
+    assert "3000 field evaluations" in str(a["flow_message_1"])
