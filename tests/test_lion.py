@@ -160,7 +160,7 @@ def test_H_decreases_along_the_smoothed_lion_k_flow_at_random_states(delta, beta
     model = flow(opt, "lionk").smoothed(delta)
     rng = np.random.default_rng(0)
     state = {"m": rng.normal(scale=3, size=(4000, 2)), "x": rng.uniform(-1.9, 1.9, size=(4000, 2))}
-    assert np.max(_field_and_grad_H(model, land, state)) < 1e-6
+    assert np.max(_field_and_grad_H(model, land, state)) < 0  # measured: at most −0.10 (δ = 1, β₁ = 0)
 
 
 def test_H_is_non_increasing_along_an_integrated_smoothed_lion_k_flow():
