@@ -186,6 +186,15 @@ _DEMOS = [
           "optimizer": ["normalized-gd(lr=0.02)", "sign-gd(lr=0.02)", "coordinate-gd(lr=0.02)",
                         "preconditioned-gd(lr=0.02, metric=((2, 1.2), (1.2, 1)))"],
           "steps": 125, "time": "t"}),
+    Demo("sam-flat-minimum", "SAM and USAM end on flatter minima of ½(ab − 1)² than GD from the same start", "plot",
+         "½(ab − 1)² from (0.3, 4), lr = 0.05, 500 steps. GD ends with its gradient flow on the nearby minimum of "
+         "sharpness 16.0 (stable: 2/lr = 40). SAM (ρ = 0.2) reaches the valley ab = 1 and drifts along it to "
+         "sharpness 2.2, next to the flattest minimum a = b = 1 (sharpness 2), hovering off the valley (loss 6e-4). "
+         "USAM (ρ = 0.2) ends at 2.7 for another reason: its flow stops at the sharp minimum (16.0) like GD's, but "
+         "its iterates are unstable wherever lr(λ + ρλ²) ≥ 2, i.e. λ ≥ 11.9. SAM's flow is not drawn past the "
+         "valley: there its ascent direction ∇f/‖∇f‖ flips, and the solver gives up after 3000 evaluations.",
+         {"landscape": "scalar-net", "optimizer": ["gd(lr=0.05)", "sam(lr=0.05, rho=0.2)", "usam(lr=0.05, rho=0.2)"],
+          "start": ["0.3,4"], "steps": 500, "sharpness": True, "max_evaluations": 3000}),
 ]
 DEMOS: dict[str, Demo] = {d.name: d for d in _DEMOS}
 

@@ -64,6 +64,10 @@ KINDS: dict[str, Kind] = {k.kind: k for k in (
          "the high-resolution ODEs need heavy ball or Nesterov (momentum > 0)"),
     Kind("ema", "Barakat–Bianchi ODE: moments as EMAs at rates (1 − βᵢ)/lr, bias factors 1 − e^(−rate·t)",
          "the ema model is Adam's (RMSprop's exact lift already is its 1 − α ∝ lr model)"),
+    Kind("lionk", "Lion-𝒦 ODE (Chen et al. 2024), 1 − β₂ = γ·lr, β₁ fixed: ṁ = γ(∇f − m), ẋ = −sign(β₁m + (1 − β₁)∇f) − λx",
+         "the Lion-𝒦 ODE is Lion's"),
+    Kind("penalty", "first order in ρ: the gradient flow of f + ρ‖∇f‖ (SAM) or f + ρ/2·‖∇f‖² (USAM)",
+         "the gradient-norm penalty flow is SAM's and USAM's"),
 )}
 
 

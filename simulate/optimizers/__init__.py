@@ -26,6 +26,8 @@ from .kernels import lerp, select
 from .preset import Preset
 from .wrappers import Wrapped, configure, wrap
 from .gameplay import GAME_OPTIMIZERS
+from .lion import Lion
+from .sam import SAM, USAM
 from .nagc import NagC
 from .rmsprop import RMSprop
 from .schemes import RK4, Heun, ProximalPoint
@@ -48,6 +50,9 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     ProximalPoint,
     NagC,
     Steepest,
+    Lion,
+    SAM,
+    USAM,
     *GAME_OPTIMIZERS,
 )
 
