@@ -94,7 +94,9 @@ def test_every_optimizer_runs_with_noise_reproducibly(name):
     # alternating GDA needs two players: a game whose field is that quadratic's gradient turned
     land = sim.landscape("quadratic-game") if name == "alt-gda" else sim.landscape("quadratic", condition=4.0)
     opt = sim.optimizer(name, lr=0.01)
-    x0 = np.array([[1.0, 1.0]] * 3)
+    # near the minimum, where the noise is as large as the gradient: it then flips the signs sign-based
+    # steps (Lion) take, which noise far smaller than the gradient leaves unchanged
+    x0 = np.array([[0.1, 0.1]] * 3)
     a = iterate(land, opt, x0, 20, noise=0.3, seed=11)
     b = iterate(land, opt, x0, 20, noise=0.3, seed=11)
     c = iterate(land, opt, x0, 20, noise=0.3, seed=12)

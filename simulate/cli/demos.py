@@ -172,6 +172,29 @@ _DEMOS = [
          "diverges for γ ≥ 0.9; light green: still approaching when it ends.",
          {"landscape": "dirac-gan", "optimizer": ["gd", "alt-gda", "extragradient", "optimistic"],
           "vary": ["lr=0.02:1:12:log", "gamma=0:1:11"], "steps": 1000}),
+    Demo("four-norms", "steepest descent in four norms: ℓ2, ℓ∞, ℓ1 and Newton's metric, with df/dt = −‖∇f‖_*", "plot",
+         "f = x² + 1.2xy + y²/2 + 0.1x⁴ from (1.5, −0.3), lr = 0.02: steepest descent x ← x + lr·d in the ℓ2 norm "
+         "(normalized GD, d = −∇f/‖∇f‖), ℓ∞ (sign descent, d = −sign ∇f), ℓ1 (greedy coordinate descent, one "
+         "coordinate at a time) and √(zᵀPz) with P = ∇²f(0) (preconditioned GD, d = −P⁻¹∇f). Curves: their flows "
+         "ẋ = d(x); the ℓ∞ and ℓ1 ones switch discontinuously, the ℓ2 one at the minimizer (Filippov flows, "
+         "regularized to width δ = 4e-6, estimated error ≤ 2e-5). Dashed: f(x₀) − ∫‖∇f‖_* dt (‖∇f‖₂, ‖∇f‖₁, "
+         "‖∇f‖∞; ‖∇f‖²_{P⁻¹} for the unnormalized P step), which lies on f along every flow (within 3e-4, the "
+         "trapezoid rule's error on this sampling). The three unit-speed flows reach the minimizer in finite time, "
+         "t = 1.66 (ℓ∞), 1.81 (ℓ1) and 1.89 (ℓ2), and stop; their iterates then chatter within 4·lr of it. "
+         "Newton's metric approaches it like e^(−t).",
+         {"landscape": "formula('x**2 + 1.2*x*y + 0.5*y**2 + 0.1*x**4', start=(1.5, -0.3), bounds=((-0.7, 1.8), (-1.2, 1)))",
+          "optimizer": ["normalized-gd(lr=0.02)", "sign-gd(lr=0.02)", "coordinate-gd(lr=0.02)",
+                        "preconditioned-gd(lr=0.02, metric=((2, 1.2), (1.2, 1)))"],
+          "steps": 125, "time": "t"}),
+    Demo("sam-flat-minimum", "SAM and USAM end on flatter minima of ½(ab − 1)² than GD from the same start", "plot",
+         "½(ab − 1)² from (0.3, 4), lr = 0.05, 500 steps. GD ends with its gradient flow on the nearby minimum of "
+         "sharpness 16.0 (stable: 2/lr = 40). SAM (ρ = 0.2) reaches the valley ab = 1 and drifts along it to "
+         "sharpness 2.2, next to the flattest minimum a = b = 1 (sharpness 2), hovering off the valley (loss 6e-4). "
+         "USAM (ρ = 0.2) ends at 2.7 for another reason: its flow stops at the sharp minimum (16.0) like GD's, but "
+         "its iterates are unstable wherever lr(λ + ρλ²) ≥ 2, i.e. λ ≥ 11.9. SAM's flow is not drawn past the "
+         "valley: there its ascent direction ∇f/‖∇f‖ flips, and the solver gives up after 3000 evaluations.",
+         {"landscape": "scalar-net", "optimizer": ["gd(lr=0.05)", "sam(lr=0.05, rho=0.2)", "usam(lr=0.05, rho=0.2)"],
+          "start": ["0.3,4"], "steps": 500, "sharpness": True, "max_evaluations": 3000}),
     Demo("target-steers", "the Polyak step steers by the target value f*: its flow's loss is exactly e^(−t)", "plot",
          "Polyak's step x ← x − c·(f − f*)·∇f/|∇f|² (c = 0.2, f* = 0: the listed minimum) beside GD (lr = 0.2) on "
          "½xᵀAx with curvatures 0.1 and 1, from (2, 1); both take time h = 0.2 per step. Polyak's flow "

@@ -64,6 +64,10 @@ KINDS: dict[str, Kind] = {k.kind: k for k in (
          "the high-resolution ODEs need heavy ball or Nesterov (momentum > 0)"),
     Kind("ema", "Barakat–Bianchi ODE: moments as EMAs at rates (1 − βᵢ)/lr, bias factors 1 − e^(−rate·t)",
          "the ema model is Adam's (RMSprop's exact lift already is its 1 − α ∝ lr model)"),
+    Kind("lionk", "Lion-𝒦 ODE (Chen et al. 2024), 1 − β₂ = γ·lr, β₁ fixed: ṁ = γ(∇f − m), ẋ = −sign(β₁m + (1 − β₁)∇f) − λx",
+         "the Lion-𝒦 ODE is Lion's"),
+    Kind("penalty", "first order in ρ: the gradient flow of f + ρ‖∇f‖ (SAM) or f + ρ/2·‖∇f‖² (USAM)",
+         "the gradient-norm penalty flow is SAM's and USAM's"),
 )}
 
 
@@ -115,6 +119,17 @@ class Flow:
         """A Lyapunov function, non-increasing along the flow; ``None`` where none is known."""
         return None
 
+    def decrease_rate(self, state: State, landscape: Landscape) -> np.ndarray | None:
+        """The predicted ``−df/dt`` at ``state`` where the model has an identity for it (steepest
+        descent: ``‖∇f‖_*``), ``(...)``; ``None`` where it has none. The loss panel draws
+        ``f(x₀) − ∫ rate dt`` against f along the flow."""
+        return None
+
+    @property
+    def decrease_name(self) -> str:
+        """What :meth:`decrease_rate` is, for labels (``‖∇f‖₁``)."""
+        return "−df/dt"
+
     @property
     def is_gradient_flow(self) -> bool:
         """Whether this model is the gradient flow ``ẋ = −(∇f(x) + λx)`` itself (coupled weight
@@ -160,6 +175,11 @@ class Flow:
         A model with switches writes its field with this and sets :attr:`discontinuous`."""
         delta = self.smoothing
         return np.tanh(np.asarray(z) / delta) if delta else np.sign(z)
+
+    @property
+    def regularization(self) -> str:
+        """How :attr:`smoothing` smooths this model's switches, for the record's note and labels."""
+        return "sign→tanh(·/δ)"
 
     def smoothed(self, delta: float) -> Flow:
         """This model with its switches smoothed to width ``delta`` (0: exact)."""

@@ -26,11 +26,14 @@ from .kernels import lerp, select
 from .preset import Preset
 from .wrappers import Wrapped, configure, wrap
 from .gameplay import GAME_OPTIMIZERS
+from .lion import Lion
+from .sam import SAM, USAM
 from .nagc import NagC
 from .polyak import Polyak
 from .rmsprop import RMSprop
 from .schemes import RK4, Heun, ProximalPoint
 from .sgd import SGD
+from .steepest import Steepest
 
 __all__ = ["Optimizer", "Preset", "Wrapped", "wrap", "configure", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "State",
            "OPTIMIZERS", "optimizer", "register", "registered", "hyper", "lr_hyper", "weight_decay_hyper", "EMA",
@@ -47,6 +50,10 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     RK4,
     ProximalPoint,
     NagC,
+    Steepest,
+    Lion,
+    SAM,
+    USAM,
     Polyak,
     *GAME_OPTIMIZERS,
 )

@@ -37,7 +37,7 @@ from .defaults import DEFAULT_LANDSCAPE, DEFAULT_OPTIMIZERS, DEFAULT_STEPS
 from .style import (AVERAGE_STYLE, COLORS, MARKERS, below, check_font_scale, drawing_box, drawn_bounds, parse_size,
                     restyle, shared_clock)
 from .crowd import plot_crowd
-from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_landscape, plot_loss, plot_minima,
+from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_identity, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, Height,
                        plot_schedule, plot_clipping, plot_order, focus_graph, pin_to_view, ITERATES_STYLE, FLOW_STYLE)
 
@@ -97,6 +97,7 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
             plot_distance(e.iterates, ax_loss, color=c, time=time, label=_status_note(e), marker=m)
         elif experiment.crowd is None:  # a crowd's loss is its bands
             plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
+            plot_identity(e.flow, ax_loss, color=c, offset=offset, time=time, zorder=3)  # where the model predicts df/dt
             plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e), marker=m)
         if experiment.ema is not None:  # the average of the same iterates: dashed, thinner, same colour
             avg = experiment.averages[i]
@@ -149,9 +150,22 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     below(ax_loss, ncols=1)
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
     ax_path.set_title(f"{short_label(land)}: iterates and the flows they discretize{view}", fontsize=10)
-    ax_loss.set_title(f"{'distance' if game else 'loss'}; flows by {experiment.method} (rtol {experiment.rtol:g})",
-                      fontsize=10)
+    ax_loss.set_title(f"{'distance' if game else 'loss'}; flows by {experiment.method} (rtol {experiment.rtol:g})"
+                      + _filippov_title(experiment), fontsize=10)
     return fig
+
+
+def _filippov_title(experiment: Experiment) -> str:
+    """The loss title's second line where flows are discontinuous: how they were solved
+    (:func:`simulate.solvers.continuous.integrate` records it in each flow's stats)."""
+    stats = [e.flow.stats for e in experiment.entries if "filippov" in e.flow.stats]
+    if not stats:
+        return ""
+    delta = max(float(np.nanmax(s["smoothing"])) for s in stats)
+    errors = [float(np.nanmax(s["smoothing_error"])) for s in stats]
+    error = f"estimated error ≤ {max(errors):.1e}" if np.all(np.isfinite(errors)) else "error not estimated"
+    return (f"\n{len(stats)} Filippov flow{'s' * (len(stats) > 1)}: switches regularized to width δ ≤ {delta:.2g}, "
+            f"{stats[0]['method']} rtol {stats[0]['rtol']:g}, {error}")
 
 
 def add_caption(fig: Figure, text: str | None, width: int = 140) -> Figure:

@@ -13,7 +13,7 @@ from ..landscapes.games import is_game
 from ..landscapes import Landscape
 from ..solvers.trajectory import Trajectory
 
-__all__ = ["plot_landscape", "plot_path", "plot_minima", "plot_start", "plot_loss", "loss_offset", "plot_order",
+__all__ = ["plot_identity", "identity_along", "plot_landscape", "plot_path", "plot_minima", "plot_start", "plot_loss", "loss_offset", "plot_order",
            "plot_sharpness", "plot_energy", "plot_surface", "Height", "graph_window", "drawn_xy", "plot_schedule", "plot_clipping", "plot_cloud", "plot_moments", "plot_histogram", "ORDER_AXES",
            "ITERATES_STYLE", "FLOW_STYLE"]
 
@@ -328,6 +328,45 @@ def plot_loss(traj: Trajectory, ax=None, *, color=None, label=None, offset: floa
         ax.set_yscale("log")
     ax.set_ylabel(f"f − f* (f* = {offset:.4g})" if offset is not None else "f")
     return ax
+
+
+def identity_along(traj: Trajectory) -> tuple[np.ndarray | None, str]:
+    """``f(x₀) − ∫₀ᵗ r dt`` along an integrated flow whose model predicts its decrease ``r = −df/dt``
+    (:meth:`simulate.models.base.Flow.decrease_rate`; steepest descent's ``‖∇f‖_*``), the integral a
+    trapezoid over the record's samples, ``(T, *batch)``, and its label; ``(None, "")`` without one."""
+    from scipy.integrate import cumulative_trapezoid
+
+    from ..models import flow as make_flow
+
+    if traj.kind != "flow" or traj.state is None:
+        return None, ""
+    model = make_flow(traj.optimizer, traj.flow or None)
+    with np.errstate(all="ignore"):
+        rate = model.decrease_rate(traj.state, traj.landscape)
+    if rate is None:
+        return None, ""
+    t = np.asarray(traj.t, dtype=np.float64)
+    t = np.broadcast_to(t.reshape(t.shape + (1,) * (rate.ndim - t.ndim)), rate.shape)
+    with np.errstate(all="ignore"):
+        return traj.f[0] - cumulative_trapezoid(rate, t, axis=0, initial=0.0), f"f(x₀) − ∫{model.decrease_name}dt"
+
+
+def plot_identity(traj: Trajectory, ax=None, *, color=None, offset: float | None = None, time: str = "t", **kwargs):
+    """Dashed over the loss panel: :func:`identity_along`, which equals f along the flow (theory
+    §10.9: ``df/dt = −‖∇f‖_*``). Nothing is drawn for a model without the identity. Returns the drawn
+    values, or None."""
+    y, name = identity_along(traj)
+    if y is None:
+        return None
+    ax = _axes(ax)
+    if offset is not None:
+        with np.errstate(invalid="ignore"):
+            y = np.where(y - offset > 0, y - offset, np.nan)
+    style = dict(ls=(0, (2, 2)), lw=1.2, alpha=0.95)
+    style.update(kwargs)
+    _over_time(traj, y, ax, color=color, label=style.pop("label", f"{traj.optimizer.display_name}: {name}"), time=time,
+               **style)
+    return y
 
 
 def plot_distance(traj: Trajectory, ax=None, *, color=None, label=None, time: str = "t", **kwargs):
