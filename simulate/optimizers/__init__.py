@@ -26,6 +26,7 @@ from .kernels import lerp, select
 from .preset import Preset
 from .wrappers import Wrapped, configure, wrap
 from .gameplay import GAME_OPTIMIZERS
+from .muon import Muon
 from .nagc import NagC
 from .rmsprop import RMSprop
 from .schemes import RK4, Heun, ProximalPoint
@@ -46,6 +47,7 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     RK4,
     ProximalPoint,
     NagC,
+    Muon,
     *GAME_OPTIMIZERS,
 )
 
