@@ -102,6 +102,11 @@ class Landscape:
         """A spec that rebuilds this landscape: the name and :attr:`spec_params`."""
         return format_spec(self.name, self.spec_params)
 
+    def product(self, x) -> np.ndarray | None:
+        """For a point of matrix factors (:attr:`matrix_shapes`), the matrix they stand for (UVᵀ,
+        W₂W₁) ``(..., rows, cols)``; None (the default) where there is none."""
+        return None
+
     # -- to implement -----------------------------------------------------------------------
     def _value(self, x: np.ndarray) -> np.ndarray:
         raise NotImplementedError

@@ -71,10 +71,6 @@ class MatrixLandscape(Landscape):
         batch = np.broadcast_shapes(*(b.shape[:-2] for b in blocks))
         return np.concatenate([np.broadcast_to(b, batch + b.shape[-2:]).reshape(batch + (-1,)) for b in blocks], axis=-1)
 
-    def product(self, x) -> np.ndarray | None:
-        """The matrix a factorized point stands for (UVᵀ, W₂W₁) ``(..., rows, cols)``; None for one block."""
-        return None
-
 
 @dataclass(frozen=True, eq=False)
 class _Product(MatrixLandscape):
