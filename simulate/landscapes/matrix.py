@@ -150,11 +150,8 @@ class MatrixFactorization(_Product):
                              f"(UVᵀ has rank at most r)")
         rng = np.random.default_rng(seed)
         M = rng.standard_normal((m, rank)) @ rng.standard_normal((n, rank)).T / np.sqrt(rank)
-        P, s, Qt = np.linalg.svd(M)
-        root = np.sqrt(s[:rank])
-        U = np.zeros((m, r))
-        V = np.zeros((n, r))
-        U[:, :rank], V[:, :rank] = P[:, :rank] * root, Qt[:rank].T * root
+        U, Vt = _balanced(M, rank, r)
+        V = Vt.T
         start = init * np.random.default_rng(seed + 1).standard_normal(m * r + n * r)
         # point (U row-major, V row-major); canonical (W₁ = Vᵀ (r×n) row-major, W₂ = U (m×r))
         w1 = np.arange(r * n).reshape(r, n).T.ravel()  # V[j, a] is W₁[a, j]
@@ -195,10 +192,7 @@ class LinearNet(_Product):
         X = rng.standard_normal((p, N)) / np.sqrt(N)
         k = min(p, h, q)
         T = rng.standard_normal((q, k)) @ rng.standard_normal((k, p)) / np.sqrt(k)
-        P, s, Qt = np.linalg.svd(T)
-        root = np.sqrt(s[:k])
-        W1, W2 = np.zeros((h, p)), np.zeros((q, h))
-        W1[:k], W2[:, :k] = root[:, None] * Qt[:k], P[:, :k] * root
+        W2, W1 = _balanced(T, k, h)
         start = init * np.random.default_rng(seed + 1).standard_normal(h * p + q * h)
         _set(self, T=_frozen(T))
         self._setup(X, T @ X, p, h, q, np.arange(h * p + q * h), ((h, p), (q, h)),
@@ -256,6 +250,16 @@ class MatrixSensing(MatrixLandscape):
     def _hess(self, x):
         H = 0.5 * (self._H + self._H.T)
         return np.broadcast_to(H, x.shape[:-1] + H.shape).copy()
+
+
+def _balanced(T: np.ndarray, rank: int, inner: int) -> tuple[np.ndarray, np.ndarray]:
+    """``(L, R)`` with ``LR = T`` for T of rank ``rank`` ≤ ``inner``: L = P√Σ (rows×inner), R = √ΣQᵀ
+    (inner×cols) from T's SVD, zero beyond the rank (the balanced factorization, LᵀL = RRᵀ)."""
+    P, s, Qt = np.linalg.svd(T)
+    root = np.sqrt(s[:rank])
+    L, R = np.zeros((T.shape[0], inner)), np.zeros((inner, T.shape[1]))
+    L[:, :rank], R[:rank] = P[:, :rank] * root, root[:, None] * Qt[:rank]
+    return L, R
 
 
 def _positive(name: str, value) -> float:
