@@ -206,3 +206,13 @@ def test_batches_hyperparameter_arrays_and_errors():
         sim.optimizer("muon", momentum=1.0)
     opt = sim.optimizer("muon(lr=0.01, adjust_lr_fn='match_rms_adamw', newton_schulz=exact)")
     assert sim.optimizer(opt.spec) == opt
+
+
+def test_noisy_gradients_keep_the_blocks():
+    """Under noise the landscape is wrapped: Muon still orthogonalizes its blocks, not one 1×d row
+    (noise of 1e-200 rounds away, so the run is the exact one)."""
+    land = sim.landscape("matrix-factorization")
+    opt = sim.optimizer("muon", lr=0.02)
+    exact = sim.iterate(land, opt, land.default_start, 5)
+    noisy = sim.iterate(land, opt, land.default_start, 5, noise=1e-200, seed=1)
+    np.testing.assert_array_equal(noisy.x, exact.x)
