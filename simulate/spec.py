@@ -24,7 +24,7 @@ __all__ = ["parse_spec", "format_spec", "format_value", "SpecError"]
 MAX_LENGTH = 100_000
 #: Keys whose values are quoted text: a schedule inside an optimizer, a schedule's formula and strategy,
 #: a game's loss and norm (simulate.games).
-TEXT_KEYS = frozenset({"schedule", "f", "anneal_strategy", "loss", "norm"})
+TEXT_KEYS = frozenset({"schedule", "f", "anneal_strategy", "loss", "norm", "adjust_lr_fn", "newton_schulz"})
 _BOOLS = {"true": True, "false": False}
 _FLOAT_MAX = float(np.finfo(np.float64).max)
 

@@ -25,6 +25,10 @@ Built-ins (registry key: class):
 - ``least-squares``: :class:`LeastSquares`, 1/(2N)·Σ(aᵢᵀw − bᵢ)² + ½·ridge·|w|² on seeded data
   (finite sum: ``per_sample_grads``, ``minibatch_grad``; :mod:`simulate.finitesum`)
 - ``logistic``: :class:`Logistic`, (1/N)·Σ log(1 + e^(−yᵢaᵢᵀw)) + ½·ridge·|w|² on seeded data
+- ``matrix-factorization``: :class:`MatrixFactorization`, ½‖UVᵀ − M‖², a point of two matrix blocks
+- ``matrix-sensing``: :class:`MatrixSensing`, ½Σ(⟨Aᵢ, X⟩ − yᵢ)², a matrix point
+- ``linear-net``: :class:`LinearNet`, ½‖W₂W₁X − Y‖², a two-layer linear network
+  (matrix landscapes: :mod:`simulate.landscapes.matrix`; ``matrix_shapes`` says the blocks)
 
 Separable landscapes whose local minima number m^d list them all only while m^d ≤ 4096
 (``MAX_LISTED_MINIMA``); beyond that only the global minimum is listed.
@@ -49,6 +53,7 @@ from .builtin import (Beale, Booth, DoubleWell, Himmelblau, MonkeySaddle, Quadra
 from .finitesum import LeastSquares, Logistic
 from .formula import FUNCTIONS, FormulaError, formula_landscape, is_variable
 from .games import GAMES
+from .matrix import LinearNet, MatrixFactorization, MatrixSensing
 
 __all__ = [
     "Landscape",
@@ -66,6 +71,9 @@ __all__ = [
     "DoubleWell",
     "LeastSquares",
     "Logistic",
+    "MatrixFactorization",
+    "MatrixSensing",
+    "LinearNet",
     "LANDSCAPES",
     "landscape",
     "polish_minima",
@@ -88,6 +96,9 @@ LANDSCAPES: dict[str, Callable[..., Landscape]] = {
     "double-well": DoubleWell,
     "least-squares": LeastSquares,
     "logistic": Logistic,
+    "matrix-factorization": MatrixFactorization,
+    "matrix-sensing": MatrixSensing,
+    "linear-net": LinearNet,
 }
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from .._checks import MAX_COUNT, count, real, reals
 from ..spec import format_spec
 
-__all__ = ["Landscape", "polish_minima", "search_minima", "differenced_hessian", "plot_box", "start_trouble",
+__all__ = ["Landscape", "matrix_blocks", "polish_minima", "search_minima", "differenced_hessian", "plot_box", "start_trouble",
            "moving_start", "short_label"]
 
 MAX_LISTED_MINIMA = 4096
@@ -39,6 +39,10 @@ class Landscape:
     pointwise_value = None
     #: Constructor fields a subclass pins (they are not its parameters: bilinear takes only c).
     fixed_parameters: ClassVar[tuple[str, ...]] = ()
+    #: A point made of matrices: their shapes ``((rows, cols), ...)``, each block stored row-major after
+    #: the one before (the sizes sum to ``dim``); None: a vector. Optimizers that act on matrices (Muon)
+    #: treat each block alone, and ``plot`` draws matrix views (:mod:`simulate.viz.matrix`).
+    matrix_shapes: ClassVar[tuple[tuple[int, int], ...] | None] = None
 
     def __post_init__(self):
         # Subclasses fill these with object.__setattr__ in their own __post_init__ before calling super.
@@ -97,6 +101,11 @@ class Landscape:
     def label(self) -> str:
         """A spec that rebuilds this landscape: the name and :attr:`spec_params`."""
         return format_spec(self.name, self.spec_params)
+
+    def product(self, x) -> np.ndarray | None:
+        """For a point of matrix factors (:attr:`matrix_shapes`), the matrix they stand for (UVᵀ,
+        W₂W₁) ``(..., rows, cols)``; None (the default) where there is none."""
+        return None
 
     # -- to implement -----------------------------------------------------------------------
     def _value(self, x: np.ndarray) -> np.ndarray:
@@ -255,6 +264,13 @@ def search_minima(land: Landscape, limit: int = 64) -> np.ndarray:
             found.append(point)
     return np.array(found[:limit]).reshape(-1, d)
 
+
+
+def matrix_blocks(landscape) -> tuple[tuple[int, int], ...]:
+    """The matrix blocks of ``landscape``'s points: its :attr:`Landscape.matrix_shapes`, or one 1×d
+    row for a vector landscape (a landscape seen through noise or clipping is asked underneath)."""
+    shapes = getattr(landscape, "matrix_shapes", None)
+    return tuple(shapes) if shapes else ((1, int(landscape.dim)),)
 
 
 # -- helpers for the built-ins ---------------------------------------------------------------

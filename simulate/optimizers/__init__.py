@@ -28,6 +28,7 @@ from .wrappers import Wrapped, configure, wrap
 from .gameplay import GAME_OPTIMIZERS
 from .lion import Lion
 from .sam import SAM, USAM
+from .muon import Muon
 from .nagc import NagC
 from .polyak import Polyak
 from .rmsprop import RMSprop
@@ -55,6 +56,7 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     SAM,
     USAM,
     Polyak,
+    Muon,
     *GAME_OPTIMIZERS,
 )
 

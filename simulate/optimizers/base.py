@@ -425,8 +425,8 @@ def _fmt(value) -> str:
         return repr(value.spec)
     if isinstance(value, tuple):
         return "(" + ", ".join(_fmt(v) for v in value) + ")"
-    if isinstance(value, (bool, np.bool_)):
-        return str(bool(value))
+    if isinstance(value, (bool, np.bool_, str)):  # a flag, or a text option (Muon's newton_schulz)
+        return str(value) if isinstance(value, str) else str(bool(value))
     arr = np.asarray(value)
     if arr.ndim == 0:
         return f"{float(arr):g}"

@@ -227,6 +227,7 @@ class NoisyGradients:
         self.landscape, self.noise = landscape, noise
         self.rng = np.random.default_rng(seed)
         self.dim, self.name = landscape.dim, landscape.name
+        self.matrix_shapes = getattr(landscape, "matrix_shapes", None)  # Muon orthogonalizes block by block
         self._sample = None
 
     def begin_step(self, k: int) -> None:

@@ -59,6 +59,10 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     ``three_d``: the paths on the surface of f (log-lifted, :class:`~simulate.plotting.Height`)
     instead of over its contours (2-D landscapes). ``box``: the region drawn (:func:`drawing_box`)."""
     land = experiment.landscape
+    if land.matrix_shapes is not None:  # a point of matrices: its own views, not contours of two coordinates
+        from .matrix import matrix_figure
+
+        return matrix_figure(experiment, time=time, figsize=figsize)
     region = drawn_bounds(experiment, box)
     scheduled = any(e.optimizer.schedule is not None for e in experiment.entries)
     extra = int(sharpness) + int(energy) + int(scheduled)
