@@ -1,6 +1,6 @@
 """The ``simulate`` command line: each command parses, calls one library function, saves, prints paths.
 
-The commands that run and record (plot, order, sweep, rate-map) are built from their schema in
+The commands that run and record (plot, order, sweep, rate-map, tune) are built from their schema in
 :mod:`simulate.cli.options`: their parameters, defaults, help texts and ranges are the schema's.
 Every command is built when it runs, so ``simulate --help`` imports no numerics.
 """
