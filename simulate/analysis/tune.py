@@ -45,6 +45,7 @@ from typing import Any
 import numpy as np
 
 from .._checks import checked
+from .._signature import public
 from .._names import UnknownNameError, suggest
 from ..landscapes import Landscape, landscape as get_landscape
 from ..optimizers import OPTIMIZERS, Optimizer
@@ -52,7 +53,7 @@ from ..solvers import cost
 from ..solvers.continuous import MAX_SECONDS
 from ..solvers.discrete import advance
 from ..solvers.engine import compiled_run, use_compiled
-from ..solvers.inputs import resolve
+from ..solvers.inputs import is_optimizer, resolve
 from ..solvers.trajectory import check_run_memory, default_escape_radius, runs_memory
 from ..spec import parse_spec
 from .sweep import (Axis, _Accumulator, _criterion, _endpoint_metrics, _listed, _optimizers, _typed_names, default_near,
@@ -191,6 +192,17 @@ class Tuning:
         for row in rows:
             lines.append(",".join(_cell(row[c]) for c in cols))
         return "\n".join(lines) + "\n"
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Everything as named arrays: per optimizer the objective over its grid
+        (``NAME/objective``) and each axis's values (``NAME/axis/AXIS``); the starts and the setting."""
+        out = {"starts": self.starts, "budget": np.array(self.budget), "objective": np.array(self.objective),
+               "tol": np.array(self.tol), "within": np.array(self.within), "landscape": np.array(self.landscape.label)}
+        for r in self.results:
+            out[f"{r.name}/objective"] = r.values
+            out[f"{r.name}/steps"] = np.array(r.steps)
+            out.update({f"{r.name}/axis/{a.name}": a.values for a in r.axes})
+        return out
 
     def report(self) -> dict:
         """What ``simulate tune --data`` writes as JSON: the setting, and per optimizer its row, its
@@ -363,6 +375,7 @@ def _judge(name, axes, values, steps, e, gridded, diverged, within) -> Tuned:
     return Tuned(name, axes, values, steps, e, tuned, best, cell, near, ranges, ties, at_edge, diverged)
 
 
+@public(before=("optimizers", "landscape"), recognise=is_optimizer)
 @checked
 def tune(landscape, optimizers, start=None, *, budget: int = 200, objective: str = "final_loss", grid=None,
          tol: float = 1e-6, within: float = WITHIN, random_starts: int = 0, seed: int = 0, runs: bool = True,
