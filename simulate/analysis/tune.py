@@ -414,14 +414,15 @@ def tune(landscape, optimizers, start=None, *, budget: int = 200, objective: str
     starts = _starts(land, opts[0], start, random_starts, seed)
     n = len(starts)
     plans = []
-    for opt, name, spec in zip(opts, names, given):
+    labels = _labels(given)
+    for opt, name, spec, label in zip(opts, names, given, labels):
         if opt.batch_shape:
             raise ValueError(f"{opt.display_name}: give scalar hyperparameters; tune makes the grid")
         e = int(opt.evaluations_per_step)
         steps = int(budget) // e
         if steps < 1:
             raise ValueError(f"{name} takes {e} gradient evaluations per step: a budget of {budget} is not one step")
-        plans.append((opt, name, search_axes(opt, name, spec, grid), steps, e))
+        plans.append((opt, label, search_axes(opt, name, spec, grid), steps, e))
     track = _TRACK[objective]
     parts = []
     for opt, name, axes, steps, e in plans:
@@ -457,6 +458,18 @@ def tune(landscape, optimizers, start=None, *, budget: int = 200, objective: str
     made = tuple(_runs(land, r, starts, method, rtol, atol, max_seconds, time_limit) if runs else None
                  for r in results)
     return Tuning(land, objective, int(budget), starts, float(tol), float(within), tuple(results), made)
+
+
+def _labels(given) -> list[str]:
+    """What each optimizer is called in the table: its spec as given (an object: its spec), each
+    once (a repeated one gets ``#2``, ``#3``)."""
+    labels = [g.strip() if isinstance(g, str) else g.spec for g in given]
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label}#{seen[label]}")
+    return out
 
 
 class _NoBar:
