@@ -56,7 +56,7 @@ from ..solvers.engine import compiled_run, use_compiled
 from ..solvers.inputs import is_optimizer, resolve
 from ..solvers.trajectory import check_run_memory, default_escape_radius, runs_memory
 from ..spec import parse_spec
-from .sweep import (Axis, _Accumulator, _criterion, _endpoint_metrics, _listed, _optimizers, _typed_names, default_near,
+from .sweep import (Axis, _Accumulator, _criterion, _csv_cell, _endpoint_metrics, _listed, _optimizers, _typed_names, default_near,
                     parse_axis, sweepable, with_axis)
 
 __all__ = ["OBJECTIVES", "LR_POINTS", "OTHER_POINTS", "WITHIN", "Tuned", "Tuning", "tune", "search_axes"]
@@ -186,12 +186,8 @@ class Tuning:
     def csv(self) -> str:
         """The table as CSV (full float precision; ``nan`` where an optimizer lacks an axis, ``inf``
         for a worst objective)."""
-        rows = self.rows()
-        cols = list(rows[0])
-        lines = [",".join(cols)]
-        for row in rows:
-            lines.append(",".join(_cell(row[c]) for c in cols))
-        return "\n".join(lines) + "\n"
+        rows = self.rows()  # every row has the same columns
+        return "\n".join([",".join(rows[0]), *(",".join(map(_csv_cell, row.values())) for row in rows)]) + "\n"
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Everything as named arrays: per optimizer the objective over its grid
@@ -216,14 +212,6 @@ class Tuning:
                                          "lr": r.axes[0].values.tolist(),
                                          "objective_against_lr": [_json(v) for v in r.profile("lr")]}
         return out
-
-
-def _cell(v) -> str:
-    if isinstance(v, str):
-        return '"' + v.replace('"', '""') + '"' if ("," in v or '"' in v) else v
-    if isinstance(v, (float, np.floating)):
-        return repr(float(v))
-    return str(v)
 
 
 def _json(v):
