@@ -122,14 +122,14 @@ class Tuned:
         rest = tuple(j for j in range(len(self.axes)) if j != i)
         return np.min(self.values, axis=rest) if rest else self.values.copy()
 
-    def summary(self) -> str:
+    def summary(self, within: float = WITHIN) -> str:
         head = f"{self.name}: {self.steps} steps x {self.evaluations_per_step} = {self.evaluations} evaluations, " \
                f"{self.values.size} settings"
         if self.optimizer is None:
             return head + "; every setting scored inf (diverged or never met the objective)"
         ranges = ", ".join(f"{k} {_g(lo)}…{_g(hi)}" for k, (lo, hi) in self.ranges.items())
         out = f"{head}; best {_g(self.best)} at {self.optimizer.spec}; {int(self.near.sum())} settings within " \
-              f"{WITHIN:.0%}: {ranges}"
+              f"{within:.0%}: {ranges}"
         if self.ties > 1:
             out += f"; {self.ties} settings tie the best"
         if self.at_edge:
@@ -161,7 +161,7 @@ class Tuning:
     def summary(self) -> str:
         lines = [f"tuned by {self.objective} (mean over {len(self.starts)} start(s)) on {self.landscape.label}, "
                  f"{self.budget} gradient evaluations each"]
-        return "\n".join(lines + [f"  {r.summary()}" for r in self.results])
+        return "\n".join(lines + [f"  {r.summary(self.within)}" for r in self.results])
 
     # -- the table ---------------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
