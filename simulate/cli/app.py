@@ -349,10 +349,11 @@ def list_cli():
     width = max([len(r["models"]) for r in rows.values()] + [len("models")])
     typer.echo("optimizers (models: the continuous models it declares; T: a stability threshold lr·λ < c on a "
                "quadratic mode; C: the compiled engine runs it):")
-    typer.echo(f"  {'':16s} {'models':{width}s} T C")
+    names = max([len(name) for name in rows] + [16])
+    typer.echo(f"  {'':{names}s} {'models':{width}s} T C")
     for name, preset in registered().items():
         r = rows[name]
-        typer.echo(f"  {name:16s} {r['models']:{width}s} {r['threshold']} {r['compiled']} {preset.description}")
+        typer.echo(f"  {name:{names}s} {r['models']:{width}s} {r['threshold']} {r['compiled']} {preset.description}")
     typer.echo("stochastic gradients (plot, sweep):")
     typer.echo(f"  {'--noise SIGMA':16s} Gaussian noise on every gradient: 0.5, per coordinate 0.5,0.1, or noise(cov=[[...]])")
     typer.echo(f"  {'--batch-size B':16s} minibatches of B samples per step on least-squares and logistic")
