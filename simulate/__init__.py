@@ -29,9 +29,11 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "analysis.order": ("OrderResult", "OrderStudy", "order", "order_study"),
     "analysis.sharpness": ("sharpness", "stability_threshold"),
     "analysis.sweep": ("Sweep", "sweep"),
+    "analysis.tune": ("Tuning", "tune"),
     "viz.animation": ("animate",),
     "viz.explorer": ("Explorer", "explore"),
     "viz.figures": ("PlotResult", "comparison_figure", "plot"),
+    "viz.tuning": ("tune_figure",),
     "cli.demos": ("DEMOS", "demo", "gallery"),
     "cli.runs": ("rerun", "run"),
 }

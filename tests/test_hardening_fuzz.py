@@ -22,7 +22,8 @@ TEXT = ["a\x01b", "\x1b[31mred", "x\x7f", "caf\udce9", "\ufffe", "ok é ∇ <&> 
 FAST = {"plot": ["-l", "booth", "-o", "gd", "--steps", "2", "--dpi", "20"],
         "order": ["-l", "booth", "--rungs", "2", "--horizon", "0.05", "--dpi", "20", "--rtol", "1e-6", "--atol", "1e-8"],
         "sweep": ["-l", "booth", "-o", "gd", "--steps", "2", "--vary", "lr=0.01,0.02", "--dpi", "20"],
-        "rate-map": ["--steps", "2", "--lr-lambda", "0.1:1:2", "--vary", "momentum=0.1,0.5", "--dpi", "20"]}
+        "rate-map": ["--steps", "2", "--lr-lambda", "0.1:1:2", "--vary", "momentum=0.1,0.5", "--dpi", "20"],
+        "tune": ["-l", "booth", "-o", "gd", "--budget", "2", "--vary", "lr=0.01,0.02", "--dpi", "20"]}
 #: Values that are valid but make a run long (a million random starts, tolerances that exhaust a flow's
 #: evaluation budget) are for the guards of time and memory, tested elsewhere.
 SLOW = {"random_starts", "paths", "substeps", "rtol", "atol", "max_evaluations", "record_every", "steps", "rungs",

@@ -224,6 +224,70 @@ def _readme_example() -> str:
     return section[section.index("```python") + len("```python"):].split("```")[0]
 
 
+def _readme_examples() -> list[str]:
+    """Every ```python block of the README's section "Your own optimizer" (each a complete example)."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parents[1] / "README.md").read_text()
+    section = text[text.index(README_EXAMPLE_MARK):]
+    section = section[:section.index("\n## ", len(README_EXAMPLE_MARK))]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def test_both_readme_examples_run_alone_and_are_exact_lifts_of_their_steps(tmp_path):
+    """Each example in a file of its own and a new process: registered by name; one step equals one
+    semi-implicit Euler step of its lift; the step is the formula its docstring states; tune searches
+    what it declares, with the budget's steps."""
+    examples = _readme_examples()
+    assert len(examples) == 2 and all(len(code.strip().splitlines()) < 30 for code in examples)
+    for i, code in enumerate(examples):
+        (tmp_path / f"example{i}.py").write_text(code)
+    check = textwrap.dedent("""
+        import json, runpy
+        import numpy as np
+        runpy.run_path("example0.py", run_name="example0")
+        runpy.run_path("example1.py", run_name="example1")
+        import simulate as sim
+        land = sim.landscape("rosenbrock")
+        x0 = np.array([[-1.2, 1.0], [0.5, 0.3]])
+        out = {"euler": {}}
+        for spec in ("polyak-gd(lr=0.3, max_step=0.5)", "my-signum(lr=0.01, beta=0.8)"):
+            opt, dev = sim.optimizer(spec), 0.0
+            state = opt.init(x0)
+            for k in range(1, 21):
+                new, euler = opt.step(state, land, k), sim.euler_step(land, opt, state, k)
+                dev = max(dev, max(float(np.max(np.abs(new[n] - euler[n]))) for n in new))
+                state = new
+            out["euler"][spec] = dev
+        # the formulas, by hand: Polyak's capped step and signum's first two steps
+        g, f = land.grad(x0), land.value(x0)
+        size = np.minimum(f / np.sum(g * g, axis=-1), 0.5)[:, None]
+        polyak = sim.optimizer("polyak-gd(lr=0.3, max_step=0.5)").step({"x": x0}, land, 1)["x"]
+        out["polyak"] = float(np.max(np.abs(polyak - (x0 - 0.3 * size * g))))
+        signum = sim.optimizer("my-signum(lr=0.01, beta=0.8)")
+        s1 = signum.step(signum.init(x0), land, 1)
+        m1 = 0.2 * g
+        x1 = x0 - 0.01 * np.sign(m1)
+        m2 = 0.8 * m1 + 0.2 * land.grad(x1)
+        s2 = signum.step(s1, land, 2)
+        out["signum"] = float(max(np.max(np.abs(s1["x"] - x1)), np.max(np.abs(s2["x"] - (x1 - 0.01 * np.sign(m2))))))
+        t = sim.tune("quadratic(eigenvalues=(1, 10))", ["polyak-gd", "my-signum"], budget=40, runs=False,
+                     grid={"lr": [0.01, 0.1]})
+        out["axes"] = {r.name: [a.name for a in r.axes] for r in t.results}
+        out["steps"] = [r.steps for r in t.results]
+        print(json.dumps(out))
+    """)
+    ran = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert ran.returncode == 0, ran.stderr
+    out = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert out["euler"]["polyak-gd(lr=0.3, max_step=0.5)"] == 0.0  # the step is written as its Euler step
+    assert out["euler"]["my-signum(lr=0.01, beta=0.8)"] < 1e-12  # m + lr·(1 − β)(g − m)/lr against βm + (1 − β)g
+    assert out["polyak"] == 0.0 and out["signum"] == 0.0
+    assert out["axes"] == {"polyak-gd": ["lr", "max_step"], "my-signum": ["lr", "beta"]}  # f_star: no slider
+    assert out["steps"] == [40, 40]
+
+
 def test_the_readmes_example_is_short_and_runs_in_a_new_process_by_name(tmp_path):
     code = _readme_example()
     assert len(code.strip().splitlines()) < 30

@@ -121,6 +121,9 @@ CASES = {
         (lambda: sim.sweep(["gd", "momentum"], "booth", "lr=0.01,0.02", x0=XY, steps=3),
          ["sweep(landscape, optimizers", "start="]),
     ]),
+    "tune": (lambda: sim.tune("booth", ["gd"], XY, budget=3, grid={"lr": [0.01, 0.02]}, runs=False), [
+        (lambda: sim.tune("booth", ["gd"], x0=XY, budget=3, grid={"lr": [0.01, 0.02]}, runs=False), ["start="]),
+    ]),
     "order_study": (lambda: sim.order_study("booth", [GD], start=XY, **ORDER), [
         (lambda: sim.order_study("booth", [GD], x0=XY, **ORDER), ["start="]),
     ]),

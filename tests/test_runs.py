@@ -28,6 +28,8 @@ SAMPLE_ARGS = {
               "--steps", "20", "--flow", "exact", "--record-every", "5", "--out", "sweep.png", "--data", "sweep.npz"],
     "rate-map": ["rate-map", "-o", "momentum", "-o", "nesterov", "-l", "himmelblau", "--lr-lambda", "0.1:3:4",
                  "--vary", "momentum=0.2,0.8", "--steps", "40", "--out", "rates.png", "--data", "rates.npz"],
+    "tune": ["tune", "-l", "quadratic(eigenvalues=(1, 10))", "-o", "gd", "-o", "heun", "--vary", "lr=0.05:0.2:4:log",
+             "--budget", "30", "--start", "1.0,1.0", "--start=-1.0,0.5", "--out", "tune.png", "--data", "tune.csv"],
 }
 
 

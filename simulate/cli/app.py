@@ -1,6 +1,6 @@
 """The ``simulate`` command line: each command parses, calls one library function, saves, prints paths.
 
-The commands that run and record (plot, order, sweep, rate-map) are built from their schema in
+The commands that run and record (plot, order, sweep, rate-map, tune) are built from their schema in
 :mod:`simulate.cli.options`: their parameters, defaults, help texts and ranges are the schema's.
 Every command is built when it runs, so ``simulate --help`` imports no numerics.
 """
@@ -345,9 +345,15 @@ def list_cli():
     typer.echo("games (-l like a landscape; every optimizer descends the players' field, gd is simultaneous GDA):")
     for name, factory in GAMES.items():
         typer.echo(f"  {name:16s} {factory.description}")
-    typer.echo("optimizers:")
+    rows = optimizer_marks(registered())
+    width = max([len(r["models"]) for r in rows.values()] + [len("models")])
+    typer.echo("optimizers (models: the continuous models it declares; T: a stability threshold lr·λ < c on a "
+               "quadratic mode; C: the compiled engine runs it):")
+    names = max([len(name) for name in rows] + [16])
+    typer.echo(f"  {'':{names}s} {'models':{width}s} T C")
     for name, preset in registered().items():
-        typer.echo(f"  {name:16s} {preset.description}")
+        r = rows[name]
+        typer.echo(f"  {name:{names}s} {r['models']:{width}s} {r['threshold']} {r['compiled']} {preset.description}")
     typer.echo("stochastic gradients (plot, sweep):")
     typer.echo(f"  {'--noise SIGMA':16s} Gaussian noise on every gradient: 0.5, per coordinate 0.5,0.1, or noise(cov=[[...]])")
     typer.echo(f"  {'--batch-size B':16s} minibatches of B samples per step on least-squares and logistic")
@@ -358,6 +364,26 @@ def list_cli():
     typer.echo(f"  {'--clip-norm C':16s} torch's clip_grad_norm_ before every step: the flow −clip(∇f), normalized where active")
     typer.echo(f"  {'--clip-value V':16s} torch's clip_grad_value_: each coordinate clamped to [−V, V]")
     typer.echo(f"  {'--lr-scale 1,10':16s} a learning rate per coordinate: the preconditioned flow ẋ = −P∇f")
+
+
+def optimizer_marks(presets) -> dict[str, dict[str, str]]:
+    """Per registered name, what ``simulate list`` marks: ``models`` (the continuous models its
+    default configuration declares, :func:`simulate.models.available_flows`), ``threshold`` ("T"
+    where :meth:`~simulate.optimizers.Optimizer.threshold_factor` gives a stability line, else "-")
+    and ``compiled`` ("C" where :meth:`~simulate.optimizers.Optimizer.kernel` is declared, else "-").
+    An optimizer that cannot be made with its defaults is marked "?"."""
+    from ..models import available_flows
+
+    out = {}
+    for name, preset in presets.items():
+        try:
+            opt = preset()
+            out[name] = {"models": ",".join(available_flows(opt)) or "-",
+                         "threshold": "T" if opt.threshold_factor() is not None else "-",
+                         "compiled": "C" if opt.kernel() is not None else "-"}
+        except Exception:  # noqa: BLE001 - someone else's optimizer must not stop the listing
+            out[name] = {"models": "?", "threshold": "?", "compiled": "?"}
+    return out
 
 
 class Interrupted(BaseException):

@@ -1,4 +1,4 @@
-"""The options of the commands that run and record (plot, order, sweep, rate-map), declared once.
+"""The options of the commands that run and record (plot, order, sweep, rate-map, tune), declared once.
 
 Each :class:`Option` says everything about one option: its name and flags, its type on the command
 line, its default, its help text, the rule that checks a value from any source (command line,
@@ -915,6 +915,81 @@ RATE_MAP_OPTIONS = (
 )
 
 
+# -- tune ----------------------------------------------------------------------------------------------
+#: With no optimizer, ``simulate tune`` tunes GD, heavy ball and Adam on Rosenbrock's valley.
+TUNE_DEFAULT_OPTIMIZERS = ("gd", "momentum", "adam")
+
+
+def _tune_function():
+    from ..analysis.tune import tune
+
+    return _limited(tune)
+
+
+def _tune_figure():
+    from ..viz.figures import add_caption
+    from ..viz.tuning import tune_figure
+
+    return lambda result, *, caption: add_caption(tune_figure(result), caption)
+
+
+def _tune_objectives():
+    from ..analysis.tune import OBJECTIVES
+
+    return OBJECTIVES
+
+
+def _grid_specs(v):
+    from ..analysis.sweep import parse_axis
+
+    for spec in _strings(v, "axes such as lr=1e-4:1:25:log"):
+        parse_axis(spec)
+    return list(v)
+
+
+def _tune_together(options: dict) -> None:
+    if options["random_starts"] and parse_starts(options["start"]) is not None:
+        raise ValueError("give either start points or random_starts, not both")
+
+
+TUNE_OPTIONS = (
+    replace(LANDSCAPE, default="rosenbrock"),
+    replace(OPTIMIZER, help="Optimizer name or spec, repeatable; a hyperparameter the spec sets is held, the others "
+            "are searched.  [default: " + " ".join(TUNE_DEFAULT_OPTIMIZERS) + "]",
+            convert=lambda v, options: list(v) if v else list(TUNE_DEFAULT_OPTIMIZERS)),
+    _start("Start point, repeatable: the objective is the mean over the starts, e.g. --start=-1.5,2 --start=1,-1.  [default: the landscape's]"),
+    Option("random_starts", int, 0, "Instead of --start: this many starts drawn uniformly in the plot box with --seed.",
+           Integer(0, MAX_RANDOM_STARTS), bounds=(0, None)),
+    replace(SEED, help="Seed of the random starts (numpy default_rng)."),
+    Option("budget", int, 200, "Gradient evaluations per run, the same for every optimizer: one taking e per step runs budget // e steps.",
+           Integer(1)),
+    Option("objective", str, "final_loss", lambda: "What a setting is scored by, mean over the starts, lower is better (a diverged run scores inf): "
+           + "; ".join(f"{k}: {v}" for k, v in _tune_objectives().items()) + ".",
+           OneOf(lambda: tuple(_tune_objectives()))),
+    Option("vary", list[str], None, "The values of one hyperparameter, repeatable, for every optimizer that has it: NAME=START:STOP:NUM[:log] or NAME=V1,V2,... (one value holds it).  [default: lr log-spaced over 1e-4..1 (25 values); each other hyperparameter with a slider (β's, momentum, ε, ...) over it (5 values); weight_decay not searched]",
+           _grid_specs, flags=("--vary", "-v"), argument="grid", convert=lambda v, options: list(v) if v else None),
+    Option("tol", float, 1e-6, "Tolerance of the objective evaluations_to_tol: f − f* <= tol (|∇f| <= tol where no minimum is listed).",
+           _positive),
+    Option("within", float, 0.1, "Report the settings whose objective is within this share of the best (ties and flat optima).",
+           _positive),
+    Option("engine", str, "auto", "auto (compile large runs where the objective is measured at the end), numpy, or compiled.",
+           OneOf(_engines)),
+    METHOD,
+    RTOL,
+    ATOL,
+    FLOW_SECONDS_OPTION,
+    CAPTION,
+    replace(OUT, default="simulate_tune.png"),
+    Option("data", Path, None, "Also write the tuned table: this .csv (one row per optimizer: tuned spec, objective, steps, evaluations, per searched hyperparameter its best value and the range within --within) and a .json beside it (with the objective against lr).",
+           PathWith(("csv",), "the .json is"), flags=("--data",), argument=None, output=True, beside=(".json",)),
+    DPI,
+    SIZE,
+    FONT_SCALE,
+    FORMAT,
+    TIME_LIMIT,
+)
+
+
 COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("plot", "Iterates of each optimizer beside the continuous flow it discretizes, and the loss of both.",
             PLOT_OPTIONS, _plot_function, _plot_figure, together=_plot_together, exclusive=(("start", "random_starts"),)),
@@ -924,4 +999,6 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
             SWEEP_OPTIONS, _sweep_function, _sweep_figure, together=_sweep_together),
     Command("rate-map", "Per-step convergence rate over (lr·λ, momentum): the analytic map from the update's own matrix, and measured.",
             RATE_MAP_OPTIONS, _rate_map_function, _rate_map_figure),
+    Command("tune", "Every optimizer at its best hyperparameters under one budget of gradient evaluations: one vectorized search each, the tuned table and the comparison.",
+            TUNE_OPTIONS, _tune_function, _tune_figure, together=_tune_together, exclusive=(("start", "random_starts"),)),
 )}

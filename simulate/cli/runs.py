@@ -96,7 +96,12 @@ def _rate_map_files(maps, options: dict) -> dict[str, list[Callable]]:
     return {"data": [lambda p: save_npz(p, rate_map_arrays(maps)), lambda p: save_text(p, rate_map_csv(maps))]}
 
 
-FILES = {"plot": _plot_files, "order": _order_files, "sweep": _sweep_files, "rate-map": _rate_map_files}
+def _tune_files(tuning, options: dict) -> dict[str, list[Callable]]:
+    return {"data": [lambda p: save_text(p, tuning.csv()), lambda p: save_json(p, tuning.report())]}
+
+
+FILES = {"plot": _plot_files, "order": _order_files, "sweep": _sweep_files, "rate-map": _rate_map_files,
+         "tune": _tune_files}
 
 
 def _execute(cmd: Command, options: dict, description: str) -> list[tuple[Path, Callable]]:

@@ -1,0 +1,96 @@
+"""The figure of :func:`simulate.tune`: every optimizer at its tuned settings, and how sharp its optimum is.
+
+Left: each tuned optimizer's iterates and its continuous flow over the contours (as
+``simulate plot`` draws them). Top right: f − f* against gradient evaluations (the budget they
+share: Heun's steps count twice). Bottom right: the objective against lr per optimizer (the best
+over its other hyperparameters at each lr), the tuned lr marked, and under it a bar over the lrs
+whose best setting is within the reported share of the optimum (a long bar: a flat optimum).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..analysis.tune import OBJECTIVES, Tuning
+from ..landscapes.base import short_label
+from .plotting import focus_graph, loss_offset, plane_labels, plot_landscape, plot_minima, plot_path, plot_start, pin_to_view
+from .style import COLORS, MARKERS, below, drawn_bounds
+
+__all__ = ["tune_figure"]
+
+
+def tune_figure(tuning: Tuning, *, figsize=None) -> Figure:
+    """Draw a :class:`~simulate.analysis.tune.Tuning` (see the module's docstring)."""
+    land = tuning.landscape
+    fig = Figure(figsize=figsize or (14, 7.5), layout="constrained")
+    grid = fig.add_gridspec(2, 2, width_ratios=[1.1, 1])
+    ax_path, ax_loss, ax_obj = fig.add_subplot(grid[:, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, 1])
+    drawn = [(i, r, run) for i, (r, run) in enumerate(zip(tuning.results, tuning.runs)) if run is not None]
+    if drawn:
+        combined = dataclasses.replace(drawn[0][2], entries=tuple(e for _, _, run in drawn for e in run.entries))
+        region = drawn_bounds(combined)
+    else:
+        combined, region = None, land.bounds[:2]
+    if land.dim <= 2:
+        plot_landscape(land, ax_path, bounds=region)
+    else:
+        xlabel, ylabel = plane_labels(land)
+        ax_path.set(xlabel=xlabel, ylabel=ylabel, xlim=region[0], ylim=region[1])
+    offset = loss_offset(land)
+    for i, r, run in drawn:
+        c, m = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
+        for e in run.entries:
+            plot_path(e.flow, ax_path, color=c)
+            plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label, marker=m)
+            for traj, style in ((e.flow, dict(lw=2.5, alpha=0.6)), (e.iterates, dict(marker=m, markersize=3, lw=0.8))):
+                y = traj.f - offset if offset is not None else traj.f
+                k = np.asarray(traj.steps) * r.evaluations_per_step
+                k = np.broadcast_to(k.reshape(k.shape + (1,) * (y.ndim - k.ndim)), y.shape).reshape(len(y), -1)
+                with np.errstate(invalid="ignore"):
+                    y = np.where(y > 0, y, np.nan) if offset is not None else y
+                ax_loss.plot(k, y.reshape(len(y), -1), color=c, markevery=max(1, len(y) // 40), **style)
+    for i, r in enumerate(tuning.results):
+        c, m = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
+        lr = r.axes[0].values
+        profile = np.where(np.isfinite(r.profile("lr")), r.profile("lr"), np.nan)
+        ax_obj.plot(lr, profile, color=c, marker=m, markersize=4, label=_row_label(r, tuning.within))
+        if r.optimizer is not None:
+            ax_obj.plot([r.setting["lr"]], [r.best], color=c, marker="*", markersize=14, markeredgecolor="k")
+            lo, hi = r.ranges["lr"]
+            ax_obj.plot([lo, hi], [r.best, r.best], color=c, lw=6, alpha=0.35, solid_capstyle="butt")
+    plot_minima(land, ax_path)
+    plot_start(land, combined.start if combined is not None else tuning.starts[0], ax_path)
+    if land.dim == 1 and combined is not None:
+        focus_graph(ax_path, land, region, [t for e in combined.entries for t in (e.iterates, e.flow)])
+    ax_loss.set(xlabel="gradient evaluations", ylabel=f"f − f* (f* = {offset:.4g})" if offset is not None else "f",
+                yscale="log" if offset is not None else "linear")
+    ax_obj.set(xscale="log", xlabel="lr", ylabel=tuning.objective)
+    values = np.concatenate([r.values[np.isfinite(r.values)].ravel() for r in tuning.results])
+    if values.size and np.all(values > 0) and values.max() > 10 * values.min():
+        ax_obj.set_yscale("log")
+    for ax in fig.axes:
+        pin_to_view(ax)
+    if ax_path.get_legend_handles_labels()[0]:
+        below(ax_path, ncols=1)
+    below(ax_obj, ncols=1)
+    view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
+    ax_path.set_title(f"{short_label(land)}: each optimizer at its tuned settings, iterates and flow{view}", fontsize=10)
+    ax_loss.set_title(f"the same budget: {tuning.budget} gradient evaluations each", fontsize=10)
+    ax_obj.set_title(f"{tuning.objective} ({OBJECTIVES[tuning.objective]}), mean over {len(tuning.starts)} start(s), "
+                     f"best over the other hyperparameters; ★ tuned, bar: lrs within {tuning.within:.0%}; gaps: "
+                     f"diverged or never met", fontsize=8, wrap=True)
+    return fig
+
+
+def _row_label(r, within: float) -> str:
+    if r.optimizer is None:
+        return f"{r.name}: no setting scored finite ({r.steps} steps)"
+    note = f"{int(r.near.sum())} of {r.values.size} settings within {within:.0%}"
+    if r.ties > 1:
+        note += f", {r.ties} tie"
+    if r.at_edge:
+        note += f", best at the grid's edge in {', '.join(r.at_edge)}"
+    return f"{r.optimizer.label} [{r.steps} steps; {note}]"
