@@ -19,6 +19,7 @@ from .._checks import checked
 from ..spec import parse_spec
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .asgd import ASGD
 from .base import Optimizer, State
 from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
 from .kernel import Kernel
@@ -46,6 +47,7 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     RK4,
     ProximalPoint,
     NagC,
+    ASGD,
     *GAME_OPTIMIZERS,
 )
 

@@ -1,0 +1,168 @@
+"""torch.optim's ASGD, Adafactor, Rprop and LBFGS step for step, their lifts and limits; SparseAdam refused.
+
+Every comparison runs torch with float64 as the default dtype (theory §10: ASGD's η and μ, and every
+class's scalar state, are float32 tensors otherwise) and the single-tensor path (``foreach=False``).
+"""
+
+import numpy as np
+import pytest
+import scipy.linalg
+import torch
+
+import simulate as sim
+from simulate.models import available_flows, flow
+from simulate.solvers.continuous import euler_step
+
+from helpers import run_steps
+
+ROSEN = sim.landscape("rosenbrock")
+QUAD = sim.landscape("quadratic(eigenvalues=(1, 30), angle=0.4)")
+BOWL = sim.landscape("quadratic(eigenvalues=(0.5, 4), angle=0.3, center=(0.3, -0.2))")
+LANDS = {"rosenbrock": (ROSEN, np.array([-1.2, 1.0])), "quadratic": (QUAD, np.array([1.3, -0.7])),
+         "himmelblau": (sim.landscape("himmelblau"), np.array([0.5, -1.5])),
+         "bowl3": (sim.landscape("quadratic(eigenvalues=(0.5, 2, 9))"), np.array([1.0, -2.0, 0.5]))}
+
+
+@pytest.fixture(autouse=True)
+def _float64_default():
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    yield
+    torch.set_default_dtype(before)
+
+
+def torch_run(cls, kw, land, x0, steps, state=()):
+    """torch.optim ``cls`` fed our landscape's float64 gradient (and loss: LBFGS's closure) at its own
+    iterates: x_1..x_steps, and the per-parameter ``state`` entries named, step by step."""
+    p = torch.nn.Parameter(torch.tensor(np.asarray(x0, dtype=np.float64)))
+    extra = {} if cls is torch.optim.LBFGS else {"foreach": False}
+    opt = cls([p], **kw, **extra)
+
+    def closure():
+        opt.zero_grad()
+        x = p.detach().numpy()
+        p.grad = torch.tensor(land.grad(x))
+        return torch.tensor(float(land.value(x)))
+
+    xs, kept = [], {n: [] for n in state}
+    for _ in range(steps):
+        opt.step(closure)
+        xs.append(p.detach().numpy().copy())
+        for n in state:
+            kept[n].append(opt.state[p][n].numpy().copy())
+    return np.array(xs), {n: np.array(v) for n, v in kept.items()}
+
+
+def ours(opt, land, x0, steps, names=()):
+    state = opt.init(x0)
+    xs, kept = [], {n: [] for n in names}
+    for k in range(1, steps + 1):
+        state = opt.step(state, land, k)
+        xs.append(state["x"])
+        for n in names:
+            kept[n].append(state[n])
+    return np.array(xs), {n: np.array(v) for n, v in kept.items()}
+
+
+def close(a, b, rel=1e-12):
+    scale = max(1.0, float(np.max(np.abs(b))))
+    dev = float(np.max(np.abs(a - b)))
+    assert dev <= rel * scale, dev
+    return dev
+
+
+def euler_matches(opt, land, x0, steps=100):
+    discrete = run_steps(opt, land, x0, steps)
+    state = opt.flow_init(x0, land)
+    for k in range(1, steps + 1):
+        state = euler_step(land, opt, state, k)
+        np.testing.assert_allclose(state["x"], discrete[k - 1], rtol=1e-12, atol=1e-14)
+    return state
+
+
+# ================================================================================================
+# ASGD
+ASGD_CONFIGS = [
+    dict(),
+    dict(lr=0.003),
+    dict(lr=0.005, lambd=0.1, alpha=0.5, t0=10, weight_decay=0.2),
+    dict(lr=0.003, lambd=1.0, alpha=1.0, t0=0),
+    dict(lr=0.004, lambd=0.0, t0=3),
+    dict(lr=0.002, lambd=0.5, alpha=2.0, t0=50, weight_decay=0.05),
+]
+
+
+@pytest.mark.parametrize("kw", ASGD_CONFIGS, ids=str)
+@pytest.mark.parametrize("land", ["rosenbrock", "quadratic", "himmelblau", "bowl3"])
+def test_asgd_matches_torch_with_its_averaged_iterate(kw, land):
+    L, x0 = LANDS[land]
+    kw = dict(kw, lr=min(kw.get("lr", 1e-2), 2e-3)) if land == "rosenbrock" else kw
+    xs, mine = ours(sim.optimizer("asgd", **kw), L, x0, 150, ("ax", "eta", "mu"))
+    ref, theirs = torch_run(torch.optim.ASGD, kw, L, x0, 150, ("ax", "eta", "mu"))
+    close(xs, ref)
+    close(mine["ax"], theirs["ax"])
+    close(mine["eta"][:, 0], theirs["eta"], 1e-15)
+    close(mine["mu"][:, 0], theirs["mu"], 1e-15)
+
+
+def test_asgd_ax_is_the_running_mean_after_t0():
+    opt = sim.optimizer("asgd", lr=0.01, lambd=0.0, t0=5)
+    xs, kept = ours(opt, QUAD, np.array([1.3, -0.7]), 40, ("ax",))
+    # μ_k = 1/max(1, k − 1 − t0) at step k: ax = x up to step t0 + 2, then the mean of x_{t0+2}..x_k
+    np.testing.assert_allclose(kept["ax"][:7], xs[:7], rtol=0, atol=0)
+    for k in range(8, 41):
+        np.testing.assert_allclose(kept["ax"][k - 1], xs[6:k].mean(axis=0), rtol=1e-13)
+
+
+@pytest.mark.parametrize("kw", ASGD_CONFIGS, ids=str)
+def test_asgd_step_is_one_euler_step_of_its_lift(kw):
+    opt = sim.optimizer("asgd", **dict(kw, lr=min(kw.get("lr", 1e-2), 2e-3)))
+    last = euler_matches(opt, ROSEN, np.array([-1.2, 1.0]), 120)
+    assert list(last) == ["x", "ax", "eta", "mu"]
+
+
+def test_asgd_exact_lift_integrated_keeps_the_averaged_iterate():
+    opt = sim.optimizer("asgd", lr=0.01, lambd=0.5, t0=0)
+    traj = sim.integrate(QUAD, opt, np.array([1.3, -0.7]), steps=50, flow="exact", rtol=1e-10, atol=1e-12)
+    assert traj.state is not None and set(traj.state) >= {"x", "ax"}
+    it = run_steps(opt, QUAD, np.array([1.3, -0.7]), 50)
+    assert np.max(np.abs(traj.x[-1] - it[-1])) < 0.05
+
+
+def _tau(lam, alpha, t):
+    if lam == 0:
+        return t
+    if alpha == 1:
+        return np.log1p(lam * t) / lam
+    return ((1 + lam * t) ** (1 - alpha) - 1) / (lam * (1 - alpha))
+
+
+@pytest.mark.parametrize("lam,alpha,wd", [(0.5, 0.75, 0.0), (2.0, 1.0, 0.1), (1.0, 0.3, 0.0), (0.0, 0.75, 0.2)])
+def test_asgd_limit_is_the_time_changed_gradient_flow_closed_form(lam, alpha, wd):
+    A = BOWL.hess(np.zeros(2))
+    opt = sim.optimizer("asgd", lr=0.01, lambd=lam, alpha=alpha, weight_decay=wd)
+    T = 3.0
+    traj = sim.integrate(BOWL, opt, np.array([1.0, 1.0]), t=np.linspace(0, T, 7), flow="limit", rtol=1e-12, atol=1e-14)
+    # minimiser of f + (λ + wd)/2·|x|²: (A + cI) x* = A·center
+    c = lam + wd
+    center = np.array([0.3, -0.2])
+    M = A + c * np.eye(2)
+    xstar = np.linalg.solve(M, A @ center)
+    for t, x in zip(traj.t, traj.x):
+        exact = xstar + scipy.linalg.expm(-M * _tau(lam, alpha, t)) @ (np.array([1.0, 1.0]) - xstar)
+        np.testing.assert_allclose(x, exact, rtol=1e-8, atol=1e-10)
+
+
+def test_asgd_iterates_approach_the_limit_at_order_one():
+    x0, T = np.array([1.0, 1.0]), 2.0
+    errs = []
+    lrs = [4e-3, 2e-3, 1e-3]
+    for lr in lrs:
+        opt = sim.optimizer("asgd", lr=lr, lambd=0.5, alpha=0.75, weight_decay=0.1)
+        steps = int(round(T / lr))
+        it = run_steps(opt, BOWL, x0, steps)
+        traj = sim.integrate(BOWL, opt, x0, t=np.arange(1, steps + 1) * lr, flow="limit", rtol=1e-12, atol=1e-14)
+        errs.append(np.max(np.abs(traj.x - it)))
+    slopes = np.diff(np.log(errs)) / np.diff(np.log(lrs))
+    np.testing.assert_allclose(slopes, 1.0, atol=0.1)
+    assert errs[-1] < 2e-3
