@@ -20,6 +20,7 @@ from ..spec import parse_spec
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .asgd import ASGD
+from .adafactor import Adafactor
 from .base import Optimizer, State
 from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
 from .kernel import Kernel
@@ -48,6 +49,7 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     ProximalPoint,
     NagC,
     ASGD,
+    Adafactor,
     *GAME_OPTIMIZERS,
 )
 
