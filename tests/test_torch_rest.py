@@ -243,3 +243,50 @@ def test_adafactor_iterates_approach_the_smoothed_sign_flow():
         errs.append(np.max(np.abs(traj.x[-1] - it)))
     slopes = np.diff(np.log(errs)) / np.diff(np.log(lrs))
     assert np.all((slopes > 0.08) & (slopes < 0.3)), slopes
+
+
+# ================================================================================================
+# Rprop
+RPROP_CONFIGS = [
+    dict(),
+    dict(lr=0.1),
+    dict(lr=0.003, etas=(0.3, 1.5)),
+    dict(lr=0.05, etas=(0.7, 1.05), step_sizes=(1e-3, 0.2)),
+    dict(lr=1.0, step_sizes=(0.0, 2.0)),
+]
+
+
+@pytest.mark.parametrize("kw", RPROP_CONFIGS, ids=str)
+@pytest.mark.parametrize("land", ["rosenbrock", "quadratic", "himmelblau", "bowl3"])
+def test_rprop_matches_torch(kw, land):
+    L, x0 = LANDS[land]
+    xs, mine = ours(sim.optimizer("rprop", **kw), L, x0, 150, ("prev", "step_size"))
+    ref, theirs = torch_run(torch.optim.Rprop, kw, L, x0, 150, ("prev", "step_size"))
+    close(xs, ref, 0)
+    close(mine["step_size"], theirs["step_size"], 0)
+    close(mine["prev"], theirs["prev"], 0)
+
+
+def test_rprop_skips_the_move_after_a_sign_flip_and_cuts_the_step():
+    L = sim.landscape("quadratic(eigenvalues=(1, 1))")
+    opt = sim.optimizer("rprop", lr=1.5)
+    state = opt.step(opt.init(np.array([1.0, 0.5])), L, 1)  # both overshoot: x = (−0.5, −1)
+    np.testing.assert_array_equal(state["x"], [-0.5, -1.0])
+    after = opt.step(state, L, 2)  # both signs flip: s cut by η−, no move, prev = 0
+    np.testing.assert_array_equal(after["x"], state["x"])
+    np.testing.assert_array_equal(after["step_size"], [0.75, 0.75])
+    np.testing.assert_array_equal(after["prev"], [0.0, 0.0])
+
+
+def test_rprop_refuses_a_flow_with_the_reason_and_checks_its_etas():
+    opt = sim.optimizer("rprop")
+    assert available_flows(opt) == []
+    for kind in ("exact", "limit"):
+        with pytest.raises(ValueError, match="switched system.*no ODE limit"):
+            flow(opt, kind)
+    with pytest.raises(ValueError, match=r"etas\[0\] must be < 1"):
+        sim.optimizer("rprop", etas=(1.5, 2.0))
+    with pytest.raises(ValueError, match=r"etas\[1\] must be > 1"):
+        sim.optimizer("rprop", etas=(0.5, 0.9))
+    with pytest.raises(ValueError, match=r"step_sizes\[1\] must be >= step_sizes\[0\]"):
+        sim.optimizer("rprop", step_sizes=(1.0, 0.1))

@@ -21,6 +21,7 @@ from .adagrad import Adagrad
 from .adam import Adam, AdamW
 from .asgd import ASGD
 from .adafactor import Adafactor
+from .rprop import Rprop
 from .base import Optimizer, State
 from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
 from .kernel import Kernel
@@ -50,6 +51,7 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     NagC,
     ASGD,
     Adafactor,
+    Rprop,
     *GAME_OPTIMIZERS,
 )
 
