@@ -73,6 +73,13 @@ class Adafactor(Optimizer):
     def state_names(self):
         return ("v", "x")
 
+    def flow_init(self, x0, landscape):
+        """The lift starts at ``v(0) = g(x0)²``: step 1 sets v to g² whatever v was (k^τ = 1), so this is
+        as exact as v = 0 and spares the lift an initial layer in which ẋ divides by √v ≈ 0."""
+        state = self.init(x0)
+        g = landscape.grad(state["x"])
+        return {"v": g * g, "x": state["x"]}
+
     def _moved(self, x, g, v, k):
         """x after step k with the new v: decay, then the clipped, RMS-scaled step (torch's order)."""
         lr = self._b(self.lr)

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..models.base import Flow
 from .base import Optimizer
-from .hyper import hyper, lr_hyper, weight_decay_hyper
+from .hyper import Ladder, hyper, lr_hyper, weight_decay_hyper
 
 __all__ = ["ASGD"]
 
@@ -49,7 +49,9 @@ class ASGD(Optimizer):
     lr: float = lr_hyper(1e-2)
     lambd: float = hyper(1e-4, ">= 0", note="the decay of the step size and the extra L2 term", slider=(0.0, 1.0))
     alpha: float = hyper(0.75, ">= 0", note="the power of the step-size decay", slider=(0.0, 1.0))
-    t0: float = hyper(1e6, ">= 0", note="the step after which averaging starts", slider=(0.0, 1000.0))
+    # the averaging starts at the time t0·lr: the linear ladder keeps it (the exact lift's μ/h then has a limit)
+    t0: float = hyper(1e6, ">= 0", note="the step after which averaging starts", slider=(0.0, 1000.0),
+                      ladder=Ladder("scale", {"linear": -1.0}))
     weight_decay: float = weight_decay_hyper()
 
     @classmethod
