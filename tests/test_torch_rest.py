@@ -290,3 +290,73 @@ def test_rprop_refuses_a_flow_with_the_reason_and_checks_its_etas():
         sim.optimizer("rprop", etas=(0.5, 0.9))
     with pytest.raises(ValueError, match=r"step_sizes\[1\] must be >= step_sizes\[0\]"):
         sim.optimizer("rprop", step_sizes=(1.0, 0.1))
+
+
+# ================================================================================================
+# LBFGS (no line search): one step = torch's inner loop
+# (config, landscape, steps, tolerance): agreement to rounding amplified by the recursion (theory §10.3:
+# torch.dot sums in another order; 1.8e-10 at the defaults on Rosenbrock)
+LBFGS_CASES = [
+    (dict(), "rosenbrock", 1e-9),
+    (dict(), "quadratic", 1e-13),
+    (dict(), "bowl3", 1e-13),
+    (dict(max_iter=1), "rosenbrock", 1e-7),
+    (dict(max_iter=1), "himmelblau", 1e-12),
+    (dict(max_iter=4, history_size=3), "bowl3", 1e-12),  # on himmelblau 2e-16 for 30 steps, then a stop flips
+    (dict(max_iter=4, history_size=3), "quadratic", 1e-12),
+    (dict(lr=0.5, max_iter=5, history_size=2), "rosenbrock", 1e-6),
+    (dict(lr=0.5, max_iter=5, history_size=2), "himmelblau", 1e-12),
+    (dict(lr=0.5, max_iter=5, history_size=2), "bowl3", 1e-12),
+    (dict(lr=0.1, max_iter=7, max_eval=5, tolerance_change=1e-6), "rosenbrock", 1e-7),
+    (dict(lr=0.1, max_iter=7, max_eval=5, tolerance_change=1e-6), "himmelblau", 1e-12),
+    (dict(lr=0.3, max_iter=10, tolerance_grad=1e-3, history_size=5), "quadratic", 1e-12),
+]
+
+
+@pytest.mark.parametrize("kw,land,tol", LBFGS_CASES, ids=str)
+def test_lbfgs_matches_torch_to_the_amplified_rounding(kw, land, tol):
+    L, x0 = LANDS[land]
+    xs, _ = ours(sim.optimizer("lbfgs", **kw), L, x0, 100)
+    ref, _ = torch_run(torch.optim.LBFGS, kw, L, x0, 100)
+    close(xs, ref, tol)
+
+
+def test_lbfgs_batch_members_and_hyperparameter_arrays_run_their_own_inner_loops():
+    L, _ = LANDS["himmelblau"]
+    starts = np.array([[0.5, -1.5], [-1.0, 2.0], [3.0, 2.0], [1.5, 0.3]])
+    lrs, iters = np.array([1.0, 0.5, 0.3, 0.1]), np.array([20, 5, 3, 1])
+    opt = sim.optimizer("lbfgs", lr=lrs, max_iter=iters, history_size=np.array([10, 2, 3, 1]))
+    together = run_steps(opt, L, starts, 30)
+    for i in range(4):
+        alone = run_steps(opt.member(i), L, starts[i], 30)
+        np.testing.assert_allclose(together[:, i], alone, rtol=1e-13, atol=1e-15)
+        kw = dict(lr=float(lrs[i]), max_iter=int(iters[i]), history_size=[10, 2, 3, 1][i])
+        ref, _ = torch_run(torch.optim.LBFGS, kw, L, starts[i], 30)
+        close(together[:, i], ref, 1e-10)
+
+
+def test_lbfgs_state_is_its_history_and_max_eval_defaults_like_torch():
+    opt = sim.optimizer("lbfgs", history_size=3, max_iter=8)
+    assert float(opt.max_eval) == 10 and opt.spec == "lbfgs(lr=1, max_iter=8, history_size=3)"
+    assert sim.optimizer(opt.spec) == opt
+    names = opt.state_names()
+    assert names[:7] == ("count", "s0", "s1", "s2", "y0", "y1", "y2") and names[-1] == "x"
+    state = opt.step(opt.init(np.array([-1.2, 1.0])), ROSEN, 1)
+    assert state["count"][0] == 3 and state["iters"][0] == 8
+    with pytest.raises(ValueError, match="strong-Wolfe line search is not replicated"):
+        sim.optimizer("lbfgs", line_search_fn="strong_wolfe")
+    with pytest.raises(ValueError, match="max_iter must be a whole number"):
+        sim.optimizer("lbfgs", max_iter=2.5)
+
+
+def test_newton_flow_moves_the_gradient_as_exp_minus_t():
+    opt = sim.optimizer("lbfgs")
+    assert available_flows(opt) == ["newton"] and flow(opt).kind == "newton"
+    with pytest.raises(ValueError, match="no exact lift"):
+        flow(opt, "exact")
+    assert "not" in type(flow(opt)).__doc__ and "established" in type(flow(opt)).__doc__
+    x0 = np.array([-1.2, 1.0])
+    ts = np.linspace(0, 5, 11)
+    traj = sim.integrate(ROSEN, opt, x0, t=ts, flow="newton", rtol=1e-12, atol=1e-14)
+    g = np.array([ROSEN.grad(x) for x in traj.x])
+    np.testing.assert_allclose(g, np.exp(-ts)[:, None] * ROSEN.grad(x0), rtol=1e-8, atol=1e-9)

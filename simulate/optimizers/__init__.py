@@ -22,6 +22,7 @@ from .adam import Adam, AdamW
 from .asgd import ASGD
 from .adafactor import Adafactor
 from .rprop import Rprop
+from .lbfgs import LBFGS
 from .base import Optimizer, State
 from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
 from .kernel import Kernel
@@ -52,6 +53,7 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     ASGD,
     Adafactor,
     Rprop,
+    LBFGS,
     *GAME_OPTIMIZERS,
 )
 
