@@ -323,7 +323,7 @@ def test_lbfgs_matches_torch_to_the_amplified_rounding(kw, land, tol):
 
 def test_lbfgs_batch_members_and_hyperparameter_arrays_run_their_own_inner_loops():
     L, _ = LANDS["himmelblau"]
-    starts = np.array([[0.5, -1.5], [-1.0, 2.0], [3.0, 2.0], [1.5, 0.3]])
+    starts = np.array([[-1.0, -1.0], [-2.0, 0.5], [3.0, 2.0], [0.0, 0.0]])  # [2]: a minimum, no inner iteration
     lrs, iters = np.array([1.0, 0.5, 0.3, 0.1]), np.array([20, 5, 3, 1])
     opt = sim.optimizer("lbfgs", lr=lrs, max_iter=iters, history_size=np.array([10, 2, 3, 1]))
     together = run_steps(opt, L, starts, 30)
