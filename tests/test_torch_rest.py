@@ -360,3 +360,21 @@ def test_newton_flow_moves_the_gradient_as_exp_minus_t():
     traj = sim.integrate(ROSEN, opt, x0, t=ts, flow="newton", rtol=1e-12, atol=1e-14)
     g = np.array([ROSEN.grad(x) for x in traj.x])
     np.testing.assert_allclose(g, np.exp(-ts)[:, None] * ROSEN.grad(x0), rtol=1e-8, atol=1e-9)
+
+
+# ================================================================================================
+# SparseAdam: refused with the reason, not as an unknown name
+@pytest.mark.parametrize("name", ["sparseadam", "sparse-adam", "SparseAdam", "sparse_adam", "sparseadam(lr=0.01)"])
+def test_sparse_adam_is_refused_with_the_reason(name):
+    with pytest.raises(ValueError, match="needs sparse gradients.*no vector field.*use 'adam'") as info:
+        sim.optimizer(name)
+    assert not isinstance(info.value, LookupError) and "unknown" not in str(info.value)
+
+
+def test_sparse_adam_is_refused_on_the_command_line(tmp_path, monkeypatch, capsys):
+    from simulate.cli.app import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["sweep", "-o", "sparseadam", "--vary", "lr=0.01:0.1:2", "--steps", "5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "needs sparse gradients" in err[0]

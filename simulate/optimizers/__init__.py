@@ -33,6 +33,7 @@ from .gameplay import GAME_OPTIMIZERS
 from .nagc import NagC
 from .rmsprop import RMSprop
 from .schemes import RK4, Heun, ProximalPoint
+from .sparse_adam import REFUSED
 from .sgd import SGD
 
 __all__ = ["Optimizer", "Preset", "Wrapped", "wrap", "configure", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "State",
@@ -153,6 +154,8 @@ def optimizer(name: str | Optimizer, **hyperparameters) -> Optimizer:
         name, spec_params = parse_spec(name)
         hyperparameters = {**spec_params, **hyperparameters}
     key = str(name).strip().lower().replace("_", "-")
+    if key in REFUSED and key not in registered():
+        raise ValueError(REFUSED[key])
     try:
         preset: Callable[..., Optimizer] = lookup("optimizer", name, OPTIMIZERS if key in OPTIMIZERS else registered())
     except UnknownNameError as exc:
