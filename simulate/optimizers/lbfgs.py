@@ -77,8 +77,12 @@ class LBFGS(Optimizer):
             raise ValueError(f"lbfgs: line_search_fn={self.line_search_fn!r} is not supported: torch's strong-Wolfe "
                              f"line search is not replicated here (its bracketing and cubic interpolation are not "
                              f"checked step for step against torch); use line_search_fn=None")
-        if self.max_eval is None:
-            object.__setattr__(self, "max_eval", np.asarray(self.max_iter) * 5 // 4)
+        if self.max_eval is None:  # torch's default; a max_iter that is no number is refused below, by name
+            try:
+                with np.errstate(all="ignore"):
+                    object.__setattr__(self, "max_eval", np.asarray(self.max_iter, dtype=np.float64) * 5 // 4)
+            except (TypeError, ValueError, OverflowError):
+                object.__setattr__(self, "max_eval", 25.0)
         super().__post_init__()
 
     def _validate(self):
