@@ -64,6 +64,8 @@ KINDS: dict[str, Kind] = {k.kind: k for k in (
          "the high-resolution ODEs need heavy ball or Nesterov (momentum > 0)"),
     Kind("ema", "Barakat–Bianchi ODE: moments as EMAs at rates (1 − βᵢ)/lr, bias factors 1 − e^(−rate·t)",
          "the ema model is Adam's (RMSprop's exact lift already is its 1 − α ∝ lr model)"),
+    Kind("newton", "Newton flow ẋ = −∇²f⁻¹∇f: an idealization of quasi-Newton methods, not a derived limit",
+         "the Newton flow is the idealization of lbfgs only"),
 )}
 
 

@@ -223,15 +223,6 @@ class NewtonFlow(Flow):
     def time_per_step(self):
         return np.asarray(self.optimizer.time_per_step)
 
-    @property
-    def description(self):
-        return ("Newton flow ẋ = −∇²f⁻¹∇f: an idealization of quasi-Newton methods, not their proven limit "
-                f"(time per step {self.clock})")
-
-    @property
-    def summary(self):
-        return "Newton flow ẋ = −∇²f⁻¹∇f (an idealization)"
-
     def field(self, t, state, landscape):
         x = state["x"]
         return {"x": -np.linalg.solve(landscape.hess(x), landscape.grad(x)[..., None])[..., 0]}
