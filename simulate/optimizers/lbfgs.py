@@ -213,7 +213,10 @@ class NewtonFlow(Flow):
     Along it ``d/dt ∇f(x(t)) = ∇²f·ẋ = −∇f``, so ``∇f(x(t)) = e^(−t)·∇f(x0)`` exactly while the
     Hessian stays invertible, and ``|∇f|²`` decays as ``e^(−2t)`` (the energy). Damped Newton with
     step lr is its Euler method; that L-BFGS iterates approach it as lr → 0 is **not** established
-    (theory §10.3): the secant history is built from the iterates' own moves.
+    (theory §10.3): the secant history is built from the iterates' own moves. Where ∇²f is not
+    positive definite the flow heads for any critical point, a maximum or saddle included (on
+    himmelblau from (0, 0) it climbs to the local maximum), while L-BFGS keeps a positive definite
+    H (it stores a pair only if yᵀs > 1e-10) and descends.
     """
 
     kind: ClassVar[str] = "newton"
