@@ -68,6 +68,8 @@ KINDS: dict[str, Kind] = {k.kind: k for k in (
          "the Lion-𝒦 ODE is Lion's"),
     Kind("penalty", "first order in ρ: the gradient flow of f + ρ‖∇f‖ (SAM) or f + ρ/2·‖∇f‖² (USAM)",
          "the gradient-norm penalty flow is SAM's and USAM's"),
+    Kind("newton", "Newton flow ẋ = −∇²f⁻¹∇f: an idealization of quasi-Newton methods, not a derived limit",
+         "the Newton flow is the idealization of lbfgs only"),
 )}
 
 

@@ -19,6 +19,10 @@ from .._checks import checked
 from ..spec import parse_spec
 from .adagrad import Adagrad
 from .adam import Adam, AdamW
+from .asgd import ASGD
+from .adafactor import Adafactor
+from .rprop import Rprop
+from .lbfgs import LBFGS
 from .base import Optimizer, State
 from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
 from .kernel import Kernel
@@ -33,6 +37,7 @@ from .nagc import NagC
 from .polyak import Polyak
 from .rmsprop import RMSprop
 from .schemes import RK4, Heun, ProximalPoint
+from .sparse_adam import REFUSED
 from .sgd import SGD
 from .steepest import Steepest
 
@@ -57,6 +62,10 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     USAM,
     Polyak,
     Muon,
+    ASGD,
+    Adafactor,
+    Rprop,
+    LBFGS,
     *GAME_OPTIMIZERS,
 )
 
@@ -156,6 +165,8 @@ def optimizer(name: str | Optimizer, **hyperparameters) -> Optimizer:
         name, spec_params = parse_spec(name)
         hyperparameters = {**spec_params, **hyperparameters}
     key = str(name).strip().lower().replace("_", "-")
+    if key in REFUSED and key not in registered():
+        raise ValueError(REFUSED[key])
     try:
         preset: Callable[..., Optimizer] = lookup("optimizer", name, OPTIMIZERS if key in OPTIMIZERS else registered())
     except UnknownNameError as exc:
