@@ -28,6 +28,7 @@ from .wrappers import Wrapped, configure, wrap
 from .gameplay import GAME_OPTIMIZERS
 from .nagc import NagC
 from .rmsprop import RMSprop
+from .schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from .schemes import RK4, Heun, ProximalPoint
 from .sgd import SGD
 
@@ -46,6 +47,7 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     RK4,
     ProximalPoint,
     NagC,
+    ScheduleFreeSGD, ScheduleFreeAdamW,
     *GAME_OPTIMIZERS,
 )
 
