@@ -23,6 +23,7 @@ from .base import Optimizer, State
 from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
 from .kernel import Kernel
 from .kernels import lerp, select
+from .lookahead import Lookahead, lookahead
 from .preset import Preset
 from .wrappers import Wrapped, configure, wrap
 from .gameplay import GAME_OPTIMIZERS
@@ -34,7 +35,7 @@ from .sgd import SGD
 
 __all__ = ["Optimizer", "Preset", "Wrapped", "wrap", "configure", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "State",
            "OPTIMIZERS", "optimizer", "register", "registered", "hyper", "lr_hyper", "weight_decay_hyper", "EMA",
-           "Kernel", "select", "lerp", "ENTRY_POINTS"]
+           "Kernel", "select", "lerp", "ENTRY_POINTS", "Lookahead", "lookahead"]
 
 # One family per line (in `simulate list` order): a new module adds its line.
 FAMILIES: tuple[type[Optimizer], ...] = (

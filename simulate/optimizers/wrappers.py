@@ -30,6 +30,8 @@ __all__ = ["Wrapped", "TRANSFORMS", "wrap", "configure"]
 
 #: The settings a wrapper holds, in the order a spec lists them (after the hyperparameters).
 TRANSFORMS = ("schedule", "clip_norm", "clip_value", "lr_scale")
+#: Settings that put another optimizer around the inner one (:mod:`.lookahead`), inside the wrapper.
+COMPOSED = ("lookahead",)
 
 
 @dataclass(frozen=True)
@@ -102,7 +104,7 @@ class Wrapped(Optimizer):
 
     def replace(self, **changes):
         own = {k: changes.pop(k) for k in TRANSFORMS if k in changes}
-        inner = self.inner.replace(**changes) if changes else self.inner
+        inner = configure(self.inner, **changes) if changes else self.inner
         return configure(inner, **{**self.settings(), **own})
 
     def lrs(self, steps: int) -> np.ndarray:
@@ -145,13 +147,18 @@ def configure(opt: Optimizer, **changes) -> Optimizer:
     its wrapper (made, kept or dropped as the settings require)."""
     if isinstance(opt, Wrapped):
         return opt.replace(**changes)
-    settings = {k: changes.pop(k) for k in TRANSFORMS if k in changes}
-    opt = dataclasses.replace(opt, **changes) if changes else opt
+    settings = {k: changes.pop(k) for k in (*TRANSFORMS, *COMPOSED) if k in changes}
+    opt = opt.replace(**changes) if changes else opt
     return wrap(opt, **settings)
 
 
-def wrap(opt: Optimizer, schedule=None, clip_norm=None, clip_value=None, lr_scale=None) -> Optimizer:
-    """``opt`` with a schedule and gradient transforms around it (itself when none is given)."""
+def wrap(opt: Optimizer, schedule=None, clip_norm=None, clip_value=None, lr_scale=None, lookahead=None) -> Optimizer:
+    """``opt`` with a schedule and gradient transforms around it (itself when none is given);
+    ``lookahead=k`` or ``(k, alpha)`` puts :mod:`.lookahead` around it first (inside the wrapper)."""
+    if lookahead is not None:
+        from .lookahead import lookahead as around
+
+        opt = around(opt, lookahead)
     settings = {"schedule": schedule, "clip_norm": clip_norm, "clip_value": clip_value, "lr_scale": lr_scale}
     if all(v is None for v in settings.values()):
         return opt
