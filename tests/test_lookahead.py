@@ -40,7 +40,7 @@ def test_agrees_with_a_hand_written_loop(spec, k, alpha):
 def test_python_and_spec_forms_compose_like_a_schedule():
     opt = sim.optimizer("adam(lr=0.01, lookahead=(5, 0.5))")
     assert isinstance(opt, Lookahead) and opt.spec == "adam(lr=0.01, lookahead=(5, 0.5))"
-    assert opt == lookahead("adam(lr=0.01)", k=5, alpha=0.5) == lookahead(sim.optimizer("adam", lr=0.01), 5)
+    assert opt == lookahead(sim.optimizer("adam(lr=0.01)"), k=5, alpha=0.5) == lookahead(sim.optimizer("adam", lr=0.01), 5)
     assert sim.optimizer(opt.spec) == opt and float(opt.lr) == 0.01 and float(opt.time_per_step) == 0.005
     wrapped = sim.optimizer("gd(lr=0.1, lookahead=3, schedule='cosine', clip_norm=1)")
     assert isinstance(wrapped.inner, Lookahead) and sim.optimizer(wrapped.spec) == wrapped  # the schedule outside
@@ -61,7 +61,9 @@ def test_refusals_say_why():
     with pytest.raises(ValueError, match="k must be a whole number"):
         sim.optimizer("gd(lookahead=2.5)")
     with pytest.raises(ValueError, match=r"alpha must be in \(0, 1\]"):
-        lookahead("gd", 5, 0.0)
+        lookahead(sim.optimizer("gd"), 5, 0.0)
+    with pytest.raises(ValueError, match="put it around an optimizer"):
+        lookahead("gd", 5)
     with pytest.raises(ValueError, match="lr_scale is not available"):
         sim.optimizer("gd(lookahead=5, lr_scale=(1, 2))")
     with pytest.raises(ValueError, match="no exact lift"):

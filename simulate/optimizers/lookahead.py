@@ -37,6 +37,7 @@ import numpy as np
 from ..models.base import Flow
 from .base import Optimizer
 from .hyper import hyper
+from .wrappers import COMPOSED, configure
 
 __all__ = ["Lookahead", "lookahead", "LookaheadLimitFlow", "LookaheadModifiedFlow"]
 
@@ -115,8 +116,6 @@ class Lookahead(Optimizer):
 
     def replace(self, **changes):
         """``k``, ``alpha`` and ``lookahead`` (None: drop it) here; the rest to the inner optimizer."""
-        from .wrappers import configure
-
         setting = changes.pop(SETTING, self.lookahead_setting())
         if "k" in changes or "alpha" in changes:
             k, alpha = changes.pop("k", self.k), changes.pop("alpha", self.alpha)
@@ -173,23 +172,26 @@ class Lookahead(Optimizer):
         return {**new, "slow": phi, "x": np.where(sync, phi, theta)}
 
 
-def lookahead(optimizer, k=5, alpha=0.5) -> Optimizer:
-    """``optimizer`` (an optimizer, a name or a spec) with Lookahead around it; ``k`` may be the
-    setting itself, ``(k, alpha)``. A schedule or transforms stay outside (the run reads them there);
-    Lookahead around a Lookahead replaces its settings."""
-    from . import optimizer as make
-    from .wrappers import configure
-
+def lookahead(optimizer: Optimizer, k=5, alpha=0.5) -> Optimizer:
+    """``optimizer`` with Lookahead around it; ``k`` may be the setting itself, ``(k, alpha)``. A
+    schedule or transforms stay outside (the run reads them there); Lookahead around a Lookahead
+    replaces its settings. By name: ``simulate.optimizer("adam(lr=0.01, lookahead=(5, 0.5))")``."""
+    if not isinstance(optimizer, Optimizer):
+        raise ValueError(f"lookahead: put it around an optimizer, e.g. lookahead(simulate.optimizer('adam'), k=5), "
+                         f"or use the spec setting 'adam(lookahead=5)'; got {optimizer!r}")
     if isinstance(k, (tuple, list)):
         if len(k) != 2:
             raise ValueError(f"lookahead is k or (k, alpha), got {k!r}")
         k, alpha = k
-    opt = make(optimizer)
+    opt = optimizer
     if opt.schedule is not None or opt.transformed:  # a wrapper: Lookahead goes inside it
         return configure(opt.inner, **{SETTING: (k, alpha)}, **opt.settings())
     if isinstance(opt, Lookahead):
         opt = opt.inner
     return Lookahead(opt, k, alpha)
+
+
+COMPOSED[SETTING] = lookahead  # the spec setting lookahead=k or (k, alpha) of every optimizer
 
 
 # ------------------------------------------------------------------------------------------------

@@ -30,8 +30,9 @@ __all__ = ["Wrapped", "TRANSFORMS", "wrap", "configure"]
 
 #: The settings a wrapper holds, in the order a spec lists them (after the hyperparameters).
 TRANSFORMS = ("schedule", "clip_norm", "clip_value", "lr_scale")
-#: Settings that put another optimizer around the inner one (:mod:`.lookahead`), inside the wrapper.
-COMPOSED = ("lookahead",)
+#: Settings that put another optimizer around the inner one, inside the wrapper: the setting's name ->
+#: ``compose(optimizer, value)`` (:mod:`.lookahead` adds ``lookahead``, so that this module needs none).
+COMPOSED: dict = {}
 
 
 @dataclass(frozen=True)
@@ -152,13 +153,14 @@ def configure(opt: Optimizer, **changes) -> Optimizer:
     return wrap(opt, **settings)
 
 
-def wrap(opt: Optimizer, schedule=None, clip_norm=None, clip_value=None, lr_scale=None, lookahead=None) -> Optimizer:
+def wrap(opt: Optimizer, schedule=None, clip_norm=None, clip_value=None, lr_scale=None, **composed) -> Optimizer:
     """``opt`` with a schedule and gradient transforms around it (itself when none is given);
-    ``lookahead=k`` or ``(k, alpha)`` puts :mod:`.lookahead` around it first (inside the wrapper)."""
-    if lookahead is not None:
-        from .lookahead import lookahead as around
-
-        opt = around(opt, lookahead)
+    a :data:`COMPOSED` setting (``lookahead=(5, 0.5)``) puts its optimizer around it first, inside them."""
+    for name, value in composed.items():
+        if name not in COMPOSED:
+            raise TypeError(f"wrap() got an unexpected setting {name!r}")
+        if value is not None:
+            opt = COMPOSED[name](opt, value)
     settings = {"schedule": schedule, "clip_norm": clip_norm, "clip_value": clip_value, "lr_scale": lr_scale}
     if all(v is None for v in settings.values()):
         return opt
