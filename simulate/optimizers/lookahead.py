@@ -266,6 +266,10 @@ class LookaheadModifiedFlow(_OnAlphaClock, Flow):
             np.all(np.asarray(inner.modified_coefficients()[1]) == 1) and np.all(inner.modified_coefficients()[0] == 0.25)
         return None if gd else f"Lookahead's modified flow is derived for gd inner steps, not {inner.display_name}"
 
+    def caveat(self, landscape, x0, horizon):
+        return ("the fast weights run O(h) ahead of the slow ones within a cycle: the model is met at the cycle ends "
+                "(every k-th step), and over all steps the distance is O(h)", 1.0)
+
     def coefficient(self):
         opt = self.optimizer
         return (1 - np.asarray(opt.k) * (1 - np.asarray(opt.alpha))) / 4
