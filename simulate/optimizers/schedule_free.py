@@ -151,6 +151,13 @@ class _ScheduleFree(Optimizer):
         """dD/dy, ``(..., d, d)``."""
         raise NotImplementedError
 
+    def _decayed(self, y, d):
+        """``d + λy`` (weight decay at the gradient point; skipped where λ = 0, as the package does)."""
+        if self._decay_free:
+            return d
+        wd = self._b(self.weight_decay)
+        return np.where(wd != 0, d + wd * y, d)
+
     # -- the discrete step (the package's operations) --------------------------------------------
     def init(self, x0):
         x = self._start(x0)
@@ -222,19 +229,14 @@ class ScheduleFreeSGD(_ScheduleFree):
         return ("z", "y", "x")
 
     def direction(self, y, g, buffers, k):
-        return self._coupled_grad_at(y, g)
+        return self._decayed(y, g)
 
     def limit_direction(self, y, g):
-        return self._coupled_grad_at(y, g)
+        return self._decayed(y, g)
 
     def limit_direction_jacobian(self, y, landscape):
         return self._coupled_hess(y, landscape)
 
-    def _coupled_grad_at(self, y, g):
-        if self._decay_free:
-            return g
-        wd = self._b(self.weight_decay)
-        return np.where(wd != 0, g + wd * y, g)
 
 
 @dataclass(frozen=True)
@@ -293,12 +295,6 @@ class ScheduleFreeAdamW(_ScheduleFree):
         g, eps = landscape.grad(y), self._b(self.eps)
         J = (eps / (np.abs(g) + eps) ** 2)[..., :, None] * landscape.hess(y)
         return J + np.asarray(self.weight_decay)[..., None, None] * np.eye(y.shape[-1])
-
-    def _decayed(self, y, d):
-        if self._decay_free:
-            return d
-        wd = self._b(self.weight_decay)
-        return np.where(wd != 0, d + wd * y, d)
 
 
 @dataclass(frozen=True)
