@@ -81,6 +81,18 @@ def _weights(n: int, lr: bytes, warmup: bytes, r: bytes, p: bytes, shape: tuple)
     return tuple(np.concatenate([zero, a]) for a in (gamma, w, np.add.accumulate(w, axis=0)))
 
 
+def _warmup_hyper():
+    return hyper(0, ">= 0", note="a linear warmup of lr over these steps", slider=(0, 100))
+
+
+def _r_hyper():
+    return hyper(0.0, ">= 0", note="the averaging weights grow as k^r", slider=(0.0, 4.0))
+
+
+def _power_hyper():
+    return hyper(2.0, ">= 0", note="the averaging weights grow as lr_max^p", slider=(0.0, 4.0))
+
+
 @dataclass(frozen=True)
 class _ScheduleFree(Optimizer):
     """The shared three-sequence step, lift and limit; a family says its β and its direction d."""
@@ -217,9 +229,9 @@ class ScheduleFreeSGD(_ScheduleFree):
     momentum: float = hyper(0.9, "(0, 1)", note="the interpolation weight β of y = (1 − β)z + βx",
                             slider=(0.01, 0.99))
     weight_decay: float = weight_decay_hyper()
-    warmup_steps: float = hyper(0, ">= 0", note="a linear warmup of lr over these steps", slider=(0, 100))
-    r: float = hyper(0.0, ">= 0", note="the averaging weights grow as k^r", slider=(0.0, 4.0))
-    weight_lr_power: float = hyper(2.0, ">= 0", note="the averaging weights grow as lr_max^p", slider=(0.0, 4.0))
+    warmup_steps: float = _warmup_hyper()
+    r: float = _r_hyper()
+    weight_lr_power: float = _power_hyper()
 
     @property
     def interpolation(self):
@@ -259,9 +271,9 @@ class ScheduleFreeAdamW(_ScheduleFree):
                          slider=((0.01, 0.99), (0.9, 0.9999)))
     eps: float = hyper(1e-8, "> 0", note="it guards the division by √v", slider=(1e-10, 1e-1, "log"))
     weight_decay: float = weight_decay_hyper()
-    warmup_steps: float = hyper(0, ">= 0", note="a linear warmup of lr over these steps", slider=(0, 100))
-    r: float = hyper(0.0, ">= 0", note="the averaging weights grow as k^r", slider=(0.0, 4.0))
-    weight_lr_power: float = hyper(2.0, ">= 0", note="the averaging weights grow as lr_max^p", slider=(0.0, 4.0))
+    warmup_steps: float = _warmup_hyper()
+    r: float = _r_hyper()
+    weight_lr_power: float = _power_hyper()
 
     @property
     def interpolation(self):
