@@ -48,7 +48,8 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     RK4,
     ProximalPoint,
     NagC,
-    ScheduleFreeSGD, ScheduleFreeAdamW,
+    ScheduleFreeSGD,
+    ScheduleFreeAdamW,
     *GAME_OPTIMIZERS,
 )
 
