@@ -27,6 +27,7 @@ from .base import Optimizer, State
 from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
 from .kernel import Kernel
 from .kernels import lerp, select
+from .lookahead import Lookahead, lookahead
 from .preset import Preset
 from .wrappers import Wrapped, configure, wrap
 from .gameplay import GAME_OPTIMIZERS
@@ -36,6 +37,7 @@ from .muon import Muon
 from .nagc import NagC
 from .polyak import Polyak
 from .rmsprop import RMSprop
+from .schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from .schemes import RK4, Heun, ProximalPoint
 from .sparse_adam import REFUSED
 from .sgd import SGD
@@ -43,7 +45,7 @@ from .steepest import Steepest
 
 __all__ = ["Optimizer", "Preset", "Wrapped", "wrap", "configure", "SGD", "RMSprop", "Adam", "AdamW", "Adagrad", "State",
            "OPTIMIZERS", "optimizer", "register", "registered", "hyper", "lr_hyper", "weight_decay_hyper", "EMA",
-           "Kernel", "select", "lerp", "ENTRY_POINTS"]
+           "Kernel", "select", "lerp", "ENTRY_POINTS", "Lookahead", "lookahead"]
 
 # One family per line (in `simulate list` order): a new module adds its line.
 FAMILIES: tuple[type[Optimizer], ...] = (
@@ -66,6 +68,8 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     Adafactor,
     Rprop,
     LBFGS,
+    ScheduleFreeSGD,
+    ScheduleFreeAdamW,
     *GAME_OPTIMIZERS,
 )
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from .._names import UnknownNameError, suggest
 from .base import Optimizer, _same
-from .wrappers import TRANSFORMS, wrap
+from .wrappers import COMPOSED, TRANSFORMS, wrap
 
 __all__ = ["Preset"]
 
@@ -26,7 +26,7 @@ class Preset:
     fixed: dict = dataclasses.field(default_factory=dict)
 
     def __call__(self, **hyperparameters) -> Optimizer:
-        valid = [f.name for f in dataclasses.fields(self.cls)] + list(TRANSFORMS)
+        valid = [f.name for f in dataclasses.fields(self.cls)] + list(TRANSFORMS) + list(COMPOSED)
         for key in hyperparameters:
             if key not in valid:
                 raise UnknownNameError(suggest("hyperparameter", key, valid).replace(
@@ -34,7 +34,7 @@ class Preset:
         for key, value in self.fixed.items():
             if key in hyperparameters and not _same(hyperparameters[key], value):
                 raise ValueError(f"{self.name}: the name fixes {key}={value!r}; use '{self.cls.name}' to set it freely")
-        settings = {k: hyperparameters.pop(k) for k in TRANSFORMS if k in hyperparameters}
+        settings = {k: hyperparameters.pop(k) for k in (*TRANSFORMS, *COMPOSED) if k in hyperparameters}
         try:
             return wrap(self.cls(**{**self.defaults, **hyperparameters, **self.fixed}), **settings)
         except ValueError as exc:  # speak of the name the user typed ("momentum", not "sgd")

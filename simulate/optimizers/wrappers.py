@@ -30,6 +30,9 @@ __all__ = ["Wrapped", "TRANSFORMS", "wrap", "configure"]
 
 #: The settings a wrapper holds, in the order a spec lists them (after the hyperparameters).
 TRANSFORMS = ("schedule", "clip_norm", "clip_value", "lr_scale")
+#: Settings that put another optimizer around the inner one, inside the wrapper: the setting's name ->
+#: ``compose(optimizer, value)`` (:mod:`.lookahead` adds ``lookahead``, so that this module needs none).
+COMPOSED: dict = {}
 
 
 @dataclass(frozen=True)
@@ -102,7 +105,7 @@ class Wrapped(Optimizer):
 
     def replace(self, **changes):
         own = {k: changes.pop(k) for k in TRANSFORMS if k in changes}
-        inner = self.inner.replace(**changes) if changes else self.inner
+        inner = configure(self.inner, **changes) if changes else self.inner
         return configure(inner, **{**self.settings(), **own})
 
     def lrs(self, steps: int) -> np.ndarray:
@@ -145,13 +148,19 @@ def configure(opt: Optimizer, **changes) -> Optimizer:
     its wrapper (made, kept or dropped as the settings require)."""
     if isinstance(opt, Wrapped):
         return opt.replace(**changes)
-    settings = {k: changes.pop(k) for k in TRANSFORMS if k in changes}
-    opt = dataclasses.replace(opt, **changes) if changes else opt
+    settings = {k: changes.pop(k) for k in (*TRANSFORMS, *COMPOSED) if k in changes}
+    opt = opt.replace(**changes) if changes else opt
     return wrap(opt, **settings)
 
 
-def wrap(opt: Optimizer, schedule=None, clip_norm=None, clip_value=None, lr_scale=None) -> Optimizer:
-    """``opt`` with a schedule and gradient transforms around it (itself when none is given)."""
+def wrap(opt: Optimizer, schedule=None, clip_norm=None, clip_value=None, lr_scale=None, **composed) -> Optimizer:
+    """``opt`` with a schedule and gradient transforms around it (itself when none is given);
+    a :data:`COMPOSED` setting (``lookahead=(5, 0.5)``) puts its optimizer around it first, inside them."""
+    for name, value in composed.items():
+        if name not in COMPOSED:
+            raise TypeError(f"wrap() got an unexpected setting {name!r}")
+        if value is not None:
+            opt = COMPOSED[name](opt, value)
     settings = {"schedule": schedule, "clip_norm": clip_norm, "clip_value": clip_value, "lr_scale": lr_scale}
     if all(v is None for v in settings.values()):
         return opt
