@@ -118,9 +118,11 @@ def declared(cls) -> dict[str, Hyper]:
     return {f.name: f.metadata["hyper"] for f in dataclasses.fields(cls) if "hyper" in f.metadata}
 
 
-def lr_hyper(default: float):
-    """``lr``, as every optimizer has it: > 0, since the time per step is built from it."""
-    return hyper(default, "> 0", note="the time per step is built from it", slider=(1e-4, 1.0, "log"))
+def lr_hyper(default: float, slider: tuple = (1e-4, 1.0, "log")):
+    """``lr``, as every optimizer has it: > 0, since the time per step is built from it. ``slider``:
+    the range the explorer and :func:`simulate.tune` search (an optimizer whose step parameter lives
+    on another scale, Polyak's c in (0, 2), says so)."""
+    return hyper(default, "> 0", note="the time per step is built from it", slider=slider)
 
 
 def weight_decay_hyper(default: float = 0.0):

@@ -83,7 +83,7 @@ class Polyak(Optimizer):
     description: ClassVar[str] = "Polyak step c·(f − f*)/|g|²: target-value flow, f − f* = (f0 − f*)e^(−t) (needs f*)"
     clock_formula: ClassVar[str] = "c"
 
-    lr: float = lr_hyper(1.0)
+    lr: float = lr_hyper(1.0, slider=(0.01, 1.99, "log"))
     f_star: float | None = hyper(None)  # None: the landscape's lowest listed minimum value
 
     @classmethod
