@@ -27,6 +27,7 @@ from .preset import Preset
 from .wrappers import Wrapped, configure, wrap
 from .gameplay import GAME_OPTIMIZERS
 from .nagc import NagC
+from .nadam import NAdam
 from .rmsprop import RMSprop
 from .schemes import RK4, Heun, ProximalPoint
 from .sgd import SGD
@@ -42,6 +43,7 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     Adam,
     AdamW,
     Adagrad,
+    NAdam,
     Heun,
     RK4,
     ProximalPoint,
