@@ -28,6 +28,9 @@ from .wrappers import Wrapped, configure, wrap
 from .gameplay import GAME_OPTIMIZERS
 from .nagc import NagC
 from .nadam import NAdam
+from .radam import RAdam
+from .adamax import Adamax
+from .adadelta import Adadelta
 from .rmsprop import RMSprop
 from .schemes import RK4, Heun, ProximalPoint
 from .sgd import SGD
@@ -44,6 +47,9 @@ FAMILIES: tuple[type[Optimizer], ...] = (
     AdamW,
     Adagrad,
     NAdam,
+    RAdam,
+    Adamax,
+    Adadelta,
     Heun,
     RK4,
     ProximalPoint,
