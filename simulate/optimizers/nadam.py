@@ -63,8 +63,8 @@ class NAdam(Optimizer):
     Π_κ is a function of the step, not a state of the lift: as a state (``Π̇ = Π(μ_κ − 1)/lr`` from
     Π = 1) the weight (1 − μ)/(1 − Π) would be ~lr/t at t → 0, a start the flow cannot leave. Between
     steps ``Π_κ = Π_⌊κ⌋·μ_{⌊κ⌋+1}^(κ − ⌊κ⌋)`` (exactly the running product at every step). The discrete
-    state keeps torch's ``mu_product``. From v = 0 the lift starts with ``ẋ = −g/ε`` (v/(1 − β₂^κ) grows
-    like g²t/lr): a √t layer, as RMSprop's.
+    state keeps torch's ``mu_product``. From v = 0 the lift starts with ``ẋ = −g/ε``, but only for a
+    layer of about one step: the bias correction makes v/(1 − β₂^κ) ≈ g²·t/(t + lr).
 
     For fixed betas and ψ and lr → 0: μ_κ → β₁ and Π_κ → 0 within O(lr) time, m → g and v → g²,
     so the flow tends to Adam's sign flow ``ẋ = −g/(|g| + ε)`` (theory §10.1).
@@ -81,9 +81,6 @@ class NAdam(Optimizer):
     momentum_decay: float = hyper(4e-3, ">= 0", note="μ_k = β₁(1 − ½·0.96^(k·momentum_decay))",
                                   slider=(0.0, 0.1))
     decoupled_weight_decay: bool = False
-
-    # From v = 0 the lift has a √t layer at t = 0 (ẋ(0) = −g/ε): order ½, as RMSprop's.
-    lift_order: ClassVar[float] = 0.5
 
     @classmethod
     def models(cls):
