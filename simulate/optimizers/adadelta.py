@@ -9,7 +9,7 @@ import numpy as np
 
 from ..models.gradient import ScaledGradientFlow
 from .base import Optimizer
-from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
+from .hyper import EMA, hyper, weight_decay_hyper
 from .kernels import select
 
 __all__ = ['Adadelta']
