@@ -84,9 +84,9 @@ class RAdam(Optimizer):
         at_step = np.issubdtype(np.asarray(k).dtype, np.integer)
         c2 = 1 - power(b2, k, at_step)
         rho_inf = 2 / (1 - b2) - 1
-        rho = rho_inf - 2 * k * power(b2, k, at_step) / c2
-        rectified = rho > 5.0
-        with np.errstate(invalid="ignore", divide="ignore"):
+        with np.errstate(invalid="ignore", divide="ignore"):  # k = 0: the unused row of a kernel's table
+            rho = rho_inf - 2 * k * power(b2, k, at_step) / c2
+            rectified = rho > 5.0
             ratio = np.where(rectified, (rho - 4) * (rho - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho), 1.0)
         return 1 - power(b1, k, at_step), power(c2, 0.5, at_step), power(ratio, 0.5, at_step), rectified * 1.0
 
