@@ -9,10 +9,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..models.gradient import SignFlow
 from .adam import power
 from .base import Optimizer, _assemble, _diag
 from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
+from .moments import AdamMoments
 from .kernels import lerp, select
 
 __all__ = ['NAdam']
@@ -43,7 +43,7 @@ def _products(beta1: float, psi: float, n: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class NAdam(Optimizer):
+class NAdam(AdamMoments, Optimizer):
     r"""NAdam: ``torch.optim.NAdam`` (Dozat 2016): Adam with Nesterov momentum and a warming momentum.
 
     Update (torch), step k = 1, 2, …, ``g = ∇f(x) + λx`` (coupled), or first ``x ← x(1 − lr·λ)``
@@ -81,17 +81,6 @@ class NAdam(Optimizer):
     momentum_decay: float = hyper(4e-3, ">= 0", note="μ_k = β₁(1 − ½·0.96^(k·momentum_decay))",
                                   slider=(0.0, 0.1))
     decoupled_weight_decay: bool = False
-
-    @classmethod
-    def models(cls):
-        return {**super().models(), "limit": SignFlow}
-
-    def limit_speed(self):
-        return 1.0
-
-    @property
-    def _decoupled(self):
-        return bool(self.decoupled_weight_decay)
 
     def state_names(self):
         return ("mu_product", "m", "v", "x")
@@ -146,37 +135,23 @@ class NAdam(Optimizer):
 
     def field(self, t, state, landscape):
         x = state["x"]
-        lr = self._b(self.lr)
         g = landscape.grad(x) if self._decoupled else self._coupled_grad(x, landscape)
-        b1, b2 = (self._b(b) for b in self.betas)
         a, b, c2 = self._weights(t)
         dx = -(a * g + b * state["m"]) / (np.sqrt(state["v"] / c2) + self._b(self.eps))
-        if self._decoupled:
-            dx = dx - self._b(self.weight_decay) * x
-        return {"m": (1 - b1) * (g - state["m"]) / lr, "v": (1 - b2) * (g * g - state["v"]) / lr, "x": dx}
+        return {**self._moment_fields(g, state), "x": self._decay_field(dx, x)}
 
     def jacobian(self, t, state, landscape):
         x = state["x"]
-        lr = self._b(self.lr)
-        g = landscape.grad(x) if self._decoupled else self._coupled_grad(x, landscape)
-        H = landscape.hess(x) if self._decoupled else self._coupled_hess(x, landscape)
-        b1, b2 = (self._b(b) for b in self.betas)
+        g, H = self._moment_grad(x, landscape)
         a, b, c2 = self._weights(t)
-        one = np.ones_like(x)
         root = np.sqrt(np.maximum(state["v"] / c2, np.finfo(float).tiny))  # dD/dv is unbounded at v = 0
         D = np.sqrt(state["v"] / c2) + self._b(self.eps)
-        num = a * g + b * state["m"]
-        blocks = {
-            ("m", "m"): _diag(-(1 - b1) / lr * one),
-            ("m", "x"): ((1 - b1) / lr)[..., None] * H,
-            ("v", "v"): _diag(-(1 - b2) / lr * one),
-            ("v", "x"): (2 * (1 - b2) / lr * g)[..., :, None] * H,
-            ("x", "m"): _diag(-b / D * one),
-            ("x", "v"): _diag(num / (D * D) / (2 * root * c2)),
-            ("x", "x"): -(a / D)[..., :, None] * H,
-        }
+        blocks = {**self._moment_blocks(g, H),
+                  ("x", "m"): _diag(-b / D * np.ones_like(x)),
+                  ("x", "v"): _diag((a * g + b * state["m"]) / (D * D) / (2 * root * c2)),
+                  ("x", "x"): -(a / D)[..., :, None] * H}
         if self._decoupled:
-            blocks[("x", "x")] = blocks[("x", "x")] - _diag(self._b(self.weight_decay) * one)
+            blocks[("x", "x")] = blocks[("x", "x")] - _diag(self._b(self.weight_decay) * np.ones_like(x))
         return _assemble(("m", "v", "x"), blocks, x.shape)
 
     def kernel(self):

@@ -7,10 +7,10 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..models.gradient import SignFlow
 from .adam import power
 from .base import Optimizer, _assemble, _diag
 from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
+from .moments import AdamMoments
 from .kernels import lerp, select
 
 __all__ = ['RAdam']
@@ -32,7 +32,7 @@ def radam_update(x, g, m, v, lr, beta1, beta2, eps, weight_decay, c1, root_c2, r
 
 
 @dataclass(frozen=True)
-class RAdam(Optimizer):
+class RAdam(AdamMoments, Optimizer):
     r"""RAdam: ``torch.optim.RAdam`` (Liu et al., ICLR 2020): Adam whose adaptive step is switched on
     and rectified by the length of the approximated simple moving average.
 
@@ -62,17 +62,6 @@ class RAdam(Optimizer):
     eps: float = hyper(1e-8, "> 0", note="it guards the division by √v", slider=(1e-10, 1e-1, "log"))
     weight_decay: float = weight_decay_hyper()
     decoupled_weight_decay: bool = False
-
-    @classmethod
-    def models(cls):
-        return {**super().models(), "limit": SignFlow}
-
-    def limit_speed(self):
-        return 1.0
-
-    @property
-    def _decoupled(self):
-        return bool(self.decoupled_weight_decay)
 
     def state_names(self):
         return ("m", "v", "x")
@@ -106,35 +95,21 @@ class RAdam(Optimizer):
 
     def field(self, t, state, landscape):
         x = state["x"]
-        lr = self._b(self.lr)
         g = landscape.grad(x) if self._decoupled else self._coupled_grad(x, landscape)
-        b1, b2 = (self._b(b) for b in self.betas)
         inv_c1, R, _ = self._scale(t, state["v"])
-        dx = -state["m"] * inv_c1 * R
-        if self._decoupled:
-            dx = dx - self._b(self.weight_decay) * x
-        return {"m": (1 - b1) * (g - state["m"]) / lr, "v": (1 - b2) * (g * g - state["v"]) / lr, "x": dx}
+        return {**self._moment_fields(g, state), "x": self._decay_field(-state["m"] * inv_c1 * R, x)}
 
     def jacobian(self, t, state, landscape):
         x = state["x"]
-        lr = self._b(self.lr)
-        g = landscape.grad(x) if self._decoupled else self._coupled_grad(x, landscape)
-        H = landscape.hess(x) if self._decoupled else self._coupled_hess(x, landscape)
-        b1, b2 = (self._b(b) for b in self.betas)
+        g, H = self._moment_grad(x, landscape)
         inv_c1, R, gain = self._scale(t, state["v"])
-        one = np.ones_like(x)
         root = np.sqrt(np.maximum(state["v"], np.finfo(float).tiny))  # dR/dv is unbounded at v = 0
         D = np.sqrt(state["v"]) + self._b(self.eps)
-        blocks = {
-            ("m", "m"): _diag(-(1 - b1) / lr * one),
-            ("m", "x"): ((1 - b1) / lr)[..., None] * H,
-            ("v", "v"): _diag(-(1 - b2) / lr * one),
-            ("v", "x"): (2 * (1 - b2) / lr * g)[..., :, None] * H,
-            ("x", "m"): _diag(-inv_c1 * R * one),
-            ("x", "v"): _diag(state["m"] * inv_c1 * gain / (D * D) / (2 * root)),
-        }
+        blocks = {**self._moment_blocks(g, H),
+                  ("x", "m"): _diag(-inv_c1 * R * np.ones_like(x)),
+                  ("x", "v"): _diag(state["m"] * inv_c1 * gain / (D * D) / (2 * root))}
         if self._decoupled:
-            blocks[("x", "x")] = _diag(-self._b(self.weight_decay) * one)
+            blocks[("x", "x")] = _diag(-self._b(self.weight_decay) * np.ones_like(x))
         return _assemble(("m", "v", "x"), blocks, x.shape)
 
     def kernel(self):
