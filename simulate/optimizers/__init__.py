@@ -1,7 +1,8 @@
 """Optimizers: the registry of names, and the lookup that turns a name or spec into an optimizer.
 
 Each family lives in its own module (:mod:`.sgd`, :mod:`.rmsprop`, :mod:`.adam`, :mod:`.adagrad`,
-:mod:`.schemes`, :mod:`.nagc`, :mod:`.gameplay`) on the protocol of :mod:`.base`; the names it is
+:mod:`.nadam`, :mod:`.radam`, :mod:`.adamax`, :mod:`.adadelta`, :mod:`.schemes`, :mod:`.nagc`,
+:mod:`.gameplay`) on the protocol of :mod:`.base`; the names it is
 registered under are its ``presets()``. An optimizer written outside the package joins them with
 :func:`register` (in the process that defines it), or through the entry-point group
 ``simulate.optimizers`` of an installed package (every new process, the command line included).
