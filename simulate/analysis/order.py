@@ -204,6 +204,9 @@ def order(landscape, optimizer, start=None, *, flow: str | None = None, horizon:
             raise ValueError(f"the {kind} flow holds β by the '{model0.scaling}' scaling along the ladder; scaling "
                              f"'{scaling}' moves β with lr and leaves that model: drop scaling or choose another "
                              f"flow") from None
+    if len({float(m.time_per_step) for m in models}) < len(models):  # Adadelta's clock is the step
+        raise ValueError(f"the time per step of the {kind} flow of {opt.display_name} is {model0.clock}, whatever "
+                         f"lr: a ladder of learning rates does not shrink it, so there is no order to measure")
     steps = [max(1, int(round(horizon / float(m.time_per_step)))) for m in models]
     if sum(steps) > MAX_LADDER_STEPS:
         raise ValueError(f"this ladder takes {sum(steps):.3g} steps in all (the smallest rung alone {steps[-1]:.3g}); "

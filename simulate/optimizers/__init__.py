@@ -1,7 +1,10 @@
 """Optimizers: the registry of names, and the lookup that turns a name or spec into an optimizer.
 
-Each family lives in its own module (:mod:`.sgd`, :mod:`.rmsprop`, :mod:`.adam`, :mod:`.adagrad`,
-:mod:`.schemes`, :mod:`.nagc`, :mod:`.gameplay`) on the protocol of :mod:`.base`; the names it is
+Each family lives in its own module (torch.optim's: :mod:`.sgd`, :mod:`.rmsprop`, :mod:`.adam`,
+:mod:`.adagrad`, :mod:`.nadam`, :mod:`.radam`, :mod:`.adamax`, :mod:`.adadelta`, :mod:`.asgd`,
+:mod:`.rprop`, :mod:`.adafactor`, :mod:`.lbfgs`, :mod:`.muon`; part 三's :mod:`.steepest` and
+:mod:`.polyak`; :mod:`.lion`, :mod:`.sam`, :mod:`.schedule_free`; the schemes :mod:`.schemes`,
+:mod:`.nagc`, :mod:`.gameplay`; Lookahead, a setting of any optimizer, in :mod:`.lookahead`) on the protocol of :mod:`.base`; the names it is
 registered under are its ``presets()``. An optimizer written outside the package joins them with
 :func:`register` (in the process that defines it), or through the entry-point group
 ``simulate.optimizers`` of an installed package (every new process, the command line included).
@@ -36,6 +39,10 @@ from .sam import SAM, USAM
 from .muon import Muon
 from .nagc import NagC
 from .polyak import Polyak
+from .nadam import NAdam
+from .radam import RAdam
+from .adamax import Adamax
+from .adadelta import Adadelta
 from .rmsprop import RMSprop
 from .schedule_free import ScheduleFreeAdamW, ScheduleFreeSGD
 from .schemes import RK4, Heun, ProximalPoint
@@ -47,29 +54,34 @@ __all__ = ["Optimizer", "Preset", "Wrapped", "wrap", "configure", "SGD", "RMSpro
            "OPTIMIZERS", "optimizer", "register", "registered", "hyper", "lr_hyper", "weight_decay_hyper", "EMA",
            "Kernel", "select", "lerp", "ENTRY_POINTS", "Lookahead", "lookahead"]
 
-# One family per line (in `simulate list` order): a new module adds its line.
+# One family per line, in `simulate list` order: torch.optim's, part 三's steepest descents and the
+# Polyak step, the modern ones, the ODE schemes, the game methods. A new module adds its line.
 FAMILIES: tuple[type[Optimizer], ...] = (
     SGD,
     RMSprop,
     Adam,
     AdamW,
     Adagrad,
+    NAdam,
+    RAdam,
+    Adamax,
+    Adadelta,
+    ASGD,
+    Rprop,
+    Adafactor,
+    LBFGS,
+    Muon,
+    Steepest,
+    Polyak,
+    Lion,
+    SAM,
+    USAM,
+    ScheduleFreeSGD,
+    ScheduleFreeAdamW,
     Heun,
     RK4,
     ProximalPoint,
     NagC,
-    Steepest,
-    Lion,
-    SAM,
-    USAM,
-    Polyak,
-    Muon,
-    ASGD,
-    Adafactor,
-    Rprop,
-    LBFGS,
-    ScheduleFreeSGD,
-    ScheduleFreeAdamW,
     *GAME_OPTIMIZERS,
 )
 

@@ -18,6 +18,14 @@ from .kernels import adam_update
 #: Elementwise ``math.pow`` (libm's pow, what Python's float ``**`` computes).
 _libm_pow = np.frompyfunc(math.pow, 2, 1)
 
+
+def power(base, exponent, at_step: bool):
+    """``base**exponent`` as torch computes it: at a step (a scalar computed in Python floats) libm's
+    pow, elementwise; elsewhere (a fractional step of a flow) numpy's, which may differ in the last bit."""
+    if at_step:
+        return np.asarray(_libm_pow(base, exponent), dtype=np.float64)
+    return np.asarray(base) ** exponent
+
 __all__ = ['Adam', 'AdamW']
 
 
@@ -81,10 +89,8 @@ class Adam(Optimizer):
         them) βᵏ is libm's pow, as torch computes it in Python floats: numpy's vectorized power
         differs from it in the last bit for a few percent of (β, k). k may be fractional in the flow."""
         b1, b2 = self.betas
-        if np.issubdtype(np.asarray(k).dtype, np.integer):
-            p1, p2 = (np.asarray(_libm_pow(b, k), dtype=np.float64) for b in (b1, b2))
-            return 1 - p1, np.sqrt(1 - p2)
-        return 1 - b1 ** k, np.sqrt(1 - b2 ** k)
+        at_step = np.issubdtype(np.asarray(k).dtype, np.integer)
+        return 1 - power(b1, k, at_step), np.sqrt(1 - power(b2, k, at_step))
 
     def step(self, state, landscape, k):
         x = state["x"]
