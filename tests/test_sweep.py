@@ -115,7 +115,8 @@ def test_flow_endpoints_and_distance_match_integrate():
     for i, lr in enumerate([0.01, 0.02]):
         opt = sim.optimizer("gd", lr=lr)
         run = sim.iterate("himmelblau", opt, steps=50)
-        flow = sim.integrate("himmelblau", opt, t=[0.0, 50 * lr])
+        # the solver the sweep ran: "auto" picks LSODA for a few quick solves until the compiled one is loaded
+        flow = sim.integrate("himmelblau", opt, t=[0.0, 50 * lr], method=s.stats["flow_methods"]["gd flow"])
         assert s.metric("final_loss", "gd flow")[i] == pytest.approx(flow.f[-1], rel=1e-12)
         assert s.metric("flow_distance")[i] == pytest.approx(np.linalg.norm(run.final - flow.final), rel=1e-9)
 
