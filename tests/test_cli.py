@@ -250,3 +250,21 @@ def test_a_caption_is_printed_under_any_figure(in_tmp):
                     "--caption", "a caption")
     assert result.exit_code == 0, result.output
     assert 'caption = "a caption"' in (in_tmp / "simulate_sweep.run.toml").read_text()
+
+
+def test_demo_and_gallery_say_a_results_warnings_in_one_line_like_the_other_commands(capsys):
+    # demo and gallery run plot/order/sweep underneath: their FlowWarning is a "warning:" line on stderr,
+    # not Python's two lines with a source line; other warnings are not said
+    import warnings
+
+    from simulate.analysis.experiment import FlowWarning
+    from simulate.cli.app import _saying
+
+    def produce():
+        warnings.warn("sam's exact flow was not integrated to the end", FlowWarning)
+        warnings.warn("an internal detail", UserWarning)
+        return ["written"]
+
+    assert _saying(produce) == ["written"]
+    err = capsys.readouterr().err
+    assert err == "warning: sam's exact flow was not integrated to the end\n"

@@ -47,7 +47,7 @@ def command_lines(draw):
 
 
 @seed(20261207)
-@settings(max_examples=300, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 @given(argv=command_lines(), caption=st.sampled_from([None, "a caption", "tab\tand é", "bad\x07bell", "bad\udcff"]))
 def test_generated_command_lines_end_cleanly(tmp_path_factory, argv, caption):
     out = tmp_path_factory.mktemp("fuzz")

@@ -15,7 +15,8 @@ ROSE = sim.landscape("rosenbrock")
 
 @pytest.mark.parametrize("spec", ["rmsprop(lr=0.01)", "rmsprop(lr=0.01, centered=true, alpha=0.9)",
                                   "rmsprop(lr=0.003, weight_decay=0.1, eps=0.01)", "adam(lr=0.01)",
-                                  "adam(lr=0.01, amsgrad=true, weight_decay=0.1)", "adamw(lr=0.01, weight_decay=0)"])
+                                  "adam(lr=0.01, amsgrad=true, weight_decay=0.1)", "adamw(lr=0.01, weight_decay=0)",
+                                  "gd(lr=0.001)", "gd(lr=0.001, weight_decay=0.1)"])
 def test_each_step_is_the_solved_argmin_of_its_metric(spec):
     """argmin_d ⟨u, d⟩ + ‖d‖²_P/(2lr), solved by a trust-region Newton method, is the step taken to
     rounding (u = g for RMSprop, m̂ for Adam)."""
@@ -50,7 +51,7 @@ def test_adam_is_steepest_descent_of_its_momentum():
     np.testing.assert_allclose(P, np.sqrt(state["v"] / (1 - 0.99**3)) + 1e-8, rtol=1e-15)
 
 
-@pytest.mark.parametrize("spec", ["gd", "momentum", "rmsprop(momentum=0.5)", "adamw", "polyak", "adagrad"])
+@pytest.mark.parametrize("spec", ["momentum", "rmsprop(momentum=0.5)", "adamw", "polyak", "adagrad"])
 def test_no_metric_is_claimed_where_none_is_known(spec):
     opt = sim.optimizer(spec)
     state = opt.init(np.array([-1.2, 1.0]))
@@ -107,16 +108,16 @@ def test_plot_steepest_steps_adds_the_panel_and_refuses_optimizers_without_a_met
 
     out = tmp_path / "p.png"
     args = ["plot", "-l", "rosenbrock", "--start=-1.2,1", "--steps", "20", "--out", str(out), "--steepest-steps"]
-    assert main([*args, "-o", "gd(lr=0.001)", "-o", "rmsprop(lr=0.01)"]) == 0 and out.exists()
+    assert main([*args, "-o", "momentum(lr=0.001)", "-o", "rmsprop(lr=0.01)"]) == 0 and out.exists()
     assert "steepest_steps = true" in (tmp_path / "p.run.toml").read_text()
-    assert main([*args, "-o", "gd(lr=0.001)", "--overwrite"]) != 0
-    assert "none of the optimizers (gd(lr=0.001)) knows a metric" in capsys.readouterr().err
+    assert main([*args, "-o", "momentum(lr=0.001)", "--overwrite"]) != 0
+    assert "none of the optimizers (momentum(lr=0.001)) knows a metric" in capsys.readouterr().err
 
 
 def test_the_panel_joins_the_plot_figure_as_a_column():
     from simulate.viz.metric import add_steepest_panel
 
-    result = sim.plot("rosenbrock", ["gd(lr=0.001)", "rmsprop(lr=0.01)"], [-1.2, 1.0], steps=20)
+    result = sim.plot("rosenbrock", ["momentum(lr=0.001)", "rmsprop(lr=0.01)"], [-1.2, 1.0], steps=20)
     before = len(result.figure.axes)
     width = result.figure.get_size_inches()[0]
     add_steepest_panel(result.figure, result.experiment)

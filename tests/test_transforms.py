@@ -8,7 +8,7 @@ import torch
 from scipy.linalg import expm
 
 import simulate as sim
-from simulate.optimizers.transforms import TransformedGradients, clip, clip_jacobian
+from simulate.optimizers.transforms import TransformedGradients, clip
 
 from helpers import central_difference
 

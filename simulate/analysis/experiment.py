@@ -285,9 +285,11 @@ class Experiment:
                 where = f" from start {np.array2string(starts[min(i, len(starts) - 1)], precision=3)}" \
                     if status.size > 1 else ""
                 budget = "--flow-seconds, " if WALL_TIME in str(messages[i]) else ""
+                others = [k for k in available_flows(e.optimizer) if k != e.flow.flow]
+                other = f", or --flow with another model: {', '.join(others)}" if others else ""
                 lines.append(f"{e.optimizer.label}: its {e.flow.flow} flow{where} was not integrated to the end: "
-                             f"{messages[i]}; the iterates are drawn in full (try {budget}--method, fewer --steps, or "
-                             f"--flow with another model: {', '.join(k for k in available_flows(e.optimizer) if k != e.flow.flow) or 'none'})")
+                             f"{messages[i]}; the iterates are drawn in full (try {budget}--method or fewer --steps"
+                             f"{other})")
         return lines
 
     def __post_init__(self):

@@ -128,15 +128,32 @@ def _refuse_repeats(ctx: typer.Context) -> None:
                                                 "png,svg" if param.name == "out" else ""))
 
 
-def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: bool) -> None:
-    """The shared tail of every command: dump the resolved options, or run and print the paths."""
+def _said() -> tuple[type[Warning], ...]:
+    """The warnings a command says on the terminal, one line each: results worth a second look."""
     from ..analysis.experiment import FlowWarning, StartWarning
     from ..analysis.order import OrderWarning
     from ..analysis.sweep import AxisWarning, SlowFlowWarning
     from ..viz.style import LayoutWarning
 
-    # results worth a second look, said on the terminal (each once per occurrence)
-    said = (OrderWarning, AxisWarning, SlowFlowWarning, FlowWarning, StartWarning, LayoutWarning)
+    return OrderWarning, AxisWarning, SlowFlowWarning, FlowWarning, StartWarning, LayoutWarning
+
+
+def _saying(produce):
+    """``produce()`` with the warnings of :func:`_said` said on stderr, one line each (each once
+    per occurrence), instead of Python's two-line warning with a source line."""
+    said = _said()
+    with warnings.catch_warnings(record=True) as caught:
+        for category in said:
+            warnings.simplefilter("always", category)
+        result = produce()
+    for w in caught:
+        if issubclass(w.category, said):
+            typer.echo(f"warning: {w.message}", err=True)
+    return result
+
+
+def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: bool) -> None:
+    """The shared tail of every command: dump the resolved options, or run and print the paths."""
     _refuse_repeats(ctx)
 
     options = {p.name: ctx.params[p.name] for p in ctx.command.params if p.name in ctx.params and p.name not in NOT_CONFIG}
@@ -150,15 +167,9 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
         typer.echo(dumps({k: toml_value(v) for k, v in options.items()}, f"simulate {command}: resolved configuration"), nl=False)
         return
     try:
-        with warnings.catch_warnings(record=True) as caught:
-            for category in said:
-                warnings.simplefilter("always", category)
-            written = run(command, options, overwrite=overwrite, argv=_INVOCATION)
+        written = _saying(lambda: run(command, options, overwrite=overwrite, argv=_INVOCATION))
     except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
-    for w in caught:  # a result worth a second look: one line each, on stderr
-        if issubclass(w.category, said):
-            typer.echo(f"warning: {w.message}", err=True)
     for path in written:
         typer.echo(str(path))
 
@@ -288,7 +299,7 @@ def demo_cli(
                             argv=_INVOCATION, size=size, font_scale=font_scale, formats=format))
         return written
 
-    _print_written(produce)
+    _print_written(lambda: _saying(produce))
     if show:
         from ..viz.explorer import show_file
 
@@ -307,7 +318,7 @@ def gallery_cli(
     """Render every demo into the gallery folder and write its README.md (picture, caption, command)."""
     from .demos import gallery
 
-    _print_written(lambda: gallery(folder, dpi=dpi, overwrite=overwrite))
+    _print_written(lambda: _saying(lambda: gallery(folder, dpi=dpi, overwrite=overwrite)))
 
 
 @_command("explore")

@@ -118,6 +118,11 @@ class SGD(Optimizer):
         top = (1 - mu + 2 * mu**2) if self.nesterov else (1 + mu)
         return top / (4 * (1 - mu) ** 2), 1 / (1 - mu), (mu**2 if self.nesterov else mu) / (1 - mu)
 
+    def steepest_metric(self, state, k):
+        """``P = 1``: GD's step −lr·g is the steepest-descent step of the Euclidean norm (theory
+        §10.9). Not with momentum: its step −lr·b sums the gradients of earlier steps."""
+        return None if np.any(self.momentum != 0) else (np.ones_like(state["x"]), None)
+
     def threshold_factor(self):
         # GD 2, heavy ball 2(1 + μ)/(1 − τ), torch's Nesterov (2 + 2μ)/(1 + 2μ) (theory §4)
         mu, tau = np.asarray(self.momentum), np.asarray(self._tau())
