@@ -179,3 +179,16 @@ def test_list_marks_models_threshold_and_compiled_engine():
     listed = CliRunner().invoke(app, ["list"]).output
     gd_line = next(line for line in listed.splitlines() if line.startswith("  gd "))
     assert gd_line.split()[1:4] == ["exact,limit,modified,modified2", "T", "C"]
+
+
+def test_an_lr_the_spec_sets_is_held_and_lbfgs_is_charged_its_max_eval_per_step():
+    # trial: tune searched lr even where the spec set it, and charged L-BFGS one evaluation per step
+    t = sim.tune("quadratic", ["gd(lr=0.1)", "lbfgs(max_iter=4)"], budget=20)
+    gd, lbfgs = t.results
+    assert [list(a.values) for a in gd.axes] == [[0.1]] and float(gd.optimizer.lr) == 0.1
+    assert lbfgs.evaluations_per_step == 5 and lbfgs.steps == 4 and lbfgs.evaluations == 20
+
+
+def test_a_hyperparameter_that_is_no_sweep_axis_is_said_so():
+    with pytest.raises(ValueError, match="history_size is not a sweep axis"):
+        sim.sweep("rosenbrock", "lbfgs", ["history_size=2,5"])

@@ -459,6 +459,11 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
         params = sweepable(opt)
         for name in names:
             if name not in not_hyper and name not in params:
+                declared = opt.hyperparameters().get(name)
+                if declared is not None and not declared.sweep:  # it has one, which a sweep does not vary
+                    raise ValueError(f"{opt.display_name}'s {name} is not a sweep axis (it sets the structure of "
+                                     f"each step, the same in every cell): run one sweep per value, e.g. "
+                                     f"-o '{opt.display_name}({name}=…)'")
                 own = landscape_parameters(land)
                 if name in own:  # another optimizer has a hyperparameter of that name, which the plain name means
                     others = ", ".join(o.display_name for o in opts if name in sweepable(o))

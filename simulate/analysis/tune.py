@@ -289,8 +289,9 @@ def search_axes(opt: Optimizer, name: str, given=None, grid=None) -> tuple[Axis,
                 if field in set_by_spec:
                     raise ValueError(f"{given} sets {field} and the grid searches {axis}: drop one of the two")
                 axes.append(dataclasses.replace(chosen, name=axis))
-            elif field == "lr":
-                axes.append(_default_axis("lr", slider, LR_POINTS))
+            elif field == "lr":  # lr is always an axis: the spec's one value where the spec sets it
+                axes.append(Axis("lr", np.ravel(opt.lr)) if field in set_by_spec else
+                            _default_axis("lr", slider, LR_POINTS))
             elif slider is not None and field not in NOT_SEARCHED and field not in set_by_spec:
                 axes.append(_default_axis(axis, slider, OTHER_POINTS))
     return tuple(sorted(axes, key=lambda a: a.name != "lr"))

@@ -66,6 +66,13 @@ class LBFGS(Optimizer):
     scales_its_update: ClassVar[bool] = False
     step_varies: ClassVar[str] = "one step is a variable number of quasi-Newton iterations with a secant history"
 
+    @property
+    def evaluations_per_step(self) -> int:
+        """``max_eval``: one step evaluates the gradient up to that many times (torch stops sooner
+        at its tolerances), so a budget of evaluations (:func:`simulate.tune`, ``order --x
+        evaluations``) charges the most one step can take."""
+        return int(np.max(self.max_eval))
+
     @classmethod
     def hyperparameters(cls):
         out = dict(super().hyperparameters())
