@@ -62,3 +62,19 @@ def ou(a: float = 1.0):
     import simulate as sim
 
     return sim.landscape("quadratic", eigenvalues=[a], dim=1)
+
+
+def torch_iterates(torch_class, kw, land, x0, steps):
+    """``torch_class([p], **kw)`` (a torch.optim class) fed our landscape's float64 gradient at each
+    of its own iterates, ``steps`` of them, ``(steps, d)``."""
+    import torch
+
+    p = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
+    opt = torch_class([p], **kw)
+    xs = []
+    for _ in range(steps):
+        opt.zero_grad()
+        p.grad = torch.tensor(land.grad(p.detach().numpy()), dtype=torch.float64)
+        opt.step()
+        xs.append(p.detach().numpy().copy())
+    return np.array(xs)

@@ -10,7 +10,7 @@ from simulate.analysis.order import fit_order
 from simulate.models import flow
 from simulate.solvers.continuous import euler_step
 
-from helpers import case_id, run_steps
+from helpers import case_id, run_steps, torch_iterates
 
 TORCH = {"nadam": torch.optim.NAdam, "radam": torch.optim.RAdam, "adamax": torch.optim.Adamax,
          "adadelta": torch.optim.Adadelta}
@@ -52,19 +52,6 @@ def float64_default():
     torch.set_default_dtype(before)
 
 
-def torch_iterates(name, kw, land, x0, steps):
-    """torch.optim fed our landscape's float64 gradient at each of its own iterates."""
-    p = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
-    opt = TORCH[name]([p], **kw)
-    xs = []
-    for _ in range(steps):
-        opt.zero_grad()
-        p.grad = torch.tensor(land.grad(p.detach().numpy()), dtype=torch.float64)
-        opt.step()
-        xs.append(p.detach().numpy().copy())
-    return np.array(xs)
-
-
 # -- torch.optim, step for step ----------------------------------------------------------------------
 @pytest.mark.parametrize("case", CASES, ids=case_id)
 @pytest.mark.parametrize("land_name", list(LANDS))
@@ -75,7 +62,7 @@ def test_agrees_with_torch_optim_to_rounding(case, land_name):
     name, kw = case
     land, x0 = LANDS[land_name]
     ours = run_steps(sim.optimizer(name, **kw), land, x0, 150)
-    ref = torch_iterates(name, kw, land, x0, 150)
+    ref = torch_iterates(TORCH[name], kw, land, x0, 150)
     assert np.max(np.abs(ours - ref)) <= 1e-13 * np.max(np.abs(ref)), np.max(np.abs(ours - ref))
 
 
@@ -84,7 +71,7 @@ def test_nadam_needs_the_float64_default_for_its_mu_product():
     ours = run_steps(sim.optimizer("nadam", lr=0.01), land, x0, 50)
     torch.set_default_dtype(torch.float32)
     try:
-        single = torch_iterates("nadam", dict(lr=0.01), land, x0, 50)
+        single = torch_iterates(TORCH["nadam"], dict(lr=0.01), land, x0, 50)
     finally:
         torch.set_default_dtype(torch.float64)
     assert 1e-14 < np.max(np.abs(ours - single)) < 1e-8  # float32 Π: off beyond rounding

@@ -10,7 +10,7 @@ import simulate as sim
 from simulate.solvers.continuous import euler_step
 from simulate.landscapes import Quadratic
 
-from helpers import OPTIMIZERS_UNDER_TEST, case_id, run_steps
+from helpers import OPTIMIZERS_UNDER_TEST, case_id, run_steps, torch_iterates
 
 LAND = Quadratic(eigenvalues=[1.0, 30.0], angle=0.4)
 X0 = np.array([1.3, -0.7])
@@ -104,19 +104,6 @@ TORCH = {"gd": torch.optim.SGD, "momentum": torch.optim.SGD, "sgd": torch.optim.
 PRESET_KWARGS = {"momentum": dict(momentum=0.9), "nesterov": dict(momentum=0.9, nesterov=True)}
 
 
-def torch_iterates(name, kw, land, x0, steps):
-    """torch.optim fed our landscape's float64 gradient at each of its own iterates."""
-    p = torch.nn.Parameter(torch.tensor(x0, dtype=torch.float64))
-    opt = TORCH[name]([p], **{**PRESET_KWARGS.get(name, {}), **kw})
-    xs = []
-    for _ in range(steps):
-        opt.zero_grad()
-        p.grad = torch.tensor(land.grad(p.detach().numpy()), dtype=torch.float64)
-        opt.step()
-        xs.append(p.detach().numpy().copy())
-    return np.array(xs)
-
-
 @pytest.mark.parametrize("case", OPTIMIZERS_UNDER_TEST, ids=case_id)
 @pytest.mark.parametrize("land_name", ["quadratic", "rosenbrock"])
 def test_agrees_with_torch_optim_to_rounding(case, land_name):
@@ -127,7 +114,7 @@ def test_agrees_with_torch_optim_to_rounding(case, land_name):
     # 100 steps: later, near the minimum, centered RMSprop's √(v − ḡ²) cancels catastrophically and
     # amplifies last-bit differences (measured: ≤ 4e-16 up to step 120, 1e-8 after).
     ours = run_steps(sim.optimizer(name, **kw), land, x0, 100)
-    ref = torch_iterates(name, kw, land, x0, 100)
+    ref = torch_iterates(TORCH[name], {**PRESET_KWARGS.get(name, {}), **kw}, land, x0, 100)
     # Only the order of floating-point operations may differ (torch fuses multiply-adds).
     assert np.max(np.abs(ours - ref)) <= 1e-12 * np.max(np.abs(ref)), np.max(np.abs(ours - ref))
 
