@@ -192,3 +192,15 @@ def test_an_lr_the_spec_sets_is_held_and_lbfgs_is_charged_its_max_eval_per_step(
 def test_a_hyperparameter_that_is_no_sweep_axis_is_said_so():
     with pytest.raises(ValueError, match="history_size is not a sweep axis"):
         sim.sweep("rosenbrock", "lbfgs", ["history_size=2,5"])
+
+
+def test_the_figures_log_axes_stop_at_rounding_not_at_denormals():
+    # trial: runs that reach the minimum drew f − f* down to 1e-316 and squashed every curve
+    from simulate.viz.tuning import tune_figure
+
+    fig = tune_figure(sim.tune("quadratic(eigenvalues=(1, 10))", ["gd", "polyak"], budget=200))
+    logs = [ax for ax in fig.axes if ax.get_yscale() == "log"]
+    assert logs
+    for ax in logs:
+        top = max(np.nanmax(np.ravel(line.get_ydata())) for line in ax.lines)
+        assert ax.get_ylim()[0] >= 1e-16 * top * (1 - 1e-9)

@@ -169,8 +169,8 @@ class Steepest(Optimizer):
 
     def _validate(self):
         if self.metric and self.norm != 2.0:
-            raise ValueError(f"{self.display_name}: metric P defines the norm √(zᵀPz) (an ℓ2 norm): give norm=2, "
-                             f"not norm={self.norm:g}")
+            raise ValueError(f"steepest: metric P defines the norm √(zᵀPz) (an ℓ2 norm): give norm=2 with it, "
+                             f"not norm={self.norm:g} (the preset {self.display_name}'s), or use preconditioned-gd")
 
     @classmethod
     def presets(cls):

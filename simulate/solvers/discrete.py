@@ -28,8 +28,8 @@ def iterate(landscape, optimizer, start=None, steps: int = 100, *, escape_radius
 
     ``optimizer`` and ``landscape`` may be names or objects; ``start`` defaults to the landscape's start.
     Hyperparameter arrays broadcast against the batch. A member that becomes non-finite or leaves
-    the ball ``|x| <= escape_radius`` (default: 100× the plot box) is frozen there and reported as
-    diverged at that step; nothing is clipped and no exception is raised. Returns a
+    the ball ``|x| <= escape_radius`` (default: 100× the plot box) stops there and is reported as
+    diverged at that step (its later samples are NaN); nothing is clipped and no exception is raised. Returns a
     :class:`~simulate.solvers.trajectory.Trajectory` with ``t = k·h``: h is the optimizer's own time per
     step unless ``time_per_step`` gives the clock of another model (a number, an array of the
     batch shape, or a :class:`~simulate.models.base.Flow`, e.g. heavy ball on the oscillator clock √lr).

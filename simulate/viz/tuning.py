@@ -71,6 +71,8 @@ def tune_figure(tuning: Tuning, *, figsize=None) -> Figure:
     values = np.concatenate([r.values[np.isfinite(r.values)].ravel() for r in tuning.results])
     if values.size and np.all(values > 0) and values.max() > 10 * values.min():
         ax_obj.set_yscale("log")
+    for ax in (ax_loss, ax_obj):
+        _floored(ax)
     for ax in fig.axes:
         pin_to_view(ax)
     if ax_path.get_legend_handles_labels()[0]:
@@ -83,6 +85,17 @@ def tune_figure(tuning: Tuning, *, figsize=None) -> Figure:
                      f"best over the other hyperparameters; ★ tuned, bar: lrs within {tuning.within:.0%}; gaps: "
                      f"diverged or never met", fontsize=8, wrap=True)
     return fig
+
+
+def _floored(ax) -> None:
+    """A log axis no deeper than 1e-16 of its largest value: below that a run has reached the
+    minimum to rounding, and denormals (down to 1e-316) would squash every curve into the top."""
+    if ax.get_yscale() != "log":
+        return
+    drawn = np.concatenate([np.ravel(line.get_ydata()) for line in ax.lines] or [np.empty(0)])
+    drawn = drawn[np.isfinite(drawn) & (drawn > 0)]
+    if drawn.size and drawn.min() < 1e-16 * drawn.max():
+        ax.set_ylim(1e-16 * drawn.max(), drawn.max() * 2)
 
 
 def _row_label(r, within: float) -> str:
