@@ -59,7 +59,7 @@ def test_a_budget_ended_flow_is_one_line_naming_the_budget_and_its_option():
     assert len(lines) == 2
     for line in lines:
         assert "\n" not in line and "its wall-time budget of 1e-09 s ran out" in line
-        assert "(try --flow-seconds, --method, fewer --steps" in line
+        assert "(try --flow-seconds, --method or fewer --steps, or --flow with another model: limit" in line
     assert np.all(np.isfinite(e.entries[0].iterates.x))  # the iterates ran in full
 
 
