@@ -281,3 +281,20 @@ def test_an_interrupt_that_something_swallowed_still_places_nothing(tmp_path, mo
     assert code == 128 + signals.SIGTERM and list(tmp_path.iterdir()) == []
     assert capsys.readouterr().err.strip().endswith("interrupted by SIGTERM: stopped; no partial output or temporary "
                                                     "file was left")
+
+
+def test_a_signal_during_the_writability_probe_leaves_no_probe(tmp_path, monkeypatch):
+    # CI: a SIGTERM that arrived while the folder was probed left '.simulate-probe-…' behind
+    from simulate.io import files
+
+    real_close = os.close
+
+    def interrupted(fd):  # the probe exists: the signal's KeyboardInterrupt arrives now
+        real_close(fd)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(files.os, "close", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        files.check_output_path(tmp_path / "figure.png")
+    monkeypatch.setattr(files.os, "close", real_close)
+    assert list(tmp_path.iterdir()) == [] and not files._LIVE

@@ -54,13 +54,20 @@ def check_output_path(path, formats: tuple[str, ...] | None = None, overwrite: b
 def _probe_writable(path: Path, folder: Path) -> None:
     """Create and remove a file in ``folder``: permission bits do not tell (root may write a read-only
     folder's bits but not /proc, a read-only mount or a full disk), and the run's work comes after."""
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".simulate-probe-", dir=folder)
-    except OSError as exc:
-        raise ValueError(f"cannot write {str(path)!r}: no file can be created in folder {str(folder)!r} "
-                         f"({exc.strerror or exc})") from None
-    os.close(fd)
-    os.unlink(probe)
+    probe = None
+    try:  # a signal meanwhile must not leave the probe: it is a temporary like the outputs' own
+        try:
+            fd, probe = tempfile.mkstemp(prefix=f".probe{_TEMP_MARK}{os.getpid()}-", dir=folder)
+        except OSError as exc:
+            raise ValueError(f"cannot write {str(path)!r}: no file can be created in folder {str(folder)!r} "
+                             f"({exc.strerror or exc})") from None
+        _LIVE.add(probe)
+        os.close(fd)
+    finally:
+        if probe is not None:
+            _LIVE.discard(probe)
+            if os.path.lexists(probe):
+                os.unlink(probe)
     try:  # the temporary beside it is longer still (a dot, the run's mark, a random part)
         longest = os.pathconf(folder, "PC_NAME_MAX") - 40
     except (OSError, ValueError):
