@@ -78,3 +78,8 @@ def torch_iterates(torch_class, kw, land, x0, steps):
         opt.step()
         xs.append(p.detach().numpy().copy())
     return np.array(xs)
+
+
+def demo_data(written):
+    """The arrays of a rendered demo (its ``.npz`` among the paths it wrote)."""
+    return np.load(next(p for p in written if str(p).endswith(".npz")))

@@ -8,21 +8,21 @@ import numpy as np
 import pytest
 
 from simulate.cli.app import main
-from simulate.cli.demos import DEMOS, demo, demo_options, gallery_readme
+from simulate.cli.demos import DEMOS, demo_options, gallery_readme
 from simulate.cli.runs import COMMANDS, validate
+from helpers import demo_data
 
 GALLERY = Path(__file__).resolve().parents[1] / "gallery"
 
 
 @pytest.fixture(scope="module")
-def rendered(tmp_path_factory):
-    """Every demo rendered once, with its data, in one folder: name -> (written paths)."""
-    folder = tmp_path_factory.mktemp("demos")
-    return {name: demo(name, folder / f"{name}.png", data=folder / f"{name}.npz", dpi=30) for name in DEMOS}
+def rendered(demo_written):
+    """Every demo rendered once, with its data: name -> (written paths)."""
+    return {name: demo_written(name) for name in DEMOS}
 
 
 def data(rendered, name):
-    return np.load(next(p for p in rendered[name] if str(p).endswith(".npz")))
+    return demo_data(rendered[name])
 
 
 def summary(rendered, name):

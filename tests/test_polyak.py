@@ -8,7 +8,7 @@ from simulate.analysis.order import order
 from simulate.landscapes.formula import FormulaLandscape
 from simulate.solvers.continuous import euler_step
 
-from helpers import run_steps
+from helpers import demo_data, run_steps
 
 ROSE = sim.landscape("rosenbrock")
 Q = sim.landscape("quadratic(eigenvalues=(1, 10))")
@@ -178,12 +178,8 @@ def test_a_landscape_without_listed_minima_needs_f_star():
 
 # -- the demo "target-steers": its caption's facts, on its own data --------------------------------------
 @pytest.fixture(scope="module")
-def target_steers(tmp_path_factory):
-    from simulate.cli.demos import demo
-
-    folder = tmp_path_factory.mktemp("target-steers")
-    written = demo("target-steers", folder / "d.png", data=folder / "d.npz", dpi=30)
-    return np.load(next(p for p in written if str(p).endswith(".npz")))
+def target_steers(demo_written):
+    return demo_data(demo_written("target-steers"))
 
 
 def test_target_steers_caption_holds_in_its_data(target_steers):

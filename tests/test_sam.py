@@ -8,7 +8,7 @@ import simulate as sim
 from simulate.models import flow
 from simulate.optimizers.sam import SAM_NORM_GUARD
 from simulate.solvers.continuous import euler_step
-from helpers import central_difference, run_steps
+from helpers import central_difference, demo_data, run_steps
 
 #: Smooth, non-quadratic, with ∇f ≠ 0 along the path from X0 up to t = 1 (|∇f| ≥ 0.5 there).
 LAND = sim.landscape("x**2/2 + y**2 + 0.3*x**2*y + 0.1*x**4")
@@ -110,15 +110,12 @@ def test_usam_is_stable_iff_lr_times_lambda_plus_rho_lambda_squared_is_below_two
 
 
 # -- the demo sam-flat-minimum, on its own data -------------------------------------------------------
-def test_the_sam_flat_minimum_demo_states_what_its_data_show(tmp_path):
+def test_the_sam_flat_minimum_demo_states_what_its_data_show(demo_written):
     import warnings
-
-    from simulate.cli.demos import demo
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SAM's flow stops at the valley, as the caption says
-        written = demo("sam-flat-minimum", tmp_path / "d.png", data=tmp_path / "d.npz", dpi=30)
-    a = np.load(next(p for p in written if str(p).endswith(".npz")))
+        a = demo_data(demo_written("sam-flat-minimum"))
     sharp = [float(a[f"sharpness_{i}"][-1]) for i in range(3)]  # gd, sam, usam
     flow_sharp = [float(a[f"flow_x_{i}"][-1] @ a[f"flow_x_{i}"][-1]) for i in (0, 2)]  # a² + b² on ab = 1
     assert sharp[0] == pytest.approx(16.0, abs=0.05) and flow_sharp[0] == pytest.approx(16.0, abs=0.05)

@@ -16,6 +16,7 @@ from simulate.models import flow as make_flow
 from simulate.optimizers.steepest import dual_norm
 from simulate.solvers.continuous import euler_step
 from simulate.solvers.trajectory import CONVERGED, FAILED
+from helpers import demo_data
 
 # theory §10.9's test function: f = ½xᵀ[[2, 1.2], [1.2, 1]]x + 0.1x₁⁴ from (1.5, −0.3)
 QUARTIC = sim.landscape("x**2 + 1.2*x*y + 0.5*y**2 + 0.1*x**4")
@@ -221,12 +222,8 @@ def test_the_loss_panel_draws_the_identity_on_the_flow(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def four_norms(tmp_path_factory):
-    from simulate.cli.demos import demo
-
-    folder = tmp_path_factory.mktemp("four")
-    written = demo("four-norms", folder / "four.png", data=folder / "four.npz", dpi=30)
-    return np.load(next(p for p in written if str(p).endswith(".npz")))
+def four_norms(demo_written):
+    return demo_data(demo_written("four-norms"))
 
 
 def test_four_norms_caption(four_norms):
