@@ -35,7 +35,7 @@ from ..landscapes import Landscape
 from ..solvers.noise import Noise, noise as noise_model
 from ..optimizers import Optimizer
 from ..io.files import save_npz
-from ..models import flow as make_flow
+from ..models import flow as make_flow, no_model
 from ..solvers.noise import whole
 from ..solvers.sdes import sde, sde_model
 from ..solvers.trajectory import Trajectory, check_run_memory, record_bytes
@@ -247,22 +247,25 @@ def kramers_time(landscape: Landscape, T: float, minimum, saddle) -> float:
 @dataclass(frozen=True, eq=False)
 class EnsembleEntry:
     """One optimizer's paths with noise, its SDE's paths (None, with the reason, where it has
-    none) and its deterministic flow from the same start."""
+    none) and its deterministic flow from the same start (None where it has no continuous model)."""
 
     optimizer: Optimizer
     iterates: Trajectory
     sde: Trajectory | None
     sde_note: str
-    flow: Trajectory
+    flow: Trajectory | None
 
     @property
     def temperature(self) -> float | None:
         return temperature(self.optimizer, noise_model(self.iterates.stats.get("noise")))
 
     @property
-    def home(self) -> np.ndarray:
+    def home(self) -> np.ndarray | None:
         """Where the noiseless flow ended (its last finite point): escapes are counted from the
-        listed minimum nearest it, the well the exact dynamics settles in."""
+        listed minimum nearest it, the well the exact dynamics settles in. Without a flow, None:
+        each path's home is then the minimum nearest its start (:func:`escape_times`)."""
+        if self.flow is None:
+            return None
         x = self.flow.x.reshape(len(self.flow.x), -1)
         seen = np.flatnonzero(np.all(np.isfinite(x), axis=-1))
         return x[seen[-1] if seen.size else 0]
@@ -427,7 +430,8 @@ def ensemble(landscape, optimizers, start=None, steps: int = 200, *, noise=None,
         else:
             sde_model(opt, drift, scheme, model)  # a bad drift or scheme is the user's to fix
             notes.append("")
-        make_flow(opt, drift if refusal is None else None)
+        if drift is not None or not no_model(opt):
+            make_flow(opt, drift if refusal is None else None)
     check_run_memory(ensemble_memory([opt for opt, _, _ in resolved], notes, int(steps) + 1, paths, land.dim),
                      "fewer --paths or fewer --steps")
     stepping = Stepping(method, **({} if max_evaluations is None else {"max_evaluations": max_evaluations}),
@@ -438,8 +442,9 @@ def ensemble(landscape, optimizers, start=None, steps: int = 200, *, noise=None,
         run = iterate(land, opt, starts, steps, noise=model, seed=spawned_seed(seed, i, 0))
         paths_sde = None if note else sde(land, opt, starts, steps, noise=model, drift=drift, scheme=scheme,
                                           substeps=substeps, seed=spawned_seed(seed, i, 1))
-        flow = integrate(land, opt, start, run.t, steps=steps, flow=drift if opt.sde_refusal() is None else None,
-                         stepping=stepping, rtol=rtol, atol=atol)
+        flow = None if drift is None and no_model(opt) else integrate(
+            land, opt, start, run.t, steps=steps, flow=drift if opt.sde_refusal() is None else None,
+            stepping=stepping, rtol=rtol, atol=atol)
         entries.append(EnsembleEntry(opt, run, paths_sde, note, flow))
     return Ensemble(land, start, int(steps), int(paths), model, seed, drift or "exact", scheme, int(substeps),
                     tuple(entries))

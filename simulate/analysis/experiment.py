@@ -18,7 +18,7 @@ from ..solvers.inputs import resolve
 from .averaging import average, check_beta
 from ..solvers.continuous import MAX_SECONDS, WALL_TIME, SaveAt, Stepping, integrate
 from ..solvers.discrete import iterate
-from ..models import available_flows, energy_along, flow as make_flow
+from ..models import available_flows, energy_along, flow as make_flow, no_model
 from .sharpness import sharpness_along, stability_threshold
 from ..landscapes import Landscape
 from ..landscapes.base import short_label, start_trouble
@@ -29,23 +29,31 @@ from ..io.files import load_npz, save_npz
 from ..io.progress import progress_bar
 from ..solvers.trajectory import DIVERGED, FAILED, STATUS_NAMES, Comparison, Trajectory, compare, ended
 
-__all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule", "Crowd", "run_crowd", "Thinned",
+__all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule", "Crowd", "run_crowd", "Thinned", "NoFlow",
            "CROWD_ABOVE", "DRAWN_PATHS"]
 
 
 @dataclass(frozen=True, eq=False)
 class Entry:
-    """One optimizer: its iterates, its flow (finely sampled) and their distance at the iterates' times."""
+    """One optimizer: its iterates, its flow (finely sampled) and their distance at the iterates' times.
+
+    An optimizer with no continuous model of any kind (:func:`simulate.models.no_model` says why, e.g.
+    Rprop, a switched system) has ``flow`` and ``comparison`` None: its iterates are drawn alone."""
 
     optimizer: Optimizer
     iterates: Trajectory
-    flow: Trajectory
+    flow: Trajectory | None
     flow_every: int  # flow.every(flow_every) is sampled at iterates.t
-    comparison: Comparison
+    comparison: Comparison | None
 
     @property
-    def flow_at_steps(self) -> Trajectory:
-        return self.flow.every(self.flow_every)
+    def flow_at_steps(self) -> Trajectory | None:
+        return None if self.flow is None else self.flow.every(self.flow_every)
+
+    @property
+    def flow_kind(self) -> str:
+        """The model's kind, "" without one."""
+        return "" if self.flow is None else self.flow.flow
 
 
 def _ending(traj: Trajectory, idx: tuple) -> dict:
@@ -86,6 +94,18 @@ def check_starts(landscape: Landscape, starts) -> None:
     if stationary.any():
         warn(f"the gradient of {landscape.label} vanishes at the start {where(stationary)}: every method "
              f"stays there (choose another start)", StartWarning, stacklevel=3)
+
+
+class NoFlow(FlowWarning):
+    """An optimizer with no continuous model: its iterates are drawn alone (the line says why)."""
+
+
+def own_model(opt, kind: str | None, steps: int):
+    """``opt``'s model ``kind`` for ``steps`` steps; None when no kind was asked and ``opt`` has no
+    model at all (asked by name, a missing model is an error that says why)."""
+    if kind is None and no_model(opt):
+        return None
+    return make_flow(opt, kind).for_steps(steps)
 
 
 class Thinned(FlowWarning):
@@ -205,7 +225,7 @@ def run_crowd(landscape, optimizers: Sequence, starts, steps: int, *, lr: float 
     land, x0 = resolved[0][1], resolved[0][2]
     x0 = np.atleast_2d(x0)
     B, d = x0.shape
-    models = [make_flow(opt, flow).for_steps(steps) for opt, _, _ in resolved]
+    models = [own_model(opt, flow, steps) for opt, _, _ in resolved]
     keep = np.unique(np.linspace(0, int(steps), min(int(steps) + 1, max(2, BAND_VALUES // B))).round().astype(int))
     chunk = max(1, CHUNK_BYTES // (8 * (int(steps) + 1) * (d + 2)))
     box = np.asarray(land.bounds[:2] if region is None else region, dtype=float)
@@ -255,7 +275,8 @@ class Experiment:
     x0 = renamed("start")  # its name before the attributes were named as the files name them
 
     def __repr__(self) -> str:  # one line; arrays() and summary() hold the runs
-        runs = ", ".join(f"{e.optimizer.label} ({e.flow.flow} flow)" for e in self.entries)
+        runs = ", ".join(f"{e.optimizer.label} ({f'{e.flow_kind} flow' if e.flow else 'no flow'})"
+                         for e in self.entries)
         starts = int(np.prod(np.shape(self.start)[:-1]))
         if self.crowd is not None:  # the runs drawn in full are a sample of the starts
             starts = f"{starts} of {len(self.crowd.starts)} starts drawn"
@@ -269,6 +290,10 @@ class Experiment:
         crowd of starts, the line that says what was thinned (:class:`Thinned`)."""
         if self.crowd is not None:
             warn(self.crowd.thinning, Thinned, stacklevel=3)
+        for e in self.entries:
+            if e.flow is None:
+                warn(f"{e.optimizer.label}: its iterates are drawn alone: {no_model(e.optimizer)}", NoFlow,
+                     stacklevel=3)
         for line in self.flow_failures():
             warn(line, FlowWarning, stacklevel=3)  # at plot()'s caller, past its decorators
 
@@ -277,7 +302,7 @@ class Experiment:
         optimizer and start, the solver's reason and what to try (the command says these on the
         terminal; the figure and the data mark them too)."""
         lines = []
-        for e in self.entries:
+        for e in (e for e in self.entries if e.flow is not None):
             status = np.atleast_1d(e.flow.status).reshape(-1)
             messages = np.atleast_1d(np.asarray(e.flow.message, dtype=object)).reshape(-1)
             starts = np.atleast_2d(np.asarray(self.start, dtype=float))
@@ -309,13 +334,16 @@ class Experiment:
                "specs": np.array([e.optimizer.spec for e in self.entries]),
                "steps": np.array(self.steps), "method": np.array(self.method),
                "rtol": np.array(self.rtol), "atol": np.array(self.atol), "flow": np.array(self.flow),
-               "flow_kinds": np.array([e.flow.flow for e in self.entries]), "panels": np.array(self.panels, dtype=str)}
+               "flow_kinds": np.array([e.flow_kind for e in self.entries]), "panels": np.array(self.panels, dtype=str)}
         if self.ema is not None:
             out["ema"] = np.array(self.ema, dtype=np.float64)
         if self.crowd is not None:
             out.update(self.crowd.arrays())
         for i, e in enumerate(self.entries):
-            records = (("iterates", e.iterates), ("flow", e.flow_at_steps), ("flow_dense", e.flow))
+            records = (("iterates", e.iterates),)
+            if e.flow is not None:
+                records += (("flow", e.flow_at_steps), ("flow_dense", e.flow))
+                out[f"distance_{i}"] = e.comparison.distance
             if self.ema is not None:
                 records += (("average", self.averages[i]),)
             for kind, traj in records:
@@ -323,7 +351,6 @@ class Experiment:
                     out[f"{kind}_{name}_{i}"] = value
             out[f"flow_every_{i}"] = np.array(e.flow_every)
             out[f"lr_{i}"] = np.asarray(e.optimizer.lrs(self.steps), dtype=np.float64)  # lr_k of steps 1..steps
-            out[f"distance_{i}"] = e.comparison.distance
             out.update({f"{k}_{i}": v for k, v in self._panel_arrays(e).items()})
         return out
 
@@ -336,7 +363,7 @@ class Experiment:
             with np.errstate(divide="ignore"):  # along a schedule: each step's threshold (inf where lr_k = 0)
                 limit = stability_threshold(opt if opt.schedule is None else opt.at_lr(opt.lrs(self.steps)))
             out["stability_threshold"] = np.asarray(np.nan if limit is None else limit)
-        if "energy" in self.panels:
+        if "energy" in self.panels and e.flow is not None:
             energy, _ = energy_along(e.flow)
             out["flow_energy"] = np.full(e.flow.f.shape, np.nan) if energy is None else energy
         return out
@@ -348,23 +375,25 @@ class Experiment:
             members = []
             for idx in np.ndindex(e.iterates.batch_shape):
                 end = functools.partial(_ending, idx=idx)
-                distance = e.comparison.distance[(slice(None), *idx)]
                 members.append({"start": np.broadcast_to(self.start, e.iterates.x.shape[1:])[idx],
-                                "iterates": end(e.iterates), "flow": end(e.flow_at_steps),
-                                "final_distance": float(e.comparison.final[idx]),
-                                "max_distance": float(e.comparison.max[idx]),
-                                "max_distance_while_both_finite": float(np.nanmax(distance)) if np.any(np.isfinite(distance)) else None})
+                                "iterates": end(e.iterates), "flow": None})
+                if e.flow is not None:
+                    distance = e.comparison.distance[(slice(None), *idx)]
+                    members[-1].update(
+                        flow=end(e.flow_at_steps), final_distance=float(e.comparison.final[idx]),
+                        max_distance=float(e.comparison.max[idx]),
+                        max_distance_while_both_finite=float(np.nanmax(distance)) if np.any(np.isfinite(distance)) else None)
                 if self.ema is not None:
                     members[-1]["average"] = _ending(self.averages[i], idx)
                 if "sharpness" in self.panels:
                     members[-1]["final_sharpness"] = float(sharpness_along(e.iterates)[(-1, *idx)])
-            entry = {"label": e.optimizer.label, "spec": e.optimizer.spec, "flow": e.flow.flow,
+            entry = {"label": e.optimizer.label, "spec": e.optimizer.spec, "flow": e.flow_kind or None,
                      "time_per_step": np.asarray(e.iterates.time_per_step), "members": members}
             if "sharpness" in self.panels:
                 limit = stability_threshold(e.optimizer)
                 entry["stability_threshold"] = None if limit is None else np.asarray(limit)
             if "energy" in self.panels:
-                entry["energy"] = energy_along(e.flow)[1] or None
+                entry["energy"] = (e.flow is not None and energy_along(e.flow)[1]) or None
             optimizers.append(entry)
         out = {"landscape": self.landscape.label, "steps": self.steps, "method": self.method,
                "rtol": self.rtol, "atol": self.atol, "flow": self.flow, "optimizers": optimizers}
@@ -391,10 +420,13 @@ class Experiment:
                 return Trajectory.from_arrays({n: a[f"{kind}_{n}_{i}"] for n in Trajectory.FIELDS},
                                               "iterates" if kind == "iterates" else "flow", opt, land, gtol=1e-8)
 
-            iterates, flow = part("iterates"), part("flow_dense")
+            iterates, every = part("iterates"), int(a[f"flow_every_{i}"])
+            if f"flow_dense_x_{i}" not in a:  # an optimizer with no continuous model
+                entries.append(Entry(opt, iterates, None, every, None))
+                continue
+            flow = part("flow_dense")
             if "flow_kinds" in a:
                 flow = dataclasses.replace(flow, flow=str(a["flow_kinds"][i]))
-            every = int(a[f"flow_every_{i}"])
             entries.append(Entry(opt, iterates, flow, every, compare(iterates, flow.every(every))))
         start = a["start"] if "start" in a else a["x0"]  # "x0": files written before it was named start
         return cls(land, start, int(a["steps"]), tuple(entries), str(a["method"]), float(a["rtol"]), float(a["atol"]),
@@ -459,11 +491,14 @@ def run_experiment(landscape, optimizers: Sequence, start=None, steps: int = 200
     resolved = [resolve(item, landscape, start) for item in optimizers]
     if resolved:
         check_starts(resolved[0][1], resolved[0][2])
-    models = [make_flow(opt, flow).for_steps(steps) for opt, _, _ in resolved]  # every model exists before any work
+    models = [own_model(opt, flow, steps) for opt, _, _ in resolved]  # every model exists before any work
     entries = []
     for (opt, land, start), model in zip(resolved, models):
         run = iterate(land, opt, start, steps, time_per_step=model)
         every = max(1, math.ceil(flow_samples / max(steps, 1)))
+        if model is None:
+            entries.append(Entry(opt, run, None, every, None))
+            continue
         stepping = Stepping(method, **({} if max_evaluations is None else {"max_evaluations": max_evaluations}),
                             max_seconds=max_seconds)
         dense = integrate(land, opt, start, steps=steps, flow=model, saveat=SaveAt(per_step=every), stepping=stepping,

@@ -34,7 +34,7 @@ from .._signature import public
 from .base import KINDS, SCALINGS, ExactFlow, Flow, Kind, third_derivative
 
 __all__ = ["energy_along", "Flow", "ExactFlow", "Kind", "KINDS", "FLOWS", "SCALINGS", "flow", "available_flows",
-           "rescale", "third_derivative"]
+           "rescale", "third_derivative", "no_model"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -80,6 +80,14 @@ def _model(opt, kind: str) -> tuple[type[Flow] | None, str]:
 def available_flows(opt) -> list[str]:
     """The kinds of continuous model that exist for ``opt``."""
     return [kind for kind in _kinds(opt) if _model(opt, kind)[0] is not None]
+
+
+def no_model(opt) -> str:
+    """Why ``opt`` has no continuous model of any kind ("" when it has one): such an optimizer is
+    drawn and compared by its iterates alone (a switched system such as Rprop has no ODE limit)."""
+    if available_flows(opt):
+        return ""
+    return _model(opt, opt.default_flow)[1] or f"{opt.display_name} declares no continuous model"
 
 
 @public

@@ -118,11 +118,13 @@ def _runner(ax, entry, color, trail, average=None):
     for j, k in enumerate(stop):
         if k >= 0:
             xs[k:, j] = ys[k:, j] = np.nan
-    fx, fy = drawn_xy(entry.flow.x, entry.flow.f)
-    fx, fy = fx.reshape(len(fx), -1), fy.reshape(len(fy), -1)
-    every = entry.flow_every
     trails = [ax.add_collection(LineCollection([], colors=color, linewidths=2.5, zorder=4)) for _ in range(xs.shape[1])]
-    flows = [ax.plot([], [], color=color, lw=1.5, alpha=0.7)[0] for _ in range(xs.shape[1])]
+    flows = []  # an optimizer with no continuous model runs alone
+    if entry.flow is not None:
+        fx, fy = drawn_xy(entry.flow.x, entry.flow.f)
+        fx, fy = fx.reshape(len(fx), -1), fy.reshape(len(fy), -1)
+        every = entry.flow_every
+        flows = [ax.plot([], [], color=color, lw=1.5, alpha=0.7)[0] for _ in range(xs.shape[1])]
     heads = ax.plot([], [], "o", color=color, markeredgecolor="black", markersize=7,
                     label=entry.optimizer.label)[0]
     crosses = ax.plot([], [], "X", color=color, markeredgecolor="black", markersize=10)[0]  # where runs diverged
@@ -140,12 +142,13 @@ def _runner(ax, entry, color, trail, average=None):
     rgba[:, 3] = np.linspace(0.05, 1.0, trail)  # older segments fade out
 
     def update(k):
-        for j, (tr, fl) in enumerate(zip(trails, flows)):
+        for j, tr in enumerate(trails):
             lo = max(0, k - trail)
             pts = np.column_stack([xs[lo:k + 1, j], ys[lo:k + 1, j]])
             segments = np.stack([pts[:-1], pts[1:]], axis=1) if len(pts) > 1 else np.zeros((0, 2, 2))
             tr.set_segments(segments)
             tr.set_color(rgba[trail - len(segments):])
+        for j, fl in enumerate(flows):
             fl.set_data(fx[:k * every + 1, j], fy[:k * every + 1, j])
         heads.set_data(xs[k], ys[k])
         gone = (stop >= 0) & (stop <= k)

@@ -92,16 +92,19 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         plot_crowd(experiment.crowd, ax_path, None if game else ax_loss, offset=offset, time=time)
     for i, e in enumerate(experiment.entries):
         c, m = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
-        plot_path(e.flow, ax_path, color=c, label=None, height=height)
+        if e.flow is not None:
+            plot_path(e.flow, ax_path, color=c, label=None, height=height)
         plot_path(e.iterates, ax_path, color=c, label=e.optimizer.label, height=height, marker=m)
         if e.optimizer.clip_norm is not None or e.optimizer.clip_value is not None:
             plot_clipping(e.iterates, ax_path, color=c, height=height)
         if game:  # the Hamiltonian ½|ξ|² is recorded as f; the distance to the target says more
-            plot_distance(e.flow, ax_loss, color=c, time=time)
+            if e.flow is not None:
+                plot_distance(e.flow, ax_loss, color=c, time=time)
             plot_distance(e.iterates, ax_loss, color=c, time=time, label=_status_note(e), marker=m)
         elif experiment.crowd is None:  # a crowd's loss is its bands
-            plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
-            plot_identity(e.flow, ax_loss, color=c, offset=offset, time=time, zorder=3)  # where the model predicts df/dt
+            if e.flow is not None:
+                plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
+                plot_identity(e.flow, ax_loss, color=c, offset=offset, time=time, zorder=3)  # where the model predicts df/dt
             plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e), marker=m)
         if experiment.ema is not None:  # the average of the same iterates: dashed, thinner, same colour
             avg = experiment.averages[i]
@@ -117,7 +120,7 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
                           label=f"{e.optimizer.display_name}: {e.optimizer.schedule.spec if e.optimizer.schedule else 'constant'}")
         if ax_sharp is not None:
             plot_sharpness(e.iterates, ax_sharp, color=c, time=time, label=e.optimizer.display_name)
-        if ax_energy is not None:
+        if ax_energy is not None and e.flow is not None:
             E, name = energy_along(e.flow)
             if E is not None:
                 plot_energy(e.flow, ax_energy, color=c, time=time, label=f"{e.optimizer.display_name}: {name}")
@@ -140,11 +143,12 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     if not game:
         _focus_loss_axis(ax_loss, experiment, offset)
     if land.dim == 1 and not three_d:
-        focus_graph(ax_path, land, region, [t for e in experiment.entries for t in (e.iterates, e.flow)])
+        focus_graph(ax_path, land, region, drawn_records(experiment))
     for ax in fig.axes:  # the crosses of diverged members at the edge of the final view
         pin_to_view(ax)
-    kinds = [Line2D([], [], color="0.3", **{**ITERATES_STYLE, "markeredgecolor": "0.3"}, label="iterates (discrete map)"),
-             Line2D([], [], color="0.3", **FLOW_STYLE, label=f"continuous flow ({_flow_names(experiment)})")]
+    kinds = [Line2D([], [], color="0.3", **{**ITERATES_STYLE, "markeredgecolor": "0.3"}, label="iterates (discrete map)")]
+    if _flow_names(experiment):
+        kinds.append(Line2D([], [], color="0.3", **FLOW_STYLE, label=f"continuous flow ({_flow_names(experiment)})"))
     if experiment.ema is not None:
         kinds.append(Line2D([], [], color="0.3", **AVERAGE_STYLE, label="EMA of the iterates: z̄ₖ = β·z̄ₖ₋₁ + (1−β)·zₖ"))
     handles = ax_path.get_legend_handles_labels()[0] + kinds
@@ -154,22 +158,32 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     below(ax_loss, ncols=1)
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
     ax_path.set_title(f"{short_label(land)}: iterates and the flows they discretize{view}", fontsize=10)
-    ax_loss.set_title(f"{'distance' if game else 'loss'}; flows by {experiment.method} (rtol {experiment.rtol:g})"
-                      + _filippov_title(experiment), fontsize=10)
+    ax_loss.set_title(f"{'distance' if game else 'loss'}{_solver_title(experiment)}", fontsize=10)
     return fig
 
 
-def _filippov_title(experiment: Experiment) -> str:
-    """The loss title's second line where flows are discontinuous: how they were solved
-    (:func:`simulate.solvers.continuous.integrate` records it in each flow's stats)."""
-    stats = [e.flow.stats for e in experiment.entries if "filippov" in e.flow.stats]
+def drawn_records(experiment: Experiment) -> list:
+    """Every record a figure draws: each optimizer's iterates and, where it has one, its flow."""
+    return [t for e in experiment.entries for t in (e.iterates, e.flow) if t is not None]
+
+
+def _solver_title(experiment: Experiment) -> str:
+    """How the flows were solved, for the loss title: the smooth ones by the experiment's method and
+    rtol; a line for the discontinuous (Filippov) ones, which :func:`simulate.solvers.continuous.integrate`
+    regularizes and solves with its own method and rtol (recorded in each flow's stats)."""
+    flows = [e.flow for e in experiment.entries if e.flow is not None]
+    stats = [f.stats for f in flows if "filippov" in f.stats]
+    smooth = len(flows) - len(stats)
+    out = (f"; flow{'s' * (smooth > 1)} by {experiment.method} (rtol {experiment.rtol:g})" if smooth else "")
     if not stats:
-        return ""
+        return out
     delta = max(float(np.nanmax(s["smoothing"])) for s in stats)
     errors = [float(np.nanmax(s["smoothing_error"])) for s in stats]
-    error = f"estimated error ≤ {max(errors):.1e}" if np.all(np.isfinite(errors)) else "error not estimated"
-    return (f"\n{len(stats)} Filippov flow{'s' * (len(stats) > 1)}: switches regularized to width δ ≤ {delta:.2g}, "
-            f"{stats[0]['method']} rtol {stats[0]['rtol']:g}, {error}")
+    error = ("error not estimated" if not np.all(np.isfinite(errors))
+             else "the δ and 2δ solves agree to rounding" if max(errors) == 0
+             else f"estimated error ≤ {max(errors):.1e}")
+    return (f"{out}\n{len(stats)} Filippov flow{'s' * (len(stats) > 1)}: switches regularized to width δ ≤ "
+            f"{delta:.2g}, {stats[0]['method']} (rtol {stats[0]['rtol']:g}), {error}")
 
 
 def add_caption(fig: Figure, text: str | None, width: int = 140) -> Figure:
@@ -208,9 +222,9 @@ def ensemble_figure(ens: Ensemble, *, box=None, figsize=None) -> Figure:
         name = e.optimizer.display_name
         plot_cloud(e.iterates, ax_path, color=c, label=f"{e.optimizer.label}: {ens.paths} paths")
         flow_style = dict(color=c, lw=2.0, zorder=5, path_effects=[Stroke(linewidth=3.5, foreground="white"), Normal()])
-        if d >= 2:
+        if e.flow is not None and d >= 2:
             ax_path.plot(e.flow.x[:, 0], e.flow.x[:, 1], **flow_style)
-        else:
+        elif e.flow is not None:
             ax_path.plot(e.flow.t, e.flow.x[:, 0], **flow_style)
         for k, ax in enumerate(ax_m if d >= 2 else ax_m[:1]):
             plot_moments(moments(e.iterates), ax, coordinate=k, color=c, label=f"{name}: iterates")
@@ -297,7 +311,7 @@ def _focus_loss_axis(ax, experiment, offset) -> None:
     of the initial gap. Only the view changes; the data are complete in the records."""
     kept = []
     for i, e in enumerate(experiment.entries):
-        for traj in (e.iterates, e.flow, *experiment.averages[i:i + 1]):
+        for traj in (e.iterates, *([e.flow] if e.flow is not None else []), *experiment.averages[i:i + 1]):
             f = traj.f[:, ~traj.diverged] if traj.batch_shape else (traj.f if not traj.diverged else traj.f[:0])
             kept.append(np.ravel(f - (offset or 0.0)))
     values = np.concatenate(kept)
@@ -307,13 +321,13 @@ def _focus_loss_axis(ax, experiment, offset) -> None:
     if offset is not None:
         start = float(np.max(np.ravel(experiment.entries[0].iterates.f[0]))) - offset
         ax.set_ylim(max(values.min(), LOSS_FLOOR * start) / 2, values.max() * 2)
-    elif any(e.iterates.diverged.any() or e.flow.diverged.any() for e in experiment.entries):
+    elif any(t.diverged.any() for t in drawn_records(experiment)):
         pad = 0.05 * (values.max() - values.min() or 1.0)
         ax.set_ylim(values.min() - pad, values.max() + pad)
 
 
 def _flow_names(experiment: Experiment) -> str:
-    kinds = list(dict.fromkeys(e.flow.flow for e in experiment.entries))
+    kinds = list(dict.fromkeys(e.flow_kind for e in experiment.entries if e.flow is not None))
     return "exact lift" if kinds == ["exact"] else ", ".join(kinds)
 
 
@@ -322,6 +336,8 @@ def _status_note(entry) -> str:
     h = np.asarray(entry.iterates.time_per_step)
     h_txt = ("scheduled steps" if entry.optimizer.schedule is not None
              else f"h = {float(h):.3g}" if h.ndim == 0 else "h varies")
+    if entry.comparison is None:  # no model, so no clock h either: its steps are what they are
+        return f"{entry.optimizer.display_name} (no continuous model)"
     final = np.ravel(entry.comparison.final)
     d = float(np.nanmax(final)) if np.any(np.isfinite(final)) else np.nan
     gap = "final |iterates − flow|" if final.size == 1 else f"largest final |iterates − flow| of {final.size}"
