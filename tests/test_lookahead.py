@@ -131,3 +131,11 @@ def test_lookahead_damps_simultaneous_gda_on_the_bilinear_game(eta, K, alpha):
     assert predicted < 1 < rho ** (2 * K)
     plain = sim.iterate(game, sim.optimizer("gd", lr=eta), z0, cycles * K)
     np.testing.assert_allclose(np.sum(plain.x[K] ** 2) / np.sum(z0**2), rho ** (2 * K), rtol=1e-12)
+
+
+def test_the_loss_legend_tells_lookahead_from_its_inner_optimizer():
+    from simulate.viz.figures import comparison_figure
+
+    exp = sim.plot("himmelblau", ["gd(lr=0.01, lookahead=(5, 0.5))", "gd(lr=0.01)"], steps=20).experiment
+    labels = [t.get_text() for t in comparison_figure(exp).axes[1].get_legend().get_texts()]
+    assert labels[0].startswith("gd + lookahead (") and labels[1].startswith("gd (")

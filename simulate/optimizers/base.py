@@ -233,6 +233,12 @@ class Optimizer:
     def display_name(self) -> str:
         return self.name
 
+    @property
+    def short_name(self) -> str:
+        """The name a crowded legend shows (no hyperparameters): :attr:`display_name`, unless a
+        wrapper changes the dynamics and must be told apart (Lookahead)."""
+        return self.display_name
+
     def _changed(self) -> dict:
         """lr and every hyperparameter that differs from the (preset's) default, in field order."""
         out = {}

@@ -83,6 +83,10 @@ class Lookahead(Optimizer):
         return self.inner.display_name
 
     @property
+    def short_name(self):
+        return f"{self.inner.short_name} + lookahead"
+
+    @property
     def weight_decay(self):
         return self.inner.weight_decay
 

@@ -110,20 +110,20 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
             avg = experiment.averages[i]
             plot_path(avg, ax_path, color=c, label=f"{e.optimizer.label} {average_label(experiment.ema)}", height=height,
                       **AVERAGE_STYLE)
-            name = f"{e.optimizer.display_name} {average_label(experiment.ema)}"
+            name = f"{e.optimizer.short_name} {average_label(experiment.ema)}"
             if game:
                 plot_distance(avg, ax_loss, color=c, time=time, label=name, **AVERAGE_STYLE)
             else:
                 plot_loss(avg, ax_loss, color=c, offset=offset, time=time, label=name, **AVERAGE_STYLE)
         if ax_sched is not None:
             plot_schedule(e.iterates, ax_sched, color=c, time=time, ls=("-", "--", ":", "-.")[i % 4], lw=1.5 + (i == 0),
-                          label=f"{e.optimizer.display_name}: {e.optimizer.schedule.spec if e.optimizer.schedule else 'constant'}")
+                          label=f"{e.optimizer.short_name}: {e.optimizer.schedule.spec if e.optimizer.schedule else 'constant'}")
         if ax_sharp is not None:
-            plot_sharpness(e.iterates, ax_sharp, color=c, time=time, label=e.optimizer.display_name)
+            plot_sharpness(e.iterates, ax_sharp, color=c, time=time, label=e.optimizer.short_name)
         if ax_energy is not None and e.flow is not None:
             E, name = energy_along(e.flow)
             if E is not None:
-                plot_energy(e.flow, ax_energy, color=c, time=time, label=f"{e.optimizer.display_name}: {name}")
+                plot_energy(e.flow, ax_energy, color=c, time=time, label=f"{e.optimizer.short_name}: {name}")
     if ax_sched is not None:
         ax_sched.set_title("learning rate of each step (the schedule; t_k is the sum of the steps)", fontsize=10)
     for ax in (ax_sched, ax_sharp, ax_energy):
@@ -219,7 +219,7 @@ def ensemble_figure(ens: Ensemble, *, box=None, figsize=None) -> Figure:
     gibbs_drawn = False
     for i, e in enumerate(ens.entries):
         c = COLORS[i % len(COLORS)]
-        name = e.optimizer.display_name
+        name = e.optimizer.short_name
         plot_cloud(e.iterates, ax_path, color=c, label=f"{e.optimizer.label}: {ens.paths} paths")
         flow_style = dict(color=c, lw=2.0, zorder=5, path_effects=[Stroke(linewidth=3.5, foreground="white"), Normal()])
         if e.flow is not None and d >= 2:
@@ -242,7 +242,7 @@ def ensemble_figure(ens: Ensemble, *, box=None, figsize=None) -> Figure:
         T = e.temperature
         if T is not None and d <= 2:
             grid_x, density = gibbs_marginal(land, T, bounds=_widened(land.bounds, lo, hi), opt=e.optimizer)
-            label = f"{e.optimizer.display_name}: Gibbs, T = {T:.3g}{_equilibrium(ens, e)}"
+            label = f"{e.optimizer.short_name}: Gibbs, T = {T:.3g}{_equilibrium(ens, e)}"
             ax_hist.plot(grid_x, density, color=COLORS[i % len(COLORS)], lw=1.2, ls=":", label=label)
             gibbs_drawn = True
     ax_hist.set_xlim(lo, hi)
@@ -337,17 +337,17 @@ def _status_note(entry) -> str:
     h_txt = ("scheduled steps" if entry.optimizer.schedule is not None
              else f"h = {float(h):.3g}" if h.ndim == 0 else "h varies")
     if entry.comparison is None:  # no model, so no clock h either: its steps are what they are
-        return f"{entry.optimizer.display_name} (no continuous model)"
+        return f"{entry.optimizer.short_name} (no continuous model)"
     final = np.ravel(entry.comparison.final)
     d = float(np.nanmax(final)) if np.any(np.isfinite(final)) else np.nan
     gap = "final |iterates − flow|" if final.size == 1 else f"largest final |iterates − flow| of {final.size}"
     diverged = entry.iterates.diverged_at[entry.iterates.diverged]
     if np.isnan(d) and diverged.size:  # every member diverged: there is no final distance to report
-        return f"{entry.optimizer.display_name} ({h_txt}; diverged (×) at step {int(np.min(diverged))})"
+        return f"{entry.optimizer.short_name} ({h_txt}; diverged (×) at step {int(np.min(diverged))})"
     if np.isnan(d):  # the iterates ran, their flow stopped early (diverged or failed)
-        return f"{entry.optimizer.display_name} ({h_txt}; its flow stopped early: no final distance)"
+        return f"{entry.optimizer.short_name} ({h_txt}; its flow stopped early: no final distance)"
     note = f", {diverged.size} diverged (×)" if diverged.size else ""
-    return f"{entry.optimizer.display_name} ({h_txt}; {gap} = {d:.2g}{note})"
+    return f"{entry.optimizer.short_name} ({h_txt}; {gap} = {d:.2g}{note})"
 
 
 @dataclass(frozen=True, eq=False)

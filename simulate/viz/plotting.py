@@ -364,7 +364,7 @@ def plot_identity(traj: Trajectory, ax=None, *, color=None, offset: float | None
             y = np.where(y - offset > 0, y - offset, np.nan)
     style = dict(ls=(0, (2, 2)), lw=1.2, alpha=0.95)
     style.update(kwargs)
-    _over_time(traj, y, ax, color=color, label=style.pop("label", f"{traj.optimizer.display_name}: {name}"), time=time,
+    _over_time(traj, y, ax, color=color, label=style.pop("label", f"{traj.optimizer.short_name}: {name}"), time=time,
                **style)
     return y
 
@@ -403,7 +403,7 @@ def plot_sharpness(traj: Trajectory, ax=None, *, color=None, label=None, time: s
         if along is not None and np.ndim(along) == 1:
             tt = np.asarray(traj.t if time == "t" else traj.steps)
             ax.plot(tt[:steps + 1], np.append(along, along[-1]) if steps else along, drawstyle="steps-post", color=color,
-                    ls="--", lw=1.0, alpha=0.8, label=f"{threshold_formula(opt)} along the schedule ({opt.display_name})")
+                    ls="--", lw=1.0, alpha=0.8, label=f"{threshold_formula(opt)} along the schedule ({opt.short_name})")
             # the threshold grows without bound as lr_k → 0: the scale stays the sharpness's and the lowest threshold's
             with np.errstate(all="ignore"):
                 finite = along[np.isfinite(along)]  # lr_k = 0 has no threshold
@@ -418,7 +418,7 @@ def plot_sharpness(traj: Trajectory, ax=None, *, color=None, label=None, time: s
     if limit is not None:
         for value in np.unique(np.ravel(limit)):
             ax.axhline(value, color=color, ls="--", lw=1.0, alpha=0.8,
-                       label=f"{threshold_formula(traj.optimizer)} = {value:.3g} ({traj.optimizer.display_name})")
+                       label=f"{threshold_formula(traj.optimizer)} = {value:.3g} ({traj.optimizer.short_name})")
     ax.set_ylabel("sharpness λmax(∇²f)")
     return ax
 
@@ -438,7 +438,7 @@ def plot_clipping(traj: Trajectory, ax=None, *, color=None, height=None, **kwarg
     if pts.size:
         xy = drawn_xy(pts, traj.f[:steps][active])
         style = dict(marker="o", s=40, facecolors="none", edgecolors=color, linewidths=1.0, zorder=4,
-                     label=f"{opt.display_name}: gradient clipped ({int(active.sum())} of {active.size} steps)")
+                     label=f"{opt.short_name}: gradient clipped ({int(active.sum())} of {active.size} steps)")
         style.update(kwargs)
         if height is not None:
             ax.scatter(*height.lift(*xy, traj.f[:steps][active]), **style)
