@@ -29,7 +29,7 @@ from ..io.files import load_npz, save_npz
 from ..io.progress import progress_bar
 from ..solvers.trajectory import DIVERGED, FAILED, STATUS_NAMES, Comparison, Trajectory, compare, ended
 
-__all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule", "Crowd", "run_crowd", "Thinned", "NoFlow",
+__all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule", "Crowd", "run_crowd", "Thinned", "NoFlow", "Stalled",
            "CROWD_ABOVE", "DRAWN_PATHS"]
 
 
@@ -106,6 +106,17 @@ def own_model(opt, kind: str | None, steps: int):
     if kind is None and no_model(opt):
         return None
     return make_flow(opt, kind).for_steps(steps)
+
+
+class Stalled(UserWarning):
+    """A run that barely moved: its lr is small for the landscape (the line says how far it went)."""
+
+
+#: A run "barely moved" when its iterates end within this fraction of the plot box's diagonal of
+#: their start and f fell less than this fraction of the way to f*: on the default landscapes a
+#: torch default lr (Lion's 1e-4, Adam's 1e-3) can cover ~1% of the box in a default run, and the
+#: picture then says nothing about the optimizer, only about its lr.
+STALL = 0.02
 
 
 class Thinned(FlowWarning):
@@ -296,6 +307,34 @@ class Experiment:
                      stacklevel=3)
         for line in self.flow_failures():
             warn(line, FlowWarning, stacklevel=3)  # at plot()'s caller, past its decorators
+        for line in self.stalls():
+            warn(line, Stalled, stacklevel=3)
+
+    def stalls(self) -> list[str]:
+        """One line per optimizer whose every run barely moved (:data:`STALL`): how far it went, and
+        that a larger lr would show more. Runs that diverged or ended at a minimum are not stalls."""
+        land = self.landscape
+        box = np.asarray(land.bounds, dtype=np.float64)
+        diagonal = float(np.linalg.norm(box[:, 1] - box[:, 0]))
+        minima = np.asarray(land.minima, dtype=np.float64).reshape(-1, land.dim)
+        f_star = float(np.min(land.value(minima))) if len(minima) else None
+        lines = []
+        for e in self.entries:
+            x, f = e.iterates.x, e.iterates.f
+            moved = np.linalg.norm(x[-1] - x[0], axis=-1)
+            gap = f[0] - (f_star if f_star is not None else 0.0)
+            fell = (f[0] - f[-1]) / np.where(gap > 0, gap, np.nan)
+            with np.errstate(invalid="ignore"):
+                stalled = (moved < STALL * diagonal) & (fell < STALL)  # NaN (diverged, at f*) compares false
+            if not np.all(stalled):
+                continue
+            steps = x.shape[0] - 1
+            lines.append(f"{e.optimizer.label} barely moved: in {steps} steps its iterates went "
+                         f"{float(np.max(moved)):.2g} ({100 * float(np.max(moved)) / diagonal:.2g}% of the plot box) "
+                         f"and f fell {100 * float(np.max(fell)):.2g}% of the way to "
+                         f"{'f*' if f_star is not None else '0'}: its lr is small for this landscape (a larger lr "
+                         f"or more --steps show more; `simulate tune` finds its best lr)")
+        return lines
 
     def flow_failures(self) -> list[str]:
         """One line per member whose continuous model could not be integrated to the end: which

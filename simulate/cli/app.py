@@ -130,12 +130,12 @@ def _refuse_repeats(ctx: typer.Context) -> None:
 
 def _said() -> tuple[type[Warning], ...]:
     """The warnings a command says on the terminal, one line each: results worth a second look."""
-    from ..analysis.experiment import FlowWarning, StartWarning
+    from ..analysis.experiment import FlowWarning, Stalled, StartWarning
     from ..analysis.order import OrderWarning
     from ..analysis.sweep import AxisWarning, SlowFlowWarning
     from ..viz.style import LayoutWarning
 
-    return OrderWarning, AxisWarning, SlowFlowWarning, FlowWarning, StartWarning, LayoutWarning
+    return OrderWarning, AxisWarning, SlowFlowWarning, FlowWarning, StartWarning, Stalled, LayoutWarning
 
 
 def _saying(produce):
