@@ -29,8 +29,8 @@ def tune_figure(tuning: Tuning, *, figsize=None) -> Figure:
     """Draw a :class:`~simulate.analysis.tune.Tuning` (see the module's docstring)."""
     land = tuning.landscape
     fig = Figure(figsize=figsize or (14, 9.5), layout="constrained")
-    grid = fig.add_gridspec(2, 2, width_ratios=[1.1, 1])
-    ax_path, ax_loss, ax_obj = fig.add_subplot(grid[:, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, 1])
+    grid = fig.add_gridspec(3, 2, width_ratios=[1.1, 1], height_ratios=[1, 1, 0.001])
+    ax_path, ax_loss, ax_obj = fig.add_subplot(grid[:2, 0]), fig.add_subplot(grid[0, 1]), fig.add_subplot(grid[1, 1])
     drawn = [(i, r, run) for i, (r, run) in enumerate(zip(tuning.results, tuning.runs)) if run is not None]
     if drawn:
         combined = dataclasses.replace(drawn[0][2], entries=tuple(e for _, _, run in drawn for e in run.entries))
@@ -78,7 +78,7 @@ def tune_figure(tuning: Tuning, *, figsize=None) -> Figure:
         _floored(ax)
     for ax in fig.axes:
         pin_to_view(ax)
-    _legend(fig, tuning, ax_path)
+    _legend(fig.add_subplot(grid[2, :]), tuning, ax_path)
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
     ax_path.set_title(f"{short_label(land)}: each optimizer at its tuned settings{view}", fontsize=10)
     ax_loss.set_title(f"the same budget: {tuning.budget} gradient evaluations each", fontsize=10)
@@ -88,9 +88,11 @@ def tune_figure(tuning: Tuning, *, figsize=None) -> Figure:
     return fig
 
 
-def _legend(fig, tuning: Tuning, ax_path):
-    """One legend for every panel, under them all (a legend per panel ran into the next panel): each
-    optimizer with its search's summary, then what the symbols mean."""
+def _legend(ax_key, tuning: Tuning, ax_path):
+    """One legend for every panel (a legend per panel ran into the next panel): each optimizer with
+    its search's summary, then what the symbols mean. It hangs from ``ax_key``, a flat row under
+    the panels with no axis, so that the layout makes room for it above a caption (a figure
+    legend 'outside lower center' and the caption, a supxlabel, were put in the same place)."""
     rows = [(Line2D([], [], color=COLORS[i % len(COLORS)], marker=MARKERS[i % len(MARKERS)], markersize=5, lw=1.0),
              _row_label(r, tuning.within)) for i, r in enumerate(tuning.results)]
     rows += list(zip(*ax_path.get_legend_handles_labels()))  # the minima and the start
@@ -101,7 +103,9 @@ def _legend(fig, tuning: Tuning, ax_path):
              (Line2D([], [], color=grey, lw=6, alpha=0.35, solid_capstyle="butt"),
               f"lrs whose best is within {tuning.within:.0%} of the optimum")]
     handles, labels = zip(*rows)
-    return fig.legend(handles, labels, loc="outside lower center", ncols=2, fontsize=8, framealpha=0.85)
+    ax_key.axis("off")
+    return ax_key.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncols=2, fontsize=8,
+                         framealpha=0.85)
 
 
 def _floored(ax) -> None:
