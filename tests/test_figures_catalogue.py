@@ -205,3 +205,17 @@ def test_the_tune_figure_has_room_for_a_caption(tuning):
     assert not _meet(caption, legend.get_window_extent(r))
     assert fig.bbox.y0 - 1 <= caption.y0
     assert_nothing_overlaps(fig)
+
+
+def test_larger_type_still_fits(tuning, factorization):
+    # --font-scale 1.3: restyle re-wraps one-line titles only, so the pre-wrapped ones must leave room
+    import warnings
+
+    from simulate.viz.matrix import matrix_figure
+    from simulate.viz.style import LayoutWarning, restyle
+
+    for fig in (tune_figure(tuning), matrix_figure(factorization.experiment)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", LayoutWarning)
+            restyle(fig, font_scale=1.3)
+        assert_nothing_overlaps(fig)

@@ -10,6 +10,8 @@ coordinates ``⟨x − mean, eᵢ⟩``; a listed minimum is projected on the sam
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -22,6 +24,8 @@ __all__ = ["block_singular_values", "product_singular_values", "path_plane", "bl
            "plot_projection", "matrix_figure"]
 
 _BLOCK_STYLES = ("-", "--", ":", "-.")
+#: Characters of a panel's title per line at the default size (a half-width panel, 10 pt).
+_TITLE_WIDTH = 70
 
 
 def _blocks(landscape, x) -> list[np.ndarray]:
@@ -157,7 +161,8 @@ def matrix_figure(experiment, *, time: str | None = None, figsize=None) -> Figur
     below(ax_path, handles=ax_path.get_legend_handles_labels()[0] + kinds, ncols=2)
     below(ax_loss, ncols=1)
     shapes = [f"{r}×{c}" for r, c in matrix_blocks(land)]
-    ax_path.set_title(f"{short_label(land)} (blocks {', '.join(shapes)}): paths on their principal plane", fontsize=10)
+    ax_path.set_title(textwrap.fill(f"{short_label(land)} (blocks {', '.join(shapes)}): paths on their principal plane",
+                                    _TITLE_WIDTH), fontsize=10)  # a long spec is wrapped, not run into the next panel
     ax_loss.set_title("loss", fontsize=10)
     if len(shapes) > 1:  # the line style says which block; colour and marker which optimizer, as elsewhere
         ax_blocks.set_title("singular values of each block (iterates)", fontsize=10)

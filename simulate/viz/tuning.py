@@ -20,7 +20,7 @@ from ..analysis.tune import OBJECTIVES, Tuning
 from ..landscapes.base import short_label
 from .plotting import (FLOW_STYLE, ITERATES_STYLE, focus_graph, loss_offset, plane_labels, plot_landscape, plot_minima,
                        plot_path, plot_start, pin_to_view)
-from .style import COLORS, MARKERS, drawn_bounds
+from .style import COLORS, MARKERS, below, drawn_bounds
 
 __all__ = ["tune_figure"]
 
@@ -78,17 +78,18 @@ def tune_figure(tuning: Tuning, *, figsize=None) -> Figure:
         _floored(ax)
     for ax in fig.axes:
         pin_to_view(ax)
-    _legend(fig.add_subplot(grid[2, :]), tuning, ax_path)
+    _legend(fig.add_subplot(grid[2, :]), tuning, ax_path, paths=bool(drawn))
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
-    ax_path.set_title(f"{short_label(land)}: each optimizer at its tuned settings{view}", fontsize=10)
+    ax_path.set_title(textwrap.fill(f"{short_label(land)}: each optimizer at its tuned settings{view}", 70), fontsize=10)
     ax_loss.set_title(f"the same budget: {tuning.budget} gradient evaluations each", fontsize=10)
+    # wrapped here to fit the panel at the default size and at larger type (restyle re-wraps one-line titles only)
     ax_obj.set_title(textwrap.fill(f"{tuning.objective}: {OBJECTIVES[tuning.objective]}; the mean over "
-                                   f"{len(tuning.starts)} start(s), best over the other hyperparameters at each lr "
-                                   f"(gaps: diverged or never met)", 80), fontsize=9)
+                                   f"{len(tuning.starts)} start(s), best over the other hyperparameters at each lr",
+                                   64), fontsize=9)
     return fig
 
 
-def _legend(ax_key, tuning: Tuning, ax_path):
+def _legend(ax_key, tuning: Tuning, ax_path, *, paths: bool = True):
     """One legend for every panel (a legend per panel ran into the next panel): each optimizer with
     its search's summary, then what the symbols mean. It hangs from ``ax_key``, a flat row under
     the panels with no axis, so that the layout makes room for it above a caption (a figure
@@ -97,15 +98,16 @@ def _legend(ax_key, tuning: Tuning, ax_path):
              _row_label(r, tuning.within)) for i, r in enumerate(tuning.results)]
     rows += list(zip(*ax_path.get_legend_handles_labels()))  # the minima and the start
     grey = "0.35"
-    rows += [(Line2D([], [], color=grey, **{**ITERATES_STYLE, "markeredgecolor": grey}), "iterates"),
-             (Line2D([], [], color=grey, **FLOW_STYLE), "continuous flow"),
-             (Line2D([], [], ls="none", marker="*", markersize=12, color=grey, markeredgecolor="k"), "tuned lr"),
+    if paths:  # without runs (runs=False) no iterates or flows are drawn
+        rows += [(Line2D([], [], color=grey, **{**ITERATES_STYLE, "markeredgecolor": grey}), "iterates"),
+                 (Line2D([], [], color=grey, **FLOW_STYLE), "continuous flow")]
+    rows += [(Line2D([], [], ls="none", marker="*", markersize=12, color=grey, markeredgecolor="k"), "tuned lr"),
              (Line2D([], [], color=grey, lw=6, alpha=0.35, solid_capstyle="butt"),
-              f"lrs whose best is within {tuning.within:.0%} of the optimum")]
+              f"lrs whose best is within {tuning.within:.0%} of the optimum"),
+             (Line2D([], [], color=grey, ls=(0, (4, 4)), lw=1.0), "a gap: no finite score at that lr (diverged or never reached tol)")]
     handles, labels = zip(*rows)
     ax_key.axis("off")
-    return ax_key.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 1.0), ncols=2, fontsize=8,
-                         framealpha=0.85)
+    return below(ax_key, offset=0.0, handles=handles, labels=labels, ncols=2)  # restyle can resize it as any below
 
 
 def _floored(ax) -> None:
