@@ -189,7 +189,8 @@ def test_the_tune_figure_has_one_legend_for_all_panels(tuning):
     for r, handle, drawn in zip(tuning.results, legends[0].legend_handles, profiles):
         np.testing.assert_array_equal(drawn.get_xdata(), r.axes[0].values)
         assert (handle.get_color(), handle.get_marker()) == (drawn.get_color(), drawn.get_marker())
-        np.testing.assert_array_equal(drawn.get_ydata(), np.where(np.isfinite(r.profile("lr")), r.profile("lr"), np.nan))
+        profile = r.profile("lr")
+        np.testing.assert_array_equal(drawn.get_ydata(), np.where(np.isfinite(profile), profile, np.nan))
 
 
 def test_the_tune_figure_has_nothing_overlapping(tuning):

@@ -26,6 +26,8 @@ __all__ = ["block_singular_values", "product_singular_values", "path_plane", "bl
 _BLOCK_STYLES = ("-", "--", ":", "-.")
 #: Characters of a panel's title per line at the default size (a half-width panel, 10 pt).
 _TITLE_WIDTH = 70
+#: A minimum value within this share of the loss's scale (its size at the start) is 0 to rounding.
+_ROUNDING = 64 * np.finfo(np.float64).eps
 
 
 def _blocks(landscape, x) -> list[np.ndarray]:
@@ -187,6 +189,3 @@ def _offset(experiment) -> float | None:
     scale = float(np.max(np.abs(f0[np.isfinite(f0)]), initial=abs(offset)))
     return 0.0 if abs(offset) <= _ROUNDING * scale else offset
 
-
-#: A minimum value within this share of the loss's scale (its size at the start) is 0 to rounding.
-_ROUNDING = 64 * np.finfo(np.float64).eps

@@ -5,6 +5,8 @@ Left: each tuned optimizer's iterates and its continuous flow over the contours 
 share: Heun's steps count twice). Bottom right: the objective against lr per optimizer (the best
 over its other hyperparameters at each lr), the tuned lr marked, and under it a bar over the lrs
 whose best setting is within the reported share of the optimum (a long bar: a flat optimum).
+Under them, one legend for all three: each optimizer with its search's summary, and what the
+symbols mean.
 """
 
 from __future__ import annotations
@@ -80,7 +82,8 @@ def tune_figure(tuning: Tuning, *, figsize=None) -> Figure:
         pin_to_view(ax)
     _legend(fig.add_subplot(grid[2, :]), tuning, ax_path, paths=bool(drawn))
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
-    ax_path.set_title(textwrap.fill(f"{short_label(land)}: each optimizer at its tuned settings{view}", 70), fontsize=10)
+    title = f"{short_label(land)}: each optimizer at its tuned settings{view}"
+    ax_path.set_title(textwrap.fill(title, 70), fontsize=10)
     ax_loss.set_title(f"the same budget: {tuning.budget} gradient evaluations each", fontsize=10)
     # wrapped here to fit the panel at the default size and at larger type (restyle re-wraps one-line titles only)
     ax_obj.set_title(textwrap.fill(f"{tuning.objective}: {OBJECTIVES[tuning.objective]}; the mean over "
@@ -104,7 +107,8 @@ def _legend(ax_key, tuning: Tuning, ax_path, *, paths: bool = True):
     rows += [(Line2D([], [], ls="none", marker="*", markersize=12, color=grey, markeredgecolor="k"), "tuned lr"),
              (Line2D([], [], color=grey, lw=6, alpha=0.35, solid_capstyle="butt"),
               f"lrs whose best is within {tuning.within:.0%} of the optimum"),
-             (Line2D([], [], color=grey, ls=(0, (4, 4)), lw=1.0), "a gap: no finite score at that lr (diverged or never reached tol)")]
+             (Line2D([], [], color=grey, ls=(0, (4, 4)), lw=1.0),
+              "a gap: no finite score at that lr (diverged or never reached tol)")]
     handles, labels = zip(*rows)
     ax_key.axis("off")
     return below(ax_key, offset=0.0, handles=handles, labels=labels, ncols=2)  # restyle can resize it as any below
