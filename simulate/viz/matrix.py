@@ -10,6 +10,8 @@ coordinates ``⟨x − mean, eᵢ⟩``; a listed minimum is projected on the sam
 
 from __future__ import annotations
 
+import textwrap
+
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
@@ -18,10 +20,14 @@ from ..landscapes.base import matrix_blocks, short_label
 from .plotting import FLOW_STYLE, ITERATES_STYLE, _axes, loss_offset, plot_loss
 from .style import COLORS, MARKERS, below
 
-__all__ = ["block_singular_values", "product_singular_values", "path_plane", "plot_singular_values",
+__all__ = ["block_singular_values", "product_singular_values", "path_plane", "block_style", "plot_singular_values",
            "plot_projection", "matrix_figure"]
 
 _BLOCK_STYLES = ("-", "--", ":", "-.")
+#: Characters of a panel's title per line at the default size (a half-width panel, 10 pt).
+_TITLE_WIDTH = 70
+#: A minimum value within this share of the loss's scale (its size at the start) is 0 to rounding.
+_ROUNDING = 64 * np.finfo(np.float64).eps
 
 
 def _blocks(landscape, x) -> list[np.ndarray]:
@@ -67,13 +73,19 @@ def path_plane(*paths) -> tuple[np.ndarray, np.ndarray]:
     return mean, E
 
 
+def block_style(b: int) -> str:
+    """The line style of block ``b``'s singular values (solid, dashed, dotted, dash-dotted, then again)."""
+    return _BLOCK_STYLES[b % len(_BLOCK_STYLES)]
+
+
 def _time(traj, time: str) -> np.ndarray:
     return np.asarray(traj.t if time == "t" else traj.steps)
 
 
 def plot_singular_values(traj, ax=None, *, product: bool = False, color=None, time: str = "t", label=None, **kwargs):
-    """The singular values of each block of the iterate (line style per block), or with ``product`` of
-    the product the factors stand for, against ``t`` (or steps) for every member. Returns the Axes."""
+    """The singular values of each block of the iterate (line style per block: :func:`block_style`;
+    ``ls`` in ``kwargs`` is ignored), or with ``product`` of the product the factors stand for,
+    against ``t`` (or steps) for every member. Returns the Axes."""
     ax = _axes(ax)
     land = traj.landscape
     series = [product_singular_values(land, traj.x)] if product else block_singular_values(land, traj.x)
@@ -88,7 +100,7 @@ def plot_singular_values(traj, ax=None, *, product: bool = False, color=None, ti
             for i in range(s.shape[-1]):
                 first = b == 0 and i == 0 and member == next(np.ndindex(traj.batch_shape))
                 line, = ax.plot(tt, s[(slice(None), *member, i)], color=color, label=label if first else None,
-                                **{"ls": _BLOCK_STYLES[b % len(_BLOCK_STYLES)], **style})
+                                **{**style, "ls": block_style(b)})
                 color = line.get_color()
     ax.set_xlabel("time t" if time == "t" else "steps k = t / h")
     ax.set_ylabel("singular values of " + ("the product" if product else "each block"))
@@ -112,27 +124,29 @@ def plot_projection(traj, ax=None, *, plane=None, color=None, label=None, **kwar
 
 
 def matrix_figure(experiment, *, time: str | None = None, figsize=None) -> Figure:
-    """The panels of runs on a matrix landscape: the paths projected on their principal plane, the loss,
-    the singular values of the blocks and (for a factorization) of the product, over time."""
+    """The panels of runs on a matrix landscape: the paths projected on their principal plane (equal
+    axes: the projection is orthogonal, so lengths in the plane are true lengths), the loss, the
+    singular values of the blocks and, for a factorization, of the product, over time."""
     land = experiment.landscape
     time = time or "t"
+    has_product = land.product(np.asarray(land.default_start)) is not None
     fig = Figure(figsize=figsize or (13, 9), layout="constrained")
     grid = fig.add_gridspec(2, 2)
     ax_path, ax_loss = fig.add_subplot(grid[0, 0]), fig.add_subplot(grid[0, 1])
-    ax_blocks, ax_product = fig.add_subplot(grid[1, 0]), fig.add_subplot(grid[1, 1])
+    # one matrix: no product to show, so its singular values take the whole lower row
+    ax_blocks = fig.add_subplot(grid[1, 0] if has_product else grid[1, :])
+    ax_product = fig.add_subplot(grid[1, 1]) if has_product else None
     plane = path_plane(*(t.x for e in experiment.entries for t in (e.iterates, e.flow)))
-    offset = loss_offset(land)
-    has_product = land.product(np.asarray(land.default_start)) is not None
+    offset = _offset(experiment)
     for i, e in enumerate(experiment.entries):
         c, m = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
         plot_projection(e.flow, ax_path, plane=plane, color=c)
         plot_projection(e.iterates, ax_path, plane=plane, color=c, label=e.optimizer.label, marker=m)
         plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
         plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=e.optimizer.display_name, marker=m)
-        plot_singular_values(e.iterates, ax_blocks, color=c, time=time, label=e.optimizer.display_name, marker=m)
+        plot_singular_values(e.iterates, ax_blocks, color=c, time=time, marker=m)
         if has_product:
-            plot_singular_values(e.iterates, ax_product, product=True, color=c, time=time,
-                                 label=e.optimizer.display_name, marker=m)
+            plot_singular_values(e.iterates, ax_product, product=True, color=c, time=time, marker=m)
     mean, E = plane
     if len(land.minima):
         mins = (land.minima - mean) @ E.T
@@ -140,21 +154,38 @@ def matrix_figure(experiment, *, time: str | None = None, figsize=None) -> Figur
     start = (np.atleast_2d(experiment.start).reshape(-1, land.dim) - mean) @ E.T
     ax_path.scatter(start[:, 0], start[:, 1], marker="o", s=70, facecolors="none", edgecolors="black", zorder=6,
                     label="start")
+    ax_path.set_aspect("equal", adjustable="datalim")  # the panel keeps its box; the shorter axis gets more range
     if has_product and len(land.minima):
         for s in product_singular_values(land, land.minima[0]):
             ax_product.axhline(s, color="0.3", lw=0.8, ls=":")
-    if not has_product:
-        ax_product.text(0.5, 0.5, f"{land.name} is one matrix: no product of factors", ha="center", va="center",
-                        transform=ax_product.transAxes)
     kinds = [Line2D([], [], color="0.3", **{**ITERATES_STYLE, "markeredgecolor": "0.3"}, label="iterates"),
              Line2D([], [], color="0.3", **FLOW_STYLE, label="continuous flow")]
     below(ax_path, handles=ax_path.get_legend_handles_labels()[0] + kinds, ncols=2)
     below(ax_loss, ncols=1)
-    shapes = ", ".join(f"{r}×{c}" for r, c in matrix_blocks(land))
-    ax_path.set_title(f"{short_label(land)} (blocks {shapes}): paths on their principal plane", fontsize=10)
+    shapes = [f"{r}×{c}" for r, c in matrix_blocks(land)]
+    ax_path.set_title(textwrap.fill(f"{short_label(land)} (blocks {', '.join(shapes)}): paths on their principal plane",
+                                    _TITLE_WIDTH), fontsize=10)  # a long spec is wrapped, not run into the next panel
     ax_loss.set_title("loss", fontsize=10)
-    ax_blocks.set_title("singular values of each block (line style: block " +
-                        ", ".join(f"{i + 1} {s}" for i, s in enumerate(_BLOCK_STYLES[:len(matrix_blocks(land))])) + ")",
-                        fontsize=10)
-    ax_product.set_title("singular values of the product; dotted: at the listed minimum", fontsize=10)
+    if len(shapes) > 1:  # the line style says which block; colour and marker which optimizer, as elsewhere
+        ax_blocks.set_title("singular values of each block (iterates)", fontsize=10)
+        below(ax_blocks, handles=[Line2D([], [], color="0.3", ls=block_style(b), label=f"block {b + 1} ({shape})")
+                                  for b, shape in enumerate(shapes)], ncols=len(shapes))
+    else:
+        ax_blocks.set_title(f"singular values of the {shapes[0]} matrix (iterates)", fontsize=10)
+        ax_blocks.set_ylabel("singular values")
+    if has_product:
+        ax_product.set_title("singular values of the product (iterates); dotted: at the listed minimum", fontsize=10)
     return fig
+
+
+def _offset(experiment) -> float | None:
+    """f* for the loss axis, 0 when the listed minimum's value is 0 to rounding (the figure said
+    "f* = 3.236e-32", the value of ½‖r‖² at a minimum whose residual r is rounding); as the other
+    figures do, f* is shown as its value, so a true f* = 0 reads "f* = 0"."""
+    offset = loss_offset(experiment.landscape)
+    if offset is None:
+        return None
+    f0 = experiment.landscape.value(np.atleast_2d(experiment.start).reshape(-1, experiment.landscape.dim))
+    scale = float(np.max(np.abs(f0[np.isfinite(f0)]), initial=abs(offset)))
+    return 0.0 if abs(offset) <= _ROUNDING * scale else offset
+
