@@ -115,3 +115,18 @@ def test_with_noise_its_paths_are_drawn_without_a_flow():
     assert rprop.iterates.x.shape == (31, 8, ens.landscape.dim)
     arrays = ens.arrays()
     assert "iterates_x_0" in arrays and "flow_x_0" not in arrays and "flow_x_1" in arrays
+
+
+def test_tuned_and_drawn_without_a_flow():
+    from simulate.viz.tuning import tune_figure
+
+    tuning = sim.tune("himmelblau", ["rprop", "gd"], budget=60)
+    fig = tune_figure(tuning)
+    rprop, gd = (run.entries[0] for run in tuning.runs)
+    assert rprop.flow is None and gd.flow is not None
+    drawn = [line.get_xydata() for line in fig.axes[0].lines]
+    def first(x):  # the first start's path, (T, 2)
+        return x.reshape(len(x), -1, x.shape[-1])[:, 0]
+
+    assert any(np.array_equal(xy, first(rprop.iterates.x)) for xy in drawn)
+    assert any(np.array_equal(xy, first(gd.flow.x)) for xy in drawn)

@@ -34,7 +34,7 @@ from ..landscapes.base import short_label
 from ..landscapes.games import is_game, refuse_game
 from . import animation
 from .defaults import DEFAULT_LANDSCAPE, DEFAULT_OPTIMIZERS, DEFAULT_STEPS
-from .style import (AVERAGE_STYLE, COLORS, MARKERS, below, check_font_scale, drawing_box, drawn_bounds, parse_size,
+from .style import (AVERAGE_STYLE, COLORS, MARKERS, below, check_font_scale, drawing_box, drawn_bounds, drawn_records, parse_size,
                     restyle, shared_clock)
 from .crowd import plot_crowd
 from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_identity, plot_landscape, plot_loss, plot_minima,
@@ -160,11 +160,6 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     ax_path.set_title(f"{short_label(land)}: iterates and the flows they discretize{view}", fontsize=10)
     ax_loss.set_title(f"{'distance' if game else 'loss'}{_solver_title(experiment)}", fontsize=10)
     return fig
-
-
-def drawn_records(experiment: Experiment) -> list:
-    """Every record a figure draws: each optimizer's iterates and, where it has one, its flow."""
-    return [t for e in experiment.entries for t in (e.iterates, e.flow) if t is not None]
 
 
 def _solver_title(experiment: Experiment) -> str:

@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 
 from ..landscapes.base import matrix_blocks, short_label
 from .plotting import FLOW_STYLE, ITERATES_STYLE, _axes, loss_offset, plot_loss
-from .style import COLORS, MARKERS, below
+from .style import COLORS, MARKERS, below, drawn_records
 
 __all__ = ["block_singular_values", "product_singular_values", "path_plane", "block_style", "plot_singular_values",
            "plot_projection", "matrix_figure"]
@@ -136,14 +136,15 @@ def matrix_figure(experiment, *, time: str | None = None, figsize=None) -> Figur
     # one matrix: no product to show, so its singular values take the whole lower row
     ax_blocks = fig.add_subplot(grid[1, 0] if has_product else grid[1, :])
     ax_product = fig.add_subplot(grid[1, 1]) if has_product else None
-    plane = path_plane(*(t.x for e in experiment.entries for t in (e.iterates, e.flow)))
+    plane = path_plane(*(t.x for t in drawn_records(experiment)))
     offset = _offset(experiment)
     for i, e in enumerate(experiment.entries):
         c, m = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
-        plot_projection(e.flow, ax_path, plane=plane, color=c)
+        if e.flow is not None:
+            plot_projection(e.flow, ax_path, plane=plane, color=c)
+            plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
         plot_projection(e.iterates, ax_path, plane=plane, color=c, label=e.optimizer.label, marker=m)
-        plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
-        plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=e.optimizer.display_name, marker=m)
+        plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=e.optimizer.short_name, marker=m)
         plot_singular_values(e.iterates, ax_blocks, color=c, time=time, marker=m)
         if has_product:
             plot_singular_values(e.iterates, ax_product, product=True, color=c, time=time, marker=m)

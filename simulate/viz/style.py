@@ -197,6 +197,12 @@ def shared_clock(result) -> float | None:
     return hs.pop() if same else None
 
 
+def drawn_records(result) -> list:
+    """Every record a figure of ``result`` draws: each optimizer's iterates and, where it has one, its
+    flow (an optimizer with no continuous model has none)."""
+    return [t for e in result.entries for t in (e.iterates, e.flow) if t is not None]
+
+
 def drawn_bounds(result, box=None):
     """The region drawn: ``box`` (pairs (low, high) for x₁ and x₂; one pair in 1-D) when given,
     else the landscape's plot box, except that 1-D graphs zoom to where the runs went
@@ -206,8 +212,7 @@ def drawn_bounds(result, box=None):
         return drawing_box(land, box)
     if land.dim != 1:
         return land.bounds[:2]
-    visited = [np.ravel(result.start)] + [np.ravel(e.iterates.x) for e in result.entries]
-    visited += [np.ravel(e.flow.x) for e in result.entries if getattr(e, "flow", None) is not None]
+    visited = [np.ravel(result.start)] + [np.ravel(t.x) for t in drawn_records(result)]
     return graph_window(land, np.concatenate(visited))
 
 

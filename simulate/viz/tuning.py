@@ -22,7 +22,7 @@ from ..analysis.tune import OBJECTIVES, Tuning
 from ..landscapes.base import short_label
 from .plotting import (FLOW_STYLE, ITERATES_STYLE, focus_graph, loss_offset, plane_labels, plot_landscape, plot_minima,
                        plot_path, plot_start, pin_to_view)
-from .style import COLORS, MARKERS, below, drawn_bounds
+from .style import COLORS, MARKERS, below, drawn_bounds, drawn_records
 
 __all__ = ["tune_figure"]
 
@@ -48,9 +48,12 @@ def tune_figure(tuning: Tuning, *, figsize=None) -> Figure:
     for i, r, run in drawn:
         c, m = COLORS[i % len(COLORS)], MARKERS[i % len(MARKERS)]
         for e in run.entries:
-            plot_path(e.flow, ax_path, color=c)
+            if e.flow is not None:
+                plot_path(e.flow, ax_path, color=c)
             plot_path(e.iterates, ax_path, color=c, marker=m)
             for traj, style in ((e.flow, dict(lw=2.5, alpha=0.6)), (e.iterates, dict(marker=m, markersize=3, lw=0.8))):
+                if traj is None:
+                    continue
                 y = traj.f - offset if offset is not None else traj.f
                 k = np.asarray(traj.steps) * r.evaluations_per_step
                 k = np.broadcast_to(k.reshape(k.shape + (1,) * (y.ndim - k.ndim)), y.shape).reshape(len(y), -1)
@@ -69,7 +72,7 @@ def tune_figure(tuning: Tuning, *, figsize=None) -> Figure:
     plot_minima(land, ax_path)
     plot_start(land, combined.start if combined is not None else tuning.starts[0], ax_path)
     if land.dim == 1 and combined is not None:
-        focus_graph(ax_path, land, region, [t for e in combined.entries for t in (e.iterates, e.flow)])
+        focus_graph(ax_path, land, region, drawn_records(combined))
     ax_loss.set(xlabel="gradient evaluations", ylabel=f"f − f* (f* = {offset:.4g})" if offset is not None else "f",
                 yscale="log" if offset is not None else "linear")
     ax_obj.set(xscale="log", xlabel="lr", ylabel=tuning.objective)
