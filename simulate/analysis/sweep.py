@@ -160,6 +160,10 @@ def parse_axis(text: str) -> Axis:
     if len(parts) == 1:
         values = [p.strip() for p in rest.split(",")]
         bad = [v for v in values if not re.fullmatch(_NUMBER, v)]
+        if bad and re.fullmatch(r"[-+]?(inf|infinity|nan)", bad[0].lower()):
+            raise ValueError(_not_an_axis(name, values, f"{bad[0]!r} is not a finite number, and an axis holds finite "
+                                                        f"values of a numeric hyperparameter (the grid is one "
+                                                        f"vectorized run)", "OPTIMIZER"))
         if bad:
             raise ValueError(f"axis {name}: {bad[0]!r} is not a number")
         return Axis(name, [float(v) for v in values], "list")
@@ -172,6 +176,16 @@ def parse_axis(text: str) -> Axis:
         raise ValueError(f"axis {name}: the number of values must be a whole number, got {parts[2]!r}")
     make = Axis.log if len(parts) == 4 and parts[3] == "log" else Axis.linear
     return make(name, float(parts[0]), float(parts[1]), int(parts[2]))
+
+
+def _not_an_axis(name: str, values, why: str, optimizer: str) -> str:
+    """Why ``name=values`` is no axis, and the sweep that compares those values: one optimizer per value.
+
+    A setting that picks the kind of step (steepest's ``norm`` 1, 2 or inf) cannot be an array over
+    the grid: each value is its own optimizer, and a sweep takes several (``-o`` repeated)."""
+    specs = " ".join(f"-o '{optimizer}({name}={v})'" for v in values)
+    return (f"axis {name}: {why}. To compare {name}={','.join(map(str, values))}, give one optimizer per value "
+            f"(each is swept over the other axes): {specs}" + (" (OPTIMIZER the optimizer's name)" if optimizer == "OPTIMIZER" else ""))
 
 
 # -- what an axis name refers to ------------------------------------------------------------------
@@ -453,17 +467,20 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
             raise ValueError(f"{land.label} sets {land_axes[a.name]} and the axis {a.name} sweeps it: drop one of the two")
     # axes that set the start or the landscape, or repeat the run: not the optimizer
     not_hyper = set(coords) | {PATH_AXIS} | set(land_axes)
-    for opt in opts:
+    for opt, typed in zip(opts, _typed_names(optimizers)):
         if opt.batch_shape:
             raise ValueError(f"{opt.display_name}: give scalar hyperparameters; the sweep's axes make the grid")
         params = sweepable(opt)
         for name in names:
             if name not in not_hyper and name not in params:
                 declared = opt.hyperparameters().get(name)
-                if declared is not None and not declared.sweep:  # it has one, which a sweep does not vary
-                    raise ValueError(f"{opt.display_name}'s {name} is not a sweep axis (it sets the structure of "
-                                     f"each step, the same in every cell): run one sweep per value, e.g. "
-                                     f"-o '{opt.display_name}({name}=…)'")
+                # a hyperparameter a sweep does not vary, or a field that picks the kind of step (steepest's norm)
+                if (declared is not None and not declared.sweep) or (
+                        declared is None and name in {f.name for f in dataclasses.fields(opt)}):
+                    values = [f"{v:g}" for v in next(a for a in axes if a.name == name).values]
+                    raise ValueError(_not_an_axis(name, values, f"{typed}'s {name} is not a sweep axis (it sets the "
+                                                  f"structure of each step, the same in every cell)",
+                                                  _settable_name(typed, opt, name)))
                 own = landscape_parameters(land)
                 if name in own:  # another optimizer has a hyperparameter of that name, which the plain name means
                     others = ", ".join(o.display_name for o in opts if name in sweepable(o))
@@ -684,6 +701,14 @@ def check_not_set(given, opt: Optimizer, axes: Sequence[str]) -> None:
         if field_name in fields:
             who = given if isinstance(given, str) else opt.display_name
             raise ValueError(f"{who} sets {field_name} and the axis {axis} sweeps it: drop one of the two")
+
+
+def _settable_name(typed: str, opt: Optimizer, field_name: str) -> str:
+    """The name under which ``field_name`` can be given: ``typed``, or its class's where the preset fixes it."""
+    from ..optimizers import OPTIMIZERS
+
+    preset = OPTIMIZERS.get(typed)
+    return preset.cls.name if preset is not None and field_name in getattr(preset, "fixed", {}) else typed
 
 
 def _listed(optimizers) -> list:
