@@ -133,9 +133,10 @@ def _said() -> tuple[type[Warning], ...]:
     from ..analysis.experiment import FlowWarning, StartWarning
     from ..analysis.order import OrderWarning
     from ..analysis.sweep import AxisWarning, SlowFlowWarning
+    from ..optimizers.polyak import TargetWarning
     from ..viz.style import LayoutWarning
 
-    return OrderWarning, AxisWarning, SlowFlowWarning, FlowWarning, StartWarning, LayoutWarning
+    return OrderWarning, AxisWarning, SlowFlowWarning, FlowWarning, StartWarning, LayoutWarning, TargetWarning
 
 
 def _saying(produce):
