@@ -163,6 +163,29 @@ class Tuning:
                  f"{self.budget} gradient evaluations each"]
         return "\n".join(lines + [f"  {r.summary(self.within)}" for r in self.results])
 
+    def table(self) -> str:
+        """The tuned table as aligned text, one line per optimizer (what ``simulate tune`` prints):
+        the objective at the best setting, the setting (searched axes only), and how many settings
+        lie within :attr:`within` of the best with each axis's range among them."""
+        head = (f"tuned by {self.objective} (mean over {len(self.starts)} start{'s' * (len(self.starts) != 1)}) on "
+                f"{self.landscape.label}, {self.budget} gradient evaluations each; lower is better")
+        near = f"within {self.within:.0%} of the best"
+        lines = [("optimizer", self.objective, "tuned setting", near)]
+        for r in self.results:
+            if r.optimizer is None:
+                lines.append((r.name, "inf", "-", f"0 of {r.values.size} settings (every one diverged or never met "
+                                                   f"the objective)"))
+                continue
+            ranges = ", ".join(f"{k} {_g(lo)}" if lo == hi else f"{k} {_g(lo)}…{_g(hi)}"
+                               for k, (lo, hi) in r.ranges.items())
+            notes = ([f"{r.ties} tie the best"] if r.ties > 1 else []) + (
+                [f"best at the grid's edge in {', '.join(r.at_edge)}"] if r.at_edge else [])
+            lines.append((r.name, _g(r.best), " ".join(f"{k}={_g(v)}" for k, v in r.setting.items()),
+                          f"{int(r.near.sum())} of {r.values.size}: {ranges}" + "".join(f"; {n}" for n in notes)))
+        widths = [max(len(line[i]) for line in lines) for i in range(3)]
+        return "\n".join([head, *("  ".join([*(c.ljust(w) for c, w in zip(line, widths)), line[3]]).rstrip()
+                                   for line in lines)])
+
     # -- the table ---------------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
         """One row per optimizer: the tuned spec, the objective, the budget spent, and per searched

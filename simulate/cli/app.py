@@ -167,12 +167,15 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
     if dump_config:
         typer.echo(dumps({k: toml_value(v) for k, v in options.items()}, f"simulate {command}: resolved configuration"), nl=False)
         return
+    said: list[str] = []  # the command's own text about its result (tune's table), after the paths
     try:
-        written = _saying(lambda: run(command, options, overwrite=overwrite, argv=_INVOCATION))
+        written = _saying(lambda: run(command, options, overwrite=overwrite, argv=_INVOCATION, said=said))
     except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
     for path in written:
         typer.echo(str(path))
+    for text in said:
+        typer.echo(text)
 
 
 ConfigOption = Annotated[Optional[Path], typer.Option(
