@@ -18,13 +18,33 @@ def in_tmp(tmp_path, monkeypatch):
 
 # -- a setting that picks the kind of step is no sweep axis ----------------------------------------
 def test_an_infinite_axis_value_says_how_to_compare_the_values():
-    with pytest.raises(ValueError) as err:
+    with pytest.raises(ValueError) as err:  # parsed alone: the optimizer is not known yet
         parse_axis("norm=1,2,inf")
     text = str(err.value)
     assert "'inf' is not a finite number" in text
     assert "-o 'OPTIMIZER(norm=1)' -o 'OPTIMIZER(norm=2)' -o 'OPTIMIZER(norm=inf)'" in text
     with pytest.raises(ValueError, match="'x' is not a number"):  # other words keep the short message
         parse_axis("lr=1,x")
+
+
+def test_the_sweep_names_the_optimizer_whose_setting_an_infinite_axis_is():
+    with pytest.raises(ValueError) as err:
+        sweep("rosenbrock", ["gd", "steepest(lookahead=3)"], ["norm=1,2,inf", "lr=0.01:0.1:3"], steps=5)
+    assert str(err.value) == ("axis norm: steepest's norm is not a sweep axis (it sets the structure of each step, the "
+                              "same in every cell). To compare norm=1,2,inf, give one optimizer per value (each is "
+                              "swept over the other axes): -o 'steepest(norm=1)' -o 'steepest(norm=2)' "
+                              "-o 'steepest(norm=inf)'")
+    with pytest.raises(ValueError) as err:  # a numeric hyperparameter: no optimizers to suggest
+        sweep("rosenbrock", ["gd"], ["lr=1,inf"], steps=5)
+    assert str(err.value).startswith("axis lr: 'inf' is not a finite number") and "-o" not in str(err.value)
+
+
+def test_tune_says_the_same_of_a_setting_it_cannot_search(in_tmp):
+    with pytest.raises(ValueError, match=r"steepest's norm is not searched .* -o 'steepest\(norm=1\)' "
+                                         r"-o 'steepest\(norm=2\)' -o 'steepest\(norm=inf\)'"):
+        sim.tune("rosenbrock", ["steepest"], budget=5, grid=["norm=1,2,inf"])
+    result = runner.invoke(app, ["tune", "-o", "steepest", "--vary", "norm=1,2", "--budget", "5"])
+    assert result.exit_code == 2 and "-o 'steepest(norm=1)' -o 'steepest(norm=2)'" in result.output
 
 
 @pytest.mark.parametrize("typed, spelled", [("steepest", "steepest"), ("sign-gd", "steepest")])
@@ -39,7 +59,9 @@ def test_a_structural_field_as_axis_names_the_optimizers_to_give(typed, spelled)
 
 def test_the_suggested_sweep_runs_end_to_end(in_tmp):
     result = runner.invoke(app, ["sweep", "-o", "steepest", "--vary", "norm=1,2,inf", "--vary", "lr=0.01:0.1:3"])
-    assert result.exit_code == 2 and "give one optimizer per value" in result.output
+    assert result.exit_code == 2
+    assert "-o 'steepest(norm=1)' -o 'steepest(norm=2)' -o 'steepest(norm=inf)'" in result.output
+    assert not list(in_tmp.iterdir())  # refused before any output
     args = ["sweep", "--vary", "lr=0.001:0.1:4:log", "--steps", "20", "--out", "s.png", "--data", "s.npz"]
     for norm in ("1", "2", "inf"):
         args += ["-o", f"steepest(norm={norm})"]

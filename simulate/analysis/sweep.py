@@ -161,9 +161,8 @@ def parse_axis(text: str) -> Axis:
         values = [p.strip() for p in rest.split(",")]
         bad = [v for v in values if not re.fullmatch(_NUMBER, v)]
         if bad and re.fullmatch(r"[-+]?(inf|infinity|nan)", bad[0].lower()):
-            raise ValueError(_not_an_axis(name, values, f"{bad[0]!r} is not a finite number, and an axis holds finite "
-                                                        f"values of a numeric hyperparameter (the grid is one "
-                                                        f"vectorized run)", "OPTIMIZER"))
+            raise NotAnAxis(name, values, _not_an_axis(name, values, _NOT_FINITE.format(bad[0]), "OPTIMIZER"),
+                            _NOT_FINITE.format(bad[0]))
         if bad:
             raise ValueError(f"axis {name}: {bad[0]!r} is not a number")
         return Axis(name, [float(v) for v in values], "list")
@@ -178,14 +177,39 @@ def parse_axis(text: str) -> Axis:
     return make(name, float(parts[0]), float(parts[1]), int(parts[2]))
 
 
+class NotAnAxis(ValueError):
+    """``NAME=V1,V2,...`` with a value no grid holds (inf): :func:`sweep`, which knows the
+    optimizers, names the one whose setting it is (steepest's norm)."""
+
+    def __init__(self, name: str, values: list[str], message: str, why: str):
+        super().__init__(message)
+        self.name, self.values, self.why = name, values, why
+
+
+_NOT_FINITE = "{!r} is not a finite number, and an axis holds finite values of a numeric hyperparameter (the grid is one vectorized run)"
+
+
+def _fields(opt: Optimizer) -> set[str]:
+    """The dataclass fields of ``opt`` and of the optimizers it wraps (a schedule's wrapper, Lookahead)."""
+    names: set[str] = set()
+    while isinstance(opt, Optimizer):
+        own = {f.name for f in dataclasses.fields(opt)}
+        names |= own
+        opt = opt.inner if "inner" in own else None
+    return names - {"inner"}
+
+
 def _not_an_axis(name: str, values, why: str, optimizer: str) -> str:
     """Why ``name=values`` is no axis, and the sweep that compares those values: one optimizer per value.
 
     A setting that picks the kind of step (steepest's ``norm`` 1, 2 or inf) cannot be an array over
     the grid: each value is its own optimizer, and a sweep takes several (``-o`` repeated)."""
     specs = " ".join(f"-o '{optimizer}({name}={v})'" for v in values)
+    if optimizer == "OPTIMIZER":  # parsed alone: whether an optimizer's setting is meant is not known yet
+        return (f"axis {name}: {why}. If {name} is a setting that picks the kind of step (as steepest's norm 1, 2 "
+                f"or inf), compare its values by giving one optimizer per value: {specs}")
     return (f"axis {name}: {why}. To compare {name}={','.join(map(str, values))}, give one optimizer per value "
-            f"(each is swept over the other axes): {specs}" + (" (OPTIMIZER the optimizer's name)" if optimizer == "OPTIMIZER" else ""))
+            f"(each is swept over the other axes): {specs}")
 
 
 # -- what an axis name refers to ------------------------------------------------------------------
@@ -438,7 +462,13 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
         from .experiment import with_schedule
 
         opts = with_schedule(opts, schedule, clip_norm=clip_norm, clip_value=clip_value, lr_scale=lr_scale)
-    axes = _axes(axes)
+    try:
+        axes = _axes(axes)
+    except NotAnAxis as exc:  # norm=1,2,inf: the optimizer whose setting it is, by name
+        for opt, typed in zip(opts, _typed_names(optimizers)):
+            if exc.name in _fields(opt) and exc.name not in sweepable(opt):
+                raise ValueError(_structural(typed, opt, exc.name, exc.values)) from None
+        raise ValueError(f"axis {exc.name}: {exc.why}") from None
     check_steps(steps)
     model = stochastic(noise, land, engine, batch_size)
     seed = check_seed(seed)
@@ -475,12 +505,9 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
             if name not in not_hyper and name not in params:
                 declared = opt.hyperparameters().get(name)
                 # a hyperparameter a sweep does not vary, or a field that picks the kind of step (steepest's norm)
-                if (declared is not None and not declared.sweep) or (
-                        declared is None and name in {f.name for f in dataclasses.fields(opt)}):
+                if (declared is not None and not declared.sweep) or (declared is None and name in _fields(opt)):
                     values = [f"{v:g}" for v in next(a for a in axes if a.name == name).values]
-                    raise ValueError(_not_an_axis(name, values, f"{typed}'s {name} is not a sweep axis (it sets the "
-                                                  f"structure of each step, the same in every cell)",
-                                                  _settable_name(typed, opt, name)))
+                    raise ValueError(_structural(typed, opt, name, values))
                 own = landscape_parameters(land)
                 if name in own:  # another optimizer has a hyperparameter of that name, which the plain name means
                     others = ", ".join(o.display_name for o in opts if name in sweepable(o))
@@ -701,6 +728,11 @@ def check_not_set(given, opt: Optimizer, axes: Sequence[str]) -> None:
         if field_name in fields:
             who = given if isinstance(given, str) else opt.display_name
             raise ValueError(f"{who} sets {field_name} and the axis {axis} sweeps it: drop one of the two")
+
+
+def _structural(typed: str, opt: Optimizer, name: str, values: list[str]) -> str:
+    return _not_an_axis(name, values, f"{typed}'s {name} is not a sweep axis (it sets the structure of each step, "
+                                      f"the same in every cell)", _settable_name(typed, opt, name))
 
 
 def _settable_name(typed: str, opt: Optimizer, field_name: str) -> str:

@@ -56,8 +56,8 @@ from ..solvers.engine import compiled_run, use_compiled
 from ..solvers.inputs import is_optimizer, resolve
 from ..solvers.trajectory import check_run_memory, default_escape_radius, runs_memory
 from ..spec import parse_spec
-from .sweep import (Axis, _Accumulator, _criterion, _csv_cell, _endpoint_metrics, _listed, _optimizers, _typed_names, default_near,
-                    parse_axis, sweepable, with_axis)
+from .sweep import (Axis, NotAnAxis, _Accumulator, _criterion, _csv_cell, _endpoint_metrics, _fields, _listed, _optimizers,
+                    _structural, _typed_names, default_near, parse_axis, sweepable, with_axis)
 
 __all__ = ["OBJECTIVES", "LR_POINTS", "OTHER_POINTS", "WITHIN", "Tuned", "Tuning", "tune", "search_axes"]
 
@@ -321,9 +321,21 @@ def search_axes(opt: Optimizer, name: str, given=None, grid=None) -> tuple[Axis,
 
 
 def _check_grid_names(grid, opts, names) -> None:
-    """Every axis the user's grid names is a hyperparameter of at least one optimizer."""
+    """Every axis the user's grid names is a hyperparameter of at least one optimizer; a setting that
+    picks the kind of step (steepest's norm) is refused with the optimizers that compare its values."""
     have = set().union(*(sweepable(opt) for opt in opts))
-    for axis in _grid_of(grid):
+    try:
+        axes = _grid_of(grid)
+    except NotAnAxis as exc:  # norm=1,2,inf: whose setting it is, by name
+        axes = {exc.name: exc}
+    for axis, given in axes.items():
+        structural = [(opt, name) for opt, name in zip(opts, names) if axis in _fields(opt) and axis not in sweepable(opt)]
+        if structural and axis not in have:
+            values = given.values if isinstance(given, NotAnAxis) else [f"{v:g}" for v in given.values]
+            raise ValueError(_structural(structural[0][1], structural[0][0], axis, values).replace(
+                "not a sweep axis", "not searched").replace("swept over the other axes", "tuned"))
+        if isinstance(given, NotAnAxis):
+            raise ValueError(f"axis {given.name}: {given.why}")
         if axis not in have:
             raise UnknownNameError(suggest("hyperparameter", axis, sorted(have)).replace(
                 f"unknown hyperparameter {axis!r}", f"none of {', '.join(names)} has a hyperparameter {axis!r}"))

@@ -357,13 +357,16 @@ def _track(v):
 
 
 def _axes_specs(v):
-    from ..analysis.sweep import parse_axis
+    from ..analysis.sweep import NotAnAxis, parse_axis
 
     _strings(v, "axes such as lr=1e-4:1e-1:50:log")
     if len(v) > 2:
         raise ValueError(f"a sweep has one or two axes, got {len(v)}")
     for spec in v:
-        parse_axis(spec)
+        try:
+            parse_axis(spec)
+        except NotAnAxis:  # norm=1,2,inf: the sweep, which knows the optimizers, says whose setting it is
+            pass
     return list(v)
 
 
@@ -943,10 +946,13 @@ def _tune_objectives():
 
 
 def _grid_specs(v):
-    from ..analysis.sweep import parse_axis
+    from ..analysis.sweep import NotAnAxis, parse_axis
 
     for spec in _strings(v, "axes such as lr=1e-4:1:25:log"):
-        parse_axis(spec)
+        try:
+            parse_axis(spec)
+        except NotAnAxis:  # norm=1,2,inf: tune, which knows the optimizers, says whose setting it is
+            pass
     return list(v)
 
 
