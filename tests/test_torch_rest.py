@@ -376,6 +376,13 @@ def test_newton_flow_caveat_where_the_start_hessian_is_not_positive_definite():
     np.testing.assert_allclose(end, [-0.270845, -0.923039], atol=1e-5)
     assert np.all(np.linalg.eigvalsh(land.hess(end)) < 0) and land.value(end) > land.value(x0)  # a maximum, above f(x0)
     np.testing.assert_allclose(sim.iterate(land, "lbfgs", x0, 20).x[-1], [3.0, 2.0], atol=1e-4)
+    # an order ladder says it as a condition of the start, not as a small parameter that shrinks
+    from simulate.analysis.order import OrderWarning
+
+    with pytest.warns(OrderWarning):
+        note = sim.order(land, "lbfgs", x0).note
+    assert "not positive definite" in note and note.endswith("(at every rung: smaller steps do not remove it)")
+    assert "pre-asymptotic" not in note
 
 
 def test_adadelta_docstring_facts_the_lift_reaches_the_minimum_while_the_iterates_crawl():

@@ -273,6 +273,8 @@ def _known_reason(r: OrderResult, caveats: list) -> str:
     if first is None or not np.isfinite(slope) or abs(slope - r.expected_order) <= SLOPE_TOLERANCE or first[1] <= CAVEAT_SIZE:
         return ""
     reason, size = first
+    if last is not None and last[1] >= size:  # no small parameter (a condition of the start): smaller steps keep it
+        return f"slope {slope:.2f}, not {r.expected_order:g}: {reason} (at every rung: smaller steps do not remove it)"
     smallest = f", {last[1]:.2g} at the smallest" if last is not None else ""
     return (f"slope {slope:.2f}, not {r.expected_order:g}: pre-asymptotic, since {reason}; that parameter is "
             f"{size:.2g} at the largest rung{smallest}: the local slopes rise towards {r.expected_order:g} as it shrinks")
