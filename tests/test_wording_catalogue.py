@@ -32,8 +32,11 @@ def test_the_sweep_names_the_optimizer_whose_setting_an_infinite_axis_is():
         sweep("rosenbrock", ["gd", "steepest(lookahead=3)"], ["norm=1,2,inf", "lr=0.01:0.1:3"], steps=5)
     assert str(err.value) == ("axis norm: steepest's norm is not a sweep axis (it sets the structure of each step, the "
                               "same in every cell). To compare norm=1,2,inf, give one optimizer per value (each is "
-                              "swept over the other axes): -o 'steepest(norm=1)' -o 'steepest(norm=2)' "
-                              "-o 'steepest(norm=inf)'")
+                              "swept over the other axes): -o 'steepest(lookahead=3, norm=1)' "
+                              "-o 'steepest(lookahead=3, norm=2)' -o 'steepest(lookahead=3, norm=inf)'")
+    # the settings given with it are kept; a preset that fixes the setting is spelled by its class
+    with pytest.raises(ValueError, match=r"-o 'steepest\(lr=0.1, norm=1\)' -o 'steepest\(lr=0.1, norm=2\)'$"):
+        sweep("rosenbrock", ["sign-gd(lr=0.1)"], ["norm=1,2"], steps=5)
     with pytest.raises(ValueError) as err:  # a numeric hyperparameter: no optimizers to suggest
         sweep("rosenbrock", ["gd"], ["lr=1,inf"], steps=5)
     assert str(err.value).startswith("axis lr: 'inf' is not a finite number") and "-o" not in str(err.value)

@@ -161,7 +161,7 @@ def parse_axis(text: str) -> Axis:
         values = [p.strip() for p in rest.split(",")]
         bad = [v for v in values if not re.fullmatch(_NUMBER, v)]
         if bad and re.fullmatch(r"[-+]?(inf|infinity|nan)", bad[0].lower()):
-            raise NotAnAxis(name, values, _not_an_axis(name, values, _NOT_FINITE.format(bad[0]), "OPTIMIZER"),
+            raise NotAnAxis(name, values, _not_an_axis(name, values, _NOT_FINITE.format(bad[0])),
                             _NOT_FINITE.format(bad[0]))
         if bad:
             raise ValueError(f"axis {name}: {bad[0]!r} is not a number")
@@ -199,17 +199,37 @@ def _fields(opt: Optimizer) -> set[str]:
     return names - {"inner"}
 
 
-def _not_an_axis(name: str, values, why: str, optimizer: str) -> str:
-    """Why ``name=values`` is no axis, and the sweep that compares those values: one optimizer per value.
+def _not_an_axis(name: str, values, why: str, given=None) -> str:
+    """Why ``name=values`` is no axis, and the sweep that compares those values: one optimizer per
+    value, spelled as ``given`` (the optimizer as the user gave it) with ``name`` set.
 
     A setting that picks the kind of step (steepest's ``norm`` 1, 2 or inf) cannot be an array over
     the grid: each value is its own optimizer, and a sweep takes several (``-o`` repeated)."""
-    specs = " ".join(f"-o '{optimizer}({name}={v})'" for v in values)
-    if optimizer == "OPTIMIZER":  # parsed alone: whether an optimizer's setting is meant is not known yet
+    if given is None:  # parsed alone: whether an optimizer's setting is meant is not known yet
+        specs = " ".join(f"-o 'OPTIMIZER({name}={v})'" for v in values)
         return (f"axis {name}: {why}. If {name} is a setting that picks the kind of step (as steepest's norm 1, 2 "
                 f"or inf), compare its values by giving one optimizer per value: {specs}")
+    head, params = _spelled(given, name)
+    specs = " ".join(f"-o '{head}({', '.join([*params, f'{name}={v}'])})'" for v in values)
     return (f"axis {name}: {why}. To compare {name}={','.join(map(str, values))}, give one optimizer per value "
             f"(each is swept over the other axes): {specs}")
+
+
+def _spelled(given, field_name: str) -> tuple[str, list[str]]:
+    """The name and ``key=value`` settings of an optimizer as given, without ``field_name``; the
+    name is its class's where the preset fixes ``field_name`` (sign-gd fixes steepest's norm)."""
+    from ..optimizers import OPTIMIZERS
+    from ..spec import format_value
+
+    if isinstance(given, Optimizer):
+        name, params = given.name, dict(given._changed())
+    else:
+        name, params = parse_spec(str(given))
+        name = name.strip().lower().replace("_", "-")
+    preset = OPTIMIZERS.get(name)
+    if preset is not None and field_name in getattr(preset, "fixed", {}):
+        name = preset.cls.name
+    return name, [f"{k}={format_value(v)}" for k, v in params.items() if k != field_name]
 
 
 # -- what an axis name refers to ------------------------------------------------------------------
@@ -465,9 +485,9 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     try:
         axes = _axes(axes)
     except NotAnAxis as exc:  # norm=1,2,inf: the optimizer whose setting it is, by name
-        for opt, typed in zip(opts, _typed_names(optimizers)):
+        for opt, given in zip(opts, _listed(optimizers)):
             if exc.name in _fields(opt) and exc.name not in sweepable(opt):
-                raise ValueError(_structural(typed, opt, exc.name, exc.values)) from None
+                raise ValueError(_structural(given, exc.name, exc.values)) from None
         raise ValueError(f"axis {exc.name}: {exc.why}") from None
     check_steps(steps)
     model = stochastic(noise, land, engine, batch_size)
@@ -497,7 +517,7 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
             raise ValueError(f"{land.label} sets {land_axes[a.name]} and the axis {a.name} sweeps it: drop one of the two")
     # axes that set the start or the landscape, or repeat the run: not the optimizer
     not_hyper = set(coords) | {PATH_AXIS} | set(land_axes)
-    for opt, typed in zip(opts, _typed_names(optimizers)):
+    for opt, given in zip(opts, _listed(optimizers)):
         if opt.batch_shape:
             raise ValueError(f"{opt.display_name}: give scalar hyperparameters; the sweep's axes make the grid")
         params = sweepable(opt)
@@ -507,7 +527,7 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
                 # a hyperparameter a sweep does not vary, or a field that picks the kind of step (steepest's norm)
                 if (declared is not None and not declared.sweep) or (declared is None and name in _fields(opt)):
                     values = [f"{v:g}" for v in next(a for a in axes if a.name == name).values]
-                    raise ValueError(_structural(typed, opt, name, values))
+                    raise ValueError(_structural(given, name, values))
                 own = landscape_parameters(land)
                 if name in own:  # another optimizer has a hyperparameter of that name, which the plain name means
                     others = ", ".join(o.display_name for o in opts if name in sweepable(o))
@@ -730,17 +750,11 @@ def check_not_set(given, opt: Optimizer, axes: Sequence[str]) -> None:
             raise ValueError(f"{who} sets {field_name} and the axis {axis} sweeps it: drop one of the two")
 
 
-def _structural(typed: str, opt: Optimizer, name: str, values: list[str]) -> str:
+def _structural(given, name: str, values: list[str]) -> str:
+    """``given``'s field ``name`` is no axis: what to give instead (one optimizer per value)."""
+    typed = _typed_names([given])[0]
     return _not_an_axis(name, values, f"{typed}'s {name} is not a sweep axis (it sets the structure of each step, "
-                                      f"the same in every cell)", _settable_name(typed, opt, name))
-
-
-def _settable_name(typed: str, opt: Optimizer, field_name: str) -> str:
-    """The name under which ``field_name`` can be given: ``typed``, or its class's where the preset fixes it."""
-    from ..optimizers import OPTIMIZERS
-
-    preset = OPTIMIZERS.get(typed)
-    return preset.cls.name if preset is not None and field_name in getattr(preset, "fixed", {}) else typed
+                                      f"the same in every cell)", given)
 
 
 def _listed(optimizers) -> list:

@@ -320,7 +320,7 @@ def search_axes(opt: Optimizer, name: str, given=None, grid=None) -> tuple[Axis,
     return tuple(sorted(axes, key=lambda a: a.name != "lr"))
 
 
-def _check_grid_names(grid, opts, names) -> None:
+def _check_grid_names(grid, opts, names, specs) -> None:
     """Every axis the user's grid names is a hyperparameter of at least one optimizer; a setting that
     picks the kind of step (steepest's norm) is refused with the optimizers that compare its values."""
     have = set().union(*(sweepable(opt) for opt in opts))
@@ -329,10 +329,10 @@ def _check_grid_names(grid, opts, names) -> None:
     except NotAnAxis as exc:  # norm=1,2,inf: whose setting it is, by name
         axes = {exc.name: exc}
     for axis, given in axes.items():
-        structural = [(opt, name) for opt, name in zip(opts, names) if axis in _fields(opt) and axis not in sweepable(opt)]
+        structural = [spec for opt, spec in zip(opts, specs) if axis in _fields(opt) and axis not in sweepable(opt)]
         if structural and axis not in have:
             values = given.values if isinstance(given, NotAnAxis) else [f"{v:g}" for v in given.values]
-            raise ValueError(_structural(structural[0][1], structural[0][0], axis, values).replace(
+            raise ValueError(_structural(structural[0], axis, values).replace(
                 "not a sweep axis", "not searched").replace("swept over the other axes", "tuned"))
         if isinstance(given, NotAnAxis):
             raise ValueError(f"axis {given.name}: {given.why}")
@@ -434,7 +434,7 @@ def tune(landscape, optimizers, start=None, *, budget: int = 200, objective: str
             raise ValueError(f"{what} must be a positive number, got {v!r}")
     opts = _optimizers(optimizers)
     names, given = _typed_names(optimizers), _listed(optimizers)
-    _check_grid_names(grid, opts, names)
+    _check_grid_names(grid, opts, names, given)
     starts = _starts(land, opts[0], start, random_starts, seed)
     n = len(starts)
     plans = []
