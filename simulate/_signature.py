@@ -56,6 +56,12 @@ class OldSpelling(DeprecationWarning):
 _WRAPPER_FILES = frozenset({__file__, _checks.__file__})
 
 
+class Said(UserWarning):
+    """A warning a command says on the terminal in one line (a result worth a second look: a flow
+    stopped early, a run that barely moved, a target above the minimum): every such warning class
+    derives from this one, wherever it is defined, so the CLI needs to know none of them."""
+
+
 def warn(message, category=None, stacklevel: int = 1) -> None:
     """``warnings.warn(message, category, stacklevel)`` where the stack level counts only frames
     outside the decorators: ``stacklevel=2`` in a decorated public function points at its caller."""

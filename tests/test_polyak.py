@@ -198,3 +198,47 @@ def test_target_steers_caption_holds_in_its_data(target_steers):
     assert it[-1] / (it[0] * np.exp(-10)) == pytest.approx(0.59, abs=0.005)
     assert ((1 - 0.1) ** 2 * np.exp(0.2)) ** 50 == pytest.approx(0.585, abs=5e-4)
     assert it[-1] < 1e-3 * a["iterates_f_0"][-1]  # far below GD's
+
+
+# -- a target above the lowest minimum, or above f(x0) ------------------------------------------------
+HIMMELBLAU = sim.landscape("himmelblau")  # f(0, 0) = 170, four minima at f = 0
+
+
+def test_a_target_above_the_lowest_minimum_warns_and_the_run_ends_on_its_level_set():
+    from simulate.optimizers.polyak import TargetWarning
+
+    with pytest.warns(TargetWarning, match=r"f_star=5 is above the lowest minimum value of himmelblau, f=0: the run "
+                                           r"stops on the level set f = 5"):
+        run = sim.iterate(HIMMELBLAU, "polyak(f_star=5)", [0.0, 0.0], steps=30)
+    assert run.f[-1] == pytest.approx(5.0, abs=1e-10)  # the level set f = f*, not a minimum (f = 0)
+
+
+@pytest.mark.parametrize("spec", ["polyak", "polyak(f_star=0)", "polyak(f_star=-1)"])
+def test_a_target_at_or_below_the_lowest_minimum_is_silent(spec):
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sim.iterate(HIMMELBLAU, spec, [0.0, 0.0], steps=3)
+
+
+def test_a_target_above_the_start_is_refused_for_the_iterates_and_the_flow():
+    why = r"f_star=200 is above f at the start \(0, 0\), f\(x0\)=170: there f − f\* < 0, so the step .* points uphill"
+    with pytest.raises(ValueError, match=why):
+        sim.iterate(HIMMELBLAU, "polyak(f_star=200)", [0.0, 0.0], steps=3)
+    with pytest.raises(ValueError, match=why):
+        sim.integrate(HIMMELBLAU, "polyak(f_star=200)", [0.0, 0.0], t=[0.0, 1.0])
+    # one start of a batch above it is enough, and the message names that start
+    with pytest.raises(ValueError, match=r"f_star=5 is above f at the start \(3, 2\)"):
+        sim.iterate(HIMMELBLAU, "polyak(f_star=5)", [[0.0, 0.0], [3.0, 2.0]], steps=3)
+
+
+def test_the_command_line_says_the_target_warning_in_one_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+    from simulate.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["plot", "-o", "polyak(f_star=5)", "--steps", "20"])
+    assert result.exit_code == 0, result.output
+    said = [line for line in result.output.splitlines() if line.startswith("warning:")]
+    assert len(said) == 1 and "f_star=5 is above the lowest minimum value of himmelblau" in said[0]

@@ -362,6 +362,43 @@ def test_newton_flow_moves_the_gradient_as_exp_minus_t():
     np.testing.assert_allclose(g, np.exp(-ts)[:, None] * ROSEN.grad(x0), rtol=1e-8, atol=1e-9)
 
 
+
+def test_newton_flow_caveat_where_the_start_hessian_is_not_positive_definite():
+    """Himmelblau from (0, 0): ∇²f has eigenvalues −42, −26; the Newton flow climbs to the local
+    maximum (−0.2708, −0.9230), f = 181.6, while L-BFGS's iterates descend to the minimum (3, 2)."""
+    land, x0 = sim.landscape("himmelblau"), np.zeros(2)
+    model = flow(sim.optimizer("lbfgs"))
+    text, size = model.caveat(land, x0, 10.0)
+    assert "not positive definite (its lowest eigenvalue is -42)" in text and "maxima and saddles included" in text
+    assert size == 1.0
+    assert model.caveat(land, np.array([3.1, 2.1]), 10.0) is None  # near the minimum: positive definite
+    end = sim.integrate(land, "lbfgs", x0, t=[0.0, 20.0]).x[-1]
+    np.testing.assert_allclose(end, [-0.270845, -0.923039], atol=1e-5)
+    assert np.all(np.linalg.eigvalsh(land.hess(end)) < 0) and land.value(end) > land.value(x0)  # a maximum, above f(x0)
+    np.testing.assert_allclose(sim.iterate(land, "lbfgs", x0, 20).x[-1], [3.0, 2.0], atol=1e-4)
+    # an order ladder says it as a condition of the start, not as a small parameter that shrinks
+    from simulate.analysis.order import OrderWarning
+
+    with pytest.warns(OrderWarning):
+        note = sim.order(land, "lbfgs", x0).note
+    assert "not positive definite" in note and note.endswith("(at every rung: smaller steps do not remove it)")
+    assert "pre-asymptotic" not in note
+
+
+def test_adadelta_docstring_facts_the_lift_reaches_the_minimum_while_the_iterates_crawl():
+    """The numbers of Adadelta's docstring (what ``simulate plot -o adadelta`` shows)."""
+    land, x0 = sim.landscape("himmelblau"), np.zeros(2)
+    it = sim.iterate(land, "adadelta", x0, 1000)
+    np.testing.assert_allclose(np.abs(it.x[1]), np.sqrt(1e-6 / (1 - 0.9)), rtol=1e-3)  # √(ε/(1 − ρ)) per coordinate
+    assert it.f[100] == pytest.approx(141, abs=0.5) and it.f[300] == pytest.approx(3.2, abs=0.05)
+    assert it.f[1000] == pytest.approx(0.011, abs=0.0005)
+    lift = sim.integrate(land, "adadelta", x0, t=[0.0, 0.5, 1.0])
+    assert lift.f[1] < 1e-4 and lift.f[2] < 1e-12
+    np.testing.assert_allclose(lift.x[-1], [3.0, 2.0], atol=1e-6)
+    doc = type(sim.optimizer("adadelta")).__doc__
+    assert "the lift reaches the minimum while the iterates crawl" in doc and "f = 141 after 100 steps" in doc
+
+
 # ================================================================================================
 # SparseAdam: refused with the reason, not as an unknown name
 @pytest.mark.parametrize("name", ["sparseadam", "sparse-adam", "SparseAdam", "sparse_adam", "sparseadam(lr=0.01)"])

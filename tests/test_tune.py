@@ -143,12 +143,15 @@ def cli_run(tmp_path_factory):
 def test_the_command_writes_the_figure_the_table_and_a_record(cli_run):
     folder, result = cli_run
     assert result.exit_code == 0, result.output
-    assert result.output.split() == ["t.png", "t.csv", "t.json", "t.run.toml"]
+    lines = result.output.splitlines()
+    assert lines[:4] == ["t.png", "t.csv", "t.json", "t.run.toml"]
     assert (folder / "t.png").read_bytes()[:4] == b"\x89PNG"
     with open(folder / "t.csv", newline="") as fh:
         rows = list(csv.DictReader(fh))
     t = tune(Q, ["gd", "heun", "momentum"], budget=40, objective="rate",
              grid=["lr=0.05:0.3:6:log", "momentum=0,0.5", "dampening=0"], runs=False)
+    # after the paths, the tuned table: the result's own text, one line per optimizer
+    assert "\n".join(lines[4:]) == t.table() and len(lines) == 4 + 2 + 3
     assert [r["optimizer"] for r in rows] == ["gd", "heun", "momentum"]
     for read, row in zip(rows, t.rows()):  # read back: the same numbers, to the last bit
         assert read["tuned"] == row["tuned"] and int(read["steps"]) == row["steps"]
@@ -204,3 +207,17 @@ def test_the_figures_log_axes_stop_at_rounding_not_at_denormals():
     for ax in logs:
         top = max(np.nanmax(np.ravel(line.get_ydata())) for line in ax.lines)
         assert ax.get_ylim()[0] >= 1e-16 * top * (1 - 1e-9)
+
+
+def test_the_table_names_each_setting_its_objective_and_the_range_near_the_best():
+    t = tune(Q, ["gd", "momentum"], budget=40, grid=["lr=0.05:0.3:6:log", "momentum=0,0.5", "dampening=0"],
+             runs=False)
+    head, columns, gd, momentum = t.table().splitlines()
+    assert head.startswith("tuned by final_loss (mean over 1 start) on quadratic") and "40 gradient evaluations" in head
+    assert columns.split()[:3] == ["optimizer", "final_loss", "tuned"] and columns.endswith("within 10% of the best")
+    for line, r in zip((gd, momentum), t.results):
+        assert line.split()[:2] == [r.name, f"{r.best:.4g}"]
+        assert " ".join(f"{k}={v:.4g}" for k, v in r.setting.items()) in line
+        assert f"{int(r.near.sum())} of {r.values.size}: lr " in line
+    lo, hi = t.results[1].ranges["lr"]
+    assert (f"lr {lo:.4g}…{hi:.4g}" if lo != hi else f"lr {lo:.4g}") in momentum

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from .._checks import checked
-from .._signature import public, renamed, warn
+from .._signature import Said, public, renamed, warn
 from ..solvers.inputs import resolve
 from .averaging import average, check_beta
 from ..solvers.continuous import MAX_SECONDS, WALL_TIME, SaveAt, Stepping, integrate
@@ -66,11 +66,11 @@ def _ending(traj: Trajectory, idx: tuple) -> dict:
             "last_finite_step": last, "last_finite_x": x[last], "last_finite_f": float(traj.f[(last, *idx)])}
 
 
-class FlowWarning(UserWarning):
+class FlowWarning(Said):
     """A continuous model that could not be integrated to the end (its iterates ran in full)."""
 
 
-class StartWarning(UserWarning):
+class StartWarning(Said):
     """A start where nothing will move: the gradient vanishes there, or f or ∇f is not finite."""
 
 
@@ -108,7 +108,7 @@ def own_model(opt, kind: str | None, steps: int):
     return make_flow(opt, kind).for_steps(steps)
 
 
-class Stalled(UserWarning):
+class Stalled(Said):
     """A run that barely moved: its lr is small for the landscape (the line says how far it went)."""
 
 

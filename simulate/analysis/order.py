@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._checks import checked
-from .._signature import public, renamed, warn
+from .._signature import Said, public, renamed, warn
 from ..landscapes.base import short_label
 from .experiment import check_starts
 from ..solvers.inputs import is_optimizer, resolve
@@ -273,6 +273,8 @@ def _known_reason(r: OrderResult, caveats: list) -> str:
     if first is None or not np.isfinite(slope) or abs(slope - r.expected_order) <= SLOPE_TOLERANCE or first[1] <= CAVEAT_SIZE:
         return ""
     reason, size = first
+    if last is not None and last[1] >= size:  # no small parameter (a condition of the start): smaller steps keep it
+        return f"slope {slope:.2f}, not {r.expected_order:g}: {reason} (at every rung: smaller steps do not remove it)"
     smallest = f", {last[1]:.2g} at the smallest" if last is not None else ""
     return (f"slope {slope:.2f}, not {r.expected_order:g}: pre-asymptotic, since {reason}; that parameter is "
             f"{size:.2g} at the largest rung{smallest}: the local slopes rise towards {r.expected_order:g} as it shrinks")
@@ -285,7 +287,7 @@ MAX_LADDER_STEPS = 20_000_000
 ORDER_MAX_EVALUATIONS = 20_000
 
 
-class OrderWarning(UserWarning):
+class OrderWarning(Said):
     """The fitted slope may not be the asymptotic order (pre-asymptotic, floor, not monotone)."""
 
 

@@ -22,7 +22,7 @@ from functools import cached_property
 import numpy as np
 
 from .._checks import checked
-from .._signature import public, warn
+from .._signature import Said, public, warn
 from ..landscapes.base import short_label
 from ..solvers.inputs import is_optimizer, resolve
 from .._names import UnknownNameError, suggest
@@ -160,6 +160,9 @@ def parse_axis(text: str) -> Axis:
     if len(parts) == 1:
         values = [p.strip() for p in rest.split(",")]
         bad = [v for v in values if not re.fullmatch(_NUMBER, v)]
+        if bad and re.fullmatch(r"[-+]?(inf|infinity|nan)", bad[0].lower()):
+            raise NotAnAxis(name, values, _not_an_axis(name, values, _NOT_FINITE.format(bad[0])),
+                            _NOT_FINITE.format(bad[0]))
         if bad:
             raise ValueError(f"axis {name}: {bad[0]!r} is not a number")
         return Axis(name, [float(v) for v in values], "list")
@@ -172,6 +175,61 @@ def parse_axis(text: str) -> Axis:
         raise ValueError(f"axis {name}: the number of values must be a whole number, got {parts[2]!r}")
     make = Axis.log if len(parts) == 4 and parts[3] == "log" else Axis.linear
     return make(name, float(parts[0]), float(parts[1]), int(parts[2]))
+
+
+class NotAnAxis(ValueError):
+    """``NAME=V1,V2,...`` with a value no grid holds (inf): :func:`sweep`, which knows the
+    optimizers, names the one whose setting it is (steepest's norm)."""
+
+    def __init__(self, name: str, values: list[str], message: str, why: str):
+        super().__init__(message)
+        self.name, self.values, self.why = name, values, why
+
+
+_NOT_FINITE = "{!r} is not a finite number, and an axis holds finite values of a numeric hyperparameter (the grid is one vectorized run)"
+
+
+def _fields(opt: Optimizer) -> set[str]:
+    """The dataclass fields of ``opt`` and of the optimizers it wraps (a schedule's wrapper, Lookahead)."""
+    names: set[str] = set()
+    while isinstance(opt, Optimizer):
+        own = {f.name for f in dataclasses.fields(opt)}
+        names |= own
+        opt = opt.inner if "inner" in own else None
+    return names - {"inner"}
+
+
+def _not_an_axis(name: str, values, why: str, given=None) -> str:
+    """Why ``name=values`` is no axis, and the sweep that compares those values: one optimizer per
+    value, spelled as ``given`` (the optimizer as the user gave it) with ``name`` set.
+
+    A setting that picks the kind of step (steepest's ``norm`` 1, 2 or inf) cannot be an array over
+    the grid: each value is its own optimizer, and a sweep takes several (``-o`` repeated)."""
+    if given is None:  # parsed alone: whether an optimizer's setting is meant is not known yet
+        specs = " ".join(f"-o 'OPTIMIZER({name}={v})'" for v in values)
+        return (f"axis {name}: {why}. If {name} is a setting that picks the kind of step (as steepest's norm 1, 2 "
+                f"or inf), compare its values by giving one optimizer per value: {specs}")
+    head, params = _spelled(given, name)
+    specs = " ".join(f"-o '{head}({', '.join([*params, f'{name}={v}'])})'" for v in values)
+    return (f"axis {name}: {why}. To compare {name}={','.join(map(str, values))}, give one optimizer per value "
+            f"(each is swept over the other axes): {specs}")
+
+
+def _spelled(given, field_name: str) -> tuple[str, list[str]]:
+    """The name and ``key=value`` settings of an optimizer as given, without ``field_name``; the
+    name is its class's where the preset fixes ``field_name`` (sign-gd fixes steepest's norm)."""
+    from ..optimizers import OPTIMIZERS
+    from ..spec import format_value
+
+    if isinstance(given, Optimizer):
+        name, params = given.name, dict(given._changed())
+    else:
+        name, params = parse_spec(str(given))
+        name = name.strip().lower().replace("_", "-")
+    preset = OPTIMIZERS.get(name)
+    if preset is not None and field_name in getattr(preset, "fixed", {}):
+        name = preset.cls.name
+    return name, [f"{k}={format_value(v)}" for k, v in params.items() if k != field_name]
 
 
 # -- what an axis name refers to ------------------------------------------------------------------
@@ -424,7 +482,13 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
         from .experiment import with_schedule
 
         opts = with_schedule(opts, schedule, clip_norm=clip_norm, clip_value=clip_value, lr_scale=lr_scale)
-    axes = _axes(axes)
+    try:
+        axes = _axes(axes)
+    except NotAnAxis as exc:  # norm=1,2,inf: the optimizer whose setting it is, by name
+        for opt, given in zip(opts, _listed(optimizers)):
+            if exc.name in _fields(opt) and exc.name not in sweepable(opt):
+                raise ValueError(_structural(given, exc.name, exc.values)) from None
+        raise ValueError(f"axis {exc.name}: {exc.why}") from None
     check_steps(steps)
     model = stochastic(noise, land, engine, batch_size)
     seed = check_seed(seed)
@@ -453,17 +517,17 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
             raise ValueError(f"{land.label} sets {land_axes[a.name]} and the axis {a.name} sweeps it: drop one of the two")
     # axes that set the start or the landscape, or repeat the run: not the optimizer
     not_hyper = set(coords) | {PATH_AXIS} | set(land_axes)
-    for opt in opts:
+    for opt, given in zip(opts, _listed(optimizers)):
         if opt.batch_shape:
             raise ValueError(f"{opt.display_name}: give scalar hyperparameters; the sweep's axes make the grid")
         params = sweepable(opt)
         for name in names:
             if name not in not_hyper and name not in params:
                 declared = opt.hyperparameters().get(name)
-                if declared is not None and not declared.sweep:  # it has one, which a sweep does not vary
-                    raise ValueError(f"{opt.display_name}'s {name} is not a sweep axis (it sets the structure of "
-                                     f"each step, the same in every cell): run one sweep per value, e.g. "
-                                     f"-o '{opt.display_name}({name}=…)'")
+                # a hyperparameter a sweep does not vary, or a field that picks the kind of step (steepest's norm)
+                if (declared is not None and not declared.sweep) or (declared is None and name in _fields(opt)):
+                    values = [f"{v:g}" for v in next(a for a in axes if a.name == name).values]
+                    raise ValueError(_structural(given, name, values))
                 own = landscape_parameters(land)
                 if name in own:  # another optimizer has a hyperparameter of that name, which the plain name means
                     others = ", ".join(o.display_name for o in opts if name in sweepable(o))
@@ -617,7 +681,7 @@ def _landscape_axes(land: Landscape, opts, axes) -> dict[str, str]:
     return out
 
 
-class AxisWarning(UserWarning):
+class AxisWarning(Said):
     """An axis name that could mean two things, and which one the sweep took."""
 
 
@@ -684,6 +748,13 @@ def check_not_set(given, opt: Optimizer, axes: Sequence[str]) -> None:
         if field_name in fields:
             who = given if isinstance(given, str) else opt.display_name
             raise ValueError(f"{who} sets {field_name} and the axis {axis} sweeps it: drop one of the two")
+
+
+def _structural(given, name: str, values: list[str]) -> str:
+    """``given``'s field ``name`` is no axis: what to give instead (one optimizer per value)."""
+    typed = _typed_names([given])[0]
+    return _not_an_axis(name, values, f"{typed}'s {name} is not a sweep axis (it sets the structure of each step, "
+                                      f"the same in every cell)", given)
 
 
 def _listed(optimizers) -> list:
@@ -804,7 +875,7 @@ def _hint_faster(plans, estimate: cost.Estimate) -> None:
           f"with {ran}: {hint}", SlowFlowWarning, stacklevel=3)
 
 
-class SlowFlowWarning(UserWarning):
+class SlowFlowWarning(Said):
     """A sweep whose flows dominate its time on a solve_ivp method, and what would be faster."""
 
 

@@ -56,8 +56,8 @@ from ..solvers.engine import compiled_run, use_compiled
 from ..solvers.inputs import is_optimizer, resolve
 from ..solvers.trajectory import check_run_memory, default_escape_radius, runs_memory
 from ..spec import parse_spec
-from .sweep import (Axis, _Accumulator, _criterion, _csv_cell, _endpoint_metrics, _listed, _optimizers, _typed_names, default_near,
-                    parse_axis, sweepable, with_axis)
+from .sweep import (Axis, NotAnAxis, _Accumulator, _criterion, _csv_cell, _endpoint_metrics, _fields, _listed, _optimizers,
+                    _structural, _typed_names, default_near, parse_axis, sweepable, with_axis)
 
 __all__ = ["OBJECTIVES", "LR_POINTS", "OTHER_POINTS", "WITHIN", "Tuned", "Tuning", "tune", "search_axes"]
 
@@ -162,6 +162,29 @@ class Tuning:
         lines = [f"tuned by {self.objective} (mean over {len(self.starts)} start(s)) on {self.landscape.label}, "
                  f"{self.budget} gradient evaluations each"]
         return "\n".join(lines + [f"  {r.summary(self.within)}" for r in self.results])
+
+    def table(self) -> str:
+        """The tuned table as aligned text, one line per optimizer (what ``simulate tune`` prints):
+        the objective at the best setting, the setting (searched axes only), and how many settings
+        lie within :attr:`within` of the best with each axis's range among them."""
+        head = (f"tuned by {self.objective} (mean over {len(self.starts)} start{'s' * (len(self.starts) != 1)}) on "
+                f"{self.landscape.label}, {self.budget} gradient evaluations each; lower is better")
+        near = f"within {self.within:.0%} of the best"
+        lines = [("optimizer", self.objective, "tuned setting", near)]
+        for r in self.results:
+            if r.optimizer is None:
+                lines.append((r.name, "inf", "-", f"0 of {r.values.size} settings (every one diverged or never met "
+                                                   f"the objective)"))
+                continue
+            ranges = ", ".join(f"{k} {_g(lo)}" if lo == hi else f"{k} {_g(lo)}…{_g(hi)}"
+                               for k, (lo, hi) in r.ranges.items())
+            notes = ([f"{r.ties} tie the best"] if r.ties > 1 else []) + (
+                [f"best at the grid's edge in {', '.join(r.at_edge)}"] if r.at_edge else [])
+            lines.append((r.name, _g(r.best), " ".join(f"{k}={_g(v)}" for k, v in r.setting.items()),
+                          f"{int(r.near.sum())} of {r.values.size}: {ranges}" + "".join(f"; {n}" for n in notes)))
+        widths = [max(len(line[i]) for line in lines) for i in range(3)]
+        return "\n".join([head, *("  ".join([*(c.ljust(w) for c, w in zip(line, widths)), line[3]]).rstrip()
+                                   for line in lines)])
 
     # -- the table ---------------------------------------------------------------------------
     def rows(self) -> list[dict[str, Any]]:
@@ -297,10 +320,22 @@ def search_axes(opt: Optimizer, name: str, given=None, grid=None) -> tuple[Axis,
     return tuple(sorted(axes, key=lambda a: a.name != "lr"))
 
 
-def _check_grid_names(grid, opts, names) -> None:
-    """Every axis the user's grid names is a hyperparameter of at least one optimizer."""
+def _check_grid_names(grid, opts, names, specs) -> None:
+    """Every axis the user's grid names is a hyperparameter of at least one optimizer; a setting that
+    picks the kind of step (steepest's norm) is refused with the optimizers that compare its values."""
     have = set().union(*(sweepable(opt) for opt in opts))
-    for axis in _grid_of(grid):
+    try:
+        axes = _grid_of(grid)
+    except NotAnAxis as exc:  # norm=1,2,inf: whose setting it is, by name
+        axes = {exc.name: exc}
+    for axis, given in axes.items():
+        structural = [spec for opt, spec in zip(opts, specs) if axis in _fields(opt) and axis not in sweepable(opt)]
+        if structural and axis not in have:
+            values = given.values if isinstance(given, NotAnAxis) else [f"{v:g}" for v in given.values]
+            raise ValueError(_structural(structural[0], axis, values).replace(
+                "not a sweep axis", "not searched").replace("swept over the other axes", "tuned"))
+        if isinstance(given, NotAnAxis):
+            raise ValueError(f"axis {given.name}: {given.why}")
         if axis not in have:
             raise UnknownNameError(suggest("hyperparameter", axis, sorted(have)).replace(
                 f"unknown hyperparameter {axis!r}", f"none of {', '.join(names)} has a hyperparameter {axis!r}"))
@@ -399,7 +434,7 @@ def tune(landscape, optimizers, start=None, *, budget: int = 200, objective: str
             raise ValueError(f"{what} must be a positive number, got {v!r}")
     opts = _optimizers(optimizers)
     names, given = _typed_names(optimizers), _listed(optimizers)
-    _check_grid_names(grid, opts, names)
+    _check_grid_names(grid, opts, names, given)
     starts = _starts(land, opts[0], start, random_starts, seed)
     n = len(starts)
     plans = []

@@ -130,12 +130,9 @@ def _refuse_repeats(ctx: typer.Context) -> None:
 
 def _said() -> tuple[type[Warning], ...]:
     """The warnings a command says on the terminal, one line each: results worth a second look."""
-    from ..analysis.experiment import FlowWarning, Stalled, StartWarning
-    from ..analysis.order import OrderWarning
-    from ..analysis.sweep import AxisWarning, SlowFlowWarning
-    from ..viz.style import LayoutWarning
+    from .._signature import Said
 
-    return OrderWarning, AxisWarning, SlowFlowWarning, FlowWarning, StartWarning, Stalled, LayoutWarning
+    return (Said,)
 
 
 def _saying(produce):
@@ -166,12 +163,15 @@ def _execute(ctx: typer.Context, command: str, dump_config: bool, overwrite: boo
     if dump_config:
         typer.echo(dumps({k: toml_value(v) for k, v in options.items()}, f"simulate {command}: resolved configuration"), nl=False)
         return
+    said: list[str] = []  # the command's own text about its result (tune's table), after the paths
     try:
-        written = _saying(lambda: run(command, options, overwrite=overwrite, argv=_INVOCATION))
+        written = _saying(lambda: run(command, options, overwrite=overwrite, argv=_INVOCATION, said=said))
     except (ValueError, OSError, MemoryError) as exc:
         _fail(exc)
     for path in written:
         typer.echo(str(path))
+    for text in said:
+        typer.echo(text)
 
 
 ConfigOption = Annotated[Optional[Path], typer.Option(

@@ -357,13 +357,16 @@ def _track(v):
 
 
 def _axes_specs(v):
-    from ..analysis.sweep import parse_axis
+    from ..analysis.sweep import NotAnAxis, parse_axis
 
     _strings(v, "axes such as lr=1e-4:1e-1:50:log")
     if len(v) > 2:
         raise ValueError(f"a sweep has one or two axes, got {len(v)}")
     for spec in v:
-        parse_axis(spec)
+        try:
+            parse_axis(spec)
+        except NotAnAxis:  # norm=1,2,inf: the sweep, which knows the optimizers, says whose setting it is
+            pass
     return list(v)
 
 
@@ -452,7 +455,9 @@ class Command:
     returns the function that draws the figure from its result; ``together``
     checks options against each other before any output path is looked at; ``exclusive`` pairs
     exclude each other (one from the command line overrides the other from a config file);
-    ``arguments`` completes the library call where a default depends on several options.
+    ``arguments`` completes the library call where a default depends on several options;
+    ``text`` is what the command says on the terminal after the paths it wrote, from its result
+    (tune's tuned table), or None.
     """
 
     name: str
@@ -463,6 +468,7 @@ class Command:
     together: Callable[[dict], None] = lambda options: None
     exclusive: tuple[tuple[str, str], ...] = field(default=())
     arguments: Callable[[dict], dict] = lambda arguments: arguments
+    text: Callable[[object], str] | None = None
 
     @property
     def defaults(self) -> dict:
@@ -940,10 +946,13 @@ def _tune_objectives():
 
 
 def _grid_specs(v):
-    from ..analysis.sweep import parse_axis
+    from ..analysis.sweep import NotAnAxis, parse_axis
 
     for spec in _strings(v, "axes such as lr=1e-4:1:25:log"):
-        parse_axis(spec)
+        try:
+            parse_axis(spec)
+        except NotAnAxis:  # norm=1,2,inf: tune, which knows the optimizers, says whose setting it is
+            pass
     return list(v)
 
 
@@ -1000,5 +1009,6 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("rate-map", "Per-step convergence rate over (lr·λ, momentum): the analytic map from the update's own matrix, and measured.",
             RATE_MAP_OPTIONS, _rate_map_function, _rate_map_figure),
     Command("tune", "Every optimizer at its best hyperparameters under one budget of gradient evaluations: one vectorized search each, the tuned table and the comparison.",
-            TUNE_OPTIONS, _tune_function, _tune_figure, together=_tune_together, exclusive=(("start", "random_starts"),)),
+            TUNE_OPTIONS, _tune_function, _tune_figure, together=_tune_together, exclusive=(("start", "random_starts"),),
+            text=lambda tuning: tuning.table()),
 )}

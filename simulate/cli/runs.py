@@ -104,11 +104,14 @@ FILES = {"plot": _plot_files, "order": _order_files, "sweep": _sweep_files, "rat
          "tune": _tune_files}
 
 
-def _execute(cmd: Command, options: dict, description: str) -> list[tuple[Path, Callable]]:
-    """Call the command's library function, draw its figure; return ``(path, writer)`` for every planned file."""
+def _execute(cmd: Command, options: dict, description: str, said: list | None = None) -> list[tuple[Path, Callable]]:
+    """Call the command's library function, draw its figure; return ``(path, writer)`` for every planned file
+    (and append the command's text about its result to ``said``)."""
     from ..viz.style import restyle
 
     result = cmd.function()(**cmd.call(options))
+    if said is not None and cmd.text is not None:
+        said.append(cmd.text(result))
     figure = cmd.figure()(result, **cmd.call(options, to="figure"))
     restyle(figure, options["size"], options["font_scale"])
     dpi, exact = int(options["dpi"]), options["size"] is not None  # a size asked for is the file's size
@@ -190,13 +193,14 @@ def _record_text(command: str, options: dict, outputs: list[Path], record: Path,
 
 
 def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str] | None = None,
-        first_command_line: str | None = None) -> list[Path]:
+        first_command_line: str | None = None, said: list | None = None) -> list[Path]:
     """Run ``command`` with ``options`` (defaults fill the rest); write its outputs and run records.
 
     Every option is validated, then the options together (``Command.together``), then every output
     path (and record); nothing is computed or written when one fails or exists without
     ``overwrite``. What only the library can check (an axis a sweep's optimizers lack) is checked
-    after the paths, when it runs. Returns the paths written, outputs first.
+    after the paths, when it runs. Returns the paths written, outputs first; ``said`` (a list)
+    receives what the command says about its result on the terminal (``Command.text``).
     """
     given = dict(options)
     options = validate(command, given)
@@ -214,7 +218,7 @@ def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str]
                 message = message.replace(" exists;", f" (the run record of {str(beside[path])!r}) exists;")
             raise ValueError(message if argv else message.replace("pass --overwrite", "pass overwrite=True")) from None
     command_line = shlex.join(argv) if argv else f"simulate.run({command!r}, {given!r})"
-    writes = _execute(cmd, options, command_line)
+    writes = _execute(cmd, options, command_line, said)
     outputs = [Path(path) for path, _ in writes]
     for record in records:
         text = _record_text(command, options, outputs, record, command_line, list(argv or []),

@@ -32,7 +32,7 @@ from .kernel import Kernel
 from .kernels import lerp, select
 from .lookahead import Lookahead, lookahead
 from .preset import Preset
-from .wrappers import Wrapped, configure, wrap
+from .wrappers import Wrapped, configure, setting_as_optimizer, wrap
 from .gameplay import GAME_OPTIMIZERS
 from .lion import Lion
 from .sam import SAM, USAM
@@ -177,6 +177,9 @@ def optimizer(name: str | Optimizer, **hyperparameters) -> Optimizer:
     """
     if isinstance(name, Optimizer):
         return configure(name, **hyperparameters) if hyperparameters else name
+    instead = setting_as_optimizer(name) if isinstance(name, str) else None
+    if instead and re.split(r"[(:]", name.strip().lower().replace("_", "-"))[0].strip() not in registered():
+        raise UnknownNameError(instead)  # lookahead(adam): a setting, not an optimizer around another
     if "(" in name or ":" in name:  # a spec such as "adam(lr=0.01, betas=(0.9, 0.99))"
         name, spec_params = parse_spec(name)
         hyperparameters = {**spec_params, **hyperparameters}

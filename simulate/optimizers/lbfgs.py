@@ -233,6 +233,18 @@ class NewtonFlow(Flow):
     def time_per_step(self):
         return np.asarray(self.optimizer.time_per_step)
 
+    def caveat(self, landscape, x0, horizon):
+        """Where ∇²f(x0) is not positive definite, the flow need not descend (size 1: it applies)."""
+        try:
+            lowest = float(np.min(np.linalg.eigvalsh(landscape.hess(np.asarray(x0, np.float64)))))
+        except (ValueError, np.linalg.LinAlgError, NotImplementedError):
+            return None
+        if lowest > 0:
+            return None
+        return (f"∇²f at the start is not positive definite (its lowest eigenvalue is {lowest:.3g}): the Newton flow "
+                f"ẋ = −∇²f⁻¹∇f is attracted to any stationary point, maxima and saddles included, while L-BFGS keeps a "
+                f"positive definite H and descends", 1.0)
+
     def field(self, t, state, landscape):
         x = state["x"]
         return {"x": -np.linalg.solve(landscape.hess(x), landscape.grad(x)[..., None])[..., 0]}

@@ -37,7 +37,7 @@ import numpy as np
 from ..models.base import Flow
 from .base import Optimizer
 from .hyper import hyper
-from .wrappers import COMPOSED, configure
+from .wrappers import COMPOSED, SPELLING, configure
 
 __all__ = ["Lookahead", "lookahead", "LookaheadLimitFlow", "LookaheadModifiedFlow"]
 
@@ -196,6 +196,7 @@ def lookahead(optimizer: Optimizer, k=5, alpha=0.5) -> Optimizer:
 
 
 COMPOSED[SETTING] = lookahead  # the spec setting lookahead=k or (k, alpha) of every optimizer
+SPELLING[SETTING] = ("(5, 0.5)", "Lookahead's slow weights around it, lookahead=k or (k, alpha)")
 
 
 # ------------------------------------------------------------------------------------------------

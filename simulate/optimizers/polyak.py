@@ -31,6 +31,13 @@ at rate e^{−t} to f*, which the iterates cannot reach: they stall where ∇f =
 Not given (None, the default), it is the landscape's lowest listed minimum value; a landscape
 that lists no minima is refused with a message asking for ``f_star``.
 
+A target *above* the lowest minimum is no lower bound: since f − f* = (f₀ − f*)e^{−t}, the flow
+stops on the level set f = f*, short of every minimum below it, and the iterates (Newton's method
+for f = f*) land on that level set and stay (on Himmelblau from (0, 0), f = 170, ``f_star=5`` ends
+at f = 5 within 10 steps). The first step says so with a :class:`TargetWarning`. A target above
+f(x₀) is refused (the first step and the flow's start): f − f* < 0 there, so the step
+−c(f − f*)∇f/‖∇f‖² points uphill and the flow climbs to the level set f = f*.
+
 Source: B. T. Polyak, *Introduction to Optimization* (1987), §5.3; Hazan & Kakade, arXiv 1905.00313.
 """
 
@@ -41,11 +48,16 @@ from typing import ClassVar
 
 import numpy as np
 
+from .._signature import Said, warn
 from .base import Optimizer, _assemble
 from .hyper import hyper, lr_hyper
 from .preset import Preset
 
-__all__ = ["Polyak", "target_value"]
+__all__ = ["Polyak", "TargetWarning", "target_value"]
+
+
+class TargetWarning(Said):
+    """A Polyak target f* above the landscape's lowest minimum: the run stops on the level set f = f*."""
 
 
 def target_value(f_star, landscape) -> np.ndarray:
@@ -122,7 +134,43 @@ class Polyak(Optimizer):
 
     def step(self, state, landscape, k):
         x = state["x"]
+        if k == 1:  # x is the start: the target checked against it once per run
+            self._check_target(x, landscape, warn_above_minimum=True)
         return {"x": x - self._b(self.lr) * self._direction(x, landscape)[0]}
+
+    def flow_init(self, x0, landscape):
+        state = super().flow_init(x0, landscape)
+        self._check_target(state["x"], landscape, warn_above_minimum=False)  # the iterates' first step warns
+        return state
+
+    def _check_target(self, x0, landscape, warn_above_minimum: bool) -> None:
+        """Refuse f* > f(x₀) (the step would climb); warn where f* is above the lowest listed minimum."""
+        if self.f_star is None:
+            return
+        f_star = np.asarray(self.f_star, dtype=np.float64)
+        f0 = landscape.value(x0)
+        above = np.broadcast_to(f_star, np.broadcast_shapes(f_star.shape, f0.shape)) > f0
+        if np.any(above):
+            i = np.unravel_index(np.argmax(above), above.shape)
+            start = np.broadcast_to(x0, above.shape + x0.shape[-1:])[i]
+            target, value = float(np.broadcast_to(f_star, above.shape)[i]), float(np.broadcast_to(f0, above.shape)[i])
+            raise ValueError(f"{self.display_name}: f_star={target:g} is above f at the start "
+                             f"({', '.join(f'{v:g}' for v in start)}), f(x0)={value:g}: there f − f* < 0, so the "
+                             f"step −c(f − f*)∇f/‖∇f‖² points uphill and the flow climbs to the level set "
+                             f"f = {target:g}; give a target at most the lowest value of f (a lower bound may "
+                             f"stand in), or leave f_star out to use the lowest listed minimum")
+        if not warn_above_minimum:
+            return
+        try:
+            lowest = float(target_value(None, landscape))
+        except ValueError:  # no minima listed: nothing to compare with
+            return
+        highest = float(np.max(f_star))
+        if highest > lowest + 1e-8 * (1 + abs(lowest)):
+            warn(f"{self.display_name}: f_star={highest:g} is above the lowest minimum value of {landscape.name}, "
+                 f"f={lowest:g}: the run stops on the level set f = {highest:g}, not at a "
+                 f"minimum (f − f* = (f0 − f*)·e^(−t) along the flow); give f_star <= {lowest:g} (a lower bound "
+                 f"may stand in), or leave it out", TargetWarning, stacklevel=2)
 
     def field(self, t, state, landscape):
         return {"x": -self._direction(state["x"], landscape)[0]}

@@ -19,20 +19,28 @@ consumers (the discrete loop, the exact lift, sweeps) read ``schedule``, ``clip_
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
+from ..spec import SpecError, format_value, parse_spec
 from .base import Optimizer
 from .transforms import check_transforms
 
-__all__ = ["Wrapped", "TRANSFORMS", "wrap", "configure"]
+__all__ = ["Wrapped", "TRANSFORMS", "wrap", "configure", "setting_as_optimizer"]
 
 #: The settings a wrapper holds, in the order a spec lists them (after the hyperparameters).
 TRANSFORMS = ("schedule", "clip_norm", "clip_value", "lr_scale")
 #: Settings that put another optimizer around the inner one, inside the wrapper: the setting's name ->
 #: ``compose(optimizer, value)`` (:mod:`.lookahead` adds ``lookahead``, so that this module needs none).
 COMPOSED: dict = {}
+#: Each setting as a spec writes it, and what it does: for the message that answers ``lookahead(adam)``
+#: (a composed setting's module adds its own line).
+SPELLING = {"schedule": ("'cosine'", "a learning-rate schedule, schedule='NAME(...)'"),
+            "clip_norm": ("1", "the gradient clipped to norm C before every step, clip_norm=C"),
+            "clip_value": ("1", "each gradient coordinate clamped to [−V, V], clip_value=V"),
+            "lr_scale": ("(1, 10)", "a learning rate per coordinate, lr_scale=(s1, s2, ...)")}
 
 
 @dataclass(frozen=True)
@@ -165,3 +173,34 @@ def wrap(opt: Optimizer, schedule=None, clip_norm=None, clip_value=None, lr_scal
     if all(v is None for v in settings.values()):
         return opt
     return Wrapped(opt, **settings)
+
+
+def setting_as_optimizer(text: str) -> str | None:
+    """What to write instead when ``text`` uses a setting of every optimizer as if it were an
+    optimizer (``lookahead(adam)``, ``clip_norm``): the setting goes inside the optimizer's spec,
+    ``adam(lookahead=(5, 0.5))``. None when ``text`` does not start with a setting's name."""
+    m = re.fullmatch(r"\s*([A-Za-z][\w-]*)\s*(?:\((.*)\)|:.*)?\s*", str(text), flags=re.S)
+    setting = m.group(1).lower().replace("-", "_") if m else None
+    if setting not in (*COMPOSED, *TRANSFORMS):
+        return None
+    example, what = SPELLING.get(setting, ("...", setting))
+    name, params = "adam", {}
+    inner = _first_argument(m.group(2) or "")
+    if inner and "=" not in inner.split("(")[0]:  # lookahead(adam) or lookahead(adam(lr=0.01)): that optimizer
+        try:
+            name, params = parse_spec(inner)
+        except SpecError:
+            pass
+    spelled = ", ".join([*(f"{k}={format_value(v)}" for k, v in params.items() if k != setting), f"{setting}={example}"])
+    return (f"{m.group(1)} is not an optimizer: it is a setting that every optimizer takes ({what}); write it inside "
+            f"the optimizer's spec, e.g. {name}({spelled})")
+
+
+def _first_argument(args: str) -> str:
+    """The text before the first comma outside brackets: ``"adam(lr=1, eps=2), k=5"`` -> ``"adam(lr=1, eps=2)"``."""
+    depth = 0
+    for i, ch in enumerate(args):
+        depth += 1 if ch in "([" else -1 if ch in ")]" else 0
+        if ch == "," and depth == 0:
+            return args[:i].strip()
+    return args.strip()

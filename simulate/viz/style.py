@@ -11,6 +11,7 @@ import re
 
 import numpy as np
 
+from .._signature import Said
 from .plotting import graph_window
 
 __all__ = ["COLORS", "MARKERS", "AVERAGE_STYLE", "shared_clock", "drawn_bounds",
@@ -96,7 +97,7 @@ def restyle(fig, size=None, font_scale: float = 1.0):
     return fig
 
 
-class LayoutWarning(UserWarning):
+class LayoutWarning(Said):
     """A figure whose labels do not fit at the size and type scale asked for."""
 
 
