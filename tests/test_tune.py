@@ -221,3 +221,13 @@ def test_the_table_names_each_setting_its_objective_and_the_range_near_the_best(
         assert f"{int(r.near.sum())} of {r.values.size}: lr " in line
     lo, hi = t.results[1].ranges["lr"]
     assert (f"lr {lo:.4g}…{hi:.4g}" if lo != hi else f"lr {lo:.4g}") in momentum
+
+
+def test_a_name_that_narrows_its_family_is_searched_where_it_is_valid():
+    # nesterov fixes dampening at 0 and refuses momentum 0 (as torch): its grid leaves both out
+    from simulate.analysis.tune import search_axes
+
+    axes = {a.name: a.values for a in search_axes(sim.optimizer("nesterov"), "nesterov")}
+    assert "dampening" not in axes and axes["momentum"].min() > 0
+    tuned = sim.tune("himmelblau", ["nesterov"], budget=40, runs=False).results[0]
+    assert np.isfinite(tuned.best) and tuned.setting["momentum"] > 0

@@ -316,8 +316,21 @@ def search_axes(opt: Optimizer, name: str, given=None, grid=None) -> tuple[Axis,
                 axes.append(Axis("lr", np.ravel(opt.lr)) if field in set_by_spec else
                             _default_axis("lr", slider, LR_POINTS))
             elif slider is not None and field not in NOT_SEARCHED and field not in set_by_spec:
-                axes.append(_default_axis(axis, slider, OTHER_POINTS))
+                axes.append(_accepted(opt, _default_axis(axis, slider, OTHER_POINTS)))
     return tuple(sorted(axes, key=lambda a: a.name != "lr"))
+
+
+def _accepted(opt: Optimizer, axis: Axis) -> Axis:
+    """A default axis without the values ``opt`` refuses (Nesterov's momentum 0): the slider is the
+    family's, and a name may narrow what its family allows. The optimizer's own check decides."""
+    def accepts(value) -> bool:
+        try:
+            with_axis(opt, axis.name, np.asarray(value))
+        except ValueError:
+            return False
+        return True
+
+    return dataclasses.replace(axis, values=np.array([v for v in axis.values if accepts(v)]))
 
 
 def _check_grid_names(grid, opts, names, specs) -> None:

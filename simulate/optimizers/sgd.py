@@ -65,7 +65,7 @@ class SGD(Optimizer):
             Preset("momentum", cls, "heavy-ball momentum (SGD, momentum 0.9): a damped oscillator", {"momentum": 0.9},
                    fixed={"nesterov": False}),
             Preset("nesterov", cls, "Nesterov momentum (SGD, momentum 0.9, nesterov): look-ahead gradient",
-                   {"momentum": 0.9}, fixed={"nesterov": True}),
+                   {"momentum": 0.9}, fixed={"nesterov": True, "dampening": 0.0}),
             Preset("sgd", cls, cls.description),
         )
 
