@@ -220,3 +220,19 @@ def test_larger_type_still_fits(tuning, factorization):
             warnings.simplefilter("error", LayoutWarning)
             restyle(fig, font_scale=1.3)
         assert_nothing_overlaps(fig)
+
+
+def test_scores_of_exactly_zero_do_not_flatten_the_lr_panel():
+    # on Himmelblau the tuned runs reach the minimum to rounding: final_loss 0 beside 1e6
+    t = sim.tune("himmelblau", ["gd", "momentum"], runs=False)
+    fig = tune_figure(t)
+    FigureCanvasAgg(fig).draw()
+    ax = _panel(fig, "final_loss")
+    drawn = np.concatenate([np.ravel(line.get_ydata()) for line in ax.lines])
+    drawn = drawn[np.isfinite(drawn)]
+    assert (drawn == 0).any() and drawn.max() > 1e5
+    positive = drawn[drawn > 1e-16 * drawn.max()]  # below: the minimum to rounding, drawn as 0
+    assert ax.get_yscale() == "symlog" and ax.get_ylim()[0] == 0
+    y = ax.transData.transform(np.column_stack([np.ones(3), [0.0, positive.min(), positive.max()]]))[:, 1]
+    height = ax.bbox.height
+    assert y[1] - y[0] > 0.02 * height and y[2] - y[1] > 0.6 * height  # 0 apart, the decades spread out

@@ -76,9 +76,17 @@ def tune_figure(tuning: Tuning, *, figsize=None) -> Figure:
     ax_loss.set(xlabel="gradient evaluations", ylabel=f"f − f* (f* = {offset:.4g})" if offset is not None else "f",
                 yscale="log" if offset is not None else "linear")
     ax_obj.set(xscale="log", xlabel="lr", ylabel=tuning.objective)
-    values = np.concatenate([r.values[np.isfinite(r.values)].ravel() for r in tuning.results])
-    if values.size and np.all(values > 0) and values.max() > 10 * values.min():
-        ax_obj.set_yscale("log")
+    values = np.concatenate([np.ravel(line.get_ydata()) for line in ax_obj.lines] or [np.empty(0)])
+    values = values[np.isfinite(values)]  # what is drawn: the best over the other hyperparameters at each lr
+    positive = values[values > 0]
+    if positive.size and np.all(values >= 0) and positive.max() > 10 * positive.min():
+        if positive.size == values.size:
+            ax_obj.set_yscale("log")
+        else:  # scores of exactly 0 (at the minimum to rounding): log above, linear through 0, not one flat line
+            floor = max(float(positive.min()), 1e-16 * float(positive.max()))
+            # a power of ten: the linear part's one tick (linthresh) then sits a decade above 0
+            ax_obj.set_yscale("symlog", linthresh=10.0 ** np.floor(np.log10(floor)), linscale=1.0)
+            ax_obj.set_ylim(0, 2 * float(positive.max()))
     for ax in (ax_loss, ax_obj):
         _floored(ax)
     for ax in fig.axes:
