@@ -37,7 +37,10 @@ drops towards ½ (measured on matrix-sensing, T = 0.5, lr = 0.02 … 0.0025: slo
 ``"exact"``). With the exact polar factor and λ = 0 it is spectral steepest descent,
 ``df/dt = −s·‖∇f‖_*`` (nuclear norm). msign is discontinuous where a block's rank changes (∇f = 0
 for a row): the limit flow is declared discontinuous, and under smoothing δ it uses
-``u(uᵀu + δ²)^(−1/2)`` (singular values σ/√(σ² + δ²)).
+``u(uᵀu + δ²)^(−1/2)`` (singular values σ/√(σ² + δ²)). Float64 NS, ``U·φ(Σ/‖u‖_F)·Vᵀ``, is
+continuous except at u = 0 (it is scale-invariant): at every minimum of f. Under smoothing δ its
+normalization is ``u/√(‖u‖_F² + δ²)``; without it the solver chatters across ∇f = 0 (on the matrix
+landscapes a default ``plot`` used its whole 60 s budget there).
 
 References: torch/optim/_muon.py (2.13); Jordan et al. 2024; Liu et al., arXiv 2502.16982;
 Bernstein & Newhouse, arXiv 2409.20325; theory.md §10.4.
@@ -109,14 +112,17 @@ def newton_schulz_bf16(u, coefficients=NS_COEFFICIENTS, steps: int = 5, eps: flo
     return X.astype(np.float64)
 
 
-def newton_schulz(u, coefficients=NS_COEFFICIENTS, steps: int = 5, eps: float = 1e-7) -> np.ndarray:
-    """The same iteration in float64: ``U·φ(Σ/‖u‖_F)·Vᵀ`` with φ the quintic p applied ``steps`` times."""
+def newton_schulz(u, coefficients=NS_COEFFICIENTS, steps: int = 5, eps: float = 1e-7,
+                  delta: float = 0.0) -> np.ndarray:
+    """The same iteration in float64: ``U·φ(Σ/‖u‖_F)·Vᵀ`` with φ the quintic p applied ``steps`` times;
+    with ``delta`` > 0 the normalization is smoothed, ``U·φ(Σ/√(‖u‖_F² + δ²))·Vᵀ`` (continuous at u = 0)."""
     a, b, c = coefficients
     X = np.asarray(u, dtype=np.float64)
     tall = X.shape[-2] > X.shape[-1]
     if tall:
         X = np.swapaxes(X, -1, -2)
-    X = X / np.maximum(np.sqrt(np.sum(X * X, axis=(-2, -1))), eps)[..., None, None]
+    norm = np.sqrt(np.sum(X * X, axis=(-2, -1)))
+    X = X / (np.sqrt(norm * norm + delta * delta) if delta else np.maximum(norm, eps))[..., None, None]
     for _ in range(int(steps)):
         A = X @ np.swapaxes(X, -1, -2)
         X = a * X + (b * A + c * A @ A) @ X
@@ -199,12 +205,14 @@ class Muon(Optimizer):
 
     def orthogonalize(self, u, shape, *, exact: bool | None = None, delta: float = 0.0) -> np.ndarray:
         """O of matrices ``u`` ``(..., rows, cols)``: this optimizer's orthogonalizer (``exact``: float64
-        rather than bf16; ``delta``: the smoothing of the exact polar factor)."""
+        rather than bf16; ``delta``: the smoothing of the exact polar factor's singular values, or of
+        float64 NS's Frobenius normalization)."""
         mode = self.newton_schulz if not exact or self.newton_schulz == "exact" else "float64"
         if mode == "exact":
             return msign(u, delta)
-        ns = newton_schulz_bf16 if mode == "bfloat16" else newton_schulz
-        return ns(u, self.ns_coefficients, self.ns_steps, float(self.eps))
+        if mode == "bfloat16":
+            return newton_schulz_bf16(u, self.ns_coefficients, self.ns_steps, float(self.eps))
+        return newton_schulz(u, self.ns_coefficients, self.ns_steps, float(self.eps), delta)
 
     def direction(self, u, landscape, *, exact: bool | None = None, delta: float = 0.0) -> np.ndarray:
         """s·O block by block, of points ``u`` ``(..., d)``: ``(..., d)``."""
@@ -258,12 +266,19 @@ class Muon(Optimizer):
 @dataclass(frozen=True)
 class MuonLimitFlow(Flow):
     """μ fixed, lr → 0: ``ẋ = −λx − s·NS(∇f)`` (float64 NS; the polar factor msign for
-    ``newton_schulz="exact"``), time per step lr. Discontinuous where a block's rank changes;
-    under :attr:`smoothing` δ the polar factor's singular values are σ/√(σ² + δ²)."""
+    ``newton_schulz="exact"``), time per step lr. Discontinuous where a block's rank changes (NS: at
+    ∇f = 0); under :attr:`smoothing` δ the polar factor's singular values are σ/√(σ² + δ²), and NS
+    normalizes by √(‖u‖_F² + δ²)."""
 
     kind: ClassVar[str] = "limit"
     discontinuous: ClassVar[bool] = True
     energy_name: ClassVar[str] = "f"
+
+    @property
+    def regularization(self) -> str:
+        if self.optimizer.newton_schulz == "exact":
+            return "msign: σ→σ/√(σ²+δ²)"
+        return "NS: u/‖u‖_F→u/√(‖u‖_F²+δ²)"
 
     def field(self, t, state, landscape):
         opt = self.optimizer

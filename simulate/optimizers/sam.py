@@ -13,11 +13,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from ..models.base import Flow
+from ..models.base import ExactFlow, Flow
 from .base import Optimizer, _assemble
 from .hyper import hyper, lr_hyper
 
-__all__ = ["SAM", "USAM", "PenaltyFlow", "SAM_NORM_GUARD"]
+__all__ = ["SAM", "USAM", "SamFlow", "PenaltyFlow", "SAM_NORM_GUARD"]
 
 #: davda54/sam's guard in ``ρ/(‖g‖ + 1e-12)``: kept, so that a zero gradient ascends nowhere.
 SAM_NORM_GUARD = 1e-12
@@ -52,41 +52,50 @@ class SAM(Optimizer):
 
     @classmethod
     def models(cls):
-        return {**super().models(), "penalty": PenaltyFlow}
+        return {**super().models(), "exact": SamFlow, "penalty": PenaltyFlow}
 
     lift_energy_name: ClassVar[str] = ""
 
-    def ascent(self, x, g) -> np.ndarray:
-        """The perturbation: ``ρ·g/(‖g‖ + 10⁻¹²)`` (USAM ``ρ·g``)."""
+    def ascent(self, x, g, smoothing: float = 0.0) -> np.ndarray:
+        """The perturbation: ``ρ·g/(‖g‖ + 10⁻¹²)`` (USAM ``ρ·g``); with ``smoothing`` δ > 0 (how a
+        solver integrates SAM's flows, discontinuous at ∇f = 0) ``ρ·g/√(‖g‖² + δ²)``."""
         rho = self._b(self.rho)
         if not self._normalized:
             return rho * g
-        return g * (rho / (np.linalg.norm(g, axis=-1, keepdims=True) + SAM_NORM_GUARD))
+        norm = np.linalg.norm(g, axis=-1, keepdims=True)
+        return g * (rho / (np.sqrt(norm * norm + smoothing * smoothing) if smoothing else norm + SAM_NORM_GUARD))
 
-    def field(self, t, state, landscape):
+    def field(self, t, state, landscape, *, smoothing: float = 0.0):
         x = state["x"]
-        return {"x": -landscape.grad(x + self.ascent(x, landscape.grad(x)))}
+        return {"x": -landscape.grad(x + self.ascent(x, landscape.grad(x), smoothing))}
 
     def step(self, state, landscape, k):
         x = state["x"]
         return {"x": x - self._b(self.lr) * landscape.grad(x + self.ascent(x, landscape.grad(x)))}
 
-    def jacobian(self, t, state, landscape):
-        r"""``−∇²f(y)·(I + ρ·du/dx)``, u = g/(‖g‖ + e): ``du/dx = (I/n − g gᵀ/(‖g‖n²))·∇²f(x)``, n = ‖g‖ + e."""
+    def jacobian(self, t, state, landscape, *, smoothing: float = 0.0):
+        r"""``−∇²f(y)·(I + ρ·du/dx)``, u = g/(‖g‖ + e): ``du/dx = (I/n − g gᵀ/(‖g‖n²))·∇²f(x)``, n = ‖g‖ + e;
+        under smoothing δ, u = g/s with s = √(‖g‖² + δ²): ``du/dx = (I/s − g gᵀ/s³)·∇²f(x)``."""
         x = state["x"]
         g, H = landscape.grad(x), landscape.hess(x)
         rho = np.asarray(self.rho)[..., None, None]
         eye = np.eye(x.shape[-1])
-        if self._normalized:
-            norm = np.linalg.norm(g, axis=-1)[..., None, None]
-            n = norm + SAM_NORM_GUARD
-            with np.errstate(invalid="ignore", divide="ignore"):
-                P = eye / n - np.where(norm > 0, g[..., :, None] * g[..., None, :] / (norm * n * n), 0.0)
-            du = P @ H
-        else:
-            du = H
-        J = -landscape.hess(x + self.ascent(x, g)) @ (eye + rho * du)
+        du = self._unit_jacobian(g, smoothing) @ H if self._normalized else H
+        J = -landscape.hess(x + self.ascent(x, g, smoothing)) @ (eye + rho * du)
         return _assemble(("x",), {("x", "x"): J}, x.shape)
+
+    @staticmethod
+    def _unit_jacobian(g, smoothing: float = 0.0) -> np.ndarray:
+        """d(g/(‖g‖ + e))/dg, or d(g/√(‖g‖² + δ²))/dg under smoothing δ: ``(..., d, d)``."""
+        eye = np.eye(g.shape[-1])
+        norm = np.linalg.norm(g, axis=-1)[..., None, None]
+        gg = g[..., :, None] * g[..., None, :]
+        if smoothing:
+            s = np.sqrt(norm * norm + smoothing * smoothing)
+            return eye / s - gg / s**3
+        n = norm + SAM_NORM_GUARD
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return eye / n - np.where(norm > 0, gg / (norm * n * n), 0.0)
 
 
 @dataclass(frozen=True)
@@ -102,16 +111,67 @@ class USAM(SAM):
     _normalized: ClassVar[bool] = False
 
 
+#: How SAM's flows are smoothed at ∇f = 0 (the Filippov record's note).
+_REGULARIZATION = "g/‖g‖→g/√(‖g‖²+δ²)"
+
+
+@dataclass(frozen=True)
+class SamFlow(ExactFlow):
+    r"""SAM's exact lift ``ẋ = −∇f(x + ρ·g/‖g‖)``. For SAM (not USAM) the ascent direction g/‖g‖
+    jumps at ∇f = 0, i.e. at every minimum: there the field does not vanish (``−∇f(x* ± ρu)`` on
+    either side) and a plain solve chatters across it until its budget runs out. So SAM's flow is
+    declared discontinuous, and integrated as a Filippov flow with ``g/‖g‖ → g/√(‖g‖² + δ²)``
+    (:meth:`SAM.ascent`); USAM's is smooth and solved as written."""
+
+    @property
+    def discontinuous(self) -> bool:  # the class attribute of Flow, per optimizer
+        return bool(self.optimizer._normalized)
+
+    @property
+    def regularization(self) -> str:
+        return _REGULARIZATION
+
+    def field(self, t, state, landscape):
+        if not self.smoothing:
+            return super().field(t, state, landscape)
+        opt = self.optimizer  # the field has no t or lr in it: a schedule does not enter
+        out = opt.field(t, state, opt.seen(landscape), smoothing=self.smoothing)
+        if opt.lr_scale is not None:
+            out["x"] = np.asarray(opt.lr_scale) * out["x"]
+        return out
+
+    def jacobian(self, t, state, landscape):
+        if not self.smoothing:
+            return super().jacobian(t, state, landscape)
+        opt = self.optimizer
+        J = opt.jacobian(t, state, opt.seen(landscape), smoothing=self.smoothing)
+        if opt.lr_scale is not None:
+            J = np.asarray(opt.lr_scale)[:, None] * J
+        return J
+
+
 @dataclass(frozen=True)
 class PenaltyFlow(Flow):
     r"""First order in ρ: ``ẋ = −∇f̃``, ``f̃ = f + ρ‖∇f‖`` (SAM) or ``f + ρ/2·‖∇f‖²`` (USAM), i.e.
     ``ẋ = −(∇f + ρ∇²f·∇f/‖∇f‖)`` or ``−(∇f + ρ∇²f·∇f)``. The SAM flow is ``−∇f(x + ρu)``
     = this + O(ρ²) (Taylor in ρ); the iterates approach it as lr → 0 only to that floor. f̃ is
     its Lyapunov function. Time per step lr, ρ fixed on the ladder.
+
+    SAM's is discontinuous at ∇f = 0 (‖∇f‖ has a kink at every minimum), so it is integrated as a
+    Filippov flow, ``∇f/‖∇f‖ → ∇f/√(‖∇f‖² + δ²)``: the gradient flow of ``f + ρ√(‖∇f‖² + δ²)``,
+    which :meth:`energy` then is.
     """
 
     kind: ClassVar[str] = "penalty"
     energy_name: ClassVar[str] = "f̃ = f + ρ·penalty"
+
+    @property
+    def discontinuous(self) -> bool:  # the class attribute of Flow, per optimizer
+        return bool(self.optimizer._normalized)
+
+    @property
+    def regularization(self) -> str:
+        return _REGULARIZATION
 
     def caveat(self, landscape, x0, horizon):
         opt = self.optimizer
@@ -128,11 +188,13 @@ class PenaltyFlow(Flow):
         opt = self.optimizer
         x = state["x"]
         g = landscape.grad(x)
-        return {"x": -(g + _mv(landscape.hess(x), opt.ascent(x, g)))}
+        return {"x": -(g + _mv(landscape.hess(x), opt.ascent(x, g, self.smoothing)))}
 
     def energy(self, t, state, landscape):
         opt = self.optimizer
         g = landscape.grad(state["x"])
         n = np.linalg.norm(g, axis=-1)
         rho = np.asarray(opt.rho)
-        return landscape.value(state["x"]) + (rho * n if opt._normalized else 0.5 * rho * n * n)
+        if opt._normalized:  # ρ‖∇f‖, or its smoothing ρ√(‖∇f‖² + δ²) whose gradient flow is solved
+            return landscape.value(state["x"]) + rho * (np.sqrt(n * n + self.smoothing**2) if self.smoothing else n)
+        return landscape.value(state["x"]) + 0.5 * rho * n * n
