@@ -351,17 +351,27 @@ def _solve_filippov(model: Flow, landscape, x0, times, stepping: Stepping, toler
     the smoothed field's Jacobian grows like ∇²f/δ inside the switching layers, where an explicit
     method (and any method on the unsmoothed field) stalls on step rejections. Regularization
     converges at O(δ) (theory §10.9, recipe 2), so a second solve at 2δ estimates the error of
-    this one: ``‖x_δ − x_2δ‖∞`` over the samples. Returns ``(solution at δ, estimated error)``;
-    the error is NaN where either solve stopped early. Arrival at a minimum in finite time is a
-    stable node of the smoothed field (relaxation rate ~ ∇²f/δ), which the implicit solver steps over.
+    this one: ``‖x_δ − x_2δ‖∞`` over the samples, within what the first solve left of the member's
+    budgets. Returns ``(solution at δ, estimated error)``; the error is NaN where either solve
+    stopped early (the second is not started when the first stopped). Arrival at a minimum in
+    finite time is a stable node of the smoothed field (relaxation rate ~ ∇²f/δ), which the
+    implicit solver steps over.
     """
     method = stepping.method if stepping.method in IMPLICIT else FILIPPOV_METHOD
     stepping = replace(stepping, method=method)
     tolerances = Tolerances(min(tolerances.rtol, FILIPPOV_RTOL), min(tolerances.atol, FILIPPOV_ATOL))
+    began = time.perf_counter()
     sol = _solve_member(model.smoothed(delta), landscape, x0, times, stepping, tolerances, radius)
-    check = _solve_member(model.smoothed(2 * delta), landscape, x0, times, stepping, tolerances, radius)
+    # The check shares the member's budgets (what the first solve left of them), and is skipped where
+    # the first solve stopped: a member costs at most its budget, not twice it.
+    left = None if stepping.max_seconds is None else stepping.max_seconds - (time.perf_counter() - began)
+    evaluations = stepping.max_evaluations - sol.nfev
+    if sol.status != 0 or sol.budget or evaluations <= 0 or (left is not None and left <= 0):
+        return sol, np.nan
+    check = _solve_member(model.smoothed(2 * delta), landscape, x0, times,
+                          replace(stepping, max_seconds=left, max_evaluations=evaluations), tolerances, radius)
     error = np.nan
-    if sol.status == 0 and check.status == 0 and not sol.budget and not check.budget:
+    if check.status == 0 and not check.budget:
         error = float(np.max(np.abs(sol.state["x"] - check.state["x"]))) if sol.t.size else 0.0
     sol.nfev += check.nfev
     sol.njev += check.njev
