@@ -58,7 +58,7 @@ class SAM(Optimizer):
 
     def ascent(self, x, g, smoothing: float = 0.0) -> np.ndarray:
         """The perturbation: ``ρ·g/(‖g‖ + 10⁻¹²)`` (USAM ``ρ·g``); with ``smoothing`` δ > 0 (how a
-        solver integrates SAM's flows, discontinuous at ∇f = 0) ``ρ·g/√(‖g‖² + δ²)``."""
+        solver integrates the penalty flow, discontinuous at ∇f = 0) ``ρ·g/√(‖g‖² + δ²)``."""
         rho = self._b(self.rho)
         if not self._normalized:
             return rho * g
@@ -66,8 +66,19 @@ class SAM(Optimizer):
         return g * (rho / (np.sqrt(norm * norm + smoothing * smoothing) if smoothing else norm + SAM_NORM_GUARD))
 
     def field(self, t, state, landscape, *, smoothing: float = 0.0):
+        r"""``−∇f(x + ρu)``; under ``smoothing`` δ (SAM) the mixture
+        ``−[(1 + w)·∇f(x + ρu) + (1 − w)·∇f(x − ρu)]/2``, ``w = tanh(‖g‖/δ)``: the field as written
+        where ‖g‖ ≫ δ, and across a valley of minima (where u flips to −u) affine in the switch w, so
+        that it tends to the Filippov flow as δ → 0 (smoothing u itself, u → g/√(‖g‖² + δ²), would
+        stop the flow on the valley: ∇f(x + ρ·0) = 0 there, and lose the drift to flatter minima)."""
         x = state["x"]
-        return {"x": -landscape.grad(x + self.ascent(x, landscape.grad(x), smoothing))}
+        g = landscape.grad(x)
+        e = self.ascent(x, g)
+        up = landscape.grad(x + e)
+        if not (smoothing and self._normalized):
+            return {"x": -up}
+        w = np.tanh(np.linalg.norm(g, axis=-1, keepdims=True) / smoothing)
+        return {"x": -(0.5 * (1 + w) * up + 0.5 * (1 - w) * landscape.grad(x - e))}
 
     def step(self, state, landscape, k):
         x = state["x"]
@@ -75,24 +86,30 @@ class SAM(Optimizer):
 
     def jacobian(self, t, state, landscape, *, smoothing: float = 0.0):
         r"""``−∇²f(y)·(I + ρ·du/dx)``, u = g/(‖g‖ + e): ``du/dx = (I/n − g gᵀ/(‖g‖n²))·∇²f(x)``, n = ‖g‖ + e;
-        under smoothing δ, u = g/s with s = √(‖g‖² + δ²): ``du/dx = (I/s − g gᵀ/s³)·∇²f(x)``."""
+        under smoothing δ, that of the mixture (:meth:`field`), with ``dw/dx = (1 − w²)/δ·uᵀ∇²f(x)``."""
         x = state["x"]
         g, H = landscape.grad(x), landscape.hess(x)
         rho = np.asarray(self.rho)[..., None, None]
         eye = np.eye(x.shape[-1])
-        du = self._unit_jacobian(g, smoothing) @ H if self._normalized else H
-        J = -landscape.hess(x + self.ascent(x, g, smoothing)) @ (eye + rho * du)
+        du = self._unit_jacobian(g) @ H if self._normalized else H
+        e = self.ascent(x, g)
+        J = -landscape.hess(x + e) @ (eye + rho * du)
+        if smoothing and self._normalized:
+            norm = np.linalg.norm(g, axis=-1, keepdims=True)
+            w = np.tanh(norm / smoothing)[..., None]
+            unit = g / (norm + SAM_NORM_GUARD)
+            dw = ((1 - w * w) / smoothing) * np.einsum("...i,...ij->...j", unit, H)[..., None, :]
+            down = -landscape.hess(x - e) @ (eye - rho * du)
+            jump = (landscape.grad(x + e) - landscape.grad(x - e))[..., :, None]
+            J = 0.5 * (1 + w) * J + 0.5 * (1 - w) * down - 0.5 * jump * dw
         return _assemble(("x",), {("x", "x"): J}, x.shape)
 
     @staticmethod
-    def _unit_jacobian(g, smoothing: float = 0.0) -> np.ndarray:
-        """d(g/(‖g‖ + e))/dg, or d(g/√(‖g‖² + δ²))/dg under smoothing δ: ``(..., d, d)``."""
+    def _unit_jacobian(g) -> np.ndarray:
+        """d(g/(‖g‖ + e))/dg: ``(..., d, d)``."""
         eye = np.eye(g.shape[-1])
         norm = np.linalg.norm(g, axis=-1)[..., None, None]
         gg = g[..., :, None] * g[..., None, :]
-        if smoothing:
-            s = np.sqrt(norm * norm + smoothing * smoothing)
-            return eye / s - gg / s**3
         n = norm + SAM_NORM_GUARD
         with np.errstate(invalid="ignore", divide="ignore"):
             return eye / n - np.where(norm > 0, gg / (norm * n * n), 0.0)
@@ -104,6 +121,12 @@ class USAM(SAM):
 
     On a quadratic ``f = ½xᵀAx`` its flow is exactly ``ẋ = −(A + ρA²)x`` and the iterates are stable
     iff ``lr·(λ + ρλ²) < 2`` for every eigenvalue λ (theory §10.6; tests/test_sam.py).
+
+    Its flow rests wherever the ascent point ``x + ρ∇f(x)`` is a critical point of f, not only at
+    them; such a rest point x attracts when ``−∇²f(x + ρ∇f)(I + ρ∇²f(x))`` is stable, which a
+    maximum can give when ρ|λ| > 1 for the curvatures at x. From Himmelblau's default start (0, 0),
+    ρ = 0.05, the flow and the iterates climb towards the local maximum (−0.27, −0.92) and rest at
+    (−0.34, −0.53), f ≈ 180 and |∇f| ≈ 8, whose ascent point is that maximum (tests/test_sam.py).
     """
 
     name: ClassVar[str] = "usam"
@@ -111,8 +134,9 @@ class USAM(SAM):
     _normalized: ClassVar[bool] = False
 
 
-#: How SAM's flows are smoothed at ∇f = 0 (the Filippov record's note).
-_REGULARIZATION = "g/‖g‖→g/√(‖g‖²+δ²)"
+#: How SAM's two flows are smoothed at ∇f = 0 (the Filippov record's note).
+_PENALTY_REGULARIZATION = "g/‖g‖→g/√(‖g‖²+δ²)"
+_LIFT_REGULARIZATION = "−∇f(x+ρu)→−[(1+w)∇f(x+ρu)+(1−w)∇f(x−ρu)]/2, w=tanh(‖g‖/δ)"
 
 
 @dataclass(frozen=True)
@@ -120,8 +144,8 @@ class SamFlow(ExactFlow):
     r"""SAM's exact lift ``ẋ = −∇f(x + ρ·g/‖g‖)``. For SAM (not USAM) the ascent direction g/‖g‖
     jumps at ∇f = 0, i.e. at every minimum: there the field does not vanish (``−∇f(x* ± ρu)`` on
     either side) and a plain solve chatters across it until its budget runs out. So SAM's flow is
-    declared discontinuous, and integrated as a Filippov flow with ``g/‖g‖ → g/√(‖g‖² + δ²)``
-    (:meth:`SAM.ascent`); USAM's is smooth and solved as written."""
+    declared discontinuous, and integrated as a Filippov flow, the fields at ±ρu mixed by
+    ``w = tanh(‖g‖/δ)`` (:meth:`SAM.field`); USAM's is smooth and solved as written."""
 
     @property
     def discontinuous(self) -> bool:  # the class attribute of Flow, per optimizer
@@ -129,7 +153,7 @@ class SamFlow(ExactFlow):
 
     @property
     def regularization(self) -> str:
-        return _REGULARIZATION
+        return _LIFT_REGULARIZATION
 
     def field(self, t, state, landscape):
         if not self.smoothing:
@@ -171,7 +195,7 @@ class PenaltyFlow(Flow):
 
     @property
     def regularization(self) -> str:
-        return _REGULARIZATION
+        return _PENALTY_REGULARIZATION
 
     def caveat(self, landscape, x0, horizon):
         opt = self.optimizer
