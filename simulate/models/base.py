@@ -190,6 +190,12 @@ class Flow:
         too, since its plain solve is as stiff as a discontinuous one (∂field/∂g ~ 1/ε)."""
         return bool(self.discontinuous)
 
+    @property
+    def may_switch(self) -> bool:
+        """Whether the solver asks :meth:`needs_smoothing` at all (it then evaluates the gradient at
+        the start for δ): a discontinuous field, or a model that writes its own test."""
+        return bool(self.discontinuous) or type(self).needs_smoothing is not Flow.needs_smoothing
+
     def smoothed(self, delta: float) -> Flow:
         """This model with its switches smoothed to width ``delta`` (0: exact)."""
         return dataclasses.replace(self, smoothing=float(delta))

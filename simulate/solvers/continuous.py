@@ -248,7 +248,7 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
     for idx in np.ndindex(batch):
         times = t if t.ndim == 1 else t[(slice(None), *idx)]
         member = model.member(idx, batch)
-        delta = filippov_width(member, landscape, x0[idx]) if not model.smoothing else 0.0
+        delta = filippov_width(member, landscape, x0[idx]) if member.may_switch and not model.smoothing else 0.0
         if delta and member.needs_smoothing(delta):
             regularized[idx] = True
             sol, errors[idx] = _solve_filippov(member, landscape, x0[idx], times, stepping, tolerances, radius, delta)
