@@ -260,6 +260,19 @@ def test_the_sign_flow_through_its_switches_is_the_closed_form_within_its_stated
     assert error < 1.2 * traj.stats["smoothing_error"] < traj.stats["smoothing"] and int(traj.stats["nfev"]) < 5000
 
 
+def test_whether_the_sign_flow_is_smoothed_is_each_members_own():
+    """A batch of ε: the member with ε = 1e-8 < δ = 8e-5 is a Filippov flow, the one with ε = 1e-2 is solved
+    as written (its smoothing NaN), and the record's note speaks of the first only."""
+    land = sim.landscape("quadratic(eigenvalues=(1, 100))")
+    opt = sim.optimizer("adam", eps=np.array([1e-8, 1e-2]))
+    traj = sim.integrate(land, opt, np.array([1.0, 0.8]), np.linspace(0, 1.2, 25), flow="limit")
+    delta = traj.stats["smoothing"]
+    assert delta[0] == pytest.approx(8e-5) and np.isnan(delta[1]) and np.isnan(traj.stats["smoothing_error"][1])
+    assert "δ = 8e-05" in traj.stats["filippov"]
+    alone = sim.integrate(land, "adam(eps=0.01)", np.array([1.0, 0.8]), np.linspace(0, 1.2, 25), flow="limit")
+    np.testing.assert_array_equal(traj.x[:, 1], alone.x)
+
+
 # -- Adadelta's clock ---------------------------------------------------------------------------------
 def test_adadelta_clock_is_the_step_whatever_lr():
     for lr in (1.0, 0.01, 3.0):
