@@ -13,10 +13,10 @@ from torch.optim._muon import _zeropower_via_newtonschulz
 torch.set_num_threads(1)  # small matrices: threads only contend
 
 import simulate as sim
-from helpers import run_steps
+from helpers import central_difference, run_steps
 from simulate.landscapes.builtin import Rosenbrock
 from simulate.models import flow
-from simulate.optimizers.muon import NS_COEFFICIENTS, msign, newton_schulz, newton_schulz_bf16
+from simulate.optimizers.muon import NS_COEFFICIENTS, msign, newton_schulz, newton_schulz_bf16, newton_schulz_derivative
 from simulate.solvers.continuous import euler_step
 
 
@@ -167,6 +167,35 @@ def test_limit_flow_is_declared_discontinuous_and_smooths_the_polar_factor():
     smooth = model.smoothed(1e-9).field(0.0, {"x": x}, land)["x"]
     np.testing.assert_allclose(smooth, exact, atol=1e-12)
     assert np.max(np.abs(model.smoothed(10.0).field(0.0, {"x": x}, land)["x"])) < 0.5 * np.max(np.abs(exact))
+
+
+def test_smoothed_newton_schulz_is_continuous_at_zero_and_its_derivative_is_forward_mode_exact():
+    """NS is scale-invariant, so it jumps at u = 0 (every minimum of f, for the limit flow); smoothed, it
+    normalizes by √(‖u‖_F² + δ²) and tends to 0 there. The forward-mode derivative is NS's derivative."""
+    rng = np.random.default_rng(0)
+    u = rng.standard_normal((2, 3, 2))
+    for scale in (1e-2, 1e-4, 1e-6):  # plain (‖u‖ > eps): the same O(1) matrix at every scale; smoothed: → 0
+        np.testing.assert_allclose(newton_schulz(scale * u), newton_schulz(u), rtol=1e-9, atol=1e-12)
+        small = np.max(np.abs(newton_schulz(scale * u, delta=1.0)))  # φ(σ/δ) ≈ a⁵σ/δ (a⁵ = 487), ‖u‖_F < 3
+        assert 1e-3 * scale < small < 1500 * scale
+    np.testing.assert_allclose(newton_schulz(u, delta=1e-9), newton_schulz(u), rtol=1e-12, atol=1e-14)
+    for delta in (0.0, 0.5):
+        D = newton_schulz_derivative(u, np.eye(6).reshape(6, 1, 3, 2), delta=delta)  # along each entry
+        flat = lambda v: newton_schulz(v.reshape(2, 3, 2), delta=delta).reshape(2, 6)  # noqa: E731
+        fd = central_difference(flat, u.reshape(2, 6))  # (2, 6 out, 6 in)
+        np.testing.assert_allclose(np.moveaxis(D.reshape(6, 2, 6), 0, -1), fd, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("name", ["matrix-factorization", "linear-net"])
+def test_the_float64_limit_flows_jacobian_is_its_fields_derivative(name):
+    land = sim.landscape(name)
+    model = flow(sim.optimizer("muon", lr=0.02), "limit")
+    assert model.has_jacobian and not flow(sim.optimizer("muon", newton_schulz="exact"), "limit").has_jacobian
+    x = land.default_start + 0.1 * np.random.default_rng(1).standard_normal((2, land.dim))
+    for m in (model, model.smoothed(0.3)):
+        np.testing.assert_allclose(m.jacobian(0.0, {"x": x}, land),
+                                   central_difference(lambda z: m.field(0.0, {"x": z}, land)["x"], x),
+                                   rtol=1e-6, atol=1e-7)
 
 
 # -- vectors ----------------------------------------------------------------------------------------------

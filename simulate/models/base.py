@@ -183,6 +183,19 @@ class Flow:
         """How :attr:`smoothing` smooths this model's switches, for the record's note and labels."""
         return "sign→tanh(·/δ)"
 
+    def needs_smoothing(self, delta: float) -> bool:
+        """Whether the solver integrates this model as a Filippov system, smoothed to width ``delta``
+        (the solver's δ for this start): a discontinuous field always; a continuous one whose own
+        switching layers are far narrower than δ (Adam's sign flow g/(|g| + ε) with ε ≪ δ) may say so
+        too, since its plain solve is as stiff as a discontinuous one (∂field/∂g ~ 1/ε)."""
+        return bool(self.discontinuous)
+
+    @property
+    def may_switch(self) -> bool:
+        """Whether the solver asks :meth:`needs_smoothing` at all (it then evaluates the gradient at
+        the start for δ): a discontinuous field, or a model that writes its own test."""
+        return bool(self.discontinuous) or type(self).needs_smoothing is not Flow.needs_smoothing
+
     def smoothed(self, delta: float) -> Flow:
         """This model with its switches smoothed to width ``delta`` (0: exact)."""
         return dataclasses.replace(self, smoothing=float(delta))

@@ -233,7 +233,18 @@ class LookaheadLimitFlow(_OnAlphaClock, Flow):
 
     @property
     def model(self):
-        return self._inner_model(self.optimizer.inner)
+        return self._inner_model(self.optimizer.inner).smoothed(self.smoothing)  # a Filippov solve smooths it
+
+    @property
+    def discontinuous(self):  # the inner model's switches are this flow's (Flow's class attribute, per inner)
+        return self.model.discontinuous
+
+    def needs_smoothing(self, delta):
+        return self.model.needs_smoothing(delta)
+
+    @property
+    def regularization(self):
+        return self.model.regularization
 
     @property
     def energy_name(self):

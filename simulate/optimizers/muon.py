@@ -37,7 +37,10 @@ drops towards ½ (measured on matrix-sensing, T = 0.5, lr = 0.02 … 0.0025: slo
 ``"exact"``). With the exact polar factor and λ = 0 it is spectral steepest descent,
 ``df/dt = −s·‖∇f‖_*`` (nuclear norm). msign is discontinuous where a block's rank changes (∇f = 0
 for a row): the limit flow is declared discontinuous, and under smoothing δ it uses
-``u(uᵀu + δ²)^(−1/2)`` (singular values σ/√(σ² + δ²)).
+``u(uᵀu + δ²)^(−1/2)`` (singular values σ/√(σ² + δ²)). Float64 NS, ``U·φ(Σ/‖u‖_F)·Vᵀ``, is
+continuous except at u = 0 (it is scale-invariant): at every minimum of f. Under smoothing δ its
+normalization is ``u/√(‖u‖_F² + δ²)``; without it the solver chatters across ∇f = 0 (on the matrix
+landscapes a default ``plot`` used its whole 60 s budget there).
 
 References: torch/optim/_muon.py (2.13); Jordan et al. 2024; Liu et al., arXiv 2502.16982;
 Bernstein & Newhouse, arXiv 2409.20325; theory.md §10.4.
@@ -109,18 +112,49 @@ def newton_schulz_bf16(u, coefficients=NS_COEFFICIENTS, steps: int = 5, eps: flo
     return X.astype(np.float64)
 
 
-def newton_schulz(u, coefficients=NS_COEFFICIENTS, steps: int = 5, eps: float = 1e-7) -> np.ndarray:
-    """The same iteration in float64: ``U·φ(Σ/‖u‖_F)·Vᵀ`` with φ the quintic p applied ``steps`` times."""
+def newton_schulz(u, coefficients=NS_COEFFICIENTS, steps: int = 5, eps: float = 1e-7,
+                  delta: float = 0.0) -> np.ndarray:
+    """The same iteration in float64: ``U·φ(Σ/‖u‖_F)·Vᵀ`` with φ the quintic p applied ``steps`` times;
+    with ``delta`` > 0 the normalization is smoothed, ``U·φ(Σ/√(‖u‖_F² + δ²))·Vᵀ`` (continuous at u = 0)."""
     a, b, c = coefficients
     X = np.asarray(u, dtype=np.float64)
     tall = X.shape[-2] > X.shape[-1]
     if tall:
         X = np.swapaxes(X, -1, -2)
-    X = X / np.maximum(np.sqrt(np.sum(X * X, axis=(-2, -1))), eps)[..., None, None]
+    norm = np.sqrt(np.sum(X * X, axis=(-2, -1)))
+    X = X / (np.sqrt(norm * norm + delta * delta) if delta else np.maximum(norm, eps))[..., None, None]
     for _ in range(int(steps)):
         A = X @ np.swapaxes(X, -1, -2)
         X = a * X + (b * A + c * A @ A) @ X
     return np.swapaxes(X, -1, -2) if tall else X
+
+
+def newton_schulz_derivative(u, du, coefficients=NS_COEFFICIENTS, steps: int = 5, eps: float = 1e-7,
+                             delta: float = 0.0) -> np.ndarray:
+    """The directional derivatives of :func:`newton_schulz` at ``u`` ``(..., rows, cols)`` along
+    ``du`` ``(k, ..., rows, cols)`` (forward mode through the normalization and each iteration):
+    ``(k, ..., rows, cols)``. Exact where the normalization is smooth (δ > 0, or ‖u‖_F > eps)."""
+    a, b, c = coefficients
+    X, dX = np.asarray(u, dtype=np.float64), np.asarray(du, dtype=np.float64)
+    tall = X.shape[-2] > X.shape[-1]
+    if tall:
+        X, dX = np.swapaxes(X, -1, -2), np.swapaxes(dX, -1, -2)
+    norm = np.sqrt(np.sum(X * X, axis=(-2, -1)))[..., None, None]
+    dnorm2 = 2 * np.sum(X * dX, axis=(-2, -1))[..., None, None]  # d‖u‖²
+    if delta or np.all(norm > eps):
+        n = np.sqrt(norm * norm + delta * delta)
+        X, dX = X / n, dX / n - X * dnorm2 / (2 * n**3)
+    else:  # the guard max(‖u‖, eps) holds the divisor fixed where ‖u‖ <= eps
+        n = np.maximum(norm, eps)
+        X, dX = X / n, dX / n - np.where(norm > eps, X * dnorm2 / (2 * n**3), 0.0)
+    T = lambda M: np.swapaxes(M, -1, -2)  # noqa: E731
+    for _ in range(int(steps)):
+        A = X @ T(X)
+        dA = dX @ T(X) + X @ T(dX)
+        B = b * A + c * A @ A
+        dB = b * dA + c * (dA @ A + A @ dA)
+        X, dX = a * X + B @ X, a * dX + dB @ X + B @ dX
+    return T(dX) if tall else dX
 
 
 def msign(u, delta: float = 0.0) -> np.ndarray:
@@ -199,12 +233,14 @@ class Muon(Optimizer):
 
     def orthogonalize(self, u, shape, *, exact: bool | None = None, delta: float = 0.0) -> np.ndarray:
         """O of matrices ``u`` ``(..., rows, cols)``: this optimizer's orthogonalizer (``exact``: float64
-        rather than bf16; ``delta``: the smoothing of the exact polar factor)."""
+        rather than bf16; ``delta``: the smoothing of the exact polar factor's singular values, or of
+        float64 NS's Frobenius normalization)."""
         mode = self.newton_schulz if not exact or self.newton_schulz == "exact" else "float64"
         if mode == "exact":
             return msign(u, delta)
-        ns = newton_schulz_bf16 if mode == "bfloat16" else newton_schulz
-        return ns(u, self.ns_coefficients, self.ns_steps, float(self.eps))
+        if mode == "bfloat16":
+            return newton_schulz_bf16(u, self.ns_coefficients, self.ns_steps, float(self.eps))
+        return newton_schulz(u, self.ns_coefficients, self.ns_steps, float(self.eps), delta)
 
     def direction(self, u, landscape, *, exact: bool | None = None, delta: float = 0.0) -> np.ndarray:
         """s·O block by block, of points ``u`` ``(..., d)``: ``(..., d)``."""
@@ -258,18 +294,56 @@ class Muon(Optimizer):
 @dataclass(frozen=True)
 class MuonLimitFlow(Flow):
     """μ fixed, lr → 0: ``ẋ = −λx − s·NS(∇f)`` (float64 NS; the polar factor msign for
-    ``newton_schulz="exact"``), time per step lr. Discontinuous where a block's rank changes;
-    under :attr:`smoothing` δ the polar factor's singular values are σ/√(σ² + δ²)."""
+    ``newton_schulz="exact"``), time per step lr. Discontinuous where a block's rank changes (NS: at
+    ∇f = 0); under :attr:`smoothing` δ the polar factor's singular values are σ/√(σ² + δ²), and NS
+    normalizes by √(‖u‖_F² + δ²)."""
 
     kind: ClassVar[str] = "limit"
     discontinuous: ClassVar[bool] = True
     energy_name: ClassVar[str] = "f"
+
+    @property
+    def regularization(self) -> str:
+        if self.optimizer.newton_schulz == "exact":
+            return "msign: σ→σ/√(σ²+δ²)"
+        return "NS: u/‖u‖_F→u/√(‖u‖_F²+δ²)"
 
     def field(self, t, state, landscape):
         opt = self.optimizer
         x = state["x"]
         O = opt.direction(landscape.grad(x), landscape, exact=True, delta=self.smoothing)
         return {"x": -opt._b(opt.weight_decay) * x - opt.ratios(landscape) * O}
+
+    @property
+    def has_jacobian(self) -> bool:  # float64 NS has one (forward mode); msign's is left to the solver
+        return self.optimizer.newton_schulz != "exact"
+
+    def jacobian(self, t, state, landscape):
+        r"""``−λI − s·dNS(∇f)/d∇f · ∇²f``, the NS derivative in forward mode along each coordinate
+        (:func:`newton_schulz_derivative`). The smoothed field is stiff near ∇f = 0 (rates ~ ∇²f/δ)
+        and a finite-difference Jacobian there is noise (its increments ~1e-8·|x| are larger than
+        the layer), which kept LSODA on tiny steps to the end of its budget."""
+        opt = self.optimizer
+        if opt.newton_schulz == "exact":
+            return None
+        x = state["x"]
+        g, H = landscape.grad(x), landscape.hess(x)
+        d = x.shape[-1]
+        eye = np.eye(d)
+        dO = np.empty(x.shape[:-1] + (d, d))  # dO_i/dg_j
+        start = 0
+        for r, c in matrix_blocks(landscape):
+            end = start + r * c
+            block = g[..., start:end].reshape(g.shape[:-1] + (r, c))
+            basis = np.broadcast_to(eye[start:end, start:end].reshape((r * c,) + (1,) * (g.ndim - 1) + (r, c)),
+                                    (r * c,) + block.shape)
+            D = newton_schulz_derivative(block, basis, opt.ns_coefficients, opt.ns_steps, float(opt.eps),
+                                         self.smoothing)
+            dO[..., start:end, :] = 0.0
+            dO[..., start:end, start:end] = np.moveaxis(D.reshape((r * c,) + g.shape[:-1] + (r * c,)), 0, -1)
+            start = end
+        J = -(opt.ratios(landscape)[:, None] * dO) @ H
+        return J - np.asarray(opt._b(opt.weight_decay))[..., None] * eye
 
     def energy(self, t, state, landscape):
         # df/dt = −s·⟨∇f, O(∇f)⟩ ≤ 0 without decay (⟨G, NS(G)⟩ = Σσφ(σ/‖G‖) ≥ 0 while φ ≥ 0)

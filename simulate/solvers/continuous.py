@@ -242,14 +242,17 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
     failed = np.zeros(batch, bool)
     messages = np.full(batch, "", dtype=object)
     stats = {key: np.zeros(batch, int) for key in ("nfev", "njev", "nlu")}
-    filippov = model.discontinuous and not model.smoothing
+    # Filippov members: the discontinuous flows, and those whose switches are sharper than δ (per start)
+    regularized = np.zeros(batch, bool)
     deltas, errors = np.full(batch, np.nan), np.full(batch, np.nan)
     for idx in np.ndindex(batch):
         times = t if t.ndim == 1 else t[(slice(None), *idx)]
         member = model.member(idx, batch)
-        if filippov:
-            sol, deltas[idx], errors[idx] = _solve_filippov(member, landscape, x0[idx], times, stepping, tolerances,
-                                                            radius)
+        delta = filippov_width(member, landscape, x0[idx]) if member.may_switch and not model.smoothing else 0.0
+        if delta and member.needs_smoothing(delta):
+            regularized[idx] = True
+            sol, errors[idx] = _solve_filippov(member, landscape, x0[idx], times, stepping, tolerances, radius, delta)
+            deltas[idx] = delta
         else:
             sol = _solve_member(member, landscape, x0[idx], times, stepping, tolerances, radius)
         n = sol.t.size
@@ -279,11 +282,11 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
                  max_seconds=np.inf if stepping.max_seconds is None else float(stepping.max_seconds))
     if model.schedule_clock is not None:
         stats.update(schedule=opt.schedule.spec, schedule_steps=len(model.schedule_clock.h))
-    if filippov:
+    if regularized.any():
         stats.update(method=FILIPPOV_METHOD if stepping.method not in IMPLICIT else stepping.method,
                      rtol=min(tolerances.rtol, FILIPPOV_RTOL), atol=min(tolerances.atol, FILIPPOV_ATOL),
                      smoothing=deltas if batch else float(deltas), smoothing_error=errors if batch else float(errors),
-                     filippov=filippov_note(deltas, errors, model.regularization))
+                     filippov=filippov_note(deltas[regularized], errors[regularized], model.regularization))
     return finish("flow", t, xs, opt, landscape, diverged_at, gtol, failed=failed, messages=messages, stats=stats,
                   time_per_step=model.time_per_step, flow=model.kind, state=states)
 
@@ -341,30 +344,39 @@ def filippov_note(deltas, errors, regularization: str = "sign→tanh(·/δ)") ->
     return f"Filippov flow, regularized {regularization}, δ = {delta}, estimated error {err}"
 
 
-def _solve_filippov(model: Flow, landscape, x0, times, stepping: Stepping, tolerances: Tolerances, radius):
+def _solve_filippov(model: Flow, landscape, x0, times, stepping: Stepping, tolerances: Tolerances, radius, delta):
     r"""A discontinuous (Filippov) flow, regularized: its switches smoothed to width δ
     (:func:`filippov_width`; ``sign(z) → tanh(z/δ)``, :meth:`Flow.smoothed`) and integrated with a
     stiff solver (the method asked for if implicit, else :data:`FILIPPOV_METHOD`) at rtol ≤ 1e-10:
     the smoothed field's Jacobian grows like ∇²f/δ inside the switching layers, where an explicit
     method (and any method on the unsmoothed field) stalls on step rejections. Regularization
     converges at O(δ) (theory §10.9, recipe 2), so a second solve at 2δ estimates the error of
-    this one: ``‖x_δ − x_2δ‖∞`` over the samples. Returns ``(solution at δ, δ, estimated error)``;
-    the error is NaN where either solve stopped early. Arrival at a minimum in finite time is a
-    stable node of the smoothed field (relaxation rate ~ ∇²f/δ), which the implicit solver steps over.
+    this one: ``‖x_δ − x_2δ‖∞`` over the samples, within what the first solve left of the member's
+    budgets. Returns ``(solution at δ, estimated error)``; the error is NaN where either solve
+    stopped early (the second is not started when the first stopped). Arrival at a minimum in
+    finite time is a stable node of the smoothed field (relaxation rate ~ ∇²f/δ), which the
+    implicit solver steps over.
     """
-    delta = filippov_width(model, landscape, x0)
     method = stepping.method if stepping.method in IMPLICIT else FILIPPOV_METHOD
     stepping = replace(stepping, method=method)
     tolerances = Tolerances(min(tolerances.rtol, FILIPPOV_RTOL), min(tolerances.atol, FILIPPOV_ATOL))
+    began = time.perf_counter()
     sol = _solve_member(model.smoothed(delta), landscape, x0, times, stepping, tolerances, radius)
-    check = _solve_member(model.smoothed(2 * delta), landscape, x0, times, stepping, tolerances, radius)
+    # The check shares the member's budgets (what the first solve left of them), and is skipped where
+    # the first solve stopped: a member costs at most its budget, not twice it.
+    left = None if stepping.max_seconds is None else stepping.max_seconds - (time.perf_counter() - began)
+    evaluations = stepping.max_evaluations - sol.nfev
+    if sol.status != 0 or sol.budget or evaluations <= 0 or (left is not None and left <= 0):
+        return sol, np.nan
+    check = _solve_member(model.smoothed(2 * delta), landscape, x0, times,
+                          replace(stepping, max_seconds=left, max_evaluations=evaluations), tolerances, radius)
     error = np.nan
-    if sol.status == 0 and check.status == 0 and not sol.budget and not check.budget:
+    if check.status == 0 and not check.budget:
         error = float(np.max(np.abs(sol.state["x"] - check.state["x"]))) if sol.t.size else 0.0
     sol.nfev += check.nfev
     sol.njev += check.njev
     sol.nlu += check.nlu
-    return sol, delta, error
+    return sol, error
 
 
 def _budget_message(sol, stepping: Stepping) -> str:
