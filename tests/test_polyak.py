@@ -7,6 +7,7 @@ import simulate as sim
 from simulate.analysis.order import order
 from simulate.landscapes.formula import FormulaLandscape
 from simulate.solvers.continuous import euler_step
+from simulate.solvers.trajectory import FAILED
 
 from helpers import demo_data, run_steps
 
@@ -242,3 +243,27 @@ def test_the_command_line_says_the_target_warning_in_one_line(tmp_path, monkeypa
     assert result.exit_code == 0, result.output
     said = [line for line in result.output.splitlines() if line.startswith("warning:")]
     assert len(said) == 1 and "f_star=5 is above the lowest minimum value of himmelblau" in said[0]
+
+
+def test_a_lower_bound_target_flow_ends_at_the_minimum_in_finite_time():
+    # f* = −1 below Himmelblau's minimum value 0: f − f* = (f0 − f*)e^(−t) reaches f(x*) − f* = 1 at
+    # t* = ln(f0 + 1), where the flow's speed is unbounded; it ends there and rests at x*
+    land = sim.landscape("himmelblau")
+    x0 = np.array([0.0, 0.0])
+    t_star = np.log(land.value(x0) + 1.0)
+    flow = sim.integrate(land, sim.optimizer("polyak(f_star=-1)"), x0, steps=100)
+    message = str(flow.message)
+    assert "reached a stationary point above its target" in message and flow.status != FAILED
+    arrived = float(message.rsplit("t = ", 1)[1].rstrip(")"))
+    np.testing.assert_allclose(arrived, t_star, rtol=1e-6)
+    np.testing.assert_allclose(flow.x[-1], [3.0, 2.0], atol=1e-6)
+    after = flow.t > arrived
+    assert after.sum() > 10 and np.all(flow.x[after] == flow.x[-1])
+    before = flow.t < 0.9 * t_star  # and before it, the identity holds
+    np.testing.assert_allclose(flow.f[before] + 1.0, (land.value(x0) + 1.0) * np.exp(-flow.t[before]), rtol=1e-6)
+
+
+def test_with_the_minimum_value_as_target_the_flow_never_ends_early():
+    flow = sim.integrate(sim.landscape("himmelblau"), sim.optimizer("polyak"), np.array([0.0, 0.0]), steps=20)
+    assert "stationary point" not in str(flow.message) and np.all(np.isfinite(flow.x))
+    np.testing.assert_allclose(flow.f[-1], 170.0 * np.exp(-20.0), rtol=1e-4)  # on to the end, on the identity

@@ -147,6 +147,14 @@ class Flow:
         """How :func:`simulate.order` measures the distance by default (see its ``metric``)."""
         return "max"
 
+    def arrival(self, landscape: Landscape, x0):
+        """Where this flow ends in finite time at a point where its field is singular (the
+        target-value flow at a stationary point above its target), for the solver: ``(event, note)``,
+        ``event(t, state)`` continuous and crossing zero just before that point, ``note`` what the
+        member's message says. The member then rests where it arrived (its later samples repeat that
+        point). None (the default): the flow has no such end."""
+        return None
+
     def caveat(self, landscape: Landscape, x0, horizon: float) -> tuple[str, float] | None:
         """A known reason the iterates' observed order against this model falls short of
         :attr:`expected_order` on a ladder through this rung: ``(the reason, the small parameter it
@@ -309,6 +317,9 @@ class ExactFlow(Flow):
         if self.optimizer.schedule is not None or self.optimizer.transformed:
             return None  # the energies are for a constant lr and the plain gradient
         return self.optimizer.lift_energy(state, landscape)
+
+    def arrival(self, landscape, x0):
+        return self.optimizer.lift_arrival(landscape, x0)
 
     @property
     def is_gradient_flow(self) -> bool:

@@ -313,6 +313,11 @@ class Optimizer:
         """A Lyapunov function of the exact lift at a constant lr, ``None`` where none is known."""
         return None
 
+    def lift_arrival(self, landscape: Landscape, x0):
+        """Where the exact lift ends in finite time at a singular point
+        (:meth:`simulate.models.base.Flow.arrival`); None where it has no such end."""
+        return None
+
     def threshold_factor(self) -> np.ndarray | None:
         """``c`` with stability iff ``lr·λ < c`` on a quadratic mode (per batch member), or
         ``None`` where there is no such line (:func:`simulate.stability_threshold`)."""

@@ -56,6 +56,12 @@ from .preset import Preset
 __all__ = ["Polyak", "TargetWarning", "target_value"]
 
 
+#: Where the target-value flow's speed (f − f*)/‖∇f‖ passes this many times its start's, it has
+#: reached a stationary point above f* (the speed grows like 1/|x − x*| there, and falls to 0 where f*
+#: is the minimum value): ~1e-6 of the start's scale from x*, a few 1e-13 of time before t*.
+ARRIVAL_SPEED = 1e6
+
+
 class TargetWarning(Said):
     """A Polyak target f* above the landscape's lowest minimum: the run stops on the level set f = f*."""
 
@@ -137,6 +143,23 @@ class Polyak(Optimizer):
         if k == 1:  # x is the start: the target checked against it once per run
             self._check_target(x, landscape, warn_above_minimum=True)
         return {"x": x - self._b(self.lr) * self._direction(x, landscape)[0]}
+
+    def lift_arrival(self, landscape, x0):
+        """With f* below every value of f near a stationary point (a lower bound in place of f*), the
+        flow reaches that point in finite time t* = ln((f₀ − f*)/(f(x*) − f*)), its speed
+        (f − f*)/‖∇f‖ growing like 1/|x − x*|: it ends there (a solver would spin at t* to its budget).
+        Where f* is the minimum value the speed falls to 0 instead and the event never fires."""
+        target = target_value(self.f_star, landscape)
+        x0 = np.asarray(x0, dtype=np.float64)
+        speed0 = float(np.max(np.abs(landscape.value(x0) - target) / np.linalg.norm(landscape.grad(x0), axis=-1)))
+        bound = ARRIVAL_SPEED * speed0
+
+        def event(t, state):
+            x = state["x"]
+            return bound * float(np.linalg.norm(landscape.grad(x))) - float(np.max(landscape.value(x) - target))
+
+        return event, (f"reached a stationary point above its target f* (its speed (f − f*)/‖∇f‖ passed "
+                       f"{ARRIVAL_SPEED:.0e} times its start's): the flow ends there in finite time and rests")
 
     def flow_init(self, x0, landscape):
         state = super().flow_init(x0, landscape)

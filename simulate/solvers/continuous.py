@@ -277,6 +277,8 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
         elif sol.status < 0:
             failed[idx] = True
             messages[idx] = f"solver failed at t = {sol.t_stop:.6g}: {sol.message}"
+        elif sol.arrived:
+            messages[idx] = sol.arrived
     stats.update(method=stepping.method, rtol=tolerances.rtol, atol=tolerances.atol, escape_radius=radius,
                  max_evaluations=stepping.max_evaluations,
                  max_seconds=np.inf if stepping.max_seconds is None else float(stepping.max_seconds))
@@ -398,8 +400,9 @@ class _OutOfTime(Exception):
 class _MemberSolution:
     """What :func:`integrate` keeps of one ``solve_ivp`` result."""
 
-    def __init__(self, sol, names, times, size: int, budget: str = ""):
+    def __init__(self, sol, names, times, size: int, budget: str = "", arrived: str = ""):
         self.budget = budget  # "evaluations" or "seconds" when one of the member's budgets stopped it
+        self.arrived = arrived  # the model's note where it ended at a singular point (Flow.arrival)
         self.status, self.message = sol.status, sol.message
         self.t = np.asarray(sol.t, dtype=np.float64)  # scipy leaves lists where the first step fails
         self.t_events = sol.t_events
@@ -420,6 +423,7 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
     y0 = pack(state0)
     evaluations = [0]
     began = time.perf_counter()
+    arrived_at = ""
     spent = [""]  # the budget that ran out, if one did
 
     def field(t, y):
@@ -457,6 +461,14 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
         return limit[0] - t
 
     escaped.terminal = budget.terminal = True
+    events = (escaped, budget)
+    end = model.arrival(landscape, x0)
+    if end is not None:
+        def arrived(t, y):
+            return end[0](t, unpack(y, names))
+
+        arrived.terminal = True
+        events += (arrived,)
     kwargs = stepping.options()
     if stepping.method in IMPLICIT and model.has_jacobian:
         kwargs["jac"] = jac
@@ -474,17 +486,22 @@ def _solve_member(model: Flow, landscape, x0, times, stepping: Stepping, toleran
             unique, index = np.unique(times, return_inverse=True)
             try:
                 sol = solve_ivp(fun, (model.start_time, float(times[-1])), y0, method=stepping.method,
-                                t_eval=unique, rtol=tolerances.rtol, atol=tolerances.atol, events=(escaped, budget),
+                                t_eval=unique, rtol=tolerances.rtol, atol=tolerances.atol, events=events,
                                 **kwargs)
             except _OutOfTime:  # only the start is known
                 sol = _Constant(y0, times[:1] if model.start_time == times[0] else times[:0], status=1)
                 sol.nfev = evaluations[0]
             else:
+                if end is not None and sol.status == 1 and sol.t_events[2].size:  # rests where it arrived
+                    rest = unique[unique > sol.t_events[2][0]]
+                    sol.t = np.concatenate([sol.t, rest])
+                    sol.y = np.concatenate([sol.y, np.repeat(sol.y_events[2][0][:, None], rest.size, axis=1)], axis=1)
+                    sol.status, arrived_at = 0, f"{end[1]} (at t = {sol.t_events[2][0]:.6g})"
                 if unique.size < times.size:
                     kept = int(np.count_nonzero(index < sol.t.size))
                     sol.t, sol.y = times[:kept], sol.y[:, index[:kept]]
     stopped = spent[0] if sol.status == 1 and (sol.t_events[1].size or spent[0] == "seconds") else ""
-    return _MemberSolution(sol, names, times, y0.size, budget=stopped)
+    return _MemberSolution(sol, names, times, y0.size, budget=stopped, arrived=arrived_at)
 
 
 class _Constant:
