@@ -5,6 +5,15 @@ buttons (log-scaled for lr and eps), a click on the contours sets the start, and
 or hide each optimizer and the continuous flows. Every change reruns the iterates (and the flows,
 while shown) and redraws them. :class:`Explorer` builds on any matplotlib Figure: tests drive its
 callbacks headless and check the redrawn data; :func:`explore` opens it in a window.
+
+What the widgets show is asked of each optimizer: its sliders are the hyperparameters that declare
+one (those of the optimizer a composition wraps included: Lookahead's lr is adam's), named as its
+sweep axes name them (Polyak's lr is c) and moving by 1 where the declaration says whole numbers;
+its flow is its own model (:func:`simulate.models.flow`), and where it has none (rprop) the
+iterates are drawn alone and the flows check box says so. A flow gets :data:`FLOW_SECONDS` of wall
+time, so that the window answers; one stopped early is drawn as far as it got, and the status says
+where. The status also says how many gradient evaluations a step may take where it is more than
+one (L-BFGS's inner loop), since the markers are steps.
 """
 
 from __future__ import annotations
