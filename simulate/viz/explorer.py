@@ -170,18 +170,18 @@ class Explorer:
         self.visible = CheckButtons(fig.add_axes([0.65, 0.72, 0.32, 0.22]), [*names, "flows"],
                                     [True] * (len(names) + 1))
         self.visible.on_clicked(self.on_toggle)
-        self.choice = RadioButtons(fig.add_axes([0.65, 0.47, 0.32, 0.22]), names, active=0)
+        self.choice = RadioButtons(fig.add_axes([0.65, 0.53, 0.32, 0.17]), names, active=0)
         self.choice.on_clicked(self.on_choose)
         self.sliders = []
         for j in range(SLOTS):
-            slider = Slider(fig.add_axes([0.74, 0.40 - 0.035 * j, 0.17, 0.025]), "", 0.0, 1.0, valinit=0.5)
+            slider = Slider(fig.add_axes([0.74, 0.48 - 0.035 * j, 0.17, 0.025]), "", 0.0, 1.0, valinit=0.5)
             slider.on_changed(lambda value, j=j: self.on_slide(j, value))
             # the fill and the initial-value mark follow the first range; a slot's range changes
             for part in ("poly", "vline"):
                 if hasattr(slider, part):
                     getattr(slider, part).set_visible(False)
             self.sliders.append(slider)
-        self.status = fig.text(0.65, 0.04, "", fontsize=8, va="bottom")
+        self.status = fig.text(0.65, 0.01, "", fontsize=8, va="bottom")  # below the sliders: ~13 lines
         self.figure.canvas.mpl_connect("button_press_event", self.on_click)
         self._configure_sliders()
 
@@ -294,7 +294,7 @@ class Explorer:
         self.figure.canvas.draw_idle()
 
 
-def _short(text: str, width: int = 70) -> str:
+def _short(text: str, width: int = 58) -> str:
     text = str(text)
     return text if len(text) <= width else text[:width - 1] + "…"
 
