@@ -11,6 +11,7 @@ import simulate as sim
 from simulate.analysis.sweep import sweepable
 from simulate.models import available_flows, flow as make_flow
 from simulate.optimizers import OPTIMIZERS
+from simulate.optimizers.hyper import declaration
 from simulate.solvers.continuous import WALL_TIME
 from simulate.viz.explorer import FLOW_SECONDS, Explorer
 
@@ -146,6 +147,9 @@ def test_lookahead_sliders_are_the_inner_optimizers_and_its_own_and_k_is_whole()
     ex.sliders[5].set_val(7.4)  # between whole numbers: the count of steps is rounded, not refused
     assert float(ex.optimizers[0].k) == 7.0 and ex.optimizers[0].label == "adam(lr=0.05, lookahead=(7, 0.5))"
     assert ex.sliders[5].valstep == 1.0 and ex.sliders[6].valstep is None
+    opt = ex.optimizers[0]
+    assert declaration(opt, "lr") is type(opt.inner).hyperparameters()["lr"] and declaration(opt, "k").whole
+    assert declaration(opt, "momentum") is None and not declaration(opt, "alpha").whole
 
 
 def test_polyak_slider_is_c_as_its_sweep_axes_and_labels_say():

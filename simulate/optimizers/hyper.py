@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Hyper", "Ladder", "hyper", "declared", "lr_hyper", "weight_decay_hyper", "EMA", "INVERSE_LR2"]
+__all__ = ["Hyper", "Ladder", "hyper", "declared", "declaration", "lr_hyper", "weight_decay_hyper", "EMA", "INVERSE_LR2"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,18 @@ def _range(slider) -> tuple[float, float, bool]:
 def declared(cls) -> dict[str, Hyper]:
     """The numeric hyperparameters of an optimizer class, in field order."""
     return {f.name: f.metadata["hyper"] for f in dataclasses.fields(cls) if "hyper" in f.metadata}
+
+
+def declaration(opt, field: str) -> Hyper | None:
+    """The declaration of ``opt``'s hyperparameter ``field``: its own, or that of the optimizer it
+    is composed around (``inner``: the lr of adam with Lookahead around it is adam's; Lookahead's
+    own ``hyperparameters()`` are k and alpha), or None (no such hyperparameter)."""
+    while opt is not None:
+        hypers = opt.hyperparameters()
+        if field in hypers:
+            return hypers[field]
+        opt = getattr(opt, "inner", None)
+    return None
 
 
 def lr_hyper(default: float, slider: tuple = (1e-4, 1.0, "log")):

@@ -34,6 +34,7 @@ from ..landscapes import landscape as get_landscape
 from .._signature import public
 from ..models import flow as make_flow
 from ..optimizers import OPTIMIZERS, optimizer as get_optimizer
+from ..optimizers.hyper import declaration
 from .plotting import FLOW_STYLE, ITERATES_STYLE, drawn_xy, plot_landscape, plot_minima
 from ..analysis.sweep import sweepable, with_axis
 
@@ -47,25 +48,13 @@ FLOW_SAMPLES = 400
 FLOW_SECONDS = 2.0
 
 
-def _declaration(opt, field: str):
-    """The declaration (:class:`~simulate.optimizers.hyper.Hyper`) of ``field``: the optimizer's
-    own, or that of the optimizer it is composed around (``inner``: Lookahead's lr is its inner
-    optimizer's), or None."""
-    while opt is not None:
-        hypers = opt.hyperparameters()
-        if field in hypers:
-            return hypers[field]
-        opt = getattr(opt, "inner", None)
-    return None
-
-
 def _axes(opt) -> dict[str, tuple[str, int | None]]:
     """Slider name -> (field, index in a pair) for every hyperparameter of ``opt`` that declares a
     slider, in the order of its sweep axes, each under the name its sweep axes give it besides the
     field's own spelling where there is one (a pair's elements beta1, beta2; Polyak's lr is c)."""
     names: dict[tuple[str, int | None], str] = {}
     for name, (field, index) in sweepable(opt).items():
-        h = None if field == "schedule" else _declaration(opt, field)
+        h = None if field == "schedule" else declaration(opt, field)
         if h is None or h.slider is None or not h.sweep:
             continue
         own = field if index is None else f"{field}[{index}]"
@@ -77,7 +66,7 @@ def _axes(opt) -> dict[str, tuple[str, int | None]]:
 def _slider_of(opt, name: str) -> tuple[float, float, bool, bool]:
     """``(low, high, log scale, whole numbers only)`` of the slider ``name`` of ``opt``."""
     field, index = _axes(opt)[name]
-    h = _declaration(opt, field)
+    h = declaration(opt, field)
     lo, hi, log = h.slider[index] if h.pair else h.slider
     return lo, hi, log, h.whole
 
@@ -94,8 +83,8 @@ def _knobs(opt) -> list[str]:
     preset = OPTIMIZERS.get(opt.display_name)
     fixed = {k for k, v in preset.fixed.items() if not isinstance(v, bool)} if preset is not None else set()
     axes = _axes(opt)
-    gated = {f for f, _ in axes.values() if _declaration(opt, f).gate in fixed
-             and np.all(np.asarray(preset.fixed[_declaration(opt, f).gate]) == 0)}
+    gated = {f for f, _ in axes.values() if declaration(opt, f).gate in fixed
+             and np.all(np.asarray(preset.fixed[declaration(opt, f).gate]) == 0)}
     return [n for n, (field, _) in axes.items() if field not in fixed | gated][:SLOTS]
 
 
