@@ -17,7 +17,7 @@ from simulate.viz.explorer import FLOW_SECONDS, Explorer
 
 LAND = "quadratic(eigenvalues=(1, 4))"
 GAME = "bilinear"  # for the optimizers that alternate between players
-STEPS = 8
+STEPS = 8  # the whole file: 56 explorers in ~16 s (each window ~0.45 s to build), so not marked slow
 
 COMPOSED = ["adam(lr=0.05, lookahead=(5, 0.5))", "gd(lr=0.05, schedule='cosine')", "momentum(lr=0.05, clip_norm=1)",
             "nag-c(lr=0.01, schedule='cosine')", "rprop(lookahead=5)", "lbfgs(lr=0.1, max_iter=4, lookahead=3)",
@@ -121,19 +121,16 @@ def _exercise(ex):
     _check_iterates(ex)
 
 
-@pytest.mark.slow  # 56 explorers: ~20 s of CPU, ~40 s on a shared machine (each window ~0.45 s to build)
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_every_optimizer_in_the_explorer(name):
     _exercise(_explorer(name))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("spec", COMPOSED)
 def test_composed_settings_in_the_explorer(spec):
     _exercise(_explorer(spec))
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("land", MATRICES)
 @pytest.mark.parametrize("name", ["muon", "adam"])
 def test_matrix_landscapes_in_the_explorer(land, name):
