@@ -19,6 +19,7 @@ one (L-BFGS's inner loop), since the markers are steps.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
@@ -208,7 +209,7 @@ class Explorer:
             self.optimizers[self.editing] = with_axis(self.optimizers[self.editing], name, np.float64(value))
         except ValueError as exc:  # e.g. a combination torch refuses: say it, and put the knob back
             self._configure_sliders()
-            self.status.set_text(f"{self.names[self.editing]}: {exc}")
+            self.status.set_text(textwrap.fill(f"{self.names[self.editing]}: {exc}", 66, subsequent_indent="    "))
             self.figure.canvas.draw_idle()
             return
         self.sliders[j].valtext.set_text(f"{value:.3g}")
