@@ -209,7 +209,8 @@ class Explorer:
             self.optimizers[self.editing] = with_axis(self.optimizers[self.editing], name, np.float64(value))
         except ValueError as exc:  # e.g. a combination torch refuses: say it, and put the knob back
             self._configure_sliders()
-            self.status.set_text(textwrap.fill(f"{self.names[self.editing]}: {exc}", 66, subsequent_indent="    "))
+            why = str(exc).removeprefix(f"{self.optimizers[self.editing].display_name}: ")  # named once
+            self.status.set_text(textwrap.fill(f"{self.names[self.editing]}: {why}", 66, subsequent_indent="    "))
             self.figure.canvas.draw_idle()
             return
         self.sliders[j].valtext.set_text(f"{value:.3g}")
