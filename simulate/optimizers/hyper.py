@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Hyper", "Ladder", "hyper", "declared", "lr_hyper", "weight_decay_hyper", "EMA", "INVERSE_LR2"]
+__all__ = ["Hyper", "Ladder", "hyper", "declared", "declaration", "lr_hyper", "weight_decay_hyper", "EMA", "INVERSE_LR2"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,7 @@ class Hyper:
     gate: str | None = None                          # it acts only where this one is non-zero
     slider: tuple | None = None                      # the explorer's (low, high, log scale); a pair: one each
     sweep: bool = True                               # whether a sweep axis may vary it
+    whole: bool = False                              # only whole numbers (a count of steps): sliders snap to them
 
 
 _INTERVAL = re.compile(r"^([\[(])\s*(\S+)\s*,\s*(\S+)\s*([\])])$")
@@ -95,17 +96,19 @@ def _rule(text: str, note: str) -> tuple[str, Callable | None]:
 
 
 def hyper(default, rule: str = "", *, note: str = "", pair: bool = False, names: tuple[str, ...] = (),
-          ladder: Ladder | None = None, gate: str | None = None, slider: tuple | None = None, sweep: bool = True):
+          ladder: Ladder | None = None, gate: str | None = None, slider: tuple | None = None, sweep: bool = True,
+          whole: bool = False):
     """A numeric hyperparameter field: ``default`` (torch's), the ``rule`` its values obey
     (``"[0, 1)"``, ``"> 0"``, ``">= 0"``; ``note`` says why, in the error), and the rest of
     :class:`Hyper`. ``gate``: the hyperparameter acts only in members where that one is non-zero
     (torch ignores dampening without momentum): a ladder moves it only there, and a preset that
     fixes the gate at 0 offers no slider for it. ``slider`` is ``(low, high)`` or ``(low, high, "log")`` (for a pair, one such
-    range per element)."""
+    range per element). ``whole``: it takes whole numbers only (a count of steps; the optimizer's
+    own rule refuses others), so a slider moves in steps of 1."""
     wording, check = _rule(rule, note)
     if slider is not None:
         slider = tuple(_range(s) for s in slider) if pair else _range(slider)
-    meta = Hyper(wording, check, pair, tuple(names), ladder, gate, slider, sweep)
+    meta = Hyper(wording, check, pair, tuple(names), ladder, gate, slider, sweep, bool(whole))
     return field(default=default, metadata={"hyper": meta})
 
 
@@ -116,6 +119,18 @@ def _range(slider) -> tuple[float, float, bool]:
 def declared(cls) -> dict[str, Hyper]:
     """The numeric hyperparameters of an optimizer class, in field order."""
     return {f.name: f.metadata["hyper"] for f in dataclasses.fields(cls) if "hyper" in f.metadata}
+
+
+def declaration(opt, field: str) -> Hyper | None:
+    """The declaration of ``opt``'s hyperparameter ``field``: its own, or that of the optimizer it
+    is composed around (``inner``: the lr of adam with Lookahead around it is adam's; Lookahead's
+    own ``hyperparameters()`` are k and alpha), or None (no such hyperparameter)."""
+    while opt is not None:
+        hypers = opt.hyperparameters()
+        if field in hypers:
+            return hypers[field]
+        opt = getattr(opt, "inner", None)
+    return None
 
 
 def lr_hyper(default: float, slider: tuple = (1e-4, 1.0, "log")):

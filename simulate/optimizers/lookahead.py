@@ -50,7 +50,7 @@ class Lookahead(Optimizer):
     """``inner`` with slow weights (see the module's docstring)."""
 
     inner: Optimizer = None
-    k: float = hyper(5, ">= 1", note="inner steps per cycle", slider=(1, 20))
+    k: float = hyper(5, ">= 1", note="inner steps per cycle", slider=(1, 20), whole=True)
     alpha: float = hyper(0.5, "(0, 1]", note="the slow weights' step toward the fast ones", slider=(0.05, 1.0))
 
     default_flow: ClassVar[str] = "limit"

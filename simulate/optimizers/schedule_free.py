@@ -82,7 +82,7 @@ def _weights(n: int, lr: bytes, warmup: bytes, r: bytes, p: bytes, shape: tuple)
 
 
 def _warmup_hyper():
-    return hyper(0, ">= 0", note="a linear warmup of lr over these steps", slider=(0, 100))
+    return hyper(0, ">= 0", note="a linear warmup of lr over these steps", slider=(0, 100), whole=True)
 
 
 def _r_hyper():

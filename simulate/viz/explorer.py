@@ -5,47 +5,77 @@ buttons (log-scaled for lr and eps), a click on the contours sets the start, and
 or hide each optimizer and the continuous flows. Every change reruns the iterates (and the flows,
 while shown) and redraws them. :class:`Explorer` builds on any matplotlib Figure: tests drive its
 callbacks headless and check the redrawn data; :func:`explore` opens it in a window.
+
+What the widgets show is asked of each optimizer: its sliders are the hyperparameters that declare
+one (those of the optimizer a composition wraps included: Lookahead's lr is adam's), named as its
+sweep axes name them (Polyak's lr is c) and moving by 1 where the declaration says whole numbers;
+its flow is its own model (:func:`simulate.models.flow`), and where it has none (rprop) the
+iterates are drawn alone and the flows check box says so. A flow gets :data:`FLOW_SECONDS` of wall
+time, so that the window answers; one stopped early is drawn as far as it got, and the status says
+where. The status also says how many gradient evaluations a step may take where it is more than
+one (L-BFGS's inner loop), since the markers are steps.
 """
 
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.widgets import CheckButtons, RadioButtons, Slider
 
-from ..solvers.continuous import integrate
+from ..solvers.continuous import WALL_TIME, integrate
 from ..solvers.discrete import iterate
-from ..solvers.trajectory import check_run_memory, runs_memory
+from ..solvers.trajectory import FAILED, check_run_memory, runs_memory
 from ..landscapes.base import short_label
 from .style import COLORS, MARKERS, legend_label
 from ..landscapes import landscape as get_landscape
 from .._signature import public
+from ..models import flow as make_flow
 from ..optimizers import OPTIMIZERS, optimizer as get_optimizer
+from ..optimizers.hyper import declaration
 from .plotting import FLOW_STYLE, ITERATES_STYLE, drawn_xy, plot_landscape, plot_minima
 from ..analysis.sweep import sweepable, with_axis
 
-__all__ = ["Explorer", "explore", "can_show", "show_file", "slider_ranges", "SLOTS"]
+__all__ = ["Explorer", "explore", "can_show", "show_file", "slider_ranges", "SLOTS", "FLOW_SECONDS"]
 
 #: Sliders shown at once (those of the optimizer being edited).
-SLOTS = 5
+SLOTS = 8
 FLOW_SAMPLES = 400
+#: Wall time (s) one flow may take before it is drawn as far as it got: the window must answer
+#: a slider within seconds (the solver's default budget, MAX_SECONDS, is for batch runs).
+FLOW_SECONDS = 2.0
+
+
+def _axes(opt) -> dict[str, tuple[str, int | None]]:
+    """Slider name -> (field, index in a pair) for every hyperparameter of ``opt`` that declares a
+    slider, in the order of its sweep axes, each under the name its sweep axes give it besides the
+    field's own spelling where there is one (a pair's elements beta1, beta2; Polyak's lr is c)."""
+    names: dict[tuple[str, int | None], str] = {}
+    for name, (field, index) in sweepable(opt).items():
+        h = None if field == "schedule" else declaration(opt, field)
+        if h is None or h.slider is None or not h.sweep:
+            continue
+        own = field if index is None else f"{field}[{index}]"
+        if names.get((field, index), own) == own:
+            names[(field, index)] = name
+    return {name: key for key, name in names.items()}
+
+
+def _slider_of(opt, name: str) -> tuple[float, float, bool, bool]:
+    """``(low, high, log scale, whole numbers only)`` of the slider ``name`` of ``opt``."""
+    field, index = _axes(opt)[name]
+    h = declaration(opt, field)
+    lo, hi, log = h.slider[index] if h.pair else h.slider
+    return lo, hi, log, h.whole
 
 
 def slider_ranges(opt) -> dict[str, tuple[float, float, bool]]:
-    """Axis name -> (low, high, log scale) for every hyperparameter of ``opt`` that declares a
+    """Slider name -> (low, high, log scale) for every hyperparameter of ``opt`` that declares a
     slider (a pair's elements by their own names: beta1, beta2), in declaration order."""
-    out = {}
-    for f, h in opt.hyperparameters().items():
-        if h.slider is None or not h.sweep:
-            continue
-        if h.pair:
-            out.update({h.names[i] if h.names else f"{f}[{i}]": h.slider[i] for i in range(2)})
-        else:
-            out[f] = h.slider
-    return out
+    return {name: _slider_of(opt, name)[:3] for name in _axes(opt)}
 
 
 def _knobs(opt) -> list[str]:
@@ -53,10 +83,10 @@ def _knobs(opt) -> list[str]:
     preset does not fix (gd's momentum stays 0, and dampening, which gates on it)."""
     preset = OPTIMIZERS.get(opt.display_name)
     fixed = {k for k, v in preset.fixed.items() if not isinstance(v, bool)} if preset is not None else set()
-    hypers = opt.hyperparameters()
-    gated = {f for f, h in hypers.items() if h.gate in fixed and np.all(np.asarray(preset.fixed[h.gate]) == 0)}
-    names = sweepable(opt)
-    return [n for n in slider_ranges(opt) if n in names and names[n][0] not in fixed | gated][:SLOTS]
+    axes = _axes(opt)
+    gated = {f for f, _ in axes.values() if declaration(opt, f).gate in fixed
+             and np.all(np.asarray(preset.fixed[declaration(opt, f).gate]) == 0)}
+    return [n for n, (field, _) in axes.items() if field not in fixed | gated][:SLOTS]
 
 
 def _value(opt, name: str) -> float:
@@ -103,6 +133,7 @@ class Explorer:
         self.shown = [True] * len(self.optimizers)
         self.flow_times = [None] * len(self.optimizers)  # where each drawn flow was sampled
         self.flows_shown = True
+        self.flow_seconds = FLOW_SECONDS  # each flow's wall-time budget
         self.editing = 0
         self.figure = figure or Figure(figsize=(12, 7))
         self._build()
@@ -129,18 +160,18 @@ class Explorer:
         self.visible = CheckButtons(fig.add_axes([0.65, 0.72, 0.32, 0.22]), [*names, "flows"],
                                     [True] * (len(names) + 1))
         self.visible.on_clicked(self.on_toggle)
-        self.choice = RadioButtons(fig.add_axes([0.65, 0.47, 0.32, 0.22]), names, active=0)
+        self.choice = RadioButtons(fig.add_axes([0.65, 0.53, 0.32, 0.17]), names, active=0)
         self.choice.on_clicked(self.on_choose)
         self.sliders = []
         for j in range(SLOTS):
-            slider = Slider(fig.add_axes([0.74, 0.38 - 0.06 * j, 0.17, 0.03]), "", 0.0, 1.0, valinit=0.5)
+            slider = Slider(fig.add_axes([0.74, 0.48 - 0.035 * j, 0.17, 0.025]), "", 0.0, 1.0, valinit=0.5)
             slider.on_changed(lambda value, j=j: self.on_slide(j, value))
             # the fill and the initial-value mark follow the first range; a slot's range changes
             for part in ("poly", "vline"):
                 if hasattr(slider, part):
                     getattr(slider, part).set_visible(False)
             self.sliders.append(slider)
-        self.status = fig.text(0.65, 0.04, "", fontsize=8, va="bottom")
+        self.status = fig.text(0.65, 0.01, "", fontsize=8, va="bottom")  # below the sliders: ~13 lines
         self.figure.canvas.mpl_connect("button_press_event", self.on_click)
         self._configure_sliders()
 
@@ -154,9 +185,10 @@ class Explorer:
             if not visible:
                 continue
             name = self.knobs[j]
-            lo, hi, log = slider_ranges(self.optimizers[self.editing])[name]
+            lo, hi, log, whole = _slider_of(opt, name)
             lo, hi = (math.log10(lo), math.log10(hi)) if log else (lo, hi)
             slider.valmin, slider.valmax = lo, hi
+            slider.valstep = 1.0 if whole else None  # a dragged knob snaps to whole numbers
             slider.ax.set_xlim(lo, hi)
             slider.label.set_text(f"log₁₀ {name}" if log else name)
             value = _value(opt, name)
@@ -169,13 +201,16 @@ class Explorer:
     # -- callbacks ----------------------------------------------------------------------------------
     def on_slide(self, j: int, position: float):
         name = self.knobs[j]
-        log = slider_ranges(self.optimizers[self.editing])[name][2]
+        _, _, log, whole = _slider_of(self.optimizers[self.editing], name)
         value = 10.0**position if log else position
+        if whole:  # set_val does not snap as a drag does: a count of steps is whole
+            value = math.floor(value + 0.5)
         try:
             self.optimizers[self.editing] = with_axis(self.optimizers[self.editing], name, np.float64(value))
         except ValueError as exc:  # e.g. a combination torch refuses: say it, and put the knob back
             self._configure_sliders()
-            self.status.set_text(f"{self.names[self.editing]}: {exc}")
+            why = str(exc).removeprefix(f"{self.optimizers[self.editing].display_name}: ")  # named once
+            self.status.set_text(textwrap.fill(f"{self.names[self.editing]}: {why}", 66, subsequent_indent="    "))
             self.figure.canvas.draw_idle()
             return
         self.sliders[j].valtext.set_text(f"{value:.3g}")
@@ -207,26 +242,65 @@ class Explorer:
         return float(self.x0[0]), float(self.landscape.value(self.x0[None, :])[0])
 
     # -- the runs -------------------------------------------------------------------------------------
+    def _model(self, opt):
+        """``(opt's own continuous model for this run, "")``, or ``(None, why there is none)``: rprop
+        declares none, nag-c's limit flow cannot carry a schedule. Then its iterates are drawn alone."""
+        try:
+            return make_flow(opt).for_steps(self.steps), ""
+        except ValueError as exc:
+            return None, str(exc)
+
     def recompute(self):
         """Run every shown optimizer (and its flow, while flows are shown) from the start; redraw."""
-        notes = []
+        notes, without = [], []
         for i, opt in enumerate(self.optimizers):
             line, flow = self.iterate_lines[i], self.flow_lines[i]
             line.set_visible(self.shown[i])
             flow.set_visible(self.shown[i] and self.flows_shown)
             if not self.shown[i]:
                 continue
-            run = iterate(self.landscape, opt, self.x0, self.steps)
+            model, why = self._model(opt)
+            # timed on the model's clock, as the flow (heavy ball's oscillator: √lr; a schedule's t_k)
+            run = iterate(self.landscape, opt, self.x0, self.steps, time_per_step=model)
             line.set_data(*drawn_xy(run.x, run.f))
             notes.append(f"{self.names[i]}: {str(run.message)[:48]}")
-            if self.flows_shown:  # up to where the iterates stopped: a diverged run needs no long flow
+            evaluations = int(opt.evaluations_per_step)
+            if evaluations > 1:  # a step is not one gradient: L-BFGS's inner loop, Runge–Kutta stages
+                notes.append(f"    a step: up to {evaluations} gradient evaluations")
+            if model is None:
+                without.append(self.names[i].split(".")[0])
+                self.flow_times[i] = None
+                flow.set_data([], [])
+                notes.append(f"    no flow: {_short(why)}")
+            elif self.flows_shown:  # up to where the iterates stopped: a diverged run needs no long flow
                 last = int(run.diverged_at) if run.diverged_at >= 0 else self.steps
                 t = self.flow_times[i] = np.linspace(0, float(run.t[last]), FLOW_SAMPLES)
-                path = integrate(self.landscape, opt, self.x0, t, steps=self.steps)  # a schedule's length
+                path = integrate(self.landscape, opt, self.x0, t, steps=self.steps, flow=model,
+                                 max_seconds=self.flow_seconds)
                 flow.set_data(*drawn_xy(path.x, path.f))
+                notes.extend(f"    {note}" for note in _flow_notes(model, path, self.flow_seconds))
+        self.visible.labels[-1].set_text("flows" if not without else f"flows (no model: {', '.join(without)})")
         self.legend = self.ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
         self.status.set_text("\n".join(notes))
         self.figure.canvas.draw_idle()
+
+
+def _short(text: str, width: int = 58) -> str:
+    text = str(text)
+    return text if len(text) <= width else text[:width - 1] + "…"
+
+
+def _flow_notes(model, path, seconds: float) -> list[str]:
+    """What the status says of a drawn flow: which model when it is not the exact lift, and where
+    it stopped when the solver did not reach the end (its wall-time budget, or a failure)."""
+    notes = [] if model.kind == "exact" else [f"dashed: its {model.kind} flow"]
+    if int(np.max(path.status)) == FAILED:
+        reached = np.flatnonzero(np.isfinite(np.asarray(path.f)))
+        end = float(path.t[reached[-1]]) if reached.size else 0.0
+        message = str(path.message)
+        why = f"its {seconds:g} s {WALL_TIME} ran out" if WALL_TIME in message else _short(message, 50)
+        notes.append(f"flow stopped early, at t = {end:.3g} of {float(path.t[-1]):.3g}: {why}")
+    return notes
 
 
 @public
