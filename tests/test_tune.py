@@ -231,3 +231,12 @@ def test_a_name_that_narrows_its_family_is_searched_where_it_is_valid():
     assert "dampening" not in axes and axes["momentum"].min() > 0
     tuned = sim.tune("himmelblau", ["nesterov"], budget=40, runs=False).results[0]
     assert np.isfinite(tuned.best) and tuned.setting["momentum"] > 0
+
+
+def test_an_optimizer_inside_lookahead_is_searched_by_its_own_hyperparameters():
+    # the inner adam's lr, betas and eps are the axes; lookahead=5 sets k (and alpha), so neither is searched
+    given = "adam(lookahead=5)"
+    axes = [a.name for a in search_axes(sim.optimizer(given), "adam", given)]
+    assert axes[0] == "lr" and {"beta1", "beta2", "eps"} <= set(axes) and not {"k", "alpha"} & set(axes)
+    tuned = tune("himmelblau", [given], budget=20, runs=False).results[0]
+    assert tuned.optimizer.k == 5 and tuned.setting["lr"] in search_axes(sim.optimizer(given), "adam", given)[0].values

@@ -49,6 +49,7 @@ from .._signature import public
 from .._names import UnknownNameError, suggest
 from ..landscapes import Landscape, landscape as get_landscape
 from ..optimizers import OPTIMIZERS, Optimizer
+from ..optimizers.hyper import declarations
 from ..solvers import cost
 from ..solvers.continuous import MAX_SECONDS
 from ..solvers.discrete import advance
@@ -246,9 +247,10 @@ def _json(v):
 # -- the grid -------------------------------------------------------------------------------------
 def _spec_sets(given, opt: Optimizer) -> set[str]:
     """The fields a spec (or an optimizer object) sets, which are therefore not searched."""
-    if isinstance(given, str):
-        return set(parse_spec(given)[1]) if ("(" in given or ":" in given) else set()
-    return set(given._changed()) - {"lr"}
+    named = (set(parse_spec(given)[1]) if ("(" in given or ":" in given) else set()) if isinstance(given, str) \
+        else set(given._changed()) - {"lr"}
+    expand = opt.setting_fields()
+    return {field for name in named for field in expand.get(name, (name,))}
 
 
 def _default_axis(name: str, slider: tuple, points: int) -> Axis:
@@ -299,7 +301,7 @@ def search_axes(opt: Optimizer, name: str, given=None, grid=None) -> tuple[Axis,
     fixed = dict(preset.fixed) if preset is not None else {}
     set_by_spec = _spec_sets(given if given is not None else name, opt)
     axes = []
-    for field, h in opt.hyperparameters().items():
+    for field, h in declarations(opt).items():
         if not h.sweep or field in fixed:
             continue
         if h.gate is not None and h.gate in fixed and not np.any(fixed[h.gate]):
@@ -316,13 +318,16 @@ def search_axes(opt: Optimizer, name: str, given=None, grid=None) -> tuple[Axis,
                 axes.append(Axis("lr", np.ravel(opt.lr)) if field in set_by_spec else
                             _default_axis("lr", slider, LR_POINTS))
             elif slider is not None and field not in NOT_SEARCHED and field not in set_by_spec:
-                axes.append(_accepted(opt, _default_axis(axis, slider, OTHER_POINTS)))
+                axes.append(_accepted(opt, _default_axis(axis, slider, OTHER_POINTS), whole=h.whole))
     return tuple(sorted(axes, key=lambda a: a.name != "lr"))
 
 
-def _accepted(opt: Optimizer, axis: Axis) -> Axis:
+def _accepted(opt: Optimizer, axis: Axis, whole: bool = False) -> Axis:
     """A default axis without the values ``opt`` refuses (Nesterov's momentum 0): the slider is the
-    family's, and a name may narrow what its family allows. The optimizer's own check decides."""
+    family's, and a name may narrow what its family allows. The optimizer's own check decides. A
+    count (``whole``: Lookahead's k) takes the whole numbers over its slider."""
+    if whole:
+        axis = dataclasses.replace(axis, values=np.unique(np.round(axis.values)))
     def accepts(value) -> bool:
         try:
             with_axis(opt, axis.name, np.asarray(value))

@@ -102,6 +102,11 @@ class Optimizer:
         the order ladder's rescaling."""
         return declared(cls)
 
+    def setting_fields(self) -> dict[str, tuple[str, ...]]:
+        """Spec settings that set several hyperparameters at once, and which (``lookahead=(k, alpha)``);
+        a setting not listed sets the field of its own name."""
+        return {}
+
     def sweepable(self) -> dict[str, tuple[str, int | None]]:
         """Axis names -> (field, index in a pair): ``lr``, ``momentum``, ``betas[0]``, ``beta1``, ..."""
         out = {}

@@ -133,6 +133,13 @@ def declaration(opt, field: str) -> Hyper | None:
     return None
 
 
+def declarations(opt) -> dict[str, Hyper]:
+    """Every hyperparameter ``opt`` runs with, and its declaration: those of the optimizer it is
+    composed around (``inner``) first, then its own (adam's lr, betas, eps, then Lookahead's k, alpha)."""
+    inner = getattr(opt, "inner", None)
+    return {**(declarations(inner) if inner is not None else {}), **opt.hyperparameters()}
+
+
 def lr_hyper(default: float, slider: tuple = (1e-4, 1.0, "log")):
     """``lr``, as every optimizer has it: > 0, since the time per step is built from it. ``slider``:
     the range the explorer and :func:`simulate.tune` search (an optimizer whose step parameter lives

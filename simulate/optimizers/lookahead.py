@@ -101,6 +101,9 @@ class Lookahead(Optimizer):
     def _changed(self):
         return {**self.inner._changed(), SETTING: self.lookahead_setting()}
 
+    def setting_fields(self):
+        return {**self.inner.setting_fields(), SETTING: ("k", "alpha")}
+
     @property
     def batch_shape(self):
         own = super().batch_shape
