@@ -223,7 +223,7 @@ def test_incompatible_arrays_are_refused():
     ("rmsprop", dict(eps=0.0), "eps must be > 0"),
     ("adagrad", dict(lr_decay=-1.0), "lr_decay"),
     ("sgd", dict(momentum=0.0, nesterov=True), "nesterov requires momentum > 0"),
-    ("nesterov", dict(dampening=0.1), "nesterov requires"),
+    ("nesterov", dict(dampening=0.1), "the name fixes dampening=0.0; use .sgd. to set it freely"),
     ("gd", dict(momentum=0.9), "fixes momentum"),
     ("adam", dict(lr="fast"), "must be a number"),
     ("adam", dict(amsgrad=(1, 2)), "amsgrad must be true or false"),

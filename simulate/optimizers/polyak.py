@@ -151,7 +151,10 @@ class Polyak(Optimizer):
         Where f* is the minimum value the speed falls to 0 instead and the event never fires."""
         target = target_value(self.f_star, landscape)
         x0 = np.asarray(x0, dtype=np.float64)
-        speed0 = float(np.max(np.abs(landscape.value(x0) - target) / np.linalg.norm(landscape.grad(x0), axis=-1)))
+        with np.errstate(all="ignore"):
+            speed0 = float(np.max(np.abs(landscape.value(x0) - target) / np.linalg.norm(landscape.grad(x0), axis=-1)))
+        if not (np.isfinite(speed0) and speed0 > 0):  # a stationary start (it stays) or one at its target
+            return None
         bound = ARRIVAL_SPEED * speed0
 
         def event(t, state):
