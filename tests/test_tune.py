@@ -240,3 +240,10 @@ def test_an_optimizer_inside_lookahead_is_searched_by_its_own_hyperparameters():
     assert axes[0] == "lr" and {"beta1", "beta2", "eps"} <= set(axes) and not {"k", "alpha"} & set(axes)
     tuned = tune("himmelblau", [given], budget=20, runs=False).results[0]
     assert tuned.optimizer.k == 5 and tuned.setting["lr"] in search_axes(sim.optimizer(given), "adam", given)[0].values
+
+
+def test_the_rerun_command_prints_the_table_too(cli_run, tmp_path):
+    folder, result = cli_run
+    again = CliRunner().invoke(app, ["rerun", str(folder / "t.run.toml"), "--out-dir", str(tmp_path / "again")])
+    assert again.exit_code == 0, again.output
+    assert again.output.splitlines()[4:] == result.output.splitlines()[4:]  # the same table, after the paths

@@ -241,15 +241,19 @@ def rerun_cli(
     overwrite: OverwriteOption = False,
 ):
     """Run the command a run record describes again, with the same options."""
+    said: list[str] = []  # as the command itself says it (tune's table), after the paths
+
     def produce():
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", RerunWarning)
-            written = rerun(record, out_dir=out_dir, overwrite=overwrite, argv=_INVOCATION)
+            written = rerun(record, out_dir=out_dir, overwrite=overwrite, argv=_INVOCATION, said=said)
         for w in caught:
             typer.echo(f"warning: {w.message}", err=True)
         return written
 
     _print_written(produce)
+    for text in said:
+        typer.echo(text)
 
 
 def _print_written(produce) -> None:

@@ -276,8 +276,9 @@ def _same_run(record, output: Path) -> bool:
         return False
 
 
-def rerun(record, *, out_dir=None, overwrite: bool = False, argv: list[str] | None = None) -> list[Path]:
-    """Run the command a record describes again, with the same options.
+def rerun(record, *, out_dir=None, overwrite: bool = False, argv: list[str] | None = None,
+          said: list | None = None) -> list[Path]:
+    """Run the command a record describes again, with the same options (``said`` as in :func:`run`).
 
     Outputs go where the record says (relative to its folder; ``overwrite=True`` is then needed)
     or into ``out_dir`` (created if missing) under the same names. A :class:`RerunWarning` is
@@ -299,7 +300,7 @@ def rerun(record, *, out_dir=None, overwrite: bool = False, argv: list[str] | No
     first = facts.get("run", {}).get("first_command_line") or facts.get("run", {}).get("command_line")
     made = _make_folders(Path(out_dir)) if out_dir is not None else []
     try:
-        return run(command, options, overwrite=overwrite, argv=argv, first_command_line=first or None)
+        return run(command, options, overwrite=overwrite, argv=argv, first_command_line=first or None, said=said)
     except BaseException:  # a refused or interrupted rerun leaves no empty --out-dir behind
         for folder in reversed(made):
             try:
