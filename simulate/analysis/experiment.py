@@ -29,7 +29,7 @@ from ..io.files import load_npz, save_npz
 from ..io.progress import progress_bar
 from ..solvers.trajectory import DIVERGED, FAILED, STATUS_NAMES, Comparison, Trajectory, compare, ended
 
-__all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule", "Crowd", "run_crowd", "Thinned", "NoFlow", "Stalled",
+__all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule", "Crowd", "run_crowd", "Thinned", "NoFlow", "Stalled", "Diverged", "ModelNote",
            "CROWD_ABOVE", "DRAWN_PATHS"]
 
 
@@ -100,12 +100,51 @@ class NoFlow(FlowWarning):
     """An optimizer with no continuous model: its iterates are drawn alone (the line says why)."""
 
 
+def _not_a_minimum(flow: Trajectory) -> str:
+    """Where a flow ended at a stationary point with negative curvature (its first such member): the
+    point, f and the Hessian's lowest eigenvalue; "" where every member ended elsewhere."""
+    land = flow.landscape
+    x = flow.x[-1].reshape(-1, land.dim)
+    with np.errstate(all="ignore"):
+        g = np.linalg.norm(land.grad(x), axis=-1)
+        scale = 1.0 + np.linalg.norm(land.grad(flow.x[0].reshape(-1, land.dim)), axis=-1)
+    for i in np.flatnonzero(np.isfinite(g) & (g <= 1e-6 * scale)):
+        try:
+            lowest = float(np.min(np.linalg.eigvalsh(land.hess(x[i]))))
+        except (ValueError, np.linalg.LinAlgError, NotImplementedError):
+            return ""
+        if lowest < -1e-8 * (1.0 + abs(lowest)):
+            kind = "a maximum" if float(np.max(np.linalg.eigvalsh(land.hess(x[i])))) < 0 else "a saddle"
+            return (f"{kind} of f, {np.array2string(x[i], precision=4)} (f = {float(land.value(x[i])):.4g}, lowest "
+                    f"Hessian eigenvalue {lowest:.3g})")
+    return ""
+
+
+def _of(mask: np.ndarray) -> str:
+    """" from k of n starts" for several starts, "" for one."""
+    return f" from {int(mask.sum())} of {mask.size} starts" if mask.size > 1 else ""
+
+
 def own_model(opt, kind: str | None, steps: int):
     """``opt``'s model ``kind`` for ``steps`` steps; None when no kind was asked and ``opt`` has no
     model at all (asked by name, a missing model is an error that says why)."""
     if kind is None and no_model(opt):
         return None
     return make_flow(opt, kind).for_steps(steps)
+
+
+class Diverged(Said):
+    """Runs that diverged (iterates or flow): how many and when; the figure marks them ×."""
+
+
+class ModelNote(Said):
+    """A continuous model the iterates do not follow here, for a reason the model states (its caveat),
+    or a flow that ended at a stationary point that is no minimum."""
+
+
+#: A model's caveat (:meth:`simulate.models.base.Flow.caveat`) is said when its small parameter is at
+#: least this at the run: there the iterates are not expected to follow the flow drawn beside them.
+CAVEAT_SAID = 0.3
 
 
 class Stalled(Said):
@@ -307,8 +346,48 @@ class Experiment:
                      stacklevel=3)
         for line in self.flow_failures():
             warn(line, FlowWarning, stacklevel=3)  # at plot()'s caller, past its decorators
+        for line in self.divergences():
+            warn(line, Diverged, stacklevel=3)
+        for line in self.model_notes():
+            warn(line, ModelNote, stacklevel=3)
         for line in self.stalls():
             warn(line, Stalled, stacklevel=3)
+
+    def model_notes(self) -> list[str]:
+        """One line per optimizer whose flow the iterates are not expected to follow here: the model's
+        own caveat where its small parameter is not small (:data:`CAVEAT_SAID`), and a flow that
+        ended at a stationary point with a negative curvature (a maximum or saddle, not a minimum)."""
+        land, lines = self.landscape, []
+        x0 = np.asarray(self.start, dtype=np.float64).reshape(-1, land.dim)[0]
+        for e in (e for e in self.entries if e.flow is not None):
+            model = make_flow(e.optimizer, e.flow_kind)
+            caveat = model.caveat(land, x0, float(np.max(e.flow.t)))
+            if caveat is not None and caveat[1] >= CAVEAT_SAID:
+                lines.append(f"{e.optimizer.label}: the iterates need not follow its {e.flow_kind} flow here: {caveat[0]} "
+                             f"(the parameter that must be ≪ 1 is {caveat[1]:.2g} here)")
+            ended = _not_a_minimum(e.flow)
+            if ended:
+                lines.append(f"{e.optimizer.label}: its {e.flow_kind} flow ended at {ended}: it is attracted there, "
+                             f"the iterates need not be")
+        return lines
+
+    def divergences(self) -> list[str]:
+        """One line per optimizer whose iterates, or whose flow, diverged: from how many starts and
+        when (with a crowd, counted over every start)."""
+        lines = []
+        for i, e in enumerate(self.entries):
+            status = self.crowd.status[i] if self.crowd is not None else None
+            at = np.ravel(e.iterates.diverged_at)
+            gone = np.ravel(status == DIVERGED) if status is not None else at >= 0
+            if gone.any():
+                first = f", first at step {int(at[at >= 0].min())}" if (at >= 0).any() else ""
+                lines.append(f"{e.optimizer.label}: its iterates diverged{_of(gone)}{first}; drawn up to their last "
+                             f"finite point (×) (a smaller lr may keep them bounded)")
+            if e.flow is not None and (np.ravel(e.flow.diverged_at) >= 0).any():
+                gone = np.ravel(e.flow.diverged_at) >= 0
+                message = np.ravel(np.asarray(e.flow.message, dtype=object))[np.argmax(gone)]
+                lines.append(f"{e.optimizer.label}: its {e.flow_kind} flow diverged{_of(gone)} ({message})")
+        return lines
 
     def stalls(self) -> list[str]:
         """One line per optimizer whose every run barely moved (:data:`STALL`): how far it went, and

@@ -321,6 +321,9 @@ class ExactFlow(Flow):
     def arrival(self, landscape, x0):
         return self.optimizer.lift_arrival(landscape, x0)
 
+    def caveat(self, landscape, x0, horizon):
+        return self.optimizer.lift_caveat(landscape, x0, horizon)
+
     @property
     def is_gradient_flow(self) -> bool:
         return self.optimizer.lift_is_gradient_flow()

@@ -106,6 +106,15 @@ class Adadelta(Optimizer):
             dx = np.where(g != 0, -self._b(self.lr) * g * np.sqrt((u + rho * eps) / ((rho + q) * (v + eps))), 0.0)
         return {"v": (1 - rho) * (g * g - v), "u": (1 - rho) * ((u + eps) * g * g / (v + eps) - u), "x": dx}
 
+    def lift_caveat(self, landscape, x0, horizon):
+        # the lift's first time scale (v + ε)/((1 − ρ)g²) against its clock h = 1: v jumps in one step
+        g2 = float(np.max(self._coupled_grad(np.asarray(x0, np.float64), landscape) ** 2))
+        eps, rho = float(np.min(self.eps)), float(np.max(self.rho))
+        return ("its clock h = 1 is not small against the lift's first time scale (ε + v)/((1 − ρ)g²): the "
+                "lift's averages grow together and it runs to the minimum while the iterates' first step sets "
+                "v ≫ u and they crawl in a sign-like transient (lr scales the step, not the clock)",
+                (1 - rho) * g2 / eps)
+
     def kernel(self):
         """The elementwise update for the compiled engine: the function ``step`` calls."""
         from .kernel import Kernel

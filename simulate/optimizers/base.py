@@ -318,6 +318,11 @@ class Optimizer:
         """A Lyapunov function of the exact lift at a constant lr, ``None`` where none is known."""
         return None
 
+    def lift_caveat(self, landscape: Landscape, x0, horizon: float):
+        """The exact lift's known reason the iterates stay off it (:meth:`simulate.models.base.Flow.caveat`):
+        ``(reason, the small parameter it needs ≪ 1)``, or None."""
+        return None
+
     def lift_arrival(self, landscape: Landscape, x0):
         """Where the exact lift ends in finite time at a singular point
         (:meth:`simulate.models.base.Flow.arrival`); None where it has no such end."""

@@ -191,7 +191,14 @@ class Polyak(Optimizer):
             lowest = float(target_value(None, landscape))
         except ValueError:  # no minima listed: nothing to compare with
             return
-        highest = float(np.max(f_star))
+        highest, below = float(np.max(f_star)), float(np.min(f_star))
+        if below < lowest - 1e-8 * (1 + abs(lowest)):
+            f0 = float(np.max(landscape.value(x0)))
+            warn(f"{self.display_name}: f_star={below:g} is below the lowest minimum value of {landscape.name}, "
+                 f"f={lowest:g} (a lower bound): the target-value flow reaches a minimum in finite time, "
+                 f"t* = ln((f0 − f*)/(f_min − f*)) = {np.log((f0 - below) / (lowest - below)):.4g} from this start, "
+                 f"and ends there; near it the steps c·(f − f*)/‖∇f‖ grow, so the iterates overshoot "
+                 f"around it", TargetWarning, stacklevel=2)
         if highest > lowest + 1e-8 * (1 + abs(lowest)):
             warn(f"{self.display_name}: f_star={highest:g} is above the lowest minimum value of {landscape.name}, "
                  f"f={lowest:g}: the run stops on the level set f = {highest:g}, not at a "
