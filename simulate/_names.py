@@ -26,6 +26,11 @@ def _edits(a: str, b: str) -> int:
 
 def suggest(kind: str, name: str, valid: Iterable[str]) -> str:
     valid = sorted(valid)
+    parts = [p.strip().lower() for p in str(name).split(",")]
+    if len(parts) > 1 and all(p in valid for p in parts):  # "sign-gd,gd": several names in one
+        each = " ".join(f"-o {p}" for p in parts)
+        return (f"{name!r} names {len(parts)} {kind}s in one: give each on its own ({each} on the command "
+                f"line, a list in Python).")
     # difflib's best three, the closest in edits first ('adma' is 'adam' with two letters swapped, not 'adamax')
     close = sorted(difflib.get_close_matches(name, valid, n=3, cutoff=0.5), key=lambda c: _edits(str(name), c))
     hint = f" Did you mean {close[0]!r}?" if close else ""

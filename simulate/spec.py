@@ -95,6 +95,8 @@ def _value(node: ast.AST, where: str):
             return -inner if isinstance(node.op, ast.USub) else inner
     if isinstance(node, ast.Name) and node.id.lower() in _BOOLS:
         return _BOOLS[node.id.lower()]
+    if isinstance(node, ast.Constant) and isinstance(node.value, bool):  # Python's spelling, True/False
+        return node.value
     if isinstance(node, ast.Name) and node.id.lower() in ("inf", "nan"):
         return float(node.id)
     if isinstance(node, (ast.Tuple, ast.List)):

@@ -102,3 +102,13 @@ def test_warnings_reach_the_figure_and_the_command_line(tmp_path, capsys, monkey
     import json
     summary = json.loads((tmp_path / "m.json").read_text())
     assert summary["ladders"][0]["warnings"]
+
+
+def test_a_step_exact_for_its_flow_is_said_to_have_no_order():
+    # sign descent from (0, 0) on Himmelblau: no component of ∇f changes sign before t = 1, so every
+    # rung lands on its flow to rounding, and a slope fitted through rounding would be noise
+    with pytest.warns(Warning, match="equal the flow to rounding"):
+        r = sim.order("himmelblau", "sign-gd", start=[0.0, 0.0])
+    assert np.all(r.error < 1e-12) and len(r.warnings) == 1
+    longer = sim.order("himmelblau", "sign-gd", start=[0.0, 0.0], horizon=4.0)
+    assert not any("rounding" in w for w in longer.warnings) and abs(longer.observed_order - 1) < 0.1

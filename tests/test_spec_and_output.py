@@ -13,6 +13,7 @@ from simulate.spec import MAX_LENGTH, SpecError, parse_spec
     ("adam(lr=0.01, betas=(0.9, 0.99))", ("adam", {"lr": 0.01, "betas": (0.9, 0.99)})),
     ("adam:lr=1e-3,eps=-0.5", ("adam", {"lr": 1e-3, "eps": -0.5})),
     ("rmsprop(centered=true, momentum=+0.5)", ("rmsprop", {"centered": True, "momentum": 0.5})),
+    ("steepest(norm=2, normalized=False, centered=True)", ("steepest", {"norm": 2, "normalized": False, "centered": True})),
     ("quadratic(eigenvalues=[1, 100], angle=0.5)", ("quadratic", {"eigenvalues": (1, 100), "angle": 0.5})),
 ])
 def test_accepted_forms(text, expected):

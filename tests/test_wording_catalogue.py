@@ -97,3 +97,9 @@ def test_the_command_line_says_the_spelling(in_tmp):
     result = runner.invoke(app, ["plot", "-o", "lookahead(adam)", "--steps", "5"])
     assert result.exit_code == 2
     assert "write it inside the optimizer's spec, e.g. adam(lookahead=(5, 0.5))" in result.output
+
+
+def test_several_names_in_one_say_to_give_each_on_its_own():
+    with pytest.raises(ValueError, match=r"'sign-gd,gd' names 2 optimizers in one: give each on its own "
+                                         r"\(-o sign-gd -o gd on the command line, a list in Python\)"):
+        sim.optimizer("sign-gd,gd")

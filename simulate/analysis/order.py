@@ -299,12 +299,21 @@ def _local_slopes(hs: np.ndarray, errors: np.ndarray) -> np.ndarray:
     return s
 
 
+#: Errors at most this (relative to the start's scale) are rounding: a step exact for its flow.
+ROUNDING = 1e-12
+
+
 def _diagnose(r: OrderResult, floor: float) -> list[str]:
     """Why a ladder's fitted slope may mislead: each a sentence, none when the ladder looks asymptotic."""
     out = []
     ok = np.isfinite(r.error) & (r.error > 0)
     if ok.sum() < 2:
         return ["fewer than two rungs have an error: no slope"]
+    rounding = ROUNDING * (1 + float(np.max(np.abs(r.start))))
+    if np.all(r.error[ok] <= rounding):  # nothing but rounding to fit: the slope is noise
+        return [f"every rung's iterates equal the flow to rounding (errors ≤ {float(np.max(r.error[ok])):.1e}): on this "
+                f"horizon the step is exact for this flow (sign descent before a component of ∇f changes sign, a "
+                f"linear field), so there is no order to measure; lengthen --horizon or start elsewhere"]
     low = ok & (r.error < floor)
     if low.any():
         out.append(f"{int(low.sum())} rung(s) have errors below {floor:.1e}, within 1000× of the flow solver's "

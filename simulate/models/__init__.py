@@ -119,8 +119,9 @@ def flow(optimizer, kind: str | Flow | None = None) -> Flow:
         raise ValueError(f"{name} flow: {why}; use flow 'exact'")
     if why:
         has = available_flows(opt)
-        raise ValueError(f"{name} flow: {why}; " + (f"{opt.display_name} has: {', '.join(has)}" if has else
-                         f"{opt.display_name} declares no continuous model (its field() would be its exact lift)"))
+        raise ValueError(f"{name} flow: {why}; " + (
+            f"{opt.display_name} has: {', '.join(has)}" if has else
+            f"{opt.display_name} has no continuous model of any kind (plot draws its iterates alone without --flow)"))
     return cls(opt)
 
 
