@@ -279,3 +279,12 @@ def test_adam_bias_corrections_are_computed_as_torch_does_in_python_floats():
             c1, c2 = opt._corrections(int(k))
             assert c1 == 1 - float(b1) ** float(k) == table1[k - 1]
             assert c2 == math.sqrt(1 - float(b2) ** float(k)) == table2[k - 1]
+
+
+def test_a_pairs_elements_are_set_by_their_own_names():
+    # as sweep axes and the tuned table name them: beta1 is betas[0], the other element kept
+    assert sim.optimizer("adam(beta1=0.8)") == sim.optimizer("adam(betas=(0.8, 0.999))")
+    assert sim.optimizer("adam", beta2=0.99, lookahead=5).inner == sim.optimizer("adam(betas=(0.9, 0.99))")
+    assert sim.optimizer("rprop(etaminus=0.4)").etas == (0.4, 1.2)
+    with pytest.raises(ValueError, match="give betas or beta1, not both"):
+        sim.optimizer("adam(beta1=0.8, betas=(0.9, 0.9))")

@@ -26,6 +26,7 @@ class Preset:
     fixed: dict = dataclasses.field(default_factory=dict)
 
     def __call__(self, **hyperparameters) -> Optimizer:
+        hyperparameters = self._elements_by_name(hyperparameters)
         valid = [f.name for f in dataclasses.fields(self.cls)] + list(TRANSFORMS) + list(COMPOSED)
         for key in hyperparameters:
             if key not in valid:
@@ -41,3 +42,20 @@ class Preset:
             message = str(exc)
             prefix = f"{self.cls.name}:"
             raise ValueError(f"{self.name}:{message[len(prefix):]}" if message.startswith(prefix) else message) from None
+
+    def _elements_by_name(self, given: dict) -> dict:
+        """A pair's elements set by their own names (``beta1=0.8`` for ``betas[0]``, as sweep axes and
+        the tuned table name them): folded into the pair, its other element kept."""
+        out = dict(given)
+        defaults = {f.name: f.default for f in dataclasses.fields(self.cls)}
+        for field, h in self.cls.hyperparameters().items():
+            named = [(i, n) for i, n in enumerate(h.names or ()) if h.pair and n in out]
+            if not named:
+                continue
+            if field in out:
+                raise ValueError(f"{self.name}: give {field} or {', '.join(n for _, n in named)}, not both")
+            pair = list(self.fixed.get(field, self.defaults.get(field, defaults[field])))
+            for i, n in named:
+                pair[i] = out.pop(n)
+            out[field] = tuple(pair)
+        return out
