@@ -34,8 +34,8 @@ from ..landscapes.base import short_label
 from ..landscapes.games import is_game, refuse_game
 from . import animation
 from .defaults import DEFAULT_LANDSCAPE, DEFAULT_OPTIMIZERS, DEFAULT_STEPS
-from .style import (AVERAGE_STYLE, COLORS, MARKERS, below, check_font_scale, drawing_box, drawn_bounds, drawn_records, parse_size,
-                    restyle, shared_clock)
+from .style import (AVERAGE_STYLE, COLORS, MARKERS, below, check_font_scale, drawing_box, drawn_bounds, drawn_records,
+                    entry_note, parse_size, restyle, shared_clock)
 from .crowd import plot_crowd
 from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plot_energy, plot_histogram, plot_identity, plot_landscape, plot_loss, plot_minima,
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, Height,
@@ -100,12 +100,12 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
         if game:  # the Hamiltonian ½|ξ|² is recorded as f; the distance to the target says more
             if e.flow is not None:
                 plot_distance(e.flow, ax_loss, color=c, time=time)
-            plot_distance(e.iterates, ax_loss, color=c, time=time, label=_status_note(e), marker=m)
+            plot_distance(e.iterates, ax_loss, color=c, time=time, label=entry_note(e), marker=m)
         elif experiment.crowd is None:  # a crowd's loss is its bands
             if e.flow is not None:
                 plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
                 plot_identity(e.flow, ax_loss, color=c, offset=offset, time=time, zorder=3)  # where the model predicts df/dt
-            plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=_status_note(e), marker=m)
+            plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=entry_note(e), marker=m)
         if experiment.ema is not None:  # the average of the same iterates: dashed, thinner, same colour
             avg = experiment.averages[i]
             plot_path(avg, ax_path, color=c, label=f"{e.optimizer.label} {average_label(experiment.ema)}", height=height,
@@ -325,24 +325,6 @@ def _flow_names(experiment: Experiment) -> str:
     kinds = list(dict.fromkeys(e.flow_kind for e in experiment.entries if e.flow is not None))
     return "exact lift" if kinds == ["exact"] else ", ".join(kinds)
 
-
-def _status_note(entry) -> str:
-    """Legend text: the optimizer, its time per step and how far the iterates end from the flow."""
-    h = np.asarray(entry.iterates.time_per_step)
-    h_txt = ("scheduled steps" if entry.optimizer.schedule is not None
-             else f"h = {float(h):.3g}" if h.ndim == 0 else "h varies")
-    if entry.comparison is None:  # no model, so no clock h either: its steps are what they are
-        return f"{entry.optimizer.short_name} (no continuous model)"
-    final = np.ravel(entry.comparison.final)
-    d = float(np.nanmax(final)) if np.any(np.isfinite(final)) else np.nan
-    gap = "final |iterates − flow|" if final.size == 1 else f"largest final |iterates − flow| of {final.size}"
-    diverged = entry.iterates.diverged_at[entry.iterates.diverged]
-    if np.isnan(d) and diverged.size:  # every member diverged: there is no final distance to report
-        return f"{entry.optimizer.short_name} ({h_txt}; diverged (×) at step {int(np.min(diverged))})"
-    if np.isnan(d):  # the iterates ran, their flow stopped early (diverged or failed)
-        return f"{entry.optimizer.short_name} ({h_txt}; its flow stopped early: no final distance)"
-    note = f", {diverged.size} diverged (×)" if diverged.size else ""
-    return f"{entry.optimizer.short_name} ({h_txt}; {gap} = {d:.2g}{note})"
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,7 +18,7 @@ from matplotlib.lines import Line2D
 
 from ..landscapes.base import matrix_blocks, short_label
 from .plotting import FLOW_STYLE, ITERATES_STYLE, _axes, loss_offset, plot_loss
-from .style import COLORS, MARKERS, below, drawn_records
+from .style import COLORS, MARKERS, below, drawn_records, entry_note
 
 __all__ = ["block_singular_values", "product_singular_values", "path_plane", "block_style", "plot_singular_values",
            "plot_projection", "matrix_figure"]
@@ -144,7 +144,7 @@ def matrix_figure(experiment, *, time: str | None = None, figsize=None) -> Figur
             plot_projection(e.flow, ax_path, plane=plane, color=c)
             plot_loss(e.flow, ax_loss, color=c, offset=offset, time=time)
         plot_projection(e.iterates, ax_path, plane=plane, color=c, label=e.optimizer.label, marker=m)
-        plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=e.optimizer.short_name, marker=m)
+        plot_loss(e.iterates, ax_loss, color=c, offset=offset, time=time, label=entry_note(e), marker=m)
         plot_singular_values(e.iterates, ax_blocks, color=c, time=time, marker=m)
         if has_product:
             plot_singular_values(e.iterates, ax_product, product=True, color=c, time=time, marker=m)

@@ -204,6 +204,26 @@ def drawn_records(result) -> list:
     return [t for e in result.entries for t in (e.iterates, e.flow) if t is not None]
 
 
+def entry_note(entry) -> str:
+    """Legend text: the optimizer, its time per step and how far the iterates end from the flow."""
+    h = np.asarray(entry.iterates.time_per_step)
+    h_txt = ("scheduled steps" if entry.optimizer.schedule is not None
+             else f"h = {float(h):.3g}" if h.ndim == 0 else "h varies")
+    if entry.comparison is None:  # no model, so no clock h either: its steps are what they are
+        return f"{entry.optimizer.short_name} (no continuous model)"
+    final = np.ravel(entry.comparison.final)
+    d = float(np.nanmax(final)) if np.any(np.isfinite(final)) else np.nan
+    gap = "final |iterates − flow|" if final.size == 1 else f"largest final |iterates − flow| of {final.size}"
+    diverged = entry.iterates.diverged_at[entry.iterates.diverged]
+    if np.isnan(d) and diverged.size:  # every member diverged: there is no final distance to report
+        return f"{entry.optimizer.short_name} ({h_txt}; diverged (×) at step {int(np.min(diverged))})"
+    if np.isnan(d):  # the iterates ran, their flow stopped early (diverged or failed)
+        return f"{entry.optimizer.short_name} ({h_txt}; its flow stopped early: no final distance)"
+    note = f", {diverged.size} diverged (×)" if diverged.size else ""
+    return f"{entry.optimizer.short_name} ({h_txt}; {gap} = {d:.2g}{note})"
+
+
+
 def drawn_bounds(result, box=None):
     """The region drawn: ``box`` (pairs (low, high) for x₁ and x₂; one pair in 1-D) when given,
     else the landscape's plot box, except that 1-D graphs zoom to where the runs went
