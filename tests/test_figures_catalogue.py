@@ -85,7 +85,7 @@ def test_a_minimum_value_that_is_rounding_reads_f_star_0(sensing):
     assert loss.get_ylabel() == "f − f* (f* = 0)"
     assert not any("e-3" in t.get_text() for t in sensing.figure.findobj(Text))
     it = sensing.experiment.entries[0].iterates
-    drawn = next(line for line in loss.lines if line.get_label() == it.optimizer.display_name)
+    drawn = next(line for line in loss.lines if line.get_label().startswith(f"{it.optimizer.display_name} (h = "))
     np.testing.assert_array_equal(drawn.get_ydata(), np.where(it.f > 0, it.f, np.nan))  # f − 0
 
 
@@ -99,7 +99,7 @@ def test_a_true_minimum_value_is_kept():
     loss = _panel(result.figure, "loss")
     assert loss.get_ylabel() == "f − f* (f* = 0.25)"
     it = result.experiment.entries[0].iterates
-    drawn = next(line for line in loss.lines if line.get_label() == it.optimizer.display_name)
+    drawn = next(line for line in loss.lines if line.get_label().startswith(f"{it.optimizer.display_name} (h = "))
     np.testing.assert_allclose(drawn.get_ydata(), it.f - 0.25, rtol=1e-12)
 
 
