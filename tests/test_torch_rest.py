@@ -415,3 +415,16 @@ def test_sparse_adam_is_refused_on_the_command_line(tmp_path, monkeypatch, capsy
     assert main(["sweep", "-o", "sparseadam", "--vary", "lr=0.01:0.1:2", "--steps", "5"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "needs sparse gradients" in err[0]
+
+
+def test_rprop_runs_compiled_with_numpys_bits():
+    # its update is elementwise (rprop_update): the compiled engine runs the function step calls
+    from simulate.solvers.engine import not_covered
+
+    land = sim.landscape("rosenbrock")
+    opt = sim.optimizer("rprop", lr=np.array([0.01, 0.1, 0.5]), etas=(0.4, 1.3), step_sizes=(1e-4, 0.5))
+    assert not_covered(opt, land) is None
+    x0 = np.array([[-1.5, 2.0], [0.5, 0.5], [1.2, -0.3]])
+    numpy_run = sim.iterate(land, opt, x0, 300, engine="numpy")
+    compiled = sim.iterate(land, opt, x0, 300, engine="compiled")
+    np.testing.assert_array_equal(compiled.x, numpy_run.x)

@@ -9,6 +9,7 @@ import numpy as np
 
 from .base import Optimizer
 from .hyper import hyper, lr_hyper
+from .kernels import select
 
 __all__ = ["Rprop", "NO_FLOW"]
 
@@ -16,6 +17,15 @@ __all__ = ["Rprop", "NO_FLOW"]
 NO_FLOW = ("Rprop has no continuous model: it is a switched system in step time, where lr only seeds the step "
            "sizes, which then change by factors {η−, 1, η+} per step, so no parameter goes to zero and no ODE "
            "limit exists (every map has only the trivial lift (F(x) − x)/h)")
+
+
+def rprop_update(x, g, prev, s, minus, plus, smallest, largest):
+    """torch.optim.Rprop's step: returns ``(x, prev, s)`` (np.clip written as max then min, its bits)."""
+    p = np.sign(g * prev)
+    s = s * select(p > 0, plus, select(p < 0, minus, 1.0))
+    s = np.minimum(np.maximum(s, smallest), largest)
+    g = select(p < 0, 0.0, g)
+    return x - np.sign(g) * s, g, s
 
 
 @dataclass(frozen=True)
@@ -63,10 +73,17 @@ class Rprop(Optimizer):
 
     def step(self, state, landscape, k):
         x = state["x"]
-        g = landscape.grad(x)
-        minus, plus = self._b(self.etas[0]), self._b(self.etas[1])
-        p = np.sign(g * state["prev"])
-        factor = np.where(p > 0, plus, np.where(p < 0, minus, 1.0))
-        s = np.clip(state["step_size"] * factor, self._b(self.step_sizes[0]), self._b(self.step_sizes[1]))
-        g = np.where(p < 0, 0.0, g)
-        return {"prev": g, "step_size": s, "x": x - np.sign(g) * s}
+        x, prev, s = rprop_update(x, landscape.grad(x), state["prev"], state["step_size"],
+                                  self._b(self.etas[0]), self._b(self.etas[1]),
+                                  self._b(self.step_sizes[0]), self._b(self.step_sizes[1]))
+        return {"prev": prev, "step_size": s, "x": x}
+
+    def kernel(self):
+        """The elementwise update for the compiled engine: the function ``step`` calls; the step
+        sizes start at lr."""
+        from .kernel import Kernel
+
+        return Kernel(rprop_update, ("prev", "step_size"), ("minus", "plus", "smallest", "largest"),
+                      hypers={"minus": self.etas[0], "plus": self.etas[1], "smallest": self.step_sizes[0],
+                              "largest": self.step_sizes[1]},
+                      start={"step_size": self.lr})
