@@ -189,3 +189,16 @@ def test_iterates_approach_each_model_at_order_one_before_any_switch(kind, spec)
     r = sim.order(QUADRATIC, spec, start=[1.5, -0.7], flow=kind, horizon=0.3, rungs=4)
     assert set(r.status) == {"ok"}
     assert r.observed_order == pytest.approx(1.0, abs=0.1)
+
+
+@pytest.mark.parametrize("kw", [dict(lr=0.01), dict(lr=np.array([1e-3, 0.02]), weight_decay=0.5, betas=(0.8, 0.95)),
+                                dict(lr=0.03, weight_decay=0.2, decoupled_weight_decay=True)])
+def test_lion_runs_compiled_with_numpys_bits(kw):
+    from simulate.solvers.engine import not_covered
+
+    land = sim.landscape("himmelblau")
+    opt = sim.optimizer("lion", **kw)
+    assert not_covered(opt, land) is None
+    x0 = np.array([[0.0, 0.0], [-1.0, 2.5]])
+    np.testing.assert_array_equal(sim.iterate(land, opt, x0, 200, engine="compiled").x,
+                                  sim.iterate(land, opt, x0, 200, engine="numpy").x)

@@ -19,7 +19,15 @@ from ..models.base import ExactFlow, Flow
 from .base import Optimizer, _assemble, _diag
 from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
 
-__all__ = ["Lion", "LionLift", "LionLimitFlow", "LionKFlow"]
+__all__ = ["Lion", "LionLift", "LionLimitFlow", "LionKFlow", "lion_update"]
+
+
+def lion_update(x, g, m, lr, beta1, beta2, decay):
+    """lion-pytorch's step: returns ``(x, m)`` (decay λ: wd, or wd/lr₀ when decoupled)."""
+    x = x * (1.0 - lr * decay)
+    c = m * beta1 + g * (1.0 - beta1)
+    x = x + np.sign(c) * -lr
+    return x, m * beta2 + g * (1.0 - beta2)
 
 
 @dataclass(frozen=True)
@@ -90,13 +98,16 @@ class Lion(Optimizer):
     # -- the two views -------------------------------------------------------------------------
     def step(self, state, landscape, k):
         x, m = state["x"], state["m"]
-        g = landscape.grad(x)
         b1, b2 = (self._b(b) for b in self.betas)
-        lr = self._b(self.lr)
-        x = x * (1.0 - lr * self._b(self.decay()))
-        c = m * b1 + g * (1.0 - b1)
-        x = x + np.sign(c) * -lr
-        return {"m": m * b2 + g * (1.0 - b2), "x": x}
+        x, m = lion_update(x, landscape.grad(x), m, self._b(self.lr), b1, b2, self._b(self.decay()))
+        return {"m": m, "x": x}
+
+    def kernel(self):
+        """The elementwise update for the compiled engine (a constant lr there, so λ is fixed)."""
+        from .kernel import Kernel
+
+        return Kernel(lion_update, ("m",), ("lr", "beta1", "beta2", "decay"),
+                      hypers={"lr": self.lr, "beta1": self.betas[0], "beta2": self.betas[1], "decay": self.decay()})
 
     def lift(self, state, landscape, sign) -> dict:
         """The exact lift's field, with ``sign`` the switch (exact, or a model's smoothed one)."""
