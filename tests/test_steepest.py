@@ -263,3 +263,16 @@ def test_four_norms_caption(four_norms):
         flow = sim.integrate(land, spec, a["start"], a[f"flow_dense_t_{specs.index(spec)}"])
         assert flow.stats["smoothing"] == pytest.approx(4e-6, rel=0.01) and flow.stats["smoothing_error"] < 2e-5
         np.testing.assert_allclose(flow.x, a[f"flow_dense_x_{specs.index(spec)}"], atol=1e-9)  # the demo's own flow
+
+
+def test_sign_descent_runs_compiled_with_numpys_bits_and_the_coupled_norms_do_not():
+    from simulate.solvers.engine import not_covered
+
+    land = sim.landscape("rosenbrock")
+    opt = sim.optimizer("sign-gd", lr=np.array([1e-3, 0.02]))
+    assert not_covered(opt, land) is None
+    x0 = np.array([[-1.5, 2.0], [0.5, -0.5]])
+    np.testing.assert_array_equal(sim.iterate(land, opt, x0, 300, engine="compiled").x,
+                                  sim.iterate(land, opt, x0, 300, engine="numpy").x)
+    for spec in ("normalized-gd", "coordinate-gd", "steepest(norm=inf, normalized=false)"):
+        assert "no elementwise kernel" in not_covered(sim.optimizer(spec), land)

@@ -82,6 +82,11 @@ def dual_norm(g, norm: float, metric=()) -> np.ndarray:
     return np.sqrt(np.maximum(np.einsum("...i,...i->...", g, u), 0.0))
 
 
+def sign_update(x, g, lr):
+    """Sign descent's step, ``x − lr·sign(g)``: returns ``(x,)`` (the bits of ``x + lr·direction(g)``)."""
+    return (x + lr * -np.sign(g),)
+
+
 def direction(g, norm: float, metric=(), normalized: bool = True, delta: float = 0.0, sign=np.sign) -> np.ndarray:
     """The steepest-descent direction ``d_nsd`` (or ``d_sd``) at gradient ``g``; ``delta > 0``: the
     switches smoothed to width δ (the module's docstring), ``sign`` the flow's own switch."""
@@ -236,7 +241,21 @@ class Steepest(Optimizer):
 
     def step(self, state, landscape, k):
         x = state["x"]
+        if self._elementwise:
+            return {"x": sign_update(x, landscape.grad(x), self._b(self.lr))[0]}
         return {"x": x + self._b(self.lr) * self.direction(landscape.grad(x))}
+
+    @property
+    def _elementwise(self) -> bool:
+        """Sign descent (normalized ℓ∞, no metric): each coordinate moves by its own gradient alone."""
+        return self.norm == np.inf and self.normalized and not self.metric
+
+    def kernel(self):
+        """Sign descent's elementwise update for the compiled engine; None for the other norms,
+        whose direction couples the coordinates."""
+        from .kernel import Kernel
+
+        return Kernel(sign_update, (), ("lr",), hypers={"lr": self.lr}) if self._elementwise else None
 
     def field(self, t, state, landscape):
         return {"x": self.direction(landscape.grad(state["x"]))}
