@@ -247,3 +247,14 @@ def test_the_rerun_command_prints_the_table_too(cli_run, tmp_path):
     again = CliRunner().invoke(app, ["rerun", str(folder / "t.run.toml"), "--out-dir", str(tmp_path / "again")])
     assert again.exit_code == 0, again.output
     assert again.output.splitlines()[4:] == result.output.splitlines()[4:]  # the same table, after the paths
+
+
+def test_a_best_that_stands_alone_is_said_to():
+    # on Rosenbrock within 200 evaluations Adam's best is a chaotic run that happened to end low:
+    # every neighbouring setting on the grid scores over 10x worse
+    r = tune("rosenbrock", ["adam"], runs=False).results[0]
+    neighbours = [r.values[r.cell[:a] + (j,) + r.cell[a + 1:]] for a, i in enumerate(r.cell)
+                  for j in (i - 1, i + 1) if 0 <= j < r.values.shape[a]]
+    assert r.isolated and min(neighbours) >= 10 * r.best
+    smooth = tune(Q, ["gd"], budget=40, objective="rate").results[0]
+    assert not smooth.isolated  # a quadratic's rate changes smoothly with lr

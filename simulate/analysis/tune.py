@@ -79,6 +79,8 @@ WITHIN = 0.1
 DRAWN_STARTS = 4
 #: Hyperparameters never searched by default: they change the function minimised.
 NOT_SEARCHED = ("weight_decay",)
+#: A best cell whose every grid neighbour scores this many times worse is said to be isolated.
+ISOLATED = 10.0
 _FITS = "a smaller --budget, fewer values per --vary, fewer starts or fewer optimizers"
 
 
@@ -116,6 +118,20 @@ class Tuned:
         if self.cell is None:
             return {}
         return {a.name: float(a.values[i]) for a, i in zip(self.axes, self.cell)}
+
+    @property
+    def isolated(self) -> bool:
+        """Whether every grid neighbour of the best cell scores at least :data:`ISOLATED` times worse:
+        a best that stands alone may be a lucky run (a chaotic one that happened to end low), not a
+        setting to trust. False for a best of 0 (at the minimum to rounding) or a grid of one cell."""
+        if self.cell is None or not self.best > 0:
+            return False
+        neighbours = []
+        for axis, i in enumerate(self.cell):
+            for j in (i - 1, i + 1):
+                if 0 <= j < self.values.shape[axis]:
+                    neighbours.append(self.values[self.cell[:axis] + (j,) + self.cell[axis + 1:]])
+        return bool(neighbours) and all(not v < ISOLATED * self.best for v in neighbours)  # inf and NaN count as worse
 
     def profile(self, axis: str = "lr") -> np.ndarray:
         """The best objective at each value of ``axis`` over the other axes (the objective against lr)."""
@@ -180,7 +196,9 @@ class Tuning:
             ranges = ", ".join(f"{k} {_g(lo)}" if lo == hi else f"{k} {_g(lo)}…{_g(hi)}"
                                for k, (lo, hi) in r.ranges.items())
             notes = ([f"{r.ties} tie the best"] if r.ties > 1 else []) + (
-                [f"best at the grid's edge in {', '.join(r.at_edge)}"] if r.at_edge else [])
+                [f"best at the grid's edge in {', '.join(r.at_edge)}"] if r.at_edge else []) + (
+                [f"isolated: every neighbouring setting scores ≥ {ISOLATED:g}× worse (a lucky run? try more starts)"]
+                if r.isolated else [])
             lines.append((r.name, _g(r.best), " ".join(f"{k}={_g(v)}" for k, v in r.setting.items()),
                           f"{int(r.near.sum())} of {r.values.size}: {ranges}" + "".join(f"; {n}" for n in notes)))
         widths = [max(len(line[i]) for line in lines) for i in range(3)]
