@@ -428,3 +428,26 @@ def test_rprop_runs_compiled_with_numpys_bits():
     numpy_run = sim.iterate(land, opt, x0, 300, engine="numpy")
     compiled = sim.iterate(land, opt, x0, 300, engine="compiled")
     np.testing.assert_array_equal(compiled.x, numpy_run.x)
+
+
+@pytest.mark.parametrize("kw", [dict(), dict(lr=0.045), dict(lr=0.1, max_iter=7, max_eval=5), dict(max_iter=3)], ids=str)
+def test_lbfgs_is_charged_the_most_closure_calls_torch_makes_in_a_step(kw):
+    # torch calls the closure once, then after every inner iteration but the last: min(max_iter, max_eval)
+    L, x0 = LANDS["rosenbrock"]
+    p = torch.nn.Parameter(torch.tensor(x0))
+    opt = torch.optim.LBFGS([p], **kw)
+    calls = [0]
+
+    def closure():
+        calls[0] += 1
+        opt.zero_grad()
+        x = p.detach().numpy()
+        p.grad = torch.tensor(L.grad(x))
+        return torch.tensor(float(L.value(x)))
+
+    per_step = []
+    for _ in range(5):
+        calls[0] = 0
+        opt.step(closure)
+        per_step.append(calls[0])
+    assert max(per_step) == sim.optimizer("lbfgs", **kw).evaluations_per_step

@@ -184,12 +184,13 @@ def test_list_marks_models_threshold_and_compiled_engine():
     assert gd_line.split()[1:4] == ["exact,limit,modified,modified2", "T", "C"]
 
 
-def test_an_lr_the_spec_sets_is_held_and_lbfgs_is_charged_its_max_eval_per_step():
-    # trial: tune searched lr even where the spec set it, and charged L-BFGS one evaluation per step
+def test_an_lr_the_spec_sets_is_held_and_lbfgs_is_charged_its_evaluations_per_step():
+    # trial: tune searched lr even where the spec set it, and charged L-BFGS one evaluation per step;
+    # one step evaluates at most min(max_iter, max_eval) times (max_eval = 5 here, max_iter 4)
     t = sim.tune("quadratic", ["gd(lr=0.1)", "lbfgs(max_iter=4)"], budget=20)
     gd, lbfgs = t.results
     assert [list(a.values) for a in gd.axes] == [[0.1]] and float(gd.optimizer.lr) == 0.1
-    assert lbfgs.evaluations_per_step == 5 and lbfgs.steps == 4 and lbfgs.evaluations == 20
+    assert lbfgs.evaluations_per_step == 4 and lbfgs.steps == 5 and lbfgs.evaluations == 20
 
 
 def test_a_hyperparameter_that_is_no_sweep_axis_is_said_so():

@@ -68,10 +68,11 @@ class LBFGS(Optimizer):
 
     @property
     def evaluations_per_step(self) -> int:
-        """``max_eval``: one step evaluates the gradient up to that many times (torch stops sooner
-        at its tolerances), so a budget of evaluations (:func:`simulate.tune`, ``order --x
-        evaluations``) charges the most one step can take."""
-        return int(np.max(self.max_eval))
+        """``min(max_iter, max_eval)``: one step evaluates the gradient once, then once after every
+        inner iteration but the last, and at most ``max_eval`` times (torch stops sooner at its
+        tolerances); a budget of evaluations (:func:`simulate.tune`, ``order --x evaluations``)
+        charges the most one step can take."""
+        return int(np.max(np.minimum(self.max_iter, self.max_eval)))
 
     @classmethod
     def hyperparameters(cls):
