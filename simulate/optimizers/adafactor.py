@@ -86,8 +86,9 @@ class Adafactor(Optimizer):
         alpha = np.maximum(self._b(self.eps[1]), _rms(x)) * np.minimum(lr, 1 / np.sqrt(k))
         if not self._decay_free:
             x = x * (1 - lr * self._b(self.weight_decay))
-        u = g / np.sqrt(np.maximum(v, self._b(self.eps[0]) ** 2))
-        denom = np.maximum(1.0, _rms(u) / self._b(self.d))
+        # torch's order of rounding: rsqrt (1/√·) then × g, and ‖u‖/(√n·d) in one division
+        u = (1.0 / np.sqrt(np.maximum(v, self._b(self.eps[0]) ** 2))) * g
+        denom = np.maximum(1.0, np.linalg.norm(u, axis=-1, keepdims=True) / (np.sqrt(u.shape[-1]) * self._b(self.d)))
         return x - alpha / denom * u
 
     def _lerp(self, v, g, k):
