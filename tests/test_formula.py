@@ -246,3 +246,17 @@ def test_the_search_finds_the_built_ins_listed_minima(name):
     assert len(found) == len(land.minima)
     for m in land.minima:
         assert np.min(np.linalg.norm(found - m, axis=-1)) < 1e-10
+
+
+def test_a_formula_defined_on_part_of_its_box_is_drawn_where_it_is_finite():
+    # log x is undefined for x <= 0, half of the default box: contours there are masked, not a crash
+    from simulate.viz.plotting import plot_landscape
+
+    land = sim.landscape("log(x) + y**2")
+    ax = plot_landscape(land)
+    filled = ax.collections[0]
+    assert filled.levels.size > 2 and np.all(np.isfinite(filled.levels))
+    result = sim.plot(land, ["gd(lr=0.01)"], start=[1.0, 0.5], steps=20)
+    assert np.all(np.isfinite(result.experiment.entries[0].iterates.x))
+    with pytest.raises(ValueError, match="not finite anywhere in the box drawn"):
+        plot_landscape(land, bounds=[[-3.0, -1.0], [-1.0, 1.0]])

@@ -99,12 +99,17 @@ def _spread(values: np.ndarray) -> float:
 def _grid(landscape: Landscape, bounds, resolution: int):
     gx, gy = (np.linspace(lo, hi, resolution) for lo, hi in bounds)
     X, Y = np.meshgrid(gx, gy)
-    return X, Y, landscape.value(np.stack([X, Y], axis=-1))
+    with np.errstate(all="ignore"):  # a formula defined on part of the box (log x): masked outside it
+        Z = np.ma.masked_invalid(landscape.value(np.stack([X, Y], axis=-1)))
+    if Z.count() == 0:
+        raise ValueError(f"{landscape.label} is not finite anywhere in the box drawn, {np.asarray(bounds).tolist()}: "
+                         f"give a box inside its domain (--box)")
+    return X, Y, Z
 
 
 def _floor(Z: np.ndarray) -> float:
     """The small lift that puts f − min f on a log scale: the 0.5th percentile of its positive values."""
-    lifted = Z - Z.min()
+    lifted = np.ma.compressed(Z - Z.min())  # the finite values
     return max(float(np.percentile(lifted[lifted > 0], 0.5)), 1e-12) if np.any(lifted > 0) else 1.0
 
 
