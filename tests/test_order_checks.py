@@ -112,3 +112,13 @@ def test_a_step_exact_for_its_flow_is_said_to_have_no_order():
     assert np.all(r.error < 1e-12) and len(r.warnings) == 1
     longer = sim.order("himmelblau", "sign-gd", start=[0.0, 0.0], horizon=4.0)
     assert not any("rounding" in w for w in longer.warnings) and abs(longer.observed_order - 1) < 0.1
+
+
+def test_rungs_left_out_of_the_fit_are_said_with_why():
+    # a budget too small for the smaller rungs' flows: those rungs are NaN, and the fit over the rest says so
+    r = sim.order("himmelblau", "gd(lr=0.01)", start=[0.0, 0.0], max_evaluations=100)
+    left = [i for i, s in enumerate(r.status) if s != "ok"]
+    assert left and np.all(np.isnan(r.error[left]))
+    said = [w for w in r.warnings if "left out of the fit" in w]
+    assert len(said) == 1 and said[0].startswith(f"{len(left)} of {len(r.status)} rungs left out of the fit (h = ")
+    assert "--max-evaluations" in said[0]

@@ -306,9 +306,14 @@ ROUNDING = 1e-12
 def _diagnose(r: OrderResult, floor: float) -> list[str]:
     """Why a ladder's fitted slope may mislead: each a sentence, none when the ladder looks asymptotic."""
     out = []
+    left = [i for i, st in enumerate(r.status) if st != "ok"]
+    if left:  # the fit is over fewer rungs than asked for: say which and why
+        hs = ", ".join(f"{r.time_per_step[i]:.3g}" for i in left)
+        out.append(f"{len(left)} of {len(r.status)} rungs left out of the fit (h = {hs}): {r.status[left[0]]}"
+                   + (" (try --max-evaluations, max_evaluations= in Python)" if "evaluations" in r.status[left[0]] else ""))
     ok = np.isfinite(r.error) & (r.error > 0)
     if ok.sum() < 2:
-        return ["fewer than two rungs have an error: no slope"]
+        return out + ["fewer than two rungs have an error: no slope"]
     rounding = ROUNDING * (1 + float(np.max(np.abs(r.start))))
     if np.all(r.error[ok] <= rounding):  # nothing but rounding to fit: the slope is noise
         return [f"every rung's iterates equal the flow to rounding (errors ≤ {float(np.max(r.error[ok])):.1e}): on this "
