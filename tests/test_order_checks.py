@@ -122,3 +122,10 @@ def test_rungs_left_out_of_the_fit_are_said_with_why():
     said = [w for w in r.warnings if "left out of the fit" in w]
     assert len(said) == 1 and said[0].startswith(f"{len(left)} of {len(r.status)} rungs left out of the fit (h = ")
     assert "--max-evaluations" in said[0]
+
+
+def test_a_model_the_iterates_are_not_known_to_approach_says_so_first():
+    r = sim.order("quadratic", "lbfgs(max_iter=2)", start=[1.0, -0.5], rungs=3)
+    assert r.warnings[0].startswith("the newton flow is an idealization of L-BFGS, not a limit")
+    gd = sim.order("quadratic", "gd(lr=0.1)", start=[1.0, -0.5], rungs=3)
+    assert not any("idealization" in w for w in gd.warnings)

@@ -253,6 +253,8 @@ def order(landscape, optimizer, start=None, *, flow: str | None = None, horizon:
                          np.array(steps) * opt.evaluations_per_step, errors, tuple(status), slope, slope_lr,
                          intercept, method, rtol, atol, local_slopes=local)
     found = _diagnose(result, floor)
+    if model0.not_established:
+        found.insert(0, f"the {kind} flow is {model0.not_established}")
     for text in found:
         warn(OrderWarning(f"{result.label}: {text}"), stacklevel=2)  # at order()'s caller, past its decorators
     note = _known_reason(result, [m.caveat(landscape, x0, float(horizon)) for m in (models[0], models[-1])])

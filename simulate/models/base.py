@@ -92,6 +92,9 @@ class Flow:
     energy_name: ClassVar[str] = ""  # what :meth:`energy` is, for axis labels; "" when there is none
     #: the order in h at which the iterates approach this model (the figure's reference slope)
     expected_order: ClassVar[float] = 1.0
+    #: why the iterates are not known to approach this model at all ("" for a derived limit): an
+    #: idealization such as L-BFGS's Newton flow; an order ladder then measures, it tests nothing
+    not_established: ClassVar[str] = ""
 
     @classmethod
     def unsupported(cls, opt: Optimizer) -> str | None:

@@ -229,6 +229,9 @@ class NewtonFlow(Flow):
 
     kind: ClassVar[str] = "newton"
     energy_name: ClassVar[str] = "|∇f|²"
+    not_established: ClassVar[str] = ("an idealization of L-BFGS, not a limit its iterates are known to approach (its "
+                                      "secant history is built from its own moves): the slope is a measurement, "
+                                      "not a test of an order")
 
     @property
     def time_per_step(self):
