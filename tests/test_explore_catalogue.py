@@ -199,7 +199,7 @@ def test_several_gradients_a_step_are_said():
     lines = ex.status.get_text().split("\n")
     lbfgs = lines.index(next(line for line in lines if line.startswith("2. lbfgs")))
     assert lines[lbfgs + 1].strip() == f"a step: up to {sim.optimizer('lbfgs').evaluations_per_step} gradient " \
-                                       f"evaluations" == "a step: up to 25 gradient evaluations"
+                                       f"evaluations" == "a step: up to 20 gradient evaluations"
     assert lines[lbfgs + 2].strip() == "dashed: its newton flow"  # not a lift: its idealization, said
     assert "    a step: up to 4 gradient evaluations" in lines
     assert not any("gradient evaluations" in line for line in lines[:lbfgs])  # gd: one a step, nothing to say
