@@ -245,3 +245,9 @@ def test_noisy_gradients_keep_the_blocks():
     exact = sim.iterate(land, opt, land.default_start, 5)
     noisy = sim.iterate(land, opt, land.default_start, 5, noise=1e-200, seed=1)
     np.testing.assert_array_equal(noisy.x, exact.x)
+
+
+def test_a_sweep_integrates_muons_flow_with_its_one_eps():
+    # eps is one number (not a sweep axis): the per-cell flows take it as it is, not broadcast to the grid
+    s = sim.sweep("rosenbrock", "muon", ["lr=1e-3:1e-2:2:log"], steps=10, flow="exact")
+    assert np.all(np.isfinite(s.metrics["flow_distance"][0]))  # the iterates' distance to each cell's flow

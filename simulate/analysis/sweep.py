@@ -825,7 +825,8 @@ def _flow_plan(opt, land, x0, grid, steps, flow, method, rtol) -> _FlowPlan:
     cells = int(np.prod(grid))
     flat = opt.replace(**{
         f: (tuple(np.broadcast_to(a, grid).reshape(-1) for a in getattr(opt, f)) if h.pair
-            else np.broadcast_to(getattr(opt, f), grid).reshape(-1)) for f, h in opt.hyperparameters().items()})
+            else np.broadcast_to(getattr(opt, f), grid).reshape(-1))
+        for f, h in opt.hyperparameters().items() if h.sweep})  # the others are one number (Muon's eps), as given
     if hasattr(flat.schedule, "flattened"):
         flat = flat.replace(schedule=flat.schedule.flattened(grid))
     starts = x0.reshape(cells, -1)

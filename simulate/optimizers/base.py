@@ -207,7 +207,7 @@ class Optimizer:
         changes = {}
         for f, h in self.hyperparameters().items():
             v = getattr(self, f)
-            pick = (lambda a: np.broadcast_to(a, shape)[index])
+            pick = (lambda a: a if np.ndim(a) == 0 else np.broadcast_to(a, shape)[index])  # one number: every member's
             changes[f] = tuple(pick(a) for a in v) if h.pair else pick(v)
         return dataclasses.replace(self, **changes)
 
