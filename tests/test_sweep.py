@@ -1,6 +1,8 @@
 """Sweeps: the same numbers as separate runs, divergence boundaries where theory puts them, basins
 that agree with a slow loop, metrics against their definitions, figures that draw the data."""
 
+import re
+
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -291,3 +293,13 @@ def test_flows_of_a_sweep_advance_the_progress_bar_cell_by_cell(monkeypatch):
     # the steps, then the six cells' flows, each by its estimated seconds (simulate.solvers.cost)
     assert len([n for n in seen if n]) == 5 + 6
     assert sum(seen) == pytest.approx(totals[0]) and totals[0] == result.stats["estimated_seconds"]
+
+
+def test_cells_that_diverged_are_said_per_member():
+    # GD on Himmelblau diverges for the large lrs: the line counts those cells
+    from simulate.analysis.experiment import Diverged
+
+    with pytest.warns(Diverged, match=r"^gd: diverged in (\d+) of 5 cells") as seen:
+        s = sweep("himmelblau", ["gd"], ["lr=1e-3:1:5:log"], steps=50)
+    count = int(re.match(r"gd: diverged in (\d+)", str(seen[0].message)).group(1))
+    assert count == int(s.metrics["diverged"][0].sum()) > 0

@@ -652,6 +652,7 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
             dtype = np.int64 if name in INTEGER_METRICS else np.float64
             fill = -1 if name in INTEGER_METRICS else np.nan
             metrics[name] = np.stack([np.asarray(r.get(name, np.full(grid, fill)), dtype=dtype) for r in results])
+    _say_divergence(members, metrics)
     recorded = None
     path_steps = None
     if record_every:
@@ -661,6 +662,16 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
                  members=tuple(members), kinds=tuple(kinds), start=x0, steps=steps, tol=tol, near=near,
                  criterion=criterion, metrics=metrics, flow=flow or "", paths=recorded, path_steps=path_steps,
                  stats=stats)
+
+
+def _say_divergence(members, metrics) -> None:
+    """One line per member that diverged in some cells: how many (the figure and the data hold which)."""
+    from .experiment import Diverged
+
+    for label, gone in zip(members, metrics.get("diverged", ())):
+        if np.any(gone):
+            warn(f"{label}: diverged in {int(np.count_nonzero(gone))} of {gone.size} cells (diverged = 1 in the data)",
+                 Diverged, stacklevel=4)
 
 
 def _landscape_axes(land: Landscape, opts, axes) -> dict[str, str]:
