@@ -34,7 +34,7 @@ def test_a_newton_flow_at_a_maximum_is_said():
 def test_adadeltas_lift_is_said_to_run_ahead_of_its_iterates():
     exp = run_experiment("himmelblau", ["adadelta"], [0.0, 0.0], 20)
     notes = exp.model_notes()
-    assert len(notes) == 1 and "clock h = 1 is not small" in notes[0]
+    assert len(notes) == 1 and "clock h = 1 is long against" in notes[0]
     g2 = 22.0 ** 2  # max ∇f(0, 0)² = 22²; (1 − ρ)g²/ε at ρ = 0.9, ε = 1e-6
     assert f"is {0.1 * g2 / 1e-6:.2g} here" in notes[0]
     with pytest.warns(ModelNote):
@@ -45,3 +45,14 @@ def test_the_command_says_them(capsys, tmp_path):
     assert main(["plot", "-o", "gd(lr=1)", "-o", "lbfgs", "--steps", "10", "--out", str(tmp_path / "d.png")]) == 0
     err = capsys.readouterr().err
     assert err.count("its iterates diverged") == 1 and err.count("flow ended at a maximum") == 1
+
+
+def test_a_flow_through_curvature_past_the_stability_threshold_is_said():
+    # Heun at lr = 0.01 on Rosenbrock: its flow runs down the valley where λmax ≈ 2000 > 2/lr = 200
+    exp = run_experiment("rosenbrock", ["heun(lr=0.01)", "heun(lr=1e-4)"], [-1.5, 2.0], 30)
+    notes = exp.model_notes()
+    assert len(notes) == 1 and notes[0].startswith("heun(lr=0.01): along its flow λmax(∇²f) reaches ")
+    from simulate.analysis.sharpness import sharpness_along
+
+    top = float(np.nanmax(sharpness_along(exp.entries[0].flow_at_steps)))
+    assert top > 200 and f"reaches {top:.3g}, past its stability threshold 2/lr = 200" in notes[0]

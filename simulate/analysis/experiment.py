@@ -19,7 +19,7 @@ from .averaging import average, check_beta
 from ..solvers.continuous import MAX_SECONDS, WALL_TIME, SaveAt, Stepping, integrate
 from ..solvers.discrete import iterate
 from ..models import available_flows, energy_along, flow as make_flow, no_model
-from .sharpness import sharpness_along, stability_threshold
+from .sharpness import sharpness_along, stability_threshold, threshold_formula
 from ..landscapes import Landscape
 from ..landscapes.base import short_label, start_trouble
 from ..optimizers import Optimizer, optimizer
@@ -100,6 +100,26 @@ class NoFlow(FlowWarning):
     """An optimizer with no continuous model: its iterates are drawn alone (the line says why)."""
 
 
+def _past_threshold(e: Entry) -> str:
+    """Where the flow runs through curvature past the optimizer's stability threshold (``c/lr`` on a
+    quadratic mode, :func:`stability_threshold`): the largest λmax(∇²f) along it and the line; ""
+    where it stays below, or the optimizer has no such line."""
+    limit = stability_threshold(e.optimizer)
+    if limit is None:
+        return ""
+    try:
+        sharp = sharpness_along(e.flow_at_steps)
+    except (ValueError, NotImplementedError):  # a game (no Hessian of a loss), a landscape without one
+        return ""
+    with np.errstate(invalid="ignore"):
+        over = np.nanmax(sharp, axis=0) > limit if np.any(np.isfinite(sharp)) else np.zeros(1, bool)
+    if not np.any(over):
+        return ""
+    top = float(np.nanmax(sharp))
+    return (f"along its flow λmax(∇²f) reaches {top:.3g}, past its stability threshold "
+            f"{threshold_formula(e.optimizer)} = {float(np.min(limit)):.3g}")
+
+
 def _not_a_minimum(flow: Trajectory) -> str:
     """Where a flow ended at a stationary point with negative curvature (its first such member): the
     point, f and the Hessian's lowest eigenvalue; "" where every member ended elsewhere."""
@@ -155,7 +175,7 @@ class Stalled(Said):
 #: their start and f fell less than this fraction of the way to f*: on the default landscapes a
 #: torch default lr (Lion's 1e-4, Adam's 1e-3) can cover ~1% of the box in a default run, and the
 #: picture then says nothing about the optimizer, only about its lr.
-STALL = 0.02
+STALL = 0.05
 
 
 class Thinned(FlowWarning):
@@ -363,8 +383,13 @@ class Experiment:
             model = make_flow(e.optimizer, e.flow_kind)
             caveat = model.caveat(land, x0, float(np.max(e.flow.t)))
             if caveat is not None and caveat[1] >= CAVEAT_SAID:
-                lines.append(f"{e.optimizer.label}: the iterates need not follow its {e.flow_kind} flow here: {caveat[0]} "
-                             f"(the parameter that must be ≪ 1 is {caveat[1]:.2g} here)")
+                size = "" if caveat[1] == 1.0 else f" (the parameter that must be ≪ 1 is {caveat[1]:.2g} here)"
+                lines.append(f"{e.optimizer.label}: the iterates need not follow its {e.flow_kind} flow here: "
+                             f"{caveat[0]}{size}")
+            unstable = _past_threshold(e)
+            if unstable:
+                lines.append(f"{e.optimizer.label}: {unstable}: the iterates cannot follow its {e.flow_kind} flow "
+                             f"there (they oscillate or diverge: the edge of stability)")
             ended = _not_a_minimum(e.flow)
             if ended:
                 lines.append(f"{e.optimizer.label}: its {e.flow_kind} flow ended at {ended}: it is attracted there, "

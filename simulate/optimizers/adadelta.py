@@ -110,10 +110,8 @@ class Adadelta(Optimizer):
         # the lift's first time scale (v + ε)/((1 − ρ)g²) against its clock h = 1: v jumps in one step
         g2 = float(np.max(self._coupled_grad(np.asarray(x0, np.float64), landscape) ** 2))
         eps, rho = float(np.min(self.eps)), float(np.max(self.rho))
-        return ("its clock h = 1 is not small against the lift's first time scale (ε + v)/((1 − ρ)g²): the "
-                "lift's averages grow together and it runs to the minimum while the iterates' first step sets "
-                "v ≫ u and they crawl in a sign-like transient (lr scales the step, not the clock)",
-                (1 - rho) * g2 / eps)
+        return ("its clock h = 1 is long against the lift's first time scale (ε + v)/((1 − ρ)g²): the lift "
+                "runs to the minimum while the iterates crawl in a sign-like transient", (1 - rho) * g2 / eps)
 
     def kernel(self):
         """The elementwise update for the compiled engine: the function ``step`` calls."""
