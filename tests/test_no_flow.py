@@ -78,6 +78,8 @@ def test_alone_the_legend_names_no_flow():
     texts = [t.get_text() for ax in fig.axes for legend in [ax.get_legend()] if legend for t in legend.get_texts()]
     assert "iterates (discrete map)" in texts and not any("continuous flow" in t for t in texts)
     assert "flow" not in fig.axes[1].get_title()
+    assert fig.axes[0].get_title().endswith("iterates (no continuous model)")
+    assert fig.axes[1].get_xlabel().startswith("steps")  # no model, so no clock t = k·h to draw against
 
 
 def test_animated_without_a_flow(experiment):

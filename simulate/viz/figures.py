@@ -82,10 +82,11 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     else:  # no contours of a d-dimensional function; its paths projected on (x₁, x₂)
         xlabel, ylabel = plane_labels(land)
         ax_path.set(xlabel=xlabel, ylabel=ylabel, xlim=region[0], ylim=region[1])
-    if time is None:  # t when the optimizers share one clock (one h, or the same step sizes)
+    if time is None:  # t when the optimizers share one clock (one h, or the same step sizes) and a flow uses it
         ts = [np.asarray(e.iterates.t) for e in experiment.entries]
         same = all(t.shape == ts[0].shape and np.array_equal(t, ts[0]) for t in ts)
-        time = "t" if shared_clock(experiment) is not None or same else "steps"
+        modelled = any(e.flow is not None for e in experiment.entries)
+        time = "t" if modelled and (shared_clock(experiment) is not None or same) else "steps"
     offset = loss_offset(land)
     game = is_game(land)
     if experiment.crowd is not None:  # many starts: a density under the drawn sample, the loss as bands
@@ -157,7 +158,8 @@ def comparison_figure(experiment: Experiment, *, time: str | None = None, sharpn
     below(ax_path, handles=handles, ncols=1 if len(handles) > 4 and not three_d else 2, offset=0.0 if three_d else None)
     below(ax_loss, ncols=1)
     view = "" if land.dim <= 2 else f" (projected on x₁, x₂ of {land.dim})"
-    ax_path.set_title(f"{short_label(land)}: iterates and the flows they discretize{view}", fontsize=10)
+    what = "iterates and the flows they discretize" if _flow_names(experiment) else "iterates (no continuous model)"
+    ax_path.set_title(f"{short_label(land)}: {what}{view}", fontsize=10)
     ax_loss.set_title(f"{'distance' if game else 'loss'}{_solver_title(experiment)}", fontsize=10)
     return fig
 
@@ -177,8 +179,11 @@ def _solver_title(experiment: Experiment) -> str:
     error = ("error not estimated" if not np.all(np.isfinite(errors))
              else "the δ and 2δ solves agree to rounding" if max(errors) == 0
              else f"estimated error ≤ {max(errors):.1e}")
-    return (f"{out}\n{len(stats)} Filippov flow{'s' * (len(stats) > 1)}: switches regularized to width δ ≤ "
-            f"{delta:.2g}, {stats[0]['method']} (rtol {stats[0]['rtol']:g}), {error}")
+    import textwrap
+
+    which = "1 flow is Filippov" if len(stats) == 1 else f"{len(stats)} flows are Filippov"
+    return out + "\n" + textwrap.fill(f"{which}: switches regularized to width δ ≤ {delta:.2g}, {stats[0]['method']} "
+                                      f"(rtol {stats[0]['rtol']:g}), {error}", 75)
 
 
 def add_caption(fig: Figure, text: str | None, width: int = 140) -> Figure:
