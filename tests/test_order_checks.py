@@ -129,3 +129,12 @@ def test_a_model_the_iterates_are_not_known_to_approach_says_so_first():
     assert r.warnings[0].startswith("the newton flow is an idealization of L-BFGS, not a limit")
     gd = sim.order("quadratic", "gd(lr=0.1)", start=[1.0, -0.5], rungs=3)
     assert not any("idealization" in w for w in gd.warnings)
+
+
+def test_an_error_floor_that_smaller_steps_do_not_lower_is_said():
+    # Muon's torch-exact step rounds its Newton–Schulz iteration in bfloat16: a floor of ~5e-3 at every rung
+    bf16 = sim.order("himmelblau", "muon", start=[0.0, 0.0], rungs=4, horizon=0.5)
+    assert any(w.startswith("the error hardly changes with h") for w in bf16.warnings)
+    assert np.nanmax(bf16.error) < 1.5 * np.nanmin(bf16.error)
+    exact = sim.order("himmelblau", "muon(newton_schulz='float64')", start=[0.0, 0.0], rungs=4, horizon=0.5)
+    assert not any("hardly changes" in w for w in exact.warnings) and abs(exact.observed_order - 1) < 0.15

@@ -303,6 +303,8 @@ def _local_slopes(hs: np.ndarray, errors: np.ndarray) -> np.ndarray:
 
 #: Errors at most this (relative to the start's scale) are rounding: a step exact for its flow.
 ROUNDING = 1e-12
+#: A ladder whose errors stay within this factor of each other over 4x in h has hit a floor.
+FLAT = 1.5
 
 
 def _diagnose(r: OrderResult, floor: float) -> list[str]:
@@ -325,12 +327,17 @@ def _diagnose(r: OrderResult, floor: float) -> list[str]:
     if low.any():
         out.append(f"{int(low.sum())} rung(s) have errors below {floor:.1e}, within 1000× of the flow solver's "
                    f"tolerance: they measure the solver, not the scheme (tighten rtol/atol or use larger lrs)")
-    e = r.error[ok]
-    if np.any(e[1:] > e[:-1] * 1.05):
+    e, h = r.error[ok], r.time_per_step[ok]
+    if np.max(e) < FLAT * np.min(e) and np.max(h) > 4 * np.min(h):  # a floor independent of h
+        out.append(f"the error hardly changes with h ({np.min(e):.2g} to {np.max(e):.2g} over a ratio "
+                   f"{np.max(h) / np.min(h):.3g} of h): a floor that smaller steps do not lower (rounding inside "
+                   f"the step, such as bfloat16 arithmetic, or a model that is not the step's limit), not an order")
+    elif np.any(e[1:] > e[:-1] * 1.05):
         out.append("the error does not shrink with every rung: the ladder is not in the asymptotic regime "
                    "(e.g. iterates and flow end at different minima, or both have converged)")
     last = r.last_pair_order
-    if np.isfinite(last) and np.isfinite(r.observed_order) and abs(last - r.observed_order) > 0.2:
+    # (not where rungs sit at the solver's floor: smaller rungs would only go deeper into it)
+    if not low.any() and np.isfinite(last) and np.isfinite(r.observed_order) and abs(last - r.observed_order) > 0.2:
         out.append(f"the slope between the two smallest rungs is {last:.2f} while the fit gives {r.observed_order:.2f}: "
                    f"pre-asymptotic, add smaller rungs")
     return out
