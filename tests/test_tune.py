@@ -259,3 +259,12 @@ def test_a_best_that_stands_alone_is_said_to():
     assert r.isolated and min(neighbours) >= 10 * r.best
     smooth = tune(Q, ["gd"], budget=40, objective="rate").results[0]
     assert not smooth.isolated  # a quadratic's rate changes smoothly with lr
+
+
+def test_searches_of_very_different_sizes_are_said_in_the_table():
+    t = tune(Q, ["gd", "adam"], budget=20, runs=False)
+    sizes = [r.values.size for r in t.results]
+    assert sizes[1] > 10 * sizes[0]
+    assert f"the searches differ in size ({sizes[0]} to {sizes[1]} settings" in t.table().splitlines()[1]
+    same = tune(Q, ["gd", "momentum"], budget=20, runs=False, grid=["lr=0.05:0.3:6:log", "momentum=0,0.5", "dampening=0"])
+    assert "differ in size" not in same.table()

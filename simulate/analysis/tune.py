@@ -186,6 +186,10 @@ class Tuning:
         lie within :attr:`within` of the best with each axis's range among them."""
         head = (f"tuned by {self.objective} (mean over {len(self.starts)} start{'s' * (len(self.starts) != 1)}) on "
                 f"{self.landscape.label}, {self.budget} gradient evaluations each; lower is better")
+        sizes = [r.values.size for r in self.results]
+        if max(sizes) > 10 * min(sizes):  # more settings, more chances at a lucky run: say it, not hide it
+            head += (f"\nthe searches differ in size ({min(sizes)} to {max(sizes)} settings: more knobs, more chances "
+                     f"at a lucky run); --vary gives every optimizer the same axes")
         near = f"within {self.within:.0%} of the best"
         lines = [("optimizer", self.objective, "tuned setting", near)]
         for r in self.results:
