@@ -5,7 +5,8 @@ ended at a maximum or saddle)."""
 import numpy as np
 import pytest
 
-from simulate.analysis.experiment import Diverged, ModelNote, run_experiment
+from simulate.analysis.experiment import run_experiment
+from simulate.analysis.remarks import Diverged, ModelNote
 from simulate.cli.app import main
 
 

@@ -4,7 +4,8 @@ with how far it went; runs that move, diverge or arrive are not."""
 import numpy as np
 import pytest
 
-from simulate.analysis.experiment import STALL, Stalled, run_experiment
+from simulate.analysis.experiment import run_experiment
+from simulate.analysis.remarks import STALL, Stalled
 from simulate.cli.app import main
 
 

@@ -297,7 +297,7 @@ def test_flows_of_a_sweep_advance_the_progress_bar_cell_by_cell(monkeypatch):
 
 def test_cells_that_diverged_are_said_per_member():
     # GD on Himmelblau diverges for the large lrs: the line counts those cells
-    from simulate.analysis.experiment import Diverged
+    from simulate.analysis.remarks import Diverged
 
     with pytest.warns(Diverged, match=r"^gd: diverged in (\d+) of 5 cells") as seen:
         s = sweep("himmelblau", ["gd"], ["lr=1e-3:1:5:log"], steps=50)

@@ -19,7 +19,8 @@ from .averaging import average, check_beta
 from ..solvers.continuous import MAX_SECONDS, WALL_TIME, SaveAt, Stepping, integrate
 from ..solvers.discrete import iterate
 from ..models import available_flows, energy_along, flow as make_flow, no_model
-from .sharpness import sharpness_along, stability_threshold, threshold_formula
+from .remarks import Diverged, ModelNote, Stalled, divergences, model_notes, stalls
+from .sharpness import sharpness_along, stability_threshold
 from ..landscapes import Landscape
 from ..landscapes.base import short_label, start_trouble
 from ..optimizers import Optimizer, optimizer
@@ -29,7 +30,7 @@ from ..io.files import load_npz, save_npz
 from ..io.progress import progress_bar
 from ..solvers.trajectory import DIVERGED, FAILED, STATUS_NAMES, Comparison, Trajectory, compare, ended
 
-__all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule", "Crowd", "run_crowd", "Thinned", "NoFlow", "Stalled", "Diverged", "ModelNote",
+__all__ = ["Entry", "Experiment", "run_experiment", "with_lr", "with_schedule", "Crowd", "run_crowd", "Thinned", "NoFlow",
            "CROWD_ABOVE", "DRAWN_PATHS"]
 
 
@@ -99,83 +100,12 @@ def check_starts(landscape: Landscape, starts) -> None:
 class NoFlow(FlowWarning):
     """An optimizer with no continuous model: its iterates are drawn alone (the line says why)."""
 
-
-def _past_threshold(e: Entry) -> str:
-    """Where the flow runs through curvature past the optimizer's stability threshold (``c/lr`` on a
-    quadratic mode, :func:`stability_threshold`): the largest λmax(∇²f) along it and the line; ""
-    where it stays below, or the optimizer has no such line."""
-    limit = stability_threshold(e.optimizer)
-    if limit is None:
-        return ""
-    try:
-        sharp = sharpness_along(e.flow_at_steps)
-    except (ValueError, NotImplementedError):  # a game (no Hessian of a loss), a landscape without one
-        return ""
-    with np.errstate(invalid="ignore"):
-        over = np.nanmax(sharp, axis=0) > limit if np.any(np.isfinite(sharp)) else np.zeros(1, bool)
-    if not np.any(over):
-        return ""
-    top = float(np.nanmax(sharp))
-    return (f"along its flow λmax(∇²f) reaches {top:.3g}, past its stability threshold "
-            f"{threshold_formula(e.optimizer)} = {float(np.min(limit)):.3g}")
-
-
-def _not_a_minimum(flow: Trajectory) -> str:
-    """Where a flow ended at a stationary point with negative curvature (its first such member): the
-    point, f and the Hessian's lowest eigenvalue; "" where every member ended elsewhere."""
-    land = flow.landscape
-    x = flow.x[-1].reshape(-1, land.dim)
-    with np.errstate(all="ignore"):
-        g = np.linalg.norm(land.grad(x), axis=-1)
-        scale = 1.0 + np.linalg.norm(land.grad(flow.x[0].reshape(-1, land.dim)), axis=-1)
-    for i in np.flatnonzero(np.isfinite(g) & (g <= 1e-6 * scale)):
-        try:
-            lowest = float(np.min(np.linalg.eigvalsh(land.hess(x[i]))))
-        except (ValueError, np.linalg.LinAlgError, NotImplementedError):
-            return ""
-        if lowest < -1e-8 * (1.0 + abs(lowest)):
-            kind = "a maximum" if float(np.max(np.linalg.eigvalsh(land.hess(x[i])))) < 0 else "a saddle"
-            return (f"{kind} of f, {np.array2string(x[i], precision=4)} (f = {float(land.value(x[i])):.4g}, lowest "
-                    f"Hessian eigenvalue {lowest:.3g})")
-    return ""
-
-
-def _of(mask: np.ndarray) -> str:
-    """" from k of n starts" for several starts, "" for one."""
-    return f" from {int(mask.sum())} of {mask.size} starts" if mask.size > 1 else ""
-
-
 def own_model(opt, kind: str | None, steps: int):
     """``opt``'s model ``kind`` for ``steps`` steps; None when no kind was asked and ``opt`` has no
     model at all (asked by name, a missing model is an error that says why)."""
     if kind is None and no_model(opt):
         return None
     return make_flow(opt, kind).for_steps(steps)
-
-
-class Diverged(Said):
-    """Runs that diverged (iterates or flow): how many and when; the figure marks them ×."""
-
-
-class ModelNote(Said):
-    """A continuous model the iterates do not follow here, for a reason the model states (its caveat),
-    or a flow that ended at a stationary point that is no minimum."""
-
-
-#: A model's caveat (:meth:`simulate.models.base.Flow.caveat`) is said when its small parameter is at
-#: least this at the run: there the iterates are not expected to follow the flow drawn beside them.
-CAVEAT_SAID = 0.3
-
-
-class Stalled(Said):
-    """A run that barely moved: its lr is small for the landscape (the line says how far it went)."""
-
-
-#: A run "barely moved" when its iterates end within this fraction of the plot box's diagonal of
-#: their start and f fell less than this fraction of the way to f*: on the default landscapes a
-#: torch default lr (Lion's 1e-4, Adam's 1e-3) can cover ~1% of the box in a default run, and the
-#: picture then says nothing about the optimizer, only about its lr.
-STALL = 0.05
 
 
 class Thinned(FlowWarning):
@@ -356,8 +286,10 @@ class Experiment:
                 f"{self.steps} steps; iterates: {ended(np.concatenate([np.ravel(e.iterates.status) for e in self.entries]))})")
 
     def warn_flow_failures(self) -> None:
-        """Say :meth:`flow_failures` as warnings (:class:`FlowWarning`), one per line; first, for a
-        crowd of starts, the line that says what was thinned (:class:`Thinned`)."""
+        """Say what the figure shows and a reader must know, as warnings, one per line (the command
+        prints each in one line): for a crowd of starts what was thinned (:class:`Thinned`); which
+        optimizers have no model (:class:`NoFlow`); :meth:`flow_failures` (:class:`FlowWarning`); and
+        :mod:`~simulate.analysis.remarks`: divergences, model notes and stalls."""
         if self.crowd is not None:
             warn(self.crowd.thinning, Thinned, stacklevel=3)
         for e in self.entries:
@@ -374,71 +306,16 @@ class Experiment:
             warn(line, Stalled, stacklevel=3)
 
     def model_notes(self) -> list[str]:
-        """One line per optimizer whose flow the iterates are not expected to follow here: the model's
-        own caveat where its small parameter is not small (:data:`CAVEAT_SAID`), and a flow that
-        ended at a stationary point with a negative curvature (a maximum or saddle, not a minimum)."""
-        land, lines = self.landscape, []
-        x0 = np.asarray(self.start, dtype=np.float64).reshape(-1, land.dim)[0]
-        for e in (e for e in self.entries if e.flow is not None):
-            model = make_flow(e.optimizer, e.flow_kind)
-            caveat = model.caveat(land, x0, float(np.max(e.flow.t)))
-            if caveat is not None and caveat[1] >= CAVEAT_SAID:
-                size = "" if caveat[1] == 1.0 else f" (the parameter that must be ≪ 1 is {caveat[1]:.2g} here)"
-                lines.append(f"{e.optimizer.label}: the iterates need not follow its {e.flow_kind} flow here: "
-                             f"{caveat[0]}{size}")
-            unstable = _past_threshold(e)
-            if unstable:
-                lines.append(f"{e.optimizer.label}: {unstable}: the iterates cannot follow its {e.flow_kind} flow "
-                             f"there (they oscillate or diverge: the edge of stability)")
-            ended = _not_a_minimum(e.flow)
-            if ended:
-                lines.append(f"{e.optimizer.label}: its {e.flow_kind} flow ended at {ended}: it is attracted there, "
-                             f"the iterates need not be")
-        return lines
+        """:func:`simulate.analysis.remarks.model_notes` of this experiment."""
+        return model_notes(self)
 
     def divergences(self) -> list[str]:
-        """One line per optimizer whose iterates, or whose flow, diverged: from how many starts and
-        when (with a crowd, counted over every start)."""
-        lines = []
-        for i, e in enumerate(self.entries):
-            status = self.crowd.status[i] if self.crowd is not None else None
-            at = np.ravel(e.iterates.diverged_at)
-            gone = np.ravel(status == DIVERGED) if status is not None else at >= 0
-            if gone.any():
-                first = f", first at step {int(at[at >= 0].min())}" if (at >= 0).any() else ""
-                lines.append(f"{e.optimizer.label}: its iterates diverged{_of(gone)}{first}; drawn up to their last "
-                             f"finite point (×) (a smaller lr may keep them bounded)")
-            if e.flow is not None and (np.ravel(e.flow.diverged_at) >= 0).any():
-                gone = np.ravel(e.flow.diverged_at) >= 0
-                message = np.ravel(np.asarray(e.flow.message, dtype=object))[np.argmax(gone)]
-                lines.append(f"{e.optimizer.label}: its {e.flow_kind} flow diverged{_of(gone)} ({message})")
-        return lines
+        """:func:`simulate.analysis.remarks.divergences` of this experiment."""
+        return divergences(self)
 
     def stalls(self) -> list[str]:
-        """One line per optimizer whose every run barely moved (:data:`STALL`): how far it went, and
-        that a larger lr would show more. Runs that diverged or ended at a minimum are not stalls."""
-        land = self.landscape
-        box = np.asarray(land.bounds, dtype=np.float64)
-        diagonal = float(np.linalg.norm(box[:, 1] - box[:, 0]))
-        minima = np.asarray(land.minima, dtype=np.float64).reshape(-1, land.dim)
-        f_star = float(np.min(land.value(minima))) if len(minima) else None
-        lines = []
-        for e in self.entries:
-            x, f = e.iterates.x, e.iterates.f
-            moved = np.linalg.norm(x[-1] - x[0], axis=-1)
-            gap = f[0] - (f_star if f_star is not None else 0.0)
-            fell = (f[0] - f[-1]) / np.where(gap > 0, gap, np.nan)
-            with np.errstate(invalid="ignore"):
-                stalled = (moved < STALL * diagonal) & (fell < STALL)  # NaN (diverged, at f*) compares false
-            if not np.all(stalled):
-                continue
-            steps = x.shape[0] - 1
-            lines.append(f"{e.optimizer.label} barely moved: in {steps} steps its iterates went "
-                         f"{float(np.max(moved)):.2g} ({100 * float(np.max(moved)) / diagonal:.2g}% of the plot box) "
-                         f"and f fell {100 * float(np.max(fell)):.2g}% of the way to "
-                         f"{'f*' if f_star is not None else '0'}: its lr is small for this landscape (a larger lr "
-                         f"or more --steps show more; `simulate tune` finds its best lr)")
-        return lines
+        """:func:`simulate.analysis.remarks.stalls` of this experiment."""
+        return stalls(self)
 
     def flow_failures(self) -> list[str]:
         """One line per member whose continuous model could not be integrated to the end: which

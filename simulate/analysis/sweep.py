@@ -666,7 +666,7 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
 
 def _say_divergence(members, metrics) -> None:
     """One line per member that diverged in some cells: how many (the figure and the data hold which)."""
-    from .experiment import Diverged
+    from .remarks import Diverged
 
     for label, gone in zip(members, metrics.get("diverged", ())):
         if np.any(gone):
