@@ -87,8 +87,7 @@ def stalls(experiment) -> list[str]:
     land = experiment.landscape
     box = np.asarray(land.bounds, dtype=np.float64)
     diagonal = float(np.linalg.norm(box[:, 1] - box[:, 0]))
-    minima = np.asarray(land.minima, dtype=np.float64).reshape(-1, land.dim)
-    f_star = float(np.min(land.value(minima))) if len(minima) else None
+    f_star = land.lowest_minimum_value()
     lines = []
     for e in experiment.entries:
         x, f = e.iterates.x, e.iterates.f

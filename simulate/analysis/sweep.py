@@ -980,7 +980,7 @@ def _criterion(land: Landscape, tol: float):
     if distance is not None:
         return f"distance <= {tol:g}", lambda x: distance(x) <= tol
     if len(land.minima) and not is_game(land):
-        fstar = float(np.min(land.value(land.minima)))
+        fstar = land.lowest_minimum_value()
         return f"f − f* <= {tol:g}", lambda x: land.value(x) - fstar <= tol
     return f"{'|ξ|' if is_game(land) else '|∇f|'} <= {tol:g}", lambda x: np.linalg.norm(land.grad(x), axis=-1) <= tol
 

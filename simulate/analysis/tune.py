@@ -405,7 +405,7 @@ def _per_start(objective: str, land, metrics: dict, evaluations_per_step: int) -
     """Each run's objective (``inf`` where it diverged, never met the tolerance, or is NaN)."""
     diverged = metrics["diverged"].astype(bool)
     if objective == "final_loss":
-        fstar = float(np.min(land.value(land.minima))) if len(land.minima) else 0.0
+        fstar = land.lowest_minimum_value() or 0.0
         value = metrics["final_loss"] - fstar
     elif objective == "distance":
         value = metrics["distance"]

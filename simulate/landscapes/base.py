@@ -74,6 +74,11 @@ class Landscape:
         """∇f(x), shape ``(..., d)``."""
         return self._grad(self.points(x))
 
+    def lowest_minimum_value(self) -> float | None:
+        """f*: the lowest value of f at its listed minima (the loss axis' offset, the target of
+        ``f − f* <= tol``); None where no minimum is listed."""
+        return float(np.min(self.value(self.minima))) if len(self.minima) else None
+
     def hess(self, x) -> np.ndarray:
         """∇²f(x), shape ``(..., d, d)``."""
         return self._hess(self.points(x))

@@ -38,9 +38,7 @@ def _axes(ax, three_d: bool = False):
 
 def loss_offset(landscape: Landscape) -> float | None:
     """The lowest known minimum value f*, so that ``f − f*`` can go on a log scale (None if unknown)."""
-    if len(landscape.minima) == 0:
-        return None
-    return float(np.min(landscape.value(landscape.minima)))
+    return landscape.lowest_minimum_value()
 
 
 def plane_labels(landscape: Landscape) -> tuple[str, str]:
