@@ -83,3 +83,19 @@ def torch_iterates(torch_class, kw, land, x0, steps):
 def demo_data(written):
     """The arrays of a rendered demo (its ``.npz`` among the paths it wrote)."""
     return np.load(next(p for p in written if str(p).endswith(".npz")))
+
+
+def sign_flow_errors(name: str, lrs, horizon: float = 0.5) -> list:
+    """Per lr, the largest distance over t <= ``horizon`` between ``name(lr, betas=(0.9, 0.99))`` on the
+    diagonal quadratic with curvatures 1 and 100 and the closed form of Adam's β-fixed sign flow,
+    x_i(t) = sign(x_i0)·max(|x_i0| − t, 0) (whatever the curvatures), from (1, 0.8)."""
+    import simulate as sim
+
+    land = sim.landscape("quadratic(eigenvalues=(1, 100))")
+    x0 = np.array([1.0, 0.8])
+    errors = []
+    for lr in lrs:
+        run = sim.iterate(land, f"{name}(lr={lr}, betas=(0.9, 0.99))", x0, int(round(horizon / lr)))
+        closed = np.sign(x0) * np.maximum(np.abs(x0) - run.t[:, None], 0)
+        errors.append(np.max(np.linalg.norm(run.x - closed, axis=-1)))
+    return errors

@@ -10,7 +10,7 @@ from simulate.analysis.order import fit_order
 from simulate.models import flow
 from simulate.solvers.continuous import euler_step
 
-from helpers import case_id, central_difference, run_steps, torch_iterates
+from helpers import case_id, central_difference, run_steps, sign_flow_errors, torch_iterates
 
 TORCH = {"nadam": torch.optim.NAdam, "radam": torch.optim.RAdam, "adamax": torch.optim.Adamax,
          "adadelta": torch.optim.Adadelta}
@@ -202,18 +202,13 @@ def test_lift_starts_regular():
 def test_fixed_betas_approach_adams_sign_flow_closed_form(name):
     """ẋ = −g/(|g| + ε) on a diagonal quadratic: x_i(t) = sign(x_i0)·max(|x_i0| − t, 0), whatever the
     curvatures 1 and 100 (theory §10.1 [D], checked here): the iterates approach it as lr → 0."""
-    land = sim.landscape("quadratic(eigenvalues=(1, 100))")
-    x0, T = np.array([1.0, 0.8]), 0.5
-    errors, lrs = [], 1e-3 / 2.0 ** np.arange(4)
-    for lr in lrs:
-        run = sim.iterate(land, f"{name}(lr={lr}, betas=(0.9, 0.99))", x0, int(round(T / lr)))
-        closed = np.sign(x0) * np.maximum(np.abs(x0) - run.t[:, None], 0)
-        errors.append(np.max(np.linalg.norm(run.x - closed, axis=-1)))
+    lrs = 1e-3 / 2.0 ** np.arange(4)
+    errors = sign_flow_errors(name, lrs)
     # RAdam's warm-up (momentum SGD, then r_k ≪ 1 for ~1/(1 − β₂) steps) costs a larger constant
     assert np.all(np.diff(errors) < 0) and errors[-1] < (6e-2 if name == "radam" else 2e-2), errors
     assert fit_order(lrs, errors)[0] > 0.75, errors
     model = flow(sim.optimizer(name, lr=1e-3), "limit")
-    x = np.array([0.3, -0.2])
+    land, x = sim.landscape("quadratic(eigenvalues=(1, 100))"), np.array([0.3, -0.2])
     np.testing.assert_allclose(model.field(0.0, {"x": x}, land)["x"], -land.grad(x) / (np.abs(land.grad(x)) + 1e-8))
 
 

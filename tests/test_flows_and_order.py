@@ -12,6 +12,7 @@ from simulate.models import FLOWS, available_flows, flow, rescale
 from simulate.analysis.order import fit_order, order, order_study
 from simulate.viz.figures import order_figure
 from simulate.viz.plotting import plot_order
+from helpers import sign_flow_errors
 
 Q = sim.landscape("quadratic(eigenvalues=(1, 10))")  # start (1, 1)... its default start
 X0 = np.array([1.0, 1.0])
@@ -181,13 +182,9 @@ def test_nag_c_iterate_is_nesterovs_scheme():
 # -- adaptive methods -----------------------------------------------------------------------------
 def test_adam_with_fixed_betas_approaches_the_sign_flow_closed_form():
     """x_i(t) = sign(x_i0)·max(|x_i0| − t, 0), independent of the curvatures 1 and 100."""
-    land = sim.landscape("quadratic(eigenvalues=(1, 100))")
-    x0, T = np.array([1.0, 0.8]), 0.5
-    errors, lrs = [], 1e-3 / 2.0 ** np.arange(5)
-    for lr in lrs:
-        run = sim.iterate(land, f"adam(lr={lr}, betas=(0.9, 0.99))", x0, int(round(T / lr)))
-        closed = np.sign(x0) * np.maximum(np.abs(x0) - run.t[:, None], 0)
-        errors.append(np.max(np.linalg.norm(run.x - closed, axis=-1)))
+    lrs = 1e-3 / 2.0 ** np.arange(5)
+    errors = sign_flow_errors("adam", lrs)
+    land, x0, T = sim.landscape("quadratic(eigenvalues=(1, 100))"), np.array([1.0, 0.8]), 0.5  # the helper's
     assert np.all(np.diff(errors) < 0) and errors[-1] < 1e-2
     assert fit_order(lrs, errors)[0] > 0.75  # v's memory (100 steps) must be short against T: slowly
     fl = sim.integrate(land, "adam(lr=0.001)", x0, t=np.linspace(0, T, 11), flow="limit", rtol=1e-10, atol=1e-12)

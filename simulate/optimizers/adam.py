@@ -11,7 +11,7 @@ import math
 
 from ..models.base import Flow
 from ..models.gradient import SignFlow
-from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
+from .hyper import adam_betas_hyper, hyper, lr_hyper, weight_decay_hyper
 from .base import Optimizer, _assemble, _diag
 from .kernels import adam_update
 
@@ -55,8 +55,7 @@ class Adam(Optimizer):
     description: ClassVar[str] = "torch.optim.Adam: momentum on g and a per-coordinate scale from g², bias-corrected"
 
     lr: float = lr_hyper(1e-3)
-    betas: tuple = hyper((0.9, 0.999), "[0, 1)", pair=True, names=("beta1", "beta2"), ladder=EMA,
-                         slider=((0.0, 0.999), (0.9, 0.9999)))
+    betas: tuple = adam_betas_hyper()
     eps: float = hyper(1e-8, "> 0", note="it guards the division by √v", slider=(1e-10, 1e-1, "log"))
     weight_decay: float = weight_decay_hyper()
     amsgrad: bool = False

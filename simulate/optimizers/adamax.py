@@ -10,7 +10,7 @@ import numpy as np
 from ..models.gradient import SignFlow
 from .adam import power
 from .base import Optimizer, _assemble, _diag
-from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
+from .hyper import adam_betas_hyper, hyper, lr_hyper, weight_decay_hyper
 from .kernels import lerp, select
 
 __all__ = ['Adamax']
@@ -49,8 +49,7 @@ class Adamax(Optimizer):
     description: ClassVar[str] = "torch.optim.Adamax: Adam with an infinity-norm scale max(β₂u, |g| + ε)"
 
     lr: float = lr_hyper(2e-3)
-    betas: tuple = hyper((0.9, 0.999), "[0, 1)", pair=True, names=("beta1", "beta2"), ladder=EMA,
-                         slider=((0.0, 0.999), (0.9, 0.9999)))
+    betas: tuple = adam_betas_hyper()
     eps: float = hyper(1e-8, "> 0", note="it keeps u > 0", slider=(1e-10, 1e-1, "log"))
     weight_decay: float = weight_decay_hyper()
 

@@ -147,6 +147,13 @@ def lr_hyper(default: float, slider: tuple = (1e-4, 1.0, "log")):
     return hyper(default, "> 0", note="the time per step is built from it", slider=slider)
 
 
+def adam_betas_hyper():
+    """Adam's ``betas`` (β₁, β₂): the EMA coefficients of g and g², torch's (0.9, 0.999), each element a
+    sweep axis by its own name (beta1, beta2) and moved by the order ladder's EMA scaling."""
+    return hyper((0.9, 0.999), "[0, 1)", pair=True, names=("beta1", "beta2"), ladder=EMA,
+                 slider=((0.0, 0.999), (0.9, 0.9999)))
+
+
 def weight_decay_hyper(default: float = 0.0):
     """``weight_decay`` λ (torch's coupled L2 term, or AdamW's decoupled one)."""
     return hyper(default, ">= 0", slider=(0.0, 1.0))

@@ -9,7 +9,7 @@ import numpy as np
 
 from .adam import power
 from .base import Optimizer, _assemble, _diag
-from .hyper import EMA, hyper, lr_hyper, weight_decay_hyper
+from .hyper import adam_betas_hyper, hyper, lr_hyper, weight_decay_hyper
 from .moments import AdamMoments
 from .kernels import lerp, select
 
@@ -57,8 +57,7 @@ class RAdam(AdamMoments, Optimizer):
     description: ClassVar[str] = "torch.optim.RAdam: Adam with its adaptive step rectified (momentum SGD at first)"
 
     lr: float = lr_hyper(1e-3)
-    betas: tuple = hyper((0.9, 0.999), "[0, 1)", pair=True, names=("beta1", "beta2"), ladder=EMA,
-                         slider=((0.0, 0.999), (0.9, 0.9999)))
+    betas: tuple = adam_betas_hyper()
     eps: float = hyper(1e-8, "> 0", note="it guards the division by √v", slider=(1e-10, 1e-1, "log"))
     weight_decay: float = weight_decay_hyper()
     decoupled_weight_decay: bool = False
