@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
@@ -179,8 +180,6 @@ def _solver_title(experiment: Experiment) -> str:
     error = ("error not estimated" if not np.all(np.isfinite(errors))
              else "the δ and 2δ solves agree to rounding" if max(errors) == 0
              else f"estimated error ≤ {max(errors):.1e}")
-    import textwrap
-
     which = "1 flow is Filippov" if len(stats) == 1 else f"{len(stats)} flows are Filippov"
     return out + "\n" + textwrap.fill(f"{which}: switches regularized to width δ ≤ {delta:.2g}, {stats[0]['method']} "
                                       f"(rtol {stats[0]['rtol']:g}), {error}", 75)
@@ -189,8 +188,6 @@ def _solver_title(experiment: Experiment) -> str:
 def add_caption(fig: Figure, text: str | None, width: int = 140) -> Figure:
     """Print ``text`` under the figure (a demo's "what to look at"), wrapped to ``width`` characters."""
     if text:
-        import textwrap
-
         fig.supxlabel("\n".join(textwrap.wrap(" ".join(text.split()), width)), fontsize=9, ha="center",
                       style="italic", color="0.2", parse_math=False)  # text, not mathtext: any $ is kept
     return fig
@@ -311,7 +308,7 @@ def _focus_loss_axis(ax, experiment, offset) -> None:
     of the initial gap. Only the view changes; the data are complete in the records."""
     kept = []
     for i, e in enumerate(experiment.entries):
-        for traj in (e.iterates, *([e.flow] if e.flow is not None else []), *experiment.averages[i:i + 1]):
+        for traj in (t for t in (e.iterates, e.flow, *experiment.averages[i:i + 1]) if t is not None):
             f = traj.f[:, ~traj.diverged] if traj.batch_shape else (traj.f if not traj.diverged else traj.f[:0])
             kept.append(np.ravel(f - (offset or 0.0)))
     values = np.concatenate(kept)
@@ -564,8 +561,6 @@ def order_figure(study: OrderStudy, *, x: str = "h", figsize=(7.5, 5.5)) -> Figu
     if len({r.metric for r in study.results}) > 1:
         ax.set_ylabel("|iterates − flow| (max, or for t ≥ T/4 where the legend says late)")
     # the models' known reasons (†) and the ladder's own doubts (⚠) under the x label, the legend under them
-    import textwrap
-
     said = [f"† {n}" for n in study.notes] + [f"⚠ {w}" for w in study.warnings]
     lines = [line for text in said for line in textwrap.wrap(text, 150, subsequent_indent="   ")]
     if lines:  # inside the layout (a caption goes under it)
