@@ -144,6 +144,11 @@ def test_the_cli_writes_a_netcdf_with_its_run_record_and_refuses_to_overwrite(cl
     assert {p.name: p.read_bytes() for p in in_tmp.iterdir()} == before  # nothing written, not even t.png
     assert runner.invoke(app, [*SWEEP_ARGS, "--data", "s.nc", "--overwrite"]).exit_code == 0
     assert (in_tmp / "s.nc").read_bytes() == before["s.nc"]  # the same run, the same bytes
+    # its record reruns it: the same data, with the rerun's own record inside
+    assert runner.invoke(app, ["rerun", "s.run.toml", "--out-dir", "again"]).exit_code == 0
+    with xr.open_dataset("s.nc", engine="h5netcdf") as first, xr.open_dataset("again/s.nc", engine="h5netcdf") as rerun:
+        assert rerun.attrs["run_record"] == (in_tmp / "again/s.run.toml").read_text() != first.attrs["run_record"]
+        xr.testing.assert_identical(rerun.load().drop_attrs(deep=False), first.load().drop_attrs(deep=False))
 
 
 def test_the_cli_writes_a_zarr_store_and_replaces_only_a_store(cli_swept, in_tmp):
@@ -198,6 +203,18 @@ def test_a_failing_write_leaves_no_file_and_no_temporary(dataset, tmp_path, monk
             save_dataset(path, dataset)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["kept.zarr"]  # no new store, no temporary
     assert sorted(str(p.relative_to(store)) for p in store.rglob("*")) == kept and not files._LIVE
+
+
+def test_a_store_being_written_is_a_temporary_that_an_interrupt_or_a_later_run_removes(tmp_path):
+    tmp = Path(files._temporary(tmp_path / "s.zarr", ".zarr"))  # as write_together makes it
+    (tmp / "final_loss").mkdir()
+    (tmp / "zarr.json").write_text("{}")
+    files.remove_own_temporaries()  # what the command line does on a signal
+    assert list(tmp_path.iterdir()) == [] and not files._LIVE
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".s.zarr.simulate-{int(gone.stdout)}-abc123.zarr"  # a killed run's, its process gone
+    (stale / "final_loss").mkdir(parents=True)
+    assert files.remove_stale_temporaries(tmp_path) == [stale] and list(tmp_path.iterdir()) == []
 
 
 def test_missing_packages_name_the_extra(swept, in_tmp, monkeypatch):
