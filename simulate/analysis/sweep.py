@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -41,7 +42,7 @@ from ..io.progress import progress_bar
 from ..spec import parse_spec
 from ..solvers.trajectory import FAILED, check_run_memory, coordinate_names, default_escape_radius, runs_memory
 
-__all__ = ["Axis", "Sweep", "sweep", "METRICS", "SCALES", "parse_axis", "start_coordinates", "sweepable", "with_axis",
+__all__ = ["Axis", "Sweep", "sweep", "METRICS", "UNITS", "SCALES", "parse_axis", "start_coordinates", "sweepable", "with_axis",
            "member_label"]
 
 #: What every grid cell gets, for the iterates and (where it applies) for the flow's endpoint.
@@ -397,10 +398,11 @@ class Sweep:
         Dimensions: ``member`` (its labels as coordinate, with ``kind``, iterates or flow, beside
         them), one per axis, named after it, with its values as coordinate (its ``scale`` and
         ``spec`` as attributes), ``coordinate`` (``x1`` … ``xd``), ``minimum_index`` and, where the
-        sweep recorded paths, ``recorded_step``. Data variables: every metric ``(member, *axes)``
-        with its ``description`` (:data:`METRICS`) and ``units`` (:data:`UNITS`); ``start``
-        ``(*axes, coordinate)``; ``minima`` ``(minimum_index, coordinate)``, the listed minima that
-        ``minimum`` indexes; ``paths`` ``(member, recorded_step, *axes, coordinate)`` where recorded.
+        sweep recorded paths, ``optimizer`` (the iterates' members) and ``recorded_step``. Data
+        variables: every metric ``(member, *axes)`` with its ``description`` (:data:`METRICS`) and
+        ``units`` (:data:`UNITS`); ``start`` ``(*axes, coordinate)``; ``minima`` ``(minimum_index,
+        coordinate)``, the listed minima that ``minimum`` indexes; ``paths`` ``(optimizer,
+        recorded_step, *axes, coordinate)`` where recorded.
 
         The attributes hold the run's configuration (landscape, steps, tol, near, criterion, flow,
         noise and seed, the flows' solver, the simulate version) and ``summary``; ``record``, the
@@ -524,8 +526,6 @@ class Sweep:
 def _attributes(config: dict) -> dict:
     """Attributes netCDF can hold: strings and numbers as they are, anything else as JSON text;
     None and NaN left out (no value)."""
-    import json
-
     out = {}
     for key, value in config.items():
         if isinstance(value, (np.generic, bool)):

@@ -216,11 +216,17 @@ def _place_folder(tmp: str, path: Path, overwrite: bool) -> None:
         except FileExistsError:
             raise FileExistsError(f"{str(path)!r} exists (another run wrote it meanwhile?); "
                                   "pass --overwrite to replace it") from None
-        os.rename(tmp, path)
+        try:
+            os.rename(tmp, path)
+        except BaseException:
+            os.rmdir(path)
+            raise
         return
     if not os.path.lexists(path):
         os.rename(tmp, path)
         return
+    if os.path.isdir(path) and not os.path.islink(path) and not _is_store(Path(path)):  # appeared since the check
+        raise FileExistsError(f"cannot write {str(path)!r}: it is a folder that is not a zarr store")
     aside = _temporary(path, ".old")  # named as a temporary: a run killed now leaves it to be removed
     _remove(aside)
     os.rename(path, aside)
