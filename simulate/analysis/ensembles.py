@@ -316,6 +316,18 @@ class Ensemble:
                     out.update({f"{kind}_mean_{i}": m.mean, f"{kind}_cov_{i}": m.cov, f"{kind}_count_{i}": m.count})
         return out
 
+    def to_pandas(self):
+        """Every path as a tidy :class:`pandas.DataFrame`: the rows of
+        :meth:`~simulate.solvers.trajectory.Trajectory.to_pandas` of each optimizer's noisy iterates
+        (``kind`` iterates, ``member`` the path), its SDE's paths (sde) and its deterministic flow
+        (flow), with ``entry``, the optimizer's index here (labels may repeat)."""
+        from .._optional import optional
+
+        pd = optional("pandas", "Ensemble.to_pandas")
+        frames = [traj.to_pandas().assign(entry=i) for i, e in enumerate(self.entries)
+                  for traj in (e.iterates, e.sde, e.flow) if traj is not None]
+        return pd.concat(frames, ignore_index=True)
+
     def summary(self) -> dict:
         """Per optimizer: final and stationary moments of the iterates and the SDE, the Gibbs
         temperature, and escape statistics where the landscape lists several minima."""

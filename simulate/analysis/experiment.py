@@ -388,6 +388,18 @@ class Experiment:
             out["flow_energy"] = np.full(e.flow.f.shape, np.nan) if energy is None else energy
         return out
 
+    def to_pandas(self):
+        """The runs behind the figure as a tidy :class:`pandas.DataFrame`: the rows of
+        :meth:`~simulate.solvers.trajectory.Trajectory.to_pandas` of each optimizer's iterates and of
+        its flow at the iterates' times (``kind`` flow; the finely sampled flow is in :meth:`arrays`),
+        one per sample and start (``member``), with ``entry``, the optimizer's index here."""
+        from .._optional import optional
+
+        pd = optional("pandas", "Experiment.to_pandas")
+        frames = [traj.to_pandas().assign(entry=i) for i, e in enumerate(self.entries)
+                  for traj in (e.iterates, e.flow_at_steps) if traj is not None]
+        return pd.concat(frames, ignore_index=True)
+
     def summary(self) -> dict:
         """A small JSON-able digest: per optimizer and start, how each run ended and how far apart."""
         optimizers = []

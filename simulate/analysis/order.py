@@ -108,6 +108,13 @@ class OrderResult:
                 for o, lr, h, k, e, err, p, s in zip(self.rungs, self.lr, self.time_per_step, self.steps,
                                                      self.evaluations, self.error, slopes, self.status)]
 
+    def to_pandas(self):
+        """The rungs as a tidy :class:`pandas.DataFrame`: the rows of :meth:`table` (one per rung:
+        its optimizer, lr, time per step h, steps, gradient evaluations, error, the local slope from
+        the rung before, status), with the ladder's flow, scaling and metric."""
+        return _frame([{"flow": self.flow, "scaling": self.scaling, "metric": self.metric, **row} for row in self.table()],
+                      "OrderResult.to_pandas")
+
     def summary(self) -> dict:
         return {"optimizer": self.optimizer.spec, "landscape": self.landscape.label, "start": self.start,
                 "flow": self.flow, "flow_description": self.flow_description,
@@ -358,6 +365,11 @@ class OrderStudy:
         return [{"ladder": i, "flow": r.flow, "scaling": r.scaling, "metric": r.metric, **row}
                 for i, r in enumerate(self.results) for row in r.table()]
 
+    def to_pandas(self):
+        """The table (the CSV's rows) as a tidy :class:`pandas.DataFrame`: one row per ladder
+        (optimizer × flow) and rung, with h (``time_per_step``), the error and the local slope."""
+        return _frame(self.table(), "OrderStudy.to_pandas")
+
     def summary(self) -> dict:
         return {"ladders": [r.summary() for r in self.results]}
 
@@ -394,6 +406,13 @@ class OrderStudy:
         for row in rows:
             lines.append(",".join(_csv_cell(row[k]) for k in keys))
         return "\n".join(lines) + "\n"
+
+
+def _frame(rows: list[dict], what: str):
+    """Rows of one table as a DataFrame (pandas is optional: imported here)."""
+    from .._optional import optional
+
+    return optional("pandas", what).DataFrame(rows)
 
 
 def _csv_cell(value) -> str:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +23,7 @@ from functools import cached_property
 import numpy as np
 
 from .._checks import checked
+from .._optional import optional
 from .._signature import Said, public, warn
 from ..landscapes.base import short_label
 from ..solvers.inputs import is_optimizer, resolve
@@ -38,9 +40,9 @@ from ..optimizers import Optimizer, optimizer as get_optimizer
 from ..optimizers.base import _fmt
 from ..io.progress import progress_bar
 from ..spec import parse_spec
-from ..solvers.trajectory import FAILED, check_run_memory, default_escape_radius, runs_memory
+from ..solvers.trajectory import FAILED, check_run_memory, coordinate_names, default_escape_radius, runs_memory
 
-__all__ = ["Axis", "Sweep", "sweep", "METRICS", "SCALES", "parse_axis", "start_coordinates", "sweepable", "with_axis",
+__all__ = ["Axis", "Sweep", "sweep", "METRICS", "UNITS", "SCALES", "parse_axis", "start_coordinates", "sweepable", "with_axis",
            "member_label"]
 
 #: What every grid cell gets, for the iterates and (where it applies) for the flow's endpoint.
@@ -60,6 +62,10 @@ METRICS = {
                "at the end), 1 converging, 2 stalled (moving less than 5% of the distance), 3 cycling, 4 spiralling out, 5 diverged; −1 not measured (flow "
                "endpoints, noisy runs, fewer than 4 steps)",
 }
+#: The units of every metric in :data:`METRICS` (``1``: a dimensionless number; ``x``: the units of
+#: the landscape's coordinates; ``f``: the units of its values), for labelled data (``Sweep.to_xarray``).
+UNITS = {"final_loss": "f", "distance": "x", "steps_to_tol": "steps", "diverged": "1", "diverged_at": "steps",
+         "minimum": "index", "rate": "1 per step", "flow_distance": "x", "verdict": "code"}
 #: The names of the verdicts, by code (see :func:`_verdicts`).
 VERDICTS = ("converged", "converging", "stalled", "cycling", "spiralling out", "diverged")
 #: How much the distance's envelope must shrink or grow over the run's last half (relative) to
@@ -278,8 +284,8 @@ class Sweep:
     """Metrics over a grid: ``metrics[name]`` is ``(M, *grid)`` for the M members (each optimizer's
     iterates, then, with a flow, each optimizer's flow endpoint), ``grid = tuple(len(a) for a in axes)``.
 
-    ``paths`` (only with ``record_every``) is ``(M, T, *grid, d)`` at steps ``path_steps``.
-    """
+    ``paths`` (only with ``record_every``) is ``(N, T, *grid, d)`` at steps ``path_steps``, for the N
+    optimizers' iterates (the first N members; a flow's endpoint alone is kept)."""
 
     axes: tuple[Axis, ...]
     landscape: Landscape
@@ -380,6 +386,99 @@ class Sweep:
             out.update(noise=np.array(self.stats["noise"]), seed=np.array(self.stats["seed"]))
         return out
 
+    def to_pandas(self):
+        """The table of :meth:`columns` as a tidy :class:`pandas.DataFrame`: one row per (member, cell),
+        the member's label and kind, the axes' values, every metric (the rows of :meth:`csv`)."""
+        pd = optional("pandas", "Sweep.to_pandas")
+        return pd.DataFrame(self.columns())
+
+    def to_xarray(self, record=None):
+        """The sweep as a labelled :class:`xarray.Dataset`.
+
+        Dimensions: ``member`` (its labels as coordinate, with ``kind``, iterates or flow, beside
+        them), one per axis, named after it, with its values as coordinate (its ``scale`` and
+        ``spec`` as attributes), ``coordinate`` (``x1`` … ``xd``), ``minimum_index`` and, where the
+        sweep recorded paths, ``optimizer`` (the iterates' members) and ``recorded_step``. Data
+        variables: every metric ``(member, *axes)`` with its ``description`` (:data:`METRICS`) and
+        ``units`` (:data:`UNITS`); ``start`` ``(*axes, coordinate)``; ``minima`` ``(minimum_index,
+        coordinate)``, the listed minima that ``minimum`` indexes; ``paths`` ``(optimizer,
+        recorded_step, *axes, coordinate)`` where recorded.
+
+        The attributes hold the run's configuration (landscape, steps, tol, near, criterion, flow,
+        noise and seed, the flows' solver, the simulate version) and ``summary``; ``record``, the
+        run record behind the sweep (the TOML text of its ``.run.toml``, or a mapping, written as
+        TOML), is kept whole as ``run_record``. An attribute that is no string or number is JSON
+        text (netCDF holds no other). Write the dataset with ``to_netcdf`` or ``to_zarr``;
+        ``simulate sweep --data out.nc`` (or ``out.zarr``) does, with the record.
+        """
+        xr = optional("xarray", "Sweep.to_xarray")
+        axes = [a.name for a in self.axes]
+        taken = {"member", "kind", "coordinate", "minimum_index", "recorded_step", "optimizer", "start", "minima", "paths",
+                 *self.metrics}
+        clash = sorted(taken & set(axes))
+        if clash:
+            raise ValueError(f"the axis {clash[0]} has the name of another dimension or variable of the dataset")
+        dim = self.start.shape[-1]
+        text = lambda values: np.array(values, dtype=object)  # noqa: E731 (variable-length strings in every format)
+        coords = {"member": ("member", text(self.members), {"description": "the optimizer's label (a flow: its "
+                                                                           "continuous model, \"label flow\")"}),
+                  "kind": ("member", text(self.kinds), {"description": "iterates, or flow (the continuous model's "
+                                                                       "endpoint at the same time)"}),
+                  "coordinate": ("coordinate", text(coordinate_names(dim)))}
+        for a in self.axes:
+            coords[a.name] = (a.name, a.values, {"scale": a.scale, "spec": a.spec, "description": self._axis_role(a)})
+        data = {name: (("member", *axes), values, {"description": METRICS[name], "units": UNITS[name]})
+                for name, values in self.metrics.items()}
+        if "verdict" in data:  # the codes' names, as CF's flag attributes
+            data["verdict"][2].update(flag_values=np.arange(-1, len(VERDICTS), dtype=np.int64),
+                                      flag_meanings=" ".join(v.replace(" ", "_") for v in ("not measured", *VERDICTS)))
+        data["start"] = ((*axes, "coordinate"), self.start, {"description": "each cell's start point", "units": "x"})
+        data["minima"] = (("minimum_index", "coordinate"), np.asarray(self.landscape.minima, dtype=np.float64).reshape(-1, dim),
+                          {"description": "the landscape's listed minima (the metric minimum indexes them)",
+                           "units": "x"})
+        if self.paths is not None:  # the iterates' paths (a flow's endpoint alone is kept)
+            coords["recorded_step"] = ("recorded_step", np.asarray(self.path_steps),
+                                       {"description": "the steps at which the paths were recorded"})
+            coords["optimizer"] = ("optimizer", text(self._iterates()),
+                                   {"description": "the members whose paths are recorded: the iterates"})
+            data["paths"] = (("optimizer", "recorded_step", *axes, "coordinate"), self.paths,
+                             {"description": "every cell's iterates at the recorded steps; NaN after a run stopped",
+                              "units": "x"})
+        return xr.Dataset(data, coords=coords, attrs=_attributes(self._configuration(record)))
+
+    def _iterates(self) -> list[str]:
+        """The labels of the members that are iterates (each optimizer's; its flow is another member)."""
+        return [m for m, k in zip(self.members, self.kinds) if k == "iterates"]
+
+    def _axis_role(self, axis: Axis) -> str:
+        """What an axis varies, in words (its coordinate's description)."""
+        if axis.name == PATH_AXIS:
+            return "repeats each configuration: one independent noisy path per value"
+        if axis.name in start_coordinates(self.landscape):
+            return f"the start's coordinate {axis.name}"
+        if axis.name in self.stats.get("landscape_axes", ()) or axis.name.startswith(LANDSCAPE_PREFIX):
+            return f"the landscape's parameter {axis.name.removeprefix(LANDSCAPE_PREFIX)}"
+        return f"the optimizers' hyperparameter {axis.name}"
+
+    def _configuration(self, record=None) -> dict:
+        """The run's configuration, for the attributes of :meth:`to_xarray` (None: left out)."""
+        from .._version import __version__
+
+        if record is not None and not isinstance(record, str):
+            from ..io.config import dumps
+
+            record = dumps(dict(record))
+        stats = self.stats
+        return {"title": f"simulate sweep on {self.landscape.label}", "source": f"simulate {__version__}",
+                "simulate_version": __version__, "summary": self.summary(), "landscape": self.landscape.label,
+                "axes": [a.spec for a in self.axes], "optimizers": self._iterates(),
+                "steps": self.steps, "tol": self.tol, "near": self.near, "criterion": self.criterion,
+                "flow": self.flow, "escape_radius": stats.get("escape_radius"),
+                "noise": stats.get("noise"), "seed": stats.get("seed"),
+                "method": stats.get("method"), "rtol": stats.get("rtol"), "atol": stats.get("atol"),
+                "flow_methods": stats.get("flow_methods"), "landscape_axes": stats.get("landscape_axes"),
+                "reference_sharpness": self.reference_sharpness, "run_record": record}
+
     def summary(self) -> str:
         """A few lines per member: how many cells diverged, reached a minimum, met the tolerance."""
         cells = int(np.prod(self.grid_shape))
@@ -422,6 +521,19 @@ class Sweep:
             if label in self.stats.get("flow_methods", {}):  # which solver ran (method auto picks one)
                 out["members"][label]["method"] = self.stats["flow_methods"][label]
         return out
+
+
+def _attributes(config: dict) -> dict:
+    """Attributes netCDF can hold: strings and numbers as they are, anything else as JSON text;
+    None and NaN left out (no value)."""
+    out = {}
+    for key, value in config.items():
+        if isinstance(value, (np.generic, bool)):
+            value = value.item() if isinstance(value, np.generic) else int(value)
+        if value is None or (isinstance(value, float) and not np.isfinite(value)):
+            continue
+        out[key] = value if isinstance(value, (str, int, float)) else json.dumps(value, ensure_ascii=False)
+    return out
 
 
 def _csv_cell(v) -> str:

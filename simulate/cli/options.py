@@ -611,9 +611,20 @@ FORMAT = Option("format", str, None, "Write the figure in each of these formats 
                 _formats, flags=("--format",), metavar="FORMATS", argument=None)
 
 
-def _data(help: str, beside: tuple[str, ...], written: str) -> Option:
-    return Option("data", Path, None, help, PathWith(("npz",), written), flags=("--data",), argument=None,
-                  output=True, beside=beside)
+def _data(help: str, beside: tuple[str, ...], written: str, formats: tuple[str, ...] = ("npz",)) -> Option:
+    """``--data``: a path of one of ``formats``; a labelled dataset (``.nc``, ``.zarr``) needs its
+    optional packages, which the option's rule asks for before any work (an error naming the extra)."""
+    path = PathWith(formats, written)
+
+    def dataset(v):
+        from ..io.files import DATASET_FORMATS, check_dataset_writer
+
+        if Path(path(v)).suffix.lower().lstrip(".") in DATASET_FORMATS:
+            check_dataset_writer(v)
+        return v
+
+    return Option("data", Path, None, help, dataset if set(formats) - {"npz"} else path, flags=("--data",),
+                  argument=None, output=True, beside=beside)
 
 
 def _start(help: str) -> Option:
@@ -876,8 +887,9 @@ SWEEP_OPTIONS = (
     LR_SCALE,
     CAPTION,
     replace(OUT, default="simulate_sweep.png"),
-    _data("Also write this .npz (every metric over the grid), a .json summary and a .csv table (one row per member and cell) beside it.",
-          (".json", ".csv"), "the .csv and .json are"),
+    _data("Also write the numbers: this .npz (every metric over the grid) with a .json summary and a .csv table (one row per member and cell) beside it; or this .nc (netCDF) or .zarr store (zarr installed), a labelled dataset (xarray: a dimension per axis, every metric with its meaning and units, the run record in its attributes), with the .json summary beside it.",
+          (".json", ".csv"), "the .csv and .json are written beside an .npz, the .json beside an .nc or .zarr",
+          formats=("npz", "nc", "zarr")),
     DPI,
     SIZE,
     FONT_SCALE,

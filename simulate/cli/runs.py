@@ -21,7 +21,8 @@ from pathlib import Path
 
 from .._names import lookup, suggest
 from ..io.config import ConfigError, dumps, line_of, read_record
-from ..io.files import check_output_path, save_figure, save_json, save_npz, save_text, write_together
+from ..io.files import (DATASET_FORMATS, check_output_path, save_dataset, save_figure, save_json, save_npz, save_text,
+                        write_together)
 from .options import COMMANDS, Command, figure_formats
 
 __all__ = ["COMMANDS", "RerunWarning", "run", "rerun", "validate", "record_path", "relocate_outputs", "toml_value"]
@@ -72,31 +73,36 @@ def validate(command: str, options: dict, *, source=None, text: str | None = Non
     return {**defaults, **resolved}
 
 
-# -- what each command writes from its result, beside the figure (in the order of its option's beside files)
-def _plot_files(result, options: dict) -> dict[str, list[Callable]]:
+# -- what each command writes from its result, beside the figure (in the order of its option's beside files);
+# ``records``: the text of each run record by its path, for outputs that carry their record inside
+def _plot_files(result, options: dict, records: dict) -> dict[str, list[Callable]]:
     # the animation at the figure's resolution, size and type scale (slides: the GIF beside the figure)
     look = dict(dpi=int(options["dpi"]), size=options["size"], font_scale=options["font_scale"])
     return {"data": [result.experiment.save, lambda p: save_json(p, result.experiment.summary())],
             "animate": [lambda p: result.animate(p, **look)]}
 
 
-def _order_files(study, options: dict) -> dict[str, list[Callable]]:
+def _order_files(study, options: dict, records: dict) -> dict[str, list[Callable]]:
     return {"data": [lambda p: save_npz(p, study.arrays()), lambda p: save_json(p, study.summary()),
                      lambda p: save_text(p, study.csv())]}
 
 
-def _sweep_files(result, options: dict) -> dict[str, list[Callable]]:
+def _sweep_files(result, options: dict, records: dict) -> dict[str, list[Callable]]:
+    if _is_dataset(options["data"]):  # the labelled dataset holds the table and its run record; the summary beside
+        record = records.get(record_path(Path(str(options["data"]))))  # (the writers get temporary paths)
+        return {"data": [lambda p: save_dataset(p, result.to_xarray(record=record)),
+                         lambda p: save_json(p, result.report())]}
     return {"data": [lambda p: save_npz(p, result.arrays()), lambda p: save_json(p, result.report()),
                      lambda p: save_text(p, result.csv())]}
 
 
-def _rate_map_files(maps, options: dict) -> dict[str, list[Callable]]:
+def _rate_map_files(maps, options: dict, records: dict) -> dict[str, list[Callable]]:
     from ..analysis.ratemap import rate_map_arrays, rate_map_csv
 
     return {"data": [lambda p: save_npz(p, rate_map_arrays(maps)), lambda p: save_text(p, rate_map_csv(maps))]}
 
 
-def _tune_files(tuning, options: dict) -> dict[str, list[Callable]]:
+def _tune_files(tuning, options: dict, records: dict) -> dict[str, list[Callable]]:
     return {"data": [lambda p: save_text(p, tuning.csv()), lambda p: save_json(p, tuning.report())]}
 
 
@@ -104,9 +110,11 @@ FILES = {"plot": _plot_files, "order": _order_files, "sweep": _sweep_files, "rat
          "tune": _tune_files}
 
 
-def _execute(cmd: Command, options: dict, description: str, said: list | None = None) -> list[tuple[Path, Callable]]:
+def _execute(cmd: Command, options: dict, description: str, said: list | None = None,
+             records: dict | None = None) -> list[tuple[Path, Callable]]:
     """Call the command's library function, draw its figure; return ``(path, writer)`` for every planned file
-    (and append the command's text about its result to ``said``)."""
+    (and append the command's text about its result to ``said``). ``records``: the run records' texts
+    by path, for the outputs that carry theirs (a sweep's .nc)."""
     from ..viz.style import restyle
 
     result = cmd.function()(**cmd.call(options))
@@ -116,7 +124,7 @@ def _execute(cmd: Command, options: dict, description: str, said: list | None = 
     restyle(figure, options["size"], options["font_scale"])
     dpi, exact = int(options["dpi"]), options["size"] is not None  # a size asked for is the file's size
     save = lambda p: save_figure(figure, p, dpi=dpi, description=description, tight=not exact)  # noqa: E731
-    files = {"out": [save] * len(figure_paths(options)), **FILES[cmd.name](result, options)}
+    files = {"out": [save] * len(figure_paths(options)), **FILES[cmd.name](result, options, records or {})}
     writes = []
     for o in cmd.options:
         if o.output and options.get(o.name):
@@ -139,12 +147,22 @@ def figure_paths(options: dict) -> list[Path]:
     return [out, *(out.with_suffix("." + f) for f in formats if f != own)]
 
 
+#: What is written beside a labelled dataset (``--data out.nc`` or ``out.zarr``): the .json summary
+#: only, since the dataset holds the table a .csv would repeat.
+DATASET_BESIDE = (".json",)
+
+
+def _is_dataset(path) -> bool:
+    return Path(str(path)).suffix.lower().lstrip(".") in DATASET_FORMATS
+
+
 def _paths_of(option, options: dict) -> list[Path]:
     """The files one output option writes: the figure(s) of ``out``, or a path and its beside files."""
     if option.name == "out":
         return figure_paths(options)
     path = Path(str(options[option.name]))
-    return [path, *(path.with_suffix(s) for s in option.beside)]
+    beside = [s for s in option.beside if s in DATASET_BESIDE] if _is_dataset(path) else option.beside
+    return [path, *(path.with_suffix(s) for s in beside)]
 
 
 def _plan(cmd: Command, options: dict) -> list[Path]:
@@ -218,11 +236,11 @@ def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str]
                 message = message.replace(" exists;", f" (the run record of {str(beside[path])!r}) exists;")
             raise ValueError(message if argv else message.replace("pass --overwrite", "pass overwrite=True")) from None
     command_line = shlex.join(argv) if argv else f"simulate.run({command!r}, {given!r})"
-    writes = _execute(cmd, options, command_line, said)
-    outputs = [Path(path) for path, _ in writes]
-    for record in records:
-        text = _record_text(command, options, outputs, record, command_line, list(argv or []),
-                            first_command_line or command_line)
+    # the records first (they list the planned outputs): an output may carry its own inside (a sweep's .nc)
+    texts = {record: _record_text(command, options, planned, record, command_line, list(argv or []),
+                                  first_command_line or command_line) for record in records}
+    writes = _execute(cmd, options, command_line, said, texts)
+    for record, text in texts.items():
         writes.append((record, lambda p, text=text: save_text(p, text)))
     # all or nothing: a failing writer leaves no outputs and no record; without overwrite, a file
     # another run wrote at one of these paths since the check above is kept and this run refused

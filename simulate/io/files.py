@@ -11,6 +11,7 @@ import json
 import math
 import os
 import re
+import shutil
 import signal
 import tempfile
 import threading
@@ -21,13 +22,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # numpy is imported where arrays are written, not with this module
     import numpy as np
 
-__all__ = ["FIGURE_FORMATS", "check_output_path", "save_figure", "save_npz", "load_npz", "save_json", "save_text",
-           "write_together",
+__all__ = ["FIGURE_FORMATS", "DATASET_FORMATS", "check_output_path", "save_figure", "save_npz", "load_npz",
+           "save_dataset", "check_dataset_writer", "save_json", "save_text", "write_together",
            "remove_stale_temporaries"]
 
 _ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 
 FIGURE_FORMATS = ("png", "svg", "pdf")
+#: Labelled datasets (xarray): ``.nc`` a netCDF-4 file (h5netcdf), ``.zarr`` a zarr store, which is a folder.
+DATASET_FORMATS = ("nc", "zarr")
+#: The formats whose output is a folder: written as a temporary folder, then renamed into place.
+FOLDER_FORMATS = ("zarr",)
 
 
 def check_output_path(path, formats: tuple[str, ...] | None = None, overwrite: bool = True) -> Path:
@@ -44,8 +49,9 @@ def check_output_path(path, formats: tuple[str, ...] | None = None, overwrite: b
         why = "is not a folder" if folder.exists() else "does not exist"
         raise ValueError(f"cannot write {str(path)!r}: {str(folder)!r} {why}")
     _probe_writable(path, folder)
-    if path.is_dir():
-        raise ValueError(f"cannot write {str(path)!r}: it is a folder")
+    if path.is_dir() and not _is_store(path):
+        store = " that is not a zarr store" if _is_folder_format(path) else ""
+        raise ValueError(f"cannot write {str(path)!r}: it is a folder{store}")
     if os.path.lexists(path) and not overwrite:  # a dangling symlink too: writing would replace it
         raise ValueError(f"{str(path)!r} exists; pass --overwrite to replace it")
     return path
@@ -75,6 +81,27 @@ def _probe_writable(path: Path, folder: Path) -> None:
     if len(os.fsencode(path.name)) > longest:
         raise ValueError(f"cannot write {str(path)[:60]!r}…: its name is {len(os.fsencode(path.name))} bytes, "
                          f"at most {longest} are possible here")
+
+
+def _is_folder_format(path) -> bool:
+    return Path(path).suffix.lower().lstrip(".") in FOLDER_FORMATS
+
+
+def _is_store(path: Path) -> bool:
+    """Whether ``path`` is a folder of a folder format that ``overwrite`` may replace: a store an
+    earlier write made (zarr v2 or v3), or an empty folder (a temporary made for it); any other
+    folder is never replaced."""
+    if not (_is_folder_format(path) and path.is_dir()):
+        return False
+    return not any(path.iterdir()) or any((path / name).is_file() for name in ("zarr.json", ".zgroup", ".zarray"))
+
+
+def _remove(path) -> None:
+    """Remove a file, a symlink or (a folder format's temporary, a replaced store) a folder."""
+    if os.path.isdir(path) and not os.path.islink(path):
+        shutil.rmtree(path)
+    else:
+        os.unlink(path)
 
 
 def _umask() -> int:
@@ -110,7 +137,7 @@ def remove_stale_temporaries(folder) -> list[Path]:
         match = _STALE.match(name)
         if match and int(match.group(1)) != os.getpid() and not _alive(int(match.group(1))):
             try:
-                os.unlink(os.path.join(folder, name))
+                _remove(os.path.join(folder, name))
                 removed.append(Path(folder) / name)
             except OSError:
                 pass
@@ -131,10 +158,15 @@ class Stopped(BaseException):
 
 
 def _temporary(path: Path, suffix: str) -> str:
-    """An empty temporary beside ``path``, named as its run's (see :func:`remove_stale_temporaries`)."""
+    """An empty temporary beside ``path``, named as its run's (see :func:`remove_stale_temporaries`):
+    a file, or a folder for a folder format (:data:`FOLDER_FORMATS`)."""
     folder = path.parent if str(path.parent) else Path(".")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}{_TEMP_MARK}{os.getpid()}-", suffix=suffix, dir=folder)
-    os.close(fd)
+    prefix = f".{path.name}{_TEMP_MARK}{os.getpid()}-"
+    if _is_folder_format(path):
+        tmp = tempfile.mkdtemp(prefix=prefix, suffix=suffix, dir=folder)
+    else:
+        fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=folder)
+        os.close(fd)
     _LIVE.add(tmp)
     return tmp
 
@@ -144,7 +176,7 @@ def remove_own_temporaries() -> None:
     command, whatever a library did with the interrupt on its way out."""
     for tmp in list(_LIVE):
         if os.path.lexists(tmp):
-            os.unlink(tmp)
+            _remove(tmp)
         _LIVE.discard(tmp)
 
 
@@ -152,6 +184,9 @@ def _place(tmp: str, path: Path, overwrite: bool) -> None:
     """Move the finished temporary to ``path``. Without ``overwrite`` the placement is exclusive: a
     file (or a symlink, even a dangling one) that appeared at ``path`` meanwhile, say from another
     run writing the same outputs, is kept and this write refused."""
+    if os.path.isdir(tmp):
+        _place_folder(tmp, path, overwrite)
+        return
     if overwrite:
         os.replace(tmp, path)
         return
@@ -168,6 +203,41 @@ def _place(tmp: str, path: Path, overwrite: bool) -> None:
         raise FileExistsError(f"{str(path)!r} exists (another run wrote it meanwhile?); "
                               "pass --overwrite to replace it") from None
     os.unlink(tmp)
+
+
+def _place_folder(tmp: str, path: Path, overwrite: bool) -> None:
+    """:func:`_place` for a folder (a zarr store). A rename replaces no folder that holds anything,
+    so: without ``overwrite``, claim the name with an empty folder (which fails if anything is
+    there), then rename onto the claim; with it, move what is at ``path`` aside, rename, and
+    remove what was moved aside (put back if the rename fails)."""
+    if not overwrite:
+        try:
+            os.mkdir(path)
+        except FileExistsError:
+            raise FileExistsError(f"{str(path)!r} exists (another run wrote it meanwhile?); "
+                                  "pass --overwrite to replace it") from None
+        try:
+            os.rename(tmp, path)
+        except BaseException:
+            os.rmdir(path)
+            raise
+        return
+    if not os.path.lexists(path):
+        os.rename(tmp, path)
+        return
+    if os.path.isdir(path) and not os.path.islink(path) and not _is_store(Path(path)):  # appeared since the check
+        raise FileExistsError(f"cannot write {str(path)!r}: it is a folder that is not a zarr store")
+    aside = _temporary(path, ".old")  # named as a temporary: a run killed now leaves it to be removed
+    _remove(aside)
+    os.rename(path, aside)
+    try:
+        os.rename(tmp, path)
+    except BaseException:
+        os.rename(aside, path)
+        _LIVE.discard(aside)
+        raise
+    _remove(aside)
+    _LIVE.discard(aside)
 
 
 def _blocked_signals():
@@ -212,7 +282,8 @@ def write_together(writes, *, overwrite: bool = True, suffix: str | None = None)
             with _blocked_signals():  # an interrupt between creating and noting it would leave it behind
                 staged.append((_temporary(path, path.suffix if suffix is None else suffix), path))
             write(staged[-1][0])
-            os.chmod(staged[-1][0], 0o666 & ~_umask())  # mkstemp makes 0600; open() would honour the umask
+            # mkstemp makes 0600 (mkdtemp 0700); open() would honour the umask
+            os.chmod(staged[-1][0], (0o777 if os.path.isdir(staged[-1][0]) else 0o666) & ~_umask())
         with _blocked_signals():
             if SIGNALLED:
                 raise Stopped(SIGNALLED[0])
@@ -223,11 +294,11 @@ def write_together(writes, *, overwrite: bool = True, suffix: str | None = None)
     except BaseException:
         for tmp, _ in staged:
             if os.path.lexists(tmp):
-                os.unlink(tmp)
+                _remove(tmp)
             _LIVE.discard(tmp)
         if not overwrite:  # the placed files are new (placement was exclusive): take them back
             for path in placed:
-                os.unlink(path)
+                _remove(path)
         raise
     return [path for _, path in staged]
 
@@ -282,6 +353,31 @@ def load_npz(path) -> dict[str, np.ndarray]:
 
     with np.load(path, allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
+
+
+def check_dataset_writer(path) -> None:
+    """Refuse, before any work, a dataset path whose writer is not installed: a ``ValueError``
+    naming the extra (``.nc`` needs xarray and h5netcdf with h5py, ``.zarr`` xarray and zarr)."""
+    from .._optional import optional
+
+    fmt = Path(path).suffix.lower().lstrip(".")
+    for package in ("xarray", *{"nc": ("h5netcdf", "h5py"), "zarr": ("zarr",)}[fmt]):
+        try:
+            optional(package, f"writing a .{fmt} file")
+        except ModuleNotFoundError as exc:
+            raise ValueError(f"cannot write {str(path)!r}: {exc}") from None
+
+
+def save_dataset(path, dataset) -> Path:
+    """Write an :class:`xarray.Dataset` atomically: ``.nc`` as netCDF-4 (engine h5netcdf), ``.zarr``
+    as a zarr store (format 2, consolidated; a folder, written whole as a temporary folder, then
+    renamed into place). Read them back with ``xarray.open_dataset`` and ``xarray.open_zarr``."""
+    path = check_output_path(path, DATASET_FORMATS)
+    check_dataset_writer(path)
+    if path.suffix.lower() == ".nc":
+        return _atomic(path, lambda tmp: dataset.to_netcdf(tmp, engine="h5netcdf"), suffix=".nc")
+    # zarr's format 2 with consolidated metadata: what every zarr reader opens, without a warning
+    return _atomic(path, lambda tmp: dataset.to_zarr(tmp, mode="w", zarr_format=2, consolidated=True), suffix=".zarr")
 
 
 def _jsonable(value):

@@ -21,10 +21,16 @@ from ..landscapes.games import is_game, stalled_far
 from ..landscapes import Landscape
 from ..optimizers import Optimizer
 
-__all__ = ["RunTooLarge", "Trajectory", "Comparison", "compare", "RUNNING", "CONVERGED", "DIVERGED", "FAILED", "STATUS_NAMES"]
+__all__ = ["RunTooLarge", "Trajectory", "Comparison", "compare", "RUNNING", "CONVERGED", "DIVERGED", "FAILED", "STATUS_NAMES",
+           "coordinate_names"]
 
 RUNNING, CONVERGED, DIVERGED, FAILED = 0, 1, 2, 3
 STATUS_NAMES = {RUNNING: "running", CONVERGED: "converged", DIVERGED: "diverged", FAILED: "failed"}
+
+
+def coordinate_names(dim: int) -> list[str]:
+    """The names of a point's coordinates in tables and datasets: ``x1 … xd`` (as a sweep's axes name them)."""
+    return [f"x{i + 1}" for i in range(int(dim))]
 
 
 def ended(status) -> str:
@@ -282,6 +288,31 @@ class Trajectory:
                                float(arrays["gtol"]))
         stats = {k[len("stats_"):]: (v.item() if v.ndim == 0 else v) for k, v in arrays.items() if k.startswith("stats_")}
         return replace(traj, stats=stats, flow=str(arrays["flow"]) if "flow" in arrays else "")
+
+    def to_pandas(self):
+        """A tidy :class:`pandas.DataFrame`: one row per (sample, member), in the arrays' order
+        (time first, then the batch's members in C order, so that the ``f`` column is
+        ``f.reshape(-1)``). Columns: ``optimizer`` (its label), ``kind`` (iterates, flow, sde),
+        ``flow`` (the continuous model's kind, "" for iterates), ``member`` (the member's flat
+        index in the batch, 0 for one run), ``status`` (how it ended), ``sample``, ``step``
+        (:attr:`steps`), ``t``, ``f`` and the coordinates ``x1 … xd``."""
+        from .._optional import optional
+
+        pd = optional("pandas", "Trajectory.to_pandas")
+        samples, batch = self.x.shape[0], int(np.prod(self.batch_shape, dtype=int))
+        shape = (samples,) + self.batch_shape
+
+        def each(values):  # one value per row, (T, *batch) flattened
+            return np.broadcast_to(np.reshape(values, np.shape(values) + (1,) * (len(shape) - np.ndim(values))),
+                                   shape).reshape(-1)
+
+        status = np.array([STATUS_NAMES.get(int(c), str(c)) for c in np.ravel(self.status)], dtype=object)
+        columns = {"optimizer": self.optimizer.label, "kind": self.kind, "flow": self.flow,
+                   "member": np.tile(np.arange(batch), samples), "status": np.tile(status, samples),
+                   "sample": np.repeat(np.arange(samples), batch), "step": each(self.steps), "t": each(self.t),
+                   "f": np.reshape(self.f, -1)}
+        columns.update(zip(coordinate_names(self.x.shape[-1]), self.x.reshape(-1, self.x.shape[-1]).T))
+        return pd.DataFrame(columns)
 
     def summary(self) -> str:
         """One line per member: status, final point and loss."""
