@@ -10,10 +10,8 @@ import importlib
 
 __all__ = ["optional", "INSTALL"]
 
-#: How to install each optional package: the extra of pyproject.toml that holds it (zarr is in
-#: none: a ``.zarr`` store is written where it is installed).
-INSTALL = {"xarray": 'pip install "simulate[data]"', "pandas": 'pip install "simulate[data]"',
-           "h5netcdf": 'pip install "simulate[data]"', "h5py": 'pip install "simulate[data]"', "zarr": 'pip install "simulate[data]" zarr',
+#: How to install each optional package: the extra of pyproject.toml that holds it.
+INSTALL = {**dict.fromkeys(("xarray", "pandas", "h5netcdf", "h5py", "zarr"), 'pip install "simulate[data]"'),
            "ipywidgets": 'pip install "simulate[notebook]"', "IPython": 'pip install "simulate[notebook]"',
            "sphinx": 'pip install "simulate[docs]"'}
 
