@@ -208,3 +208,15 @@ def test_without_ipywidgets_the_error_names_the_extra(monkeypatch):
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # as if it were not installed
     with pytest.raises(ImportError, match=r'pip install "simulate\[notebook\]"'):
         sim.explore(LAND, ["gd"], steps=5, notebook=True)
+
+
+def test_a_1d_landscape_has_one_start_slider_and_draws_on_the_graph_of_f():
+    spec = "quadratic(eigenvalues=(2,))"
+    w = NotebookExplorer(spec, ["gd(lr=0.1)"], steps=10)
+    assert [s.description for s in w.start_sliders] == ["x"]
+    w.start_sliders[0].value = 1.5
+    run = sim.iterate(spec, "gd(lr=0.1)", [1.5], 10)
+    x, y = w.view.iterate_lines[0].get_data()
+    np.testing.assert_array_equal(x, run.x[:, 0])
+    np.testing.assert_array_equal(y, run.f)
+    assert w.view.start_marker.get_data()[1][0] == pytest.approx(2 * 1.5**2 / 2)

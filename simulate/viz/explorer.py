@@ -230,9 +230,10 @@ class Exploration:
 
 class PathsView:
     """An exploration drawn into an Axes: the landscape, its minima, the start, and per optimizer its
-    iterates (markers) and flow (a curve) in its colour; :meth:`update` redraws the runs."""
+    iterates (markers) and flow (a curve) in its colour; :meth:`update` redraws the runs. ``hint``:
+    how the start is set, for the title (default: the window's click)."""
 
-    def __init__(self, exploration: Exploration, ax, *, hint: str = "click to set the start"):
+    def __init__(self, exploration: Exploration, ax, *, hint: str | None = None):
         self.exploration, self.ax = exploration, ax
         land = exploration.landscape
         plot_landscape(land, ax)
@@ -245,8 +246,8 @@ class PathsView:
             self.iterate_lines.append(ax.plot([], [], color=c, **{**ITERATES_STYLE, "marker": MARKERS[i % len(MARKERS)]},
                                               label=legend_label(opt.label))[0])
         self.legend = ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
-        where = hint if land.dim == 2 else f"{hint} x"
-        ax.set_title(f"{short_label(land)}: {where}", fontsize=10)
+        hint = hint or ("click to set the start" if land.dim == 2 else "click to set the start x")
+        ax.set_title(f"{short_label(land)}: {hint}", fontsize=10)
 
     def update(self, runs: list[Drawn | None]) -> None:
         """Draw ``runs`` (:meth:`Exploration.runs`); a hidden flow keeps the data it had."""

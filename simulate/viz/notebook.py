@@ -65,7 +65,9 @@ class NotebookExplorer:
         widgets = ipywidgets()
         self.exploration = ex = Exploration(landscape, optimizers, start, steps)
         self.figure = Figure(figsize=figsize, layout="constrained")
-        self.view = PathsView(ex, self.figure.subplots(), hint="the sliders x₁, x₂ set the start")
+        names = ("x₁", "x₂") if ex.landscape.dim == 2 else ("x",)
+        self.view = PathsView(ex, self.figure.subplots(), hint=f"the start from the slider{'s' * (len(names) > 1)} "
+                                                              f"{', '.join(names)}")
         self.runs = []
         self.editing = 0
         self._quiet = False  # set while the code (not the user) moves a widget
@@ -76,9 +78,9 @@ class NotebookExplorer:
         self.choice = widgets.Dropdown(options=ex.names, value=ex.names[0], description="edit")
         self.choice.observe(lambda change: self.on_choose(change["new"]), names="value")
         self.start_sliders = []
-        for k, (lo, hi) in enumerate(ex.landscape.bounds[:ex.landscape.dim]):
+        for k, (lo, hi) in enumerate(ex.landscape.bounds.tolist()):
             slider = widgets.FloatSlider(value=min(max(float(ex.x0[k]), lo), hi), min=lo, max=hi,
-                                         step=(hi - lo) / SLIDER_STEPS, description=f"x{'₁₂'[k]}",
+                                         step=(hi - lo) / SLIDER_STEPS, description=names[k],
                                          readout_format=".3g", continuous_update=False)
             slider.observe(lambda change: self.on_start(), names="value")
             self.start_sliders.append(slider)
@@ -103,6 +105,8 @@ class NotebookExplorer:
         """A slider for every hyperparameter of the optimizer being edited."""
         widgets = ipywidgets()
         ex, i = self.exploration, self.editing
+        for slider in self.sliders.values():  # the last optimizer's: their models leave the front end
+            slider.close()
         self.sliders = {}
         for name in ex.knobs(i):
             lo, hi, log, whole = ex.slider(i, name)
@@ -127,7 +131,12 @@ class NotebookExplorer:
         try:
             self.exploration.set_value(self.editing, name, value)
         except ValueError as exc:  # refused: said, and the knob put back
-            self._configure_sliders()
+            lo, hi = self.exploration.slider(self.editing, name)[:2]
+            self._quiet = True
+            try:
+                self.sliders[name].value = min(max(self.exploration.value(self.editing, name), lo), hi)
+            finally:
+                self._quiet = False
             self.status.value = f"<pre>{html.escape(str(exc))}</pre>"
             return
         self.redraw()
