@@ -84,6 +84,7 @@ def test_a_sweep_displays_as_its_heat_map_with_its_one_line_repr(probe):
 def test_the_explorer_is_a_widget_whose_model_the_notebook_holds(probe):
     out = first_output(probe.cells[2])
     assert out.output_type == "execute_result" and WIDGET_VIEW in out.data
+    assert out.data["text/plain"].startswith("NotebookExplorer(gd(lr=0.1), momentum(")  # one line, not the widgets
     state = widget_state(probe)
     root = state[out.data[WIDGET_VIEW]["model_id"]]
     assert root["model_name"] == "HBoxModel"

@@ -32,6 +32,10 @@ __all__ = ["NotebookExplorer", "explore", "in_kernel", "ipywidgets"]
 
 #: Steps of a slider's travel (its values are continuous; the front end moves in these).
 SLIDER_STEPS = 200
+#: The controls' column: wide enough for a slider, its name and its value (``eps`` reads 1e-08).
+CONTROLS = "330px"
+#: Every control's width and the room for its name, so that the sliders line up.
+_LOOK = {"style": {"description_width": "80px"}, "layout": {"width": "320px"}}
 
 
 def ipywidgets():
@@ -61,7 +65,7 @@ class NotebookExplorer:
 
     @public
     def __init__(self, landscape, optimizers: Sequence = DEFAULT_OPTIMIZERS, start=None, steps: int = 100,
-                 figsize=(7.0, 6.0)):
+                 figsize=(6.0, 5.0)):
         widgets = ipywidgets()
         self.exploration = ex = Exploration(landscape, optimizers, start, steps)
         self.figure = Figure(figsize=figsize, layout="constrained")
@@ -75,26 +79,29 @@ class NotebookExplorer:
         self.visible = [widgets.Checkbox(value=True, description=name, indent=False) for name in [*ex.names, "flows"]]
         for i, box in enumerate(self.visible):
             box.observe(lambda change, i=i: self.on_toggle(i, change["new"]), names="value")
-        self.choice = widgets.Dropdown(options=ex.names, value=ex.names[0], description="edit")
+        self.choice = widgets.Dropdown(options=ex.names, value=ex.names[0], description="edit", **_LOOK)
         self.choice.observe(lambda change: self.on_choose(change["new"]), names="value")
         self.start_sliders = []
         for k, (lo, hi) in enumerate(ex.landscape.bounds.tolist()):
             slider = widgets.FloatSlider(value=min(max(float(ex.x0[k]), lo), hi), min=lo, max=hi,
                                          step=(hi - lo) / SLIDER_STEPS, description=names[k],
-                                         readout_format=".3g", continuous_update=False)
+                                         readout_format=".3g", continuous_update=False, **_LOOK)
             slider.observe(lambda change: self.on_start(), names="value")
             self.start_sliders.append(slider)
         self.sliders = {}
         self.slider_box = widgets.VBox()
         self.status = widgets.HTML()
         controls = widgets.VBox([widgets.HTML("<b>shown</b>"), *self.visible, self.choice, self.slider_box,
-                                 widgets.HTML("<b>start</b>"), *self.start_sliders, self.status])
-        self.widget = widgets.HBox([self.image, controls])
+                                 widgets.HTML("<b>start</b>"), *self.start_sliders, self.status],
+                                layout=widgets.Layout(width=CONTROLS, min_width=CONTROLS))
+        # side by side where there is room, the controls below the image where there is not (Colab's narrow cells)
+        self.widget = widgets.HBox([self.image, controls], layout=widgets.Layout(flex_flow="row wrap"))
         self._configure_sliders()
         self.redraw()
 
     def _repr_mimebundle_(self, **kwargs):
-        return self.widget._repr_mimebundle_(**kwargs)
+        # the widget's view; as text (where no widget can show) this one line, not the widgets' tree
+        return {**self.widget._repr_mimebundle_(**kwargs), "text/plain": repr(self)}
 
     def __repr__(self) -> str:
         return f"NotebookExplorer({', '.join(o.label for o in self.exploration.optimizers)} on " \
@@ -111,7 +118,7 @@ class NotebookExplorer:
         for name in ex.knobs(i):
             lo, hi, log, whole = ex.slider(i, name)
             value = min(max(ex.value(i, name), lo), hi)
-            common = dict(description=name, continuous_update=False, style={"description_width": "initial"})
+            common = dict(description=name, continuous_update=False, **_LOOK)
             if whole:
                 slider = widgets.IntSlider(value=round(value), min=math.ceil(lo), max=math.floor(hi), **common)
             elif log:
