@@ -6,6 +6,11 @@ or hide each optimizer and the continuous flows. Every change reruns the iterate
 while shown) and redraws them. :class:`Explorer` builds on any matplotlib Figure: tests drive its
 callbacks headless and check the redrawn data; :func:`explore` opens it in a window.
 
+What is run and drawn does not depend on the front end: :class:`Exploration` holds the settings
+(each optimizer with its hyperparameters, the start, what is shown) and makes the runs,
+:class:`PathsView` draws them into an Axes. The window's widgets and the notebook's
+(:mod:`simulate.viz.notebook`, what ``simulate.explore`` opens in a Jupyter kernel) both drive one.
+
 What the widgets show is asked of each optimizer: its sliders are the hyperparameters that declare
 one (those of the optimizer a composition wraps included: Lookahead's lr is adam's), named as its
 sweep axes name them (Polyak's lr is c) and moving by 1 where the declaration says whole numbers;
