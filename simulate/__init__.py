@@ -78,7 +78,10 @@ def load_ipython_extension(shell) -> None:
     """``%load_ext simulate``: results display themselves in ``shell`` (a figure and a summary).
 
     ``import simulate`` in a running IPython (a notebook) does this already; the magic is for an
-    IPython started after simulate was imported."""
+    IPython started after simulate was imported. A shell that shows text only (IPython in a terminal)
+    registers nothing: it would draw every figure and show none."""
+    if not {"image/png", "text/html"} & set(shell.display_formatter.active_types):
+        return
     formatter = shell.display_formatter.mimebundle_formatter
     for module, name in _DISPLAYED:
         formatter.for_type_by_name(module, name, _rich_display)

@@ -151,3 +151,15 @@ shell.run_line_magic("load_ext", "simulate")
 print(json.dumps([before, sorted(shell.display_formatter.format(run)[0])]))
 """], capture_output=True, text=True, check=True)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == [["text/plain"], ["text/html", "text/plain"]]
+
+
+def test_ipython_in_a_terminal_draws_nothing_it_cannot_show():
+    out = subprocess.run([sys.executable, "-c", """
+import json, sys
+from IPython.terminal.interactiveshell import TerminalInteractiveShell
+shell = TerminalInteractiveShell.instance()
+import simulate
+sweep = simulate.sweep("quadratic(eigenvalues=(1, 4))", "gd", "lr=0.1,0.2", steps=5)
+print(json.dumps([sorted(shell.display_formatter.format(sweep)[0]), "matplotlib" in sys.modules]))
+"""], capture_output=True, text=True, check=True)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [["text/plain"], False]
