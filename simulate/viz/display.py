@@ -22,6 +22,7 @@ import numpy as np
 from .inline import DPI, caption, figure_bundle, summary_table
 
 __all__ = ["DPI", "MAX_ROWS", "mimebundle"]
+
 #: Rows shown of a table with more (a batch of 10,000 starts is summarized, not listed).
 MAX_ROWS = 12
 
