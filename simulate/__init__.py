@@ -6,6 +6,7 @@ name lives in the module that the table :data:`_HOMES` gives; the subpackages (`
 are reachable as attributes too.
 """
 
+import sys
 from importlib import import_module
 
 from ._version import __version__
@@ -31,7 +32,8 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "analysis.sweep": ("Sweep", "sweep"),
     "analysis.tune": ("Tuning", "tune"),
     "viz.animation": ("animate",),
-    "viz.explorer": ("Explorer", "explore"),
+    "viz.explorer": ("Explorer",),
+    "viz.notebook": ("explore",),
     "viz.figures": ("PlotResult", "comparison_figure", "plot"),
     "viz.tuning": ("tune_figure",),
     "cli.demos": ("DEMOS", "demo", "gallery"),
@@ -56,3 +58,42 @@ def __getattr__(name: str):
 
 def __dir__() -> list[str]:
     return sorted({*globals(), *__all__, *_SUBPACKAGES})
+
+
+#: ``(module, class)`` of the results of the lower layers that display themselves in IPython, drawn by
+#: :mod:`simulate.viz.display` (those layers never import the figures). Registered by name: nothing is imported.
+_DISPLAYED = (("simulate.analysis.sweep", "Sweep"), ("simulate.analysis.order", "OrderStudy"),
+              ("simulate.analysis.order", "OrderResult"), ("simulate.solvers.trajectory", "Trajectory"),
+              ("simulate.solvers.trajectory", "Comparison"), ("simulate.analysis.ensembles", "Ensemble"),
+              ("simulate.analysis.experiment", "Experiment"), ("simulate.analysis.tune", "Tuning"))
+
+
+def _rich_display(obj) -> dict:
+    from .viz.display import mimebundle
+
+    return mimebundle(obj)
+
+
+def load_ipython_extension(shell) -> None:
+    """``%load_ext simulate``: results display themselves in ``shell`` (a figure and a summary).
+
+    ``import simulate`` in a running IPython (a notebook) does this already; the magic is for an
+    IPython started after simulate was imported. A shell that shows text only (IPython in a terminal)
+    registers nothing: it would draw every figure and show none."""
+    if not {"image/png", "text/html"} & set(shell.display_formatter.active_types):
+        return
+    formatter = shell.display_formatter.mimebundle_formatter
+    for module, name in _DISPLAYED:
+        formatter.for_type_by_name(module, name, _rich_display)
+
+
+def _register_in_ipython() -> None:
+    """In a running IPython (a notebook), register the displays now; cheaply: IPython is loaded already
+    (or this is no notebook), and the renderers are named, not imported."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if hasattr(ipython, "get_ipython") else None
+    if shell is not None:
+        load_ipython_extension(shell)
+
+
+_register_in_ipython()

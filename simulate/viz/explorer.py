@@ -6,6 +6,11 @@ or hide each optimizer and the continuous flows. Every change reruns the iterate
 while shown) and redraws them. :class:`Explorer` builds on any matplotlib Figure: tests drive its
 callbacks headless and check the redrawn data; :func:`explore` opens it in a window.
 
+What is run and drawn does not depend on the front end: :class:`Exploration` holds the settings
+(each optimizer with its hyperparameters, the start, what is shown) and makes the runs,
+:class:`PathsView` draws them into an Axes. The window's widgets and the notebook's
+(:mod:`simulate.viz.notebook`, what ``simulate.explore`` opens in a Jupyter kernel) both drive one.
+
 What the widgets show is asked of each optimizer: its sliders are the hyperparameters that declare
 one (those of the optimizer a composition wraps included: Lookahead's lr is adam's), named as its
 sweep axes name them (Polyak's lr is c) and moving by 1 where the declaration says whole numbers;
@@ -22,13 +27,15 @@ import math
 import textwrap
 from collections.abc import Sequence
 
+from dataclasses import dataclass
+
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.widgets import CheckButtons, RadioButtons, Slider
 
 from ..solvers.continuous import WALL_TIME, integrate
 from ..solvers.discrete import iterate
-from ..solvers.trajectory import FAILED, check_run_memory, runs_memory
+from ..solvers.trajectory import FAILED, Trajectory, check_run_memory, runs_memory
 from ..landscapes.base import short_label
 from .style import COLORS, MARKERS, legend_label
 from ..landscapes import landscape as get_landscape
@@ -39,7 +46,7 @@ from ..optimizers.hyper import declaration
 from .plotting import FLOW_STYLE, ITERATES_STYLE, drawn_xy, plot_landscape, plot_minima
 from ..analysis.sweep import sweepable, with_axis
 
-__all__ = ["Explorer", "explore", "can_show", "show_file", "slider_ranges", "SLOTS", "FLOW_SECONDS"]
+__all__ = ["Drawn", "Exploration", "Explorer", "PathsView", "explore", "can_show", "show_file", "slider_ranges", "SLOTS", "FLOW_SECONDS"]
 
 #: Sliders shown at once (those of the optimizer being edited).
 SLOTS = 8
@@ -121,12 +128,24 @@ def check_explorer_memory(optimizers, steps: int) -> None:
                      "fewer --steps")
 
 
-class Explorer:
-    """The interactive figure. ``optimizers``: names or specs; ``start``: the first start."""
+@dataclass(frozen=True, eq=False)
+class Drawn:
+    """One shown optimizer's runs, as the explorer draws them."""
 
-    @public
-    def __init__(self, landscape, optimizers: Sequence = DEFAULT_OPTIMIZERS, start=None, steps: int = 100,
-                 figure: Figure | None = None):
+    iterates: Trajectory
+    flow: Trajectory | None        # None: flows hidden (the drawn one is kept), or no model (``why``)
+    flow_times: np.ndarray | None  # where the flow was sampled
+    why: str                       # why the optimizer has no continuous model ("" when it has one)
+    notes: tuple[str, ...]         # its lines of the status
+
+
+class Exploration:
+    """What the explorer shows, front-end free: the settings (each optimizer with its hyperparameters,
+    the start, what is shown) and the runs they give (:meth:`runs`); :class:`PathsView` draws those
+    into an Axes. The desktop window (:class:`Explorer`) and the notebook's widgets
+    (:class:`simulate.viz.notebook.NotebookExplorer`) are two front ends of one of these."""
+
+    def __init__(self, landscape, optimizers: Sequence = DEFAULT_OPTIMIZERS, start=None, steps: int = 100):
         self.landscape, self.optimizers, self.x0 = explorer_inputs(landscape, optimizers, start)
         self.steps = int(steps)
         check_explorer_memory(self.optimizers, self.steps)
@@ -134,6 +153,142 @@ class Explorer:
         self.flow_times = [None] * len(self.optimizers)  # where each drawn flow was sampled
         self.flows_shown = True
         self.flow_seconds = FLOW_SECONDS  # each flow's wall-time budget
+        # the widgets name each optimizer once, by position: its label changes with the sliders
+        self.names = [f"{i + 1}. {opt.display_name}" for i, opt in enumerate(self.optimizers)]
+
+    # -- the settings -------------------------------------------------------------------------------
+    def knobs(self, i: int) -> list[str]:
+        """The sliders of optimizer ``i`` (its hyperparameters that declare one and its preset leaves free)."""
+        return _knobs(self.optimizers[i])
+
+    def slider(self, i: int, name: str) -> tuple[float, float, bool, bool]:
+        """``(low, high, log scale, whole numbers only)`` of the slider ``name`` of optimizer ``i``."""
+        return _slider_of(self.optimizers[i], name)
+
+    def value(self, i: int, name: str) -> float:
+        return _value(self.optimizers[i], name)
+
+    def set_value(self, i: int, name: str, value: float) -> float:
+        """Set hyperparameter ``name`` of optimizer ``i`` (a whole number where it must be one) and return
+        the value set; a value the optimizer refuses raises ValueError saying why, and changes nothing."""
+        if self.slider(i, name)[3]:  # a count of steps is whole: rounded, not refused
+            value = math.floor(value + 0.5)
+        try:
+            self.optimizers[i] = with_axis(self.optimizers[i], name, np.float64(value))
+        except ValueError as exc:  # e.g. a combination torch refuses
+            why = str(exc).removeprefix(f"{self.optimizers[i].display_name}: ")  # named once
+            raise ValueError(f"{self.names[i]}: {why}") from None
+        return float(value)
+
+    def set_start(self, point) -> None:
+        self.x0 = np.array(point, dtype=np.float64).reshape(self.landscape.dim)
+
+    def start_xy(self) -> tuple[float, float]:
+        """Where the start is drawn: (x₁, x₂), or in 1-D (x, f(x)) on the graph."""
+        if self.landscape.dim == 2:
+            return float(self.x0[0]), float(self.x0[1])
+        return float(self.x0[0]), float(self.landscape.value(self.x0[None, :])[0])
+
+    # -- the runs -------------------------------------------------------------------------------------
+    def _model(self, opt):
+        """``(opt's own continuous model for this run, "")``, or ``(None, why there is none)``: rprop
+        declares none, nag-c's limit flow cannot carry a schedule. Then its iterates are drawn alone."""
+        try:
+            return make_flow(opt).for_steps(self.steps), ""
+        except ValueError as exc:
+            return None, str(exc)
+
+    def run(self, i: int) -> Drawn:
+        """Optimizer ``i`` from the start (and its flow, while flows are shown)."""
+        opt = self.optimizers[i]
+        model, why = self._model(opt)
+        # timed on the model's clock, as the flow (heavy ball's oscillator: √lr; a schedule's t_k)
+        run = iterate(self.landscape, opt, self.x0, self.steps, time_per_step=model)
+        notes = [f"{self.names[i]}: {str(run.message)[:48]}"]
+        evaluations = int(opt.evaluations_per_step)
+        if evaluations > 1:  # a step is not one gradient: L-BFGS's inner loop, Runge–Kutta stages
+            notes.append(f"    a step: up to {evaluations} gradient evaluations")
+        path = None
+        if model is None:
+            self.flow_times[i] = None
+            notes.append(f"    no flow: {_short(why)}")
+        elif self.flows_shown:  # up to where the iterates stopped: a diverged run needs no long flow
+            last = int(run.diverged_at) if run.diverged_at >= 0 else self.steps
+            t = self.flow_times[i] = np.linspace(0, float(run.t[last]), FLOW_SAMPLES)
+            path = integrate(self.landscape, opt, self.x0, t, steps=self.steps, flow=model,
+                             max_seconds=self.flow_seconds)
+            notes.extend(f"    {note}" for note in _flow_notes(model, path, self.flow_seconds))
+        return Drawn(run, path, self.flow_times[i], why, tuple(notes))
+
+    def runs(self) -> list[Drawn | None]:
+        """Every shown optimizer's runs (None for one hidden)."""
+        return [self.run(i) if self.shown[i] else None for i in range(len(self.optimizers))]
+
+    def status(self, runs: list[Drawn | None]) -> str:
+        return "\n".join(note for r in runs if r is not None for note in r.notes)
+
+    def flows_label(self, runs: list[Drawn | None]) -> str:
+        """The flows toggle's label: it names the optimizers drawn without a model."""
+        without = [self.names[i].split(".")[0] for i, r in enumerate(runs) if r is not None and r.why]
+        return "flows" if not without else f"flows (no model: {', '.join(without)})"
+
+
+class PathsView:
+    """An exploration drawn into an Axes: the landscape, its minima, the start, and per optimizer its
+    iterates (markers) and flow (a curve) in its colour; :meth:`update` redraws the runs. ``hint``:
+    how the start is set, for the title (default: the window's click)."""
+
+    def __init__(self, exploration: Exploration, ax, *, hint: str | None = None):
+        self.exploration, self.ax = exploration, ax
+        land = exploration.landscape
+        plot_landscape(land, ax)
+        plot_minima(land, ax)
+        self.start_marker, = ax.plot(*exploration.start_xy(), "o", mfc="none", mec="black", ms=9, mew=1.5, zorder=6)
+        self.iterate_lines, self.flow_lines = [], []
+        for i, opt in enumerate(exploration.optimizers):
+            c = COLORS[i % len(COLORS)]
+            self.flow_lines.append(ax.plot([], [], color=c, **FLOW_STYLE)[0])
+            self.iterate_lines.append(ax.plot([], [], color=c, **{**ITERATES_STYLE, "marker": MARKERS[i % len(MARKERS)]},
+                                              label=legend_label(opt.label))[0])
+        self.legend = ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
+        hint = hint or ("click to set the start" if land.dim == 2 else "click to set the start x")
+        ax.set_title(f"{short_label(land)}: {hint}", fontsize=10)
+
+    def update(self, runs: list[Drawn | None]) -> None:
+        """Draw ``runs`` (:meth:`Exploration.runs`); a hidden flow keeps the data it had."""
+        ex = self.exploration
+        for i, r in enumerate(runs):
+            line, flow = self.iterate_lines[i], self.flow_lines[i]
+            line.set_visible(r is not None)
+            flow.set_visible(r is not None and ex.flows_shown)
+            line.set_label(legend_label(ex.optimizers[i].label))
+            if r is None:
+                continue
+            line.set_data(*drawn_xy(r.iterates.x, r.iterates.f))
+            if r.why:
+                flow.set_data([], [])
+            elif r.flow is not None:
+                flow.set_data(*drawn_xy(r.flow.x, r.flow.f))
+        self.start_marker.set_data(*([v] for v in ex.start_xy()))
+        self.legend = self.ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
+
+
+def _shared(name: str) -> property:
+    """An attribute of the explorer's :class:`Exploration`, read and set through the window."""
+    return property(lambda self: getattr(self.exploration, name), lambda self, v: setattr(self.exploration, name, v))
+
+
+class Explorer:
+    """The interactive figure. ``optimizers``: names or specs; ``start``: the first start."""
+
+    landscape, optimizers, x0, steps = _shared("landscape"), _shared("optimizers"), _shared("x0"), _shared("steps")
+    shown, flows_shown, flow_seconds = _shared("shown"), _shared("flows_shown"), _shared("flow_seconds")
+    flow_times, names = _shared("flow_times"), _shared("names")
+
+    @public
+    def __init__(self, landscape, optimizers: Sequence = DEFAULT_OPTIMIZERS, start=None, steps: int = 100,
+                 figure: Figure | None = None):
+        self.exploration = Exploration(landscape, optimizers, start, steps)
         self.editing = 0
         self.figure = figure or Figure(figsize=(12, 7))
         self._build()
@@ -142,21 +297,10 @@ class Explorer:
     # -- layout ------------------------------------------------------------------------------------
     def _build(self):
         fig = self.figure
-        self.ax = fig.add_axes([0.05, 0.08, 0.55, 0.86])
-        plot_landscape(self.landscape, self.ax)
-        plot_minima(self.landscape, self.ax)
-        self.start_marker, = self.ax.plot(*self._start_xy(), "o", mfc="none", mec="black", ms=9, mew=1.5, zorder=6)
-        self.iterate_lines, self.flow_lines = [], []
-        for i, opt in enumerate(self.optimizers):
-            c = COLORS[i % len(COLORS)]
-            self.flow_lines.append(self.ax.plot([], [], color=c, **FLOW_STYLE)[0])
-            self.iterate_lines.append(self.ax.plot([], [], color=c, **{**ITERATES_STYLE, "marker": MARKERS[i % len(MARKERS)]},
-                                                   label=legend_label(opt.label))[0])
-        self.legend = self.ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
-        where = "click to set the start" if self.landscape.dim == 2 else "click to set the start x"
-        self.ax.set_title(f"{short_label(self.landscape)}: {where}", fontsize=10)
-        # the widgets name each optimizer once, by position: its label changes with the sliders
-        names = self.names = [f"{i + 1}. {opt.display_name}" for i, opt in enumerate(self.optimizers)]
+        self.view = PathsView(self.exploration, fig.add_axes([0.05, 0.08, 0.55, 0.86]))
+        self.ax, self.start_marker = self.view.ax, self.view.start_marker
+        self.iterate_lines, self.flow_lines = self.view.iterate_lines, self.view.flow_lines
+        names = self.names
         self.visible = CheckButtons(fig.add_axes([0.65, 0.72, 0.32, 0.22]), [*names, "flows"],
                                     [True] * (len(names) + 1))
         self.visible.on_clicked(self.on_toggle)
@@ -175,23 +319,26 @@ class Explorer:
         self.figure.canvas.mpl_connect("button_press_event", self.on_click)
         self._configure_sliders()
 
+    @property
+    def legend(self):
+        return self.view.legend
+
     def _configure_sliders(self):
         """Point the slider slots at the hyperparameters of the optimizer being edited."""
-        opt = self.optimizers[self.editing]
-        self.knobs = _knobs(opt)
+        self.knobs = self.exploration.knobs(self.editing)
         for j, slider in enumerate(self.sliders):
             visible = j < len(self.knobs)
             slider.ax.set_visible(visible)
             if not visible:
                 continue
             name = self.knobs[j]
-            lo, hi, log, whole = _slider_of(opt, name)
+            lo, hi, log, whole = self.exploration.slider(self.editing, name)
             lo, hi = (math.log10(lo), math.log10(hi)) if log else (lo, hi)
             slider.valmin, slider.valmax = lo, hi
             slider.valstep = 1.0 if whole else None  # a dragged knob snaps to whole numbers
             slider.ax.set_xlim(lo, hi)
             slider.label.set_text(f"log₁₀ {name}" if log else name)
-            value = _value(opt, name)
+            value = self.exploration.value(self.editing, name)
             position = math.log10(value) if log and value > 0 else value
             slider.eventson = False  # moving it into place is not a change
             slider.set_val(min(max(position, lo), hi))
@@ -201,20 +348,15 @@ class Explorer:
     # -- callbacks ----------------------------------------------------------------------------------
     def on_slide(self, j: int, position: float):
         name = self.knobs[j]
-        _, _, log, whole = _slider_of(self.optimizers[self.editing], name)
-        value = 10.0**position if log else position
-        if whole:  # set_val does not snap as a drag does: a count of steps is whole
-            value = math.floor(value + 0.5)
+        log = self.exploration.slider(self.editing, name)[2]
         try:
-            self.optimizers[self.editing] = with_axis(self.optimizers[self.editing], name, np.float64(value))
-        except ValueError as exc:  # e.g. a combination torch refuses: say it, and put the knob back
+            value = self.exploration.set_value(self.editing, name, 10.0**position if log else position)
+        except ValueError as exc:  # refused: say it, and put the knob back
             self._configure_sliders()
-            why = str(exc).removeprefix(f"{self.optimizers[self.editing].display_name}: ")  # named once
-            self.status.set_text(textwrap.fill(f"{self.names[self.editing]}: {why}", 66, subsequent_indent="    "))
+            self.status.set_text(textwrap.fill(str(exc), 66, subsequent_indent="    "))
             self.figure.canvas.draw_idle()
             return
         self.sliders[j].valtext.set_text(f"{value:.3g}")
-        self.iterate_lines[self.editing].set_label(legend_label(self.optimizers[self.editing].label))
         self.recompute()
 
     def on_choose(self, label: str):
@@ -230,58 +372,16 @@ class Explorer:
     def on_click(self, event):
         if event.inaxes is not self.ax or event.xdata is None or event.button != 1:
             return
-        clicked = [event.xdata, event.ydata][:self.landscape.dim]  # 1-D: the x of the click, on the graph
-        self.x0 = np.array(clicked, dtype=np.float64)
-        self.start_marker.set_data(*([v] for v in self._start_xy()))
+        self.exploration.set_start([event.xdata, event.ydata][:self.landscape.dim])  # 1-D: the x of the click
         self.recompute()
 
-    def _start_xy(self) -> tuple[float, float]:
-        """Where the start is drawn: (x₁, x₂), or in 1-D (x, f(x)) on the graph."""
-        if self.landscape.dim == 2:
-            return float(self.x0[0]), float(self.x0[1])
-        return float(self.x0[0]), float(self.landscape.value(self.x0[None, :])[0])
-
     # -- the runs -------------------------------------------------------------------------------------
-    def _model(self, opt):
-        """``(opt's own continuous model for this run, "")``, or ``(None, why there is none)``: rprop
-        declares none, nag-c's limit flow cannot carry a schedule. Then its iterates are drawn alone."""
-        try:
-            return make_flow(opt).for_steps(self.steps), ""
-        except ValueError as exc:
-            return None, str(exc)
-
     def recompute(self):
         """Run every shown optimizer (and its flow, while flows are shown) from the start; redraw."""
-        notes, without = [], []
-        for i, opt in enumerate(self.optimizers):
-            line, flow = self.iterate_lines[i], self.flow_lines[i]
-            line.set_visible(self.shown[i])
-            flow.set_visible(self.shown[i] and self.flows_shown)
-            if not self.shown[i]:
-                continue
-            model, why = self._model(opt)
-            # timed on the model's clock, as the flow (heavy ball's oscillator: √lr; a schedule's t_k)
-            run = iterate(self.landscape, opt, self.x0, self.steps, time_per_step=model)
-            line.set_data(*drawn_xy(run.x, run.f))
-            notes.append(f"{self.names[i]}: {str(run.message)[:48]}")
-            evaluations = int(opt.evaluations_per_step)
-            if evaluations > 1:  # a step is not one gradient: L-BFGS's inner loop, Runge–Kutta stages
-                notes.append(f"    a step: up to {evaluations} gradient evaluations")
-            if model is None:
-                without.append(self.names[i].split(".")[0])
-                self.flow_times[i] = None
-                flow.set_data([], [])
-                notes.append(f"    no flow: {_short(why)}")
-            elif self.flows_shown:  # up to where the iterates stopped: a diverged run needs no long flow
-                last = int(run.diverged_at) if run.diverged_at >= 0 else self.steps
-                t = self.flow_times[i] = np.linspace(0, float(run.t[last]), FLOW_SAMPLES)
-                path = integrate(self.landscape, opt, self.x0, t, steps=self.steps, flow=model,
-                                 max_seconds=self.flow_seconds)
-                flow.set_data(*drawn_xy(path.x, path.f))
-                notes.extend(f"    {note}" for note in _flow_notes(model, path, self.flow_seconds))
-        self.visible.labels[-1].set_text("flows" if not without else f"flows (no model: {', '.join(without)})")
-        self.legend = self.ax.legend(fontsize=8, loc="lower left", framealpha=0.85)
-        self.status.set_text("\n".join(notes))
+        runs = self.exploration.runs()
+        self.view.update(runs)
+        self.visible.labels[-1].set_text(self.exploration.flows_label(runs))
+        self.status.set_text(self.exploration.status(runs))
         self.figure.canvas.draw_idle()
 
 

@@ -340,6 +340,20 @@ class PlotResult:
     def __repr__(self) -> str:
         return f"PlotResult({self.experiment!r}, a figure of {len(self.figure.axes)} panels)"
 
+    # In a notebook, the result shows as its figure (simulate.viz.display); the text stays the repr above.
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        from .inline import figure_bundle
+
+        return figure_bundle(self.figure, repr(self), close=False)
+
+    def _repr_png_(self) -> bytes:
+        from .inline import figure_png
+
+        return figure_png(self.figure, close=False)
+
+    def _repr_html_(self) -> str:
+        return self._repr_mimebundle_()["text/html"]
+
     def save(self, path, *, data=None, dpi: int = 150):
         """Write the figure (png, svg, pdf) and, with ``data``, the arrays (npz); atomically."""
         written = [save_figure(self.figure, path, dpi=dpi)]
