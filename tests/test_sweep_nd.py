@@ -228,6 +228,22 @@ def test_a_panel_cap_draws_evenly_spaced_values_and_says_so(cube):
         sweep_figure(s, max_panels=0)
 
 
+def test_a_floor_on_the_shared_log_scale_is_said_by_the_colour_bar(cube):
+    # GD at lr 0.15 reaches the minimum to roundoff (1e-29), far under the log scale's floor
+    s = sweep("quadratic(eigenvalues=(1, 10))", "gd", ["lr=0.001,0.15", "x=0.5,1", "y=-1,1"], steps=400, track=())
+    bars = [ax._colorbar for ax in sweep_figure(s, "distance").axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 1 and s.metric("distance").min() < bars[0].norm.vmin and bars[0].extend == "min"
+    bars = [ax._colorbar for ax in sweep_figure(cube, "distance").axes if ax.get_label() == "<colorbar>"]
+    assert len(bars) == 1 and bars[0].extend == "neither"  # nothing under this one's floor
+
+
+def test_the_command_line_default_of_max_panels_is_the_library_s():
+    from simulate.cli.options import COMMANDS
+    from simulate.viz.figures import MAX_PANELS
+
+    assert COMMANDS["sweep"].option("max_panels").default == MAX_PANELS
+
+
 def test_figure_refuses_names_that_are_no_axes(cube):
     with pytest.raises(ValueError, match="Did you mean 'momentum'"):
         sweep_figure(cube, x="momentm")

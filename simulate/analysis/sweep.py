@@ -279,6 +279,7 @@ class Sweep:
     iterates, then, with a flow, each optimizer's flow endpoint), ``grid = tuple(len(a) for a in axes)``.
 
     ``paths`` (only with ``record_every``) is ``(M, T, *grid, d)`` at steps ``path_steps``.
+    :meth:`sel` (by value) and :meth:`isel` (by position) take slices: a Sweep over the other axes.
     """
 
     axes: tuple[Axis, ...]

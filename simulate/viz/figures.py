@@ -20,7 +20,7 @@ from ..analysis.ensembles import DEFAULT_PATHS, Ensemble, ensemble, escape_times
 from ..analysis.averaging import average_label, check_beta
 from ..analysis.experiment import (CROWD_ABOVE, DRAWN_PATHS, Experiment, crowd_memory, drawn_sample, run_crowd,
                                    run_experiment, with_lr, with_schedule)
-from .heatmaps import metric_label, metric_norm, plot_basins, plot_rate_map, plot_sweep, plot_verdicts
+from .heatmaps import below_floor, metric_label, metric_norm, plot_basins, plot_rate_map, plot_sweep, plot_verdicts
 from ..analysis.order import OrderStudy
 from ..analysis.ratemap import RateMap
 from ..analysis.sweep import Sweep, start_coordinates
@@ -609,7 +609,8 @@ def _facets(sweep: Sweep, metric: str, drawn: list[int], x: str, y: str, *, theo
         from matplotlib.cm import ScalarMappable
 
         fig.colorbar(ScalarMappable(norm=norm, cmap="viridis"), ax=used, label=metric_label(sweep, metric),
-                     shrink=0.6 if rows > 1 else 1.0)
+                     shrink=0.6 if rows > 1 else 1.0,
+                     extend="min" if below_floor(shown, metric, norm, drawn) else "neither")
     per = f"value of {facets[0].name}" if len(facets) == 1 else \
         f"combination of {', '.join(a.name for a in facets[:-1])} and {facets[-1].name}"
     lines = [title, f"{x} across, {y} up; a panel per {per}" + ("; the members one below the other" if len(drawn) > 1 else "")]

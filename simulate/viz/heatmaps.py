@@ -19,7 +19,7 @@ from .plotting import _axes, plot_minima
 from ..analysis.sharpness import stability_threshold, threshold_factor_formula, threshold_formula
 from ..analysis.sweep import VERDICTS, Sweep, start_coordinates, sweepable, with_axis
 
-__all__ = ["plot_sweep", "plot_basins", "plot_verdicts", "VERDICT_COLORS", "plot_rate_map", "edges", "metric_label", "metric_norm", "DIVERGED_COLOR", "LOG_METRICS", "drawn_axes"]
+__all__ = ["plot_sweep", "plot_basins", "plot_verdicts", "VERDICT_COLORS", "plot_rate_map", "edges", "metric_label", "metric_norm", "DIVERGED_COLOR", "LOG_METRICS", "drawn_axes", "below_floor"]
 
 DIVERGED_COLOR = "#b0b0b0"
 ELSEWHERE_COLOR = "#7fb8e0"  # rate-map cells whose run left the minimum under study
@@ -96,6 +96,21 @@ def metric_norm(sweep: Sweep, metric: str, members=None):
         lo = max(lo, LOG_FLOOR * hi)
         return colors.LogNorm(lo, hi if hi > lo else lo * 10, clip=True)
     return colors.Normalize(lo, hi if hi > lo else lo + 1)
+
+
+def below_floor(sweep: Sweep, metric: str, norm, members=None) -> bool:
+    """Whether some drawn cell of the given members (default: all) lies under a logarithmic
+    ``norm``'s floor (:data:`LOG_FLOOR`): drawn at the floor, which the colour bar then says
+    (``extend="min"``)."""
+    if not isinstance(norm, colors.LogNorm):
+        return False
+    members = range(len(sweep.members)) if members is None else [sweep.member(m) for m in members]
+    for i in members:
+        v = _values(sweep, metric, i)[0]
+        shown = np.isfinite(v) & ((sweep.metric("diverged", i) == 0) | (not _masks_divergence(metric)))
+        if np.any(v[shown] < norm.vmin):
+            return True
+    return False
 
 
 def axis_positions(axis) -> tuple[np.ndarray, np.ndarray, str, list | None]:
@@ -231,6 +246,8 @@ def drawn_axes(sweep: Sweep, x: str | None = None, y: str | None = None):
     """The two axes of a 2-D sweep drawn across (``x``) and up (``y``), by name (default: the grid's
     first and second; one name given, the other is the other axis), and the function that arranges a
     grid-shaped array as ``(x, y)``: the grid itself, or transposed."""
+    if len(sweep.axes) == 1:
+        raise ValueError(f"a sweep of one axis ({sweep.axes[0].name}) is drawn as lines against it: give no y")
     if len(sweep.axes) != 2:
         raise ValueError(f"a sweep of {len(sweep.axes)} axes has no single heat map: draw a slice of it "
                          f"(sweep.sel(...)) or all of it with sweep_figure(sweep, metric, x=..., y=...)")
