@@ -238,10 +238,14 @@ def test_a_floor_on_the_shared_log_scale_is_said_by_the_colour_bar(cube):
 
 
 def test_the_command_line_default_of_max_panels_is_the_library_s():
-    from simulate.cli.options import COMMANDS
+    from simulate.cli.options import COMMANDS, help_text
     from simulate.viz.figures import MAX_PANELS
 
-    assert COMMANDS["sweep"].option("max_panels").default == MAX_PANELS
+    option = COMMANDS["sweep"].option("max_panels")  # unset (not in run records): the library's
+    assert option.default is None and help_text(option).endswith(f"[default: {MAX_PANELS}]")
+    s = sweep("himmelblau", "gd", ["lr=0.001,0.01", "x=-1,1", "y=-3:3:17"], steps=2)
+    with pytest.warns(FacetWarning, match=f"within {MAX_PANELS} panels"):
+        assert len(_meshes(sweep_figure(s, x="lr", y="x", max_panels=None))) == MAX_PANELS
 
 
 def test_figure_refuses_names_that_are_no_axes(cube):

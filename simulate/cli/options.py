@@ -882,7 +882,7 @@ SWEEP_OPTIONS = (
            _text, flags=("--x",), to="figure"),
     Option("y", str, None, "The axis drawn up (a --vary name); with more than two axes the others make a grid of panels, one per combination of their values.  [default: the second axis]",
            _text, flags=("--y",), to="figure"),
-    Option("max_panels", int, 16, lambda: f"With more than two axes: the most panels drawn (members × combinations of the other axes' values); beyond it evenly spaced values of those axes are drawn, and a warning says so (--data keeps every cell).  [default: {_max_panels()}]",
+    Option("max_panels", int, None, lambda: f"With more than two axes: the most panels drawn (members × combinations of the other axes' values); beyond it evenly spaced values of those axes are drawn, and a warning says so (--data keeps every cell).  [default: {_max_panels()}]",
            Integer(1, 1000), flags=("--max-panels",), to="figure"),
     Option("tol", float, 1e-6, "Tolerance of steps_to_tol: f − f* <= tol (|∇f| <= tol where no minimum is listed).",
            _positive),

@@ -476,7 +476,7 @@ class FacetWarning(Said):
 
 
 def sweep_figure(sweep: Sweep, metric: str | None = None, *, x: str | None = None, y: str | None = None,
-                 theory: bool = True, figsize=None, max_panels: int = MAX_PANELS) -> Figure:
+                 theory: bool = True, figsize=None, max_panels: int | None = MAX_PANELS) -> Figure:
     """A sweep drawn whole: a 1-D grid as one panel with a line per member; a 2-D grid as one heat
     map per member on a shared colour scale (the basins of attraction, for ``metric="minimum"``);
     a grid of more axes as facets: one heat map per member and combination of the other axes'
@@ -484,7 +484,7 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, x: str | None = Non
 
     ``x``, ``y``: the axes drawn across and up (default: the first two; over more than two axes
     with exactly two start coordinates among them, those two, so that every panel is a map of the
-    plane). ``max_panels``: the most panels of a faceted figure; beyond it, evenly spaced values
+    plane). ``max_panels``: the most panels of a faceted figure (None: :data:`MAX_PANELS`); beyond it, evenly spaced values
     of the faceted axes (the first and last included) are drawn, and the figure and a
     :class:`FacetWarning` say so. ``metric`` defaults to ``minimum`` where the drawn axes are two
     start coordinates, else ``final_loss`` (on a game ``verdict``: converged, cycling or spiralling
@@ -578,6 +578,7 @@ def _facets(sweep: Sweep, metric: str, drawn: list[int], x: str, y: str, *, theo
     """A sweep of more than two axes: a heat map of ``x`` and ``y`` per member and combination of the
     other axes' values (each panel a slice, :meth:`Sweep.isel`), one colour scale over all panels."""
     facets = [a for a in sweep.axes if a.name not in (x, y)]
+    max_panels = MAX_PANELS if max_panels is None else max_panels
     picks = _facet_values(sweep, facets, len(drawn), max_panels)
     thinned = {a.name: (len(picks[a.name]), len(a)) for a in facets if len(picks[a.name]) < len(a)}
     shown = sweep.isel({name: list(p) for name, p in picks.items() if name in thinned})
