@@ -140,6 +140,9 @@ def test_sel_refuses_values_and_names_not_there_saying_what_is(cube):
         cube.sel(momentun=0.5)
     with pytest.raises(IndexError, match="positions 0 to 2"):
         cube.isel(lr=3)
+    for bad in (True, 1.5, "1", []):
+        with pytest.raises(ValueError, match="positions are whole numbers"):
+            cube.isel(lr=bad)
     with pytest.raises(ValueError, match="nearest"):
         cube.sel(lr=0.005, method="linear")
 

@@ -386,7 +386,7 @@ class Sweep:
         n = len(a)
         many = np.ndim(where) > 0
         picked = np.ravel(np.asarray(where))
-        if picked.size == 0 or picked.dtype.kind not in "iu" and not all(float(p).is_integer() for p in picked):
+        if picked.size == 0 or picked.dtype.kind not in "iuf" or not all(float(p).is_integer() for p in picked):
             raise ValueError(f"axis {a.name}: positions are whole numbers, got {where!r}")
         picked = picked.astype(np.int64)
         if np.any((picked < -n) | (picked >= n)):
