@@ -232,7 +232,7 @@ def test_sweep_cli_writes_figure_and_table(tmp_path, capsys, monkeypatch):
 
 @pytest.mark.parametrize("args, message", [
     (["--vary", "lr=1:2"], "START:STOP:NUM"),
-    (["--vary", "lr=0.1", "--vary", "momentum=0.5", "--vary", "x=1"], "one or two axes"),
+    (["--vary", "lr=0.1", "--vary", "momentum=0.5", "--vary", "x=1", "--x", "mom"], "--x: unknown axis 'mom'"),
     (["--vary", "x=0,1", "--start", "1,1", "--start", "2,2"], "one start point"),
     (["-o", "adam", "--vary", "momentum=0.1"], "adam has no hyperparameter"),
     (["-o", "momentum(momentum=0.5)", "--vary", "momentum=0.1,0.9"], "sets momentum and the axis momentum sweeps it"),

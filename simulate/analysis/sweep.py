@@ -285,7 +285,9 @@ class Sweep:
     iterates, then, with a flow, each optimizer's flow endpoint), ``grid = tuple(len(a) for a in axes)``.
 
     ``paths`` (only with ``record_every``) is ``(N, T, *grid, d)`` at steps ``path_steps``, for the N
-    optimizers' iterates (the first N members; a flow's endpoint alone is kept)."""
+    optimizers' iterates (the first N members; a flow's endpoint alone is kept).
+    :meth:`sel` (by value) and :meth:`isel` (by position) take slices: a Sweep over the other axes.
+    """
 
     axes: tuple[Axis, ...]
     landscape: Landscape
@@ -348,6 +350,76 @@ class Sweep:
     def grid(self) -> list[np.ndarray]:
         """Each axis's values broadcast over the grid (``np.meshgrid(..., indexing="ij")``)."""
         return np.meshgrid(*(a.values for a in self.axes), indexing="ij")
+
+    # -- slices (xarray's names: sel by value, isel by position) ----------------------------
+    def axis(self, name: str) -> int:
+        """The position of the axis ``name`` in :attr:`axes` (an unknown name suggests the axes there are)."""
+        names = [a.name for a in self.axes]
+        if name not in names:
+            raise UnknownNameError(suggest("axis", str(name), names))
+        return names.index(name)
+
+    def isel(self, indexers: Mapping | None = None, **by_name) -> Sweep:
+        """The sweep at positions along some of its axes: ``isel(momentum=2)`` is the sweep over the
+        other axes at the third momentum (that axis dropped, as in xarray); a list of positions
+        (``isel(beta=[0, 2])``) keeps the axis with those values. ``indexers`` is a mapping for axis
+        names that are no Python names (``{"betas[0]": 1}``). Metrics, starts, paths and the members'
+        hyperparameters are sliced alike; a landscape axis fixed to one value becomes the landscape's
+        parameter (:func:`~simulate.landscapes.with_parameters`)."""
+        wanted = {**(indexers or {}), **by_name}
+        out = self
+        for name, where in wanted.items():
+            out = out._isel_one(out.axis(name), where)
+        return out
+
+    def sel(self, indexers: Mapping | None = None, method: str | None = None, **by_name) -> Sweep:
+        """The sweep at values of some of its axes: ``sel(momentum=0.9)`` is the sweep over the other
+        axes where momentum is 0.9 (exactly one of the axis's values; that axis dropped), a list of
+        values keeps the axis. ``method="nearest"`` takes the nearest value on the axis instead (as
+        xarray's, by absolute difference). A value not on the axis is refused with the values there are."""
+        if method not in (None, "nearest"):
+            raise ValueError(f"method must be None (exact values) or 'nearest', got {method!r}")
+        wanted = {**(indexers or {}), **by_name}
+        positions = {}
+        for name, value in wanted.items():
+            a = self.axes[self.axis(name)]
+            many = np.ndim(value) > 0
+            positions[name] = [_position(a, v, method) for v in np.ravel(value)] if many else _position(a, value, method)
+        return self.isel(positions)
+
+    def _isel_one(self, i: int, where) -> Sweep:
+        """The sweep at position(s) ``where`` of axis ``i`` (an int drops the axis; a list keeps it)."""
+        a = self.axes[i]
+        n = len(a)
+        many = np.ndim(where) > 0
+        picked = np.ravel(np.asarray(where))
+        if picked.size == 0 or picked.dtype.kind not in "iuf" or not all(float(p).is_integer() for p in picked):
+            raise ValueError(f"axis {a.name}: positions are whole numbers, got {where!r}")
+        picked = picked.astype(np.int64)
+        if np.any((picked < -n) | (picked >= n)):
+            raise IndexError(f"axis {a.name} has {n} values (positions 0 to {n - 1}), got {where!r}")
+        picked = picked % n
+        index = picked if many else int(picked[0])
+        grid = self.grid_shape
+        at = (slice(None),) * i + (index,)
+        axes = list(self.axes)
+        landscape, stats = self.landscape, dict(self.stats)
+        if many:
+            values = a.values[picked]
+            kept = a.scale if np.array_equal(picked, np.arange(n)) else "list"  # a range's spec holds for all of it
+            axes[i] = Axis(a.name, values, kept)
+        else:
+            del axes[i]
+            if a.name in stats.get("landscape_axes", ()):  # the landscape at that value of its parameter
+                landscape = with_parameters(landscape, **{a.name.removeprefix(LANDSCAPE_PREFIX): float(a.values[index])})
+                stats["landscape_axes"] = tuple(n_ for n_ in stats["landscape_axes"] if n_ != a.name)
+                if not stats["landscape_axes"]:
+                    del stats["landscape_axes"]
+        metrics = {k: v[(slice(None),) + at] for k, v in self.metrics.items()}
+        paths = None if self.paths is None else self.paths[(slice(None), slice(None)) + at]
+        return dataclasses.replace(self, axes=tuple(axes), landscape=landscape, stats=stats,
+                                   optimizers=tuple(o.member(at, grid) for o in self.optimizers),
+                                   start=self.start[at], metrics=metrics, paths=paths)
 
     # -- export ----------------------------------------------------------------------------
     def columns(self) -> dict[str, np.ndarray]:
@@ -534,6 +606,25 @@ def _attributes(config: dict) -> dict:
             continue
         out[key] = value if isinstance(value, (str, int, float)) else json.dumps(value, ensure_ascii=False)
     return out
+def _position(axis: Axis, value, method: str | None) -> int:
+    """The position of ``value`` on ``axis``: exactly there, or with ``method="nearest"`` the nearest."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value):
+        raise ValueError(f"axis {axis.name}: a value is a finite number, got {value!r}")
+    if method == "nearest":
+        return int(np.argmin(np.abs(axis.values - float(value))))
+    hit = np.flatnonzero(axis.values == float(value))
+    if not hit.size:
+        there = ", ".join(repr(float(v)) for v in axis.values[:12]) + (", ..." if len(axis) > 12 else "")
+        raise NotOnAxis(f"{value!r} is not a value of the axis {axis.name}; its values: {there} "
+                        f"(method='nearest' takes the nearest)")
+    return int(hit[0])
+
+
+class NotOnAxis(KeyError, ValueError):
+    """A value that :meth:`Sweep.sel` does not find on its axis (a KeyError, as xarray's, and a ValueError)."""
+
+    def __str__(self) -> str:  # the message, not KeyError's quoted repr of it
+        return str(self.args[0])
 
 
 def _csv_cell(v) -> str:

@@ -360,8 +360,6 @@ def _axes_specs(v):
     from ..analysis.sweep import NotAnAxis, parse_axis
 
     _strings(v, "axes such as lr=1e-4:1e-1:50:log")
-    if len(v) > 2:
-        raise ValueError(f"a sweep has one or two axes, got {len(v)}")
     for spec in v:
         try:
             parse_axis(spec)
@@ -824,7 +822,37 @@ def _sweep_function():
 def _sweep_figure():
     from ..viz.figures import add_caption, sweep_figure
 
-    return lambda result, *, metric, caption: add_caption(sweep_figure(result, metric), caption)
+    def figure(result, *, metric, x, y, max_panels, caption):
+        return add_caption(sweep_figure(result, metric, x=x, y=y, max_panels=max_panels), caption)
+
+    return figure
+
+
+def _max_panels():
+    from ..viz.figures import MAX_PANELS
+
+    return MAX_PANELS
+
+
+def _axis_names(specs) -> list[str]:
+    """The names of the --vary axes (``lr=1e-4:1e-1:50:log`` -> lr), in order."""
+    return [str(spec).partition("=")[0].strip() for spec in specs]
+
+
+def _drawn_axes(options: dict) -> None:
+    """--x and --y name axes of the sweep (checked before any work) and two different ones; a 1-D
+    sweep is drawn as lines against its axis (no --y)."""
+    from .._names import UnknownNameError, suggest
+
+    names = _axis_names(options["vary"] or SWEEP_DEFAULT_AXES)
+    for flag in ("x", "y"):
+        name = options[flag]
+        if name is not None and name not in names:
+            raise UnknownNameError(f"--{flag}: " + suggest("axis", name, names))
+    if options["x"] is not None and options["x"] == options["y"]:
+        raise ValueError(f"--x and --y are both {options['x']}: give two different axes")
+    if options["y"] is not None and len(names) == 1:
+        raise ValueError(f"a sweep of one axis ({names[0]}) is drawn as lines against it: give no --y")
 
 
 def _tracked(v) -> tuple:
@@ -840,6 +868,7 @@ def _sweep_together(options: dict) -> None:
     if not _one_start(options["start"]):
         raise ValueError("sweep takes one start point; sweep start coordinates with --vary x=... --vary y=...")
     _noisy(options, COMMANDS["sweep"].defaults, ("seed",))
+    _drawn_axes(options)
     if int(options["record_every"]) and not options["data"]:
         raise ValueError("--record-every keeps the paths for the data file: give --data FILE.npz too")
 
@@ -849,7 +878,7 @@ SWEEP_OPTIONS = (
     replace(OPTIMIZER, help="Optimizer name or spec, repeatable; the swept hyperparameters come from --vary.  [default: "
             + " ".join(SWEEP_DEFAULT_OPTIMIZERS) + "]",
             convert=lambda v, options: list(v) if v else list(SWEEP_DEFAULT_OPTIMIZERS)),
-    Option("vary", list[str], None, "An axis of the grid, once or twice (two make a heat map): NAME=START:STOP:NUM (linear), NAME=START:STOP:NUM:log, or NAME=V1,V2,... NAME is a hyperparameter (lr, momentum, beta1, beta2, eps, ...), a start coordinate (x, y, x1, ...), or, with noise, path (path=1:50:50: 50 independent paths per configuration).  [default: "
+    Option("vary", list[str], None, "An axis of the grid, repeatable (one makes a line plot, two a heat map, more a grid of heat maps: --x and --y name the two drawn): NAME=START:STOP:NUM (linear), NAME=START:STOP:NUM:log, or NAME=V1,V2,... NAME is a hyperparameter (lr, momentum, beta1, beta2, eps, ...), a start coordinate (x, y, x1, ...), or, with noise, path (path=1:50:50: 50 independent paths per configuration).  [default: "
            + " ".join(SWEEP_DEFAULT_AXES) + "]",
            _axes_specs, flags=("--vary", "-v"), argument="axes",
            convert=lambda v, options: list(v) if v else list(SWEEP_DEFAULT_AXES)),
@@ -860,6 +889,12 @@ SWEEP_OPTIONS = (
            + "; ".join(f"{k}: {v}" for k, v in _sweep_metrics().items())
            + ".  [default: minimum for a sweep of x and y (basins), else final_loss]",
            OneOf(_sweep_metrics), to="figure"),
+    Option("x", str, None, "The axis drawn across (a --vary name).  [default: the first axis; with more than two axes of which two are start coordinates, those]",
+           _text, flags=("--x",), to="figure"),
+    Option("y", str, None, "The axis drawn up (a --vary name); with more than two axes the others make a grid of panels, one per combination of their values.  [default: the second axis]",
+           _text, flags=("--y",), to="figure"),
+    Option("max_panels", int, None, lambda: f"With more than two axes: the most panels drawn (members × combinations of the other axes' values); beyond it evenly spaced values of those axes are drawn, and a warning says so (--data keeps every cell).  [default: {_max_panels()}]",
+           Integer(1, 1000), flags=("--max-panels",), to="figure"),
     Option("tol", float, 1e-6, "Tolerance of steps_to_tol: f − f* <= tol (|∇f| <= tol where no minimum is listed).",
            _positive),
     Option("near", float, None, "How close the last point must be to a listed minimum to have reached it.  [default: 1% of the plot box's largest side; with noise, half the distance between the two closest listed minima]",

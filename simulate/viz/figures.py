@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import textwrap
 from collections.abc import Sequence
@@ -14,12 +15,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patheffects import Normal, Stroke
 
 from .._checks import checked
-from .._signature import public
+from .._signature import Said, public, warn
 from ..analysis.ensembles import DEFAULT_PATHS, Ensemble, ensemble, escape_times, gibbs_marginal, moments, relaxed
 from ..analysis.averaging import average_label, check_beta
 from ..analysis.experiment import (CROWD_ABOVE, DRAWN_PATHS, Experiment, crowd_memory, drawn_sample, run_crowd,
                                    run_experiment, with_lr, with_schedule)
-from .heatmaps import metric_label, metric_norm, plot_basins, plot_rate_map, plot_sweep, plot_verdicts
+from .heatmaps import below_floor, metric_label, metric_norm, plot_basins, plot_rate_map, plot_sweep, plot_verdicts
 from ..analysis.order import OrderStudy
 from ..analysis.ratemap import RateMap
 from ..analysis.sweep import Sweep, start_coordinates
@@ -42,7 +43,7 @@ from .plotting import (loss_offset, plane_labels, plot_cloud, plot_distance, plo
                        plot_moments, plot_path, plot_sharpness, plot_start, plot_surface, Height,
                        plot_schedule, plot_clipping, plot_order, focus_graph, pin_to_view, ITERATES_STYLE, FLOW_STYLE)
 
-__all__ = ["add_caption", "comparison_figure", "ensemble_figure", "sweep_figure", "order_figure",
+__all__ = ["add_caption", "comparison_figure", "ensemble_figure", "sweep_figure", "FacetWarning", "MAX_PANELS", "order_figure",
            "rate_map_figure", "plot", "PlotResult", "default_optimizers", "DEFAULT_OPTIMIZERS", "DEFAULT_LANDSCAPE"]
 
 # The figure `simulate plot` draws with no arguments: three methods, each visibly following (or
@@ -477,15 +478,36 @@ def plot(landscape=DEFAULT_LANDSCAPE, optimizers: Sequence | None = None, start=
     return PlotResult(experiment, restyle(add_caption(figure, caption), font_scale=font_scale), box)
 
 
-def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True, figsize=None) -> Figure:
-    """A sweep drawn whole: a 1-D grid as one panel with a line per member; a 2-D grid as one heat
-    map per member on a shared colour scale (the basins of attraction, for ``metric="minimum"``).
+#: The most panels :func:`sweep_figure` draws for a sweep of more than two axes (members times
+#: combinations of the other axes' values): beyond it, evenly spaced values of those axes, said in
+#: the figure and on the terminal. Sixteen heat maps still read at a glance (a 4 × 4 grid).
+MAX_PANELS = 16
 
-    ``metric`` defaults to ``minimum`` for a sweep over two start coordinates, else ``final_loss``
-    (on a game ``verdict``: converged, cycling or spiralling out; its ½|ξ|² says little).
+
+class FacetWarning(Said):
+    """A sweep figure that draws evenly spaced values of the axes it facets over, not all of them
+    (the data hold every cell)."""
+
+
+def sweep_figure(sweep: Sweep, metric: str | None = None, *, x: str | None = None, y: str | None = None,
+                 theory: bool = True, figsize=None, max_panels: int | None = MAX_PANELS) -> Figure:
+    """A sweep drawn whole: a 1-D grid as one panel with a line per member; a 2-D grid as one heat
+    map per member on a shared colour scale (the basins of attraction, for ``metric="minimum"``);
+    a grid of more axes as facets: one heat map per member and combination of the other axes'
+    values, each titled with them, on one colour scale.
+
+    ``x``, ``y``: the axes drawn across and up (default: the first two; over more than two axes
+    with exactly two start coordinates among them, those two, so that every panel is a map of the
+    plane). ``max_panels``: the most panels of a faceted figure (None: :data:`MAX_PANELS`); beyond it, evenly spaced values
+    of the faceted axes (the first and last included) are drawn, and the figure and a
+    :class:`FacetWarning` say so. ``metric`` defaults to ``minimum`` where the drawn axes are two
+    start coordinates, else ``final_loss`` (on a game ``verdict``: converged, cycling or spiralling
+    out; its ½|ξ|² says little).
     """
-    start_axes = {a.name for a in sweep.axes} <= set(start_coordinates(sweep.landscape))
-    basins = start_axes and len(sweep.axes) == 2 and len(sweep.landscape.minima) > 0
+    x, y = _drawn_names(sweep, x, y)
+    coords = start_coordinates(sweep.landscape)
+    start_axes = y is not None and x in coords and y in coords
+    basins = start_axes and len(sweep.landscape.minima) > 0
     metric = metric or ("minimum" if basins else "verdict" if is_game(sweep.landscape) and "verdict" in sweep.metrics
                         else "final_loss")
     sweep.metric(metric)  # an unknown metric fails here, with the valid ones
@@ -506,6 +528,12 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True
             below(ax, fontsize=7)
         ax.set_title(f"{metric_label(sweep, metric)} against {sweep.axes[0].name}: {title}", fontsize=10)
         return fig
+    what = "basins of attraction" if metric == "minimum" else metric_label(sweep, metric)
+    if start_axes and not basins:
+        what += f" ({sweep.landscape.name} lists no minima: no basins to draw)"
+    if len(sweep.axes) > 2:
+        return _facets(sweep, metric, drawn, x, y, theory=theory, figsize=figsize, max_panels=max_panels,
+                       title=f"{what}: {title}")
     n = max(len(drawn), 1)
     cols = min(n, 3)
     rows = -(-n // cols)
@@ -514,16 +542,106 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, theory: bool = True
     norm = None if metric in ("minimum", "verdict") else metric_norm(sweep, metric, drawn)
     for ax, i in zip(axes, drawn):
         if metric == "minimum":
-            plot_basins(sweep, i, ax)
+            plot_basins(sweep, i, ax, x=x, y=y)
         else:
-            plot_sweep(sweep, metric, i, ax, theory=theory, norm=norm, colorbar=i == drawn[-1])
+            plot_sweep(sweep, metric, i, ax, theory=theory, norm=norm, colorbar=i == drawn[-1], x=x, y=y)
     for ax in axes[len(drawn):]:
         ax.set_visible(False)
-    what = "basins of attraction" if metric == "minimum" else metric_label(sweep, metric)
-    if start_axes and len(sweep.axes) == 2 and not basins:
-        what += f" ({sweep.landscape.name} lists no minima: no basins to draw)"
     fig.suptitle(f"{what}: {title}", fontsize=11)
     return fig
+
+
+def _drawn_names(sweep: Sweep, x: str | None, y: str | None) -> tuple[str, str | None]:
+    """The names of the axes drawn across and up (y None for a 1-D sweep, drawn as lines), checked."""
+    names = [a.name for a in sweep.axes]
+    for name in (x, y):
+        if name is not None:
+            sweep.axis(name)  # an unknown name suggests the axes there are
+    if len(names) == 1:
+        if y is not None:
+            raise ValueError(f"a sweep of one axis ({names[0]}) is drawn as lines against it: give no y")
+        return names[0], None
+    if x is not None and x == y:
+        raise ValueError(f"x and y are both {x}: give two different axes of {', '.join(names)}")
+    if x is None and y is None:
+        coords = [n for n in names if n in start_coordinates(sweep.landscape)]
+        return tuple(coords) if len(coords) == 2 and len(names) > 2 else (names[0], names[1])
+    x = x if x is not None else next(n for n in names if n != y)
+    return x, (y if y is not None else next(n for n in names if n != x))
+
+
+def _facet_values(sweep: Sweep, facets: list, members: int, max_panels: int) -> dict[str, np.ndarray]:
+    """Positions drawn along each faceted axis: all of them, or, where ``members`` times their
+    combinations exceed ``max_panels``, evenly spaced ones (first and last kept), the longest axis
+    thinned first."""
+    if isinstance(max_panels, bool) or not isinstance(max_panels, (int, np.integer)) or max_panels < 1:
+        raise ValueError(f"max_panels must be a whole number >= 1, got {max_panels!r}")
+    picks = {a.name: np.arange(len(a)) for a in facets}
+    budget = max(1, max_panels // max(members, 1))  # every member keeps a panel at least
+    while math.prod(len(p) for p in picks.values()) > budget:
+        name = max(picks, key=lambda n: len(picks[n]))
+        total = math.prod(len(p) for p in picks.values())
+        keep = max(1, min(len(picks[name]) - 1, len(picks[name]) * budget // total))
+        n = len(sweep.axes[sweep.axis(name)])
+        picks[name] = np.unique(np.linspace(0, n - 1, keep).round().astype(int))
+    return picks
+
+
+def _facets(sweep: Sweep, metric: str, drawn: list[int], x: str, y: str, *, theory: bool, figsize, max_panels: int,
+            title: str) -> Figure:
+    """A sweep of more than two axes: a heat map of ``x`` and ``y`` per member and combination of the
+    other axes' values (each panel a slice, :meth:`Sweep.isel`), one colour scale over all panels."""
+    facets = [a for a in sweep.axes if a.name not in (x, y)]
+    max_panels = MAX_PANELS if max_panels is None else max_panels
+    picks = _facet_values(sweep, facets, len(drawn), max_panels)
+    thinned = {a.name: (len(picks[a.name]), len(a)) for a in facets if len(picks[a.name]) < len(a)}
+    shown = sweep.isel({name: list(p) for name, p in picks.items() if name in thinned})
+    facets = [shown.axes[shown.axis(a.name)] for a in facets]
+    combos = list(itertools.product(*(range(len(a)) for a in facets)))
+    last = len(facets[-1])
+    cols = min(len(combos), last if last <= 6 else 4)
+    per_member = -(-len(combos) // cols)
+    rows = per_member * len(drawn)
+    fig = Figure(figsize=figsize or (4.2 * cols + 1.2, 3.7 * rows + 1.0), layout="constrained")
+    grid = fig.subplots(rows, cols, squeeze=False)
+    norm = None if metric in ("minimum", "verdict") else metric_norm(shown, metric, drawn)
+    used = []
+    for b, i in enumerate(drawn):
+        for p, combo in enumerate(combos):
+            ax = grid[b * per_member + p // cols, p % cols]
+            panel = shown.isel({a.name: j for a, j in zip(facets, combo)})
+            if metric == "minimum":
+                plot_basins(panel, i, ax, x=x, y=y)
+            else:
+                plot_sweep(panel, metric, i, ax, theory=theory, norm=norm, colorbar=False, x=x, y=y)
+            where = ", ".join(f"{a.name} = {a.values[j]:.4g}" for a, j in zip(facets, combo))
+            ax.set_title(f"{_wrapped_label(sweep.members[i])}\n{where}", fontsize=9)
+            used.append(ax)
+    for ax in grid.ravel():
+        if ax not in used:
+            ax.set_visible(False)
+    if norm is not None:
+        from matplotlib.cm import ScalarMappable
+
+        fig.colorbar(ScalarMappable(norm=norm, cmap="viridis"), ax=used, label=metric_label(sweep, metric),
+                     shrink=0.6 if rows > 1 else 1.0,
+                     extend="min" if below_floor(shown, metric, norm, drawn) else "neither")
+    per = f"value of {facets[0].name}" if len(facets) == 1 else \
+        f"combination of {', '.join(a.name for a in facets[:-1])} and {facets[-1].name}"
+    lines = [title, f"{x} across, {y} up; a panel per {per}" + ("; the members one below the other" if len(drawn) > 1 else "")]
+    if thinned:
+        said = "; ".join(f"{k} of {n} values of {name}" for name, (k, n) in thinned.items())
+        lines[-1] += f"; showing {said}, evenly spaced (the data hold every cell)"
+        needed = len(drawn) * math.prod(len(a) for a in sweep.axes if a.name not in (x, y))
+        warn(f"the figure shows {said} (evenly spaced) to stay within {max_panels} panels; max_panels={needed} "
+             f"(--max-panels {needed}) draws all, sweep.sel(...) any one", FacetWarning, stacklevel=3)
+    fig.suptitle("\n".join(lines), fontsize=11)
+    return fig
+
+
+def _wrapped_label(label: str, width: int = 40) -> str:
+    """A member's label over several lines where it is long (a panel of a facet grid is narrow)."""
+    return "\n".join(textwrap.wrap(label, width, break_long_words=False, break_on_hyphens=False)) or label
 
 
 def _has_values(sweep: Sweep, metric: str, member: int) -> bool:

@@ -1,4 +1,4 @@
-"""Axes-level plots of sweeps: a metric over a 1-D or 2-D grid, basins of attraction, rate maps.
+"""Axes-level plots of sweeps: a metric over a 1-D or 2-D grid (either axis across), basins of attraction, rate maps.
 
 Like :mod:`simulate.plotting`: each takes ``ax=None``, draws, returns the Axes. Diverged cells are
 drawn in their own colour (never as an extreme of the scale); the stability thresholds of
@@ -19,7 +19,7 @@ from .plotting import _axes, plot_minima
 from ..analysis.sharpness import stability_threshold, threshold_factor_formula, threshold_formula
 from ..analysis.sweep import VERDICTS, Sweep, start_coordinates, sweepable, with_axis
 
-__all__ = ["plot_sweep", "plot_basins", "plot_verdicts", "VERDICT_COLORS", "plot_rate_map", "edges", "metric_label", "metric_norm", "DIVERGED_COLOR", "LOG_METRICS"]
+__all__ = ["plot_sweep", "plot_basins", "plot_verdicts", "VERDICT_COLORS", "plot_rate_map", "edges", "metric_label", "metric_norm", "DIVERGED_COLOR", "LOG_METRICS", "drawn_axes", "below_floor"]
 
 DIVERGED_COLOR = "#b0b0b0"
 ELSEWHERE_COLOR = "#7fb8e0"  # rate-map cells whose run left the minimum under study
@@ -98,6 +98,21 @@ def metric_norm(sweep: Sweep, metric: str, members=None):
     return colors.Normalize(lo, hi if hi > lo else lo + 1)
 
 
+def below_floor(sweep: Sweep, metric: str, norm, members=None) -> bool:
+    """Whether some drawn cell of the given members (default: all) lies under a logarithmic
+    ``norm``'s floor (:data:`LOG_FLOOR`): drawn at the floor, which the colour bar then says
+    (``extend="min"``)."""
+    if not isinstance(norm, colors.LogNorm):
+        return False
+    members = range(len(sweep.members)) if members is None else [sweep.member(m) for m in members]
+    for i in members:
+        v = _values(sweep, metric, i)[0]
+        shown = np.isfinite(v) & ((sweep.metric("diverged", i) == 0) | (not _masks_divergence(metric)))
+        if np.any(v[shown] < norm.vmin):
+            return True
+    return False
+
+
 def axis_positions(axis) -> tuple[np.ndarray, np.ndarray, str, list | None]:
     """Where an axis's values are drawn: ``(centers, edges, scale, tick labels)``. A list of values
     that is neither evenly nor geometrically spaced is drawn as equal cells labelled by value."""
@@ -141,8 +156,12 @@ def _stable(sweep: Sweep, member: int) -> np.ndarray | None:
 
 
 def plot_sweep(sweep: Sweep, metric: str = "final_loss", member=0, ax=None, *, theory: bool = True,
-               norm=None, cmap: str = "viridis", color=None, label=None, colorbar: bool = True):
-    """One metric over the grid for one member: a line (1-D grid) or a heat map (2-D grid).
+               norm=None, cmap: str = "viridis", color=None, label=None, colorbar: bool = True,
+               x: str | None = None, y: str | None = None):
+    """One metric over the grid for one member: a line (1-D grid) or a heat map (2-D grid), with
+    the axis ``x`` across and ``y`` up (default: the grid's first and second; a sweep of more axes:
+    draw a slice of it, :meth:`~simulate.analysis.sweep.Sweep.sel`, or all of it with
+    :func:`~simulate.viz.figures.sweep_figure`).
 
     Diverged cells are marked (grey cells; crosses on a line), except for the metrics about
     divergence, which colour them by their value. Cells with no value (a tolerance never met) are
@@ -151,7 +170,10 @@ def plot_sweep(sweep: Sweep, metric: str = "final_loss", member=0, ax=None, *, t
     (``threshold = λmax``, e.g. ``2/lr = λmax`` for GD) is drawn dashed where it crosses the grid.
     """
     if metric == "verdict":
-        return plot_verdicts(sweep, member, ax)
+        return plot_verdicts(sweep, member, ax, x=x, y=y)
+    plane = None if len(sweep.axes) == 1 and y is None else drawn_axes(sweep, x, y)
+    if plane is None and x is not None:
+        sweep.axis(x)  # a 1-D grid drawn against its one axis: an unknown name fails here
     ax = _axes(ax)
     i = sweep.member(member)
     v, log = _values(sweep, metric, i)
@@ -188,9 +210,9 @@ def plot_sweep(sweep: Sweep, metric: str = "final_loss", member=0, ax=None, *, t
             ax.text(0.5, 0.5 - 0.06 * len(ax.texts), f"{sweep.members[i]}: {why}", ha="center", va="center",
                     transform=ax.transAxes, fontsize=9, color="0.4")
         return ax
-    if len(sweep.axes) != 2:
-        raise ValueError(f"a sweep of {len(sweep.axes)} axes has no heat map; draw a slice of its metrics")
-    ax_x, ax_y = sweep.axes
+    ax_x, ax_y, arranged = plane
+    v, masked, missing = arranged(v), arranged(masked), arranged(missing)
+    margin = None if margin is None else arranged(margin)
     cx, X, _, _ = axis_positions(ax_x)
     cy, Y, _, _ = axis_positions(ax_y)
     norm = metric_norm(sweep, metric, [i]) if norm is None else norm
@@ -218,6 +240,25 @@ def plot_sweep(sweep: Sweep, metric: str = "final_loss", member=0, ax=None, *, t
     _set_axis(ax, "y", ax_y)
     ax.set_title(_wrapped(sweep.members[i]), fontsize=10)
     return ax
+
+
+def drawn_axes(sweep: Sweep, x: str | None = None, y: str | None = None):
+    """The two axes of a 2-D sweep drawn across (``x``) and up (``y``), by name (default: the grid's
+    first and second; one name given, the other is the other axis), and the function that arranges a
+    grid-shaped array as ``(x, y)``: the grid itself, or transposed."""
+    if len(sweep.axes) == 1:
+        raise ValueError(f"a sweep of one axis ({sweep.axes[0].name}) is drawn as lines against it: give no y")
+    if len(sweep.axes) != 2:
+        raise ValueError(f"a sweep of {len(sweep.axes)} axes has no single heat map: draw a slice of it "
+                         f"(sweep.sel(...)) or all of it with sweep_figure(sweep, metric, x=..., y=...)")
+    ix = sweep.axis(x) if x is not None else None
+    iy = sweep.axis(y) if y is not None else None
+    if ix is not None and ix == iy:
+        raise ValueError(f"x and y are both {x}: give two different axes")
+    ix = (1 - iy if iy is not None else 0) if ix is None else ix
+    iy = 1 - ix
+    order = (ix, iy)
+    return sweep.axes[ix], sweep.axes[iy], (lambda a: a if order == (0, 1) else np.transpose(a))
 
 
 def _legend_below(ax, handles, ncol: int = 3) -> None:
@@ -282,21 +323,24 @@ def _crossings(axis, margin: np.ndarray, along=None) -> list[float]:
     return sorted(out)
 
 
-def plot_basins(sweep: Sweep, member=0, ax=None, *, minima: bool = True, cmap: str = "tab10"):
+def plot_basins(sweep: Sweep, member=0, ax=None, *, minima: bool = True, cmap: str = "tab10", x: str | None = None,
+                y: str | None = None):
     """The minimum each cell reached, one colour per listed minimum; grey: diverged, white:
     unfinished (no minimum within ``near`` after the run). ``cmap`` is a qualitative colormap.
     Over the plane (axes x and y) these are the basins of attraction, drawn to scale with the
-    minima marked; over hyperparameters, which minimum each setting reaches."""
+    minima marked; over hyperparameters, which minimum each setting reaches. ``x``, ``y``: the axes
+    across and up (default: the grid's first and second)."""
+    if len(sweep.axes) != 2:
+        raise ValueError("a map of the minima reached needs two axes (for basins: x and y); a sweep of more: "
+                         "draw a slice of it (sweep.sel(...)) or all of it with sweep_figure")
+    ax_x, ax_y, arranged = drawn_axes(sweep, x, y)
     ax = _axes(ax)
     i = sweep.member(member)
-    if len(sweep.axes) != 2:
-        raise ValueError("a map of the minima reached needs two axes (for basins: x and y)")
-    labels = sweep.metric("minimum", i)
+    labels = arranged(sweep.metric("minimum", i))
     k = max(len(sweep.landscape.minima), 1)
     qualitative = matplotlib.colormaps[cmap]
     palette = [qualitative(j % qualitative.N) for j in range(k)]
     table = colors.ListedColormap([DIVERGED_COLOR, "white"] + palette)
-    ax_x, ax_y = sweep.axes
     ax.pcolormesh(axis_positions(ax_x)[1], axis_positions(ax_y)[1], (labels + 2).T, cmap=table,
                   norm=colors.BoundaryNorm(np.arange(-0.5, k + 2.5), k + 2), shading="flat")
     coords = start_coordinates(sweep.landscape)
@@ -324,11 +368,12 @@ def plot_basins(sweep: Sweep, member=0, ax=None, *, minima: bool = True, cmap: s
 VERDICT_COLORS = ("white", "#1a9641", "#a6d96a", "#bf9f7a", "#4a90d9", "#f28e2b", DIVERGED_COLOR)
 
 
-def plot_verdicts(sweep: Sweep, member=0, ax=None):
+def plot_verdicts(sweep: Sweep, member=0, ax=None, *, x: str | None = None, y: str | None = None):
     """How each cell's run ended (:data:`simulate.analysis.sweep.VERDICTS`: converged, converging, stalled,
     cycling, spiralling out, diverged), one colour each: over a 1-D grid a row of cells per member
     (``member`` may be a list of them), over a 2-D grid a map (on a game over lr and a penalty
-    strength: where each method converges, cycles or diverges)."""
+    strength: where each method converges, cycles or diverges), ``x`` across and ``y`` up (default:
+    the grid's first and second)."""
     ax = _axes(ax)
     rows = [sweep.member(m) for m in (member if isinstance(member, (list, tuple)) else [member])]
     names = ("not measured",) + VERDICTS
@@ -346,14 +391,15 @@ def plot_verdicts(sweep: Sweep, member=0, ax=None):
     elif len(sweep.axes) == 2:
         if len(rows) != 1:
             raise ValueError("a map of verdicts shows one member; draw one per member")
-        ax_x, ax_y = sweep.axes
-        ax.pcolormesh(axis_positions(ax_x)[1], axis_positions(ax_y)[1], codes[0].T, cmap=table, norm=norm,
+        ax_x, ax_y, arranged = drawn_axes(sweep, x, y)
+        ax.pcolormesh(axis_positions(ax_x)[1], axis_positions(ax_y)[1], arranged(codes[0]).T, cmap=table, norm=norm,
                       shading="flat")
         _set_axis(ax, "x", ax_x)
         _set_axis(ax, "y", ax_y)
         ax.set_title(_wrapped(sweep.members[rows[0]]), fontsize=10)
     else:
-        raise ValueError(f"a sweep of {len(sweep.axes)} axes has no map; draw a slice of its verdicts")
+        raise ValueError(f"a sweep of {len(sweep.axes)} axes has no single map: draw a slice of it (sweep.sel(...)) "
+                         f"or all of it with sweep_figure")
     _legend_below(ax, [Patch(facecolor=VERDICT_COLORS[c + 1], edgecolor="0.5", label=names[c + 1])
                        for c in range(-1, len(VERDICTS)) if np.any(codes == c)])
     return ax
