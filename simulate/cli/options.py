@@ -481,16 +481,6 @@ class Command:
     def option(self, name: str) -> Option:
         return next(o for o in self.options if o.name == name)
 
-    def plan(self, options: dict) -> list[Path]:
-        """The files a run with these options writes, known before any work: each output path
-        that is set, and the files written beside it."""
-        paths = []
-        for o in self.options:
-            if o.output and options.get(o.name):
-                path = Path(str(options[o.name]))
-                paths += [path, *(path.with_suffix(s) for s in o.beside)]
-        return paths
-
     def call(self, options: dict, to: str = "call") -> dict:
         """The keyword arguments of the library call (``to="figure"``: of the figure) for these options."""
         arguments = {o.library_argument: o.value_for_library(options)
