@@ -34,6 +34,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "viz.animation": ("animate",),
     "viz.explorer": ("Explorer",),
     "viz.notebook": ("explore",),
+    "viz.sweep_widget": ("sweep_explorer",),
     "viz.figures": ("PlotResult", "comparison_figure", "plot"),
     "viz.tuning": ("tune_figure",),
     "cli.demos": ("DEMOS", "demo", "gallery"),

@@ -58,6 +58,13 @@ w.sliders['lr'].value = 0.2
 print(json.dumps({"label": w.exploration.optimizers[0].label, "changed": w.image.value != before,
                   "drawn": np.column_stack(w.view.iterate_lines[0].get_data()).tolist(),
                   "image": hashlib.sha256(w.image.value).hexdigest(), "image_model": w.image.model_id}))""",
+    # a sweep of three axes: its display points at the sweep explorer, which shows as widgets with a slider
+    "cube = sim.sweep(LAND, 'momentum', ['lr=0.05:0.45:3', 'momentum=0,0.5', 'x=-1,2'], steps=10)\ncube",
+    "e = sim.sweep_explorer(cube)\ne",
+    """before = e.image.value
+e.sliders['x'].value = 2.0
+print(json.dumps({"fixed": e.fixed, "changed": e.image.value != before, "drawn": e.figure_data[0].tolist(),
+                  "image": hashlib.sha256(e.image.value).hexdigest(), "image_model": e.image.model_id}))""",
 ]
 
 
@@ -101,6 +108,26 @@ def test_a_slider_moved_through_python_redraws_the_librarys_run(probe):
     np.testing.assert_array_equal(np.array(got["drawn"]), run.x)
     # the front end was sent the new image: the notebook's widget state holds its bytes
     image = widget_state(probe)[got["image_model"]]
+    buffer = next(b for b in image["buffers"] if b["path"] == ["value"])
+    assert hashlib.sha256(base64.b64decode(buffer["data"])).hexdigest() == got["image"]
+
+
+def test_a_sweep_of_three_axes_shows_a_slider_over_the_third_that_redraws_the_slice(probe):
+    from simulate.viz.display import SLIDER_HINT
+
+    assert SLIDER_HINT in first_output(probe.cells[4]).data["text/html"]
+    out = first_output(probe.cells[5])
+    assert WIDGET_VIEW in out.data and out.data["text/plain"].startswith("SweepExplorer(final_loss of Sweep(")
+    state = widget_state(probe)
+    assert out.data[WIDGET_VIEW]["model_id"] in state
+    sliders = [m for m in state.values() if m["model_name"] == "SelectionSliderModel"]
+    assert [m["state"]["description"] for m in sliders] == ["x"]
+    assert sliders[0]["state"]["_options_labels"] == ["-1", "2"]
+    got = printed(probe.cells[6])
+    assert got["fixed"] == {"x": 2.0} and got["changed"]
+    cube = sim.sweep(LAND, "momentum", ["lr=0.05:0.45:3", "momentum=0,0.5", "x=-1,2"], steps=10)
+    np.testing.assert_array_equal(np.array(got["drawn"]), cube.sel(x=2.0).metric("final_loss").T)
+    image = state[got["image_model"]]  # the front end was sent the new slice's image
     buffer = next(b for b in image["buffers"] if b["path"] == ["value"])
     assert hashlib.sha256(base64.b64decode(buffer["data"])).hexdigest() == got["image"]
 

@@ -21,17 +21,24 @@ import numpy as np
 
 from .inline import DPI, caption, figure_bundle, summary_table
 
-__all__ = ["DPI", "MAX_ROWS", "mimebundle"]
+__all__ = ["DPI", "MAX_ROWS", "SLIDER_HINT", "mimebundle"]
 
 #: Rows shown of a table with more (a batch of 10,000 starts is summarized, not listed).
 MAX_ROWS = 12
+#: Under the summary line of a sweep of three or more axes: where a slider over the other axes is.
+SLIDER_HINT = "<p><code>simulate.sweep_explorer(sweep)</code> draws two axes with a slider over each other one.</p>"
 
 
 # -- the results of the lower layers -----------------------------------------------------------------------
 def _sweep(sweep) -> dict:
     from .figures import sweep_figure
 
-    return figure_bundle(sweep_figure(sweep), sweep.summary().split("\n")[0])
+    line = sweep.summary().split("\n")[0]
+    bundle = figure_bundle(sweep_figure(sweep), line)
+    if len(sweep.axes) > 2:  # the facets fix the other axes (and may thin them): a slider reaches every value
+        head = caption(line)
+        bundle["text/html"] = head + SLIDER_HINT + bundle["text/html"].removeprefix(head)
+    return bundle
 
 
 def _ladders(study) -> str:
