@@ -20,6 +20,7 @@ def cube():
     """Three axes (lr × momentum × a start coordinate), a few steps: 3 × 2 × 3 cells."""
     s = sim.sweep(LAND, "momentum", ["lr=0.05:0.45:3", "momentum=0,0.5", "x=-1,0.5,2"], steps=10)
     assert not s.metrics["diverged"].any()  # every cell has a colour: the oracle below needs no mask
+    assert s.landscape.lowest_minimum_value() == 0.0  # the final loss is drawn as f − f*: here f
     return s
 
 
@@ -27,6 +28,8 @@ def oracle(sweep, fixed, metric, x, y, member=0):
     """The cells of ``metric`` at ``fixed`` as a heat map draws them: rows up ``y``, columns across ``x``."""
     plane = sweep.sel(fixed)
     v = plane.metric(metric, member).astype(np.float64)
+    if metric in ("steps_to_tol", "diverged_at"):
+        v[v < 0] = np.nan  # never met, never diverged: no colour
     rows_up = v.T if [a.name for a in plane.axes] == [x, y] else v
     return np.where(np.isfinite(rows_up), rows_up, np.nan)
 
@@ -85,6 +88,17 @@ def test_a_metric_change_redraws_that_metric(cube):
     e.metric_choice.value = "distance"
     assert_draws(e, cube, "distance", "momentum", "lr")
     assert not np.array_equal(e.figure_data[0], oracle(cube, e.fixed, "final_loss", "momentum", "lr"))
+
+
+def test_every_metric_in_the_dropdown_is_drawn_cell_for_cell(cube):
+    e = sim.sweep_explorer(cube)
+    e.sliders["x"].value = 0.5
+    for metric in e.metric_choice.options:
+        e.metric_choice.value = metric
+        expected = oracle(cube, e.fixed, metric, "lr", "momentum")
+        # basins are drawn as colour indices: diverged, unfinished, then each listed minimum's
+        np.testing.assert_array_equal(e.figure_data[0] - 2 if metric == "minimum" else e.figure_data[0], expected,
+                                      err_msg=metric)
 
 
 def test_two_axes_have_no_slider_and_one_axis_draws_its_lines():

@@ -167,7 +167,8 @@ class SweepExplorer:
 
     def _drawn_data(self) -> list[np.ndarray]:
         """What the figure draws, one array per panel: a heat map's cells (rows up the y axis, as drawn;
-        NaN where no colour: diverged or no value), or on a sweep of one axis each member's line."""
+        NaN where no colour: diverged or no value; for ``minimum``, the basins' colour indices), or on a
+        sweep of one axis each member's line."""
         data = []
         for ax in self.figure.axes:
             if not ax.get_visible() or hasattr(ax, "_colorbar"):
