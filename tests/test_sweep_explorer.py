@@ -62,6 +62,32 @@ def test_moving_a_slider_draws_the_slice_there(cube):
     assert "sweep.sel(x=2)" in e.status.value and "x=2" in repr(e)
 
 
+def test_every_slider_position_shares_the_whole_sweeps_colour_scale(cube):
+    """A colour means one value at every position: the scale is the whole sweep's, not the slice's."""
+    from matplotlib.collections import QuadMesh
+    from simulate.viz.heatmaps import metric_norm
+
+    whole = metric_norm(cube, "final_loss")
+    e = sim.sweep_explorer(cube)
+    limits = []
+    for value in (-1.0, 2.0):
+        e.sliders["x"].value = value
+        mesh = next(c for ax in e.figure.axes for c in ax.collections if isinstance(c, QuadMesh))
+        limits.append((mesh.norm.vmin, mesh.norm.vmax))
+    assert limits == [(whole.vmin, whole.vmax)] * 2
+    # the slice alone would have had another scale: the test can tell the two apart
+    alone = metric_norm(cube.sel(x=2.0), "final_loss")
+    assert (alone.vmin, alone.vmax) != (whole.vmin, whole.vmax)
+
+
+def test_one_member_is_the_sweep_of_that_member_alone(cube):
+    two = sim.sweep(LAND, ["gd", "momentum"], ["lr=0.05:0.45:3", "x=-1,2"], steps=5)
+    one = two.one_member("momentum")
+    assert one.members == ("momentum",) and one.grid_shape == two.grid_shape
+    for name in two.metrics:
+        np.testing.assert_array_equal(one.metrics[name][0], two.metrics[name][1])
+
+
 def test_choosing_the_other_axis_swaps_them_and_transposes_the_map(cube):
     e = sim.sweep_explorer(cube)
     e.sliders["x"].value = 0.5

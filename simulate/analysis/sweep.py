@@ -387,6 +387,18 @@ class Sweep:
             positions[name] = [_position(a, v, method) for v in np.ravel(value)] if many else _position(a, value, method)
         return self.isel(positions)
 
+    def one_member(self, which) -> Sweep:
+        """The sweep of one member alone (its index or label): metrics, hyperparameters and paths
+        sliced alike."""
+        i = self.member(which)
+        paths = self.paths
+        if paths is not None:  # paths hold the iterates' members only, the first ones
+            paths = paths[i:i + 1] if self.kinds[i] == "iterates" and i < len(paths) else None
+        return dataclasses.replace(
+            self, optimizers=self.optimizers[i:i + 1], members=self.members[i:i + 1], kinds=self.kinds[i:i + 1],
+            metrics={k: v[i:i + 1] for k, v in self.metrics.items()}, paths=paths,
+            path_steps=self.path_steps if paths is not None else None)
+
     def _isel_one(self, i: int, where) -> Sweep:
         """The sweep at position(s) ``where`` of axis ``i`` (an int drops the axis; a list keeps it)."""
         a = self.axes[i]

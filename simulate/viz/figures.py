@@ -490,7 +490,7 @@ class FacetWarning(Said):
 
 
 def sweep_figure(sweep: Sweep, metric: str | None = None, *, x: str | None = None, y: str | None = None,
-                 theory: bool = True, figsize=None, max_panels: int | None = MAX_PANELS) -> Figure:
+                 theory: bool = True, figsize=None, max_panels: int | None = MAX_PANELS, norm=None) -> Figure:
     """A sweep drawn whole: a 1-D grid as one panel with a line per member; a 2-D grid as one heat
     map per member on a shared colour scale (the basins of attraction, for ``metric="minimum"``);
     a grid of more axes as facets: one heat map per member and combination of the other axes'
@@ -502,14 +502,14 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, x: str | None = Non
     of the faceted axes (the first and last included) are drawn, and the figure and a
     :class:`FacetWarning` say so. ``metric`` defaults to ``minimum`` where the drawn axes are two
     start coordinates, else ``final_loss`` (on a game ``verdict``: converged, cycling or spiralling
-    out; its ½|ξ|² says little).
+    out; its ½|ξ|² says little). ``norm``: the colour scale of the heat maps (default: over the cells
+    drawn); a slider over a sweep's other axes passes the whole sweep's, so that colours compare.
     """
-    x, y = _drawn_names(sweep, x, y)
+    x, y = drawn_names(sweep, x, y)
     coords = start_coordinates(sweep.landscape)
     start_axes = y is not None and x in coords and y in coords
     basins = start_axes and len(sweep.landscape.minima) > 0
-    metric = metric or ("minimum" if basins else "verdict" if is_game(sweep.landscape) and "verdict" in sweep.metrics
-                        else "final_loss")
+    metric = metric or default_metric(sweep, x, y)
     sweep.metric(metric)  # an unknown metric fails here, with the valid ones
     label = short_label(sweep.landscape)
     title = f"{label}, {sweep.steps} steps from {_start_text(sweep)}"
@@ -533,13 +533,16 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, x: str | None = Non
         what += f" ({sweep.landscape.name} lists no minima: no basins to draw)"
     if len(sweep.axes) > 2:
         return _facets(sweep, metric, drawn, x, y, theory=theory, figsize=figsize, max_panels=max_panels,
-                       title=f"{what}: {title}")
+                       title=f"{what}: {title}", norm=norm)
     n = max(len(drawn), 1)
     cols = min(n, 3)
     rows = -(-n // cols)
     fig = Figure(figsize=figsize or (5.2 * cols + 1, 4.4 * rows), layout="constrained")
     axes = fig.subplots(rows, cols, squeeze=False).ravel()
-    norm = None if metric in ("minimum", "verdict") else metric_norm(sweep, metric, drawn)
+    if metric in ("minimum", "verdict"):
+        norm = None
+    elif norm is None:
+        norm = metric_norm(sweep, metric, drawn)
     for ax, i in zip(axes, drawn):
         if metric == "minimum":
             plot_basins(sweep, i, ax, x=x, y=y)
@@ -551,7 +554,16 @@ def sweep_figure(sweep: Sweep, metric: str | None = None, *, x: str | None = Non
     return fig
 
 
-def _drawn_names(sweep: Sweep, x: str | None, y: str | None) -> tuple[str, str | None]:
+def default_metric(sweep: Sweep, x: str, y: str | None) -> str:
+    """What :func:`sweep_figure` draws unless told: the basins where the drawn axes are two start
+    coordinates and the landscape lists minima, a game's verdicts, else the final loss."""
+    coords = start_coordinates(sweep.landscape)
+    if y is not None and x in coords and y in coords and len(sweep.landscape.minima) > 0:
+        return "minimum"
+    return "verdict" if is_game(sweep.landscape) and "verdict" in sweep.metrics else "final_loss"
+
+
+def drawn_names(sweep: Sweep, x: str | None, y: str | None) -> tuple[str, str | None]:
     """The names of the axes drawn across and up (y None for a 1-D sweep, drawn as lines), checked."""
     names = [a.name for a in sweep.axes]
     for name in (x, y):
@@ -588,7 +600,7 @@ def _facet_values(sweep: Sweep, facets: list, members: int, max_panels: int) -> 
 
 
 def _facets(sweep: Sweep, metric: str, drawn: list[int], x: str, y: str, *, theory: bool, figsize, max_panels: int,
-            title: str) -> Figure:
+            title: str, norm=None) -> Figure:
     """A sweep of more than two axes: a heat map of ``x`` and ``y`` per member and combination of the
     other axes' values (each panel a slice, :meth:`Sweep.isel`), one colour scale over all panels."""
     facets = [a for a in sweep.axes if a.name not in (x, y)]
@@ -604,7 +616,10 @@ def _facets(sweep: Sweep, metric: str, drawn: list[int], x: str, y: str, *, theo
     rows = per_member * len(drawn)
     fig = Figure(figsize=figsize or (4.2 * cols + 1.2, 3.7 * rows + 1.0), layout="constrained")
     grid = fig.subplots(rows, cols, squeeze=False)
-    norm = None if metric in ("minimum", "verdict") else metric_norm(shown, metric, drawn)
+    if metric in ("minimum", "verdict"):
+        norm = None
+    elif norm is None:
+        norm = metric_norm(shown, metric, drawn)
     used = []
     for b, i in enumerate(drawn):
         for p, combo in enumerate(combos):

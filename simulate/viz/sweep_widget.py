@@ -9,8 +9,9 @@ explorer's (:mod:`simulate.viz.notebook`): no matplotlib widget backend, no fron
 the static figure thins a long faceted axis (:data:`~simulate.viz.figures.MAX_PANELS`), a slider
 reaches every value.
 
-Each slice is drawn on its own colour scale (what :func:`~simulate.viz.figures.sweep_figure`
-draws for a 2-D sweep); the slider's position is in the figure's values and in :attr:`SweepExplorer.fixed`.
+Every slice is drawn on the colour scale of the whole sweep (for the members drawn), so that a
+colour means the same value at every slider position; the slider's position is in the figure's
+title and in :attr:`SweepExplorer.fixed`.
 """
 
 from __future__ import annotations
@@ -20,9 +21,9 @@ import html
 import numpy as np
 from matplotlib.collections import QuadMesh
 
-from ..analysis.sweep import Sweep, start_coordinates
-from ..landscapes.games import is_game
-from .figures import _drawn_names, sweep_figure
+from ..analysis.sweep import Sweep
+from .figures import default_metric, drawn_names, sweep_figure
+from .heatmaps import metric_norm
 from .inline import figure_png
 from .notebook import CONTROLS, ipywidgets
 
@@ -42,26 +43,6 @@ def _labels(values: np.ndarray) -> list[str]:
     return short if len(set(short)) == len(short) else [repr(float(v)) for v in values]
 
 
-def _default_metric(sweep: Sweep, x: str, y: str | None) -> str:
-    # sweep_figure's own default (figures.py), so that the dropdown starts on what it would draw
-    coords = start_coordinates(sweep.landscape)
-    if y is not None and x in coords and y in coords and len(sweep.landscape.minima) > 0:
-        return "minimum"
-    return "verdict" if is_game(sweep.landscape) and "verdict" in sweep.metrics else "final_loss"
-
-
-def _one_member(sweep: Sweep, i: int) -> Sweep:
-    """The sweep of member ``i`` alone (Sweep has no selection of members: its arrays sliced here alike)."""
-    import dataclasses
-
-    paths = sweep.paths
-    if paths is not None:  # paths hold the iterates' members only (the first ones)
-        paths = paths[i:i + 1] if sweep.kinds[i] == "iterates" and i < len(paths) else None
-    return dataclasses.replace(sweep, optimizers=sweep.optimizers[i:i + 1], members=sweep.members[i:i + 1],
-                               kinds=sweep.kinds[i:i + 1], metrics={k: v[i:i + 1] for k, v in sweep.metrics.items()},
-                               paths=paths, path_steps=sweep.path_steps if paths is not None else None)
-
-
 class SweepExplorer:
     """A sweep as notebook widgets; displays itself as them (:attr:`widget`).
 
@@ -75,10 +56,10 @@ class SweepExplorer:
         widgets = ipywidgets()
         if not isinstance(sweep, Sweep):
             raise TypeError(f"sweep_explorer draws a Sweep (simulate.sweep(...)), got {type(sweep).__name__}")
-        self.sweep = sweep if member is None else _one_member(sweep, sweep.member(member))
+        self.sweep = sweep if member is None else sweep.one_member(member)
         self.figsize = figsize
-        x, y = _drawn_names(self.sweep, x, y)  # unknown names and x == y fail here
-        metric = metric or _default_metric(self.sweep, x, y)
+        x, y = drawn_names(self.sweep, x, y)  # unknown names and x == y fail here
+        metric = metric or default_metric(self.sweep, x, y)
         self.sweep.metric(metric)  # an unknown metric fails here, with the valid ones
         names = [a.name for a in self.sweep.axes]
         self._quiet = False  # set while the code (not the user) moves a widget
@@ -159,7 +140,8 @@ class SweepExplorer:
         positions = {name: s.index for name, s in self.sliders.items()}
         self.fixed = {name: float(self.sweep.axes[self.sweep.axis(name)].values[i]) for name, i in positions.items()}
         self.shown = self.sweep.isel(positions)
-        self.figure = sweep_figure(self.shown, metric, x=x, y=y, figsize=self.figsize)
+        norm = None if metric in ("minimum", "verdict") else metric_norm(self.sweep, metric)  # one scale for every slice
+        self.figure = sweep_figure(self.shown, metric, x=x, y=y, figsize=self.figsize, norm=norm)
         self.figure_data = self._drawn_data()
         at = ", ".join(f"{name}={_label(v)}" for name, v in self.fixed.items())
         self.status.value = f"<code>{html.escape(f'sweep.sel({at})' if at else 'sweep')}</code>"
