@@ -44,3 +44,32 @@ def test_a_flow_whose_first_step_fails_is_data_not_a_crash():
     assert len(result.status) == 3
     assert all(s.startswith("the flow solver failed at t = 0") for s in result.status)
     assert np.all(np.isnan(result.error))
+
+
+def test_where_lsoda_itself_fails_the_default_method_retries_with_bdf_and_says_so(monkeypatch):
+    """LSODA's own failures depend on rounding (seen on one CPU, not another): the default method
+    retries that start with BDF, and the record says so; a method asked for by name is not replaced."""
+    import simulate as sim
+    from simulate.solvers import continuous
+
+    real = continuous._solve_member
+    methods = []
+
+    def lsoda_fails(model, landscape, x0, times, stepping, tolerances, radius):
+        methods.append(stepping.method)
+        sol = real(model, landscape, x0, times, stepping, tolerances, radius)
+        if stepping.method == "LSODA":  # as LSODA reports it: a negative status, its own message
+            sol.status, sol.message = -1, "Unexpected istate in LSODA."
+        return sol
+
+    monkeypatch.setattr(continuous, "_solve_member", lsoda_fails)
+    exact = sim.integrate("quadratic", "gd(lr=0.1)", [1.0, 1.0], steps=20, method="BDF")
+    methods.clear()
+    traj = sim.integrate("quadratic", "gd(lr=0.1)", [[1.0, 1.0], [-1.0, 0.5]], steps=20)
+    assert methods == ["LSODA", "BDF"] * 2 and traj.stats["fallback"] == "BDF where LSODA failed (2 of 2 starts)"
+    np.testing.assert_array_equal(traj.x[:, 0], exact.x)  # the retry is BDF's own solve
+    assert not np.any(traj.status == sim.solvers.trajectory.FAILED)
+    methods.clear()
+    asked = sim.integrate("quadratic", "gd(lr=0.1)", [1.0, 1.0], steps=20, method="LSODA")
+    assert methods == ["LSODA"] and "fallback" not in asked.stats
+    assert asked.status == sim.solvers.trajectory.FAILED and "Unexpected istate" in asked.message

@@ -37,6 +37,8 @@ __all__ = ["integrate", "Stepping", "MAX_SECONDS", "WALL_TIME", "Tolerances", "S
 #: (that one where it applies, else LSODA: :func:`simulate.solvers.fastflow.auto_method`).
 METHODS = ("RK45", "RK23", "DOP853", "Radau", "BDF", "LSODA", "RK45-compiled", "auto")
 IMPLICIT = ("Radau", "BDF", "LSODA")
+#: What method "auto" retries a start with where LSODA itself failed (not a budget or a divergence).
+FALLBACK_METHOD = "BDF"
 
 
 def pack(state: State) -> np.ndarray:
@@ -183,7 +185,8 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
     lift for torch's optimizers). ``steps`` is the run's length: the samples ``t = k·h`` when no
     times are given (h the model's time per step), and the length of the optimizer's schedule.
 
-    How: ``stepping`` (:class:`Stepping`; shorthands ``method=``, default LSODA, and
+    How: ``stepping`` (:class:`Stepping`; shorthands ``method=``, default LSODA (retried with
+    :data:`FALLBACK_METHOD` for a start where LSODA itself fails, unless a method is asked for), and
     ``max_evaluations=``, ``max_seconds=``). Radau, BDF and LSODA get the model's analytic Jacobian
     where it has one (from the landscape's Hessian), which they need on the stiff lifts of momentum and adaptive
     methods. ``tolerances`` (:class:`Tolerances`; shorthands ``rtol=``, ``atol=``). Where:
@@ -197,6 +200,8 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
     is reported as status ``FAILED`` with scipy's message or the budget that ended it. Samples after
     the stop are NaN. A member whose gradient ends below ``gtol`` is reported as converged. Never raises for numerical trouble.
     """
+    # the method left to us (the default LSODA, or auto) is retried with FALLBACK_METHOD where LSODA fails
+    chosen = (method or "auto") == "auto" and (stepping is None or stepping.method == "auto")
     stepping = _record(stepping, Stepping, "stepping", method=method, max_evaluations=max_evaluations,
                        max_seconds=max_seconds)
     tolerances = _record(tolerances, Tolerances, "tolerances", rtol=rtol, atol=atol)
@@ -245,6 +250,7 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
     # Filippov members: the discontinuous flows, and those whose switches are sharper than δ (per start)
     regularized = np.zeros(batch, bool)
     deltas, errors = np.full(batch, np.nan), np.full(batch, np.nan)
+    fallback = np.zeros(batch, bool)  # members that method auto moved from LSODA to FALLBACK_METHOD
     for idx in np.ndindex(batch):
         times = t if t.ndim == 1 else t[(slice(None), *idx)]
         member = model.member(idx, batch)
@@ -255,6 +261,12 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
             deltas[idx] = delta
         else:
             sol = _solve_member(member, landscape, x0[idx], times, stepping, tolerances, radius)
+            if chosen and sol.status < 0 and not sol.budget and stepping.method == "LSODA":
+                # LSODA's own failures ("Unexpected istate", repeated convergence failures) depend on
+                # rounding, hence on the machine; auto then takes the other stiff solver, and says so.
+                sol = _solve_member(member, landscape, x0[idx], times, replace(stepping, method=FALLBACK_METHOD),
+                                    tolerances, radius)
+                fallback[idx] = True
         n = sol.t.size
         bad = ~np.all(np.isfinite(sol.y), axis=-1)
         if bad.any() and sol.status >= 0:  # LSODA can return NaN samples and report success
@@ -282,6 +294,8 @@ def integrate(landscape, optimizer, start=None, t=None, *, steps: int | None = N
     stats.update(method=stepping.method, rtol=tolerances.rtol, atol=tolerances.atol, escape_radius=radius,
                  max_evaluations=stepping.max_evaluations,
                  max_seconds=np.inf if stepping.max_seconds is None else float(stepping.max_seconds))
+    if fallback.any():
+        stats.update(fallback=f"{FALLBACK_METHOD} where LSODA failed ({int(fallback.sum())} of {fallback.size} starts)")
     if model.schedule_clock is not None:
         stats.update(schedule=opt.schedule.spec, schedule_steps=len(model.schedule_clock.h))
     if regularized.any():
