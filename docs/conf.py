@@ -47,6 +47,7 @@ html_title = f"simulate {release}"
 html_static_path = ["_static"]
 html_css_files = ["simulate.css"]
 html_show_sourcelink = False
+smartquotes = False  # text as the terminal prints it (captions, help): straight quotes
 
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
@@ -69,7 +70,7 @@ plot_include_source = True
 plot_html_show_source_link = False
 plot_html_show_formats = False
 plot_formats = [("png", 80)]
-plot_rcparams = {"figure.figsize": (7.5, 3.6)}
+plot_rcparams = {"figure.figsize": (8, 3.8), "savefig.bbox": "tight"}
 
 # ---------------------------------------------------------------------------------------------------
 # The gallery: one example script per demo, written from DEMOS (the captions' one home).
@@ -105,17 +106,16 @@ def _click_command():
     return typer.main.get_command(app)
 
 
-def _option_rows(command) -> list[str]:
+def _option_rows(command, name: str) -> list[str]:
+    """One row per option: its names and value, and its help with its default, as --help prints them."""
+    ctx = command.context_class(command, info_name=name)
     rows = []
     for param in command.params:
-        if getattr(param, "hidden", False):
+        record = param.get_help_record(ctx)
+        if record is None:  # hidden
             continue
-        names = ", ".join(f"``{n}``" for n in [*param.opts, *param.secondary_opts])
-        kind = "argument" if param.param_type_name == "argument" else param.type.name.lower()
-        default = param.default if param.param_type_name != "argument" and param.show_default is not False else None
-        default = "" if default in (None, (), [], False) or callable(default) else f" Default: ``{default!r}``."
-        text = " ".join((getattr(param, "help", None) or "").split())
-        rows += [f"* - {names}", f"  - {kind}", f"  - {rst_text(text)}{default}"]
+        names, text = record
+        rows += [f"* - ``{names}``", f"  - {rst_text(' '.join(text.split()))}"]
     return rows
 
 
@@ -125,7 +125,7 @@ def write_cli_reference(folder: Path) -> list[Path]:
     if folder.exists():
         shutil.rmtree(folder)
     folder.mkdir(parents=True)
-    names = sorted(root.commands)
+    names = list(root.commands)  # in --help order
     index = ["Command-line reference", "======================", "",
              "Generated from the commands themselves at every build; ``simulate --help`` and "
              "``simulate COMMAND --help`` print the same on the terminal.", "",
@@ -133,16 +133,17 @@ def write_cli_reference(folder: Path) -> list[Path]:
              ".. toctree::", "   :maxdepth: 1", "", *(f"   {n}" for n in names), ""]
     written = [folder / "index.rst"]
     written[0].write_text("\n".join(index))
+    ctx = root.context_class(root, info_name="simulate")
     for name in names:
-        command = root.commands[name]
+        _, command, _ = root.resolve_command(ctx, [name])  # commands are built lazily, on first use
         title = f"simulate {name}"
         helptext = rst_text(textwrap.dedent(command.help or "").strip())
         lines = [title, "=" * len(title), "", ".. code-block:: text", "",
                  f"   {_usage_line(command, title)}", "", helptext, ""]
-        rows = _option_rows(command)
+        rows = _option_rows(command, name)
         if rows:
-            lines += [".. list-table::", "   :header-rows: 1", "   :widths: 30 12 58", "",
-                      "   * - option", "     - type", "     - meaning",
+            lines += [".. list-table::", "   :header-rows: 1", "   :widths: 35 65", "",
+                      "   * - option", "     - meaning",
                       *(f"   {r}" for r in rows), ""]
         path = folder / f"{name}.rst"
         path.write_text("\n".join(lines))
@@ -158,7 +159,7 @@ def _usage_line(command, prog: str) -> str:
 def _usage(root, prog: str) -> str:
     lines = [_usage_line(root, prog), ""]
     width = max(len(n) for n in root.commands)
-    for name in sorted(root.commands):
+    for name in root.commands:
         short = root.commands[name].get_short_help_str(limit=90)
         lines.append(f"  {name:<{width}}  {short}")
     return "\n".join(lines)
@@ -192,15 +193,20 @@ def write_api_reference(folder: Path) -> list[Path]:
     written = []
     for package, blurb in API_SECTIONS.items():
         index.append(f"   {package}")
+        pkg = __import__(package, fromlist=["__path__"])
         if package == "simulate":
             modules = [m.name for m in pkgutil.iter_modules(simulate.__path__, "simulate.")
                        if not m.ispkg and not m.name.rsplit(".", 1)[1].startswith("_")]
         else:
-            pkg = __import__(package, fromlist=["__path__"])
             modules = [m.name for m in pkgutil.iter_modules(pkg.__path__, package + ".")
                        if not m.name.rsplit(".", 1)[1].startswith("_")]
+        own = [n for n in getattr(pkg, "__all__", [])
+               if getattr(getattr(pkg, n), "__module__", None) == package and callable(getattr(pkg, n))]
+        # the package's own functions and classes; what it re-exports is documented at its home
         lines = [f"``{package}``", "=" * (len(package) + 4), "", blurb, "",
-                 f".. automodule:: {package}", "   :no-members:", ""]
+                 f".. automodule:: {package}", "   :no-members:", "",
+                 *(f".. auto{'class' if isinstance(getattr(pkg, n), type) else 'function'}:: {package}.{n}\n"
+                   for n in own)]
         for module in sorted(modules):
             lines += [f"``{module}``", "-" * (len(module) + 4), "", f".. automodule:: {module}", ""]
         path = folder / f"{package}.rst"

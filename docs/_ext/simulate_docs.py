@@ -31,10 +31,12 @@ def write_demo_examples(folder: Path) -> list[Path]:
         "``simulate demo NAME`` makes the same figure from the shell, and ``simulate gallery`` all of them.\n")
     written = []
     for d in DEMOS.values():
-        title = rst_text(f"{d.name}: {d.summary}")
-        caption = rst_text(d.caption)  # one line: a wrapped line could start like a list item
+        # The title is the name (the sidebar and the thumbnails show it as it is); the summary,
+        # the thumbnail's tooltip, comes first under it. One line each: a wrapped line could start
+        # like a list item.
+        summary, caption = rst_text(d.summary[0].upper() + d.summary[1:] + "."), rst_text(d.caption)
         script = (
-            f'r"""\n{title}\n{"=" * len(title)}\n\n{caption}\n\n'
+            f'r"""\n{d.name}\n{"=" * len(d.name)}\n\n{summary}\n\n{caption}\n\n'
             f"From the shell: ``{d.command_line()}`` (``simulate {d.command}`` with the demo's options).\n"
             f'"""\n\n'
             f"from simulate.cli.demos import demo\n\n"
