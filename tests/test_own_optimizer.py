@@ -11,6 +11,7 @@ import subprocess
 import sys
 import textwrap
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -213,33 +214,22 @@ def test_a_kernel_that_numba_cannot_compile_is_refused_with_what_an_update_may_c
     np.testing.assert_array_equal(run.x[1, 0], run.x[0, 0] - 1e-3 * (0.5 * land.grad(run.x[0, 0])))
 
 
-README_EXAMPLE_MARK = "## Your own optimizer"
+#: The page "How to add an optimizer" of the documentation site; its examples run here.
+OWN_OPTIMIZER_PAGE = Path(__file__).parents[1] / "docs" / "how-to" / "add-an-optimizer.md"
 
 
-def _readme_example() -> str:
-    from pathlib import Path
-
-    text = (Path(__file__).parents[1] / "README.md").read_text()
-    section = text[text.index(README_EXAMPLE_MARK):]
-    return section[section.index("```python") + len("```python"):].split("```")[0]
-
-
-def _readme_examples() -> list[str]:
-    """Every ```python block of the README's section "Your own optimizer" (each a complete example)."""
+def _page_examples() -> list[str]:
+    """Every ```python block of the page "How to add an optimizer" (each a complete example)."""
     import re
-    from pathlib import Path
 
-    text = (Path(__file__).parents[1] / "README.md").read_text()
-    section = text[text.index(README_EXAMPLE_MARK):]
-    section = section[:section.index("\n## ", len(README_EXAMPLE_MARK))]
-    return re.findall(r"```python\n(.*?)```", section, re.S)
+    return re.findall(r"```python\n(.*?)```", OWN_OPTIMIZER_PAGE.read_text(), re.S)
 
 
-def test_both_readme_examples_run_alone_and_are_exact_lifts_of_their_steps(tmp_path):
+def test_both_examples_of_the_how_to_page_run_alone_and_are_exact_lifts_of_their_steps(tmp_path):
     """Each example in a file of its own and a new process: registered by name; one step equals one
     semi-implicit Euler step of its lift; the step is the formula its docstring states; tune searches
     what it declares, with the budget's steps."""
-    examples = _readme_examples()
+    examples = _page_examples()
     assert len(examples) == 2 and all(len(code.strip().splitlines()) < 30 for code in examples)
     for i, code in enumerate(examples):
         (tmp_path / f"example{i}.py").write_text(code)
@@ -288,8 +278,8 @@ def test_both_readme_examples_run_alone_and_are_exact_lifts_of_their_steps(tmp_p
     assert out["steps"] == [40, 40]
 
 
-def test_the_readmes_example_is_short_and_runs_in_a_new_process_by_name(tmp_path):
-    code = _readme_example()
+def test_the_how_to_pages_first_example_is_short_and_runs_in_a_new_process_by_name(tmp_path):
+    code = _page_examples()[0]
     assert len(code.strip().splitlines()) < 30
     (tmp_path / "mine.py").write_text(code)
     check = textwrap.dedent("""
@@ -306,7 +296,7 @@ def test_the_readmes_example_is_short_and_runs_in_a_new_process_by_name(tmp_path
 def test_an_installed_plugin_is_found_by_name_in_a_new_process(tmp_path):
     """An installed package's entry point (group simulate.optimizers) makes its optimizer known to
     every new process, the command line included: here a package made by hand on PYTHONPATH."""
-    (tmp_path / "mine.py").write_text(_readme_example())
+    (tmp_path / "mine.py").write_text(_page_examples()[0])
     info = tmp_path / "mine-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: mine\nVersion: 0.1\n")

@@ -5,19 +5,19 @@ An optimizer has several continuous models, one per way its hyperparameters beha
 package holds the protocol (:mod:`.base`: :class:`Flow`, the exact lift, the kinds), the models
 several families share (:mod:`.gradient`), and the lookup :func:`flow`:
 
-=============  ==========================================================  =======  =========
+============== ==========================================================  =======  =========
 kind           model                                                       h        scaling
-=============  ==========================================================  =======  =========
+============== ==========================================================  =======  =========
 ``exact``      the exact lift: one step = one semi-implicit Euler step     lr       linear
 ``limit``      lr → 0 with β fixed: ẋ = −∇f/(1 − μ) (SGD family), the       lr       fixed
                sign flow ẋ = −g/(|g| + ε) (RMSprop, Adam); NAG-C's ODE      √lr
 ``modified``   backward error analysis, first order: GD ẋ = −∇(f + lr/4·    lr       fixed
-               |∇f|²), heavy ball / Nesterov with fixed β, proximal point
+               |∇f|²), heavy ball/Nesterov with fixed β, proximal point
 ``modified2``  GD's modified flow to second order (Hairer–Lubich–Wanner)   lr       fixed
 ``oscillator`` heavy ball / Nesterov with 1 − μ = γ√lr: ẍ + γẋ + ∇f = 0    √lr      sqrt
 ``highres``    Shi et al.'s high-resolution ODEs (HB, NAG-SC, NAG-C)       √lr      sqrt
 ``ema``        Adam with 1 − βᵢ = aᵢ·lr: Barakat & Bianchi's ODE            lr       linear
-=============  ==========================================================  =======  =========
+============== ==========================================================  =======  =========
 
 Scalings: ``fixed`` keeps every hyperparameter but lr; ``linear`` keeps ``(1 − β)/lr`` for the
 optimizer's EMA coefficients (momentum and dampening, RMSprop's alpha, Adam's betas); ``sqrt``

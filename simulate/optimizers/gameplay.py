@@ -7,14 +7,14 @@ three methods here take other steps on the same flow; each is an
 first-order **modified equation** ``ż = −ξ + lr·C(z)`` (flow ``modified``, order 2) says how its
 step departs from the flow (J = ∂ξ/∂z; derived by matching Taylor expansions of one step):
 
-============  =========================================  ======================================
-name          step                                        correction C(z)
-============  =========================================  ======================================
-``gd``        z⁺ = z − lr·ξ(z)  (simultaneous GDA)        −Jξ/2: on a rotation, outward
-``alt-gda``   x⁺ = x − lr·ξₓ(x, y), y⁺ = y − lr·ξᵧ(x⁺, y)  −Jξ/2 + (0, J_yx·ξₓ)
-``extragradient`` z̃ = z − lr·ξ(z), z⁺ = z − lr·ξ(z̃)        +Jξ/2: inward
-``optimistic``  z⁺ = z − lr·(2ξ(z_k) − ξ(z_{k−1}))          +Jξ/2 (the same as extragradient)
-============  =========================================  ======================================
+==================  =============================================  ==================================
+name                step                                           correction C(z)
+==================  =============================================  ==================================
+``gd``              z⁺ = z − lr·ξ(z)  (simultaneous GDA)           −Jξ/2: on a rotation, outward
+``alt-gda``         x⁺ = x − lr·ξₓ(x, y), y⁺ = y − lr·ξᵧ(x⁺, y)    −Jξ/2 + (0, J_yx·ξₓ)
+``extragradient``   z̃ = z − lr·ξ(z), z⁺ = z − lr·ξ(z̃)               +Jξ/2: inward
+``optimistic``      z⁺ = z − lr·(2ξ(z_k) − ξ(z_{k−1}))             +Jξ/2 (the same as extragradient)
+==================  =============================================  ==================================
 
 :class:`Consensus` (``consensus``, Mescheder, Nowozin & Geiger 2017) is the exception: it changes
 the flow, not only the step. ``z⁺ = z − lr·(ξ + γJᵀξ)`` is explicit Euler, time per step lr, on

@@ -14,15 +14,15 @@ lr·σ²/(2a) (order 1) and lr·σ²/(2a(1 + lr·a/2)) (order 2).
 Every model of :mod:`simulate.models` that an SGD-family optimizer has becomes an SDE the same
 way, the noise entering where the gradient enters the lift:
 
-=========================  ===============================================================
-drift (flow kind)           diffusion, per unit of Σ^{1/2} dW
-=========================  ===============================================================
-``exact``, GD               x: −√lr                     (the first-order SME)
-``exact``, heavy ball       b: (1 − τ)/√lr              (noise drives the buffer, ẋ = −b)
-``exact``, Nesterov         b: 1/√lr, x: −√lr           (one dW, both components)
-``modified``, ``modified2``, x: −√lr·(1 − τ)/(1 − μ)     (μ = τ = 0 for GD: the second-order SME)
+=============================  ===============================================================
+drift (flow kind)              diffusion, per unit of Σ^{1/2} dW
+=============================  ===============================================================
+``exact``, GD                  x: −√lr                     (the first-order SME)
+``exact``, heavy ball          b: (1 − τ)/√lr              (noise drives the buffer, ẋ = −b)
+``exact``, Nesterov            b: 1/√lr, x: −√lr           (one dW, both components)
+``modified``, ``modified2``,   x: −√lr·(1 − τ)/(1 − μ)     (μ = τ = 0 for GD: the second-order SME)
 ``limit``
-=========================  ===============================================================
+=============================  ===============================================================
 
 So the exact lift's semi-implicit Euler–Maruyama step at dt = lr *is* the noisy optimizer (the
 same draws give the same iterates to rounding; with dampening τ > 0 except for the first step,
