@@ -216,3 +216,18 @@ def test_the_surface_and_lifted_paths_make_their_own_3d_axes_and_return_them():
     assert other.name == "3d" and other is not ax
     with pytest.raises(ValueError, match="3-D Axes"):
         plot_path(run, plt.figure().gca(), height=height)
+
+
+def test_a_paths_style_is_overridden_by_either_spelling():
+    """linestyle= or ls=, lw= or linewidth=: the caller's value replaces the default (they clashed)."""
+    import matplotlib.pyplot as plt
+    import simulate as sim
+    from simulate.viz.plotting import plot_path
+
+    traj = sim.iterate("quadratic", "gd(lr=0.1)", [1.0, 1.0], steps=5)
+    for style in ({"linestyle": "--", "linewidth": 2.5}, {"ls": "--", "lw": 2.5}):
+        fig, ax = plt.subplots()
+        line = plot_path(traj, ax, **style).lines[-1]
+        assert (line.get_linestyle(), line.get_linewidth()) == ("--", 2.5)
+        assert line.get_marker() == "o"  # the rest of the default stays
+        plt.close(fig)

@@ -348,7 +348,7 @@ class Experiment:
         return () if self.ema is None else tuple(average(e.iterates, self.ema) for e in self.entries)
 
     def arrays(self) -> dict[str, np.ndarray]:
-        """The numbers behind the figure, keyed as documented in the README (``--data``)."""
+        """The numbers behind the figure, keyed as documented in docs/guide/data.md (``--data``)."""
         out = {"start": self.start, "landscape": np.array(self.landscape.label),
                "labels": np.array([e.optimizer.label for e in self.entries]),
                "specs": np.array([e.optimizer.spec for e in self.entries]),

@@ -92,11 +92,9 @@ def _engines():
 
 
 def _flow_budget_help() -> str:
-    from ..solvers.continuous import MAX_SECONDS
-
-    return (f"Wall time in seconds one flow (one start) may use before it is stopped and reported as not integrated to "
-            f"the end, its samples so far kept (a tiny lr or a singular start can otherwise spend minutes); 0: no "
-            f"bound.  [default: {MAX_SECONDS:g}]")
+    return ("Wall time in seconds one flow (one start) may use before it is stopped and reported as not integrated to "
+            "the end, its samples so far kept (a tiny lr or a singular start can otherwise spend minutes); 0: no "
+            "bound.")
 
 
 def _flow_seconds(v):

@@ -191,6 +191,6 @@ def optimizer(name: str | Optimizer, **hyperparameters) -> Optimizer:
     except UnknownNameError as exc:
         raise UnknownNameError(f"{exc} An optimizer registered in Python is known only to the process that "
                                f"registered it; install it with an entry point ({ENTRY_POINTS}) to use it in "
-                               f"every process (README: Your own optimizer).") from None
+                               f"every process (docs/how-to/add-an-optimizer.md).") from None
     return preset(**hyperparameters)
 

@@ -52,7 +52,7 @@ class RMSprop(Optimizer):
         return {**super().models(), "limit": RMSpropLimitFlow}
 
     # Started from v = 0 the lift has a √t layer at t = 0 (the step divides by √v ~ √t): the
-    # iterates approach it at order ½ (measured, README).
+    # iterates approach it at order ½ (measured: docs/guide/dynamics-lab.md).
     lift_order: ClassVar[float] = 0.5
 
     @property

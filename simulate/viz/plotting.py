@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib import colors
+from matplotlib.cbook import normalize_kwargs
+from matplotlib.lines import Line2D
 
 from ..landscapes.games import is_game
 from ..landscapes import Landscape
@@ -244,8 +246,9 @@ def plot_path(traj: Trajectory, ax=None, *, color=None, label=None, members=None
     """
     ax = _axes(ax, three_d=height is not None)
     members = list(np.ndindex(traj.batch_shape)) if members is None else [tuple(np.atleast_1d(m)) for m in members]
-    style = dict(ITERATES_STYLE if traj.kind == "iterates" else FLOW_STYLE)
-    style.update(kwargs)
+    # in matplotlib's full names, so that linestyle= or lw= given here replaces the default, not clashes with it
+    style = normalize_kwargs(ITERATES_STYLE if traj.kind == "iterates" else FLOW_STYLE, Line2D)
+    style.update(normalize_kwargs(kwargs, Line2D))
     for i, member in enumerate(members):
         xs, ys = _xy(traj, member)
         if height is not None:  # on the surface of the 3-D view
