@@ -37,6 +37,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import sys
 import warnings
 
@@ -62,10 +63,22 @@ class Said(UserWarning):
     derives from this one, wherever it is defined, so the CLI needs to know none of them."""
 
 
+#: The package's folder: a :class:`Said` warning points at the first line outside it.
+_PACKAGE = os.path.dirname(__file__) + os.sep
+
+
 def warn(message, category=None, stacklevel: int = 1) -> None:
     """``warnings.warn(message, category, stacklevel)`` where the stack level counts only frames
-    outside the decorators: ``stacklevel=2`` in a decorated public function points at its caller."""
+    outside the decorators: ``stacklevel=2`` in a decorated public function points at its caller.
+
+    A :class:`Said` warning points at the user's line whatever ``stacklevel`` says: the first frame
+    outside the package (a notebook cell, a script, a test), however deep inside it was raised."""
     frame, level, counted = sys._getframe(1), 1, 1
+    if isinstance(category, type) and issubclass(category, Said):
+        while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE):
+            frame, level = frame.f_back, level + 1
+        warnings.warn(message, category, stacklevel=level + 1 if frame is not None else 2)
+        return
     while frame is not None and counted < stacklevel:
         frame, level = frame.f_back, level + 1
         if frame is not None and frame.f_code.co_filename not in _WRAPPER_FILES:

@@ -57,3 +57,20 @@ def test_a_flow_through_curvature_past_the_stability_threshold_is_said():
 
     top = float(np.nanmax(sharpness_along(exp.entries[0].flow_at_steps)))
     assert top > 200 and f"reaches {top:.3g}, past its stability threshold 2/lr = 200" in notes[0]
+
+
+def test_a_said_warning_points_at_the_line_that_called_the_library():
+    """In a notebook or a script, the warning's location is the user's line (it was pytest's, or
+    IPython's, for sweep's divergence line: a fixed stack level overshot)."""
+    import warnings
+
+    import simulate as sim
+    from simulate._signature import Said
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sim.sweep("quadratic", "gd", "lr=0.1:3:5", steps=50)
+        sim.plot("quadratic", ["gd(lr=3)"], steps=10)
+    said = [w for w in caught if issubclass(w.category, Said)]
+    assert {w.category.__name__ for w in said} >= {"Diverged", "ModelNote"}
+    assert all(w.filename == __file__ for w in said), [(w.category.__name__, w.filename) for w in said]
