@@ -181,6 +181,19 @@ API_SECTIONS = {
 }
 
 
+def public_names() -> list[str]:
+    """A table of what ``import simulate as sim`` gives: each ``sim.NAME`` linked to where it is documented."""
+    rows = []
+    for module, names in simulate._HOMES.items():
+        for name in names:
+            value = getattr(simulate, name)
+            home = getattr(value, "__module__", None) if callable(value) else None
+            target = f"{home}.{name}" if home and home.startswith("simulate") else f"simulate.{module}.{name}"
+            rows.append(f"   * - :py:obj:`sim.{name} <{target}>`\n     - ``{target}``")
+    return ["**What** ``import simulate as sim`` **gives**, each name linked to where it is documented:", "",
+            ".. list-table::", "   :header-rows: 1", "", "   * - name", "     - defined in", *rows, ""]
+
+
 def write_api_reference(folder: Path) -> list[Path]:
     if folder.exists():
         shutil.rmtree(folder)
@@ -205,6 +218,7 @@ def write_api_reference(folder: Path) -> list[Path]:
         # the package's own functions and classes; what it re-exports is documented at its home
         lines = [f"``{package}``", "=" * (len(package) + 4), "", blurb, "",
                  f".. automodule:: {package}", "   :no-members:", "",
+                 *(public_names() if package == "simulate" else []),
                  *(f".. auto{'class' if isinstance(getattr(pkg, n), type) else 'function'}:: {package}.{n}\n"
                    for n in own)]
         for module in sorted(modules):

@@ -35,7 +35,7 @@ _HOMES: dict[str, tuple[str, ...]] = {
     "viz.explorer": ("Explorer",),
     "viz.notebook": ("explore",),
     "viz.sweep_widget": ("sweep_explorer",),
-    "viz.figures": ("PlotResult", "comparison_figure", "plot"),
+    "viz.figures": ("PlotResult", "comparison_figure", "plot", "sweep_figure"),
     "viz.tuning": ("tune_figure",),
     "cli.demos": ("DEMOS", "demo", "gallery"),
     "cli.runs": ("rerun", "run"),

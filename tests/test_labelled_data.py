@@ -205,6 +205,28 @@ def test_a_failing_write_leaves_no_file_and_no_temporary(dataset, tmp_path, monk
     assert sorted(str(p.relative_to(store)) for p in store.rglob("*")) == kept and not files._LIVE
 
 
+def test_an_interrupt_during_a_store_write_waits_for_its_writer_then_leaves_nothing(tmp_path, monkeypatch):
+    """zarr writes from threads: a Ctrl-C that removed the folder meanwhile left half of it behind
+    (the writer kept writing) and a traceback. The interrupt now arrives when the writer is done."""
+    import os
+    import signal
+
+    xr = pytest.importorskip("xarray")
+    dataset = xr.Dataset({"a": ("i", np.arange(3.0))})
+    finished = []
+
+    def interrupted_while_writing(self, path, *args, **kwargs):
+        (Path(path) / "a").mkdir()
+        os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while the writer is halfway
+        (Path(path) / "a" / "0").write_bytes(b"the rest")  # what zarr's threads go on writing
+        finished.append(True)
+
+    monkeypatch.setattr(xr.Dataset, "to_zarr", interrupted_while_writing)
+    with pytest.raises(KeyboardInterrupt):
+        save_dataset(tmp_path / "s.zarr", dataset)
+    assert finished == [True] and list(tmp_path.iterdir()) == [] and not files._LIVE
+
+
 def test_a_store_being_written_is_a_temporary_that_an_interrupt_or_a_later_run_removes(tmp_path):
     tmp = Path(files._temporary(tmp_path / "s.zarr", ".zarr"))  # as write_together makes it
     (tmp / "final_loss").mkdir()
@@ -221,20 +243,38 @@ def test_missing_packages_name_the_extra(swept, in_tmp, monkeypatch):
     traj = sim.iterate("booth", "gd(lr=0.05)", steps=3)
     monkeypatch.setitem(sys.modules, "xarray", None)
     monkeypatch.setitem(sys.modules, "pandas", None)
-    with pytest.raises(ModuleNotFoundError, match=r'Sweep.to_xarray needs .* xarray: pip install "simulate\[data\]"'):
+    with pytest.raises(ModuleNotFoundError, match=r'Sweep.to_xarray needs .* xarray: pip install xarray pandas "h5netcdf\[h5py\]" zarr'):
         swept.to_xarray()
-    with pytest.raises(ModuleNotFoundError, match=r'pandas: pip install "simulate\[data\]"'):
+    with pytest.raises(ModuleNotFoundError, match=r'pandas: pip install xarray .* \(from simulate.s checkout: pip install "\.\[data\]"\)'):
         swept.to_pandas()
-    with pytest.raises(ModuleNotFoundError, match=r'pip install "simulate\[data\]"'):
+    with pytest.raises(ModuleNotFoundError, match=r'pip install "\.\[data\]"'):
         traj.to_pandas()
     result = runner.invoke(app, [*SWEEP_ARGS, "--data", "s.nc"])  # refused before any work, nothing written
-    assert result.exit_code != 0 and 'xarray: pip install "simulate[data]"' in result.output
+    assert result.exit_code != 0 and 'xarray: pip install xarray pandas' in result.output
     assert list(in_tmp.iterdir()) == []
     monkeypatch.setitem(sys.modules, "xarray", xr)
     monkeypatch.setitem(sys.modules, "zarr", None)
     result = runner.invoke(app, [*SWEEP_ARGS, "--data", "s.zarr"])
     assert result.exit_code != 0 and "needs the optional package zarr" in result.output
     assert list(in_tmp.iterdir()) == []
+
+
+def test_the_install_hints_name_the_packages_of_the_extras_in_pyproject():
+    """An extra's hint lists its packages (pip takes them anywhere) as pyproject.toml's extra does."""
+    import re
+    from pathlib import Path
+
+    from simulate._optional import EXTRAS
+
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
+    project = tomllib.loads((Path(__file__).parents[1] / "pyproject.toml").read_text())["project"]
+    for extra, packages in EXTRAS.items():
+        declared = [re.split(r"[<>=!~;]", p)[0].strip() for p in project["optional-dependencies"][extra]]
+        assert set(packages) <= set(declared), (extra, packages, declared)
+        assert extra != "data" or set(packages) == set(declared)
 
 
 def test_importing_the_writers_imports_no_optional_package():

@@ -234,7 +234,7 @@ def test_without_ipywidgets_the_error_names_the_extra(monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # as if it were not installed
-    with pytest.raises(ImportError, match=r'pip install "simulate\[notebook\]"'):
+    with pytest.raises(ImportError, match=r"ipywidgets: pip install ipywidgets ipykernel \(from simulate.s checkout: pip install \"\.\[notebook\]\"\)"):
         sim.explore(LAND, ["gd"], steps=5, notebook=True)
 
 

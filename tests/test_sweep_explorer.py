@@ -162,7 +162,7 @@ def test_without_ipywidgets_the_error_names_the_extra(cube, monkeypatch):
     import sys
 
     monkeypatch.setitem(sys.modules, "ipywidgets", None)  # as if it were not installed
-    with pytest.raises(ImportError, match=r'pip install "simulate\[notebook\]"'):
+    with pytest.raises(ImportError, match=r"ipywidgets: pip install ipywidgets ipykernel \(from simulate.s checkout: pip install \"\.\[notebook\]\"\)"):
         sim.sweep_explorer(cube)
 
 

@@ -241,21 +241,31 @@ def _place_folder(tmp: str, path: Path, overwrite: bool) -> None:
 
 
 def _blocked_signals():
-    """Block the signals that end a run while outputs are put in place, so that an interrupt
-    leaves all of them or none (it is delivered when they are all placed)."""
-    if not hasattr(signal, "pthread_sigmask") or threading.current_thread() is not threading.main_thread():
+    """Hold back the signals that end a run while outputs are put in place, so that an interrupt
+    leaves all of them or none: it is raised again, to whatever handler was there, when the block
+    ends. Held back by a Python handler, not a thread's signal mask: a process-directed signal
+    reaches any thread that does not mask it (a writer's own threads), and Python runs its handlers
+    in the main thread whichever thread received it."""
+    if threading.current_thread() is not threading.main_thread():
         return contextlib.nullcontext()
 
     @contextlib.contextmanager
-    def blocked():
+    def held():
+        pending = []
         ending = {signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", signal.SIGTERM)}
-        previous = signal.pthread_sigmask(signal.SIG_BLOCK, ending)
+        previous = {s: signal.getsignal(s) for s in ending}
+        previous = {s: h for s, h in previous.items() if h is not None}  # None: a handler not set from Python
+        for s in previous:
+            signal.signal(s, lambda signum, frame: pending.append(signum))
         try:
             yield
         finally:
-            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+            for s, h in previous.items():
+                signal.signal(s, h)
+            if pending:
+                signal.raise_signal(pending[0])
 
-    return blocked()
+    return held()
 
 
 def _atomic(path: Path, write, suffix: str = ".tmp", overwrite: bool = True) -> Path:
@@ -281,7 +291,13 @@ def write_together(writes, *, overwrite: bool = True, suffix: str | None = None)
             remove_stale_temporaries(path.parent if str(path.parent) else ".")
             with _blocked_signals():  # an interrupt between creating and noting it would leave it behind
                 staged.append((_temporary(path, path.suffix if suffix is None else suffix), path))
-            write(staged[-1][0])
+            if os.path.isdir(staged[-1][0]):
+                # a store's writer (zarr) runs threads that an interrupt would leave writing into the
+                # folder being removed: the interrupt waits until the store is written, then removes it
+                with _blocked_signals():
+                    write(staged[-1][0])
+            else:
+                write(staged[-1][0])
             # mkstemp makes 0600 (mkdtemp 0700); open() would honour the umask
             os.chmod(staged[-1][0], (0o777 if os.path.isdir(staged[-1][0]) else 0o666) & ~_umask())
         with _blocked_signals():

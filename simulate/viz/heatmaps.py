@@ -137,6 +137,8 @@ def _set_axis(ax, which: str, axis) -> None:
     getattr(ax, f"set_{which}label")(axis.name)
     if ticks is not None:
         getattr(ax, f"set_{which}ticks")(centers, ticks)
+    elif scale == "linear" and 1 < centers.size <= 8:  # a few values: label them, not round numbers beside them
+        getattr(ax, f"set_{which}ticks")(centers, [f"{v:.3g}" for v in centers])
     elif scale == "log" and centers.size > 1 and centers[-1] / centers[0] < 100:
         # under two decades matplotlib labels its minor ticks too, and they run together: label
         # up to six of the grid's own values instead
@@ -225,8 +227,9 @@ def plot_sweep(sweep: Sweep, metric: str = "final_loss", member=0, ax=None, *, t
                           shading="flat")
             handles.append(Patch(facecolor=color_, edgecolor="0.5", label=text))
     if margin is not None and np.any(margin > 0) and np.any(margin < 0):
-        gx, gy = np.meshgrid(cx, cy, indexing="ij")
-        ax.contour(gx, gy, margin, levels=[0], colors="red", linestyles="--", linewidths=1.5)
+        fx, fy, fine = _fine_margin(sweep, i, ax_x, ax_y) or (cx, cy, margin)
+        gx, gy = np.meshgrid(fx, fy, indexing="ij")
+        ax.contour(gx, gy, fine, levels=[0], colors="red", linestyles="--", linewidths=1.5)
         handles.append(Line2D([], [], color="red", ls="--", label=_theory_label(sweep, i)))
     if handles:
         _legend_below(ax, handles)
@@ -280,6 +283,41 @@ def _wrapped(title: str, width: int = 48) -> str:
 
 def _theory_label(sweep: Sweep, i: int) -> str:
     return f"theory: {threshold_formula(sweep.optimizers[i])} = λmax = {sweep.reference_sharpness:.4g}"
+
+
+#: Points per drawn axis on which a heat map's threshold line is computed.
+FINE = 240
+
+
+def _fine_margin(sweep: Sweep, member: int, ax_x, ax_y):
+    """``(x, y, threshold − λmax)`` on a fine grid over the drawn plane, or None. The threshold is
+    no linear function of the hyperparameters (2(1+β)/lr): a contour over the cells alone puts the
+    line up to a cell away from where it is. An axis that is no hyperparameter of the member keeps
+    its cells (the threshold does not vary along it)."""
+    opt = sweep.optimizers[member]
+    drawn = []
+    for axis in (ax_x, ax_y):
+        centers, _, scale, ticks = axis_positions(axis)
+        if ticks is not None or axis.name not in sweepable(opt) or centers.size < 2:
+            drawn.append((centers, None))
+            continue
+        fine = (np.geomspace if scale == "log" else np.linspace)(centers[0], centers[-1], FINE)
+        drawn.append((fine, axis.name))
+    if all(name is None for _, name in drawn):
+        return None
+    (fx, x_name), (fy, y_name) = drawn
+    wanted = [(name, values) for name, values in ((x_name, fx[:, None]), (y_name, fy[None, :])) if name is not None]
+    try:
+        for name, values in wanted:  # first one value each, so that the cells' arrays never meet the fine ones
+            opt = with_axis(opt, name, values.flat[0])
+        for name, values in wanted:
+            opt = with_axis(opt, name, values)
+        threshold = stability_threshold(opt)
+    except (ValueError, TypeError):  # a value between the cells the optimizer refuses: the cells' line
+        return None
+    if threshold is None:
+        return None
+    return fx, fy, np.broadcast_to(threshold, (fx.size, fy.size)) - sweep.reference_sharpness
 
 
 def _threshold_along(sweep: Sweep, member: int, axis):

@@ -40,11 +40,9 @@ _LOOK = {"style": {"description_width": "80px"}, "layout": {"width": "320px"}}
 
 def ipywidgets():
     """The ipywidgets module, or an ImportError that says how to install it."""
-    try:
-        import ipywidgets as widgets
-    except ImportError as exc:
-        raise ImportError('the notebook explorer needs ipywidgets: pip install "simulate[notebook]"') from exc
-    return widgets
+    from .._optional import optional
+
+    return optional("ipywidgets", "the notebook explorer")
 
 
 def in_kernel() -> bool:

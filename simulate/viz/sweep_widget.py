@@ -174,5 +174,5 @@ def sweep_explorer(sweep: Sweep, metric: str | None = None, *, x: str | None = N
     displays itself as its widgets). The defaults are the figure's: the first two axes, or two
     start coordinates among more axes. ``member``: one member (its index or label) drawn alone;
     default all. A sweep of one or two axes has no sliders. Needs ipywidgets
-    (``pip install "simulate[notebook]"``)."""
+    (the extra ``notebook``: ``pip install ".[notebook]"`` from simulate's checkout)."""
     return SweepExplorer(sweep, metric, x=x, y=y, member=member)
