@@ -326,3 +326,26 @@ def test_a_heat_maps_threshold_line_lies_where_the_threshold_is_not_between_cell
         # a few values on a linear axis are labelled by themselves
         ticks = ax.get_xticks() if transposed else ax.get_yticks()
         np.testing.assert_array_equal(ticks, [0, 0.3, 0.6, 0.9])
+
+
+@pytest.mark.parametrize("optimizers,axes,said", [
+    (["adam"], ["betas[0]=0.5,0.9", "beta1=0.3,0.4"], "the axes betas[0] and beta1 both set adam's betas[0]"),
+    (["gd"], ["x1=0,1", "x=-2,-3"], "the axes x1 and x both set the start's coordinate 1"),
+    (["adam", "adam"], ["lr=0.1,0.2"], "adam is given twice"),
+])
+def test_two_names_for_one_thing_are_refused_not_silently_one(optimizers, axes, said):
+    """The later axis overrode the earlier (a dimension that changed nothing); two members of one
+    label could not be told apart in the data."""
+    with pytest.raises(ValueError) as caught:
+        sim.sweep("himmelblau", optimizers, axes, steps=2)
+    assert str(caught.value).startswith(said)
+
+
+def test_the_cell_limit_counts_the_flows_and_says_what_fits(monkeypatch):
+    from simulate.analysis import sweep as module
+
+    monkeypatch.setattr(module, "MAX_CELLS", 100)
+    with pytest.raises(ValueError, match=r"this sweep has 120 cells \(30 per member × 2 optimizer\(s\) × 2 \(each "
+                                         r"with its flow\)\); the limit is 100: use a coarser grid or fewer optimizers, "
+                                         r"or no flow"):
+        sim.sweep("himmelblau", ["gd", "momentum"], ["lr=0.01:0.1:30"], steps=2, flow="exact")

@@ -134,7 +134,7 @@ def test_sel_and_isel_equal_indexing_the_metrics(cube):
 
 
 def test_sel_refuses_values_and_names_not_there_saying_what_is(cube):
-    with pytest.raises(NotOnAxis, match=r"0\.3 is not a value of the axis momentum; its values: 0\.0, 0\.5, 0\.9"):
+    with pytest.raises(NotOnAxis, match=r"0\.3 is not a value of the axis momentum; its values: 0, 0\.5, 0\.9"):
         cube.sel(momentum=0.3)
     with pytest.raises(ValueError, match="Did you mean 'momentum'"):
         cube.sel(momentun=0.5)
@@ -145,6 +145,15 @@ def test_sel_refuses_values_and_names_not_there_saying_what_is(cube):
             cube.isel(lr=bad)
     with pytest.raises(ValueError, match="nearest"):
         cube.sel(lr=0.005, method="linear")
+
+
+def test_sel_finds_the_value_an_axis_prints_though_linspace_rounded_it():
+    s = sim.sweep("quadratic", "gd", ["lr=0.1", "x=-5:5:101"], steps=2)
+    held = s.axes[1].values[51]
+    assert held != 0.1 and f"{held:.12g}" == "0.1"  # 0.10000000000000053: what the axis holds
+    np.testing.assert_array_equal(s.sel(x=0.1).metrics["final_loss"], s.isel(x=51).metrics["final_loss"])
+    with pytest.raises(NotOnAxis, match="its values: -5, -4.9, -4.8"):
+        s.sel(x=0.105)  # half a cell off is another value: refused, with the values printed as they read
 
 
 # -- the figure ----------------------------------------------------------------------------------------------

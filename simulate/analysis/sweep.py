@@ -619,14 +619,17 @@ def _attributes(config: dict) -> dict:
         out[key] = value if isinstance(value, (str, int, float)) else json.dumps(value, ensure_ascii=False)
     return out
 def _position(axis: Axis, value, method: str | None) -> int:
-    """The position of ``value`` on ``axis``: exactly there, or with ``method="nearest"`` the nearest."""
+    """The position of ``value`` on ``axis``: there (to rounding: ``x=-5:5:101`` holds 0.10000000000000053
+    for the 0.1 it prints), or with ``method="nearest"`` the nearest."""
     if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) or not np.isfinite(value):
         raise ValueError(f"axis {axis.name}: a value is a finite number, got {value!r}")
     if method == "nearest":
         return int(np.argmin(np.abs(axis.values - float(value))))
     hit = np.flatnonzero(axis.values == float(value))
+    if not hit.size:  # a few units in the last place of the axis's span: linspace's rounding, not another value
+        hit = np.flatnonzero(np.abs(axis.values - float(value)) <= 1e-12 * np.max(np.abs(axis.values)))
     if not hit.size:
-        there = ", ".join(repr(float(v)) for v in axis.values[:12]) + (", ..." if len(axis) > 12 else "")
+        there = ", ".join(f"{float(v):.12g}" for v in axis.values[:12]) + (", ..." if len(axis) > 12 else "")
         raise NotOnAxis(f"{value!r} is not a value of the axis {axis.name}; its values: {there} "
                         f"(method='nearest' takes the nearest)")
     return int(hit[0])
@@ -726,6 +729,7 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
         if names.count(name) > 1:
             raise ValueError(f"axis {name} is given twice")
     land_axes = _landscape_axes(land, opts, axes)  # axis name -> the landscape's parameter it sets
+    _one_axis_each(axes, coords, land_axes, opts)
     for a in axes:
         if a.name in land_axes and not _pinned(land, land_axes[a.name], a) and \
                 landscape_parameters(land)[land_axes[a.name]] != _default(land, land_axes[a.name]):
@@ -761,7 +765,9 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     grid = tuple(len(a) for a in axes)
     cells = int(np.prod(grid))
     if cells * len(opts) * (2 if flow else 1) > MAX_CELLS:
-        raise ValueError(f"this sweep has {cells * len(opts)} cells; the limit is {MAX_CELLS}")
+        per = f"{cells} per member × {len(opts)} optimizer(s)" + (" × 2 (each with its flow)" if flow else "")
+        raise ValueError(f"this sweep has {cells * len(opts) * (2 if flow else 1)} cells ({per}); the limit is "
+                         f"{MAX_CELLS}: use a coarser grid or fewer optimizers" + (", or no flow" if flow else ""))
     # the cheapest part first: a run of 10¹⁹ steps is refused before anything is built for it
     cost.check_time(cost.Estimate(tuple((f"{o.display_name}'s {cells} x {steps} steps",
                                          cost.discrete_seconds(cells, steps, compiled=True)) for o in opts)),
@@ -815,6 +821,9 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     results, paths = [], []
     swept = {a.name for a in axes} - not_hyper
     members = [member_label(o, swept) for o in opts]
+    twice = next((m for m in members if members.count(m) > 1), None)
+    if twice is not None:  # two members of one label: the data could not tell them apart
+        raise ValueError(f"{twice} is given twice: give each optimizer once (or make them differ, e.g. in lr)")
     kinds = ["iterates"] * len(opts)
     stats = {"escape_radius": radius, "estimated_seconds": estimate.seconds}
     if model is not None:
@@ -887,6 +896,28 @@ def _say_divergence(members, metrics) -> None:
         if np.any(gone):
             warn(f"{label}: diverged in {int(np.count_nonzero(gone))} of {gone.size} cells (diverged = 1 in the data)",
                  Diverged, stacklevel=4)
+
+
+def _one_axis_each(axes, coords: dict, land_axes: dict, opts) -> None:
+    """Refuse two axes that set one quantity (x and x1, beta1 and betas[0]): the later would
+    silently override the other, leaving a dimension that changes nothing."""
+    def what(a, opt):
+        if a.name in coords:
+            return f"the start's coordinate {coords[a.name] + 1}"
+        if a.name in land_axes:
+            return f"the landscape's parameter {land_axes[a.name]}"
+        if a.name == PATH_AXIS:
+            return a.name
+        field_, index = sweepable(opt).get(a.name, (a.name, None))
+        return f"{opt.display_name}'s {field_}" + ("" if index is None else f"[{index}]")
+
+    for opt in opts:
+        seen = {}
+        for a in axes:
+            target = what(a, opt)
+            if target in seen:
+                raise ValueError(f"the axes {seen[target]} and {a.name} both set {target}: drop one of the two")
+            seen[target] = a.name
 
 
 def _landscape_axes(land: Landscape, opts, axes) -> dict[str, str]:
