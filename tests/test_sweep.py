@@ -349,3 +349,38 @@ def test_the_cell_limit_counts_the_flows_and_says_what_fits(monkeypatch):
                                          r"with its flow\)\); the limit is 100: use a coarser grid or fewer optimizers, "
                                          r"or no flow"):
         sim.sweep("himmelblau", ["gd", "momentum"], ["lr=0.01:0.1:30"], steps=2, flow="exact")
+
+
+def test_a_landscape_axis_draws_each_cells_loss_above_its_own_minimum():
+    """A tilt moves the minimum: the heat map's f − f* subtracts each cell's f*, not the default
+    landscape's (which went below 0 and fell back to a linear scale)."""
+    from simulate.landscapes import with_parameters
+    from simulate.viz.heatmaps import _values
+
+    s = sim.sweep("double-well", "gd", ["lr=0.01,0.1", "tilt=0.5,1"], steps=200)
+    f_star = [with_parameters(s.landscape, tilt=t).lowest_minimum_value() for t in (0.5, 1.0)]
+    np.testing.assert_array_equal(s.lowest_minimum_values(), [f_star])
+    drawn, log = _values(s, "final_loss", 0)
+    gap = s.metrics["final_loss"][0] - np.array([f_star])
+    assert log and np.all(gap >= 0) and np.any(gap > 0)
+    # a gap of exactly 0 (at the minimum to rounding) is drawn at the smallest positive one
+    np.testing.assert_array_equal(drawn, np.where(gap > 0, gap, gap[gap > 0].min()))
+    np.testing.assert_array_equal(s.sel(tilt=1.0).lowest_minimum_values(), f_star[1])
+
+
+def test_a_sweep_over_a_landscapes_parameter_says_one_divergence_line_per_member():
+    """It said one per value of the parameter, none naming it; and landscape_parameters takes a name."""
+    import warnings
+
+    from simulate.analysis.remarks import Diverged
+    from simulate.landscapes import landscape_parameters
+
+    assert landscape_parameters("double-well") == landscape_parameters(sim.landscape("double-well"))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        s = sim.sweep("double-well", ["gd", "momentum"], ["lr=0.5:3:5", "tilt=0.5,1,1.5"], steps=30)
+    lines = [str(w.message) for w in caught if issubclass(w.category, Diverged)]
+    counts = [int(s.metrics["diverged"][i].sum()) for i in range(2)]
+    assert all(counts) and lines == [f"{m}: diverged in {n} of 15 cells (diverged = 1 in the data)"
+                                     for m, n in zip(s.members, counts)]
+    assert all(w.filename == __file__ for w in caught if issubclass(w.category, Diverged))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import warnings
 import json
 import re
 from collections.abc import Mapping, Sequence
@@ -317,6 +318,23 @@ class Sweep:
 
         base = self.start.reshape(-1, self.start.shape[-1])[0]
         return float(sharpness(self.landscape, self.landscape.minima[_nearest(self.landscape, base)[1]]))
+
+    def lowest_minimum_values(self) -> np.ndarray:
+        """f* of each cell's landscape, broadcastable over the grid: the landscape's lowest listed
+        minimum value, per value of every axis that sets one of its parameters (a tilt or a ridge
+        moves the minima; each cell ran on its own landscape)."""
+        swept = [i for i, a in enumerate(self.axes) if a.name in self.stats.get("landscape_axes", ())]
+        if not swept:
+            return np.asarray(self.landscape.lowest_minimum_value(), dtype=np.float64)
+        out = np.empty([len(a) if i in swept else 1 for i, a in enumerate(self.axes)])
+        for combo in np.ndindex(*(len(self.axes[i]) for i in swept)):
+            here = {self.axes[i].name.removeprefix(LANDSCAPE_PREFIX): float(self.axes[i].values[j])
+                    for i, j in zip(swept, combo)}
+            index = [0] * len(self.axes)
+            for i, j in zip(swept, combo):
+                index[i] = j
+            out[tuple(index)] = with_parameters(self.landscape, **here).lowest_minimum_value()
+        return out
 
     @property
     def grid_shape(self) -> tuple[int, ...]:
@@ -814,7 +832,11 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
                          schedule=schedule, clip_norm=clip_norm, clip_value=clip_value, lr_scale=lr_scale,
                          time_limit=0)  # the whole was checked above
 
-        whole = _over_landscape(land, axes, land_axes, tuple(gridded) * (2 if flow else 1), run)
+        with warnings.catch_warnings(record=True) as said:  # each run's lines, said once for the whole
+            warnings.simplefilter("always")
+            whole = _over_landscape(land, axes, land_axes, tuple(gridded) * (2 if flow else 1), run)
+        _say_once(said)
+        _say_divergence(whole.members, whole.metrics)
         return dataclasses.replace(whole, stats={**whole.stats, "estimated_seconds": estimate.seconds})
 
     criterion, met = _criterion(land, tol)
@@ -896,6 +918,18 @@ def _say_divergence(members, metrics) -> None:
         if np.any(gone):
             warn(f"{label}: diverged in {int(np.count_nonzero(gone))} of {gone.size} cells (diverged = 1 in the data)",
                  Diverged, stacklevel=4)
+
+
+def _say_once(said) -> None:
+    """The warnings of a sweep's runs over a landscape's parameters, each once; their divergence lines
+    left out (one per member for the whole grid follows, not one per value of the parameters)."""
+    from .remarks import Diverged
+
+    seen = set()
+    for w in said:
+        if not issubclass(w.category, Diverged) and (w.category, str(w.message)) not in seen:
+            seen.add((w.category, str(w.message)))
+            warn(str(w.message), w.category, stacklevel=3)
 
 
 def _one_axis_each(axes, coords: dict, land_axes: dict, opts) -> None:

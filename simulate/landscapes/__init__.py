@@ -166,9 +166,12 @@ def _parameters(factory) -> list[str]:
     return [f.name for f in dataclasses.fields(cls) if f.init]
 
 
-def landscape_parameters(land: Landscape) -> dict[str, float]:
-    """The real-valued scalar parameters of a built-in landscape or game, by name (a sweep's axes
-    can vary them: dirac-gan's ``gamma``, wgan-gp's ``lam``, quadratic's ``condition``, ...)."""
+def landscape_parameters(land: Landscape | str) -> dict[str, float]:
+    """The real-valued scalar parameters of a built-in landscape or game (or its name or spec), by
+    name (a sweep's axes can vary them: dirac-gan's ``gamma``, wgan-gp's ``lam``, double-well's
+    ``tilt``, ...)."""
+    if isinstance(land, str):
+        land = landscape(land)
     if land.name not in {**LANDSCAPES, **GAMES}:
         return {}
     shown = land.spec_params  # what rebuilds it (the fields may hold derived values: bilinear's B)

@@ -60,7 +60,7 @@ def _values(sweep: Sweep, metric: str, member: int) -> tuple[np.ndarray, bool]:
     if metric in ("steps_to_tol", "diverged_at"):
         v[v < 0] = np.nan  # never met / never diverged: not drawn as step −1
     if metric == "final_loss" and len(sweep.landscape.minima):
-        v = v - sweep.landscape.lowest_minimum_value()
+        v = v - sweep.lowest_minimum_values()  # each cell's own f* where an axis moves the landscape
     log = metric in LOG_METRICS
     finite = v[np.isfinite(v)]
     if log and metric == "final_loss" and np.any(finite < -1e-12 * max(1.0, np.max(np.abs(finite), initial=0))):
