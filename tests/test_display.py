@@ -64,6 +64,9 @@ def test_a_sweep_is_its_heat_map_and_its_summary_line(sweep):
 
     inline = html.split("base64,")[1].split('"')[0]
     assert base64.b64decode(inline) == bundle["image/png"]  # the same drawing, once
+    # under it, per member, how its cells ended (diverged, at a minimum)
+    for line in sweep.summary().split("\n")[1:]:
+        assert html.index(line.strip().replace("<", "&lt;")) > html.index("base64,")
 
 
 def test_an_order_result_is_its_figure_and_its_rungs(ladder):

@@ -17,6 +17,8 @@ cells import anything), ``%load_ext simulate`` registers them.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 
 from .inline import DPI, caption, figure_bundle, summary_table
@@ -33,8 +35,9 @@ SLIDER_HINT = "<p><code>simulate.sweep_explorer(sweep)</code> draws two axes wit
 def _sweep(sweep) -> dict:
     from .figures import sweep_figure
 
-    line = sweep.summary().split("\n")[0]
-    bundle = figure_bundle(sweep_figure(sweep), line)
+    line, *members = sweep.summary().split("\n")
+    # under the map, per member: how many cells diverged, reached a minimum, met the tolerance
+    bundle = figure_bundle(sweep_figure(sweep), line, f"<pre>{html.escape(chr(10).join(m.strip() for m in members))}</pre>")
     if len(sweep.axes) > 2:  # the facets fix the other axes (and may thin them): a slider reaches every value
         head = caption(line)
         bundle["text/html"] = head + SLIDER_HINT + bundle["text/html"].removeprefix(head)

@@ -611,7 +611,7 @@ def _facets(sweep: Sweep, metric: str, drawn: list[int], x: str, y: str, *, theo
     facets = [shown.axes[shown.axis(a.name)] for a in facets]
     combos = list(itertools.product(*(range(len(a)) for a in facets)))
     last = len(facets[-1])
-    cols = min(len(combos), last if last <= 6 else 4)
+    cols = min(len(combos), last if last <= 4 else 3)  # a notebook cell is ~860 px wide: at most four across
     per_member = -(-len(combos) // cols)
     rows = per_member * len(drawn)
     fig = Figure(figsize=figsize or (4.2 * cols + 1.2, 3.7 * rows + 1.0), layout="constrained")
