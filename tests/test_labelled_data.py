@@ -85,6 +85,9 @@ def assert_holds_the_sweep(ds, s, record=None):
     assert (attrs["landscape"], attrs["steps"], attrs["tol"], attrs["criterion"], attrs["flow"]) == \
         (s.landscape.label, s.steps, s.tol, s.criterion, s.flow)
     assert attrs["simulate_version"] == sim.__version__ and attrs["near"] == s.near
+    assert np.isnan(s.reference_sharpness) and "reference_sharpness" not in attrs  # a start axis: none (NaN left out)
+    lr_only = sim.sweep("himmelblau", "gd", "lr=0.001:0.01:2", steps=2)
+    assert lr_only.to_xarray().attrs["reference_sharpness"] == lr_only.reference_sharpness > 0  # as in the NPZ
     assert json.loads(attrs["axes"]) == [a.spec for a in s.axes]
     assert json.loads(attrs.get("flow_methods", "null")) == s.stats.get("flow_methods")
     assert attrs["summary"] == s.summary()

@@ -302,3 +302,12 @@ def test_cli_bad_axis_names_are_refused_before_any_work(args, message, tmp_path,
     err = capsys.readouterr().err
     assert code == 2 and message in err and err.count("\n") == 1
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_plane_is_drawn_x_across_whatever_order_its_axes_were_given_in():
+    from simulate.viz.figures import drawn_names
+
+    for axes in (["y=-1,1", "x=-2,0,2"], ["y=-1,1", "lr=0.01,0.02", "x=-2,0,2"]):
+        s = sim.sweep("himmelblau", "gd", axes, steps=2)
+        assert drawn_names(s, None, None) == ("x", "y")
+    assert drawn_names(s, "lr", None) == ("lr", "y")  # named ones as named

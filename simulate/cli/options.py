@@ -201,7 +201,7 @@ def _strings(v, what: str) -> list:
 
 @dataclass(frozen=True)
 class PathWith:
-    """A path whose extension is one of ``formats``; ``beside`` names what is written next to it."""
+    """A path whose extension is one of ``formats``; ``beside`` says what is written next to it."""
 
     formats: tuple[str, ...]
     beside: str = ""
@@ -209,7 +209,7 @@ class PathWith:
     def __call__(self, v):
         if Path(checks().text(v, spaces=False)).suffix.lower().lstrip(".") not in self.formats:
             raise ValueError(f"the extension must be one of {', '.join('.' + f for f in self.formats)}, got {v!r}"
-                             + (f" ({self.beside} written beside it)" if self.beside else ""))
+                             + (f" ({self.beside})" if self.beside else ""))
         return v
 
 
@@ -707,7 +707,7 @@ PLOT_OPTIONS = (
     replace(CAPTION, to="call"),  # plot puts the caption under its own figure
     replace(OUT, default="simulate_plot.png"),
     _data("Also write the numbers behind the figure: this .npz file and a .json summary beside it.", (".json",),
-          "the .json summary is"),
+          "the .json summary is written beside it"),
     Option("animate", Path, None, "Also write an animation: iterates and flows advancing together (.gif; .mp4 where ffmpeg is installed), at most 120 frames.",
            _animation_path, flags=("--animate",), argument=None, output=True),
     DPI,
@@ -785,7 +785,7 @@ ORDER_OPTIONS = (
     FLOW_SECONDS_OPTION,
     CAPTION,
     replace(OUT, default="simulate_order.png"),
-    _data(_DATA_HELP, (".json", ".csv"), "the .csv and .json are"),
+    _data(_DATA_HELP, (".json", ".csv"), "the .csv and .json are written beside it"),
     DPI,
     SIZE,
     FONT_SCALE,
@@ -947,7 +947,7 @@ RATE_MAP_OPTIONS = (
     Option("steps", int, 400, "Steps per measured cell.", Integer(2)),
     CAPTION,
     replace(OUT, default="simulate_rate_map.png"),
-    _data("Also write this .npz (the maps) and a .csv table beside it.", (".csv",), "the .csv is"),
+    _data("Also write this .npz (the maps) and a .csv table beside it.", (".csv",), "the .csv is written beside it"),
     DPI,
     SIZE,
     FONT_SCALE,
@@ -1025,7 +1025,7 @@ TUNE_OPTIONS = (
     CAPTION,
     replace(OUT, default="simulate_tune.png"),
     Option("data", Path, None, "Also write the tuned table: this .csv (one row per optimizer: tuned spec, objective, steps, evaluations, per searched hyperparameter its best value and the range within --within) and a .json beside it (with the objective against lr).",
-           PathWith(("csv",), "the .json is"), flags=("--data",), argument=None, output=True, beside=(".json",)),
+           PathWith(("csv",), "the .json is written beside it"), flags=("--data",), argument=None, output=True, beside=(".json",)),
     DPI,
     SIZE,
     FONT_SCALE,

@@ -51,7 +51,7 @@ def check_output_path(path, formats: tuple[str, ...] | None = None, overwrite: b
     _probe_writable(path, folder)
     if path.is_dir() and not _is_store(path):
         store = " that is not a zarr store" if _is_folder_format(path) else ""
-        raise ValueError(f"cannot write {str(path)!r}: it is a folder{store}")
+        raise ValueError(f"cannot write {str(path)!r}: it is a folder{store}; remove it or choose another name")
     if os.path.lexists(path) and not overwrite:  # a dangling symlink too: writing would replace it
         raise ValueError(f"{str(path)!r} exists; pass --overwrite to replace it")
     return path
@@ -226,7 +226,8 @@ def _place_folder(tmp: str, path: Path, overwrite: bool) -> None:
         os.rename(tmp, path)
         return
     if os.path.isdir(path) and not os.path.islink(path) and not _is_store(Path(path)):  # appeared since the check
-        raise FileExistsError(f"cannot write {str(path)!r}: it is a folder that is not a zarr store")
+        raise FileExistsError(f"cannot write {str(path)!r}: it is a folder that is not a zarr store; remove it or "
+                              f"choose another name")
     aside = _temporary(path, ".old")  # named as a temporary: a run killed now leaves it to be removed
     _remove(aside)
     os.rename(path, aside)

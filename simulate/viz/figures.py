@@ -576,8 +576,10 @@ def drawn_names(sweep: Sweep, x: str | None, y: str | None) -> tuple[str, str | 
     if x is not None and x == y:
         raise ValueError(f"x and y are both {x}: give two different axes of {', '.join(names)}")
     if x is None and y is None:
-        coords = [n for n in names if n in start_coordinates(sweep.landscape)]
-        return tuple(coords) if len(coords) == 2 and len(names) > 2 else (names[0], names[1])
+        # two start coordinates: the plane, its first coordinate across whatever order they were given in
+        index = start_coordinates(sweep.landscape)
+        coords = sorted((n for n in names if n in index), key=index.get)
+        return tuple(coords) if len(coords) == 2 else (names[0], names[1])
     x = x if x is not None else next(n for n in names if n != y)
     return x, (y if y is not None else next(n for n in names if n != x))
 

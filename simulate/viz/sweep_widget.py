@@ -89,9 +89,10 @@ class SweepExplorer:
         return {**self.widget._repr_mimebundle_(**kwargs), "text/plain": repr(self)}
 
     def __repr__(self) -> str:
-        y = f", y={self.y_choice.value}" if self.y_choice is not None else ""
-        at = "".join(f", {name}={_label(v)}" for name, v in self.fixed.items())
-        return f"SweepExplorer({self.metric_choice.value} of {self.sweep!r}: x={self.x_choice.value}{y}{at})"
+        # "across"/"up", not x=/y=: a sweep's axes may be named x and y (the start's coordinates)
+        up = f", {self.y_choice.value} up" if self.y_choice is not None else ""
+        at = "".join(f"; {name}={_label(v)}" for name, v in self.fixed.items())
+        return f"SweepExplorer({self.metric_choice.value} of {self.sweep!r}: {self.x_choice.value} across{up}{at})"
 
     @property
     def drawn_axes(self) -> tuple[str, str | None]:
