@@ -1,3 +1,5 @@
+import importlib.util
+
 import matplotlib
 
 matplotlib.use("Agg")
@@ -46,13 +48,13 @@ def demo_written(tmp_path_factory):
 #: do not group under pytest 9.2: the node id it suffixes is no longer the one reported).
 SHARED_FIXTURE_MODULES = ("tests/test_docs.py", "tests/test_notebooks.py", "tests/test_demos.py")
 
-@pytest.hookimpl(optionalhook=True)  # pytest-xdist's hook: nothing without it (-p no:xdist)
-def pytest_xdist_make_scheduler(config, log):
-    from xdist.scheduler import LoadScopeScheduling
+if importlib.util.find_spec("xdist") is not None:  # the test extra has it; a plain pytest run needs no hook
+    def pytest_xdist_make_scheduler(config, log):
+        from xdist.scheduler import LoadScopeScheduling
 
-    class SharedFixturesTogether(LoadScopeScheduling):
-        def _split_scope(self, nodeid: str) -> str:
-            module = nodeid.split("::", 1)[0]
-            return module if module in SHARED_FIXTURE_MODULES else nodeid  # else each test alone, as load
+        class SharedFixturesTogether(LoadScopeScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                module = nodeid.split("::", 1)[0]
+                return module if module in SHARED_FIXTURE_MODULES else nodeid  # else each test alone, as load
 
-    return SharedFixturesTogether(config, log) if config.getoption("dist") == "load" else None
+        return SharedFixturesTogether(config, log) if config.getoption("dist") == "load" else None
