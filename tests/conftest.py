@@ -1,5 +1,3 @@
-import importlib.util
-
 import matplotlib
 
 matplotlib.use("Agg")
@@ -40,21 +38,3 @@ def demo_written(tmp_path_factory):
         return cache[name]
 
     return written
-
-
-#: Modules whose tests share one costly fixture (the docs site, a Jupyter kernel, every demo rendered):
-#: under ``-n`` each runs whole on one worker, which builds it once while the others go on. With
-#: plain load scheduling every worker built it, or waited for it (pytest-xdist's loadgroup marks
-#: do not group under pytest 9.2: the node id it suffixes is no longer the one reported).
-SHARED_FIXTURE_MODULES = ("tests/test_docs.py", "tests/test_notebooks.py", "tests/test_demos.py")
-
-if importlib.util.find_spec("xdist") is not None:  # the test extra has it; a plain pytest run needs no hook
-    def pytest_xdist_make_scheduler(config, log):
-        from xdist.scheduler import LoadScopeScheduling
-
-        class SharedFixturesTogether(LoadScopeScheduling):
-            def _split_scope(self, nodeid: str) -> str:
-                module = nodeid.split("::", 1)[0]
-                return module if module in SHARED_FIXTURE_MODULES else nodeid  # else each test alone, as load
-
-        return SharedFixturesTogether(config, log) if config.getoption("dist") == "load" else None
