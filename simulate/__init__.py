@@ -88,11 +88,16 @@ def load_ipython_extension(shell) -> None:
         formatter.for_type_by_name(module, name, _rich_display)
 
 
-def _register_in_ipython() -> None:
-    """In a running IPython (a notebook), register the displays now; cheaply: IPython is loaded already
-    (or this is no notebook), and the renderers are named, not imported."""
+def _running_shell():
+    """The IPython shell this runs in, or None; IPython is not imported for it (loaded already, or none runs)."""
     ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if hasattr(ipython, "get_ipython") else None
+    return ipython.get_ipython() if hasattr(ipython, "get_ipython") else None
+
+
+def _register_in_ipython() -> None:
+    """In a running IPython (a notebook), register the displays now; cheaply: the renderers are named,
+    not imported."""
+    shell = _running_shell()
     if shell is not None:
         load_ipython_extension(shell)
 

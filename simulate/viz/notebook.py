@@ -47,11 +47,9 @@ def ipywidgets():
 
 def in_kernel() -> bool:
     """Whether this runs in a Jupyter kernel (a notebook, Colab, VS Code), where widgets can show."""
-    import sys
+    from .. import _running_shell
 
-    ipython = sys.modules.get("IPython")
-    shell = ipython.get_ipython() if hasattr(ipython, "get_ipython") else None
-    return getattr(shell, "kernel", None) is not None
+    return getattr(_running_shell(), "kernel", None) is not None
 
 
 class NotebookExplorer:
