@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 import simulate as sim
-from simulate.solvers.engine import COMPILE_THRESHOLD, supports, use_compiled
+from simulate.solvers.choice import COMPILE_THRESHOLD, use_compiled
+from simulate.solvers.engine import supports
 from simulate.analysis.sweep import Axis, sweep
 from tests.helpers import OPTIMIZERS_UNDER_TEST
 
@@ -122,9 +123,9 @@ def test_compiled_loops_are_cached_on_disk_for_the_next_process(tmp_path):
     import subprocess
     import sys
 
-    script = ("import numpy as np, simulate as sim, simulate.solvers.engine as e\n"
+    script = ("import numpy as np, simulate as sim, simulate.solvers.engine as e, simulate.solvers.choice as c\n"
               "gd, land = sim.optimizer('gd(lr=0.01)'), sim.landscape('himmelblau')\n"
-              "auto = e.use_compiled('auto', gd, land, 1000, e.CACHED_THRESHOLD // 1000)\n"
+              "auto = c.use_compiled('auto', gd, land, 1000, c.CACHED_THRESHOLD // 1000)\n"
               "sim.iterate(gd, land, np.zeros((3, 2)), 5, engine='compiled')\n"
               "(run,) = e._DRIVERS.values()\n"
               "print(auto, sum(run.stats.cache_hits.values()), sum(run.stats.cache_misses.values()))\n")
@@ -146,4 +147,4 @@ def test_read_only_inputs_reuse_the_same_compiled_loop():
     a = sim.iterate(L, opt, np.ones(2), 20, engine="compiled")
     b = sim.iterate(L, opt, np.ones((70, 2)), 20, engine="compiled")
     np.testing.assert_array_equal(a.x, b.x)
-    assert len(engine._driver_for(opt, L).signatures) == 1
+    assert len(engine.driver_for(opt, L).signatures) == 1

@@ -32,7 +32,8 @@ from .._names import UnknownNameError, suggest
 from ..solvers.continuous import MAX_SECONDS, integrate
 from ..solvers import cost
 from ..solvers.discrete import advance, check_seed, check_steps, spawned_seed, stochastic
-from ..solvers.engine import compiled_run, recorded_steps, use_compiled
+from ..solvers.choice import use_compiled
+from ..solvers.engine import compiled_run, recorded_steps
 from ..models import flow as make_flow
 from ..landscapes.games import NEAR_SHARE, is_game
 from ..landscapes import Landscape, landscape as get_landscape, landscape_parameters, with_parameters

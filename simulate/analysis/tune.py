@@ -53,7 +53,8 @@ from ..optimizers.hyper import declarations
 from ..solvers import cost
 from ..solvers.continuous import MAX_SECONDS
 from ..solvers.discrete import advance
-from ..solvers.engine import compiled_run, use_compiled
+from ..solvers.choice import use_compiled
+from ..solvers.engine import compiled_run
 from ..solvers.inputs import is_optimizer, resolve
 from ..solvers.trajectory import check_run_memory, default_escape_radius, runs_memory
 from ..spec import parse_spec

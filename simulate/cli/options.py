@@ -86,7 +86,7 @@ def _sweep_metrics():
 
 
 def _engines():
-    from ..solvers.engine import ENGINES
+    from ..solvers.choice import ENGINES
 
     return ENGINES
 

@@ -7,7 +7,8 @@ import numpy as np
 from .._checks import checked
 from .._signature import public
 from .inputs import is_optimizer, resolve
-from .engine import compiled_run, use_compiled
+from .choice import use_compiled
+from .engine import compiled_run
 from .noise import NoisyGradients, noise as noise_model, whole
 from .trajectory import Trajectory, check_record_size, default_escape_radius, finish, sample_times
 
@@ -33,7 +34,7 @@ def iterate(landscape, optimizer, start=None, steps: int = 100, *, escape_radius
     :class:`~simulate.solvers.trajectory.Trajectory` with ``t = k·h``: h is the optimizer's own time per
     step unless ``time_per_step`` gives the clock of another model (a number, an array of the
     batch shape, or a :class:`~simulate.models.base.Flow`, e.g. heavy ball on the oscillator clock √lr).
-    ``engine``: ``"auto"`` runs large batches (:data:`simulate.solvers.engine.COMPILE_THRESHOLD`
+    ``engine``: ``"auto"`` runs large batches (:data:`simulate.solvers.choice.COMPILE_THRESHOLD`
     member-steps) of an optimizer that declares an elementwise ``kernel()`` on a landscape with a
     pointwise gradient in the compiled engine, the same bits as the numpy loop; ``"numpy"`` or
     ``"compiled"`` force one.

@@ -19,8 +19,8 @@ non-finite stops at that step, which is recorded.
 
 Compiling takes a few seconds per variant (kernel, landscape, dimension, flags, which
 hyperparameters are zero for every member) in a process, and is kept in numba's disk cache, so
-the engine is used only where the work is large (:data:`COMPILE_THRESHOLD` member-steps, or
-:data:`CACHED_THRESHOLD` when the variant is cached) or when asked for (``engine="compiled"``);
+the engine is used only where the work is large (:data:`simulate.solvers.choice.COMPILE_THRESHOLD` member-steps, or
+:data:`~simulate.solvers.choice.CACHED_THRESHOLD` when the variant is cached) or when asked for (``engine="compiled"``);
 small runs such as ``simulate plot`` never wait for it. Without numba, or for an optimizer or
 landscape it does not cover, the numpy loop runs instead (``"compiled"`` says why).
 """
@@ -37,16 +37,8 @@ import numpy as np
 
 from ..optimizers.kernels import lerp, select
 
-__all__ = ["available", "supports", "not_covered", "compiled_run", "COMPILE_THRESHOLD", "CACHED_THRESHOLD", "ENGINES",
-           "use_compiled", "MAX_TABLE"]
+__all__ = ["available", "supports", "not_covered", "compiled_run", "driver_for", "MAX_TABLE", "COVERAGE"]
 
-#: Member-steps (batch size × steps) from which "auto" compiles: the numpy loop takes a few seconds
-#: there, which is what compiling costs.
-COMPILE_THRESHOLD = 20_000_000
-#: ... and from which it runs a loop already compiled in numba's disk cache (the numpy loop takes
-#: about half a second there; importing numba and loading the loop, a few tenths).
-CACHED_THRESHOLD = 5_000_000
-ENGINES = ("auto", "numpy", "compiled")
 #: Per-step tables that vary over the members (Adam's bias corrections with per-member betas) are
 #: (steps + 1) × batch; beyond this many entries "auto" runs the numpy loop instead (and
 #: "compiled" says why it cannot).
@@ -105,42 +97,6 @@ def supports(opt, landscape) -> bool:
     return not_covered(opt, landscape) is None
 
 
-def use_compiled(engine: str, opt, landscape, members: int, steps: int) -> bool:
-    """Decide, for ``engine`` in :data:`ENGINES`, whether a run goes to the compiled engine.
-
-    ``auto`` compiles from :data:`COMPILE_THRESHOLD` member-steps, where compiling pays for itself
-    even the first time; from :data:`CACHED_THRESHOLD` on if this variant's loop is already in
-    numba's disk cache (loading it takes milliseconds); below that numba is not even imported."""
-    if engine not in ENGINES:
-        from .._names import suggest
-        raise ValueError(suggest("engine", engine, ENGINES))
-    work = members * steps
-    if engine == "numpy" or (engine == "auto" and work < CACHED_THRESHOLD):
-        return False
-    why = not_covered(opt, landscape)
-    if why is None and not available():
-        why = "numba is not installed"  # pragma: no cover - numba is a dependency
-    if why is None and opt.kernel().per_member_tables and (steps + 1) * members > MAX_TABLE:
-        if engine == "compiled":
-            raise ValueError(f"engine 'compiled': per-member tables (such as Adam's bias corrections with per-member "
-                             f"betas) over {steps} steps need more than {MAX_TABLE:.0e} entries; use engine 'numpy'")
-        return False
-    if why is not None:
-        if engine == "compiled":
-            prefix = "" if why.startswith("numba") else f"{opt.display_name} on {landscape.name} is not covered: "
-            raise ValueError(f"engine 'compiled': {prefix}{why}. It covers {COVERAGE}")
-        return False
-    return engine == "compiled" or work >= COMPILE_THRESHOLD or _in_disk_cache(_driver_for(opt, landscape))
-
-
-def _in_disk_cache(driver) -> bool:
-    """Whether numba's disk cache holds this loop, compiled from the current source."""
-    try:
-        return bool(driver._cache._cache_file._load_index())  # numba's own check (source stamp included)
-    except Exception:  # pragma: no cover - numba's private cache API moved: then compile only large runs
-        return False
-
-
 # -- what a run passes to the loop -------------------------------------------------------------------
 def _zero(h) -> bool:
     """Whether a hyperparameter is +0.0 for every member (then it is compiled as the literal 0.0,
@@ -168,7 +124,7 @@ def _layout(kernel, dim: int):
     return tuple(args), kept, len(kernel.buffers), int(dim), tuple(hypers)
 
 
-def _driver_for(opt, landscape):
+def driver_for(opt, landscape):
     """The compiled loop for this optimizer's variant on this landscape (compiled on first call)."""
     kernel = opt.kernel()
     args, kept, nbuf, dim, _ = _layout(kernel, landscape.dim)
@@ -209,7 +165,7 @@ def compiled_run(opt, landscape, x0: np.ndarray, steps: int, radius: float, reco
     every = max(int(record_every), 1)
     threads = max(1, min(cores(), -(-B // MIN_BLOCK)))  # an empty batch: one share of no blocks
     size = _block_size(B, threads)
-    driver = _driver_for(opt, landscape)
+    driver = driver_for(opt, landscape)
     try:
         on_cores(driver, threads, size, x, hypers, tables, starts, params, vparams, steps, float(radius) ** 2, every,
                  bool(record_every), out, fout, last, diverged_at)
