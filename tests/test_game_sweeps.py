@@ -8,7 +8,8 @@ from simulate.solvers.discrete import iterate
 from simulate.viz.figures import sweep_figure
 from simulate.landscapes.games import NEAR_SHARE, stalled_far
 from simulate.landscapes import landscape, landscape_parameters, with_parameters
-from simulate.analysis.sweep import VERDICT_TOLERANCE, VERDICTS, AxisWarning, sweep
+from simulate.analysis.measures import VERDICT_TOLERANCE
+from simulate.analysis.sweep import VERDICTS, AxisWarning, sweep
 from simulate.solvers.trajectory import CONVERGED, RUNNING
 
 CODE = {name: i for i, name in enumerate(VERDICTS)}

@@ -237,7 +237,7 @@ def test_sweep_cli_writes_figure_and_table(tmp_path, capsys, monkeypatch):
     (["-o", "adam", "--vary", "momentum=0.1"], "adam has no hyperparameter"),
     (["-o", "momentum(momentum=0.5)", "--vary", "momentum=0.1,0.9"], "sets momentum and the axis momentum sweeps it"),
     (["--record-every", "2"], "give --data"),
-    (["--engine", "compiled"], "--track none"),
+    (["--engine", "compiled", "--noise", "0.1"], "exact gradients only"),
 ])
 def test_sweep_cli_errors_are_one_line_and_write_nothing(args, message, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)

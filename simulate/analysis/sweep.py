@@ -43,6 +43,8 @@ from ..optimizers.base import _fmt
 from ..io.progress import progress_bar
 from ..spec import parse_spec
 from ..solvers.trajectory import FAILED, check_run_memory, coordinate_names, default_escape_radius, runs_memory
+from .measures import (VERDICTS, Accumulator as _Accumulator, criterion as _criterion,
+                       endpoint_metrics as _endpoint_metrics, nearest as _nearest, tracked_metrics, tracking)
 
 __all__ = ["Axis", "Sweep", "sweep", "METRICS", "UNITS", "SCALES", "parse_axis", "start_coordinates", "sweepable", "with_axis",
            "member_label"]
@@ -68,11 +70,6 @@ METRICS = {
 #: the landscape's coordinates; ``f``: the units of its values), for labelled data (``Sweep.to_xarray``).
 UNITS = {"final_loss": "f", "distance": "x", "steps_to_tol": "steps", "diverged": "1", "diverged_at": "steps",
          "minimum": "index", "rate": "1 per step", "flow_distance": "x", "verdict": "code"}
-#: The names of the verdicts, by code (see :func:`_verdicts`).
-VERDICTS = ("converged", "converging", "stalled", "cycling", "spiralling out", "diverged")
-#: How much the distance's envelope must shrink or grow over the run's last half (relative) to
-#: count as converging or spiralling out rather than cycling.
-VERDICT_TOLERANCE = 0.05
 #: The axis that repeats a noisy run: ``path=1:50:50`` gives 50 independent paths per configuration.
 PATH_AXIS = "path"
 #: Metrics measured at every step (the others at the end); ``track`` can leave them out.
@@ -84,10 +81,6 @@ INTEGER_METRICS = ("steps_to_tol", "diverged", "diverged_at", "minimum", "verdic
 LANDSCAPE_PREFIX = "landscape."
 SCALES = ("linear", "log", "list")
 
-#: Distances below this (times 1 + the minima's size) are roundoff, not dynamics: no rate from them.
-ROUNDOFF = 1e-12
-#: The rate tracks the distance to the nearest listed minimum every step: up to this many minima.
-MAX_RATE_MINIMA = 64
 
 #: The largest grid one sweep takes (cells × optimizers): beyond it, a clear error before any work.
 MAX_CELLS = 10_000_000
@@ -577,7 +570,6 @@ class Sweep:
                 "axes": [a.spec for a in self.axes], "optimizers": self._iterates(),
                 "steps": self.steps, "tol": self.tol, "near": self.near, "criterion": self.criterion,
                 "flow": self.flow, "escape_radius": stats.get("escape_radius"),
-                "reference_sharpness": self.reference_sharpness,
                 "noise": stats.get("noise"), "seed": stats.get("seed"),
                 "method": stats.get("method"), "rtol": stats.get("rtol"), "atol": stats.get("atol"),
                 "flow_methods": stats.get("flow_methods"), "landscape_axes": stats.get("landscape_axes"),
@@ -701,9 +693,10 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     :mod:`simulate.solvers.fastflow` where it applies, else LSODA; ``stats["flow_methods"]`` says
     which ran for each member). ``record_every``: keep every
     m-th point of every path (0: keep none). ``track``: the metrics measured during the run (each
-    costs a little every step; the others come from the end): ``steps_to_tol`` and ``rate`` by
-    default, ``()`` for the fastest sweep: then ``engine`` (``auto``, ``numpy``, ``compiled``; see
-    :func:`simulate.solvers.discrete.iterate`) may run it compiled. ``progress``: a progress bar (default: only on a terminal).
+    costs a little every step; the others come from the end): ``steps_to_tol``, ``rate`` and
+    ``verdict`` by default, ``()`` for the fastest sweep. ``engine`` (``auto``, ``numpy``,
+    ``compiled``; see :func:`simulate.solvers.discrete.iterate`): the compiled loop measures the
+    tracked metrics itself (:mod:`simulate.analysis.measures`), the same numbers as the numpy loop. ``progress``: a progress bar (default: only on a terminal).
     ``noise``, ``batch_size``: stochastic gradients (as in :func:`simulate.solvers.discrete.iterate`): every cell is one
     noisy path, each optimizer's from its own stream spawned from ``seed``; an axis named ``path``
     (``"path=1:50:50"``) repeats every configuration, one independent path per value.
@@ -735,9 +728,6 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     for name in track:
         if name not in TRACKED:
             raise UnknownNameError(suggest("tracked metric", name, TRACKED))
-    if engine == "compiled" and track:
-        raise ValueError("the compiled engine measures the end of each run only: pass track=() with it "
-                         "(on the command line --track none)")
     if isinstance(record_every, bool) or not isinstance(record_every, (int, np.integer)) or record_every < 0:
         raise ValueError(f"record_every must be a whole number >= 0, got {record_every!r}")
     near = default_near(land, model is not None) if near is None else _positive("near", near)
@@ -859,11 +849,12 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
         for i, opt in enumerate(gridded):
             stepped = land if model is None else NoisyGradients(land, model, spawned_seed(seed, i))
             steps_bar = _Scaled(bar, per_step[i])
-            if model is None and not track and use_compiled(engine, opt, land, cells, steps):  # nothing to measure per step
-                path, _, last, diverged_at = compiled_run(opt, land, x0, steps, radius, record_every)
-                res = _endpoint_metrics(land, last, diverged_at >= 0, near)
-                res["diverged_at"] = diverged_at
-                results.append(res)
+            plan = tracking(land, steps, tol, track, judge=steps >= 4)
+            if model is None and (plan is not None or not track) and use_compiled(engine, opt, land, cells, steps):
+                path, _, last, diverged_at, *measured = compiled_run(opt, land, x0, steps, radius, record_every,
+                                                                     losses=False, track=plan)
+                results.append(tracked_metrics(land, plan, measured[0] if measured else None, last, diverged_at, near,
+                                               track))
                 paths.append(path)
                 steps_bar.advance(steps)
                 continue
@@ -1142,7 +1133,8 @@ def _estimate(gridded, land, cells, steps, noisy, track, engine, plans) -> cost.
     """The sweep's work: each optimizer's steps (compiled where the engine will be), then its flows."""
     parts = []
     for opt in gridded:
-        compiled = not noisy and not track and use_compiled(engine, opt, land, cells, steps)
+        compiled = not noisy and (not track or tracking(land, steps, 1.0, track) is not None) and \
+            use_compiled(engine, opt, land, cells, steps)
         parts.append((f"{opt.display_name}'s {cells} x {steps} steps",
                       cost.discrete_seconds(cells, steps, compiled=compiled, noisy=noisy, overhead=bool(track))))
     for opt, plan in zip(gridded, plans):
@@ -1233,202 +1225,3 @@ def _positive(name: str, value) -> float:
             or not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return float(value)
-
-
-def _nearest(land: Landscape, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Distance to the nearest listed minimum and its index, for points ``(..., d)`` (NaN/-1 if none)."""
-    if not len(land.minima):
-        return np.full(x.shape[:-1], np.nan), np.full(x.shape[:-1], -1)
-    with np.errstate(invalid="ignore"):
-        d = np.linalg.norm(x[..., None, :] - land.minima, axis=-1)
-    finite = np.all(np.isfinite(x), axis=-1)
-    which = np.argmin(np.where(np.isnan(d), np.inf, d), axis=-1)
-    return np.where(finite, np.take_along_axis(d, which[..., None], -1)[..., 0], np.nan), which
-
-
-def _distance(land: Landscape):
-    """What the sweep measures progress by, as a function of points, or None: the distance to the
-    nearest listed minimum, on a game its own distance to the equilibrium (Su's GANs: |θ|)."""
-    if is_game(land):
-        return land.distance if land.measures_distance else None
-    return (lambda x: _nearest(land, x)[0]) if len(land.minima) else None
-
-
-def _criterion(land: Landscape, tol: float):
-    """``steps_to_tol``'s criterion as text and as a test of points: ``f − f* <= tol`` where minima
-    are listed, on a game ``distance <= tol`` (its ½|ξ|² vanishes also where a GAN's loss
-    saturates), else ``|∇f| <= tol`` (``|ξ|`` on a game)."""
-    distance = _distance(land) if is_game(land) else None
-    if distance is not None:
-        return f"distance <= {tol:g}", lambda x: distance(x) <= tol
-    if len(land.minima) and not is_game(land):
-        fstar = land.lowest_minimum_value()
-        return f"f − f* <= {tol:g}", lambda x: land.value(x) - fstar <= tol
-    return f"{'|ξ|' if is_game(land) else '|∇f|'} <= {tol:g}", lambda x: np.linalg.norm(land.grad(x), axis=-1) <= tol
-
-
-def _endpoint_metrics(land: Landscape, x: np.ndarray, diverged: np.ndarray, near: float) -> dict:
-    """Metrics of last points (NaN where a run stopped): loss, distance, minimum reached."""
-    with np.errstate(all="ignore"):
-        x = np.where(diverged[..., None], np.nan, x)
-        loss = land.value(x)
-    distance, which = _nearest(land, x)
-    minimum = np.where(distance <= near, which, -1)
-    if is_game(land):  # the game's own distance (Su's GANs: the generator's |θ|)
-        distance = land.distance(x)
-    return {"final_loss": loss, "distance": distance, "minimum": np.where(diverged, -2, minimum),
-            "diverged": diverged.astype(np.int64), "_last": x}
-
-
-class _Accumulator:
-    """The per-step visitor of one optimizer's run: the criterion's first hit, the rate, the end."""
-
-    def __init__(self, land, steps, tol, met, record_every, grid, bar, track, judge=True):
-        self.land, self.steps, self.tol, self.met, self.bar = land, steps, tol, met, bar
-        self.track = track
-        self.reached = np.full(grid, -1)
-        self.pending = "steps_to_tol" in track  # some member has not met the criterion yet
-        self.last = np.full(grid + (land.dim,), np.nan)
-        distance = _distance(land)
-        self.rate = _RateWindows(land, steps, grid) if "rate" in track and distance is not None and (
-            is_game(land) or len(land.minima) <= MAX_RATE_MINIMA) else None
-        # what the rate and the verdict measure, once per step for both; without a distance the
-        # verdict watches |∇f| (|ξ|) instead
-        self.measure = distance or (lambda x: np.linalg.norm(land.grad(x), axis=-1))
-        self.verdict = _VerdictWindows(steps, grid, positional=distance is not None) if "verdict" in track and judge \
-            else None
-        self.every = record_every
-        self.path = None
-        if record_every:
-            self.path = np.full((len(recorded_steps(steps, record_every)),) + grid + (land.dim,), np.nan)
-        self.last_step = 0
-
-    def visit(self, k, x, diverged_at):
-        live = None if diverged_at is None else (diverged_at < 0)
-        if self.pending:
-            with np.errstate(all="ignore"):
-                met = self.met(x)
-            hit = met & (self.reached < 0)
-            if live is not None:
-                hit &= live
-            self.reached[hit] = k
-            self.pending = bool((self.reached < 0).any())
-        if self.rate is not None or self.verdict is not None:
-            measured = []
-
-            def d():  # the measure at this step, computed only where a window asks for it
-                if not measured:
-                    with np.errstate(invalid="ignore"):
-                        measured.append(self.measure(x))
-                return measured[0]
-
-            if self.rate is not None:
-                self.rate.visit(k, d)
-            if self.verdict is not None:
-                self.verdict.visit(k, x, d)
-        if k == self.steps:
-            self.last = x.copy()
-        if self.every and (k % self.every == 0 or k == self.steps):
-            shown = x if diverged_at is None else np.where(((diverged_at < 0) | (diverged_at == k))[..., None], x,
-                                                            np.nan)
-            self.path[-(-k // self.every)] = shown
-        if k:
-            self.bar.advance(1)
-        self.last_step = k
-
-    def metrics(self, diverged_at: np.ndarray, near: float) -> dict:
-        diverged = diverged_at >= 0
-        out = _endpoint_metrics(self.land, self.last, diverged, near)
-        out["diverged_at"] = diverged_at
-        if "steps_to_tol" in self.track:
-            out["steps_to_tol"] = self.reached
-        if "rate" in self.track:
-            out["rate"] = np.where(diverged, np.nan, np.nan if self.rate is None else self.rate.rate)
-        if "verdict" in self.track:
-            out["verdict"] = np.full(diverged.shape, -1) if self.verdict is None else \
-                self.verdict.verdicts(diverged, self.tol)
-        return out
-
-
-class _RateWindows:
-    """The per-step contraction of the distance d_k to the nearest listed minimum.
-
-    Windows [a, b] = [k/2, k], with k growing by 1.25× up to the last step. A window's rate is
-    ``(D_b / D_a)^(1/(b − a))``, with D_p the largest d over [p − L, p] and L = (b − a)/4 the same
-    at both ends: an envelope that an oscillation's zero crossings cannot pull down, and exact
-    for a pure geometric decay. The latest window whose end is still clear of roundoff gives the
-    rate, so a run that reaches its minimum to machine precision early is measured before it got
-    there. Only the envelopes of open windows are held (a few grids), whatever the run's length.
-    """
-
-    def __init__(self, land, steps, grid):
-        ends = sorted({int(1.25**j) for j in range(200) if 2 <= int(1.25**j) <= steps} | ({steps} if steps >= 2 else set()))
-        self.windows = [(b // 2, b, (b - b // 2) // 4) for b in ends]  # (a, b, L)
-        self.envelope: dict[tuple[int, int], np.ndarray] = {}  # (window's b, a or b) -> max d so far
-        self.rate = np.full(grid, np.nan)
-        self.floor = ROUNDOFF * (1 + np.max(np.abs(land.minima), initial=0.0))
-
-    def visit(self, k, distance):
-        """Step k; ``distance()`` gives d_k."""
-        live = [(b, p, L) for a, b, L in self.windows for p in (a, b) if p - L <= k <= p]
-        if not live:
-            return
-        d = distance()
-        for b, p, L in live:
-            key = (b, p)
-            self.envelope[key] = d if k == p - L else np.fmax(self.envelope[key], d)
-        for a, b, L in self.windows:
-            if b == k:
-                da, db = self.envelope.pop((b, a)), self.envelope.pop((b, b))
-                with np.errstate(all="ignore"):
-                    ok = (db > self.floor) & (da > 0) & np.isfinite(da) & np.isfinite(db)
-                    self.rate = np.where(ok, (db / da) ** (1.0 / (b - a)), self.rate)
-
-
-class _VerdictWindows:
-    """How a run ends (:data:`VERDICTS`), from a distance d_k measured over its last half.
-
-    The envelopes D₁ = max d over steps [K/4, K/2] and D₂ = max d over [3K/4, K] (maxima: an
-    orbit's phase cannot pull them down) and the spread of the points over [K/2, K] (the largest
-    extent of their bounding box) give, in this order, with δ = VERDICT_TOLERANCE: diverged;
-    converged (d <= tol at the end); stalled (spread <= tol, or, where d is a distance, spread
-    <= δ·D₂: the points hardly move, short of the criterion: a plateau, a crawl); converging
-    (D₂ < D₁/(1 + δ)); spiralling out (D₂ > D₁·(1 + δ)); else cycling (they move, and their distance
-    does not change). An orbit slower than a quarter of the run cannot be told from a drift.
-    """
-
-    def __init__(self, steps, grid, positional: bool = True):
-        self.steps, self.positional = steps, positional
-        self.windows = ((steps // 4, steps // 2), (3 * steps // 4, steps))
-        self.envelopes = [np.full(grid, -np.inf), np.full(grid, -np.inf)]
-        self.low = self.high = None
-        self.final = np.full(grid, np.nan)  # d at the last step (NaN for a member that stopped before)
-
-    def visit(self, k, x, distance):
-        """Step k at points x; ``distance()`` gives d_k (the last step lies in the second window)."""
-        for envelope, (a, b) in zip(self.envelopes, self.windows):
-            if a <= k <= b:
-                np.fmax(envelope, distance(), out=envelope)
-        if k == self.steps:
-            self.final = distance()
-        if k >= self.steps // 2:
-            if self.low is None:
-                self.low, self.high = x.copy(), x.copy()
-            else:
-                np.fmin(self.low, x, out=self.low)
-                np.fmax(self.high, x, out=self.high)
-
-    def verdicts(self, diverged: np.ndarray, tol: float) -> np.ndarray:
-        first, last = self.envelopes
-        with np.errstate(invalid="ignore"):
-            met = self.final <= tol
-        if self.high is None:  # every member stopped before the last half
-            return np.where(diverged, 5, -1)
-        with np.errstate(invalid="ignore"):
-            spread = np.max(self.high - self.low, axis=-1)
-            out = np.where(last > first * (1 + VERDICT_TOLERANCE), 4, 3)
-            out = np.where(last < first / (1 + VERDICT_TOLERANCE), 1, out)
-        still = np.maximum(tol, VERDICT_TOLERANCE * last) if self.positional else tol
-        out = np.where(spread <= still, 2, out)
-        out = np.where(met, 0, out)
-        return np.where(diverged, 5, out)

@@ -58,7 +58,8 @@ from ..solvers.engine import compiled_run
 from ..solvers.inputs import is_optimizer, resolve
 from ..solvers.trajectory import check_run_memory, default_escape_radius, runs_memory
 from ..spec import parse_spec
-from .sweep import (Axis, NotAnAxis, _Accumulator, _criterion, _csv_cell, _endpoint_metrics, _fields, _listed, _optimizers,
+from .measures import Accumulator, criterion, endpoint_metrics
+from .sweep import (Axis, NotAnAxis, _csv_cell, _fields, _listed, _optimizers,
                     _structural, _typed_names, default_near, parse_axis, sweepable, with_axis)
 
 __all__ = ["OBJECTIVES", "LR_POINTS", "OTHER_POINTS", "WITHIN", "Tuned", "Tuning", "tune", "search_axes"]
@@ -501,7 +502,7 @@ def tune(landscape, optimizers, start=None, *, budget: int = 200, objective: str
                                               land.dim)], _FITS)
     radius = default_escape_radius(land) if escape_radius is None else float(escape_radius)
     near = default_near(land)
-    _, met = _criterion(land, float(tol))
+    _, met = criterion(land, float(tol))
     results = []
     for opt, name, axes, steps, e in plans:
         gridded = _gridded(opt, axes)
@@ -510,9 +511,9 @@ def tune(landscape, optimizers, start=None, *, budget: int = 200, objective: str
         members = int(np.prod(shape)) * n
         if not track and use_compiled(engine, gridded, land, members, steps):
             _, _, last, diverged_at = compiled_run(gridded, land, x0, steps, radius, 0)
-            metrics = _endpoint_metrics(land, last, diverged_at >= 0, near)
+            metrics = endpoint_metrics(land, last, diverged_at >= 0, near)
         else:
-            acc = _Accumulator(land, steps, float(tol), met, 0, shape + (n,), _NoBar(), track, judge=False)
+            acc = Accumulator(land, steps, float(tol), met, 0, shape + (n,), _NoBar(), track, judge=False)
             diverged_at = advance(gridded, land, x0, steps, radius, acc.visit)
             metrics = acc.metrics(diverged_at, near)
         per_start = _per_start(objective, land, metrics, e)

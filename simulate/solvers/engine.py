@@ -50,7 +50,7 @@ COVERAGE = ("optimizers that declare an elementwise kernel (the SGD family, Adam
             "squares, abs, sin and cos)")
 
 #: Bounds of the block of members that one core runs through all its steps (see _block_size).
-MIN_BLOCK, MAX_BLOCK = 64, 1024
+MIN_BLOCK, MAX_BLOCK = 256, 1024
 
 _DRIVERS: dict = {}
 _numba = None
@@ -105,10 +105,18 @@ def _zero(h) -> bool:
     return bool(np.all((h == 0) & ~np.signbit(h)))
 
 
+def _uniform(h) -> bool:
+    """Whether a hyperparameter has one value for every member (then the loop reads it once per
+    block, not once per member and step)."""
+    h = np.asarray(h, dtype=np.float64)
+    return h.size > 0 and bool(np.all(h == h.flat[0]))
+
+
 def _layout(kernel, dim: int):
     """The variant of a kernel on ``dim`` coordinates, as a hashable description: per argument
-    after the buffers, ``("hyper", index)``, ``("zero",)``, ``("table", index)``, ``("flag", bool)``
-    or ``("first",)``/``("k",)``; the kept buffers' indices (others are passed as 0.0)."""
+    after the buffers, ``("hyper", index)`` (one value per member), ``("uniform", index)`` (one for
+    all), ``("zero",)``, ``("table", index)``, ``("flag", bool)`` or ``("first",)``/``("k",)``; the
+    kept buffers' indices (others are passed as 0.0)."""
     hypers = [n for n in kernel.hypers if not _zero(kernel.hypers[n])]
     args = []
     for name in kernel.args:
@@ -117,28 +125,38 @@ def _layout(kernel, dim: int):
         elif name in kernel.table_names:
             args.append(("table", kernel.table_names.index(name)))
         elif name in kernel.hypers:
-            args.append(("hyper", hypers.index(name)) if name in hypers else ("zero",))
+            if name not in hypers:
+                args.append(("zero",))
+            else:
+                args.append(("uniform" if _uniform(kernel.hypers[name]) else "hyper", hypers.index(name)))
         else:
             args.append((name,))  # "first" or "k" (checked by Kernel)
     kept = tuple(kernel.buffers.index(b) for b in kernel.kept)
     return tuple(args), kept, len(kernel.buffers), int(dim), tuple(hypers)
 
 
-def driver_for(opt, landscape):
-    """The compiled loop for this optimizer's variant on this landscape (compiled on first call)."""
+def driver_for(opt, landscape, track=None):
+    """The compiled loop for this optimizer's variant on this landscape, measuring what the
+    :class:`~simulate.solvers.tracking.Tracking` ``track`` asks for (compiled on first call)."""
     kernel = opt.kernel()
     args, kept, nbuf, dim, _ = _layout(kernel, landscape.dim)
-    return _driver(kernel.update, landscape.pointwise_grad[0], landscape.pointwise_value[0], args, kept, nbuf, dim)
+    return _driver(kernel.update, landscape.pointwise_grad[0], landscape.pointwise_value[0], args, kept, nbuf, dim,
+                   None if track is None else track.layout)
 
 
-def compiled_run(opt, landscape, x0: np.ndarray, steps: int, radius: float, record_every: int):
-    """Run the batch; returns ``(recorded, losses, last, diverged_at)``.
+def compiled_run(opt, landscape, x0: np.ndarray, steps: int, radius: float, record_every: int, *,
+                 losses: bool = True, track=None):
+    """Run the batch; returns ``(recorded, losses, last, diverged_at)``, and a
+    :class:`~simulate.solvers.tracking.Tracked` fifth when ``track`` is given.
 
     ``recorded``: ``(len(kept), *batch, d)`` positions at the steps 0, m, 2m, …, and the last (NaN
     after a member stopped; the escaping value is kept at its own step when recorded), or None
     when ``record_every`` is 0; ``losses``: f at those samples (the landscape's pointwise value, the
-    same bits as ``landscape.value``), or None. ``last``: each member's position after the last step (NaN where it
-    diverged). ``diverged_at``: the step at which a member stopped, −1 if none.
+    same bits as ``landscape.value``), or None when ``losses=False`` (a caller that computes them
+    when asked) or nothing is recorded. ``last``: each member's position after the last step (NaN
+    where it diverged). ``diverged_at``: the step at which a member stopped, −1 if none.
+    ``track``: a :class:`~simulate.solvers.tracking.Tracking` plan, measured at every step as the
+    numpy loop's visitors measure it.
     """
     kernel = opt.kernel()
     d = landscape.dim
@@ -159,16 +177,17 @@ def compiled_run(opt, landscape, x0: np.ndarray, steps: int, radius: float, reco
     # Not filled here: the compiled loop writes every recorded slot (NaN once a member stopped),
     # so the pages are first touched there, in parallel.
     out = np.empty((len(recorded_steps(steps, record_every)) if record_every else 0, B, d))
-    fout = np.empty(out.shape[:2])  # the losses at the recorded samples, by the same pointwise value
+    fout = np.empty(out.shape[:2] if losses else (0, B))  # the losses at the recorded samples, by the pointwise value
     last = np.full((B, d), np.nan)
     diverged_at = np.full(B, -1, dtype=np.int64)
     every = max(int(record_every), 1)
     threads = max(1, min(cores(), -(-B // MIN_BLOCK)))  # an empty batch: one share of no blocks
     size = _block_size(B, threads)
-    driver = driver_for(opt, landscape)
+    plan, kept_measures = _measured(track, steps, B, d)
+    driver = driver_for(opt, landscape, track)
     try:
         on_cores(driver, threads, size, x, hypers, tables, starts, params, vparams, steps, float(radius) ** 2, every,
-                 bool(record_every), out, fout, last, diverged_at)
+                 bool(record_every), bool(losses), out, fout, last, diverged_at, *plan, *kept_measures)
     except _numba.core.errors.TypingError as exc:  # an optimizer's own kernel that numba cannot compile
         said = next((line.strip() for line in str(exc).splitlines() if line.strip()), "")
         raise ValueError(
@@ -176,10 +195,45 @@ def compiled_run(opt, landscape, x0: np.ndarray, steps: int, radius: float, reco
             f"{opt.display_name} does not compile: an update may use arithmetic, np.sqrt, np.abs, np.maximum and "
             f"select/lerp from simulate.optimizers.kernels, and a function it calls must itself be numba.njit-ed; "
             f"or run engine 'numpy' (numba said: {said})") from None
-    if not record_every:
-        return None, None, last.reshape(batch + (d,)), diverged_at.reshape(batch)
-    return (out.reshape((out.shape[0],) + batch + (d,)), fout.reshape((out.shape[0],) + batch),
-            last.reshape(batch + (d,)), diverged_at.reshape(batch))
+    result = (out.reshape((out.shape[0],) + batch + (d,)) if record_every else None,
+              fout.reshape((out.shape[0],) + batch) if record_every and losses else None,
+              last.reshape(batch + (d,)), diverged_at.reshape(batch))
+    if track is None:
+        return result
+    return result + (_tracked(kept_measures, batch, d),)
+
+
+def _measured(track, steps: int, B: int, d: int):
+    """The loop's tracking arguments: the plan's tables and the arrays it fills (small stand-ins
+    of the same types when nothing is tracked, so that every variant has one signature)."""
+    if track is None:
+        plan = {"need": np.zeros(steps + 1, np.int64), "act_ptr": np.zeros(steps + 2, np.int64),
+                "act_slot": np.zeros(0, np.int64), "act_start": np.zeros(0, np.bool_),
+                "fin_ptr": np.zeros(steps + 2, np.int64), "fin_a": np.zeros(0, np.int64),
+                "fin_b": np.zeros(0, np.int64), "fin_e": np.zeros(0), "slots": 1, "minima": np.zeros((0, d)),
+                "consts": np.zeros(3)}
+        B = 0
+    else:
+        plan = track.schedules()
+    order = ("need", "act_ptr", "act_slot", "act_start", "fin_ptr", "fin_a", "fin_b", "fin_e", "slots", "minima",
+             "consts")
+    measures = (np.full(B, -1, dtype=np.int64), np.full(B, np.nan), np.full((2, B), -np.inf), np.full(B, np.nan),
+                np.full((B, d), np.nan), np.full((B, d), np.nan))  # reached, rate, envelopes, final, low, high
+    return tuple(plan[k] for k in order), measures
+
+
+def _tracked(measures, batch, d: int):
+    """The loop's per-member measures as a :class:`~simulate.solvers.tracking.Tracked` of the batch's
+    shape: squared measures rooted here (the root of the largest square is the largest root)."""
+    from .tracking import Tracked
+
+    reached, rate, envelopes, final, low, high = measures
+    with np.errstate(invalid="ignore"):
+        root = np.where(envelopes == -np.inf, -np.inf, np.sqrt(np.maximum(envelopes, 0.0)))
+        root = np.where(np.isnan(envelopes), np.nan, root)
+    return Tracked(reached=reached.reshape(batch), rate=rate.reshape(batch), first=root[0].reshape(batch),
+                   last=root[1].reshape(batch), final=np.sqrt(final).reshape(batch), low=low.reshape(batch + (d,)),
+                   high=high.reshape(batch + (d,)))
 
 
 def _tables(kernel, steps: int, batch) -> np.ndarray:
@@ -237,10 +291,11 @@ def _block_size(members: int, threads: int) -> int:
     return int(min(MAX_BLOCK, max(MIN_BLOCK, -(-members // (8 * threads)))))
 
 
-def _driver(update, grad, value, args: tuple, kept: tuple, nbuf: int, dim: int):
+def _driver(update, grad, value, args: tuple, kept: tuple, nbuf: int, dim: int, track: tuple | None = None):
     """The compiled loop of one kernel variant on one landscape (built once per process, kept in
-    numba's disk cache across processes). ``args``, ``kept``, ``nbuf``: see :func:`_layout`."""
-    key = (update, grad, value, args, kept, nbuf, dim)
+    numba's disk cache across processes). ``args``, ``kept``, ``nbuf``: see :func:`_layout`;
+    ``track``: the layout of a :class:`~simulate.solvers.tracking.Tracking` plan, or None."""
+    key = (update, grad, value, args, kept, nbuf, dim, track)
     if key in _DRIVERS:
         return _DRIVERS[key]
     available()
@@ -249,7 +304,10 @@ def _driver(update, grad, value, args: tuple, kept: tuple, nbuf: int, dim: int):
     # dispatchers, whose pickled form differs in every process and defeats the disk cache.
     names = {"np": np, "grad_": inline(grad), "value_": inline(value), "update_": inline(update)}
     names["keep_"] = inline(_generated("keep_", _keep_source(dim), names))
-    source = _loop_source(args, kept, nbuf, dim)
+    names["_fmax"], names["_fmin"] = inline(_fmax), inline(_fmin)
+    if track is not None:
+        names["track_"] = inline(_generated("track_", _track_source(dim, *track), names))
+    source = _loop_source(args, kept, nbuf, dim, track is not None)
     _DRIVERS[key] = run = compile_variant(_generated("loop_", source, names), names, key + (source,))
     return run
 
@@ -264,7 +322,7 @@ def _generated(name: str, source: str, names: dict):
     return scope[name]
 
 
-def _loop_source(args: tuple, kept: tuple, nbuf: int, dim: int) -> str:
+def _loop_source(args: tuple, kept: tuple, nbuf: int, dim: int, tracking: bool = False) -> str:
     """The text of the loop of one variant (``args``, ``kept``, ``nbuf`` as in :func:`_layout`, on
     ``dim`` coordinates).
 
@@ -276,16 +334,22 @@ def _loop_source(args: tuple, kept: tuple, nbuf: int, dim: int) -> str:
     operations, and so its bits, stay the numpy path's. Recording is a separate pass over the
     block, so the update loop has no stores it cannot vectorize. A member that leaves the ball of
     radius √r2 (or becomes non-finite) stops at that step: ``D`` holds the step, −1 while it runs.
+    With ``tracking``, :func:`_track_source`'s pass measures the members after every step (and at
+    the start), into per-block arrays copied out at the end.
     """
     J = range(dim)
     hypers = sorted({a[1] for a in args if a[0] == "hyper"})
+    uniform = sorted({a[1] for a in args if a[0] == "uniform"})
     tables = sorted({a[1] for a in args if a[0] == "table"})
     coords = ", ".join(f"X{j}[i]" for j in J)
     norm = lambda p: " + ".join(f"{p}{j} * {p}{j}" for j in J)  # noqa: E731 - summed in order, as the numpy test
     extra = [_argument(a) for a in args]
+    track_args = (f"({_targets('X', dim)}), D, R, RT, E, Q, V0, V1, FD, ({_targets('LO', dim)}), ({_targets('HI', dim)}), "
+                  "pend, need, act_ptr, act_slot, act_start, fin_ptr, fin_a, fin_b, fin_e, minima, consts, params, vparams")
     body = [
-        "def loop_(share, shares, size, x, hypers, tables, starts, params, vparams, steps, r2, every, record, out, fout,",
-        "          last, diverged_at):",
+        "def loop_(share, shares, size, x, hypers, tables, starts, params, vparams, steps, r2, every, record, losses, out,",
+        "          fout, last, diverged_at, need, act_ptr, act_slot, act_start, fin_ptr, fin_a, fin_b, fin_e, slots, minima,",
+        "          consts, t_reached, t_rate, t_envelopes, t_final, t_low, t_high):",
         "    B = x.shape[0]",
         "    wide = tables.shape[2] > 1",
         "    for blk in range(share, (B + size - 1) // size, shares):  # dealt round-robin to the cores",
@@ -294,6 +358,7 @@ def _loop_source(args: tuple, kept: tuple, nbuf: int, dim: int) -> str:
         *(f"        X{j} = x[lo:hi, {j}].copy()" for j in J),
         *(f"        S{b}_{j} = starts[{s}, lo:hi].copy()" for s, b in enumerate(kept) for j in J),
         *(f"        H{h} = hypers[{h}, lo:hi].copy()" for h in hypers),
+        *(f"        U{h} = hypers[{h}, lo] if hi > lo else 0.0" for h in uniform),
         *(f"        C{t} = np.empty(n)" for t in tables),
         "        D = np.full(n, -1)",
         "        live = 0",
@@ -303,8 +368,20 @@ def _loop_source(args: tuple, kept: tuple, nbuf: int, dim: int) -> str:
         "                D[i] = 0",
         "            else:",
         "                live += 1",
+        *([
+            "        R = np.full(n, -1)",
+            "        RT = np.full(n, np.nan)",
+            "        E = np.empty((slots, n))",
+            "        Q = np.empty(n)",
+            "        V0 = np.full(n, -np.inf)",
+            "        V1 = np.full(n, -np.inf)",
+            "        FD = np.full(n, np.nan)",
+            *(f"        LO{j} = np.full(n, np.nan)" for j in J),
+            *(f"        HI{j} = np.full(n, np.nan)" for j in J),
+            "        pend = True  # some member may still meet the criterion",
+            f"        pend = track_(0, {track_args})"] if tracking else []),
         "        if record:",
-        f"            keep_(0, 0, lo, ({_targets('X', dim)}), D, out, fout, vparams)",
+        f"            keep_(0, 0, lo, ({_targets('X', dim)}), D, out, fout, losses, vparams)",
         "        written = 0  # the last recorded slot",
         "        for k in range(1, steps + 1):",
         "            if live == 0:",
@@ -335,12 +412,22 @@ def _loop_source(args: tuple, kept: tuple, nbuf: int, dim: int) -> str:
              "                D[i] = k if (on and escaped) else D[i]",
              "                live += 1 if (on and not escaped) else 0",
              "            if kept:",
-             f"                keep_(k, slot, lo, ({_targets('X', dim)}), D, out, fout, vparams)",
+             f"                keep_(k, slot, lo, ({_targets('X', dim)}), D, out, fout, losses, vparams)",
+             *([f"            pend = track_(k, {track_args})"] if tracking else []),
              "        if record:  # NaN for the rest of the record when every member stopped early",
              "            out[written + 1:, lo:hi, :] = np.nan",
-             "            fout[written + 1:, lo:hi] = np.nan",
+             "            if losses:",
+             "                fout[written + 1:, lo:hi] = np.nan",
              "        for i in range(n):",
              "            diverged_at[lo + i] = D[i]",
+             *([
+                 "            t_reached[lo + i] = R[i]",
+                 "            t_rate[lo + i] = RT[i]",
+                 "            t_envelopes[0, lo + i] = V0[i]",
+                 "            t_envelopes[1, lo + i] = V1[i]",
+                 "            t_final[lo + i] = FD[i]",
+                 *(f"            t_low[lo + i, {j}] = LO{j}[i]" for j in J),
+                 *(f"            t_high[lo + i, {j}] = HI{j}[i]" for j in J)] if tracking else []),
              "            if D[i] < 0:",
              *(f"                last[lo + i, {j}] = X{j}[i]" for j in J)]
     return "\n".join(body) + "\n"
@@ -351,6 +438,8 @@ def _argument(arg: tuple) -> str:
     kind = arg[0]
     if kind == "hyper":
         return f"H{int(arg[1])}[i]"
+    if kind == "uniform":
+        return f"U{int(arg[1])}"
     if kind == "table":
         return f"C{int(arg[1])}[i]"
     if kind == "flag":
@@ -362,12 +451,128 @@ def _keep_source(dim: int) -> str:
     """A recorded step, in its own pass so that the update loop has no stores it cannot vectorize."""
     J = range(dim)
     return "\n".join([
-        "def keep_(k, slot, lo, X, D, out, fout, vparams):",
+        "def keep_(k, slot, lo, X, D, out, fout, losses, vparams):",
         "    for i in range(D.shape[0]):",
         "        on = D[i] < 0 or D[i] == k  # running before step k: the escaping value is kept at its step",
         *(f"        out[slot, lo + i, {j}] = X[{j}][i] if on else np.nan" for j in J),
-        f"        fout[slot, lo + i] = value_({', '.join(f'X[{j}][i]' for j in J)}, vparams) if on else np.nan",
+        "        if losses:",
+        f"            fout[slot, lo + i] = value_({', '.join(f'X[{j}][i]' for j in J)}, vparams) if on else np.nan",
     ]) + "\n"
+
+
+def _track_source(dim: int, criterion: str, measure: str, rate: bool, verdict: bool) -> str:
+    """The pass that measures a block's members after step k, for a
+    :class:`~simulate.solvers.tracking.Tracking` plan of this layout; returns whether some running
+    member has still not met the criterion (then the next step tests it again).
+
+    As the numpy visitors measure: the criterion on running members only; the measure ``Q`` is the
+    squared distance to the nearest minimum or the squared ``|∇f|`` (a member that stopped is
+    measured too, and its measures are masked by the caller),
+    summed in numpy's order; envelopes are NaN-ignoring maxima (``np.fmax``); a closed window's
+    rate is ``(D_b/D_a)^e``, written as numpy's power writes the exponents 1 and ½. Each part is
+    a loop over the members (the step's windows outside it), which the compiler vectorizes."""
+    J = range(dim)
+    xs = ", ".join(f"X[{j}][i]" for j in J)
+    body = [
+        "def track_(k, X, D, R, RT, E, Q, V0, V1, FD, LO, HI, pend, need, act_ptr, act_slot, act_start, fin_ptr,",
+        "           fin_a, fin_b, fin_e, minima, consts, params, vparams):",
+        "    n = D.shape[0]",
+        "    flags = need[k]",
+        "    still = False",
+    ]
+    if criterion:
+        test = (f"value_({xs}, vparams) - consts[0] <= consts[1]" if criterion == "value" else
+                f"np.sqrt({_sum_text([f'c{j} * c{j}' for j in J])}) <= consts[1]")
+        body += ["    if pend:",
+                 "        for i in range(n):",
+                 "            if D[i] < 0 and R[i] < 0:",
+                 *([f"                {_targets('c', dim)} = grad_({xs}, params)"] if criterion == "grad" else []),
+                 f"                if {test}:",
+                 "                    R[i] = k",
+                 "                else:",
+                 "                    still = True"]
+    body += ["    if flags == 0:",
+             "        return still",
+             "    for i in range(n):"]
+    if measure == "distance":  # no finite test: a non-finite point has stopped, and its measures are not read
+        body += [f"        q = {_sum_text([f'(X[{j}][i] - minima[0, {j}]) * (X[{j}][i] - minima[0, {j}])' for j in J])}",
+                 "        for m in range(1, minima.shape[0]):",
+                 f"            t = {_sum_text([f'(X[{j}][i] - minima[m, {j}]) * (X[{j}][i] - minima[m, {j}])' for j in J])}",
+                 "            q = t if t < q else q",
+                 "        Q[i] = q"]
+    else:
+        body += [f"        {_targets('c', dim)} = grad_({xs}, params)",
+                 f"        Q[i] = {_sum_text([f'c{j} * c{j}' for j in J])}"]
+    if rate:
+        body += ["    if flags & 1:",
+                 "        for e in range(act_ptr[k], act_ptr[k + 1]):",
+                 "            s = act_slot[e]",
+                 "            if act_start[e]:",
+                 "                for i in range(n):",
+                 "                    E[s, i] = Q[i]",
+                 "            else:",
+                 "                for i in range(n):",
+                 "                    E[s, i] = _fmax(E[s, i], Q[i])",
+                 "        for w in range(fin_ptr[k], fin_ptr[k + 1]):",
+                 "            a = fin_a[w]",
+                 "            b = fin_b[w]",
+                 "            e = fin_e[w]",
+                 "            for i in range(n):",
+                 "                da = np.sqrt(E[a, i])",
+                 "                db = np.sqrt(E[b, i])",
+                 "                if db > consts[2] and da > 0 and np.isfinite(da) and np.isfinite(db):",
+                 "                    r = db / da",
+                 "                    RT[i] = r if e == 1.0 else (np.sqrt(r) if e == 0.5 else r ** e)"]
+    if verdict:
+        body += ["    if flags & 2:",
+                 "        for i in range(n):",
+                 "            V0[i] = _fmax(V0[i], Q[i])",
+                 "    if flags & 4:",
+                 "        for i in range(n):",
+                 "            V1[i] = _fmax(V1[i], Q[i])",
+                 "    if flags & 8:",
+                 "        for i in range(n):",
+                 "            FD[i] = Q[i]",
+                 "    if flags & 16:",
+                 "        for i in range(n):",
+                 *(f"            LO[{j}][i] = _fmin(LO[{j}][i], X[{j}][i])" for j in J),
+                 *(f"            HI[{j}][i] = _fmax(HI[{j}][i], X[{j}][i])" for j in J)]
+    body.append("    return still")
+    return "\n".join(body) + "\n"
+
+
+def _fmax(a, b):
+    """``np.fmax`` of two numbers: the larger, ignoring a NaN."""
+    return b if a != a else (a if b != b else (a if a >= b else b))
+
+
+def _fmin(a, b):
+    """``np.fmin`` of two numbers: the smaller, ignoring a NaN."""
+    return b if a != a else (a if b != b else (a if a <= b else b))
+
+
+def _sum_text(terms: list) -> str:
+    """The sum of ``terms`` in the order numpy's ``add.reduce`` takes along a contiguous axis
+    (pairwise: in sequence below 8 terms, else 8 running sums combined as a tree, then the rest;
+    halves above 128), so that a compiled norm has the bits of ``np.linalg.norm``."""
+    n = len(terms)
+    if n < 8:
+        return "(" + " + ".join(terms) + ")"
+    if n <= 128:
+        r = [[terms[j]] for j in range(8)]
+        i = 8
+        while i < n - n % 8:
+            for j in range(8):
+                r[j].append(terms[i + j])
+            i += 8
+        acc = ["(" + " + ".join(x) + ")" for x in r]
+        text = f"((({acc[0]} + {acc[1]}) + ({acc[2]} + {acc[3]})) + (({acc[4]} + {acc[5]}) + ({acc[6]} + {acc[7]})))"
+        for t in terms[i:]:
+            text = f"({text} + {t})"
+        return text
+    half = n // 2
+    half -= half % 8
+    return f"({_sum_text(terms[:half])} + {_sum_text(terms[half:])})"
 
 
 def _targets(prefix: str, dim: int) -> str:
