@@ -93,3 +93,15 @@ def test_compiled_sums_take_numpys_order(n):
     names = {f"t{j}": terms[:, j] for j in range(n)}
     summed = eval(_sum_text([f"t{j}" for j in range(n)]), {}, names)  # noqa: S307 - the engine's own text
     np.testing.assert_array_equal(summed, np.add.reduce(terms, axis=-1))
+
+
+@pytest.mark.parametrize("objective", ["evaluations_to_tol", "rate"])
+def test_tuning_by_a_tracked_objective_runs_compiled_to_the_same_values(objective):
+    from simulate.analysis.tune import tune
+
+    lrs = np.geomspace(1e-3, 3e-2, 9)
+    kw = dict(budget=150, objective=objective, grid={"lr": lrs}, runs=False, random_starts=3, seed=1)
+    numpy = tune("himmelblau", ["momentum"], engine="numpy", **kw).results[0]
+    compiled = tune("himmelblau", ["momentum"], engine="compiled", **kw).results[0]
+    np.testing.assert_array_equal(compiled.values, numpy.values)
+    assert np.any(np.isfinite(numpy.values))  # some cells reach the criterion / have a rate

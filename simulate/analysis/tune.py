@@ -58,7 +58,7 @@ from ..solvers.engine import compiled_run
 from ..solvers.inputs import is_optimizer, resolve
 from ..solvers.trajectory import check_run_memory, default_escape_radius, runs_memory
 from ..spec import parse_spec
-from .measures import Accumulator, criterion, endpoint_metrics
+from .measures import Accumulator, criterion, tracked_metrics, tracking
 from .sweep import (Axis, NotAnAxis, _csv_cell, _fields, _listed, _optimizers,
                     _structural, _typed_names, default_near, parse_axis, sweepable, with_axis)
 
@@ -493,7 +493,8 @@ def tune(landscape, optimizers, start=None, *, budget: int = 200, objective: str
     parts = []
     for opt, name, axes, steps, e in plans:
         cells = int(np.prod([len(a) for a in axes])) * n
-        compiled = not track and use_compiled(engine, opt, land, cells, steps)
+        compiled = (not track or tracking(land, steps, float(tol), track, judge=False) is not None) and \
+            use_compiled(engine, opt, land, cells, steps)
         parts.append((f"{name}'s {cells} runs x {steps} steps", cost.discrete_seconds(cells, steps, compiled=compiled,
                                                                                        overhead=bool(track))))
     cost.check_time(cost.Estimate(tuple(parts)), _FITS, time_limit)
@@ -509,9 +510,11 @@ def tune(landscape, optimizers, start=None, *, budget: int = 200, objective: str
         shape = tuple(len(a) for a in axes)
         x0 = np.array(np.broadcast_to(starts, shape + starts.shape))
         members = int(np.prod(shape)) * n
-        if not track and use_compiled(engine, gridded, land, members, steps):
-            _, _, last, diverged_at = compiled_run(gridded, land, x0, steps, radius, 0)
-            metrics = endpoint_metrics(land, last, diverged_at >= 0, near)
+        plan = tracking(land, steps, float(tol), track, judge=False)
+        if (plan is not None or not track) and use_compiled(engine, gridded, land, members, steps):
+            _, _, last, diverged_at, *measured = compiled_run(gridded, land, x0, steps, radius, 0, losses=False,
+                                                              track=plan)
+            metrics = tracked_metrics(land, plan, measured[0] if measured else None, last, diverged_at, near, track)
         else:
             acc = Accumulator(land, steps, float(tol), met, 0, shape + (n,), _NoBar(), track, judge=False)
             diverged_at = advance(gridded, land, x0, steps, radius, acc.visit)
