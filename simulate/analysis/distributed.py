@@ -23,7 +23,7 @@ import numpy as np
 from .._optional import optional
 from ..io.progress import progress_bar
 
-__all__ = ["chunks", "chunk_size", "client_for", "run_chunks", "stored_sweep", "RETRIES", "MEMBER_STEPS", "ADDRESS"]
+__all__ = ["chunks", "chunk_size", "client_for", "run_chunks", "stored_sweep", "RETRIES", "MEMBER_STEPS", "ADDRESS", "local_reads"]
 
 #: How many times a chunk whose worker failed (an exception, a lost worker) is run again.
 RETRIES = 3
@@ -80,7 +80,7 @@ def client_for(scheduler):
         if scheduler < 1:
             raise ValueError(f"a local cluster needs at least 1 worker, got {scheduler}")
         with distributed.LocalCluster(n_workers=int(scheduler), processes=True, threads_per_worker=1,
-                                      dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+                                      dashboard_address=":0") as cluster, distributed.Client(cluster) as client:
             yield client
         return
     if not isinstance(scheduler, str) or not ADDRESS.match(scheduler.strip()):
@@ -199,8 +199,15 @@ def _fill(template, tasks, folder, scheduler, chunk_cells, progress, retries) ->
         if i == 0:
             group["start"][region] = first.start_points(first.base, first.starts, grid, lo, hi).reshape(shape + (-1,))
     whole = _opened(template, xr.open_zarr(folder, consolidated=True), types)
-    store["group"].attrs.update(whole._attributes())
+    with local_reads():
+        store["group"].attrs.update(whole._attributes())
     zarr.consolidate_metadata(folder, zarr_format=2)
+
+
+def local_reads():
+    """Reads of a store here, in threads (not each a round trip through the cluster's scheduler)."""
+    dask = optional("dask", "a stored sweep (store=)")
+    return dask.config.set(scheduler="threads")
 
 
 def _opened(template, dataset, names):

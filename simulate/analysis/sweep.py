@@ -887,14 +887,15 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
                     model=model, seed=spawned_seed(seed, i), judge=model is None and steps >= 4)
              for i, opt in enumerate(gridded)]
     if store is not None:  # straight into the store, chunk by chunk; the Sweep returned reads from it
-        from .distributed import stored_sweep
+        from .distributed import local_reads, stored_sweep
 
         template = Sweep(axes=tuple(axes), landscape=land, optimizers=tuple(gridded), members=tuple(members),
                          kinds=tuple(kinds), start=None, steps=steps, tol=tol, near=near, criterion=criterion,
                          metrics={}, path_steps=recorded_steps(steps, record_every) if record_every else None,
                          stats=stats)
         out = stored_sweep(template, tasks, store, scheduler, chunk_cells=chunk_cells, progress=progress)
-        _say_divergence(out.members, out.metrics)
+        with local_reads():
+            _say_divergence(out.members, out.metrics)
         return out
     if scheduler is not None:  # the chunks on a Dask cluster, gathered in cell order
         from .distributed import run_chunks
