@@ -22,6 +22,7 @@ import time
 import numpy as np
 
 import simulate as sim
+from simulate.analysis.sweep import TRACKED
 
 
 def timed(fn):
@@ -35,7 +36,7 @@ def main(argv):
     side = 100 if quick else 300
     steps = 1000
     axes = [f"x=-5:5:{side}", f"y=-5:5:{side}"]
-    kw = dict(steps=steps, track=sim.analysis.sweep.TRACKED if tracked else ())
+    kw = dict(steps=steps, track=TRACKED if tracked else ())
     opt = "momentum(lr=1e-3, momentum=0.9)"
     cells = side * side
     run = lambda **more: sim.sweep("himmelblau", opt, axes, **kw, **more)  # noqa: E731

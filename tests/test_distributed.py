@@ -178,7 +178,7 @@ def test_a_bad_address_or_an_unreachable_scheduler_is_one_clear_line(monkeypatch
 def test_without_dask_a_cluster_sweep_says_what_to_install(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "distributed", None)  # an import of it fails, as where it is not installed
     with pytest.raises(ModuleNotFoundError, match=r'needs the optional package distributed: pip install "dask\[distributed\]"'):
-        sweep("rosenbrock", "gd", "lr=1e-3,1e-2", steps=5, scheduler=2)
+        sweep("rosenbrock", "gd", "lr=1e-3,1e-2", steps=5, workers=2)
     assert main(["sweep", "--workers", "2", "--steps", "5"]) != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and 'pip install "dask[distributed]"' in err and ".[dask]" in err

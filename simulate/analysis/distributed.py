@@ -30,8 +30,12 @@ RETRIES = 3
 #: A chunk is at least this many member-steps (cells × steps): one sizeable vectorized run, well
 #: beyond the scheduler's cost per task (about a millisecond).
 MEMBER_STEPS = 4_000_000
+#: At least this many cells per chunk: the numpy loop's cost per step (tracked metrics) amortized over them.
+MIN_CHUNK_CELLS = 20_000
 #: At least this many chunks per worker where the grid allows (the load balanced, the bar moving).
 CHUNKS_PER_WORKER = 4
+#: At most this many cells per chunk (a worker holds a few arrays of its cells: tens of MB).
+MAX_CHUNK_CELLS = 1_000_000
 #: Seconds to wait for a scheduler given by its address.
 CONNECT_SECONDS = 10
 #: A scheduler's address: [PROTOCOL://]HOST:PORT.
@@ -58,13 +62,14 @@ def chunks(grid: tuple[int, ...], size: int) -> tuple[list[tuple[int, int, tuple
 
 def chunk_size(cells: int, steps: int, workers: int, chunk_cells: int | None = None) -> int:
     """Cells per chunk: ``chunk_cells`` if given, else at least :data:`MEMBER_STEPS` member-steps
-    and at most what gives every worker :data:`CHUNKS_PER_WORKER` chunks."""
+    and :data:`MIN_CHUNK_CELLS` cells,
+    and at most what gives every worker :data:`CHUNKS_PER_WORKER` chunks and :data:`MAX_CHUNK_CELLS`."""
     if chunk_cells is not None:
         if isinstance(chunk_cells, bool) or not isinstance(chunk_cells, (int, np.integer)) or chunk_cells < 1:
             raise ValueError(f"chunk_cells must be a whole number >= 1, got {chunk_cells!r}")
         return int(chunk_cells)
-    least = math.ceil(MEMBER_STEPS / max(int(steps), 1))
-    return max(least, math.ceil(cells / (CHUNKS_PER_WORKER * max(workers, 1))))
+    least = max(MIN_CHUNK_CELLS, math.ceil(MEMBER_STEPS / max(int(steps), 1)))
+    return max(least, min(MAX_CHUNK_CELLS, math.ceil(cells / (CHUNKS_PER_WORKER * max(workers, 1)))))
 
 
 @contextlib.contextmanager
@@ -97,7 +102,7 @@ def client_for(scheduler):
 
 
 def _run_chunk(task, lo: int, hi: int) -> dict:
-    """One chunk on a worker: :meth:`~simulate.analysis.sweep._Cells.run` of the cells [lo, hi)."""
+    """One chunk on a worker: ``_Cells.run`` of the cells [lo, hi)."""
     return task.run(lo, hi)
 
 

@@ -694,7 +694,7 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
           track: Sequence[str] = TRACKED, engine: str = "auto", progress: bool | None = None, noise=None,
           batch_size: int | None = None, seed: int = 0, schedule=None, clip_norm=None, clip_value=None,
           lr_scale=None, time_limit=cost.IN_FORCE, max_seconds: float | None = MAX_SECONDS, scheduler=None,
-          chunk_cells: int | None = None, store=None) -> Sweep:
+          workers: int | None = None, chunk_cells: int | None = None, store=None) -> Sweep:
     """Run every optimizer over the grid spanned by ``axes`` and measure each cell (see :data:`METRICS`).
 
     ``optimizers``: one or several names, specs or :class:`~simulate.optimizers.Optimizer` objects
@@ -730,8 +730,8 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     ``max_seconds``: each flow's wall-time budget (:class:`~simulate.solvers.continuous.Stepping`;
     None: none); a flow it stops is reported as not integrated, its cell's flow metrics NaN.
     ``scheduler``: None runs the grid here, as one vectorized run per optimizer. A Dask
-    ``distributed.Client``, a scheduler's address (``"tcp://host:port"``) or a number of local
-    worker processes (a ``LocalCluster`` started and closed for this sweep) cuts the grid into
+    ``distributed.Client``, a scheduler's address (``"tcp://host:port"``), or ``workers=N`` (a
+    ``LocalCluster`` of N worker processes started and closed for this sweep) cuts the grid into
     chunks of ``chunk_cells`` cells (default: a sizeable vectorized run each), runs each chunk on a
     worker (retried where a worker fails) and gathers them into the same Sweep, bit for bit the
     serial one (:mod:`simulate.analysis.distributed`; the flows stay here). ``store``: with a
@@ -739,6 +739,12 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     layout of :meth:`Sweep.to_xarray`), for grids larger than memory; the Sweep returned reads
     from it.
     """
+    if workers is not None:  # a local cluster of that many processes, for this sweep
+        if scheduler is not None:
+            raise ValueError("give scheduler= (a cluster running) or workers= (a local one started here): not both")
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+        scheduler = int(workers)
     land = landscape if isinstance(landscape, Landscape) else get_landscape(landscape)
     opts = _optimizers(optimizers)
     if any(v is not None for v in (schedule, clip_norm, clip_value, lr_scale)):
