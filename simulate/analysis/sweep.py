@@ -12,6 +12,7 @@ gets the same metrics as the iterates, and ``flow_distance`` says how far apart 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import warnings
@@ -867,9 +868,15 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
                          record_every=record_every, escape_radius=escape_radius, method=method, rtol=rtol, atol=atol,
                          track=track, engine=engine, progress=progress, noise=noise, batch_size=batch_size, seed=seed,
                          schedule=schedule, clip_norm=clip_norm, clip_value=clip_value, lr_scale=lr_scale,
-                         time_limit=0, scheduler=scheduler, chunk_cells=chunk_cells)  # the whole was checked above
+                         time_limit=0, scheduler=client, chunk_cells=chunk_cells)  # the whole was checked above
 
-        with warnings.catch_warnings(record=True) as said:  # each run's lines, said once for the whole
+        if scheduler is None:
+            cluster = contextlib.nullcontext()
+        else:  # one client (a local cluster started once) for the runs of every value
+            from .distributed import client_for
+
+            cluster = client_for(scheduler)
+        with cluster as client, warnings.catch_warnings(record=True) as said:  # each run's lines, said once
             warnings.simplefilter("always")
             whole = _over_landscape(land, axes, land_axes, tuple(gridded) * (2 if flow else 1), run)
         _say_once(said)
