@@ -1,7 +1,7 @@
 """Optional packages, imported where a feature needs them: a missing one names the extra to install.
 
 ``import simulate`` imports none of them; :func:`optional` is called inside the method that uses one
-(``Sweep.to_xarray``, ``Trajectory.to_pandas``, a ``.nc`` or ``.zarr`` output).
+(``Sweep.to_xarray``, ``Trajectory.to_pandas``, a ``.nc`` or ``.zarr`` output, a sweep on a Dask cluster).
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ __all__ = ["optional", "install_hint", "EXTRAS"]
 #: What each extra of pyproject.toml installs, spelled for pip outside the checkout too: on PyPI the
 #: name "simulate" is another project, so ``pip install "simulate[data]"`` would fetch that one.
 EXTRAS = {"data": ('xarray', 'pandas', 'h5netcdf[h5py]', 'zarr'), "notebook": ("ipywidgets", "ipykernel"),
-          "docs": ("sphinx", "sphinx-gallery", "myst-parser", "furo", "joblib")}
+          "docs": ("sphinx", "sphinx-gallery", "myst-parser", "furo", "joblib"), "dask": ("dask[distributed]",)}
 #: The extra that holds each optional package, by its import name.
 _EXTRA_OF = {**dict.fromkeys(("xarray", "pandas", "h5netcdf", "h5py", "zarr"), "data"),
-             **dict.fromkeys(("ipywidgets", "IPython"), "notebook"), "sphinx": "docs"}
+             **dict.fromkeys(("ipywidgets", "IPython"), "notebook"), "sphinx": "docs",
+             **dict.fromkeys(("dask", "distributed"), "dask")}
 
 
 def install_hint(extra: str) -> str:

@@ -12,6 +12,7 @@ gets the same metrics as the iterates, and ``flow_distance`` says how far apart 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import warnings
@@ -34,6 +35,7 @@ from ..solvers import cost
 from ..solvers.discrete import advance, check_seed, check_steps, spawned_seed, stochastic
 from ..solvers.choice import use_compiled
 from ..solvers.engine import compiled_run, recorded_steps
+from ..solvers.tracking import Tracking
 from ..models import flow as make_flow
 from ..landscapes.games import NEAR_SHARE, is_game
 from ..landscapes import Landscape, landscape as get_landscape, landscape_parameters, with_parameters
@@ -310,7 +312,7 @@ class Sweep:
             return float("nan")
         from .sharpness import sharpness
 
-        base = self.start.reshape(-1, self.start.shape[-1])[0]
+        base = np.asarray(self.start[(0,) * (self.start.ndim - 1)])  # the first cell (a stored sweep's start is lazy)
         return float(sharpness(self.landscape, self.landscape.minima[_nearest(self.landscape, base)[1]]))
 
     def lowest_minimum_values(self) -> np.ndarray:
@@ -445,6 +447,12 @@ class Sweep:
                                    optimizers=tuple(o.member(at, grid) for o in self.optimizers),
                                    start=self.start[at], metrics=metrics, paths=paths)
 
+    def load(self) -> Sweep:
+        """This sweep with every number in memory (NumPy arrays). A stored sweep (``store=``) reads
+        its metrics, starts and paths lazily from its zarr store; ``load`` reads them all."""
+        return dataclasses.replace(self, metrics={k: np.asarray(v) for k, v in self.metrics.items()},
+                                   start=np.asarray(self.start), paths=None if self.paths is None else np.asarray(self.paths))
+
     # -- export ----------------------------------------------------------------------------
     def columns(self) -> dict[str, np.ndarray]:
         """The table as columns, one row per (member, cell): member, the axes, every metric."""
@@ -507,6 +515,14 @@ class Sweep:
         text (netCDF holds no other). Write the dataset with ``to_netcdf`` or ``to_zarr``;
         ``simulate sweep --data out.nc`` (or ``out.zarr``) does, with the record.
         """
+        return self._dataset(self._attributes(record))
+
+    def _attributes(self, record=None) -> dict:
+        """The dataset's attributes: the run's configuration, as netCDF holds it."""
+        return _attributes(self._configuration(record))
+
+    def _dataset(self, attrs: dict):
+        """:meth:`to_xarray` with these attributes (a store's layout is written before its numbers)."""
         xr = optional("xarray", "Sweep.to_xarray")
         axes = [a.name for a in self.axes]
         taken = {"member", "kind", "coordinate", "minimum_index", "recorded_step", "optimizer", "start", "minima", "paths",
@@ -540,7 +556,7 @@ class Sweep:
             data["paths"] = (("optimizer", "recorded_step", *axes, "coordinate"), self.paths,
                              {"description": "every cell's iterates at the recorded steps; NaN after a run stopped",
                               "units": "x"})
-        return xr.Dataset(data, coords=coords, attrs=_attributes(self._configuration(record)))
+        return xr.Dataset(data, coords=coords, attrs=attrs)
 
     def _iterates(self) -> list[str]:
         """The labels of the members that are iterates (each optimizer's; its flow is another member)."""
@@ -573,7 +589,7 @@ class Sweep:
                 "noise": stats.get("noise"), "seed": stats.get("seed"),
                 "method": stats.get("method"), "rtol": stats.get("rtol"), "atol": stats.get("atol"),
                 "flow_methods": stats.get("flow_methods"), "landscape_axes": stats.get("landscape_axes"),
-                "reference_sharpness": self.reference_sharpness, "run_record": record}
+                "run_record": record}
 
     def summary(self) -> str:
         """A few lines per member: how many cells diverged, reached a minimum, met the tolerance."""
@@ -586,7 +602,7 @@ class Sweep:
             diverged = int(self.metrics["diverged"][i].sum())
             reached = int((self.metrics["minimum"][i] >= 0).sum())
             loss = self.metrics["final_loss"][i]
-            best = f"{np.nanmin(loss):.3g}" if np.any(np.isfinite(loss)) else "-"
+            best = f"{float(np.nanmin(loss)):.3g}" if np.any(np.isfinite(loss)) else "-"
             line = (f"  {label}: {diverged} diverged, {reached} at a listed equilibrium, best final ½|ξ|² {best}"
                     if is_game(self.landscape) else
                     f"  {label}: {diverged} diverged, {reached} at a listed minimum, best final loss {best}")
@@ -594,7 +610,8 @@ class Sweep:
                 hit = int((self.metrics["steps_to_tol"][i] >= 0).sum())
                 line += f", {hit} met {self.criterion}"
             if self.kinds[i] == "iterates" and "verdict" in self.metrics:
-                counts = np.bincount(self.metrics["verdict"][i].reshape(-1) + 1, minlength=len(VERDICTS) + 1)[1:]
+                counts = np.bincount(np.asarray(self.metrics["verdict"][i]).reshape(-1) + 1,
+                                     minlength=len(VERDICTS) + 1)[1:]
                 line += "; " + ", ".join(f"{n} {name}" for name, n in zip(VERDICTS, counts) if n)
             lines.append(line)
         return "\n".join(lines)
@@ -606,7 +623,7 @@ class Sweep:
         out = {"summary": self.summary(), "axes": {a.name: a.spec for a in self.axes}, "criterion": self.criterion,
                "members": {}}
         for i, label in enumerate(self.members):
-            loss = self.metrics["final_loss"][i]
+            loss = np.asarray(self.metrics["final_loss"][i])
             best = None
             if np.any(np.isfinite(loss)):
                 cell = np.unravel_index(np.nanargmin(loss), loss.shape)
@@ -670,7 +687,8 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
           escape_radius: float | None = None, method: str = "auto", rtol: float = 1e-8, atol: float = 1e-10,
           track: Sequence[str] = TRACKED, engine: str = "auto", progress: bool | None = None, noise=None,
           batch_size: int | None = None, seed: int = 0, schedule=None, clip_norm=None, clip_value=None,
-          lr_scale=None, time_limit=cost.IN_FORCE, max_seconds: float | None = MAX_SECONDS) -> Sweep:
+          lr_scale=None, time_limit=cost.IN_FORCE, max_seconds: float | None = MAX_SECONDS, scheduler=None,
+          workers: int | None = None, chunk_cells: int | None = None, store=None) -> Sweep:
     """Run every optimizer over the grid spanned by ``axes`` and measure each cell (see :data:`METRICS`).
 
     ``optimizers``: one or several names, specs or :class:`~simulate.optimizers.Optimizer` objects
@@ -706,7 +724,22 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     by default the limit in force, one hour). The progress bar advances by the same estimate.
     ``max_seconds``: each flow's wall-time budget (:class:`~simulate.solvers.continuous.Stepping`;
     None: none); a flow it stops is reported as not integrated, its cell's flow metrics NaN.
+    ``scheduler``: None runs the grid here, as one vectorized run per optimizer. A Dask
+    ``distributed.Client``, a scheduler's address (``"tcp://host:port"``), or ``workers=N`` (a
+    ``LocalCluster`` of N worker processes started and closed for this sweep) cuts the grid into
+    chunks of ``chunk_cells`` cells (default: a sizeable vectorized run each), runs each chunk on a
+    worker (retried where a worker fails) and gathers them into the same Sweep, bit for bit the
+    serial one (:mod:`simulate.analysis.distributed`; the flows stay here). ``store``: with a
+    scheduler, a ``.zarr`` path that every chunk's metrics are written into as it arrives (the
+    layout of :meth:`Sweep.to_xarray`), for grids larger than memory; the Sweep returned reads
+    from it.
     """
+    if workers is not None:  # a local cluster of that many processes, for this sweep
+        if scheduler is not None:
+            raise ValueError("give scheduler= (a cluster running) or workers= (a local one started here): not both")
+        if isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1:
+            raise ValueError(f"workers must be a whole number >= 1, got {workers!r}")
+        scheduler = int(workers)
     land = landscape if isinstance(landscape, Landscape) else get_landscape(landscape)
     opts = _optimizers(optimizers)
     if any(v is not None for v in (schedule, clip_norm, clip_value, lr_scale)):
@@ -774,10 +807,13 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
                       f"that name is the axis {LANDSCAPE_PREFIX}{shadowed[0]}", AxisWarning, stacklevel=2)  # at sweep()'s caller
     grid = tuple(len(a) for a in axes)
     cells = int(np.prod(grid))
-    if cells * len(opts) * (2 if flow else 1) > MAX_CELLS:
+    if store is not None:
+        _check_store(scheduler, flow, land, land_axes, axes)
+    elif cells * len(opts) * (2 if flow else 1) > MAX_CELLS:
         per = f"{cells} per member × {len(opts)} optimizer(s)" + (" × 2 (each with its flow)" if flow else "")
         raise ValueError(f"this sweep has {cells * len(opts) * (2 if flow else 1)} cells ({per}); the limit is "
-                         f"{MAX_CELLS}: use a coarser grid or fewer optimizers" + (", or no flow" if flow else ""))
+                         f"{MAX_CELLS}: use a coarser grid or fewer optimizers" + (", or no flow" if flow else "")
+                         + f", or {_STORED}")
     # the cheapest part first: a run of 10¹⁹ steps is refused before anything is built for it
     cost.check_time(cost.Estimate(tuple((f"{o.display_name}'s {cells} x {steps} steps",
                                          cost.discrete_seconds(cells, steps, compiled=True)) for o in opts)),
@@ -786,10 +822,7 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     _, land, base = resolve(opts[0], land, start)
     if base.ndim != 1:
         raise ValueError("start must be one point (d,); sweep start coordinates with axes named x, y, ...")
-    x0 = np.array(np.broadcast_to(base, grid + base.shape))
-    for i, a in enumerate(axes):
-        if a.name in coords:
-            x0[..., coords[a.name]] = _along(a.values, i, len(grid))
+    starts = tuple((i, coords[a.name], a.values) for i, a in enumerate(axes) if a.name in coords)
     gridded = []
     for opt, name, given in zip(opts, _typed_names(optimizers), _listed(optimizers)):
         check_not_set(given, opt, [a.name for a in axes if a.name not in not_hyper])
@@ -807,9 +840,13 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
             raise ValueError(f"record_every ({record_every}) must be at most the number of steps ({steps})")
     samples = int(steps) // record_every + 2 if record_every else 2  # (at most) the recorded steps; else start and end
     cells = int(np.prod(grid, dtype=float))
-    check_run_memory(runs_memory(_typed_names(optimizers), samples, cells, base.shape[-1],
-                                 flow_samples=samples if flow else 0),
-                     "fewer --steps, a larger --record-every or a coarser grid")
+    if store is None:  # a stored sweep holds a chunk at a time (each worker one), written to disk as it arrives
+        check_run_memory(runs_memory(_typed_names(optimizers), samples, cells, base.shape[-1],
+                                     flow_samples=samples if flow else 0),
+                         f"fewer --steps, a larger --record-every or a coarser grid, or {_STORED}")
+    cells = int(cells)
+    # every cell's start (the grid's, in memory; a stored sweep's chunks make their own)
+    x0 = None if store is not None else _Cells.start_points(base, starts, grid, 0, cells).reshape(grid + base.shape)
 
     radius = default_escape_radius(land) if escape_radius is None else _positive("escape_radius", escape_radius)
     plans = [_flow_plan(opt, land, x0, grid, steps, flow, method, rtol) for opt in gridded] if flow else []
@@ -822,16 +859,22 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
                          record_every=record_every, escape_radius=escape_radius, method=method, rtol=rtol, atol=atol,
                          track=track, engine=engine, progress=progress, noise=noise, batch_size=batch_size, seed=seed,
                          schedule=schedule, clip_norm=clip_norm, clip_value=clip_value, lr_scale=lr_scale,
-                         time_limit=0)  # the whole was checked above
+                         time_limit=0, scheduler=client, chunk_cells=chunk_cells)  # the whole was checked above
 
-        with warnings.catch_warnings(record=True) as said:  # each run's lines, said once for the whole
+        if scheduler is None:
+            cluster = contextlib.nullcontext()
+        else:  # one client (a local cluster started once) for the runs of every value
+            from .distributed import client_for
+
+            cluster = client_for(scheduler)
+        with cluster as client, warnings.catch_warnings(record=True) as said:  # each run's lines, said once
             warnings.simplefilter("always")
             whole = _over_landscape(land, axes, land_axes, tuple(gridded) * (2 if flow else 1), run)
         _say_once(said)
         _say_divergence(whole.members, whole.metrics)
         return dataclasses.replace(whole, stats={**whole.stats, "estimated_seconds": estimate.seconds})
 
-    criterion, met = _criterion(land, tol)
+    criterion = _criterion(land, tol)[0]
     results, paths = [], []
     swept = {a.name for a in axes} - not_hyper
     members = [member_label(o, swept) for o in opts]
@@ -843,29 +886,37 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     if model is not None:
         stats.update(noise=model.label, seed=seed)
     _hint_faster(plans, estimate)
-    # the bar counts estimated seconds: a step of each optimizer and each cell's flow weigh what they cost
-    per_step = [seconds / max(steps, 1) for _, seconds in estimate.parts[:len(gridded)]]
-    with progress_bar(estimate.seconds, "sweep", enabled=progress, weighted=True) as bar:
-        for i, opt in enumerate(gridded):
-            stepped = land if model is None else NoisyGradients(land, model, spawned_seed(seed, i))
-            steps_bar = _Scaled(bar, per_step[i])
-            plan = tracking(land, steps, tol, track, judge=steps >= 4)
-            if model is None and (plan is not None or not track) and use_compiled(engine, opt, land, cells, steps):
-                path, _, last, diverged_at, *measured = compiled_run(opt, land, x0, steps, radius, record_every,
-                                                                     losses=False, track=plan)
-                results.append(tracked_metrics(land, plan, measured[0] if measured else None, last, diverged_at, near,
-                                               track))
-                paths.append(path)
-                steps_bar.advance(steps)
-                continue
-            # a verdict compares envelopes: noise at its floor moves them either way, and under 4 steps
-            # the windows are empty (then −1: not measured)
-            acc = _Accumulator(land, steps, tol, met, record_every, grid, steps_bar, track,
-                               judge=model is None and steps >= 4)
-            diverged_at = advance(opt, stepped, x0, steps, radius, acc.visit)
-            results.append(acc.metrics(diverged_at, near))
-            paths.append(acc.path)
-            steps_bar.advance(steps - acc.last_step)  # a run that stopped early
+    plan = tracking(land, steps, tol, track, judge=steps >= 4)  # what the compiled loop measures, if it runs
+    tasks = [_Cells(opt, land, grid, base, starts, steps, tol, near, radius, record_every, track,
+                    compiled=model is None and (plan is not None or not track) and use_compiled(engine, opt, land, cells,
+                                                                                                 steps),
+                    plan=plan,
+                    model=model, seed=spawned_seed(seed, i), judge=model is None and steps >= 4)
+             for i, opt in enumerate(gridded)]
+    if store is not None:  # straight into the store, chunk by chunk; the Sweep returned reads from it
+        from .distributed import local_reads, stored_sweep
+
+        template = Sweep(axes=tuple(axes), landscape=land, optimizers=tuple(gridded), members=tuple(members),
+                         kinds=tuple(kinds), start=None, steps=steps, tol=tol, near=near, criterion=criterion,
+                         metrics={}, path_steps=recorded_steps(steps, record_every) if record_every else None,
+                         stats=stats)
+        out = stored_sweep(template, tasks, store, scheduler, chunk_cells=chunk_cells, progress=progress)
+        with local_reads():
+            _say_divergence(out.members, out.metrics)
+        return out
+    if scheduler is not None:  # the chunks on a Dask cluster, gathered in cell order
+        from .distributed import run_chunks
+
+        results = run_chunks(tasks, scheduler, chunk_cells=chunk_cells, progress=progress)
+    with progress_bar(estimate.seconds if scheduler is None else estimate.seconds - sum(estimate.parts[i][1] for i in
+                      range(len(tasks))), "sweep", enabled=progress, weighted=True) as bar:
+        if scheduler is None:
+            # the bar counts estimated seconds: a step of each optimizer and each cell's flow weigh what they cost
+            per_step = [seconds / max(steps, 1) for _, seconds in estimate.parts[:len(gridded)]]
+            results = [task.run(0, cells, _Scaled(bar, per_step[i])) for i, task in enumerate(tasks)]
+        results = [{k: v.reshape((-1,) + grid + v.shape[2:]) if k == "_path" else v.reshape(grid + v.shape[1:])
+                    for k, v in res.items()} for res in results]
+        paths = [res.pop("_path", None) for res in results]
         if flow:
             for plan, label, res in zip(plans, list(members), list(results)):
                 xf, diverged, failures = _flow_ends(plan, land, x0, grid, steps, flow, rtol, atol, radius, bar,
@@ -1083,7 +1134,8 @@ class _Scaled:
         self.bar, self.weight = bar, weight
 
     def advance(self, n=1) -> None:
-        self.bar.advance(n * self.weight)
+        if self.bar is not None:  # None: nothing shown (a chunk on a worker)
+            self.bar.advance(n * self.weight)
 
 
 @dataclass(frozen=True)
@@ -1225,3 +1277,100 @@ def _positive(name: str, value) -> float:
             or not (np.isfinite(value) and value > 0):
         raise ValueError(f"{name} must be a positive number, got {value!r}")
     return float(value)
+
+
+#: What makes a sweep larger than memory fit (MAX_CELLS and the memory check say it).
+_STORED = "store= (--store out.zarr) with a scheduler (--scheduler or --workers), which writes the grid to disk as its chunks run"
+
+
+def _check_store(scheduler, flow, land, land_axes: dict, axes) -> None:
+    """A stored sweep runs on a scheduler, without flows or landscape axes (they need the whole grid here)."""
+    if scheduler is None:
+        raise ValueError("store= writes a distributed sweep's chunks as they arrive: give scheduler= too "
+                         "(on the command line --scheduler ADDRESS or --workers N)")
+    if flow:
+        raise ValueError("store= does not take flow= (the flows run here, over the whole grid): sweep the flows "
+                         "without a store, or the iterates alone into one")
+    if any(not _pinned(land, land_axes[a.name], a) for a in axes if a.name in land_axes):
+        raise ValueError("store= does not take an axis of the landscape's parameters (each value is its own "
+                         "sweep): store one sweep per value")
+
+
+@dataclass(frozen=True, eq=False)
+class _Cells:
+    """One optimizer's run over a sweep's grid, in any contiguous range of its cells (C order).
+
+    ``run(lo, hi)`` runs the cells ``[lo, hi)`` as one vectorized batch: the optimizer of those
+    cells (each hyperparameter broadcast to the grid and picked there), their starts, and, with
+    noise, draws that depend on each cell's index in the whole grid (not on the batch). Every
+    member's arithmetic is elementwise, so any cut of the grid gives the serial sweep's bits: the
+    serial sweep is one range of all cells, a distributed one many (:mod:`.distributed`).
+    """
+
+    optimizer: Optimizer  # hyperparameter arrays broadcastable to the grid
+    landscape: Landscape
+    grid: tuple[int, ...]
+    base: np.ndarray  # (d,): the start where no axis sets a coordinate
+    starts: tuple  # ((grid dimension, coordinate, values), ...) of the axes that set the start
+    steps: int
+    tol: float
+    near: float
+    radius: float
+    record_every: int
+    track: tuple[str, ...]
+    compiled: bool  # decided once for the whole grid: every chunk runs the same loop, hence the same bits
+    model: object = None  # the noise model, or None
+    seed: int = 0
+    judge: bool = True
+    plan: Tracking | None = None  # what the compiled loop measures at every step (None: only the end)
+
+    @property
+    def cells(self) -> int:
+        return int(np.prod(self.grid))
+
+    def index(self, lo: int, hi: int) -> tuple[np.ndarray, ...]:
+        """The grid positions of the cells ``[lo, hi)``, one index array per dimension."""
+        return np.unravel_index(np.arange(lo, hi), self.grid)
+
+    @staticmethod
+    def start_points(base, starts, grid, lo: int, hi: int) -> np.ndarray:
+        """The starts ``(hi − lo, d)`` of the cells ``[lo, hi)``."""
+        x = np.array(np.broadcast_to(base, (hi - lo,) + base.shape))
+        if starts:
+            index = np.unravel_index(np.arange(lo, hi), grid)
+            for dim, coordinate, values in starts:
+                x[:, coordinate] = values[index[dim]]
+        return x
+
+    def run(self, lo: int, hi: int, bar=None) -> dict:
+        """Metrics of the cells ``[lo, hi)``, each ``(hi − lo,)``; ``_last`` ``(n, d)`` the last
+        points and, with ``record_every``, ``_path`` ``(T, n, d)``. ``bar`` advances by steps."""
+        bar = _Scaled(None, 0) if bar is None else bar
+        land, steps, n = self.landscape, self.steps, hi - lo
+        opt = self.optimizer.member(self.index(lo, hi), self.grid)
+        x0 = self.start_points(self.base, self.starts, self.grid, lo, hi)
+        if self.compiled:  # the loop measures the tracked metrics itself
+            path, _, last, diverged_at, *measured = compiled_run(opt, land, x0, steps, self.radius, self.record_every,
+                                                                 losses=False, track=self.plan)
+            out = tracked_metrics(land, self.plan, measured[0] if measured else None, last, diverged_at, self.near,
+                                  self.track)
+            bar.advance(steps)
+        else:
+            stepped = land if self.model is None else NoisyGradients(land, self.model, self.seed,
+                                                                     cells=np.arange(lo, hi))
+            # a verdict compares envelopes: noise at its floor moves them either way, and under 4 steps
+            # the windows are empty (then −1: not measured)
+            acc = _Accumulator(land, steps, self.tol, _criterion(land, self.tol)[1], self.record_every, (n,), bar,
+                               self.track, judge=self.judge)
+            diverged_at = advance(opt, stepped, x0, steps, self.radius, acc.visit)
+            out = acc.metrics(diverged_at, self.near)
+            path = acc.path
+            bar.advance(steps - acc.last_step)  # a run that stopped early
+        if self.record_every:
+            out["_path"] = path
+        return out
+
+    def metric_types(self) -> dict[str, type]:
+        """The metrics :meth:`run` returns and their types, in the order of :data:`METRICS`."""
+        ends = ("final_loss", "distance", "diverged", "diverged_at", "minimum")
+        return {m: np.int64 if m in INTEGER_METRICS else np.float64 for m in METRICS if m in ends or m in self.track}

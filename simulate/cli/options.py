@@ -802,9 +802,25 @@ SWEEP_DEFAULT_AXES = ("lr=1e-5:1e-2:61:log",)
 
 
 def _sweep_function():
-    from ..analysis.sweep import sweep
+    import functools
 
-    return _limited(sweep)
+    import numpy as np
+
+    from ..analysis.sweep import MAX_CELLS, sweep
+
+    @functools.wraps(sweep)
+    def run(*args, **kwargs):
+        result = sweep(*args, **kwargs)
+        if kwargs.get("store") is None:
+            return result
+        # a stored sweep reads from its store; the figure and --data take it in memory, where it fits
+        cells = len(result.members) * int(np.prod(result.grid_shape, dtype=float))
+        if cells > MAX_CELLS:
+            raise ValueError(f"{kwargs['store']} is written ({cells} cells); a grid beyond {MAX_CELLS} cells is not "
+                             f"drawn or tabulated here: read the store with xarray.open_zarr")
+        return result.load()
+
+    return _limited(run)
 
 
 def _sweep_figure():
@@ -852,7 +868,34 @@ def _tracked(v) -> tuple:
     return () if list(v) == ["none"] else tuple(v)
 
 
+def _dask(v):
+    """--scheduler, --workers: dask installed (else the install hint, before any work)."""
+    from .._optional import optional
+
+    try:
+        optional("distributed", "a sweep on a Dask cluster")
+    except ModuleNotFoundError as exc:
+        raise ValueError(str(exc)) from None
+    return v
+
+
+def _scheduler_address(v):
+    """--scheduler: a Dask scheduler's address, [tcp://]HOST:PORT (reached when the sweep runs)."""
+    from ..analysis.distributed import ADDRESS
+
+    if not ADDRESS.match(_text(v).strip()):
+        raise ValueError(f"expected a Dask scheduler's address such as tcp://192.168.1.10:8786, got {v!r}")
+    return _dask(v)
+
+
 def _sweep_together(options: dict) -> None:
+    if options["store"] and not (options["scheduler"] or options["workers"]):
+        raise ValueError("--store writes a distributed sweep's chunks as they arrive: give --scheduler ADDRESS or "
+                         "--workers N too")
+    if options["scheduler"] and options["workers"]:
+        raise ValueError("give --scheduler ADDRESS (a cluster running) or --workers N (a local one started here): not both")
+    if options["chunk_cells"] and not (options["scheduler"] or options["workers"]):
+        raise ValueError("--chunk-cells cuts a distributed sweep: give --scheduler ADDRESS or --workers N too")
     if not _one_start(options["start"]):
         raise ValueError("sweep takes one start point; sweep start coordinates with --vary x=... --vary y=...")
     _noisy(options, COMMANDS["sweep"].defaults, ("seed",))
@@ -913,6 +956,14 @@ SWEEP_OPTIONS = (
     _data("Also write the numbers: this .npz (every metric over the grid) with a .json summary and a .csv table (one row per member and cell) beside it; or this .nc (netCDF) or .zarr store (zarr installed), a labelled dataset (xarray: a dimension per axis, every metric with its meaning and units, the run record in its attributes), with the .json summary beside it.",
           (".json", ".csv"), "the .csv and .json are written beside an .npz, the .json beside an .nc or .zarr",
           formats=("npz", "nc", "zarr")),
+    Option("scheduler", str, None, "Run the grid on this Dask cluster, its scheduler's address tcp://HOST:PORT: cut into chunks, each one vectorized run on a worker (retried if the worker fails), gathered into the same results as the serial sweep, bit for bit; the flows run here (pip install \"dask[distributed]\").  [default: none: one process]",
+           _scheduler_address, flags=("--scheduler",), metavar="ADDRESS"),
+    Option("workers", int, None, "Run the grid on a local Dask cluster of N worker processes, started and closed by the command (as --scheduler).",
+           lambda v: _dask(Integer(1, 1024)(v)), flags=("--workers",), bounds=(1, 1024)),
+    Option("chunk_cells", int, None, "With --scheduler or --workers: cells per chunk.  [default: a sizeable vectorized run each: at least 4·10⁶ cell-steps and 20,000 cells, at most 10⁶ cells, 4 chunks per worker where the grid allows]",
+           Integer(1), flags=("--chunk-cells",)),
+    Option("store", Path, None, "With --scheduler or --workers: write every chunk's metrics into this .zarr store as it arrives (the layout of --data out.zarr), for grids larger than memory; the figure and --data read from it.",
+           PathWith(("zarr",)), flags=("--store",)),
     DPI,
     SIZE,
     FONT_SCALE,
@@ -1040,7 +1091,8 @@ COMMANDS: dict[str, Command] = {c.name: c for c in (
     Command("order", "Error of the iterates against a continuous model over a ladder of step sizes: the observed order.",
             ORDER_OPTIONS, _order_function, _order_figure, together=_order_together, arguments=_order_arguments),
     Command("sweep", "Every optimizer over a grid of hyperparameters or start points in one vectorized run: a metric per cell.",
-            SWEEP_OPTIONS, _sweep_function, _sweep_figure, together=_sweep_together),
+            SWEEP_OPTIONS, _sweep_function, _sweep_figure, together=_sweep_together,
+            exclusive=(("scheduler", "workers"),)),
     Command("rate-map", "Per-step convergence rate over (lr·λ, momentum): the analytic map from the update's own matrix, and measured.",
             RATE_MAP_OPTIONS, _rate_map_function, _rate_map_figure),
     Command("tune", "Every optimizer at its best hyperparameters under one budget of gradient evaluations: one vectorized search each, the tuned table and the comparison.",
