@@ -4,6 +4,7 @@ runs the grid in chunks, and every metric, start and path equals the serial swee
 import functools
 import sys
 
+import distributed  # the test extra installs it (dask[distributed])
 import numpy as np
 import pytest
 
@@ -11,7 +12,6 @@ import simulate.analysis.distributed as dist
 from simulate.analysis.sweep import sweep
 from simulate.cli.app import main
 
-distributed = pytest.importorskip("distributed")  # the test extra installs it (dask[distributed])
 
 GRID = ["lr=1e-4:1e-2:7:log", "momentum=0.1:0.9:5"]  # 35 cells: chunks of 4 leave an uneven last one
 

@@ -97,14 +97,20 @@ def test_pairs_schedules_and_landscape_parameters_as_third_axes():
 
 
 def test_noisy_cells_equal_the_same_batch_run_by_iterate():
-    # every cell is one path; the draws of a step cover the grid, as iterate's over the same batch
+    # every cell is one path, its draws keyed by the cell's index in the grid (not by the batch)
+    from simulate.solvers.discrete import advance
+    from simulate.solvers.noise import NoisyGradients, noise
+
     s = sweep("himmelblau", "sgd", ["lr=0.001,0.01", "momentum=0,0.5", "x=-1,0.5,2"], steps=15, noise=0.3, seed=4,
               record_every=15)
     lr, mu, x = np.meshgrid([0.001, 0.01], [0.0, 0.5], [-1.0, 0.5, 2.0], indexing="ij")
     start = np.stack([x, np.broadcast_to(s.start[..., 1], x.shape)], axis=-1)
-    run = sim.iterate("himmelblau", sim.optimizer("sgd", lr=lr, momentum=mu), start=start, steps=15, noise=0.3,
-                      seed=spawned_seed(4, 0))
-    np.testing.assert_array_equal(s.paths[0, -1], run.x[-1])
+    land = sim.landscape("himmelblau")
+    kept = {}
+    advance(sim.optimizer("sgd", lr=lr, momentum=mu), NoisyGradients(land, noise(0.3), spawned_seed(4, 0),
+                                                                    cells=np.arange(12).reshape(2, 2, 3)),
+            start, 15, 1e6, lambda k, x, stopped: kept.update(last=x.copy()))
+    np.testing.assert_array_equal(s.paths[0, -1], kept["last"])
     path = sweep("himmelblau", "gd", ["lr=0.001,0.01", "x=-1,2", "path=1:3:3"], steps=5, noise=0.3)
     assert path.metrics["final_loss"].shape == (1, 2, 2, 3) and path.sel(path=2).grid_shape == (2, 2)
 
