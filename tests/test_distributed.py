@@ -88,7 +88,7 @@ def test_noisy_cells_draw_by_cell_index_and_equal_the_serial_sweep(client):
 
 
 def test_a_store_holds_the_serial_sweeps_dataset(client, tmp_path):
-    xr = pytest.importorskip("xarray")
+    import xarray as xr  # the test extra installs it
     path = tmp_path / "grid.zarr"
     serial = sweep("rosenbrock", ["momentum", "nesterov"], GRID, steps=60, record_every=20)
     stored = sweep("rosenbrock", ["momentum", "nesterov"], GRID, steps=60, record_every=20, scheduler=client,
@@ -103,6 +103,26 @@ def test_a_store_holds_the_serial_sweeps_dataset(client, tmp_path):
         assert read.attrs["summary"] == expected.attrs["summary"] == stored.summary()
         xr.testing.assert_identical(stored.to_xarray().load(), expected)
     assert [p.name for p in tmp_path.iterdir()] == ["grid.zarr"]  # no temporary left beside it
+
+
+def test_ctrl_c_while_a_stored_sweep_runs_stops_it_between_chunks_and_leaves_nothing(client, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    arrived = []
+    each_done = dist._each_done
+
+    def interrupted_after_the_first(*args, **kwargs):
+        for chunk in each_done(*args, **kwargs):
+            arrived.append(chunk[1])
+            yield chunk
+            os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C once the first chunk is written
+
+    monkeypatch.setattr(dist, "_each_done", interrupted_after_the_first)
+    with pytest.raises(KeyboardInterrupt):
+        sweep("rosenbrock", "momentum", GRID, steps=20, scheduler=client, chunk_cells=4, store=tmp_path / "s.zarr")
+    assert len(arrived) == 1  # not held until the whole grid had run (35 cells: 9 chunks)
+    assert list(tmp_path.iterdir()) == []  # neither the store nor its temporary
 
 
 def test_a_stored_sweep_is_not_refused_for_memory_and_a_refusal_names_the_store(client, tmp_path, monkeypatch):

@@ -168,7 +168,7 @@ def stored_sweep(template, tasks, path, scheduler, *, chunk_cells: int | None = 
     optional("zarr", "a stored sweep (store=)")
     path = check_output_path(path, ("zarr",))
     write_together([(path, lambda tmp: _fill(template, tasks, tmp, scheduler, chunk_cells, progress, retries))],
-                   suffix=".zarr")
+                   suffix=".zarr", guarded=False)  # interruptible while the chunks run; each write is guarded
     return _opened(template, xr.open_zarr(path, consolidated=True), tasks[0].metric_types())
 
 
@@ -193,20 +193,27 @@ def _fill(template, tasks, folder, scheduler, chunk_cells, progress, retries) ->
         shaped._dataset({}).to_zarr(folder, mode="w", zarr_format=2, consolidated=True, compute=False)
         store["group"] = zarr.open_group(folder, mode="r+", zarr_format=2)
 
+    from ..io.files import blocked_signals
+
     for i, lo, hi, region, result in _each_done(tasks, scheduler, chunk_cells, progress, retries, cut=layout):
-        group = store["group"]
-        shape = tuple(len(range(*s.indices(n))) for s, n in zip(region, grid))
-        for name in types:
-            group[name][(i,) + region] = result[name].reshape(shape)
-        if first.record_every:
-            path = result["_path"]
-            group["paths"][(i, slice(None)) + region] = path.reshape(path.shape[:1] + shape + path.shape[-1:])
-        if i == 0:
-            group["start"][region] = first.start_points(first.base, first.starts, grid, lo, hi).reshape(shape + (-1,))
+        with blocked_signals():  # zarr's writer threads finish a chunk before an interrupt removes the folder
+            _write_chunk(store["group"], first, types, grid, i, lo, hi, region, result)
     whole = _opened(template, xr.open_zarr(folder, consolidated=True), types)
-    with local_reads():
+    with local_reads(), blocked_signals():
         store["group"].attrs.update(whole._attributes())
-    zarr.consolidate_metadata(folder, zarr_format=2)
+        zarr.consolidate_metadata(folder, zarr_format=2)
+
+
+def _write_chunk(group, first, types, grid, i, lo, hi, region, result) -> None:
+    """One chunk's numbers (member i, cells [lo, hi)) into their region of the store."""
+    shape = tuple(len(range(*s.indices(n))) for s, n in zip(region, grid))
+    for name in types:
+        group[name][(i,) + region] = result[name].reshape(shape)
+    if first.record_every:
+        path = result["_path"]
+        group["paths"][(i, slice(None)) + region] = path.reshape(path.shape[:1] + shape + path.shape[-1:])
+    if i == 0:
+        group["start"][region] = first.start_points(first.base, first.starts, grid, lo, hi).reshape(shape + (-1,))
 
 
 def local_reads():

@@ -241,7 +241,7 @@ def _place_folder(tmp: str, path: Path, overwrite: bool) -> None:
     _LIVE.discard(aside)
 
 
-def _blocked_signals():
+def blocked_signals():
     """Hold back the signals that end a run while outputs are put in place, so that an interrupt
     leaves all of them or none: it is raised again, to whatever handler was there, when the block
     ends. Held back by a Python handler, not a thread's signal mask: a process-directed signal
@@ -278,30 +278,33 @@ def _atomic(path: Path, write, suffix: str = ".tmp", overwrite: bool = True) -> 
     return write_together([(path, write)], overwrite=overwrite, suffix=suffix)[0]
 
 
-def write_together(writes, *, overwrite: bool = True, suffix: str | None = None) -> list[Path]:
+def write_together(writes, *, overwrite: bool = True, suffix: str | None = None,
+                   guarded: bool = True) -> list[Path]:
     """Run every ``(path, write)`` (``write(tmp)`` writes one file) on temporaries beside the paths,
     then rename them all into place: a failure or an interrupt in any writer (an animation whose
     encoder fails, Ctrl-C during a long render) leaves every existing file untouched and none of
     the new ones behind. Without ``overwrite`` no existing file is replaced, even one another run
     wrote since the paths were checked. Temporaries a killed run left in these folders are removed.
-    Returns the paths."""
+    ``guarded=False``: a folder's writer guards its own writes with :func:`blocked_signals` (a
+    long one, such as a distributed sweep filling a store chunk by chunk, stays interruptible
+    between them). Returns the paths."""
     staged, placed = [], []
     try:
         for path, write in writes:
             path = Path(path)
             remove_stale_temporaries(path.parent if str(path.parent) else ".")
-            with _blocked_signals():  # an interrupt between creating and noting it would leave it behind
+            with blocked_signals():  # an interrupt between creating and noting it would leave it behind
                 staged.append((_temporary(path, path.suffix if suffix is None else suffix), path))
-            if os.path.isdir(staged[-1][0]):
+            if guarded and os.path.isdir(staged[-1][0]):
                 # a store's writer (zarr) runs threads that an interrupt would leave writing into the
                 # folder being removed: the interrupt waits until the store is written, then removes it
-                with _blocked_signals():
+                with blocked_signals():
                     write(staged[-1][0])
             else:
                 write(staged[-1][0])
             # mkstemp makes 0600 (mkdtemp 0700); open() would honour the umask
             os.chmod(staged[-1][0], (0o777 if os.path.isdir(staged[-1][0]) else 0o666) & ~_umask())
-        with _blocked_signals():
+        with blocked_signals():
             if SIGNALLED:
                 raise Stopped(SIGNALLED[0])
             for tmp, path in staged:
