@@ -24,6 +24,8 @@ STARTS = np.random.default_rng(3).uniform(ROSE.bounds[:, 0], ROSE.bounds[:, 1], 
 @pytest.fixture(autouse=True)
 def _no_background_compile(monkeypatch):
     monkeypatch.setenv(warmup.BACKGROUND_ENV, "0")  # a test never leaves a compiler running
+    monkeypatch.setattr(choice, "_numpy_work", {})  # each test starts from a process that ran nothing
+    monkeypatch.setattr(choice, "_asked", set())
 
 
 def _kernel_cases():
@@ -145,6 +147,17 @@ def test_a_large_uncached_run_compiles_in_the_background_once(monkeypatch, tmp_p
     assert calls == [(opt, land)]
     assert not choice.use_compiled("auto", opt, land, 1000, choice.LOADED_THRESHOLD // 1000)  # a mid-sized run: none
     assert len(calls) == 1
+
+
+def test_repeated_mid_sized_runs_of_one_variant_load_its_cached_loop(monkeypatch):
+    engine.available()  # numba imported: a cached loop loads from LOADED_THRESHOLD member-steps
+    monkeypatch.setattr(choice, "_in_disk_cache", lambda driver: True)
+    monkeypatch.setattr(choice, "driver_for", lambda opt, land: SimpleNamespace(signatures=[]))
+    land, opt = sim.landscape("styblinski-tang"), sim.optimizer("rmsprop(lr=0.01)")
+    steps = choice.LOADED_THRESHOLD // 2500  # 0.4 of the threshold per run of 1000 members
+    assert [choice.use_compiled("auto", opt, land, 1000, steps) for _ in range(3)] == [False, False, True]
+    other = sim.optimizer("rmsprop(lr=0.01, centered=True)")  # another variant: counted apart
+    assert not choice.use_compiled("auto", other, land, 1000, steps)
 
 
 def test_the_background_compile_is_opt_out_and_one_at_a_time(monkeypatch, tmp_path):

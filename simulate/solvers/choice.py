@@ -27,30 +27,40 @@ CACHED_THRESHOLD = 5_000_000
 #: then takes a few hundredths of a second; the numpy loop runs about 10 million member-steps a second).
 LOADED_THRESHOLD = 1_000_000
 #: ... and from which it runs a loop this process has compiled or loaded already (the compiled run's
-#: own overhead, threads and arrays, is a few hundred microseconds).
+#: own overhead, threads and arrays, is a few hundred microseconds). Below it numba is never imported.
 WARM_THRESHOLD = 100_000
+#: Member-steps of numpy loops of one variant (in this process) from which its loop is compiled in
+#: the background when numba's disk cache does not hold it (a tenth of a second of numpy loop).
+BACKGROUND_THRESHOLD = 1_000_000
+
+#: Member-steps the numpy loop has run per variant in this process: a process that repeats mid-sized
+#: runs of one variant (a script of sweeps) is treated as one large run, so it loads the cached loop.
+_numpy_work: dict = {}
+#: Variants whose background compile this process has asked for (once each).
+_asked: set = set()
 
 
 def use_compiled(engine: str, opt, landscape, members: int, steps: int) -> bool:
     """Decide, for ``engine`` in :data:`ENGINES`, whether a run goes to the compiled engine.
 
-    ``auto`` runs the compiled loop from :data:`WARM_THRESHOLD` member-steps when this process has
-    it already (compiled or loaded by an earlier run), from :data:`LOADED_THRESHOLD` when numba's disk cache
-    holds it and numba is imported, from :data:`CACHED_THRESHOLD` when it is cached (numba not
-    imported yet), and compiles from :data:`COMPILE_THRESHOLD`, where compiling pays for itself
-    even the first time; below :data:`WARM_THRESHOLD` numba is not even imported. A run from
-    :data:`CACHED_THRESHOLD` that takes the numpy loop because the loop is not cached compiles it
-    in the background for the next run (:func:`simulate.solvers.warmup.compile_in_background`)."""
+    ``auto`` counts the run's member-steps together with those the numpy loop has already run for
+    the same variant in this process, and runs the compiled loop from :data:`WARM_THRESHOLD` when this
+    process has it already (compiled or loaded by an earlier run), from :data:`LOADED_THRESHOLD` when numba's
+    disk cache holds it and numba is imported, from :data:`CACHED_THRESHOLD` when it is cached
+    (numba not imported yet), and compiles from :data:`COMPILE_THRESHOLD`, where compiling pays for
+    itself even the first time; below :data:`WARM_THRESHOLD` numba is not even imported. From
+    :data:`BACKGROUND_THRESHOLD` on, a variant that takes the numpy loop because its loop is not cached
+    is compiled in a separate process for the next run, once per process
+    (:func:`simulate.solvers.warmup.compile_in_background`; ``SIMULATE_BACKGROUND_COMPILE=0`` turns it off)."""
     if engine not in ENGINES:
         from .._names import suggest
         raise ValueError(suggest("engine", engine, ENGINES))
     work = members * steps
-    numba_loaded = bool(_engine._numba)  # imported by an earlier compiled run: no import to pay
-    if engine == "numpy" or (engine == "auto" and work < (WARM_THRESHOLD if numba_loaded else CACHED_THRESHOLD)):
+    if engine == "numpy" or (engine == "auto" and work < WARM_THRESHOLD):
         return False
     why = not_covered(opt, landscape)
-    if why is None and not available():
-        why = "numba is not installed"  # pragma: no cover - numba is a dependency
+    if why is None and engine == "auto" and not _engine._numba and _engine._numba is not None:
+        why = "numba is not installed"  # pragma: no cover - looked for once already
     if why is None and opt.kernel().per_member_tables and (steps + 1) * members > MAX_TABLE:
         if engine == "compiled":
             raise ValueError(f"engine 'compiled': per-member tables (such as Adam's bias corrections with per-member "
@@ -61,20 +71,33 @@ def use_compiled(engine: str, opt, landscape, members: int, steps: int) -> bool:
             prefix = "" if why.startswith("numba") else f"{opt.display_name} on {landscape.name} is not covered: "
             raise ValueError(f"engine 'compiled': {prefix}{why}. It covers {COVERAGE}")
         return False
-    if engine == "compiled" or work >= COMPILE_THRESHOLD:
+    if engine == "compiled":
+        if not available():
+            raise ValueError(f"engine 'compiled': numba is not installed. It covers {COVERAGE}")  # pragma: no cover
         return True
-    driver = driver_for(opt, landscape)
-    if driver.signatures:  # compiled or loaded in this process
+    numba_loaded = bool(_engine._numba)  # imported by an earlier compiled run: no import to pay
+    key = _variant(opt, landscape)
+    seen = work + _numpy_work.get(key, 0)
+    if numba_loaded and driver_for(opt, landscape).signatures:  # compiled or loaded in this process
         return True
-    if work < (LOADED_THRESHOLD if numba_loaded else CACHED_THRESHOLD):
-        return False
-    if _in_disk_cache(driver):
-        return True
-    if work >= CACHED_THRESHOLD:  # the next run of this variant loads it instead of taking the numpy loop
+    if seen >= (LOADED_THRESHOLD if numba_loaded else CACHED_THRESHOLD) and available():
+        driver = driver_for(opt, landscape)
+        if seen >= COMPILE_THRESHOLD or _in_disk_cache(driver):
+            return True
+    if seen >= BACKGROUND_THRESHOLD and key not in _asked:
         from .warmup import compile_in_background
 
+        _asked.add(key)
         compile_in_background(opt, landscape)
+    _numpy_work[key] = seen
     return False
+
+
+def _variant(opt, landscape) -> tuple:
+    """What tells one compiled loop from another (the engine's key, without importing numba)."""
+    kernel = opt.kernel()
+    return (kernel.update, landscape.pointwise_grad[0], landscape.pointwise_value[0],
+            _engine._layout(kernel, landscape.dim)[:4])
 
 
 def _in_disk_cache(driver) -> bool:

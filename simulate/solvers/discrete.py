@@ -206,9 +206,10 @@ def _kernel_step(opt, state):
     function ``step`` computes them with), ``first = (k == 1)``, the buffers of the state. None
     when the optimizer declares no kernel, runs a schedule or transforms, or its state is not
     the kernel's kept buffers and x (then its ``step`` runs)."""
-    if getattr(opt, "schedule", None) is not None or opt.transformed:
+    declared = getattr(opt, "kernel", None)  # an SDE scheme's stepper declares none
+    if declared is None or getattr(opt, "schedule", None) is not None or getattr(opt, "transformed", True):
         return None
-    kernel = opt.kernel()
+    kernel = declared()
     if kernel is None or set(state) != {*kernel.kept, "x"} or next(reversed(state)) != "x":
         return None
     update, buffers, names = kernel.update, kernel.buffers, tuple(state)
