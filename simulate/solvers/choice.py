@@ -80,15 +80,20 @@ def use_compiled(engine: str, opt, landscape, members: int, steps: int) -> bool:
     seen = work + _numpy_work.get(key, 0)
     if numba_loaded and driver_for(opt, landscape).signatures:  # compiled or loaded in this process
         return True
-    if seen >= (LOADED_THRESHOLD if numba_loaded else CACHED_THRESHOLD) and available():
-        driver = driver_for(opt, landscape)
-        if seen >= COMPILE_THRESHOLD or _in_disk_cache(driver):
+    if seen >= COMPILE_THRESHOLD and available():
+        return True
+    from . import warmup
+
+    # numba is imported (a few tenths of a second) to look in its cache only where a marker says
+    # the loop went there: a fresh process with an empty cache goes straight to the numpy loop
+    if seen >= (LOADED_THRESHOLD if numba_loaded else CACHED_THRESHOLD) and (numba_loaded or warmup.maybe_cached(
+            opt, landscape)) and available():
+        if _in_disk_cache(driver_for(opt, landscape)):
+            warmup.mark_cached(opt, landscape)
             return True
     if seen >= BACKGROUND_THRESHOLD and key not in _asked:
-        from .warmup import compile_in_background
-
         _asked.add(key)
-        compile_in_background(opt, landscape)
+        warmup.compile_in_background(opt, landscape)
     _numpy_work[key] = seen
     return False
 

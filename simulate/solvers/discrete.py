@@ -8,6 +8,7 @@ from .._checks import checked
 from .._signature import public
 from .inputs import is_optimizer, resolve
 from .choice import use_compiled
+from .warmup import mark_cached
 from .engine import compiled_run
 from .noise import NoisyGradients, noise as noise_model, whole
 from .trajectory import Deferred, Trajectory, check_record_size, default_escape_radius, finish, sample_times
@@ -72,6 +73,7 @@ def iterate(landscape, optimizer, start=None, steps: int = 100, *, escape_radius
     elif use_compiled(engine, opt, landscape, int(np.prod(batch)), steps):
         # the losses are left to the record (computed on first use, the same bits as the loop's)
         xs, _, _, diverged_at = compiled_run(opt, landscape, x0, steps, radius, 1, losses=False)
+        mark_cached(opt, landscape)  # the next process's auto rule looks in numba's cache for it
         return _record(opt, landscape, xs, diverged_at, steps, batch, gtol, stats, time_per_step)
     diverged_at, xs = run_map(opt, stepped, x0, steps, radius, batch)
     return _record(opt, landscape, xs, diverged_at, steps, batch, gtol, stats, time_per_step)

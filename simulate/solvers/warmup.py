@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["Compiled", "variants", "warmup", "cache_location", "compile_variant_of", "compile_in_background",
-           "background_enabled", "background_lock", "BACKGROUND_ENV"]
+           "background_enabled", "background_lock", "maybe_cached", "mark_cached", "BACKGROUND_ENV"]
 
 #: The environment variable that turns the background compile off (``0``, ``no``, ``false`` or ``off``).
 BACKGROUND_ENV = "SIMULATE_BACKGROUND_COMPILE"
@@ -100,6 +100,52 @@ def cache_location() -> str:
     return os.path.join(os.path.expanduser("~"), ".cache", "numba")  # pragma: no cover - a read-only install
 
 
+def _marker(opt, land) -> str:
+    """The file that says this variant's loop went into the cache (see :func:`maybe_cached`): named
+    by the engine's key of the variant (functions by qualified name, the kernel's layout) and the
+    sources its loop is compiled from, so that an edit of any of them makes a new name."""
+    from . import engine
+
+    kernel = opt.kernel()
+    functions = (kernel.update, land.pointwise_grad[0], land.pointwise_value[0])
+    text = repr((tuple(f"{f.__module__}.{f.__qualname__}" for f in functions), engine._layout(kernel, land.dim)[:4]))
+    digest = hashlib.sha256(text.encode())
+    from ..landscapes import pointwise
+    from ..optimizers import kernels
+
+    files = {engine.__file__, kernels.__file__, pointwise.__file__}
+    files.update(getattr(sys.modules.get(f.__module__), "__file__", None) or "" for f in functions)
+    for path in sorted(f for f in files if f):
+        try:
+            with open(path, "rb") as fh:
+                digest.update(fh.read())
+        except OSError:  # pragma: no cover - a module without a source file
+            pass
+    return os.path.join(cache_location(), "simulate-loops", digest.hexdigest()[:24])
+
+
+def maybe_cached(opt, land) -> bool:
+    """Whether numba's disk cache may hold this variant's loop, known without importing numba (a
+    tenth of a second and more): False when no marker says it was put there (by :func:`warmup`, a
+    background compile or an earlier run that loaded it), so that a fresh process with an empty
+    cache does not import numba only to find nothing. True is a hint; numba's own index decides."""
+    try:
+        return os.path.exists(_marker(opt, land))
+    except Exception:  # noqa: BLE001 - a hint: when it cannot be made, look in the cache itself
+        return True
+
+
+def mark_cached(opt, land) -> None:
+    """Leave the marker :func:`maybe_cached` looks for (nothing when it cannot be written)."""
+    try:
+        path = _marker(opt, land)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w"):
+            pass
+    except Exception:  # noqa: BLE001 - a hint only
+        pass
+
+
 def compile_variant_of(opt, land) -> bool:
     """Compile (or load from numba's disk cache) the loop that runs ``opt`` on ``land``: a one-step
     compiled run of one start. Returns whether the cache held it (nothing was compiled)."""
@@ -111,6 +157,7 @@ def compile_variant_of(opt, land) -> bool:
         return True
     x0 = np.asarray(land.default_start, dtype=np.float64)[None]
     compiled_run(opt, land, x0, 1, default_escape_radius(land), 1)
+    mark_cached(opt, land)
     return sum(driver.stats.cache_hits.values()) > 0
 
 
@@ -168,6 +215,13 @@ def _take_lock(path: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class _Spec:
+    """A landscape sent to the background compile as the spec that rebuilds it."""
+
+    text: str
+
+
 _started: list = []  # the processes this one started (kept so that they are reaped)
 
 
@@ -180,8 +234,15 @@ def compile_in_background(opt, land) -> bool:
         return False
     try:
         payload = pickle.dumps((opt, land))
-    except Exception:  # an object that does not pickle (a landscape of the user's own functions)
-        return False
+    except Exception:  # a formula landscape holds local functions: sent as the spec that rebuilds it
+        try:
+            from ..landscapes import landscape
+
+            if landscape(land.label).label != land.label:
+                return False
+            payload = pickle.dumps((opt, _Spec(land.label)))
+        except Exception:  # a landscape of the user's own functions: not sent
+            return False
     lock = background_lock()
     if not _take_lock(lock):
         return False
@@ -209,10 +270,16 @@ def _compile_sent(lock: str) -> None:
     (sent by :func:`compile_in_background` of this package), then release the lock."""
     try:
         opt, land = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - written by our own parent process
+        if isinstance(land, _Spec):
+            from ..landscapes import landscape
+
+            land = landscape(land.text)
         compile_variant_of(opt, land)
     finally:
         _release(lock)
 
 
 if __name__ == "__main__":  # pragma: no cover - run as a subprocess (tested through compile_in_background)
-    _compile_sent(sys.argv[1])
+    from simulate.solvers.warmup import _compile_sent as compile_sent  # the package's classes, not __main__'s
+
+    compile_sent(sys.argv[1])
