@@ -47,7 +47,7 @@ def test_the_kernel_loop_is_the_step_loop_bit_for_bit(case):
         batch = np.broadcast_shapes(starts.shape[:-1], opt.batch_shape)
         radius = 5.0  # just outside the box
         fast_at, fast = run_map(opt, ROSE, starts, 120, radius, batch)
-        assert discrete._kernel_step(opt, opt.init(starts)) is not None  # the shortcut is what ran
+        assert discrete._kernel_step(opt, opt.init(starts), 120) is not None  # the shortcut is what ran
         slow_at, slow = _step_loop(opt, starts, 120, radius, batch)
         np.testing.assert_array_equal(fast, slow)
         np.testing.assert_array_equal(fast_at, slow_at)
@@ -58,6 +58,16 @@ def test_the_kernel_loop_is_the_step_loop_bit_for_bit(case):
         assert fast_at[-1] == 0
         ran.append(ok.any())
     assert any(ran)  # some member ran all its steps
+
+
+def test_per_member_tables_are_taken_step_by_step_with_the_same_bits():
+    opt = sim.optimizer("adam", lr=0.05, betas=(np.linspace(0.5, 0.95, len(STARTS)), 0.999))
+    assert opt.kernel().per_member_tables
+    batch = (len(STARTS),)
+    fast_at, fast = run_map(opt, ROSE, STARTS, 80, 5.0, batch)
+    slow_at, slow = _step_loop(opt, STARTS, 80, 5.0, batch)
+    np.testing.assert_array_equal(fast, slow)
+    np.testing.assert_array_equal(fast_at, slow_at)
 
 
 def _step_loop(opt, x0, steps, radius, batch):

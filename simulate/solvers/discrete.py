@@ -166,7 +166,7 @@ def advance(opt, landscape, x0, steps: int, radius: float, visit, *, by_kernel: 
     scale = None if getattr(opt, "lr_scale", None) is None else _lr_scale(opt, x)
     scheduled = opt.lrs(steps) if getattr(opt, "schedule", None) is not None else None  # step k: lr_k = scheduled[k − 1]
     begin_step = getattr(landscape, "begin_step", None)  # stochastic gradients draw one loss per step
-    stepper = _kernel_step(opt, state) if by_kernel and scale is None and scheduled is None else None
+    stepper = _kernel_step(opt, state, steps) if by_kernel and scale is None and scheduled is None else None
     if stepper is None:
         def stepper(state, landscape, k):
             return (opt if scheduled is None else opt.at_lr(scheduled[k - 1])).step(state, landscape, k)
@@ -201,11 +201,12 @@ def advance(opt, landscape, x0, steps: int, radius: float, visit, *, by_kernel: 
     return diverged_at
 
 
-def _kernel_step(opt, state):
+def _kernel_step(opt, state, steps: int):
     """``step(state, landscape, k) -> new state`` by ``opt.kernel()``'s elementwise update, called
     as the optimizer's own ``step`` calls it: hyperparameters as ``(*batch, 1)`` arrays (made once
     here rather than every step), this step's table entries from the kernel's ``tables(k)`` (the
-    function ``step`` computes them with), ``first = (k == 1)``, the buffers of the state. None
+    function ``step`` computes them with; elementwise, so tables shared by the members are
+    computed once for k = 0..steps), ``first = (k == 1)``, the buffers of the state. None
     when the optimizer declares no kernel, runs a schedule or transforms, or its state is not
     the kernel's kept buffers and x (then its ``step`` runs)."""
     declared = getattr(opt, "kernel", None)  # an SDE scheme's stepper declares none
@@ -228,10 +229,18 @@ def _kernel_step(opt, state):
             return {name: new[name] for name in names}
         return step
 
+    rows = None
+    if tables and not kernel.per_member_tables:
+        rows = [np.asarray(c, dtype=np.float64) for c in kernel.tables(np.arange(steps + 1))]
+        if any(c.shape != (steps + 1,) for c in rows):  # not one number per step: computed per step
+            rows = None
+
     def step(state, landscape, k):
         x = state["x"]
         at_k = {"first": k == 1, "k": k}
-        if tables:
+        if rows is not None:
+            at_k.update(zip(tables, (np.asarray(c[k])[..., None] for c in rows)))
+        elif tables:
             at_k.update(zip(tables, (np.asarray(c)[..., None] for c in kernel.tables(k))))
         out = update(x, landscape.grad(x), *[state.get(b) for b in buffers],
                      *[fixed[n] if n in fixed else at_k[n] for n in kernel.args])
