@@ -108,7 +108,20 @@ def _marker(opt, land) -> str:
 
     kernel = opt.kernel()
     functions = (kernel.update, land.pointwise_grad[0], land.pointwise_value[0])
-    text = repr((tuple(f"{f.__module__}.{f.__qualname__}" for f in functions), engine._layout(kernel, land.dim)[:4]))
+    layout = engine._layout(kernel, land.dim)[:4]
+    key = (functions, layout, cache_location())
+    if key not in _markers:  # the sources are read once per variant and process
+        _markers[key] = _marker_path(functions, layout)
+    return _markers[key]
+
+
+_markers: dict = {}
+
+
+def _marker_path(functions, layout) -> str:
+    from . import engine
+
+    text = repr((tuple(f"{f.__module__}.{f.__qualname__}" for f in functions), layout))
     digest = hashlib.sha256(text.encode())
     from ..landscapes import pointwise
     from ..optimizers import kernels
