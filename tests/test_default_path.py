@@ -229,3 +229,12 @@ def test_a_background_compile_fills_the_cache_for_the_next_run(tmp_path):
     assert not os.path.exists(lock)
     second = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, check=True).stdout
     assert second.split()[0] == "True"
+
+
+def test_warmup_command_lists_its_variants_and_names_a_wrong_one(capsys):
+    from simulate.cli.app import main
+
+    assert main(["warmup", "--list", "--only", "adam@booth", "--only", "gd@booth"]) == 0
+    assert capsys.readouterr().out.split() == ["gd@booth", "adam@booth"]  # in the registry's order
+    assert main(["warmup", "--only", "booht"]) == 2
+    assert "Did you mean 'booth'?" in capsys.readouterr().err
