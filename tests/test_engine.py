@@ -129,7 +129,8 @@ def test_compiled_loops_are_cached_on_disk_for_the_next_process(tmp_path):
               "sim.iterate(gd, land, np.zeros((3, 2)), 5, engine='compiled')\n"
               "(run,) = e._DRIVERS.values()\n"
               "print(auto, sum(run.stats.cache_hits.values()), sum(run.stats.cache_misses.values()))\n")
-    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path)}
+    # no background compile: the first process would start one for the mid-sized run it declines
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "SIMULATE_BACKGROUND_COMPILE": "0"}
     first, second = (subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
                                     check=True).stdout.split() for _ in range(2))
     assert first == ["False", "0", "1"]  # auto would not compile a mid-sized run; compiled, and cached

@@ -381,6 +381,28 @@ def list_cli():
     typer.echo(f"  {'--lr-scale 1,10':16s} a learning rate per coordinate: the preconditioned flow ẋ = −P∇f")
 
 
+@_command("warmup")
+def warmup_cli(
+    only: Annotated[Optional[list[str]], typer.Option("--only", metavar="NAME", help="Only these variants, repeatable: an optimizer (adam), a landscape (rosenbrock) or OPT@LANDSCAPE (adam@rosenbrock).  [default: every optimizer the compiled engine covers on every built-in landscape with a pointwise gradient]")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="List the variants it would compile, and exit.")] = False,
+):
+    """Compile the compiled engine's loops now, into numba's disk cache, so that large runs never wait for a compiler."""
+    from ..solvers.warmup import cache_location, variants, warmup
+
+    try:
+        if list_:
+            for opt, land in variants(only):
+                typer.echo(f"{opt}@{land}")
+            return
+        done = warmup(only)
+    except ValueError as exc:
+        _fail(exc)
+    for item in done:
+        typer.echo(str(item))
+    compiled = sum(not item.loaded for item in done)
+    typer.echo(f"{compiled} loop{'s' * (compiled != 1)} compiled, {len(done) - compiled} already cached, in {cache_location()}")
+
+
 def optimizer_marks(presets) -> dict[str, dict[str, str]]:
     """Per registered name, what ``simulate list`` marks: ``models`` (the continuous models its
     default configuration declares, :func:`simulate.models.available_flows`), ``threshold`` ("T"

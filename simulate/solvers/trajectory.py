@@ -132,13 +132,59 @@ def default_escape_radius(landscape: Landscape) -> float:
     return 100.0 * max(1.0, float(np.max(np.abs(landscape.bounds))))
 
 
+class Deferred:
+    """A record's array not computed yet: ``make(record)`` computes it on first use (see :class:`OnFirstUse`)."""
+
+    __slots__ = ("make",)
+
+    def __init__(self, make):
+        self.make = make
+
+
+class OnFirstUse:
+    """A :class:`Trajectory` field that may be given as a :class:`Deferred` and is computed on
+    first access, then kept: a 10,000-start run spends as long evaluating every recorded loss as
+    running, and most callers read only a few (a sweep, ``final``, a plot of some members).
+    A data descriptor, so the frozen dataclass's ``__init__`` stores through it; reading it on the
+    class raises ``AttributeError``, so the field keeps no default."""
+
+    def __set_name__(self, owner, name):
+        self.name, self.slot = name, "_" + name
+
+    def __get__(self, obj, owner=None):
+        if obj is None:
+            raise AttributeError(self.name)
+        value = obj.__dict__[self.slot]
+        if type(value) is Deferred:
+            value = obj.__dict__[self.slot] = value.make(obj)
+        return value
+
+    def __set__(self, obj, value):
+        obj.__dict__[self.slot] = value
+
+    @staticmethod
+    def pending(obj, name: str) -> bool:
+        """Whether ``obj``'s field ``name`` is still to be computed."""
+        return type(obj.__dict__.get("_" + name)) is Deferred
+
+
+def _losses(record) -> np.ndarray:
+    """f at every recorded sample, ``landscape.value(x)`` (NaN where x is NaN): what :func:`finish`
+    computed eagerly before, the same bits."""
+    with np.errstate(all="ignore"):
+        return record.landscape.value(record.x)
+
+
 @dataclass(frozen=True, eq=False)
 class Trajectory:
-    """One run (``kind="iterates"``) or one integrated flow (``kind="flow"``), batched."""
+    """One run (``kind="iterates"``) or one integrated flow (``kind="flow"``), batched.
 
-    t: np.ndarray
+    ``t`` and ``f`` may be given as :class:`Deferred` values (the solvers do): they are computed on
+    first use, with the values an eager record holds."""
+
+    t: np.ndarray = OnFirstUse()
     x: np.ndarray
-    f: np.ndarray
+    f: np.ndarray = OnFirstUse()
     status: np.ndarray
     diverged_at: np.ndarray
     kind: str
@@ -155,8 +201,15 @@ class Trajectory:
 
     def __repr__(self) -> str:  # one line: what ran, its shape and how the members ended
         return (f"Trajectory({self.kind}{f' ({self.flow} flow)' if self.flow else ''} of {self.optimizer.label} on "
-                f"{short_label(self.landscape)}: {len(self.t)} samples, batch {self.status.shape}, d={self.x.shape[-1]}; "
+                f"{short_label(self.landscape)}: {self.x.shape[0]} samples, batch {self.status.shape}, d={self.x.shape[-1]}; "
                 f"{ended(self.status)})")
+
+    def __getstate__(self):  # pickled with its deferred arrays computed (a Deferred holds a closure)
+        self.t, self.f  # noqa: B018 - computed on first use
+        return self.__dict__
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
 
     @cached_property
     def message(self) -> np.ndarray:
@@ -243,7 +296,8 @@ class Trajectory:
             return self
         stopped = np.where(self.diverged_at >= 0, -(-self.diverged_at // m), -1)
         state = None if self.state is None else {k: v[::m] for k, v in self.state.items()}
-        return replace(self, t=self.t[::m], x=self.x[::m], f=self.f[::m], diverged_at=stopped, state=state,
+        f = Deferred(_losses) if OnFirstUse.pending(self, "f") else self.f[::m]  # f of x[::m], when read
+        return replace(self, t=self.t[::m], x=self.x[::m], f=f, diverged_at=stopped, state=state,
                        notes=self.message)  # written now: the sample index would read as a step
 
     # -- saving ---------------------------------------------------------------------------
@@ -259,9 +313,7 @@ class Trajectory:
     def from_arrays(cls, arrays: dict, kind: str, optimizer: Optimizer, landscape: Landscape, gtol: float) -> Trajectory:
         """Rebuild a record from :meth:`to_arrays` (losses are recomputed, bit for bit, from x)."""
         message = arrays["message"].astype(object)
-        with np.errstate(all="ignore"):
-            f = landscape.value(arrays["x"])
-        return cls(t=arrays["t"], x=arrays["x"], f=f, status=arrays["status"], notes=message,
+        return cls(t=arrays["t"], x=arrays["x"], f=Deferred(_losses), status=arrays["status"], notes=message,
                    diverged_at=arrays["diverged_at"],
                    kind=kind, optimizer=optimizer, landscape=landscape, time_per_step=arrays["time_per_step"],
                    gtol=gtol)
@@ -326,10 +378,11 @@ class Trajectory:
 
 def finish(kind, t, x, optimizer, landscape, diverged_at, gtol, failed=None, messages=None, stats=None,
            time_per_step=None, flow="", state=None, f=None) -> Trajectory:
-    """Build the record: losses (unless given, e.g. by the compiled engine), a status for every
-    member, and what its message is written from (``messages``: a solver's own, "" where none)."""
+    """Build the record: a status for every member, and what its message is written from
+    (``messages``: a solver's own, "" where none). Losses (unless given, e.g. by the compiled
+    engine) are computed on first use of ``f``; ``t`` may be a :class:`Deferred` too."""
+    f = Deferred(_losses) if f is None else f  # on first use: the same values, computed when read
     with np.errstate(all="ignore"):
-        f = landscape.value(x) if f is None else f
         gnorm = np.linalg.norm(landscape.grad(x[-1]), axis=-1)
     batch = x.shape[1:-1]
     failed = np.zeros(batch, bool) if failed is None else failed
