@@ -850,7 +850,10 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
 
     radius = default_escape_radius(land) if escape_radius is None else _positive("escape_radius", escape_radius)
     plans = [_flow_plan(opt, land, x0, grid, steps, flow, method, rtol) for opt in gridded] if flow else []
-    estimate = _estimate(gridded, land, cells, steps, model is not None, track, engine, plans)
+    plan = tracking(land, steps, tol, track, judge=steps >= 4)  # what the compiled loop measures, if it runs
+    compiled = [model is None and (plan is not None or not track) and use_compiled(engine, opt, land, cells, steps, plan)
+                for opt in gridded]  # decided once for the whole grid: every chunk runs the same loop
+    estimate = _estimate(gridded, cells, steps, model is not None, track, compiled, plans)
     cost.check_time(estimate, _FITS, time_limit)
     if any(not _pinned(land, land_axes[a.name], a) for a in axes if a.name in land_axes):
         # One vectorized run per value of the landscape's parameters, each over the rest of the grid.
@@ -886,11 +889,8 @@ def sweep(landscape, optimizers, axes, *, start=None, steps: int = 1000, tol: fl
     if model is not None:
         stats.update(noise=model.label, seed=seed)
     _hint_faster(plans, estimate)
-    plan = tracking(land, steps, tol, track, judge=steps >= 4)  # what the compiled loop measures, if it runs
     tasks = [_Cells(opt, land, grid, base, starts, steps, tol, near, radius, record_every, track,
-                    compiled=model is None and (plan is not None or not track) and use_compiled(engine, opt, land, cells,
-                                                                                                 steps),
-                    plan=plan,
+                    compiled=compiled[i], plan=plan,
                     model=model, seed=spawned_seed(seed, i), judge=model is None and steps >= 4)
              for i, opt in enumerate(gridded)]
     if store is not None:  # straight into the store, chunk by chunk; the Sweep returned reads from it
@@ -1181,14 +1181,12 @@ def _flow_plan(opt, land, x0, grid, steps, flow, method, rtol) -> _FlowPlan:
     return _FlowPlan(flat, model, np.asarray(end_time, dtype=np.float64), ran, seconds, applies)
 
 
-def _estimate(gridded, land, cells, steps, noisy, track, engine, plans) -> cost.Estimate:
-    """The sweep's work: each optimizer's steps (compiled where the engine will be), then its flows."""
+def _estimate(gridded, cells, steps, noisy, track, compiled, plans) -> cost.Estimate:
+    """The sweep's work: each optimizer's steps (``compiled``: where the engine runs them), then its flows."""
     parts = []
-    for opt in gridded:
-        compiled = not noisy and (not track or tracking(land, steps, 1.0, track) is not None) and \
-            use_compiled(engine, opt, land, cells, steps)
+    for opt, fast in zip(gridded, compiled):
         parts.append((f"{opt.display_name}'s {cells} x {steps} steps",
-                      cost.discrete_seconds(cells, steps, compiled=compiled, noisy=noisy, overhead=bool(track))))
+                      cost.discrete_seconds(cells, steps, compiled=fast, noisy=noisy, overhead=bool(track))))
     for opt, plan in zip(gridded, plans):
         parts.append((f"{opt.display_name}'s {cells} flows ({plan.method})", float(plan.seconds.sum())))
     return cost.Estimate(tuple(parts))

@@ -493,8 +493,8 @@ def tune(landscape, optimizers, start=None, *, budget: int = 200, objective: str
     parts = []
     for opt, name, axes, steps, e in plans:
         cells = int(np.prod([len(a) for a in axes])) * n
-        compiled = (not track or tracking(land, steps, float(tol), track, judge=False) is not None) and \
-            use_compiled(engine, opt, land, cells, steps)
+        plan = tracking(land, steps, float(tol), track, judge=False)
+        compiled = (not track or plan is not None) and use_compiled(engine, opt, land, cells, steps, plan)
         parts.append((f"{name}'s {cells} runs x {steps} steps", cost.discrete_seconds(cells, steps, compiled=compiled,
                                                                                        overhead=bool(track))))
     cost.check_time(cost.Estimate(tuple(parts)), _FITS, time_limit)
@@ -511,7 +511,7 @@ def tune(landscape, optimizers, start=None, *, budget: int = 200, objective: str
         x0 = np.array(np.broadcast_to(starts, shape + starts.shape))
         members = int(np.prod(shape)) * n
         plan = tracking(land, steps, float(tol), track, judge=False)
-        if (plan is not None or not track) and use_compiled(engine, gridded, land, members, steps):
+        if (plan is not None or not track) and use_compiled(engine, gridded, land, members, steps, plan):
             _, _, last, diverged_at, *measured = compiled_run(gridded, land, x0, steps, radius, 0, losses=False,
                                                               track=plan)
             metrics = tracked_metrics(land, plan, measured[0] if measured else None, last, diverged_at, near, track)

@@ -13,7 +13,7 @@ import numpy as np
 from .._checks import MAX_COUNT, count, real, reals
 from ..spec import format_spec
 
-__all__ = ["Landscape", "matrix_blocks", "polish_minima", "search_minima", "differenced_hessian", "plot_box", "start_trouble",
+__all__ = ["Landscape", "expit", "matrix_blocks", "polish_minima", "search_minima", "differenced_hessian", "plot_box", "start_trouble",
            "moving_start", "short_label"]
 
 MAX_LISTED_MINIMA = 4096
@@ -125,6 +125,14 @@ class Landscape:
 
 #: Relative step of :func:`differenced_hessian`.
 FD_STEP = 1e-5
+
+
+def expit(x):
+    """The logistic function 1/(1 + e^(−x)), scipy's (imported on first use: ``scipy.special``
+    costs a few tenths of a second at import, which a run that never takes it should not pay)."""
+    from scipy.special import expit as logistic
+
+    return logistic(x)
 
 
 def differenced_hessian(grad, x: np.ndarray) -> np.ndarray:

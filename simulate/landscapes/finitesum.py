@@ -21,9 +21,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.special import expit
 
-from .base import Landscape, _integer, _real, _set, polish_minima
+from .base import Landscape, _integer, _real, _set, polish_minima, expit
 
 __all__ = ["LeastSquares", "Logistic", "MAX_SAMPLES"]
 

@@ -34,10 +34,9 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 import numpy as np
-from scipy.special import expit
 
 from .._checks import reals
-from .base import Landscape, _real, _set
+from .base import Landscape, _real, _set, expit
 
 __all__ = ["Game", "Bilinear", "QuadraticGame", "DiracGAN", "VanillaGAN", "WGAN", "WGANGP", "GANQP",
            "GAMES", "is_game", "refuse_game", "split", "stalled_far", "NEAR_SHARE"]

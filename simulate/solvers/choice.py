@@ -40,8 +40,9 @@ _numpy_work: dict = {}
 _asked: set = set()
 
 
-def use_compiled(engine: str, opt, landscape, members: int, steps: int) -> bool:
-    """Decide, for ``engine`` in :data:`ENGINES`, whether a run goes to the compiled engine.
+def use_compiled(engine: str, opt, landscape, members: int, steps: int, track=None) -> bool:
+    """Decide, for ``engine`` in :data:`ENGINES`, whether a run goes to the compiled engine (the
+    loop that measures the :class:`~simulate.solvers.tracking.Tracking` plan ``track``, if given).
 
     ``auto`` counts the run's member-steps together with those the numpy loop has already run for
     the same variant in this process, and runs the compiled loop from :data:`WARM_THRESHOLD` when this
@@ -71,38 +72,41 @@ def use_compiled(engine: str, opt, landscape, members: int, steps: int) -> bool:
             prefix = "" if why.startswith("numba") else f"{opt.display_name} on {landscape.name} is not covered: "
             raise ValueError(f"engine 'compiled': {prefix}{why}. It covers {COVERAGE}")
         return False
+    from . import warmup
+
     if engine == "compiled":
         if not available():
             raise ValueError(f"engine 'compiled': numba is not installed. It covers {COVERAGE}")  # pragma: no cover
+        warmup.mark_cached(opt, landscape, track)  # the run compiles it into the cache
         return True
     numba_loaded = bool(_engine._numba)  # imported by an earlier compiled run: no import to pay
-    key = _variant(opt, landscape)
+    key = _variant(opt, landscape, track)
     seen = work + _numpy_work.get(key, 0)
-    if numba_loaded and driver_for(opt, landscape).signatures:  # compiled or loaded in this process
+    if numba_loaded and driver_for(opt, landscape, track).signatures:  # compiled or loaded in this process
         return True
     if seen >= COMPILE_THRESHOLD and available():
+        warmup.mark_cached(opt, landscape, track)
         return True
-    from . import warmup
 
     # numba is imported (a few tenths of a second) to look in its cache only where a marker says
     # the loop went there: a fresh process with an empty cache goes straight to the numpy loop
     if seen >= (LOADED_THRESHOLD if numba_loaded else CACHED_THRESHOLD) and (numba_loaded or warmup.maybe_cached(
-            opt, landscape)) and available():
-        if _in_disk_cache(driver_for(opt, landscape)):
-            warmup.mark_cached(opt, landscape)
+            opt, landscape, track)) and available():
+        if _in_disk_cache(driver_for(opt, landscape, track)):
+            warmup.mark_cached(opt, landscape, track)
             return True
     if seen >= BACKGROUND_THRESHOLD and key not in _asked:
         _asked.add(key)
-        warmup.compile_in_background(opt, landscape)
+        warmup.compile_in_background(opt, landscape, track)
     _numpy_work[key] = seen
     return False
 
 
-def _variant(opt, landscape) -> tuple:
+def _variant(opt, landscape, track=None) -> tuple:
     """What tells one compiled loop from another (the engine's key, without importing numba)."""
     kernel = opt.kernel()
     return (kernel.update, landscape.pointwise_grad[0], landscape.pointwise_value[0],
-            _engine._layout(kernel, landscape.dim)[:4])
+            _engine._layout(kernel, landscape.dim)[:4], None if track is None else track.layout)
 
 
 def _in_disk_cache(driver) -> bool:

@@ -115,15 +115,15 @@ def _uniform(h) -> bool:
 def _layout(kernel, dim: int):
     """The variant of a kernel on ``dim`` coordinates, as a hashable description: per argument
     after the buffers, ``("hyper", index)`` (one value per member), ``("uniform", index)`` (one for
-    all), ``("zero",)``, ``("table", index)``, ``("flag", bool)`` or ``("first",)``/``("k",)``; the
+    all), ``("zero",)``, ``("table", index, per_member)``, ``("flag", bool)`` or ``("first",)``/``("k",)``; the
     kept buffers' indices (others are passed as 0.0)."""
     hypers = [n for n in kernel.hypers if not _zero(kernel.hypers[n])]
     args = []
     for name in kernel.args:
         if name in kernel.flags:
             args.append(("flag", bool(kernel.flags[name])))
-        elif name in kernel.table_names:
-            args.append(("table", kernel.table_names.index(name)))
+        elif name in kernel.table_names:  # one value per step for all members, or a row per member
+            args.append(("table", kernel.table_names.index(name), bool(kernel.per_member_tables)))
         elif name in kernel.hypers:
             if name not in hypers:
                 args.append(("zero",))
@@ -340,7 +340,8 @@ def _loop_source(args: tuple, kept: tuple, nbuf: int, dim: int, tracking: bool =
     J = range(dim)
     hypers = sorted({a[1] for a in args if a[0] == "hyper"})
     uniform = sorted({a[1] for a in args if a[0] == "uniform"})
-    tables = sorted({a[1] for a in args if a[0] == "table"})
+    tables = sorted({a[1] for a in args if a[0] == "table" and a[2]})  # per member: a row per block
+    shared = sorted({a[1] for a in args if a[0] == "table" and not a[2]})  # one number per step
     coords = ", ".join(f"X{j}[i]" for j in J)
     norm = lambda p: " + ".join(f"{p}{j} * {p}{j}" for j in J)  # noqa: E731 - summed in order, as the numpy test
     extra = [_argument(a) for a in args]
@@ -351,7 +352,6 @@ def _loop_source(args: tuple, kept: tuple, nbuf: int, dim: int, tracking: bool =
         "          fout, last, diverged_at, need, act_ptr, act_slot, act_start, fin_ptr, fin_a, fin_b, fin_e, slots, minima,",
         "          consts, t_reached, t_rate, t_envelopes, t_final, t_low, t_high):",
         "    B = x.shape[0]",
-        "    wide = tables.shape[2] > 1",
         "    for blk in range(share, (B + size - 1) // size, shares):  # dealt round-robin to the cores",
         "        lo, hi = blk * size, min(B, (blk + 1) * size)",
         "        n = max(hi - lo, 0)",
@@ -391,11 +391,8 @@ def _loop_source(args: tuple, kept: tuple, nbuf: int, dim: int, tracking: bool =
         "            slot = (k + every - 1) // every",
         "            if kept:",
         "                written = slot",
-        *(line for t in tables for line in (
-            "            if wide:",
-            f"                C{t}[:] = tables[{t}, k, lo:hi]",
-            "            else:",
-            f"                C{t}[:] = tables[{t}, k, 0]")),
+        *(f"            C{t}[:] = tables[{t}, k, lo:hi]" for t in tables),
+        *(f"            c{t} = tables[{t}, k, 0]" for t in shared),
         "            live = 0",
         "            for i in range(n):",
         "                on = D[i] < 0",
@@ -441,7 +438,7 @@ def _argument(arg: tuple) -> str:
     if kind == "uniform":
         return f"U{int(arg[1])}"
     if kind == "table":
-        return f"C{int(arg[1])}[i]"
+        return f"C{int(arg[1])}[i]" if arg[2] else f"c{int(arg[1])}"
     if kind == "flag":
         return "True" if arg[1] else "False"
     return {"zero": "0.0", "first": "first", "k": "k"}[kind]

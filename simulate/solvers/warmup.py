@@ -100,7 +100,7 @@ def cache_location() -> str:
     return os.path.join(os.path.expanduser("~"), ".cache", "numba")  # pragma: no cover - a read-only install
 
 
-def _marker(opt, land) -> str:
+def _marker(opt, land, track=None) -> str:
     """The file that says this variant's loop went into the cache (see :func:`maybe_cached`): named
     by the engine's key of the variant (functions by qualified name, the kernel's layout) and the
     sources its loop is compiled from, so that an edit of any of them makes a new name."""
@@ -108,7 +108,7 @@ def _marker(opt, land) -> str:
 
     kernel = opt.kernel()
     functions = (kernel.update, land.pointwise_grad[0], land.pointwise_value[0])
-    layout = engine._layout(kernel, land.dim)[:4]
+    layout = (engine._layout(kernel, land.dim)[:4], None if track is None else track.layout)
     key = (functions, layout, cache_location())
     if key not in _markers:  # the sources are read once per variant and process
         _markers[key] = _marker_path(functions, layout)
@@ -137,21 +137,21 @@ def _marker_path(functions, layout) -> str:
     return os.path.join(cache_location(), "simulate-loops", digest.hexdigest()[:24])
 
 
-def maybe_cached(opt, land) -> bool:
+def maybe_cached(opt, land, track=None) -> bool:
     """Whether numba's disk cache may hold this variant's loop, known without importing numba (a
     tenth of a second and more): False when no marker says it was put there (by :func:`warmup`, a
     background compile or an earlier run that loaded it), so that a fresh process with an empty
     cache does not import numba only to find nothing. True is a hint; numba's own index decides."""
     try:
-        return os.path.exists(_marker(opt, land))
+        return os.path.exists(_marker(opt, land, track))
     except Exception:  # noqa: BLE001 - a hint: when it cannot be made, look in the cache itself
         return True
 
 
-def mark_cached(opt, land) -> None:
+def mark_cached(opt, land, track=None) -> None:
     """Leave the marker :func:`maybe_cached` looks for (nothing when it cannot be written)."""
     try:
-        path = _marker(opt, land)
+        path = _marker(opt, land, track)
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w"):
             pass
@@ -159,18 +159,20 @@ def mark_cached(opt, land) -> None:
         pass
 
 
-def compile_variant_of(opt, land) -> bool:
-    """Compile (or load from numba's disk cache) the loop that runs ``opt`` on ``land``: a one-step
-    compiled run of one start. Returns whether the cache held it (nothing was compiled)."""
+def compile_variant_of(opt, land, track=None) -> bool:
+    """Compile (or load from numba's disk cache) the loop that runs ``opt`` on ``land`` (measuring
+    the plan ``track``, if given): a one-step compiled run of one start. Returns whether the cache
+    held it (nothing was compiled)."""
     from .engine import compiled_run, driver_for
     from .trajectory import default_escape_radius
 
-    driver = driver_for(opt, land)
+    driver = driver_for(opt, land, track)
     if driver.signatures:  # compiled in this process already
         return True
     x0 = np.asarray(land.default_start, dtype=np.float64)[None]
-    compiled_run(opt, land, x0, 1, default_escape_radius(land), 1)
-    mark_cached(opt, land)
+    compiled_run(opt, land, x0, min(1, int(track.steps)) if track is not None else 1, default_escape_radius(land),
+                 1, track=track)
+    mark_cached(opt, land, track)
     return sum(driver.stats.cache_hits.values()) > 0
 
 
@@ -238,7 +240,7 @@ class _Spec:
 _started: list = []  # the processes this one started (kept so that they are reaped)
 
 
-def compile_in_background(opt, land) -> bool:
+def compile_in_background(opt, land, track=None) -> bool:
     """Start compiling ``opt``'s loop on ``land`` in a separate process (numba's disk cache is
     filled for the next run) unless it is turned off (:func:`background_enabled`), another one
     is running (:func:`background_lock`), or the variant cannot be sent to another process.
@@ -246,14 +248,14 @@ def compile_in_background(opt, land) -> bool:
     if not background_enabled():
         return False
     try:
-        payload = pickle.dumps((opt, land))
+        payload = pickle.dumps((opt, land, track))
     except Exception:  # a formula landscape holds local functions: sent as the spec that rebuilds it
         try:
             from ..landscapes import landscape
 
             if landscape(land.label).label != land.label:
                 return False
-            payload = pickle.dumps((opt, _Spec(land.label)))
+            payload = pickle.dumps((opt, _Spec(land.label), track))
         except Exception:  # a landscape of the user's own functions: not sent
             return False
     lock = background_lock()
@@ -282,12 +284,12 @@ def _compile_sent(lock: str) -> None:
     """The background process: compile the pickled ``(optimizer, landscape)`` read from stdin
     (sent by :func:`compile_in_background` of this package), then release the lock."""
     try:
-        opt, land = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - written by our own parent process
+        opt, land, track = pickle.loads(sys.stdin.buffer.read())  # noqa: S301 - written by our own parent process
         if isinstance(land, _Spec):
             from ..landscapes import landscape
 
             land = landscape(land.text)
-        compile_variant_of(opt, land)
+        compile_variant_of(opt, land, track)
     finally:
         _release(lock)
 
