@@ -143,15 +143,15 @@ def test_auto_runs_a_loop_this_process_has_for_any_run_large_enough(monkeypatch)
     assert not choice.use_compiled("numpy", opt, land, 10**6, 10**3)
     other = sim.landscape("six-hump-camel")  # a loop this process has not made (nor, here, the disk cache)
     monkeypatch.setattr(choice, "_in_disk_cache", lambda driver: False)
-    monkeypatch.setattr(choice, "driver_for", lambda opt, land: SimpleNamespace(signatures=[]))
+    monkeypatch.setattr(choice, "driver_for", lambda opt, land, track=None: SimpleNamespace(signatures=[]))
     assert not choice.use_compiled("auto", opt, other, 1000, choice.CACHED_THRESHOLD // 1000 - 1)
 
 
 def test_a_large_uncached_run_compiles_in_the_background_once(monkeypatch, tmp_path):
     calls = []
-    monkeypatch.setattr(warmup, "compile_in_background", lambda opt, land: calls.append((opt, land)) or True)
+    monkeypatch.setattr(warmup, "compile_in_background", lambda opt, land, track=None: calls.append((opt, land)) or True)
     monkeypatch.setattr(choice, "_in_disk_cache", lambda driver: False)  # neither cached nor compiled here
-    monkeypatch.setattr(choice, "driver_for", lambda opt, land: SimpleNamespace(signatures=[]))
+    monkeypatch.setattr(choice, "driver_for", lambda opt, land, track=None: SimpleNamespace(signatures=[]))
     land, opt = sim.landscape("six-hump-camel"), sim.optimizer("nesterov(lr=0.001)")
     assert not choice.use_compiled("auto", opt, land, 1000, choice.CACHED_THRESHOLD // 1000)
     assert calls == [(opt, land)]
@@ -162,7 +162,7 @@ def test_a_large_uncached_run_compiles_in_the_background_once(monkeypatch, tmp_p
 def test_repeated_mid_sized_runs_of_one_variant_load_its_cached_loop(monkeypatch):
     engine.available()  # numba imported: a cached loop loads from LOADED_THRESHOLD member-steps
     monkeypatch.setattr(choice, "_in_disk_cache", lambda driver: True)
-    monkeypatch.setattr(choice, "driver_for", lambda opt, land: SimpleNamespace(signatures=[]))
+    monkeypatch.setattr(choice, "driver_for", lambda opt, land, track=None: SimpleNamespace(signatures=[]))
     land, opt = sim.landscape("styblinski-tang"), sim.optimizer("rmsprop(lr=0.01)")
     steps = choice.LOADED_THRESHOLD // 2500  # 0.4 of the threshold per run of 1000 members
     assert [choice.use_compiled("auto", opt, land, 1000, steps) for _ in range(3)] == [False, False, True]
