@@ -304,7 +304,6 @@ def _driver(update, grad, value, args: tuple, kept: tuple, nbuf: int, dim: int, 
     # dispatchers, whose pickled form differs in every process and defeats the disk cache.
     names = {"np": np, "grad_": inline(grad), "value_": inline(value), "update_": inline(update)}
     names["keep_"] = inline(_generated("keep_", _keep_source(dim), names))
-    names["_fmax"], names["_fmin"] = inline(_fmax), inline(_fmin)
     if track is not None:
         names["track_"] = inline(_generated("track_", _track_source(dim, *track), names))
     source = _loop_source(args, kept, nbuf, dim, track is not None)
@@ -462,14 +461,23 @@ def _track_source(dim: int, criterion: str, measure: str, rate: bool, verdict: b
     :class:`~simulate.solvers.tracking.Tracking` plan of this layout; returns whether some running
     member has still not met the criterion (then the next step tests it again).
 
-    As the numpy visitors measure: the criterion on running members only; the measure ``Q`` is the
-    squared distance to the nearest minimum or the squared ``|∇f|`` (a member that stopped is
-    measured too, and its measures are masked by the caller),
-    summed in numpy's order; envelopes are NaN-ignoring maxima (``np.fmax``); a closed window's
-    rate is ``(D_b/D_a)^e``, written as numpy's power writes the exponents 1 and ½. Each part is
-    a loop over the members (the step's windows outside it), which the compiler vectorizes."""
+    As the numpy visitors measure, for every member that is still running: the criterion; the
+    measure ``q``, the squared distance to the nearest minimum or the squared ``|∇f|``, summed in
+    numpy's order; envelopes, the largest q over a window; a closed window's rate
+    ``(D_b/D_a)^e``, written as numpy's power writes the exponents 1 and ½. A member that stopped
+    is measured too (its point may be non-finite, and its measures wrong): the caller masks them,
+    so plain comparisons stand in for ``np.fmax``. One loop over the members measures, the step's
+    windows then update their envelopes, each in a loop over the members."""
     J = range(dim)
     xs = ", ".join(f"X[{j}][i]" for j in J)
+    if measure == "distance":
+        q = [f"        q = {_sum_text([f'(X[{j}][i] - minima[0, {j}]) * (X[{j}][i] - minima[0, {j}])' for j in J])}",
+             "        for m in range(1, minima.shape[0]):",
+             f"            t = {_sum_text([f'(X[{j}][i] - minima[m, {j}]) * (X[{j}][i] - minima[m, {j}])' for j in J])}",
+             "            q = t if t < q else q"]
+    else:
+        q = [f"        {_targets('c', dim)} = grad_({xs}, params)",
+             f"        q = {_sum_text([f'c{j} * c{j}' for j in J])}"]
     body = [
         "def track_(k, X, D, R, RT, E, Q, V0, V1, FD, LO, HI, pend, need, act_ptr, act_slot, act_start, fin_ptr,",
         "           fin_a, fin_b, fin_e, minima, consts, params, vparams):",
@@ -490,16 +498,24 @@ def _track_source(dim: int, criterion: str, measure: str, rate: bool, verdict: b
                  "                    still = True"]
     body += ["    if flags == 0:",
              "        return still",
-             "    for i in range(n):"]
-    if measure == "distance":  # no finite test: a non-finite point has stopped, and its measures are not read
-        body += [f"        q = {_sum_text([f'(X[{j}][i] - minima[0, {j}]) * (X[{j}][i] - minima[0, {j}])' for j in J])}",
-                 "        for m in range(1, minima.shape[0]):",
-                 f"            t = {_sum_text([f'(X[{j}][i] - minima[m, {j}]) * (X[{j}][i] - minima[m, {j}])' for j in J])}",
-                 "            q = t if t < q else q",
-                 "        Q[i] = q"]
-    else:
-        body += [f"        {_targets('c', dim)} = grad_({xs}, params)",
-                 f"        Q[i] = {_sum_text([f'c{j} * c{j}' for j in J])}"]
+             "    for i in range(n):",
+             *q,
+             "        Q[i] = q"]
+    if verdict:  # each a loop of its own: the compiler vectorizes them
+        body += ["    if flags & 2:",
+                 "        for i in range(n):",
+                 "            V0[i] = V0[i] if V0[i] >= Q[i] else Q[i]",
+                 "    if flags & 4:",
+                 "        for i in range(n):",
+                 "            V1[i] = V1[i] if V1[i] >= Q[i] else Q[i]",
+                 "    if flags & 8:",
+                 "        for i in range(n):",
+                 "            FD[i] = Q[i]",
+                 "    if flags & 16:",  # NaN at the first step of the last half: the comparison fails, the point is taken
+                 *(line for j in J for line in (
+                     "        for i in range(n):",
+                     f"            LO[{j}][i] = LO[{j}][i] if LO[{j}][i] <= X[{j}][i] else X[{j}][i]",
+                     f"            HI[{j}][i] = HI[{j}][i] if HI[{j}][i] >= X[{j}][i] else X[{j}][i]"))]
     if rate:
         body += ["    if flags & 1:",
                  "        for e in range(act_ptr[k], act_ptr[k + 1]):",
@@ -509,7 +525,7 @@ def _track_source(dim: int, criterion: str, measure: str, rate: bool, verdict: b
                  "                    E[s, i] = Q[i]",
                  "            else:",
                  "                for i in range(n):",
-                 "                    E[s, i] = _fmax(E[s, i], Q[i])",
+                 "                    E[s, i] = E[s, i] if E[s, i] >= Q[i] else Q[i]",
                  "        for w in range(fin_ptr[k], fin_ptr[k + 1]):",
                  "            a = fin_a[w]",
                  "            b = fin_b[w]",
@@ -520,32 +536,8 @@ def _track_source(dim: int, criterion: str, measure: str, rate: bool, verdict: b
                  "                if db > consts[2] and da > 0 and np.isfinite(da) and np.isfinite(db):",
                  "                    r = db / da",
                  "                    RT[i] = r if e == 1.0 else (np.sqrt(r) if e == 0.5 else r ** e)"]
-    if verdict:
-        body += ["    if flags & 2:",
-                 "        for i in range(n):",
-                 "            V0[i] = _fmax(V0[i], Q[i])",
-                 "    if flags & 4:",
-                 "        for i in range(n):",
-                 "            V1[i] = _fmax(V1[i], Q[i])",
-                 "    if flags & 8:",
-                 "        for i in range(n):",
-                 "            FD[i] = Q[i]",
-                 "    if flags & 16:",
-                 "        for i in range(n):",
-                 *(f"            LO[{j}][i] = _fmin(LO[{j}][i], X[{j}][i])" for j in J),
-                 *(f"            HI[{j}][i] = _fmax(HI[{j}][i], X[{j}][i])" for j in J)]
     body.append("    return still")
     return "\n".join(body) + "\n"
-
-
-def _fmax(a, b):
-    """``np.fmax`` of two numbers: the larger, ignoring a NaN."""
-    return b if a != a else (a if b != b else (a if a >= b else b))
-
-
-def _fmin(a, b):
-    """``np.fmin`` of two numbers: the smaller, ignoring a NaN."""
-    return b if a != a else (a if b != b else (a if a <= b else b))
 
 
 def _sum_text(terms: list) -> str:
