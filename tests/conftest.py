@@ -54,7 +54,7 @@ def pytest_collection_modifyitems(config, items):
 
 
 def pytest_collection_finish(session):
-    if any(_needs_docs_site(item) for item in session.items):
+    if not session.config.option.collectonly and any(_needs_docs_site(item) for item in session.items):
         start_docs_build(shared_folder(session.config._tmp_path_factory))
 
 
