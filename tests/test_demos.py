@@ -2,6 +2,7 @@
 its own data (the same options, written with --data and read back)."""
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -15,10 +16,28 @@ from helpers import demo_data
 GALLERY = Path(__file__).resolve().parents[1] / "gallery"
 
 
+class Rendered(Mapping):
+    """Every demo with its data, name -> (written paths), each rendered when first asked for (once
+    per session: conftest's demo_written), so that a test waits only for the demos it reads."""
+
+    def __init__(self, written):
+        self._written = written
+
+    def __getitem__(self, name):
+        if name not in DEMOS:
+            raise KeyError(name)
+        return self._written(name)
+
+    def __iter__(self):
+        return iter(DEMOS)
+
+    def __len__(self):
+        return len(DEMOS)
+
+
 @pytest.fixture(scope="module")
 def rendered(demo_written):
-    """Every demo rendered once, with its data: name -> (written paths)."""
-    return {name: demo_written(name) for name in DEMOS}
+    return Rendered(demo_written)
 
 
 def data(rendered, name):
@@ -35,12 +54,13 @@ def test_every_demo_is_options_of_a_command_with_a_caption():
         validate(d.command, demo_options(d.name)[1])  # the options are that command's, and valid
 
 
-def test_a_demo_writes_its_figure_and_a_record_that_reruns(rendered):
-    for name, written in rendered.items():
-        png = next(p for p in written if str(p).endswith(".png"))
-        assert png.read_bytes()[:4] == b"\x89PNG", name
-        record = next(p for p in written if str(p).endswith(".run.toml"))
-        assert f'caption = "{DEMOS[name].caption[:30]}' in record.read_text(), name
+@pytest.mark.parametrize("name", DEMOS)  # one test per demo: the two workers render them side by side
+def test_a_demo_writes_its_figure_and_a_record_that_reruns(rendered, name):
+    written = rendered[name]
+    png = next(p for p in written if str(p).endswith(".png"))
+    assert png.read_bytes()[:4] == b"\x89PNG", name
+    record = next(p for p in written if str(p).endswith(".run.toml"))
+    assert f'caption = "{DEMOS[name].caption[:30]}' in record.read_text(), name
 
 
 def test_optimizers_and_flows_gd_ends_with_its_flow(rendered):

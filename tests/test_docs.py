@@ -1,28 +1,25 @@
 """The documentation site (docs/) builds with warnings as errors, runs every gallery example, and
 every internal link of the built HTML resolves; the README stays one screen.
 
-The site is built once per test session (one build shared by every worker under pytest-xdist: the
-first worker builds it under a file lock, the others wait and read it), from a copy of docs/ so
-that the generated pages never land in the working tree.
+The site is built once per test session, in the background from the end of the collection (one
+build shared by every worker under pytest-xdist; conftest.py begins it and sorts these tests last,
+so that no worker waits for it), from a copy of docs/ so that the generated pages never land in
+the working tree.
 """
 
 from __future__ import annotations
 
 import html
 import re
-import shutil
-import subprocess
-import sys
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 import pytest
 
+from conftest import docs_build_result, shared_folder
+
 ROOT = Path(__file__).parents[1]
-DOCS = ROOT / "docs"
-GENERATED = ("_build", "_generated", "gallery", "api", "cli")  # made by docs/conf.py at every build
 
 
 class Site:
@@ -35,26 +32,10 @@ class Site:
 
 @pytest.fixture(scope="session")
 def site(tmp_path_factory) -> Site:
-    from filelock import FileLock
-
-    shared = tmp_path_factory.getbasetemp().parent  # the same folder for every xdist worker
-    out, done = shared / "docs-site", shared / "docs-site.log"
-    with FileLock(str(shared / "docs-site.lock")):
-        if not done.exists():
-            source = shared / "docs-source"
-            shutil.rmtree(source, ignore_errors=True)
-            shutil.copytree(DOCS, source, ignore=lambda folder, names: [n for n in names if n in GENERATED]
-                            if Path(folder) == DOCS else [])
-            start = time.perf_counter()
-            proc = subprocess.run([sys.executable, "-m", "sphinx", "-W", "--keep-going", "-q", "-b", "html",
-                                   "-d", str(shared / "docs-doctrees"), str(source), str(out)],
-                                  cwd=ROOT, capture_output=True, text=True, timeout=1200,
-                                  env={**__import__("os").environ, "MPLBACKEND": "Agg"})
-            seconds = time.perf_counter() - start
-            done.write_text(f"{proc.returncode}\n{seconds:.1f}\n{proc.stdout}\n{proc.stderr}")
-    code, seconds, log = done.read_text().split("\n", 2)
-    site = Site(out, log, float(seconds))
-    site.returncode = int(code)
+    shared = shared_folder(tmp_path_factory)
+    code, seconds, log = docs_build_result(shared)
+    site = Site(shared / "docs-site", log, seconds)
+    site.returncode = int(code) if code.lstrip("-").isdigit() else -1
     return site
 
 
