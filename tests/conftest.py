@@ -10,6 +10,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
+# A large auto run that takes the numpy loop compiles its loop in a background process for the
+# next run (simulate.solvers.warmup): not in the tests, whose processes would outlive them. Tests
+# of the background compile set it themselves.
+os.environ.setdefault("SIMULATE_BACKGROUND_COMPILE", "0")
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
