@@ -5,6 +5,7 @@ of calls), run in-process. Each ends in exit 0, or exit 2 with one line and no f
 import contextlib
 import io
 
+import pytest
 from hypothesis import HealthCheck, given, seed, settings
 from hypothesis import strategies as st
 
@@ -35,8 +36,7 @@ def _flag(option) -> str:
 
 
 @st.composite
-def command_lines(draw):
-    name = draw(st.sampled_from(sorted(COMMANDS)))
+def command_lines(draw, name):
     options = [o for o in COMMANDS[name].options if o.kind is not bool and o.name not in SLOW]
     argv = [name, *FAST[name]]
     for option in draw(st.lists(st.sampled_from(options), min_size=1, max_size=2, unique_by=lambda o: o.name)):
@@ -46,11 +46,14 @@ def command_lines(draw):
     return argv
 
 
+# one test per command (30 examples each, the 150 of one test before): the workers share them
+@pytest.mark.parametrize("name", sorted(COMMANDS))
 @seed(20261207)
-@settings(max_examples=150, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
-@given(argv=command_lines(), caption=st.sampled_from([None, "a caption", "tab\tand é", "bad\x07bell", "bad\udcff"]))
-def test_generated_command_lines_end_cleanly(tmp_path_factory, argv, caption):
+@settings(max_examples=30, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
+@given(data=st.data(), caption=st.sampled_from([None, "a caption", "tab\tand é", "bad\x07bell", "bad\udcff"]))
+def test_generated_command_lines_end_cleanly(tmp_path_factory, name, data, caption):
     out = tmp_path_factory.mktemp("fuzz")
+    argv = data.draw(command_lines(name))
     argv = [*argv, *(["--caption", caption] if caption is not None else []), "--out", str(out / "f.png")]
     err = io.StringIO()
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
