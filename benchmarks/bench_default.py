@@ -38,6 +38,7 @@ import sys  # noqa: E402
 import tempfile  # noqa: E402
 
 import numpy as np  # noqa: E402
+from timing import best_of as timed  # noqa: E402 - (seconds, result); numpy only, as a cold child needs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKLOADS = ("W1", "W1-rmsprop", "W1-formula", "W2", "W2-none")
@@ -118,15 +119,6 @@ def inputs(name, scale):
 
 
 # -- timing ---------------------------------------------------------------------------------------------
-def best_of(fn, repeat=3):
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
-
-
 def background_lock():
     """The background compile's lock file for this process's cache (None before issue 22)."""
     try:
@@ -211,7 +203,7 @@ def jax_times(name, scale):
     t0 = time.perf_counter()
     run(*args).block_until_ready()
     first = time.perf_counter() - t0
-    took = best_of(lambda: run(*args).block_until_ready())
+    took = timed(lambda: run(*args).block_until_ready())[0]
     return first - took, took
 
 
@@ -221,7 +213,7 @@ def bandwidth_limit(shape, repeat=3):
         out = np.empty(shape)
         out.fill(0.0)
         return out
-    return best_of(write, repeat)
+    return timed(write, repeat)[0]
 
 
 def main(argv):
@@ -237,11 +229,11 @@ def main(argv):
     rows = {}
     for name in chosen:
         work, ref, default = inputs(name, scale)
-        t_ref = best_of(ref)
+        t_ref = timed(ref)[0]
         default()  # the first call: the numpy loop, or a compile; perhaps a background compile
         wait_for(background_lock())
         default()  # loads what the background compile cached
-        t_warm = best_of(default)
+        t_warm = timed(default)[0]
         cells = [f"{work / 1e6:14.1f}", f"{t_ref:9.3f}s", f"{t_warm:7.3f}s {t_ref / t_warm:6.2f}x"]
         if cold:
             ref_cold = min(in_child("ref", name, scale, own_cache)[0] for _ in range(3))
