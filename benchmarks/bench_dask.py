@@ -4,9 +4,10 @@ the per-cell cost from which a 10⁹-cell basin map is costed on paper (docs/gui
     python benchmarks/bench_dask.py [--quick] [--tracked]
 
 The workload is a basin map: heavy ball (lr 1e-3, momentum 0.9) on himmelblau from a grid of
-starts x, y in the plot box, 1,000 steps, every cell's end metrics (``track=()``, the compiled
-engine where it applies; ``--tracked`` measures the default metrics, steps_to_tol, rate and the
-verdict, on the numpy loop). Timed serial in this process (numba's threads on every core), then
+starts x, y in the plot box, 1,000 steps, every cell's end metrics (``track=()``; ``--tracked``: the
+default metrics too, steps_to_tol, rate and the verdict, which the compiled loop measures itself),
+always in the compiled engine (``engine="compiled"``: the auto rule would take the numpy loop for
+a first mid-sized run, and compile inside a timed one). Timed serial in this process (numba's threads on every core), then
 on a LocalCluster of 1 and of 2 worker processes (one thread each, numba too: one core each),
 every time after a warm-up run (compilation and the cluster's start are not counted). Every
 distributed result is checked equal to the serial one, bit for bit. The constant printed last,
@@ -36,7 +37,7 @@ def main(argv):
     side = 100 if quick else 300
     steps = 1000
     axes = [f"x=-5:5:{side}", f"y=-5:5:{side}"]
-    kw = dict(steps=steps, track=TRACKED if tracked else ())
+    kw = dict(steps=steps, track=TRACKED if tracked else (), engine="compiled")
     opt = "momentum(lr=1e-3, momentum=0.9)"
     cells = side * side
     run = lambda **more: sim.sweep("himmelblau", opt, axes, **kw, **more)  # noqa: E731

@@ -33,6 +33,7 @@ import time
 _T0 = time.perf_counter()  # a child's clock starts before numpy is imported
 
 import os  # noqa: E402
+import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -217,10 +218,20 @@ def bandwidth_limit(shape, repeat=3):
 
 
 def main(argv):
+    folders = []  # the numba caches made here, removed at the end
+    try:
+        run_all(argv, folders)
+    finally:
+        for folder in folders:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def run_all(argv, folders):
     scale = 0.1 if "--quick" in argv else 1.0
     cold, use_jax = "--no-cold" not in argv, "--no-jax" not in argv
     chosen = [a for a in argv if not a.startswith("--")] or list(WORKLOADS)
     own_cache = tempfile.mkdtemp(prefix="simulate-bench-")  # this process's cache starts empty too
+    folders.append(own_cache)
     os.environ["NUMBA_CACHE_DIR"] = own_cache
     __import__("simulate")  # imported once, before the first timed call
     header = (f"{'workload':11s} {'M member-steps':>14s} {'reference':>10s} {'warm':>16s} {'cold (ref cold)':>24s} "
@@ -238,6 +249,7 @@ def main(argv):
         if cold:
             ref_cold = min(in_child("ref", name, scale, own_cache)[0] for _ in range(3))
             fresh = tempfile.mkdtemp(prefix="simulate-bench-cold-")
+            folders.append(fresh)
             t_cold, lock = in_child("sim", name, scale, fresh)
             wait_for(lock)
             t_second = min(in_child("sim", name, scale, fresh)[0] for _ in range(2))

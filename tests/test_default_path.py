@@ -198,17 +198,22 @@ def test_warmup_lists_and_restricts_its_variants():
 @pytest.mark.slow
 def test_warmup_fills_the_cache_that_auto_loads_in_the_next_process(tmp_path):
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), warmup.BACKGROUND_ENV: "0"}
-    probe = ("import simulate as sim, simulate.solvers.choice as c\n"
-             "print(c.use_compiled('auto', sim.optimizer('gd'), sim.landscape('booth'), 1000, "
-             "c.CACHED_THRESHOLD // 1000))\n")
+    probe = ("import numpy as np, simulate as sim, simulate.solvers.choice as c\n"
+             "from simulate.analysis.measures import tracking\n"
+             "gd, booth = sim.optimizer('gd'), sim.landscape('booth')\n"
+             "print(c.use_compiled('auto', gd, booth, 1000, c.CACHED_THRESHOLD // 1000))\n"
+             # a default sweep over lr: lr per member, its metrics measured in the loop
+             "swept, plan = gd.replace(lr=np.geomspace(1e-3, 1e-2, 1000)), tracking(booth, 6000, 1e-6, "
+             "('steps_to_tol', 'rate', 'verdict'))\n"
+             "print(c.use_compiled('auto', swept, booth, 1000, 6000, plan))\n")
 
     def run(*argv):
         return subprocess.run([sys.executable, *argv], env=env, capture_output=True, text=True, check=True).stdout
 
-    assert run("-c", probe).split() == ["False"]  # nothing cached: a mid-sized run takes numpy
+    assert run("-c", probe).split() == ["False", "False"]  # nothing cached: a mid-sized run takes numpy
     said = run("-m", "simulate", "warmup", "--only", "gd@booth")
     assert "gd on booth: compiled" in said and str(tmp_path) in said
-    assert run("-c", probe).split() == ["True"]  # the next process loads the cached loop
+    assert run("-c", probe).split() == ["True", "True"]  # the next process loads the cached loops
     assert "already cached" in run("-m", "simulate", "warmup", "--only", "gd@booth")
 
 

@@ -202,3 +202,14 @@ def test_without_dask_a_cluster_sweep_says_what_to_install(monkeypatch, capsys):
     assert main(["sweep", "--workers", "2", "--steps", "5"]) != 0
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and 'pip install "dask[distributed]"' in err and ".[dask]" in err
+
+
+def test_an_existing_store_is_kept_without_overwrite(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    store = tmp_path / "s.zarr"
+    store.mkdir()
+    (store / ".zgroup").write_text('{"zarr_format": 2}')  # a store another run wrote
+    argv = ["sweep", "--vary", "lr=1e-3,1e-2", "--steps", "5", "--workers", "2", "--store", "s.zarr", "--out", "f.png"]
+    assert main(argv) == 2
+    assert "'s.zarr' exists; pass --overwrite to replace it" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.zarr"] and (store / ".zgroup").exists()  # untouched

@@ -15,7 +15,7 @@ import numpy as np
 from ..landscapes import Landscape
 from ..landscapes.games import is_game
 from ..solvers.engine import recorded_steps
-from ..solvers.tracking import Tracked, Tracking
+from ..solvers.tracking import MAX_RATE_MINIMA, Tracked, Tracking
 
 __all__ = ["VERDICTS", "VERDICT_TOLERANCE", "ROUNDOFF", "MAX_RATE_MINIMA", "nearest", "criterion", "endpoint_metrics",
            "Accumulator", "RateWindows", "VerdictWindows", "tracking", "tracked_metrics"]
@@ -27,8 +27,6 @@ VERDICTS = ("converged", "converging", "stalled", "cycling", "spiralling out", "
 VERDICT_TOLERANCE = 0.05
 #: Distances below this (times 1 + the minima's size) are roundoff, not dynamics: no rate from them.
 ROUNDOFF = 1e-12
-#: The rate tracks the distance to the nearest listed minimum every step: up to this many minima.
-MAX_RATE_MINIMA = 64
 
 
 def nearest(land: Landscape, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -400,7 +400,8 @@ class Option:
     library keyword the value goes to (None: the option is for the files written), ``to`` says
     which call (``"call"``: the command's library function; ``"figure"``: the figure drawn from
     its result), and ``convert`` turns the option's value, given all options, into the library's.
-    An output path lists the ``beside`` suffixes of files written next to it.
+    An output path lists the ``beside`` suffixes of files written next to it. ``written``: a path the
+    library itself writes as it runs (a distributed sweep's store), checked with the outputs.
     """
 
     name: str
@@ -416,6 +417,7 @@ class Option:
     convert: Callable[[Any, dict], Any] | None = None
     output: bool = False
     beside: tuple[str, ...] = ()
+    written: bool = False
 
     @property
     def repeatable(self) -> bool:
@@ -940,7 +942,7 @@ SWEEP_OPTIONS = (
            Integer(0)),
     Option("track", list[str], None, "Metrics measured at every step, repeatable: steps_to_tol, rate, verdict, or none (the fastest: only the end is measured).  [default: all three]",
            _track, flags=("--track",), convert=lambda v, options: _tracked(v)),
-    Option("engine", str, "auto", "auto (compile large runs of optimizers with an elementwise kernel, i.e. the SGD family, Adam, AdamW, RMSprop, Adagrad, on landscapes with a pointwise gradient; the compiled loop measures the tracked metrics itself), numpy, or compiled.",
+    Option("engine", str, "auto", "auto (compile large runs of optimizers that declare an elementwise kernel, on landscapes with a pointwise gradient: simulate warmup --list shows them; the compiled loop measures the tracked metrics itself), numpy, or compiled.",
            OneOf(_engines)),
     Option("noise", str, None, _NOISE_HELP + " Every cell is one noisy path; --vary path=1:N:N repeats each configuration N times.",
            _noise, flags=("--noise",)),
@@ -963,7 +965,7 @@ SWEEP_OPTIONS = (
     Option("chunk_cells", int, None, "With --scheduler or --workers: cells per chunk.  [default: a sizeable vectorized run each: at least 4·10⁶ cell-steps and 20,000 cells, at most 10⁶ cells, 4 chunks per worker where the grid allows]",
            Integer(1), flags=("--chunk-cells",)),
     Option("store", Path, None, "With --scheduler or --workers: write every chunk's metrics into this .zarr store as it arrives (the layout of --data out.zarr), for grids larger than memory; the figure and --data read from it.",
-           PathWith(("zarr",)), flags=("--store",)),
+           PathWith(("zarr",)), flags=("--store",), written=True),
     DPI,
     SIZE,
     FONT_SCALE,

@@ -227,7 +227,8 @@ def run(command: str, options: dict, *, overwrite: bool = False, argv: list[str]
     planned = _plan(cmd, options)
     records = list(dict.fromkeys(record_path(p) for p in planned))
     beside = {record_path(p): p for p in reversed(planned)}
-    for path in [*planned, *records]:  # formats were checked with the options
+    streamed = [Path(str(options[o.name])) for o in cmd.options if o.written and options.get(o.name)]
+    for path in [*planned, *records, *streamed]:  # formats were checked with the options
         try:
             check_output_path(path, overwrite=overwrite)
         except ValueError as exc:

@@ -44,10 +44,11 @@ __all__ = ["available", "supports", "not_covered", "compiled_run", "driver_for",
 #: "compiled" says why it cannot).
 MAX_TABLE = 50_000_000
 #: What the engine covers, for error messages and the --engine help.
-COVERAGE = ("optimizers that declare an elementwise kernel (the SGD family, Adam, AdamW, RMSprop, Adagrad), "
-            "with a constant lr (without a schedule or gradient transforms), on landscapes with a pointwise "
-            "gradient (the built-ins but quadratic, in any dimension, and formula landscapes made of + − × ÷, "
-            "squares, abs, sin and cos)")
+COVERAGE = ("optimizers that declare an elementwise kernel (the SGD family, the Adam family, RMSprop, Adagrad, "
+            "Lion and more: simulate warmup --list), with a constant lr (without a schedule or gradient transforms), "
+            "on landscapes with a pointwise gradient (the built-ins but quadratic, in any dimension, and formula "
+            "landscapes made of + − × ÷, squares, abs, sin and cos; a higher power, also x*x*x, which the formula "
+            "simplifies to x**3, is not)")
 
 #: Bounds of the block of members that one core runs through all its steps (see _block_size).
 MIN_BLOCK, MAX_BLOCK = 256, 1024

@@ -22,7 +22,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Tracking", "Tracked", "CRITERIA"]
+__all__ = ["Tracking", "Tracked", "CRITERIA", "MAX_RATE_MINIMA", "default_plan"]
+
+#: The rate tracks the distance to the nearest listed minimum every step: up to this many minima.
+MAX_RATE_MINIMA = 64
 
 #: What ``steps_to_tol`` tests: ``f − f* <= tol`` ("value"), ``|∇f| <= tol`` ("grad"), or nothing ("").
 CRITERIA = ("value", "grad", "")
@@ -125,6 +128,18 @@ def _schedules(K: int, windows: tuple, verdict: tuple) -> dict:
             "act_start": act_start.astype(np.bool_), "fin_ptr": fin_ptr, "fin_a": fin_a.astype(np.int64),
             "fin_b": fin_b.astype(np.int64), "fin_e": fin_e.astype(np.float64), "slots": max(slots, 1)}
     return tables  # shared by every run of this plan (the loop only reads them)
+
+
+def default_plan(land, steps: int = 8) -> Tracking:
+    """A plan of the layout a default sweep on ``land`` measures (criterion, measure, rate where
+    it has 1 to :data:`MAX_RATE_MINIMA` minima, verdict), over ``steps``: what ``simulate warmup``
+    compiles the sweep's loop with (the windows' steps are data, not part of the compiled code)."""
+    minima = np.asarray(land.minima, dtype=np.float64).reshape(-1, land.dim)
+    rate = 0 < len(minima) <= MAX_RATE_MINIMA
+    return Tracking(steps=steps, criterion="value" if len(minima) else "grad", tol=1e-6,
+                    fstar=float(land.lowest_minimum_value()) if len(minima) else 0.0, minima=minima,
+                    windows=((steps // 4, steps // 2, 1),) if rate else (), floor=0.0,
+                    verdict=((steps // 4, steps // 2), (3 * steps // 4, steps)))
 
 
 @dataclass(frozen=True, eq=False)

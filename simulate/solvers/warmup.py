@@ -27,6 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .tracking import default_plan
+
 __all__ = ["Compiled", "variants", "warmup", "cache_location", "compile_variant_of", "compile_in_background",
            "background_enabled", "background_lock", "maybe_cached", "mark_cached", "BACKGROUND_ENV"]
 
@@ -177,7 +179,9 @@ def compile_variant_of(opt, land, track=None) -> bool:
 
 
 def warmup(only=None, progress: bool | None = None) -> list[Compiled]:
-    """Fill numba's disk cache with the loops of :func:`variants` (``only`` restricts them), with a
+    """Fill numba's disk cache with the loops of :func:`variants` (``only`` restricts them): for each,
+    the loop of a run of shared hyperparameters (``iterate``, ``plot``) and the loop of a default
+    sweep over ``lr`` (lr per member, the sweep's metrics measured in the loop), with a
     progress bar (``progress``: see :func:`simulate.io.progress.progress`). Returns what it did per
     variant; a variant whose loop another variant shares is done once."""
     from ..io.progress import progress_bar
@@ -189,7 +193,11 @@ def warmup(only=None, progress: bool | None = None) -> list[Compiled]:
     with progress_bar(len(pairs), "compiling the engine's loops", enabled=progress) as bar:
         for o, land in pairs:
             t0 = time.perf_counter()
-            loaded = compile_variant_of(optimizer(o), landscape(land))
+            opt, where = optimizer(o), landscape(land)
+            loaded = compile_variant_of(opt, where)  # iterate's loop: every hyperparameter shared
+            # a default sweep over lr: lr per member, the sweep's metrics measured in the loop
+            swept = opt.replace(lr=np.asarray(opt.lr, dtype=np.float64) * np.array([1.0, 0.5]))
+            loaded = compile_variant_of(swept, where, default_plan(where)) and loaded
             done.append(Compiled(o, land, time.perf_counter() - t0, loaded))
             bar.advance(1)
     return done
