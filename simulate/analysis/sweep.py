@@ -586,6 +586,7 @@ class Sweep:
                 "axes": [a.spec for a in self.axes], "optimizers": self._iterates(),
                 "steps": self.steps, "tol": self.tol, "near": self.near, "criterion": self.criterion,
                 "flow": self.flow, "escape_radius": stats.get("escape_radius"),
+                "reference_sharpness": self.reference_sharpness,
                 "noise": stats.get("noise"), "seed": stats.get("seed"),
                 "method": stats.get("method"), "rtol": stats.get("rtol"), "atol": stats.get("atol"),
                 "flow_methods": stats.get("flow_methods"), "landscape_axes": stats.get("landscape_axes"),
