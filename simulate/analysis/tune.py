@@ -490,11 +490,13 @@ def tune(landscape, optimizers, start=None, *, budget: int = 200, objective: str
             raise ValueError(f"{name} takes {e} gradient evaluations per step: a budget of {budget} is not one step")
         plans.append((opt, label, search_axes(opt, name, spec, grid), steps, e))
     track = _TRACK[objective]
-    parts = []
+    parts, runs_by = [], []  # per optimizer: its grid's optimizer, what the compiled loop measures, which loop runs
     for opt, name, axes, steps, e in plans:
         cells = int(np.prod([len(a) for a in axes])) * n
-        plan = tracking(land, steps, float(tol), track, judge=False)
-        compiled = (not track or plan is not None) and use_compiled(engine, opt, land, cells, steps, plan)
+        gridded, plan = _gridded(opt, axes), tracking(land, steps, float(tol), track, judge=False)
+        # decided once, for the estimate and the run: the rule counts the work it is asked about
+        compiled = (not track or plan is not None) and use_compiled(engine, gridded, land, cells, steps, plan)
+        runs_by.append((gridded, plan, compiled))
         parts.append((f"{name}'s {cells} runs x {steps} steps", cost.discrete_seconds(cells, steps, compiled=compiled,
                                                                                        overhead=bool(track))))
     cost.check_time(cost.Estimate(tuple(parts)), _FITS, time_limit)
@@ -505,13 +507,10 @@ def tune(landscape, optimizers, start=None, *, budget: int = 200, objective: str
     near = default_near(land)
     _, met = criterion(land, float(tol))
     results = []
-    for opt, name, axes, steps, e in plans:
-        gridded = _gridded(opt, axes)
+    for (opt, name, axes, steps, e), (gridded, plan, compiled) in zip(plans, runs_by):
         shape = tuple(len(a) for a in axes)
         x0 = np.array(np.broadcast_to(starts, shape + starts.shape))
-        members = int(np.prod(shape)) * n
-        plan = tracking(land, steps, float(tol), track, judge=False)
-        if (plan is not None or not track) and use_compiled(engine, gridded, land, members, steps, plan):
+        if compiled:
             _, _, last, diverged_at, *measured = compiled_run(gridded, land, x0, steps, radius, 0, losses=False,
                                                               track=plan)
             metrics = tracked_metrics(land, plan, measured[0] if measured else None, last, diverged_at, near, track)
